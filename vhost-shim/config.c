@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * config.c - parse and validate the configuration
+ *
+ * Theory of operation: a vs_cfg starts with every default filled in
+ * (vs_cfg_new()), then the config file is merged (vs_cfg_load_keyfile()),
+ * then command-line options override single values and add ports.  Finally
+ * vs_cfg_validate() checks the whole thing once, so the rest of the daemon
+ * can trust every value.  Errors name the file group and key, because that
+ * is what an operator has to fix.
+ *
+ * Config file layout (see docs/configuration.md):
+ *   [daemon]  file-prefix, lcores, memory-mb, hugepages, eal-args,
+ *             busy-poll, idle-sleep-us, control-socket, log-level
+ *   [port NAME]  socket, mode (server|client), mac, uplink, queues
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+G_DEFINE_QUARK(vs-cfg-error-quark, vs_cfg_error)
+
+#define PORT_GROUP_PREFIX "port "
+
+struct vs_cfg *vs_cfg_new(void)
+{
+	struct vs_cfg *cfg = g_new0(struct vs_cfg, 1);
+
+	cfg->file_prefix = g_strdup(VS_DEFAULT_FILE_PREFIX);
+	cfg->lcores = g_strdup("0,1");
+	cfg->memory_mb = VS_DEFAULT_MEMORY_MB;
+	cfg->hugepages = VS_HUGEPAGES_AUTO;
+	cfg->idle_sleep_us = VS_DEFAULT_IDLE_SLEEP_US;
+	cfg->control_path = g_strdup(VS_DEFAULT_CONTROL_PATH);
+	cfg->log_level = VS_LOG_INFO;
+	cfg->ports = g_ptr_array_new_with_free_func((GDestroyNotify)vs_port_cfg_free);
+	return cfg;
+}
+
+void vs_port_cfg_free(struct vs_port_cfg *pc)
+{
+	if (!pc)
+		return;
+	g_free(pc->name);
+	g_free(pc->socket_path);
+	g_free(pc->uplink);
+	g_free(pc);
+}
+
+void vs_cfg_free(struct vs_cfg *cfg)
+{
+	if (!cfg)
+		return;
+	g_free(cfg->file_prefix);
+	g_free(cfg->lcores);
+	g_strfreev(cfg->extra_eal_args);
+	g_free(cfg->control_path);
+	g_ptr_array_unref(cfg->ports);
+	g_free(cfg);
+}
+
+gboolean vs_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+			 &b[4], &b[5], &tail) != 6 || strlen(s) != 17)
+		return FALSE;
+	if (b[0] & 1)		/* multicast/broadcast cannot be a VM's MAC */
+		return FALSE;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return TRUE;
+}
+
+static gboolean cfg_valid_name(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > VS_NAME_MAX)
+		return FALSE;
+	for (i = 0; i < n; i++)
+		if (!g_ascii_isalnum(name[i]) && name[i] != '-' && name[i] != '_')
+			return FALSE;
+	return TRUE;
+}
+
+gboolean vs_port_cfg_validate(const struct vs_port_cfg *pc, GError **error)
+{
+	static const uint8_t zero[6];
+
+	if (!cfg_valid_name(pc->name)) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "port name '%s' is invalid: 1-%d characters of [A-Za-z0-9_-]",
+			    pc->name ? pc->name : "", VS_NAME_MAX);
+		return FALSE;
+	}
+	if (!pc->socket_path || pc->socket_path[0] != '/') {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "port %s: socket must be an absolute path", pc->name);
+		return FALSE;
+	}
+	if (strlen(pc->socket_path) >= 108) {	/* sizeof(sun_path) */
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "port %s: socket path longer than 107 bytes", pc->name);
+		return FALSE;
+	}
+	if (!memcmp(pc->mac, zero, 6)) {
+		g_set_error(error, VS_CFG_ERROR, 0, "port %s: mac is required", pc->name);
+		return FALSE;
+	}
+	if (!pc->uplink || !pc->uplink[0]) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "port %s: uplink (DPDK devargs) is required", pc->name);
+		return FALSE;
+	}
+	if (pc->queues < 1 || pc->queues > VS_MAX_QUEUES) {
+		g_set_error(error, VS_CFG_ERROR, 0, "port %s: queues must be 1..%d",
+			    pc->name, VS_MAX_QUEUES);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean cfg_parse_uint(const char *what, const char *s, unsigned int min,
+			       unsigned int max, unsigned int *out, GError **error)
+{
+	guint64 v;
+
+	if (!g_ascii_string_to_unsigned(s, 10, min, max, &v, NULL)) {
+		g_set_error(error, VS_CFG_ERROR, 0, "%s: '%s' is not an integer in %u..%u",
+			    what, s, min, max);
+		return FALSE;
+	}
+	*out = (unsigned int)v;
+	return TRUE;
+}
+
+static gboolean cfg_parse_mode(const char *what, const char *s, bool *client, GError **error)
+{
+	if (!strcmp(s, "server")) {
+		*client = false;
+	} else if (!strcmp(s, "client")) {
+		*client = true;
+	} else {
+		g_set_error(error, VS_CFG_ERROR, 0, "%s: mode must be 'server' or 'client'", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * port_cfg_set() - set one key of a port; shared by the file and --port
+ */
+static gboolean port_cfg_set(struct vs_port_cfg *pc, const char *key, const char *val,
+			     GError **error)
+{
+	g_autofree char *what = g_strdup_printf("port %s: %s", pc->name ? pc->name : "?", key);
+
+	if (!strcmp(key, "name")) {
+		g_free(pc->name);
+		pc->name = g_strdup(val);
+	} else if (!strcmp(key, "socket")) {
+		g_free(pc->socket_path);
+		pc->socket_path = g_strdup(val);
+	} else if (!strcmp(key, "mode")) {
+		return cfg_parse_mode(what, val, &pc->client, error);
+	} else if (!strcmp(key, "mac")) {
+		if (!vs_parse_mac(val, pc->mac)) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "%s: '%s' is not a unicast MAC address", what, val);
+			return FALSE;
+		}
+	} else if (!strcmp(key, "uplink")) {
+		g_free(pc->uplink);
+		pc->uplink = g_strdup(val);
+	} else if (!strcmp(key, "queues")) {
+		return cfg_parse_uint(what, val, 1, VS_MAX_QUEUES, &pc->queues, error);
+	} else {
+		g_set_error(error, VS_CFG_ERROR, 0, "%s: unknown key", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static struct vs_port_cfg *port_cfg_new(void)
+{
+	struct vs_port_cfg *pc = g_new0(struct vs_port_cfg, 1);
+
+	pc->queues = VS_DEFAULT_QUEUES;
+	return pc;
+}
+
+struct vs_port_cfg *vs_port_cfg_parse_spec(const char *spec, GError **error)
+{
+	g_autoptr(vs_port_cfg) pc = port_cfg_new();
+	const char *p = spec;
+
+	while (p && *p) {
+		const char *eq = strchr(p, '=');
+		const char *comma;
+		g_autofree char *key = NULL;
+		g_autofree char *val = NULL;
+
+		if (!eq) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "port spec: expected key=value at '%s'", p);
+			return NULL;
+		}
+		key = g_strndup(p, eq - p);
+		if (!strcmp(key, "uplink")) {	/* takes the rest: devargs have commas */
+			val = g_strdup(eq + 1);
+			p = NULL;
+		} else {
+			comma = strchr(eq + 1, ',');
+			val = comma ? g_strndup(eq + 1, comma - eq - 1) : g_strdup(eq + 1);
+			p = comma ? comma + 1 : NULL;
+		}
+		if (!port_cfg_set(pc, key, val, error))
+			return NULL;
+	}
+	if (!vs_port_cfg_validate(pc, error))
+		return NULL;
+	return g_steal_pointer(&pc);
+}
+
+gboolean vs_cfg_add_port(struct vs_cfg *cfg, struct vs_port_cfg *pc_in, GError **error)
+{
+	g_autoptr(vs_port_cfg) pc = pc_in;
+	guint i;
+
+	if (!vs_port_cfg_validate(pc, error))
+		return FALSE;
+	if (cfg->ports->len >= VS_MAX_PORTS) {
+		g_set_error(error, VS_CFG_ERROR, 0, "too many ports (max %d)", VS_MAX_PORTS);
+		return FALSE;
+	}
+	for (i = 0; i < cfg->ports->len; i++) {
+		const struct vs_port_cfg *o = g_ptr_array_index(cfg->ports, i);
+
+		if (!strcmp(o->name, pc->name)) {
+			g_set_error(error, VS_CFG_ERROR, 0, "port %s: duplicate name", pc->name);
+			return FALSE;
+		}
+		if (!strcmp(o->socket_path, pc->socket_path)) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "port %s: socket %s is already used by port %s",
+				    pc->name, pc->socket_path, o->name);
+			return FALSE;
+		}
+	}
+	g_ptr_array_add(cfg->ports, g_steal_pointer(&pc));
+	return TRUE;
+}
+
+static gboolean cfg_load_daemon_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
+				    GError **error)
+{
+	g_autofree char *val = g_key_file_get_string(kf, "daemon", key, error);
+	g_autofree char *what = g_strdup_printf("[daemon] %s", key);
+
+	if (!val)
+		return FALSE;
+	g_strstrip(val);
+	if (!strcmp(key, "file-prefix")) {
+		g_free(cfg->file_prefix);
+		cfg->file_prefix = g_steal_pointer(&val);
+	} else if (!strcmp(key, "lcores")) {
+		g_free(cfg->lcores);
+		cfg->lcores = g_steal_pointer(&val);
+	} else if (!strcmp(key, "memory-mb")) {
+		return cfg_parse_uint(what, val, 64, 1024 * 1024, &cfg->memory_mb, error);
+	} else if (!strcmp(key, "hugepages")) {
+		if (!strcmp(val, "auto"))
+			cfg->hugepages = VS_HUGEPAGES_AUTO;
+		else if (!strcmp(val, "yes"))
+			cfg->hugepages = VS_HUGEPAGES_YES;
+		else if (!strcmp(val, "no"))
+			cfg->hugepages = VS_HUGEPAGES_NO;
+		else {
+			g_set_error(error, VS_CFG_ERROR, 0, "%s: must be auto, yes or no", what);
+			return FALSE;
+		}
+	} else if (!strcmp(key, "eal-args")) {
+		g_strfreev(cfg->extra_eal_args);
+		cfg->extra_eal_args = NULL;
+		if (!g_shell_parse_argv(val, NULL, &cfg->extra_eal_args, NULL) && val[0]) {
+			g_set_error(error, VS_CFG_ERROR, 0, "%s: cannot be split into words", what);
+			return FALSE;
+		}
+	} else if (!strcmp(key, "busy-poll")) {
+		GError *e = NULL;
+
+		cfg->busy_poll = g_key_file_get_boolean(kf, "daemon", key, &e);
+		if (e) {
+			g_set_error(error, VS_CFG_ERROR, 0, "%s: must be true or false", what);
+			g_error_free(e);
+			return FALSE;
+		}
+	} else if (!strcmp(key, "idle-sleep-us")) {
+		return cfg_parse_uint(what, val, 0, VS_MAX_IDLE_SLEEP_US, &cfg->idle_sleep_us,
+				      error);
+	} else if (!strcmp(key, "control-socket")) {
+		g_free(cfg->control_path);
+		cfg->control_path = g_steal_pointer(&val);
+	} else if (!strcmp(key, "log-level")) {
+		cfg->log_level = vs_log_parse_level(val);
+		if (cfg->log_level < 0) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "%s: must be err, warning, notice, info or debug", what);
+			return FALSE;
+		}
+	} else {
+		g_set_error(error, VS_CFG_ERROR, 0, "%s: unknown key", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_auto(GStrv) groups = NULL;
+	gsize i, j;
+
+	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, error))
+		return FALSE;
+	groups = g_key_file_get_groups(kf, NULL);
+	for (i = 0; groups[i]; i++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, error);
+
+		if (!keys)
+			return FALSE;
+		if (!strcmp(groups[i], "daemon")) {
+			for (j = 0; keys[j]; j++)
+				if (!cfg_load_daemon_key(cfg, kf, keys[j], error))
+					return FALSE;
+		} else if (g_str_has_prefix(groups[i], PORT_GROUP_PREFIX)) {
+			g_autoptr(vs_port_cfg) pc = port_cfg_new();
+
+			pc->name = g_strdup(groups[i] + strlen(PORT_GROUP_PREFIX));
+			for (j = 0; keys[j]; j++) {
+				g_autofree char *val = g_key_file_get_string(kf, groups[i],
+									     keys[j], error);
+
+				if (!val)
+					return FALSE;
+				if (!strcmp(keys[j], "name")) {
+					g_set_error(error, VS_CFG_ERROR, 0,
+						    "[%s]: the name comes from the group", groups[i]);
+					return FALSE;
+				}
+				if (!port_cfg_set(pc, keys[j], g_strstrip(val), error))
+					return FALSE;
+			}
+			if (!vs_cfg_add_port(cfg, g_steal_pointer(&pc), error))
+				return FALSE;
+		} else {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "unknown group [%s]: expected [daemon] or [port NAME]",
+				    groups[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
+{
+	guint i;
+
+	const char *p;
+
+	if (!cfg->file_prefix[0] || strlen(cfg->file_prefix) > 64) {
+		g_set_error(error, VS_CFG_ERROR, 0, "file-prefix must be 1-64 characters");
+		return FALSE;
+	}
+	/* DPDK accepts more, but the prefix ends up in paths: keep it tame */
+	for (p = cfg->file_prefix; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.') {
+			g_set_error(error, VS_CFG_ERROR, 0, "file-prefix '%s': use [A-Za-z0-9._-]",
+				    cfg->file_prefix);
+			return FALSE;
+		}
+	if (!cfg->control_path || cfg->control_path[0] != '/' ||
+	    strlen(cfg->control_path) >= 108) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "control-socket must be an absolute path shorter than 108 bytes");
+		return FALSE;
+	}
+	for (i = 0; i < cfg->ports->len; i++)
+		if (!vs_port_cfg_validate(g_ptr_array_index(cfg->ports, i), error))
+			return FALSE;
+	return TRUE;
+}
+
+char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc)
+{
+	unsigned int dom, bus, dev, fn;
+	char tail = ',';
+	int n;
+
+	n = sscanf(pc->uplink, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail);
+	if (n < 4 || tail != ',') {
+		n = sscanf(pc->uplink, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail);
+		if (n < 3 || tail != ',')
+			return NULL;
+		dom = 0;
+	}
+	return g_strdup_printf("%04x:%02x:%02x.%x", dom, bus, dev, fn);
+}
+
+static bool cfg_extra_has_pci(const struct vs_cfg *cfg)
+{
+	char **a;
+
+	for (a = cfg->extra_eal_args; a && *a; a++)
+		if (!strcmp(*a, "-a") || !strcmp(*a, "--allow") || !strcmp(*a, "-b") ||
+		    !strcmp(*a, "--block") || g_str_has_prefix(*a, "--allow="))
+			return true;
+	return false;
+}
+
+char **vs_cfg_build_eal_argv(const struct vs_cfg *cfg, const char *argv0,
+			     unsigned long hugepages_free)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	bool huge = cfg->hugepages == VS_HUGEPAGES_YES ||
+		    (cfg->hugepages == VS_HUGEPAGES_AUTO && hugepages_free > 0);
+	g_autofree char *mem = g_strdup_printf("%u", cfg->memory_mb);
+	bool pci = false;
+	char **extra;
+	guint i;
+
+	g_strv_builder_add(b, argv0);
+	g_strv_builder_add_many(b, "-l", cfg->lcores, "--file-prefix", cfg->file_prefix, NULL);
+	if (huge) {
+		/* Hugepages are shared with other DPDK processes: take only what we need */
+		g_strv_builder_add_many(b, "--socket-mem", mem, NULL);
+	} else {
+		g_strv_builder_add_many(b, "--no-huge", "-m", mem, NULL);
+	}
+	/*
+	 * Never probe PCI devices nobody asked for: on a host, EAL would take
+	 * every NIC bound to vfio/uio.  Uplinks given by PCI address are
+	 * allowed explicitly; without any, the PCI bus is off (runtime ports
+	 * with a NIC need "eal-args=-a ADDR").
+	 */
+	for (i = 0; i < cfg->ports->len; i++) {
+		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+		g_autofree char *addr = vs_port_cfg_pci_address(pc);
+
+		if (addr) {
+			g_strv_builder_add_many(b, "-a", pc->uplink, NULL);
+			pci = true;
+		}
+	}
+	if (!pci && !cfg_extra_has_pci(cfg))
+		g_strv_builder_add(b, "--no-pci");
+	for (extra = cfg->extra_eal_args; extra && *extra; extra++)
+		g_strv_builder_add(b, *extra);
+	return g_strv_builder_end(b);
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * main.c - vhost-shim daemon entry point
+ *
+ * Theory of operation: parse the configuration (file, then command line),
+ * start EAL with arguments derived from it, start the dataplane workers,
+ * create the configured ports, then run the GLib main loop on the main
+ * lcore until SIGTERM/SIGINT.  The main loop owns port lifecycle, the
+ * control socket and (later) migration state machines; the workers only
+ * move frames.  Shutdown removes every port (which quiesces the workers for
+ * it), stops the workers and cleans EAL up.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "log.h"
+#include "util.h"
+#include "vm.h"
+
+static GMainLoop *main_loop;
+
+static gboolean main_quit_cb(gpointer data)
+{
+	vs_log(MAIN, NOTICE, NULL, "signal %s: shutting down", (const char *)data);
+	g_main_loop_quit(main_loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void main_log_port_stats(struct vs_vm *vm, void *opaque)
+{
+	const struct vs_port_stats *s = &vm->stats;
+	GString *drops = g_string_new(NULL);
+	unsigned int i;
+
+	for (i = 0; i < VS_DROP_NUM_REASONS; i++) {
+		uint64_t d = VS_STAT_GET(s->drops[i]);
+
+		if (d)
+			g_string_append_printf(drops, " %s=%" PRIu64, vs_drop_reason_names[i], d);
+	}
+	vs_log(MAIN, NOTICE, vm->cfg->name,
+	       "counters: uplink_rx=%" PRIu64 " rx=%" PRIu64 " vm_tx=%" PRIu64 " tx=%" PRIu64
+	       " drops:%s",
+	       VS_STAT_GET(s->uplink_rx_pkts), VS_STAT_GET(s->rx_pkts),
+	       VS_STAT_GET(s->vm_tx_pkts), VS_STAT_GET(s->tx_pkts),
+	       drops->len ? drops->str : " none");
+	g_string_free(drops, TRUE);
+}
+
+static gboolean main_dump_stats_cb(gpointer data)
+{
+	vs_vm_foreach(main_log_port_stats, NULL);
+	return G_SOURCE_CONTINUE;
+}
+
+static unsigned long main_free_hugepages(void)
+{
+	g_autofree char *meminfo = NULL;
+	const char *p;
+
+	if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL))
+		return 0;
+	p = strstr(meminfo, "HugePages_Free:");
+	return p ? strtoul(p + strlen("HugePages_Free:"), NULL, 10) : 0;
+}
+
+/* Command-line options; each overrides the config file */
+static char *opt_config;
+static char **opt_ports;
+static char *opt_file_prefix;
+static char *opt_lcores;
+static int opt_memory_mb = -1;
+static char *opt_hugepages;
+static gboolean opt_busy_poll;
+static int opt_idle_sleep_us = -1;
+static char *opt_control;
+static char *opt_log_level;
+static gboolean opt_check;
+
+static const GOptionEntry main_options[] = {
+	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+	  "Configuration file (GKeyFile, see docs/configuration.md)", "FILE" },
+	{ "port", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &opt_ports,
+	  "Add a port: name=N,socket=PATH,mac=MAC[,mode=client][,queues=Q],uplink=DEVARGS "
+	  "(uplink last: it takes the rest)", "SPEC" },
+	{ "file-prefix", 0, 0, G_OPTION_ARG_STRING, &opt_file_prefix,
+	  "EAL instance prefix; distinct per daemon on one host (default vhost-shim)", "P" },
+	{ "lcores", 'l', 0, G_OPTION_ARG_STRING, &opt_lcores,
+	  "EAL lcore list: first is the control lcore, the rest poll (default 0,1)", "LIST" },
+	{ "memory-mb", 'm', 0, G_OPTION_ARG_INT, &opt_memory_mb,
+	  "DPDK memory in MiB (default 1024)", "MB" },
+	{ "hugepages", 0, 0, G_OPTION_ARG_STRING, &opt_hugepages,
+	  "auto|yes|no: auto uses hugepages when some are free (default auto)", "MODE" },
+	{ "busy-poll", 0, 0, G_OPTION_ARG_NONE, &opt_busy_poll,
+	  "Never sleep when idle (benchmarks; takes a whole core)", NULL },
+	{ "idle-sleep-us", 0, 0, G_OPTION_ARG_INT, &opt_idle_sleep_us,
+	  "Longest sleep of an idle worker in microseconds (default 1000)", "US" },
+	{ "control", 's', 0, G_OPTION_ARG_FILENAME, &opt_control,
+	  "Control socket path (default /run/vhost-shim/control.sock)", "PATH" },
+	{ "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
+	  "err|warning|notice|info|debug (default info)", "LEVEL" },
+	{ "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check,
+	  "Validate the configuration, print it and exit", NULL },
+	{ NULL },
+};
+
+static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
+{
+	char **spec;
+
+	if (opt_config) {
+		g_autofree char *data = NULL;
+		gsize len;
+
+		if (!g_file_get_contents(opt_config, &data, &len, error))
+			return FALSE;
+		if (!vs_cfg_load_keyfile(cfg, data, len, error)) {
+			g_prefix_error(error, "%s: ", opt_config);
+			return FALSE;
+		}
+	}
+	if (opt_file_prefix) {
+		g_free(cfg->file_prefix);
+		cfg->file_prefix = g_strdup(opt_file_prefix);
+	}
+	if (opt_lcores) {
+		g_free(cfg->lcores);
+		cfg->lcores = g_strdup(opt_lcores);
+	}
+	if (opt_memory_mb >= 0)
+		cfg->memory_mb = (unsigned int)opt_memory_mb;
+	if (opt_hugepages) {
+		if (!strcmp(opt_hugepages, "auto"))
+			cfg->hugepages = VS_HUGEPAGES_AUTO;
+		else if (!strcmp(opt_hugepages, "yes"))
+			cfg->hugepages = VS_HUGEPAGES_YES;
+		else if (!strcmp(opt_hugepages, "no"))
+			cfg->hugepages = VS_HUGEPAGES_NO;
+		else {
+			g_set_error(error, VS_CFG_ERROR, 0, "--hugepages: auto, yes or no");
+			return FALSE;
+		}
+	}
+	if (opt_busy_poll)
+		cfg->busy_poll = true;
+	if (opt_idle_sleep_us >= 0) {
+		if (opt_idle_sleep_us > VS_MAX_IDLE_SLEEP_US) {
+			g_set_error(error, VS_CFG_ERROR, 0, "--idle-sleep-us: at most %d",
+				    VS_MAX_IDLE_SLEEP_US);
+			return FALSE;
+		}
+		cfg->idle_sleep_us = (unsigned int)opt_idle_sleep_us;
+	}
+	if (opt_control) {
+		g_free(cfg->control_path);
+		cfg->control_path = g_strdup(opt_control);
+	}
+	if (opt_log_level) {
+		cfg->log_level = vs_log_parse_level(opt_log_level);
+		if (cfg->log_level < 0) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "--log-level: err, warning, notice, info or debug");
+			return FALSE;
+		}
+	}
+	for (spec = opt_ports; spec && *spec; spec++) {
+		struct vs_port_cfg *pc = vs_port_cfg_parse_spec(*spec, error);
+
+		if (!pc || !vs_cfg_add_port(cfg, pc, error)) {
+			g_prefix_error(error, "--port %s: ", *spec);
+			return FALSE;
+		}
+	}
+	return vs_cfg_validate(cfg, error);
+}
+
+int main(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) octx = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_auto(GStrv) eal_argv = NULL;
+	int eal_argc, rc, status = EXIT_FAILURE;
+	guint i;
+
+	octx = g_option_context_new("- lossless live-migration vhost-user backend");
+	g_option_context_add_main_entries(octx, main_options, NULL);
+	g_option_context_set_description(octx,
+		"Ports come from the config file and --port.  Extra EAL arguments go in\n"
+		"[daemon] eal-args.  Documentation: docs/configuration.md");
+	if (!g_option_context_parse(octx, &argc, &argv, &error)) {
+		fprintf(stderr, "vhost-shim: %s\n", error->message);
+		return 2;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "vhost-shim: unexpected argument '%s'\n", argv[1]);
+		return 2;
+	}
+	if (!main_build_cfg(cfg, &error)) {
+		fprintf(stderr, "vhost-shim: configuration: %s\n", error->message);
+		return 2;
+	}
+	eal_argv = vs_cfg_build_eal_argv(cfg, argv[0], main_free_hugepages());
+	if (opt_check) {
+		g_autofree char *eal = g_strjoinv(" ", eal_argv);
+
+		printf("configuration OK: %u port(s)\nEAL: %s\n", cfg->ports->len, eal);
+		return 0;
+	}
+
+	vs_log_install_glib_writer();
+	eal_argc = (int)g_strv_length(eal_argv);
+	{
+		/* rte_eal_init permutes argv: give it a copy of the pointers */
+		g_autofree char **args = g_memdup2(eal_argv, sizeof(char *) * (eal_argc + 1));
+
+		rc = rte_eal_init(eal_argc, args);
+	}
+	if (rc < 0) {
+		vs_log(MAIN, ERR, NULL, "EAL init failed: %s", rte_strerror(rte_errno));
+		return EXIT_FAILURE;
+	}
+	vs_log_set_level(cfg->log_level);
+	main_loop = g_main_loop_new(NULL, FALSE);
+
+	if (!vs_dp_init(cfg->busy_poll, cfg->idle_sleep_us, &error) || !vs_dp_start(&error)) {
+		vs_log(MAIN, ERR, NULL, "%s", error->message);
+		goto out;
+	}
+	for (i = 0; i < cfg->ports->len; i++) {
+		struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+		GError *perr = NULL;
+
+		/* the port takes a copy: cfg stays immutable */
+		struct vs_port_cfg *copy = g_new0(struct vs_port_cfg, 1);
+
+		*copy = *pc;
+		copy->name = g_strdup(pc->name);
+		copy->socket_path = g_strdup(pc->socket_path);
+		copy->uplink = g_strdup(pc->uplink);
+		if (!vs_vm_add(copy, &perr)) {
+			vs_log(MAIN, ERR, pc->name, "%s", perr->message);
+			g_error_free(perr);
+			goto out_ports;
+		}
+	}
+
+	g_unix_signal_add(SIGTERM, main_quit_cb, "SIGTERM");
+	g_unix_signal_add(SIGINT, main_quit_cb, "SIGINT");
+	g_unix_signal_add(SIGUSR1, main_dump_stats_cb, NULL);
+	vs_log(MAIN, NOTICE, NULL, "ready: %u port(s), %u worker(s), prefix %s",
+	       vs_vm_count(), vs_dp_num_workers(), cfg->file_prefix);
+	g_main_loop_run(main_loop);
+	status = EXIT_SUCCESS;
+
+out_ports:
+	vs_vm_foreach(main_log_port_stats, NULL);
+	vs_vm_remove_all();
+out:
+	vs_dp_stop();
+	g_main_loop_unref(main_loop);
+	rte_eal_cleanup();
+	return status;
+}

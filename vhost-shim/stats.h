@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * stats.h - per-port counters
+ *
+ * Theory of operation: every counter has exactly one writer.  Dataplane
+ * counters are written only by the lcore that owns the port; control-plane
+ * counters only by the GLib main loop thread.  Readers (control socket,
+ * telemetry, shutdown summary) use VS_STAT_GET() and may see a snapshot that
+ * is a few packets old, never a torn value.
+ *
+ * The drop reasons are a table, so that adding one updates the control
+ * protocol, the telemetry endpoint and the docs from one place.
+ */
+#ifndef VS_STATS_H
+#define VS_STATS_H
+
+#include <stdint.h>
+
+/* Why a frame was not delivered.  Names appear on the control socket. */
+#define VS_DROP_REASONS(X)                                                            \
+	X(NOT_READY, "not-ready")	    /* no device/vring, no buffering policy */ \
+	X(VM_RING_FULL, "vm-ring-full")	    /* guest RX ring full in live mode */      \
+	X(UPLINK_FULL, "uplink-full")	    /* uplink TX queue full */                 \
+	X(OVERSIZE, "oversize")		    /* frame larger than the port accepts */   \
+	X(RUNT, "runt")			    /* shorter than an Ethernet header */      \
+	X(BUFFER_FULL, "buffer-full")	    /* blackout buffer caps reached */         \
+	X(BUFFER_EXPIRED, "buffer-expired") /* held longer than hold-ms */             \
+	X(POLICY, "policy")		    /* class configured to drop */             \
+	X(OWN_MAC, "own-mac")		    /* VM's own frame, never replayed */       \
+	X(PEER_LOST, "peer-lost")	    /* tunnel gone and linger expired */       \
+	X(NO_MEMORY, "no-memory")	    /* mbuf allocation failed */
+
+enum vs_drop_reason {
+#define VS_DROP_ENUM(id, name) VS_DROP_##id,
+	VS_DROP_REASONS(VS_DROP_ENUM)
+#undef VS_DROP_ENUM
+	VS_DROP_NUM_REASONS
+};
+
+extern const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS];
+
+/**
+ * struct vs_port_stats - counters of one port
+ * @uplink_rx_pkts:	frames received from the uplink for this VM
+ * @rx_pkts/@rx_bytes:	frames written into the VM's RX ring (live + replay)
+ * @vm_tx_pkts:		frames the VM transmitted (dequeued from its TX ring)
+ * @tx_pkts/@tx_bytes:	frames sent on the uplink
+ * @drops:		drops by reason, in both directions
+ * @idle_sleeps:	times the owning lcore slept (per port: its share)
+ */
+struct vs_port_stats {
+	uint64_t uplink_rx_pkts;
+	uint64_t uplink_rx_bytes;
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t vm_tx_pkts;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t drops[VS_DROP_NUM_REASONS];
+};
+
+#endif /* VS_STATS_H */

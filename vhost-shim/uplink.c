@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * uplink.c - hot-plug and configure the uplink ethdev
+ *
+ * Theory of operation: see uplink.h.  Promiscuous mode is requested because
+ * the uplink carries frames for the VM's MAC, not for the port's own; PMDs
+ * that cannot do it (net_tap delivers everything anyway) are fine.
+ */
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include "log.h"
+#include "uplink.h"
+
+static void uplink_detach(uint16_t port_id)
+{
+	struct rte_eth_dev_info info;
+
+	if (rte_eth_dev_info_get(port_id, &info) == 0 && info.device) {
+		struct rte_device *dev = info.device;
+
+		rte_eth_dev_close(port_id);
+		rte_dev_remove(dev);
+	} else {
+		rte_eth_dev_close(port_id);
+	}
+}
+
+gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queues,
+			struct rte_mempool *pool, uint16_t *port_id, GError **error)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	g_autofree char *devname = g_strdup(devargs);
+	char *comma = strchr(devname, ',');
+	uint16_t pid, q;
+	int rc;
+
+	if (comma)
+		*comma = '\0';
+	rc = rte_dev_probe(devargs);
+	if (rc) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink '%s': probe failed: %s", devargs, rte_strerror(-rc));
+		return FALSE;
+	}
+	if (rte_eth_dev_get_port_by_name(devname, &pid)) {
+		/* PCI devices are named by address: try the devargs' first word */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink '%s': probed, but no ethdev named '%s'", devargs, devname);
+		rte_eal_hotplug_remove("vdev", devname);
+		return FALSE;
+	}
+	if (rte_eth_dev_info_get(pid, &info) ||
+	    queues > info.max_rx_queues || queues > info.max_tx_queues) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink '%s': %u queues requested, driver %s supports %u/%u",
+			    devargs, queues, info.driver_name ? info.driver_name : "?",
+			    info.max_rx_queues, info.max_tx_queues);
+		goto fail;
+	}
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(pid, queues, queues, &conf);
+	if (rc) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink '%s': configure failed: %s", devargs, rte_strerror(-rc));
+		goto fail;
+	}
+	for (q = 0; q < queues; q++) {
+		rc = rte_eth_rx_queue_setup(pid, q, VS_UPLINK_RX_DESC, rte_eth_dev_socket_id(pid),
+					    NULL, pool);
+		if (!rc)
+			rc = rte_eth_tx_queue_setup(pid, q, VS_UPLINK_TX_DESC,
+						    rte_eth_dev_socket_id(pid), NULL);
+		if (rc) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "uplink '%s': queue %u setup failed: %s", devargs, q,
+				    rte_strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = rte_eth_dev_start(pid);
+	if (rc) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink '%s': start failed: %s", devargs, rte_strerror(-rc));
+		goto fail;
+	}
+	rc = rte_eth_promiscuous_enable(pid);
+	if (rc && rc != -ENOTSUP)
+		vs_log(MAIN, WARNING, who, "uplink %s: promiscuous mode: %s", devname,
+		       rte_strerror(-rc));
+	vs_log(MAIN, INFO, who, "uplink %s up: driver %s, port %u, %u queue(s)", devname,
+	       info.driver_name, pid, queues);
+	*port_id = pid;
+	return TRUE;
+
+fail:
+	uplink_detach(pid);
+	return FALSE;
+}
+
+void vs_uplink_close(const char *who, uint16_t port_id)
+{
+	char name[RTE_ETH_NAME_MAX_LEN] = "?";
+
+	rte_eth_dev_get_name_by_port(port_id, name);
+	rte_eth_dev_stop(port_id);
+	uplink_detach(port_id);
+	vs_log(MAIN, INFO, who, "uplink %s closed", name);
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost_port.c - rte_vhost registration and device callbacks
+ *
+ * Theory of operation: see vhost_port.h.
+ *
+ * Security model: the guest (through QEMU) controls the rings and the
+ * negotiated features.  rte_vhost validates descriptors; we never parse a
+ * descriptor ourselves.  We do not trust the number of vrings the frontend
+ * set up: the lcores only use queue pairs below min(configured, negotiated).
+ *
+ * Callback rules (DPDK 22.11): destroy_device() must not return while an
+ * lcore may still touch the device, because DPDK answers GET_VRING_BASE
+ * right after it without taking the vring lock; so it clears vid, then
+ * quiesces the lcores (RCU).  Offloads are disabled so that every frame the
+ * guest sends is complete (checksummed, not GSO) and fits one mbuf.
+ */
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/virtio_net.h>
+#include <rte_vhost.h>
+
+#include "dataplane.h"
+#include "log.h"
+#include "vhost_port.h"
+#include "vm.h"
+
+#define VHOST_DISABLED_FEATURES                                                     \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |          \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
+	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_HOST_UFO) |        \
+	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |    \
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO))
+
+static gboolean vhost_event_dispatch_cb(gpointer data)
+{
+	vs_vm_vhost_event(data);
+	return G_SOURCE_REMOVE;
+}
+
+/* Called on the vhost thread: the main loop handles it later */
+static void vhost_post_event(const struct vs_vm *vm, enum vs_vhost_event_type type,
+			     unsigned int vring, int enable)
+{
+	struct vs_vhost_event *ev = g_new0(struct vs_vhost_event, 1);
+
+	g_strlcpy(ev->name, vm->cfg->name, sizeof(ev->name));
+	ev->type = type;
+	ev->features = __atomic_load_n(&vm->features, __ATOMIC_RELAXED);
+	ev->vring = vring;
+	ev->enable = enable;
+	g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, vhost_event_dispatch_cb, ev,
+				   g_free);
+}
+
+static struct vs_vm *vhost_lookup_locked(int vid)
+{
+	char path[PATH_MAX];
+
+	if (rte_vhost_get_ifname(vid, path, sizeof(path)))
+		return NULL;
+	return vs_vm_find_by_path_locked(path);
+}
+
+static int vhost_new_device_cb(int vid)
+{
+	struct vs_vm *vm;
+	uint64_t features = 0;
+	unsigned int vrings, q;
+
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	if (!vm) {
+		g_mutex_unlock(&vs_vm_registry_lock);
+		vs_log(MAIN, ERR, NULL, "new_device for unknown socket (vid %d)", vid);
+		return -1;
+	}
+	rte_vhost_get_negotiated_features(vid, &features);
+	vrings = rte_vhost_get_vring_num(vid);
+	vm->dev_queues = MIN(vrings / 2, vm->cfg->queues);
+	/* We poll: ask the guest not to kick us for every TX frame */
+	for (q = 0; q < vrings; q++)
+		rte_vhost_enable_guest_notification(vid, q, 0);
+	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->vid, vid, __ATOMIC_RELEASE);
+	vs_log(MAIN, INFO, vm->cfg->name,
+	       "device up: vid %d, %u vrings, %u queue pair(s) used, features 0x%" PRIx64, vid,
+	       vrings, vm->dev_queues, features);
+	vhost_post_event(vm, VS_VHOST_EV_NEW_DEVICE, 0, 0);
+	g_mutex_unlock(&vs_vm_registry_lock);
+	return 0;
+}
+
+static void vhost_destroy_device_cb(int vid)
+{
+	struct vs_vm *vm;
+
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	if (vm && __atomic_load_n(&vm->vid, __ATOMIC_RELAXED) == vid) {
+		__atomic_store_n(&vm->vid, -1, __ATOMIC_RELEASE);
+		/* Invariant: no lcore touches guest memory after we return */
+		vs_dp_quiesce();
+		vs_log(MAIN, INFO, vm->cfg->name, "device down: vid %d%s", vid,
+		       RTE_VHOST_NEED_LOG(vm->features) ? " (dirty logging on)" : "");
+		vhost_post_event(vm, VS_VHOST_EV_DESTROY_DEVICE, 0, 0);
+	}
+	g_mutex_unlock(&vs_vm_registry_lock);
+}
+
+static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
+{
+	struct vs_vm *vm;
+
+	if (vring >= 32)	/* beyond VS_MAX_QUEUES pairs: never polled */
+		return 0;
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	if (vm) {
+		if (enable) {
+			__atomic_fetch_or(&vm->vring_enabled, 1u << vring, __ATOMIC_RELEASE);
+		} else {
+			__atomic_fetch_and(&vm->vring_enabled, ~(1u << vring), __ATOMIC_RELEASE);
+			vs_dp_quiesce();
+		}
+		vs_log(MAIN, DEBUG, vm->cfg->name, "vring %u %s", vring,
+		       enable ? "enabled" : "disabled");
+	}
+	g_mutex_unlock(&vs_vm_registry_lock);
+	return 0;
+}
+
+static int vhost_features_changed_cb(int vid, uint64_t features)
+{
+	struct vs_vm *vm;
+
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	if (vm) {
+		uint64_t old = __atomic_exchange_n(&vm->features, features, __ATOMIC_RELAXED);
+
+		if (RTE_VHOST_NEED_LOG(old) != RTE_VHOST_NEED_LOG(features))
+			vs_log(MAIN, INFO, vm->cfg->name, "dirty logging %s",
+			       RTE_VHOST_NEED_LOG(features) ? "on: migration started"
+							    : "off");
+		vhost_post_event(vm, VS_VHOST_EV_FEATURES, 0, 0);
+	}
+	g_mutex_unlock(&vs_vm_registry_lock);
+	return 0;
+}
+
+static const struct rte_vhost_device_ops vhost_ops = {
+	.new_device = vhost_new_device_cb,
+	.destroy_device = vhost_destroy_device_cb,
+	.vring_state_changed = vhost_vring_state_changed_cb,
+	.features_changed = vhost_features_changed_cb,
+};
+
+gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
+{
+	const char *path = vm->cfg->socket_path;
+	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+	struct stat st;
+
+	if (vm->cfg->client) {
+		flags |= RTE_VHOST_USER_CLIENT;		/* reconnects every second */
+	} else if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+				    "%s exists and is not a socket", path);
+			return FALSE;
+		}
+		unlink(path);	/* stale socket of a previous run */
+	}
+	if (rte_vhost_driver_register(path, flags)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot register vhost-user socket %s", path);
+		return FALSE;
+	}
+	vm->vhost_registered = true;
+	if (rte_vhost_driver_disable_features(path, VHOST_DISABLED_FEATURES) ||
+	    rte_vhost_driver_callback_register(path, &vhost_ops) ||
+	    rte_vhost_driver_start(path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot start vhost-user socket %s (directory missing?)", path);
+		return FALSE;
+	}
+	vs_log(MAIN, INFO, vm->cfg->name, "vhost-user socket %s (%s mode)", path,
+	       vm->cfg->client ? "client" : "server");
+	return TRUE;
+}
+
+void vs_vhost_port_unregister(struct vs_vm *vm)
+{
+	if (!vm->vhost_registered)
+		return;
+	rte_vhost_driver_unregister(vm->cfg->socket_path);
+	vm->vhost_registered = false;
+	if (!vm->cfg->client)
+		unlink(vm->cfg->socket_path);
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vm.h - one VM port: vhost-user socket + uplink + counters
+ *
+ * Theory of operation: struct vs_vm is the unit everything else hangs off.
+ * The GLib main loop thread creates and destroys ports (vs_vm_add(),
+ * vs_vm_remove()).  The vhost event thread finds them by socket path in
+ * its callbacks, under vs_vm_registry_lock, and changes only the fields
+ * documented as "vhost thread".  The owning lcore reads the published
+ * fields with acquire loads and writes only the dataplane counters.
+ *
+ * Lifetime: a port is visible to lcores only between vs_dp_publish() and
+ * vs_dp_unpublish(); the latter waits (RCU) until no lcore can still hold
+ * the pointer, and only then is the port freed.
+ */
+#ifndef VS_VM_H
+#define VS_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "stats.h"
+
+struct rte_mempool;
+
+/* vhost vring numbering: even = guest RX (our enqueue), odd = guest TX */
+#define VS_VRING_RX(q) ((q) * 2)
+#define VS_VRING_TX(q) ((q) * 2 + 1)
+
+/**
+ * struct vs_vm - one VM port
+ * @cfg:	immutable configuration (owned)
+ * @slot:	index in the registry and the dataplane slot array
+ * @worker:	index of the dataplane worker that polls this port
+ * @eth_port:	DPDK port id of the uplink
+ * @pool:	mbufs for this port only: a VM that buffers or floods can
+ *		exhaust its own pool, never another VM's
+ * @vid:	vhost device id, -1 while no device is ready (vhost thread
+ *		writes with release, lcore reads with acquire)
+ * @vring_enabled: bitmask of enabled vrings (vhost thread writes)
+ * @dev_queues:	queue pairs the guest negotiated, <= cfg->queues
+ * @features:	negotiated virtio features (vhost thread writes)
+ * @stats:	counters, see stats.h for the writer rules
+ * @vhost_registered, @uplink_open: what vs_vm_remove() must undo
+ */
+struct vs_vm {
+	struct vs_port_cfg *cfg;
+	unsigned int slot;
+	unsigned int worker;
+	uint16_t eth_port;
+	struct rte_mempool *pool;
+
+	int vid;
+	uint32_t vring_enabled;
+	unsigned int dev_queues;
+	uint64_t features;
+
+	struct vs_port_stats stats;
+
+	bool vhost_registered;
+	bool uplink_open;
+};
+
+/* Held by the vhost thread in callbacks and by vs_vm_add/remove */
+extern GMutex vs_vm_registry_lock;
+
+/**
+ * vs_vm_add() - create a port: mempool, uplink, vhost socket, dataplane
+ * @pc:		configuration, consumed
+ * @error:	set on failure, nothing is left behind
+ *
+ * Return: the port, or NULL
+ */
+struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error);
+
+/**
+ * vs_vm_remove() - tear a port down; the guest sees its link go away
+ * @vm:		port, freed
+ */
+void vs_vm_remove(struct vs_vm *vm);
+
+/**
+ * vs_vm_remove_all() - remove every port (shutdown)
+ */
+void vs_vm_remove_all(void);
+
+/**
+ * vs_vm_find_by_name() - look a port up (main loop thread)
+ * @name:	port name
+ *
+ * Return: the port or NULL
+ */
+struct vs_vm *vs_vm_find_by_name(const char *name);
+
+/**
+ * vs_vm_find_by_path_locked() - look a port up by vhost socket path
+ * @path:	socket path; caller holds vs_vm_registry_lock
+ *
+ * Return: the port or NULL
+ */
+struct vs_vm *vs_vm_find_by_path_locked(const char *path);
+
+/**
+ * vs_vm_foreach() - call @fn for each port in slot order (main loop thread)
+ * @fn:		callback
+ * @opaque:	passed to @fn
+ */
+void vs_vm_foreach(void (*fn)(struct vs_vm *vm, void *opaque), void *opaque);
+
+/**
+ * vs_vm_count() - number of ports
+ *
+ * Return: count
+ */
+unsigned int vs_vm_count(void);
+
+#endif /* VS_VM_H */
