@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_config.c - configuration parsing and validation
+ */
+#include <string.h>
+
+#include <glib.h>
+
+#include "config.h"
+#include "log.h"
+
+static void test_defaults(void)
+{
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(vs_cfg_validate(cfg, &err));
+	g_assert_cmpstr(cfg->file_prefix, ==, VS_DEFAULT_FILE_PREFIX);
+	g_assert_cmpuint(cfg->idle_sleep_us, ==, VS_DEFAULT_IDLE_SLEEP_US);
+	g_assert_false(cfg->busy_poll);
+	g_assert_cmpuint(cfg->ports->len, ==, 0);
+}
+
+static void test_spec_ok(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(vs_port_cfg) pc = vs_port_cfg_parse_spec(
+		"name=vm1,socket=/run/vm1.sock,mac=52:54:00:12:34:56,queues=2,mode=client,"
+		"uplink=net_tap0,iface=t0,remote=br0", &err);
+
+	g_assert_no_error(err);
+	g_assert_nonnull(pc);
+	g_assert_cmpstr(pc->name, ==, "vm1");
+	g_assert_cmpstr(pc->socket_path, ==, "/run/vm1.sock");
+	g_assert_cmpstr(pc->uplink, ==, "net_tap0,iface=t0,remote=br0");
+	g_assert_cmpuint(pc->queues, ==, 2);
+	g_assert_true(pc->client);
+	g_assert_cmpuint(pc->mac[5], ==, 0x56);
+}
+
+static void test_spec_errors(void)
+{
+	static const char *const bad[] = {
+		"socket=/a,mac=52:54:00:00:00:01,uplink=net_null0",		/* no name */
+		"name=vm1,mac=52:54:00:00:00:01,uplink=net_null0",		/* no socket */
+		"name=vm1,socket=rel,mac=52:54:00:00:00:01,uplink=net_null0",	/* relative */
+		"name=vm1,socket=/a,uplink=net_null0",				/* no mac */
+		"name=vm1,socket=/a,mac=01:00:5e:00:00:01,uplink=net_null0",	/* multicast */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:0,uplink=net_null0",	/* short mac */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01",			/* no uplink */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,queues=0,uplink=x",	/* queues min-1 */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,queues=9,uplink=x",	/* queues max+1 */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,mode=both,uplink=x",
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,colour=red,uplink=x",
+		"name=a_name_too_long_,socket=/a,mac=52:54:00:00:00:01,uplink=x", /* 16 chars */
+		"name=vm/1,socket=/a,mac=52:54:00:00:00:01,uplink=x",
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,garbage",
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(vs_port_cfg) pc = vs_port_cfg_parse_spec(bad[i], &err);
+
+		if (pc)
+			g_error("accepted bad spec '%s'", bad[i]);
+		g_assert_nonnull(err);
+		g_assert_cmpstr(err->message, !=, "");
+	}
+}
+
+static void test_limits(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(vs_port_cfg) max_name = vs_port_cfg_parse_spec(
+		"name=a_name_15_chars,socket=/a,mac=52:54:00:00:00:01,queues=8,uplink=x", &err);
+
+	g_assert_no_error(err);
+	g_assert_nonnull(max_name);
+	g_assert_cmpuint(strlen(max_name->name), ==, VS_NAME_MAX);
+	g_assert_cmpuint(max_name->queues, ==, VS_MAX_QUEUES);
+}
+
+static const char keyfile[] =
+	"[daemon]\n"
+	"file-prefix=hostA\n"
+	"lcores=0,1\n"
+	"memory-mb=512\n"
+	"hugepages=no\n"
+	"busy-poll=true\n"
+	"idle-sleep-us=250\n"
+	"control-socket=/tmp/a.sock\n"
+	"log-level=debug\n"
+	"eal-args=--log-level=lib.vhost:debug\n"
+	"\n"
+	"[port vm1]\n"
+	"socket=/tmp/vm1.sock\n"
+	"mac=52:54:00:00:00:01\n"
+	"uplink=net_tap0,iface=t0\n"
+	"\n"
+	"[port vm2]\n"
+	"socket=/tmp/vm2.sock\n"
+	"mode=client\n"
+	"mac=52:54:00:00:00:02\n"
+	"queues=2\n"
+	"uplink=net_af_packet0,iface=veth0\n";
+
+static void test_keyfile_ok(void)
+{
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+	const struct vs_port_cfg *p2;
+
+	g_assert_true(vs_cfg_load_keyfile(cfg, keyfile, strlen(keyfile), &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_cfg_validate(cfg, &err));
+	g_assert_cmpstr(cfg->file_prefix, ==, "hostA");
+	g_assert_cmpuint(cfg->memory_mb, ==, 512);
+	g_assert_cmpint(cfg->hugepages, ==, VS_HUGEPAGES_NO);
+	g_assert_true(cfg->busy_poll);
+	g_assert_cmpuint(cfg->idle_sleep_us, ==, 250);
+	g_assert_cmpint(cfg->log_level, ==, VS_LOG_DEBUG);
+	g_assert_cmpstr(cfg->extra_eal_args[0], ==, "--log-level=lib.vhost:debug");
+	g_assert_cmpuint(cfg->ports->len, ==, 2);
+	p2 = g_ptr_array_index(cfg->ports, 1);
+	g_assert_cmpstr(p2->name, ==, "vm2");
+	g_assert_true(p2->client);
+	g_assert_cmpuint(p2->queues, ==, 2);
+}
+
+static void check_keyfile_error(const char *text, const char *needle)
+{
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+
+	g_assert_false(vs_cfg_load_keyfile(cfg, text, strlen(text), &err) &&
+		       vs_cfg_validate(cfg, &err));
+	g_assert_nonnull(err);
+	if (!strstr(err->message, needle))
+		g_error("error '%s' does not mention '%s'", err->message, needle);
+}
+
+static void test_keyfile_errors(void)
+{
+	check_keyfile_error("[daemon]\nbogus=1\n", "bogus");
+	check_keyfile_error("[daemon]\nmemory-mb=12\n", "memory-mb");
+	check_keyfile_error("[daemon]\nhugepages=maybe\n", "hugepages");
+	check_keyfile_error("[daemon]\nbusy-poll=perhaps\n", "busy-poll");
+	check_keyfile_error("[daemon]\nidle-sleep-us=100001\n", "idle-sleep-us");
+	check_keyfile_error("[daemon]\nlog-level=loud\n", "log-level");
+	check_keyfile_error("[daemon]\nfile-prefix=a/b\n", "file-prefix");
+	check_keyfile_error("[portvm1]\nsocket=/a\n", "unknown group");
+	check_keyfile_error("[port vm1]\nsocket=/a\nmac=52:54:00:00:00:01\n", "uplink");
+	check_keyfile_error("[port vm1]\nsocket=/a\nmac=52:54:00:00:00:01\nuplink=x\n"
+			    "[port vm2]\nsocket=/a\nmac=52:54:00:00:00:02\nuplink=y\n",
+			    "already used");
+	check_keyfile_error("not a key file", "");
+}
+
+static void test_too_many_ports(void)
+{
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	unsigned int i;
+
+	for (i = 0; i <= VS_MAX_PORTS; i++) {
+		g_autoptr(GError) err = NULL;
+		g_autofree char *spec = g_strdup_printf(
+			"name=vm%u,socket=/s/%u,mac=52:54:00:00:01:%02x,uplink=net_null%u", i, i,
+			i & 0xff, i);
+		struct vs_port_cfg *pc = vs_port_cfg_parse_spec(spec, &err);
+
+		g_assert_nonnull(pc);
+		if (i < VS_MAX_PORTS) {
+			g_assert_true(vs_cfg_add_port(cfg, pc, &err));
+		} else {
+			g_assert_false(vs_cfg_add_port(cfg, pc, &err));
+			g_assert_nonnull(strstr(err->message, "too many"));
+		}
+	}
+}
+
+static gboolean argv_has(char **argv, const char *a, const char *b)
+{
+	for (; *argv; argv++)
+		if (!strcmp(argv[0], a) && (!b || (argv[1] && !strcmp(argv[1], b))))
+			return TRUE;
+	return FALSE;
+}
+
+static void test_eal_argv(void)
+{
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) nohuge = NULL, huge = NULL, pci = NULL;
+
+	nohuge = vs_cfg_build_eal_argv(cfg, "vhost-shim", 0);
+	g_assert_true(argv_has(nohuge, "--no-huge", NULL));
+	g_assert_true(argv_has(nohuge, "-m", "1024"));
+	g_assert_true(argv_has(nohuge, "--file-prefix", VS_DEFAULT_FILE_PREFIX));
+	g_assert_true(argv_has(nohuge, "--no-pci", NULL));
+
+	huge = vs_cfg_build_eal_argv(cfg, "vhost-shim", 128);
+	g_assert_false(argv_has(huge, "--no-huge", NULL));
+	g_assert_true(argv_has(huge, "--socket-mem", "1024"));
+
+	cfg->hugepages = VS_HUGEPAGES_NO;
+	g_strfreev(huge);
+	huge = vs_cfg_build_eal_argv(cfg, "vhost-shim", 128);
+	g_assert_true(argv_has(huge, "--no-huge", NULL));
+
+	g_assert_true(vs_cfg_add_port(cfg, vs_port_cfg_parse_spec(
+		"name=nic,socket=/s,mac=52:54:00:00:00:01,uplink=0000:03:00.1,rxq_pkt_len=1", &err),
+		&err));
+	pci = vs_cfg_build_eal_argv(cfg, "vhost-shim", 0);
+	g_assert_false(argv_has(pci, "--no-pci", NULL));
+	g_assert_true(argv_has(pci, "-a", "0000:03:00.1,rxq_pkt_len=1"));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/spec/ok", test_spec_ok);
+	g_test_add_func("/config/spec/errors", test_spec_errors);
+	g_test_add_func("/config/limits/max", test_limits);
+	g_test_add_func("/config/limits/too-many-ports", test_too_many_ports);
+	g_test_add_func("/config/keyfile/ok", test_keyfile_ok);
+	g_test_add_func("/config/keyfile/errors", test_keyfile_errors);
+	g_test_add_func("/config/eal-argv", test_eal_argv);
+	return g_test_run();
+}
