@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * migration.h - per-VM migration state machine (pure: event in, state out)
+ *
+ * Theory of operation: a port's migration state changes only through
+ * vs_mig_event(), which looks the (state, event) pair up in one transition
+ * table, logs "vm: OLD -> NEW (event)" and returns an error for a pair the
+ * table does not allow (the caller logs it and carries on: an unexpected
+ * vhost-user sequence must never kill the daemon).  The states say what
+ * the dataplane does with the VM's frames; handover.c turns a transition
+ * into actions (buffer, tunnel, replay, announce).
+ *
+ * Signals (see docs/migration.md and DESIGN.md):
+ *   LOG_ON/LOG_OFF	features_changed() with/without VHOST_F_LOG_ALL
+ *   DEVICE_DOWN	destroy_device(); with LOG_ALL on it is the switchover
+ *   DEVICE_UP		new_device(): VM runs (destination resume, source
+ *			rollback, or an ordinary resume after a pause)
+ *   EXPECT		control: this host is the destination of the VM
+ *   PEER_RESUMED	tunnel: the destination's VM runs
+ *   PEER_ABORT		tunnel: the source rolled back
+ *   REPLAY_DONE	dataplane delivered every held frame
+ *   LINGER_EXPIRED/HOLD_EXPIRED  timers (straggler linger, buffer hold)
+ *   CANCEL		control: disarm
+ */
+#ifndef VS_MIGRATION_H
+#define VS_MIGRATION_H
+
+#include <glib.h>
+
+/**
+ * enum vs_mig_state - where a VM is in a migration
+ * @VS_MIG_STATE_NONE:	no migration.  Frames are delivered live; without a
+ *	device they are dropped (not-ready).
+ * @VS_MIG_STATE_PAUSED: device stopped without dirty logging (pause,
+ *	savevm).  Frames are buffered within the caps and delivered when the
+ *	device comes back (REPLAYING) or dropped when hold-ms expires.
+ * @VS_MIG_STATE_SRC_ACTIVE: dirty logging on: pre-copy in progress.  Still
+ *	live; the tunnel to the destination is opened now, so that it is up
+ *	before the blackout.
+ * @VS_MIG_STATE_SRC_BLACKOUT: device stopped with dirty logging: the
+ *	switchover.  Frames are buffered in order and streamed to the
+ *	destination; the source keeps its copy until PEER_RESUMED.
+ * @VS_MIG_STATE_SRC_FORWARDING: the destination runs the VM.  Frames still
+ *	reaching this host (stragglers) are tunnelled until the linger expires.
+ * @VS_MIG_STATE_DST_EXPECTING: armed as the destination.  Tunnelled frames
+ *	and any local frames are held until the VM runs here.
+ * @VS_MIG_STATE_REPLAYING: the VM runs; held frames (tunnelled, or local
+ *	after a rollback or pause) go into its RX ring before live ones.
+ */
+enum vs_mig_state {
+	VS_MIG_STATE_NONE,
+	VS_MIG_STATE_PAUSED,
+	VS_MIG_STATE_SRC_ACTIVE,
+	VS_MIG_STATE_SRC_BLACKOUT,
+	VS_MIG_STATE_SRC_FORWARDING,
+	VS_MIG_STATE_DST_EXPECTING,
+	VS_MIG_STATE_REPLAYING,
+	VS_MIG_NUM_STATES
+};
+
+enum vs_mig_event {
+	VS_MIG_EV_LOG_ON,
+	VS_MIG_EV_LOG_OFF,
+	VS_MIG_EV_DEVICE_UP,
+	VS_MIG_EV_DEVICE_DOWN,
+	VS_MIG_EV_EXPECT,
+	VS_MIG_EV_CANCEL,
+	VS_MIG_EV_PEER_RESUMED,
+	VS_MIG_EV_PEER_ABORT,
+	VS_MIG_EV_REPLAY_DONE,
+	VS_MIG_EV_LINGER_EXPIRED,
+	VS_MIG_EV_HOLD_EXPIRED,
+	VS_MIG_NUM_EVENTS
+};
+
+extern const char *const vs_mig_state_names[VS_MIG_NUM_STATES];
+extern const char *const vs_mig_event_names[VS_MIG_NUM_EVENTS];
+
+#define VS_MIG_ERROR (vs_mig_error_quark())
+GQuark vs_mig_error_quark(void);
+
+/**
+ * struct vs_mig - the state machine of one VM
+ * @who:	VM name, for the log line
+ * @state:	current state; change it only with vs_mig_event()
+ * @transitions: number of state changes (tests, stats)
+ */
+struct vs_mig {
+	const char *who;
+	enum vs_mig_state state;
+	unsigned int transitions;
+};
+
+/**
+ * vs_mig_next() - look a transition up without taking it
+ * @state:	current state
+ * @ev:		event
+ *
+ * Return: the next state, or -1 if @ev is not allowed in @state
+ */
+int vs_mig_next(enum vs_mig_state state, enum vs_mig_event ev);
+
+/**
+ * vs_mig_event() - feed one event; the only setter of m->state
+ * @m:		state machine
+ * @ev:		event
+ * @old:	output: state before the event (may be NULL)
+ * @error:	set if @ev is illegal in the current state (state unchanged)
+ *
+ * Return: TRUE if the event was accepted (the state may be unchanged)
+ */
+gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state *old,
+		      GError **error);
+
+#endif /* VS_MIGRATION_H */
