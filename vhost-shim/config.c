@@ -24,6 +24,13 @@ G_DEFINE_QUARK(vs-cfg-error-quark, vs_cfg_error)
 
 #define PORT_GROUP_PREFIX "port "
 
+static void cfg_peer_free(struct vs_peer_cfg *p)
+{
+	g_free(p->name);
+	g_free(p->address);
+	g_free(p);
+}
+
 struct vs_cfg *vs_cfg_new(void)
 {
 	struct vs_cfg *cfg = g_new0(struct vs_cfg, 1);
@@ -36,6 +43,9 @@ struct vs_cfg *vs_cfg_new(void)
 	cfg->control_path = g_strdup(VS_DEFAULT_CONTROL_PATH);
 	cfg->log_level = VS_LOG_INFO;
 	cfg->ports = g_ptr_array_new_with_free_func((GDestroyNotify)vs_port_cfg_free);
+	cfg->node_name = g_strdup(g_get_host_name());
+	cfg->auto_announce = true;
+	cfg->peers = g_ptr_array_new_with_free_func((GDestroyNotify)cfg_peer_free);
 	return cfg;
 }
 
@@ -58,6 +68,10 @@ void vs_cfg_free(struct vs_cfg *cfg)
 	g_strfreev(cfg->extra_eal_args);
 	g_free(cfg->control_path);
 	g_ptr_array_unref(cfg->ports);
+	g_free(cfg->node_name);
+	g_free(cfg->tunnel_listen);
+	g_free(cfg->key_file);
+	g_ptr_array_unref(cfg->peers);
 	g_free(cfg);
 }
 
@@ -181,8 +195,7 @@ static gboolean port_cfg_set(struct vs_port_cfg *pc, const char *key, const char
 	} else if (!strcmp(key, "queues")) {
 		return cfg_parse_uint(what, val, 1, VS_MAX_QUEUES, &pc->queues, error);
 	} else {
-		g_set_error(error, VS_CFG_ERROR, 0, "%s: unknown key", what);
-		return FALSE;
+		return vs_buf_policy_set(&pc->policy, key, val, error);
 	}
 	return TRUE;
 }
@@ -192,7 +205,123 @@ static struct vs_port_cfg *port_cfg_new(void)
 	struct vs_port_cfg *pc = g_new0(struct vs_port_cfg, 1);
 
 	pc->queues = VS_DEFAULT_QUEUES;
+	vs_buf_policy_init(&pc->policy);
 	return pc;
+}
+
+void vs_buf_policy_init(struct vs_buf_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->enabled = true;
+	p->max_pkts[0] = VS_DEFAULT_UDP_MAX_PKTS;	/* VS_PKT_UDP */
+	p->max_bytes[0] = VS_DEFAULT_UDP_MAX_BYTES;
+	p->max_pkts[1] = VS_DEFAULT_TCP_MAX_PKTS;	/* VS_PKT_TCP */
+	p->max_bytes[1] = VS_DEFAULT_TCP_MAX_BYTES;
+	p->max_pkts[2] = VS_DEFAULT_OTHER_MAX_PKTS;	/* VS_PKT_OTHER */
+	p->max_bytes[2] = VS_DEFAULT_OTHER_MAX_BYTES;
+	p->overflow = VS_OVERFLOW_DROP_NEWEST;
+	p->hold_ms = VS_DEFAULT_HOLD_MS;
+	p->linger_ms = VS_DEFAULT_LINGER_MS;
+	p->replay_hold_ms = VS_DEFAULT_REPLAY_HOLD_MS;
+}
+
+uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p)
+{
+	uint32_t n = 0;
+	int c;
+
+	for (c = 0; c < 3; c++)
+		if (p->class_policy[c] == VS_CLASS_BUFFER)
+			n += p->max_pkts[c];
+	return n;
+}
+
+static gboolean cfg_parse_u64(const char *what, const char *s, guint64 min, guint64 max,
+			      guint64 *out, GError **error)
+{
+	if (!g_ascii_string_to_unsigned(s, 10, min, max, out, NULL)) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "%s: '%s' is not an integer in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+			    what, s, min, max);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean vs_buf_policy_set(struct vs_buf_policy *p, const char *key, const char *val,
+			   GError **error)
+{
+	static const char *const classes[3] = { "udp", "tcp", "other" };
+	unsigned int u;
+	int c;
+
+	for (c = 0; c < 3; c++) {
+		size_t cl = strlen(classes[c]);
+		const char *rest;
+		guint64 v;
+
+		if (strncmp(key, classes[c], cl) || key[cl] != '-')
+			continue;
+		rest = key + cl + 1;
+		if (!strcmp(rest, "max-pkts")) {
+			if (!cfg_parse_u64(key, val, 0, VS_MAX_BUFFER_PKTS, &v, error))
+				return FALSE;
+			p->max_pkts[c] = (uint32_t)v;
+			return TRUE;
+		}
+		if (!strcmp(rest, "max-bytes")) {
+			if (!cfg_parse_u64(key, val, 0, VS_MAX_BUFFER_BYTES, &v, error))
+				return FALSE;
+			p->max_bytes[c] = v;
+			return TRUE;
+		}
+		if (!strcmp(rest, "policy")) {
+			if (!strcmp(val, "buffer")) {
+				p->class_policy[c] = VS_CLASS_BUFFER;
+			} else if (!strcmp(val, "drop")) {
+				p->class_policy[c] = VS_CLASS_DROP;
+			} else {
+				g_set_error(error, VS_CFG_ERROR, 0, "%s: buffer or drop", key);
+				return FALSE;
+			}
+			return TRUE;
+		}
+	}
+	if (!strcmp(key, "buffer")) {
+		if (!strcmp(val, "on") || !strcmp(val, "true")) {
+			p->enabled = true;
+		} else if (!strcmp(val, "off") || !strcmp(val, "false")) {
+			p->enabled = false;
+		} else {
+			g_set_error(error, VS_CFG_ERROR, 0, "buffer: on or off");
+			return FALSE;
+		}
+	} else if (!strcmp(key, "overflow")) {
+		if (!strcmp(val, "drop-newest")) {
+			p->overflow = VS_OVERFLOW_DROP_NEWEST;
+		} else if (!strcmp(val, "drop-oldest")) {
+			p->overflow = VS_OVERFLOW_DROP_OLDEST;
+		} else {
+			g_set_error(error, VS_CFG_ERROR, 0, "overflow: drop-newest or drop-oldest");
+			return FALSE;
+		}
+	} else if (!strcmp(key, "hold-ms")) {
+		if (!cfg_parse_uint(key, val, 1, VS_MAX_HOLD_MS, &u, error))
+			return FALSE;
+		p->hold_ms = u;
+	} else if (!strcmp(key, "linger-ms")) {
+		if (!cfg_parse_uint(key, val, 0, VS_MAX_HOLD_MS, &u, error))
+			return FALSE;
+		p->linger_ms = u;
+	} else if (!strcmp(key, "replay-hold-ms")) {
+		if (!cfg_parse_uint(key, val, 0, VS_MAX_HOLD_MS, &u, error))
+			return FALSE;
+		p->replay_hold_ms = u;
+	} else {
+		g_set_error(error, VS_CFG_ERROR, 0, "unknown key '%s'", key);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 struct vs_port_cfg *vs_port_cfg_parse_spec(const char *spec, GError **error)
@@ -321,6 +450,113 @@ static gboolean cfg_load_daemon_key(struct vs_cfg *cfg, GKeyFile *kf, const char
 	return TRUE;
 }
 
+gboolean vs_parse_hostport(const char *s, char **host, guint16 *port)
+{
+	const char *colon;
+	guint64 p;
+
+	if (!s || !*s)
+		return FALSE;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return FALSE;
+		colon = end + 1;
+		*host = g_strndup(s + 1, end - s - 1);
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || colon == s || memchr(s, ':', colon - s))
+			return FALSE;
+		*host = g_strndup(s, colon - s);
+	}
+	if (!g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &p, NULL)) {
+		g_clear_pointer(host, g_free);
+		return FALSE;
+	}
+	*port = (guint16)p;
+	return TRUE;
+}
+
+gboolean vs_valid_node_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return n >= 1 && n <= 63 &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *address,
+			 GError **error)
+{
+	g_autofree char *host = NULL;
+	struct vs_peer_cfg *p;
+	guint16 port;
+	guint i;
+
+	if (!vs_valid_node_name(name)) {
+		g_set_error(error, VS_CFG_ERROR, 0, "peer name '%s': 1-63 of [A-Za-z0-9._-]",
+			    name ? name : "");
+		return FALSE;
+	}
+	if (!vs_parse_hostport(address, &host, &port)) {
+		g_set_error(error, VS_CFG_ERROR, 0, "peer %s: address '%s' is not host:port", name,
+			    address ? address : "");
+		return FALSE;
+	}
+	if (cfg->peers->len >= VS_MAX_PEERS) {
+		g_set_error(error, VS_CFG_ERROR, 0, "too many peers (max %d)", VS_MAX_PEERS);
+		return FALSE;
+	}
+	for (i = 0; i < cfg->peers->len; i++)
+		if (!strcmp(((struct vs_peer_cfg *)g_ptr_array_index(cfg->peers, i))->name, name)) {
+			g_set_error(error, VS_CFG_ERROR, 0, "peer %s: duplicate", name);
+			return FALSE;
+		}
+	p = g_new0(struct vs_peer_cfg, 1);
+	p->name = g_strdup(name);
+	p->address = g_strdup(address);
+	g_ptr_array_add(cfg->peers, p);
+	return TRUE;
+}
+
+static gboolean cfg_load_tunnel_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
+				    GError **error)
+{
+	g_autofree char *val = g_key_file_get_string(kf, "tunnel", key, error);
+	GError *e = NULL;
+
+	if (!val)
+		return FALSE;
+	g_strstrip(val);
+	if (!strcmp(key, "node-name")) {
+		g_free(cfg->node_name);
+		cfg->node_name = g_steal_pointer(&val);
+	} else if (!strcmp(key, "listen")) {
+		g_free(cfg->tunnel_listen);
+		cfg->tunnel_listen = g_steal_pointer(&val);
+	} else if (!strcmp(key, "key-file")) {
+		g_free(cfg->key_file);
+		cfg->key_file = g_steal_pointer(&val);
+	} else if (!strcmp(key, "auto-announce") || !strcmp(key, "allow-cleartext")) {
+		bool v = g_key_file_get_boolean(kf, "tunnel", key, &e);
+
+		if (e) {
+			g_error_free(e);
+			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: true or false", key);
+			return FALSE;
+		}
+		if (!strcmp(key, "auto-announce"))
+			cfg->auto_announce = v;
+		else
+			cfg->allow_cleartext = v;
+	} else {
+		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: unknown key", key);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -359,9 +595,23 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 			}
 			if (!vs_cfg_add_port(cfg, g_steal_pointer(&pc), error))
 				return FALSE;
+		} else if (!strcmp(groups[i], "tunnel")) {
+			for (j = 0; keys[j]; j++)
+				if (!cfg_load_tunnel_key(cfg, kf, keys[j], error))
+					return FALSE;
+		} else if (g_str_has_prefix(groups[i], "peer ")) {
+			g_autofree char *addr = g_key_file_get_string(kf, groups[i], "address", NULL);
+
+			if (g_strv_length(keys) != 1 || !addr) {
+				g_set_error(error, VS_CFG_ERROR, 0,
+					    "[%s]: exactly one key, address=host:port", groups[i]);
+				return FALSE;
+			}
+			if (!vs_cfg_add_peer(cfg, groups[i] + 5, g_strstrip(addr), error))
+				return FALSE;
 		} else {
 			g_set_error(error, VS_CFG_ERROR, 0,
-				    "unknown group [%s]: expected [daemon] or [port NAME]",
+				    "unknown group [%s]: expected [daemon], [tunnel], [port NAME] or [peer NAME]",
 				    groups[i]);
 			return FALSE;
 		}
@@ -395,6 +645,26 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 	for (i = 0; i < cfg->ports->len; i++)
 		if (!vs_port_cfg_validate(g_ptr_array_index(cfg->ports, i), error))
 			return FALSE;
+	if (!vs_valid_node_name(cfg->node_name)) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[tunnel] node-name '%s': 1-63 of [A-Za-z0-9._-]", cfg->node_name);
+		return FALSE;
+	}
+	if (cfg->tunnel_listen) {
+		g_autofree char *host = NULL;
+		guint16 port;
+
+		if (!vs_parse_hostport(cfg->tunnel_listen, &host, &port)) {
+			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] listen: '%s' is not host:port",
+				    cfg->tunnel_listen);
+			return FALSE;
+		}
+	}
+	if ((cfg->tunnel_listen || cfg->peers->len) && !cfg->key_file) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[tunnel] key-file is required when a tunnel or peers are configured");
+		return FALSE;
+	}
 	return TRUE;
 }
 

@@ -35,6 +35,80 @@ enum vs_hugepages_mode {
 	VS_HUGEPAGES_NO,
 };
 
+/* Buffer defaults: a 2 s blackout at 8000 pps of UDP fits */
+#define VS_DEFAULT_UDP_MAX_PKTS		16384
+#define VS_DEFAULT_UDP_MAX_BYTES	(24u << 20)
+#define VS_DEFAULT_TCP_MAX_PKTS		4096
+#define VS_DEFAULT_TCP_MAX_BYTES	(8u << 20)
+#define VS_DEFAULT_OTHER_MAX_PKTS	1024
+#define VS_DEFAULT_OTHER_MAX_BYTES	(1u << 20)
+#define VS_DEFAULT_HOLD_MS		10000
+#define VS_DEFAULT_LINGER_MS		2000
+#define VS_DEFAULT_REPLAY_HOLD_MS	300
+/* Security consideration: caps bound per-VM memory; a frame costs one mbuf */
+#define VS_MAX_BUFFER_PKTS		(1u << 20)
+#define VS_MAX_BUFFER_BYTES		(1ull << 32)
+#define VS_MAX_HOLD_MS			600000
+
+enum vs_pkt_class_policy {
+	VS_CLASS_BUFFER,	/* keep in order with the rest */
+	VS_CLASS_DROP,		/* drop, counted as "policy" */
+};
+
+enum vs_overflow_policy {
+	VS_OVERFLOW_DROP_NEWEST,	/* tail drop: the buffer keeps the oldest */
+	VS_OVERFLOW_DROP_OLDEST,	/* head drop: the buffer keeps the newest */
+};
+
+/**
+ * struct vs_buf_policy - what happens to a VM's frames while it cannot
+ * receive them (blackout, pause), per class (UDP, TCP, other)
+ * @enabled:	false: drop as not-ready, like a plain vhost backend
+ * @max_pkts/@max_bytes: caps per class, indexed by enum vs_pkt_class
+ * @class_policy: buffer or drop, per class
+ * @overflow:	which frame to drop when a cap is reached
+ * @hold_ms:	longest time frames are held before they expire
+ * @linger_ms:	how long the source forwards stragglers after the resume
+ * @replay_hold_ms: how long the destination holds live frames behind
+ *		tunnelled ones that may still be in flight
+ */
+struct vs_buf_policy {
+	bool enabled;
+	uint32_t max_pkts[3];
+	uint64_t max_bytes[3];
+	enum vs_pkt_class_policy class_policy[3];
+	enum vs_overflow_policy overflow;
+	uint32_t hold_ms;
+	uint32_t linger_ms;
+	uint32_t replay_hold_ms;
+};
+
+/**
+ * vs_buf_policy_init() - the defaults
+ * @p:		policy to fill
+ */
+void vs_buf_policy_init(struct vs_buf_policy *p);
+
+/**
+ * vs_buf_policy_set() - set one key ("buffer", "udp-max-pkts", ...)
+ * @p:		policy
+ * @key:	key name, as in the config file and the control socket
+ * @val:	value as text
+ * @error:	set if the key is unknown or the value invalid
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_buf_policy_set(struct vs_buf_policy *p, const char *key, const char *val,
+			   GError **error);
+
+/**
+ * vs_buf_policy_total_pkts() - frames the buffer can hold in all
+ * @p:		policy
+ *
+ * Return: sum of the per-class packet caps of buffered classes
+ */
+uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
+
 /**
  * struct vs_port_cfg - one VM port
  * @name:	short unique name, used in logs and the control socket
@@ -51,7 +125,21 @@ struct vs_port_cfg {
 	uint8_t mac[6];
 	char *uplink;
 	unsigned int queues;
+	struct vs_buf_policy policy;
 };
+
+/**
+ * struct vs_peer_cfg - another shim this one exchanges VMs with
+ * @name:	its node name (what it says in its HELLO)
+ * @address:	"host:port" of its tunnel listener
+ */
+struct vs_peer_cfg {
+	char *name;
+	char *address;
+};
+
+#define VS_MAX_PEERS		32
+#define VS_DEFAULT_TUNNEL_PORT	7400
 
 /**
  * struct vs_cfg - the daemon's configuration
@@ -67,6 +155,14 @@ struct vs_cfg {
 	char *control_path;
 	int log_level;		/* enum vs_log_level */
 	GPtrArray *ports;	/* of struct vs_port_cfg * */
+
+	/* [tunnel] and [peer NAME] */
+	char *node_name;	/* default: the host name */
+	char *tunnel_listen;	/* "host:port"; NULL: no tunnel listener */
+	char *key_file;		/* pre-shared key; required with a tunnel */
+	bool auto_announce;	/* tell peers which VMs we expect */
+	bool allow_cleartext;	/* frames in clear on non-loopback addresses */
+	GPtrArray *peers;	/* of struct vs_peer_cfg * */
 };
 
 #define VS_CFG_ERROR (vs_cfg_error_quark())
@@ -126,6 +222,36 @@ gboolean vs_port_cfg_validate(const struct vs_port_cfg *pc, GError **error);
  * Return: TRUE on success
  */
 gboolean vs_cfg_add_port(struct vs_cfg *cfg, struct vs_port_cfg *pc, GError **error);
+
+/**
+ * vs_cfg_add_peer() - add a peer ("name=..,address=host:port" or pieces)
+ * @cfg:	configuration
+ * @name:	peer node name
+ * @address:	host:port
+ * @error:	set on failure
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *address,
+			 GError **error);
+
+/**
+ * vs_valid_node_name() - 1-63 characters of [A-Za-z0-9._-]
+ * @name:	candidate
+ *
+ * Return: TRUE if valid
+ */
+gboolean vs_valid_node_name(const char *name);
+
+/**
+ * vs_parse_hostport() - split "host:port" or "[v6]:port"
+ * @s:		text
+ * @host:	output, g_free it
+ * @port:	output
+ *
+ * Return: TRUE if well-formed
+ */
+gboolean vs_parse_hostport(const char *s, char **host, guint16 *port);
 
 /**
  * vs_cfg_validate() - check the whole configuration

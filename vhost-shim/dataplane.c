@@ -14,6 +14,7 @@
  * unmaps guest memory), no lcore is still using the old vid.
  */
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,10 +24,12 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 #include <rte_vhost.h>
 
 #include "dataplane.h"
 #include "log.h"
+#include "pkt.h"
 #include "util.h"
 #include "vm.h"
 
@@ -90,20 +93,15 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
 }
 
 /*
- * dp_uplink_to_vm() - one burst from the uplink into the guest's RX ring
+ * dp_deliver() - live frames from the uplink into the guest's RX ring
  *
- * Return: frames received from the uplink
+ * In live mode a full guest ring drops (counted): that is what a NIC does.
+ * Replayed frames never take this path.
  */
-static unsigned int dp_uplink_to_vm(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
+static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
+		       struct rte_mbuf **pkts, uint16_t n)
 {
-	struct rte_mbuf *pkts[VS_DP_BURST];
-	uint16_t n, sent = 0;
-
-	n = rte_eth_rx_burst(vm->eth_port, q, pkts, VS_DP_BURST);
-	if (!n)
-		return 0;
-	VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
-	VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
+	uint16_t sent = 0;
 
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
 		sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(q), pkts, n);
@@ -115,7 +113,6 @@ static unsigned int dp_uplink_to_vm(struct vs_vm *vm, int vid, uint32_t enabled,
 		VS_STAT_ADD(vm->stats.drops[VS_DROP_NOT_READY], n);
 	}
 	rte_pktmbuf_free_bulk(pkts, n);	/* enqueue copied them */
-	return n;
 }
 
 /*
@@ -144,15 +141,249 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	return n;
 }
 
+/*
+ * dp_drop() - free frames and count them under @reason
+ */
+static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_reason reason)
+{
+	VS_STAT_ADD(vm->stats.drops[reason], 1);
+	rte_pktmbuf_free(m);
+}
+
+static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
+{
+	return vs_pkt_classify(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			       vm->cfg->mac);
+}
+
+/*
+ * dp_drop_oldest() - make room by dropping the oldest frame still in the
+ * lcore's ring (drop-oldest overflow policy)
+ *
+ * Return: true if a frame was dropped
+ */
+static bool dp_drop_oldest(struct vs_vm *vm)
+{
+	struct vs_dp_buffer_acct *a = &vm->acct;
+	struct rte_mbuf *old;
+	enum vs_pkt_class c;
+
+	if (rte_ring_mc_dequeue(vm->held, (void **)&old))
+		return false;
+	c = dp_classify(vm, old);
+	if (c < VS_PKT_NUM_CLASSES && a->pkts[c]) {
+		a->pkts[c]--;
+		a->bytes[c] -= RTE_MIN(a->bytes[c], (uint64_t)rte_pktmbuf_pkt_len(old));
+	}
+	dp_drop(vm, old, VS_DROP_BUFFER_FULL);
+	return true;
+}
+
+/*
+ * dp_buffer() - append frames to the VM's buffer, in arrival order
+ * @caps:	apply the per-class caps and policies (blackout, pause); off
+ *		for straggler forwarding, where only the ring bounds it
+ *
+ * Invariant: a frame is either in vm->held or counted in exactly one drop
+ * reason; nothing leaves this function silently.
+ */
+static void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool caps)
+{
+	const struct vs_buf_policy *p = &vm->policy;
+	struct vs_dp_buffer_acct *a = &vm->acct;
+	uint32_t ep = __atomic_load_n(&vm->buf_episode, __ATOMIC_ACQUIRE);
+	uint64_t total_pkts = 0, total_bytes = 0;
+	uint16_t i;
+	int c;
+
+	if (ep != a->episode) {
+		memset(a, 0, sizeof(*a));
+		a->episode = ep;
+	}
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		enum vs_pkt_class cls = dp_classify(vm, m);
+
+		if (cls == VS_PKT_RUNT) {
+			dp_drop(vm, m, VS_DROP_RUNT);
+			continue;
+		}
+		if (cls == VS_PKT_OWN_MAC) {	/* never replay a VM its own frames */
+			dp_drop(vm, m, VS_DROP_OWN_MAC);
+			continue;
+		}
+		if (caps) {
+			if (p->class_policy[cls] == VS_CLASS_DROP) {
+				dp_drop(vm, m, VS_DROP_POLICY);
+				continue;
+			}
+			while (a->pkts[cls] + 1 > p->max_pkts[cls] ||
+			       a->bytes[cls] + len > p->max_bytes[cls]) {
+				if (p->overflow != VS_OVERFLOW_DROP_OLDEST || !dp_drop_oldest(vm))
+					break;
+			}
+			if (a->pkts[cls] + 1 > p->max_pkts[cls] ||
+			    a->bytes[cls] + len > p->max_bytes[cls]) {
+				dp_drop(vm, m, VS_DROP_BUFFER_FULL);
+				continue;
+			}
+		}
+		if (rte_ring_sp_enqueue(vm->held, m)) {
+			dp_drop(vm, m, VS_DROP_BUFFER_FULL);
+			continue;
+		}
+		a->pkts[cls]++;
+		a->bytes[cls] += len;
+		VS_STAT_ADD(vm->stats.buffered_pkts[cls], 1);
+		VS_STAT_ADD(vm->stats.buffered_bytes[cls], len);
+	}
+	for (c = 0; c < VS_PKT_NUM_CLASSES; c++) {
+		total_pkts += a->pkts[c];
+		total_bytes += a->bytes[c];
+	}
+	if (total_pkts > VS_STAT_GET(vm->stats.buffer_peak_pkts))
+		VS_STAT_SET(vm->stats.buffer_peak_pkts, total_pkts);
+	if (total_bytes > VS_STAT_GET(vm->stats.buffer_peak_bytes))
+		VS_STAT_SET(vm->stats.buffer_peak_bytes, total_bytes);
+}
+
+/*
+ * dp_hold_live() - queue live frames behind a replay in progress
+ */
+static void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	if (!__atomic_load_n(&vm->live_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->live_seen, true, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++) {
+		if (rte_ring_sp_enqueue(vm->held, pkts[i])) {
+			dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+			continue;
+		}
+		VS_STAT_ADD(vm->stats.live_held_pkts, 1);
+	}
+}
+
+/*
+ * dp_flush_pending() - push the pending replay burst into the guest
+ *
+ * Return: true when nothing is pending any more
+ */
+static bool dp_flush_pending(struct vs_vm *vm, int vid)
+{
+	struct vs_dp_pending *pd = &vm->pending;
+	uint16_t sent;
+
+	if (!pd->n)
+		return true;
+	sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(0), &pd->pkts[pd->head], pd->n);
+	if (sent) {
+		VS_STAT_ADD(vm->stats.rx_pkts, sent);
+		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pd->pkts[pd->head], sent));
+		VS_STAT_ADD(vm->stats.replayed_pkts, sent);
+		rte_pktmbuf_free_bulk(&pd->pkts[pd->head], sent);
+		pd->head += sent;
+		pd->n -= sent;
+	}
+	if (!pd->n)
+		pd->head = 0;
+	return pd->n == 0;	/* ring full: retry next loop, never drop */
+}
+
+/*
+ * dp_replay() - deliver held frames ahead of live ones
+ *
+ * Order: the pending burst, then vm->inject (tunnelled or retained
+ * frames, older than anything in held), then - once the main loop says
+ * nothing more will be injected ahead - vm->held.  When all three are
+ * empty the lcore itself switches the port to LIVE, so no frame can slip
+ * between the last held one and the first live one.
+ *
+ * Return: frames moved
+ */
+static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode)
+{
+	struct vs_dp_pending *pd = &vm->pending;
+	unsigned int work = 0, rounds;
+
+	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
+		return 0;	/* keep everything until the device is back */
+	for (rounds = 0; rounds < 4; rounds++) {
+		if (!dp_flush_pending(vm, vid))
+			break;
+		pd->n = (uint16_t)rte_ring_sc_dequeue_burst(vm->inject, (void **)pd->pkts,
+							     RTE_DIM(pd->pkts), NULL);
+		if (!pd->n && mode == VS_DP_REPLAY &&
+		    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE))
+			pd->n = (uint16_t)rte_ring_mc_dequeue_burst(vm->held, (void **)pd->pkts,
+								     RTE_DIM(pd->pkts), NULL);
+		if (!pd->n) {
+			if (mode == VS_DP_REPLAY &&
+			    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE) &&
+			    rte_ring_empty(vm->inject)) {
+				__atomic_store_n(&vm->dp_mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+				__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
+			}
+			break;
+		}
+		work += pd->n;
+	}
+	return work;
+}
+
+/*
+ * dp_announce() - send a RARP for the VM's MAC on the uplink, as asked
+ */
+static void dp_announce(struct vs_vm *vm)
+{
+	uint32_t req = __atomic_load_n(&vm->announce_req, __ATOMIC_ACQUIRE);
+	struct rte_mbuf *m;
+
+	if (req == vm->announce_done)
+		return;
+	vm->announce_done = req;
+	m = rte_pktmbuf_alloc(vm->pool);
+	if (!m) {
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_NO_MEMORY], 1);
+		return;
+	}
+	m->data_len = m->pkt_len = (uint32_t)vs_pkt_build_rarp(
+		rte_pktmbuf_mtod(m, uint8_t *), vm->cfg->mac);
+	if (rte_eth_tx_burst(vm->eth_port, 0, &m, 1) != 1)
+		dp_drop(vm, m, VS_DROP_UPLINK_FULL);
+}
+
 static unsigned int dp_poll_port(struct vs_vm *vm)
 {
 	int vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);
 	uint32_t enabled = __atomic_load_n(&vm->vring_enabled, __ATOMIC_ACQUIRE);
+	uint32_t mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
 	unsigned int work = 0;
 	uint16_t q;
 
+	if (mode == VS_DP_REPLAY || vm->pending.n || !rte_ring_empty(vm->inject))
+		work += dp_replay(vm, vid, enabled, mode);
+	mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
+	dp_announce(vm);
+
 	for (q = 0; q < vm->cfg->queues; q++) {
-		work += dp_uplink_to_vm(vm, vid, enabled, q);
+		struct rte_mbuf *pkts[VS_DP_BURST];
+		uint16_t n = rte_eth_rx_burst(vm->eth_port, q, pkts, VS_DP_BURST);
+
+		if (n) {
+			work += n;
+			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
+			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
+			if (mode == VS_DP_BUFFER)
+				dp_buffer(vm, pkts, n, !__atomic_load_n(&vm->buf_no_caps,
+									 __ATOMIC_RELAXED));
+			else if (mode == VS_DP_REPLAY)
+				dp_hold_live(vm, pkts, n);
+			else
+				dp_deliver(vm, vid, enabled, q, pkts, n);
+		}
 		work += dp_vm_to_uplink(vm, vid, enabled, q);
 	}
 	return work;

@@ -23,7 +23,9 @@
 
 #include "config.h"
 #include "dataplane.h"
+#include "handover.h"
 #include "log.h"
+#include "tunnel.h"
 #include "util.h"
 #include "vm.h"
 
@@ -86,6 +88,10 @@ static int opt_idle_sleep_us = -1;
 static char *opt_control;
 static char *opt_log_level;
 static gboolean opt_check;
+static char *opt_node_name;
+static char *opt_tunnel_listen;
+static char *opt_key_file;
+static char **opt_peers;
 
 static const GOptionEntry main_options[] = {
 	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -109,6 +115,14 @@ static const GOptionEntry main_options[] = {
 	  "Control socket path (default /run/vhost-shim/control.sock)", "PATH" },
 	{ "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
 	  "err|warning|notice|info|debug (default info)", "LEVEL" },
+	{ "node-name", 'n', 0, G_OPTION_ARG_STRING, &opt_node_name,
+	  "This shim's name towards its peers (default: host name)", "NAME" },
+	{ "tunnel-listen", 't', 0, G_OPTION_ARG_STRING, &opt_tunnel_listen,
+	  "Accept peer tunnels on HOST:PORT", "HOST:PORT" },
+	{ "key-file", 'k', 0, G_OPTION_ARG_FILENAME, &opt_key_file,
+	  "Pre-shared key for the tunnel (mode 0600)", "FILE" },
+	{ "peer", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &opt_peers,
+	  "A peer shim: NAME=HOST:PORT (repeatable)", "PEER" },
 	{ "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check,
 	  "Validate the configuration, print it and exit", NULL },
 	{ NULL },
@@ -172,6 +186,28 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
 				    "--log-level: err, warning, notice, info or debug");
 			return FALSE;
 		}
+	}
+	if (opt_node_name) {
+		g_free(cfg->node_name);
+		cfg->node_name = g_strdup(opt_node_name);
+	}
+	if (opt_tunnel_listen) {
+		g_free(cfg->tunnel_listen);
+		cfg->tunnel_listen = g_strdup(opt_tunnel_listen);
+	}
+	if (opt_key_file) {
+		g_free(cfg->key_file);
+		cfg->key_file = g_strdup(opt_key_file);
+	}
+	for (spec = opt_peers; spec && *spec; spec++) {
+		g_auto(GStrv) kv = g_strsplit(*spec, "=", 2);
+
+		if (!kv[0] || !kv[1]) {
+			g_set_error(error, VS_CFG_ERROR, 0, "--peer %s: expected NAME=HOST:PORT", *spec);
+			return FALSE;
+		}
+		if (!vs_cfg_add_peer(cfg, kv[0], kv[1], error))
+			return FALSE;
 	}
 	for (spec = opt_ports; spec && *spec; spec++) {
 		struct vs_port_cfg *pc = vs_port_cfg_parse_spec(*spec, error);
@@ -237,6 +273,10 @@ int main(int argc, char **argv)
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;
 	}
+	if (!vs_tun_init(cfg, &error)) {
+		vs_log(MAIN, ERR, NULL, "%s", error->message);
+		goto out;
+	}
 	for (i = 0; i < cfg->ports->len; i++) {
 		struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
 		GError *perr = NULL;
@@ -266,6 +306,7 @@ int main(int argc, char **argv)
 out_ports:
 	vs_vm_foreach(main_log_port_stats, NULL);
 	vs_vm_remove_all();
+	vs_tun_fini();
 out:
 	vs_dp_stop();
 	g_main_loop_unref(main_loop);

@@ -45,7 +45,9 @@ extern const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS];
  * @rx_pkts/@rx_bytes:	frames written into the VM's RX ring (live + replay)
  * @vm_tx_pkts:		frames the VM transmitted (dequeued from its TX ring)
  * @tx_pkts/@tx_bytes:	frames sent on the uplink
- * @drops:		drops by reason, in both directions
+ * @drops:		drops by reason, in both directions, counted by the lcore
+ * @ctl_drops:	drops by reason counted by the main loop (expiry, peer
+ *		lost); a reader reports drops[i] + ctl_drops[i]
  * @idle_sleeps:	times the owning lcore slept (per port: its share)
  */
 struct vs_port_stats {
@@ -56,7 +58,33 @@ struct vs_port_stats {
 	uint64_t vm_tx_pkts;
 	uint64_t tx_pkts;
 	uint64_t tx_bytes;
-	uint64_t drops[VS_DROP_NUM_REASONS];
+	uint64_t drops[VS_DROP_NUM_REASONS];	/* lcore */
+	uint64_t ctl_drops[VS_DROP_NUM_REASONS];	/* main loop */
+
+	/* buffering (lcore) */
+	uint64_t buffered_pkts[3];	/* accepted into the buffer, by class */
+	uint64_t buffered_bytes[3];
+	uint64_t buffer_peak_pkts;	/* most accepted in one episode */
+	uint64_t buffer_peak_bytes;
+	uint64_t replayed_pkts;		/* delivered ahead of live frames */
+	uint64_t live_held_pkts;	/* live frames queued behind a replay */
+
+	/* migration (main loop) */
+	uint64_t tunnel_tx_frames;
+	uint64_t tunnel_tx_bytes;
+	uint64_t tunnel_rx_frames;
+	uint64_t tunnel_rx_bytes;
+	uint64_t tunnel_duplicates;
+	uint64_t tunnel_reconnects;
+	uint64_t stragglers_forwarded;
+	uint64_t announces_sent;
+	uint64_t hold_window_expired;
+	uint64_t migrations_out;
+	uint64_t migrations_in;
+	uint64_t rollbacks;
+	uint64_t last_blackout_us;	/* device down -> peer resumed/rollback */
+	uint64_t last_resume_to_first_replay_us;
+	uint64_t last_resume_to_last_replay_us;
 };
 
 #endif /* VS_STATS_H */

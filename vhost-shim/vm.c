@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane.h"
+#include "handover.h"
 #include "log.h"
 #include "uplink.h"
 #include "vhost_port.h"
@@ -74,7 +75,7 @@ unsigned int vs_vm_count(void)
 static unsigned int vm_pool_size(const struct vs_port_cfg *pc)
 {
 	return pc->queues * (VS_UPLINK_RX_DESC + VS_UPLINK_TX_DESC + 2 * VS_DP_BURST) +
-	       2 * VM_MBUF_CACHE + 1024;
+	       2 * VM_MBUF_CACHE + 1024 + vs_ho_pool_extra(pc);
 }
 
 struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
@@ -119,6 +120,8 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 			    vm_pool_size(pc));
 		goto fail;
 	}
+	if (!vs_ho_attach(vm, error))
+		goto fail;
 	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
 		goto fail;
 	vm->uplink_open = true;
@@ -150,6 +153,7 @@ void vs_vm_remove(struct vs_vm *vm)
 	vs_vhost_port_unregister(vm);
 	if (vm->uplink_open)
 		vs_uplink_close(vm->cfg->name, vm->eth_port);
+	vs_ho_detach(vm);
 	rte_mempool_free(vm->pool);
 	vs_log(MAIN, NOTICE, vm->cfg->name, "port removed");
 	vs_port_cfg_free(vm->cfg);
@@ -171,11 +175,5 @@ void vs_vm_vhost_event(const struct vs_vhost_event *ev)
 
 	if (!vm)
 		return;		/* removed meanwhile */
-	switch (ev->type) {
-	case VS_VHOST_EV_NEW_DEVICE:
-	case VS_VHOST_EV_DESTROY_DEVICE:
-	case VS_VHOST_EV_FEATURES:
-	case VS_VHOST_EV_VRING_STATE:
-		break;
-	}
+	vs_ho_vhost_event(vm, ev);
 }

@@ -22,9 +22,39 @@
 #include <gio/gio.h>
 
 #include "config.h"
+#include "migration.h"
 #include "stats.h"
 
 struct rte_mempool;
+struct rte_ring;
+struct rte_mbuf;
+struct vs_handover;
+
+/**
+ * enum vs_dp_mode - what the owning lcore does with frames from the uplink
+ * @VS_DP_LIVE:	deliver to the guest (drop as not-ready without a device)
+ * @VS_DP_BUFFER: classify, apply the caps, append to vm->held in order
+ * @VS_DP_REPLAY: deliver vm->inject, then (once inject_done) vm->held,
+ *		then switch itself to LIVE; new frames queue behind in held
+ */
+enum vs_dp_mode {
+	VS_DP_LIVE,
+	VS_DP_BUFFER,
+	VS_DP_REPLAY,
+};
+
+/* Lcore-private accounting of the frames currently in the buffer */
+struct vs_dp_buffer_acct {
+	uint32_t episode;		/* vm->buf_episode seen last */
+	uint64_t pkts[3];		/* accepted this episode, by class */
+	uint64_t bytes[3];
+};
+
+/* A burst the guest's RX ring did not take yet (replay never drops) */
+struct vs_dp_pending {
+	struct rte_mbuf *pkts[32];
+	uint16_t head, n;
+};
 
 /* vhost vring numbering: even = guest RX (our enqueue), odd = guest TX */
 #define VS_VRING_RX(q) ((q) * 2)
@@ -59,6 +89,23 @@ struct vs_vm {
 	uint64_t features;
 
 	struct vs_port_stats stats;
+
+	/* Migration and buffering: see handover.h for who writes what */
+	struct vs_mig mig;		/* main loop */
+	struct vs_buf_policy policy;	/* main loop writes, lcore reads */
+	uint32_t dp_mode;		/* enum vs_dp_mode, atomic */
+	uint32_t buf_episode;		/* main bumps: lcore restarts its caps */
+	bool buf_no_caps;		/* straggler forwarding: ring size only */
+	bool inject_done;		/* main: nothing more goes ahead of held */
+	bool live_seen;			/* lcore: held a live frame in REPLAY */
+	bool replay_finished;		/* lcore: REPLAY -> LIVE done */
+	uint32_t announce_req;		/* main bumps: lcore sends a RARP */
+	uint32_t announce_done;		/* lcore: requests served */
+	struct rte_ring *held;		/* lcore enqueues; main or lcore dequeue */
+	struct rte_ring *inject;	/* main enqueues; lcore dequeues */
+	struct vs_dp_buffer_acct acct;	/* lcore only */
+	struct vs_dp_pending pending;	/* lcore only */
+	struct vs_handover *ho;		/* main loop only */
 
 	bool vhost_registered;
 	bool uplink_open;

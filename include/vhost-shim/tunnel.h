@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tunnel.h - wire format of the shim-to-shim migration tunnel, version 1
+ *
+ * Theory of operation: two shims exchange a stream of messages over one TCP
+ * connection.  Every message is a fixed 8-byte header (struct
+ * vs_tun_wire_hdr) followed by a body whose layout depends on the type.  All
+ * integers are unsigned and in network byte order (big-endian); there is no
+ * padding and no alignment: the structs below are packed and their sizes are
+ * pinned by static_assert, so they are the normative layout together with
+ * docs/tunnel-protocol.md.  Variable-length fields (names, frame bytes,
+ * error text) are length-prefixed or run to the end of the body; the fixed
+ * parts before and after them are the structs named in each comment.
+ *
+ * The connection opens with a mutual HMAC-SHA256 handshake (HELLO, then
+ * AUTH, each way) keyed by a pre-shared key; nothing else is accepted before
+ * it completes.  Then the source shim opens one stream per migrating VM
+ * (VM_OPEN/VM_ACCEPT) and sends numbered FRAMEs the destination acknowledges
+ * cumulatively, so a broken connection resumes without loss or duplicates.
+ *
+ * This header is shared with tests and tools: it has no dependency beyond
+ * the C library.  The codec and the handshake live in tunnel_proto.[ch].
+ *
+ * Security consideration: every length below is a hard limit that a
+ * receiver enforces before it buffers or copies anything; a peer that
+ * exceeds one is disconnected (see enum vs_tun_err).
+ */
+#ifndef VHOST_SHIM_TUNNEL_WIRE_H
+#define VHOST_SHIM_TUNNEL_WIRE_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* "VSHT": first field of HELLO, tells a shim tunnel from anything else */
+#define VS_TUN_MAGIC		0x56534854u
+/* Version this code speaks, and the oldest version it can talk to */
+#define VS_TUN_VERSION		1
+#define VS_TUN_COMPAT_VERSION	1
+
+#define VS_TUN_NONCE_LEN	32	/* HELLO nonce, fresh per connection */
+#define VS_TUN_MAC_LEN		32	/* HMAC-SHA256 output */
+#define VS_TUN_ETH_ALEN		6
+
+/*
+ * HMAC domain-separation label, first (length-prefixed) item of the AUTH
+ * input; the "v1" names the construction, not the negotiated version.
+ */
+#define VS_TUN_AUTH_LABEL	"vhost-shim tunnel v1"
+#define VS_TUN_AUTH_LABEL_LEN	20
+
+/* Security consideration: names reach log lines and lookups, so they are
+ * short and drawn from a small alphabet.  Node (host) names: [A-Za-z0-9._-];
+ * VM names: [A-Za-z0-9_-], the port names of config.h (VS_NAME_MAX). */
+#define VS_TUN_NODE_NAME_MAX	63
+#define VS_TUN_VM_NAME_MAX	15
+
+/*
+ * Security consideration: a HELLO may carry up to this many bytes after the
+ * node name.  Version 1 sends none and ignores them, so that a later version
+ * can extend HELLO and still be understood well enough to negotiate (or be
+ * refused with BAD_VERSION instead of BAD_LENGTH).
+ */
+#define VS_TUN_HELLO_EXT_MAX	64
+
+/*
+ * Security consideration: the largest Ethernet frame (destination MAC to end
+ * of payload, no FCS) a FRAME may carry.  9216 is the largest frame common
+ * data-centre switches forward: a 9000-byte jumbo MTU plus the Ethernet
+ * header and two VLAN tags fits with room to spare.  The vhost ports
+ * negotiate no GSO/TSO/UFO (vhost_port.c), so no larger frame can reach a
+ * buffer; anything bigger is a broken or hostile peer.
+ */
+#define VS_TUN_MIN_FRAME	14	/* an Ethernet header */
+#define VS_TUN_MAX_FRAME	9216
+
+/* Security consideration: ERROR text is logged; it is short and printable */
+#define VS_TUN_ERROR_TEXT_MAX	128
+
+/*
+ * Sequence numbers count one VM's frames from 1.  They stay below 2^63 so
+ * that "next expected" (last + 1) and differences never overflow; 0 means
+ * "none yet" where a field may be empty (ACK, BARRIER, END).
+ */
+#define VS_TUN_SEQ_MAX		INT64_MAX
+
+/**
+ * enum vs_tun_type - message types (header byte 4)
+ * @VS_TUN_MSG_NONE:	not a wire value; "no message" in decoder output
+ * @VS_TUN_MSG_HELLO:	both ways, first message: magic, versions, role,
+ *			nonce, node name
+ * @VS_TUN_MSG_AUTH:	both ways, after the peer's HELLO: HMAC proof of
+ *			the pre-shared key
+ * @VS_TUN_MSG_VM_OPEN:	source -> destination: start or resume a VM's stream
+ * @VS_TUN_MSG_VM_ACCEPT: destination -> source: resend from next_expected_seq
+ * @VS_TUN_MSG_VM_REJECT: destination -> source: no stream, with a reason
+ * @VS_TUN_MSG_FRAME:	source -> destination: one buffered or straggler frame
+ * @VS_TUN_MSG_ACK:	destination -> source: all seq <= this received
+ * @VS_TUN_MSG_RESUMED:	destination -> source: the VM runs at the destination
+ * @VS_TUN_MSG_LIVE_SEEN: destination -> source: first live frame seen here
+ * @VS_TUN_MSG_BARRIER:	source -> destination: stragglers before LIVE_SEEN
+ *			end at last_seq
+ * @VS_TUN_MSG_ABORT:	source -> destination: migration failed, drop the copy
+ * @VS_TUN_MSG_END:	source -> destination: straggler forwarding is over
+ * @VS_TUN_MSG_EXPECT:	both ways: "I am the destination of this VM"
+ * @VS_TUN_MSG_PING:	both ways: keepalive, answered by PONG
+ * @VS_TUN_MSG_PONG:	both ways: echoes the PING token
+ * @VS_TUN_MSG_ERROR:	both ways: error code and text, then the sender closes
+ */
+enum vs_tun_type {
+	VS_TUN_MSG_NONE = 0,
+	VS_TUN_MSG_HELLO = 1,
+	VS_TUN_MSG_AUTH = 2,
+	VS_TUN_MSG_VM_OPEN = 3,
+	VS_TUN_MSG_VM_ACCEPT = 4,
+	VS_TUN_MSG_VM_REJECT = 5,
+	VS_TUN_MSG_FRAME = 6,
+	VS_TUN_MSG_ACK = 7,
+	VS_TUN_MSG_RESUMED = 8,
+	VS_TUN_MSG_LIVE_SEEN = 9,
+	VS_TUN_MSG_BARRIER = 10,
+	VS_TUN_MSG_ABORT = 11,
+	VS_TUN_MSG_END = 12,
+	VS_TUN_MSG_EXPECT = 13,
+	VS_TUN_MSG_PING = 14,
+	VS_TUN_MSG_PONG = 15,
+	VS_TUN_MSG_ERROR = 16,
+	VS_TUN_NUM_TYPES
+};
+
+/* HELLO role: who opened the TCP connection */
+enum vs_tun_role {
+	VS_TUN_ROLE_INITIATOR = 0,
+	VS_TUN_ROLE_RESPONDER = 1,
+	VS_TUN_NUM_ROLES
+};
+
+/* FRAME origin: where the source shim got the frame */
+enum vs_tun_origin {
+	VS_TUN_ORIGIN_BLACKOUT = 0,	/* buffered while the VM was stopped */
+	VS_TUN_ORIGIN_STRAGGLER = 1,	/* reached the source after the resume */
+	VS_TUN_NUM_ORIGINS
+};
+
+/**
+ * enum vs_tun_err - protocol errors, also the code of an ERROR message
+ *
+ * The values are part of the wire format (ERROR.code) and never change.  A
+ * receiver accepts any code in an ERROR message, including ones it does not
+ * know.  Every decoding error is fatal for the connection.
+ */
+enum vs_tun_err {
+	VS_TUN_OK = 0,
+	VS_TUN_ERR_BAD_LENGTH = 1,	/* header length impossible for the type */
+	VS_TUN_ERR_TOO_LARGE = 2,	/* above VS_TUN_MAX_MSG or a field maximum */
+	VS_TUN_ERR_BAD_TYPE = 3,	/* unknown message type */
+	VS_TUN_ERR_RESERVED = 4,	/* flags or reserved field not zero */
+	VS_TUN_ERR_TRUNCATED_BODY = 5,	/* an inner length runs past the body */
+	VS_TUN_ERR_BAD_MAGIC = 6,	/* HELLO without "VSHT" */
+	VS_TUN_ERR_BAD_VERSION = 7,	/* no common protocol version */
+	VS_TUN_ERR_BAD_NAME = 8,	/* empty, too long, or bad characters */
+	VS_TUN_ERR_BAD_FIELD = 9,	/* a value out of its range */
+	VS_TUN_ERR_RUNT_FRAME = 10,	/* frame shorter than VS_TUN_MIN_FRAME */
+	VS_TUN_ERR_TRUNCATED_STREAM = 11, /* connection closed inside a message */
+	VS_TUN_ERR_UNEXPECTED = 12,	/* handshake message out of order */
+	VS_TUN_ERR_NOT_AUTHENTICATED = 13, /* other message before the handshake */
+	VS_TUN_ERR_AUTH_FAIL = 14,	/* the peer's AUTH does not verify */
+	VS_TUN_ERR_REFLECTED = 15,	/* peer HELLO repeats our role/nonce/name */
+	VS_TUN_ERR_BAD_KEY = 16,	/* local: pre-shared key unusable */
+	VS_TUN_ERR_PROTOCOL = 17,	/* valid message breaking stream rules */
+	VS_TUN_ERR_SHUTDOWN = 18,	/* the sender is shutting down */
+	VS_TUN_ERR_TIMEOUT = 19,	/* handshake or keepalive timed out */
+	VS_TUN_ERR_INTERNAL = 20,	/* the sender ran out of a resource */
+	VS_TUN_NUM_ERRS
+};
+
+/* VM_REJECT reasons; a receiver accepts unknown values (treats as generic) */
+enum vs_tun_reject {
+	VS_TUN_REJECT_UNKNOWN_VM = 1,	/* no port with this name here */
+	VS_TUN_REJECT_NOT_EXPECTED = 2,	/* port exists, not armed as destination */
+	VS_TUN_REJECT_BUSY = 3,		/* another stream feeds this VM */
+	VS_TUN_REJECT_MAC_MISMATCH = 4,	/* name known, MAC differs */
+	VS_TUN_REJECT_SEQ = 5,		/* first_seq below what was received */
+	VS_TUN_REJECT_NO_RESOURCES = 6,	/* stream table or memory full */
+	VS_TUN_NUM_REJECTS
+};
+
+/**
+ * struct vs_tun_wire_hdr - starts every message
+ * @len:	bytes after this field: 4 (type, flags, reserved) + body.
+ *		VS_TUN_MIN_MSG <= len <= VS_TUN_MAX_MSG
+ * @type:	enum vs_tun_type
+ * @flags:	0 in version 1
+ * @reserved:	0
+ */
+struct vs_tun_wire_hdr {
+	uint32_t len;
+	uint8_t type;
+	uint8_t flags;
+	uint16_t reserved;
+} __attribute__((packed));
+
+/* Bytes of the header that @len does not count */
+#define VS_TUN_LEN_FIELD	4
+#define VS_TUN_HDR_LEN		8
+
+/**
+ * struct vs_tun_wire_hello - HELLO body, then name[name_len] (1..63 bytes),
+ * then 0..VS_TUN_HELLO_EXT_MAX extension bytes (none in version 1)
+ * @magic:	VS_TUN_MAGIC
+ * @version:	highest version the sender speaks
+ * @compat_version: lowest version the sender can talk to
+ * @role:	enum vs_tun_role
+ * @nonce:	fresh random bytes, never reused
+ * @name_len:	length of the sender's node name that follows
+ */
+struct vs_tun_wire_hello {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t compat_version;
+	uint8_t role;
+	uint8_t nonce[VS_TUN_NONCE_LEN];
+	uint8_t name_len;
+} __attribute__((packed));
+
+/* AUTH body: HMAC-SHA256 over the transcript, see docs/tunnel-protocol.md */
+struct vs_tun_wire_auth {
+	uint8_t mac[VS_TUN_MAC_LEN];
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_vm_open - VM_OPEN body, then name[name_len] (1..15
+ * bytes), then struct vs_tun_wire_seq (first_seq)
+ * @stream_id:	chosen by the source, unique on this connection, not 0
+ * @mac:	the VM's (unicast) MAC
+ * @name_len:	length of the VM (port) name that follows
+ */
+struct vs_tun_wire_vm_open {
+	uint32_t stream_id;
+	uint8_t mac[VS_TUN_ETH_ALEN];
+	uint8_t name_len;
+} __attribute__((packed));
+
+/* A bare sequence number: VM_OPEN's first_seq, after the name */
+struct vs_tun_wire_seq {
+	uint64_t seq;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_stream - RESUMED, LIVE_SEEN and ABORT body
+ * @stream_id:	the stream (VM) the message is about
+ */
+struct vs_tun_wire_stream {
+	uint32_t stream_id;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_stream_seq - VM_ACCEPT, ACK, BARRIER and END body
+ * @stream_id:	the stream (VM) the message is about
+ * @seq:	VM_ACCEPT: next_expected_seq (>= 1); ACK: cumulative, every
+ *		seq <= it was received (0: none); BARRIER: last straggler
+ *		seq sent before LIVE_SEEN arrived; END: last seq of the
+ *		stream (0: none)
+ */
+struct vs_tun_wire_stream_seq {
+	uint32_t stream_id;
+	uint64_t seq;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_vm_reject - VM_REJECT body
+ * @stream_id:	stream of the refused VM_OPEN
+ * @reason:	enum vs_tun_reject
+ */
+struct vs_tun_wire_vm_reject {
+	uint32_t stream_id;
+	uint16_t reason;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_frame - FRAME body, then the frame (VS_TUN_MIN_FRAME ..
+ * VS_TUN_MAX_FRAME bytes) up to the end of the body
+ * @stream_id:	stream from VM_OPEN
+ * @seq:	1..VS_TUN_SEQ_MAX, +1 per frame of the stream
+ * @origin:	enum vs_tun_origin
+ */
+struct vs_tun_wire_frame {
+	uint32_t stream_id;
+	uint64_t seq;
+	uint8_t origin;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_expect - EXPECT body, then name[name_len] (1..15 bytes)
+ * @mac:	the VM's (unicast) MAC
+ * @name_len:	length of the VM name that follows
+ */
+struct vs_tun_wire_expect {
+	uint8_t mac[VS_TUN_ETH_ALEN];
+	uint8_t name_len;
+} __attribute__((packed));
+
+/* PING and PONG body: PONG echoes the token of the PING it answers */
+struct vs_tun_wire_token {
+	uint64_t token;
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_error - ERROR body, then text[text_len] (0..128
+ * printable ASCII bytes, no NUL)
+ * @code:	enum vs_tun_err
+ * @text_len:	length of the text that follows
+ */
+struct vs_tun_wire_error {
+	uint16_t code;
+	uint8_t text_len;
+} __attribute__((packed));
+
+/* The smallest and largest header.len of any message in version 1 */
+#define VS_TUN_MIN_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD)
+#define VS_TUN_MAX_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD + \
+				 sizeof(struct vs_tun_wire_frame) + VS_TUN_MAX_FRAME)
+/* The largest message on the wire, header included */
+#define VS_TUN_MAX_WIRE		(VS_TUN_LEN_FIELD + VS_TUN_MAX_MSG)
+/* Header plus fixed FRAME part: what precedes the frame bytes */
+#define VS_TUN_FRAME_HEAD_LEN	(VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_frame))
+
+static_assert(sizeof(struct vs_tun_wire_hdr) == VS_TUN_HDR_LEN, "header size");
+static_assert(offsetof(struct vs_tun_wire_hdr, type) == VS_TUN_LEN_FIELD, "header type");
+static_assert(sizeof(struct vs_tun_wire_hello) == 42, "HELLO fixed part");
+static_assert(offsetof(struct vs_tun_wire_hello, nonce) == 9, "HELLO nonce");
+static_assert(sizeof(struct vs_tun_wire_auth) == 32, "AUTH size");
+static_assert(sizeof(struct vs_tun_wire_vm_open) == 11, "VM_OPEN fixed part");
+static_assert(sizeof(struct vs_tun_wire_seq) == 8, "seq size");
+static_assert(sizeof(struct vs_tun_wire_stream) == 4, "stream size");
+static_assert(sizeof(struct vs_tun_wire_stream_seq) == 12, "stream+seq size");
+static_assert(sizeof(struct vs_tun_wire_vm_reject) == 6, "VM_REJECT size");
+static_assert(sizeof(struct vs_tun_wire_frame) == 13, "FRAME fixed part");
+static_assert(sizeof(struct vs_tun_wire_expect) == 7, "EXPECT fixed part");
+static_assert(sizeof(struct vs_tun_wire_token) == 8, "PING/PONG size");
+static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
+static_assert(VS_TUN_MAX_MSG == 9233, "largest message: a maximal FRAME");
+static_assert(sizeof(VS_TUN_AUTH_LABEL) - 1 == VS_TUN_AUTH_LABEL_LEN, "label length");
+static_assert(VS_TUN_NODE_NAME_MAX <= UINT8_MAX && VS_TUN_VM_NAME_MAX <= UINT8_MAX &&
+	      VS_TUN_ERROR_TEXT_MAX <= UINT8_MAX, "u8 length prefixes");
+
+#endif /* VHOST_SHIM_TUNNEL_WIRE_H */

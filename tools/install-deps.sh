@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# install-deps.sh - install every Debian 12 package vhost-shim needs to
+# build, run its demo and run all of its tests.  Idempotent; needs root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc libc6-dev meson ninja-build pkg-config
+  libdpdk-dev libglib2.0-dev libjson-glib-dev
+  # run: dpdk-testpmd (baseline and benchmarks), DPDK tools
+  dpdk dpdk-dev
+  # test guests
+  qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio gzip xz-utils
+  # test networks and tools
+  iproute2 bridge-utils iptables procps psmisc socat python3 kmod
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get install, network namespaces, hugepages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all packages present"

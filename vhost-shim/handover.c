@@ -1,0 +1,814 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * handover.c - migration actions: buffer, tunnel, replay, announce
+ *
+ * Theory of operation: see handover.h for the threads and the pump; see
+ * docs/migration.md for the sequence on each host.  In short:
+ *
+ *   source                                   destination
+ *   LOG_ON       -> SRC_ACTIVE: open stream  EXPECT -> DST_EXPECTING:
+ *   DEVICE_DOWN  -> SRC_BLACKOUT: buffer,      accept the stream, hold
+ *                   stream frames, keep them   frames (tunnel + local)
+ *                                            DEVICE_UP -> REPLAYING:
+ *   PEER_RESUMED <-------------------------    RESUMED, RARP, inject
+ *                -> SRC_FORWARDING: free        tunnelled frames first,
+ *                   acked, forward stragglers   then local ones, then live
+ *   linger       -> NONE: END ------------->  REPLAY_DONE -> NONE
+ *
+ *   rollback: SRC_BLACKOUT + DEVICE_UP -> REPLAYING: ABORT the stream,
+ *   take the retained frames back, replay them locally before the ring.
+ *
+ * Invariant (no silent loss): every frame the lcore accepted into the
+ * buffer ends up delivered to the VM (here or at the destination) or
+ * counted in exactly one drop reason.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_vhost.h>
+
+#include "handover.h"
+#include "log.h"
+#include "pkt.h"
+#include "tunnel.h"
+#include "util.h"
+#include "vhost_port.h"
+#include "vm.h"
+#include "vhost-shim/tunnel.h"
+
+#define HO_PUMP_INTERVAL_MS	1
+#define HO_PUMP_BUDGET		512	/* frames per VM per tick */
+#define HO_INJECT_RING_SIZE	4096
+/* QEMU re-announces at about 0, 50, 200, 450, 800 ms: we announce with it */
+static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
+
+struct vs_handover {
+	struct vs_vm *vm;
+	char *peer;			/* source: where the VM goes */
+	char *expect_from;		/* destination: only this peer (NULL: any) */
+	struct vs_tun_stream *out;	/* source stream */
+	struct vs_tun_in *in;		/* destination stream (owned by tunnel) */
+	uint64_t in_next_seq;		/* destination: first seq not received */
+	bool in_ended;			/* END or BARRIER received */
+	bool live_seen_sent;
+	gint64 live_seen_at;
+	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
+	uint64_t replay_q_bytes;
+	gint64 t_down, t_up;
+	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
+	bool first_replay_seen;
+	guint hold_timer, linger_timer;
+	unsigned int announce_step;
+	guint announce_timer;
+};
+
+static guint ho_pump_source;
+static vs_ho_event_cb ho_event_cb;
+
+void vs_ho_set_event_cb(vs_ho_event_cb cb)
+{
+	ho_event_cb = cb;
+}
+
+static void ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
+{
+	if (!data)
+		data = json_object_new();
+	json_object_set_string_member(data, "port", vm->cfg->name);
+	if (ho_event_cb)
+		ho_event_cb(event, vm, data);
+	else
+		json_object_unref(data);
+}
+
+/* --- lcore mode switches ----------------------------------------------- */
+
+static void ho_set_mode(struct vs_vm *vm, enum vs_dp_mode mode)
+{
+	__atomic_store_n(&vm->dp_mode, mode, __ATOMIC_RELEASE);
+}
+
+static void ho_start_buffering(struct vs_vm *vm, bool caps)
+{
+	if (!vm->policy.enabled) {
+		ho_set_mode(vm, VS_DP_LIVE);	/* the "no buffering" baseline */
+		return;
+	}
+	__atomic_store_n(&vm->buf_no_caps, !caps, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
+	ho_set_mode(vm, VS_DP_BUFFER);
+}
+
+/*
+ * ho_start_replay() - the VM runs: frames in replay_q, then vm->held, then
+ * live.  @complete: nothing more will be added to replay_q ahead of held.
+ */
+static void ho_start_replay(struct vs_vm *vm, bool complete)
+{
+	__atomic_store_n(&vm->inject_done, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->live_seen, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->replay_finished, false, __ATOMIC_RELAXED);
+	vm->ho->in_ended = complete;
+	vm->ho->live_seen_sent = false;
+	vm->ho->live_seen_at = 0;
+	ho_set_mode(vm, VS_DP_REPLAY);
+}
+
+/* Drop everything the lcore ring holds (main loop is its consumer now) */
+static void ho_drop_held(struct vs_vm *vm, enum vs_drop_reason reason)
+{
+	struct rte_mbuf *m;
+
+	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0) {
+		VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool count)
+{
+	struct vs_handover *ho = vm->ho;
+	struct vs_tun_frame *f;
+
+	while ((f = g_queue_pop_head(&ho->replay_q))) {
+		if (count)
+			VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
+		g_free(f);
+	}
+	ho->replay_q_bytes = 0;
+}
+
+/* --- timers ---------------------------------------------------------------- */
+
+static void ho_clear_timer(guint *id)
+{
+	if (*id) {
+		g_source_remove(*id);
+		*id = 0;
+	}
+}
+
+static void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
+
+static gboolean ho_hold_expired_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+
+	vm->ho->hold_timer = 0;
+	ho_feed(vm, VS_MIG_EV_HOLD_EXPIRED);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean ho_linger_expired_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+
+	vm->ho->linger_timer = 0;
+	ho_feed(vm, VS_MIG_EV_LINGER_EXPIRED);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean ho_announce_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+	struct vs_handover *ho = vm->ho;
+
+	__atomic_fetch_add(&vm->announce_req, 1, __ATOMIC_RELEASE);
+	VS_STAT_ADD(vm->stats.announces_sent, 1);
+	ho->announce_timer = 0;
+	if (++ho->announce_step < G_N_ELEMENTS(ho_announce_ms))
+		ho->announce_timer = g_timeout_add(ho_announce_ms[ho->announce_step] -
+						   ho_announce_ms[ho->announce_step - 1],
+						   ho_announce_cb, vm);
+	return G_SOURCE_REMOVE;
+}
+
+static void ho_announce(struct vs_vm *vm)
+{
+	ho_clear_timer(&vm->ho->announce_timer);
+	vm->ho->announce_step = 0;
+	ho_announce_cb(vm);
+}
+
+/* --- the pump ---------------------------------------------------------- */
+
+static bool ho_needs_pump(const struct vs_vm *vm)
+{
+	switch (vm->mig.state) {
+	case VS_MIG_STATE_SRC_BLACKOUT:
+	case VS_MIG_STATE_SRC_FORWARDING:
+		return vm->ho->out != NULL;
+	case VS_MIG_STATE_REPLAYING:
+		return true;
+	default:
+		return !g_queue_is_empty(&vm->ho->replay_q) && vm->mig.state != VS_MIG_STATE_DST_EXPECTING;
+	}
+}
+
+/* Source: lcore ring -> tunnel stream, as fast as the tunnel takes it */
+static void ho_pump_to_tunnel(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	unsigned int i;
+	uint8_t origin = vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ? VS_TUN_ORIGIN_STRAGGLER
+								       : VS_TUN_ORIGIN_BLACKOUT;
+
+	for (i = 0; i < HO_PUMP_BUDGET && vs_tun_stream_can_push(ho->out); i++) {
+		struct rte_mbuf *m;
+		uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+		const void *data;
+		uint32_t len;
+
+		if (rte_ring_mc_dequeue(vm->held, (void **)&m))
+			break;
+		len = rte_pktmbuf_pkt_len(m);
+		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		data = rte_pktmbuf_read(m, 0, len, copy);
+		vs_tun_stream_push(ho->out, origin, data, len);
+		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
+		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, len);
+		if (origin == VS_TUN_ORIGIN_STRAGGLER)
+			VS_STAT_ADD(vm->stats.stragglers_forwarded, 1);
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* Replay: replay_q -> vm->inject, as fast as the guest takes it */
+static void ho_pump_to_inject(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	unsigned int i;
+
+	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q); i++) {
+		struct vs_tun_frame *f = g_queue_peek_head(&ho->replay_q);
+		struct rte_mbuf *m;
+
+		if (rte_ring_full(vm->inject))
+			break;
+		m = rte_pktmbuf_alloc(vm->pool);
+		if (!m)
+			break;		/* pool busy: retry next tick, never drop */
+		if (!rte_pktmbuf_append(m, (uint16_t)f->len)) {
+			rte_pktmbuf_free(m);
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
+		} else {
+			memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
+			if (rte_ring_sp_enqueue(vm->inject, m)) {
+				rte_pktmbuf_free(m);
+				break;
+			}
+		}
+		g_queue_pop_head(&ho->replay_q);
+		ho->replay_q_bytes -= f->len;
+		g_free(f);
+	}
+}
+
+static void ho_pump_replay(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	uint64_t replayed = VS_STAT_GET(vm->stats.replayed_pkts);
+	gint64 now = g_get_monotonic_time();
+
+	ho_pump_to_inject(vm);
+
+	if (!ho->first_replay_seen && replayed > ho->replayed_at_up) {
+		ho->first_replay_seen = true;
+		VS_STAT_SET(vm->stats.last_resume_to_first_replay_us, (uint64_t)(now - ho->t_up));
+	}
+	/* Order stragglers before live frames: ask the source for a barrier */
+	if (!ho->in_ended && __atomic_load_n(&vm->live_seen, __ATOMIC_ACQUIRE)) {
+		if (!ho->live_seen_sent) {
+			ho->live_seen_sent = true;
+			ho->live_seen_at = now;
+			if (ho->in)
+				vs_tun_in_send_live_seen(ho->in);
+		} else if (now - ho->live_seen_at >= (gint64)vm->policy.replay_hold_ms * 1000) {
+			/* a silent tunnel must not stall live traffic */
+			VS_STAT_ADD(vm->stats.hold_window_expired, 1);
+			vs_log(MIG, WARNING, vm->cfg->name,
+			       "replay hold window (%u ms) expired: live frames go first",
+			       vm->policy.replay_hold_ms);
+			ho->in_ended = true;
+		}
+	}
+	if (!ho->in && !ho->in_ended && vm->mig.state == VS_MIG_STATE_REPLAYING &&
+	    ho->live_seen_sent)
+		ho->in_ended = true;	/* stream gone: nothing more can come */
+	if (ho->in_ended && g_queue_is_empty(&ho->replay_q) &&
+	    !__atomic_load_n(&vm->inject_done, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
+
+	if (vm->mig.state == VS_MIG_STATE_REPLAYING &&
+	    __atomic_load_n(&vm->replay_finished, __ATOMIC_ACQUIRE)) {
+		VS_STAT_SET(vm->stats.last_resume_to_last_replay_us, (uint64_t)(now - ho->t_up));
+		ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
+	}
+}
+
+static void ho_pump_one(struct vs_vm *vm, void *opaque)
+{
+	bool *busy = opaque;
+
+	if (!vm->ho || !ho_needs_pump(vm))
+		return;
+	*busy = true;
+	if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||
+	     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out)
+		ho_pump_to_tunnel(vm);
+	else
+		ho_pump_replay(vm);
+}
+
+static gboolean ho_pump_cb(gpointer data)
+{
+	bool busy = false;
+
+	vs_vm_foreach(ho_pump_one, &busy);
+	if (!busy) {
+		ho_pump_source = 0;
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void ho_kick_pump(void)
+{
+	if (!ho_pump_source)
+		ho_pump_source = g_timeout_add(HO_PUMP_INTERVAL_MS, ho_pump_cb, NULL);
+}
+
+/* --- state entry actions --------------------------------------------------- */
+
+static void ho_open_stream(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (ho->out || !ho->peer)
+		return;
+	ho->out = vs_tun_stream_open(ho->peer, vm);
+}
+
+static void ho_close_stream(struct vs_vm *vm, bool send_end)
+{
+	if (vm->ho->out) {
+		vs_tun_stream_close(vm->ho->out, send_end);
+		vm->ho->out = NULL;
+	}
+}
+
+/* Rollback: the frames the stream kept come back, ahead of the ring */
+static void ho_take_back(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	g_autoptr(GQueue) back = NULL;
+	struct vs_tun_frame *f;
+
+	if (!ho->out)
+		return;
+	back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */
+	ho->out = NULL;
+	while (back && (f = g_queue_pop_head(back))) {
+		ho->replay_q_bytes += f->len;
+		g_queue_push_tail(&ho->replay_q, f);
+	}
+}
+
+static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev)
+{
+	struct vs_handover *ho = vm->ho;
+	gint64 now = g_get_monotonic_time();
+	const struct vs_buf_policy *p = &vm->policy;
+
+	switch (vm->mig.state) {
+	case VS_MIG_STATE_NONE:
+		ho_clear_timer(&ho->hold_timer);
+		ho_clear_timer(&ho->linger_timer);
+		if (old == VS_MIG_STATE_SRC_FORWARDING) {
+			ho_close_stream(vm, true);
+			__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
+			ho_drop_held(vm, VS_DROP_PEER_LOST);
+			ho_emit(vm, "MIGRATION_COMPLETED", NULL);
+			g_clear_pointer(&ho->peer, g_free);
+		} else if (ev == VS_MIG_EV_HOLD_EXPIRED) {
+			ho_drop_held(vm, ho->out && !vs_tun_stream_connected(ho->out)
+						 ? VS_DROP_PEER_LOST : VS_DROP_BUFFER_EXPIRED);
+			if (ho->out) {
+				uint64_t n = vs_tun_stream_retained(ho->out);
+
+				VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], n);
+				ho_close_stream(vm, false);
+			}
+			ho_drop_replay_q(vm, VS_DROP_BUFFER_EXPIRED, true);
+			vs_log(MIG, WARNING, vm->cfg->name, "buffer held for %u ms: dropped",
+			       p->hold_ms);
+		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
+			/* cancelled or the source rolled back: its copy is delivered there */
+			ho_drop_replay_q(vm, VS_DROP_POLICY, false);
+			ho_drop_held(vm, VS_DROP_NOT_READY);
+			ho->in = NULL;
+		} else if (old == VS_MIG_STATE_REPLAYING) {
+			ho_emit(vm, "REPLAY_DONE", json_object_new());
+			g_clear_pointer(&ho->expect_from, g_free);
+		} else if (old == VS_MIG_STATE_SRC_ACTIVE) {
+			ho_close_stream(vm, false);	/* migration cancelled in pre-copy */
+		}
+		if (old != VS_MIG_STATE_NONE)
+			ho_set_mode(vm, VS_DP_LIVE);
+		break;
+
+	case VS_MIG_STATE_PAUSED:
+		if (old != VS_MIG_STATE_PAUSED) {
+			ho_start_buffering(vm, true);
+			ho->t_down = now;
+			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
+		}
+		break;
+
+	case VS_MIG_STATE_SRC_ACTIVE:
+		if (old != VS_MIG_STATE_SRC_ACTIVE) {
+			VS_STAT_ADD(vm->stats.migrations_out, 1);
+			ho_open_stream(vm);	/* before the blackout, if we know where */
+			ho_emit(vm, "MIGRATION_STARTED", NULL);
+		}
+		break;
+
+	case VS_MIG_STATE_SRC_BLACKOUT:
+		if (old != VS_MIG_STATE_SRC_BLACKOUT) {
+			ho_start_buffering(vm, true);
+			ho->t_down = now;
+			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
+			ho_open_stream(vm);
+			ho_emit(vm, "BLACKOUT_STARTED", NULL);
+		}
+		break;
+
+	case VS_MIG_STATE_SRC_FORWARDING: {
+		JsonObject *d = json_object_new();
+
+		ho_clear_timer(&ho->hold_timer);
+		VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
+		__atomic_store_n(&vm->buf_no_caps, true, __ATOMIC_RELAXED);
+		if (ho->out)
+			vs_tun_stream_commit(ho->out);
+		ho->linger_timer = g_timeout_add(p->linger_ms, ho_linger_expired_cb, vm);
+		json_object_set_int_member(d, "blackout-us", (gint64)(now - ho->t_down));
+		ho_emit(vm, "VM_RESUMED_AT_DESTINATION", d);
+		break;
+	}
+
+	case VS_MIG_STATE_DST_EXPECTING:
+		if (old != VS_MIG_STATE_DST_EXPECTING) {
+			if (old == VS_MIG_STATE_SRC_FORWARDING) {
+				ho_close_stream(vm, true);
+				ho_clear_timer(&ho->linger_timer);
+			}
+			ho_start_buffering(vm, true);
+			ho->in_next_seq = 1;	/* sequence numbers start at 1 */
+			ho->t_down = now;
+			ho_clear_timer(&ho->hold_timer);
+			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
+			vs_tun_announce_expect(vm->cfg->name, vm->cfg->mac);
+			ho_emit(vm, "MIGRATION_EXPECTED", NULL);
+		}
+		break;
+
+	case VS_MIG_STATE_REPLAYING:
+		if (old == VS_MIG_STATE_REPLAYING)
+			break;
+		ho_clear_timer(&ho->hold_timer);
+		ho->t_up = now;
+		ho->first_replay_seen = false;
+		ho->replayed_at_up = VS_STAT_GET(vm->stats.replayed_pkts);
+		if (old == VS_MIG_STATE_SRC_BLACKOUT) {
+			JsonObject *d = json_object_new();
+
+			VS_STAT_ADD(vm->stats.rollbacks, 1);
+			VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
+			ho_take_back(vm);
+			ho_start_replay(vm, true);
+			json_object_set_int_member(d, "frames", (gint64)g_queue_get_length(&ho->replay_q));
+			ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
+		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
+			VS_STAT_ADD(vm->stats.migrations_in, 1);
+			ho_start_replay(vm, ho->in == NULL && ho->in_next_seq <= 1);
+			if (ho->in)
+				vs_tun_in_send_resumed(ho->in);
+			ho_announce(vm);
+			ho_emit(vm, "VM_RESUMED", NULL);
+		} else {	/* PAUSED: an ordinary resume */
+			ho_start_replay(vm, true);
+		}
+		break;
+
+	case VS_MIG_NUM_STATES:
+		break;
+	}
+	if (ho_needs_pump(vm))
+		ho_kick_pump();
+}
+
+static void ho_feed(struct vs_vm *vm, enum vs_mig_event ev)
+{
+	g_autoptr(GError) err = NULL;
+	enum vs_mig_state old;
+
+	if (!vs_mig_event(&vm->mig, ev, &old, &err)) {
+		vs_log(MIG, WARNING, vm->cfg->name, "ignored: %s", err->message);
+		return;
+	}
+	ho_enter(vm, old, ev);
+}
+
+/* --- public API ------------------------------------------------------------ */
+
+void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev)
+{
+	bool logging = RTE_VHOST_NEED_LOG(ev->features);
+
+	switch (ev->type) {
+	case VS_VHOST_EV_FEATURES:
+		if (logging && vm->mig.state != VS_MIG_STATE_SRC_ACTIVE)
+			ho_feed(vm, VS_MIG_EV_LOG_ON);
+		else if (!logging)
+			ho_feed(vm, VS_MIG_EV_LOG_OFF);
+		break;
+	case VS_VHOST_EV_NEW_DEVICE:
+		ho_emit(vm, "PORT_UP", NULL);
+		ho_feed(vm, VS_MIG_EV_DEVICE_UP);
+		break;
+	case VS_VHOST_EV_DESTROY_DEVICE:
+		ho_emit(vm, "PORT_DOWN", NULL);
+		/* destroy_device with LOG_ALL on is the switchover */
+		if (logging && vm->mig.state == VS_MIG_STATE_NONE)
+			ho_feed(vm, VS_MIG_EV_LOG_ON);
+		ho_feed(vm, VS_MIG_EV_DEVICE_DOWN);
+		break;
+	case VS_VHOST_EV_VRING_STATE:
+		break;
+	}
+}
+
+gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (peer && !vs_tun_has_peer(peer)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown peer '%s'", peer);
+		return FALSE;
+	}
+	if (vs_mig_next(vm->mig.state, VS_MIG_EV_EXPECT) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "port %s cannot expect a migration in state %s", vm->cfg->name,
+			    vs_mig_state_names[vm->mig.state]);
+		return FALSE;
+	}
+	g_free(vm->ho->expect_from);
+	vm->ho->expect_from = g_strdup(peer);
+	ho_feed(vm, VS_MIG_EV_EXPECT);
+	return TRUE;
+}
+
+gboolean vs_ho_set_peer(struct vs_vm *vm, const char *peer, GError **error)
+{
+	if (!vs_tun_has_peer(peer)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown peer '%s'", peer);
+		return FALSE;
+	}
+	g_free(vm->ho->peer);
+	vm->ho->peer = g_strdup(peer);
+	vs_log(MIG, INFO, vm->cfg->name, "destination peer: %s", peer);
+	/* Already migrating: open the stream now, the buffer streams as it fills */
+	if (vm->mig.state == VS_MIG_STATE_SRC_ACTIVE || vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT) {
+		ho_open_stream(vm);
+		ho_kick_pump();
+	}
+	return TRUE;
+}
+
+void vs_ho_cancel(struct vs_vm *vm)
+{
+	if (vm->mig.state == VS_MIG_STATE_SRC_ACTIVE)
+		ho_close_stream(vm, false);
+	g_clear_pointer(&vm->ho->peer, g_free);
+	ho_feed(vm, VS_MIG_EV_CANCEL);
+}
+
+const char *vs_ho_peer_name(const struct vs_vm *vm)
+{
+	return vm->ho ? vm->ho->peer : NULL;
+}
+
+uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
+{
+	uint64_t n = rte_ring_count(vm->held) + rte_ring_count(vm->inject) + vm->pending.n;
+
+	if (vm->ho) {
+		n += g_queue_get_length((GQueue *)&vm->ho->replay_q);
+		if (vm->ho->out && vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
+			n += vs_tun_stream_retained(vm->ho->out);
+	}
+	return n;
+}
+
+gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
+{
+	char name[RTE_RING_NAMESIZE];
+	uint32_t held = rte_align32pow2(RTE_MAX(vs_buf_policy_total_pkts(&vm->cfg->policy) + 1,
+						 1024u));
+
+	vm->policy = vm->cfg->policy;
+	vm->mig.who = vm->cfg->name;
+	vm->mig.state = VS_MIG_STATE_NONE;
+	snprintf(name, sizeof(name), "vs_held_%s", vm->cfg->name);
+	vm->held = rte_ring_create(name, held, SOCKET_ID_ANY, RING_F_SP_ENQ);
+	snprintf(name, sizeof(name), "vs_inj_%s", vm->cfg->name);
+	vm->inject = rte_ring_create(name, HO_INJECT_RING_SIZE, SOCKET_ID_ANY,
+				     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!vm->held || !vm->inject) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot allocate buffer rings (%u entries)", vm->cfg->name,
+			    held);
+		return FALSE;
+	}
+	vm->ho = g_new0(struct vs_handover, 1);
+	vm->ho->vm = vm;
+	g_queue_init(&vm->ho->replay_q);
+	return TRUE;
+}
+
+unsigned int vs_ho_pool_extra(const struct vs_port_cfg *pc)
+{
+	return vs_buf_policy_total_pkts(&pc->policy) + HO_INJECT_RING_SIZE + 64;
+}
+
+void vs_ho_detach(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	struct rte_mbuf *m;
+
+	if (ho) {
+		ho_clear_timer(&ho->hold_timer);
+		ho_clear_timer(&ho->linger_timer);
+		ho_clear_timer(&ho->announce_timer);
+		ho_close_stream(vm, false);
+		ho_drop_replay_q(vm, VS_DROP_NOT_READY, false);
+		g_free(ho->peer);
+		g_free(ho->expect_from);
+		g_free(ho);
+		vm->ho = NULL;
+	}
+	while (vm->held && rte_ring_dequeue(vm->held, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	while (vm->inject && rte_ring_dequeue(vm->inject, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	if (vm->pending.n)
+		rte_pktmbuf_free_bulk(&vm->pending.pkts[vm->pending.head], vm->pending.n);
+	vm->pending.n = 0;
+	rte_ring_free(vm->held);
+	rte_ring_free(vm->inject);
+	vm->held = vm->inject = NULL;
+}
+
+/* --- tunnel callbacks ------------------------------------------------------ */
+
+bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
+		    struct vs_tun_in *in, uint64_t *next_expected, GError **error)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no port %s", vm_name);
+		return false;
+	}
+	if (memcmp(mac, vm->cfg->mac, 6)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "port %s: MAC does not match", vm_name);
+		return false;
+	}
+	/* Reconnects may come during the replay too */
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING &&
+	    !(vm->mig.state == VS_MIG_STATE_REPLAYING && vm->ho->in_next_seq > 1)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "port %s: not expecting a migration (state %s)", vm_name,
+			    vs_mig_state_names[vm->mig.state]);
+		return false;
+	}
+	if (vm->ho->expect_from && strcmp(vm->ho->expect_from, peer)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "port %s: expecting it from %s, not %s", vm_name,
+			    vm->ho->expect_from, peer);
+		return false;
+	}
+	vm->ho->in = in;
+	*next_expected = vm->ho->in_next_seq;
+	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
+	       vm->ho->in_next_seq);
+	if (vm->mig.state == VS_MIG_STATE_REPLAYING) {
+		vm->ho->in_ended = false;
+		vs_tun_in_send_resumed(in);
+	}
+	return true;
+}
+
+void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
+		     uint32_t len)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+	struct vs_handover *ho;
+	struct vs_tun_frame *f;
+
+	if (!vm || !vm->ho)
+		return;
+	ho = vm->ho;
+	if (seq < ho->in_next_seq) {
+		VS_STAT_ADD(vm->stats.tunnel_duplicates, 1);
+		return;
+	}
+	ho->in_next_seq = seq + 1;
+	VS_STAT_ADD(vm->stats.tunnel_rx_frames, 1);
+	VS_STAT_ADD(vm->stats.tunnel_rx_bytes, len);
+	/* Bounded like the local buffer: the caps of all classes together */
+	if (g_queue_get_length(&ho->replay_q) >= vs_buf_policy_total_pkts(&vm->policy)) {
+		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL], 1);
+		return;
+	}
+	f = g_malloc(sizeof(*f) + len);
+	f->seq = seq;
+	f->origin = origin;
+	f->len = len;
+	memcpy(f->data, data, len);
+	g_queue_push_tail(&ho->replay_q, f);
+	ho->replay_q_bytes += len;
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		ho_kick_pump();
+}
+
+void vs_ho_tun_in_msg(const char *vm_name, int msg_type)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm || !vm->ho)
+		return;
+	switch (msg_type) {
+	case VS_TUN_MSG_ABORT:
+		vm->ho->in = NULL;
+		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
+		break;
+	case VS_TUN_MSG_BARRIER:
+	case VS_TUN_MSG_END:
+		vm->ho->in_ended = true;
+		if (msg_type == VS_TUN_MSG_END)
+			vm->ho->in = NULL;
+		ho_kick_pump();
+		break;
+	default:
+		break;
+	}
+}
+
+void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (vm && vm->ho && vm->ho->in == in)
+		vm->ho->in = NULL;
+}
+
+void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm || !vm->ho)
+		return;
+	switch (msg_type) {
+	case VS_TUN_MSG_RESUMED:
+		ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
+		break;
+	case VS_TUN_MSG_LIVE_SEEN:
+		if (vm->ho->out)
+			vs_tun_stream_barrier(vm->ho->out);
+		break;
+	default:
+		break;
+	}
+}
+
+void vs_ho_tun_expect(const char *vm_name, const char *peer)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+	g_autoptr(GError) err = NULL;
+
+	if (!vm)
+		return;
+	if (!vs_ho_set_peer(vm, peer, &err))
+		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
+}

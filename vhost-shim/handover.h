@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * handover.h - turns migration state changes into actions
+ *
+ * Theory of operation: the main loop owns every VM's struct vs_handover.
+ * vhost events, control commands, tunnel messages and timers become
+ * migration events (migration.h); each accepted transition runs the
+ * actions of the state entered: switch the lcore's mode (LIVE, BUFFER,
+ * REPLAY), open/commit/abort the tunnel stream, arm timers, emit control
+ * events.  A 1 ms pump timer runs while any VM has frames to move:
+ *   - source: lcore ring vm->held -> tunnel stream (copies; the mbufs go
+ *     back to the VM's pool at once, so a long blackout costs heap memory
+ *     bounded by the caps, not mbufs);
+ *   - replay: retained or tunnelled frames -> vm->inject, paced by its
+ *     free space, so a slow guest slows the replay instead of losing frames.
+ *
+ * Who writes what in struct vs_vm: the main loop writes dp_mode (except
+ * REPLAY -> LIVE, which the lcore does itself once everything held was
+ * delivered), buf_episode, buf_no_caps, inject_done, announce_req and the
+ * migration counters; the lcore writes live_seen, replay_finished and its
+ * dataplane counters.
+ */
+#ifndef VS_HANDOVER_H
+#define VS_HANDOVER_H
+
+#include <stdbool.h>
+
+#include <gio/gio.h>
+
+struct vs_vm;
+struct vs_vhost_event;
+
+/**
+ * vs_ho_attach() - give a new port its rings and handover state
+ * @vm:		port (pool allocated, not yet published)
+ * @error:	set on failure
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_ho_attach(struct vs_vm *vm, GError **error);
+
+/**
+ * vs_ho_pool_extra() - mbufs a port's pool needs for buffering and replay
+ * @pc:		port configuration
+ *
+ * Return: number of mbufs on top of what the rings need
+ */
+struct vs_port_cfg;
+unsigned int vs_ho_pool_extra(const struct vs_port_cfg *pc);
+
+/**
+ * vs_ho_detach() - free rings, frames and timers of a port that no lcore
+ * can see any more
+ * @vm:		port
+ */
+void vs_ho_detach(struct vs_vm *vm);
+
+/**
+ * vs_ho_vhost_event() - feed a vhost callback into the state machine
+ * @vm:		port
+ * @ev:		what the vhost thread saw
+ */
+void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev);
+
+/**
+ * vs_ho_expect() - arm this host as the destination of @vm
+ * @vm:		port (created before the migration, as libvirt does)
+ * @peer:	the source's peer name, or NULL for any authenticated peer
+ * @error:	set if the port cannot be armed now
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error);
+
+/**
+ * vs_ho_set_peer() - on the source: @vm will migrate to @peer
+ * @vm:		port
+ * @peer:	configured peer name
+ * @error:	set if @peer is unknown
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_ho_set_peer(struct vs_vm *vm, const char *peer, GError **error);
+
+/**
+ * vs_ho_cancel() - disarm: drop the expectation or the peer
+ * @vm:		port
+ */
+void vs_ho_cancel(struct vs_vm *vm);
+
+/**
+ * vs_ho_peer_name() - the source's destination peer, if known
+ * @vm:		port
+ *
+ * Return: name or NULL
+ */
+const char *vs_ho_peer_name(const struct vs_vm *vm);
+
+/**
+ * vs_ho_buffered_now() - frames held right now for @vm (lcore ring,
+ * retained copies, frames waiting to be injected)
+ * @vm:		port
+ *
+ * Return: count
+ */
+uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
+
+/**
+ * vs_ho_set_event_cb() - where migration events go (control socket)
+ * @cb:		called with an event name, the VM and a JSON object (consumed)
+ */
+typedef void (*vs_ho_event_cb)(const char *event, struct vs_vm *vm, void *json_obj);
+void vs_ho_set_event_cb(vs_ho_event_cb cb);
+
+#endif /* VS_HANDOVER_H */

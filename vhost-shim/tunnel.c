@@ -1,0 +1,1036 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tunnel.c - the tunnel transport: sockets, handshake, streams, resend
+ *
+ * Theory of operation: see tunnel.h.  Connections are non-blocking GSockets
+ * driven by GLib sources on the main loop.  Each connection has a decoder
+ * and a handshake (tunnel_proto.c) and an output queue bounded by
+ * VS_TUN_SEND_QUEUE_MAX; a full queue is backpressure (the source stops
+ * draining its buffer), never a drop.
+ *
+ * Peers: every configured peer has at most one outgoing connection, opened
+ * on demand (a stream or an EXPECT to send) and re-opened with exponential
+ * backoff while there is something to send.  Incoming connections are
+ * accepted from anyone who proves the pre-shared key; they carry streams
+ * for VMs this shim expects (vs_ho_tun_open() decides).
+ *
+ * Outgoing streams keep every frame until it is acked and the destination
+ * reported the VM running.  After a reconnect, VM_OPEN is sent again and
+ * the destination's VM_ACCEPT says where to resume.
+ *
+ * Security model: nothing but HELLO/AUTH is processed before the peer has
+ * proven the key; a peer that breaks the protocol is sent an ERROR and
+ * disconnected, with one log line and a counter.  Peer names come from the
+ * authenticated HELLO.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "tunnel.h"
+#include "tunnel_proto.h"
+#include "util.h"
+#include "vm.h"
+#include "config.h"
+
+#define TUN_HANDSHAKE_TIMEOUT_MS 5000
+#define TUN_READ_CHUNK		 65536
+#define TUN_MAX_CONNS		 64
+
+struct tun_conn;
+
+struct tun_peer {
+	char *name;
+	GInetSocketAddress *addr;
+	struct tun_conn *conn;		/* outgoing, NULL when down */
+	guint reconnect_timer;
+	unsigned int backoff_ms;
+	GList *streams;			/* struct vs_tun_stream * using this peer */
+	GQueue expects;			/* EXPECT messages (GByteArray *) to send */
+};
+
+struct tun_conn {
+	GSocket *sock;
+	GSource *in_src, *out_src;
+	bool initiator;
+	bool connected;			/* TCP connected */
+	bool dead;
+	struct tun_peer *peer;		/* outgoing connections only */
+	struct vs_tun_decoder dec;
+	struct vs_tun_auth auth;
+	GByteArray *out;
+	guint handshake_timer;
+	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
+	char desc[96];
+};
+
+struct vs_tun_stream {
+	char vm_name[VS_TUN_VM_NAME_MAX + 1];
+	uint8_t mac[6];
+	struct tun_peer *peer;
+	uint32_t stream_id;
+	GQueue frames;			/* retained struct vs_tun_frame *, seq order */
+	uint64_t next_seq;		/* seq of the next pushed frame */
+	uint64_t send_seq;		/* next seq to transmit */
+	uint64_t acked;
+	bool opened;			/* VM_ACCEPT received on peer->conn */
+	bool open_sent;
+	bool committed;			/* RESUMED received */
+	bool rejected;
+};
+
+struct vs_tun_in {
+	struct tun_conn *conn;
+	uint32_t stream_id;
+	char vm_name[VS_TUN_VM_NAME_MAX + 1];
+	uint64_t next_expected;
+	bool ack_due;
+};
+
+static struct {
+	bool enabled;
+	char node_name[VS_TUN_NODE_NAME_MAX + 1];
+	uint8_t psk[VS_TUN_PSK_MAX];
+	size_t psk_len;
+	GSocket *listen_sock;
+	GSource *listen_src;
+	GPtrArray *peers;		/* struct tun_peer * */
+	GList *conns;			/* struct tun_conn * */
+	uint32_t next_stream_id;
+	struct vs_tun_stats stats;
+} tun;
+
+static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
+static void tun_stream_flush(struct vs_tun_stream *s);
+static void tun_peer_connect(struct tun_peer *p);
+
+const struct vs_tun_stats *vs_tun_get_stats(void)
+{
+	return &tun.stats;
+}
+
+static struct tun_peer *tun_find_peer(const char *name)
+{
+	guint i;
+
+	for (i = 0; tun.peers && i < tun.peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+
+		if (!strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+bool vs_tun_has_peer(const char *peer)
+{
+	return peer && tun_find_peer(peer) != NULL;
+}
+
+static bool tun_conn_ready(const struct tun_conn *c)
+{
+	return c && !c->dead && c->auth.state == VS_TUN_AUTH_AUTHENTICATED;
+}
+
+bool vs_tun_peer_connected(const char *peer)
+{
+	struct tun_peer *p = tun_find_peer(peer);
+
+	return p && tun_conn_ready(p->conn);
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer data);
+
+static void tun_conn_flush(struct tun_conn *c)
+{
+	while (!c->dead && c->connected && c->out->len) {
+		g_autoptr(GError) err = NULL;
+		gssize n = g_socket_send(c->sock, (const gchar *)c->out->data, c->out->len, NULL,
+					 &err);
+
+		if (n < 0) {
+			if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+				break;
+			tun_conn_close(c, VS_TUN_OK, err->message);
+			return;
+		}
+		g_byte_array_remove_range(c->out, 0, (guint)n);
+	}
+	if (c->dead)
+		return;
+	if (c->out->len && !c->out_src) {
+		c->out_src = g_socket_create_source(c->sock, G_IO_OUT, NULL);
+		g_source_set_callback(c->out_src, (GSourceFunc)(void (*)(void))tun_conn_writable_cb,
+				      c, NULL);
+		g_source_attach(c->out_src, NULL);
+	}
+}
+
+static size_t tun_conn_queued(const struct tun_conn *c)
+{
+	return c ? c->out->len : 0;
+}
+
+/* --- streams (source side) ------------------------------------------------ */
+
+static void tun_stream_send_open(struct vs_tun_stream *s)
+{
+	struct tun_conn *c = s->peer->conn;
+	uint64_t first = s->acked + 1;
+
+	if (!tun_conn_ready(c) || s->open_sent || s->rejected)
+		return;
+	vs_tun_encode_vm_open(c->out, s->stream_id, s->mac, s->vm_name, first);
+	s->open_sent = true;
+	tun_conn_flush(c);
+}
+
+static struct vs_tun_stream *tun_peer_find_stream(struct tun_peer *p, uint32_t id)
+{
+	GList *l;
+
+	for (l = p ? p->streams : NULL; l; l = l->next) {
+		struct vs_tun_stream *s = l->data;
+
+		if (s->stream_id == id)
+			return s;
+	}
+	return NULL;
+}
+
+static void tun_stream_trim(struct vs_tun_stream *s)
+{
+	struct vs_tun_frame *f;
+
+	if (!s->committed)
+		return;		/* until the VM runs there, rollback needs them */
+	while ((f = g_queue_peek_head(&s->frames)) && f->seq <= s->acked)
+		g_free(g_queue_pop_head(&s->frames));
+}
+
+static void tun_stream_flush(struct vs_tun_stream *s)
+{
+	struct tun_conn *c = s->peer->conn;
+	GList *l;
+
+	if (!s->opened || !tun_conn_ready(c))
+		return;
+	for (l = s->frames.head; l; l = l->next) {
+		struct vs_tun_frame *f = l->data;
+
+		if (f->seq < s->send_seq)
+			continue;
+		if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX) {
+			tun.stats.send_queue_full++;
+			break;
+		}
+		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
+		s->send_seq = f->seq + 1;
+	}
+	tun_conn_flush(c);
+}
+
+struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm)
+{
+	struct tun_peer *p = tun_find_peer(peer);
+	struct vs_tun_stream *s;
+
+	if (!p)
+		return NULL;
+	s = g_new0(struct vs_tun_stream, 1);
+	g_strlcpy(s->vm_name, vm->cfg->name, sizeof(s->vm_name));
+	memcpy(s->mac, vm->cfg->mac, 6);
+	s->peer = p;
+	s->stream_id = ++tun.next_stream_id ? tun.next_stream_id : ++tun.next_stream_id;
+	s->next_seq = 1;
+	s->send_seq = 1;
+	g_queue_init(&s->frames);
+	p->streams = g_list_append(p->streams, s);
+	vs_log(TUN, INFO, s->vm_name, "stream %u to %s", s->stream_id, p->name);
+	if (tun_conn_ready(p->conn))
+		tun_stream_send_open(s);
+	else
+		tun_peer_connect(p);
+	return s;
+}
+
+bool vs_tun_stream_connected(const struct vs_tun_stream *s)
+{
+	return s && s->opened && tun_conn_ready(s->peer->conn);
+}
+
+bool vs_tun_stream_can_push(const struct vs_tun_stream *s)
+{
+	return vs_tun_stream_connected(s) && tun_conn_queued(s->peer->conn) < VS_TUN_SEND_QUEUE_MAX;
+}
+
+void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len)
+{
+	struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
+
+	f->seq = s->next_seq++;
+	f->origin = origin;
+	f->len = len;
+	memcpy(f->data, data, len);
+	g_queue_push_tail(&s->frames, f);
+	tun_stream_flush(s);
+}
+
+uint64_t vs_tun_stream_retained(const struct vs_tun_stream *s)
+{
+	return s ? g_queue_get_length((GQueue *)&s->frames) : 0;
+}
+
+void vs_tun_stream_commit(struct vs_tun_stream *s)
+{
+	s->committed = true;
+	tun_stream_trim(s);
+}
+
+void vs_tun_stream_barrier(struct vs_tun_stream *s)
+{
+	struct tun_conn *c = s->peer->conn;
+
+	if (!s->opened || !tun_conn_ready(c))
+		return;
+	vs_tun_encode_barrier(c->out, s->stream_id, s->send_seq - 1);
+	tun_conn_flush(c);
+}
+
+static void tun_stream_free(struct vs_tun_stream *s)
+{
+	s->peer->streams = g_list_remove(s->peer->streams, s);
+	g_queue_clear_full(&s->frames, g_free);
+	g_free(s);
+}
+
+GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s)
+{
+	GQueue *q = g_queue_new();
+	struct tun_conn *c = s->peer->conn;
+
+	if (s->open_sent && tun_conn_ready(c)) {
+		vs_tun_encode_abort(c->out, s->stream_id);
+		tun_conn_flush(c);
+	}
+	/* every frame is still here: nothing is trimmed before commit */
+	*q = s->frames;
+	g_queue_init(&s->frames);
+	vs_log(TUN, INFO, s->vm_name, "stream %u aborted: %u frames back for local replay",
+	       s->stream_id, g_queue_get_length(q));
+	tun_stream_free(s);
+	return q;
+}
+
+void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end)
+{
+	struct tun_conn *c = s->peer->conn;
+
+	if (s->open_sent && tun_conn_ready(c)) {
+		if (send_end)
+			vs_tun_encode_end(c->out, s->stream_id, s->next_seq - 1);
+		else
+			vs_tun_encode_abort(c->out, s->stream_id);
+		tun_conn_flush(c);
+	}
+	vs_log(TUN, INFO, s->vm_name, "stream %u closed (%s), %" PRIu64 " frames sent",
+	       s->stream_id, send_end ? "end" : "abort", s->next_seq - 1);
+	tun_stream_free(s);
+}
+
+/* --- streams (destination side) ------------------------------------------ */
+
+static void tun_in_send(struct vs_tun_in *in, enum vs_tun_type type)
+{
+	struct tun_conn *c = in->conn;
+
+	if (!tun_conn_ready(c))
+		return;
+	if (type == VS_TUN_MSG_RESUMED)
+		vs_tun_encode_resumed(c->out, in->stream_id);
+	else
+		vs_tun_encode_live_seen(c->out, in->stream_id);
+	tun_conn_flush(c);
+}
+
+void vs_tun_in_send_resumed(struct vs_tun_in *in)
+{
+	tun_in_send(in, VS_TUN_MSG_RESUMED);
+}
+
+void vs_tun_in_send_live_seen(struct vs_tun_in *in)
+{
+	tun_in_send(in, VS_TUN_MSG_LIVE_SEEN);
+}
+
+static void tun_in_free(gpointer data)
+{
+	struct vs_tun_in *in = data;
+
+	vs_ho_tun_in_closed(in->vm_name, in);
+	g_free(in);
+}
+
+/* --- message handling ----------------------------------------------------- */
+
+static const char *tun_peer_name(const struct tun_conn *c)
+{
+	return c->auth.peer_name[0] ? c->auth.peer_name : c->desc;
+}
+
+static void tun_handle_vm_open(struct tun_conn *c, const struct vs_tun_msg *m)
+{
+	g_autoptr(GError) err = NULL;
+	struct vs_tun_in *in;
+	uint64_t next = 1;
+
+	if (g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(m->u.vm_open.stream_id))) {
+		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream id reused");
+		return;
+	}
+	in = g_new0(struct vs_tun_in, 1);
+	in->conn = c;
+	in->stream_id = m->u.vm_open.stream_id;
+	g_strlcpy(in->vm_name, m->u.vm_open.name, sizeof(in->vm_name));
+	if (!vs_ho_tun_open(in->vm_name, m->u.vm_open.mac, tun_peer_name(c), in, &next, &err)) {
+		tun.stats.streams_rejected++;
+		vs_log(TUN, WARNING, in->vm_name, "stream from %s refused: %s", tun_peer_name(c),
+		       err->message);
+		vs_tun_encode_vm_reject(c->out, in->stream_id,
+					g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
+						? VS_TUN_REJECT_UNKNOWN_VM
+					: g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)
+						? VS_TUN_REJECT_MAC_MISMATCH
+						: VS_TUN_REJECT_NOT_EXPECTED);
+		g_free(in);
+		tun_conn_flush(c);
+		return;
+	}
+	in->next_expected = next;
+	g_hash_table_insert(c->in_streams, GUINT_TO_POINTER(in->stream_id), in);
+	vs_tun_encode_vm_accept(c->out, in->stream_id, next);
+	tun_conn_flush(c);
+}
+
+static void tun_handle_frame(struct tun_conn *c, const struct vs_tun_msg *m)
+{
+	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams,
+						   GUINT_TO_POINTER(m->u.frame.stream_id));
+
+	if (!in) {
+		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME on a stream that is not open");
+		return;
+	}
+	switch (vs_tun_seq_check(in->next_expected, m->u.frame.seq)) {
+	case VS_TUN_SEQ_GAP:
+		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME sequence gap");
+		return;
+	case VS_TUN_SEQ_NEW:
+		in->next_expected = m->u.frame.seq + 1;
+		break;
+	case VS_TUN_SEQ_DUPLICATE:
+		break;
+	}
+	/* handover counts and drops duplicates itself */
+	vs_ho_tun_frame(in->vm_name, m->u.frame.seq, m->u.frame.origin, m->u.frame.data,
+			(uint32_t)m->u.frame.len);
+	in->ack_due = true;
+}
+
+static void tun_handle_in_msg(struct tun_conn *c, const struct vs_tun_msg *m)
+{
+	uint32_t id = m->type == VS_TUN_MSG_ABORT ? m->u.stream.stream_id
+						  : m->u.stream_seq.stream_id;
+	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
+	char vm[VS_TUN_VM_NAME_MAX + 1];
+
+	if (!in)
+		return;		/* already gone: harmless */
+	g_strlcpy(vm, in->vm_name, sizeof(vm));
+	if (m->type == VS_TUN_MSG_ABORT || m->type == VS_TUN_MSG_END) {
+		in->vm_name[0] = '\0';	/* no "closed" callback: it ended properly */
+		g_hash_table_remove(c->in_streams, GUINT_TO_POINTER(id));
+	}
+	vs_ho_tun_in_msg(vm, m->type);
+}
+
+static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
+{
+	struct vs_tun_stream *s;
+	uint32_t id;
+
+	switch (m->type) {
+	case VS_TUN_MSG_VM_ACCEPT:
+		id = m->u.vm_accept.stream_id;
+		break;
+	case VS_TUN_MSG_VM_REJECT:
+		id = m->u.vm_reject.stream_id;
+		break;
+	case VS_TUN_MSG_ACK:
+		id = m->u.ack.stream_id;
+		break;
+	default:
+		id = m->u.stream.stream_id;
+		break;
+	}
+	s = tun_peer_find_stream(c->peer, id);
+	if (!s)
+		return;		/* closed meanwhile */
+	switch (m->type) {
+	case VS_TUN_MSG_VM_ACCEPT:
+		s->opened = true;
+		if (m->u.vm_accept.next_expected_seq > s->acked)
+			s->acked = m->u.vm_accept.next_expected_seq - 1;
+		s->send_seq = m->u.vm_accept.next_expected_seq;
+		vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
+		       s->stream_id, c->peer->name, s->send_seq);
+		tun_stream_trim(s);
+		tun_stream_flush(s);
+		break;
+	case VS_TUN_MSG_VM_REJECT:
+		s->rejected = true;
+		vs_log(TUN, WARNING, s->vm_name, "stream %u refused by %s: %s", s->stream_id,
+		       c->peer->name, vs_tun_reject_str(m->u.vm_reject.reason));
+		vs_ho_tun_out_msg(s->vm_name, VS_TUN_MSG_VM_REJECT);
+		break;
+	case VS_TUN_MSG_ACK:
+		if (m->u.ack.seq > s->acked && m->u.ack.seq < s->next_seq)
+			s->acked = m->u.ack.seq;
+		tun_stream_trim(s);
+		break;
+	case VS_TUN_MSG_RESUMED:
+	case VS_TUN_MSG_LIVE_SEEN:
+		vs_ho_tun_out_msg(s->vm_name, m->type);
+		break;
+	default:
+		break;
+	}
+}
+
+static void tun_conn_authenticated(struct tun_conn *c)
+{
+	GList *l;
+	GByteArray *e;
+
+	if (c->handshake_timer) {
+		g_source_remove(c->handshake_timer);
+		c->handshake_timer = 0;
+	}
+	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
+	       c->initiator ? "outgoing" : "incoming");
+	if (!c->peer)
+		return;
+	if (strcmp(c->auth.peer_name, c->peer->name))
+		vs_log(TUN, WARNING, NULL, "peer %s calls itself %s", c->peer->name,
+		       c->auth.peer_name);
+	c->peer->backoff_ms = 0;
+	while ((e = g_queue_pop_head(&c->peer->expects))) {
+		g_byte_array_append(c->out, e->data, e->len);
+		g_byte_array_unref(e);
+	}
+	for (l = c->peer->streams; l; l = l->next) {
+		struct vs_tun_stream *s = l->data;
+
+		s->open_sent = false;
+		s->opened = false;
+		tun_stream_send_open(s);
+	}
+	tun_conn_flush(c);
+}
+
+static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
+{
+	bool deliver = false;
+	enum vs_tun_err err = vs_tun_auth_consume(&c->auth, m, c->out, &deliver);
+
+	if (err) {
+		tun.stats.auth_failures++;
+		tun_conn_close(c, err, vs_tun_auth_errmsg(&c->auth));
+		return;
+	}
+	if (!deliver) {
+		if (c->auth.state == VS_TUN_AUTH_AUTHENTICATED && m->type == VS_TUN_MSG_AUTH)
+			tun_conn_authenticated(c);
+		tun_conn_flush(c);
+		return;
+	}
+	switch (m->type) {
+	case VS_TUN_MSG_ERROR:
+		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_peer_name(c),
+		       vs_tun_err_str(m->u.error.code), m->u.error.text);
+		tun_conn_close(c, VS_TUN_OK, "peer sent ERROR");
+		return;
+	case VS_TUN_MSG_VM_OPEN:
+		tun_handle_vm_open(c, m);
+		break;
+	case VS_TUN_MSG_FRAME:
+		tun_handle_frame(c, m);
+		break;
+	case VS_TUN_MSG_ABORT:
+	case VS_TUN_MSG_END:
+	case VS_TUN_MSG_BARRIER:
+		tun_handle_in_msg(c, m);
+		break;
+	case VS_TUN_MSG_VM_ACCEPT:
+	case VS_TUN_MSG_VM_REJECT:
+	case VS_TUN_MSG_ACK:
+	case VS_TUN_MSG_RESUMED:
+	case VS_TUN_MSG_LIVE_SEEN:
+		if (!c->peer) {
+			tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream reply on an incoming connection");
+			return;
+		}
+		tun_handle_out_msg(c, m);
+		break;
+	case VS_TUN_MSG_EXPECT:
+		vs_ho_tun_expect(m->u.expect.name, c->auth.peer_name);
+		break;
+	case VS_TUN_MSG_PING:
+		vs_tun_encode_pong(c->out, m->u.ping.token);
+		tun_conn_flush(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void tun_send_acks(struct tun_conn *c)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (c->dead)
+		return;
+	g_hash_table_iter_init(&it, c->in_streams);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct vs_tun_in *in = v;
+
+		if (in->ack_due) {
+			vs_tun_encode_ack(c->out, in->stream_id, in->next_expected - 1);
+			in->ack_due = false;
+		}
+	}
+	tun_conn_flush(c);
+}
+
+static gboolean tun_conn_readable_cb(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct tun_conn *c = data;
+	static uint8_t buf[TUN_READ_CHUNK];
+	g_autoptr(GError) err = NULL;
+	gssize n;
+	size_t off = 0;
+
+	n = g_socket_receive(sock, (gchar *)buf, sizeof(buf), NULL, &err);
+	if (n < 0) {
+		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			return G_SOURCE_CONTINUE;
+		tun_conn_close(c, VS_TUN_OK, err->message);
+		return G_SOURCE_CONTINUE;	/* the source is destroyed by close */
+	}
+	if (n == 0) {
+		enum vs_tun_err e = vs_tun_decoder_eof(&c->dec);
+
+		tun_conn_close(c, VS_TUN_OK, e ? vs_tun_decoder_errmsg(&c->dec) : "closed by peer");
+		return G_SOURCE_CONTINUE;
+	}
+	while (off < (size_t)n && !c->dead) {
+		struct vs_tun_msg m;
+		size_t used = 0;
+		enum vs_tun_err e = vs_tun_decoder_feed(&c->dec, buf + off, (size_t)n - off, &used, &m);
+
+		off += used;
+		if (e) {
+			tun.stats.protocol_errors++;
+			tun_conn_close(c, e, vs_tun_decoder_errmsg(&c->dec));
+			break;
+		}
+		if (m.type != VS_TUN_MSG_NONE)
+			tun_conn_handle(c, &m);
+	}
+	if (!c->dead)
+		tun_send_acks(c);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct tun_conn *c = data;
+	GList *l;
+
+	if (!c->connected) {
+		g_autoptr(GError) err = NULL;
+
+		if (!g_socket_check_connect_result(sock, &err)) {
+			tun_conn_close(c, VS_TUN_OK, err->message);
+			return G_SOURCE_REMOVE;
+		}
+		c->connected = true;
+	}
+	g_source_destroy(c->out_src);
+	g_source_unref(c->out_src);
+	c->out_src = NULL;
+	tun_conn_flush(c);
+	/* room again: streams may send what they held back */
+	if (!c->dead && c->peer && !c->out->len)
+		for (l = c->peer->streams; l; l = l->next)
+			tun_stream_flush(l->data);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean tun_handshake_timeout_cb(gpointer data)
+{
+	struct tun_conn *c = data;
+
+	c->handshake_timer = 0;
+	tun.stats.auth_failures++;
+	tun_conn_close(c, VS_TUN_ERR_TIMEOUT, "handshake timed out");
+	return G_SOURCE_REMOVE;
+}
+
+static void tun_conn_free(struct tun_conn *c)
+{
+	g_byte_array_unref(c->out);
+	g_hash_table_destroy(c->in_streams);
+	g_object_unref(c->sock);
+	g_free(c);
+}
+
+static gboolean tun_conn_free_idle_cb(gpointer data)
+{
+	tun_conn_free(data);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean tun_reconnect_cb(gpointer data)
+{
+	struct tun_peer *p = data;
+
+	p->reconnect_timer = 0;
+	tun_peer_connect(p);
+	return G_SOURCE_REMOVE;
+}
+
+static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
+{
+	struct tun_peer *p = c->peer;
+
+	if (c->dead)
+		return;
+	if (code && c->connected) {
+		GByteArray *err = g_byte_array_new();
+
+		vs_tun_encode_error(err, code, why);
+		g_socket_send(c->sock, (const gchar *)err->data, err->len, NULL, NULL);
+		g_byte_array_unref(err);
+	}
+	c->dead = true;
+	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
+	       tun_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
+	if (c->in_src) {
+		g_source_destroy(c->in_src);
+		g_source_unref(c->in_src);
+	}
+	if (c->out_src) {
+		g_source_destroy(c->out_src);
+		g_source_unref(c->out_src);
+	}
+	c->in_src = c->out_src = NULL;
+	if (c->handshake_timer)
+		g_source_remove(c->handshake_timer);
+	c->handshake_timer = 0;
+	g_socket_close(c->sock, NULL);
+	vs_tun_auth_clear(&c->auth);
+	g_hash_table_remove_all(c->in_streams);	/* tells handover */
+	tun.conns = g_list_remove(tun.conns, c);
+	if (p && p->conn == c) {
+		GList *l;
+
+		p->conn = NULL;
+		for (l = p->streams; l; l = l->next) {
+			struct vs_tun_stream *s = l->data;
+
+			s->opened = s->open_sent = false;
+			if (s->acked + 1 < s->next_seq || !s->committed) {
+				struct vs_vm *vm = vs_vm_find_by_name(s->vm_name);
+
+				if (vm)
+					VS_STAT_ADD(vm->stats.tunnel_reconnects, 1);
+			}
+		}
+		if (p->streams || !g_queue_is_empty(&p->expects)) {
+			p->backoff_ms = p->backoff_ms ? MIN(p->backoff_ms * 2, VS_TUN_RECONNECT_MAX_MS)
+						      : VS_TUN_RECONNECT_MIN_MS;
+			tun.stats.reconnects++;
+			if (!p->reconnect_timer)
+				p->reconnect_timer = g_timeout_add(p->backoff_ms, tun_reconnect_cb, p);
+		}
+	}
+	/* we may be inside one of this connection's callbacks: free later */
+	g_idle_add(tun_conn_free_idle_cb, c);
+}
+
+static struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
+				     const char *desc)
+{
+	struct tun_conn *c = g_new0(struct tun_conn, 1);
+	uint8_t nonce[VS_TUN_NONCE_LEN];
+	g_autoptr(GError) err = NULL;
+
+	c->sock = sock;
+	c->initiator = initiator;
+	c->peer = peer;
+	c->out = g_byte_array_new();
+	c->in_streams = g_hash_table_new_full(NULL, NULL, NULL, tun_in_free);
+	g_strlcpy(c->desc, desc, sizeof(c->desc));
+	vs_tun_decoder_init(&c->dec);
+	g_socket_set_blocking(sock, FALSE);
+	if (!vs_tun_random_nonce(nonce, &err) ||
+	    vs_tun_auth_init(&c->auth, initiator ? VS_TUN_ROLE_INITIATOR : VS_TUN_ROLE_RESPONDER,
+			     tun.psk, tun.psk_len, tun.node_name, nonce) != VS_TUN_OK) {
+		vs_log(TUN, ERR, NULL, "cannot start a handshake: %s",
+		       err ? err->message : vs_tun_auth_errmsg(&c->auth));
+		c->dead = true;
+		g_socket_close(sock, NULL);
+		tun_conn_free(c);
+		return NULL;
+	}
+	vs_tun_auth_start(&c->auth, c->out);
+	c->in_src = g_socket_create_source(sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(c->in_src, (GSourceFunc)(void (*)(void))tun_conn_readable_cb, c,
+			      NULL);
+	g_source_attach(c->in_src, NULL);
+	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
+	tun.conns = g_list_prepend(tun.conns, c);
+	return c;
+}
+
+static void tun_peer_connect(struct tun_peer *p)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *addr = NULL;
+	GSocket *sock;
+
+	if (p->conn || p->reconnect_timer)
+		return;
+	sock = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(p->addr)),
+			    G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err);
+	if (!sock) {
+		vs_log(TUN, ERR, NULL, "peer %s: socket: %s", p->name, err->message);
+		return;
+	}
+	g_socket_set_blocking(sock, FALSE);
+	addr = g_inet_address_to_string(g_inet_socket_address_get_address(p->addr));
+	{
+		g_autofree char *desc = g_strdup_printf("to %s:%u", addr,
+							g_inet_socket_address_get_port(p->addr));
+		struct tun_conn *c;
+		bool pending;
+
+		pending = !g_socket_connect(sock, G_SOCKET_ADDRESS(p->addr), NULL, &err);
+		if (pending && !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_PENDING)) {
+			vs_log(TUN, WARNING, NULL, "peer %s: connect %s: %s", p->name, desc,
+			       err->message);
+			g_object_unref(sock);
+			p->backoff_ms = p->backoff_ms ? MIN(p->backoff_ms * 2, VS_TUN_RECONNECT_MAX_MS)
+						      : VS_TUN_RECONNECT_MIN_MS;
+			p->reconnect_timer = g_timeout_add(p->backoff_ms, tun_reconnect_cb, p);
+			return;
+		}
+		c = tun_conn_new(sock, true, p, desc);
+		if (!c)
+			return;
+		tun.stats.connections_opened++;
+		p->conn = c;
+		c->connected = !pending;
+		if (pending) {
+			c->out_src = g_socket_create_source(sock, G_IO_OUT, NULL);
+			g_source_set_callback(c->out_src,
+					      (GSourceFunc)(void (*)(void))tun_conn_writable_cb, c, NULL);
+			g_source_attach(c->out_src, NULL);
+		} else {
+			tun_conn_flush(c);
+		}
+	}
+}
+
+void vs_tun_announce_expect(const char *vm, const uint8_t mac[6])
+{
+	guint i;
+
+	if (!tun.enabled)
+		return;
+	for (i = 0; i < tun.peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+
+		if (tun_conn_ready(p->conn)) {
+			vs_tun_encode_expect(p->conn->out, mac, vm);
+			tun_conn_flush(p->conn);
+		} else {
+			GByteArray *e = g_byte_array_new();
+
+			vs_tun_encode_expect(e, mac, vm);
+			g_queue_push_tail(&p->expects, e);
+			tun_peer_connect(p);
+		}
+	}
+	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", tun.peers->len);
+}
+
+/* --- listener ------------------------------------------------------------- */
+
+static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) ra = NULL;
+	g_autofree char *desc = NULL;
+	GSocket *s = g_socket_accept(ls, NULL, &err);
+
+	if (!s)
+		return G_SOURCE_CONTINUE;
+	ra = g_socket_get_remote_address(s, NULL);
+	if (ra && G_IS_INET_SOCKET_ADDRESS(ra)) {
+		g_autofree char *a = g_inet_address_to_string(
+			g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(ra)));
+
+		desc = g_strdup_printf("from %s:%u", a,
+				       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(ra)));
+	} else {
+		desc = g_strdup("from ?");
+	}
+	if (g_list_length(tun.conns) >= TUN_MAX_CONNS) {
+		vs_log(TUN, WARNING, NULL, "connection %s refused: %d connections", desc,
+		       TUN_MAX_CONNS);
+		g_socket_close(s, NULL);
+		g_object_unref(s);
+		return G_SOURCE_CONTINUE;
+	}
+	tun.stats.connections_accepted++;
+	if (tun_conn_new(s, false, NULL, desc))
+		tun_conn_flush(tun.conns->data);
+	return G_SOURCE_CONTINUE;
+}
+
+static GInetSocketAddress *tun_parse_addr(const char *text, GError **error)
+{
+	g_autofree char *host = NULL;
+	g_autoptr(GInetAddress) ia = NULL;
+	guint16 port;
+
+	if (!vs_parse_hostport(text, &host, &port)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "'%s' is not host:port", text);
+		return NULL;
+	}
+	if (!strcmp(host, "localhost"))
+		ia = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	else
+		ia = g_inet_address_new_from_string(host);
+	if (!ia) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "'%s': use a numeric IP address", text);
+		return NULL;
+	}
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port));
+}
+
+static bool tun_addr_is_loopback(GInetSocketAddress *a)
+{
+	return g_inet_address_get_is_loopback(g_inet_socket_address_get_address(a));
+}
+
+static void tun_peer_free(gpointer data)
+{
+	struct tun_peer *p = data;
+
+	if (p->reconnect_timer)
+		g_source_remove(p->reconnect_timer);
+	while (p->streams)
+		vs_tun_stream_close(p->streams->data, false);
+	g_queue_clear_full(&p->expects, (GDestroyNotify)g_byte_array_unref);
+	g_clear_object(&p->addr);
+	g_free(p->name);
+	g_free(p);
+}
+
+gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
+{
+	g_autoptr(GInetSocketAddress) la = NULL;
+	bool cleartext_remote = false;
+	guint i;
+
+	tun.peers = g_ptr_array_new_with_free_func(tun_peer_free);
+	if (!cfg->tunnel_listen && !cfg->peers->len)
+		return TRUE;	/* no tunnel: migrations buffer locally only */
+	g_strlcpy(tun.node_name, cfg->node_name, sizeof(tun.node_name));
+	if (!vs_tun_load_psk(cfg->key_file, tun.psk, &tun.psk_len, error))
+		return FALSE;
+	for (i = 0; i < cfg->peers->len; i++) {
+		const struct vs_peer_cfg *pc = g_ptr_array_index(cfg->peers, i);
+		struct tun_peer *p = g_new0(struct tun_peer, 1);
+
+		p->name = g_strdup(pc->name);
+		g_queue_init(&p->expects);
+		g_ptr_array_add(tun.peers, p);
+		p->addr = tun_parse_addr(pc->address, error);
+		if (!p->addr) {
+			g_prefix_error(error, "peer %s: ", pc->name);
+			return FALSE;
+		}
+		cleartext_remote |= !tun_addr_is_loopback(p->addr);
+	}
+	if (cfg->tunnel_listen) {
+		g_autoptr(GSocket) ls = NULL;
+
+		la = tun_parse_addr(cfg->tunnel_listen, error);
+		if (!la)
+			return FALSE;
+		cleartext_remote |= !tun_addr_is_loopback(la);
+		ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
+				  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+		if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
+		    !g_socket_listen(ls, error)) {
+			g_prefix_error(error, "tunnel listen %s: ", cfg->tunnel_listen);
+			return FALSE;
+		}
+		g_socket_set_blocking(ls, FALSE);
+		tun.listen_sock = g_steal_pointer(&ls);
+		tun.listen_src = g_socket_create_source(tun.listen_sock, G_IO_IN, NULL);
+		g_source_set_callback(tun.listen_src, (GSourceFunc)(void (*)(void))tun_accept_cb,
+				      NULL, NULL);
+		g_source_attach(tun.listen_src, NULL);
+	}
+	if (cleartext_remote && !cfg->allow_cleartext) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "the tunnel would carry frames in clear over a non-loopback address: "
+			    "set [tunnel] allow-cleartext=true to accept that");
+		return FALSE;
+	}
+	tun.enabled = true;
+	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s)", tun.node_name,
+	       cfg->tunnel_listen ? cfg->tunnel_listen : "(none)", cfg->peers->len);
+	return TRUE;
+}
+
+void vs_tun_fini(void)
+{
+	while (tun.conns)
+		tun_conn_close(tun.conns->data, VS_TUN_ERR_SHUTDOWN, "shutting down");
+	if (tun.listen_src) {
+		g_source_destroy(tun.listen_src);
+		g_source_unref(tun.listen_src);
+		tun.listen_src = NULL;
+	}
+	if (tun.listen_sock) {
+		g_socket_close(tun.listen_sock, NULL);
+		g_clear_object(&tun.listen_sock);
+	}
+	if (tun.peers)
+		g_ptr_array_unref(tun.peers);
+	tun.peers = NULL;
+	memset(tun.psk, 0, sizeof(tun.psk));
+	tun.enabled = false;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tunnel.h - the authenticated TCP tunnel between shims (transport)
+ *
+ * Theory of operation: each shim listens on one TCP address and connects
+ * to peers named in its configuration.  A connection carries the messages
+ * of include/vhost-shim/tunnel.h (codec: tunnel_proto.c); after a mutual
+ * HMAC handshake it multiplexes one *stream* per migrating VM.
+ *
+ * Source side: handover.c opens an outgoing stream when it knows the
+ * destination (at migration start, before the blackout), pushes frames in
+ * order, and the stream keeps every frame until the destination has acked
+ * it *and* reported the VM running (RESUMED).  If the connection breaks it
+ * reconnects and resends from the destination's next expected sequence
+ * number, so frames are neither lost nor duplicated.  On rollback the
+ * frames come back to handover.c in order (vs_tun_stream_take_back()).
+ *
+ * Destination side: a VM_OPEN is accepted only for a VM handover.c
+ * expects (vs_ho_tun_open()); frames go to vs_ho_tun_frame() in order,
+ * duplicates (seq below next expected) are dropped and counted.
+ *
+ * All of it runs on the GLib main loop; nothing here blocks.  Memory is
+ * bounded by the senders' buffer caps plus VS_TUN_SEND_QUEUE_MAX per
+ * connection.
+ */
+#ifndef VS_TUNNEL_H
+#define VS_TUNNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+struct vs_cfg;
+struct vs_vm;
+struct vs_tun_stream;
+struct vs_tun_in;
+
+/* Security consideration: per-connection memory for unsent bytes */
+#define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
+#define VS_TUN_RECONNECT_MIN_MS	100
+#define VS_TUN_RECONNECT_MAX_MS	2000
+
+/* A frame the source keeps until it is acked and committed */
+struct vs_tun_frame {
+	uint64_t seq;
+	uint8_t origin;		/* VS_TUN_ORIGIN_* */
+	uint32_t len;
+	uint8_t data[];
+};
+
+/**
+ * vs_tun_init() - load the key, start listening
+ * @cfg:	daemon configuration ([tunnel], [peer NAME])
+ * @error:	set on failure
+ *
+ * Return: TRUE on success (also when no tunnel is configured)
+ */
+gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error);
+void vs_tun_fini(void);
+
+/**
+ * vs_tun_has_peer() - is @peer a configured peer name
+ * @peer:	name
+ *
+ * Return: true if known
+ */
+bool vs_tun_has_peer(const char *peer);
+
+/**
+ * vs_tun_announce_expect() - tell every configured peer "VM @vm comes to me"
+ * @vm:		VM name
+ * @mac:	its MAC
+ */
+void vs_tun_announce_expect(const char *vm, const uint8_t mac[6]);
+
+/* --- source side --- */
+struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm);
+bool vs_tun_stream_can_push(const struct vs_tun_stream *s);
+void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len);
+void vs_tun_stream_commit(struct vs_tun_stream *s);
+void vs_tun_stream_barrier(struct vs_tun_stream *s);
+GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s);
+void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
+uint64_t vs_tun_stream_retained(const struct vs_tun_stream *s);
+bool vs_tun_stream_connected(const struct vs_tun_stream *s);
+
+/**
+ * struct vs_tun_stats - tunnel-wide counters (main loop)
+ */
+struct vs_tun_stats {
+	uint64_t connections_accepted;
+	uint64_t connections_opened;
+	uint64_t auth_failures;
+	uint64_t protocol_errors;
+	uint64_t streams_rejected;
+	uint64_t reconnects;
+	uint64_t send_queue_full;
+};
+
+const struct vs_tun_stats *vs_tun_get_stats(void);
+
+/**
+ * vs_tun_peer_connected() - is there an authenticated connection to @peer
+ * @peer:	peer name
+ *
+ * Return: true if up
+ */
+bool vs_tun_peer_connected(const char *peer);
+
+/* --- destination side --- */
+void vs_tun_in_send_resumed(struct vs_tun_in *in);
+void vs_tun_in_send_live_seen(struct vs_tun_in *in);
+
+/* --- implemented by handover.c, called by the tunnel (main loop) --- */
+
+/**
+ * vs_ho_tun_open() - a peer opens a stream for a VM: do we expect it?
+ * @vm_name:	VM name from VM_OPEN
+ * @mac:	its MAC from VM_OPEN (must match the port's)
+ * @peer:	authenticated peer name
+ * @in:		the tunnel's stream, for replies
+ * @next_expected: output: first sequence number not yet received
+ * @error:	set with the reason on refusal
+ *
+ * Return: true to accept
+ */
+bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
+		    struct vs_tun_in *in, uint64_t *next_expected, GError **error);
+/* A new frame (seq == next expected), in order */
+void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
+		     uint32_t len);
+/* ABORT, BARRIER or END from the source (VS_TUN_MSG_*) */
+void vs_ho_tun_in_msg(const char *vm_name, int msg_type);
+/* the connection carrying @in is gone */
+void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in);
+/* RESUMED, LIVE_SEEN or VM_REJECT for our outgoing stream */
+void vs_ho_tun_out_msg(const char *vm_name, int msg_type);
+/* automatic mode: @peer says it is the destination of @vm_name */
+void vs_ho_tun_expect(const char *vm_name, const char *peer);
+
+#endif /* VS_TUNNEL_H */
