@@ -67,6 +67,7 @@ void vs_cfg_free(struct vs_cfg *cfg)
 	g_free(cfg->lcores);
 	g_strfreev(cfg->extra_eal_args);
 	g_free(cfg->control_path);
+	g_free(cfg->control_group);
 	g_ptr_array_unref(cfg->ports);
 	g_free(cfg->node_name);
 	g_free(cfg->tunnel_listen);
@@ -436,6 +437,15 @@ static gboolean cfg_load_daemon_key(struct vs_cfg *cfg, GKeyFile *kf, const char
 	} else if (!strcmp(key, "control-socket")) {
 		g_free(cfg->control_path);
 		cfg->control_path = g_steal_pointer(&val);
+	} else if (!strcmp(key, "control-group")) {
+		g_free(cfg->control_group);
+		cfg->control_group = g_steal_pointer(&val);
+	} else if (!strcmp(key, "control-tcp-port")) {
+		unsigned int port;
+
+		if (!cfg_parse_uint(what, val, 0, 65535, &port, error))
+			return FALSE;
+		cfg->control_tcp_port = (int)port;
 	} else if (!strcmp(key, "log-level")) {
 		cfg->log_level = vs_log_parse_level(val);
 		if (cfg->log_level < 0) {

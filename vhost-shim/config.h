@@ -153,6 +153,8 @@ struct vs_cfg {
 	bool busy_poll;
 	unsigned int idle_sleep_us;
 	char *control_path;
+	char *control_group;	/* NULL: socket mode 0600 */
+	int control_tcp_port;	/* 0: no TCP control listener */
 	int log_level;		/* enum vs_log_level */
 	GPtrArray *ports;	/* of struct vs_port_cfg * */
 

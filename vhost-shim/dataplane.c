@@ -93,6 +93,15 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
 }
 
 /*
+ * dp_drop() - free frames and count them under @reason
+ */
+static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_reason reason)
+{
+	VS_STAT_ADD(vm->stats.drops[reason], 1);
+	rte_pktmbuf_free(m);
+}
+
+/*
  * dp_deliver() - live frames from the uplink into the guest's RX ring
  *
  * In live mode a full guest ring drops (counted): that is what a NIC does.
@@ -101,18 +110,34 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = 0;
+	uint16_t sent = 0, i;
+	uint32_t live = VS_DP_LIVE;
 
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
 		sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(q), pkts, n);
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
 		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(pkts, sent));
-		if (sent < n)
-			VS_STAT_ADD(vm->stats.drops[VS_DROP_VM_RING_FULL], n - sent);
-	} else {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_NOT_READY], n);
 	}
-	rte_pktmbuf_free_bulk(pkts, n);	/* enqueue copied them */
+	rte_pktmbuf_free_bulk(pkts, sent);	/* enqueue copied them */
+	if (sent == n)
+		return;
+	/*
+	 * The guest is slow (a full ring right after a replay) or its device is
+	 * going away.  With buffering on, keep the rest in order and let the
+	 * replay path deliver it before anything newer; it retries instead of
+	 * dropping.  The lcore owns this LIVE -> REPLAY switch and the way back.
+	 */
+	if (vid >= 0 && vm->policy.enabled &&
+	    __atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
+		for (i = sent; i < n; i++)
+			if (rte_ring_sp_enqueue(vm->held, pkts[i]))
+				dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+		return;
+	}
+	for (i = sent; i < n; i++)
+		dp_drop(vm, pkts[i], vid >= 0 ? VS_DROP_VM_RING_FULL : VS_DROP_NOT_READY);
 }
 
 /*
@@ -139,15 +164,6 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
 	return n;
-}
-
-/*
- * dp_drop() - free frames and count them under @reason
- */
-static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_reason reason)
-{
-	VS_STAT_ADD(vm->stats.drops[reason], 1);
-	rte_pktmbuf_free(m);
 }
 
 static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
@@ -363,6 +379,14 @@ static unsigned int dp_poll_port(struct vs_vm *vm)
 	unsigned int work = 0;
 	uint16_t q;
 
+	if (mode == VS_DP_BUFFER && vm->pending.n) {
+		/* the device went away with a replay burst half delivered: the
+		 * buffer behind it may be streamed elsewhere, so these cannot
+		 * keep their place; count them */
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_VM_RING_FULL], vm->pending.n);
+		rte_pktmbuf_free_bulk(&vm->pending.pkts[vm->pending.head], vm->pending.n);
+		vm->pending.n = vm->pending.head = 0;
+	}
 	if (mode == VS_DP_REPLAY || vm->pending.n || !rte_ring_empty(vm->inject))
 		work += dp_replay(vm, vid, enabled, mode);
 	mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);

@@ -98,9 +98,25 @@ static void ho_start_buffering(struct vs_vm *vm, bool caps)
 		ho_set_mode(vm, VS_DP_LIVE);	/* the "no buffering" baseline */
 		return;
 	}
+	/* already buffering with caps since destroy_device: same episode */
+	if (caps && __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE) == VS_DP_BUFFER &&
+	    !__atomic_load_n(&vm->buf_no_caps, __ATOMIC_RELAXED))
+		return;
 	__atomic_store_n(&vm->buf_no_caps, !caps, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
 	ho_set_mode(vm, VS_DP_BUFFER);
+}
+
+void vs_ho_device_gone_sync(struct vs_vm *vm)
+{
+	uint32_t live = VS_DP_LIVE;
+
+	if (!vm->policy.enabled)
+		return;
+	__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
+	__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -109,6 +125,11 @@ static void ho_start_buffering(struct vs_vm *vm, bool caps)
  */
 static void ho_start_replay(struct vs_vm *vm, bool complete)
 {
+	if (!vm->policy.enabled && g_queue_is_empty(&vm->ho->replay_q) &&
+	    rte_ring_empty(vm->held)) {
+		ho_set_mode(vm, VS_DP_LIVE);	/* baseline: nothing held, nothing to order */
+		return;
+	}
 	__atomic_store_n(&vm->inject_done, false, __ATOMIC_RELEASE);
 	__atomic_store_n(&vm->live_seen, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->replay_finished, false, __ATOMIC_RELAXED);
@@ -794,8 +815,14 @@ void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
 		ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
 		break;
 	case VS_TUN_MSG_LIVE_SEEN:
-		if (vm->ho->out)
+		/* everything received before this point goes out before the
+		 * barrier, including what the lcore queued since the last tick */
+		if (vm->ho->out) {
+			if (vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ||
+			    vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
+				ho_pump_to_tunnel(vm);
 			vs_tun_stream_barrier(vm->ho->out);
+		}
 		break;
 	default:
 		break;

@@ -24,6 +24,7 @@
 #define VS_HANDOVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <gio/gio.h>
 
@@ -61,6 +62,14 @@ void vs_ho_detach(struct vs_vm *vm);
  * @ev:		what the vhost thread saw
  */
 void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev);
+
+/**
+ * vs_ho_device_gone_sync() - vhost thread, in destroy_device(): start
+ * buffering at once, before the main loop hears of it, so that no frame
+ * falls into the gap (every device-down transition buffers anyway)
+ * @vm:		port
+ */
+void vs_ho_device_gone_sync(struct vs_vm *vm);
 
 /**
  * vs_ho_expect() - arm this host as the destination of @vm

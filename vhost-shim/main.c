@@ -22,6 +22,7 @@
 #include <rte_ethdev.h>
 
 #include "config.h"
+#include "control.h"
 #include "dataplane.h"
 #include "handover.h"
 #include "log.h"
@@ -59,6 +60,15 @@ static void main_log_port_stats(struct vs_vm *vm, void *opaque)
 	g_string_free(drops, TRUE);
 }
 
+/* Migration events go to every control-socket client */
+static void main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_node_take_object(n, json_obj);
+	vs_ctl_emit_event(event, n);
+}
+
 static gboolean main_dump_stats_cb(gpointer data)
 {
 	vs_vm_foreach(main_log_port_stats, NULL);
@@ -86,6 +96,8 @@ static char *opt_hugepages;
 static gboolean opt_busy_poll;
 static int opt_idle_sleep_us = -1;
 static char *opt_control;
+static char *opt_control_group;
+static int opt_control_tcp = -1;
 static char *opt_log_level;
 static gboolean opt_check;
 static char *opt_node_name;
@@ -113,6 +125,12 @@ static const GOptionEntry main_options[] = {
 	  "Longest sleep of an idle worker in microseconds (default 1000)", "US" },
 	{ "control", 's', 0, G_OPTION_ARG_FILENAME, &opt_control,
 	  "Control socket path (default /run/vhost-shim/control.sock)", "PATH" },
+	{ "control-group", 0, 0, G_OPTION_ARG_STRING, &opt_control_group,
+	  "Group allowed to use the control socket (mode 0660; default: root only, 0600)",
+	  "GROUP" },
+	{ "control-tcp-port", 0, 0, G_OPTION_ARG_INT, &opt_control_tcp,
+	  "Also serve the control protocol on 127.0.0.1/::1 at this port (default: off)",
+	  "PORT" },
 	{ "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
 	  "err|warning|notice|info|debug (default info)", "LEVEL" },
 	{ "node-name", 'n', 0, G_OPTION_ARG_STRING, &opt_node_name,
@@ -178,6 +196,17 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
 	if (opt_control) {
 		g_free(cfg->control_path);
 		cfg->control_path = g_strdup(opt_control);
+	}
+	if (opt_control_group) {
+		g_free(cfg->control_group);
+		cfg->control_group = g_strdup(opt_control_group);
+	}
+	if (opt_control_tcp >= 0) {
+		if (opt_control_tcp > 65535) {
+			g_set_error(error, VS_CFG_ERROR, 0, "--control-tcp-port: 1..65535");
+			return FALSE;
+		}
+		cfg->control_tcp_port = opt_control_tcp;
 	}
 	if (opt_log_level) {
 		cfg->log_level = vs_log_parse_level(opt_log_level);
@@ -273,6 +302,11 @@ int main(int argc, char **argv)
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;
 	}
+	if (!vs_ctl_start(cfg->control_path, cfg->control_group, cfg->control_tcp_port, &error)) {
+		vs_log(MAIN, ERR, NULL, "control socket: %s", error->message);
+		goto out;
+	}
+	vs_ho_set_event_cb(main_ho_event_cb);
 	if (!vs_tun_init(cfg, &error)) {
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;
@@ -308,6 +342,7 @@ out_ports:
 	vs_vm_remove_all();
 	vs_tun_fini();
 out:
+	vs_ctl_stop();
 	vs_dp_stop();
 	g_main_loop_unref(main_loop);
 	rte_eal_cleanup();

@@ -763,6 +763,7 @@ static enum vs_tun_err tun_check_hdr(struct vs_tun_decoder *d, const uint8_t *p,
 	uint32_t len;
 	size_t body;
 
+	*total = 0;
 	memcpy(&h, p, sizeof(h));
 	len = GUINT32_FROM_BE(h.len);
 	if (len < VS_TUN_MIN_MSG)
@@ -1014,7 +1015,7 @@ enum vs_tun_err vs_tun_decoder_feed(struct vs_tun_decoder *d, const void *data, 
 				    size_t *consumed, struct vs_tun_msg *msg)
 {
 	const uint8_t *in = data;
-	size_t off = 0, total;
+	size_t off = 0, total = 0;
 
 	*consumed = 0;
 	msg->type = VS_TUN_MSG_NONE;
@@ -1113,6 +1114,11 @@ static const bool auth_next[VS_TUN_AUTH_NUM_STATES][VS_TUN_AUTH_NUM_STATES] = {
 	},
 };
 
+static const char *auth_state_name(unsigned int state)
+{
+	return state < VS_TUN_AUTH_NUM_STATES ? vs_tun_auth_state_names[state] : "?";
+}
+
 /* The only setter of a->state */
 static void auth_set_state(struct vs_tun_auth *a, enum vs_tun_auth_state next)
 {
@@ -1124,7 +1130,7 @@ static void auth_set_state(struct vs_tun_auth *a, enum vs_tun_auth_state next)
 	a->state = next;
 	if (old != next)
 		vs_log(TUN, DEBUG, a->peer_name[0] ? a->peer_name : NULL, "handshake: %s -> %s",
-		       vs_tun_auth_state_names[old], vs_tun_auth_state_names[next]);
+		       auth_state_name(old), auth_state_name(next));
 }
 
 static enum vs_tun_err auth_fail(struct vs_tun_auth *a, enum vs_tun_err err,
@@ -1362,7 +1368,7 @@ enum vs_tun_err vs_tun_auth_consume(struct vs_tun_auth *a, const struct vs_tun_m
 	}
 	if (t == VS_TUN_MSG_HELLO || t == VS_TUN_MSG_AUTH)
 		return auth_fail(a, VS_TUN_ERR_UNEXPECTED, "%s out of order (state %s)",
-				 vs_tun_type_name(t), vs_tun_auth_state_names[a->state]);
+				 vs_tun_type_name(t), auth_state_name(a->state));
 	return auth_fail(a, VS_TUN_ERR_NOT_AUTHENTICATED, "%s before the handshake completed",
 			 vs_tun_type_name(t));
 }

@@ -23,6 +23,7 @@
 #include <rte_vhost.h>
 
 #include "dataplane.h"
+#include "handover.h"
 #include "log.h"
 #include "vhost_port.h"
 #include "vm.h"
@@ -100,6 +101,7 @@ static void vhost_destroy_device_cb(int vid)
 	g_mutex_lock(&vs_vm_registry_lock);
 	vm = vhost_lookup_locked(vid);
 	if (vm && __atomic_load_n(&vm->vid, __ATOMIC_RELAXED) == vid) {
+		vs_ho_device_gone_sync(vm);
 		__atomic_store_n(&vm->vid, -1, __ATOMIC_RELEASE);
 		/* Invariant: no lcore touches guest memory after we return */
 		vs_dp_quiesce();

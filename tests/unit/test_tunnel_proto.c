@@ -981,7 +981,6 @@ static void test_error_text_max(void)
 	put_be(b, VS_TUN_ERR_TIMEOUT, 2);
 	n = VS_TUN_ERROR_TEXT_MAX;
 	g_byte_array_append(b, &n, 1);
-	g_byte_array_append(b, frame_bytes, 0);
 	while (b->len < 3 + VS_TUN_ERROR_TEXT_MAX)
 		g_byte_array_append(b, (const uint8_t *)"t", 1);
 	check_body(VS_TUN_MSG_ERROR, b, VS_TUN_OK);

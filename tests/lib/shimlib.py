@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Run real vhost-shim daemons for end-to-end tests.
+
+A ``Shim`` is one "host": a vhost-shim process inside the test's network
+namespace (so its net_tap uplinks appear there and join the bridge), with
+its own EAL --file-prefix, control socket, vhost-user sockets and, if
+asked, a tunnel listener on the namespace's loopback.  Its control socket
+speaks QMP, so the harness's QMP client drives it.
+
+    with NetNS() as ns:
+        a = Shim(ns, "hosta", workdir, tunnel_port=7401, peers={"hostb": 7402})
+        a.add_port("vm1", "52:54:00:00:00:11")
+        a.start()
+        a.qmp.execute("query-stats", {"port": "vm1"})
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import time
+
+import vshimtest as vt
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def shim_binary():
+    """Path of the vhost-shim binary: $VSHIM_BIN, else build/vhost-shim/vhost-shim."""
+    p = os.environ.get("VSHIM_BIN") or os.path.join(REPO, "build", "vhost-shim", "vhost-shim")
+    if not os.access(p, os.X_OK):
+        vt.skip_or_fail("vhost-shim binary not found at %s (build first)" % p)
+    return p
+
+
+def write_key(path, key_hex=None):
+    """Write a pre-shared tunnel key file (mode 0600); returns the hex key."""
+    key_hex = key_hex or secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key_hex + "\n")
+    os.chmod(path, 0o600)
+    return key_hex
+
+
+class Port:
+    """One VM port of a Shim: name, MAC, vhost-user socket, tap uplink."""
+
+    def __init__(self, shim, name, mac, tap, opts):
+        self.shim = shim
+        self.name = name
+        self.mac = mac
+        self.tap = tap
+        self.socket = os.path.join(shim.workdir, "%s-%s.sock" % (shim.name, name))
+        self.opts = dict(opts)
+
+    def spec(self, vdev_index):
+        extra = "".join(",%s=%s" % (k, v) for k, v in self.opts.items())
+        return "name=%s,socket=%s,mac=%s%s,uplink=net_tap%d,iface=%s" % (
+            self.name, self.socket, self.mac, extra, vdev_index, self.tap)
+
+    def netdev(self, **kw):
+        """A vshimtest.VhostUserNetdev for QEMU on this port."""
+        return vt.VhostUserNetdev(self.socket, **kw)
+
+
+class Shim:
+    """A vhost-shim daemon standing for one host."""
+
+    _count = 0
+
+    def __init__(self, ns, name, workdir, tunnel_port=None, peers=None, key_file=None,
+                 memory_mb=512, log_level="info", extra_args=None):
+        """ns: vshimtest.NetNS; name: node name (also in file names);
+        tunnel_port: listen on 127.0.0.1:PORT inside ns; peers: {name: port}
+        of other shims on the same loopback; key_file: PSK (shared)."""
+        Shim._count += 1
+        self.ns = ns
+        self.name = name
+        self.workdir = workdir
+        self.tunnel_port = tunnel_port
+        self.peers = dict(peers or {})
+        self.key_file = key_file
+        self.memory_mb = memory_mb
+        self.log_level = log_level
+        self.extra_args = list(extra_args or [])
+        self.ports = []
+        self.control = os.path.join(workdir, "%s.ctl" % name)
+        self.log_path = os.path.join(workdir, "%s.log" % name)
+        self.prefix = "vshimt-%d-%s" % (os.getpid(), name)
+        self.proc = None
+        self.qmp = None
+        self._tap_seq = Shim._count * 10
+
+    def add_port(self, name, mac, **opts):
+        """Declare a port before start(); opts are extra spec keys
+        (buffer policy, mode=client...).  Returns the Port."""
+        self._tap_seq += 1
+        tap = "vt%d%s" % (os.getpid() % 10000, self._tap_seq)
+        p = Port(self, name, mac, tap[:15], opts)
+        self.ports.append(p)
+        return p
+
+    def port(self, name):
+        return next(p for p in self.ports if p.name == name)
+
+    def command(self):
+        cmd = [shim_binary(), "--hugepages", "no", "-m", str(self.memory_mb),
+               "--file-prefix", self.prefix, "--control", self.control,
+               "--log-level", self.log_level, "--node-name", self.name]
+        for i, p in enumerate(self.ports):
+            cmd += ["--port", p.spec(i)]
+        if self.tunnel_port:
+            cmd += ["--tunnel-listen", "127.0.0.1:%d" % self.tunnel_port]
+        for peer, port in self.peers.items():
+            cmd += ["--peer", "%s=127.0.0.1:%d" % (peer, port)]
+        if self.key_file:
+            cmd += ["--key-file", self.key_file]
+        return cmd + self.extra_args
+
+    def start(self, timeout=30.0):
+        """Start the daemon, wait for its control socket, attach its taps
+        to the bridge.  Returns self."""
+        if os.path.exists(self.control):
+            os.unlink(self.control)
+        self._log = open(self.log_path, "ab")
+        self.proc = self.ns.popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self.qmp = vt.QMP(self.control, timeout=timeout, alive=self.alive)
+        except vt.HarnessError as e:
+            raise vt.HarnessError("%s: %s\n%s" % (self.name, e, self.log_tail()))
+        for p in self.ports:
+            self.ns.attach(p.tap)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def execute(self, cmd, args=None, timeout=30.0):
+        """Run a control command; returns its result (raises vt.QMPError)."""
+        return self.qmp.execute(cmd, args, timeout=timeout)
+
+    def stats(self, port):
+        """query-stats for one port (dict)."""
+        r = self.execute("query-stats", {"port": port})
+        return r[0] if isinstance(r, list) else r
+
+    def migration(self, port):
+        """query-migration for one port (dict)."""
+        return self.execute("query-migration", {"port": port})[0]
+
+    def wait_state(self, port, states, timeout=30.0):
+        """Wait until the port's migration state is one of states."""
+        if isinstance(states, str):
+            states = (states,)
+        vt.wait_for(lambda: self.migration(port)["state"] in states, timeout, 0.05,
+                    "%s/%s in state %s" % (self.name, port, "|".join(states)))
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=30):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def kill(self, sig=signal.SIGKILL):
+        """Kill the daemon abruptly (fault injection)."""
+        if self.alive():
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+        self._close_qmp()
+
+    def _close_qmp(self):
+        if self.qmp:
+            self.qmp.close()
+            self.qmp = None
+
+    def stop(self, timeout=20.0):
+        """SIGTERM and wait; returns the exit status (None if it had to be
+        killed)."""
+        self._close_qmp()
+        if not self.proc:
+            return None
+        status = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                status = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        else:
+            status = self.proc.returncode
+        self.ns.kill(self.proc)
+        self._log.close()
+        return status
+
+
+def drops(stats):
+    """Total drops of a query-stats result."""
+    return sum(stats.get("drops", {}).values())

@@ -1,0 +1,1315 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_control.c - control socket: protocol, limits, commands, vshimctl
+ *
+ * Theory of operation: the real control.c and control_cmds.c run on the
+ * default GMainContext with vm.c replaced by the stubs below (ports are
+ * plain structs, nothing touches EAL).  A test client is a non-blocking
+ * unix socket; waiting for a reply means iterating the main context and
+ * reading whatever arrived.
+ *
+ * Golden files: tests/control/NAME.in holds request lines, sent on a fresh
+ * connection as they are (plus LF), and NAME.out the lines expected back,
+ * greeting first.  Each case runs twice: written at once, and written in
+ * small pieces so that values are split at every possible place.  In both
+ * files "%{N*TEXT}" stands for N copies of TEXT and "%{xHH}" for one raw
+ * byte; a line of .in ending in "%{nonl}" is sent without its LF; "<EOF>"
+ * in .out means the server closes.  Event timestamps are normalised to
+ * "seconds": S, "microseconds": U.  VS_CTL_REGENERATE=1 rewrites the .out
+ * files from what the server says (for a new case; review the diff).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "util.h"
+#include "vm.h"
+
+#define TEST_TIMEOUT_US	(10 * G_USEC_PER_SEC)
+
+/* ------------------------------------------------------------------ */
+/* vm.c stubs                                                           */
+/* ------------------------------------------------------------------ */
+
+GMutex vs_vm_registry_lock;
+static struct vs_vm *stub_vms[VS_MAX_PORTS];
+
+struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
+{
+	struct vs_vm *vm;
+	unsigned int slot;
+
+	if (!vs_port_cfg_validate(pc, error)) {
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	if (!strcmp(pc->uplink, "fail")) {	/* how a test makes the uplink fail */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "port %s: cannot open uplink 'fail'", pc->name);
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	for (slot = 0; slot < VS_MAX_PORTS && stub_vms[slot]; slot++)
+		;
+	if (slot == VS_MAX_PORTS) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "port %s: too many ports",
+			    pc->name);
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	vm = g_new0(struct vs_vm, 1);
+	vm->cfg = pc;
+	vm->slot = slot;
+	vm->vid = -1;
+	stub_vms[slot] = vm;
+	return vm;
+}
+
+void vs_vm_remove(struct vs_vm *vm)
+{
+	stub_vms[vm->slot] = NULL;
+	vs_port_cfg_free(vm->cfg);
+	g_free(vm);
+}
+
+void vs_vm_remove_all(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < VS_MAX_PORTS; i++)
+		if (stub_vms[i])
+			vs_vm_remove(stub_vms[i]);
+}
+
+struct vs_vm *vs_vm_find_by_name(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < VS_MAX_PORTS; i++)
+		if (stub_vms[i] && !strcmp(stub_vms[i]->cfg->name, name))
+			return stub_vms[i];
+	return NULL;
+}
+
+void vs_vm_foreach(void (*fn)(struct vs_vm *vm, void *opaque), void *opaque)
+{
+	unsigned int i;
+
+	for (i = 0; i < VS_MAX_PORTS; i++)
+		if (stub_vms[i])
+			fn(stub_vms[i], opaque);
+}
+
+unsigned int vs_vm_count(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < VS_MAX_PORTS; i++)
+		n += stub_vms[i] != NULL;
+	return n;
+}
+
+static struct vs_vm *stub_port(const char *spec)
+{
+	g_autoptr(GError) err = NULL;
+	struct vs_port_cfg *pc = vs_port_cfg_parse_spec(spec, &err);
+	struct vs_vm *vm;
+
+	g_assert_no_error(err);
+	vm = vs_vm_add(pc, &err);
+	g_assert_no_error(err);
+	return vm;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server fixture and test client                                       */
+/* ------------------------------------------------------------------ */
+
+struct fixture {
+	char *dir;
+	char *path;
+};
+
+static void fixture_start(struct fixture *f)
+{
+	g_autoptr(GError) err = NULL;
+
+	f->dir = g_dir_make_tmp("vs-ctl-XXXXXX", &err);
+	g_assert_no_error(err);
+	f->path = g_build_filename(f->dir, "control.sock", NULL);
+	g_assert_true(vs_ctl_start(f->path, NULL, 0, &err));
+	g_assert_no_error(err);
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	vs_ctl_stop();
+	vs_vm_remove_all();
+	g_assert_false(g_file_test(f->path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+	g_free(f->path);
+	g_free(f->dir);
+}
+
+struct tclient {
+	int fd;
+	GString *in;	/* received, not yet consumed */
+	bool eof;
+};
+
+static void tc_free(struct tclient *c)
+{
+	close(c->fd);
+	g_string_free(c->in, TRUE);
+	g_free(c);
+}
+
+typedef struct tclient tclient;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(tclient, tc_free)
+
+static struct tclient *tc_connect_fd(int fd)
+{
+	struct tclient *c = g_new0(struct tclient, 1);
+
+	g_assert_cmpint(fcntl(fd, F_SETFL, O_NONBLOCK), ==, 0);
+	c->fd = fd;
+	c->in = g_string_new(NULL);
+	return c;
+}
+
+static struct tclient *tc_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	return tc_connect_fd(fd);
+}
+
+/*
+ * tc_pump() - let the server run once and take what it sent
+ *
+ * Return: true if anything happened
+ */
+static bool tc_pump(struct tclient *c)
+{
+	bool busy = g_main_context_iteration(NULL, FALSE);
+	char buf[65536];
+	ssize_t n;
+
+	while (c && !c->eof && (n = recv(c->fd, buf, sizeof(buf), 0)) != 0) {
+		if (n < 0) {
+			if (errno == ECONNRESET)
+				c->eof = true;
+			else
+				g_assert_cmpint(errno, ==, EAGAIN);
+			break;
+		}
+		g_string_append_len(c->in, buf, n);
+		busy = true;
+	}
+	if (c && !c->eof && n == 0)
+		c->eof = busy = true;
+	return busy;
+}
+
+static void tc_idle(struct tclient *c)
+{
+	if (!tc_pump(c))
+		g_usleep(200);
+}
+
+static void tc_send(struct tclient *c, const char *buf, size_t len, size_t chunk)
+{
+	gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(c->fd, buf + off, MIN(chunk, len - off), MSG_NOSIGNAL);
+
+		if (n < 0) {
+			g_assert_cmpint(errno, ==, EAGAIN);
+			g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		} else {
+			off += (size_t)n;
+		}
+		tc_pump(c);
+	}
+}
+
+static void tc_send_str(struct tclient *c, const char *s)
+{
+	tc_send(c, s, strlen(s), strlen(s));
+}
+
+/*
+ * tc_line() - the next line, without its CRLF (which must be there)
+ *
+ * Return: the line (g_free it), or NULL at end of stream
+ */
+static char *tc_line(struct tclient *c)
+{
+	gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+	for (;;) {
+		char *nl = memchr(c->in->str, '\n', c->in->len);
+
+		if (nl) {
+			size_t len = (size_t)(nl - c->in->str);
+			char *line;
+
+			g_assert_cmpuint(len, >, 0);
+			g_assert_cmpint(nl[-1], ==, '\r');
+			line = g_strndup(c->in->str, len - 1);
+			g_string_erase(c->in, 0, (gssize)len + 1);
+			return line;
+		}
+		if (c->eof) {
+			g_assert_cmpuint(c->in->len, ==, 0);
+			return NULL;
+		}
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		tc_idle(c);
+	}
+}
+
+/* The next line that is not an event */
+static char *tc_reply(struct tclient *c)
+{
+	for (;;) {
+		char *line = tc_line(c);
+
+		g_assert_nonnull(line);
+		if (!g_str_has_prefix(line, "{\"event\": "))
+			return line;
+		g_free(line);
+	}
+}
+
+static char *tc_cmd(struct tclient *c, const char *json)
+{
+	g_autofree char *msg = g_strconcat(json, "\n", NULL);
+
+	tc_send_str(c, msg);
+	return tc_reply(c);
+}
+
+static void tc_negotiate(struct tclient *c)
+{
+	g_autofree char *greeting = tc_line(c);
+	g_autofree char *ret = NULL;
+
+	g_assert_true(g_str_has_prefix(greeting, "{\"QMP\": "));
+	ret = tc_cmd(c, "{\"execute\": \"qmp_capabilities\"}");
+	g_assert_cmpstr(ret, ==, "{\"return\": {}}");
+}
+
+static void tc_wait_eof(struct tclient *c)
+{
+	gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+	while (!c->eof) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		tc_idle(c);
+	}
+}
+
+/* Let the server run a while: for "nothing more arrives" checks */
+static void tc_settle(struct tclient *c)
+{
+	gint64 until = g_get_monotonic_time() + 50000;
+
+	while (g_get_monotonic_time() < until)
+		tc_idle(c);
+}
+
+/* One member of a query-control-stats reply, through client @c */
+static gint64 tc_control_stat(struct tclient *c, const char *name)
+{
+	g_autofree char *reply = tc_cmd(c, "{\"execute\": \"query-control-stats\"}");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(JsonNode) n = vs_ctl_json_parse(reply, strlen(reply), &err);
+	JsonObject *ret;
+
+	g_assert_no_error(err);
+	ret = json_object_get_object_member(json_node_get_object(n), "return");
+	g_assert_true(json_object_has_member(ret, name));
+	return json_object_get_int_member(ret, name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Golden files                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * golden_expand() - replace %{N*TEXT}, %{xHH} and %{nonl}
+ * @line:	one line of a golden file
+ * @nonl:	set if the line ends in %{nonl}
+ *
+ * Return: the bytes (may contain NUL)
+ */
+static GString *golden_expand(const char *line, bool *nonl)
+{
+	GString *out = g_string_new(NULL);
+	const char *p = line;
+
+	*nonl = false;
+	while (*p) {
+		const char *end;
+
+		if (p[0] != '%' || p[1] != '{') {
+			g_string_append_c(out, *p++);
+			continue;
+		}
+		end = strchr(p, '}');
+		/* a '}' right after "*" is the TEXT itself: "%{3*}}" */
+		if (end && end[-1] == '*')
+			end++;
+		g_assert_nonnull(end);
+		if (!strncmp(p, "%{nonl}", 7)) {
+			*nonl = true;
+		} else if (p[2] == 'x') {
+			g_string_append_c(out, (char)strtoul(p + 3, NULL, 16));
+		} else {
+			char *star;
+			unsigned long n = strtoul(p + 2, &star, 10), i;
+
+			g_assert_cmpint(*star, ==, '*');
+			for (i = 0; i < n; i++)
+				g_string_append_len(out, star + 1, end - star - 1);
+		}
+		p = end + 1;
+	}
+	return out;
+}
+
+static char **golden_read(const char *name, const char *ext)
+{
+	g_autofree char *file = g_strdup_printf("%s.%s", name, ext);
+	g_autofree char *path = g_test_build_filename(G_TEST_DIST, "control", file, NULL);
+	g_autofree char *text = NULL;
+	g_autoptr(GError) err = NULL;
+	char **lines;
+	size_t n;
+
+	g_file_get_contents(path, &text, NULL, &err);
+	g_assert_no_error(err);
+	lines = g_strsplit(text, "\n", -1);
+	n = g_strv_length(lines);
+	if (n && !*lines[n - 1]) {	/* the file's final newline */
+		g_free(lines[n - 1]);
+		lines[n - 1] = NULL;
+	}
+	return lines;
+}
+
+static char *golden_normalise(const char *line)
+{
+	g_autoptr(GRegex) re = g_regex_new("\"seconds\": [0-9]+, \"microseconds\": [0-9]+",
+					   0, 0, NULL);
+
+	return g_regex_replace_literal(re, line, -1, 0,
+				       "\"seconds\": S, \"microseconds\": U", 0, NULL);
+}
+
+/*
+ * golden_regenerate() - write what the server says to NAME.out, for a new
+ * case or a deliberate change (VS_CTL_REGENERATE=1); review the diff
+ */
+static void golden_regenerate(struct tclient *c, const char *name)
+{
+	g_autofree char *file = g_strdup_printf("%s.out", name);
+	g_autofree char *path = g_test_build_filename(G_TEST_DIST, "control", file, NULL);
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GError) err = NULL;
+
+	for (;;) {
+		g_autofree char *line = NULL, *norm = NULL;
+
+		tc_settle(c);
+		if (!memchr(c->in->str, '\n', c->in->len) && !c->eof)
+			break;
+		line = tc_line(c);
+		if (!line) {
+			g_string_append(out, "<EOF>\n");
+			break;
+		}
+		norm = golden_normalise(line);
+		g_string_append_printf(out, "%s\n", norm);
+	}
+	g_file_set_contents(path, out->str, (gssize)out->len, &err);
+	g_assert_no_error(err);
+}
+
+static char *tc_line_normalised(struct tclient *c)
+{
+	g_autofree char *line = tc_line(c);
+
+	g_assert_nonnull(line);
+	return golden_normalise(line);
+}
+
+static void golden_run(const char *name, size_t chunk)
+{
+	g_auto(GStrv) in = golden_read(name, "in");
+	g_auto(GStrv) out = golden_read(name, "out");
+	g_autoptr(GString) req = g_string_new(NULL);
+	g_autoptr(tclient) c = NULL;
+	struct fixture f = { 0 };
+	size_t i;
+
+	fixture_start(&f);
+	c = tc_connect(f.path);
+	for (i = 0; in[i]; i++) {
+		g_autoptr(GString) line = NULL;
+		bool nonl;
+
+		if (in[i][0] == '#')
+			continue;
+		line = golden_expand(in[i], &nonl);
+		g_string_append_len(req, line->str, (gssize)line->len);
+		if (!nonl)
+			g_string_append_c(req, '\n');
+	}
+	tc_send(c, req->str, req->len, chunk);
+
+	if (g_getenv("VS_CTL_REGENERATE")) {
+		golden_regenerate(c, name);
+		g_clear_pointer(&c, tc_free);
+		fixture_stop(&f);
+		return;
+	}
+	for (i = 0; out[i]; i++) {
+		g_autofree char *got = NULL, *norm = NULL;
+		g_autoptr(GString) want = NULL;
+		bool nonl;
+
+		if (!strcmp(out[i], "<EOF>")) {
+			tc_wait_eof(c);
+			g_assert_null(tc_line(c));
+			continue;
+		}
+		want = golden_expand(out[i], &nonl);
+		got = tc_line(c);
+		if (!got)
+			g_error("%s.out line %zu: connection closed, expected %.200s", name, i + 1,
+				want->str);
+		norm = golden_normalise(got);
+		if (strcmp(norm, want->str))
+			g_error("%s.out line %zu (chunk %zu):\nexpected %.500s\n     got %.500s",
+				name, i + 1, chunk, want->str, norm);
+	}
+	tc_settle(c);
+	if (c->in->len)
+		g_error("%s: unexpected output after the last line: %.300s", name, c->in->str);
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+static void test_golden(gconstpointer data)
+{
+	golden_run(data, SIZE_MAX);	/* all at once */
+	golden_run(data, 7);		/* split everywhere */
+}
+
+/* ------------------------------------------------------------------ */
+/* Parser and serializer                                                */
+/* ------------------------------------------------------------------ */
+
+static void test_json_valid(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "{}", "{}" },
+		{ " [ ] ", "[]" },
+		{ "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\"}",
+		  "{\"a\": 1, \"b\": [true, false, null], \"c\": \"x\"}" },
+		{ "{'a': 'it\\'s'}", "{\"a\": \"it's\"}" },
+		{ "\"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\"",
+		  "\"\\u00e9\\ud83d\\ude00/\\b\\f\\n\\r\\t\"" },
+		{ "\"\xc3\xa9\"", "\"\\u00e9\"" },
+		{ "-0", "0" },
+		{ "9223372036854775807", "9223372036854775807" },
+		{ "-9223372036854775808", "-9223372036854775808" },
+		{ "9223372036854775808", "9.223372036854776e+18" },
+		{ "1.5", "1.5" },
+		{ "1.0", "1.0" },
+		{ "0.1", "0.1" },
+		{ "1e3", "1000.0" },
+		{ "-2.5E-3", "-0.0025" },
+		{ "\"\x7f\"", "\"\\u007f\"" },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(JsonNode) n = vs_ctl_json_parse(cases[i].in, strlen(cases[i].in), &err);
+		g_autofree char *s = NULL;
+
+		if (!n)
+			g_error("rejected %s: %s", cases[i].in, err->message);
+		s = vs_ctl_json_to_string(n);
+		g_assert_cmpstr(s, ==, cases[i].out);
+	}
+}
+
+static void test_json_invalid(void)
+{
+	static const char *const cases[] = {
+		"", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{1:2}",
+		"01", "1.", ".5", "+1", "0x10", "1e", "-", "NaN", "Infinity", "nul", "truex",
+		"1e999", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u0000\"", "\"\\ud800\"",
+		"\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "\"\xff\"", "\"\xc3\x28\"",
+		"{\"a\":1} {\"b\":2}", "{\"a\":/*c*/1}", "[1 2]", "{\"a\":1}x",
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(JsonNode) n = vs_ctl_json_parse(cases[i], strlen(cases[i]), &err);
+
+		if (n)
+			g_error("accepted invalid JSON '%s'", cases[i]);
+		g_assert_error(err, VS_CTL_ERROR, VS_CTL_ERR_GENERIC);
+		g_assert_true(g_str_has_prefix(err->message, "JSON parse error, "));
+	}
+}
+
+/* Nesting: the limit parses, one past it does not */
+static void test_json_depth(void)
+{
+	unsigned int depth;
+
+	for (depth = VS_CTL_MAX_DEPTH; depth <= VS_CTL_MAX_DEPTH + 1; depth++) {
+		g_autoptr(GString) s = g_string_new(NULL);
+		g_autoptr(GError) err = NULL;
+		g_autoptr(JsonNode) n = NULL;
+		unsigned int i;
+
+		for (i = 0; i < depth; i++)
+			g_string_append(s, i % 2 ? "[" : "{\"a\":");
+		for (i = depth; i-- > 0;)
+			g_string_append(s, i % 2 ? "]" : "}");
+		/* odd depths end in "{"a":" + "}": make the innermost a value */
+		g_string_replace(s, ":}", ":0}", 1);
+		g_string_replace(s, ":[]", ":[0]", 1);
+		n = vs_ctl_json_parse(s->str, s->len, &err);
+		if (depth <= VS_CTL_MAX_DEPTH) {
+			g_assert_no_error(err);
+			g_assert_nonnull(n);
+		} else {
+			g_assert_null(n);
+			g_assert_nonnull(strstr(err->message, "nesting depth"));
+		}
+	}
+}
+
+static void test_json_size(void)
+{
+	g_autofree char *buf = g_malloc(VS_CTL_MAX_MSG_SIZE + 1);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(JsonNode) n = NULL;
+
+	memset(buf, ' ', VS_CTL_MAX_MSG_SIZE + 1);
+	buf[0] = '1';
+	n = vs_ctl_json_parse(buf, VS_CTL_MAX_MSG_SIZE, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(n);
+	g_clear_pointer(&n, json_node_unref);
+	n = vs_ctl_json_parse(buf, VS_CTL_MAX_MSG_SIZE + 1, &err);
+	g_assert_null(n);
+	g_assert_nonnull(strstr(err->message, "too big"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Table                                                                */
+/* ------------------------------------------------------------------ */
+
+static void test_table(void)
+{
+	size_t i;
+
+	g_assert_cmpuint(vs_ctl_num_cmds, >, 0);
+	for (i = 0; i < vs_ctl_num_cmds; i++) {
+		const struct vs_ctl_cmd *c = &vs_ctl_cmds[i];
+		const struct vs_ctl_arg *a;
+
+		g_assert_nonnull(c->handler);
+		if (i)
+			g_assert_cmpint(strcmp(vs_ctl_cmds[i - 1].name, c->name), <, 0);
+		for (a = c->args; a && a->name; a++) {
+			if (a->type == VS_CTL_ARG_ENUM)
+				g_assert_nonnull(a->values);
+			if (a->type == VS_CTL_ARG_INT)
+				g_assert_cmpint(a->min, <=, a->max);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Transport                                                            */
+/* ------------------------------------------------------------------ */
+
+static void test_socket_mode(void)
+{
+	struct fixture f = { 0 };
+	struct stat st;
+
+	fixture_start(&f);
+	g_assert_cmpint(lstat(f.path, &st), ==, 0);
+	g_assert_true(S_ISSOCK(st.st_mode));
+	g_assert_cmpint(st.st_mode & 07777, ==, 0600);	/* no group: owner only */
+	fixture_stop(&f);
+}
+
+static void test_socket_dir(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "c.sock", NULL);
+	g_autofree char *sub = g_build_filename(dir, "new", "deeper", NULL);
+	g_autofree char *subpath = g_build_filename(sub, "c.sock", NULL);
+	g_autoptr(GError) err = NULL;
+
+	g_assert_cmpint(chmod(dir, 0777), ==, 0);
+	g_assert_false(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+	g_clear_error(&err);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+
+	/* sticky, like /tmp: others cannot remove our socket */
+	g_assert_cmpint(chmod(dir, 01777), ==, 0);
+	g_assert_true(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_no_error(err);
+	vs_ctl_stop();
+
+	/* a missing directory is created */
+	g_assert_cmpint(chmod(dir, 0755), ==, 0);
+	g_assert_true(vs_ctl_start(subpath, NULL, 0, &err));
+	g_assert_no_error(err);
+	vs_ctl_stop();
+	g_assert_cmpint(g_rmdir(sub), ==, 0);
+	*strrchr(sub, '/') = 0;
+	g_assert_cmpint(g_rmdir(sub), ==, 0);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static int bind_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	return fd;
+}
+
+static void test_socket_existing(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "c.sock", NULL);
+	g_autoptr(GError) err = NULL;
+	int fd;
+
+	/* a regular file is never removed */
+	g_assert_true(g_file_set_contents(path, "x", 1, NULL));
+	g_assert_false(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_EXISTS);
+	g_clear_error(&err);
+	g_assert_cmpint(unlink(path), ==, 0);
+
+	/* a live socket is not stolen */
+	fd = bind_unix(path);
+	g_assert_cmpint(listen(fd, 1), ==, 0);
+	g_assert_false(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+	g_clear_error(&err);
+	close(fd);	/* now stale: the file stays, nobody listens */
+
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_true(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_no_error(err);
+	g_assert_false(vs_ctl_start(path, NULL, 0, &err));	/* twice */
+	g_clear_error(&err);
+	vs_ctl_stop();
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+
+	g_assert_false(vs_ctl_start(path, "no-such-group-here", 0, &err));
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+	g_clear_error(&err);
+	g_assert_false(vs_ctl_start(path, NULL, 65536, &err));
+	g_clear_error(&err);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_socket_group(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "c.sock", NULL);
+	g_autoptr(GError) err = NULL;
+	struct stat st;
+
+	/* the group of gid 0 is "root" on Linux */
+	if (!vs_ctl_start(path, "root", 0, &err)) {
+		g_test_skip(err->message);
+		g_assert_cmpint(g_rmdir(dir), ==, 0);
+		return;
+	}
+	g_assert_cmpint(lstat(path, &st), ==, 0);
+	g_assert_cmpint(st.st_gid, ==, 0);
+	g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+	vs_ctl_stop();
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_tcp(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "c.sock", NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(tclient) c = NULL;
+	g_autofree char *ret = NULL;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd, port;
+
+	/* a free port: the kernel picks one, we release it */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+
+	g_assert_true(vs_ctl_start(path, NULL, port, &err));
+	g_assert_no_error(err);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	c = tc_connect_fd(fd);
+	tc_negotiate(c);
+	ret = tc_cmd(c, "{\"execute\": \"query-version\", \"id\": \"tcp\"}");
+	g_assert_true(g_str_has_suffix(ret, "\"id\": \"tcp\"}"));
+	vs_ctl_stop();
+	tc_wait_eof(c);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* A client that sends and half-closes still gets its answers */
+static void test_eof(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	g_autofree char *greeting = NULL, *r1 = NULL, *r2 = NULL;
+
+	fixture_start(&f);
+	c = tc_connect(f.path);
+	tc_send_str(c, "{\"execute\": \"qmp_capabilities\"}{\"execute\": \"query-version\", "
+		       "\"id\": 1}{\"execute\"");
+	g_assert_cmpint(shutdown(c->fd, SHUT_WR), ==, 0);
+	greeting = tc_line(c);
+	r1 = tc_line(c);
+	r2 = tc_line(c);
+	g_assert_cmpstr(r1, ==, "{\"return\": {}}");
+	g_assert_true(g_str_has_suffix(r2, "\"id\": 1}"));
+	g_assert_null(tc_line(c));	/* the partial request is dropped */
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+/* At the limit every client is served; one past it is told and closed */
+static void test_max_clients(void)
+{
+	struct fixture f = { 0 };
+	struct tclient *c[VS_CTL_MAX_CLIENTS + 1];
+	g_autofree char *line = NULL;
+	unsigned int i;
+
+	fixture_start(&f);
+	for (i = 0; i < VS_CTL_MAX_CLIENTS; i++) {
+		g_autofree char *greeting = NULL;
+
+		c[i] = tc_connect(f.path);
+		greeting = tc_line(c[i]);
+		g_assert_true(g_str_has_prefix(greeting, "{\"QMP\": "));
+	}
+	c[i] = tc_connect(f.path);
+	line = tc_line(c[i]);
+	g_assert_cmpstr(line, ==, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Too many "
+				  "clients: the limit is 64\"}}");
+	g_assert_null(tc_line(c[i]));
+	tc_free(c[i]);
+
+	g_free(tc_cmd(c[0], "{\"execute\": \"qmp_capabilities\"}"));	/* greeting read */
+	g_assert_cmpint(tc_control_stat(c[0], "clients-rejected"), ==, 1);
+	g_assert_cmpint(tc_control_stat(c[0], "clients"), ==, VS_CTL_MAX_CLIENTS);
+	tc_free(c[1]);
+	tc_settle(c[0]);	/* the server sees the hang-up */
+	g_assert_cmpint(tc_control_stat(c[0], "clients"), ==, VS_CTL_MAX_CLIENTS - 1);
+	for (i = 0; i < VS_CTL_MAX_CLIENTS; i++)
+		if (i != 1)
+			tc_free(c[i]);
+	fixture_stop(&f);
+}
+
+static JsonNode *big_event_data(size_t len)
+{
+	g_autofree char *pad = g_malloc(len + 1);
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *o = json_object_new();
+
+	memset(pad, 'p', len);
+	pad[len] = 0;
+	json_object_set_string_member(o, "pad", pad);
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* A client that never reads is dropped once its queue is full */
+static void test_slow_client(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) slow = NULL;
+	g_autoptr(tclient) mon = NULL;
+	unsigned int i;
+
+	fixture_start(&f);
+	slow = tc_connect(f.path);
+	tc_negotiate(slow);
+	mon = tc_connect(f.path);	/* not negotiated: gets no events */
+	g_free(tc_line(mon));
+	/* 4 MiB of events: more than the queue plus any socket buffer */
+	for (i = 0; i < 512; i++) {
+		vs_ctl_emit_event("TEST_FLOOD", big_event_data(8192));
+		g_main_context_iteration(NULL, FALSE);
+	}
+	g_free(tc_cmd(mon, "{\"execute\": \"qmp_capabilities\"}"));
+	g_assert_cmpint(tc_control_stat(mon, "slow-clients-dropped"), ==, 1);
+	g_assert_cmpint(tc_control_stat(mon, "clients"), ==, 1);
+	/* the slow client finds the end of the stream after what was sent */
+	while (!slow->eof) {
+		tc_idle(slow);
+		g_string_truncate(slow->in, 0);
+	}
+	g_clear_pointer(&slow, tc_free);
+	g_clear_pointer(&mon, tc_free);
+	fixture_stop(&f);
+}
+
+/*
+ * A client that pipelines many requests before reading is slowed down
+ * (the server stops reading), not dropped, and gets every reply in order.
+ */
+static void test_backpressure(void)
+{
+	static const char req[] = "{\"execute\": \"query-version\", \"id\": 12345678}\n";
+	const unsigned int total = 40000;	/* ~4 MiB of replies */
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	g_autoptr(tclient) mon = NULL;
+	unsigned int sent = 0, got = 0, stalls = 0;
+	gint64 deadline = g_get_monotonic_time() + 6 * TEST_TIMEOUT_US;
+
+	fixture_start(&f);
+	c = tc_connect(f.path);
+	tc_negotiate(c);
+	mon = tc_connect(f.path);
+	tc_negotiate(mon);
+
+	/* Phase 1: send without reading until the server stops taking more */
+	while (sent < total && stalls < 200) {
+		if (send(c->fd, req, sizeof(req) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(req) - 1) {
+			sent++;
+			stalls = 0;
+		} else {
+			stalls++;
+			g_main_context_iteration(NULL, FALSE);
+		}
+		if (!(sent % 64))
+			g_main_context_iteration(NULL, FALSE);
+	}
+	g_assert_cmpuint(sent, <, total);	/* it did push back */
+	g_assert_cmpint(tc_control_stat(mon, "slow-clients-dropped"), ==, 0);
+
+	/* Phase 2: read everything, sending the rest as room appears */
+	while (got < total) {
+		char *nl;
+
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		if (sent < total && send(c->fd, req, sizeof(req) - 1,
+					 MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(req) - 1)
+			sent++;
+		tc_pump(c);
+		g_assert_false(c->eof);
+		while ((nl = memchr(c->in->str, '\n', c->in->len))) {
+			g_assert_true(g_str_has_prefix(c->in->str, "{\"return\": "));
+			g_string_erase(c->in, 0, nl - c->in->str + 1);
+			got++;
+		}
+	}
+	g_assert_cmpint(tc_control_stat(mon, "slow-clients-dropped"), ==, 0);
+	g_clear_pointer(&c, tc_free);
+	g_clear_pointer(&mon, tc_free);
+	fixture_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+static void test_events(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) a = NULL;
+	g_autoptr(tclient) b = NULL;
+	g_autofree char *ev = NULL, *ev2 = NULL, *ret = NULL;
+	JsonNode *bad;
+
+	fixture_start(&f);
+	a = tc_connect(f.path);
+	tc_negotiate(a);
+	b = tc_connect(f.path);	/* negotiating: must not get events */
+	g_free(tc_line(b));
+
+	vs_ctl_emit_event("TEST_EVENT", NULL);
+	ev = tc_line(a);
+	g_assert_true(g_regex_match_simple("^\\{\"event\": \"TEST_EVENT\", \"timestamp\": "
+					   "\\{\"seconds\": [0-9]+, \"microseconds\": [0-9]+\\}\\}$",
+					   ev, 0, 0));
+	/* data that is not an object is refused, and freed */
+	bad = json_node_new(JSON_NODE_ARRAY);
+	json_node_take_array(bad, json_array_new());
+	vs_ctl_emit_event("TEST_BAD", bad);
+
+	ret = tc_cmd(b, "{\"execute\": \"qmp_capabilities\"}");
+	g_assert_cmpstr(ret, ==, "{\"return\": {}}");
+	vs_ctl_emit_event("TEST_EVENT2", big_event_data(3));
+	g_free(ev);
+	ev = tc_line(a);
+	ev2 = tc_line(b);
+	g_assert_cmpstr(ev, ==, ev2);
+	g_assert_true(g_str_has_prefix(ev, "{\"event\": \"TEST_EVENT2\", \"data\": "
+					   "{\"pad\": \"ppp\"}, \"timestamp\": "));
+	tc_settle(a);
+	tc_settle(b);
+	g_assert_cmpuint(a->in->len, ==, 0);	/* TEST_BAD was not sent */
+	g_assert_cmpuint(b->in->len, ==, 0);
+	g_clear_pointer(&a, tc_free);
+	g_clear_pointer(&b, tc_free);
+	fixture_stop(&f);
+}
+
+static JsonNode *obj_with(const char *key, const char *val)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *o = json_object_new();
+
+	json_object_set_string_member(o, key, val);
+	json_node_take_object(n, o);
+	return n;
+}
+
+static void test_ratelimit(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	g_autofree char *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	unsigned int i;
+
+	fixture_start(&f);
+	c = tc_connect(f.path);
+	tc_negotiate(c);
+	for (i = 0; i < 3; i++)
+		vs_ctl_emit_event_ratelimited("BUFFER_OVERFLOW", "vm1", obj_with("port", "vm1"));
+	vs_ctl_emit_event_ratelimited("BUFFER_OVERFLOW", "vm2", NULL);
+	e1 = tc_line_normalised(c);
+	e2 = tc_line_normalised(c);
+	g_assert_cmpstr(e1, ==, "{\"event\": \"BUFFER_OVERFLOW\", \"data\": {\"port\": \"vm1\", "
+				"\"suppressed\": 0}, \"timestamp\": {\"seconds\": S, "
+				"\"microseconds\": U}}");
+	g_assert_cmpstr(e2, ==, "{\"event\": \"BUFFER_OVERFLOW\", \"data\": {\"suppressed\": 0}, "
+				"\"timestamp\": {\"seconds\": S, \"microseconds\": U}}");
+	tc_settle(c);
+	g_assert_cmpuint(c->in->len, ==, 0);
+
+	g_usleep((VS_CTL_RATELIMIT_MS + 100) * 1000);
+	vs_ctl_emit_event_ratelimited("BUFFER_OVERFLOW", "vm1", obj_with("port", "vm1"));
+	e3 = tc_line_normalised(c);
+	g_assert_cmpstr(e3, ==, "{\"event\": \"BUFFER_OVERFLOW\", \"data\": {\"port\": \"vm1\", "
+				"\"suppressed\": 2}, \"timestamp\": {\"seconds\": S, "
+				"\"microseconds\": U}}");
+	g_assert_cmpint(tc_control_stat(c, "events-suppressed"), ==, 2);
+	g_assert_cmpint(tc_control_stat(c, "events"), ==, 3);
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Port commands against stub ports                                     */
+/* ------------------------------------------------------------------ */
+
+static gint64 stat_of(struct tclient *c, const char *port, const char *member,
+		      const char *sub)
+{
+	g_autofree char *req = g_strdup_printf("{\"execute\": \"query-stats\", \"arguments\": "
+					       "{\"port\": \"%s\"}}", port);
+	g_autofree char *reply = tc_cmd(c, req);
+	g_autoptr(JsonNode) n = vs_ctl_json_parse(reply, strlen(reply), NULL);
+	JsonArray *a = json_object_get_array_member(json_node_get_object(n), "return");
+	JsonObject *o = json_array_get_object_element(a, 0);
+
+	g_assert_cmpuint(json_array_get_length(a), ==, 1);
+	if (sub)
+		o = json_object_get_object_member(o, member);
+	return json_object_get_int_member(o, sub ? sub : member);
+}
+
+static void test_stats_reset(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	struct vs_vm *vm1, *vm2;
+
+	fixture_start(&f);
+	vm1 = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,uplink=u1");
+	vm2 = stub_port("name=vm2,socket=/s2,mac=52:54:00:00:00:02,uplink=u2");
+	vm1->stats.rx_pkts = 10;
+	vm1->stats.drops[VS_DROP_NOT_READY] = 3;
+	vm1->stats.ctl_drops[VS_DROP_NOT_READY] = 4;
+	vm1->stats.buffered_pkts[1] = 5;
+	vm1->stats.last_blackout_us = 777;
+	vm2->stats.rx_pkts = 20;
+	c = tc_connect(f.path);
+	tc_negotiate(c);
+
+	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 10);
+	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 7);
+	g_assert_cmpint(stat_of(c, "vm1", "buffered-pkts", "tcp"), ==, 5);
+	g_free(tc_cmd(c, "{\"execute\": \"stats-reset\", \"arguments\": {\"port\": \"vm1\"}}"));
+	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 0);
+	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 0);
+	g_assert_cmpint(stat_of(c, "vm1", "buffered-pkts", "tcp"), ==, 0);
+	g_assert_cmpint(stat_of(c, "vm1", "last-blackout-us", NULL), ==, 777);	/* gauge */
+	g_assert_cmpint(stat_of(c, "vm2", "rx-pkts", NULL), ==, 20);		/* other port */
+
+	vm1->stats.rx_pkts += 6;
+	vm1->stats.ctl_drops[VS_DROP_NOT_READY]++;
+	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 6);
+	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 1);
+
+	g_free(tc_cmd(c, "{\"execute\": \"stats-reset\"}"));
+	g_assert_cmpint(stat_of(c, "vm2", "rx-pkts", NULL), ==, 0);
+
+	/* a port re-created under the same name starts from its own zero */
+	vs_vm_remove(vm1);
+	vm1 = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,uplink=u1");
+	vm1->stats.rx_pkts = 2;
+	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 2);
+
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+static void test_query_ports_state(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	g_autofree char *ret = NULL;
+	struct vs_vm *vm;
+
+	fixture_start(&f);
+	vm = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,mode=client,queues=2,"
+		       "uplink=net_tap0,iface=t0");
+	vm->vid = 0;
+	c = tc_connect(f.path);
+	tc_negotiate(c);
+	ret = tc_cmd(c, "{\"execute\": \"query-ports\"}");
+	g_assert_cmpstr(ret, ==, "{\"return\": [{\"name\": \"vm1\", \"socket\": \"/s1\", \"mode\": "
+				 "\"client\", \"mac\": \"52:54:00:00:00:01\", \"uplink\": "
+				 "\"net_tap0,iface=t0\", \"queues\": 2, \"state\": \"running\"}]}");
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+/* query-commands lists every row of the table, in table order */
+static void test_query_commands(void)
+{
+	struct fixture f = { 0 };
+	g_autoptr(tclient) c = NULL;
+	g_autoptr(GString) want = g_string_new("{\"return\": [");
+	g_autofree char *ret = NULL;
+	size_t i;
+
+	fixture_start(&f);
+	c = tc_connect(f.path);
+	tc_negotiate(c);
+	for (i = 0; i < vs_ctl_num_cmds; i++)
+		g_string_append_printf(want, "%s{\"name\": \"%s\"}", i ? ", " : "",
+				       vs_ctl_cmds[i].name);
+	g_string_append(want, "]}");
+	ret = tc_cmd(c, "{\"execute\": \"query-commands\"}");
+	g_assert_cmpstr(ret, ==, want->str);
+	g_clear_pointer(&c, tc_free);
+	fixture_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* vshimctl against this server                                         */
+/* ------------------------------------------------------------------ */
+
+struct run_result {
+	bool done;
+	int status;
+	char *out;
+	char *err;
+};
+
+static void run_done_cb(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+	struct run_result *r = opaque;
+	g_autoptr(GError) err = NULL;
+
+	g_subprocess_communicate_utf8_finish(G_SUBPROCESS(src), res, &r->out, &r->err, &err);
+	g_assert_no_error(err);
+	r->status = g_subprocess_get_if_exited(G_SUBPROCESS(src)) ?
+		    g_subprocess_get_exit_status(G_SUBPROCESS(src)) : -1;
+	r->done = true;
+}
+
+/*
+ * run_vshimctl() - run the tool while this process serves its requests
+ *
+ * Return: exit status; *out gets stdout (g_free it)
+ */
+static int run_vshimctl(const char *sock, char **out, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GSubprocess) p = NULL;
+	g_autoptr(GError) err = NULL;
+	struct run_result r = { 0 };
+	gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+	const char *arg;
+	va_list ap;
+
+	g_ptr_array_add(argv, (gpointer)"python3");
+	g_ptr_array_add(argv, (gpointer)g_getenv("VSHIMCTL"));
+	g_ptr_array_add(argv, (gpointer)"-s");
+	g_ptr_array_add(argv, (gpointer)sock);
+	va_start(ap, out);
+	while ((arg = va_arg(ap, const char *)))
+		g_ptr_array_add(argv, (gpointer)arg);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	p = g_subprocess_newv((const char *const *)argv->pdata,
+			      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+			      &err);
+	g_assert_no_error(err);
+	g_subprocess_communicate_utf8_async(p, NULL, NULL, run_done_cb, &r);
+	while (!r.done) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		if (!g_main_context_iteration(NULL, FALSE))
+			g_usleep(500);
+	}
+	if (g_test_verbose())
+		g_printerr("vshimctl: %d\n%s%s", r.status, r.out, r.err);
+	g_free(r.err);
+	*out = r.out;
+	return r.status;
+}
+
+static void test_vshimctl(void)
+{
+	struct fixture f = { 0 };
+	g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
+	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
+	g_autofree char *nosock = NULL;
+
+	if (!g_getenv("VSHIMCTL") || !g_find_program_in_path("python3")) {
+		g_test_skip("needs python3 and VSHIMCTL (run through meson test)");
+		return;
+	}
+	fixture_start(&f);
+	nosock = g_build_filename(f.dir, "nothing.sock", NULL);
+
+	g_assert_cmpint(run_vshimctl(f.path, &o1, "--json", "version", NULL), ==, 0);
+	g_assert_nonnull(strstr(o1, "\"package\": \"vhost-shim 0.1.0\""));
+	g_assert_cmpint(run_vshimctl(f.path, &o2, "port-add", "vm7", "--socket", "/s7", "--mac",
+				     "52:54:00:00:00:07", "--uplink", "net_null0", "--queues", "2",
+				     NULL), ==, 0);
+	g_assert_cmpint(run_vshimctl(f.path, &o3, "ports", NULL), ==, 0);
+	g_assert_nonnull(strstr(o3, "vm7"));
+	g_assert_nonnull(strstr(o3, "52:54:00:00:00:07"));
+	g_assert_nonnull(strstr(o3, "waiting"));
+	g_assert_cmpint(run_vshimctl(f.path, &o4, "stats", "vm7", NULL), ==, 0);
+	g_assert_nonnull(strstr(o4, "rx-pkts"));
+	g_assert_cmpint(run_vshimctl(f.path, &o5, "port-del", "nope", NULL), ==, 1);
+	g_assert_cmpint(run_vshimctl(f.path, &o6, "raw", "query-stats", "{\"port\": \"vm7\"}",
+				     NULL), ==, 0);
+	g_assert_nonnull(strstr(o6, "\"name\": \"vm7\""));
+	g_assert_cmpint(run_vshimctl(f.path, &o7, "no-such-subcommand", NULL), ==, 2);
+	g_assert_cmpint(run_vshimctl(nosock, &o8, "version", NULL), ==, 3);
+	g_assert_cmpint(run_vshimctl(f.path, &o9, "port-del", "vm7", NULL), ==, 0);
+	g_assert_null(vs_vm_find_by_name("vm7"));
+	fixture_stop(&f);
+}
+
+#define DO_TEST(name) g_test_add_data_func("/control/golden/" name, name, test_golden)
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_ERR);
+
+	DO_TEST("greeting");
+	DO_TEST("negotiation");
+	DO_TEST("malformed");
+	DO_TEST("too-big");
+	DO_TEST("too-deep");
+	DO_TEST("unknown-command");
+	DO_TEST("envelope");
+	DO_TEST("argument-types");
+	DO_TEST("missing-argument");
+	DO_TEST("non-object");
+	DO_TEST("id-echo");
+	DO_TEST("ports");
+	DO_TEST("control-stats");
+
+	g_test_add_func("/control/json/valid", test_json_valid);
+	g_test_add_func("/control/json/invalid", test_json_invalid);
+	g_test_add_func("/control/json/limits/depth", test_json_depth);
+	g_test_add_func("/control/json/limits/size", test_json_size);
+	g_test_add_func("/control/table", test_table);
+	g_test_add_func("/control/socket/mode", test_socket_mode);
+	g_test_add_func("/control/socket/dir", test_socket_dir);
+	g_test_add_func("/control/socket/existing", test_socket_existing);
+	g_test_add_func("/control/socket/group", test_socket_group);
+	g_test_add_func("/control/socket/tcp", test_tcp);
+	g_test_add_func("/control/socket/eof", test_eof);
+	g_test_add_func("/control/limits/clients", test_max_clients);
+	g_test_add_func("/control/limits/slow-client", test_slow_client);
+	g_test_add_func("/control/limits/backpressure", test_backpressure);
+	g_test_add_func("/control/events/broadcast", test_events);
+	g_test_add_func("/control/events/ratelimit", test_ratelimit);
+	g_test_add_func("/control/cmd/stats-reset", test_stats_reset);
+	g_test_add_func("/control/cmd/query-ports", test_query_ports_state);
+	g_test_add_func("/control/cmd/query-commands", test_query_commands);
+	g_test_add_func("/control/vshimctl", test_vshimctl);
+	return g_test_run();
+}

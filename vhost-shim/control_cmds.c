@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * control_cmds.c - the control socket's command table and port commands
+ *
+ * Theory of operation: vs_ctl_cmds[] is the one list of commands.  Each row
+ * names the handler and declares the arguments; control.c checks the phase,
+ * the argument names, types, enum values and integer ranges before any
+ * handler here runs, so handlers only check what a schema cannot express
+ * (a MAC address, whether a port exists).  Rows are sorted by name for
+ * bsearch(), which vs_ctl_start() verifies.  Commands of other modules
+ * (migration...) are added as rows here with their handlers in their own
+ * files.
+ *
+ * Counters are written by lcores (and some by the main loop), one writer
+ * each, and must never be written by anyone else.  So stats-reset does not
+ * zero them: it snapshots them into a per-port baseline kept here, and
+ * query-stats reports current minus baseline.  A reset is therefore
+ * best-effort: frames counted while the snapshot is taken may land on
+ * either side of it.  Gauges (peaks, last durations) are reported as they
+ * are and are not reset.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "control.h"
+#include "control_mig.h"
+#include "log.h"
+#include "pkt.h"
+#include "stats.h"
+#include "util.h"
+#include "vm.h"
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * struct ctl_stat_field - one scalar of struct vs_port_stats on the wire
+ * @name:	member name in query-stats
+ * @off:	offset in struct vs_port_stats
+ * @gauge:	not a counter: reported as is, never reset
+ */
+struct ctl_stat_field {
+	const char *name;
+	size_t off;
+	bool gauge;
+};
+
+#define CTL_COUNTER(name, field) { name, offsetof(struct vs_port_stats, field), false }
+#define CTL_GAUGE(name, field) { name, offsetof(struct vs_port_stats, field), true }
+
+static const struct ctl_stat_field ctl_stat_fields[] = {
+	CTL_COUNTER("uplink-rx-pkts", uplink_rx_pkts),
+	CTL_COUNTER("uplink-rx-bytes", uplink_rx_bytes),
+	CTL_COUNTER("rx-pkts", rx_pkts),
+	CTL_COUNTER("rx-bytes", rx_bytes),
+	CTL_COUNTER("vm-tx-pkts", vm_tx_pkts),
+	CTL_COUNTER("tx-pkts", tx_pkts),
+	CTL_COUNTER("tx-bytes", tx_bytes),
+	CTL_GAUGE("buffer-peak-pkts", buffer_peak_pkts),
+	CTL_GAUGE("buffer-peak-bytes", buffer_peak_bytes),
+	CTL_COUNTER("replayed-pkts", replayed_pkts),
+	CTL_COUNTER("live-held-pkts", live_held_pkts),
+	CTL_COUNTER("tunnel-tx-frames", tunnel_tx_frames),
+	CTL_COUNTER("tunnel-tx-bytes", tunnel_tx_bytes),
+	CTL_COUNTER("tunnel-rx-frames", tunnel_rx_frames),
+	CTL_COUNTER("tunnel-rx-bytes", tunnel_rx_bytes),
+	CTL_COUNTER("tunnel-duplicates", tunnel_duplicates),
+	CTL_COUNTER("tunnel-reconnects", tunnel_reconnects),
+	CTL_COUNTER("stragglers-forwarded", stragglers_forwarded),
+	CTL_COUNTER("announces-sent", announces_sent),
+	CTL_COUNTER("hold-window-expired", hold_window_expired),
+	CTL_COUNTER("migrations-out", migrations_out),
+	CTL_COUNTER("migrations-in", migrations_in),
+	CTL_COUNTER("rollbacks", rollbacks),
+	CTL_GAUGE("last-blackout-us", last_blackout_us),
+	CTL_GAUGE("last-resume-to-first-replay-us", last_resume_to_first_replay_us),
+	CTL_GAUGE("last-resume-to-last-replay-us", last_resume_to_last_replay_us),
+};
+
+/* The snapshot copies the struct as an array of counters */
+static_assert(sizeof(struct vs_port_stats) % sizeof(uint64_t) == 0,
+	      "struct vs_port_stats holds uint64_t counters only");
+static_assert(G_N_ELEMENTS(((struct vs_port_stats *)0)->buffered_pkts) == VS_PKT_NUM_CLASSES,
+	      "buffered_pkts is indexed by enum vs_pkt_class");
+/* A new counter in stats.h must appear on the control socket: add it to
+ * ctl_stat_fields[] (and to docs/control-protocol.md) */
+static_assert(sizeof(struct vs_port_stats) ==
+	      sizeof(uint64_t) * (G_N_ELEMENTS(ctl_stat_fields) + 2 * VS_DROP_NUM_REASONS +
+				  2 * VS_PKT_NUM_CLASSES),
+	      "every field of struct vs_port_stats is listed in ctl_stat_fields[]");
+
+#define CTL_STATS_WORDS (sizeof(struct vs_port_stats) / sizeof(uint64_t))
+
+/**
+ * struct ctl_baseline - counters of a port at its last stats-reset
+ * @vm:		the port it was taken of: a port re-created under the same
+ *		name is another port, with counters from zero
+ * @snap:	the snapshot
+ */
+struct ctl_baseline {
+	const struct vs_vm *vm;
+	struct vs_port_stats snap;
+};
+
+static GHashTable *ctl_baselines;	/* port name -> struct ctl_baseline */
+
+static void ctl_stats_snapshot(const struct vs_vm *vm, struct vs_port_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&vm->stats;
+	uint64_t *dst = (uint64_t *)out;
+	size_t i;
+
+	for (i = 0; i < CTL_STATS_WORDS; i++)
+		dst[i] = VS_STAT_GET(src[i]);
+}
+
+static const struct vs_port_stats *ctl_baseline_of(const struct vs_vm *vm)
+{
+	struct ctl_baseline *b = ctl_baselines ? g_hash_table_lookup(ctl_baselines, vm->cfg->name)
+					       : NULL;
+
+	return b && b->vm == vm ? &b->snap : NULL;
+}
+
+static void ctl_baseline_forget(const char *name)
+{
+	if (ctl_baselines)
+		g_hash_table_remove(ctl_baselines, name);
+}
+
+/*
+ * ctl_counter() - a counter as reported: current minus baseline; a counter
+ * below its baseline was restarted under us and is reported as it is
+ */
+static uint64_t ctl_counter(const struct vs_port_stats *cur, const struct vs_port_stats *base,
+			    size_t off)
+{
+	uint64_t c = *(const uint64_t *)((const char *)cur + off);
+	uint64_t b = base ? *(const uint64_t *)((const char *)base + off) : 0;
+
+	return c >= b ? c - b : c;
+}
+
+static void ctl_add_class_counters(JsonObject *o, const char *name,
+				   const struct vs_port_stats *cur,
+				   const struct vs_port_stats *base, size_t off)
+{
+	JsonObject *by_class = json_object_new();
+	unsigned int c;
+
+	for (c = 0; c < VS_PKT_NUM_CLASSES; c++)
+		json_object_set_int_member(by_class, vs_pkt_class_names[c],
+					   (gint64)ctl_counter(cur, base,
+							       off + c * sizeof(uint64_t)));
+	json_object_set_object_member(o, name, by_class);
+}
+
+static JsonNode *ctl_port_stats(const struct vs_vm *vm)
+{
+	const struct vs_port_stats *base = ctl_baseline_of(vm);
+	struct vs_port_stats cur;
+	JsonObject *o = json_object_new(), *drops = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	size_t i;
+
+	ctl_stats_snapshot(vm, &cur);
+	json_object_set_string_member(o, "name", vm->cfg->name);
+	for (i = 0; i < G_N_ELEMENTS(ctl_stat_fields); i++) {
+		const struct ctl_stat_field *f = &ctl_stat_fields[i];
+
+		json_object_set_int_member(o, f->name,
+					   (gint64)ctl_counter(&cur, f->gauge ? NULL : base,
+							       f->off));
+	}
+	for (i = 0; i < VS_DROP_NUM_REASONS; i++) {
+		size_t lcore = offsetof(struct vs_port_stats, drops) + i * sizeof(uint64_t);
+		size_t mainloop = offsetof(struct vs_port_stats, ctl_drops) + i * sizeof(uint64_t);
+
+		json_object_set_int_member(drops, vs_drop_reason_names[i],
+					   (gint64)(ctl_counter(&cur, base, lcore) +
+						    ctl_counter(&cur, base, mainloop)));
+	}
+	json_object_set_object_member(o, "drops", drops);
+	ctl_add_class_counters(o, "buffered-pkts", &cur, base,
+			       offsetof(struct vs_port_stats, buffered_pkts));
+	ctl_add_class_counters(o, "buffered-bytes", &cur, base,
+			       offsetof(struct vs_port_stats, buffered_bytes));
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Port commands                                                        */
+/* ------------------------------------------------------------------ */
+
+static struct vs_vm *ctl_find_port(const char *name, GError **error)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(name);
+
+	if (!vm)
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_DEVICE_NOT_FOUND,
+			    "Port '%s' not found", name);
+	return vm;
+}
+
+static void ctl_emit_port_event(const char *event, const char *name)
+{
+	JsonNode *data = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *o = json_object_new();
+
+	json_object_set_string_member(o, "port", name);
+	json_node_take_object(data, o);
+	vs_ctl_emit_event(event, data);
+}
+
+static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
+{
+	const struct vs_port_cfg *pc = vm->cfg;
+	JsonObject *o = json_object_new();
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", pc->mac[0], pc->mac[1],
+		 pc->mac[2], pc->mac[3], pc->mac[4], pc->mac[5]);
+	json_object_set_string_member(o, "name", pc->name);
+	json_object_set_string_member(o, "socket", pc->socket_path);
+	json_object_set_string_member(o, "mode", pc->client ? "client" : "server");
+	json_object_set_string_member(o, "mac", mac);
+	json_object_set_string_member(o, "uplink", pc->uplink);
+	json_object_set_int_member(o, "queues", pc->queues);
+	/* vid is published by the vhost thread with a release store */
+	json_object_set_string_member(o, "state", __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0
+						  ? "running" : "waiting");
+	json_array_add_object_element(opaque, o);
+}
+
+static JsonNode *ctl_cmd_query_ports(struct vs_ctl_session *s, JsonObject *args,
+				     GError **error)
+{
+	JsonArray *a = json_array_new();
+	JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+	vs_vm_foreach(ctl_port_info_cb, a);
+	json_node_take_array(n, a);
+	return n;
+}
+
+static void ctl_port_stats_cb(struct vs_vm *vm, void *opaque)
+{
+	json_array_add_element(opaque, ctl_port_stats(vm));
+}
+
+static JsonNode *ctl_cmd_query_stats(struct vs_ctl_session *s, JsonObject *args,
+				     GError **error)
+{
+	const char *port = vs_ctl_arg_str(args, "port", NULL);
+	JsonArray *a;
+	JsonNode *n;
+
+	if (port) {
+		struct vs_vm *vm = ctl_find_port(port, error);
+
+		if (!vm)
+			return NULL;
+		a = json_array_new();
+		ctl_port_stats_cb(vm, a);
+	} else {
+		a = json_array_new();
+		vs_vm_foreach(ctl_port_stats_cb, a);
+	}
+	n = json_node_new(JSON_NODE_ARRAY);
+	json_node_take_array(n, a);
+	return n;
+}
+
+static void ctl_stats_reset_cb(struct vs_vm *vm, void *opaque)
+{
+	struct ctl_baseline *b = g_new0(struct ctl_baseline, 1);
+
+	b->vm = vm;
+	ctl_stats_snapshot(vm, &b->snap);
+	g_hash_table_replace(ctl_baselines, g_strdup(vm->cfg->name), b);
+}
+
+static gboolean ctl_baseline_is_stale(gpointer name, gpointer value, gpointer opaque)
+{
+	const struct ctl_baseline *b = value;
+
+	return vs_vm_find_by_name(name) != b->vm;
+}
+
+static JsonNode *ctl_cmd_stats_reset(struct vs_ctl_session *s, JsonObject *args,
+				     GError **error)
+{
+	const char *port = vs_ctl_arg_str(args, "port", NULL);
+
+	if (!ctl_baselines)
+		ctl_baselines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	/* Ports removed by other means leave baselines behind: drop them */
+	g_hash_table_foreach_remove(ctl_baselines, ctl_baseline_is_stale, NULL);
+	if (port) {
+		struct vs_vm *vm = ctl_find_port(port, error);
+
+		if (!vm)
+			return NULL;
+		ctl_stats_reset_cb(vm, NULL);
+	} else {
+		vs_vm_foreach(ctl_stats_reset_cb, NULL);
+	}
+	return vs_ctl_return_empty();
+}
+
+static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	g_autoptr(vs_port_cfg) pc = g_new0(struct vs_port_cfg, 1);
+	const char *mac = vs_ctl_arg_str(args, "mac", "");
+	g_autofree char *name = NULL;
+
+	/* Same defaults as --port (config.c) */
+	pc->queues = VS_DEFAULT_QUEUES;
+	vs_buf_policy_init(&pc->policy);
+	pc->name = g_strdup(vs_ctl_arg_str(args, "name", ""));
+	pc->socket_path = g_strdup(vs_ctl_arg_str(args, "socket", ""));
+	pc->uplink = g_strdup(vs_ctl_arg_str(args, "uplink", ""));
+	pc->client = !strcmp(vs_ctl_arg_str(args, "mode", "server"), "client");
+	pc->queues = (unsigned int)vs_ctl_arg_int(args, "queues", VS_DEFAULT_QUEUES);
+	if (!vs_parse_mac(mac, pc->mac)) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
+			    "Parameter 'mac' expects a unicast MAC address such as "
+			    "52:54:00:12:34:56");
+		return NULL;
+	}
+	if (!vs_port_cfg_validate(pc, error))
+		return NULL;
+	if (vs_vm_find_by_name(pc->name)) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC, "Port '%s' already exists",
+			    pc->name);
+		return NULL;
+	}
+	name = g_strdup(pc->name);
+	if (!vs_vm_add(g_steal_pointer(&pc), error))
+		return NULL;
+	ctl_baseline_forget(name);
+	ctl_emit_port_event(VS_CTL_EVENT_PORT_ADDED, name);
+	return vs_ctl_return_empty();
+}
+
+static JsonNode *ctl_cmd_port_del(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	g_autofree char *name = g_strdup(vs_ctl_arg_str(args, "name", ""));
+	struct vs_vm *vm = ctl_find_port(name, error);
+
+	if (!vm)
+		return NULL;
+	vs_vm_remove(vm);
+	ctl_baseline_forget(name);
+	ctl_emit_port_event(VS_CTL_EVENT_PORT_DELETED, name);
+	return vs_ctl_return_empty();
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                            */
+/* ------------------------------------------------------------------ */
+
+static const char *const ctl_port_modes[] = { "server", "client", NULL };
+
+static const struct vs_ctl_arg ctl_args_port_add[] = {
+	{ .name = "name", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "socket", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "mac", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "uplink", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "mode", .type = VS_CTL_ARG_ENUM, .values = ctl_port_modes },
+	{ .name = "queues", .type = VS_CTL_ARG_INT, .min = 1, .max = VS_MAX_QUEUES },
+	{ .name = NULL },
+};
+
+static const struct vs_ctl_arg ctl_args_name[] = {
+	{ .name = "name", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = NULL },
+};
+
+static const struct vs_ctl_arg ctl_args_opt_port[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR },
+	{ .name = NULL },
+};
+
+static const struct vs_ctl_arg ctl_args_capabilities[] = {
+	{ .name = "enable", .type = VS_CTL_ARG_STR_LIST },
+	{ .name = NULL },
+};
+
+/* Sorted by name (strcmp): vs_ctl_start() refuses to run otherwise */
+const struct vs_ctl_cmd vs_ctl_cmds[] = {
+	{ "migrate-cancel", vs_ctl_cmd_migrate_cancel, VS_CTL_CMD_MUTATES, vs_ctl_args_mig_port },
+	{ "migrate-expect", vs_ctl_cmd_migrate_expect, VS_CTL_CMD_MUTATES, vs_ctl_args_mig_expect },
+	{ "migrate-set-peer", vs_ctl_cmd_migrate_set_peer, VS_CTL_CMD_MUTATES,
+	  vs_ctl_args_mig_set_peer },
+	{ VS_CTL_CMD_PORT_ADD, ctl_cmd_port_add, VS_CTL_CMD_MUTATES, ctl_args_port_add },
+	{ VS_CTL_CMD_PORT_DEL, ctl_cmd_port_del, VS_CTL_CMD_MUTATES, ctl_args_name },
+	{ VS_CTL_CMD_QMP_CAPABILITIES, vs_ctl_cmd_qmp_capabilities, VS_CTL_CMD_NEGOTIATION,
+	  ctl_args_capabilities },
+	{ "query-buffer-policy", vs_ctl_cmd_query_buffer_policy, 0, vs_ctl_args_mig_port },
+	{ VS_CTL_CMD_QUERY_COMMANDS, vs_ctl_cmd_query_commands, 0, NULL },
+	{ VS_CTL_CMD_QUERY_CONTROL_STATS, vs_ctl_cmd_query_control_stats, 0, NULL },
+	{ "query-migration", vs_ctl_cmd_query_migration, 0, vs_ctl_args_mig_opt_port },
+	{ "query-peers", vs_ctl_cmd_query_peers, 0, NULL },
+	{ VS_CTL_CMD_QUERY_PORTS, ctl_cmd_query_ports, 0, NULL },
+	{ VS_CTL_CMD_QUERY_STATS, ctl_cmd_query_stats, 0, ctl_args_opt_port },
+	{ VS_CTL_CMD_QUERY_VERSION, vs_ctl_cmd_query_version, 0, NULL },
+	{ "set-buffer-policy", vs_ctl_cmd_set_buffer_policy, VS_CTL_CMD_MUTATES,
+	  vs_ctl_args_set_buffer_policy },
+	{ VS_CTL_CMD_STATS_RESET, ctl_cmd_stats_reset, VS_CTL_CMD_MUTATES, ctl_args_opt_port },
+};
+
+const size_t vs_ctl_num_cmds = G_N_ELEMENTS(vs_ctl_cmds);

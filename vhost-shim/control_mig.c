@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * control_mig.c - control-socket commands for migrations and buffering
+ *
+ * Theory of operation: thin handlers between the control socket and
+ * handover.c.  The orchestrator (or the libvirt hook, or vshimctl) arms
+ * each side explicitly:
+ *   destination: migrate-expect {port, peer?}   (before the migration)
+ *   source:      migrate-set-peer {port, peer}  (before the blackout)
+ * or, in automatic mode, only the destination is armed and it announces
+ * itself to its peers.  query-migration reports the state machine and the
+ * figures of the last migration; set-buffer-policy changes caps at runtime.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "control.h"
+#include "control_mig.h"
+#include "handover.h"
+#include "migration.h"
+#include "tunnel.h"
+#include "util.h"
+#include "vm.h"
+
+static const char *const cmig_on_off[] = { "on", "off", NULL };
+static const char *const cmig_buffer_drop[] = { "buffer", "drop", NULL };
+static const char *const cmig_overflow[] = { "drop-newest", "drop-oldest", NULL };
+
+const struct vs_ctl_arg vs_ctl_args_mig_port[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
+	{ NULL },
+};
+
+const struct vs_ctl_arg vs_ctl_args_mig_opt_port[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR },
+	{ NULL },
+};
+
+const struct vs_ctl_arg vs_ctl_args_mig_expect[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "peer", .type = VS_CTL_ARG_STR },
+	{ NULL },
+};
+
+const struct vs_ctl_arg vs_ctl_args_mig_set_peer[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "peer", .type = VS_CTL_ARG_STR, .required = true },
+	{ NULL },
+};
+
+/* Every key of struct vs_buf_policy, as in the config file */
+#define CMIG_PKTS(n) { .name = n, .type = VS_CTL_ARG_INT, .min = 0, .max = VS_MAX_BUFFER_PKTS }
+#define CMIG_BYTES(n) { .name = n, .type = VS_CTL_ARG_INT, .min = 0, .max = VS_MAX_BUFFER_BYTES }
+#define CMIG_CLASS(n) { .name = n, .type = VS_CTL_ARG_ENUM, .values = cmig_buffer_drop }
+#define CMIG_MS(n, lo) { .name = n, .type = VS_CTL_ARG_INT, .min = lo, .max = VS_MAX_HOLD_MS }
+const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[] = {
+	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
+	{ .name = "buffer", .type = VS_CTL_ARG_ENUM, .values = cmig_on_off },
+	CMIG_PKTS("udp-max-pkts"), CMIG_BYTES("udp-max-bytes"), CMIG_CLASS("udp-policy"),
+	CMIG_PKTS("tcp-max-pkts"), CMIG_BYTES("tcp-max-bytes"), CMIG_CLASS("tcp-policy"),
+	CMIG_PKTS("other-max-pkts"), CMIG_BYTES("other-max-bytes"), CMIG_CLASS("other-policy"),
+	{ .name = "overflow", .type = VS_CTL_ARG_ENUM, .values = cmig_overflow },
+	CMIG_MS("hold-ms", 1), CMIG_MS("linger-ms", 0), CMIG_MS("replay-hold-ms", 0),
+	{ NULL },
+};
+
+static struct vs_vm *cmig_port(JsonObject *args, GError **error)
+{
+	const char *name = vs_ctl_arg_str(args, "port", NULL);
+	struct vs_vm *vm = name ? vs_vm_find_by_name(name) : NULL;
+
+	if (!vm)
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_DEVICE_NOT_FOUND, "no port '%s'",
+			    name ? name : "");
+	return vm;
+}
+
+JsonNode *vs_ctl_cmd_migrate_expect(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+
+	if (!vm || !vs_ho_expect(vm, vs_ctl_arg_str(args, "peer", NULL), error))
+		return NULL;
+	return vs_ctl_return_empty();
+}
+
+JsonNode *vs_ctl_cmd_migrate_set_peer(struct vs_ctl_session *s, JsonObject *args,
+				      GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+
+	if (!vm || !vs_ho_set_peer(vm, vs_ctl_arg_str(args, "peer", NULL), error))
+		return NULL;
+	return vs_ctl_return_empty();
+}
+
+JsonNode *vs_ctl_cmd_migrate_cancel(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+
+	if (!vm)
+		return NULL;
+	vs_ho_cancel(vm);
+	return vs_ctl_return_empty();
+}
+
+static void cmig_add_migration(struct vs_vm *vm, void *opaque)
+{
+	JsonArray *arr = opaque;
+	JsonObject *o = json_object_new();
+	const struct vs_port_stats *st = &vm->stats;
+	const char *peer = vs_ho_peer_name(vm);
+
+	json_object_set_string_member(o, "port", vm->cfg->name);
+	json_object_set_string_member(o, "state", vs_mig_state_names[vm->mig.state]);
+	if (peer)
+		json_object_set_string_member(o, "peer", peer);
+	json_object_set_int_member(o, "buffered-now", (gint64)vs_ho_buffered_now(vm));
+	json_object_set_int_member(o, "migrations-out", (gint64)VS_STAT_GET(st->migrations_out));
+	json_object_set_int_member(o, "migrations-in", (gint64)VS_STAT_GET(st->migrations_in));
+	json_object_set_int_member(o, "rollbacks", (gint64)VS_STAT_GET(st->rollbacks));
+	json_object_set_int_member(o, "last-blackout-us", (gint64)VS_STAT_GET(st->last_blackout_us));
+	json_object_set_int_member(o, "resume-to-first-replay-us",
+				   (gint64)VS_STAT_GET(st->last_resume_to_first_replay_us));
+	json_object_set_int_member(o, "resume-to-last-replay-us",
+				   (gint64)VS_STAT_GET(st->last_resume_to_last_replay_us));
+	json_object_set_int_member(o, "transitions", vm->mig.transitions);
+	json_array_add_object_element(arr, o);
+}
+
+JsonNode *vs_ctl_cmd_query_migration(struct vs_ctl_session *s, JsonObject *args,
+				     GError **error)
+{
+	JsonArray *arr = json_array_new();
+	JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+	if (json_object_has_member(args, "port")) {
+		struct vs_vm *vm = cmig_port(args, error);
+
+		if (!vm) {
+			json_array_unref(arr);
+			json_node_free(n);
+			return NULL;
+		}
+		cmig_add_migration(vm, arr);
+	} else {
+		vs_vm_foreach(cmig_add_migration, arr);
+	}
+	json_node_take_array(n, arr);
+	return n;
+}
+
+static const char *const cmig_classes[3] = { "udp", "tcp", "other" };
+
+static JsonNode *cmig_policy_json(const struct vs_buf_policy *p)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	int c;
+
+	json_object_set_string_member(o, "buffer", p->enabled ? "on" : "off");
+	for (c = 0; c < 3; c++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s-max-pkts", cmig_classes[c]);
+		json_object_set_int_member(o, key, p->max_pkts[c]);
+		snprintf(key, sizeof(key), "%s-max-bytes", cmig_classes[c]);
+		json_object_set_int_member(o, key, (gint64)p->max_bytes[c]);
+		snprintf(key, sizeof(key), "%s-policy", cmig_classes[c]);
+		json_object_set_string_member(o, key,
+					      p->class_policy[c] == VS_CLASS_BUFFER ? "buffer"
+										    : "drop");
+	}
+	json_object_set_string_member(o, "overflow", p->overflow == VS_OVERFLOW_DROP_NEWEST
+							     ? "drop-newest" : "drop-oldest");
+	json_object_set_int_member(o, "hold-ms", p->hold_ms);
+	json_object_set_int_member(o, "linger-ms", p->linger_ms);
+	json_object_set_int_member(o, "replay-hold-ms", p->replay_hold_ms);
+	json_node_take_object(n, o);
+	return n;
+}
+
+JsonNode *vs_ctl_cmd_query_buffer_policy(struct vs_ctl_session *s, JsonObject *args,
+					 GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+
+	return vm ? cmig_policy_json(&vm->policy) : NULL;
+}
+
+/*
+ * set-buffer-policy {port, KEY: VALUE...}: all or nothing; the schema has
+ * checked types and ranges, vs_buf_policy_set() the rest.  The lcore reads
+ * each field with a plain load; fields are naturally aligned, so it sees
+ * the old or the new value of each field, never a torn one.
+ */
+JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *args,
+				       GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+	struct vs_buf_policy p;
+	GList *members, *l;
+
+	if (!vm)
+		return NULL;
+	p = vm->policy;
+	members = json_object_get_members(args);
+	for (l = members; l; l = l->next) {
+		JsonNode *v = json_object_get_member(args, l->data);
+		g_autofree char *text = NULL;
+
+		if (!strcmp(l->data, "port"))
+			continue;
+		if (json_node_get_value_type(v) == G_TYPE_STRING)
+			text = g_strdup(json_node_get_string(v));
+		else
+			text = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(v));
+		if (!vs_buf_policy_set(&p, l->data, text, error)) {
+			g_list_free(members);
+			return NULL;
+		}
+	}
+	g_list_free(members);
+	vm->policy = p;
+	return cmig_policy_json(&vm->policy);
+}
+
+JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	const struct vs_tun_stats *ts = vs_tun_get_stats();
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_int_member(o, "connections-accepted", (gint64)ts->connections_accepted);
+	json_object_set_int_member(o, "connections-opened", (gint64)ts->connections_opened);
+	json_object_set_int_member(o, "auth-failures", (gint64)ts->auth_failures);
+	json_object_set_int_member(o, "protocol-errors", (gint64)ts->protocol_errors);
+	json_object_set_int_member(o, "streams-rejected", (gint64)ts->streams_rejected);
+	json_object_set_int_member(o, "reconnects", (gint64)ts->reconnects);
+	json_object_set_int_member(o, "send-queue-full", (gint64)ts->send_queue_full);
+	json_node_take_object(n, o);
+	return n;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * control_mig.h - migration and buffer-policy commands (control_mig.c),
+ * rows of vs_ctl_cmds[] in control_cmds.c
+ */
+#ifndef VS_CONTROL_MIG_H
+#define VS_CONTROL_MIG_H
+
+#include "control.h"
+
+extern const struct vs_ctl_arg vs_ctl_args_mig_port[];		/* port */
+extern const struct vs_ctl_arg vs_ctl_args_mig_opt_port[];	/* [port] */
+extern const struct vs_ctl_arg vs_ctl_args_mig_expect[];	/* port, [peer] */
+extern const struct vs_ctl_arg vs_ctl_args_mig_set_peer[];	/* port, peer */
+extern const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[];	/* port, settings */
+
+JsonNode *vs_ctl_cmd_migrate_expect(struct vs_ctl_session *s, JsonObject *args, GError **error);
+JsonNode *vs_ctl_cmd_migrate_set_peer(struct vs_ctl_session *s, JsonObject *args,
+				      GError **error);
+JsonNode *vs_ctl_cmd_migrate_cancel(struct vs_ctl_session *s, JsonObject *args, GError **error);
+JsonNode *vs_ctl_cmd_query_migration(struct vs_ctl_session *s, JsonObject *args,
+				     GError **error);
+JsonNode *vs_ctl_cmd_query_buffer_policy(struct vs_ctl_session *s, JsonObject *args,
+					 GError **error);
+JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *args,
+				       GError **error);
+JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GError **error);
+
+#endif /* VS_CONTROL_MIG_H */
