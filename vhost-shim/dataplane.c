@@ -20,6 +20,7 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -102,6 +103,53 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
 }
 
 /*
+ * dp_dedup() - drop copies of frames already delivered in this window
+ * @pkts:	burst, compacted in place
+ * @n:		frames in @pkts
+ *
+ * Return: frames left
+ */
+static uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vs_dp_dedup *d = vm->dedup;
+	uint32_t epoch = __atomic_load_n(&vm->dedup_epoch, __ATOMIC_ACQUIRE);
+	uint16_t i, kept = 0;
+
+	if (d->epoch != epoch) {
+		memset(d->slot, 0, sizeof(d->slot));
+		d->epoch = epoch;
+	}
+	for (i = 0; i < n; i++) {
+		const void *data = rte_pktmbuf_mtod(pkts[i], const void *);
+		uint32_t len = rte_pktmbuf_data_len(pkts[i]);
+		uint64_t h = ((uint64_t)rte_hash_crc(data, len, 0x5653484d) << 32 |
+			      rte_hash_crc(data, len, len)) | 1;	/* 0: empty slot */
+		/* 4-way buckets, oldest way replaced: a copy is recognised as long
+		 * as fewer than 4 newer frames landed in its bucket meanwhile */
+		uint64_t *b = &d->slot[(h % (VS_DEDUP_SLOTS / 4)) * 4];
+		unsigned int w;
+
+		for (w = 0; w < 4 && b[w] != h; w++)
+			;
+		if (w < 4) {
+			dp_drop(vm, pkts[i], VS_DROP_DUPLICATE);
+			continue;
+		}
+		b[3] = b[2];
+		b[2] = b[1];
+		b[1] = b[0];
+		b[0] = h;
+		pkts[kept++] = pkts[i];
+	}
+	return kept;
+}
+
+static inline bool dp_dedup_on(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dedup_active, __ATOMIC_ACQUIRE) && vm->dedup;
+}
+
+/*
  * dp_deliver() - live frames from the uplink into the guest's RX ring
  *
  * In live mode a full guest ring drops (counted): that is what a NIC does.
@@ -113,6 +161,11 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	uint16_t sent = 0, i;
 	uint32_t live = VS_DP_LIVE;
 
+	if (dp_dedup_on(vm)) {
+		n = dp_dedup(vm, pkts, n);
+		if (!n)
+			return;
+	}
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
 		sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(q), pkts, n);
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
@@ -323,19 +376,20 @@ static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint3
 {
 	struct vs_dp_pending *pd = &vm->pending;
 	unsigned int work = 0, rounds;
+	uint16_t n;
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
 		return 0;	/* keep everything until the device is back */
 	for (rounds = 0; rounds < 4; rounds++) {
 		if (!dp_flush_pending(vm, vid))
 			break;
-		pd->n = (uint16_t)rte_ring_sc_dequeue_burst(vm->inject, (void **)pd->pkts,
-							     RTE_DIM(pd->pkts), NULL);
-		if (!pd->n && mode == VS_DP_REPLAY &&
+		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->inject, (void **)pd->pkts,
+							 RTE_DIM(pd->pkts), NULL);
+		if (!n && mode == VS_DP_REPLAY &&
 		    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE))
-			pd->n = (uint16_t)rte_ring_mc_dequeue_burst(vm->held, (void **)pd->pkts,
-								     RTE_DIM(pd->pkts), NULL);
-		if (!pd->n) {
+			n = (uint16_t)rte_ring_mc_dequeue_burst(vm->held, (void **)pd->pkts,
+								 RTE_DIM(pd->pkts), NULL);
+		if (!n) {
 			if (mode == VS_DP_REPLAY &&
 			    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(vm->inject)) {
@@ -344,7 +398,9 @@ static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint3
 			}
 			break;
 		}
-		work += pd->n;
+		pd->head = 0;
+		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n) : n;
+		work += n;
 	}
 	return work;
 }

@@ -54,6 +54,8 @@ struct vs_handover {
 	struct vs_tun_in *in;		/* destination stream (owned by tunnel) */
 	uint64_t in_next_seq;		/* destination: first seq not received */
 	bool in_ended;			/* END or BARRIER received */
+	bool in_resumable;		/* a stream was accepted in this migration
+					 * and not ended: a reconnect may resume it */
 	bool live_seen_sent;
 	gint64 live_seen_at;
 	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
@@ -64,6 +66,7 @@ struct vs_handover {
 	guint hold_timer, linger_timer;
 	unsigned int announce_step;
 	guint announce_timer;
+	guint dedup_timer;
 };
 
 static guint ho_pump_source;
@@ -128,6 +131,7 @@ static void ho_start_replay(struct vs_vm *vm, bool complete)
 	if (!vm->policy.enabled && g_queue_is_empty(&vm->ho->replay_q) &&
 	    rte_ring_empty(vm->held)) {
 		ho_set_mode(vm, VS_DP_LIVE);	/* baseline: nothing held, nothing to order */
+		__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
 		return;
 	}
 	__atomic_store_n(&vm->inject_done, false, __ATOMIC_RELEASE);
@@ -161,6 +165,51 @@ static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool 
 		g_free(f);
 	}
 	ho->replay_q_bytes = 0;
+}
+
+/*
+ * The destination may get a frame twice while frames come both through the
+ * tunnel and over its uplink (a switch flooding the VM's MAC to both
+ * hosts during the switchover): the lcore filters copies from the resume
+ * until the source ends its stream, or for linger-ms + hold-ms at most.
+ */
+static gboolean ho_dedup_close_cb(gpointer data);
+
+static void ho_dedup_open(struct vs_vm *vm)
+{
+	if (!vm->dedup)
+		return;
+	__atomic_fetch_add(&vm->dedup_epoch, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->dedup_active, true, __ATOMIC_RELEASE);
+	if (vm->ho->dedup_timer)
+		g_source_remove(vm->ho->dedup_timer);
+	vm->ho->dedup_timer = g_timeout_add(vm->policy.linger_ms + vm->policy.hold_ms,
+					    ho_dedup_close_cb, vm);
+}
+
+static void ho_dedup_close(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dedup_active, false, __ATOMIC_RELEASE);
+	if (vm->ho->dedup_timer) {
+		g_source_remove(vm->ho->dedup_timer);
+		vm->ho->dedup_timer = 0;
+	}
+}
+
+static gboolean ho_dedup_close_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+
+	vm->ho->dedup_timer = 0;
+	__atomic_store_n(&vm->dedup_active, false, __ATOMIC_RELEASE);
+	return G_SOURCE_REMOVE;
+}
+
+static void ho_dedup_close_later(struct vs_vm *vm)
+{
+	if (vm->ho->dedup_timer)
+		g_source_remove(vm->ho->dedup_timer);
+	vm->ho->dedup_timer = g_timeout_add(200, ho_dedup_close_cb, vm);
 }
 
 /* --- timers ---------------------------------------------------------------- */
@@ -321,9 +370,7 @@ static void ho_pump_replay(struct vs_vm *vm)
 			ho->in_ended = true;
 		}
 	}
-	if (!ho->in && !ho->in_ended && vm->mig.state == VS_MIG_STATE_REPLAYING &&
-	    ho->live_seen_sent)
-		ho->in_ended = true;	/* stream gone: nothing more can come */
+	/* a broken stream may come back: the hold window above bounds the wait */
 	if (ho->in_ended && g_queue_is_empty(&ho->replay_q) &&
 	    !__atomic_load_n(&vm->inject_done, __ATOMIC_RELAXED))
 		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
@@ -456,6 +503,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 
 	case VS_MIG_STATE_SRC_ACTIVE:
 		if (old != VS_MIG_STATE_SRC_ACTIVE) {
+			ho_dedup_close(vm);	/* leaving: no copies to filter here */
 			VS_STAT_ADD(vm->stats.migrations_out, 1);
 			ho_open_stream(vm);	/* before the blackout, if we know where */
 			ho_emit(vm, "MIGRATION_STARTED", NULL);
@@ -488,12 +536,14 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 
 	case VS_MIG_STATE_DST_EXPECTING:
 		if (old != VS_MIG_STATE_DST_EXPECTING) {
+			ho_dedup_close(vm);
 			if (old == VS_MIG_STATE_SRC_FORWARDING) {
 				ho_close_stream(vm, true);
 				ho_clear_timer(&ho->linger_timer);
 			}
 			ho_start_buffering(vm, true);
 			ho->in_next_seq = 1;	/* sequence numbers start at 1 */
+			ho->in_resumable = false;
 			ho->t_down = now;
 			ho_clear_timer(&ho->hold_timer);
 			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
@@ -520,6 +570,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 			ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
 		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
 			VS_STAT_ADD(vm->stats.migrations_in, 1);
+			ho_dedup_open(vm);
 			ho_start_replay(vm, ho->in == NULL && ho->in_next_seq <= 1);
 			if (ho->in)
 				vs_tun_in_send_resumed(ho->in);
@@ -660,6 +711,7 @@ gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 			    held);
 		return FALSE;
 	}
+	vm->dedup = g_new0(struct vs_dp_dedup, 1);
 	vm->ho = g_new0(struct vs_handover, 1);
 	vm->ho->vm = vm;
 	g_queue_init(&vm->ho->replay_q);
@@ -680,6 +732,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->linger_timer);
 		ho_clear_timer(&ho->announce_timer);
+		ho_clear_timer(&ho->dedup_timer);
 		ho_close_stream(vm, false);
 		ho_drop_replay_q(vm, VS_DROP_NOT_READY, false);
 		g_free(ho->peer);
@@ -697,6 +750,7 @@ void vs_ho_detach(struct vs_vm *vm)
 	rte_ring_free(vm->held);
 	rte_ring_free(vm->inject);
 	vm->held = vm->inject = NULL;
+	g_clear_pointer(&vm->dedup, g_free);
 }
 
 /* --- tunnel callbacks ------------------------------------------------------ */
@@ -715,9 +769,8 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 			    "port %s: MAC does not match", vm_name);
 		return false;
 	}
-	/* Reconnects may come during the replay too */
-	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING &&
-	    !(vm->mig.state == VS_MIG_STATE_REPLAYING && vm->ho->in_next_seq > 1)) {
+	/* A broken stream may reconnect during the replay or after it */
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING && !vm->ho->in_resumable) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "port %s: not expecting a migration (state %s)", vm_name,
 			    vs_mig_state_names[vm->mig.state]);
@@ -730,13 +783,12 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 		return false;
 	}
 	vm->ho->in = in;
+	vm->ho->in_resumable = true;
 	*next_expected = vm->ho->in_next_seq;
 	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
 	       vm->ho->in_next_seq);
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING) {
-		vm->ho->in_ended = false;
-		vs_tun_in_send_resumed(in);
-	}
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		vs_tun_in_send_resumed(in);	/* it may have missed it */
 	return true;
 }
 
@@ -782,13 +834,19 @@ void vs_ho_tun_in_msg(const char *vm_name, int msg_type)
 	switch (msg_type) {
 	case VS_TUN_MSG_ABORT:
 		vm->ho->in = NULL;
+		vm->ho->in_resumable = false;
 		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
 		break;
 	case VS_TUN_MSG_BARRIER:
 	case VS_TUN_MSG_END:
 		vm->ho->in_ended = true;
-		if (msg_type == VS_TUN_MSG_END)
+		if (msg_type == VS_TUN_MSG_END) {
 			vm->ho->in = NULL;
+			vm->ho->in_resumable = false;
+			/* the last tunnelled frame may still be on its way to the
+			 * guest: close the window once the pump has pushed it */
+			ho_dedup_close_later(vm);
+		}
 		ho_kick_pump();
 		break;
 	default:

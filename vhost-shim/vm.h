@@ -50,6 +50,21 @@ struct vs_dp_buffer_acct {
 	uint64_t bytes[3];
 };
 
+/*
+ * Duplicate filter of the destination, lcore only.  While frames can
+ * reach the VM both through the tunnel and live (a switch flooding an
+ * unknown MAC to both hosts), every frame delivered is hashed (64 bits over
+ * the whole frame) into a 4-way set-associative table; a frame whose hash
+ * is there already is a copy.  A full bucket forgets its oldest entry (a
+ * copy may then pass); two different frames would need equal 64-bit hashes
+ * to be mistaken for each other.
+ */
+#define VS_DEDUP_SLOTS 16384
+struct vs_dp_dedup {
+	uint32_t epoch;			/* vm->dedup_epoch seen last */
+	uint64_t slot[VS_DEDUP_SLOTS];
+};
+
 /* A burst the guest's RX ring did not take yet (replay never drops) */
 struct vs_dp_pending {
 	struct rte_mbuf *pkts[32];
@@ -105,6 +120,9 @@ struct vs_vm {
 	struct rte_ring *inject;	/* main enqueues; lcore dequeues */
 	struct vs_dp_buffer_acct acct;	/* lcore only */
 	struct vs_dp_pending pending;	/* lcore only */
+	bool dedup_active;		/* main: tunnel and uplink may overlap */
+	uint32_t dedup_epoch;		/* main bumps when a new window opens */
+	struct vs_dp_dedup *dedup;	/* lcore only (allocated by main) */
 	struct vs_handover *ho;		/* main loop only */
 
 	bool vhost_registered;

@@ -592,9 +592,13 @@ class NetNS:
         else:
             self._ip("link", "set", inner, "up")
 
-    def fdb_add(self, mac, dev, vlan=None):
-        """Add a static FDB entry on the bridge: frames to mac go out dev."""
+    def fdb_add(self, mac, dev, vlan=None, sticky=True):
+        """Add a static FDB entry on the bridge: frames to mac go out dev.
+        sticky: learning cannot move it (a plain static entry moves when
+        mac shows up as a source on another port)."""
         cmd = ["bridge", "-netns", self.name, "fdb", "replace", mac, "dev", dev, "master", "static"]
+        if sticky:
+            cmd.append("sticky")
         if vlan is not None:
             cmd += ["vlan", str(vlan)]
         r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)

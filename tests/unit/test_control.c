@@ -1240,8 +1240,9 @@ static void test_vshimctl(void)
 	g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
 	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
 	g_autofree char *nosock = NULL;
+	g_autofree char *python = g_find_program_in_path("python3");
 
-	if (!g_getenv("VSHIMCTL") || !g_find_program_in_path("python3")) {
+	if (!g_getenv("VSHIMCTL") || !python) {
 		g_test_skip("needs python3 and VSHIMCTL (run through meson test)");
 		return;
 	}
