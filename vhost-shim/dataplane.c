@@ -109,6 +109,34 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
  *
  * Return: frames left
  */
+static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
+{
+	const void *data = rte_pktmbuf_mtod(m, const void *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+
+	return ((uint64_t)rte_hash_crc(data, len, 0x5653484d) << 32 |
+		rte_hash_crc(data, len, len)) | 1;	/* 0: empty slot */
+}
+
+/*
+ * dp_dedup_forget() - frames that passed dp_dedup() but were not delivered
+ * after all (they go back to the buffer): they must pass again later
+ */
+static void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+	unsigned int w;
+
+	for (i = 0; i < n; i++) {
+		uint64_t h = dp_frame_hash(pkts[i]);
+		uint64_t *b = &vm->dedup->slot[(h % (VS_DEDUP_SLOTS / 4)) * 4];
+
+		for (w = 0; w < 4; w++)
+			if (b[w] == h)
+				b[w] = 0;
+	}
+}
+
 static uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vs_dp_dedup *d = vm->dedup;
@@ -120,10 +148,7 @@ static uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 		d->epoch = epoch;
 	}
 	for (i = 0; i < n; i++) {
-		const void *data = rte_pktmbuf_mtod(pkts[i], const void *);
-		uint32_t len = rte_pktmbuf_data_len(pkts[i]);
-		uint64_t h = ((uint64_t)rte_hash_crc(data, len, 0x5653484d) << 32 |
-			      rte_hash_crc(data, len, len)) | 1;	/* 0: empty slot */
+		uint64_t h = dp_frame_hash(pkts[i]);
 		/* 4-way buckets, oldest way replaced: a copy is recognised as long
 		 * as fewer than 4 newer frames landed in its bucket meanwhile */
 		uint64_t *b = &d->slot[(h % (VS_DEDUP_SLOTS / 4)) * 4];
@@ -160,8 +185,9 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 {
 	uint16_t sent = 0, i;
 	uint32_t live = VS_DP_LIVE;
+	bool dedup = dp_dedup_on(vm);
 
-	if (dp_dedup_on(vm)) {
+	if (dedup) {
 		n = dp_dedup(vm, pkts, n);
 		if (!n)
 			return;
@@ -184,6 +210,8 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	    __atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
+		if (dedup)	/* checked again when the replay delivers them */
+			dp_dedup_forget(vm, &pkts[sent], n - sent);
 		for (i = sent; i < n; i++)
 			if (rte_ring_sp_enqueue(vm->held, pkts[i]))
 				dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);

@@ -26,6 +26,7 @@
 #include "dataplane.h"
 #include "handover.h"
 #include "log.h"
+#include "telemetry.h"
 #include "tunnel.h"
 #include "util.h"
 #include "vm.h"
@@ -307,6 +308,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	vs_ho_set_event_cb(main_ho_event_cb);
+	if (vs_telemetry_register())
+		vs_log(MAIN, WARNING, NULL, "DPDK telemetry endpoints not registered");
 	if (!vs_tun_init(cfg, &error)) {
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;

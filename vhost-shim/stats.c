@@ -3,8 +3,14 @@
  * stats.c - names of the counters
  *
  * Theory of operation: the string table is generated from the same X-macro
- * as the enum, so the two cannot drift apart.
+ * as the enum, so the two cannot drift apart; the field table lists every
+ * scalar counter once, for the control socket and DPDK telemetry, and a
+ * static_assert fails the build when a counter is added to the struct but
+ * not to the table.
  */
+#include <assert.h>
+
+#include "pkt.h"
 #include "stats.h"
 
 const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS] = {
@@ -12,3 +18,44 @@ const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS] = {
 	VS_DROP_REASONS(VS_DROP_NAME)
 #undef VS_DROP_NAME
 };
+
+#define VS_STAT_COUNTER(name, field) { name, offsetof(struct vs_port_stats, field), false }
+#define VS_STAT_GAUGE(name, field) { name, offsetof(struct vs_port_stats, field), true }
+
+const struct vs_stat_field vs_stat_fields[] = {
+	VS_STAT_COUNTER("uplink-rx-pkts", uplink_rx_pkts),
+	VS_STAT_COUNTER("uplink-rx-bytes", uplink_rx_bytes),
+	VS_STAT_COUNTER("rx-pkts", rx_pkts),
+	VS_STAT_COUNTER("rx-bytes", rx_bytes),
+	VS_STAT_COUNTER("vm-tx-pkts", vm_tx_pkts),
+	VS_STAT_COUNTER("tx-pkts", tx_pkts),
+	VS_STAT_COUNTER("tx-bytes", tx_bytes),
+	VS_STAT_GAUGE("buffer-peak-pkts", buffer_peak_pkts),
+	VS_STAT_GAUGE("buffer-peak-bytes", buffer_peak_bytes),
+	VS_STAT_COUNTER("replayed-pkts", replayed_pkts),
+	VS_STAT_COUNTER("live-held-pkts", live_held_pkts),
+	VS_STAT_COUNTER("tunnel-tx-frames", tunnel_tx_frames),
+	VS_STAT_COUNTER("tunnel-tx-bytes", tunnel_tx_bytes),
+	VS_STAT_COUNTER("tunnel-rx-frames", tunnel_rx_frames),
+	VS_STAT_COUNTER("tunnel-rx-bytes", tunnel_rx_bytes),
+	VS_STAT_COUNTER("tunnel-duplicates", tunnel_duplicates),
+	VS_STAT_COUNTER("tunnel-reconnects", tunnel_reconnects),
+	VS_STAT_COUNTER("stragglers-forwarded", stragglers_forwarded),
+	VS_STAT_COUNTER("announces-sent", announces_sent),
+	VS_STAT_COUNTER("hold-window-expired", hold_window_expired),
+	VS_STAT_COUNTER("migrations-out", migrations_out),
+	VS_STAT_COUNTER("migrations-in", migrations_in),
+	VS_STAT_COUNTER("rollbacks", rollbacks),
+	VS_STAT_GAUGE("last-blackout-us", last_blackout_us),
+	VS_STAT_GAUGE("last-resume-to-first-replay-us", last_resume_to_first_replay_us),
+	VS_STAT_GAUGE("last-resume-to-last-replay-us", last_resume_to_last_replay_us),
+};
+
+const unsigned int vs_num_stat_fields = sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]);
+
+/* A new counter in stats.h must appear on the control socket: add it to
+ * vs_stat_fields[] (and to docs/control-protocol.md) */
+static_assert(sizeof(struct vs_port_stats) ==
+	      sizeof(uint64_t) * (sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]) + 2 * VS_DROP_NUM_REASONS +
+				  2 * VS_PKT_NUM_CLASSES),
+	      "every field of struct vs_port_stats is listed in vs_stat_fields[]");

@@ -14,6 +14,8 @@
 #ifndef VS_STATS_H
 #define VS_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Why a frame was not delivered.  Names appear on the control socket. */
@@ -87,5 +89,22 @@ struct vs_port_stats {
 	uint64_t last_resume_to_first_replay_us;
 	uint64_t last_resume_to_last_replay_us;
 };
+
+/**
+ * struct vs_stat_field - one scalar of struct vs_port_stats on the wire
+ * @name:	member name in query-stats
+ * @off:	offset in struct vs_port_stats
+ * @gauge:	not a counter: reported as is, never reset
+ */
+struct vs_stat_field {
+	const char *name;
+	size_t off;
+	bool gauge;
+};
+
+/* Every scalar counter of struct vs_port_stats, in reporting order; shared
+ * by the control socket and the DPDK telemetry endpoint */
+extern const struct vs_stat_field vs_stat_fields[];
+extern const unsigned int vs_num_stat_fields;
 
 #endif /* VS_STATS_H */

@@ -40,6 +40,11 @@ struct vs_vm *vs_vm_find_by_path_locked(const char *path)
 	return NULL;
 }
 
+struct vs_vm *vs_vm_slot_locked(unsigned int slot)
+{
+	return slot < VS_MAX_PORTS ? vm_registry[slot] : NULL;
+}
+
 struct vs_vm *vs_vm_find_by_name(const char *name)
 {
 	unsigned int i;

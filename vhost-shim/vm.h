@@ -169,6 +169,14 @@ struct vs_vm *vs_vm_find_by_name(const char *name);
 struct vs_vm *vs_vm_find_by_path_locked(const char *path);
 
 /**
+ * vs_vm_slot_locked() - the port in a registry slot
+ * @slot:	0..VS_MAX_PORTS-1; caller holds vs_vm_registry_lock
+ *
+ * Return: the port or NULL
+ */
+struct vs_vm *vs_vm_slot_locked(unsigned int slot);
+
+/**
  * vs_vm_foreach() - call @fn for each port in slot order (main loop thread)
  * @fn:		callback
  * @opaque:	passed to @fn

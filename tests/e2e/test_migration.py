@@ -161,9 +161,17 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
         snd = vt.UdpSender(ns, g.addr, pps=pps, duration=600, size=100).start()
         time.sleep(2)
         per = []
+        events = None
         for i in range(migrations):
             before = vt.stream_stats(pair.guest.stats(), 0)
+            marks = [len(sh.qmp.poll_events()) for sh in pair.shims]
+            src_i = pair.cur
             d = pair.migrate(explicit=(i % 2 == 1))
+            if events is None:
+                ev = [[e["event"] for e in sh.qmp.poll_events()[m:]
+                       if e.get("data", {}).get("port") == "vm1"]
+                      for sh, m in zip(pair.shims, marks)]
+                events = {"source": ev[src_i], "destination": ev[1 - src_i]}
             time.sleep(1.0)
             after = vt.stream_stats(pair.guest.stats(), 0)
             st = pair.src.stats("vm1")   # the shim now holding the VM
@@ -181,14 +189,27 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
         sres = snd.stop()
         final = wait_received(pair.guest, sres["sent"])
         pair.guest.check()
-        return sres, final, per, pair
+        delivered = sum(sh.stats("vm1")["rx-pkts"] for sh in pair.shims)
+        return sres, final, per, pair, events, delivered
     finally:
         pair.stop()
 
 
 def scenario_udp(ns, workdir, tap):
     n = int(os.environ.get("VSHIM_MIGRATIONS", "10"))
-    sres, final, per, pair = udp_run(ns, os.path.join(workdir, "buf"), tap, n, True)
+    sres, final, per, pair, events, delivered = udp_run(ns, os.path.join(workdir, "buf"), tap,
+                                                        n, True)
+    want_src = ["MIGRATION_STARTED", "PORT_DOWN", "BLACKOUT_STARTED",
+                "VM_RESUMED_AT_DESTINATION", "MIGRATION_COMPLETED"]
+    want_dst = ["MIGRATION_EXPECTED", "PORT_UP", "VM_RESUMED", "REPLAY_DONE"]
+    tap.ok(events["source"] == want_src and events["destination"] == want_dst,
+           "control-socket events of a migration: source %s, destination %s"
+           % (" ".join(events["source"]), " ".join(events["destination"])), events)
+    # every datagram the guest got went through a shim's rx counter; the
+    # rest are ARP and the like
+    tap.ok(final["received"] <= delivered <= final["received"] + 100,
+           "shim counters match the guest: %d frames delivered by the two shims, %d datagrams "
+           "received" % (delivered, final["received"]))
     want = {"received": sres["sent"], "lost": 0, "reordered": 0, "duplicated": 0,
             "corrupted": 0}
     tap.ok(clean(final) == want,
@@ -197,7 +218,7 @@ def scenario_udp(ns, workdir, tap):
            {"sender": sres, "guest": final, "per_migration": per})
     tap.diag("downtimes (QEMU, ms): %s; guest max gap %d us"
              % (pair.downtimes, final["max_gap_us"]))
-    sres2, final2, per2, pair2 = udp_run(ns, os.path.join(workdir, "nobuf"), tap, 2, False)
+    sres2, final2, per2, pair2, _, _ = udp_run(ns, os.path.join(workdir, "nobuf"), tap, 2, False)
     tap.ok(final2["lost"] > 0,
            "control run, buffering off: %d of %d datagrams lost in 2 migrations (the test "
            "can fail)" % (final2["lost"], sres2["sent"]), {"guest": final2, "per": per2})
@@ -427,7 +448,7 @@ def scenario_bad_peer(ns, workdir, tap):
 
 
 SCENARIOS = {
-    "udp": (scenario_udp, 2),
+    "udp": (scenario_udp, 4),
     "tcp": (scenario_tcp, 2),
     "cancel": (scenario_cancel, 2),
     "dst-down": (scenario_dst_down, 2),

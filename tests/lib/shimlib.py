@@ -156,6 +156,23 @@ class Shim:
         vt.wait_for(lambda: self.migration(port)["state"] in states, timeout, 0.05,
                     "%s/%s in state %s" % (self.name, port, "|".join(states)))
 
+    def telemetry(self, cmd):
+        """Ask the daemon's DPDK telemetry socket (what dpdk-telemetry.py
+        reads) for cmd, e.g. "/vhost_shim/stats,vm1"; returns the value."""
+        import json
+        import socket as so
+        path = "/var/run/dpdk/%s/dpdk_telemetry.v2" % self.prefix
+        s = so.socket(so.AF_UNIX, so.SOCK_SEQPACKET)
+        try:
+            s.settimeout(5)
+            s.connect(path)
+            json.loads(s.recv(16384).decode())      # greeting
+            s.send(cmd.encode())
+            reply = json.loads(s.recv(65536).decode())
+        finally:
+            s.close()
+        return reply[cmd.split(",")[0]]
+
     def log_text(self):
         try:
             with open(self.log_path, errors="replace") as f:
