@@ -12,7 +12,7 @@ PACKAGES=(
   # test guests
   qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio gzip xz-utils
   # test networks and tools
-  iproute2 bridge-utils iptables iputils-ping procps psmisc socat python3 kmod util-linux
+  iproute2 bridge-utils iptables iputils-ping ethtool procps psmisc socat python3 kmod util-linux
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -100,6 +100,7 @@ static char *opt_control;
 static char *opt_control_group;
 static int opt_control_tcp = -1;
 static char *opt_log_level;
+static char *opt_eal_args;
 static gboolean opt_check;
 static char *opt_node_name;
 static char *opt_tunnel_listen;
@@ -120,6 +121,8 @@ static const GOptionEntry main_options[] = {
 	  "DPDK memory in MiB (default 1024)", "MB" },
 	{ "hugepages", 0, 0, G_OPTION_ARG_STRING, &opt_hugepages,
 	  "auto|yes|no: auto uses hugepages when some are free (default auto)", "MODE" },
+	{ "eal-args", 0, 0, G_OPTION_ARG_STRING, &opt_eal_args,
+	  "Extra EAL arguments, shell-quoted (e.g. \"--single-file-segments\")", "ARGS" },
 	{ "busy-poll", 0, 0, G_OPTION_ARG_NONE, &opt_busy_poll,
 	  "Never sleep when idle (benchmarks; takes a whole core)", NULL },
 	{ "idle-sleep-us", 0, 0, G_OPTION_ARG_INT, &opt_idle_sleep_us,
@@ -181,6 +184,15 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
 			cfg->hugepages = VS_HUGEPAGES_NO;
 		else {
 			g_set_error(error, VS_CFG_ERROR, 0, "--hugepages: auto, yes or no");
+			return FALSE;
+		}
+	}
+	if (opt_eal_args) {
+		g_strfreev(cfg->extra_eal_args);
+		cfg->extra_eal_args = NULL;
+		if (opt_eal_args[0] && !g_shell_parse_argv(opt_eal_args, NULL, &cfg->extra_eal_args,
+							   error)) {
+			g_prefix_error(error, "--eal-args: ");
 			return FALSE;
 		}
 	}

@@ -46,18 +46,20 @@ def write_key(path, key_hex=None):
 class Port:
     """One VM port of a Shim: name, MAC, vhost-user socket, tap uplink."""
 
-    def __init__(self, shim, name, mac, tap, opts):
+    def __init__(self, shim, name, mac, tap, opts, uplink=None):
         self.shim = shim
         self.name = name
         self.mac = mac
-        self.tap = tap
+        self.tap = tap if uplink is None else None
+        self.uplink = uplink
         self.socket = os.path.join(shim.workdir, "%s-%s.sock" % (shim.name, name))
         self.opts = dict(opts)
 
     def spec(self, vdev_index):
         extra = "".join(",%s=%s" % (k, v) for k, v in self.opts.items())
-        return "name=%s,socket=%s,mac=%s%s,uplink=net_tap%d,iface=%s" % (
-            self.name, self.socket, self.mac, extra, vdev_index, self.tap)
+        uplink = self.uplink or "net_tap%d,iface=%s" % (vdev_index, self.tap)
+        return "name=%s,socket=%s,mac=%s%s,uplink=%s" % (
+            self.name, self.socket, self.mac, extra, uplink)
 
     def netdev(self, **kw):
         """A vshimtest.VhostUserNetdev for QEMU on this port."""
@@ -70,7 +72,7 @@ class Shim:
     _count = 0
 
     def __init__(self, ns, name, workdir, tunnel_port=None, peers=None, key_file=None,
-                 memory_mb=512, log_level="info", extra_args=None):
+                 memory_mb=512, log_level="info", extra_args=None, hugepages="no"):
         """ns: vshimtest.NetNS; name: node name (also in file names);
         tunnel_port: listen on 127.0.0.1:PORT inside ns; peers: {name: port}
         of other shims on the same loopback; key_file: PSK (shared)."""
@@ -84,6 +86,7 @@ class Shim:
         self.memory_mb = memory_mb
         self.log_level = log_level
         self.extra_args = list(extra_args or [])
+        self.hugepages = hugepages
         self.ports = []
         self.control = os.path.join(workdir, "%s.ctl" % name)
         self.log_path = os.path.join(workdir, "%s.log" % name)
@@ -92,12 +95,13 @@ class Shim:
         self.qmp = None
         self._tap_seq = Shim._count * 10
 
-    def add_port(self, name, mac, **opts):
+    def add_port(self, name, mac, uplink=None, **opts):
         """Declare a port before start(); opts are extra spec keys
-        (buffer policy, mode=client...).  Returns the Port."""
+        (buffer policy, mode=client...); uplink: DPDK devargs (default: a
+        net_tap that start() puts on the bridge).  Returns the Port."""
         self._tap_seq += 1
         tap = "vt%d%s" % (os.getpid() % 10000, self._tap_seq)
-        p = Port(self, name, mac, tap[:15], opts)
+        p = Port(self, name, mac, tap[:15], opts, uplink)
         self.ports.append(p)
         return p
 
@@ -105,7 +109,7 @@ class Shim:
         return next(p for p in self.ports if p.name == name)
 
     def command(self):
-        cmd = [shim_binary(), "--hugepages", "no", "-m", str(self.memory_mb),
+        cmd = [shim_binary(), "--hugepages", self.hugepages, "-m", str(self.memory_mb),
                "--file-prefix", self.prefix, "--control", self.control,
                "--log-level", self.log_level, "--node-name", self.name]
         for i, p in enumerate(self.ports):
@@ -130,7 +134,8 @@ class Shim:
         except vt.HarnessError as e:
             raise vt.HarnessError("%s: %s\n%s" % (self.name, e, self.log_tail()))
         for p in self.ports:
-            self.ns.attach(p.tap)
+            if p.tap:
+                self.ns.attach(p.tap)
         return self
 
     def alive(self):
