@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""End to end: the control socket under abuse while the daemon forwards.
+
+A real guest receives 2000 pps of UDP for 10 s through vhost-shim while the
+control socket has 64 clients at once: 58 run queries in a loop, 4 send
+garbage (random bytes, malformed and oversized JSON, deep nesting), and 1
+negotiates, then pipelines requests and never reads its replies (the
+daemon stops reading from it once its replies pile up, and drops clients
+whose output queue passes 1 MiB).  One more
+client is refused (the 64-client limit).  The daemon stays responsive (a
+fresh client's query-version is answered), drops the client that never
+reads, counts the bad input, and the guest loses nothing.
+"""
+
+import json
+import os
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import shimlib  # noqa: E402
+import vshimtest as vt  # noqa: E402
+
+PLAN = 5
+GOOD, BAD = 58, 4      # + the harness's own client + the non-reader = 64
+
+
+def connect(path):
+    """Connect, retrying while the listen backlog is full (EAGAIN)."""
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def negotiate(s):
+    f = s.makefile("rb")
+    f.readline()                                      # greeting
+    s.sendall(b'{"execute": "qmp_capabilities"}\n')
+    f.readline()
+    return f
+
+
+def good_client(path, stop, results):
+    try:
+        s = connect(path)
+        f = negotiate(s)
+        n = 0
+        while not stop.is_set():
+            s.sendall(b'{"execute": "query-stats", "id": %d}\n' % n)
+            while True:
+                m = json.loads(f.readline())
+                if m.get("id") == n:
+                    break
+            n += 1
+        results.append(n)
+        s.close()
+    except Exception as e:      # a client must never fail
+        results.append("error: %s" % e)
+
+
+def bad_client(path, stop, seed, results):
+    rnd = random.Random(seed)
+    sent = 0
+    try:
+        s = connect(path)
+        negotiate(s)
+        s.settimeout(0.05)
+        while not stop.is_set():
+            kind = rnd.randrange(5)
+            if kind == 0:
+                msg = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
+            elif kind == 1:
+                msg = b'{"execute": "query-ports", "arguments": {"x": [1, 2,}\n'
+            elif kind == 2:
+                msg = b"[" * 200 + b"]" * 200 + b"\n"
+            elif kind == 3:
+                msg = b'{"execute": "' + b"a" * 70000 + b'"}\n'
+            else:
+                msg = b'{"execute": "no-such-command"}\n'
+            try:
+                s.sendall(msg)
+                sent += 1
+            except (BlockingIOError, socket.timeout):
+                pass
+            try:
+                s.recv(65536)           # read some replies, not necessarily all
+            except (BlockingIOError, socket.timeout):
+                pass
+        s.close()
+    except OSError as e:
+        results.append("closed: %s" % e)
+    results.append(sent)
+
+
+def run(tap, state, workdir):
+    vt.build_guest()
+    with vt.NetNS() as ns:
+        state["ns"] = ns.name
+        shim = shimlib.Shim(ns, "hosta", workdir)
+        shim.add_port("vm1", "52:54:00:77:05:01")
+        shim.start()
+        g = None
+        try:
+            g = vt.Guest(shim.port("vm1").netdev(), ns=ns, name="vm1", ip="10.77.0.61/24",
+                         mac="52:54:00:77:05:01", workdir=os.path.join(workdir, "vm1"))
+            g.start()
+            g.wait_ready(timeout=90)
+            g.reset()
+            snd = vt.UdpSender(ns, g.addr, pps=2000, count=20000, size=100).start()
+
+            stop = threading.Event()
+            good, bad = [], []
+            threads = [threading.Thread(target=good_client, args=(shim.control, stop, good))
+                       for _ in range(GOOD)]
+            threads += [threading.Thread(target=bad_client, args=(shim.control, stop, i, bad))
+                        for i in range(BAD)]
+            for t in threads:
+                t.start()
+            # the client that never reads: pipelines query-stats forever
+            lazy = connect(shim.control)
+            negotiate(lazy)
+            lazy.setblocking(False)
+            req = b'{"execute": "query-stats"}\n' * 100
+            lazy_sent = 0
+            lazy_blocked = lazy_closed = False
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                try:
+                    lazy_sent += lazy.send(req)
+                except BlockingIOError:
+                    lazy_blocked = True     # the daemon stopped reading from it
+                    time.sleep(0.01)
+                except OSError:
+                    lazy_closed = True      # or dropped it
+                    break
+            time.sleep(1)
+            # the 65th client is refused
+            extra = connect(shim.control)
+            extra.settimeout(5)
+            try:
+                data = extra.recv(4096)
+            except OSError:
+                data = b""
+            extra.close()
+            # a fresh client is answered while all this goes on
+            t0 = time.monotonic()
+            ver = shim.execute("query-version")
+            latency = time.monotonic() - t0
+            time.sleep(3)
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            lazy.close()
+            sres = snd.wait(timeout=60)
+            try:
+                vt.wait_for(lambda: vt.stream_stats(g.stats(), 0)["received"] >= 20000, 10,
+                            0.1, "20000 datagrams")
+            except TimeoutError:
+                pass
+            s0 = vt.stream_stats(g.stats(), 0)
+            cs = shim.execute("query-control-stats")
+            tap.diag("control stats: %s" % json.dumps(cs))
+            tap.ok(ver["package"].startswith("vhost-shim") and latency < 5,
+                   "daemon responsive under 64 clients: query-version answered in %.0f ms"
+                   % (latency * 1000))
+            tap.ok(all(isinstance(n, int) and n > 0 for n in good) and len(good) == GOOD,
+                   "%d well-behaved clients completed %d queries, none failed"
+                   % (GOOD, sum(n for n in good if isinstance(n, int))), good[:5])
+            tap.ok((lazy_blocked or lazy_closed or cs["slow-clients-dropped"] >= 1) and
+                   cs["clients-rejected"] >= 1 and b'"QMP"' not in data,
+                   "the client that never reads is throttled after %d bytes (%s), the 65th "
+                   "client is refused (%d)" % (lazy_sent, "dropped" if lazy_closed else
+                                               "the daemon stopped reading it",
+                                               cs["clients-rejected"]), cs)
+            tap.ok(cs["malformed"] > 0 and cs["oversize"] > 0 and cs["too-deep"] > 0 and
+                   cs["unknown-commands"] > 0 and shim.alive(),
+                   "garbage counted (malformed %d, oversize %d, too-deep %d, unknown %d), "
+                   "daemon alive" % (cs["malformed"], cs["oversize"], cs["too-deep"],
+                                     cs["unknown-commands"]), cs)
+            tap.ok(sres["sent"] == 20000 and s0["received"] == 20000 and s0["lost"] == 0,
+                   "forwarding went on: 20000 of 20000 datagrams reached the guest", s0)
+        finally:
+            if g:
+                g.stop()
+            shim.stop()
+
+
+def main():
+    vt.require_e2e_env(tap=True)
+    tap = vt.Tap(PLAN + 1)
+    state = {}
+    with tempfile.TemporaryDirectory(prefix="vshim-ctl-") as workdir:
+        try:
+            run(tap, state, workdir)
+        except SystemExit:
+            raise
+        except BaseException:
+            tap.diag("aborted: %s" % traceback.format_exc())
+            while tap.n < PLAN:
+                tap.ok(False, "not run (aborted)")
+    import subprocess
+    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
+    tap.ok(state.get("ns") not in nslist.split(), "namespace removed")
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
