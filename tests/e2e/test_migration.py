@@ -20,8 +20,9 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               for 1 s after the switchover: 0 lost, in order
   tunnel-break  the tunnel is cut mid-stream (iptables reject), then
               allowed back: 0 lost, 0 duplicated
-  bad-peer    a wrong key and frames for an unknown VM are refused and
-              counted; the other VM is unaffected
+  bad-peer    a wrong key is refused and counted; the VM is unaffected
+  unknown-vm  a stream for a VM the destination does not expect is refused
+              and counted; nothing is injected
 
 TAP output; exit 77 without root/QEMU outside CI.  Migration tests want the
 patched QEMU (qemu-patches/); on stock QEMU 7.2 a crashed destination guest is
@@ -447,6 +448,35 @@ def scenario_bad_peer(ns, workdir, tap):
         pair.stop()
 
 
+def scenario_unknown_vm(ns, workdir, tap):
+    """Same key, but the destination does not expect the VM: its stream is
+    refused and counted, nothing is injected, the VM keeps running."""
+    pair = Pair(ns, workdir, tap)
+    try:
+        g = pair.boot()
+        a, b = pair.shims
+        a.execute("migrate-set-peer", {"port": "vm1", "peer": "hostb"})
+        # migration starts on A (dirty logging on): A opens a stream to B
+        g.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 20})
+        dg = pair.start_incoming()
+        g.qmp("migrate", uri=dg.incoming_uri)
+        vt.wait_for(lambda: b.execute("query-peers")["streams-rejected"] >= 1, 20, 0.05,
+                    "B to refuse the stream")
+        g.qmp("migrate_cancel")
+        vt.wait_for(lambda: g.status() == "running", 30, 0.05, "VM running on A")
+        dg.stop()
+        pb = b.execute("query-peers")
+        sb = b.stats("vm1")
+        pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
+        tap.ok(pb["streams-rejected"] >= 1 and sb["tunnel-rx-frames"] == 0,
+               "frames for a VM the destination does not expect: stream refused (%d), "
+               "nothing accepted" % pb["streams-rejected"], {"peers": pb, "stats": sb})
+        tap.ok(pr.received == 5 and a.alive() and b.alive(),
+               "the VM is unaffected and both daemons run", pr)
+    finally:
+        pair.stop()
+
+
 SCENARIOS = {
     "udp": (scenario_udp, 4),
     "tcp": (scenario_tcp, 2),
@@ -455,6 +485,7 @@ SCENARIOS = {
     "stragglers": (scenario_stragglers, 1),
     "tunnel-break": (scenario_tunnel_break, 1),
     "bad-peer": (scenario_bad_peer, 2),
+    "unknown-vm": (scenario_unknown_vm, 2),
 }
 
 
