@@ -18,10 +18,8 @@ import os
 import random
 import socket
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -167,12 +165,7 @@ def run(tap, state, workdir):
                 t.join(timeout=30)
             lazy.close()
             sres = snd.wait(timeout=60)
-            try:
-                vt.wait_for(lambda: vt.stream_stats(g.stats(), 0)["received"] >= 20000, 10,
-                            0.1, "20000 datagrams")
-            except TimeoutError:
-                pass
-            s0 = vt.stream_stats(g.stats(), 0)
+            s0 = shimlib.wait_stream(g, 20000)
             cs = shim.execute("query-control-stats")
             tap.diag("control stats: %s" % json.dumps(cs))
             tap.ok(ver["package"].startswith("vhost-shim") and latency < 5,
@@ -201,22 +194,7 @@ def run(tap, state, workdir):
 
 
 def main():
-    vt.require_e2e_env(tap=True)
-    tap = vt.Tap(PLAN + 1)
-    state = {}
-    with tempfile.TemporaryDirectory(prefix="vshim-ctl-") as workdir:
-        try:
-            run(tap, state, workdir)
-        except SystemExit:
-            raise
-        except BaseException:
-            tap.diag("aborted: %s" % traceback.format_exc())
-            while tap.n < PLAN:
-                tap.ok(False, "not run (aborted)")
-    import subprocess
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
-    tap.ok(state.get("ns") not in nslist.split(), "namespace removed")
-    return tap.finish()
+    return shimlib.tap_main(PLAN, "ctl", run)
 
 
 if __name__ == "__main__":

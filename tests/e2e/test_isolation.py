@@ -16,9 +16,7 @@ One vhost-shim, two real guests.  vm1 has small caps (2000 UDP frames).
 
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -26,10 +24,6 @@ import vshimtest as vt  # noqa: E402
 
 CAP = 2000
 PLAN = 6
-
-
-def clean(s):
-    return {k: s.get(k) for k in ("received", "lost", "reordered", "duplicated", "corrupted")}
 
 
 def rss_kb(pid):
@@ -72,16 +66,10 @@ def run(tap, state, workdir):
             held = shim.migration("vm1")
             g1.resume()
             res = snd.wait(timeout=30)
-            try:
-                vt.wait_for(lambda: vt.stream_stats(g1.stats(), 0)["received"] >= 3000, 10,
-                            0.1, "vm1 to receive 3000")
-            except TimeoutError:
-                pass
-            s1 = vt.stream_stats(g1.stats(), 0)
+            s1 = shimlib.wait_stream(g1, 3000)
             shim.wait_state("vm1", "none", 10)
             tap.ok(held["state"] == "paused" and held["buffered-now"] > 1000 and
-                   clean(s1) == {"received": 3000, "lost": 0, "reordered": 0,
-                                 "duplicated": 0, "corrupted": 0} and res["sent"] == 3000,
+                   shimlib.loss_counts(s1) == shimlib.lossless(3000) and res["sent"] == 3000,
                    "pause: %d frames held while vm1 was stopped, all 3000 delivered in order "
                    "after cont" % held["buffered-now"], {"held": held, "guest": s1})
 
@@ -112,25 +100,13 @@ def run(tap, state, workdir):
             tap.ok(rss1 - rss0 < 8 * 1024,
                    "daemon memory does not grow with the flood: RSS %d kB -> %d kB" % (rss0, rss1))
             tap.diag("daemon RSS under the flood: %d kB (before %d kB)" % (rss1, rss0))
-            try:
-                vt.wait_for(lambda: vt.stream_stats(g2.stats(), 2)["received"] >= 10000, 10,
-                            0.1, "vm2 to receive 10000")
-            except TimeoutError:
-                pass
-            s2 = vt.stream_stats(g2.stats(), 2)
-            tap.ok(sres["sent"] == 10000 and
-                   clean(s2) == {"received": 10000, "lost": 0, "reordered": 0,
-                                 "duplicated": 0, "corrupted": 0},
+            s2 = shimlib.wait_stream(g2, 10000, stream=2)
+            tap.ok(sres["sent"] == 10000 and shimlib.loss_counts(s2) == shimlib.lossless(10000),
                    "vm2 on the same daemon and poller: 10000 of 10000 datagrams during the "
                    "flood, none lost", s2)
             g1.resume()
             shim.wait_state("vm1", "none", 20)
-            try:
-                vt.wait_for(lambda: vt.stream_stats(g1.stats(), 1)["received"] >= CAP, 10,
-                            0.1, "vm1 to receive its buffer")
-            except TimeoutError:
-                pass
-            s1 = vt.stream_stats(g1.stats(), 1)
+            s1 = shimlib.wait_stream(g1, CAP, stream=1)
             tap.ok(s1["received"] == d_buf and s1["highest_seq"] == CAP - 1 and
                    s1["reordered"] == 0 and s1["duplicated"] == 0,
                    "after cont vm1 receives exactly the %d buffered frames (seq 0..%d), in order"
@@ -142,23 +118,12 @@ def run(tap, state, workdir):
 
 
 def main():
-    vt.require_e2e_env(tap=True)
-    tap = vt.Tap(PLAN)
-    state = {}
-    with tempfile.TemporaryDirectory(prefix="vshim-iso-") as workdir:
-        try:
-            run(tap, state, workdir)
-        except SystemExit:
-            raise
-        except BaseException:
-            tap.diag("aborted: %s" % traceback.format_exc())
-            while tap.n < PLAN - 1:
-                tap.ok(False, "not run (aborted)")
-    import subprocess
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
-    tap.ok(state.get("ns") not in nslist.split() and state.get("shim_status") == 0,
-           "clean shutdown, namespace removed")
-    return tap.finish()
+    return shimlib.tap_main(PLAN, "iso", run_checked)
+
+
+def run_checked(tap, state, workdir):
+    run(tap, state, workdir)
+    tap.ok(state.get("shim_status") == 0, "the daemon exits 0 on SIGTERM")
 
 
 if __name__ == "__main__":

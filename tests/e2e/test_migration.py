@@ -47,8 +47,7 @@ IP = "10.77.0.21/24"
 PORT_A, PORT_B = 7401, 7402
 
 
-def clean(s):
-    return {k: s.get(k) for k in ("received", "lost", "reordered", "duplicated", "corrupted")}
+clean = shimlib.loss_counts
 
 
 class Pair:
@@ -145,13 +144,7 @@ class Pair:
 
 
 def wait_received(g, n, stream=0, timeout=15):
-    try:
-        vt.wait_for(lambda: vt.stream_stats(g.stats(), stream)["received"] >= n, timeout, 0.1,
-                    "guest to receive %d datagrams" % n)
-    except TimeoutError:
-        pass
-    time.sleep(0.3)
-    return vt.stream_stats(g.stats(), stream)
+    return shimlib.wait_stream(g, n, stream, timeout)
 
 
 def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):

@@ -16,9 +16,7 @@ can hold them); that is not asserted.
 
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -32,13 +30,8 @@ VMS = (("vm1", "52:54:00:77:06:01", "10.77.0.71/24", "client"),
 def udp_ok(ns, g):
     g.reset()
     res = vt.UdpSender(ns, g.addr, pps=1000, count=1000, size=100).start().wait(timeout=30)
-    try:
-        vt.wait_for(lambda: vt.stream_stats(g.stats(), 0)["received"] >= 1000, 10, 0.1,
-                    "1000 datagrams")
-    except TimeoutError:
-        pass
-    s = vt.stream_stats(g.stats(), 0)
-    return res["sent"] == 1000 and s["received"] == 1000 and s["lost"] == 0, s
+    s = shimlib.wait_stream(g, 1000)
+    return res["sent"] == 1000 and shimlib.loss_counts(s) == shimlib.lossless(1000), s
 
 
 def run(tap, state, workdir):
@@ -90,23 +83,7 @@ def run(tap, state, workdir):
 
 
 def main():
-    vt.require_e2e_env(tap=True)
-    tap = vt.Tap(PLAN)
-    state = {}
-    with tempfile.TemporaryDirectory(prefix="vshim-rec-") as workdir:
-        try:
-            run(tap, state, workdir)
-        except SystemExit:
-            raise
-        except BaseException:
-            tap.diag("aborted: %s" % traceback.format_exc())
-            log = os.path.join(workdir, "hosta.log")
-            if os.path.exists(log):
-                with open(log, errors="replace") as f:
-                    tap.diag(f.read()[-3000:])
-            while tap.n < PLAN:
-                tap.ok(False, "not run (aborted)")
-    return tap.finish()
+    return shimlib.tap_main(PLAN, "rec", run)
 
 
 if __name__ == "__main__":

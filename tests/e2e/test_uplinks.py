@@ -20,9 +20,7 @@ Each VM answers 5 pings and receives 1000 of 1000 UDP datagrams, and sends
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -50,26 +48,16 @@ def ensure_hugepages():
     return old
 
 
-def clean(s):
-    return {k: s.get(k) for k in ("received", "lost", "reordered", "duplicated", "corrupted")}
-
-
 def check_vm(tap, ns, g, what):
     pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
     g.reset()
     res = vt.UdpSender(ns, g.addr, pps=1000, count=1000, size=200).start().wait(timeout=30)
-    try:
-        vt.wait_for(lambda: vt.stream_stats(g.stats(), 0)["received"] >= 1000, 10, 0.1,
-                    "1000 datagrams")
-    except TimeoutError:
-        pass
-    s = vt.stream_stats(g.stats(), 0)
+    s = shimlib.wait_stream(g, 1000)
     rcv = vt.UdpReceiver(ns, 7150, expect=500, idle=5, timeout=40).start()
     g.send(ns.host_ip, 7150, 500, 500, stream=5, size=200)
     rres = rcv.wait(timeout=45)
     tap.ok(pr.received == 5 and res["sent"] == 1000 and
-           clean(s) == {"received": 1000, "lost": 0, "reordered": 0, "duplicated": 0,
-                        "corrupted": 0} and rres["received"] == 500,
+           shimlib.loss_counts(s) == shimlib.lossless(1000) and rres["received"] == 500,
            "%s uplink: 5/5 pings, 1000/1000 datagrams to the VM, 500/500 from it" % what,
            {"ping": pr, "guest": s, "host": rres})
 
@@ -132,28 +120,12 @@ def run(tap, state, workdir):
 
 def main():
     vt.require_e2e_env(tap=True)
-    tap = vt.Tap(PLAN)
-    state = {}
     old = ensure_hugepages()
     try:
-        with tempfile.TemporaryDirectory(prefix="vshim-upl-") as workdir:
-            try:
-                run(tap, state, workdir)
-            except SystemExit:
-                raise
-            except BaseException:
-                tap.diag("aborted: %s" % traceback.format_exc())
-                for f in ("hosta.log", "switch.log"):
-                    p = os.path.join(workdir, f)
-                    if os.path.exists(p):
-                        with open(p, errors="replace") as fh:
-                            tap.diag("--- %s ---\n%s" % (f, fh.read()[-2000:]))
-                while tap.n < PLAN:
-                    tap.ok(False, "not run (aborted)")
+        return shimlib.tap_main(PLAN, "upl", run)
     finally:
         with open("/proc/sys/vm/nr_hugepages", "w") as f:
             f.write(str(old))
-    return tap.finish()
 
 
 if __name__ == "__main__":

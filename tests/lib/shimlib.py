@@ -224,3 +224,65 @@ class Shim:
 def drops(stats):
     """Total drops of a query-stats result."""
     return sum(stats.get("drops", {}).values())
+
+
+# -- helpers shared by the end-to-end tests --------------------------------
+
+LOSS_KEYS = ("received", "lost", "reordered", "duplicated", "corrupted")
+
+
+def loss_counts(stream):
+    """The loss/order/integrity counters of one agent stream."""
+    return {k: stream.get(k) for k in LOSS_KEYS}
+
+
+def lossless(n):
+    """What loss_counts() must be for n datagrams all received intact."""
+    return {"received": n, "lost": 0, "reordered": 0, "duplicated": 0, "corrupted": 0}
+
+
+def wait_stream(guest, n, stream=0, timeout=10.0):
+    """Wait (bounded) until the guest's agent received n datagrams of
+    stream, give late copies 0.3 s to show up, return the stream's stats."""
+    try:
+        vt.wait_for(lambda: vt.stream_stats(guest.stats(), stream)["received"] >= n, timeout,
+                    0.1, "%s to receive %d datagrams" % (guest.name, n))
+    except TimeoutError:
+        pass
+    time.sleep(0.3)
+    return vt.stream_stats(guest.stats(), stream)
+
+
+def tap_main(plan, prefix, body, check_ns=True):
+    """Run an end-to-end test body(tap, state, workdir) with TAP output.
+
+    Checks the environment (vt.require_e2e_env), gives the body a temporary
+    work directory, reports an exception as failures of the remaining plan
+    with the end of every *.log in the work directory, and, if check_ns,
+    adds a last test that the namespace the body recorded in state["ns"] is
+    gone.  Returns the exit status for sys.exit()."""
+    import subprocess
+    import tempfile
+    import traceback
+    vt.require_e2e_env(tap=True)
+    tap = vt.Tap(plan + (1 if check_ns else 0))
+    state = {}
+    with tempfile.TemporaryDirectory(prefix="vshim-%s-" % prefix) as workdir:
+        try:
+            body(tap, state, workdir)
+        except SystemExit:
+            raise
+        except BaseException:
+            tap.diag("aborted: %s" % traceback.format_exc())
+            for root, _, files in os.walk(workdir):
+                for f in sorted(files):
+                    if f.endswith(".log"):
+                        with open(os.path.join(root, f), errors="replace") as fh:
+                            tap.diag("--- %s ---\n%s" % (f, fh.read()[-2500:]))
+            while tap.n < plan:
+                tap.ok(False, "not run (aborted)")
+    if check_ns:
+        nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                                text=True).stdout
+        tap.ok(state.get("ns") not in nslist.split(), "namespace and processes cleaned up")
+    return tap.finish()
