@@ -177,7 +177,7 @@ static gboolean ho_dedup_close_cb(gpointer data);
 
 static void ho_dedup_open(struct vs_vm *vm)
 {
-	if (!vm->dedup)
+	if (!vm->dedup || !vm->policy.enabled)	/* the baseline filters nothing */
 		return;
 	__atomic_fetch_add(&vm->dedup_epoch, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&vm->dedup_active, true, __ATOMIC_RELEASE);
