@@ -13,6 +13,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio gzip xz-utils
   # test networks and tools
   iproute2 bridge-utils iptables iputils-ping ethtool procps psmisc socat python3 kmod util-linux
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # tests/e2e/test_libvirt.py
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,12 +9,17 @@ cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
 tools/build.sh >/dev/null
+# valgrind for the unit tests (tools/sanitize.sh)
+command -v valgrind >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
 # QEMU 7.2 + qemu-patches/: stock 7.2 corrupts TCG guests in ~1 migration in 7
 qemu-patches/build-qemu.sh
 tools/cleanup-stale.sh
 
 status=0
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
+if [ $# -eq 0 ]; then
+  tools/sanitize.sh || status=$?
+fi
 
 # One plain summary line, from meson's own log
 python3 - build/meson-logs/testlog.json <<'PY'

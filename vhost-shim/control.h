@@ -2,14 +2,15 @@
 /*
  * control.h - QMP-compatible control socket: server, dispatcher, commands
  *
- * Theory of operation: control.c is the protocol layer.  It listens on a
- * unix socket (and optionally on loopback TCP) from the GLib main loop,
- * greets each client, splits the byte stream into JSON values, parses them
- * with its own strict parser, checks the request envelope and the
- * arguments against the command table, calls the handler and queues the
- * reply.  It knows nothing about ports: the table, vs_ctl_cmds[] in
- * control_cmds.c, is found at link time, so the unit test links the real
- * table against stubs of vm.c and runs without EAL.
+ * Theory of operation: control.c is the protocol layer (with
+ * control_json.c, control_dispatch.c and control_listen.c; control_priv.h
+ * says which part is where).  It listens on a unix socket (and optionally
+ * on loopback TCP) from the GLib main loop, greets each client, splits the
+ * byte stream into JSON values, parses them with its own strict parser,
+ * checks the request envelope and the arguments against the command table,
+ * calls the handler and queues the reply.  It knows nothing about ports:
+ * the table, vs_ctl_cmds[] in control_cmds.c, is found at link time, so the
+ * unit test links the real table against stubs of vm.c and runs without EAL.
  *
  * A command is one row of the table: its name, its handler, its flags and
  * its argument schema.  The dispatcher checks all of that in one place
@@ -173,7 +174,7 @@ bool vs_ctl_arg_bool(JsonObject *args, const char *name, bool dflt);
  */
 JsonNode *vs_ctl_return_empty(void);
 
-/* Protocol commands, implemented in control.c, listed in the table */
+/* Protocol commands, implemented in control_dispatch.c, listed in the table */
 JsonNode *vs_ctl_cmd_qmp_capabilities(struct vs_ctl_session *s, JsonObject *args,
 				      GError **error);
 JsonNode *vs_ctl_cmd_query_commands(struct vs_ctl_session *s, JsonObject *args,

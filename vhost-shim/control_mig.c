@@ -29,24 +29,24 @@ static const char *const cmig_overflow[] = { "drop-newest", "drop-oldest", NULL 
 
 const struct vs_ctl_arg vs_ctl_args_mig_port[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
-	{ NULL },
+	{ 0 },
 };
 
 const struct vs_ctl_arg vs_ctl_args_mig_opt_port[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR },
-	{ NULL },
+	{ 0 },
 };
 
 const struct vs_ctl_arg vs_ctl_args_mig_expect[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "peer", .type = VS_CTL_ARG_STR },
-	{ NULL },
+	{ 0 },
 };
 
 const struct vs_ctl_arg vs_ctl_args_mig_set_peer[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "peer", .type = VS_CTL_ARG_STR, .required = true },
-	{ NULL },
+	{ 0 },
 };
 
 /* Every key of struct vs_buf_policy, as in the config file */
@@ -62,7 +62,7 @@ const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[] = {
 	CMIG_PKTS("other-max-pkts"), CMIG_BYTES("other-max-bytes"), CMIG_CLASS("other-policy"),
 	{ .name = "overflow", .type = VS_CTL_ARG_ENUM, .values = cmig_overflow },
 	CMIG_MS("hold-ms", 1), CMIG_MS("linger-ms", 0), CMIG_MS("replay-hold-ms", 0),
-	{ NULL },
+	{ 0 },
 };
 
 static struct vs_vm *cmig_port(JsonObject *args, GError **error)

@@ -21,6 +21,10 @@
  * Invariant (no silent loss): every frame the lcore accepted into the
  * buffer ends up delivered to the VM (here or at the destination) or
  * counted in exactly one drop reason.
+ *
+ * Files: this one has the mode switches, timers, the pump, the entry
+ * actions of each state and the API of handover.h; the tunnel's callbacks
+ * are handover_tun.c.  handover_priv.h is what they share.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -32,6 +36,7 @@
 #include <rte_vhost.h>
 
 #include "handover.h"
+#include "handover_priv.h"
 #include "log.h"
 #include "pkt.h"
 #include "tunnel.h"
@@ -45,29 +50,6 @@
 #define HO_INJECT_RING_SIZE	4096
 /* QEMU re-announces at about 0, 50, 200, 450, 800 ms: we announce with it */
 static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
-
-struct vs_handover {
-	struct vs_vm *vm;
-	char *peer;			/* source: where the VM goes */
-	char *expect_from;		/* destination: only this peer (NULL: any) */
-	struct vs_tun_stream *out;	/* source stream */
-	struct vs_tun_in *in;		/* destination stream (owned by tunnel) */
-	uint64_t in_next_seq;		/* destination: first seq not received */
-	bool in_ended;			/* END or BARRIER received */
-	bool in_resumable;		/* a stream was accepted in this migration
-					 * and not ended: a reconnect may resume it */
-	bool live_seen_sent;
-	gint64 live_seen_at;
-	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
-	uint64_t replay_q_bytes;
-	gint64 t_down, t_up;
-	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
-	bool first_replay_seen;
-	guint hold_timer, linger_timer;
-	unsigned int announce_step;
-	guint announce_timer;
-	guint dedup_timer;
-};
 
 static guint ho_pump_source;
 static vs_ho_event_cb ho_event_cb;
@@ -205,7 +187,7 @@ static gboolean ho_dedup_close_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void ho_dedup_close_later(struct vs_vm *vm)
+void ho_dedup_close_later(struct vs_vm *vm)
 {
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
@@ -221,8 +203,6 @@ static void ho_clear_timer(guint *id)
 		*id = 0;
 	}
 }
-
-static void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
 
 static gboolean ho_hold_expired_cb(gpointer data)
 {
@@ -280,7 +260,7 @@ static bool ho_needs_pump(const struct vs_vm *vm)
 }
 
 /* Source: lcore ring -> tunnel stream, as fast as the tunnel takes it */
-static void ho_pump_to_tunnel(struct vs_vm *vm)
+void ho_pump_to_tunnel(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 	unsigned int i;
@@ -408,7 +388,7 @@ static gboolean ho_pump_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static void ho_kick_pump(void)
+void ho_kick_pump(void)
 {
 	if (!ho_pump_source)
 		ho_pump_source = g_timeout_add(HO_PUMP_INTERVAL_MS, ho_pump_cb, NULL);
@@ -549,6 +529,10 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
 			vs_tun_announce_expect(vm->cfg->name, vm->cfg->mac);
 			ho_emit(vm, "MIGRATION_EXPECTED", NULL);
+		} else if (ev == VS_MIG_EV_EXPECT) {
+			/* re-armed (a long pre-copy): the expectation lasts again */
+			ho_clear_timer(&ho->hold_timer);
+			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
 		}
 		break;
 
@@ -588,7 +572,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		ho_kick_pump();
 }
 
-static void ho_feed(struct vs_vm *vm, enum vs_mig_event ev)
+void ho_feed(struct vs_vm *vm, enum vs_mig_event ev)
 {
 	g_autoptr(GError) err = NULL;
 	enum vs_mig_state old;
@@ -631,8 +615,6 @@ void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev)
 
 gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 {
-	g_autoptr(GError) err = NULL;
-
 	if (peer && !vs_tun_has_peer(peer)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown peer '%s'", peer);
 		return FALSE;
@@ -751,149 +733,4 @@ void vs_ho_detach(struct vs_vm *vm)
 	rte_ring_free(vm->inject);
 	vm->held = vm->inject = NULL;
 	g_clear_pointer(&vm->dedup, g_free);
-}
-
-/* --- tunnel callbacks ------------------------------------------------------ */
-
-bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
-		    struct vs_tun_in *in, uint64_t *next_expected, GError **error)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-
-	if (!vm) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no port %s", vm_name);
-		return false;
-	}
-	if (memcmp(mac, vm->cfg->mac, 6)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "port %s: MAC does not match", vm_name);
-		return false;
-	}
-	/* A broken stream may reconnect during the replay or after it */
-	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING && !vm->ho->in_resumable) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    "port %s: not expecting a migration (state %s)", vm_name,
-			    vs_mig_state_names[vm->mig.state]);
-		return false;
-	}
-	if (vm->ho->expect_from && strcmp(vm->ho->expect_from, peer)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    "port %s: expecting it from %s, not %s", vm_name,
-			    vm->ho->expect_from, peer);
-		return false;
-	}
-	vm->ho->in = in;
-	vm->ho->in_resumable = true;
-	*next_expected = vm->ho->in_next_seq;
-	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
-	       vm->ho->in_next_seq);
-	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
-		vs_tun_in_send_resumed(in);	/* it may have missed it */
-	return true;
-}
-
-void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
-		     uint32_t len)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-	struct vs_handover *ho;
-	struct vs_tun_frame *f;
-
-	if (!vm || !vm->ho)
-		return;
-	ho = vm->ho;
-	if (seq < ho->in_next_seq) {
-		VS_STAT_ADD(vm->stats.tunnel_duplicates, 1);
-		return;
-	}
-	ho->in_next_seq = seq + 1;
-	VS_STAT_ADD(vm->stats.tunnel_rx_frames, 1);
-	VS_STAT_ADD(vm->stats.tunnel_rx_bytes, len);
-	/* Bounded like the local buffer: the caps of all classes together */
-	if (g_queue_get_length(&ho->replay_q) >= vs_buf_policy_total_pkts(&vm->policy)) {
-		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL], 1);
-		return;
-	}
-	f = g_malloc(sizeof(*f) + len);
-	f->seq = seq;
-	f->origin = origin;
-	f->len = len;
-	memcpy(f->data, data, len);
-	g_queue_push_tail(&ho->replay_q, f);
-	ho->replay_q_bytes += len;
-	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
-		ho_kick_pump();
-}
-
-void vs_ho_tun_in_msg(const char *vm_name, int msg_type)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-
-	if (!vm || !vm->ho)
-		return;
-	switch (msg_type) {
-	case VS_TUN_MSG_ABORT:
-		vm->ho->in = NULL;
-		vm->ho->in_resumable = false;
-		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
-		break;
-	case VS_TUN_MSG_BARRIER:
-	case VS_TUN_MSG_END:
-		vm->ho->in_ended = true;
-		if (msg_type == VS_TUN_MSG_END) {
-			vm->ho->in = NULL;
-			vm->ho->in_resumable = false;
-			/* the last tunnelled frame may still be on its way to the
-			 * guest: close the window once the pump has pushed it */
-			ho_dedup_close_later(vm);
-		}
-		ho_kick_pump();
-		break;
-	default:
-		break;
-	}
-}
-
-void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-
-	if (vm && vm->ho && vm->ho->in == in)
-		vm->ho->in = NULL;
-}
-
-void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-
-	if (!vm || !vm->ho)
-		return;
-	switch (msg_type) {
-	case VS_TUN_MSG_RESUMED:
-		ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
-		break;
-	case VS_TUN_MSG_LIVE_SEEN:
-		/* everything received before this point goes out before the
-		 * barrier, including what the lcore queued since the last tick */
-		if (vm->ho->out) {
-			if (vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ||
-			    vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
-				ho_pump_to_tunnel(vm);
-			vs_tun_stream_barrier(vm->ho->out);
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-void vs_ho_tun_expect(const char *vm_name, const char *peer)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-	g_autoptr(GError) err = NULL;
-
-	if (!vm)
-		return;
-	if (!vs_ho_set_peer(vm, peer, &err))
-		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
 }

@@ -147,7 +147,7 @@ static const GOptionEntry main_options[] = {
 	  "A peer shim: NAME=HOST:PORT (repeatable)", "PEER" },
 	{ "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check,
 	  "Validate the configuration, print it and exit", NULL },
-	{ NULL },
+	{ 0 },
 };
 
 static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)

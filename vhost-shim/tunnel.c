@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * tunnel.c - the tunnel transport: sockets, handshake, streams, resend
+ * tunnel.c - the tunnel transport: listener, peers, connections, dispatch
  *
  * Theory of operation: see tunnel.h.  Connections are non-blocking GSockets
  * driven by GLib sources on the main loop.  Each connection has a decoder
- * and a handshake (tunnel_proto.c) and an output queue bounded by
+ * and a handshake (tunnel_proto.h) and an output queue bounded by
  * VS_TUN_SEND_QUEUE_MAX; a full queue is backpressure (the source stops
  * draining its buffer), never a drop.
  *
@@ -22,6 +22,11 @@
  * proven the key; a peer that breaks the protocol is sent an ERROR and
  * disconnected, with one log line and a counter.  Peer names come from the
  * authenticated HELLO.
+ *
+ * Files: this one has the listener, the peers, the connections and the
+ * dispatch of decoded messages; the streams themselves (retain, flush,
+ * trim, take back, close; the destination's replies) are tunnel_stream.c.
+ * tunnel_priv.h is what they share.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +34,7 @@
 
 #include "log.h"
 #include "tunnel.h"
+#include "tunnel_priv.h"
 #include "tunnel_proto.h"
 #include "util.h"
 #include "vm.h"
@@ -38,79 +44,17 @@
 #define TUN_READ_CHUNK		 65536
 #define TUN_MAX_CONNS		 64
 
-struct tun_conn;
-
-struct tun_peer {
-	char *name;
-	GInetSocketAddress *addr;
-	struct tun_conn *conn;		/* outgoing, NULL when down */
-	guint reconnect_timer;
-	unsigned int backoff_ms;
-	GList *streams;			/* struct vs_tun_stream * using this peer */
-	GQueue expects;			/* EXPECT messages (GByteArray *) to send */
-};
-
-struct tun_conn {
-	GSocket *sock;
-	GSource *in_src, *out_src;
-	bool initiator;
-	bool connected;			/* TCP connected */
-	bool dead;
-	struct tun_peer *peer;		/* outgoing connections only */
-	struct vs_tun_decoder dec;
-	struct vs_tun_auth auth;
-	GByteArray *out;
-	guint handshake_timer;
-	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
-	char desc[96];
-};
-
-struct vs_tun_stream {
-	char vm_name[VS_TUN_VM_NAME_MAX + 1];
-	uint8_t mac[6];
-	struct tun_peer *peer;
-	uint32_t stream_id;
-	GQueue frames;			/* retained struct vs_tun_frame *, seq order */
-	uint64_t next_seq;		/* seq of the next pushed frame */
-	uint64_t send_seq;		/* next seq to transmit */
-	uint64_t acked;
-	bool opened;			/* VM_ACCEPT received on peer->conn */
-	bool open_sent;
-	bool committed;			/* RESUMED received */
-	bool rejected;
-};
-
-struct vs_tun_in {
-	struct tun_conn *conn;
-	uint32_t stream_id;
-	char vm_name[VS_TUN_VM_NAME_MAX + 1];
-	uint64_t next_expected;
-	bool ack_due;
-};
-
-static struct {
-	bool enabled;
-	char node_name[VS_TUN_NODE_NAME_MAX + 1];
-	uint8_t psk[VS_TUN_PSK_MAX];
-	size_t psk_len;
-	GSocket *listen_sock;
-	GSource *listen_src;
-	GPtrArray *peers;		/* struct tun_peer * */
-	GList *conns;			/* struct tun_conn * */
-	uint32_t next_stream_id;
-	struct vs_tun_stats stats;
-} tun;
+/* The module state (tunnel_priv.h), owned by the main loop thread */
+struct tun_state tun;
 
 static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
-static void tun_stream_flush(struct vs_tun_stream *s);
-static void tun_peer_connect(struct tun_peer *p);
 
 const struct vs_tun_stats *vs_tun_get_stats(void)
 {
 	return &tun.stats;
 }
 
-static struct tun_peer *tun_find_peer(const char *name)
+struct tun_peer *tun_find_peer(const char *name)
 {
 	guint i;
 
@@ -128,7 +72,7 @@ bool vs_tun_has_peer(const char *peer)
 	return peer && tun_find_peer(peer) != NULL;
 }
 
-static bool tun_conn_ready(const struct tun_conn *c)
+bool tun_conn_ready(const struct tun_conn *c)
 {
 	return c && !c->dead && c->auth.state == VS_TUN_AUTH_AUTHENTICATED;
 }
@@ -144,7 +88,7 @@ bool vs_tun_peer_connected(const char *peer)
 
 static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer data);
 
-static void tun_conn_flush(struct tun_conn *c)
+void tun_conn_flush(struct tun_conn *c)
 {
 	while (!c->dead && c->connected && c->out->len) {
 		g_autoptr(GError) err = NULL;
@@ -169,209 +113,9 @@ static void tun_conn_flush(struct tun_conn *c)
 	}
 }
 
-static size_t tun_conn_queued(const struct tun_conn *c)
+size_t tun_conn_queued(const struct tun_conn *c)
 {
 	return c ? c->out->len : 0;
-}
-
-/* --- streams (source side) ------------------------------------------------ */
-
-static void tun_stream_send_open(struct vs_tun_stream *s)
-{
-	struct tun_conn *c = s->peer->conn;
-	uint64_t first = s->acked + 1;
-
-	if (!tun_conn_ready(c) || s->open_sent || s->rejected)
-		return;
-	vs_tun_encode_vm_open(c->out, s->stream_id, s->mac, s->vm_name, first);
-	s->open_sent = true;
-	tun_conn_flush(c);
-}
-
-static struct vs_tun_stream *tun_peer_find_stream(struct tun_peer *p, uint32_t id)
-{
-	GList *l;
-
-	for (l = p ? p->streams : NULL; l; l = l->next) {
-		struct vs_tun_stream *s = l->data;
-
-		if (s->stream_id == id)
-			return s;
-	}
-	return NULL;
-}
-
-static void tun_stream_trim(struct vs_tun_stream *s)
-{
-	struct vs_tun_frame *f;
-
-	if (!s->committed)
-		return;		/* until the VM runs there, rollback needs them */
-	while ((f = g_queue_peek_head(&s->frames)) && f->seq <= s->acked)
-		g_free(g_queue_pop_head(&s->frames));
-}
-
-static void tun_stream_flush(struct vs_tun_stream *s)
-{
-	struct tun_conn *c = s->peer->conn;
-	GList *l;
-
-	if (!s->opened || !tun_conn_ready(c))
-		return;
-	for (l = s->frames.head; l; l = l->next) {
-		struct vs_tun_frame *f = l->data;
-
-		if (f->seq < s->send_seq)
-			continue;
-		if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX) {
-			tun.stats.send_queue_full++;
-			break;
-		}
-		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
-		s->send_seq = f->seq + 1;
-	}
-	tun_conn_flush(c);
-}
-
-struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm)
-{
-	struct tun_peer *p = tun_find_peer(peer);
-	struct vs_tun_stream *s;
-
-	if (!p)
-		return NULL;
-	s = g_new0(struct vs_tun_stream, 1);
-	g_strlcpy(s->vm_name, vm->cfg->name, sizeof(s->vm_name));
-	memcpy(s->mac, vm->cfg->mac, 6);
-	s->peer = p;
-	s->stream_id = ++tun.next_stream_id ? tun.next_stream_id : ++tun.next_stream_id;
-	s->next_seq = 1;
-	s->send_seq = 1;
-	g_queue_init(&s->frames);
-	p->streams = g_list_append(p->streams, s);
-	vs_log(TUN, INFO, s->vm_name, "stream %u to %s", s->stream_id, p->name);
-	if (tun_conn_ready(p->conn))
-		tun_stream_send_open(s);
-	else
-		tun_peer_connect(p);
-	return s;
-}
-
-bool vs_tun_stream_connected(const struct vs_tun_stream *s)
-{
-	return s && s->opened && tun_conn_ready(s->peer->conn);
-}
-
-bool vs_tun_stream_can_push(const struct vs_tun_stream *s)
-{
-	return vs_tun_stream_connected(s) && tun_conn_queued(s->peer->conn) < VS_TUN_SEND_QUEUE_MAX;
-}
-
-void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len)
-{
-	struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
-
-	f->seq = s->next_seq++;
-	f->origin = origin;
-	f->len = len;
-	memcpy(f->data, data, len);
-	g_queue_push_tail(&s->frames, f);
-	tun_stream_flush(s);
-}
-
-uint64_t vs_tun_stream_retained(const struct vs_tun_stream *s)
-{
-	return s ? g_queue_get_length((GQueue *)&s->frames) : 0;
-}
-
-void vs_tun_stream_commit(struct vs_tun_stream *s)
-{
-	s->committed = true;
-	tun_stream_trim(s);
-}
-
-void vs_tun_stream_barrier(struct vs_tun_stream *s)
-{
-	struct tun_conn *c = s->peer->conn;
-
-	if (!s->opened || !tun_conn_ready(c))
-		return;
-	vs_tun_encode_barrier(c->out, s->stream_id, s->send_seq - 1);
-	tun_conn_flush(c);
-}
-
-static void tun_stream_free(struct vs_tun_stream *s)
-{
-	s->peer->streams = g_list_remove(s->peer->streams, s);
-	g_queue_clear_full(&s->frames, g_free);
-	g_free(s);
-}
-
-GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s)
-{
-	GQueue *q = g_queue_new();
-	struct tun_conn *c = s->peer->conn;
-
-	if (s->open_sent && tun_conn_ready(c)) {
-		vs_tun_encode_abort(c->out, s->stream_id);
-		tun_conn_flush(c);
-	}
-	/* every frame is still here: nothing is trimmed before commit */
-	*q = s->frames;
-	g_queue_init(&s->frames);
-	vs_log(TUN, INFO, s->vm_name, "stream %u aborted: %u frames back for local replay",
-	       s->stream_id, g_queue_get_length(q));
-	tun_stream_free(s);
-	return q;
-}
-
-void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end)
-{
-	struct tun_conn *c = s->peer->conn;
-
-	if (s->open_sent && tun_conn_ready(c)) {
-		if (send_end)
-			vs_tun_encode_end(c->out, s->stream_id, s->next_seq - 1);
-		else
-			vs_tun_encode_abort(c->out, s->stream_id);
-		tun_conn_flush(c);
-	}
-	vs_log(TUN, INFO, s->vm_name, "stream %u closed (%s), %" PRIu64 " frames sent",
-	       s->stream_id, send_end ? "end" : "abort", s->next_seq - 1);
-	tun_stream_free(s);
-}
-
-/* --- streams (destination side) ------------------------------------------ */
-
-static void tun_in_send(struct vs_tun_in *in, enum vs_tun_type type)
-{
-	struct tun_conn *c = in->conn;
-
-	if (!tun_conn_ready(c))
-		return;
-	if (type == VS_TUN_MSG_RESUMED)
-		vs_tun_encode_resumed(c->out, in->stream_id);
-	else
-		vs_tun_encode_live_seen(c->out, in->stream_id);
-	tun_conn_flush(c);
-}
-
-void vs_tun_in_send_resumed(struct vs_tun_in *in)
-{
-	tun_in_send(in, VS_TUN_MSG_RESUMED);
-}
-
-void vs_tun_in_send_live_seen(struct vs_tun_in *in)
-{
-	tun_in_send(in, VS_TUN_MSG_LIVE_SEEN);
-}
-
-static void tun_in_free(gpointer data)
-{
-	struct vs_tun_in *in = data;
-
-	vs_ho_tun_in_closed(in->vm_name, in);
-	g_free(in);
 }
 
 /* --- message handling ----------------------------------------------------- */
@@ -808,7 +552,7 @@ static struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_p
 	return c;
 }
 
-static void tun_peer_connect(struct tun_peer *p)
+void tun_peer_connect(struct tun_peer *p)
 {
 	g_autoptr(GError) err = NULL;
 	g_autofree char *addr = NULL;

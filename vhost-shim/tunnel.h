@@ -4,7 +4,7 @@
  *
  * Theory of operation: each shim listens on one TCP address and connects
  * to peers named in its configuration.  A connection carries the messages
- * of include/vhost-shim/tunnel.h (codec: tunnel_proto.c); after a mutual
+ * of include/vhost-shim/tunnel.h (codec: tunnel_proto.h); after a mutual
  * HMAC handshake it multiplexes one *stream* per migrating VM.
  *
  * Source side: handover.c opens an outgoing stream when it knows the
@@ -74,15 +74,82 @@ bool vs_tun_has_peer(const char *peer);
  */
 void vs_tun_announce_expect(const char *vm, const uint8_t mac[6]);
 
-/* --- source side --- */
+/* --- source side (tunnel_stream.c) --- */
+
+/**
+ * vs_tun_stream_open() - open an outgoing stream for @vm to @peer; VM_OPEN
+ * goes out now or once the connection is up (it is opened if need be)
+ * @peer:	configured peer name
+ * @vm:		the migrating VM (its name and MAC are copied)
+ *
+ * Return: the stream, or NULL if @peer is not configured
+ */
 struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm);
+
+/**
+ * vs_tun_stream_can_push() - should the pump push more frames now
+ * @s:		stream
+ *
+ * Return: true if the destination accepted the stream and the
+ * connection's output queue is below VS_TUN_SEND_QUEUE_MAX
+ */
 bool vs_tun_stream_can_push(const struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_push() - append one frame (copied) with the next sequence
+ * number, retain it and send it as soon as the connection takes it
+ * @s:		stream
+ * @origin:	VS_TUN_ORIGIN_*
+ * @data:	frame
+ * @len:	its bytes, VS_TUN_MIN_FRAME..VS_TUN_MAX_FRAME
+ */
 void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len);
+
+/**
+ * vs_tun_stream_commit() - the VM runs at the destination (RESUMED): from
+ * now on acked frames are freed, since no rollback can need them
+ * @s:		stream
+ */
 void vs_tun_stream_commit(struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_barrier() - send BARRIER with the last sequence number
+ * sent, if the stream is open on a ready connection
+ * @s:		stream
+ */
 void vs_tun_stream_barrier(struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_take_back() - rollback: send ABORT, free the stream
+ * @s:		stream, freed
+ *
+ * Return: every retained frame (struct vs_tun_frame *, seq order; the
+ * caller owns the queue and the frames)
+ */
 GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_close() - end the stream and free it with its frames
+ * @s:		stream, freed
+ * @send_end:	send END (migration done), otherwise ABORT
+ */
 void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
+
+/**
+ * vs_tun_stream_retained() - frames the stream still holds
+ * @s:		stream, or NULL
+ *
+ * Return: count; 0 without a stream
+ */
 uint64_t vs_tun_stream_retained(const struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_connected() - is the stream accepted on a live,
+ * authenticated connection
+ * @s:		stream, or NULL
+ *
+ * Return: true if so
+ */
 bool vs_tun_stream_connected(const struct vs_tun_stream *s);
 
 /**
@@ -108,11 +175,24 @@ const struct vs_tun_stats *vs_tun_get_stats(void);
  */
 bool vs_tun_peer_connected(const char *peer);
 
-/* --- destination side --- */
+/* --- destination side (tunnel_stream.c) --- */
+
+/**
+ * vs_tun_in_send_resumed() - tell the source the VM runs here (RESUMED);
+ * nothing is sent if the stream's connection is not ready
+ * @in:		incoming stream
+ */
 void vs_tun_in_send_resumed(struct vs_tun_in *in);
+
+/**
+ * vs_tun_in_send_live_seen() - tell the source live frames reached the VM
+ * here (LIVE_SEEN), so it sends a BARRIER after its stragglers; nothing is
+ * sent if the stream's connection is not ready
+ * @in:		incoming stream
+ */
 void vs_tun_in_send_live_seen(struct vs_tun_in *in);
 
-/* --- implemented by handover.c, called by the tunnel (main loop) --- */
+/* --- implemented by handover_tun.c, called by the tunnel (main loop) --- */
 
 /**
  * vs_ho_tun_open() - a peer opens a stream for a VM: do we expect it?

@@ -20,6 +20,11 @@
  * The caller (the GIO tunnel) owns sockets, timers, randomness for nonces
  * (vs_tun_random_nonce()) and the key file (vs_tun_load_psk()).
  *
+ * Files: names and encoders are in tunnel_codec.c, the decoder and
+ * vs_tun_seq_check() in tunnel_decode.c (tunnel_codec_priv.h is what those
+ * two share), and the handshake, the key file and nonces in tunnel_auth.c.
+ * This header is the interface of all three.
+ *
  * Security model: everything a decoder or vs_tun_auth_consume() sees comes
  * from the network before or after authentication, and an authenticated
  * peer may still be buggy.  No field is trusted: every length, count and

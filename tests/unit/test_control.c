@@ -39,7 +39,8 @@
 #include "util.h"
 #include "vm.h"
 
-#define TEST_TIMEOUT_US	(10 * G_USEC_PER_SEC)
+/* Safety bound of each wait; VS_TEST_TIME_SCALE stretches it (valgrind) */
+#define TEST_TIMEOUT_US	(10 * G_USEC_PER_SEC * test_time_scale())
 
 /* ------------------------------------------------------------------ */
 /* vm.c stubs                                                           */
@@ -121,6 +122,14 @@ unsigned int vs_vm_count(void)
 	for (i = 0; i < VS_MAX_PORTS; i++)
 		n += stub_vms[i] != NULL;
 	return n;
+}
+
+static gint64 test_time_scale(void)
+{
+	const char *v = g_getenv("VS_TEST_TIME_SCALE");
+	gint64 n = v ? g_ascii_strtoll(v, NULL, 10) : 1;
+
+	return n > 0 ? n : 1;
 }
 
 static struct vs_vm *stub_port(const char *spec)
@@ -211,7 +220,7 @@ static bool tc_pump(struct tclient *c)
 {
 	bool busy = g_main_context_iteration(NULL, FALSE);
 	char buf[65536];
-	ssize_t n;
+	ssize_t n = -1;
 
 	while (c && !c->eof && (n = recv(c->fd, buf, sizeof(buf), 0)) != 0) {
 		if (n < 0) {

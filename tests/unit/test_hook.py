@@ -1,0 +1,659 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Unit test of the libvirt hook libvirt-hooks/vhost-shim (TAP output).
+
+The domain XML parser runs on the golden `virsh dumpxml`-style files of
+tests/hook/ (NAME.xml -> NAME.json; the rewrite -> NAME.rewritten.xml).  The
+hook itself runs as libvirt runs it, a subprocess with the XML on stdin,
+against a fake vhost-shim: a tiny QMP server on a unix socket in a
+temporary directory that records the commands it receives and answers from
+a table of ports.  Checked: which commands each operation sends, what it
+prints on stdout (nothing, or the XML for `migrate begin` with a rewrite),
+exit codes and the single stderr line for an unreachable, silent or
+refusing shim in default and strict modes, and how long a run takes.
+Also `tools/vshimctl migrate` (the wrapper for setups without the hook)
+against two fake shims and a fake virsh on $PATH.
+"""
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+HOOK = os.path.join(REPO, "libvirt-hooks", "vhost-shim")
+GOLDEN = os.path.join(REPO, "tests", "hook")
+
+
+def load_hook_module():
+    sys.dont_write_bytecode = True      # no __pycache__ beside the installed hook
+    loader = importlib.machinery.SourceFileLoader("vshim_hook", HOOK)
+    spec = importlib.util.spec_from_loader("vshim_hook", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+hook = load_hook_module()
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name), flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines():
+                    print("# " + line)
+        return bool(cond)
+
+    def diag(self, text):
+        print("# " + text, flush=True)
+
+    def finish(self):
+        print("1..%d" % self.n)
+        return 1 if self.failed else 0
+
+
+# ---------------------------------------------------------------------------
+# A fake vhost-shim control socket
+
+class FakeShim:
+    """QMP server speaking the vhost-shim dialect well enough for the hook:
+    greeting, qmp_capabilities, query-ports, query-migration,
+    migrate-expect, migrate-cancel, port-add.  Every request after the
+    greeting is appended to self.commands as (execute, arguments).
+
+    ports: list of query-ports entries; states: port -> migration state;
+    errors: command -> (class, desc) answered instead; silent: accept and
+    never greet."""
+
+    def __init__(self, path, ports=(), states=None, errors=None, silent=False, journal=None,
+                 delays=None):
+        self.path = path
+        self.ports = [dict(p) for p in ports]
+        self.states = dict(states or {})
+        self.errors = dict(errors or {})
+        self.silent = silent
+        self.delays = dict(delays or {})   # command -> seconds before the reply
+        self.commands = []
+        self.journal = journal      # shared by several fake shims: (path, command, args)
+        self.conns = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _send(self, c, obj):
+        c.sendall(json.dumps(obj).encode() + b"\r\n")
+
+    def _serve(self, c):
+        if self.silent:
+            return
+        self._send(c, {"QMP": {"version": {"qemu": {"micro": 0, "minor": 1, "major": 0},
+                                           "package": "vhost-shim 0.1.0"},
+                               "capabilities": []}})
+        dec = json.JSONDecoder()
+        buf = ""
+        while True:
+            try:
+                data = c.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data.decode()
+            while buf.strip():
+                try:
+                    req, end = dec.raw_decode(buf.lstrip())
+                except ValueError:
+                    break
+                buf = buf.lstrip()[end:]
+                self._reply(c, req)
+
+    def _reply(self, c, req):
+        cmd = req.get("execute")
+        args = req.get("arguments", {})
+        with self.lock:
+            self.commands.append((cmd, args))
+            if self.journal is not None:
+                self.journal.append((self.path, cmd, args))
+        rid = req.get("id")
+        time.sleep(self.delays.get(cmd, 0))
+
+        def ret(v):
+            self._send(c, {"return": v, "id": rid})
+
+        def err(cls, desc):
+            self._send(c, {"error": {"class": cls, "desc": desc}, "id": rid})
+
+        if cmd in self.errors:
+            return err(*self.errors[cmd])
+        if cmd == "qmp_capabilities":
+            return ret({})
+        if cmd == "query-ports":
+            return ret(self.ports)
+        names = [p["name"] for p in self.ports]
+        if cmd in ("migrate-expect", "migrate-cancel", "query-migration", "migrate-set-peer"):
+            if args.get("port") not in names:
+                return err("DeviceNotFound", "no port '%s'" % args.get("port"))
+            if cmd == "migrate-expect":
+                self.states[args["port"]] = "dst-expecting"
+            elif cmd == "migrate-cancel":
+                self.states[args["port"]] = "none"
+            elif cmd == "migrate-set-peer":
+                pass
+            else:
+                m = {"port": args["port"], "state": self.states.get(args["port"], "none")}
+                if m["state"].startswith("src-"):
+                    m["peer"] = "hostb"
+                return ret([m])
+            return ret({})
+        if cmd == "port-add":
+            self.ports.append({"name": args["name"], "socket": args["socket"],
+                               "mac": args["mac"], "uplink": args["uplink"],
+                               "mode": args.get("mode", "server"),
+                               "queues": args.get("queues", 1), "state": "waiting"})
+            # events come before the reply, as the real daemon sends them
+            self._send(c, {"event": "PORT_ADDED", "data": {"port": args["name"]},
+                           "timestamp": {"seconds": 1, "microseconds": 0}})
+            return ret({})
+        return err("CommandNotFound", "The command %s has not been found" % cmd)
+
+    def sent(self):
+        """The commands received, without the negotiation."""
+        with self.lock:
+            return [c for c in self.commands if c[0] != "qmp_capabilities"]
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def port(name, sock, mac, mode="server", queues=1):
+    return {"name": name, "socket": sock, "mac": mac, "uplink": "net_tap_%s,iface=%s" % (name, name),
+            "mode": mode, "queues": queues, "state": "waiting"}
+
+
+# The ports of the shim that serves web-01 (vm-multi.xml): net1 and
+# ua-storage; /var/run/openvswitch/vhu-web01 belongs to someone else.
+WEB_PORTS = [port("web01a", "/run/vhost-shim/web-01-1.sock", "52:54:00:aa:00:01", queues=2),
+             port("web01b", "/run/vhost-shim/web-01-4.sock", "52:54:00:aa:00:04", queues=4),
+             port("other", "/run/vhost-shim/other.sock", "52:54:00:99:99:99")]
+
+
+def golden(name, mode="r"):
+    with open(os.path.join(GOLDEN, name), mode) as f:
+        return f.read()
+
+
+class Env:
+    """A temporary directory with a hook.conf and (optionally) a fake shim."""
+
+    def __init__(self, tmp, conf="", ports=None, **shim_kw):
+        self.tmp = tmp
+        self.ctl = os.path.join(tmp, "control.sock")
+        self.log = os.path.join(tmp, "hook.log")
+        for p in (self.ctl, self.log):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.conf = os.path.join(tmp, "hook.conf")
+        text = "[hook]\ncontrol-socket=%s\nlog=stderr\n" % self.ctl
+        with open(self.conf, "w") as f:
+            f.write(text + conf)
+        self.shim = FakeShim(self.ctl, ports, **shim_kw) if ports is not None else None
+
+    def run(self, domain, op, subop, xml=b"", extra="-"):
+        env = dict(os.environ, VSHIM_HOOK_CONF=self.conf)
+        t0 = time.monotonic()
+        p = subprocess.run([HOOK, domain, op, subop, extra], input=xml, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        p.elapsed_ms = (time.monotonic() - t0) * 1000
+        p.err_lines = p.stderr.decode().splitlines()
+        return p
+
+    def close(self):
+        if self.shim:
+            self.shim.close()
+
+
+# ---------------------------------------------------------------------------
+
+def test_parse(tap):
+    for name in ("vm-multi", "vm-none", "vm-incoming"):
+        dom, ifs = hook.parse_domain(golden(name + ".xml"))
+        got = {"domain": dom, "interfaces": [
+            {"index": i.index, "mac": i.mac, "path": i.path, "mode": i.mode,
+             "queues": i.queues, "alias": i.alias} for i in ifs]}
+        want = json.loads(golden(name + ".json"))
+        tap.ok(got == want, "parse %s.xml: %d vhostuser interface(s) as in %s.json"
+               % (name, len(want["interfaces"]), name), json.dumps(got, indent=1))
+    try:
+        hook.parse_domain("<domain><name>x</name>")
+        tap.ok(False, "truncated XML is refused")
+    except hook.HookError as e:
+        tap.ok("not valid XML" in str(e), "truncated XML is refused: %s" % e)
+
+
+def test_port_name(tap):
+    cases = {("web-01", 1): "web-01-1", ("tiny", 0): "tiny-0",
+             ("abcdefghijklm", 3): "abcdefghijklm-3"}
+    tap.ok(all(hook.port_name(d, i) == n for (d, i), n in cases.items()),
+           "port names: DOMAIN-INDEX when it fits", cases)
+    long_names = [("web-frontend-production", 0), ("web-frontend-productio2", 0),
+                  ("vm.example.org", 12), ("vm_example_org", 12), ("ünïcode", 1),
+                  ("a" * 64, 7)]
+    got = [hook.port_name(d, i) for d, i in long_names]
+    tap.ok(all(hook.PORT_NAME_RE.match(n) for n in got) and len(set(got)) == len(got)
+           and all(n.endswith("-%d" % i) for n, (_, i) in zip(got, long_names)),
+           "port names: long or unusual domain names give distinct valid names "
+           "(<= 15 of [A-Za-z0-9_-], index kept): %s" % " ".join(got))
+
+
+def test_rewrite(tap, tmp):
+    src = golden("vm-incoming.xml", "rb")
+    want = golden("vm-incoming.rewritten.xml", "rb")
+    conf = ("[rewrite hosta]\nfrom=/run/vhost-shim/hosta/\nto=/run/vhost-shim/hostb/\n")
+    ports = [port("tiny0", "/run/vhost-shim/hostb/tiny-0.sock", "52:54:00:77:03:01"),
+             port("tiny1", "/run/vhost-shim/hostb/tiny&1.sock", "52:54:00:77:03:02")]
+    e = Env(tmp, conf, ports=ports)
+    try:
+        p = e.run("tiny", "migrate", "begin", src)
+        tap.ok(p.returncode == 0 and p.stdout == want,
+               "migrate begin with a rewrite prints vm-incoming.rewritten.xml: only the "
+               "socket paths change, quoting and entities kept",
+               p.stderr.decode() + p.stdout.decode()[:400])
+        tap.ok(e.shim.sent() == [("query-ports", {}), ("migrate-expect", {"port": "tiny0"}),
+                                 ("migrate-expect", {"port": "tiny1"})],
+               "the ports are found by their rewritten socket paths and armed", e.shim.sent())
+        e.shim.commands.clear()
+        for op, sub in (("prepare", "begin"), ("start", "begin"), ("started", "begin"),
+                        ("stopped", "end"), ("release", "end"), ("restore", "begin")):
+            p = e.run("tiny", op, sub, src)
+            if p.stdout or p.returncode:
+                break
+        tap.ok(p.stdout == b"" and p.returncode == 0,
+               "every other operation prints nothing, even with a rewrite configured",
+               "%s %s: %r" % (op, sub, p.stdout[:200]))
+    finally:
+        e.close()
+    # a rewrite that matches nothing: the XML comes back byte for byte
+    conf = "[rewrite elsewhere]\nfrom=/srv/sockets/\nto=/run/vhost-shim/\n"
+    e = Env(tmp, conf, ports=WEB_PORTS)
+    try:
+        src = golden("vm-multi.xml", "rb")
+        p = e.run("web-01", "migrate", "begin", src)
+        tap.ok(p.returncode == 0 and p.stdout == src,
+               "migrate begin, rewrite matching nothing: XML passed through unchanged "
+               "(%d bytes)" % len(src), p.stderr)
+    finally:
+        e.close()
+    e = Env(tmp, "", ports=WEB_PORTS)
+    try:
+        p = e.run("web-01", "migrate", "begin", golden("vm-multi.xml", "rb"))
+        tap.ok(p.returncode == 0 and p.stdout == b"",
+               "migrate begin without a rewrite prints nothing (libvirt keeps its XML)",
+               p.stdout[:200])
+    finally:
+        e.close()
+
+
+def test_arming(tap, tmp):
+    xml = golden("vm-multi.xml", "rb")
+    e = Env(tmp, "", ports=WEB_PORTS)
+    try:
+        p = e.run("web-01", "migrate", "begin", xml)
+        want = [("query-ports", {}), ("migrate-expect", {"port": "web01a"}),
+                ("migrate-expect", {"port": "web01b"})]
+        tap.ok(p.returncode == 0 and e.shim.sent() == want,
+               "migrate begin (auto): migrate-expect for each vhost-shim port, by socket "
+               "path; the OVS socket and the other port are left alone",
+               {"sent": e.shim.sent(), "stderr": p.stderr})
+        tap.ok(len(p.err_lines) == 2 and all("armed" in l for l in p.err_lines),
+               "one log line per action (log=stderr)", p.err_lines)
+        tap.diag("migrate begin with 2 ports: %.0f ms (process start included)" % p.elapsed_ms)
+        tap.ok(p.elapsed_ms < 1000, "migrate begin run takes %.0f ms" % p.elapsed_ms)
+        e.shim.commands.clear()
+        p = e.run("db-primary", "migrate", "begin", golden("vm-none.xml", "rb"))
+        tap.ok(p.returncode == 0 and e.shim.sent() == [] and p.stdout == b"",
+               "a domain without vhostuser interfaces: no connection, nothing printed",
+               e.shim.sent())
+        e.shim.commands.clear()
+        for op, sub in (("prepare", "begin"), ("start", "begin"), ("started", "begin"),
+                        ("stopped", "end"), ("reconnect", "begin"), ("attach", "begin"),
+                        ("restore", "begin"), ("migrate", "end")):
+            e.run("web-01", op, sub, xml)
+        tap.ok(e.shim.sent() == [],
+               "without create-ports, prepare/start/started/stopped/reconnect/... never "
+               "contact the shim (never arm a plain start)", e.shim.sent())
+    finally:
+        e.close()
+
+    # MAC mismatch
+    ports = [dict(WEB_PORTS[0], mac="52:54:00:aa:00:99"), WEB_PORTS[1]]
+    for strict in (False, True):
+        e = Env(tmp, "strict=%s\n" % ("true" if strict else "false"), ports=ports)
+        try:
+            p = e.run("web-01", "migrate", "begin", xml)
+            armed = [a["port"] for c, a in e.shim.sent() if c == "migrate-expect"]
+            errs = [l for l in p.err_lines if "MAC" in l]
+            tap.ok(p.returncode == (1 if strict else 0) and armed == ["web01b"] and
+                   len(errs) == 1 and "52:54:00:aa:00:99" in errs[0],
+                   "MAC mismatch (%s): the port is not armed, one line, exit %d"
+                   % ("strict" if strict else "default", 1 if strict else 0),
+                   {"rc": p.returncode, "stderr": p.err_lines, "sent": e.shim.sent()})
+        finally:
+            e.close()
+
+    # error reply
+    for strict in (False, True):
+        e = Env(tmp, "strict=%s\n" % strict, ports=WEB_PORTS,
+                errors={"migrate-expect": ("GenericError",
+                                           "port web01a cannot expect a migration in state "
+                                           "src-blackout")})
+        try:
+            p = e.run("web-01", "migrate", "begin", xml)
+            tap.ok(p.returncode == (1 if strict else 0) and len(p.err_lines) == 1 and
+                   "cannot expect a migration" in p.err_lines[0] and
+                   "and 1 more" in p.err_lines[0],
+                   "error replies (%s): one stderr line, exit %d: %s"
+                   % ("strict" if strict else "default", 1 if strict else 0,
+                      p.err_lines[0] if p.err_lines else ""), p.err_lines)
+        finally:
+            e.close()
+
+    # explicit mode
+    e = Env(tmp, "mode=explicit\n", ports=WEB_PORTS, states={"web01a": "dst-expecting"})
+    try:
+        p = e.run("web-01", "migrate", "begin", xml)
+        sent = e.shim.sent()
+        tap.ok(p.returncode == 0 and not any(c == "migrate-expect" for c, _ in sent) and
+               len(p.err_lines) == 2 and "is armed" in p.err_lines[0] and
+               "web01b is not armed" in p.err_lines[1],
+               "mode=explicit: checks the arming, never arms; warns about the unarmed port",
+               {"sent": sent, "stderr": p.err_lines})
+    finally:
+        e.close()
+
+
+def test_unreachable(tap, tmp):
+    xml = golden("vm-multi.xml", "rb")
+    # nobody listens on the control socket
+    for strict in (False, True):
+        e = Env(tmp, "strict=%s\ncreate-ports=true\n[port-template]\nuplink=net_tap_{name}\n"
+                % ("true" if strict else "false"))
+        try:
+            for op, sub, abortable in (("migrate", "begin", True), ("prepare", "begin", True),
+                                       ("start", "begin", True), ("release", "end", False)):
+                p = e.run("web-01", op, sub, xml)
+                want = 1 if strict and abortable else 0
+                tap.ok(p.returncode == want and len(p.err_lines) == 1 and
+                       "cannot connect to vhost-shim" in p.err_lines[0] and p.stdout == b"",
+                       "shim unreachable, %s, %s %s: exit %d, one stderr line"
+                       % ("strict" if strict else "default", op, sub, want),
+                       {"rc": p.returncode, "stderr": p.err_lines})
+            if strict:
+                tap.diag("strict: %s" % p.err_lines[0])
+        finally:
+            e.close()
+    # a shim that accepts but never answers: bounded by timeout-ms
+    for strict in (False, True):
+        e = Env(tmp, "strict=%s\ntimeout-ms=100\n" % strict, ports=[], silent=True)
+        try:
+            p = e.run("web-01", "migrate", "begin", xml)
+            tap.ok(p.returncode == (1 if strict else 0) and len(p.err_lines) == 1 and
+                   "did not answer in time" in p.err_lines[0] and p.elapsed_ms < 1500,
+                   "silent shim (%s): gives up after timeout-ms (run took %.0f ms), exit %d"
+                   % ("strict" if strict else "default", p.elapsed_ms, 1 if strict else 0),
+                   {"rc": p.returncode, "stderr": p.err_lines})
+        finally:
+            e.close()
+
+
+def test_create_ports(tap, tmp):
+    conf = ("create-ports=true\nsocket-dir=/run/vhost-shim\n"
+            "[port-template]\nuplink=net_tap_{name},iface={name}\n")
+    xml = golden("vm-multi.xml", "rb")
+    e = Env(tmp, conf, ports=[WEB_PORTS[2]])
+    try:
+        p = e.run("web-01", "prepare", "begin", xml)
+        adds = [a for c, a in e.shim.sent() if c == "port-add"]
+        want = [{"name": "web-01-1", "socket": "/run/vhost-shim/web-01-1.sock",
+                 "mac": "52:54:00:aa:00:01", "uplink": "net_tap_web-01-1,iface=web-01-1",
+                 "queues": 2},
+                {"name": "web-01-4", "socket": "/run/vhost-shim/web-01-4.sock",
+                 "mac": "52:54:00:aa:00:04", "uplink": "net_tap_web-01-4,iface=web-01-4",
+                 "queues": 4}]
+        tap.ok(p.returncode == 0 and adds == want and
+               not any(c == "migrate-expect" for c, _ in e.shim.sent()),
+               "create-ports, prepare begin: port-add for the missing ports under "
+               "socket-dir (name DOMAIN-INDEX, uplink from the template, queues), none "
+               "for the OVS socket, nothing armed", {"sent": e.shim.sent(), "stderr": p.stderr})
+        e.shim.commands.clear()
+        p = e.run("web-01", "start", "begin", xml)
+        tap.ok(p.returncode == 0 and e.shim.sent() == [("query-ports", {})],
+               "start begin afterwards: the ports exist, nothing added", e.shim.sent())
+        e.shim.commands.clear()
+        inc = golden("vm-incoming.xml", "rb").replace(b"/hosta/", b"/")
+        p = e.run("tiny", "migrate", "begin", inc)
+        sent = [c for c, _ in e.shim.sent()]
+        tap.ok(p.returncode == 0 and sent == ["query-ports", "port-add", "port-add",
+                                              "migrate-expect", "migrate-expect"] and
+               [a["port"] for c, a in e.shim.sent() if c == "migrate-expect"] ==
+               ["tiny-0", "tiny-1"],
+               "create-ports, migrate begin: creates, then arms the new ports",
+               {"sent": e.shim.sent(), "stderr": p.stderr})
+    finally:
+        e.close()
+    # a slow port-add has its own budget and leaves the shared one intact
+    e = Env(tmp, "timeout-ms=80\n" + conf, ports=[], delays={"port-add": 0.15})
+    try:
+        p = e.run("tiny", "migrate", "begin", inc)
+        sent = [c for c, _ in e.shim.sent()]
+        tap.ok(p.returncode == 0 and sent.count("migrate-expect") == 2 and not
+               [l for l in p.err_lines if "warning" in l],
+               "port-add taking 150 ms each (timeout-ms=80): still created and armed",
+               {"sent": sent, "stderr": p.err_lines})
+    finally:
+        e.close()
+    e = Env(tmp, "create-ports=true\n")
+    try:
+        p = e.run("web-01", "prepare", "begin", xml)
+        tap.ok(p.returncode == 1 and len(p.err_lines) == 1 and "[port-template]" in
+               p.err_lines[0], "create-ports without an uplink template: a configuration "
+               "error, exit 1", p.err_lines)
+    finally:
+        e.close()
+
+
+def test_release(tap, tmp):
+    xml = golden("vm-multi.xml", "rb")
+    e = Env(tmp, "strict=true\n", ports=WEB_PORTS,
+            states={"web01a": "dst-expecting", "web01b": "src-forwarding"})
+    try:
+        t0 = time.monotonic()
+        p = e.run("web-01", "release", "end", xml, extra="migrated")
+        cancels = [a["port"] for c, a in e.shim.sent() if c == "migrate-cancel"]
+        tap.ok(p.returncode == 0 and cancels == ["web01a"] and len(p.err_lines) == 2 and
+               "disarmed" in p.err_lines[0] and "src-forwarding to hostb" in p.err_lines[1],
+               "release end: a port still armed (failed incoming migration) is disarmed; a "
+               "lingering source port is only logged", {"sent": e.shim.sent(),
+                                                        "stderr": p.err_lines})
+        tap.ok(time.monotonic() - t0 < 2.0, "release end does not wait for the linger")
+        e.shim.commands.clear()
+        e.run("web-01", "stopped", "end", xml)
+        tap.ok(e.shim.sent() == [], "stopped end does nothing (release end follows)")
+    finally:
+        e.close()
+
+
+def test_config_errors(tap, tmp):
+    for text, what in (("[hook]\nmode=sometimes\n", "bad mode"),
+                       ("[hook]\nstrict=perhaps\n", "bad boolean"),
+                       ("[hook]\ntimeout=5\n", "unknown key"),
+                       ("[hook\n", "syntax")):
+        conf = os.path.join(tmp, "bad.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        env = dict(os.environ, VSHIM_HOOK_CONF=conf)
+        rcs = []
+        lines = []
+        for op, sub in (("migrate", "begin"), ("release", "end")):
+            p = subprocess.run([HOOK, "vm", op, sub, "-"], input=b"", env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            rcs.append(p.returncode)
+            lines.append(p.stderr.decode().splitlines())
+        tap.ok(rcs == [1, 0] and all(len(l) == 1 for l in lines),
+               "configuration error (%s): migrate begin exits 1, release end 0, one line: %s"
+               % (what, lines[0][0] if lines[0] else ""), {"rc": rcs, "stderr": lines})
+    p = subprocess.run([HOOK, "vm"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tap.ok(p.returncode == 2, "usage error: exit 2")
+    missing = os.path.join(tmp, "no-such.conf")
+    cfg = hook.Config.load(missing)
+    tap.ok(cfg.control == "/run/vhost-shim/control.sock" and cfg.mode == "auto" and
+           not cfg.strict and not cfg.create_ports and cfg.log == "syslog",
+           "no configuration file: the defaults (auto, not strict, no create-ports, syslog)")
+
+
+def test_log_file(tap, tmp):
+    e = Env(tmp, "", ports=WEB_PORTS)
+    try:
+        text = open(e.conf).read().replace("log=stderr", "log=%s" % e.log)
+        with open(e.conf, "w") as f:
+            f.write(text)
+        p = e.run("web-01", "migrate", "begin", golden("vm-multi.xml", "rb"))
+        with open(e.log) as f:
+            lines = f.read().splitlines()
+        tap.ok(p.returncode == 0 and p.stderr == b"" and len(lines) == 2 and
+               all("vhost-shim-hook[" in l and "armed" in l for l in lines),
+               "log=FILE: one line per action in the file, nothing on stderr", lines)
+    finally:
+        e.close()
+
+
+FAKE_VIRSH = """#!/bin/sh
+# fake virsh: dumpxml prints $FAKE_VIRSH_XML, migrate records its arguments
+echo "$@" >> "$FAKE_VIRSH_LOG"
+case " $* " in
+*" dumpxml "*) cat "$FAKE_VIRSH_XML" ;;
+*" migrate "*) exit "${FAKE_VIRSH_RC:-0}" ;;
+esac
+"""
+
+
+def test_vshimctl_migrate(tap, tmp):
+    """tools/vshimctl migrate: arms the destination, then the source, then
+    runs virsh migrate --live; disarms both when virsh fails."""
+    vshimctl = os.path.join(REPO, "tools", "vshimctl")
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    with open(os.path.join(bindir, "virsh"), "w") as f:
+        f.write(FAKE_VIRSH)
+    os.chmod(os.path.join(bindir, "virsh"), 0o755)
+    vlog = os.path.join(tmp, "virsh.log")
+    journal = []
+    src = FakeShim(os.path.join(tmp, "src.ctl"), WEB_PORTS, journal=journal)
+    dst_ports = [port("b-web1", "/srv/b/web-01-1.sock", "52:54:00:aa:00:01"),
+                 port("b-web4", "/srv/b/web-01-4.sock", "52:54:00:AA:00:04"),
+                 port("b-other", "/srv/b/x.sock", "52:54:00:aa:00:03")]
+    dst = FakeShim(os.path.join(tmp, "dst.ctl"), dst_ports, journal=journal)
+    try:
+        for rc in (0, 1):
+            journal.clear()
+            if os.path.exists(vlog):
+                os.unlink(vlog)
+            env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
+                       FAKE_VIRSH_XML=os.path.join(GOLDEN, "vm-multi.xml"),
+                       FAKE_VIRSH_LOG=vlog, FAKE_VIRSH_RC=str(rc))
+            p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
+                                "--peer", "hostb", "--from", "hosta", "--source-uri",
+                                "qemu:///system", "web-01", "qemu+ssh://hostb/system", "--",
+                                "--persistent"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=30)
+            with open(vlog) as f:
+                calls = f.read().splitlines()
+            arm = [(os.path.basename(pth), c, a) for pth, c, a in journal
+                   if c in ("migrate-expect", "migrate-set-peer")]
+            cancels = sorted((os.path.basename(pth), a["port"]) for pth, c, a in journal
+                             if c == "migrate-cancel")
+            want_arm = [("dst.ctl", "migrate-expect", {"port": "b-web1", "peer": "hosta"}),
+                        ("src.ctl", "migrate-set-peer", {"port": "web01a", "peer": "hostb"}),
+                        ("dst.ctl", "migrate-expect", {"port": "b-web4", "peer": "hosta"}),
+                        ("src.ctl", "migrate-set-peer", {"port": "web01b", "peer": "hostb"})]
+            want_calls = ["-c qemu:///system dumpxml web-01",
+                          "-c qemu:///system migrate --live web-01 qemu+ssh://hostb/system "
+                          "--persistent"]
+            if rc == 0:
+                tap.ok(p.returncode == 0 and arm == want_arm and calls == want_calls and
+                       not cancels,
+                       "vshimctl migrate: ports found by socket path (source) and MAC "
+                       "(destination); destination armed before the source; then virsh "
+                       "migrate --live with the extra options",
+                       {"rc": p.returncode, "arm": arm, "virsh": calls, "out": p.stdout,
+                        "err": p.stderr})
+            else:
+                tap.ok(p.returncode == 1 and arm == want_arm and
+                       cancels == [("dst.ctl", "b-web1"), ("dst.ctl", "b-web4"),
+                                   ("src.ctl", "web01a"), ("src.ctl", "web01b")] and
+                       "virsh migrate failed" in p.stderr,
+                       "vshimctl migrate: virsh fails -> both sides disarmed, virsh's exit "
+                       "status", {"rc": p.returncode, "cancels": cancels, "err": p.stderr})
+    finally:
+        src.close()
+        dst.close()
+
+
+def test_example_config(tap):
+    cfg = hook.Config.load(os.path.join(REPO, "libvirt-hooks", "hook.conf.example"))
+    d = hook.Config()
+    same = all(getattr(cfg, k) == getattr(d, k) for k in
+               ("control", "mode", "strict", "create_ports", "timeout_ms",
+                "port_add_timeout_ms", "log", "socket_dir", "uplink", "rewrites"))
+    tap.ok(same, "libvirt-hooks/hook.conf.example is valid and shows the defaults")
+
+
+def main():
+    tap = Tap()
+    with tempfile.TemporaryDirectory(prefix="vshim-hook-") as tmp:
+        test_parse(tap)
+        test_port_name(tap)
+        test_rewrite(tap, tmp)
+        test_arming(tap, tmp)
+        test_unreachable(tap, tmp)
+        test_create_ports(tap, tmp)
+        test_release(tap, tmp)
+        test_config_errors(tap, tmp)
+        test_log_file(tap, tmp)
+        test_example_config(tap)
+        test_vshimctl_migrate(tap, tmp)
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

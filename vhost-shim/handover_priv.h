@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * handover_priv.h - what handover.c and handover_tun.c share, and nobody
+ * else
+ *
+ * Theory of operation: the handover is one module in two files.
+ * handover.c runs the state machine's entry actions, the pump and the
+ * public API of handover.h; handover_tun.c holds the callbacks the tunnel
+ * makes (vs_ho_tun_*(), declared in tunnel.h), which turn tunnel messages
+ * into migration events and frames into the replay queue.  Both run on the
+ * main loop thread, which owns every struct vs_handover.
+ */
+#ifndef VS_HANDOVER_PRIV_H
+#define VS_HANDOVER_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "migration.h"
+
+struct vs_vm;
+struct vs_tun_stream;
+struct vs_tun_in;
+
+/**
+ * struct vs_handover - migration state of one port beyond the state
+ * machine (vm->ho, main loop only)
+ */
+struct vs_handover {
+	struct vs_vm *vm;
+	char *peer;			/* source: where the VM goes */
+	char *expect_from;		/* destination: only this peer (NULL: any) */
+	struct vs_tun_stream *out;	/* source stream */
+	struct vs_tun_in *in;		/* destination stream (owned by tunnel) */
+	uint64_t in_next_seq;		/* destination: first seq not received */
+	bool in_ended;			/* END or BARRIER received */
+	bool in_resumable;		/* a stream was accepted in this migration
+					 * and not ended: a reconnect may resume it */
+	bool live_seen_sent;
+	gint64 live_seen_at;
+	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
+	uint64_t replay_q_bytes;
+	gint64 t_down, t_up;
+	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
+	bool first_replay_seen;
+	guint hold_timer, linger_timer;
+	unsigned int announce_step;
+	guint announce_timer;
+	guint dedup_timer;
+};
+
+/**
+ * ho_feed() - feed an event to @vm's state machine and run the entry
+ * actions of the state it moves to; an event the state does not take is
+ * logged and ignored
+ * @vm:		port
+ * @ev:		event
+ */
+void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
+
+/**
+ * ho_kick_pump() - start the pump timer unless it runs; it stops itself
+ * once no VM has frames to move
+ */
+void ho_kick_pump(void);
+
+/**
+ * ho_dedup_close_later() - stop filtering duplicate frames in a moment,
+ * once the pump pushed the last tunnelled frame
+ * @vm:		port
+ */
+void ho_dedup_close_later(struct vs_vm *vm);
+
+/**
+ * ho_pump_to_tunnel() - source: move frames from the lcore ring vm->held
+ * to the outgoing stream, as many as the tunnel takes (a budget per call)
+ * @vm:		port, with an outgoing stream
+ */
+void ho_pump_to_tunnel(struct vs_vm *vm);
+
+#endif /* VS_HANDOVER_PRIV_H */

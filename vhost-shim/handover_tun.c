@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * handover_tun.c - the tunnel's callbacks into the handover
+ *
+ * Theory of operation: the tunnel (tunnel.c) calls these on the main loop
+ * for what arrives on its streams; each looks the VM up by name, since a
+ * port may have been removed meanwhile (then the call does nothing).
+ *
+ * Destination: vs_ho_tun_open() admits a stream only for a port that
+ * expects a migration (from that peer, if one was named) and whose MAC
+ * matches, or one whose stream broke and may resume; it answers with the
+ * first sequence number not yet received, so a reconnect neither loses
+ * nor repeats a frame.  vs_ho_tun_frame() appends frames to the replay
+ * queue, bounded by the buffer policy's caps; a frame beyond them is
+ * counted as BUFFER_FULL, a repeat as a tunnel duplicate, never silently
+ * lost.  ABORT rolls the expectation back, BARRIER/END let the replay
+ * finish the tunnelled frames and move on to live ones.
+ *
+ * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN flushes
+ * what the lcore still holds into the stream and then sends a BARRIER, so
+ * stragglers reach the guest before live frames.  An EXPECT (automatic
+ * mode) names the destination of a VM, as migrate-set-peer does.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "config.h"
+#include "handover.h"
+#include "handover_priv.h"
+#include "log.h"
+#include "tunnel.h"
+#include "util.h"
+#include "vm.h"
+#include "vhost-shim/tunnel.h"
+
+/* --- tunnel callbacks ------------------------------------------------------ */
+
+bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
+		    struct vs_tun_in *in, uint64_t *next_expected, GError **error)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no port %s", vm_name);
+		return false;
+	}
+	if (memcmp(mac, vm->cfg->mac, 6)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "port %s: MAC does not match", vm_name);
+		return false;
+	}
+	/* A broken stream may reconnect during the replay or after it */
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING && !vm->ho->in_resumable) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "port %s: not expecting a migration (state %s)", vm_name,
+			    vs_mig_state_names[vm->mig.state]);
+		return false;
+	}
+	if (vm->ho->expect_from && strcmp(vm->ho->expect_from, peer)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "port %s: expecting it from %s, not %s", vm_name,
+			    vm->ho->expect_from, peer);
+		return false;
+	}
+	vm->ho->in = in;
+	vm->ho->in_resumable = true;
+	*next_expected = vm->ho->in_next_seq;
+	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
+	       vm->ho->in_next_seq);
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		vs_tun_in_send_resumed(in);	/* it may have missed it */
+	return true;
+}
+
+void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
+		     uint32_t len)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+	struct vs_handover *ho;
+	struct vs_tun_frame *f;
+
+	if (!vm || !vm->ho)
+		return;
+	ho = vm->ho;
+	if (seq < ho->in_next_seq) {
+		VS_STAT_ADD(vm->stats.tunnel_duplicates, 1);
+		return;
+	}
+	ho->in_next_seq = seq + 1;
+	VS_STAT_ADD(vm->stats.tunnel_rx_frames, 1);
+	VS_STAT_ADD(vm->stats.tunnel_rx_bytes, len);
+	/* Bounded like the local buffer: the caps of all classes together */
+	if (g_queue_get_length(&ho->replay_q) >= vs_buf_policy_total_pkts(&vm->policy)) {
+		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL], 1);
+		return;
+	}
+	f = g_malloc(sizeof(*f) + len);
+	f->seq = seq;
+	f->origin = origin;
+	f->len = len;
+	memcpy(f->data, data, len);
+	g_queue_push_tail(&ho->replay_q, f);
+	ho->replay_q_bytes += len;
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		ho_kick_pump();
+}
+
+void vs_ho_tun_in_msg(const char *vm_name, int msg_type)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm || !vm->ho)
+		return;
+	switch (msg_type) {
+	case VS_TUN_MSG_ABORT:
+		vm->ho->in = NULL;
+		vm->ho->in_resumable = false;
+		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
+		break;
+	case VS_TUN_MSG_BARRIER:
+	case VS_TUN_MSG_END:
+		vm->ho->in_ended = true;
+		if (msg_type == VS_TUN_MSG_END) {
+			vm->ho->in = NULL;
+			vm->ho->in_resumable = false;
+			/* the last tunnelled frame may still be on its way to the
+			 * guest: close the window once the pump has pushed it */
+			ho_dedup_close_later(vm);
+		}
+		ho_kick_pump();
+		break;
+	default:
+		break;
+	}
+}
+
+void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (vm && vm->ho && vm->ho->in == in)
+		vm->ho->in = NULL;
+}
+
+void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+
+	if (!vm || !vm->ho)
+		return;
+	switch (msg_type) {
+	case VS_TUN_MSG_RESUMED:
+		ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
+		break;
+	case VS_TUN_MSG_LIVE_SEEN:
+		/* everything received before this point goes out before the
+		 * barrier, including what the lcore queued since the last tick */
+		if (vm->ho->out) {
+			if (vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ||
+			    vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
+				ho_pump_to_tunnel(vm);
+			vs_tun_stream_barrier(vm->ho->out);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void vs_ho_tun_expect(const char *vm_name, const char *peer)
+{
+	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
+	g_autoptr(GError) err = NULL;
+
+	if (!vm)
+		return;
+	if (!vs_ho_set_peer(vm, peer, &err))
+		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tunnel_priv.h - what the files of the tunnel transport share, and nobody
+ * else
+ *
+ * Theory of operation: the transport of tunnel.h is one module in two
+ * files.  tunnel.c has the listener, the peers and their connections
+ * (connect, handshake, read, write, close, reconnect) and dispatches every
+ * decoded message.  tunnel_stream.c has the streams: the source's outgoing
+ * stream (retain, flush, trim, take back, close) and the destination's
+ * replies on an incoming one.  Both run on the main loop thread, which
+ * owns tun and everything it points to.
+ *
+ * Lifetimes: a peer lives from vs_tun_init() to vs_tun_fini(); a
+ * connection until tun_conn_close() (freed from an idle callback, since
+ * the close may run inside one of its own callbacks); an outgoing stream
+ * from vs_tun_stream_open() to vs_tun_stream_take_back() or
+ * vs_tun_stream_close(), across reconnects; an incoming stream until
+ * ABORT, END or the close of its connection (tun_in_free()).
+ */
+#ifndef VS_TUNNEL_PRIV_H
+#define VS_TUNNEL_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "tunnel.h"
+#include "tunnel_proto.h"
+
+struct tun_conn;
+
+struct tun_peer {
+	char *name;
+	GInetSocketAddress *addr;
+	struct tun_conn *conn;		/* outgoing, NULL when down */
+	guint reconnect_timer;
+	unsigned int backoff_ms;
+	GList *streams;			/* struct vs_tun_stream * using this peer */
+	GQueue expects;			/* EXPECT messages (GByteArray *) to send */
+};
+
+struct tun_conn {
+	GSocket *sock;
+	GSource *in_src, *out_src;
+	bool initiator;
+	bool connected;			/* TCP connected */
+	bool dead;
+	struct tun_peer *peer;		/* outgoing connections only */
+	struct vs_tun_decoder dec;
+	struct vs_tun_auth auth;
+	GByteArray *out;
+	guint handshake_timer;
+	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
+	char desc[96];
+};
+
+struct vs_tun_stream {
+	char vm_name[VS_TUN_VM_NAME_MAX + 1];
+	uint8_t mac[6];
+	struct tun_peer *peer;
+	uint32_t stream_id;
+	GQueue frames;			/* retained struct vs_tun_frame *, seq order */
+	uint64_t next_seq;		/* seq of the next pushed frame */
+	uint64_t send_seq;		/* next seq to transmit */
+	uint64_t acked;
+	bool opened;			/* VM_ACCEPT received on peer->conn */
+	bool open_sent;
+	bool committed;			/* RESUMED received */
+	bool rejected;
+};
+
+struct vs_tun_in {
+	struct tun_conn *conn;
+	uint32_t stream_id;
+	char vm_name[VS_TUN_VM_NAME_MAX + 1];
+	uint64_t next_expected;
+	bool ack_due;
+};
+
+
+/* The module state, one instance (tun, in tunnel.c) */
+struct tun_state {
+	bool enabled;
+	char node_name[VS_TUN_NODE_NAME_MAX + 1];
+	uint8_t psk[VS_TUN_PSK_MAX];
+	size_t psk_len;
+	GSocket *listen_sock;
+	GSource *listen_src;
+	GPtrArray *peers;		/* struct tun_peer * */
+	GList *conns;			/* struct tun_conn * */
+	uint32_t next_stream_id;
+	struct vs_tun_stats stats;
+};
+
+extern struct tun_state tun;
+
+/* --- tunnel.c: peers and connections --- */
+
+/**
+ * tun_find_peer() - a configured peer by name
+ * @name:	peer name
+ *
+ * Return: the peer, or NULL if none has that name
+ */
+struct tun_peer *tun_find_peer(const char *name);
+
+/**
+ * tun_conn_ready() - may streams use this connection
+ * @c:		connection, or NULL
+ *
+ * Return: true if it is alive and authenticated
+ */
+bool tun_conn_ready(const struct tun_conn *c);
+
+/**
+ * tun_conn_flush() - write what the socket takes of @c's output queue now,
+ * and wait for it to be writable for the rest; may close @c
+ * @c:		connection
+ */
+void tun_conn_flush(struct tun_conn *c);
+
+/**
+ * tun_conn_queued() - bytes waiting in a connection's output queue
+ * @c:		connection, or NULL
+ *
+ * Return: bytes; 0 without a connection
+ */
+size_t tun_conn_queued(const struct tun_conn *c);
+
+/**
+ * tun_peer_connect() - open the outgoing connection to @p, unless it is
+ * open or a reconnect is already scheduled; a failure schedules one
+ * @p:		peer
+ */
+void tun_peer_connect(struct tun_peer *p);
+
+/* --- tunnel_stream.c: streams --- */
+
+/**
+ * tun_stream_send_open() - send VM_OPEN, resuming after the last acked
+ * frame, if the connection is ready and it was not sent on it yet
+ * @s:		outgoing stream
+ */
+void tun_stream_send_open(struct vs_tun_stream *s);
+
+/**
+ * tun_peer_find_stream() - an outgoing stream of @p by id
+ * @p:		peer, or NULL
+ * @id:		stream id
+ *
+ * Return: the stream, or NULL (it may have been closed meanwhile)
+ */
+struct vs_tun_stream *tun_peer_find_stream(struct tun_peer *p, uint32_t id);
+
+/**
+ * tun_stream_trim() - free the frames the destination acked, once it
+ * reported the VM running (until then a rollback needs them all)
+ * @s:		outgoing stream
+ */
+void tun_stream_trim(struct vs_tun_stream *s);
+
+/**
+ * tun_stream_flush() - queue the frames not yet sent on the connection, up
+ * to VS_TUN_SEND_QUEUE_MAX, once the destination accepted the stream
+ * @s:		outgoing stream
+ */
+void tun_stream_flush(struct vs_tun_stream *s);
+
+/**
+ * tun_in_free() - destroy notifier of a connection's incoming streams:
+ * tells handover.c the stream is gone (unless it ended properly), frees it
+ * @data:	struct vs_tun_in
+ */
+void tun_in_free(gpointer data);
+
+#endif /* VS_TUNNEL_PRIV_H */
