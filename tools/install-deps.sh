@@ -13,6 +13,8 @@ PACKAGES=(
   qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio gzip xz-utils
   # test networks and tools
   iproute2 bridge-utils iptables iputils-ping ethtool procps psmisc socat python3 kmod util-linux
+  gnuplot-nox  # bench/run-all: bench/results/blackout.png
+  clang libclang-rt-14-dev llvm  # fuzz/, bench/fuzz: libFuzzer with ASan and UBSan
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # tests/e2e/test_libvirt.py
 )
 
