@@ -350,7 +350,11 @@ static void ho_pump_replay(struct vs_vm *vm)
 			ho->in_ended = true;
 		}
 	}
-	/* a broken stream may come back: the hold window above bounds the wait */
+	/* a broken stream may come back: the hold window above bounds the wait,
+	 * and without any stream replay-hold-ms after the resume ends it */
+	if (!ho->in_ended && !ho->in && vm->mig.state == VS_MIG_STATE_REPLAYING &&
+	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
+		ho->in_ended = true;
 	if (ho->in_ended && g_queue_is_empty(&ho->replay_q) &&
 	    !__atomic_load_n(&vm->inject_done, __ATOMIC_RELAXED))
 		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
@@ -555,7 +559,9 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
 			VS_STAT_ADD(vm->stats.migrations_in, 1);
 			ho_dedup_open(vm);
-			ho_start_replay(vm, ho->in == NULL && ho->in_next_seq <= 1);
+			/* an armed destination waits (bounded) for the source's
+			 * stream even if it is not up yet: a cut tunnel reconnects */
+			ho_start_replay(vm, false);
 			if (ho->in)
 				vs_tun_in_send_resumed(ho->in);
 			ho_announce(vm);

@@ -52,7 +52,8 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 		return false;
 	}
 	/* A broken stream may reconnect during the replay or after it */
-	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING && !vm->ho->in_resumable) {
+	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING &&
+	    vm->mig.state != VS_MIG_STATE_REPLAYING && !vm->ho->in_resumable) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "port %s: not expecting a migration (state %s)", vm_name,
 			    vs_mig_state_names[vm->mig.state]);
@@ -71,6 +72,8 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 	       vm->ho->in_next_seq);
 	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
 		vs_tun_in_send_resumed(in);	/* it may have missed it */
+	if (vm->ho->live_seen_sent && !vm->ho->in_ended)
+		vs_tun_in_send_live_seen(in);	/* live frames wait for its barrier */
 	return true;
 }
 

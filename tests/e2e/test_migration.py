@@ -389,15 +389,19 @@ def scenario_tunnel_break(ns, workdir, tap):
         time.sleep(1.5)
         dg = pair.start_incoming()
         pair.arm()
-        # cut the tunnel (RST) right as the migration starts, heal it 1.5 s later
+        # cut the tunnel (RST to every packet towards B) as soon as the
+        # migration starts: the stream is open but idle then, so the first
+        # blackout frame hits the cut; heal it 1 s into the blackout
         rule = ["-p", "tcp", "--dport", str(PORT_B), "-j", "REJECT",
                 "--reject-with", "tcp-reset"]
         pair.guest.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: pair.src.migration("vm1")["state"] == "src-blackout", 60, 0.005,
-                    "blackout")
+        vt.wait_for(lambda: pair.src.migration("vm1")["state"] in ("src-active", "src-blackout"),
+                    60, 0.005, "migration start")
         r = iptables(ns, "-I", "OUTPUT", *rule)
         if r.returncode != 0:
             vt.skip_or_fail("iptables unusable: %s" % r.stderr)
+        vt.wait_for(lambda: pair.src.migration("vm1")["state"] != "src-active", 60, 0.005,
+                    "blackout")
         time.sleep(1.0)
         iptables(ns, "-D", "OUTPUT", *rule)
         vt.wait_for(lambda: pair.guest.qmp("query-migrate").get("status") == "completed",

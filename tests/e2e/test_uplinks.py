@@ -27,24 +27,28 @@ import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
 PLAN = 3
-HUGEPAGES = 600
+HUGEPAGES = 300
 
 
 def ensure_hugepages():
-    """Reserve 2 MiB hugepages and mount hugetlbfs; returns the old count."""
+    """Make 300 2 MiB hugepages free (on top of what others use) and mount
+    hugetlbfs; returns the page count to restore."""
+    def meminfo(key):
+        with open("/proc/meminfo") as f:
+            return [int(line.split()[1]) for line in f if line.startswith(key)][0]
     with open("/proc/sys/vm/nr_hugepages") as f:
         old = int(f.read())
-    if old < HUGEPAGES:
+    free = meminfo("HugePages_Free")
+    if free < HUGEPAGES:
         with open("/proc/sys/vm/nr_hugepages", "w") as f:
-            f.write(str(HUGEPAGES))
+            f.write(str(old + HUGEPAGES - free))
     with open("/proc/mounts") as f:
         if not any(line.split()[2] == "hugetlbfs" for line in f if len(line.split()) > 2):
             os.makedirs("/dev/hugepages", exist_ok=True)
             subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], check=True)
-    with open("/proc/meminfo") as f:
-        free = [int(line.split()[1]) for line in f if line.startswith("HugePages_Free")][0]
-    if free < 300:
-        vt.skip_or_fail("only %d free hugepages" % free)
+    if meminfo("HugePages_Free") < HUGEPAGES:
+        vt.skip_or_fail("cannot reserve %d free hugepages (%d free)"
+                        % (HUGEPAGES, meminfo("HugePages_Free")))
     return old
 
 
