@@ -201,7 +201,9 @@ def scenario_udp(ns, workdir, tap):
            % (" ".join(events["source"]), " ".join(events["destination"])), events)
     # every datagram the guest got went through a shim's rx counter; the
     # rest are ARP and the like
-    tap.ok(final["received"] <= delivered <= final["received"] + 100,
+    # (ARP, the guest's own announcements looped back by the other shim's
+    # flood... a few per migration)
+    tap.ok(final["received"] <= delivered <= final["received"] + 50 * n,
            "shim counters match the guest: %d frames delivered by the two shims, %d datagrams "
            "received" % (delivered, final["received"]))
     want = {"received": sres["sent"], "lost": 0, "reordered": 0, "duplicated": 0,
