@@ -387,10 +387,28 @@ gboolean vs_cfg_add_port(struct vs_cfg *cfg, struct vs_port_cfg *pc_in, GError *
 	return TRUE;
 }
 
+/*
+ * cfg_get_string() - g_key_file_get_string() that never returns a value
+ * together with an error: GLib 2.74 does both for a value ending in a lone
+ * backslash (found by fuzz/fuzz_config.c)
+ */
+static char *cfg_get_string(GKeyFile *kf, const char *group, const char *key, GError **error)
+{
+	GError *err = NULL;
+	char *val = g_key_file_get_string(kf, group, key, &err);
+
+	if (err) {
+		g_free(val);
+		g_propagate_error(error, err);
+		return NULL;
+	}
+	return val;
+}
+
 static gboolean cfg_load_daemon_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
 				    GError **error)
 {
-	g_autofree char *val = g_key_file_get_string(kf, "daemon", key, error);
+	g_autofree char *val = cfg_get_string(kf, "daemon", key, error);
 	g_autofree char *what = g_strdup_printf("[daemon] %s", key);
 
 	if (!val)
@@ -533,7 +551,7 @@ gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *addre
 static gboolean cfg_load_tunnel_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
 				    GError **error)
 {
-	g_autofree char *val = g_key_file_get_string(kf, "tunnel", key, error);
+	g_autofree char *val = cfg_get_string(kf, "tunnel", key, error);
 	GError *e = NULL;
 
 	if (!val)
@@ -590,7 +608,7 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 
 			pc->name = g_strdup(groups[i] + strlen(PORT_GROUP_PREFIX));
 			for (j = 0; keys[j]; j++) {
-				g_autofree char *val = g_key_file_get_string(kf, groups[i],
+				g_autofree char *val = cfg_get_string(kf, groups[i],
 									     keys[j], error);
 
 				if (!val)
@@ -610,7 +628,7 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 				if (!cfg_load_tunnel_key(cfg, kf, keys[j], error))
 					return FALSE;
 		} else if (g_str_has_prefix(groups[i], "peer ")) {
-			g_autofree char *addr = g_key_file_get_string(kf, groups[i], "address", NULL);
+			g_autofree char *addr = cfg_get_string(kf, groups[i], "address", NULL);
 
 			if (g_strv_length(keys) != 1 || !addr) {
 				g_set_error(error, VS_CFG_ERROR, 0,

@@ -155,6 +155,11 @@ static void test_keyfile_errors(void)
 			    "[port vm2]\nsocket=/a\nmac=52:54:00:00:00:02\nuplink=y\n",
 			    "already used");
 	check_keyfile_error("not a key file", "");
+	/* GLib returns a value *and* an error for a trailing backslash
+	 * (fuzz/crashes-found/fuzz_config): it must be an error only */
+	check_keyfile_error("[tunnel]\nnode-name=h\\\n", "");
+	check_keyfile_error("[daemon]\nlcores=0\\\n", "");
+	check_keyfile_error("[port vm1]\nsocket=/a\\\n", "");
 }
 
 static void test_too_many_ports(void)
