@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fuzz_pkt.c - libFuzzer target for vs_pkt_classify() (pkt.c)
+ *
+ * Theory of operation: the input is one frame, of any length.  It is
+ * copied into a heap block of exactly that length, so a read of even one
+ * byte past @len is an ASan heap-buffer-overflow.  Then the documented
+ * contract is checked:
+ *  - the verdict is UDP, TCP, OTHER, RUNT or OWN_MAC and nothing else;
+ *  - RUNT if and only if the frame is shorter than an Ethernet header;
+ *  - OWN_MAC whenever the source MAC is the VM's (for a non-runt frame),
+ *    checked by classifying the frame a second time as its own sender's VM;
+ *  - cutting the frame short can only lose information: a prefix of at
+ *    least VS_PKT_ETH_HLEN bytes classifies as the whole frame does, or as
+ *    OTHER (never UDP for a TCP frame, never TCP from garbage);
+ *  - classification does not depend on the bytes after @len.
+ * Finally the RARP announcement built for a MAC taken from the input must
+ * classify as OTHER for another VM and as OWN_MAC for its own.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "pkt.h"
+
+static const uint8_t fuzz_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+/* Classify @n bytes of @f from an exactly-sized copy */
+static enum vs_pkt_class pkt_classify_exact(const uint8_t *f, size_t n, const uint8_t mac[6])
+{
+	uint8_t *copy = fuzz_dup_exact(f, n);
+	enum vs_pkt_class c = vs_pkt_classify(copy, n, mac);
+
+	free(copy);
+	return c;
+}
+
+static void pkt_check_verdict(enum vs_pkt_class c, size_t len)
+{
+	FUZZ_CHECK(c == VS_PKT_UDP || c == VS_PKT_TCP || c == VS_PKT_OTHER || c == VS_PKT_RUNT ||
+		   c == VS_PKT_OWN_MAC, "verdict %d out of range", (int)c);
+	FUZZ_CHECK((c == VS_PKT_RUNT) == (len < VS_PKT_ETH_HLEN),
+		   "verdict %d for a frame of %zu bytes", (int)c, len);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fuzz_quiet_logs();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_rng rng;
+	enum vs_pkt_class whole, own;
+	uint8_t *padded;
+	uint8_t rarp[60];
+	unsigned int i;
+
+	whole = pkt_classify_exact(data, size, fuzz_vm_mac);
+	pkt_check_verdict(whole, size);
+	if (size >= 12 && !memcmp(data + 6, fuzz_vm_mac, 6))
+		FUZZ_CHECK(whole == VS_PKT_OWN_MAC || size < VS_PKT_ETH_HLEN, "frame from the VM: %d",
+			   (int)whole);
+
+	/* The same frame, seen by the VM that sent it */
+	if (size >= 12) {
+		own = pkt_classify_exact(data, size, data + 6);
+		pkt_check_verdict(own, size);
+		FUZZ_CHECK(own == (size < VS_PKT_ETH_HLEN ? VS_PKT_RUNT : VS_PKT_OWN_MAC),
+			   "own frame classified %d", (int)own);
+	}
+
+	/* Bytes after len must not matter: pad with their complement */
+	padded = malloc(size + 64);
+	if (!padded)
+		abort();
+	memcpy(padded, data, size);
+	for (i = 0; i < 64; i++)
+		padded[size + i] = (uint8_t)~(i * 37u);
+	FUZZ_CHECK(vs_pkt_classify(padded, size, fuzz_vm_mac) == whole, "trailing bytes matter");
+	free(padded);
+
+	/* Prefixes: the last byte cut, and a few cuts chosen by the input */
+	if (size > VS_PKT_ETH_HLEN && whole != VS_PKT_OWN_MAC) {
+		fuzz_rng_seed(&rng, fuzz_hash(data, size));
+		for (i = 0; i < 6; i++) {
+			size_t cut = i == 0 ? size - 1 :
+				     VS_PKT_ETH_HLEN + fuzz_rng_next(&rng) % (size - VS_PKT_ETH_HLEN);
+			enum vs_pkt_class c = pkt_classify_exact(data, cut, fuzz_vm_mac);
+
+			pkt_check_verdict(c, cut);
+			FUZZ_CHECK(c == whole || c == VS_PKT_OTHER,
+				   "%zu of %zu bytes classify %d, the whole frame %d", cut, size,
+				   (int)c, (int)whole);
+		}
+	}
+
+	/* Our own announcement frame, for a MAC the input chooses */
+	if (size >= 6) {
+		uint8_t mac[6];
+
+		memcpy(mac, data, 6);
+		mac[0] &= 0xfe;		/* a VM's MAC is unicast */
+		FUZZ_CHECK(vs_pkt_build_rarp(rarp, mac) == sizeof(rarp), "RARP length");
+		FUZZ_CHECK(vs_pkt_classify(rarp, sizeof(rarp), mac) == VS_PKT_OWN_MAC, "RARP own");
+		if (memcmp(mac, fuzz_vm_mac, 6))
+			FUZZ_CHECK(vs_pkt_classify(rarp, sizeof(rarp), fuzz_vm_mac) == VS_PKT_OTHER,
+				   "RARP for another VM");
+	}
+	return 0;
+}
