@@ -20,6 +20,7 @@
 #define VS_FUZZ_COMMON_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,10 +57,30 @@ static inline void G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) fuzz_fail(const char *fmt
 			fuzz_fail(__FILE__ ":" G_STRINGIFY(__LINE__) ": " #cond ": " __VA_ARGS__); \
 	} while (0)
 
+/*
+ * Warnings that are GLib's own bugs, not misuse by the code under test:
+ *  - GLib 2.74's g_key_file_get_string() sets its internal GError twice for
+ *    a value holding an invalid escape and ending in a backslash (k=\l\),
+ *    before it reports one error to its caller correctly.  The overwriting
+ *    message names GKeyFile's own parser, so a GError set twice by our code
+ *    (whose messages are different) still aborts.
+ */
+static inline bool fuzz_glib_known_warning(const gchar *domain, const gchar *message)
+{
+	return domain && !strcmp(domain, "GLib") &&
+	       strstr(message, "GError set over the top of a previous GError") &&
+	       (strstr(message, "The overwriting error message was: Key file contains escape "
+			       "character at end of line") ||
+		strstr(message, "The overwriting error message was: Key file contains invalid "
+			       "escape sequence"));
+}
+
 /* Aborts on warnings and criticals, drops the rest */
 static inline void fuzz_glib_log_cb(const gchar *domain, GLogLevelFlags level,
 				    const gchar *message, gpointer opaque)
 {
+	if (fuzz_glib_known_warning(domain, message))
+		return;
 	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
 		fuzz_fail("GLib %s from %s: %s",
 			  level & G_LOG_LEVEL_WARNING ? "warning" : "critical",

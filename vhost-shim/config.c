@@ -13,7 +13,11 @@
  *   [daemon]  file-prefix, lcores, memory-mb, hugepages, eal-args,
  *             busy-poll, idle-sleep-us, control-socket, log-level
  *   [port NAME]  socket, mode (server|client), mac, uplink, queues
+ *   [tunnel]  node-name, listen, key-file, auto-announce, allow-cleartext,
+ *             tls (none|x509), tls-dir, tls-ca, tls-cert, tls-key
+ *   [peer NAME]  address
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +65,8 @@ void vs_port_cfg_free(struct vs_port_cfg *pc)
 
 void vs_cfg_free(struct vs_cfg *cfg)
 {
+	unsigned int i;
+
 	if (!cfg)
 		return;
 	g_free(cfg->file_prefix);
@@ -72,24 +78,43 @@ void vs_cfg_free(struct vs_cfg *cfg)
 	g_free(cfg->node_name);
 	g_free(cfg->tunnel_listen);
 	g_free(cfg->key_file);
+	g_free(cfg->tls_dir);
+	for (i = 0; i < VS_TLS_NUM_FILES; i++)
+		g_free(cfg->tls_files[i]);
 	g_ptr_array_unref(cfg->peers);
 	g_free(cfg);
 }
 
+/*
+ * cfg_hex_field() - exactly @digits hex digits at @s (no sign, no blanks:
+ * what sscanf("%x") would also take), their value in @val
+ */
+static gboolean cfg_hex_field(const char *s, unsigned int digits, unsigned int *val)
+{
+	unsigned int i, v = 0;
+
+	for (i = 0; i < digits; i++) {
+		if (!g_ascii_isxdigit(s[i]))
+			return FALSE;
+		v = v << 4 | (unsigned int)g_ascii_xdigit_value(s[i]);
+	}
+	*val = v;
+	return TRUE;
+}
+
 gboolean vs_parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned int b[6];
-	char tail;
+	unsigned int b;
 	int i;
 
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-			 &b[4], &b[5], &tail) != 6 || strlen(s) != 17)
+	if (!s || strlen(s) != 17)
 		return FALSE;
-	if (b[0] & 1)		/* multicast/broadcast cannot be a VM's MAC */
-		return FALSE;
-	for (i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return TRUE;
+	for (i = 0; i < 6; i++) {
+		if (!cfg_hex_field(s + 3 * i, 2, &b) || (i < 5 && s[3 * i + 2] != ':'))
+			return FALSE;
+		mac[i] = (uint8_t)b;
+	}
+	return !(mac[0] & 1);	/* multicast/broadcast cannot be a VM's MAC */
 }
 
 static gboolean cfg_valid_name(const char *name)
@@ -548,6 +573,76 @@ gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *addre
 	return TRUE;
 }
 
+/* [tunnel] key and default file name (in tls-dir) of each TLS file */
+static const struct {
+	const char *key;
+	const char *default_name;
+} cfg_tls_files[VS_TLS_NUM_FILES] = {
+	[VS_TLS_FILE_CA] = { "tls-ca", "ca-cert.pem" },
+	[VS_TLS_FILE_CERT] = { "tls-cert", "server-cert.pem" },
+	[VS_TLS_FILE_KEY] = { "tls-key", "server-key.pem" },
+};
+
+/* The VS_TLS_FILE_* that @key sets, VS_TLS_NUM_FILES if none */
+static enum vs_tls_file cfg_tls_file_key(const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < VS_TLS_NUM_FILES; i++)
+		if (!strcmp(key, cfg_tls_files[i].key))
+			return (enum vs_tls_file)i;
+	return VS_TLS_NUM_FILES;
+}
+
+char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which)
+{
+	if (cfg->tls_files[which])
+		return g_strdup(cfg->tls_files[which]);
+	return g_build_filename(cfg->tls_dir ? cfg->tls_dir : VS_DEFAULT_TLS_DIR,
+				cfg_tls_files[which].default_name, NULL);
+}
+
+/*
+ * cfg_host_is_loopback() - "localhost", 127.0.0.0/8 or ::1; anything else,
+ * names included, may leave the host
+ */
+static bool cfg_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!strcmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+static bool cfg_hostport_is_loopback(const char *hostport)
+{
+	g_autofree char *host = NULL;
+	guint16 port;
+
+	return vs_parse_hostport(hostport, &host, &port) && cfg_host_is_loopback(host);
+}
+
+bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg)
+{
+	guint i;
+
+	if (cfg->tls != VS_TLS_NONE)
+		return false;	/* TLS encrypts every byte: not clear */
+	if (cfg->tunnel_listen && !cfg_hostport_is_loopback(cfg->tunnel_listen))
+		return true;
+	for (i = 0; i < cfg->peers->len; i++) {
+		const struct vs_peer_cfg *p = g_ptr_array_index(cfg->peers, i);
+
+		if (!cfg_hostport_is_loopback(p->address))
+			return true;
+	}
+	return false;
+}
+
 static gboolean cfg_load_tunnel_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
 				    GError **error)
 {
@@ -566,6 +661,25 @@ static gboolean cfg_load_tunnel_key(struct vs_cfg *cfg, GKeyFile *kf, const char
 	} else if (!strcmp(key, "key-file")) {
 		g_free(cfg->key_file);
 		cfg->key_file = g_steal_pointer(&val);
+	} else if (!strcmp(key, "tls")) {
+		if (!strcmp(val, "none")) {
+			cfg->tls = VS_TLS_NONE;
+		} else if (!strcmp(val, "x509")) {
+			cfg->tls = VS_TLS_X509;
+		} else {
+			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls: none or x509");
+			return FALSE;
+		}
+	} else if (!strcmp(key, "tls-dir") || cfg_tls_file_key(key) < VS_TLS_NUM_FILES) {
+		char **slot = !strcmp(key, "tls-dir") ? &cfg->tls_dir
+						      : &cfg->tls_files[cfg_tls_file_key(key)];
+
+		if (val[0] != '/') {
+			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: an absolute path", key);
+			return FALSE;
+		}
+		g_free(*slot);
+		*slot = g_steal_pointer(&val);
 	} else if (!strcmp(key, "auto-announce") || !strcmp(key, "allow-cleartext")) {
 		bool v = g_key_file_get_boolean(kf, "tunnel", key, &e);
 
@@ -688,9 +802,16 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 			return FALSE;
 		}
 	}
-	if ((cfg->tunnel_listen || cfg->peers->len) && !cfg->key_file) {
+	if ((cfg->tunnel_listen || cfg->peers->len) && !cfg->key_file && cfg->tls == VS_TLS_NONE) {
 		g_set_error(error, VS_CFG_ERROR, 0,
-			    "[tunnel] key-file is required when a tunnel or peers are configured");
+			    "[tunnel] key-file or tls=x509 is required when a tunnel or peers are "
+			    "configured");
+		return FALSE;
+	}
+	if (vs_cfg_tunnel_cleartext(cfg) && !cfg->allow_cleartext) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[tunnel]: the tunnel would carry frames in clear over a non-loopback "
+			    "address: set tls=x509, or allow-cleartext=true to accept that");
 		return FALSE;
 	}
 	return TRUE;
@@ -698,17 +819,21 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 
 char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc)
 {
-	unsigned int dom, bus, dev, fn;
-	char tail = ',';
-	int n;
+	const char *s = pc->uplink;
+	unsigned int dom = 0, bus, dev, fn;
+	size_t len = strcspn(s, ",");	/* devargs: ADDRESS[,key=value...] */
 
-	n = sscanf(pc->uplink, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail);
-	if (n < 4 || tail != ',') {
-		n = sscanf(pc->uplink, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail);
-		if (n < 3 || tail != ',')
+	/* DDDD:BB:DD.F or BB:DD.F, hex digits only */
+	if (len == 12) {
+		if (!cfg_hex_field(s, 4, &dom) || s[4] != ':')
 			return NULL;
-		dom = 0;
+		s += 5;
+	} else if (len != 7) {
+		return NULL;
 	}
+	if (!cfg_hex_field(s, 2, &bus) || s[2] != ':' || !cfg_hex_field(s + 3, 2, &dev) ||
+	    s[5] != '.' || !cfg_hex_field(s + 6, 1, &fn))
+		return NULL;
 	return g_strdup_printf("%04x:%02x:%02x.%x", dom, bus, dev, fn);
 }
 

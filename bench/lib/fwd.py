@@ -190,14 +190,14 @@ def run_case(ns, wd, kind, direction, size, nports=1, seconds=5.0, warmup=1.0, m
         be.stop()
 
 
-def measure_idle(ns, wd, kind, nports, seconds=10.0, with_vms=True):
+def measure_idle(ns, wd, kind, nports, seconds=10.0, with_vms=True, extra=()):
     """CPU of an idle backend (no traffic) with nports ports, from
     /proc/PID/stat over `seconds`.  vhost-shim runs with its defaults
     (adaptive sleep, no --busy-poll); with_vms: the ports have connected
     but idle VMs (one frontend process with nports virtio_user ports that
     never forwards).  Returns percent of one core, and the frontend's."""
     os.makedirs(wd, exist_ok=True)
-    be = Backend(ns, wd, kind, nports, "tx", 64, busy_poll=False)
+    be = Backend(ns, wd, kind, nports, "tx", 64, busy_poll=False, extra=extra)
     fe = None
     try:
         be.start()
@@ -212,6 +212,7 @@ def measure_idle(ns, wd, kind, nports, seconds=10.0, with_vms=True):
         time.sleep(seconds)
         r = w.stop()
         return {"backend": kind, "ports": nports, "vms": nports if with_vms else 0,
+                "options": " ".join(extra),
                 "seconds": round(r["wall_s"], 2), "cpu_pct": round(r["backend_pct"], 2),
                 "frontend_cpu_pct": round(r["frontend_pct"], 2) if fe else None,
                 "loadavg": bl.loadavg()}

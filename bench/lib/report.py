@@ -121,10 +121,11 @@ def render(docs, png):
         s.append("CPU of the whole backend process over %.0f s (%s); no traffic.  vhost-shim "
                  "with its defaults (idle pollers sleep up to 1 ms).\n" % (
                      idle["seconds"], idle["method"]))
-        rows = [["vhost-shim" if r["backend"] == "shim" else "dpdk-testpmd", r["ports"],
+        rows = [["vhost-shim" if r["backend"] == "shim" else "dpdk-testpmd",
+                 r.get("options") or "defaults", r["ports"],
                  "%d idle" % r["vms"] if r["vms"] else "none", _f(r["cpu_pct"])]
                 for r in idle["results"]]
-        s.append(table(["backend", "ports", "VMs", "CPU % of one core"], rows))
+        s.append(table(["backend", "options", "ports", "VMs", "CPU % of one core"], rows))
     mg = docs.get("migrations")
     if mg:
         s.append("\n## Live migrations (bench/migrations)\n")
@@ -153,13 +154,23 @@ def render(docs, png):
     if sc:
         s.append("\n## Scale (bench/scale)\n")
         s.append("One daemon, one poller on core 1, N VM ports (one frontend process with N "
-                 "virtio_user ports), 64-byte frames, aggregate Mpps; dpdk-testpmd serves the "
-                 "same ports with one forwarding lcore.\n")
+                 "virtio_user ports), 64-byte frames, aggregate Mpps, median of %d run(s) of "
+                 "%.0f s; dpdk-testpmd serves the same ports with one forwarding lcore.\n" % (
+                     sc.get("reps", 1), sc.get("seconds", 0)))
         rows = []
+        import statistics
+
+        def med(runs, key):
+            v = [r[key] for r in runs if r.get(key) is not None]
+            return statistics.median(v) if v else None
         for n in sc["ports"]:
             for d in ("tx", "rx"):
-                rs = {r["backend"]: r for r in sc["forwarding"]
-                      if r["ports"] == n and r["direction"] == d}
+                rs = {}
+                for kind in ("shim", "testpmd"):
+                    runs = [r for r in sc["forwarding"] if r["ports"] == n and
+                            r["direction"] == d and r["backend"] == kind]
+                    rs[kind] = {"mpps": med(runs, "mpps"),
+                                "cycles_per_pkt": med(runs, "cycles_per_pkt")} if runs else {}
                 sh, tp = rs.get("shim", {}), rs.get("testpmd", {})
                 ratio = sh.get("mpps") / tp["mpps"] if tp.get("mpps") and sh else None
                 rows.append([n, DIRS[d], _f(sh.get("mpps"), "%.3f"), _f(tp.get("mpps"), "%.3f"),
@@ -200,8 +211,9 @@ def render(docs, png):
     if idle:
         for r in idle["results"]:
             if r["backend"] == "shim":
-                rows.append(["idle <= 2%% of a core (%d ports, %s)" % (
-                    r["ports"], "idle VMs" if r["vms"] else "no VM"),
+                rows.append(["idle <= 2%% of a core (%d ports, %s, %s)" % (
+                    r["ports"], "idle VMs" if r["vms"] else "no VM",
+                    r.get("options") or "defaults"),
                     "%s %%" % _f(r["cpu_pct"]), goal(r["cpu_pct"] <= 2.0)])
     if mg:
         for k, u in mg["udp"].items():

@@ -221,6 +221,38 @@ static void test_eal_argv(void)
 	g_assert_true(argv_has(pci, "-a", "0000:03:00.1,rxq_pkt_len=1"));
 }
 
+/* Strict text: sscanf("%x") would also take a sign or blanks (found by fuzz_config) */
+static void test_mac_and_pci_strict(void)
+{
+	static const char *bad_macs[] = {
+		"52:54:00:00:00:-1", "52:54:00:00:00:+1", "52:54:00:00:00: 1",
+		"52:54:00:00:00:1", "52-54-00-00-00-01", "01:54:00:00:00:01",
+		"52:54:00:00:00:0g", "52:54:00:00:00:011",
+	};
+	static const struct { const char *uplink, *pci; } pci[] = {
+		{ "0000:03:00.1", "0000:03:00.1" },
+		{ "03:00.1,rxq_pkt_len=1", "0000:03:00.1" },
+		{ "abcd:Ef:1f.7", "abcd:ef:1f.7" },
+		{ "-7:00.0,x", NULL }, { "+7:00.0", NULL }, { " 7:00.0", NULL },
+		{ "0000:-3:00.1", NULL }, { "3:00.1", NULL }, { "net_tap0,iface=x", NULL },
+		{ "0000:03:00.10", NULL }, { "", NULL },
+	};
+	uint8_t mac[6];
+	unsigned int i;
+
+	g_assert_true(vs_parse_mac("52:54:00:Ab:cD:ff", mac));
+	g_assert_cmpuint(mac[3], ==, 0xab);
+	g_assert_cmpuint(mac[5], ==, 0xff);
+	for (i = 0; i < G_N_ELEMENTS(bad_macs); i++)
+		g_assert_false(vs_parse_mac(bad_macs[i], mac));
+	for (i = 0; i < G_N_ELEMENTS(pci); i++) {
+		struct vs_port_cfg pc = { .uplink = (char *)pci[i].uplink };
+		g_autofree char *got = vs_port_cfg_pci_address(&pc);
+
+		g_assert_cmpstr(got, ==, pci[i].pci);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -232,5 +264,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/keyfile/ok", test_keyfile_ok);
 	g_test_add_func("/config/keyfile/errors", test_keyfile_errors);
 	g_test_add_func("/config/eal-argv", test_eal_argv);
+	g_test_add_func("/config/mac-and-pci-strict", test_mac_and_pci_strict);
 	return g_test_run();
 }
