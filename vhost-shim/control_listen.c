@@ -5,9 +5,16 @@
  *
  * Theory of operation: vs_ctl_start() checks the command table and the
  * socket's directory, removes a stale socket file (one nobody answers on;
- * a live one or any other file is an error), then binds, sets the group
- * and mode, and only then listens, so no client ever connects while the
- * permissions are looser than asked.  Optionally it also listens on
+ * a live one, one another user owns or any other file is an error), then
+ * binds, sets the group and mode, and only then listens, so no client ever
+ * connects while the permissions are looser than asked.
+ *
+ * The socket is never writable by every user: its mode is 0600, or 0660
+ * with a control group, and is not configurable.  What could still open it
+ * to others is refused at startup: a directory that every user can write
+ * to without the sticky bit (anyone could replace the socket with their
+ * own), an existing socket file owned by another user (theirs, not a stale
+ * one of ours), and a mode that did not stick after chmod().  Optionally it also listens on
  * loopback TCP (127.0.0.1 must work, ::1 may be missing).  All listeners
  * belong to one GSocketService on the main loop.
  *
@@ -178,6 +185,14 @@ static gboolean ctl_clear_stale(const char *path, GError **error)
 			    "%s exists and is not a socket", path);
 		return FALSE;
 	}
+	/* Not ours: another user's socket, maybe put there to be trusted */
+	if (st.st_uid != geteuid()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "%s exists and belongs to uid %u, not to this daemon (uid %u): "
+			    "refusing to replace it", path, (unsigned int)st.st_uid,
+			    (unsigned int)geteuid());
+		return FALSE;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
@@ -241,6 +256,15 @@ static GSocket *ctl_listen_unix(const char *path, const char *group, GError **er
 	    lstat(path, &st)) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
 			    g_strerror(errno));
+		unlink(path);
+		return NULL;
+	}
+	/* chmod() can be ignored (some FUSE file systems): check what we got */
+	if ((st.st_mode & 07777) != mode || (gid != (gid_t)-1 && st.st_gid != gid)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "%s: mode %04o group %u after chmod, wanted %04o: refusing to "
+			    "listen", path, (unsigned int)(st.st_mode & 07777),
+			    (unsigned int)st.st_gid, (unsigned int)mode);
 		unlink(path);
 		return NULL;
 	}

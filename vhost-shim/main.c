@@ -9,6 +9,11 @@
  * control socket and (later) migration state machines; the workers only
  * move frames.  Shutdown removes every port (which quiesces the workers for
  * it), stops the workers and cleans EAL up.
+ *
+ * Privileges: the daemon keeps the capabilities it was started with and
+ * drops none itself, because port-add at runtime creates uplinks and needs
+ * them as much as startup does; run it as its own user with only what the
+ * uplinks need (privs.h, docs/hardening.md "Least privilege").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include "dataplane.h"
 #include "handover.h"
 #include "log.h"
+#include "privs.h"
 #include "telemetry.h"
 #include "tunnel.h"
 #include "util.h"
@@ -309,6 +315,12 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	vs_log_set_level(cfg->log_level);
+	{
+		/* Least privilege: say what we run with (docs/hardening.md) */
+		g_autofree char *self = vs_priv_describe_self();
+
+		vs_log(MAIN, NOTICE, NULL, "running as %s", self);
+	}
 	main_loop = g_main_loop_new(NULL, FALSE);
 
 	if (!vs_dp_init(cfg->busy_poll, cfg->idle_sleep_us, &error) || !vs_dp_start(&error)) {

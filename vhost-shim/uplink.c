@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 
 #include "log.h"
+#include "privs.h"
 #include "uplink.h"
 
 static void uplink_detach(uint16_t port_id)
@@ -31,8 +32,8 @@ static void uplink_detach(uint16_t port_id)
 	}
 }
 
-gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queues,
-			struct rte_mempool *pool, uint16_t *port_id, GError **error)
+static gboolean uplink_open(const char *who, const char *devargs, unsigned int queues,
+			    struct rte_mempool *pool, uint16_t *port_id, GError **error)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
@@ -101,6 +102,26 @@ gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queue
 
 fail:
 	uplink_detach(pid);
+	return FALSE;
+}
+
+gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queues,
+			struct rte_mempool *pool, uint16_t *port_id, GError **error)
+{
+	GError *err = NULL;
+	g_autofree char *hint = NULL;
+	vs_caps have;
+
+	if (uplink_open(who, devargs, queues, pool, port_id, &err))
+		return TRUE;
+	if (vs_priv_effective(&have))
+		hint = vs_priv_uplink_hint(devargs, have);
+	if (hint) {
+		g_set_error(error, err->domain, err->code, "%s; %s", err->message, hint);
+		g_error_free(err);
+		return FALSE;
+	}
+	g_propagate_error(error, err);
 	return FALSE;
 }
 

@@ -768,6 +768,42 @@ static void test_socket_existing(void)
 	g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+/*
+ * Another user's socket at our path is refused, live or not: removing it
+ * would let that user's file decide what a client trusts, and keeping
+ * it would let them answer our clients
+ */
+static void test_socket_foreign_owner(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "c.sock", NULL);
+	g_autoptr(GError) err = NULL;
+	uid_t other = geteuid() == 65534 ? 65533 : 65534;
+	int fd;
+
+	fd = bind_unix(path);
+	close(fd);	/* stale: nobody listens */
+	if (chown(path, other, (gid_t)-1)) {
+		g_test_skip("cannot chown a socket to another user (not root)");
+		unlink(path);
+		g_assert_cmpint(g_rmdir(dir), ==, 0);
+		return;
+	}
+	g_assert_false(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(err->message, "belongs to uid"));
+	g_clear_error(&err);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));	/* left alone */
+
+	/* the same stale socket, ours again: replaced */
+	g_assert_cmpint(chown(path, geteuid(), (gid_t)-1), ==, 0);
+	g_assert_true(vs_ctl_start(path, NULL, 0, &err));
+	g_assert_no_error(err);
+	vs_ctl_stop();
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 static void test_socket_group(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("vs-ctl-XXXXXX", NULL);
@@ -1309,6 +1345,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/control/socket/mode", test_socket_mode);
 	g_test_add_func("/control/socket/dir", test_socket_dir);
 	g_test_add_func("/control/socket/existing", test_socket_existing);
+	g_test_add_func("/control/socket/foreign-owner", test_socket_foreign_owner);
 	g_test_add_func("/control/socket/group", test_socket_group);
 	g_test_add_func("/control/socket/tcp", test_tcp);
 	g_test_add_func("/control/socket/eof", test_eof);
