@@ -141,6 +141,22 @@ struct vs_peer_cfg {
 #define VS_MAX_PEERS		32
 #define VS_DEFAULT_TUNNEL_PORT	7400
 
+/* [tunnel] tls: how the tunnel's bytes travel (docs/configuration.md) */
+enum vs_tls_mode {
+	VS_TLS_NONE,		/* plain TCP: the pre-shared key authenticates */
+	VS_TLS_X509,		/* mutual TLS, certificates from one CA */
+};
+
+/* The files of TLS mode; each defaults to a name in [tunnel] tls-dir */
+enum vs_tls_file {
+	VS_TLS_FILE_CA,		/* tls-ca, default ca-cert.pem */
+	VS_TLS_FILE_CERT,	/* tls-cert, default server-cert.pem */
+	VS_TLS_FILE_KEY,	/* tls-key, default server-key.pem */
+	VS_TLS_NUM_FILES,
+};
+
+#define VS_DEFAULT_TLS_DIR	"/etc/pki/vhost-shim"
+
 /**
  * struct vs_cfg - the daemon's configuration
  */
@@ -161,9 +177,12 @@ struct vs_cfg {
 	/* [tunnel] and [peer NAME] */
 	char *node_name;	/* default: the host name */
 	char *tunnel_listen;	/* "host:port"; NULL: no tunnel listener */
-	char *key_file;		/* pre-shared key; required with a tunnel */
+	char *key_file;		/* pre-shared key; required with a tunnel without TLS */
 	bool auto_announce;	/* tell peers which VMs we expect */
 	bool allow_cleartext;	/* frames in clear on non-loopback addresses */
+	enum vs_tls_mode tls;
+	char *tls_dir;		/* VS_DEFAULT_TLS_DIR unless set */
+	char *tls_files[VS_TLS_NUM_FILES];	/* NULL: the default name in tls_dir */
 	GPtrArray *peers;	/* of struct vs_peer_cfg * */
 };
 
@@ -280,6 +299,25 @@ gboolean vs_parse_mac(const char *s, uint8_t mac[6]);
  * Return: "DDDD:BB:DD.F" (g_free it), or NULL for a vdev uplink
  */
 char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc);
+
+/**
+ * vs_cfg_tls_file() - the path of one TLS file: its key if set, else its
+ * default name in tls-dir
+ * @cfg:	configuration
+ * @which:	VS_TLS_FILE_*
+ *
+ * Return: the path (g_free it)
+ */
+char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which);
+
+/**
+ * vs_cfg_tunnel_cleartext() - would the tunnel carry frames in clear over
+ * an address that is not loopback (listener or peer, TLS off)
+ * @cfg:	configuration
+ *
+ * Return: true if so; vs_cfg_validate() then wants allow-cleartext=true
+ */
+bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg);
 
 /**
  * vs_cfg_build_eal_argv() - EAL arguments for this configuration

@@ -235,6 +235,7 @@ JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GEr
 	json_object_set_int_member(o, "connections-accepted", (gint64)ts->connections_accepted);
 	json_object_set_int_member(o, "connections-opened", (gint64)ts->connections_opened);
 	json_object_set_int_member(o, "auth-failures", (gint64)ts->auth_failures);
+	json_object_set_int_member(o, "tls-failures", (gint64)ts->tls_failures);
 	json_object_set_int_member(o, "protocol-errors", (gint64)ts->protocol_errors);
 	json_object_set_int_member(o, "streams-rejected", (gint64)ts->streams_rejected);
 	json_object_set_int_member(o, "reconnects", (gint64)ts->reconnects);

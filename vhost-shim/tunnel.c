@@ -11,8 +11,11 @@
  * Peers: every configured peer has at most one outgoing connection, opened
  * on demand (a stream or an EXPECT to send) and re-opened with exponential
  * backoff while there is something to send.  Incoming connections are
- * accepted from anyone who proves the pre-shared key; they carry streams
- * for VMs this shim expects (vs_ho_tun_open() decides).
+ * accepted from anyone who proves the pre-shared key, or with tls=x509
+ * presents a certificate from our CA naming the node it claims to be
+ * (tunnel_tls.h); they carry streams for VMs this shim expects
+ * (vs_ho_tun_open() decides).  With TLS, the TLS handshake comes first and
+ * the HELLO/AUTH handshake runs inside it.
  *
  * Outgoing streams keep every frame until it is acked and the destination
  * reported the VM running.  After a reconnect, VM_OPEN is sent again and
@@ -36,6 +39,7 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 #include "tunnel_proto.h"
+#include "tunnel_tls.h"
 #include "util.h"
 #include "vm.h"
 #include "config.h"
@@ -46,8 +50,6 @@
 
 /* The module state (tunnel_priv.h), owned by the main loop thread */
 struct tun_state tun;
-
-static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
 
 const struct vs_tun_stats *vs_tun_get_stats(void)
 {
@@ -84,16 +86,20 @@ bool vs_tun_peer_connected(const char *peer)
 	return p && tun_conn_ready(p->conn);
 }
 
-/* --- output ---------------------------------------------------------------- */
+bool tun_conn_transport_up(const struct tun_conn *c)
+{
+	return c->connected && (c->tls || !tun_tls_enabled());
+}
 
-static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer data);
+/* --- output ---------------------------------------------------------------- */
 
 void tun_conn_flush(struct tun_conn *c)
 {
-	while (!c->dead && c->connected && c->out->len) {
+	if (!tun_conn_transport_up(c))
+		return;		/* the TLS handshake flushes when it is done */
+	while (!c->dead && c->out->len) {
 		g_autoptr(GError) err = NULL;
-		gssize n = g_socket_send(c->sock, (const gchar *)c->out->data, c->out->len, NULL,
-					 &err);
+		gssize n = tun_io_send(c, c->out->data, c->out->len, &err);
 
 		if (n < 0) {
 			if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -105,12 +111,8 @@ void tun_conn_flush(struct tun_conn *c)
 	}
 	if (c->dead)
 		return;
-	if (c->out->len && !c->out_src) {
-		c->out_src = g_socket_create_source(c->sock, G_IO_OUT, NULL);
-		g_source_set_callback(c->out_src, (GSourceFunc)(void (*)(void))tun_conn_writable_cb,
-				      c, NULL);
-		g_source_attach(c->out_src, NULL);
-	}
+	if (c->out->len && !c->out_src)
+		c->out_src = tun_io_watch(c, G_IO_OUT);
 }
 
 size_t tun_conn_queued(const struct tun_conn *c)
@@ -295,6 +297,17 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_close(c, err, vs_tun_auth_errmsg(&c->auth));
 		return;
 	}
+	if (c->tls && m->type == VS_TUN_MSG_HELLO) {
+		char why[160];
+
+		/* our AUTH is queued but not sent: refuse before it goes out */
+		if (!tun_tls_peer_named(c, c->auth.peer_name, why, sizeof(why))) {
+			tun.stats.auth_failures++;
+			tun.stats.tls_failures++;
+			tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
+			return;
+		}
+	}
 	if (!deliver) {
 		if (c->auth.state == VS_TUN_AUTH_AUTHENTICATED && m->type == VS_TUN_MSG_AUTH)
 			tun_conn_authenticated(c);
@@ -360,15 +373,14 @@ static void tun_send_acks(struct tun_conn *c)
 	tun_conn_flush(c);
 }
 
-static gboolean tun_conn_readable_cb(GSocket *sock, GIOCondition cond, gpointer data)
+gboolean tun_conn_on_readable(struct tun_conn *c)
 {
-	struct tun_conn *c = data;
 	static uint8_t buf[TUN_READ_CHUNK];
 	g_autoptr(GError) err = NULL;
 	gssize n;
 	size_t off = 0;
 
-	n = g_socket_receive(sock, (gchar *)buf, sizeof(buf), NULL, &err);
+	n = tun_io_recv(c, buf, sizeof(buf), &err);
 	if (n < 0) {
 		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 			return G_SOURCE_CONTINUE;
@@ -400,15 +412,14 @@ static gboolean tun_conn_readable_cb(GSocket *sock, GIOCondition cond, gpointer 
 	return G_SOURCE_CONTINUE;
 }
 
-static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer data)
+gboolean tun_conn_on_writable(struct tun_conn *c)
 {
-	struct tun_conn *c = data;
 	GList *l;
 
 	if (!c->connected) {
 		g_autoptr(GError) err = NULL;
 
-		if (!g_socket_check_connect_result(sock, &err)) {
+		if (!g_socket_check_connect_result(c->sock, &err)) {
 			tun_conn_close(c, VS_TUN_OK, err->message);
 			return G_SOURCE_REMOVE;
 		}
@@ -417,6 +428,11 @@ static gboolean tun_conn_writable_cb(GSocket *sock, GIOCondition cond, gpointer 
 	g_source_destroy(c->out_src);
 	g_source_unref(c->out_src);
 	c->out_src = NULL;
+	if (!tun_conn_transport_up(c)) {
+		if (!c->tls_op)
+			tun_tls_start(c);	/* TCP is up: TLS next */
+		return G_SOURCE_REMOVE;
+	}
 	tun_conn_flush(c);
 	/* room again: streams may send what they held back */
 	if (!c->dead && c->peer && !c->out->len)
@@ -439,6 +455,7 @@ static void tun_conn_free(struct tun_conn *c)
 {
 	g_byte_array_unref(c->out);
 	g_hash_table_destroy(c->in_streams);
+	g_clear_object(&c->tls);
 	g_object_unref(c->sock);
 	g_free(c);
 }
@@ -458,19 +475,20 @@ static gboolean tun_reconnect_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
+void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 {
 	struct tun_peer *p = c->peer;
 
 	if (c->dead)
 		return;
-	if (code && c->connected) {
+	if (code && tun_conn_transport_up(c)) {
 		GByteArray *err = g_byte_array_new();
 
 		vs_tun_encode_error(err, code, why);
-		g_socket_send(c->sock, (const gchar *)err->data, err->len, NULL, NULL);
+		tun_io_send(c, err->data, err->len, NULL);	/* best effort */
 		g_byte_array_unref(err);
 	}
+	tun_tls_abort(c);
 	c->dead = true;
 	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
 	       tun_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
@@ -517,12 +535,35 @@ static void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char 
 	g_idle_add(tun_conn_free_idle_cb, c);
 }
 
+bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
+{
+	uint8_t nonce[VS_TUN_NONCE_LEN];
+	g_autoptr(GError) err = NULL;
+
+	if (!vs_tun_random_nonce(nonce, &err) ||
+	    vs_tun_auth_init(&c->auth, c->initiator ? VS_TUN_ROLE_INITIATOR : VS_TUN_ROLE_RESPONDER,
+			     key, key_len, tun.node_name, nonce) != VS_TUN_OK) {
+		g_autofree char *why = g_strdup_printf("cannot start a handshake: %s",
+						       err ? err->message
+							   : vs_tun_auth_errmsg(&c->auth));
+
+		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
+		return false;
+	}
+	vs_tun_auth_start(&c->auth, c->out);
+	c->in_src = tun_io_watch(c, G_IO_IN);
+	return true;
+}
+
+/*
+ * A new connection, TCP-connected or connecting.  Without TLS its HELLO is
+ * queued at once; with TLS the caller starts the TLS handshake once TCP is
+ * up (tun_tls_start()), and the HELLO follows it.
+ */
 static struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
 				     const char *desc)
 {
 	struct tun_conn *c = g_new0(struct tun_conn, 1);
-	uint8_t nonce[VS_TUN_NONCE_LEN];
-	g_autoptr(GError) err = NULL;
 
 	c->sock = sock;
 	c->initiator = initiator;
@@ -532,23 +573,11 @@ static struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_p
 	g_strlcpy(c->desc, desc, sizeof(c->desc));
 	vs_tun_decoder_init(&c->dec);
 	g_socket_set_blocking(sock, FALSE);
-	if (!vs_tun_random_nonce(nonce, &err) ||
-	    vs_tun_auth_init(&c->auth, initiator ? VS_TUN_ROLE_INITIATOR : VS_TUN_ROLE_RESPONDER,
-			     tun.psk, tun.psk_len, tun.node_name, nonce) != VS_TUN_OK) {
-		vs_log(TUN, ERR, NULL, "cannot start a handshake: %s",
-		       err ? err->message : vs_tun_auth_errmsg(&c->auth));
-		c->dead = true;
-		g_socket_close(sock, NULL);
-		tun_conn_free(c);
-		return NULL;
-	}
-	vs_tun_auth_start(&c->auth, c->out);
-	c->in_src = g_socket_create_source(sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-	g_source_set_callback(c->in_src, (GSourceFunc)(void (*)(void))tun_conn_readable_cb, c,
-			      NULL);
-	g_source_attach(c->in_src, NULL);
+	/* the handshake timeout covers TLS and HELLO/AUTH together */
 	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
 	tun.conns = g_list_prepend(tun.conns, c);
+	if (!tun_tls_enabled() && !tun_conn_start_auth(c, tun.psk, tun.psk_len))
+		return NULL;	/* closed, freed from an idle callback */
 	return c;
 }
 
@@ -590,14 +619,12 @@ void tun_peer_connect(struct tun_peer *p)
 		tun.stats.connections_opened++;
 		p->conn = c;
 		c->connected = !pending;
-		if (pending) {
-			c->out_src = g_socket_create_source(sock, G_IO_OUT, NULL);
-			g_source_set_callback(c->out_src,
-					      (GSourceFunc)(void (*)(void))tun_conn_writable_cb, c, NULL);
-			g_source_attach(c->out_src, NULL);
-		} else {
+		if (pending)
+			c->out_src = tun_io_watch(c, G_IO_OUT);	/* the connect's completion */
+		else if (tun_tls_enabled())
+			tun_tls_start(c);
+		else
 			tun_conn_flush(c);
-		}
 	}
 }
 
@@ -632,6 +659,7 @@ static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
 	g_autoptr(GSocketAddress) ra = NULL;
 	g_autofree char *desc = NULL;
 	GSocket *s = g_socket_accept(ls, NULL, &err);
+	struct tun_conn *c;
 
 	if (!s)
 		return G_SOURCE_CONTINUE;
@@ -653,8 +681,14 @@ static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	tun.stats.connections_accepted++;
-	if (tun_conn_new(s, false, NULL, desc))
-		tun_conn_flush(tun.conns->data);
+	c = tun_conn_new(s, false, NULL, desc);
+	if (!c)
+		return G_SOURCE_CONTINUE;
+	c->connected = true;	/* accepted: TCP is up */
+	if (tun_tls_enabled())
+		tun_tls_start(c);
+	else
+		tun_conn_flush(c);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -681,11 +715,6 @@ static GInetSocketAddress *tun_parse_addr(const char *text, GError **error)
 	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port));
 }
 
-static bool tun_addr_is_loopback(GInetSocketAddress *a)
-{
-	return g_inet_address_get_is_loopback(g_inet_socket_address_get_address(a));
-}
-
 static void tun_peer_free(gpointer data)
 {
 	struct tun_peer *p = data;
@@ -703,14 +732,18 @@ static void tun_peer_free(gpointer data)
 gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
 {
 	g_autoptr(GInetSocketAddress) la = NULL;
-	bool cleartext_remote = false;
 	guint i;
 
 	tun.peers = g_ptr_array_new_with_free_func(tun_peer_free);
 	if (!cfg->tunnel_listen && !cfg->peers->len)
 		return TRUE;	/* no tunnel: migrations buffer locally only */
 	g_strlcpy(tun.node_name, cfg->node_name, sizeof(tun.node_name));
-	if (!vs_tun_load_psk(cfg->key_file, tun.psk, &tun.psk_len, error))
+	/* with TLS the key is optional; vs_cfg_validate() wants one or the other,
+	 * and refuses frames in clear over a non-loopback address unless
+	 * allow-cleartext=true (vs_cfg_tunnel_cleartext()) */
+	if (cfg->key_file && !vs_tun_load_psk(cfg->key_file, tun.psk, &tun.psk_len, error))
+		return FALSE;
+	if (!tun_tls_init(cfg, error))
 		return FALSE;
 	for (i = 0; i < cfg->peers->len; i++) {
 		const struct vs_peer_cfg *pc = g_ptr_array_index(cfg->peers, i);
@@ -724,7 +757,6 @@ gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
 			g_prefix_error(error, "peer %s: ", pc->name);
 			return FALSE;
 		}
-		cleartext_remote |= !tun_addr_is_loopback(p->addr);
 	}
 	if (cfg->tunnel_listen) {
 		g_autoptr(GSocket) ls = NULL;
@@ -732,7 +764,6 @@ gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
 		la = tun_parse_addr(cfg->tunnel_listen, error);
 		if (!la)
 			return FALSE;
-		cleartext_remote |= !tun_addr_is_loopback(la);
 		ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
 				  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
 		if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
@@ -747,15 +778,11 @@ gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
 				      NULL, NULL);
 		g_source_attach(tun.listen_src, NULL);
 	}
-	if (cleartext_remote && !cfg->allow_cleartext) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    "the tunnel would carry frames in clear over a non-loopback address: "
-			    "set [tunnel] allow-cleartext=true to accept that");
-		return FALSE;
-	}
 	tun.enabled = true;
-	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s)", tun.node_name,
-	       cfg->tunnel_listen ? cfg->tunnel_listen : "(none)", cfg->peers->len);
+	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s), %s%s",
+	       tun.node_name, cfg->tunnel_listen ? cfg->tunnel_listen : "(none)", cfg->peers->len,
+	       tun_tls_enabled() ? "x509 TLS" : "no TLS",
+	       tun.psk_len ? ", pre-shared key" : "");
 	return TRUE;
 }
 
@@ -775,6 +802,8 @@ void vs_tun_fini(void)
 	if (tun.peers)
 		g_ptr_array_unref(tun.peers);
 	tun.peers = NULL;
-	memset(tun.psk, 0, sizeof(tun.psk));
+	explicit_bzero(tun.psk, sizeof(tun.psk));
+	tun.psk_len = 0;
+	tun_tls_fini();
 	tun.enabled = false;
 }

@@ -50,7 +50,7 @@ struct vs_tun_frame {
 };
 
 /**
- * vs_tun_init() - load the key, start listening
+ * vs_tun_init() - load the key and the TLS credentials, start listening
  * @cfg:	daemon configuration ([tunnel], [peer NAME])
  * @error:	set on failure
  *
@@ -158,7 +158,8 @@ bool vs_tun_stream_connected(const struct vs_tun_stream *s);
 struct vs_tun_stats {
 	uint64_t connections_accepted;
 	uint64_t connections_opened;
-	uint64_t auth_failures;
+	uint64_t auth_failures;		/* peers refused by the handshake, TLS included */
+	uint64_t tls_failures;		/* of those, refused by TLS (certificate, handshake) */
 	uint64_t protocol_errors;
 	uint64_t streams_rejected;
 	uint64_t reconnects;

@@ -3,13 +3,15 @@
  * tunnel_priv.h - what the files of the tunnel transport share, and nobody
  * else
  *
- * Theory of operation: the transport of tunnel.h is one module in two
+ * Theory of operation: the transport of tunnel.h is one module in a few
  * files.  tunnel.c has the listener, the peers and their connections
  * (connect, handshake, read, write, close, reconnect) and dispatches every
  * decoded message.  tunnel_stream.c has the streams: the source's outgoing
  * stream (retain, flush, trim, take back, close) and the destination's
- * replies on an incoming one.  Both run on the main loop thread, which
- * owns tun and everything it points to.
+ * replies on an incoming one.  tunnel_io.c moves a connection's bytes,
+ * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
+ * (tunnel_tls.h).  All run on the main loop thread, which owns tun and
+ * everything it points to.
  *
  * Lifetimes: a peer lives from vs_tun_init() to vs_tun_fini(); a
  * connection until tun_conn_close() (freed from an idle callback, since
@@ -31,6 +33,7 @@
 #include "tunnel_proto.h"
 
 struct tun_conn;
+struct tun_tls_op;
 
 struct tun_peer {
 	char *name;
@@ -49,6 +52,8 @@ struct tun_conn {
 	bool connected;			/* TCP connected */
 	bool dead;
 	struct tun_peer *peer;		/* outgoing connections only */
+	GIOStream *tls;			/* TLS mode: the session, once its handshake is done */
+	struct tun_tls_op *tls_op;	/* TLS handshake in flight, else NULL */
 	struct vs_tun_decoder dec;
 	struct vs_tun_auth auth;
 	GByteArray *out;
@@ -100,6 +105,52 @@ extern struct tun_state tun;
 /* --- tunnel.c: peers and connections --- */
 
 /**
+ * tun_conn_close() - close @c once: send ERROR(@code) if the transport is
+ * up and @code is not VS_TUN_OK, log one line with @why, tell the streams,
+ * schedule a reconnect if its peer still has something to send
+ * @c:		connection (freed later, from an idle callback)
+ * @code:	why, for the peer and the log
+ * @why:	text for the log
+ */
+void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
+
+/**
+ * tun_conn_start_auth() - the transport is up: start the HELLO/AUTH
+ * handshake keyed by @key and read the connection; closes @c on failure
+ * @c:		connection
+ * @key:	the AUTH key: the pre-shared key, or one derived from TLS
+ * @key_len:	its bytes, VS_TUN_PSK_MIN..VS_TUN_PSK_MAX
+ *
+ * Return: true on success
+ */
+bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len);
+
+/**
+ * tun_conn_transport_up() - can bytes go out on @c: TCP connected and,
+ * in TLS mode, the TLS handshake done
+ * @c:		connection
+ *
+ * Return: true if so
+ */
+bool tun_conn_transport_up(const struct tun_conn *c);
+
+/**
+ * tun_conn_on_readable() - bytes (or EOF) to read on @c
+ * @c:		connection
+ *
+ * Return: G_SOURCE_CONTINUE
+ */
+gboolean tun_conn_on_readable(struct tun_conn *c);
+
+/**
+ * tun_conn_on_writable() - @c can take bytes (or its connect completed)
+ * @c:		connection
+ *
+ * Return: G_SOURCE_REMOVE (the output source is re-created when needed)
+ */
+gboolean tun_conn_on_writable(struct tun_conn *c);
+
+/**
  * tun_find_peer() - a configured peer by name
  * @name:	peer name
  *
@@ -136,6 +187,40 @@ size_t tun_conn_queued(const struct tun_conn *c);
  * @p:		peer
  */
 void tun_peer_connect(struct tun_peer *p);
+
+/* --- tunnel_io.c: a connection's bytes, through TLS or the socket --- */
+
+/**
+ * tun_io_send() - write what the transport takes now, never blocking
+ * @c:		connection
+ * @buf:	bytes
+ * @len:	their number
+ * @error:	G_IO_ERROR_WOULD_BLOCK when nothing fits now
+ *
+ * Return: bytes written, or -1 with @error set
+ */
+gssize tun_io_send(struct tun_conn *c, const void *buf, size_t len, GError **error);
+
+/**
+ * tun_io_recv() - read what is there, never blocking
+ * @c:		connection
+ * @buf:	room
+ * @len:	its size
+ * @error:	G_IO_ERROR_WOULD_BLOCK when nothing is there
+ *
+ * Return: bytes read, 0 at the end of the stream, or -1 with @error set
+ */
+gssize tun_io_recv(struct tun_conn *c, void *buf, size_t len, GError **error);
+
+/**
+ * tun_io_watch() - a source, attached to the default context, that calls
+ * tun_conn_on_readable() (G_IO_IN) or tun_conn_on_writable() (G_IO_OUT)
+ * @c:		connection
+ * @cond:	G_IO_IN or G_IO_OUT
+ *
+ * Return: the source (the caller destroys and unrefs it)
+ */
+GSource *tun_io_watch(struct tun_conn *c, GIOCondition cond);
 
 /* --- tunnel_stream.c: streams --- */
 

@@ -23,6 +23,11 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
   bad-peer    a wrong key is refused and counted; the VM is unaffected
   unknown-vm  a stream for a VM the destination does not expect is refused
               and counted; nothing is injected
+  tls         x509 mutual TLS (certificates made with certtool): cleartext to
+              a non-loopback peer refused, bad local credentials refused at
+              startup, a lossless migration over TLS, a certificate from
+              another CA and a client without one refused and counted
+
 
 TAP output; exit 77 without root/QEMU outside CI.  Migration tests want the
 patched QEMU (qemu-patches/); on stock QEMU 7.2 a crashed destination guest is
@@ -476,6 +481,236 @@ def scenario_unknown_vm(ns, workdir, tap):
         pair.stop()
 
 
+# -- migration-tls: x509 mutual TLS between the shims ------------------------
+
+def tls_certtool(*args):
+    """Run certtool (gnutls-bin); a missing tool is a skip (a failure in CI)."""
+    try:
+        r = subprocess.run(["certtool"] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+    except FileNotFoundError:
+        vt.skip_or_fail("certtool not found (apt-get install gnutls-bin)")
+    if r.returncode != 0:
+        raise vt.HarnessError("certtool %s: %s" % (" ".join(args), r.stdout))
+
+
+def tls_make_ca(d, name):
+    """A CA in directory d: ca-cert.pem, ca-key.pem."""
+    os.makedirs(d, exist_ok=True)
+    tmpl = os.path.join(d, "ca.tmpl")
+    with open(tmpl, "w") as f:
+        f.write('cn = "%s"\nca\ncert_signing_key\nexpiration_days = 2\n' % name)
+    tls_certtool("--generate-privkey", "--key-type", "ecdsa",
+                 "--outfile", os.path.join(d, "ca-key.pem"))
+    tls_certtool("--generate-self-signed", "--load-privkey", os.path.join(d, "ca-key.pem"),
+                 "--template", tmpl, "--outfile", os.path.join(d, "ca-cert.pem"))
+    return d
+
+
+def tls_make_host(ca, d, node, expired=False):
+    """A tls-dir d for node: the CA's ca-cert.pem, server-cert.pem naming node
+    (CN and DNS name, TLS server and client use) signed by ca, server-key.pem."""
+    os.makedirs(d, exist_ok=True)
+    tmpl = os.path.join(d, "host.tmpl")
+    with open(tmpl, "w") as f:
+        f.write('cn = "%s"\ndns_name = "%s"\ntls_www_server\ntls_www_client\n'
+                'signing_key\nencryption_key\n' % (node, node))
+        if expired:
+            f.write('activation_date = "2020-01-01 00:00:00"\n'
+                    'expiration_date = "2020-01-02 00:00:00"\n')
+        else:
+            f.write("expiration_days = 2\n")
+    key = os.path.join(d, "server-key.pem")
+    tls_certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", key)
+    os.chmod(key, 0o600)
+    tls_certtool("--generate-certificate", "--load-privkey", key,
+                 "--load-ca-certificate", os.path.join(ca, "ca-cert.pem"),
+                 "--load-ca-privkey", os.path.join(ca, "ca-key.pem"),
+                 "--template", tmpl, "--outfile", os.path.join(d, "server-cert.pem"))
+    with open(os.path.join(ca, "ca-cert.pem")) as src, \
+            open(os.path.join(d, "ca-cert.pem"), "w") as dst:
+        dst.write(src.read())
+    return d
+
+
+def tls_config(workdir, node, tls_dir, extra=""):
+    """A config file with [tunnel] tls=x509 and tls-dir (plus extra lines)."""
+    path = os.path.join(workdir, "%s-tls.conf" % node)
+    with open(path, "w") as f:
+        f.write("[tunnel]\ntls=x509\ntls-dir=%s\n%s" % (tls_dir, extra))
+    return path
+
+
+class TlsPair(Pair):
+    """Pair's two shims with tls=x509 and no pre-shared key: certificates
+    from one CA, generated here."""
+
+    def __init__(self, ns, workdir, tap, ca):
+        self.ns = ns
+        self.workdir = workdir
+        self.tap = tap
+        opts = {"linger-ms": 1000}
+        self.shims = []
+        for name, port, peer, peer_port in (("hosta", PORT_A, "hostb", PORT_B),
+                                            ("hostb", PORT_B, "hosta", PORT_A)):
+            d = tls_make_host(ca, os.path.join(workdir, "pki-" + name), name)
+            conf = tls_config(workdir, name, d)
+            s = shimlib.Shim(ns, name, workdir, tunnel_port=port, peers={peer: peer_port},
+                             extra_args=["--config", conf])
+            s.add_port("vm1", MAC, **opts)
+            self.shims.append(s)
+        for s in self.shims:
+            s.start()
+        self.cur = 0
+        self.gen = 0
+        self.guest = None
+        self.downtimes = []
+
+
+def tls_check_config(conf_text, workdir, name, extra_args=()):
+    """vhost-shim --check-config with conf_text as its config file: (exit
+    status, output)."""
+    path = os.path.join(workdir, name + ".conf")
+    with open(path, "w") as f:
+        f.write(conf_text)
+    r = subprocess.run([shimlib.shim_binary(), "--check-config", "--config", path] +
+                       list(extra_args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    return r.returncode, r.stdout.strip()
+
+
+def tls_log_lines(shim, needle):
+    return [ln for ln in shim.log_text().splitlines() if needle in ln]
+
+
+def tls_connect_without_cert(ns, port):
+    """A TLS client without a certificate knocks on 127.0.0.1:port in ns."""
+    import socket
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        raw.settimeout(5)
+        raw.connect(("127.0.0.1", port))
+        with ctx.wrap_socket(raw) as s:
+            s.recv(1)      # TLS 1.3: the server's verdict comes after the handshake
+    except (ssl.SSLError, OSError):
+        pass
+    finally:
+        raw.close()
+
+
+def scenario_tls(ns, workdir, tap):
+    """x509 mutual TLS: cleartext refused, bad credentials refused at
+    startup, a lossless migration over TLS, foreign certificates refused."""
+    ca = tls_make_ca(os.path.join(workdir, "ca1"), "vhost-shim test CA")
+    ca2 = tls_make_ca(os.path.join(workdir, "ca2"), "another CA")
+    key = os.path.join(workdir, "psk.key")
+    shimlib.write_key(key)
+
+    # (c) frames in clear over a non-loopback address only by explicit choice
+    remote = "[tunnel]\nnode-name=hosta\nlisten=127.0.0.1:%d\n%s\n[peer hostb]\naddress=10.77.0.99:%d\n"
+    rc1, out1 = tls_check_config(remote % (PORT_A, "key-file=%s" % key, PORT_B), workdir, "clear")
+    rc2, out2 = tls_check_config(remote % (PORT_A, "key-file=%s\nallow-cleartext=true" % key,
+                                           PORT_B), workdir, "clear-allowed")
+    rc3, out3 = tls_check_config(remote % (PORT_A, "tls=x509", PORT_B), workdir, "clear-tls")
+    tap.ok(rc1 != 0 and "in clear over a non-loopback address" in out1 and rc2 == 0 and
+           rc3 == 0, "non-loopback peer: refused in clear, accepted with allow-cleartext=true "
+           "or tls=x509", {"clear": [rc1, out1], "allow-cleartext": [rc2, out2],
+                            "tls": [rc3, out3]})
+
+    # a bad local certificate or key is a clear error at startup
+    bad = {}
+    good_c = tls_make_host(ca, os.path.join(workdir, "pki-hostc"), "hostc")
+    expired = tls_make_host(ca, os.path.join(workdir, "pki-expired"), "hostc", expired=True)
+    other = tls_make_host(ca, os.path.join(workdir, "pki-other"), "hostq")
+    for what, extra, needle in (
+            ("missing key", "tls-key=%s/nonexistent.pem\n" % workdir,
+             "tls-key %s/nonexistent.pem: " % workdir),
+            ("expired cert", "tls-cert=%s/server-cert.pem\ntls-key=%s/server-key.pem\n"
+             % (expired, expired), "expired on"),
+            ("cert for another node", "tls-cert=%s/server-cert.pem\ntls-key=%s/server-key.pem\n"
+             % (other, other), "does not name this node")):
+        s = shimlib.Shim(ns, "hostc", workdir, tunnel_port=PORT_B + 10,
+                         extra_args=["--config", tls_config(workdir, "hostc", good_c, extra)])
+        proc = ns.popen(s.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            ns.kill(proc)
+            out = b"(still running)"
+        text = out.decode(errors="replace")
+        lines = [ln for ln in text.splitlines() if needle in ln]
+        bad[what] = {"status": proc.returncode, "lines": lines}
+        if not lines:
+            bad[what]["output"] = text[-1500:]
+    tap.ok(all(v["status"] not in (0, None) and len(v["lines"]) == 1 for v in bad.values()),
+           "bad local certificate or key: the daemon refuses to start with one clear line",
+           bad)
+
+    # (a) a migration over TLS: handshake with good certificates, frames flow
+    pair = TlsPair(ns, workdir, tap, ca)
+    rogue = None
+    try:
+        g = pair.boot()
+        g.reset()
+        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
+        time.sleep(1.5)
+        pair.migrate()
+        time.sleep(1.0)
+        sres = snd.stop()
+        final = wait_received(pair.guest, sres["sent"])
+        a, b = pair.shims
+        st = pair.src.stats("vm1")
+        peers = {s.name: s.execute("query-peers") for s in pair.shims}
+        tls_up = {s.name: len(tls_log_lines(s, "TLS up")) for s in pair.shims}
+        want = shimlib.lossless(sres["sent"])
+        tap.ok(clean(final) == want and st["tunnel-rx-frames"] > 0 and
+               all(v >= 1 for v in tls_up.values()) and
+               all(p["auth-failures"] == 0 for p in peers.values()),
+               "migration over x509 TLS: %d frames through the tunnel, 0 lost, in order"
+               % st["tunnel-rx-frames"],
+               {"guest": final, "dst": st, "peers": peers, "tls-up": tls_up})
+
+        # (b) a peer whose certificate comes from another CA is refused by
+        # B: it trusts both CAs, so it is B that says no, and a client
+        # without a certificate is refused too
+        b_before = b.execute("query-peers")
+        rogue_dir = tls_make_host(ca2, os.path.join(workdir, "pki-rogue"), "hostc")
+        with open(os.path.join(ca, "ca-cert.pem")) as f1, \
+                open(os.path.join(rogue_dir, "ca-cert.pem"), "a") as f2:
+            f2.write(f1.read())
+        rogue = shimlib.Shim(ns, "hostc", workdir, peers={"hostb": PORT_B},
+                             extra_args=["--config", tls_config(workdir, "rogue", rogue_dir)])
+        rogue.add_port("vm9", "52:54:00:77:02:09")
+        rogue.start()
+        rogue.execute("migrate-expect", {"port": "vm9"})   # EXPECT: connects to B
+        vt.wait_for(lambda: b.execute("query-peers")["tls-failures"] > b_before["tls-failures"],
+                    20, 0.1, "B to refuse hostc's certificate")
+        tls_connect_without_cert(ns, PORT_B)
+        vt.wait_for(lambda: len(tls_log_lines(b, "peer sent no certificate")) >= 1, 20, 0.1,
+                    "B to refuse a client without a certificate")
+        time.sleep(0.5)
+        pb = b.execute("query-peers")
+        foreign = tls_log_lines(b, "not signed by our CA")
+        nocert = tls_log_lines(b, "peer sent no certificate")
+        pr = ns.ping(pair.guest.addr, count=5, interval=0.2, timeout=2.0)
+        tap.ok(len(foreign) >= 1 and "CN=hostc" in foreign[0] and len(nocert) == 1 and
+               pb["tls-failures"] >= b_before["tls-failures"] + 2 and
+               pb["auth-failures"] >= b_before["auth-failures"] + 2 and
+               pr.received == 5 and a.alive() and b.alive() and rogue.alive(),
+               "certificate from another CA and a client without certificate: refused, "
+               "logged, counted (tls-failures %d -> %d); the VM and the daemons unaffected"
+               % (b_before["tls-failures"], pb["tls-failures"]),
+               {"peers": pb, "foreign": foreign, "no-cert": nocert, "ping": pr.received})
+    finally:
+        if rogue:
+            rogue.stop()
+        pair.stop()
+
+
 SCENARIOS = {
     "udp": (scenario_udp, 4),
     "tcp": (scenario_tcp, 2),
@@ -485,6 +720,7 @@ SCENARIOS = {
     "tunnel-break": (scenario_tunnel_break, 1),
     "bad-peer": (scenario_bad_peer, 2),
     "unknown-vm": (scenario_unknown_vm, 2),
+    "tls": (scenario_tls, 4),
 }
 
 
