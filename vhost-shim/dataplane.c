@@ -455,6 +455,36 @@ static void dp_announce(struct vs_vm *vm)
 		dp_drop(vm, m, VS_DROP_UPLINK_FULL);
 }
 
+/*
+ * dp_adopt_held() - frames left in vm->held while the port is LIVE
+ *
+ * The main loop switches a port to LIVE after it has drained vm->held, but
+ * this lcore may have read BUFFER just before and queued one more burst:
+ * with nobody left to drain the ring, those frames would wait there for the
+ * next migration and arrive late and out of order.  If the VM runs here
+ * they are delivered first, as a short replay; if it does not, they are
+ * dropped as LIVE mode would have dropped them.
+ *
+ * Return: the mode to go on with
+ */
+static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
+{
+	uint32_t live = VS_DP_LIVE;
+	struct rte_mbuf *m;
+
+	if (vid >= 0) {
+		if (__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
+			return VS_DP_REPLAY;
+		}
+		return live;	/* the main loop switched it meanwhile */
+	}
+	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0)
+		dp_drop(vm, m, VS_DROP_NOT_READY);
+	return VS_DP_LIVE;
+}
+
 static unsigned int dp_poll_port(struct vs_vm *vm)
 {
 	int vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);
@@ -471,6 +501,8 @@ static unsigned int dp_poll_port(struct vs_vm *vm)
 		rte_pktmbuf_free_bulk(&vm->pending.pkts[vm->pending.head], vm->pending.n);
 		vm->pending.n = vm->pending.head = 0;
 	}
+	if (mode == VS_DP_LIVE && !rte_ring_empty(vm->held))
+		mode = dp_adopt_held(vm, vid);
 	if (mode == VS_DP_REPLAY || vm->pending.n || !rte_ring_empty(vm->inject))
 		work += dp_replay(vm, vid, enabled, mode);
 	mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);

@@ -473,7 +473,15 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		} else if (old == VS_MIG_STATE_SRC_ACTIVE) {
 			ho_close_stream(vm, false);	/* migration cancelled in pre-copy */
 		}
-		if (old != VS_MIG_STATE_NONE)
+		/*
+		 * After a replay the lcore has switched itself to LIVE already,
+		 * and may since have gone back to REPLAY for a full guest ring
+		 * (dp_deliver()) with frames in vm->held: forcing LIVE here would
+		 * strand them there.  Every other way out of a migration state
+		 * leaves BUFFER or REPLAY mode from here.
+		 */
+		if (old != VS_MIG_STATE_NONE &&
+		    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE))
 			ho_set_mode(vm, VS_DP_LIVE);
 		break;
 
