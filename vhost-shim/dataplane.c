@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_vhost.h>
@@ -222,29 +223,96 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 }
 
 /*
+ * Guest TX rings that DPDK refuses to advance, by slot and queue: the
+ * avail index of the chain it stopped at, plus one (0: not stalled).
+ * Written only by the lcore that owns the port.
+ */
+static uint32_t dp_tx_stalled_at[VS_MAX_PORTS][VS_MAX_QUEUES];
+
+/*
+ * dp_tx_stall_check() - count a TX ring that stopped at a chain DPDK refuses
+ * @avail:	DPDK's last_avail_idx, unchanged by the burst that just got 0
+ *
+ * Security model: rte_vhost_dequeue_burst() (DPDK 22.11) neither consumes
+ * nor reports a chain that loops, is longer than the ring, names a
+ * descriptor or memory outside the tables, or has a bad indirect table: it
+ * stops there on every call, so the guest's TX stays stuck until it resets
+ * the ring.  Only that guest loses, but nothing in DPDK counts or logs it.
+ * Entries available, nothing consumed and mbufs to spare means exactly
+ * that case; it is counted and logged once per episode (until the ring
+ * moves or the device goes away).
+ */
+static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t avail)
+{
+	uint32_t *at = &dp_tx_stalled_at[vm->slot][q];
+
+	if (*at == (uint32_t)avail + 1 || !rte_vhost_avail_entries(vid, VS_VRING_TX(q)) ||
+	    rte_mempool_avail_count(vm->pool) < VS_DP_BURST)
+		return;
+	*at = (uint32_t)avail + 1;
+	VS_STAT_ADD(vm->stats.drops[VS_DROP_GUEST_MALFORMED], 1);
+	vs_log(DP, WARNING, vm->cfg->name,
+	       "TX queue %u stalled at avail index %u: DPDK refuses the guest's descriptor "
+	       "chain there; the guest's TX is stuck until it resets the ring", q, avail);
+}
+
+/*
  * dp_vm_to_uplink() - one burst from the guest's TX ring to the uplink
  *
- * Return: frames taken from the guest
+ * Chains that DPDK consumes without returning a frame (no bytes after the
+ * virtio-net header, or a frame bigger than the mempool) are counted from
+ * the move of its last_avail_idx.  Frames the uplink cannot carry are
+ * dropped here and counted: net_tap, for one, stops a burst at the first
+ * frame over its MTU, which would drop the valid frames behind it as if the
+ * uplink were full.
+ *
+ * Return: chains taken from the guest
  */
 static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
 {
 	struct rte_mbuf *pkts[VS_DP_BURST];
-	uint16_t n, sent;
+	uint16_t n, sent, kept = 0, i, avail0, avail1, used, mtu = RTE_ETHER_MTU;
+	uint32_t max_len;
 
-	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q))))
+	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q)))) {
+		dp_tx_stalled_at[vm->slot][q] = 0;
+		return 0;
+	}
+	if (rte_vhost_get_vring_base(vid, VS_VRING_TX(q), &avail0, &used))
 		return 0;
 	n = rte_vhost_dequeue_burst(vid, VS_VRING_TX(q), vm->pool, pkts, VS_DP_BURST);
+	if (rte_vhost_get_vring_base(vid, VS_VRING_TX(q), &avail1, &used))
+		avail1 = avail0 + n;
+	if ((uint16_t)(avail1 - avail0) > n)
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_GUEST_MALFORMED],
+			    (uint16_t)(avail1 - avail0) - n);
+	if (avail1 != avail0)
+		dp_tx_stalled_at[vm->slot][q] = 0;
+	else if (!n)
+		dp_tx_stall_check(vm, vid, q, avail0);
 	if (!n)
-		return 0;
+		return (uint16_t)(avail1 - avail0);
 	VS_STAT_ADD(vm->stats.vm_tx_pkts, n);
-	sent = rte_eth_tx_burst(vm->eth_port, q, pkts, n);
+	rte_eth_dev_get_mtu(vm->eth_port, &mtu);
+	max_len = (uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
+	for (i = 0; i < n; i++) {
+		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+
+		if (len < RTE_ETHER_HDR_LEN)
+			dp_drop(vm, pkts[i], VS_DROP_RUNT);
+		else if (len > max_len)
+			dp_drop(vm, pkts[i], VS_DROP_OVERSIZE);
+		else
+			pkts[kept++] = pkts[i];
+	}
+	sent = rte_eth_tx_burst(vm->eth_port, q, pkts, kept);
 	VS_STAT_ADD(vm->stats.tx_pkts, sent);
 	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
-	if (sent < n) {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_FULL], n - sent);
-		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	if (sent < kept) {
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_FULL], kept - sent);
+		rte_pktmbuf_free_bulk(&pkts[sent], kept - sent);
 	}
-	return n;
+	return (uint16_t)(avail1 - avail0) > n ? (uint16_t)(avail1 - avail0) : n;
 }
 
 static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)

@@ -31,7 +31,8 @@
 	X(OWN_MAC, "own-mac")		    /* VM's own frame, never replayed */       \
 	X(PEER_LOST, "peer-lost")	    /* tunnel gone and linger expired */       \
 	X(NO_MEMORY, "no-memory")	    /* mbuf allocation failed */              \
-	X(DUPLICATE, "duplicate")	    /* same frame reached both hosts (flood) */
+	X(DUPLICATE, "duplicate")	    /* same frame reached both hosts (flood) */ \
+	X(GUEST_MALFORMED, "guest-malformed") /* TX chain dropped or refused by DPDK */
 
 enum vs_drop_reason {
 #define VS_DROP_ENUM(id, name) VS_DROP_##id,
