@@ -40,7 +40,21 @@
 #define DP_FIRST_SLEEP_US	16
 
 static struct rte_rcu_qsbr *dp_qsbr;
-static struct vs_vm *dp_slots[VS_MAX_PORTS];
+
+/*
+ * The ports each worker polls, densely packed so that a poll loop touches
+ * only its own ports.  Written by the main loop under dp_ports_lock; a
+ * worker reads n and the entries with acquire loads and may, for one pass,
+ * miss a port being added or see a port being moved twice: both harmless.
+ * A removed port stays valid until vs_dp_unpublish()'s RCU grace period
+ * has passed, so a worker still holding its pointer is safe.
+ */
+struct dp_port_list {
+	unsigned int n;
+	struct vs_vm *vm[VS_MAX_PORTS];
+};
+static struct dp_port_list dp_ports[RTE_MAX_LCORE];
+static GMutex dp_ports_lock;
 static unsigned int dp_worker_lcores[RTE_MAX_LCORE];
 static unsigned int dp_nb_workers;
 static bool dp_busy_poll;
@@ -69,7 +83,17 @@ unsigned int vs_dp_num_workers(void)
 
 void vs_dp_publish(struct vs_vm *vm)
 {
-	__atomic_store_n(&dp_slots[vm->slot], vm, __ATOMIC_RELEASE);
+	struct dp_port_list *l = &dp_ports[vm->worker];
+	unsigned int i;
+
+	g_mutex_lock(&dp_ports_lock);
+	for (i = 0; i < l->n && l->vm[i] != vm; i++)
+		;
+	if (i == l->n && l->n < VS_MAX_PORTS) {
+		__atomic_store_n(&l->vm[l->n], vm, __ATOMIC_RELEASE);
+		__atomic_store_n(&l->n, l->n + 1, __ATOMIC_RELEASE);
+	}
+	g_mutex_unlock(&dp_ports_lock);
 }
 
 void vs_dp_quiesce(void)
@@ -80,7 +104,19 @@ void vs_dp_quiesce(void)
 
 void vs_dp_unpublish(struct vs_vm *vm)
 {
-	__atomic_store_n(&dp_slots[vm->slot], NULL, __ATOMIC_RELEASE);
+	struct dp_port_list *l = &dp_ports[vm->worker];
+	unsigned int i, last;
+
+	g_mutex_lock(&dp_ports_lock);
+	for (i = 0; i < l->n && l->vm[i] != vm; i++)
+		;
+	if (i < l->n) {		/* the last entry takes its place */
+		last = l->n - 1;
+		__atomic_store_n(&l->vm[i], l->vm[last], __ATOMIC_RELEASE);
+		__atomic_store_n(&l->vm[last], NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&l->n, last, __ATOMIC_RELEASE);
+	}
+	g_mutex_unlock(&dp_ports_lock);
 	vs_dp_quiesce();
 }
 
@@ -202,12 +238,17 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	if (sent == n)
 		return;
 	/*
-	 * The guest is slow (a full ring right after a replay) or its device is
-	 * going away.  With buffering on, keep the rest in order and let the
+	 * The guest is slow during a migration (dirty-page tracking slows it
+	 * down) and right after a replay (it has just been resumed and takes a
+	 * burst of replayed frames): then, and for linger-ms after the end of
+	 * a replay, with buffering on, keep the rest in order and let the
 	 * replay path deliver it before anything newer; it retries instead of
 	 * dropping.  The lcore owns this LIVE -> REPLAY switch and the way back.
+	 * Any other time a full ring drops (counted), as a NIC's would.
 	 */
 	if (vid >= 0 && vm->policy.enabled &&
+	    (__atomic_load_n(&vm->migrating, __ATOMIC_RELAXED) ||
+	     rte_get_tsc_cycles() < vm->slow_guest_until) &&
 	    __atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
@@ -489,6 +530,8 @@ static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint3
 			if (mode == VS_DP_REPLAY &&
 			    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(vm->inject)) {
+				vm->slow_guest_until = rte_get_tsc_cycles() +
+					rte_get_tsc_hz() / 1000 * vm->policy.linger_ms;
 				__atomic_store_n(&vm->dp_mode, VS_DP_LIVE, __ATOMIC_RELEASE);
 				__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
 			}
@@ -609,6 +652,7 @@ static int dp_worker_main(void *arg)
 	unsigned int worker = (unsigned int)(uintptr_t)arg;
 	unsigned int tid = rte_lcore_id();
 	unsigned int idle_loops = 0, sleep_us = DP_FIRST_SLEEP_US;
+	struct dp_port_list *ports = &dp_ports[worker];
 
 	rte_rcu_qsbr_thread_register(dp_qsbr, tid);
 	rte_rcu_qsbr_thread_online(dp_qsbr, tid);
@@ -616,12 +660,13 @@ static int dp_worker_main(void *arg)
 	       dp_busy_poll ? "busy-poll" : "adaptive sleep");
 
 	while (!__atomic_load_n(&dp_stop_requested, __ATOMIC_RELAXED)) {
-		unsigned int i, work = 0;
+		unsigned int i, n, work = 0;
 
-		for (i = 0; i < VS_MAX_PORTS; i++) {
-			struct vs_vm *vm = __atomic_load_n(&dp_slots[i], __ATOMIC_ACQUIRE);
+		n = __atomic_load_n(&ports->n, __ATOMIC_ACQUIRE);
+		for (i = 0; i < n; i++) {
+			struct vs_vm *vm = __atomic_load_n(&ports->vm[i], __ATOMIC_ACQUIRE);
 
-			if (vm && vm->worker == worker)
+			if (vm)
 				work += dp_poll_port(vm);
 		}
 		rte_rcu_qsbr_quiescent(dp_qsbr, tid);

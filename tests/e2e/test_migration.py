@@ -152,6 +152,34 @@ def wait_received(g, n, stream=0, timeout=15):
     return shimlib.wait_stream(g, n, stream, timeout)
 
 
+def diagnose_loss(tap, pair, per, sent):
+    """A datagram is missing: say which, in which migration, and what the
+    guest received around it (arrival times), for the failure's log."""
+    try:
+        tl = pair.guest.timeline(0)
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        tap.diag("no timeline: %s" % e)
+        return
+    try:
+        links = json.loads(pair.ns.run(["ip", "-s", "-j", "link"]).stdout)
+        tap.diag("namespace links with drops: %s" % {
+            l["ifname"]: {d: l["stats64"][d]["dropped"] for d in ("rx", "tx")}
+            for l in links if l["stats64"]["rx"]["dropped"] or l["stats64"]["tx"]["dropped"]})
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        tap.diag("no link stats: %s" % e)
+    seen = {}
+    for i, (_, seq) in enumerate(tl):
+        seen.setdefault(seq, i)
+    missing = [q for q in range(sent) if q not in seen][:20]
+    for q in missing:
+        mig = max([m["migration"] for m in per if m["highest_seq_before"] <= q] or [0])
+        near = [(seq, t) for t, seq in tl if abs(seq - q) <= 3]
+        nxt = seen.get(q + 1)
+        ctx = [(seq, t) for t, seq in tl[max(0, nxt - 5):nxt + 5]] if nxt is not None else []
+        tap.diag("missing seq %d (migration %d): neighbours (seq, arrival us) %s; arrival "
+                 "order around seq %d: %s" % (q, mig, near, q + 1, ctx))
+
+
 def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
     pair = Pair(ns, workdir, tap, port_opts=None if buffer_on else {"buffer": "off"})
     try:
@@ -162,7 +190,9 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
         per = []
         events = None
         for i in range(migrations):
-            before = vt.stream_stats(pair.guest.stats(), 0)
+            gstats = pair.guest.stats()
+            before = vt.stream_stats(gstats, 0)
+            kernel_before = gstats.get("kernel", {})
             marks = [len(sh.qmp.poll_events()) for sh in pair.shims]
             src_i = pair.cur
             d = pair.migrate(explicit=(i % 2 == 1))
@@ -172,7 +202,8 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
                       for sh, m in zip(pair.shims, marks)]
                 events = {"source": ev[src_i], "destination": ev[1 - src_i]}
             time.sleep(1.0)
-            after = vt.stream_stats(pair.guest.stats(), 0)
+            gstats = pair.guest.stats()
+            after = vt.stream_stats(gstats, 0)
             st = pair.src.stats("vm1")   # the shim now holding the VM
             per.append({"migration": i + 1, "direction": "%s->%s" % (pair.dst.name, pair.src.name),
                         "downtime_ms": d, "lost": after["lost"] - before["lost"],
@@ -181,6 +212,9 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
                         "max_gap_us": after["max_gap_us"],
                         "replayed": st["replayed-pkts"],
                         "resume_to_last_replay_us": st["last-resume-to-last-replay-us"],
+                        "highest_seq_before": before.get("highest_seq", 0),
+                        "guest_kernel_drops": {k: v - kernel_before.get(k, 0)
+                                               for k, v in gstats.get("kernel", {}).items()},
                         "drops": {sh.name: {k: v for k, v in sh.stats("vm1")["drops"].items() if v}
                                   for sh in pair.shims}})
             tap.diag(json.dumps(per[-1]))
@@ -189,6 +223,8 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
         final = wait_received(pair.guest, sres["sent"])
         pair.guest.check()
         delivered = sum(sh.stats("vm1")["rx-pkts"] for sh in pair.shims)
+        if buffer_on and final["lost"]:
+            diagnose_loss(tap, pair, per, sres["sent"])
         return sres, final, per, pair, events, delivered
     finally:
         pair.stop()

@@ -504,11 +504,59 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		b->len = b->cap - 1;
 }
 
+/*
+ * The guest kernel's own drop counters, so that a test can tell a frame the
+ * backend never delivered from one the guest dropped: "Udp:" InErrors and
+ * RcvbufErrors of /proc/net/snmp, and eth0's rx_dropped.
+ */
+static void kernel_drop_counters(uint64_t *udp_in_errors, uint64_t *udp_rcvbuf_errors,
+				 uint64_t *rx_dropped)
+{
+	char line[1024], names[1024] = "";
+	FILE *f;
+
+	*udp_in_errors = *udp_rcvbuf_errors = *rx_dropped = 0;
+	f = fopen("/proc/net/snmp", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *save_n, *save_v, *n, *v;
+
+		if (strncmp(line, "Udp:", 4))
+			continue;
+		if (!names[0]) {		/* the header line comes first */
+			snprintf(names, sizeof(names), "%s", line);
+			continue;
+		}
+		n = strtok_r(names, " \n", &save_n);
+		v = strtok_r(line, " \n", &save_v);
+		while (n && v) {
+			if (!strcmp(n, "InErrors"))
+				*udp_in_errors = strtoull(v, NULL, 10);
+			else if (!strcmp(n, "RcvbufErrors"))
+				*udp_rcvbuf_errors = strtoull(v, NULL, 10);
+			n = strtok_r(NULL, " \n", &save_n);
+			v = strtok_r(NULL, " \n", &save_v);
+		}
+		break;
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/sys/class/net/eth0/statistics/rx_dropped", "r");
+	if (f) {
+		if (fscanf(f, "%" SCNu64, rx_dropped) != 1)
+			*rx_dropped = 0;
+		fclose(f);
+	}
+}
+
 static void cmd_stats(struct sbuf *b)
 {
 	int first = 1;
+	uint64_t udp_in_errors, udp_rcvbuf_errors, rx_dropped;
 
+	kernel_drop_counters(&udp_in_errors, &udp_rcvbuf_errors, &rx_dropped);
 	sb_printf(b, "{\"now_us\":%" PRIu64 ",\"uptime_us\":%" PRIu64, now_us(), now_us() - start_us);
+	sb_printf(b, ",\"kernel\":{\"udp_in_errors\":%" PRIu64 ",\"udp_rcvbuf_errors\":%" PRIu64
+		  ",\"rx_dropped\":%" PRIu64 "}", udp_in_errors, udp_rcvbuf_errors, rx_dropped);
 	sb_printf(b, ",\"bad_magic\":%" PRIu64 ",\"short\":%" PRIu64 ",\"bad_stream\":%" PRIu64
 		  ",\"ctl_requests\":%" PRIu64, g_bad_magic, g_short, g_bad_stream, g_ctl_requests);
 	sb_printf(b, ",\"streams\":{");
