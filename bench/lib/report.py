@@ -119,7 +119,7 @@ def render(docs, png):
     if idle:
         s.append("\n## Idle cost (bench/idle)\n")
         s.append("CPU of the whole backend process over %.0f s (%s); no traffic.  vhost-shim "
-                 "with its defaults (idle pollers sleep up to 1 ms).\n" % (
+                 "with its defaults (idle pollers sleep up to 2 ms, idle-sleep-us).\n" % (
                      idle["seconds"], idle["method"]))
         rows = [["vhost-shim" if r["backend"] == "shim" else "dpdk-testpmd",
                  r.get("options") or "defaults", r["ports"],

@@ -6,4 +6,4 @@ set ylabel 'sequence number - last one before the silence'
 set grid
 set key top left box opaque
 set xrange [-100:400]
-plot '/work/main/bench/results/raw/aligned-testpmd.dat' using 1:2 with points pt 7 ps 0.35 lc rgb '#d62728' title 'dpdk-testpmd: 591 lost, longest silence 130 ms', '/work/main/bench/results/raw/aligned-shim.dat' using 1:2 with points pt 7 ps 0.35 lc rgb '#1f77b4' title 'vhost-shim: 0 lost, longest silence 60 ms'
+plot '/work/main/bench/results/raw/aligned-testpmd.dat' using 1:2 with points pt 7 ps 0.35 lc rgb '#d62728' title 'dpdk-testpmd: 500 lost, longest silence 140 ms', '/work/main/bench/results/raw/aligned-shim.dat' using 1:2 with points pt 7 ps 0.35 lc rgb '#1f77b4' title 'vhost-shim: 0 lost, longest silence 113 ms'
