@@ -445,6 +445,11 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->linger_timer);
 		if (old == VS_MIG_STATE_SRC_FORWARDING) {
+			/* stragglers the destination never acked and cannot get
+			 * any more (peer down, or restarted and refusing): counted */
+			if (ho->out && !vs_tun_stream_connected(ho->out))
+				VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST],
+					    vs_tun_stream_retained(ho->out));
 			ho_close_stream(vm, true);
 			__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
 			ho_drop_held(vm, VS_DROP_PEER_LOST);
@@ -643,6 +648,19 @@ gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 	g_free(vm->ho->expect_from);
 	vm->ho->expect_from = g_strdup(peer);
 	ho_feed(vm, VS_MIG_EV_EXPECT);
+	/*
+	 * Armed while the VM already runs here: a destination shim restarted
+	 * during the blackout, whose QEMU reconnected (vhost-user reconnect)
+	 * before the hook armed it again.  No new_device() will come, so
+	 * resume now: wait for the source's stream (bounded by replay-hold-ms)
+	 * and replay it ahead of live frames, instead of holding the VM's
+	 * frames until the expectation expires.
+	 */
+	if (vm->mig.state == VS_MIG_STATE_DST_EXPECTING &&
+	    __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0) {
+		vs_log(MIG, NOTICE, vm->cfg->name, "armed while its device runs: resuming now");
+		ho_feed(vm, VS_MIG_EV_DEVICE_UP);
+	}
 	return TRUE;
 }
 

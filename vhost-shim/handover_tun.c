@@ -19,7 +19,9 @@
  * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN flushes
  * what the lcore still holds into the stream and then sends a BARRIER, so
  * stragglers reach the guest before live frames.  An EXPECT (automatic
- * mode) names the destination of a VM, as migrate-set-peer does.
+ * mode) names the destination of a VM, as migrate-set-peer does, and
+ * re-opens a stream that peer refused (a destination restarted during the
+ * blackout refuses it until it is armed again).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -179,6 +181,12 @@ void vs_ho_tun_expect(const char *vm_name, const char *peer)
 
 	if (!vm)
 		return;
-	if (!vs_ho_set_peer(vm, peer, &err))
+	if (!vs_ho_set_peer(vm, peer, &err)) {
 		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
+		return;
+	}
+	/* our stream may have been refused by @peer before it was (re-)armed,
+	 * e.g. restarted during the blackout: it is armed now, ask again */
+	if (vm->ho->out)
+		vs_tun_stream_retry(vm->ho->out, peer);
 }

@@ -228,7 +228,15 @@ static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
 	switch (m->type) {
 	case VS_TUN_MSG_VM_ACCEPT:
 		s->opened = true;
-		if (m->u.vm_accept.next_expected_seq > s->acked)
+		/*
+		 * The peer's next expected seq is what it really has.  A
+		 * destination restarted since it acked (receive state lost)
+		 * asks again from 1: before commit nothing was trimmed, so
+		 * every frame is still here, and a stale, higher acked would
+		 * let the commit free frames the new instance never got.
+		 * After commit acked frames are gone: resend what is left.
+		 */
+		if (!s->committed || m->u.vm_accept.next_expected_seq > s->acked)
 			s->acked = m->u.vm_accept.next_expected_seq - 1;
 		s->send_seq = m->u.vm_accept.next_expected_seq;
 		vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,

@@ -153,6 +153,19 @@ uint64_t vs_tun_stream_retained(const struct vs_tun_stream *s);
 bool vs_tun_stream_connected(const struct vs_tun_stream *s);
 
 /**
+ * vs_tun_stream_retry() - @peer announced (EXPECT) that it is the
+ * destination of the stream's VM: if it refused the stream earlier, ask
+ * again, and if the connection is down waiting for its backoff, reconnect
+ * now.  A restarted destination refuses a stream it is not re-armed for
+ * yet; its EXPECT says it is armed now.
+ * @s:		outgoing stream
+ * @peer:	authenticated name of the peer that sent EXPECT
+ *
+ * Return: false if @s goes to another peer (nothing done)
+ */
+bool vs_tun_stream_retry(struct vs_tun_stream *s, const char *peer);
+
+/**
  * struct vs_tun_stats - tunnel-wide counters (main loop)
  */
 struct vs_tun_stats {

@@ -124,6 +124,38 @@ bool vs_tun_stream_connected(const struct vs_tun_stream *s)
 	return s && s->opened && tun_conn_ready(s->peer->conn);
 }
 
+/*
+ * A refusal holds for the peer as it was when it refused: a destination
+ * shim restarted during the blackout (lost its "expect" state) refuses the
+ * resumed stream with NOT_EXPECTED until its hook arms it again, and then
+ * announces EXPECT.  So an EXPECT from the stream's peer clears the
+ * refusal and sends VM_OPEN again; VM_ACCEPT then says where to resume.
+ * A VM_OPEN still unanswered is left alone (its answer decides).
+ */
+bool vs_tun_stream_retry(struct vs_tun_stream *s, const char *peer)
+{
+	struct tun_peer *p = s->peer;
+
+	if (strcmp(p->name, peer))
+		return false;
+	if (s->rejected) {
+		vs_log(TUN, INFO, s->vm_name, "stream %u: %s now expects the VM, asking again",
+		       s->stream_id, p->name);
+		s->rejected = false;
+		s->open_sent = false;
+	}
+	if (tun_conn_ready(p->conn)) {
+		tun_stream_send_open(s);
+	} else if (!p->conn && p->reconnect_timer) {
+		/* it just reached us: it is up, no need to sit out the backoff */
+		g_source_remove(p->reconnect_timer);
+		p->reconnect_timer = 0;
+		p->backoff_ms = 0;
+		tun_peer_connect(p);
+	}
+	return true;
+}
+
 bool vs_tun_stream_can_push(const struct vs_tun_stream *s)
 {
 	return vs_tun_stream_connected(s) && tun_conn_queued(s->peer->conn) < VS_TUN_SEND_QUEUE_MAX;
