@@ -9,6 +9,10 @@
  * can trust every value.  Errors name the file group and key, because that
  * is what an operator has to fix.
  *
+ * The per-port buffer policy (caps, hold times, overflow) is
+ * config_policy.c; the EAL command line built from a configuration is
+ * config_eal.c.
+ *
  * Config file layout (see docs/configuration.md):
  *   [daemon]  file-prefix, lcores, memory-mb, hugepages, eal-args,
  *             busy-poll, idle-sleep-us, control-socket, log-level
@@ -233,121 +237,6 @@ static struct vs_port_cfg *port_cfg_new(void)
 	pc->queues = VS_DEFAULT_QUEUES;
 	vs_buf_policy_init(&pc->policy);
 	return pc;
-}
-
-void vs_buf_policy_init(struct vs_buf_policy *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->enabled = true;
-	p->max_pkts[0] = VS_DEFAULT_UDP_MAX_PKTS;	/* VS_PKT_UDP */
-	p->max_bytes[0] = VS_DEFAULT_UDP_MAX_BYTES;
-	p->max_pkts[1] = VS_DEFAULT_TCP_MAX_PKTS;	/* VS_PKT_TCP */
-	p->max_bytes[1] = VS_DEFAULT_TCP_MAX_BYTES;
-	p->max_pkts[2] = VS_DEFAULT_OTHER_MAX_PKTS;	/* VS_PKT_OTHER */
-	p->max_bytes[2] = VS_DEFAULT_OTHER_MAX_BYTES;
-	p->overflow = VS_OVERFLOW_DROP_NEWEST;
-	p->hold_ms = VS_DEFAULT_HOLD_MS;
-	p->linger_ms = VS_DEFAULT_LINGER_MS;
-	p->replay_hold_ms = VS_DEFAULT_REPLAY_HOLD_MS;
-}
-
-uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p)
-{
-	uint32_t n = 0;
-	int c;
-
-	for (c = 0; c < 3; c++)
-		if (p->class_policy[c] == VS_CLASS_BUFFER)
-			n += p->max_pkts[c];
-	return n;
-}
-
-static gboolean cfg_parse_u64(const char *what, const char *s, guint64 min, guint64 max,
-			      guint64 *out, GError **error)
-{
-	if (!g_ascii_string_to_unsigned(s, 10, min, max, out, NULL)) {
-		g_set_error(error, VS_CFG_ERROR, 0,
-			    "%s: '%s' is not an integer in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
-			    what, s, min, max);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-gboolean vs_buf_policy_set(struct vs_buf_policy *p, const char *key, const char *val,
-			   GError **error)
-{
-	static const char *const classes[3] = { "udp", "tcp", "other" };
-	unsigned int u;
-	int c;
-
-	for (c = 0; c < 3; c++) {
-		size_t cl = strlen(classes[c]);
-		const char *rest;
-		guint64 v;
-
-		if (strncmp(key, classes[c], cl) || key[cl] != '-')
-			continue;
-		rest = key + cl + 1;
-		if (!strcmp(rest, "max-pkts")) {
-			if (!cfg_parse_u64(key, val, 0, VS_MAX_BUFFER_PKTS, &v, error))
-				return FALSE;
-			p->max_pkts[c] = (uint32_t)v;
-			return TRUE;
-		}
-		if (!strcmp(rest, "max-bytes")) {
-			if (!cfg_parse_u64(key, val, 0, VS_MAX_BUFFER_BYTES, &v, error))
-				return FALSE;
-			p->max_bytes[c] = v;
-			return TRUE;
-		}
-		if (!strcmp(rest, "policy")) {
-			if (!strcmp(val, "buffer")) {
-				p->class_policy[c] = VS_CLASS_BUFFER;
-			} else if (!strcmp(val, "drop")) {
-				p->class_policy[c] = VS_CLASS_DROP;
-			} else {
-				g_set_error(error, VS_CFG_ERROR, 0, "%s: buffer or drop", key);
-				return FALSE;
-			}
-			return TRUE;
-		}
-	}
-	if (!strcmp(key, "buffer")) {
-		if (!strcmp(val, "on") || !strcmp(val, "true")) {
-			p->enabled = true;
-		} else if (!strcmp(val, "off") || !strcmp(val, "false")) {
-			p->enabled = false;
-		} else {
-			g_set_error(error, VS_CFG_ERROR, 0, "buffer: on or off");
-			return FALSE;
-		}
-	} else if (!strcmp(key, "overflow")) {
-		if (!strcmp(val, "drop-newest")) {
-			p->overflow = VS_OVERFLOW_DROP_NEWEST;
-		} else if (!strcmp(val, "drop-oldest")) {
-			p->overflow = VS_OVERFLOW_DROP_OLDEST;
-		} else {
-			g_set_error(error, VS_CFG_ERROR, 0, "overflow: drop-newest or drop-oldest");
-			return FALSE;
-		}
-	} else if (!strcmp(key, "hold-ms")) {
-		if (!cfg_parse_uint(key, val, 1, VS_MAX_HOLD_MS, &u, error))
-			return FALSE;
-		p->hold_ms = u;
-	} else if (!strcmp(key, "linger-ms")) {
-		if (!cfg_parse_uint(key, val, 0, VS_MAX_HOLD_MS, &u, error))
-			return FALSE;
-		p->linger_ms = u;
-	} else if (!strcmp(key, "replay-hold-ms")) {
-		if (!cfg_parse_uint(key, val, 0, VS_MAX_HOLD_MS, &u, error))
-			return FALSE;
-		p->replay_hold_ms = u;
-	} else {
-		g_set_error(error, VS_CFG_ERROR, 0, "unknown key '%s'", key);
-		return FALSE;
-	}
-	return TRUE;
 }
 
 struct vs_port_cfg *vs_port_cfg_parse_spec(const char *spec, GError **error)
@@ -835,56 +724,4 @@ char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc)
 	    s[5] != '.' || !cfg_hex_field(s + 6, 1, &fn))
 		return NULL;
 	return g_strdup_printf("%04x:%02x:%02x.%x", dom, bus, dev, fn);
-}
-
-static bool cfg_extra_has_pci(const struct vs_cfg *cfg)
-{
-	char **a;
-
-	for (a = cfg->extra_eal_args; a && *a; a++)
-		if (!strcmp(*a, "-a") || !strcmp(*a, "--allow") || !strcmp(*a, "-b") ||
-		    !strcmp(*a, "--block") || g_str_has_prefix(*a, "--allow="))
-			return true;
-	return false;
-}
-
-char **vs_cfg_build_eal_argv(const struct vs_cfg *cfg, const char *argv0,
-			     unsigned long hugepages_free)
-{
-	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-	bool huge = cfg->hugepages == VS_HUGEPAGES_YES ||
-		    (cfg->hugepages == VS_HUGEPAGES_AUTO && hugepages_free > 0);
-	g_autofree char *mem = g_strdup_printf("%u", cfg->memory_mb);
-	bool pci = false;
-	char **extra;
-	guint i;
-
-	g_strv_builder_add(b, argv0);
-	g_strv_builder_add_many(b, "-l", cfg->lcores, "--file-prefix", cfg->file_prefix, NULL);
-	if (huge) {
-		/* Hugepages are shared with other DPDK processes: take only what we need */
-		g_strv_builder_add_many(b, "--socket-mem", mem, NULL);
-	} else {
-		g_strv_builder_add_many(b, "--no-huge", "-m", mem, NULL);
-	}
-	/*
-	 * Never probe PCI devices nobody asked for: on a host, EAL would take
-	 * every NIC bound to vfio/uio.  Uplinks given by PCI address are
-	 * allowed explicitly; without any, the PCI bus is off (runtime ports
-	 * with a NIC need "eal-args=-a ADDR").
-	 */
-	for (i = 0; i < cfg->ports->len; i++) {
-		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
-		g_autofree char *addr = vs_port_cfg_pci_address(pc);
-
-		if (addr) {
-			g_strv_builder_add_many(b, "-a", pc->uplink, NULL);
-			pci = true;
-		}
-	}
-	if (!pci && !cfg_extra_has_pci(cfg))
-		g_strv_builder_add(b, "--no-pci");
-	for (extra = cfg->extra_eal_args; extra && *extra; extra++)
-		g_strv_builder_add(b, *extra);
-	return g_strv_builder_end(b);
 }
