@@ -12,7 +12,15 @@
  * ctl_session_in_cb() feeds received bytes, and the replies go through
  * the real ctl_session_send() into one end of a socketpair whose other end
  * the target reads.  No listener, no accept, no
- * main loop: a run costs a few syscalls.  vm.c is stubs_vm.c, handover.c
+ * main loop: a run costs a few syscalls.
+ *
+ * Cost: an input is a dozen requests or more, each parsed, dispatched and
+ * answered with json-glib objects under ASan, so an execution costs far
+ * more than one of the other targets.  Nothing is set up per input (the
+ * session and its socketpair are reused); what is saved is repeated work
+ * of the target itself: the replies are read once per run (or once the
+ * server queues output), not after every request, and identical reply
+ * lines are parsed back once (docs/hardening.md, "Measured").  vm.c is stubs_vm.c, handover.c
  * and tunnel.c are tests/unit/stubs_mig.c.  Events are not sent (the
  * server is not "running"), so the replies are deterministic.
  *
@@ -21,7 +29,9 @@
  *  - the two runs write the same bytes (values may be split anywhere);
  *  - every request gets exactly one reply (ctl.counters.requests lines),
  *    each an ASCII line ending in CRLF that parses back as {"return": ..}
- *    or {"error": {"class": KNOWN, "desc": ..}}, plus "id" at most;
+ *    or {"error": {"class": KNOWN, "desc": ..}}, plus "id" at most (a line
+ *    is parsed back the first time it is seen; identical lines, which most
+ *    replies are, reuse that verdict: see ctlfz_reply_seen());
  *  - independently, vs_ctl_json_parse() of the whole input returns a value
  *    or an error, never both or neither, and a value serializes to ASCII
  *    that parses again and serializes to the same text (a fixpoint);
@@ -149,12 +159,13 @@ static bool ctlfz_run(const uint8_t *data, size_t size, uint32_t seed, GString *
 	while (off < size && !fz_sess->closed) {
 		size_t n = fuzz_chunk_len(&rng, size - off);
 		uint8_t *chunk = fuzz_dup_exact(data + off, n);
-		uint64_t before = ctl.counters.requests;
 
 		ctl_session_feed(fz_sess, chunk, n);
 		free(chunk);
-		/* every reply answers a request: no request, nothing to read */
-		if (ctl.counters.requests != before)
+		/* The socket takes the replies as they come; read them only once
+		 * the server has to queue some (the socket is full), so the queue
+		 * and its output source are exercised as in the whole run */
+		if (ctl_session_queued(fz_sess))
 			ctlfz_drain(out);
 		off += n;
 	}
@@ -173,6 +184,85 @@ static bool ctlfz_is_class(const char *cls)
 }
 
 /*
+ * Reply lines already parsed back, with their verdict: replies repeat a
+ * lot from one input to the next (the same parse errors, the version, the
+ * same "id"), and the same bytes get the same verdict, so each distinct
+ * line is parsed once.  Bounded: emptied at CTLFZ_SEEN_MAX lines.
+ */
+#define CTLFZ_SEEN_MAX		65536u
+
+struct ctlfz_line {
+	const char *p;
+	size_t len;
+};
+
+static GHashTable *fz_seen;	/* struct ctlfz_line -> CTLFZ_REPLY_* */
+
+enum { CTLFZ_REPLY_RETURN = 1, CTLFZ_REPLY_ERROR = 2 };
+
+static guint ctlfz_line_hash(gconstpointer key)
+{
+	const struct ctlfz_line *l = key;
+
+	return fuzz_hash((const uint8_t *)l->p, l->len);
+}
+
+static gboolean ctlfz_line_equal(gconstpointer a, gconstpointer b)
+{
+	const struct ctlfz_line *x = a, *y = b;
+
+	return x->len == y->len && !memcmp(x->p, y->p, x->len);
+}
+
+/* The verdict of a line seen before, or 0 */
+static unsigned int ctlfz_reply_seen(const char *p, size_t len)
+{
+	const struct ctlfz_line key = { .p = p, .len = len };
+
+	return GPOINTER_TO_UINT(g_hash_table_lookup(fz_seen, &key));
+}
+
+static void ctlfz_reply_remember(const char *p, size_t len, unsigned int verdict)
+{
+	struct ctlfz_line *l = g_malloc(sizeof(*l) + len);
+
+	if (g_hash_table_size(fz_seen) >= CTLFZ_SEEN_MAX)
+		g_hash_table_remove_all(fz_seen);
+	memcpy(l + 1, p, len);
+	l->p = (const char *)(l + 1);
+	l->len = len;
+	g_hash_table_insert(fz_seen, l, GUINT_TO_POINTER(verdict));
+}
+
+/* One reply line of @len bytes (CRLF excluded), parsed back and checked */
+static unsigned int ctlfz_check_reply(const char *p, size_t len, uint64_t line)
+{
+	g_autoptr(JsonNode) reply = NULL;
+	g_autoptr(GError) err = NULL;
+	JsonObject *o;
+
+	reply = vs_ctl_json_parse(p, len, &err);
+	FUZZ_CHECK(reply && JSON_NODE_HOLDS_OBJECT(reply), "reply %" G_GUINT64_FORMAT
+		   " is not an object: %s", line, err ? err->message : "");
+	o = json_node_get_object(reply);
+	FUZZ_CHECK(json_object_has_member(o, "return") != json_object_has_member(o, "error"),
+		   "neither return nor error");
+	FUZZ_CHECK(json_object_get_size(o) == 1u + json_object_has_member(o, "id"),
+		   "extra members");
+	if (!json_object_has_member(o, "error"))
+		return CTLFZ_REPLY_RETURN;
+	{
+		JsonObject *e = json_object_get_object_member(o, "error");
+
+		FUZZ_CHECK(e && json_object_get_size(e) == 2 &&
+			   ctlfz_is_class(json_object_get_string_member(e, "class")) &&
+			   json_object_get_string_member(e, "desc")[0],
+			   "malformed error");
+	}
+	return CTLFZ_REPLY_ERROR;
+}
+
+/*
  * Every line: ASCII, CRLF, one reply object.  Lines too long to parse back
  * (an "id" echoed with escapes) are counted in *@unchecked.
  * Return: the number of lines
@@ -186,10 +276,8 @@ static uint64_t ctlfz_check_replies(const GString *out, uint64_t *errors, uint64
 	*unchecked = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		g_autoptr(JsonNode) reply = NULL;
-		g_autoptr(GError) err = NULL;
+		unsigned int verdict;
 		size_t len, i;
-		JsonObject *o;
 
 		FUZZ_CHECK(nl && nl > p && nl[-1] == '\r', "reply %" G_GUINT64_FORMAT
 			   " does not end in CRLF", lines);
@@ -198,23 +286,12 @@ static uint64_t ctlfz_check_replies(const GString *out, uint64_t *errors, uint64
 			FUZZ_CHECK(p[i] >= 0x20 && p[i] <= 0x7e, "reply %" G_GUINT64_FORMAT
 				   " has byte 0x%02x", lines, (unsigned char)p[i]);
 		if (len <= VS_CTL_MAX_MSG_SIZE) {
-			reply = vs_ctl_json_parse(p, len, &err);
-			FUZZ_CHECK(reply && JSON_NODE_HOLDS_OBJECT(reply), "reply %" G_GUINT64_FORMAT
-				   " is not an object: %s", lines, err ? err->message : "");
-			o = json_node_get_object(reply);
-			FUZZ_CHECK(json_object_has_member(o, "return") !=
-				   json_object_has_member(o, "error"), "neither return nor error");
-			FUZZ_CHECK(json_object_get_size(o) ==
-				   1u + json_object_has_member(o, "id"), "extra members");
-			if (json_object_has_member(o, "error")) {
-				JsonObject *e = json_object_get_object_member(o, "error");
-
-				FUZZ_CHECK(e && json_object_get_size(e) == 2 &&
-					   ctlfz_is_class(json_object_get_string_member(e, "class")) &&
-					   json_object_get_string_member(e, "desc")[0],
-					   "malformed error");
-				++*errors;
+			verdict = ctlfz_reply_seen(p, len);
+			if (!verdict) {
+				verdict = ctlfz_check_reply(p, len, lines);
+				ctlfz_reply_remember(p, len, verdict);
 			}
+			*errors += verdict == CTLFZ_REPLY_ERROR;
 		} else {
 			++*unchecked;
 		}
@@ -259,6 +336,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			  ctlfz_log_cb, NULL);
 	/* query-control-stats reads the client list; events stay unsent */
 	ctl.clients = g_ptr_array_new();
+	fz_seen = g_hash_table_new_full(ctlfz_line_hash, ctlfz_line_equal, g_free, NULL);
 	return 0;
 }
 
