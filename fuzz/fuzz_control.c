@@ -12,7 +12,9 @@
  * ctl_session_in_cb() feeds received bytes, and the replies go through
  * the real ctl_session_send() into one end of a socketpair whose other end
  * the target reads.  No listener, no accept, no
- * main loop: a run costs a few syscalls.
+ * main loop: a run costs a few syscalls.  vm.c is stubs_vm.c, handover.c
+ * and tunnel.c are tests/unit/stubs_mig.c.  Events are not sent (the
+ * server is not "running"), so the replies are deterministic.
  *
  * Cost: an input is a dozen requests or more, each parsed, dispatched and
  * answered with json-glib objects under ASan, so an execution costs far
@@ -20,9 +22,7 @@
  * session and its socketpair are reused); what is saved is repeated work
  * of the target itself: the replies are read once per run (or once the
  * server queues output), not after every request, and identical reply
- * lines are parsed back once (docs/hardening.md, "Measured").  vm.c is stubs_vm.c, handover.c
- * and tunnel.c are tests/unit/stubs_mig.c.  Events are not sent (the
- * server is not "running"), so the replies are deterministic.
+ * lines are parsed back once (docs/hardening.md, fuzz_control).
  *
  * Each input runs on a fresh session in one piece and (every other input)
  * again in pieces whose sizes derive from the input, and the checks are:
