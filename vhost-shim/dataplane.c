@@ -238,17 +238,15 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	if (sent == n)
 		return;
 	/*
-	 * The guest is slow during a migration (dirty-page tracking slows it
-	 * down) and right after a replay (it has just been resumed and takes a
-	 * burst of replayed frames): then, and for linger-ms after the end of
-	 * a replay, with buffering on, keep the rest in order and let the
-	 * replay path deliver it before anything newer; it retries instead of
-	 * dropping.  The lcore owns this LIVE -> REPLAY switch and the way back.
-	 * Any other time a full ring drops (counted), as a NIC's would.
+	 * The guest is slow: during a migration (dirty-page tracking), right
+	 * after a replay (it takes a burst of replayed frames), or simply
+	 * busy.  With buffering on, keep the rest in order and let the replay
+	 * path deliver it before anything newer; it retries instead of
+	 * dropping, bounded by the buffer caps (buffer-full beyond them).  The
+	 * lcore owns this LIVE -> REPLAY switch and the way back.  With
+	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
 	if (vid >= 0 && vm->policy.enabled &&
-	    (__atomic_load_n(&vm->migrating, __ATOMIC_RELAXED) ||
-	     rte_get_tsc_cycles() < vm->slow_guest_until) &&
 	    __atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
@@ -459,17 +457,15 @@ static void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool
  */
 static void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
+	unsigned int held;
 	uint16_t i;
 
 	if (!__atomic_load_n(&vm->live_seen, __ATOMIC_RELAXED))
 		__atomic_store_n(&vm->live_seen, true, __ATOMIC_RELEASE);
-	for (i = 0; i < n; i++) {
-		if (rte_ring_sp_enqueue(vm->held, pkts[i])) {
-			dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
-			continue;
-		}
-		VS_STAT_ADD(vm->stats.live_held_pkts, 1);
-	}
+	held = rte_ring_sp_enqueue_burst(vm->held, (void **)pkts, n, NULL);
+	VS_STAT_ADD(vm->stats.live_held_pkts, held);
+	for (i = (uint16_t)held; i < n; i++)
+		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
 }
 
 /*
@@ -530,8 +526,6 @@ static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint3
 			if (mode == VS_DP_REPLAY &&
 			    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE) &&
 			    rte_ring_empty(vm->inject)) {
-				vm->slow_guest_until = rte_get_tsc_cycles() +
-					rte_get_tsc_hz() / 1000 * vm->policy.linger_ms;
 				__atomic_store_n(&vm->dp_mode, VS_DP_LIVE, __ATOMIC_RELEASE);
 				__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
 			}

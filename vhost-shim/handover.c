@@ -587,7 +587,6 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 	case VS_MIG_NUM_STATES:
 		break;
 	}
-	__atomic_store_n(&vm->migrating, vm->mig.state != VS_MIG_STATE_NONE, __ATOMIC_RELAXED);
 	if (ho_needs_pump(vm))
 		ho_kick_pump();
 }

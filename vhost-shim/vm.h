@@ -114,9 +114,6 @@ struct vs_vm {
 	bool inject_done;		/* main: nothing more goes ahead of held */
 	bool live_seen;			/* lcore: held a live frame in REPLAY */
 	bool replay_finished;		/* lcore: REPLAY -> LIVE done */
-	bool migrating;			/* main: a migration or pause is under way */
-	uint64_t slow_guest_until;	/* lcore: TSC until which a full ring
-					 * right after a replay holds frames */
 	uint32_t announce_req;		/* main bumps: lcore sends a RARP */
 	uint32_t announce_done;		/* lcore: requests served */
 	struct rte_ring *held;		/* lcore enqueues; main or lcore dequeue */
