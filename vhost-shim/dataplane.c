@@ -284,8 +284,15 @@ static uint32_t dp_tx_stalled_at[VS_MAX_PORTS][VS_MAX_QUEUES];
 static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t avail)
 {
 	uint32_t *at = &dp_tx_stalled_at[vm->slot][q];
+	struct rte_vhost_vring vr;
 
-	if (*at == (uint32_t)avail + 1 || !rte_vhost_avail_entries(vid, VS_VRING_TX(q)) ||
+	/*
+	 * Not rte_vhost_avail_entries(): it takes the ring's access lock, which
+	 * DPDK's vhost thread holds while it calls destroy_device(), and that
+	 * waits (vs_dp_quiesce()) for this lcore: a deadlock on GET_VRING_BASE.
+	 */
+	if (*at == (uint32_t)avail + 1 || rte_vhost_get_vhost_vring(vid, VS_VRING_TX(q), &vr) ||
+	    !vr.avail || __atomic_load_n(&vr.avail->idx, __ATOMIC_ACQUIRE) == avail ||
 	    rte_mempool_avail_count(vm->pool) < VS_DP_BURST)
 		return;
 	*at = (uint32_t)avail + 1;
