@@ -263,10 +263,20 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 
 /*
  * Guest TX rings that DPDK refuses to advance, by slot and queue: the
- * avail index of the chain it stopped at, plus one (0: not stalled).
- * Written only by the lcore that owns the port.
+ * avail index of the chain it stopped at, plus one (0: not stalled), and
+ * how many polls in a row found it there.  Written only by the lcore that
+ * owns the port.
  */
 static uint32_t dp_tx_stalled_at[VS_MAX_PORTS][VS_MAX_QUEUES];
+static uint8_t dp_tx_stall_polls[VS_MAX_PORTS][VS_MAX_QUEUES];
+
+/*
+ * Polls in a row that must find entries available and none consumed
+ * before a ring counts as stalled.  One is not enough: the guest may
+ * publish a chain between the burst that found none and the check that
+ * reads its avail index, and the next burst takes that chain.
+ */
+#define VS_DP_STALL_POLLS	3
 
 /*
  * dp_tx_stall_check() - count a TX ring that stopped at a chain DPDK refuses
@@ -277,13 +287,15 @@ static uint32_t dp_tx_stalled_at[VS_MAX_PORTS][VS_MAX_QUEUES];
  * descriptor or memory outside the tables, or has a bad indirect table: it
  * stops there on every call, so the guest's TX stays stuck until it resets
  * the ring.  Only that guest loses, but nothing in DPDK counts or logs it.
- * Entries available, nothing consumed and mbufs to spare means exactly
- * that case; it is counted and logged once per episode (until the ring
- * moves or the device goes away).
+ * Entries available, nothing consumed and mbufs to spare, on
+ * VS_DP_STALL_POLLS polls in a row, means exactly that case; it is counted
+ * and logged once per episode (until the ring moves or the device goes
+ * away).
  */
 static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t avail)
 {
 	uint32_t *at = &dp_tx_stalled_at[vm->slot][q];
+	uint8_t *polls = &dp_tx_stall_polls[vm->slot][q];
 	struct rte_vhost_vring vr;
 
 	/*
@@ -293,8 +305,13 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	 */
 	if (*at == (uint32_t)avail + 1 || rte_vhost_get_vhost_vring(vid, VS_VRING_TX(q), &vr) ||
 	    !vr.avail || __atomic_load_n(&vr.avail->idx, __ATOMIC_ACQUIRE) == avail ||
-	    rte_mempool_avail_count(vm->pool) < VS_DP_BURST)
+	    rte_mempool_avail_count(vm->pool) < VS_DP_BURST) {
+		*polls = 0;
 		return;
+	}
+	if (++*polls < VS_DP_STALL_POLLS)
+		return;
+	*polls = 0;
 	*at = (uint32_t)avail + 1;
 	VS_STAT_ADD(vm->stats.drops[VS_DROP_GUEST_MALFORMED], 1);
 	vs_log(DP, WARNING, vm->cfg->name,
@@ -322,6 +339,7 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q)))) {
 		dp_tx_stalled_at[vm->slot][q] = 0;
+		dp_tx_stall_polls[vm->slot][q] = 0;
 		return 0;
 	}
 	if (rte_vhost_get_vring_base(vid, VS_VRING_TX(q), &avail0, &used))
@@ -332,9 +350,10 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	if ((uint16_t)(avail1 - avail0) > n)
 		VS_STAT_ADD(vm->stats.drops[VS_DROP_GUEST_MALFORMED],
 			    (uint16_t)(avail1 - avail0) - n);
-	if (avail1 != avail0)
+	if (avail1 != avail0) {
 		dp_tx_stalled_at[vm->slot][q] = 0;
-	else if (!n)
+		dp_tx_stall_polls[vm->slot][q] = 0;
+	} else if (!n)
 		dp_tx_stall_check(vm, vid, q, avail0);
 	if (!n)
 		return (uint16_t)(avail1 - avail0);
