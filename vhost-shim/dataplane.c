@@ -20,7 +20,6 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
-#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -148,11 +147,21 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
  */
 static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
 {
-	const void *data = rte_pktmbuf_mtod(m, const void *);
-	uint32_t len = rte_pktmbuf_data_len(m);
+	/*
+	 * A full 64-bit hash, not two CRC32Cs with different seeds: those
+	 * differ by a constant for a given length, so two same-length frames
+	 * collided with probability 2^-32, not 2^-64, and a frame seen only
+	 * once was dropped as a "duplicate" (see vs_pkt_hash64()).
+	 */
+	return vs_pkt_hash64(rte_pktmbuf_mtod(m, const void *), rte_pktmbuf_data_len(m)) |
+	       1;	/* 0: empty slot */
+}
 
-	return ((uint64_t)rte_hash_crc(data, len, 0x5653484d) << 32 |
-		rte_hash_crc(data, len, len)) | 1;	/* 0: empty slot */
+/* The bucket comes from the high half: bit 0 of the hash is always set,
+ * so h % buckets would only ever pick the odd buckets */
+static inline uint64_t *dp_dedup_bucket(struct vs_dp_dedup *d, uint64_t h)
+{
+	return &d->slot[((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
 }
 
 /*
@@ -166,7 +175,7 @@ static void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n
 
 	for (i = 0; i < n; i++) {
 		uint64_t h = dp_frame_hash(pkts[i]);
-		uint64_t *b = &vm->dedup->slot[(h % (VS_DEDUP_SLOTS / 4)) * 4];
+		uint64_t *b = dp_dedup_bucket(vm->dedup, h);
 
 		for (w = 0; w < 4; w++)
 			if (b[w] == h)
@@ -188,7 +197,7 @@ static uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 		uint64_t h = dp_frame_hash(pkts[i]);
 		/* 4-way buckets, oldest way replaced: a copy is recognised as long
 		 * as fewer than 4 newer frames landed in its bucket meanwhile */
-		uint64_t *b = &d->slot[(h % (VS_DEDUP_SLOTS / 4)) * 4];
+		uint64_t *b = dp_dedup_bucket(d, h);
 		unsigned int w;
 
 		for (w = 0; w < 4 && b[w] != h; w++)

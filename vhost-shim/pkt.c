@@ -127,3 +127,46 @@ size_t vs_pkt_build_rarp(uint8_t *buf, const uint8_t mac[6])
 	memcpy(buf + 32, mac, 6);	/* target hardware address */
 	return 60;
 }
+
+static inline uint64_t pkt_rotl64(uint64_t x, unsigned int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+/* MurmurHash3's finaliser: every input bit flips each output bit with
+ * probability close to 1/2 */
+static inline uint64_t pkt_fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline uint64_t pkt_mix_word(uint64_t k)
+{
+	k *= 0x87c37b91114253d5ULL;
+	k = pkt_rotl64(k, 31);
+	return k * 0x4cf5ad432745937fULL;
+}
+
+uint64_t vs_pkt_hash64(const void *frame, size_t len)
+{
+	const uint8_t *p = frame;
+	uint64_t h = 0x5653484d5653484dULL, k;
+	size_t off;
+
+	for (off = 0; len - off >= 8; off += 8) {
+		memcpy(&k, p + off, 8);
+		h ^= pkt_mix_word(k);
+		h = pkt_rotl64(h, 27) * 5 + 0x52dce729;
+	}
+	if (off < len) {
+		k = 0;
+		memcpy(&k, p + off, len - off);
+		h ^= pkt_mix_word(k);
+	}
+	return pkt_fmix64(h ^ (uint64_t)len);
+}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_pkt.c - frame classifier: every class, every truncation point
+ * test_pkt.c - frame classifier: every class, every truncation point;
+ * the duplicate filter's frame hash
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -147,6 +149,103 @@ static void test_rarp(void)
 	g_assert_cmpint(vs_pkt_classify(f, 60, peer_mac), ==, VS_PKT_OTHER);
 }
 
+/* A datagram of migration-udp's traffic (tests/lib/proto.py) in an
+ * Ethernet frame: same length for every seq, 142 bytes */
+#define UDP_FRAME_LEN 142
+static void udp_frame(uint8_t *f, uint64_t seq, uint64_t send_ns)
+{
+	uint8_t l3[UDP_FRAME_LEN - 14];
+	unsigned int i;
+
+	ipv4(l3, 17);
+	l3[3] = sizeof(l3);
+	l3[4] = seq >> 8;		/* IP ID */
+	l3[5] = seq;
+	l3[10] = seq * 7;		/* header and UDP checksums change too */
+	l3[11] = seq >> 3;
+	l3[26] = ~seq;
+	l3[27] = seq >> 5;
+	for (i = 0; i < 8; i++) {	/* seq and send_ns, network order */
+		l3[36 + i] = seq >> (56 - 8 * i);
+		l3[44 + i] = send_ns >> (56 - 8 * i);
+	}
+	for (i = 52; i < sizeof(l3); i++)
+		l3[i] = (uint8_t)(seq * 31 + i - 52);
+	build(f, peer_mac, 0, 0x0800, l3, sizeof(l3));
+}
+
+static int cmp_u64(gconstpointer a, gconstpointer b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * 2^18 different frames of one length (a minute of migration-udp): no two
+ * share a 64-bit hash.  Two CRC32Cs paired into 64 bits carry only 32
+ * bits for a given length: about 8 collisions expected here.
+ */
+static void test_hash64_distinct(void)
+{
+	const unsigned int n = 1u << 18;
+	g_autofree uint64_t *h = g_new(uint64_t, n);
+	uint64_t send_ns = 1234567890123ULL;
+	uint8_t f[UDP_FRAME_LEN];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		send_ns += 150000 + (uint64_t)g_test_rand_int_range(0, 100000);
+		udp_frame(f, i, send_ns);
+		h[i] = vs_pkt_hash64(f, sizeof(f));
+	}
+	qsort(h, n, sizeof(*h), cmp_u64);
+	for (i = 1; i < n; i++)
+		g_assert_cmphex(h[i], !=, h[i - 1]);
+}
+
+/*
+ * Not affine over GF(2), as any CRC (whatever its seed) is: for frames
+ * a, b, c of one length, an affine hash has H(a^b^c) == H(a)^H(b)^H(c),
+ * and that is what let the two halves of the old hash depend on each other.
+ */
+static void test_hash64_not_affine(void)
+{
+	uint8_t a[UDP_FRAME_LEN], b[UDP_FRAME_LEN], c[UDP_FRAME_LEN], x[UDP_FRAME_LEN];
+	unsigned int t, i;
+
+	for (t = 0; t < 16; t++) {
+		udp_frame(a, t, 1000 + t);
+		udp_frame(b, t + 1, 2000 + t);
+		udp_frame(c, t + 2, 3000 + t);
+		for (i = 0; i < sizeof(x); i++)
+			x[i] = a[i] ^ b[i] ^ c[i];
+		g_assert_cmphex(vs_pkt_hash64(x, sizeof(x)), !=,
+				vs_pkt_hash64(a, sizeof(a)) ^ vs_pkt_hash64(b, sizeof(b)) ^
+					vs_pkt_hash64(c, sizeof(c)));
+	}
+}
+
+/* Every byte counts, the tail and the length included */
+static void test_hash64_every_bit(void)
+{
+	uint8_t f[UDP_FRAME_LEN + 1];
+	uint64_t h0;
+	unsigned int bit;
+
+	udp_frame(f, 21276, 4260000000ULL);
+	f[UDP_FRAME_LEN] = 0;
+	h0 = vs_pkt_hash64(f, UDP_FRAME_LEN);
+	for (bit = 0; bit < UDP_FRAME_LEN * 8; bit++) {
+		f[bit / 8] ^= 1u << (bit % 8);
+		g_assert_cmphex(vs_pkt_hash64(f, UDP_FRAME_LEN), !=, h0);
+		f[bit / 8] ^= 1u << (bit % 8);
+	}
+	g_assert_cmphex(vs_pkt_hash64(f, UDP_FRAME_LEN), ==, h0);
+	g_assert_cmphex(vs_pkt_hash64(f, UDP_FRAME_LEN + 1), !=, h0);
+	g_assert_cmphex(vs_pkt_hash64(f, 0), !=, vs_pkt_hash64(f, 1));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -155,5 +254,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/pkt/limits/ipv6-ext", test_ipv6_ext_limit);
 	g_test_add_func("/pkt/truncation", test_truncation);
 	g_test_add_func("/pkt/rarp", test_rarp);
+	g_test_add_func("/pkt/hash64/distinct", test_hash64_distinct);
+	g_test_add_func("/pkt/hash64/not-affine", test_hash64_not_affine);
+	g_test_add_func("/pkt/hash64/every-bit", test_hash64_every_bit);
 	return g_test_run();
 }
