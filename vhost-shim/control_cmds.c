@@ -185,6 +185,7 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 	/* vid is published by the vhost thread with a release store */
 	json_object_set_string_member(o, "state", __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0
 						  ? "running" : "waiting");
+	vs_ctl_mig_add_identity(vm, o);	/* while it expects a migration */
 	json_array_add_object_element(opaque, o);
 }
 

@@ -5,7 +5,8 @@
  * Theory of operation: thin handlers between the control socket and
  * handover.c.  The orchestrator (or the libvirt hook, or vshimctl) arms
  * each side explicitly:
- *   destination: migrate-expect {port, peer?}   (before the migration)
+ *   destination: migrate-expect {port, peer?, vm-uuid?, vm-name?}
+ *                (before the migration)
  *   source:      migrate-set-peer {port, peer}  (before the blackout)
  * or, in automatic mode, only the destination is armed and it announces
  * itself to its peers.  query-migration reports the state machine and the
@@ -13,6 +14,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "config.h"
 #include "control.h"
@@ -40,6 +43,8 @@ const struct vs_ctl_arg vs_ctl_args_mig_opt_port[] = {
 const struct vs_ctl_arg vs_ctl_args_mig_expect[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "peer", .type = VS_CTL_ARG_STR },
+	{ .name = "vm-uuid", .type = VS_CTL_ARG_STR },
+	{ .name = "vm-name", .type = VS_CTL_ARG_STR },
 	{ 0 },
 };
 
@@ -76,12 +81,86 @@ static struct vs_vm *cmig_port(JsonObject *args, GError **error)
 	return vm;
 }
 
+/* Canonical UUID text, 8-4-4-4-12 hex digits (either case) */
+static gboolean cmig_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != VS_MIG_VM_UUID_LEN)
+		return FALSE;
+	for (i = 0; i < VS_MIG_VM_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return FALSE;
+		} else if (!g_ascii_isxdigit(s[i])) {
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* 1..VS_MIG_VM_NAME_MAX bytes of UTF-8, printable characters only */
+static gboolean cmig_vm_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+	const char *p;
+
+	if (len == 0 || len > VS_MIG_VM_NAME_MAX || !g_utf8_validate(s, (gssize)len, NULL))
+		return FALSE;
+	for (p = s; *p; p = g_utf8_next_char(p))
+		if (!g_unichar_isprint(g_utf8_get_char(p)))
+			return FALSE;
+	return TRUE;
+}
+
+void vs_ctl_mig_add_identity(const struct vs_vm *vm, JsonObject *o)
+{
+	if (vm->mig.vm_uuid[0])
+		json_object_set_string_member(o, "vm-uuid", vm->mig.vm_uuid);
+	if (vm->mig.vm_name[0])
+		json_object_set_string_member(o, "vm-name", vm->mig.vm_name);
+}
+
+/*
+ * migrate-expect {port, peer?, vm-uuid?, vm-name?}: the VM's identity is
+ * stored before the port is armed, so that MIGRATION_EXPECTED (emitted
+ * while arming) carries it, and put back if arming fails.  A re-arm
+ * replaces it; leaving dst-expecting clears it (vs_mig_event()).
+ */
 JsonNode *vs_ctl_cmd_migrate_expect(struct vs_ctl_session *s, JsonObject *args, GError **error)
 {
-	struct vs_vm *vm = cmig_port(args, error);
+	const char *uuid = vs_ctl_arg_str(args, "vm-uuid", NULL);
+	const char *name = vs_ctl_arg_str(args, "vm-name", NULL);
+	char old_uuid[sizeof(((struct vs_mig *)0)->vm_uuid)];
+	char old_name[sizeof(((struct vs_mig *)0)->vm_name)];
+	struct vs_vm *vm;
 
-	if (!vm || !vs_ho_expect(vm, vs_ctl_arg_str(args, "peer", NULL), error))
+	if (uuid && !cmig_uuid_valid(uuid)) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
+			    "Parameter 'vm-uuid' expects a UUID such as "
+			    "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d");
 		return NULL;
+	}
+	if (name && !cmig_vm_name_valid(name)) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
+			    "Parameter 'vm-name' expects 1-%d bytes of printable UTF-8",
+			    VS_MIG_VM_NAME_MAX);
+		return NULL;
+	}
+	vm = cmig_port(args, error);
+	if (!vm)
+		return NULL;
+	memcpy(old_uuid, vm->mig.vm_uuid, sizeof(old_uuid));
+	memcpy(old_name, vm->mig.vm_name, sizeof(old_name));
+	g_strlcpy(vm->mig.vm_uuid, uuid ? uuid : "", sizeof(vm->mig.vm_uuid));
+	g_strlcpy(vm->mig.vm_name, name ? name : "", sizeof(vm->mig.vm_name));
+	for (char *c = vm->mig.vm_uuid; *c; c++)	/* canonical: lower case */
+		*c = g_ascii_tolower(*c);
+	if (!vs_ho_expect(vm, vs_ctl_arg_str(args, "peer", NULL), error)) {
+		memcpy(vm->mig.vm_uuid, old_uuid, sizeof(old_uuid));
+		memcpy(vm->mig.vm_name, old_name, sizeof(old_name));
+		return NULL;
+	}
 	return vs_ctl_return_empty();
 }
 
@@ -116,6 +195,7 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 	json_object_set_string_member(o, "state", vs_mig_state_names[vm->mig.state]);
 	if (peer)
 		json_object_set_string_member(o, "peer", peer);
+	vs_ctl_mig_add_identity(vm, o);
 	json_object_set_int_member(o, "buffered-now", (gint64)vs_ho_buffered_now(vm));
 	json_object_set_int_member(o, "migrations-out", (gint64)VS_STAT_GET(st->migrations_out));
 	json_object_set_int_member(o, "migrations-in", (gint64)VS_STAT_GET(st->migrations_in));

@@ -10,7 +10,7 @@
 
 extern const struct vs_ctl_arg vs_ctl_args_mig_port[];		/* port */
 extern const struct vs_ctl_arg vs_ctl_args_mig_opt_port[];	/* [port] */
-extern const struct vs_ctl_arg vs_ctl_args_mig_expect[];	/* port, [peer] */
+extern const struct vs_ctl_arg vs_ctl_args_mig_expect[];	/* port, [peer, vm-uuid, vm-name] */
 extern const struct vs_ctl_arg vs_ctl_args_mig_set_peer[];	/* port, peer */
 extern const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[];	/* port, settings */
 
@@ -25,5 +25,15 @@ JsonNode *vs_ctl_cmd_query_buffer_policy(struct vs_ctl_session *s, JsonObject *a
 JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *args,
 				       GError **error);
 JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GError **error);
+
+struct vs_vm;
+
+/**
+ * vs_ctl_mig_add_identity() - add "vm-uuid" and "vm-name" of the VM that
+ * @vm expects (migrate-expect), each only if given, to @o
+ * @vm:		port
+ * @o:		query-migration or query-ports entry, or MIGRATION_EXPECTED data
+ */
+void vs_ctl_mig_add_identity(const struct vs_vm *vm, JsonObject *o);
 
 #endif /* VS_CONTROL_MIG_H */

@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "control_mig.h"
 #include "dataplane.h"
 #include "handover.h"
 #include "log.h"
@@ -67,11 +68,22 @@ static void main_log_port_stats(struct vs_vm *vm, void *opaque)
 	g_string_free(drops, TRUE);
 }
 
-/* Migration events go to every control-socket client */
+/*
+ * Migration events go to every control-socket client.  MIGRATION_EXPECTED
+ * also names the incoming VM (migrate-expect's vm-uuid and vm-name, stored
+ * on the port before it is armed) in its data and in a log line.
+ */
 static void main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj)
 {
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
 
+	if (!strcmp(event, "MIGRATION_EXPECTED")) {
+		vs_ctl_mig_add_identity(vm, json_obj);
+		vs_log(MIG, NOTICE, vm->cfg->name,
+		       "MIGRATION_EXPECTED: armed for incoming VM uuid=%s name=%s",
+		       vm->mig.vm_uuid[0] ? vm->mig.vm_uuid : "-",
+		       vm->mig.vm_name[0] ? vm->mig.vm_name : "-");
+	}
 	json_node_take_object(n, json_obj);
 	vs_ctl_emit_event(event, n);
 }

@@ -130,6 +130,11 @@ gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state 
 	if ((enum vs_mig_state)next != m->state) {
 		vs_log(MIG, NOTICE, m->who, "%s -> %s (%s)", vs_mig_state_names[m->state],
 		       vs_mig_state_names[next], vs_mig_event_names[ev]);
+		/* the expectation is over (VM arrived, cancelled, expired) */
+		if (m->state == VS_MIG_STATE_DST_EXPECTING) {
+			m->vm_uuid[0] = '\0';
+			m->vm_name[0] = '\0';
+		}
 		m->state = (enum vs_mig_state)next;
 		m->transitions++;
 	}

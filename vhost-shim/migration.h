@@ -79,16 +79,25 @@ extern const char *const vs_mig_event_names[VS_MIG_NUM_EVENTS];
 #define VS_MIG_ERROR (vs_mig_error_quark())
 GQuark vs_mig_error_quark(void);
 
+/* migrate-expect's vm-uuid (canonical text) and vm-name (bytes, UTF-8) */
+#define VS_MIG_VM_UUID_LEN 36
+#define VS_MIG_VM_NAME_MAX 255
+
 /**
  * struct vs_mig - the state machine of one VM
  * @who:	VM name, for the log line
  * @state:	current state; change it only with vs_mig_event()
  * @transitions: number of state changes (tests, stats)
+ * @vm_uuid, @vm_name: the incoming VM named by migrate-expect ("" when not
+ *		given); set by the control command before it arms the port,
+ *		cleared by vs_mig_event() when the port leaves dst-expecting
  */
 struct vs_mig {
 	const char *who;
 	enum vs_mig_state state;
 	unsigned int transitions;
+	char vm_uuid[VS_MIG_VM_UUID_LEN + 1];
+	char vm_name[VS_MIG_VM_NAME_MAX + 1];
 };
 
 /**

@@ -1284,6 +1284,7 @@ static void test_vshimctl(void)
 	struct fixture f = { 0 };
 	g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
 	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
+	g_autofree char *o10 = NULL, *o11 = NULL, *o12 = NULL;
 	g_autofree char *nosock = NULL;
 	g_autofree char *python = g_find_program_in_path("python3");
 
@@ -1309,6 +1310,16 @@ static void test_vshimctl(void)
 	g_assert_cmpint(run_vshimctl(f.path, &o6, "raw", "query-stats", "{\"port\": \"vm7\"}",
 				     NULL), ==, 0);
 	g_assert_nonnull(strstr(o6, "\"name\": \"vm7\""));
+	/* expect --vm-uuid/--vm-name: checked by the daemon, shown by migration */
+	g_assert_cmpint(run_vshimctl(f.path, &o10, "expect", "vm7", "--vm-uuid", "x", NULL), ==, 1);
+	g_assert_cmpint(run_vshimctl(f.path, &o11, "expect", "vm7", "hostb", "--vm-uuid",
+				     "6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11", "--vm-name", "web-01",
+				     NULL), ==, 0);
+	g_assert_cmpstr(vs_vm_find_by_name("vm7")->mig.vm_uuid, ==,
+			"6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11");
+	g_assert_cmpint(run_vshimctl(f.path, &o12, "migration", "vm7", NULL), ==, 0);
+	g_assert_nonnull(strstr(o12, "dst-expecting"));
+	g_assert_nonnull(strstr(o12, "web-01"));
 	g_assert_cmpint(run_vshimctl(f.path, &o7, "no-such-subcommand", NULL), ==, 2);
 	g_assert_cmpint(run_vshimctl(nosock, &o8, "version", NULL), ==, 3);
 	g_assert_cmpint(run_vshimctl(f.path, &o9, "port-del", "vm7", NULL), ==, 0);
@@ -1336,6 +1347,7 @@ int main(int argc, char **argv)
 	DO_TEST("id-echo");
 	DO_TEST("ports");
 	DO_TEST("control-stats");
+	DO_TEST("migrate-expect");
 
 	g_test_add_func("/control/json/valid", test_json_valid);
 	g_test_add_func("/control/json/invalid", test_json_invalid);

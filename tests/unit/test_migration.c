@@ -154,6 +154,29 @@ static void test_destination(void)
 	g_assert_cmpint(m.state, ==, VS_MIG_STATE_NONE);
 }
 
+/* migrate-expect's vm-uuid/vm-name last as long as the expectation */
+static void test_expect_identity(void)
+{
+	static const enum vs_mig_event ends[] = {
+		VS_MIG_EV_DEVICE_UP, VS_MIG_EV_CANCEL, VS_MIG_EV_HOLD_EXPIRED,
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(ends); i++) {
+		struct vs_mig m = { .who = "dst" };
+
+		g_strlcpy(m.vm_uuid, "6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11", sizeof(m.vm_uuid));
+		g_strlcpy(m.vm_name, "web-01", sizeof(m.vm_name));
+		run(&m, (const enum vs_mig_event[]){ VS_MIG_EV_EXPECT, VS_MIG_EV_EXPECT }, 2);
+		g_assert_cmpint(m.state, ==, VS_MIG_STATE_DST_EXPECTING);
+		g_assert_cmpstr(m.vm_name, ==, "web-01");	/* a re-arm keeps it */
+		run(&m, &ends[i], 1);
+		g_assert_cmpint(m.state, !=, VS_MIG_STATE_DST_EXPECTING);
+		g_assert_cmpstr(m.vm_uuid, ==, "");
+		g_assert_cmpstr(m.vm_name, ==, "");
+	}
+}
+
 static void test_pause_resume(void)
 {
 	static const enum vs_mig_event evs[] = {
@@ -178,6 +201,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/mig/source/success", test_source_success);
 	g_test_add_func("/mig/source/rollback", test_source_rollback);
 	g_test_add_func("/mig/destination/resume", test_destination);
+	g_test_add_func("/mig/destination/identity", test_expect_identity);
 	g_test_add_func("/mig/pause-resume", test_pause_resume);
 	g_test_add_func("/mig/out-of-range", test_out_of_range);
 	return g_test_run();
