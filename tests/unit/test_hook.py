@@ -78,16 +78,18 @@ class FakeShim:
 
     ports: list of query-ports entries; states: port -> migration state;
     errors: command -> (class, desc) answered instead; silent: accept and
-    never greet."""
+    never greet; old_expect: migrate-expect knows only port and peer (a
+    shim older than vm-uuid/vm-name refuses them, as any unknown argument)."""
 
     def __init__(self, path, ports=(), states=None, errors=None, silent=False, journal=None,
-                 delays=None):
+                 delays=None, old_expect=False):
         self.path = path
         self.ports = [dict(p) for p in ports]
         self.states = dict(states or {})
         self.errors = dict(errors or {})
         self.silent = silent
         self.delays = dict(delays or {})   # command -> seconds before the reply
+        self.old_expect = old_expect
         self.commands = []
         self.journal = journal      # shared by several fake shims: (path, command, args)
         self.conns = []
@@ -161,6 +163,13 @@ class FakeShim:
             if args.get("port") not in names:
                 return err("DeviceNotFound", "no port '%s'" % args.get("port"))
             if cmd == "migrate-expect":
+                for k in sorted(args):
+                    if k not in ("port", "peer") and (self.old_expect or
+                                                      k not in ("vm-uuid", "vm-name")):
+                        return err("GenericError", "Parameter '%s' is unexpected" % k)
+                    if not isinstance(args[k], str):
+                        return err("GenericError", "Invalid parameter type for '%s', "
+                                   "expected: string" % k)
                 self.states[args["port"]] = "dst-expecting"
             elif cmd == "migrate-cancel":
                 self.states[args["port"]] = "none"
@@ -208,6 +217,11 @@ WEB_PORTS = [port("web01a", "/run/vhost-shim/web-01-1.sock", "52:54:00:aa:00:01"
              port("other", "/run/vhost-shim/other.sock", "52:54:00:99:99:99")]
 
 
+# migrate-expect's identity of the golden domains (<uuid> and <name>)
+WEB_ID = {"vm-uuid": "6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11", "vm-name": "web-01"}
+TINY_ID = {"vm-uuid": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", "vm-name": "tiny"}
+
+
 def golden(name, mode="r"):
     with open(os.path.join(GOLDEN, name), mode) as f:
         return f.read()
@@ -247,18 +261,43 @@ class Env:
 
 def test_parse(tap):
     for name in ("vm-multi", "vm-none", "vm-incoming"):
-        dom, ifs = hook.parse_domain(golden(name + ".xml"))
-        got = {"domain": dom, "interfaces": [
+        dom, uuid, ifs = hook.parse_domain_full(golden(name + ".xml"))
+        got = {"domain": dom, "uuid": uuid, "interfaces": [
             {"index": i.index, "mac": i.mac, "path": i.path, "mode": i.mode,
              "queues": i.queues, "alias": i.alias} for i in ifs]}
         want = json.loads(golden(name + ".json"))
-        tap.ok(got == want, "parse %s.xml: %d vhostuser interface(s) as in %s.json"
-               % (name, len(want["interfaces"]), name), json.dumps(got, indent=1))
+        tap.ok(got == want, "parse %s.xml: name, uuid and %d vhostuser interface(s) as "
+               "in %s.json" % (name, len(want["interfaces"]), name), json.dumps(got, indent=1))
+        dom2, ifs2 = hook.parse_domain(golden(name + ".xml"))
+        tap.ok(dom2 == dom and [vars(i) for i in ifs2] == [vars(i) for i in ifs],
+               "parse_domain(%s.xml) is parse_domain_full() without the uuid" % name)
     try:
         hook.parse_domain("<domain><name>x</name>")
         tap.ok(False, "truncated XML is refused")
     except hook.HookError as e:
         tap.ok("not valid XML" in str(e), "truncated XML is refused: %s" % e)
+
+
+def test_vm_identity(tap):
+    u = "6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11"
+    cases = [
+        (("web-01", u), {"vm-name": "web-01", "vm-uuid": u}),
+        (("web-01", u.upper()), {"vm-name": "web-01", "vm-uuid": u}),
+        (("web-01", " %s\n" % u), {"vm-name": "web-01", "vm-uuid": u}),
+        (("web-01", None), {"vm-name": "web-01"}),
+        (("web-01", u.replace("-", "")), {"vm-name": "web-01"}),
+        (("web-01", u[:-1] + "g"), {"vm-name": "web-01"}),
+        (("t\u00e9st vm", u), {"vm-name": "t\u00e9st vm", "vm-uuid": u}),
+        (("a" * 255, None), {"vm-name": "a" * 255}),
+        (("a" * 256, None), {}),
+        (("\u00e9" * 128, None), {}),          # 256 bytes of UTF-8
+        (("web\t01", None), {}),
+        ((None, u), {"vm-uuid": u}),
+        (("", None), {}),
+    ]
+    bad = [(a, hook.vm_identity(*a), w) for a, w in cases if hook.vm_identity(*a) != w]
+    tap.ok(not bad, "vm_identity: a canonical <uuid> (lower-cased) and a <name> of 1-255 "
+           "printable bytes are sent, anything the shim would refuse is left out", bad)
 
 
 def test_port_name(tap):
@@ -289,9 +328,11 @@ def test_rewrite(tap, tmp):
                "migrate begin with a rewrite prints vm-incoming.rewritten.xml: only the "
                "socket paths change, quoting and entities kept",
                p.stderr.decode() + p.stdout.decode()[:400])
-        tap.ok(e.shim.sent() == [("query-ports", {}), ("migrate-expect", {"port": "tiny0"}),
-                                 ("migrate-expect", {"port": "tiny1"})],
-               "the ports are found by their rewritten socket paths and armed", e.shim.sent())
+        tap.ok(e.shim.sent() == [("query-ports", {}),
+                                 ("migrate-expect", dict({"port": "tiny0"}, **TINY_ID)),
+                                 ("migrate-expect", dict({"port": "tiny1"}, **TINY_ID))],
+               "the ports are found by their rewritten socket paths and armed, naming the "
+               "VM by its <uuid> and <name>", e.shim.sent())
         e.shim.commands.clear()
         for op, sub in (("prepare", "begin"), ("start", "begin"), ("started", "begin"),
                         ("stopped", "end"), ("release", "end"), ("restore", "begin")):
@@ -329,14 +370,15 @@ def test_arming(tap, tmp):
     e = Env(tmp, "", ports=WEB_PORTS)
     try:
         p = e.run("web-01", "migrate", "begin", xml)
-        want = [("query-ports", {}), ("migrate-expect", {"port": "web01a"}),
-                ("migrate-expect", {"port": "web01b"})]
+        want = [("query-ports", {}), ("migrate-expect", dict({"port": "web01a"}, **WEB_ID)),
+                ("migrate-expect", dict({"port": "web01b"}, **WEB_ID))]
         tap.ok(p.returncode == 0 and e.shim.sent() == want,
                "migrate begin (auto): migrate-expect for each vhost-shim port, by socket "
-               "path; the OVS socket and the other port are left alone",
-               {"sent": e.shim.sent(), "stderr": p.stderr})
-        tap.ok(len(p.err_lines) == 2 and all("armed" in l for l in p.err_lines),
-               "one log line per action (log=stderr)", p.err_lines)
+               "path, with vm-uuid and vm-name from the XML; the OVS socket and the other "
+               "port are left alone", {"sent": e.shim.sent(), "stderr": p.stderr})
+        tap.ok(len(p.err_lines) == 2 and all("armed" in l and WEB_ID["vm-uuid"] in l and
+                                             " of web-01 " in l for l in p.err_lines),
+               "one log line per action (log=stderr), naming the VM", p.err_lines)
         tap.diag("migrate begin with 2 ports: %.0f ms (process start included)" % p.elapsed_ms)
         tap.ok(p.elapsed_ms < 1000, "migrate begin run takes %.0f ms" % p.elapsed_ms)
         e.shim.commands.clear()
@@ -352,6 +394,36 @@ def test_arming(tap, tmp):
         tap.ok(e.shim.sent() == [],
                "without create-ports, prepare/start/started/stopped/reconnect/... never "
                "contact the shim (never arm a plain start)", e.shim.sent())
+    finally:
+        e.close()
+
+    # libvirt's <name> wins over argv; a name the shim would refuse is left out
+    e = Env(tmp, "", ports=WEB_PORTS)
+    try:
+        odd = xml.replace(b"<name>web-01</name>", b"<name>web\t01</name>")
+        p = e.run("web-01", "migrate", "begin", odd)
+        args = [a for c, a in e.shim.sent() if c == "migrate-expect"]
+        tap.ok(p.returncode == 0 and len(args) == 2 and
+               all(a == {"port": a["port"], "vm-uuid": WEB_ID["vm-uuid"]} for a in args) and
+               not [l for l in p.err_lines if "warning" in l],
+               "a <name> with a TAB is not sent as vm-name (the shim wants printable "
+               "text); the port is still armed with vm-uuid", {"sent": args,
+                                                               "stderr": p.err_lines})
+    finally:
+        e.close()
+
+    # a shim older than vm-uuid/vm-name: armed without them
+    e = Env(tmp, "strict=true\n", ports=WEB_PORTS, old_expect=True)
+    try:
+        p = e.run("web-01", "migrate", "begin", xml)
+        exp = [a for c, a in e.shim.sent() if c == "migrate-expect"]
+        tap.ok(p.returncode == 0 and e.shim.states == {"web01a": "dst-expecting",
+                                                       "web01b": "dst-expecting"} and
+               exp == [dict({"port": "web01a"}, **WEB_ID), {"port": "web01a"},
+                       dict({"port": "web01b"}, **WEB_ID), {"port": "web01b"}] and
+               not [l for l in p.err_lines if "warning" in l or "unexpected" in l],
+               "a shim that refuses vm-uuid/vm-name as unexpected: each port is armed "
+               "again without them (strict: exit 0)", {"sent": exp, "stderr": p.err_lines})
     finally:
         e.close()
 
@@ -465,8 +537,8 @@ def test_create_ports(tap, tmp):
         sent = [c for c, _ in e.shim.sent()]
         tap.ok(p.returncode == 0 and sent == ["query-ports", "port-add", "port-add",
                                               "migrate-expect", "migrate-expect"] and
-               [a["port"] for c, a in e.shim.sent() if c == "migrate-expect"] ==
-               ["tiny-0", "tiny-1"],
+               [a for c, a in e.shim.sent() if c == "migrate-expect"] ==
+               [dict({"port": "tiny-0"}, **TINY_ID), dict({"port": "tiny-1"}, **TINY_ID)],
                "create-ports, migrate begin: creates, then arms the new ports",
                {"sent": e.shim.sent(), "stderr": p.stderr})
     finally:
@@ -642,6 +714,7 @@ def main():
     tap = Tap()
     with tempfile.TemporaryDirectory(prefix="vshim-hook-") as tmp:
         test_parse(tap)
+        test_vm_identity(tap)
         test_port_name(tap)
         test_rewrite(tap, tmp)
         test_arming(tap, tmp)
