@@ -654,7 +654,7 @@ static gboolean ctl_ratelimit_expired(gpointer key, gpointer value, gpointer now
 	return *(const gint64 *)now - rl->last_us >= (gint64)VS_CTL_RATELIMIT_MS * 1000;
 }
 
-void vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *data)
+gboolean vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *data)
 {
 	g_autoptr(JsonNode) owned = data;
 	g_autofree char *hkey = g_strdup_printf("%s\n%s", name, key);
@@ -663,7 +663,7 @@ void vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *
 
 	if (data && !JSON_NODE_HOLDS_OBJECT(data)) {
 		vs_log(CTL, ERR, NULL, "event %s: data is not an object, not sent", name);
-		return;
+		return FALSE;
 	}
 	if (!ctl.ratelimit)
 		ctl.ratelimit = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -671,7 +671,7 @@ void vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *
 	if (rl && now - rl->last_us < (gint64)VS_CTL_RATELIMIT_MS * 1000) {
 		rl->suppressed++;
 		ctl.counters.events_suppressed++;
-		return;
+		return FALSE;
 	}
 	if (!rl) {
 		/* Bounded memory: forget limits that no longer hold anything back
@@ -692,4 +692,5 @@ void vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *
 	rl->suppressed = 0;
 	rl->last_us = now;
 	vs_ctl_emit_event(name, g_steal_pointer(&owned));
+	return TRUE;
 }

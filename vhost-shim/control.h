@@ -151,8 +151,12 @@ void vs_ctl_emit_event(const char *name, JsonNode *data);
  * @key:	what the limit is per, e.g. the port name
  * @data:	JSON object or NULL, consumed.  A sent event's data carries
  *		"suppressed": how many were dropped since the previous one.
+ *
+ * Return: TRUE if the event was sent (FALSE: suppressed, or @data was not
+ * an object), so that a caller whose data is a delta ("dropped since the
+ * last event") knows whether to start counting afresh
  */
-void vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *data);
+gboolean vs_ctl_emit_event_ratelimited(const char *name, const char *key, JsonNode *data);
 
 /**
  * vs_ctl_session_name() - how logs name a client ("client 3")
