@@ -59,15 +59,21 @@ void vs_ho_set_event_cb(vs_ho_event_cb cb)
 	ho_event_cb = cb;
 }
 
-static void ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
+bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data)
+{
+	if (ho_event_cb)
+		return ho_event_cb(event, vm, data);
+	json_object_unref(data);
+	return false;
+}
+
+/* Return: false if the event was not sent (rate-limited, or no listener) */
+static bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
 {
 	if (!data)
 		data = json_object_new();
 	json_object_set_string_member(data, "port", vm->cfg->name);
-	if (ho_event_cb)
-		ho_event_cb(event, vm, data);
-	else
-		json_object_unref(data);
+	return ho_emit_event(event, vm, data);
 }
 
 /* --- lcore mode switches ----------------------------------------------- */
@@ -398,6 +404,77 @@ void ho_kick_pump(void)
 		ho_pump_source = g_timeout_add(HO_PUMP_INTERVAL_MS, ho_pump_cb, NULL);
 }
 
+/* --- BUFFER_OVERFLOW ------------------------------------------------------ */
+
+/*
+ * Buffer-full drops are counted where they happen: by the lcore
+ * (dataplane.c, the caps of the local buffer) and by the main loop
+ * (handover_tun.c, the tunnelled replay queue).  The lcore must never call
+ * into the control socket, so the main loop reports both: this watch runs
+ * every HO_OVERFLOW_CHECK_MS while any port is in a migration state or its
+ * lcore is not LIVE (the only times a buffer fills), and compares the
+ * port's counter with its value at the last BUFFER_OVERFLOW sent.  The
+ * event is rate-limited per port by the control socket (main.c); one that
+ * was suppressed is offered again at the next tick, so "dropped" always
+ * counts from the last event clients saw, and the watch keeps running
+ * until every drop has been reported.  Cost: two relaxed counter reads
+ * per port and tick, and no timer at all while nothing buffers.
+ */
+#define HO_OVERFLOW_CHECK_MS	250
+
+static guint ho_overflow_source;
+
+static uint64_t ho_buffer_full_total(const struct vs_vm *vm)
+{
+	return VS_STAT_GET(vm->stats.drops[VS_DROP_BUFFER_FULL]) +
+	       VS_STAT_GET(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL]);
+}
+
+static void ho_overflow_check(struct vs_vm *vm, void *opaque)
+{
+	bool *busy = opaque;
+	uint64_t total;
+	JsonObject *d;
+
+	if (!vm->ho)
+		return;
+	if (vm->mig.state != VS_MIG_STATE_NONE ||
+	    __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE) != VS_DP_LIVE)
+		*busy = true;
+	total = ho_buffer_full_total(vm);
+	if (total == vm->ho->overflow_reported)
+		return;
+	if (!ho_event_cb) {		/* nobody to tell */
+		vm->ho->overflow_reported = total;
+		return;
+	}
+	d = json_object_new();
+	json_object_set_int_member(d, "dropped", (gint64)(total - vm->ho->overflow_reported));
+	json_object_set_int_member(d, "total", (gint64)total);
+	if (ho_emit(vm, "BUFFER_OVERFLOW", d))
+		vm->ho->overflow_reported = total;
+	else
+		*busy = true;		/* suppressed: offer it again next tick */
+}
+
+static gboolean ho_overflow_cb(gpointer data)
+{
+	bool busy = false;
+
+	vs_vm_foreach(ho_overflow_check, &busy);
+	if (!busy) {
+		ho_overflow_source = 0;
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void ho_kick_overflow_watch(void)
+{
+	if (!ho_overflow_source)
+		ho_overflow_source = g_timeout_add(HO_OVERFLOW_CHECK_MS, ho_overflow_cb, NULL);
+}
+
 /* --- state entry actions --------------------------------------------------- */
 
 static void ho_open_stream(struct vs_vm *vm)
@@ -589,6 +666,9 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 	}
 	if (ho_needs_pump(vm))
 		ho_kick_pump();
+	/* every state but NONE may fill a buffer: watch for overflows */
+	if (vm->mig.state != VS_MIG_STATE_NONE)
+		ho_kick_overflow_watch();
 }
 
 void ho_feed(struct vs_vm *vm, enum vs_mig_event ev)

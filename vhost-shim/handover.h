@@ -116,9 +116,11 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
 
 /**
  * vs_ho_set_event_cb() - where migration events go (control socket)
- * @cb:		called with an event name, the VM and a JSON object (consumed)
+ * @cb:		called with an event name, the VM (NULL for an event about a
+ *		peer, not a port) and a JSON object (consumed); returns false
+ *		if the event was not sent (BUFFER_OVERFLOW is rate-limited)
  */
-typedef void (*vs_ho_event_cb)(const char *event, struct vs_vm *vm, void *json_obj);
+typedef bool (*vs_ho_event_cb)(const char *event, struct vs_vm *vm, void *json_obj);
 void vs_ho_set_event_cb(vs_ho_event_cb cb);
 
 #endif /* VS_HANDOVER_H */

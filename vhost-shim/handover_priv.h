@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "migration.h"
 
@@ -49,6 +50,8 @@ struct vs_handover {
 	unsigned int announce_step;
 	guint announce_timer;
 	guint dedup_timer;
+	uint64_t overflow_reported;	/* buffer-full drops at the last
+					 * BUFFER_OVERFLOW event sent */
 };
 
 /**
@@ -59,6 +62,17 @@ struct vs_handover {
  * @ev:		event
  */
 void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
+
+/**
+ * ho_emit_event() - send a control event through the handover's event
+ * callback (main.c)
+ * @event:	event name
+ * @vm:		the port it is about, or NULL (a peer event)
+ * @data:	JSON object, consumed
+ *
+ * Return: false if it was not sent (rate-limited, or no callback)
+ */
+bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data);
 
 /**
  * ho_kick_pump() - start the pump timer unless it runs; it stops itself

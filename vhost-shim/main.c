@@ -72,12 +72,19 @@ static void main_log_port_stats(struct vs_vm *vm, void *opaque)
  * Migration events go to every control-socket client.  MIGRATION_EXPECTED
  * also names the incoming VM (migrate-expect's vm-uuid and vm-name, stored
  * on the port before it is armed) in its data and in a log line.
+ * BUFFER_OVERFLOW is rate-limited per port (the handover's overflow watch
+ * offers one every tick while drops grow); PEER_CONNECTED and PEER_LOST
+ * (vm == NULL) are about a tunnel connection, not a port.
  */
-static void main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj)
+static bool main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj)
 {
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
 
-	if (!strcmp(event, "MIGRATION_EXPECTED")) {
+	if (vm && !strcmp(event, "BUFFER_OVERFLOW")) {
+		json_node_take_object(n, json_obj);
+		return vs_ctl_emit_event_ratelimited(event, vm->cfg->name, n);
+	}
+	if (vm && !strcmp(event, "MIGRATION_EXPECTED")) {
 		vs_ctl_mig_add_identity(vm, json_obj);
 		vs_log(MIG, NOTICE, vm->cfg->name,
 		       "MIGRATION_EXPECTED: armed for incoming VM uuid=%s name=%s",
@@ -86,6 +93,7 @@ static void main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj
 	}
 	json_node_take_object(n, json_obj);
 	vs_ctl_emit_event(event, n);
+	return true;
 }
 
 static gboolean main_dump_stats_cb(gpointer data)

@@ -11,7 +11,9 @@ One vhost-shim, two real guests.  vm1 has small caps (2000 UDP frames).
    buffer-full, the daemon's memory does not grow with the flood (measured
    RSS), and vm2, on the same daemon and the same poller, receives its own
    2000 pps stream without losing a datagram.  After `cont`, vm1 receives
-   exactly the frames the shim says it buffered.
+   exactly the frames the shim says it buffered.  The drops are reported
+   on the control socket as BUFFER_OVERFLOW events, at most one a second,
+   whose "dropped" fields add up to the buffer-full counter.
 """
 
 import os
@@ -23,7 +25,7 @@ import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
 CAP = 2000
-PLAN = 6
+PLAN = 7
 
 
 def rss_kb(pid):
@@ -79,6 +81,7 @@ def run(tap, state, workdir):
             g1.pause()
             shim.wait_state("vm1", "paused", 10)
             before = shim.stats("vm1")
+            ev_mark = len(shim.qmp.poll_events())
             rss0 = rss_kb(shim.proc.pid)
             steady = vt.UdpSender(ns, g2.addr, pps=2000, count=10000, stream=2,
                                   size=100).start()
@@ -104,6 +107,28 @@ def run(tap, state, workdir):
             tap.ok(sres["sent"] == 10000 and shimlib.loss_counts(s2) == shimlib.lossless(10000),
                    "vm2 on the same daemon and poller: 10000 of 10000 datagrams during the "
                    "flood, none lost", s2)
+            # BUFFER_OVERFLOW: every drop reported (a suppressed event is
+            # offered again), at most one event a second for the port
+            def overflow_events():
+                return [e for e in shim.qmp.poll_events()[ev_mark:]
+                        if e["event"] == "BUFFER_OVERFLOW" and e["data"]["port"] == "vm1"]
+            vt.wait_for(lambda: sum(e["data"]["dropped"] for e in overflow_events()) >= d_full,
+                        5, 0.1, "BUFFER_OVERFLOW events for every drop")
+            ovf = overflow_events()
+            stamps = [e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+                      for e in ovf]
+            gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+            tap.ok(2 <= len(ovf) < d_full and
+                   sum(e["data"]["dropped"] for e in ovf) == d_full and
+                   ovf[-1]["data"]["total"] == after["drops"]["buffer-full"] and
+                   all(e["data"]["dropped"] > 0 for e in ovf) and
+                   all(g >= 0.95 for g in gaps) and
+                   sum(e["data"]["suppressed"] for e in ovf) > 0,
+                   "BUFFER_OVERFLOW: %d events for %d drops, rate-limited (gaps %s s, %d "
+                   "suppressed), their dropped fields add up to the counter"
+                   % (len(ovf), d_full, ", ".join("%.2f" % g for g in gaps),
+                      sum(e["data"]["suppressed"] for e in ovf)),
+                   [e["data"] for e in ovf])
             g1.resume()
             shim.wait_state("vm1", "none", 20)
             s1 = shimlib.wait_stream(g1, CAP, stream=1)
