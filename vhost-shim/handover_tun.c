@@ -174,6 +174,23 @@ void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
 	}
 }
 
+void vs_ho_tun_peer_event(bool up, const char *peer, const char *address, bool outgoing,
+			  const char *const *ports, const char *reason)
+{
+	JsonObject *d = json_object_new();
+	JsonArray *a = json_array_new();
+
+	json_object_set_string_member(d, "peer", peer);
+	json_object_set_string_member(d, "address", address);
+	json_object_set_string_member(d, "direction", outgoing ? "outgoing" : "incoming");
+	for (; ports && *ports; ports++)
+		json_array_add_string_element(a, *ports);
+	json_object_set_array_member(d, "ports", a);
+	if (!up && reason)
+		json_object_set_string_member(d, "reason", reason);
+	ho_emit_event(up ? "PEER_CONNECTED" : "PEER_LOST", NULL, d);
+}
+
 void vs_ho_tun_expect(const char *vm_name, const char *peer)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);

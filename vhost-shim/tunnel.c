@@ -264,6 +264,34 @@ static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
 	}
 }
 
+/*
+ * PEER_CONNECTED / PEER_LOST.  A connection is announced once its HELLO/AUTH
+ * handshake (inside TLS, with tls=x509) has succeeded, in either direction;
+ * one refused at the handshake never is (auth_failures counts it), so a
+ * PEER_LOST always follows a PEER_CONNECTED of the same connection.
+ */
+static void tun_conn_announce(struct tun_conn *c, bool up, const char *reason)
+{
+	g_autoptr(GPtrArray) ports = g_ptr_array_new();
+	const char *addr = strchr(c->desc, ' ');
+	GHashTableIter it;
+	gpointer v;
+	GList *l;
+
+	/* outgoing: the streams waiting for or using this peer's connection */
+	if (c->peer && c->peer->conn == c)
+		for (l = c->peer->streams; l; l = l->next)
+			g_ptr_array_add(ports, ((struct vs_tun_stream *)l->data)->vm_name);
+	/* incoming: the streams the peer opened on it */
+	g_hash_table_iter_init(&it, c->in_streams);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (((struct vs_tun_in *)v)->vm_name[0])
+			g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
+	g_ptr_array_add(ports, NULL);
+	vs_ho_tun_peer_event(up, tun_peer_name(c), addr ? addr + 1 : c->desc, c->initiator,
+			     (const char *const *)ports->pdata, reason);
+}
+
 static void tun_conn_authenticated(struct tun_conn *c)
 {
 	GList *l;
@@ -275,6 +303,9 @@ static void tun_conn_authenticated(struct tun_conn *c)
 	}
 	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
 	       c->initiator ? "outgoing" : "incoming");
+	/* here, for both directions: the first moment the peer's name is proven */
+	c->announced = true;
+	tun_conn_announce(c, true, NULL);
 	if (!c->peer)
 		return;
 	if (strcmp(c->auth.peer_name, c->peer->name))
@@ -500,6 +531,18 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	c->dead = true;
 	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
 	       tun_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
+	/*
+	 * Every way an authenticated connection ends (EOF, reset, write or
+	 * protocol error, the peer's ERROR, shutdown) comes through here:
+	 * announce it before the streams and the peer's name are cleared
+	 */
+	if (c->announced) {
+		g_autofree char *reason = g_strdup_printf("%s%s%s", code ? vs_tun_err_str(code) : "",
+							  code ? ": " : "", why);
+
+		c->announced = false;
+		tun_conn_announce(c, false, reason);
+	}
 	if (c->in_src) {
 		g_source_destroy(c->in_src);
 		g_source_unref(c->in_src);

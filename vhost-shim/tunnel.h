@@ -232,5 +232,13 @@ void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in);
 void vs_ho_tun_out_msg(const char *vm_name, int msg_type);
 /* automatic mode: @peer says it is the destination of @vm_name */
 void vs_ho_tun_expect(const char *vm_name, const char *peer);
+/*
+ * a connection to or from @peer was authenticated (@up) or, having been
+ * authenticated, is gone (@reason); @address is the other end's "IP:port",
+ * @ports the VMs whose streams it carries (NULL-terminated, may be empty).
+ * Becomes the PEER_CONNECTED / PEER_LOST control event.
+ */
+void vs_ho_tun_peer_event(bool up, const char *peer, const char *address, bool outgoing,
+			  const char *const *ports, const char *reason);
 
 #endif /* VS_TUNNEL_H */

@@ -59,6 +59,7 @@ struct tun_conn {
 	GByteArray *out;
 	guint handshake_timer;
 	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
+	bool announced;			/* PEER_CONNECTED sent: PEER_LOST on close */
 	char desc[96];
 };
 

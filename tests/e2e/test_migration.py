@@ -204,6 +204,11 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000):
                        if e.get("data", {}).get("port") == "vm1"]
                       for sh, m in zip(pair.shims, marks)]
                 events = {"source": ev[src_i], "destination": ev[1 - src_i]}
+                # the first migration opens the tunnel: PEER_* events (no "port")
+                pev = [[{"event": e["event"], **e["data"]} for e in sh.qmp.poll_events()[m:]
+                        if e["event"].startswith("PEER_")]
+                       for sh, m in zip(pair.shims, marks)]
+                events["peer"] = {"source": pev[src_i], "destination": pev[1 - src_i]}
             time.sleep(1.0)
             gstats = pair.guest.stats()
             after = vt.stream_stats(gstats, 0)
@@ -243,6 +248,23 @@ def scenario_udp(ns, workdir, tap):
     tap.ok(events["source"] == want_src and events["destination"] == want_dst,
            "control-socket events of a migration: source %s, destination %s"
            % (" ".join(events["source"]), " ".join(events["destination"])), events)
+
+    # the destination's EXPECT opens hostb->hosta, the source's stream
+    # hosta->hostb (its PEER_CONNECTED names vm1); nothing is lost
+    def connected(pe, peer, direction, port):
+        return [e for e in pe if e["event"] == "PEER_CONNECTED" and e["peer"] == port_peer[peer]
+                and e["direction"] == direction
+                and (direction == "incoming" or e["address"].endswith(":%d" % port))]
+    port_peer = {"a": "hosta", "b": "hostb"}
+    ps, pd = events["peer"]["source"], events["peer"]["destination"]
+    src_out = connected(ps, "b", "outgoing", PORT_B)
+    tap.ok(len(src_out) == 1 and "vm1" in src_out[0]["ports"] and
+           len(connected(ps, "b", "incoming", 0)) == 1 and
+           len(connected(pd, "a", "outgoing", PORT_A)) == 1 and
+           len(connected(pd, "a", "incoming", 0)) == 1 and
+           not [e for e in ps + pd if e["event"] == "PEER_LOST"],
+           "PEER_CONNECTED in both directions on both shims in the first migration, the "
+           "source's outgoing one naming vm1; no PEER_LOST", events["peer"])
     # every datagram the guest got went through a shim's rx counter; the
     # rest are ARP and the like
     # (ARP, the guest's own announcements looped back by the other shim's
@@ -386,6 +408,21 @@ def scenario_dst_down(ns, workdir, tap):
                "%d drops (peer-lost %d, buffer-expired %d)"
                % (shimlib.drops(st), st["drops"]["peer-lost"], st["drops"]["buffer-expired"]),
                st)
+        # hostb's EXPECT came over an incoming connection, announced and then
+        # lost when hostb died; our stream's connection (opened once the
+        # migration started, after the kill) never got past TCP: no events
+        pe = [{"event": e["event"], **e["data"]} for e in src.qmp.poll_events()
+              if e["event"].startswith("PEER_")]
+        up = [(e["peer"], e["address"], e["direction"]) for e in pe
+              if e["event"] == "PEER_CONNECTED"]
+        lost = [e for e in pe if e["event"] == "PEER_LOST"]
+        tap.ok(len(lost) == 1 and bool(lost[0].get("reason")) and
+               up == [(pair.dst.name, lost[0]["address"], "incoming")] and
+               lost[0]["peer"] == pair.dst.name and lost[0]["direction"] == "incoming",
+               "destination shim down: the source reports PEER_LOST (%s) for the incoming "
+               "connection from %s that carried its EXPECT, nothing for connection attempts "
+               "that never got through" % (lost[0].get("reason") if lost else "none",
+                                           pair.dst.name), pe)
         acct = st["buffered-pkts"]
         total_buffered = sum(acct.values())
         tap.ok(total_buffered == st["drops"]["peer-lost"] + st["drops"]["buffer-expired"]
@@ -874,10 +911,10 @@ def scenario_tls(ns, workdir, tap):
 
 
 SCENARIOS = {
-    "udp": (scenario_udp, 4),
+    "udp": (scenario_udp, 5),
     "tcp": (scenario_tcp, 2),
     "cancel": (scenario_cancel, 2),
-    "dst-down": (scenario_dst_down, 2),
+    "dst-down": (scenario_dst_down, 3),
     "stragglers": (scenario_stragglers, 1),
     "tunnel-break": (scenario_tunnel_break, 1),
     "bad-peer": (scenario_bad_peer, 2),
