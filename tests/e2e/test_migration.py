@@ -33,9 +33,15 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               another CA and a client without one refused and counted
 
 TAP output; exit 77 without root/QEMU outside CI.  Migration tests want the
-patched QEMU (qemu-patches/); on stock QEMU 7.2 a crashed destination guest is
-classified by RAM comparison (see --help of tests/e2e/ramdiff.py) and
-reported as the known TCG bug, never as a pass.
+patched QEMU (qemu-patches/; tools/test.sh builds it before the tests): stock
+QEMU 7.2 corrupts a TCG guest in about 1 migration in 7.  These tests do not
+compare RAM themselves; bench/tcg-migration-bug.py does (the destination
+paused with -S, pmemsave on both sides, tests/e2e/ramdiff.py classifying the
+difference as the known TCG bug or a backend bug), see docs/qemu-tcg-bug.md.
+
+Environment: VSHIM_MIGRATIONS (udp: migrations with the shim, default 10),
+VSHIM_CONTROL_MIGRATIONS (udp: migrations of the buffering-off control run,
+default 2).
 """
 
 import json
@@ -280,10 +286,12 @@ def scenario_udp(ns, workdir, tap):
            {"sender": sres, "guest": final, "per_migration": per})
     tap.diag("downtimes (QEMU, ms): %s; guest max gap %d us"
              % (pair.downtimes, final["max_gap_us"]))
-    sres2, final2, per2, pair2, _, _ = udp_run(ns, os.path.join(workdir, "nobuf"), tap, 2, False)
+    nc = int(os.environ.get("VSHIM_CONTROL_MIGRATIONS", "2"))
+    sres2, final2, per2, pair2, _, _ = udp_run(ns, os.path.join(workdir, "nobuf"), tap, nc,
+                                               False)
     tap.ok(final2["lost"] > 0,
-           "control run, buffering off: %d of %d datagrams lost in 2 migrations (the test "
-           "can fail)" % (final2["lost"], sres2["sent"]), {"guest": final2, "per": per2})
+           "control run, buffering off: %d of %d datagrams lost in %d migrations (the test "
+           "can fail)" % (final2["lost"], sres2["sent"], nc), {"guest": final2, "per": per2})
 
 
 def tcp_retrans(ns):
