@@ -154,7 +154,7 @@ static void test_rarp(void)
 #define UDP_FRAME_LEN 142
 static void udp_frame(uint8_t *f, uint64_t seq, uint64_t send_ns)
 {
-	uint8_t l3[UDP_FRAME_LEN - 14];
+	uint8_t l3[UDP_FRAME_LEN - 14] = { 0 };	/* ipv4() writes only the header */
 	unsigned int i;
 
 	ipv4(l3, 17);
