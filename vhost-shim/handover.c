@@ -22,9 +22,11 @@
  * buffer ends up delivered to the VM (here or at the destination) or
  * counted in exactly one drop reason.
  *
- * Files: this one has the mode switches, timers, the pump, the entry
- * actions of each state and the API of handover.h; the tunnel's callbacks
- * are handover_tun.c.  handover_priv.h is what they share.
+ * Files: this one has the mode switches, timers, the BUFFER_OVERFLOW
+ * watch, the entry actions of each state and the API of handover.h; the
+ * pump, which moves frames between rings, the tunnel and the replay queue,
+ * is handover_pump.c; the tunnel's callbacks are handover_tun.c.
+ * handover_priv.h is what they share.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -45,13 +47,10 @@
 #include "vm.h"
 #include "vhost-shim/tunnel.h"
 
-#define HO_PUMP_INTERVAL_MS	1
-#define HO_PUMP_BUDGET		512	/* frames per VM per tick */
 #define HO_INJECT_RING_SIZE	4096
 /* QEMU re-announces at about 0, 50, 200, 450, 800 ms: we announce with it */
 static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
 
-static guint ho_pump_source;
 static vs_ho_event_cb ho_event_cb;
 
 void vs_ho_set_event_cb(vs_ho_event_cb cb)
@@ -248,160 +247,6 @@ static void ho_announce(struct vs_vm *vm)
 	ho_clear_timer(&vm->ho->announce_timer);
 	vm->ho->announce_step = 0;
 	ho_announce_cb(vm);
-}
-
-/* --- the pump ---------------------------------------------------------- */
-
-static bool ho_needs_pump(const struct vs_vm *vm)
-{
-	switch (vm->mig.state) {
-	case VS_MIG_STATE_SRC_BLACKOUT:
-	case VS_MIG_STATE_SRC_FORWARDING:
-		return vm->ho->out != NULL;
-	case VS_MIG_STATE_REPLAYING:
-		return true;
-	default:
-		return !g_queue_is_empty(&vm->ho->replay_q) && vm->mig.state != VS_MIG_STATE_DST_EXPECTING;
-	}
-}
-
-/* Source: lcore ring -> tunnel stream, as fast as the tunnel takes it */
-void ho_pump_to_tunnel(struct vs_vm *vm)
-{
-	struct vs_handover *ho = vm->ho;
-	unsigned int i;
-	uint8_t origin = vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ? VS_TUN_ORIGIN_STRAGGLER
-								       : VS_TUN_ORIGIN_BLACKOUT;
-
-	for (i = 0; i < HO_PUMP_BUDGET && vs_tun_stream_can_push(ho->out); i++) {
-		struct rte_mbuf *m;
-		uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
-		const void *data;
-		uint32_t len;
-
-		if (rte_ring_mc_dequeue(vm->held, (void **)&m))
-			break;
-		len = rte_pktmbuf_pkt_len(m);
-		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */
-			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		data = rte_pktmbuf_read(m, 0, len, copy);
-		vs_tun_stream_push(ho->out, origin, data, len);
-		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
-		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, len);
-		if (origin == VS_TUN_ORIGIN_STRAGGLER)
-			VS_STAT_ADD(vm->stats.stragglers_forwarded, 1);
-		rte_pktmbuf_free(m);
-	}
-}
-
-/* Replay: replay_q -> vm->inject, as fast as the guest takes it */
-static void ho_pump_to_inject(struct vs_vm *vm)
-{
-	struct vs_handover *ho = vm->ho;
-	unsigned int i;
-
-	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q); i++) {
-		struct vs_tun_frame *f = g_queue_peek_head(&ho->replay_q);
-		struct rte_mbuf *m;
-
-		if (rte_ring_full(vm->inject))
-			break;
-		m = rte_pktmbuf_alloc(vm->pool);
-		if (!m)
-			break;		/* pool busy: retry next tick, never drop */
-		if (!rte_pktmbuf_append(m, (uint16_t)f->len)) {
-			rte_pktmbuf_free(m);
-			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
-		} else {
-			memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
-			if (rte_ring_sp_enqueue(vm->inject, m)) {
-				rte_pktmbuf_free(m);
-				break;
-			}
-		}
-		g_queue_pop_head(&ho->replay_q);
-		ho->replay_q_bytes -= f->len;
-		g_free(f);
-	}
-}
-
-static void ho_pump_replay(struct vs_vm *vm)
-{
-	struct vs_handover *ho = vm->ho;
-	uint64_t replayed = VS_STAT_GET(vm->stats.replayed_pkts);
-	gint64 now = g_get_monotonic_time();
-
-	ho_pump_to_inject(vm);
-
-	if (!ho->first_replay_seen && replayed > ho->replayed_at_up) {
-		ho->first_replay_seen = true;
-		VS_STAT_SET(vm->stats.last_resume_to_first_replay_us, (uint64_t)(now - ho->t_up));
-	}
-	/* Order stragglers before live frames: ask the source for a barrier */
-	if (!ho->in_ended && __atomic_load_n(&vm->live_seen, __ATOMIC_ACQUIRE)) {
-		if (!ho->live_seen_sent) {
-			ho->live_seen_sent = true;
-			ho->live_seen_at = now;
-			if (ho->in)
-				vs_tun_in_send_live_seen(ho->in);
-		} else if (now - ho->live_seen_at >= (gint64)vm->policy.replay_hold_ms * 1000) {
-			/* a silent tunnel must not stall live traffic */
-			VS_STAT_ADD(vm->stats.hold_window_expired, 1);
-			vs_log(MIG, WARNING, vm->cfg->name,
-			       "replay hold window (%u ms) expired: live frames go first",
-			       vm->policy.replay_hold_ms);
-			ho->in_ended = true;
-		}
-	}
-	/* a broken stream may come back: the hold window above bounds the wait,
-	 * and without any stream replay-hold-ms after the resume ends it */
-	if (!ho->in_ended && !ho->in && vm->mig.state == VS_MIG_STATE_REPLAYING &&
-	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
-		ho->in_ended = true;
-	if (ho->in_ended && g_queue_is_empty(&ho->replay_q) &&
-	    !__atomic_load_n(&vm->inject_done, __ATOMIC_RELAXED))
-		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
-
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING &&
-	    __atomic_load_n(&vm->replay_finished, __ATOMIC_ACQUIRE)) {
-		VS_STAT_SET(vm->stats.last_resume_to_last_replay_us, (uint64_t)(now - ho->t_up));
-		ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
-	}
-}
-
-static void ho_pump_one(struct vs_vm *vm, void *opaque)
-{
-	bool *busy = opaque;
-
-	if (!vm->ho || !ho_needs_pump(vm))
-		return;
-	*busy = true;
-	if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||
-	     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out)
-		ho_pump_to_tunnel(vm);
-	else
-		ho_pump_replay(vm);
-}
-
-static gboolean ho_pump_cb(gpointer data)
-{
-	bool busy = false;
-
-	vs_vm_foreach(ho_pump_one, &busy);
-	if (!busy) {
-		ho_pump_source = 0;
-		return G_SOURCE_REMOVE;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-void ho_kick_pump(void)
-{
-	if (!ho_pump_source)
-		ho_pump_source = g_timeout_add(HO_PUMP_INTERVAL_MS, ho_pump_cb, NULL);
 }
 
 /* --- BUFFER_OVERFLOW ------------------------------------------------------ */

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * handover_priv.h - what handover.c and handover_tun.c share, and nobody
- * else
+ * handover_priv.h - what handover.c, handover_pump.c and handover_tun.c
+ * share, and nobody else
  *
- * Theory of operation: the handover is one module in two files.
- * handover.c runs the state machine's entry actions, the pump and the
- * public API of handover.h; handover_tun.c holds the callbacks the tunnel
+ * Theory of operation: the handover is one module in three files.
+ * handover.c runs the state machine's entry actions and the public API of
+ * handover.h; handover_pump.c moves frames between the lcore's rings, the
+ * tunnel and the replay queue; handover_tun.c holds the callbacks the tunnel
  * makes (vs_ho_tun_*(), declared in tunnel.h), which turn tunnel messages
- * into migration events and frames into the replay queue.  Both run on the
+ * into migration events and frames into the replay queue.  All run on the
  * main loop thread, which owns every struct vs_handover.
  */
 #ifndef VS_HANDOVER_PRIV_H
@@ -54,6 +55,8 @@ struct vs_handover {
 					 * BUFFER_OVERFLOW event sent */
 };
 
+/* --- handover.c --- */
+
 /**
  * ho_feed() - feed an event to @vm's state machine and run the entry
  * actions of the state it moves to; an event the state does not take is
@@ -75,17 +78,28 @@ void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
 bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data);
 
 /**
- * ho_kick_pump() - start the pump timer unless it runs; it stops itself
- * once no VM has frames to move
- */
-void ho_kick_pump(void);
-
-/**
  * ho_dedup_close_later() - stop filtering duplicate frames in a moment,
  * once the pump pushed the last tunnelled frame
  * @vm:		port
  */
 void ho_dedup_close_later(struct vs_vm *vm);
+
+/* --- handover_pump.c --- */
+
+/**
+ * ho_needs_pump() - has @vm frames for the pump to move, or a replay to
+ * finish
+ * @vm:		port with a handover
+ *
+ * Return: true if the pump must run for it
+ */
+bool ho_needs_pump(const struct vs_vm *vm);
+
+/**
+ * ho_kick_pump() - start the pump timer unless it runs; it stops itself
+ * once no VM has frames to move
+ */
+void ho_kick_pump(void);
 
 /**
  * ho_pump_to_tunnel() - source: move frames from the lcore ring vm->held

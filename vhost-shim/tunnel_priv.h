@@ -4,9 +4,9 @@
  * else
  *
  * Theory of operation: the transport of tunnel.h is one module in a few
- * files.  tunnel.c has the listener, the peers and their connections
- * (connect, handshake, read, write, close, reconnect) and dispatches every
- * decoded message.  tunnel_stream.c has the streams: the source's outgoing
+ * files.  tunnel.c has the connections (handshake, read, write, close)
+ * and dispatches every decoded message; tunnel_peers.c has the peers
+ * (connect, reconnect backoff), the listener, init and shutdown.  tunnel_stream.c has the streams: the source's outgoing
  * stream (retain, flush, trim, take back, close) and the destination's
  * replies on an incoming one.  tunnel_io.c moves a connection's bytes,
  * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
@@ -103,7 +103,7 @@ struct tun_state {
 
 extern struct tun_state tun;
 
-/* --- tunnel.c: peers and connections --- */
+/* --- tunnel.c: connections --- */
 
 /**
  * tun_conn_close() - close @c once: send ERROR(@code) if the transport is
@@ -183,11 +183,37 @@ void tun_conn_flush(struct tun_conn *c);
 size_t tun_conn_queued(const struct tun_conn *c);
 
 /**
+ * tun_conn_new() - a new connection, TCP-connected or connecting, on the
+ * list of connections with its handshake timer running; without TLS its
+ * HELLO is queued (the caller flushes), with TLS the caller starts the TLS
+ * handshake once TCP is up
+ * @sock:	the socket, which the connection takes
+ * @initiator:	we connected (true) or accepted (false)
+ * @peer:	the configured peer we connected to, NULL if accepted
+ * @desc:	"to addr:port" or "from addr:port", for the logs
+ *
+ * Return: the connection, or NULL if it was closed at once (a handshake
+ * could not start: logged, and freed from an idle callback)
+ */
+struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
+			      const char *desc);
+
+/* --- tunnel_peers.c: peers, listener, init --- */
+
+/**
  * tun_peer_connect() - open the outgoing connection to @p, unless it is
  * open or a reconnect is already scheduled; a failure schedules one
  * @p:		peer
  */
 void tun_peer_connect(struct tun_peer *p);
+
+/**
+ * tun_peer_schedule_reconnect() - double @p's backoff (from
+ * VS_TUN_RECONNECT_MIN_MS, up to VS_TUN_RECONNECT_MAX_MS) and, unless one
+ * is pending, schedule tun_peer_connect() after it
+ * @p:		peer
+ */
+void tun_peer_schedule_reconnect(struct tun_peer *p);
 
 /* --- tunnel_io.c: a connection's bytes, through TLS or the socket --- */
 

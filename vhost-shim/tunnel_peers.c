@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tunnel_peers.c - the tunnel's peers and listener: configuration, the
+ * outgoing connection to each peer and its reconnect backoff, accepted
+ * connections, EXPECT announcements, init and shutdown
+ *
+ * Theory of operation: see tunnel.h and tunnel_priv.h.  vs_tun_init() reads
+ * the peers and the listen address from the configuration; nothing
+ * connects until there is something to send.  tun_peer_connect() opens a
+ * peer's one outgoing connection (a stream or an EXPECT is waiting); a
+ * failed connect, or the close of a connection that still has streams or
+ * EXPECTs to carry, schedules another with exponential backoff from
+ * VS_TUN_RECONNECT_MIN_MS to VS_TUN_RECONNECT_MAX_MS
+ * (tun_peer_schedule_reconnect()).  The listener accepts up to
+ * TUN_MAX_CONNS connections in all and hands each to tunnel.c
+ * (tun_conn_new()), which authenticates it before anything else.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "tunnel.h"
+#include "tunnel_priv.h"
+#include "tunnel_proto.h"
+#include "tunnel_tls.h"
+#include "util.h"
+#include "config.h"
+
+#define TUN_MAX_CONNS		 64
+
+struct tun_peer *tun_find_peer(const char *name)
+{
+	guint i;
+
+	for (i = 0; tun.peers && i < tun.peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+
+		if (!strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+bool vs_tun_has_peer(const char *peer)
+{
+	return peer && tun_find_peer(peer) != NULL;
+}
+
+bool vs_tun_peer_connected(const char *peer)
+{
+	struct tun_peer *p = tun_find_peer(peer);
+
+	return p && tun_conn_ready(p->conn);
+}
+
+/* --- outgoing connections ----------------------------------------------- */
+
+static gboolean tun_reconnect_cb(gpointer data)
+{
+	struct tun_peer *p = data;
+
+	p->reconnect_timer = 0;
+	tun_peer_connect(p);
+	return G_SOURCE_REMOVE;
+}
+
+void tun_peer_schedule_reconnect(struct tun_peer *p)
+{
+	p->backoff_ms = p->backoff_ms ? MIN(p->backoff_ms * 2, VS_TUN_RECONNECT_MAX_MS)
+				      : VS_TUN_RECONNECT_MIN_MS;
+	if (!p->reconnect_timer)
+		p->reconnect_timer = g_timeout_add(p->backoff_ms, tun_reconnect_cb, p);
+}
+
+void tun_peer_connect(struct tun_peer *p)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *addr = NULL;
+	GSocket *sock;
+
+	if (p->conn || p->reconnect_timer)
+		return;
+	sock = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(p->addr)),
+			    G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err);
+	if (!sock) {
+		vs_log(TUN, ERR, NULL, "peer %s: socket: %s", p->name, err->message);
+		return;
+	}
+	g_socket_set_blocking(sock, FALSE);
+	addr = g_inet_address_to_string(g_inet_socket_address_get_address(p->addr));
+	{
+		g_autofree char *desc = g_strdup_printf("to %s:%u", addr,
+							g_inet_socket_address_get_port(p->addr));
+		struct tun_conn *c;
+		bool pending;
+
+		pending = !g_socket_connect(sock, G_SOCKET_ADDRESS(p->addr), NULL, &err);
+		if (pending && !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_PENDING)) {
+			vs_log(TUN, WARNING, NULL, "peer %s: connect %s: %s", p->name, desc,
+			       err->message);
+			g_object_unref(sock);
+			tun_peer_schedule_reconnect(p);
+			return;
+		}
+		c = tun_conn_new(sock, true, p, desc);
+		if (!c)
+			return;
+		tun.stats.connections_opened++;
+		p->conn = c;
+		c->connected = !pending;
+		if (pending)
+			c->out_src = tun_io_watch(c, G_IO_OUT);	/* the connect's completion */
+		else if (tun_tls_enabled())
+			tun_tls_start(c);
+		else
+			tun_conn_flush(c);
+	}
+}
+
+void vs_tun_announce_expect(const char *vm, const uint8_t mac[6])
+{
+	guint i;
+
+	if (!tun.enabled)
+		return;
+	for (i = 0; i < tun.peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+
+		if (tun_conn_ready(p->conn)) {
+			vs_tun_encode_expect(p->conn->out, mac, vm);
+			tun_conn_flush(p->conn);
+		} else {
+			GByteArray *e = g_byte_array_new();
+
+			vs_tun_encode_expect(e, mac, vm);
+			g_queue_push_tail(&p->expects, e);
+			tun_peer_connect(p);
+		}
+	}
+	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", tun.peers->len);
+}
+
+/* --- listener ------------------------------------------------------------- */
+
+static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) ra = NULL;
+	g_autofree char *desc = NULL;
+	GSocket *s = g_socket_accept(ls, NULL, &err);
+	struct tun_conn *c;
+
+	if (!s)
+		return G_SOURCE_CONTINUE;
+	ra = g_socket_get_remote_address(s, NULL);
+	if (ra && G_IS_INET_SOCKET_ADDRESS(ra)) {
+		g_autofree char *a = g_inet_address_to_string(
+			g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(ra)));
+
+		desc = g_strdup_printf("from %s:%u", a,
+				       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(ra)));
+	} else {
+		desc = g_strdup("from ?");
+	}
+	if (g_list_length(tun.conns) >= TUN_MAX_CONNS) {
+		vs_log(TUN, WARNING, NULL, "connection %s refused: %d connections", desc,
+		       TUN_MAX_CONNS);
+		g_socket_close(s, NULL);
+		g_object_unref(s);
+		return G_SOURCE_CONTINUE;
+	}
+	tun.stats.connections_accepted++;
+	c = tun_conn_new(s, false, NULL, desc);
+	if (!c)
+		return G_SOURCE_CONTINUE;
+	c->connected = true;	/* accepted: TCP is up */
+	if (tun_tls_enabled())
+		tun_tls_start(c);
+	else
+		tun_conn_flush(c);
+	return G_SOURCE_CONTINUE;
+}
+
+static GInetSocketAddress *tun_parse_addr(const char *text, GError **error)
+{
+	g_autofree char *host = NULL;
+	g_autoptr(GInetAddress) ia = NULL;
+	guint16 port;
+
+	if (!vs_parse_hostport(text, &host, &port)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "'%s' is not host:port", text);
+		return NULL;
+	}
+	if (!strcmp(host, "localhost"))
+		ia = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	else
+		ia = g_inet_address_new_from_string(host);
+	if (!ia) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "'%s': use a numeric IP address", text);
+		return NULL;
+	}
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port));
+}
+
+static void tun_peer_free(gpointer data)
+{
+	struct tun_peer *p = data;
+
+	if (p->reconnect_timer)
+		g_source_remove(p->reconnect_timer);
+	while (p->streams)
+		vs_tun_stream_close(p->streams->data, false);
+	g_queue_clear_full(&p->expects, (GDestroyNotify)g_byte_array_unref);
+	g_clear_object(&p->addr);
+	g_free(p->name);
+	g_free(p);
+}
+
+gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
+{
+	g_autoptr(GInetSocketAddress) la = NULL;
+	guint i;
+
+	tun.peers = g_ptr_array_new_with_free_func(tun_peer_free);
+	if (!cfg->tunnel_listen && !cfg->peers->len)
+		return TRUE;	/* no tunnel: migrations buffer locally only */
+	g_strlcpy(tun.node_name, cfg->node_name, sizeof(tun.node_name));
+	/* with TLS the key is optional; vs_cfg_validate() wants one or the other,
+	 * and refuses frames in clear over a non-loopback address unless
+	 * allow-cleartext=true (vs_cfg_tunnel_cleartext()) */
+	if (cfg->key_file && !vs_tun_load_psk(cfg->key_file, tun.psk, &tun.psk_len, error))
+		return FALSE;
+	if (!tun_tls_init(cfg, error))
+		return FALSE;
+	for (i = 0; i < cfg->peers->len; i++) {
+		const struct vs_peer_cfg *pc = g_ptr_array_index(cfg->peers, i);
+		struct tun_peer *p = g_new0(struct tun_peer, 1);
+
+		p->name = g_strdup(pc->name);
+		g_queue_init(&p->expects);
+		g_ptr_array_add(tun.peers, p);
+		p->addr = tun_parse_addr(pc->address, error);
+		if (!p->addr) {
+			g_prefix_error(error, "peer %s: ", pc->name);
+			return FALSE;
+		}
+	}
+	if (cfg->tunnel_listen) {
+		g_autoptr(GSocket) ls = NULL;
+
+		la = tun_parse_addr(cfg->tunnel_listen, error);
+		if (!la)
+			return FALSE;
+		ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
+				  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+		if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
+		    !g_socket_listen(ls, error)) {
+			g_prefix_error(error, "tunnel listen %s: ", cfg->tunnel_listen);
+			return FALSE;
+		}
+		g_socket_set_blocking(ls, FALSE);
+		tun.listen_sock = g_steal_pointer(&ls);
+		tun.listen_src = g_socket_create_source(tun.listen_sock, G_IO_IN, NULL);
+		g_source_set_callback(tun.listen_src, (GSourceFunc)(void (*)(void))tun_accept_cb,
+				      NULL, NULL);
+		g_source_attach(tun.listen_src, NULL);
+	}
+	tun.enabled = true;
+	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s), %s%s",
+	       tun.node_name, cfg->tunnel_listen ? cfg->tunnel_listen : "(none)", cfg->peers->len,
+	       tun_tls_enabled() ? "x509 TLS" : "no TLS",
+	       tun.psk_len ? ", pre-shared key" : "");
+	return TRUE;
+}
+
+void vs_tun_fini(void)
+{
+	while (tun.conns)
+		tun_conn_close(tun.conns->data, VS_TUN_ERR_SHUTDOWN, "shutting down");
+	if (tun.listen_src) {
+		g_source_destroy(tun.listen_src);
+		g_source_unref(tun.listen_src);
+		tun.listen_src = NULL;
+	}
+	if (tun.listen_sock) {
+		g_socket_close(tun.listen_sock, NULL);
+		g_clear_object(&tun.listen_sock);
+	}
+	if (tun.peers)
+		g_ptr_array_unref(tun.peers);
+	tun.peers = NULL;
+	explicit_bzero(tun.psk, sizeof(tun.psk));
+	tun.psk_len = 0;
+	tun_tls_fini();
+	tun.enabled = false;
+}
