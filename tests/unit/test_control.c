@@ -1285,13 +1285,25 @@ static int run_vshimctl(const char *sock, char **out, ...)
 	return r.status;
 }
 
+/* An integer member of the JSON object @text (vshimctl --json output) */
+static gint64 json_member_int(const char *text, const char *member)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonNode *root;
+
+	g_assert_true(json_parser_load_from_data(p, text, -1, NULL));
+	root = json_parser_get_root(p);
+	g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
+	return json_object_get_int_member(json_node_get_object(root), member);
+}
+
 static void test_vshimctl(void)
 {
 	struct fixture f = { 0 };
 	g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
 	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
-	g_autofree char *o10 = NULL, *o11 = NULL, *o12 = NULL;
-	g_autofree char *nosock = NULL;
+	g_autofree char *o10 = NULL, *o11 = NULL, *o12 = NULL, *o13 = NULL;
+	g_autofree char *o14 = NULL, *o15 = NULL, *nosock = NULL;
 	g_autofree char *python = g_find_program_in_path("python3");
 
 	if (!g_getenv("VSHIMCTL") || !python) {
@@ -1326,6 +1338,16 @@ static void test_vshimctl(void)
 	g_assert_cmpint(run_vshimctl(f.path, &o12, "migration", "vm7", NULL), ==, 0);
 	g_assert_nonnull(strstr(o12, "dst-expecting"));
 	g_assert_nonnull(strstr(o12, "web-01"));
+	/* control-stats: this server's own counters, each run one more client */
+	g_assert_cmpint(run_vshimctl(f.path, &o13, "control-stats", NULL), ==, 0);
+	g_assert_nonnull(strstr(o13, "clients-accepted"));
+	g_assert_nonnull(strstr(o13, "unknown-commands"));
+	g_assert_cmpint(run_vshimctl(f.path, &o14, "--json", "control-stats", NULL), ==, 0);
+	g_assert_cmpint(run_vshimctl(f.path, &o15, "--json", "control-stats", NULL), ==, 0);
+	g_assert_cmpint(json_member_int(o15, "clients-accepted"), ==,
+			json_member_int(o14, "clients-accepted") + 1);
+	/* the 11th vshimctl run on this server */
+	g_assert_cmpint(json_member_int(o14, "clients-accepted"), ==, 11);
 	g_assert_cmpint(run_vshimctl(f.path, &o7, "no-such-subcommand", NULL), ==, 2);
 	g_assert_cmpint(run_vshimctl(nosock, &o8, "version", NULL), ==, 3);
 	g_assert_cmpint(run_vshimctl(f.path, &o9, "port-del", "vm7", NULL), ==, 0);

@@ -674,9 +674,10 @@ def test_vshimctl_migrate(tap, tmp):
                    if c in ("migrate-expect", "migrate-set-peer")]
             cancels = sorted((os.path.basename(pth), a["port"]) for pth, c, a in journal
                              if c == "migrate-cancel")
-            want_arm = [("dst.ctl", "migrate-expect", {"port": "b-web1", "peer": "hosta"}),
+            ident = {"vm-uuid": "6c3f1a2e-8d4b-4f7a-9e21-0b5d7c9a4e11", "vm-name": "web-01"}
+            want_arm = [("dst.ctl", "migrate-expect", dict(ident, port="b-web1", peer="hosta")),
                         ("src.ctl", "migrate-set-peer", {"port": "web01a", "peer": "hostb"}),
-                        ("dst.ctl", "migrate-expect", {"port": "b-web4", "peer": "hosta"}),
+                        ("dst.ctl", "migrate-expect", dict(ident, port="b-web4", peer="hosta")),
                         ("src.ctl", "migrate-set-peer", {"port": "web01b", "peer": "hostb"})]
             want_calls = ["-c qemu:///system dumpxml web-01",
                           "-c qemu:///system migrate --live web-01 qemu+ssh://hostb/system "
@@ -685,7 +686,8 @@ def test_vshimctl_migrate(tap, tmp):
                 tap.ok(p.returncode == 0 and arm == want_arm and calls == want_calls and
                        not cancels,
                        "vshimctl migrate: ports found by socket path (source) and MAC "
-                       "(destination); destination armed before the source; then virsh "
+                       "(destination); destination armed before the source, with the "
+                       "VM's uuid and name; then virsh "
                        "migrate --live with the extra options",
                        {"rc": p.returncode, "arm": arm, "virsh": calls, "out": p.stdout,
                         "err": p.stderr})
@@ -696,6 +698,23 @@ def test_vshimctl_migrate(tap, tmp):
                        "virsh migrate failed" in p.stderr,
                        "vshimctl migrate: virsh fails -> both sides disarmed, virsh's exit "
                        "status", {"rc": p.returncode, "cancels": cancels, "err": p.stderr})
+        # --port, and virsh cannot show the domain: armed anyway, without identity
+        journal.clear()
+        env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
+                   FAKE_VIRSH_XML=os.path.join(tmp, "no-such.xml"), FAKE_VIRSH_LOG=vlog,
+                   FAKE_VIRSH_RC="0")
+        p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
+                            "--peer", "hostb", "--port", "web01a:b-web1", "web-01",
+                            "qemu+ssh://hostb/system"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        arm = [(os.path.basename(pth), c, a) for pth, c, a in journal
+               if c in ("migrate-expect", "migrate-set-peer")]
+        tap.ok(p.returncode == 0 and
+               arm == [("dst.ctl", "migrate-expect", {"port": "b-web1"}),
+                       ("src.ctl", "migrate-set-peer", {"port": "web01a", "peer": "hostb"})] and
+               "arming without the VM's name and UUID" in p.stderr,
+               "vshimctl migrate --port: dumpxml fails -> one warning, armed without "
+               "vm-uuid/vm-name", {"rc": p.returncode, "arm": arm, "err": p.stderr})
     finally:
         src.close()
         dst.close()
