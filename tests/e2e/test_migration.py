@@ -18,8 +18,9 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               migrates, the source counts what it had to drop, no crash
   stragglers  a static FDB entry keeps the VM's frames going to the source
               for 1 s after the switchover: 0 lost, in order
-  tunnel-break  the tunnel is cut mid-stream (iptables reject), then
-              allowed back: 0 lost, 0 duplicated
+  tunnel-break  the tunnel is cut (iptables reject) once the stream is
+              open, before its first frame, healed 1 s into the blackout:
+              0 lost, 0 duplicated
   tunnel-cut-acked  the tunnel cut (TCP reset) in a stream the destination
               has partly acknowledged, healed after 1 s: once in a blackout held
               open (pause-before-switchover), once while stragglers are
@@ -155,6 +156,26 @@ class Pair:
         self.downtimes.append(downtime)
         self.finish(dg, settle)
         return downtime
+
+    def held_blackout(self, pps=2000):
+        """Boot the VM under UDP at pps and migrate it with
+        pause-before-switchover: returns (sender, incoming guest) with the
+        source QEMU in pre-switchover and the source shim in src-blackout,
+        which lasts until migrate-continue or migrate_cancel."""
+        g = self.boot()
+        g.reset()
+        snd = vt.UdpSender(self.ns, g.addr, pps=pps, duration=600, size=100).start()
+        time.sleep(1.5)
+        dg = self.start_incoming()
+        self.arm()
+        g.qmp("migrate-set-capabilities", capabilities=[
+            {"capability": "pause-before-switchover", "state": True}])
+        g.qmp("migrate", uri=dg.incoming_uri)
+        vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "pre-switchover", 60, 0.05,
+                    "pre-switchover")
+        vt.wait_for(lambda: self.src.migration("vm1")["state"] == "src-blackout", 10, 0.02,
+                    "source blackout")
+        return snd, dg
 
     def stop(self):
         if self.guest:
@@ -359,19 +380,8 @@ def scenario_tcp(ns, workdir, tap):
 def scenario_cancel(ns, workdir, tap):
     pair = Pair(ns, workdir, tap)
     try:
-        g = pair.boot()
-        g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
-        time.sleep(1.5)
-        dg = pair.start_incoming()
-        pair.arm()
-        g.qmp("migrate-set-capabilities", capabilities=[
-            {"capability": "pause-before-switchover", "state": True}])
-        g.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "pre-switchover", 60, 0.05,
-                    "pre-switchover")
-        vt.wait_for(lambda: pair.src.migration("vm1")["state"] == "src-blackout", 10, 0.02,
-                    "source blackout")
+        snd, dg = pair.held_blackout()
+        g = pair.guest
         time.sleep(1.0)     # frames pile up in the buffer
         held = pair.src.migration("vm1")["buffered-now"]
         g.qmp("migrate_cancel")
@@ -482,6 +492,12 @@ def iptables(ns, *args):
     return ns.run(["iptables"] + list(args), check=False)
 
 
+# an iptables OUTPUT rule that answers every packet towards B's tunnel port
+# with a TCP reset: the source's connection dies, and stays down until the
+# rule goes
+CUT_TO_B = ["-p", "tcp", "--dport", str(PORT_B), "-j", "REJECT", "--reject-with", "tcp-reset"]
+
+
 def scenario_tunnel_break(ns, workdir, tap):
     # the destination holds live frames behind the tunnel for up to 5 s, so a
     # 1 s cut costs neither frames nor order
@@ -496,8 +512,7 @@ def scenario_tunnel_break(ns, workdir, tap):
         # cut the tunnel (RST to every packet towards B) as soon as the
         # migration starts: the stream is open but idle then, so the first
         # blackout frame hits the cut; heal it 1 s into the blackout
-        rule = ["-p", "tcp", "--dport", str(PORT_B), "-j", "REJECT",
-                "--reject-with", "tcp-reset"]
+        rule = CUT_TO_B
         pair.guest.qmp("migrate", uri=dg.incoming_uri)
         vt.wait_for(lambda: pair.src.migration("vm1")["state"] in ("src-active", "src-blackout"),
                     60, 0.005, "migration start")
@@ -520,7 +535,8 @@ def scenario_tunnel_break(ns, workdir, tap):
                 "corrupted": 0}
         peers = src.execute("query-peers")
         tap.ok(clean(final) == want and peers["reconnects"] >= 1,
-               "tunnel cut mid-stream and healed: %d reconnect(s), 0 lost, 0 duplicated"
+               "tunnel cut with the stream open, before its first frame, and healed: %d "
+               "reconnect(s), 0 lost, 0 duplicated"
                % peers["reconnects"], {"guest": final, "source": st, "peers": peers})
     finally:
         iptables(ns, "-F", "OUTPUT")
@@ -553,22 +569,11 @@ def scenario_tunnel_cut_acked(ns, workdir, tap):
     After both, the guest has every datagram once, in order."""
     pair = Pair(ns, workdir, tap, port_opts={"hold-ms": 30000, "replay-hold-ms": 5000,
                                              "linger-ms": 10000})
-    rule = ["-p", "tcp", "--dport", str(PORT_B), "-j", "REJECT", "--reject-with", "tcp-reset"]
+    rule = CUT_TO_B
     try:
-        g = pair.boot()
-        g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
-        time.sleep(1.5)
-        dg = pair.start_incoming()
-        pair.arm()
+        snd, dg = pair.held_blackout()
+        g = pair.guest
         a, b = pair.src, pair.dst
-        g.qmp("migrate-set-capabilities", capabilities=[
-            {"capability": "pause-before-switchover", "state": True}])
-        g.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "pre-switchover", 60, 0.05,
-                    "pre-switchover")
-        vt.wait_for(lambda: a.migration("vm1")["state"] == "src-blackout", 10, 0.02,
-                    "source blackout")
         vt.wait_for(lambda: b.stats("vm1")["tunnel-rx-frames"] >= 400, 20, 0.02,
                     "400 frames tunnelled to B")
         time.sleep(0.1)     # B acks as it goes: let some acks reach A
