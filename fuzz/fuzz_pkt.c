@@ -16,6 +16,14 @@
  *  - classification does not depend on the bytes after @len.
  * Finally the RARP announcement built for a MAC taken from the input must
  * classify as OTHER for another VM and as OWN_MAC for its own.
+ *
+ * The same frame also goes through vs_pkt_hash64(), the dedup filter's
+ * hash (dataplane.c), from the exactly-sized copy: it must not read past
+ * @len, must not depend on the bytes after it, and must change when one
+ * bit of the frame changes.  That last one is a guarantee, not a
+ * likelihood: every step of the hash is a bijection of its state for a
+ * fixed length (the word mix, the rotate-multiply-add, the final mix), so
+ * two frames of one length differing in one 8-byte word never collide.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +43,16 @@ static enum vs_pkt_class pkt_classify_exact(const uint8_t *f, size_t n, const ui
 
 	free(copy);
 	return c;
+}
+
+/* vs_pkt_hash64() of @n bytes of @f from an exactly-sized copy */
+static uint64_t pkt_hash_exact(const uint8_t *f, size_t n)
+{
+	uint8_t *copy = fuzz_dup_exact(f, n);
+	uint64_t h = vs_pkt_hash64(copy, n);
+
+	free(copy);
+	return h;
 }
 
 static void pkt_check_verdict(enum vs_pkt_class c, size_t len)
@@ -57,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum vs_pkt_class whole, own;
 	uint8_t *padded;
 	uint8_t rarp[60];
+	uint64_t hash;
 	unsigned int i;
 
 	whole = pkt_classify_exact(data, size, fuzz_vm_mac);
@@ -81,6 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < 64; i++)
 		padded[size + i] = (uint8_t)~(i * 37u);
 	FUZZ_CHECK(vs_pkt_classify(padded, size, fuzz_vm_mac) == whole, "trailing bytes matter");
+
+	/* The dedup hash: exact reads, trailing bytes ignored, one bit counts */
+	hash = pkt_hash_exact(data, size);
+	FUZZ_CHECK(vs_pkt_hash64(padded, size) == hash, "trailing bytes change the hash");
+	if (size) {
+		size_t bit = fuzz_hash(data, size) % (size * 8);
+
+		padded[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		FUZZ_CHECK(pkt_hash_exact(padded, size) != hash,
+			   "flipping bit %zu of %zu bytes leaves the hash", bit, size);
+	}
 	free(padded);
 
 	/* Prefixes: the last byte cut, and a few cuts chosen by the input */
