@@ -713,9 +713,21 @@ class QMP:
                     raise GuestError("cannot connect to QMP socket %s: %s" % (path, e))
                 time.sleep(0.05)
         self.sock = s
-        greeting = self._read_msg(time.monotonic() + timeout)
-        if "QMP" not in greeting:
-            raise GuestError("bad QMP greeting: %r" % greeting)
+        # QEMU 7.2 can send an event before the greeting: events go to
+        # every QMP monitor not in capability negotiation, and a monitor
+        # enters negotiation only when its connection's OPENED event has
+        # run, so an event emitted just as a client connects can reach it
+        # first (seen in CI: RESUME from a destination that completed its
+        # incoming migration while the test connected to ask its status).
+        # Keep such events, wait for the greeting.
+        deadline = time.monotonic() + timeout
+        while True:
+            greeting = self._read_msg(deadline)
+            if "QMP" in greeting:
+                break
+            if "event" not in greeting:
+                raise GuestError("bad QMP greeting: %r" % greeting)
+            self.events.append(greeting)
         self.execute("qmp_capabilities")
 
     def close(self):
