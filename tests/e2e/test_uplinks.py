@@ -36,6 +36,7 @@ def ensure_hugepages():
     def meminfo(key):
         with open("/proc/meminfo") as f:
             return [int(line.split()[1]) for line in f if line.startswith(key)][0]
+    shimlib.remove_stale_hugepage_files()
     with open("/proc/sys/vm/nr_hugepages") as f:
         old = int(f.read())
     free = meminfo("HugePages_Free")
