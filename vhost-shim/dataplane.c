@@ -625,12 +625,36 @@ static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 	return VS_DP_LIVE;
 }
 
+/*
+ * dp_drain_done() - answer the main loop's drain request (a barrier)
+ *
+ * The source's main loop asks for one when the destination reports live
+ * traffic (LIVE_SEEN): every frame that reached this uplink before then
+ * must be in the stream before the BARRIER that closes it.  Frames still
+ * in the uplink's queues were not yet in vm->held, so this lcore empties
+ * the queues first (dp_poll_port()), then records how far it has filled
+ * vm->held; the main loop sends the barrier once it has taken the ring up
+ * to that mark.
+ */
+#define DP_DRAIN_MAX_BURSTS	64	/* 2048 frames: more than an RX queue or a
+					 * tap's backlog holds; bounds a flood */
+
+static void dp_drain_done(struct vs_vm *vm, uint32_t req)
+{
+	__atomic_store_n(&vm->drain_mark, __atomic_load_n(&vm->held->prod.tail, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->drain_done, req, __ATOMIC_RELEASE);
+}
+
 static unsigned int dp_poll_port(struct vs_vm *vm)
 {
 	int vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);
 	uint32_t enabled = __atomic_load_n(&vm->vring_enabled, __ATOMIC_ACQUIRE);
 	uint32_t mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
 	unsigned int work = 0;
+	unsigned int bursts = 0;
+	uint32_t drain;
+	bool draining;
 	uint16_t q;
 
 	if (mode == VS_DP_BUFFER && vm->pending.n) {
@@ -648,11 +672,16 @@ static unsigned int dp_poll_port(struct vs_vm *vm)
 	mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
 	dp_announce(vm);
 
+	drain = __atomic_load_n(&vm->drain_req, __ATOMIC_ACQUIRE);
+	draining = drain != __atomic_load_n(&vm->drain_done, __ATOMIC_RELAXED);
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
-		uint16_t n = rte_eth_rx_burst(vm->eth_port, q, pkts, VS_DP_BURST);
+		uint16_t n;
 
-		if (n) {
+		do {	/* one burst, or all the queue holds when draining */
+			n = rte_eth_rx_burst(vm->eth_port, q, pkts, VS_DP_BURST);
+			if (!n)
+				break;
 			work += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
@@ -663,9 +692,11 @@ static unsigned int dp_poll_port(struct vs_vm *vm)
 				dp_hold_live(vm, pkts, n);
 			else
 				dp_deliver(vm, vid, enabled, q, pkts, n);
-		}
+		} while (draining && n == VS_DP_BURST && ++bursts < DP_DRAIN_MAX_BURSTS);
 		work += dp_vm_to_uplink(vm, vid, enabled, q);
 	}
+	if (draining)
+		dp_drain_done(vm, drain);
 	return work;
 }
 

@@ -328,6 +328,7 @@ static void ho_open_stream(struct vs_vm *vm)
 
 	if (ho->out || !ho->peer)
 		return;
+	ho->barrier_wanted = false;	/* a new stream: no LIVE_SEEN yet */
 	ho->out = vs_tun_stream_open(ho->peer, vm);
 }
 

@@ -16,9 +16,9 @@
  *
  * Who writes what in struct vs_vm: the main loop writes dp_mode (except
  * REPLAY -> LIVE, which the lcore does itself once everything held was
- * delivered), buf_episode, buf_no_caps, inject_done, announce_req and the
- * migration counters; the lcore writes live_seen, replay_finished and its
- * dataplane counters.
+ * delivered), buf_episode, buf_no_caps, inject_done, announce_req,
+ * drain_req and the migration counters; the lcore writes live_seen,
+ * replay_finished, drain_done, drain_mark and its dataplane counters.
  */
 #ifndef VS_HANDOVER_H
 #define VS_HANDOVER_H

@@ -41,6 +41,9 @@ struct vs_handover {
 	bool in_resumable;		/* a stream was accepted in this migration
 					 * and not ended: a reconnect may resume it */
 	bool live_seen_sent;
+	bool barrier_wanted;		/* source: LIVE_SEEN came, BARRIER not sent */
+	gint64 barrier_asked_at;
+	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
 	gint64 live_seen_at;
 	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
 	uint64_t replay_q_bytes;
@@ -107,5 +110,12 @@ void ho_kick_pump(void);
  * @vm:		port, with an outgoing stream
  */
 void ho_pump_to_tunnel(struct vs_vm *vm);
+
+/**
+ * ho_request_barrier() - source: LIVE_SEEN came; the pump sends the BARRIER
+ * once the lcore has emptied the uplink's queues into vm->held and the
+ * pump has streamed vm->held up to that point
+ */
+void ho_request_barrier(struct vs_vm *vm);
 
 #endif /* VS_HANDOVER_PRIV_H */

@@ -13,7 +13,9 @@
  * Each tick moves at most HO_PUMP_BUDGET frames per port and direction,
  * so one busy VM cannot starve the main loop:
  *  - source, SRC_BLACKOUT or SRC_FORWARDING with a stream: vm->held ->
- *    the outgoing stream, while the tunnel's send window takes frames;
+ *    the outgoing stream, while the tunnel's send window takes frames,
+ *    and the BARRIER that answers LIVE_SEEN once the lcore has emptied
+ *    the uplink's queues and the stream has everything they held;
  *  - otherwise: the replay queue -> vm->inject, while the ring and the
  *    pool have room (a full ring or a busy pool waits for the next tick,
  *    it never drops), then the replay's bookkeeping: the first-replay
@@ -21,6 +23,7 @@
  *    frames, the replay-hold-ms bound on a silent tunnel, and
  *    REPLAY_DONE once the lcore has injected everything.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include <rte_mbuf.h>
@@ -82,6 +85,61 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 			VS_STAT_ADD(vm->stats.stragglers_forwarded, 1);
 		rte_pktmbuf_free(m);
 	}
+}
+
+#define HO_BARRIER_WAIT_MAX_US	100000	/* an lcore that does not answer */
+
+void ho_request_barrier(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+
+	ho->barrier_drain = __atomic_add_fetch(&vm->drain_req, 1, __ATOMIC_RELEASE);
+	if (!ho->barrier_wanted) {
+		ho->barrier_wanted = true;
+		ho->barrier_asked_at = g_get_monotonic_time();
+	}
+	ho_kick_pump();
+}
+
+/*
+ * Source: the BARRIER goes out once everything the uplink had received
+ * when LIVE_SEEN came is in the stream.  The lcore answers the drain
+ * request with vm->held's producer position after emptying the uplink's
+ * queues (dp_drain_done()); the ring's consumer position passing it means
+ * every frame up to there was taken (streamed here, or dropped and
+ * counted).  Positions are 32-bit and wrap: compare by difference.
+ */
+static void ho_pump_barrier(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	bool answered, streamed = false;
+	int64_t seq;
+
+	if (!ho->barrier_wanted)
+		return;
+	answered = __atomic_load_n(&vm->drain_done, __ATOMIC_ACQUIRE) == ho->barrier_drain;
+	if (answered) {
+		uint32_t mark = __atomic_load_n(&vm->drain_mark, __ATOMIC_RELAXED);
+		uint32_t taken = __atomic_load_n(&vm->held->cons.tail, __ATOMIC_ACQUIRE);
+
+		streamed = (int32_t)(taken - mark) >= 0;
+	}
+	if (!streamed) {
+		if (g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
+			return;
+		vs_log(MIG, WARNING, vm->cfg->name,
+		       "barrier sent after %d ms without %s: stragglers may follow live frames",
+		       HO_BARRIER_WAIT_MAX_US / 1000,
+		       answered ? "the stream taking the uplink's backlog"
+				: "an answer from the lcore");
+	}
+	ho->barrier_wanted = false;
+	seq = vs_tun_stream_barrier(ho->out);
+	if (seq >= 0)
+		vs_log(MIG, INFO, vm->cfg->name,
+		       "destination sees live traffic: barrier after seq %" PRId64
+		       " (uplink queues emptied into the stream, %" PRId64 " ms)", seq,
+		       (g_get_monotonic_time() - ho->barrier_asked_at) / 1000);
 }
 
 /* Replay: replay_q -> vm->inject, as fast as the guest takes it */
@@ -167,9 +225,10 @@ static void ho_pump_one(struct vs_vm *vm, void *opaque)
 		return;
 	*busy = true;
 	if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||
-	     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out)
+	     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out) {
 		ho_pump_to_tunnel(vm);
-	else
+		ho_pump_barrier(vm);
+	} else
 		ho_pump_replay(vm);
 }
 

@@ -16,9 +16,10 @@
  * lost.  ABORT rolls the expectation back, BARRIER/END let the replay
  * finish the tunnelled frames and move on to live ones.
  *
- * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN flushes
- * what the lcore still holds into the stream and then sends a BARRIER, so
- * stragglers reach the guest before live frames.  An EXPECT (automatic
+ * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN asks
+ * the pump for a BARRIER, sent once the lcore has emptied the uplink's
+ * queues and the stream has all they held, so stragglers reach the guest
+ * before live frames.  An EXPECT (automatic
  * mode) names the destination of a VM, as migrate-set-peer does, and
  * re-opens a stream that peer refused (a destination restarted during the
  * blackout refuses it until it is armed again).
@@ -161,12 +162,15 @@ void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
 		break;
 	case VS_TUN_MSG_LIVE_SEEN:
 		/* everything received before this point goes out before the
-		 * barrier, including what the lcore queued since the last tick */
+		 * barrier: what the lcore queued since the last tick, and what
+		 * still waits in the uplink's queues (ho_pump_barrier()) */
 		if (vm->ho->out) {
 			if (vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ||
-			    vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
-				ho_pump_to_tunnel(vm);
-			vs_tun_stream_barrier(vm->ho->out);
+			    vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT) {
+				ho_request_barrier(vm);
+			} else {
+				vs_tun_stream_barrier(vm->ho->out);
+			}
 		}
 		break;
 	default:

@@ -116,8 +116,11 @@ void vs_tun_stream_commit(struct vs_tun_stream *s);
  * vs_tun_stream_barrier() - send BARRIER with the last sequence number
  * sent, if the stream is open on a ready connection
  * @s:		stream
+ *
+ * Return: that sequence number (0: none yet), or -1 if nothing was sent
+ * (the destination repeats LIVE_SEEN on the next connection)
  */
-void vs_tun_stream_barrier(struct vs_tun_stream *s);
+int64_t vs_tun_stream_barrier(struct vs_tun_stream *s);
 
 /**
  * vs_tun_stream_take_back() - rollback: send ABORT, free the stream

@@ -184,14 +184,15 @@ void vs_tun_stream_commit(struct vs_tun_stream *s)
 	tun_stream_trim(s);
 }
 
-void vs_tun_stream_barrier(struct vs_tun_stream *s)
+int64_t vs_tun_stream_barrier(struct vs_tun_stream *s)
 {
 	struct tun_conn *c = s->peer->conn;
 
 	if (!s->opened || !tun_conn_ready(c))
-		return;
+		return -1;
 	vs_tun_encode_barrier(c->out, s->stream_id, s->send_seq - 1);
 	tun_conn_flush(c);
+	return (int64_t)(s->send_seq - 1);
 }
 
 static void tun_stream_free(struct vs_tun_stream *s)

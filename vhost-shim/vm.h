@@ -116,6 +116,9 @@ struct vs_vm {
 	bool replay_finished;		/* lcore: REPLAY -> LIVE done */
 	uint32_t announce_req;		/* main bumps: lcore sends a RARP */
 	uint32_t announce_done;		/* lcore: requests served */
+	uint32_t drain_req;		/* main bumps: lcore empties its RX queues */
+	uint32_t drain_done;		/* lcore: requests served, after drain_mark */
+	uint32_t drain_mark;		/* lcore: vm->held's producer position then */
 	struct rte_ring *held;		/* lcore enqueues; main or lcore dequeue */
 	struct rte_ring *inject;	/* main enqueues; lcore dequeues */
 	struct vs_dp_buffer_acct acct;	/* lcore only */
