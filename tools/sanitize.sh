@@ -18,7 +18,7 @@ ninja -C build-asan >/dev/null
 echo "sanitize: unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --suite unit --print-errorlogs
+  meson test -C build-asan --suite unit --print-errorlogs --logbase asan-unit
 
 echo "sanitize: end-to-end tests with the ASan+UBSan daemon"
 logs=${VS_SANITIZE_LOGS:-$(mktemp -d /tmp/vs-sanitize.XXXXXX)}
@@ -30,7 +30,8 @@ e2e_status=0
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$logs/asan \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan \
 VSHIM_MIGRATIONS=4 \
-  meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 1 "${e2e[@]}" || e2e_status=$?
+  meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 1 --logbase asan-e2e \
+    "${e2e[@]}" || e2e_status=$?
 if compgen -G "$logs/*san.*" >/dev/null; then
   echo "sanitize: sanitizer reports from the daemon:" >&2
   cat "$logs"/*san.* >&2
@@ -41,5 +42,6 @@ fi
 echo "sanitize: C unit tests under valgrind"
 G_SLICE=always-malloc G_DEBUG=gc-friendly VS_TEST_TIME_SCALE=20 \
   meson test -C build --suite unit --no-rebuild --print-errorlogs --timeout-multiplier 20 \
+  --logbase valgrind \
   --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q' \
   config migration pkt tunnel-proto control

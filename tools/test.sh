@@ -16,21 +16,33 @@ qemu-patches/build-qemu.sh
 tools/cleanup-stale.sh
 
 status=0
+# the summary below reads these: none may be left from an earlier run
+rm -f build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-e2e.json \
+  build/meson-logs/valgrind.json
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
 if [ $# -eq 0 ]; then
   tools/sanitize.sh || status=$?
 fi
 
-# One plain summary line, from meson's own log
-python3 - build/meson-logs/testlog.json <<'PY'
-import json, sys
+# One plain summary line over every run: the plain suites (build/), the
+# sanitizer runs (build-asan/) and valgrind (build/, logbase valgrind)
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/asan-unit.json \
+  build-asan/meson-logs/asan-e2e.json build/meson-logs/valgrind.json <<'PY'
+import json, os, sys
 res = {}
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    res[t["name"]] = t["result"]
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        continue
+    run = os.path.basename(path)[:-len(".json")]
+    run = "" if run == "testlog" else run + ":"
+    for line in open(path):
+        t = json.loads(line)
+        res[run + t["name"]] = t["result"]
 ok = sum(r in ("OK", "EXPECTEDFAIL") for r in res.values())
 skip = sum(r == "SKIP" for r in res.values())
-bad = len(res) - ok - skip
-print("\n%d passed, %d failed, %d skipped" % (ok, bad, skip))
+bad = sorted(n for n, r in res.items() if r not in ("OK", "EXPECTEDFAIL", "SKIP"))
+print("\n%d passed, %d failed, %d skipped" % (ok, len(bad), skip))
+for n in bad:
+    print("  failed: " + n)
 PY
 exit $status

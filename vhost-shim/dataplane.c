@@ -603,7 +603,9 @@ static void dp_announce(struct vs_vm *vm)
  * with nobody left to drain the ring, those frames would wait there for the
  * next migration and arrive late and out of order.  If the VM runs here
  * they are delivered first, as a short replay; if it does not, they are
- * dropped as LIVE mode would have dropped them.
+ * dropped and counted under the reason the main loop counted the rest of
+ * that buffer (held_drop_reason: peer-lost, buffer-expired, ...), so one
+ * episode's frames all add up in one place.
  *
  * Return: the mode to go on with
  */
@@ -611,6 +613,7 @@ static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 {
 	uint32_t live = VS_DP_LIVE;
 	struct rte_mbuf *m;
+	uint32_t reason;
 
 	if (vid >= 0) {
 		if (__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
@@ -620,8 +623,11 @@ static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 		}
 		return live;	/* the main loop switched it meanwhile */
 	}
+	reason = __atomic_load_n(&vm->held_drop_reason, __ATOMIC_ACQUIRE);
+	if (reason >= VS_DROP_NUM_REASONS)
+		reason = VS_DROP_NOT_READY;
 	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0)
-		dp_drop(vm, m, VS_DROP_NOT_READY);
+		dp_drop(vm, m, (enum vs_drop_reason)reason);
 	return VS_DP_LIVE;
 }
 

@@ -93,6 +93,7 @@ static void ho_start_buffering(struct vs_vm *vm, bool caps)
 	    !__atomic_load_n(&vm->buf_no_caps, __ATOMIC_RELAXED))
 		return;
 	__atomic_store_n(&vm->buf_no_caps, !caps, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
 	ho_set_mode(vm, VS_DP_BUFFER);
 }
@@ -104,6 +105,7 @@ void vs_ho_device_gone_sync(struct vs_vm *vm)
 	if (!vm->policy.enabled)
 		return;
 	__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
 	__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
 				    __ATOMIC_ACQUIRE);
@@ -135,6 +137,8 @@ static void ho_drop_held(struct vs_vm *vm, enum vs_drop_reason reason)
 {
 	struct rte_mbuf *m;
 
+	/* a burst the lcore queues behind this drain is counted the same way */
+	__atomic_store_n(&vm->held_drop_reason, reason, __ATOMIC_RELEASE);
 	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0) {
 		VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
 		rte_pktmbuf_free(m);

@@ -119,6 +119,9 @@ struct vs_vm {
 	uint32_t drain_req;		/* main bumps: lcore empties its RX queues */
 	uint32_t drain_done;		/* lcore: requests served, after drain_mark */
 	uint32_t drain_mark;		/* lcore: vm->held's producer position then */
+	uint32_t held_drop_reason;	/* main: enum vs_drop_reason of its last
+					 * drain of vm->held, for frames the lcore
+					 * queued behind it (dp_adopt_held()) */
 	struct rte_ring *held;		/* lcore enqueues; main or lcore dequeue */
 	struct rte_ring *inject;	/* main enqueues; lcore dequeues */
 	struct vs_dp_buffer_acct acct;	/* lcore only */
