@@ -16,18 +16,19 @@ qemu-patches/build-qemu.sh
 tools/cleanup-stale.sh
 
 status=0
-# the summary below reads these: none may be left from an earlier run
-rm -f build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-e2e.json \
-  build/meson-logs/valgrind-valgrind.json
+# the summary below reads every run's log: the plain suites (build/), the
+# sanitizer runs (build-asan/) and valgrind (build/; meson appends the
+# wrapper's name to --logbase); none may be left from an earlier run
+extra_logs=(build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-e2e.json
+            build/meson-logs/valgrind-valgrind.json)
+rm -f "${extra_logs[@]}"
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
 if [ $# -eq 0 ]; then
   tools/sanitize.sh || status=$?
 fi
 
-# One plain summary line over every run: the plain suites (build/), the
-# sanitizer runs (build-asan/) and valgrind (build/, logbase valgrind; meson adds the wrapper name)
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/asan-unit.json \
-  build-asan/meson-logs/asan-e2e.json build/meson-logs/valgrind-valgrind.json <<'PY'
+# One plain summary line over every run
+python3 - build/meson-logs/testlog.json "${extra_logs[@]}" <<'PY'
 import json, os, sys
 res = {}
 for path in sys.argv[1:]:

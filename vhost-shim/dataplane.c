@@ -612,8 +612,8 @@ static void dp_announce(struct vs_vm *vm)
 static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 {
 	uint32_t live = VS_DP_LIVE;
+	enum vs_drop_reason reason;
 	struct rte_mbuf *m;
-	uint32_t reason;
 
 	if (vid >= 0) {
 		if (__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
@@ -623,11 +623,9 @@ static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 		}
 		return live;	/* the main loop switched it meanwhile */
 	}
-	reason = __atomic_load_n(&vm->held_drop_reason, __ATOMIC_ACQUIRE);
-	if (reason >= VS_DROP_NUM_REASONS)
-		reason = VS_DROP_NOT_READY;
+	reason = (enum vs_drop_reason)__atomic_load_n(&vm->held_drop_reason, __ATOMIC_ACQUIRE);
 	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0)
-		dp_drop(vm, m, (enum vs_drop_reason)reason);
+		dp_drop(vm, m, reason);
 	return VS_DP_LIVE;
 }
 

@@ -82,6 +82,15 @@ static void ho_set_mode(struct vs_vm *vm, enum vs_dp_mode mode)
 	__atomic_store_n(&vm->dp_mode, mode, __ATOMIC_RELEASE);
 }
 
+/* A new buffering episode: the lcore restarts its caps, and leftovers of
+ * it are not-ready until the main loop drains it for a reason */
+static void ho_new_episode(struct vs_vm *vm, bool no_caps)
+{
+	__atomic_store_n(&vm->buf_no_caps, no_caps, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
+}
+
 static void ho_start_buffering(struct vs_vm *vm, bool caps)
 {
 	if (!vm->policy.enabled) {
@@ -92,9 +101,7 @@ static void ho_start_buffering(struct vs_vm *vm, bool caps)
 	if (caps && __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE) == VS_DP_BUFFER &&
 	    !__atomic_load_n(&vm->buf_no_caps, __ATOMIC_RELAXED))
 		return;
-	__atomic_store_n(&vm->buf_no_caps, !caps, __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
+	ho_new_episode(vm, !caps);
 	ho_set_mode(vm, VS_DP_BUFFER);
 }
 
@@ -104,9 +111,7 @@ void vs_ho_device_gone_sync(struct vs_vm *vm)
 
 	if (!vm->policy.enabled)
 		return;
-	__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
+	ho_new_episode(vm, false);
 	__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
 				    __ATOMIC_ACQUIRE);
 }
