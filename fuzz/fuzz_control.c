@@ -42,7 +42,7 @@
 
 #include "fuzz_common.h"
 
-#include "../vhost-shim/control.c"
+#include "../vhost-shim/control/control.c"
 
 #include "vm.h"
 

@@ -8,7 +8,7 @@ The seeds are small valid inputs, one file each, named after what they
 hold, so a mutation starts from something each parser accepts:
 
   fuzz_tunnel   tunnel messages written from the wire format of
-                include/vhost-shim/tunnel.h and docs/tunnel-protocol.md, in
+                include/vhost-shim/tunnel_wire.h and docs/tunnel-protocol.md, in
                 this file's own code (not the C encoder's), behind the
                 target's 5-byte prologue (flags, split seed): handshakes for
                 either role (with FORGE_AUTH so the session authenticates),

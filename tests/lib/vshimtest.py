@@ -15,7 +15,7 @@ Python 3 standard library only (Debian's /usr/bin/python3).  Pieces:
 * traffic: ``UdpSender``, ``UdpReceiver``, ``TcpSender``, ``TcpReceiver``
   (subprocesses inside a NetNS, see udpsend.py etc.);
 * ``Tap``: TAP output for test scripts; ``compare_ram`` for telling the
-  QEMU 7.2 TCG migration bug (DESIGN.md) apart from backend bugs.
+  QEMU 7.2 TCG migration bug (docs/qemu-tcg-bug.md) apart from backend bugs.
 
 Every process started here is tracked and stopped by PID (never by name);
 namespaces are deleted on exit, on exceptions, and on SIGTERM/SIGHUP (turned

@@ -45,7 +45,7 @@
 #include "util.h"
 #include "vhost_port.h"
 #include "vm.h"
-#include "vhost-shim/tunnel.h"
+#include "vhost-shim/tunnel_wire.h"
 
 #define HO_INJECT_RING_SIZE	4096
 /* QEMU re-announces at about 0, 50, 200, 450, 800 ms: we announce with it */

@@ -4,7 +4,7 @@
  *
  * Theory of operation: each shim listens on one TCP address and connects
  * to peers named in its configuration.  A connection carries the messages
- * of include/vhost-shim/tunnel.h (codec: tunnel_proto.h); after a mutual
+ * of include/vhost-shim/tunnel_wire.h (codec: tunnel_proto.h); after a mutual
  * HMAC handshake it multiplexes one *stream* per migrating VM.
  *
  * Source side: handover.c opens an outgoing stream when it knows the

@@ -6,7 +6,7 @@
  * socket nor DPDK, so that all of it is unit-tested byte by byte.
  *
  *  - Encoders turn a struct vs_tun_msg (or the arguments of one message)
- *    into wire bytes (include/vhost-shim/tunnel.h), appended to a
+ *    into wire bytes (include/vhost-shim/tunnel_wire.h), appended to a
  *    GByteArray or written to a caller's buffer.  They refuse (return 0,
  *    write nothing) a message that a decoder would reject, so a bug here
  *    cannot make the peer hang up.
@@ -42,7 +42,7 @@
 
 #include <glib.h>
 
-#include "vhost-shim/tunnel.h"
+#include "vhost-shim/tunnel_wire.h"
 
 /* Security consideration: 128 bits of key at least; longer than an
  * HMAC-SHA256 block (64 bytes) would be hashed first and adds nothing. */

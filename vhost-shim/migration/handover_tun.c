@@ -36,7 +36,7 @@
 #include "tunnel.h"
 #include "util.h"
 #include "vm.h"
-#include "vhost-shim/tunnel.h"
+#include "vhost-shim/tunnel_wire.h"
 
 /* --- tunnel callbacks ------------------------------------------------------ */
 

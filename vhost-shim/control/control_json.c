@@ -18,7 +18,7 @@
  *
  * Security model: the text comes from any client that can connect.  Do not
  * assume it is valid, bounded or UTF-8.  The limits are those of
- * include/vhost-shim/control.h: at most VS_CTL_MAX_MSG_SIZE bytes (checked
+ * include/vhost-shim/control_wire.h: at most VS_CTL_MAX_MSG_SIZE bytes (checked
  * before anything is parsed) and VS_CTL_MAX_DEPTH levels of nesting
  * (checked on entering each object or array, so the recursion is bounded
  * too).  Invalid UTF-8, lone surrogates, \u0000, control characters in

@@ -10,7 +10,7 @@
  * the dataplane does with the VM's frames; handover.c turns a transition
  * into actions (buffer, tunnel, replay, announce).
  *
- * Signals (see docs/migration.md and DESIGN.md):
+ * Signals (see docs/migration.md):
  *   LOG_ON/LOG_OFF	features_changed() with/without VHOST_F_LOG_ALL
  *   DEVICE_DOWN	destroy_device(); with LOG_ALL on it is the switchover
  *   DEVICE_UP		new_device(): VM runs (destination resume, source

@@ -36,7 +36,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "vhost-shim/control.h"
+#include "vhost-shim/control_wire.h"
 
 #define VS_CTL_ERROR (vs_ctl_error_quark())
 GQuark vs_ctl_error_quark(void);

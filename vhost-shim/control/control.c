@@ -36,7 +36,7 @@
  *
  * Security model: do not assume anything about what a client sends.  It
  * may be any bytes at any pace, values may be split anywhere, and a client
- * may never read.  Limits are in include/vhost-shim/control.h.  The unix
+ * may never read.  Limits are in include/vhost-shim/control_wire.h.  The unix
  * socket is created mode 0600 (0660 with a group) and only starts listening
  * after its mode and group are set, so no connection is ever accepted with
  * looser permissions.
