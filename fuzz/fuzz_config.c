@@ -13,7 +13,7 @@
  *     validate; one that does not must say why.
  *  3. Each line through the small helpers the parsers are built from
  *     (vs_parse_mac(), vs_parse_hostport(), vs_valid_node_name(),
- *     vs_log_parse_level(), vs_buf_policy_set() on "key=value").
+ *     vs_log_level_from_string(), vs_buf_policy_set() on "key=value").
  * Everywhere: TRUE/non-NULL if and only if no GError, and the error has a
  * message (GLib itself aborts the run, through fuzz_quiet_logs(), if a
  * GError is set twice).
@@ -43,7 +43,7 @@ static void cfg_check_port(const struct vs_port_cfg *pc, const char *what)
 
 	FUZZ_CHECK(vs_port_cfg_validate(pc, &err), "%s: accepted port fails validation: %s",
 		   what, err->message);
-	FUZZ_CHECK(vs_buf_policy_total_pkts(&pc->policy) <= 3 * VS_MAX_BUFFER_PKTS,
+	FUZZ_CHECK(vs_buf_policy_total_pkts(&pc->policy) <= VS_PKT_NUM_CLASSES * VS_MAX_BUFFER_PKTS,
 		   "%s: buffer caps above the limits", what);
 	FUZZ_CHECK(pc->policy.hold_ms >= 1 && pc->policy.hold_ms <= VS_MAX_HOLD_MS,
 		   "%s: hold-ms %u", what, pc->policy.hold_ms);
@@ -128,7 +128,7 @@ static void cfg_helpers(const char *line)
 		FUZZ_CHECK(!host, "host:port '%s' refused but host set", line);
 	if (vs_valid_node_name(line))
 		FUZZ_CHECK(strlen(line) >= 1 && strlen(line) <= 63, "node name '%s'", line);
-	level = vs_log_parse_level(line);
+	level = vs_log_level_from_string(line);
 	FUZZ_CHECK(level == -1 || (level >= VS_LOG_ERR && level <= VS_LOG_DEBUG), "level %d",
 		   level);
 	if (eq) {
@@ -141,7 +141,7 @@ static void cfg_helpers(const char *line)
 		ok = vs_buf_policy_set(&p, key, eq + 1, &err);
 		cfg_check_error(ok, err, "vs_buf_policy_set");
 		FUZZ_CHECK(p.hold_ms >= 1 && p.hold_ms <= VS_MAX_HOLD_MS, "hold-ms %u", p.hold_ms);
-		for (level = 0; level < 3; level++)
+		for (level = 0; level < VS_PKT_NUM_CLASSES; level++)
 			FUZZ_CHECK(p.max_pkts[level] <= VS_MAX_BUFFER_PKTS &&
 				   p.max_bytes[level] <= VS_MAX_BUFFER_BYTES, "caps");
 	}

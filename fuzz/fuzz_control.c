@@ -175,12 +175,7 @@ static bool ctlfz_run(const uint8_t *data, size_t size, uint32_t seed, GString *
 
 static bool ctlfz_is_class(const char *cls)
 {
-	unsigned int i;
-
-	for (i = 0; i < VS_CTL_NUM_ERROR_CLASSES; i++)
-		if (!strcmp(cls, ctl_error_class_names[i]))
-			return true;
-	return false;
+	return vs_ctl_error_class_from_string(cls) >= 0;
 }
 
 /*

@@ -1,31 +1,26 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * log-common.c - level names shared by both log backends
+ * log-common.c - names shared by both log backends
  *
- * Theory of operation: pure string handling, so the config parser and the
- * unit tests can use it without EAL.
+ * Theory of operation: pure string tables (enum.h), so the config parser
+ * and the unit tests can use them without EAL.  Level names are matched
+ * in any case and "error" and "warn" are accepted too, as they always
+ * were; the canonical names are printed.
  */
-#include <string.h>
-#include <strings.h>
-
 #include "log.h"
 
-static const struct {
-	const char *name;
-	enum vs_log_level level;
-} log_level_names[] = {
-	{ "err", VS_LOG_ERR },	   { "error", VS_LOG_ERR },
-	{ "warning", VS_LOG_WARNING }, { "warn", VS_LOG_WARNING },
-	{ "notice", VS_LOG_NOTICE }, { "info", VS_LOG_INFO },
-	{ "debug", VS_LOG_DEBUG },
-};
+static const char *const log_level_aliases[] = { "error", "err", "warn", "warning", NULL };
 
-int vs_log_parse_level(const char *s)
-{
-	size_t i;
+VS_ENUM_IMPL_EXT(vs_log_level, enum vs_log_level, VS_LOG_DEBUG + 1, log_level_aliases, true,
+		 [VS_LOG_ERR] = "err",
+		 [VS_LOG_WARNING] = "warning",
+		 [VS_LOG_NOTICE] = "notice",
+		 [VS_LOG_INFO] = "info",
+		 [VS_LOG_DEBUG] = "debug");
 
-	for (i = 0; s && i < sizeof(log_level_names) / sizeof(log_level_names[0]); i++)
-		if (!strcasecmp(s, log_level_names[i].name))
-			return (int)log_level_names[i].level;
-	return -1;
-}
+VS_ENUM_IMPL(vs_log_component, enum vs_log_component, VS_LOGC_NUM,
+	     [VS_LOGC_MAIN] = "main",
+	     [VS_LOGC_CTL] = "ctl",
+	     [VS_LOGC_DP] = "dp",
+	     [VS_LOGC_MIG] = "mig",
+	     [VS_LOGC_TUN] = "tun");

@@ -21,11 +21,6 @@ RTE_LOG_REGISTER(vs_logtype_dp, user.vhostshim.dp, INFO);
 RTE_LOG_REGISTER(vs_logtype_mig, user.vhostshim.mig, INFO);
 RTE_LOG_REGISTER(vs_logtype_tun, user.vhostshim.tun, INFO);
 
-static const char *const log_comp_names[VS_LOGC_NUM] = {
-	[VS_LOGC_MAIN] = "main", [VS_LOGC_CTL] = "ctl", [VS_LOGC_DP] = "dp",
-	[VS_LOGC_MIG] = "mig",	 [VS_LOGC_TUN] = "tun",
-};
-
 static int log_type(enum vs_log_component comp)
 {
 	switch (comp) {
@@ -50,10 +45,10 @@ void vs_log_at(enum vs_log_component comp, enum vs_log_level level,
 	va_end(ap);
 	if (who)
 		rte_log(level, log_type(comp), "vhost-shim %s: %s: %s\n",
-			log_comp_names[comp], who, msg);
+			vs_log_component_to_string(comp), who, msg);
 	else
 		rte_log(level, log_type(comp), "vhost-shim %s: %s\n",
-			log_comp_names[comp], msg);
+			vs_log_component_to_string(comp), msg);
 }
 
 void vs_log_set_level(enum vs_log_level level)

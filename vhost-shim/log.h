@@ -16,6 +16,8 @@
 
 #include <stdarg.h>
 
+#include "enum.h"
+
 enum vs_log_level {
 	VS_LOG_ERR = 4,		/* same numbers as RTE_LOG_ERR ... */
 	VS_LOG_WARNING = 5,
@@ -23,6 +25,8 @@ enum vs_log_level {
 	VS_LOG_INFO = 7,
 	VS_LOG_DEBUG = 8,
 };
+/* Names: err, warning, notice, info, debug (also error, warn; any case) */
+VS_ENUM_DECL(vs_log_level, enum vs_log_level);
 
 enum vs_log_component {
 	VS_LOGC_MAIN,
@@ -32,6 +36,8 @@ enum vs_log_component {
 	VS_LOGC_TUN,
 	VS_LOGC_NUM,
 };
+/* Names: main, ctl, dp, mig, tun (the rte_log types user.vhostshim.NAME) */
+VS_ENUM_DECL(vs_log_component, enum vs_log_component);
 
 /**
  * vs_log_at() - log one line
@@ -49,14 +55,6 @@ void vs_log_at(enum vs_log_component comp, enum vs_log_level level,
  * @level:	new level
  */
 void vs_log_set_level(enum vs_log_level level);
-
-/**
- * vs_log_parse_level() - parse "err", "warning", "notice", "info", "debug"
- * @s:		string
- *
- * Return: the level, or -1 if @s names none
- */
-int vs_log_parse_level(const char *s);
 
 /**
  * vs_log_install_glib_writer() - route g_log/g_warning into vs_log

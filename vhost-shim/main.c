@@ -27,6 +27,7 @@
 #include <rte_ethdev.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "control.h"
 #include "control_mig.h"
 #include "dataplane.h"
@@ -57,7 +58,7 @@ static void main_log_port_stats(struct vs_vm *vm, void *opaque)
 		uint64_t d = VS_STAT_GET(s->drops[i]);
 
 		if (d)
-			g_string_append_printf(drops, " %s=%" PRIu64, vs_drop_reason_names[i], d);
+			g_string_append_printf(drops, " %s=%" PRIu64, vs_drop_reason_to_string(i), d);
 	}
 	vs_log(MAIN, NOTICE, vm->cfg->name,
 	       "counters: uplink_rx=%" PRIu64 " rx=%" PRIu64 " vm_tx=%" PRIu64 " tx=%" PRIu64
@@ -113,70 +114,35 @@ static unsigned long main_free_hugepages(void)
 	return p ? strtoul(p + strlen("HugePages_Free:"), NULL, 10) : 0;
 }
 
-/* Command-line options; each overrides the config file */
+/*
+ * Command-line options.  Those that set one configuration key are
+ * generated from the key table (config_keys.h, vs_cfg_cmdline_group()) and
+ * override the config file; these are the others.
+ */
 static char *opt_config;
 static char **opt_ports;
-static char *opt_file_prefix;
-static char *opt_lcores;
-static int opt_memory_mb = -1;
-static char *opt_hugepages;
-static gboolean opt_busy_poll;
-static int opt_idle_sleep_us = -1;
-static char *opt_control;
-static char *opt_control_group;
-static int opt_control_tcp = -1;
-static char *opt_log_level;
-static char *opt_eal_args;
 static gboolean opt_check;
-static char *opt_node_name;
-static char *opt_tunnel_listen;
-static char *opt_key_file;
 static char **opt_peers;
 
-static const GOptionEntry main_options[] = {
+static const GOptionEntry main_options_head[] = {
 	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
 	  "Configuration file (GKeyFile, see docs/configuration.md)", "FILE" },
 	{ "port", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &opt_ports,
 	  "Add a port: name=N,socket=PATH,mac=MAC[,mode=client][,queues=Q],uplink=DEVARGS "
 	  "(uplink last: it takes the rest)", "SPEC" },
-	{ "file-prefix", 0, 0, G_OPTION_ARG_STRING, &opt_file_prefix,
-	  "EAL instance prefix; distinct per daemon on one host (default vhost-shim)", "P" },
-	{ "lcores", 'l', 0, G_OPTION_ARG_STRING, &opt_lcores,
-	  "EAL lcore list: first is the control lcore, the rest poll (default 0,1)", "LIST" },
-	{ "memory-mb", 'm', 0, G_OPTION_ARG_INT, &opt_memory_mb,
-	  "DPDK memory in MiB (default 1024)", "MB" },
-	{ "hugepages", 0, 0, G_OPTION_ARG_STRING, &opt_hugepages,
-	  "auto|yes|no: auto uses hugepages when some are free (default auto)", "MODE" },
-	{ "eal-args", 0, 0, G_OPTION_ARG_STRING, &opt_eal_args,
-	  "Extra EAL arguments, shell-quoted (e.g. \"--single-file-segments\")", "ARGS" },
-	{ "busy-poll", 0, 0, G_OPTION_ARG_NONE, &opt_busy_poll,
-	  "Never sleep when idle (benchmarks; takes a whole core)", NULL },
-	{ "idle-sleep-us", 0, 0, G_OPTION_ARG_INT, &opt_idle_sleep_us,
-	  "Longest sleep of an idle worker in microseconds (default 1000)", "US" },
-	{ "control", 's', 0, G_OPTION_ARG_FILENAME, &opt_control,
-	  "Control socket path (default /run/vhost-shim/control.sock)", "PATH" },
-	{ "control-group", 0, 0, G_OPTION_ARG_STRING, &opt_control_group,
-	  "Group allowed to use the control socket (mode 0660; default: root only, 0600)",
-	  "GROUP" },
-	{ "control-tcp-port", 0, 0, G_OPTION_ARG_INT, &opt_control_tcp,
-	  "Also serve the control protocol on 127.0.0.1/::1 at this port (default: off)",
-	  "PORT" },
-	{ "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
-	  "err|warning|notice|info|debug (default info)", "LEVEL" },
-	{ "node-name", 'n', 0, G_OPTION_ARG_STRING, &opt_node_name,
-	  "This shim's name towards its peers (default: host name)", "NAME" },
-	{ "tunnel-listen", 't', 0, G_OPTION_ARG_STRING, &opt_tunnel_listen,
-	  "Accept peer tunnels on HOST:PORT", "HOST:PORT" },
-	{ "key-file", 'k', 0, G_OPTION_ARG_FILENAME, &opt_key_file,
-	  "Pre-shared key for the tunnel (mode 0600)", "FILE" },
+	{ NULL },
+};
+
+static const GOptionEntry main_options_tail[] = {
 	{ "peer", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &opt_peers,
 	  "A peer shim: NAME=HOST:PORT (repeatable)", "PEER" },
 	{ "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check,
 	  "Validate the configuration, print it and exit", NULL },
-	{ 0 },
+	{ NULL },
 };
 
-static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
+static gboolean main_build_cfg(struct vs_cfg *cfg, const struct vs_cfg_cmdline *cl,
+			       GError **error)
 {
 	char **spec;
 
@@ -191,82 +157,8 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, GError **error)
 			return FALSE;
 		}
 	}
-	if (opt_file_prefix) {
-		g_free(cfg->file_prefix);
-		cfg->file_prefix = g_strdup(opt_file_prefix);
-	}
-	if (opt_lcores) {
-		g_free(cfg->lcores);
-		cfg->lcores = g_strdup(opt_lcores);
-	}
-	if (opt_memory_mb >= 0)
-		cfg->memory_mb = (unsigned int)opt_memory_mb;
-	if (opt_hugepages) {
-		if (!strcmp(opt_hugepages, "auto"))
-			cfg->hugepages = VS_HUGEPAGES_AUTO;
-		else if (!strcmp(opt_hugepages, "yes"))
-			cfg->hugepages = VS_HUGEPAGES_YES;
-		else if (!strcmp(opt_hugepages, "no"))
-			cfg->hugepages = VS_HUGEPAGES_NO;
-		else {
-			g_set_error(error, VS_CFG_ERROR, 0, "--hugepages: auto, yes or no");
-			return FALSE;
-		}
-	}
-	if (opt_eal_args) {
-		g_strfreev(cfg->extra_eal_args);
-		cfg->extra_eal_args = NULL;
-		if (opt_eal_args[0] && !g_shell_parse_argv(opt_eal_args, NULL, &cfg->extra_eal_args,
-							   error)) {
-			g_prefix_error(error, "--eal-args: ");
-			return FALSE;
-		}
-	}
-	if (opt_busy_poll)
-		cfg->busy_poll = true;
-	if (opt_idle_sleep_us >= 0) {
-		if (opt_idle_sleep_us > VS_MAX_IDLE_SLEEP_US) {
-			g_set_error(error, VS_CFG_ERROR, 0, "--idle-sleep-us: at most %d",
-				    VS_MAX_IDLE_SLEEP_US);
-			return FALSE;
-		}
-		cfg->idle_sleep_us = (unsigned int)opt_idle_sleep_us;
-	}
-	if (opt_control) {
-		g_free(cfg->control_path);
-		cfg->control_path = g_strdup(opt_control);
-	}
-	if (opt_control_group) {
-		g_free(cfg->control_group);
-		cfg->control_group = g_strdup(opt_control_group);
-	}
-	if (opt_control_tcp >= 0) {
-		if (opt_control_tcp > 65535) {
-			g_set_error(error, VS_CFG_ERROR, 0, "--control-tcp-port: 1..65535");
-			return FALSE;
-		}
-		cfg->control_tcp_port = opt_control_tcp;
-	}
-	if (opt_log_level) {
-		cfg->log_level = vs_log_parse_level(opt_log_level);
-		if (cfg->log_level < 0) {
-			g_set_error(error, VS_CFG_ERROR, 0,
-				    "--log-level: err, warning, notice, info or debug");
-			return FALSE;
-		}
-	}
-	if (opt_node_name) {
-		g_free(cfg->node_name);
-		cfg->node_name = g_strdup(opt_node_name);
-	}
-	if (opt_tunnel_listen) {
-		g_free(cfg->tunnel_listen);
-		cfg->tunnel_listen = g_strdup(opt_tunnel_listen);
-	}
-	if (opt_key_file) {
-		g_free(cfg->key_file);
-		cfg->key_file = g_strdup(opt_key_file);
-	}
+	if (!vs_cfg_cmdline_apply(cl, cfg, error))
+		return FALSE;
 	for (spec = opt_peers; spec && *spec; spec++) {
 		g_auto(GStrv) kv = g_strsplit(*spec, "=", 2);
 
@@ -293,12 +185,14 @@ int main(int argc, char **argv)
 	g_autoptr(GOptionContext) octx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(vs_cfg_cmdline) cmdline = vs_cfg_cmdline_new();
 	g_auto(GStrv) eal_argv = NULL;
 	int eal_argc, rc, status = EXIT_FAILURE;
 	guint i;
 
 	octx = g_option_context_new("- lossless live-migration vhost-user backend");
-	g_option_context_add_main_entries(octx, main_options, NULL);
+	g_option_context_set_main_group(octx, vs_cfg_cmdline_group(cmdline, main_options_head,
+								   main_options_tail));
 	g_option_context_set_description(octx,
 		"Ports come from the config file and --port.  Extra EAL arguments go in\n"
 		"[daemon] eal-args.  Documentation: docs/configuration.md");
@@ -310,7 +204,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-shim: unexpected argument '%s'\n", argv[1]);
 		return 2;
 	}
-	if (!main_build_cfg(cfg, &error)) {
+	if (!main_build_cfg(cfg, cmdline, &error)) {
 		fprintf(stderr, "vhost-shim: configuration: %s\n", error->message);
 		return 2;
 	}
@@ -359,17 +253,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < cfg->ports->len; i++) {
-		struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
 		GError *perr = NULL;
 
 		/* the port takes a copy: cfg stays immutable */
-		struct vs_port_cfg *copy = g_new0(struct vs_port_cfg, 1);
-
-		*copy = *pc;
-		copy->name = g_strdup(pc->name);
-		copy->socket_path = g_strdup(pc->socket_path);
-		copy->uplink = g_strdup(pc->uplink);
-		if (!vs_vm_add(copy, &perr)) {
+		if (!vs_vm_add(vs_port_cfg_copy(pc), &perr)) {
 			vs_log(MAIN, ERR, pc->name, "%s", perr->message);
 			g_error_free(perr);
 			goto out_ports;

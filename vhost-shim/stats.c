@@ -2,8 +2,8 @@
 /*
  * stats.c - names of the counters
  *
- * Theory of operation: the string table is generated from the same X-macro
- * as the enum, so the two cannot drift apart; the field table lists every
+ * Theory of operation: the string table (enum.h) is generated from the
+ * same X-macro as the enum, so the two cannot drift apart; the field table lists every
  * scalar counter once, for the control socket and DPDK telemetry, and a
  * static_assert fails the build when a counter is added to the struct but
  * not to the table.
@@ -13,11 +13,10 @@
 #include "pkt.h"
 #include "stats.h"
 
-const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS] = {
 #define VS_DROP_NAME(id, name) [VS_DROP_##id] = name,
-	VS_DROP_REASONS(VS_DROP_NAME)
+VS_ENUM_IMPL(vs_drop_reason, enum vs_drop_reason, VS_DROP_NUM_REASONS,
+	     VS_DROP_REASONS(VS_DROP_NAME));
 #undef VS_DROP_NAME
-};
 
 #define VS_STAT_COUNTER(name, field) { name, offsetof(struct vs_port_stats, field), false }
 #define VS_STAT_GAUGE(name, field) { name, offsetof(struct vs_port_stats, field), true }

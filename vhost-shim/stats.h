@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enum.h"
+#include "pkt.h"
+
 /* Why a frame was not delivered.  Names appear on the control socket. */
 #define VS_DROP_REASONS(X)                                                            \
 	X(NOT_READY, "not-ready")	    /* no device/vring, no buffering policy */ \
@@ -41,7 +44,7 @@ enum vs_drop_reason {
 	VS_DROP_NUM_REASONS
 };
 
-extern const char *const vs_drop_reason_names[VS_DROP_NUM_REASONS];
+VS_ENUM_DECL(vs_drop_reason, enum vs_drop_reason);
 
 /**
  * struct vs_port_stats - counters of one port
@@ -66,8 +69,8 @@ struct vs_port_stats {
 	uint64_t ctl_drops[VS_DROP_NUM_REASONS];	/* main loop */
 
 	/* buffering (lcore) */
-	uint64_t buffered_pkts[3];	/* accepted into the buffer, by class */
-	uint64_t buffered_bytes[3];
+	uint64_t buffered_pkts[VS_PKT_NUM_CLASSES];	/* accepted into the buffer, by class */
+	uint64_t buffered_bytes[VS_PKT_NUM_CLASSES];
 	uint64_t buffer_peak_pkts;	/* most accepted in one episode */
 	uint64_t buffer_peak_bytes;
 	uint64_t replayed_pkts;		/* delivered ahead of live frames */

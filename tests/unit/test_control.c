@@ -663,7 +663,7 @@ static void test_table(void)
 		g_assert_nonnull(c->handler);
 		if (i)
 			g_assert_cmpint(strcmp(vs_ctl_cmds[i - 1].name, c->name), <, 0);
-		for (a = c->args; a && a->name; a++) {
+		for (a = vs_ctl_cmd_args(c); a && a->name; a++) {
 			if (a->type == VS_CTL_ARG_ENUM)
 				g_assert_nonnull(a->values);
 			if (a->type == VS_CTL_ARG_INT)
@@ -1376,6 +1376,7 @@ int main(int argc, char **argv)
 	DO_TEST("ports");
 	DO_TEST("control-stats");
 	DO_TEST("migrate-expect");
+	DO_TEST("buffer-policy");
 
 	g_test_add_func("/control/json/valid", test_json_valid);
 	g_test_add_func("/control/json/invalid", test_json_invalid);

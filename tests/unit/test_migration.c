@@ -62,8 +62,8 @@ static const char *const legal[] = {
 
 static const char *expected_next(int s, int e)
 {
-	g_autofree char *prefix = g_strdup_printf("%s %s ", vs_mig_state_names[s],
-						  vs_mig_event_names[e]);
+	g_autofree char *prefix = g_strdup_printf("%s %s ", vs_mig_state_to_string(s),
+						  vs_mig_event_to_string(e));
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(legal); i++)
@@ -88,13 +88,13 @@ static void test_all_pairs(void)
 			if (want) {
 				nlegal++;
 				if (!ok)
-					g_error("%s %s rejected: %s", vs_mig_state_names[s],
-						vs_mig_event_names[e], err->message);
-				g_assert_cmpstr(vs_mig_state_names[m.state], ==, want);
+					g_error("%s %s rejected: %s", vs_mig_state_to_string(s),
+						vs_mig_event_to_string(e), err->message);
+				g_assert_cmpstr(vs_mig_state_to_string(m.state), ==, want);
 			} else {
 				if (ok)
-					g_error("%s %s accepted (-> %s)", vs_mig_state_names[s],
-						vs_mig_event_names[e], vs_mig_state_names[m.state]);
+					g_error("%s %s accepted (-> %s)", vs_mig_state_to_string(s),
+						vs_mig_event_to_string(e), vs_mig_state_to_string(m.state));
 				g_assert_error(err, VS_MIG_ERROR, 0);
 				g_assert_cmpint(m.state, ==, s);	/* unchanged */
 				g_assert_cmpint(vs_mig_next(s, e), ==, -1);

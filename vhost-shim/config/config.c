@@ -9,8 +9,11 @@
  * can trust every value.  Errors name the file group and key, because that
  * is what an operator has to fix.
  *
- * The per-port buffer policy (caps, hold times, overflow) is
- * config_policy.c; the EAL command line built from a configuration is
+ * Single keys (their types, ranges, defaults and fields) are the table of
+ * config_keys.c; this file has what involves more than one key: groups,
+ * ports, peers and the checks across keys.  The per-port buffer policy
+ * (caps, hold times, overflow) is config_policy.c; the command line is
+ * config_cmdline.c; the EAL command line built from a configuration is
  * config_eal.c.
  *
  * Config file layout (see docs/configuration.md):
@@ -26,7 +29,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "log.h"
+#include "config_keys.h"
 
 G_DEFINE_QUARK(vs-cfg-error-quark, vs_cfg_error)
 
@@ -43,48 +46,49 @@ struct vs_cfg *vs_cfg_new(void)
 {
 	struct vs_cfg *cfg = g_new0(struct vs_cfg, 1);
 
-	cfg->file_prefix = g_strdup(VS_DEFAULT_FILE_PREFIX);
-	cfg->lcores = g_strdup("0,1");
-	cfg->memory_mb = VS_DEFAULT_MEMORY_MB;
-	cfg->hugepages = VS_HUGEPAGES_AUTO;
-	cfg->idle_sleep_us = VS_DEFAULT_IDLE_SLEEP_US;
-	cfg->control_path = g_strdup(VS_DEFAULT_CONTROL_PATH);
-	cfg->log_level = VS_LOG_INFO;
-	cfg->ports = g_ptr_array_new_with_free_func((GDestroyNotify)vs_port_cfg_free);
+	vs_cfg_section_init(VS_CFG_SECTION_DAEMON, cfg);
+	vs_cfg_section_init(VS_CFG_SECTION_TUNNEL, cfg);
+	/* the one default that is not a constant */
+	g_free(cfg->node_name);
 	cfg->node_name = g_strdup(g_get_host_name());
-	cfg->auto_announce = true;
+	cfg->ports = g_ptr_array_new_with_free_func((GDestroyNotify)vs_port_cfg_free);
 	cfg->peers = g_ptr_array_new_with_free_func((GDestroyNotify)cfg_peer_free);
 	return cfg;
+}
+
+struct vs_port_cfg *vs_port_cfg_new(void)
+{
+	struct vs_port_cfg *pc = g_new0(struct vs_port_cfg, 1);
+
+	vs_cfg_section_init(VS_CFG_SECTION_PORT, pc);
+	vs_buf_policy_init(&pc->policy);
+	return pc;
+}
+
+struct vs_port_cfg *vs_port_cfg_copy(const struct vs_port_cfg *pc)
+{
+	struct vs_port_cfg *copy = g_new(struct vs_port_cfg, 1);
+
+	*copy = *pc;
+	vs_cfg_section_dup(VS_CFG_SECTION_PORT, copy);
+	return copy;
 }
 
 void vs_port_cfg_free(struct vs_port_cfg *pc)
 {
 	if (!pc)
 		return;
-	g_free(pc->name);
-	g_free(pc->socket_path);
-	g_free(pc->uplink);
+	vs_cfg_section_clear(VS_CFG_SECTION_PORT, pc);
 	g_free(pc);
 }
 
 void vs_cfg_free(struct vs_cfg *cfg)
 {
-	unsigned int i;
-
 	if (!cfg)
 		return;
-	g_free(cfg->file_prefix);
-	g_free(cfg->lcores);
-	g_strfreev(cfg->extra_eal_args);
-	g_free(cfg->control_path);
-	g_free(cfg->control_group);
+	vs_cfg_section_clear(VS_CFG_SECTION_DAEMON, cfg);
+	vs_cfg_section_clear(VS_CFG_SECTION_TUNNEL, cfg);
 	g_ptr_array_unref(cfg->ports);
-	g_free(cfg->node_name);
-	g_free(cfg->tunnel_listen);
-	g_free(cfg->key_file);
-	g_free(cfg->tls_dir);
-	for (i = 0; i < VS_TLS_NUM_FILES; i++)
-		g_free(cfg->tls_files[i]);
 	g_ptr_array_unref(cfg->peers);
 	g_free(cfg);
 }
@@ -170,78 +174,9 @@ gboolean vs_port_cfg_validate(const struct vs_port_cfg *pc, GError **error)
 	return TRUE;
 }
 
-static gboolean cfg_parse_uint(const char *what, const char *s, unsigned int min,
-			       unsigned int max, unsigned int *out, GError **error)
-{
-	guint64 v;
-
-	if (!g_ascii_string_to_unsigned(s, 10, min, max, &v, NULL)) {
-		g_set_error(error, VS_CFG_ERROR, 0, "%s: '%s' is not an integer in %u..%u",
-			    what, s, min, max);
-		return FALSE;
-	}
-	*out = (unsigned int)v;
-	return TRUE;
-}
-
-static gboolean cfg_parse_mode(const char *what, const char *s, bool *client, GError **error)
-{
-	if (!strcmp(s, "server")) {
-		*client = false;
-	} else if (!strcmp(s, "client")) {
-		*client = true;
-	} else {
-		g_set_error(error, VS_CFG_ERROR, 0, "%s: mode must be 'server' or 'client'", what);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-/*
- * port_cfg_set() - set one key of a port; shared by the file and --port
- */
-static gboolean port_cfg_set(struct vs_port_cfg *pc, const char *key, const char *val,
-			     GError **error)
-{
-	g_autofree char *what = g_strdup_printf("port %s: %s", pc->name ? pc->name : "?", key);
-
-	if (!strcmp(key, "name")) {
-		g_free(pc->name);
-		pc->name = g_strdup(val);
-	} else if (!strcmp(key, "socket")) {
-		g_free(pc->socket_path);
-		pc->socket_path = g_strdup(val);
-	} else if (!strcmp(key, "mode")) {
-		return cfg_parse_mode(what, val, &pc->client, error);
-	} else if (!strcmp(key, "mac")) {
-		if (!vs_parse_mac(val, pc->mac)) {
-			g_set_error(error, VS_CFG_ERROR, 0,
-				    "%s: '%s' is not a unicast MAC address", what, val);
-			return FALSE;
-		}
-	} else if (!strcmp(key, "uplink")) {
-		g_free(pc->uplink);
-		pc->uplink = g_strdup(val);
-	} else if (!strcmp(key, "queues")) {
-		return cfg_parse_uint(what, val, 1, VS_MAX_QUEUES, &pc->queues, error);
-	} else {
-		return vs_buf_policy_set(&pc->policy, key, val, error);
-	}
-	return TRUE;
-}
-
-static struct vs_port_cfg *port_cfg_new(void)
-{
-	struct vs_port_cfg *pc = g_new0(struct vs_port_cfg, 1);
-
-	pc->queues = VS_DEFAULT_QUEUES;
-	vs_buf_policy_init(&pc->policy);
-	return pc;
-}
-
 struct vs_port_cfg *vs_port_cfg_parse_spec(const char *spec, GError **error)
 {
-	g_autoptr(vs_port_cfg) pc = port_cfg_new();
+	g_autoptr(vs_port_cfg) pc = vs_port_cfg_new();
 	const char *p = spec;
 
 	while (p && *p) {
@@ -264,7 +199,7 @@ struct vs_port_cfg *vs_port_cfg_parse_spec(const char *spec, GError **error)
 			val = comma ? g_strndup(eq + 1, comma - eq - 1) : g_strdup(eq + 1);
 			p = comma ? comma + 1 : NULL;
 		}
-		if (!port_cfg_set(pc, key, val, error))
+		if (!vs_port_cfg_set(pc, key, val, error))
 			return NULL;
 	}
 	if (!vs_port_cfg_validate(pc, error))
@@ -319,77 +254,23 @@ static char *cfg_get_string(GKeyFile *kf, const char *group, const char *key, GE
 	return val;
 }
 
-static gboolean cfg_load_daemon_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
-				    GError **error)
+/*
+ * cfg_load_key() - one key of [daemon] or [tunnel]
+ */
+static gboolean cfg_load_key(struct vs_cfg *cfg, GKeyFile *kf, const char *group,
+			     enum vs_cfg_section section, const char *key, GError **error)
 {
-	g_autofree char *val = cfg_get_string(kf, "daemon", key, error);
-	g_autofree char *what = g_strdup_printf("[daemon] %s", key);
+	g_autofree char *val = cfg_get_string(kf, group, key, error);
+	g_autofree char *what = g_strdup_printf("[%s] %s", group, key);
+	const struct vs_cfg_key *k = vs_cfg_key_find(section, key);
 
 	if (!val)
 		return FALSE;
-	g_strstrip(val);
-	if (!strcmp(key, "file-prefix")) {
-		g_free(cfg->file_prefix);
-		cfg->file_prefix = g_steal_pointer(&val);
-	} else if (!strcmp(key, "lcores")) {
-		g_free(cfg->lcores);
-		cfg->lcores = g_steal_pointer(&val);
-	} else if (!strcmp(key, "memory-mb")) {
-		return cfg_parse_uint(what, val, 64, 1024 * 1024, &cfg->memory_mb, error);
-	} else if (!strcmp(key, "hugepages")) {
-		if (!strcmp(val, "auto"))
-			cfg->hugepages = VS_HUGEPAGES_AUTO;
-		else if (!strcmp(val, "yes"))
-			cfg->hugepages = VS_HUGEPAGES_YES;
-		else if (!strcmp(val, "no"))
-			cfg->hugepages = VS_HUGEPAGES_NO;
-		else {
-			g_set_error(error, VS_CFG_ERROR, 0, "%s: must be auto, yes or no", what);
-			return FALSE;
-		}
-	} else if (!strcmp(key, "eal-args")) {
-		g_strfreev(cfg->extra_eal_args);
-		cfg->extra_eal_args = NULL;
-		if (!g_shell_parse_argv(val, NULL, &cfg->extra_eal_args, NULL) && val[0]) {
-			g_set_error(error, VS_CFG_ERROR, 0, "%s: cannot be split into words", what);
-			return FALSE;
-		}
-	} else if (!strcmp(key, "busy-poll")) {
-		GError *e = NULL;
-
-		cfg->busy_poll = g_key_file_get_boolean(kf, "daemon", key, &e);
-		if (e) {
-			g_set_error(error, VS_CFG_ERROR, 0, "%s: must be true or false", what);
-			g_error_free(e);
-			return FALSE;
-		}
-	} else if (!strcmp(key, "idle-sleep-us")) {
-		return cfg_parse_uint(what, val, 0, VS_MAX_IDLE_SLEEP_US, &cfg->idle_sleep_us,
-				      error);
-	} else if (!strcmp(key, "control-socket")) {
-		g_free(cfg->control_path);
-		cfg->control_path = g_steal_pointer(&val);
-	} else if (!strcmp(key, "control-group")) {
-		g_free(cfg->control_group);
-		cfg->control_group = g_steal_pointer(&val);
-	} else if (!strcmp(key, "control-tcp-port")) {
-		unsigned int port;
-
-		if (!cfg_parse_uint(what, val, 0, 65535, &port, error))
-			return FALSE;
-		cfg->control_tcp_port = (int)port;
-	} else if (!strcmp(key, "log-level")) {
-		cfg->log_level = vs_log_parse_level(val);
-		if (cfg->log_level < 0) {
-			g_set_error(error, VS_CFG_ERROR, 0,
-				    "%s: must be err, warning, notice, info or debug", what);
-			return FALSE;
-		}
-	} else {
+	if (!k) {
 		g_set_error(error, VS_CFG_ERROR, 0, "%s: unknown key", what);
 		return FALSE;
 	}
-	return TRUE;
+	return vs_cfg_key_set(k, cfg, what, g_strstrip(val), error);
 }
 
 gboolean vs_parse_hostport(const char *s, char **host, guint16 *port)
@@ -462,33 +343,19 @@ gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *addre
 	return TRUE;
 }
 
-/* [tunnel] key and default file name (in tls-dir) of each TLS file */
-static const struct {
-	const char *key;
-	const char *default_name;
-} cfg_tls_files[VS_TLS_NUM_FILES] = {
-	[VS_TLS_FILE_CA] = { "tls-ca", "ca-cert.pem" },
-	[VS_TLS_FILE_CERT] = { "tls-cert", "server-cert.pem" },
-	[VS_TLS_FILE_KEY] = { "tls-key", "server-key.pem" },
+/* The default file name (in tls-dir) of each TLS file (keys tls-ca...) */
+static const char *const cfg_tls_default_names[VS_TLS_NUM_FILES] = {
+	[VS_TLS_FILE_CA] = "ca-cert.pem",
+	[VS_TLS_FILE_CERT] = "server-cert.pem",
+	[VS_TLS_FILE_KEY] = "server-key.pem",
 };
-
-/* The VS_TLS_FILE_* that @key sets, VS_TLS_NUM_FILES if none */
-static enum vs_tls_file cfg_tls_file_key(const char *key)
-{
-	unsigned int i;
-
-	for (i = 0; i < VS_TLS_NUM_FILES; i++)
-		if (!strcmp(key, cfg_tls_files[i].key))
-			return (enum vs_tls_file)i;
-	return VS_TLS_NUM_FILES;
-}
 
 char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which)
 {
 	if (cfg->tls_files[which])
 		return g_strdup(cfg->tls_files[which]);
 	return g_build_filename(cfg->tls_dir ? cfg->tls_dir : VS_DEFAULT_TLS_DIR,
-				cfg_tls_files[which].default_name, NULL);
+				cfg_tls_default_names[which], NULL);
 }
 
 /*
@@ -532,62 +399,6 @@ bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg)
 	return false;
 }
 
-static gboolean cfg_load_tunnel_key(struct vs_cfg *cfg, GKeyFile *kf, const char *key,
-				    GError **error)
-{
-	g_autofree char *val = cfg_get_string(kf, "tunnel", key, error);
-	GError *e = NULL;
-
-	if (!val)
-		return FALSE;
-	g_strstrip(val);
-	if (!strcmp(key, "node-name")) {
-		g_free(cfg->node_name);
-		cfg->node_name = g_steal_pointer(&val);
-	} else if (!strcmp(key, "listen")) {
-		g_free(cfg->tunnel_listen);
-		cfg->tunnel_listen = g_steal_pointer(&val);
-	} else if (!strcmp(key, "key-file")) {
-		g_free(cfg->key_file);
-		cfg->key_file = g_steal_pointer(&val);
-	} else if (!strcmp(key, "tls")) {
-		if (!strcmp(val, "none")) {
-			cfg->tls = VS_TLS_NONE;
-		} else if (!strcmp(val, "x509")) {
-			cfg->tls = VS_TLS_X509;
-		} else {
-			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls: none or x509");
-			return FALSE;
-		}
-	} else if (!strcmp(key, "tls-dir") || cfg_tls_file_key(key) < VS_TLS_NUM_FILES) {
-		char **slot = !strcmp(key, "tls-dir") ? &cfg->tls_dir
-						      : &cfg->tls_files[cfg_tls_file_key(key)];
-
-		if (val[0] != '/') {
-			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: an absolute path", key);
-			return FALSE;
-		}
-		g_free(*slot);
-		*slot = g_steal_pointer(&val);
-	} else if (!strcmp(key, "auto-announce") || !strcmp(key, "allow-cleartext")) {
-		bool v = g_key_file_get_boolean(kf, "tunnel", key, &e);
-
-		if (e) {
-			g_error_free(e);
-			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: true or false", key);
-			return FALSE;
-		}
-		if (!strcmp(key, "auto-announce"))
-			cfg->auto_announce = v;
-		else
-			cfg->allow_cleartext = v;
-	} else {
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s: unknown key", key);
-		return FALSE;
-	}
-	return TRUE;
-}
-
 gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -602,12 +413,14 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 
 		if (!keys)
 			return FALSE;
-		if (!strcmp(groups[i], "daemon")) {
+		if (!strcmp(groups[i], "daemon") || !strcmp(groups[i], "tunnel")) {
+			enum vs_cfg_section section = vs_cfg_section_from_string(groups[i]);
+
 			for (j = 0; keys[j]; j++)
-				if (!cfg_load_daemon_key(cfg, kf, keys[j], error))
+				if (!cfg_load_key(cfg, kf, groups[i], section, keys[j], error))
 					return FALSE;
 		} else if (g_str_has_prefix(groups[i], PORT_GROUP_PREFIX)) {
-			g_autoptr(vs_port_cfg) pc = port_cfg_new();
+			g_autoptr(vs_port_cfg) pc = vs_port_cfg_new();
 
 			pc->name = g_strdup(groups[i] + strlen(PORT_GROUP_PREFIX));
 			for (j = 0; keys[j]; j++) {
@@ -621,15 +434,11 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 						    "[%s]: the name comes from the group", groups[i]);
 					return FALSE;
 				}
-				if (!port_cfg_set(pc, keys[j], g_strstrip(val), error))
+				if (!vs_port_cfg_set(pc, keys[j], g_strstrip(val), error))
 					return FALSE;
 			}
 			if (!vs_cfg_add_port(cfg, g_steal_pointer(&pc), error))
 				return FALSE;
-		} else if (!strcmp(groups[i], "tunnel")) {
-			for (j = 0; keys[j]; j++)
-				if (!cfg_load_tunnel_key(cfg, kf, keys[j], error))
-					return FALSE;
 		} else if (g_str_has_prefix(groups[i], "peer ")) {
 			g_autofree char *addr = cfg_get_string(kf, groups[i], "address", NULL);
 

@@ -6,6 +6,8 @@
  * the command line (the command line wins), validated completely, and is
  * immutable afterwards.  Ports added at runtime through the control socket
  * go through the same vs_port_cfg_parse_spec()/validation as --port.
+ * Every key, with its type, range, default and field, is one row of the
+ * table in config_keys.h; this header has the structs the keys fill in.
  *
  * Nothing here touches EAL, so all of it is unit-tested without DPDK.
  */
@@ -16,6 +18,10 @@
 #include <stdint.h>
 
 #include <glib.h>
+
+#include "enum.h"
+#include "log.h"
+#include "pkt.h"
 
 /* Security consideration: names end up in file names, rte object names
  * (RTE_MEMPOOL_NAMESIZE is 26 with our prefix) and log lines. */
@@ -33,7 +39,9 @@ enum vs_hugepages_mode {
 	VS_HUGEPAGES_AUTO,	/* use them if /proc says some are free */
 	VS_HUGEPAGES_YES,
 	VS_HUGEPAGES_NO,
+	VS_HUGEPAGES_NUM_MODES,
 };
+VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
 
 /* Buffer defaults: a 2 s blackout at 8000 pps of UDP fits */
 #define VS_DEFAULT_UDP_MAX_PKTS		16384
@@ -53,12 +61,32 @@ enum vs_hugepages_mode {
 enum vs_pkt_class_policy {
 	VS_CLASS_BUFFER,	/* keep in order with the rest */
 	VS_CLASS_DROP,		/* drop, counted as "policy" */
+	VS_CLASS_NUM_POLICIES,
 };
+VS_ENUM_DECL(vs_pkt_class_policy, enum vs_pkt_class_policy);
 
 enum vs_overflow_policy {
 	VS_OVERFLOW_DROP_NEWEST,	/* tail drop: the buffer keeps the oldest */
 	VS_OVERFLOW_DROP_OLDEST,	/* head drop: the buffer keeps the newest */
+	VS_OVERFLOW_NUM_POLICIES,
 };
+VS_ENUM_DECL(vs_overflow_policy, enum vs_overflow_policy);
+
+/* The names of a bool that reads "on"/"off" (buffer=on; "true"/"false" too) */
+enum vs_on_off {
+	VS_OFF,
+	VS_ON,
+	VS_ON_OFF_NUM,
+};
+VS_ENUM_DECL(vs_on_off, enum vs_on_off);
+
+/* A port's vhost-user role, struct vs_port_cfg's "client" */
+enum vs_port_mode {
+	VS_PORT_MODE_SERVER,	/* QEMU connects to our socket */
+	VS_PORT_MODE_CLIENT,	/* we connect to QEMU's, reconnecting */
+	VS_PORT_NUM_MODES,
+};
+VS_ENUM_DECL(vs_port_mode, enum vs_port_mode);
 
 /**
  * struct vs_buf_policy - what happens to a VM's frames while it cannot
@@ -74,9 +102,9 @@ enum vs_overflow_policy {
  */
 struct vs_buf_policy {
 	bool enabled;
-	uint32_t max_pkts[3];
-	uint64_t max_bytes[3];
-	enum vs_pkt_class_policy class_policy[3];
+	uint32_t max_pkts[VS_PKT_NUM_CLASSES];
+	uint64_t max_bytes[VS_PKT_NUM_CLASSES];
+	enum vs_pkt_class_policy class_policy[VS_PKT_NUM_CLASSES];
 	enum vs_overflow_policy overflow;
 	uint32_t hold_ms;
 	uint32_t linger_ms;
@@ -94,7 +122,8 @@ void vs_buf_policy_init(struct vs_buf_policy *p);
  * @p:		policy
  * @key:	key name, as in the config file and the control socket
  * @val:	value as text
- * @error:	set if the key is unknown or the value invalid
+ * @error:	set if the key is unknown or the value invalid (the message
+ *		starts with the key's name)
  *
  * Return: TRUE on success
  */
@@ -114,9 +143,14 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  * @name:	short unique name, used in logs and the control socket
  * @socket_path: vhost-user unix socket
  * @client:	true: we connect to QEMU (reconnecting); false: QEMU connects
+ *		(enum vs_port_mode names it)
  * @mac:	the VM's MAC address (its own frames are never replayed to it)
  * @uplink:	DPDK devargs of the uplink port, e.g. "net_tap0,iface=t0"
  * @queues:	queue pairs, on the vhost side and on the uplink
+ * @policy:	its buffer policy
+ *
+ * Every pointer here is the field of a key of config_keys.h:
+ * vs_port_cfg_copy() and vs_port_cfg_free() go by the table.
  */
 struct vs_port_cfg {
 	char *name;
@@ -145,7 +179,9 @@ struct vs_peer_cfg {
 enum vs_tls_mode {
 	VS_TLS_NONE,		/* plain TCP: the pre-shared key authenticates */
 	VS_TLS_X509,		/* mutual TLS, certificates from one CA */
+	VS_TLS_NUM_MODES,
 };
+VS_ENUM_DECL(vs_tls_mode, enum vs_tls_mode);
 
 /* The files of TLS mode; each defaults to a name in [tunnel] tls-dir */
 enum vs_tls_file {
@@ -159,6 +195,9 @@ enum vs_tls_file {
 
 /**
  * struct vs_cfg - the daemon's configuration
+ *
+ * Every pointer but the two lists is the field of a key of config_keys.h:
+ * vs_cfg_free() goes by the table.
  */
 struct vs_cfg {
 	char *file_prefix;
@@ -170,8 +209,8 @@ struct vs_cfg {
 	unsigned int idle_sleep_us;
 	char *control_path;
 	char *control_group;	/* NULL: socket mode 0600 */
-	int control_tcp_port;	/* 0: no TCP control listener */
-	int log_level;		/* enum vs_log_level */
+	unsigned int control_tcp_port;	/* 0: no TCP control listener */
+	enum vs_log_level log_level;
 	GPtrArray *ports;	/* of struct vs_port_cfg * */
 
 	/* [tunnel] and [peer NAME] */
@@ -198,6 +237,22 @@ struct vs_cfg *vs_cfg_new(void);
 void vs_cfg_free(struct vs_cfg *cfg);
 typedef struct vs_cfg vs_cfg;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_cfg, vs_cfg_free)
+
+/**
+ * vs_port_cfg_new() - a port configuration holding every default (no name,
+ * socket, MAC or uplink yet)
+ *
+ * Return: new port configuration, free with vs_port_cfg_free()
+ */
+struct vs_port_cfg *vs_port_cfg_new(void);
+
+/**
+ * vs_port_cfg_copy() - a deep copy
+ * @pc:		port configuration
+ *
+ * Return: new port configuration that shares nothing with @pc
+ */
+struct vs_port_cfg *vs_port_cfg_copy(const struct vs_port_cfg *pc);
 
 void vs_port_cfg_free(struct vs_port_cfg *pc);
 typedef struct vs_port_cfg vs_port_cfg;

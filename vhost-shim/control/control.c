@@ -64,11 +64,10 @@
 
 G_DEFINE_QUARK(vs-ctl-error-quark, vs_ctl_error)
 
-static const char *const ctl_error_class_names[VS_CTL_NUM_ERROR_CLASSES] = {
 #define VS_CTL_ERR_NAME(id, name) [VS_CTL_ERR_##id] = name,
-	VS_CTL_ERROR_CLASSES(VS_CTL_ERR_NAME)
+VS_ENUM_IMPL(vs_ctl_error_class, enum vs_ctl_error_class, VS_CTL_NUM_ERROR_CLASSES,
+	     VS_CTL_ERROR_CLASSES(VS_CTL_ERR_NAME));
 #undef VS_CTL_ERR_NAME
-};
 
 /* Bytes read from a client at a time: a bound on work per callback */
 #define CTL_READ_CHUNK		4096
@@ -420,11 +419,11 @@ static JsonNode *ctl_error_node(const GError *err)
 {
 	JsonObject *o = json_object_new();
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-	unsigned int cls = VS_CTL_ERR_GENERIC;
+	enum vs_ctl_error_class cls = VS_CTL_ERR_GENERIC;
 
 	if (err->domain == VS_CTL_ERROR && err->code >= 0 && err->code < VS_CTL_NUM_ERROR_CLASSES)
-		cls = (unsigned int)err->code;
-	json_object_set_string_member(o, "class", ctl_error_class_names[cls]);
+		cls = (enum vs_ctl_error_class)err->code;
+	json_object_set_string_member(o, "class", vs_ctl_error_class_to_string(cls));
 	json_object_set_string_member(o, "desc", err->message);
 	json_node_take_object(n, o);
 	return n;

@@ -36,10 +36,14 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "enum.h"
 #include "vhost-shim/control_wire.h"
 
 #define VS_CTL_ERROR (vs_ctl_error_quark())
 GQuark vs_ctl_error_quark(void);
+
+/* The error classes' names, as in replies: "GenericError"... (control.c) */
+VS_ENUM_DECL(vs_ctl_error_class, enum vs_ctl_error_class);
 
 /* One client connection, as handlers see it */
 struct vs_ctl_session;
@@ -49,7 +53,7 @@ struct vs_ctl_session;
  * @VS_CTL_ARG_STR:	string
  * @VS_CTL_ARG_INT:	integer (no fraction, no exponent) within min..max
  * @VS_CTL_ARG_BOOL:	true or false
- * @VS_CTL_ARG_ENUM:	string among the NULL-terminated @values
+ * @VS_CTL_ARG_ENUM:	one of the names of @values (not their aliases)
  * @VS_CTL_ARG_STR_LIST: array of strings
  */
 enum vs_ctl_arg_type {
@@ -65,14 +69,14 @@ enum vs_ctl_arg_type {
  * @name:	member name in "arguments"; NULL ends the list
  * @type:	expected JSON type
  * @required:	missing is an error
- * @values:	VS_CTL_ARG_ENUM: accepted strings, NULL-terminated
+ * @values:	VS_CTL_ARG_ENUM: the enum whose names are accepted
  * @min, @max:	VS_CTL_ARG_INT: accepted range (both 0: any integer)
  */
 struct vs_ctl_arg {
 	const char *name;
 	enum vs_ctl_arg_type type;
 	bool required;
-	const char *const *values;
+	const struct vs_enum *values;
 	int64_t min, max;
 };
 
@@ -104,13 +108,25 @@ typedef JsonNode *(*vs_ctl_handler_fn)(struct vs_ctl_session *s, JsonObject *arg
  * @handler:	what runs it
  * @flags:	VS_CTL_CMD_*
  * @args:	argument schema, ended by a row with a NULL name; NULL: none
+ * @args_fn:	instead of @args, a schema built once at run time from
+ *		another table (set-buffer-policy's, from the configuration
+ *		keys); the same on every call
  */
 struct vs_ctl_cmd {
 	const char *name;
 	vs_ctl_handler_fn handler;
 	unsigned int flags;
 	const struct vs_ctl_arg *args;
+	const struct vs_ctl_arg *(*args_fn)(void);
 };
+
+/**
+ * vs_ctl_cmd_args() - a command's argument schema
+ * @cmd:	command
+ *
+ * Return: @cmd->args, or what @cmd->args_fn builds; NULL: no arguments
+ */
+const struct vs_ctl_arg *vs_ctl_cmd_args(const struct vs_ctl_cmd *cmd);
 
 /* The table, sorted by strcmp() of the names (control_cmds.c) */
 extern const struct vs_ctl_cmd vs_ctl_cmds[];

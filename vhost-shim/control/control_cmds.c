@@ -104,7 +104,7 @@ static void ctl_add_class_counters(JsonObject *o, const char *name,
 	unsigned int c;
 
 	for (c = 0; c < VS_PKT_NUM_CLASSES; c++)
-		json_object_set_int_member(by_class, vs_pkt_class_names[c],
+		json_object_set_int_member(by_class, vs_pkt_class_to_string(c),
 					   (gint64)ctl_counter(cur, base,
 							       off + c * sizeof(uint64_t)));
 	json_object_set_object_member(o, name, by_class);
@@ -131,7 +131,7 @@ static JsonNode *ctl_port_stats(const struct vs_vm *vm)
 		size_t lcore = offsetof(struct vs_port_stats, drops) + i * sizeof(uint64_t);
 		size_t mainloop = offsetof(struct vs_port_stats, ctl_drops) + i * sizeof(uint64_t);
 
-		json_object_set_int_member(drops, vs_drop_reason_names[i],
+		json_object_set_int_member(drops, vs_drop_reason_to_string(i),
 					   (gint64)(ctl_counter(&cur, base, lcore) +
 						    ctl_counter(&cur, base, mainloop)));
 	}
@@ -178,7 +178,7 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 		 pc->mac[2], pc->mac[3], pc->mac[4], pc->mac[5]);
 	json_object_set_string_member(o, "name", pc->name);
 	json_object_set_string_member(o, "socket", pc->socket_path);
-	json_object_set_string_member(o, "mode", pc->client ? "client" : "server");
+	json_object_set_string_member(o, "mode", vs_port_mode_to_string(pc->client));
 	json_object_set_string_member(o, "mac", mac);
 	json_object_set_string_member(o, "uplink", pc->uplink);
 	json_object_set_int_member(o, "queues", pc->queues);
@@ -267,18 +267,17 @@ static JsonNode *ctl_cmd_stats_reset(struct vs_ctl_session *s, JsonObject *args,
 
 static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GError **error)
 {
-	g_autoptr(vs_port_cfg) pc = g_new0(struct vs_port_cfg, 1);
+	g_autoptr(vs_port_cfg) pc = vs_port_cfg_new();	/* the defaults of --port */
 	const char *mac = vs_ctl_arg_str(args, "mac", "");
+	const char *mode = vs_ctl_arg_str(args, "mode", NULL);
 	g_autofree char *name = NULL;
 
-	/* Same defaults as --port (config.c) */
-	pc->queues = VS_DEFAULT_QUEUES;
-	vs_buf_policy_init(&pc->policy);
 	pc->name = g_strdup(vs_ctl_arg_str(args, "name", ""));
 	pc->socket_path = g_strdup(vs_ctl_arg_str(args, "socket", ""));
 	pc->uplink = g_strdup(vs_ctl_arg_str(args, "uplink", ""));
-	pc->client = !strcmp(vs_ctl_arg_str(args, "mode", "server"), "client");
-	pc->queues = (unsigned int)vs_ctl_arg_int(args, "queues", VS_DEFAULT_QUEUES);
+	if (mode)	/* the schema has checked the name */
+		pc->client = vs_port_mode_from_string(mode) == VS_PORT_MODE_CLIENT;
+	pc->queues = (unsigned int)vs_ctl_arg_int(args, "queues", pc->queues);
 	if (!vs_parse_mac(mac, pc->mac)) {
 		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
 			    "Parameter 'mac' expects a unicast MAC address such as "
@@ -317,14 +316,12 @@ static JsonNode *ctl_cmd_port_del(struct vs_ctl_session *s, JsonObject *args, GE
 /* The table                                                            */
 /* ------------------------------------------------------------------ */
 
-static const char *const ctl_port_modes[] = { "server", "client", NULL };
-
 static const struct vs_ctl_arg ctl_args_port_add[] = {
 	{ .name = "name", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "socket", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "mac", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "uplink", .type = VS_CTL_ARG_STR, .required = true },
-	{ .name = "mode", .type = VS_CTL_ARG_ENUM, .values = ctl_port_modes },
+	{ .name = "mode", .type = VS_CTL_ARG_ENUM, .values = &vs_port_mode_enum },
 	{ .name = "queues", .type = VS_CTL_ARG_INT, .min = 1, .max = VS_MAX_QUEUES },
 	{ .name = NULL },
 };
@@ -344,27 +341,34 @@ static const struct vs_ctl_arg ctl_args_capabilities[] = {
 	{ .name = NULL },
 };
 
+/* Rows of the table; a schema built at run time goes in args_fn */
+#define CTL_CMD(n, h, f, a) { .name = (n), .handler = (h), .flags = (f), .args = (a) }
+#define CTL_CMD_FN(n, h, f, fn) { .name = (n), .handler = (h), .flags = (f), .args_fn = (fn) }
+
 /* Sorted by name (strcmp): vs_ctl_start() refuses to run otherwise */
 const struct vs_ctl_cmd vs_ctl_cmds[] = {
-	{ "migrate-cancel", vs_ctl_cmd_migrate_cancel, VS_CTL_CMD_MUTATES, vs_ctl_args_mig_port },
-	{ "migrate-expect", vs_ctl_cmd_migrate_expect, VS_CTL_CMD_MUTATES, vs_ctl_args_mig_expect },
-	{ "migrate-set-peer", vs_ctl_cmd_migrate_set_peer, VS_CTL_CMD_MUTATES,
-	  vs_ctl_args_mig_set_peer },
-	{ VS_CTL_CMD_PORT_ADD, ctl_cmd_port_add, VS_CTL_CMD_MUTATES, ctl_args_port_add },
-	{ VS_CTL_CMD_PORT_DEL, ctl_cmd_port_del, VS_CTL_CMD_MUTATES, ctl_args_name },
-	{ VS_CTL_CMD_QMP_CAPABILITIES, vs_ctl_cmd_qmp_capabilities, VS_CTL_CMD_NEGOTIATION,
-	  ctl_args_capabilities },
-	{ "query-buffer-policy", vs_ctl_cmd_query_buffer_policy, 0, vs_ctl_args_mig_port },
-	{ VS_CTL_CMD_QUERY_COMMANDS, vs_ctl_cmd_query_commands, 0, NULL },
-	{ VS_CTL_CMD_QUERY_CONTROL_STATS, vs_ctl_cmd_query_control_stats, 0, NULL },
-	{ "query-migration", vs_ctl_cmd_query_migration, 0, vs_ctl_args_mig_opt_port },
-	{ "query-peers", vs_ctl_cmd_query_peers, 0, NULL },
-	{ VS_CTL_CMD_QUERY_PORTS, ctl_cmd_query_ports, 0, NULL },
-	{ VS_CTL_CMD_QUERY_STATS, ctl_cmd_query_stats, 0, ctl_args_opt_port },
-	{ VS_CTL_CMD_QUERY_VERSION, vs_ctl_cmd_query_version, 0, NULL },
-	{ "set-buffer-policy", vs_ctl_cmd_set_buffer_policy, VS_CTL_CMD_MUTATES,
-	  vs_ctl_args_set_buffer_policy },
-	{ VS_CTL_CMD_STATS_RESET, ctl_cmd_stats_reset, VS_CTL_CMD_MUTATES, ctl_args_opt_port },
+	CTL_CMD("migrate-cancel", vs_ctl_cmd_migrate_cancel, VS_CTL_CMD_MUTATES,
+		vs_ctl_args_mig_port),
+	CTL_CMD("migrate-expect", vs_ctl_cmd_migrate_expect, VS_CTL_CMD_MUTATES,
+		vs_ctl_args_mig_expect),
+	CTL_CMD("migrate-set-peer", vs_ctl_cmd_migrate_set_peer, VS_CTL_CMD_MUTATES,
+		vs_ctl_args_mig_set_peer),
+	CTL_CMD(VS_CTL_CMD_PORT_ADD, ctl_cmd_port_add, VS_CTL_CMD_MUTATES, ctl_args_port_add),
+	CTL_CMD(VS_CTL_CMD_PORT_DEL, ctl_cmd_port_del, VS_CTL_CMD_MUTATES, ctl_args_name),
+	CTL_CMD(VS_CTL_CMD_QMP_CAPABILITIES, vs_ctl_cmd_qmp_capabilities,
+		VS_CTL_CMD_NEGOTIATION, ctl_args_capabilities),
+	CTL_CMD("query-buffer-policy", vs_ctl_cmd_query_buffer_policy, 0, vs_ctl_args_mig_port),
+	CTL_CMD(VS_CTL_CMD_QUERY_COMMANDS, vs_ctl_cmd_query_commands, 0, NULL),
+	CTL_CMD(VS_CTL_CMD_QUERY_CONTROL_STATS, vs_ctl_cmd_query_control_stats, 0, NULL),
+	CTL_CMD("query-migration", vs_ctl_cmd_query_migration, 0, vs_ctl_args_mig_opt_port),
+	CTL_CMD("query-peers", vs_ctl_cmd_query_peers, 0, NULL),
+	CTL_CMD(VS_CTL_CMD_QUERY_PORTS, ctl_cmd_query_ports, 0, NULL),
+	CTL_CMD(VS_CTL_CMD_QUERY_STATS, ctl_cmd_query_stats, 0, ctl_args_opt_port),
+	CTL_CMD(VS_CTL_CMD_QUERY_VERSION, vs_ctl_cmd_query_version, 0, NULL),
+	CTL_CMD_FN("set-buffer-policy", vs_ctl_cmd_set_buffer_policy, VS_CTL_CMD_MUTATES,
+		vs_ctl_args_set_buffer_policy),
+	CTL_CMD(VS_CTL_CMD_STATS_RESET, ctl_cmd_stats_reset, VS_CTL_CMD_MUTATES,
+		ctl_args_opt_port),
 };
 
 const size_t vs_ctl_num_cmds = G_N_ELEMENTS(vs_ctl_cmds);

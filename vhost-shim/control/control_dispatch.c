@@ -53,6 +53,11 @@ static const struct vs_ctl_cmd *ctl_find_cmd(const char *name)
 	return bsearch(name, vs_ctl_cmds, vs_ctl_num_cmds, sizeof(vs_ctl_cmds[0]), ctl_cmd_cmp);
 }
 
+const struct vs_ctl_arg *vs_ctl_cmd_args(const struct vs_ctl_cmd *cmd)
+{
+	return cmd->args_fn ? cmd->args_fn() : cmd->args;
+}
+
 static bool ctl_node_is(JsonNode *n, GType type)
 {
 	return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
@@ -96,10 +101,11 @@ static gboolean ctl_check_arg(const struct vs_ctl_arg *a, JsonNode *v, GError **
 
 	if (a->type == VS_CTL_ARG_ENUM) {
 		const char *s = json_node_get_string(v);
-		const char *const *val;
+		unsigned int i;
 
-		for (val = a->values; val && *val; val++)
-			if (!strcmp(*val, s))
+		/* the canonical names only: no alias, no other case */
+		for (i = 0; a->values && i < a->values->n; i++)
+			if (a->values->names[i] && !strcmp(a->values->names[i], s))
 				return TRUE;
 		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
 			    "Parameter '%s' does not accept value '%s'", a->name, s);
@@ -140,11 +146,12 @@ static gboolean ctl_check_arg(const struct vs_ctl_arg *a, JsonNode *v, GError **
  */
 static gboolean ctl_check_args(const struct vs_ctl_cmd *cmd, JsonObject *args, GError **error)
 {
+	const struct vs_ctl_arg *schema = vs_ctl_cmd_args(cmd);
 	const struct vs_ctl_arg *a;
 	GList *members, *l;
 	gboolean ok = TRUE;
 
-	for (a = cmd->args; a && a->name; a++) {
+	for (a = schema; a && a->name; a++) {
 		JsonNode *v = json_object_get_member(args, a->name);
 
 		if (!v) {
@@ -161,7 +168,7 @@ static gboolean ctl_check_args(const struct vs_ctl_cmd *cmd, JsonObject *args, G
 
 	members = json_object_get_members(args);
 	for (l = members; l && ok; l = l->next) {
-		for (a = cmd->args; a && a->name; a++)
+		for (a = schema; a && a->name; a++)
 			if (!strcmp(a->name, l->data))
 				break;
 		if (!a || !a->name) {

@@ -12,12 +12,14 @@
  * itself to its peers.  query-migration reports the state machine and the
  * figures of the last migration; set-buffer-policy changes caps at runtime.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "control.h"
 #include "control_mig.h"
 #include "handover.h"
@@ -25,10 +27,6 @@
 #include "tunnel.h"
 #include "util.h"
 #include "vm.h"
-
-static const char *const cmig_on_off[] = { "on", "off", NULL };
-static const char *const cmig_buffer_drop[] = { "buffer", "drop", NULL };
-static const char *const cmig_overflow[] = { "drop-newest", "drop-oldest", NULL };
 
 const struct vs_ctl_arg vs_ctl_args_mig_port[] = {
 	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
@@ -54,21 +52,68 @@ const struct vs_ctl_arg vs_ctl_args_mig_set_peer[] = {
 	{ 0 },
 };
 
-/* Every key of struct vs_buf_policy, as in the config file */
-#define CMIG_PKTS(n) { .name = n, .type = VS_CTL_ARG_INT, .min = 0, .max = VS_MAX_BUFFER_PKTS }
-#define CMIG_BYTES(n) { .name = n, .type = VS_CTL_ARG_INT, .min = 0, .max = VS_MAX_BUFFER_BYTES }
-#define CMIG_CLASS(n) { .name = n, .type = VS_CTL_ARG_ENUM, .values = cmig_buffer_drop }
-#define CMIG_MS(n, lo) { .name = n, .type = VS_CTL_ARG_INT, .min = lo, .max = VS_MAX_HOLD_MS }
-const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[] = {
-	{ .name = "port", .type = VS_CTL_ARG_STR, .required = true },
-	{ .name = "buffer", .type = VS_CTL_ARG_ENUM, .values = cmig_on_off },
-	CMIG_PKTS("udp-max-pkts"), CMIG_BYTES("udp-max-bytes"), CMIG_CLASS("udp-policy"),
-	CMIG_PKTS("tcp-max-pkts"), CMIG_BYTES("tcp-max-bytes"), CMIG_CLASS("tcp-policy"),
-	CMIG_PKTS("other-max-pkts"), CMIG_BYTES("other-max-bytes"), CMIG_CLASS("other-policy"),
-	{ .name = "overflow", .type = VS_CTL_ARG_ENUM, .values = cmig_overflow },
-	CMIG_MS("hold-ms", 1), CMIG_MS("linger-ms", 0), CMIG_MS("replay-hold-ms", 0),
-	{ 0 },
-};
+/* Room for set-buffer-policy's schema: port, the policy keys, the end */
+#define CMIG_POLICY_ARGS_MAX	32
+
+/*
+ * cmig_policy_arg() - the schema row of one buffer-policy key: integers
+ * with the key's range, names of the key's enum
+ */
+static struct vs_ctl_arg cmig_policy_arg(const struct vs_cfg_key *k)
+{
+	struct vs_ctl_arg a = { .name = k->name };
+
+	switch (k->type) {
+	case VS_CFG_UINT:
+	case VS_CFG_U64:
+		a.type = VS_CTL_ARG_INT;
+		a.min = (int64_t)k->min;
+		a.max = (int64_t)k->max;
+		break;
+	case VS_CFG_SWITCH:
+	case VS_CFG_ENUM:
+		a.type = VS_CTL_ARG_ENUM;
+		a.values = k->values;
+		break;
+	case VS_CFG_BOOL:
+		a.type = VS_CTL_ARG_BOOL;
+		break;
+	case VS_CFG_STR:
+	case VS_CFG_PATH:
+	case VS_CFG_ARGV:
+	case VS_CFG_MAC:
+	case VS_CFG_NUM_TYPES:
+		a.type = VS_CTL_ARG_STR;
+		break;
+	}
+	return a;
+}
+
+/*
+ * set-buffer-policy's schema, built once from the configuration keys of
+ * VS_CFG_SECTION_POLICY in table order, so the control socket accepts the
+ * keys, ranges and names of the config file
+ */
+const struct vs_ctl_arg *vs_ctl_args_set_buffer_policy(void)
+{
+	static struct vs_ctl_arg args[CMIG_POLICY_ARGS_MAX];
+	static gsize built;
+
+	if (g_once_init_enter(&built)) {
+		unsigned int i, n = 0;
+
+		args[n++] = (struct vs_ctl_arg){ .name = "port", .type = VS_CTL_ARG_STR,
+						 .required = true };
+		for (i = 0; i < vs_cfg_num_keys; i++) {
+			if (vs_cfg_keys[i].section != VS_CFG_SECTION_POLICY)
+				continue;
+			assert(n < CMIG_POLICY_ARGS_MAX - 1);
+			args[n++] = cmig_policy_arg(&vs_cfg_keys[i]);
+		}
+		g_once_init_leave(&built, 1);
+	}
+	return args;
+}
 
 static struct vs_vm *cmig_port(JsonObject *args, GError **error)
 {
@@ -192,7 +237,7 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 	const char *peer = vs_ho_peer_name(vm);
 
 	json_object_set_string_member(o, "port", vm->cfg->name);
-	json_object_set_string_member(o, "state", vs_mig_state_names[vm->mig.state]);
+	json_object_set_string_member(o, "state", vs_mig_state_to_string(vm->mig.state));
 	if (peer)
 		json_object_set_string_member(o, "peer", peer);
 	vs_ctl_mig_add_identity(vm, o);
@@ -231,32 +276,23 @@ JsonNode *vs_ctl_cmd_query_migration(struct vs_ctl_session *s, JsonObject *args,
 	return n;
 }
 
-static const char *const cmig_classes[3] = { "udp", "tcp", "other" };
-
+/* Every buffer-policy key and its value, in table order: names or integers */
 static JsonNode *cmig_policy_json(const struct vs_buf_policy *p)
 {
 	JsonObject *o = json_object_new();
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-	int c;
+	unsigned int i;
 
-	json_object_set_string_member(o, "buffer", p->enabled ? "on" : "off");
-	for (c = 0; c < 3; c++) {
-		char key[32];
+	for (i = 0; i < vs_cfg_num_keys; i++) {
+		const struct vs_cfg_key *k = &vs_cfg_keys[i];
 
-		snprintf(key, sizeof(key), "%s-max-pkts", cmig_classes[c]);
-		json_object_set_int_member(o, key, p->max_pkts[c]);
-		snprintf(key, sizeof(key), "%s-max-bytes", cmig_classes[c]);
-		json_object_set_int_member(o, key, (gint64)p->max_bytes[c]);
-		snprintf(key, sizeof(key), "%s-policy", cmig_classes[c]);
-		json_object_set_string_member(o, key,
-					      p->class_policy[c] == VS_CLASS_BUFFER ? "buffer"
-										    : "drop");
+		if (k->section != VS_CFG_SECTION_POLICY)
+			continue;
+		if (k->type == VS_CFG_SWITCH || k->type == VS_CFG_ENUM)
+			json_object_set_string_member(o, k->name, vs_cfg_key_get_name(k, p));
+		else
+			json_object_set_int_member(o, k->name, (gint64)vs_cfg_key_get_number(k, p));
 	}
-	json_object_set_string_member(o, "overflow", p->overflow == VS_OVERFLOW_DROP_NEWEST
-							     ? "drop-newest" : "drop-oldest");
-	json_object_set_int_member(o, "hold-ms", p->hold_ms);
-	json_object_set_int_member(o, "linger-ms", p->linger_ms);
-	json_object_set_int_member(o, "replay-hold-ms", p->replay_hold_ms);
 	json_node_take_object(n, o);
 	return n;
 }

@@ -12,7 +12,8 @@ extern const struct vs_ctl_arg vs_ctl_args_mig_port[];		/* port */
 extern const struct vs_ctl_arg vs_ctl_args_mig_opt_port[];	/* [port] */
 extern const struct vs_ctl_arg vs_ctl_args_mig_expect[];	/* port, [peer, vm-uuid, vm-name] */
 extern const struct vs_ctl_arg vs_ctl_args_mig_set_peer[];	/* port, peer */
-extern const struct vs_ctl_arg vs_ctl_args_set_buffer_policy[];	/* port, settings */
+/* port, then every buffer-policy key of the configuration (config_keys.h) */
+const struct vs_ctl_arg *vs_ctl_args_set_buffer_policy(void);
 
 JsonNode *vs_ctl_cmd_migrate_expect(struct vs_ctl_session *s, JsonObject *args, GError **error);
 JsonNode *vs_ctl_cmd_migrate_set_peer(struct vs_ctl_session *s, JsonObject *args,

@@ -18,11 +18,10 @@
 #define IPPROTO_TCP_	6
 #define IPPROTO_UDP_	17
 
-const char *const vs_pkt_class_names[VS_PKT_NUM_CLASSES] = {
-	[VS_PKT_UDP] = "udp",
-	[VS_PKT_TCP] = "tcp",
-	[VS_PKT_OTHER] = "other",
-};
+VS_ENUM_IMPL(vs_pkt_class, enum vs_pkt_class, VS_PKT_NUM_CLASSES,
+	     [VS_PKT_UDP] = "udp",
+	     [VS_PKT_TCP] = "tcp",
+	     [VS_PKT_OTHER] = "other");
 
 static inline int pkt_room(size_t len, size_t off, size_t need)
 {

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enum.h"
+
 enum vs_pkt_class {
 	VS_PKT_UDP,
 	VS_PKT_TCP,
@@ -36,7 +38,8 @@ enum vs_pkt_class {
 /* Security consideration: a chain of IPv6 extension headers is bounded */
 #define VS_PKT_MAX_IPV6_EXT	8
 
-extern const char *const vs_pkt_class_names[VS_PKT_NUM_CLASSES];
+/* Names of the buffer classes: udp, tcp, other (VS_PKT_NUM_CLASSES of them) */
+VS_ENUM_DECL(vs_pkt_class, enum vs_pkt_class);
 
 /**
  * vs_pkt_classify() - what kind of frame this is

@@ -63,7 +63,7 @@ static int tel_stats_cb(const char *cmd, const char *params, struct rte_tel_data
 	}
 	s = &vm->stats;
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "migration_state", vs_mig_state_names[vm->mig.state]);
+	rte_tel_data_add_dict_string(d, "migration_state", vs_mig_state_to_string(vm->mig.state));
 	for (i = 0; i < vs_num_stat_fields; i++) {
 		char name[48];
 
@@ -75,7 +75,7 @@ static int tel_stats_cb(const char *cmd, const char *params, struct rte_tel_data
 	for (i = 0; i < VS_DROP_NUM_REASONS; i++) {
 		char name[48];
 
-		tel_key(name, sizeof(name), "drop_", vs_drop_reason_names[i]);
+		tel_key(name, sizeof(name), "drop_", vs_drop_reason_to_string(i));
 		rte_tel_data_add_dict_u64(d, name, VS_STAT_GET(s->drops[i]) +
 						   VS_STAT_GET(s->ctl_drops[i]));
 	}

@@ -190,7 +190,7 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 		return FALSE;
 	}
 	vs_log(MAIN, INFO, vm->cfg->name, "vhost-user socket %s (%s mode)", path,
-	       vm->cfg->client ? "client" : "server");
+	       vs_port_mode_to_string(vm->cfg->client));
 	return TRUE;
 }
 

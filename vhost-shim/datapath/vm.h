@@ -46,8 +46,8 @@ enum vs_dp_mode {
 /* Lcore-private accounting of the frames currently in the buffer */
 struct vs_dp_buffer_acct {
 	uint32_t episode;		/* vm->buf_episode seen last */
-	uint64_t pkts[3];		/* accepted this episode, by class */
-	uint64_t bytes[3];
+	uint64_t pkts[VS_PKT_NUM_CLASSES];	/* accepted this episode, by class */
+	uint64_t bytes[VS_PKT_NUM_CLASSES];
 };
 
 /*

@@ -576,7 +576,7 @@ gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 	if (vs_mig_next(vm->mig.state, VS_MIG_EV_EXPECT) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
 			    "port %s cannot expect a migration in state %s", vm->cfg->name,
-			    vs_mig_state_names[vm->mig.state]);
+			    vs_mig_state_to_string(vm->mig.state));
 		return FALSE;
 	}
 	g_free(vm->ho->expect_from);

@@ -59,7 +59,7 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 	    vm->mig.state != VS_MIG_STATE_REPLAYING && !vm->ho->in_resumable) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "port %s: not expecting a migration (state %s)", vm_name,
-			    vs_mig_state_names[vm->mig.state]);
+			    vs_mig_state_to_string(vm->mig.state));
 		return false;
 	}
 	if (vm->ho->expect_from && strcmp(vm->ho->expect_from, peer)) {

@@ -15,31 +15,27 @@
 
 G_DEFINE_QUARK(vs-mig-error-quark, vs_mig_error)
 
-const char *const vs_mig_state_names[VS_MIG_NUM_STATES] = {
-	[VS_MIG_STATE_NONE] = "none",
-	[VS_MIG_STATE_PAUSED] = "paused",
-	[VS_MIG_STATE_SRC_ACTIVE] = "src-active",
-	[VS_MIG_STATE_SRC_BLACKOUT] = "src-blackout",
-	[VS_MIG_STATE_SRC_FORWARDING] = "src-forwarding",
-	[VS_MIG_STATE_DST_EXPECTING] = "dst-expecting",
-	[VS_MIG_STATE_REPLAYING] = "replaying",
-};
-static_assert(G_N_ELEMENTS(vs_mig_state_names) == VS_MIG_NUM_STATES, "state names");
+VS_ENUM_IMPL(vs_mig_state, enum vs_mig_state, VS_MIG_NUM_STATES,
+	     [VS_MIG_STATE_NONE] = "none",
+	     [VS_MIG_STATE_PAUSED] = "paused",
+	     [VS_MIG_STATE_SRC_ACTIVE] = "src-active",
+	     [VS_MIG_STATE_SRC_BLACKOUT] = "src-blackout",
+	     [VS_MIG_STATE_SRC_FORWARDING] = "src-forwarding",
+	     [VS_MIG_STATE_DST_EXPECTING] = "dst-expecting",
+	     [VS_MIG_STATE_REPLAYING] = "replaying");
 
-const char *const vs_mig_event_names[VS_MIG_NUM_EVENTS] = {
-	[VS_MIG_EV_LOG_ON] = "log-on",
-	[VS_MIG_EV_LOG_OFF] = "log-off",
-	[VS_MIG_EV_DEVICE_UP] = "device-up",
-	[VS_MIG_EV_DEVICE_DOWN] = "device-down",
-	[VS_MIG_EV_EXPECT] = "expect",
-	[VS_MIG_EV_CANCEL] = "cancel",
-	[VS_MIG_EV_PEER_RESUMED] = "peer-resumed",
-	[VS_MIG_EV_PEER_ABORT] = "peer-abort",
-	[VS_MIG_EV_REPLAY_DONE] = "replay-done",
-	[VS_MIG_EV_LINGER_EXPIRED] = "linger-expired",
-	[VS_MIG_EV_HOLD_EXPIRED] = "hold-expired",
-};
-static_assert(G_N_ELEMENTS(vs_mig_event_names) == VS_MIG_NUM_EVENTS, "event names");
+VS_ENUM_IMPL(vs_mig_event, enum vs_mig_event, VS_MIG_NUM_EVENTS,
+	     [VS_MIG_EV_LOG_ON] = "log-on",
+	     [VS_MIG_EV_LOG_OFF] = "log-off",
+	     [VS_MIG_EV_DEVICE_UP] = "device-up",
+	     [VS_MIG_EV_DEVICE_DOWN] = "device-down",
+	     [VS_MIG_EV_EXPECT] = "expect",
+	     [VS_MIG_EV_CANCEL] = "cancel",
+	     [VS_MIG_EV_PEER_RESUMED] = "peer-resumed",
+	     [VS_MIG_EV_PEER_ABORT] = "peer-abort",
+	     [VS_MIG_EV_REPLAY_DONE] = "replay-done",
+	     [VS_MIG_EV_LINGER_EXPIRED] = "linger-expired",
+	     [VS_MIG_EV_HOLD_EXPIRED] = "hold-expired");
 
 /* 0 = illegal; otherwise next state + 1 */
 #define T(next) ((next) + 1)
@@ -123,13 +119,12 @@ gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state 
 		*old = m->state;
 	if (next < 0) {
 		g_set_error(error, VS_MIG_ERROR, 0, "event %s is not allowed in state %s",
-			    (unsigned int)ev < VS_MIG_NUM_EVENTS ? vs_mig_event_names[ev] : "?",
-			    vs_mig_state_names[m->state]);
+			    vs_mig_event_to_string(ev), vs_mig_state_to_string(m->state));
 		return FALSE;
 	}
 	if ((enum vs_mig_state)next != m->state) {
-		vs_log(MIG, NOTICE, m->who, "%s -> %s (%s)", vs_mig_state_names[m->state],
-		       vs_mig_state_names[next], vs_mig_event_names[ev]);
+		vs_log(MIG, NOTICE, m->who, "%s -> %s (%s)", vs_mig_state_to_string(m->state),
+		       vs_mig_state_to_string(next), vs_mig_event_to_string(ev));
 		/* the expectation is over (VM arrived, cancelled, expired) */
 		if (m->state == VS_MIG_STATE_DST_EXPECTING) {
 			m->vm_uuid[0] = '\0';

@@ -27,6 +27,8 @@
 
 #include <glib.h>
 
+#include "enum.h"
+
 /**
  * enum vs_mig_state - where a VM is in a migration
  * @VS_MIG_STATE_NONE:	no migration.  Frames are delivered live; without a
@@ -73,8 +75,8 @@ enum vs_mig_event {
 	VS_MIG_NUM_EVENTS
 };
 
-extern const char *const vs_mig_state_names[VS_MIG_NUM_STATES];
-extern const char *const vs_mig_event_names[VS_MIG_NUM_EVENTS];
+VS_ENUM_DECL(vs_mig_state, enum vs_mig_state);
+VS_ENUM_DECL(vs_mig_event, enum vs_mig_event);
 
 #define VS_MIG_ERROR (vs_mig_error_quark())
 GQuark vs_mig_error_quark(void);
