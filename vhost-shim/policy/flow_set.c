@@ -74,6 +74,25 @@ gboolean vs_flow_set_del(struct vs_flow_set *set, const char *name, GError **err
 	return FALSE;
 }
 
+/*
+ * set_get_string() - g_key_file_get_string() that never returns a value
+ * together with an error: GLib 2.74 does both for a value ending in a lone
+ * backslash (config.c's cfg_get_string() does the same; found again by
+ * fuzz/fuzz_flow_rules.c)
+ */
+static char *set_get_string(GKeyFile *kf, const char *group, const char *key, GError **error)
+{
+	GError *err = NULL;
+	char *val = g_key_file_get_string(kf, group, key, &err);
+
+	if (err) {
+		g_free(val);
+		g_propagate_prefixed_error(error, err, "[%s] %s: ", group, key);
+		return NULL;
+	}
+	return val;
+}
+
 gboolean vs_flow_set_load_keyfile(struct vs_flow_set *set, GKeyFile *kf, GError **error)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
@@ -97,7 +116,7 @@ gboolean vs_flow_set_load_keyfile(struct vs_flow_set *set, GKeyFile *kf, GError 
 		if (!keys)
 			return FALSE;
 		for (j = 0; keys[j]; j++) {
-			g_autofree char *val = g_key_file_get_string(kf, groups[i], keys[j], error);
+			g_autofree char *val = set_get_string(kf, groups[i], keys[j], error);
 
 			if (!val)
 				return FALSE;
