@@ -144,7 +144,7 @@ static void test_port_ranges(void)
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 1, 1023), ==, "default-udp");
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 1, 65535), ==, "high");
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 1, 0), ==, "default-udp");
-	/* sport 10000-19999 (8+2.7 bits) vs dport 1024-65535 (0.09 bits) */
+	/* sport 10000-19999 (8 + 2.7 bits) vs dport 1024-65535 (0.02 bits) */
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 10000, 2000), ==, "rtp-src");
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 19999, 2000), ==, "rtp-src");
 	g_assert_cmpstr(match_udp(t, "192.0.2.1", "10.0.0.1", 20000, 2000), ==, "high");
