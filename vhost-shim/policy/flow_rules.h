@@ -337,6 +337,11 @@ struct vs_flow_table {
  * Return: the rule; free with vs_flow_rule_free()
  */
 struct vs_flow_rule *vs_flow_rule_new(const char *name);
+
+/**
+ * vs_flow_rule_free() - free a rule
+ * @r:		the rule, or NULL
+ */
 void vs_flow_rule_free(struct vs_flow_rule *r);
 typedef struct vs_flow_rule vs_flow_rule;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_flow_rule, vs_flow_rule_free)
@@ -395,6 +400,12 @@ bool vs_flow_rule_applies(const struct vs_flow_rule *r, const char *port);
 struct vs_flow_table *vs_flow_rules_compile(struct vs_flow_rule *const *rules, guint n,
 					    const char *port, const struct vs_buf_policy *defaults,
 					    const struct vs_flow_port_opts *opts, GError **error);
+
+/**
+ * vs_flow_rules_free() - free a table; only once no lcore can hold it
+ * (after the RCU grace period of its replacement)
+ * @t:		the table, or NULL
+ */
 void vs_flow_rules_free(struct vs_flow_table *t);
 typedef struct vs_flow_table vs_flow_table;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_flow_table, vs_flow_rules_free)

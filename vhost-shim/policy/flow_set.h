@@ -32,7 +32,17 @@ struct vs_flow_set {
 	uint32_t next_id;
 };
 
+/**
+ * vs_flow_set_new() - an empty rule set
+ *
+ * Return: the set; free with vs_flow_set_free()
+ */
 struct vs_flow_set *vs_flow_set_new(void);
+
+/**
+ * vs_flow_set_free() - free a rule set and its rules
+ * @set:	the set, or NULL
+ */
 void vs_flow_set_free(struct vs_flow_set *set);
 typedef struct vs_flow_set vs_flow_set;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_flow_set, vs_flow_set_free)
