@@ -160,6 +160,11 @@ gboolean vs_flow_rule_validate(const struct vs_flow_rule *r, GError **error)
 	return TRUE;
 }
 
+static bool flow_prefix_equal(const struct vs_flow_prefix *a, const struct vs_flow_prefix *b)
+{
+	return a->af == b->af && a->len == b->len && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
 bool vs_flow_rule_equal(const struct vs_flow_rule *a, const struct vs_flow_rule *b)
 {
 	const struct vs_flow_match *x = &a->match, *y = &b->match;
@@ -172,8 +177,8 @@ bool vs_flow_rule_equal(const struct vs_flow_rule *a, const struct vs_flow_rule 
 	    a->tcp_on_loss != b->tcp_on_loss)
 		return false;
 	if (x->fields != y->fields ||
-	    ((x->fields & VS_FLOW_M_SRC) && memcmp(&x->src, &y->src, sizeof(x->src))) ||
-	    ((x->fields & VS_FLOW_M_DST) && memcmp(&x->dst, &y->dst, sizeof(x->dst))) ||
+	    ((x->fields & VS_FLOW_M_SRC) && !flow_prefix_equal(&x->src, &y->src)) ||
+	    ((x->fields & VS_FLOW_M_DST) && !flow_prefix_equal(&x->dst, &y->dst)) ||
 	    ((x->fields & VS_FLOW_M_PROTO) && x->proto != y->proto) ||
 	    ((x->fields & VS_FLOW_M_DSCP) && x->dscp != y->dscp) ||
 	    ((x->fields & VS_FLOW_M_VLAN) && x->vlan != y->vlan) ||
