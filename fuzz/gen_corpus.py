@@ -21,6 +21,11 @@ hold, so a mutation starts from something each parser accepts:
                 specs from tests/unit/test_config.c
   fuzz_pkt      Ethernet frames: IPv4/IPv6 UDP and TCP, VLAN and QinQ tags,
                 IPv6 extension headers, ARP, RARP, a runt
+  fuzz_flow     the frames of fuzz_pkt, plus TCP segments with options (the
+                timestamp), SIP requests over UDP and TCP, first and later
+                fragments, DSCP, frames from the VM's own MAC
+  fuzz_flow_rules  one-line rules over every key and field, and config
+                files with [policy NAME] groups
 
 Re-running it rewrites the same files (the output is deterministic).
 """
@@ -299,10 +304,72 @@ def pkt_seeds():
     return s
 
 
+# ---- flow policy (vhost-shim/policy/) ---------------------------------------------
+
+def tcp(sport, dport, seq, ack, flags, opts=b"", payload=b""):
+    doff = (20 + len(opts)) // 4
+    return struct.pack(">HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, 1000, 0, 0) + \
+        opts + payload
+
+
+def ipv4_tos(proto, payload, tos=0, frag=0, src=b"\x0a\x00\x00\x01", dst=b"\x0a\x00\x00\x02"):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), 1, frag, 64, proto, 0,
+                       src, dst) + payload
+
+
+def flow_seeds():
+    s = dict(pkt_seeds())
+    ts = bytes([1, 1, 8, 10]) + struct.pack(">II", 0x01020304, 0x0a0b0c0d)
+    reg = b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n"
+    bye = b"BYE sip:alice@example.com SIP/2.0\r\n\r\n"
+    s["tcp-ts-ack"] = ether(0x0800, ipv4_tos(6, tcp(40000, 22, 0xfffffff0, 0x100, 0x10, ts, b"x" * 32)))
+    s["tcp-syn"] = ether(0x0800, ipv4_tos(6, tcp(40000, 80, 1, 0, 0x02)))
+    s["tcp-rst"] = ether(0x0800, ipv4_tos(6, tcp(40000, 80, 1, 0, 0x04)))
+    s["tcp-fin"] = ether(0x0800, ipv4_tos(6, tcp(40000, 80, 7, 9, 0x11)))
+    s["udp-sip-register"] = ether(0x0800, ipv4_tos(17, struct.pack(">HHHH", 5060, 5060, 8 + len(reg), 0) + reg, tos=46 << 2))
+    s["tcp-sip-bye"] = ether(0x0800, ipv4_tos(6, tcp(5060, 5060, 1, 1, 0x18, b"", bye)))
+    s["udp-first-fragment"] = ether(0x0800, ipv4_tos(17, struct.pack(">HHHH", 1, 5060, 8, 0), frag=0x2000))
+    s["udp-later-fragment"] = ether(0x0800, ipv4_tos(17, b"\0" * 8, frag=0x0001))
+    s["ipv4-options"] = ether(0x0800, struct.pack(">BBHHHBBH4s4s", 0x46, 0, 32, 1, 0, 64, 17, 0,
+                                                  bytes(4), bytes(4)) + b"\x01" * 4 + struct.pack(">HHHH", 1, 2, 8, 0))
+    s["ipv4-padded"] = (ether(0x0800, ipv4_tos(17, struct.pack(">HHHH", 1, 2, 9, 0) + b"z")) + bytes(60))[:60]
+    v6tcp = tcp(443, 50000, 5, 6, 0x10, ts)
+    s["vlan-ipv6-tcp-ts"] = ether(0x86dd, ipv6(6, v6tcp), tags=[(0x8100, 0x2064)])
+    s["own-mac-tcp"] = DST + DST + struct.pack(">H", 0x0800) + ipv4_tos(6, tcp(22, 40000, 1, 1, 0x10))
+    return s
+
+
+def flow_rules_seeds():
+    lines = [
+        "name=voip match=src=10.0.0.0/8,dport=5060-5061,proto=udp action=buffer priority=7 "
+        "max-pkts=4096 linger-ms=3000 trigger=sip-register timeout-ms=5000",
+        "name=web port=vm1,vm2 match=proto=tcp,dport=80 action=hold tcp-on-loss=reset",
+        "name=v6 match=src=2001:db8::/32,dst=2001:db8:1::/48,sport=1-65535 max-bytes=1000000",
+        "name=q match=vlan=100,dscp=af41 action=drop",
+        "name=a match=any trigger=sip-bye-next",
+        "name=n match=proto=132,sport=9 trigger=none linger-ms=0 timeout-ms=600000",
+    ]
+    s = {}
+    for i, line in enumerate(lines):
+        s["line-%d" % i] = line.encode()
+    s["keyfile"] = (
+        "[daemon]\nlog-level=info\n"
+        "[policy voip]\nmatch=proto=udp,dport=10000-20000\npriority=7\nmax-pkts=4096\n"
+        "trigger=sip-register\n"
+        "[policy bulk]\nport=vm1\nmatch=src=192.0.2.0/24\naction=drop\n"
+        "[policy web]\nport=vm1\nmatch=proto=tcp,dport=443\naction=hold\ntcp-on-loss=reset\n").encode()
+    s["keyfile-reserve"] = (
+        "[policy hi]\nmatch=dport=1\npriority=7\nmax-pkts=21503\n"
+        "[policy lo]\nmatch=dport=2\npriority=1\n").encode()
+    s["keys"] = b"priority=3\ntotal-max-pkts=100\ntcp-on-loss=reset\nmatch=dscp=ef\nport=vm1\n"
+    return s
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     for target, seeds in (("fuzz_tunnel", tunnel_seeds()), ("fuzz_control", control_seeds()),
-                          ("fuzz_config", config_seeds()), ("fuzz_pkt", pkt_seeds())):
+                          ("fuzz_config", config_seeds()), ("fuzz_pkt", pkt_seeds()),
+                          ("fuzz_flow", flow_seeds()), ("fuzz_flow_rules", flow_rules_seeds())):
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
