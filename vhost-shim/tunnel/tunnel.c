@@ -14,7 +14,7 @@
  * accepted from anyone who proves the pre-shared key, or with tls=x509
  * presents a certificate from our CA naming the node it claims to be
  * (tunnel_tls.h); they carry streams for VMs this shim expects
- * (vs_ho_tun_open() decides).  With TLS, the TLS handshake comes first and
+ * (the stream_open callback decides).  With TLS, the TLS handshake comes first and
  * the HELLO/AUTH handshake runs inside it.
  *
  * Outgoing streams keep every frame until it is acked and the destination
@@ -43,18 +43,13 @@
 #include "tunnel_proto.h"
 #include "tunnel_tls.h"
 #include "util.h"
-#include "vm.h"
-#include "config.h"
 
 #define TUN_HANDSHAKE_TIMEOUT_MS 5000
 #define TUN_READ_CHUNK		 65536
 
-/* The module state (tunnel_priv.h), owned by the main loop thread */
-struct tun_state tun;
-
-const struct vs_tun_stats *vs_tun_get_stats(void)
+const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
-	return &tun.stats;
+	return &t->stats;
 }
 
 bool tun_conn_ready(const struct tun_conn *c)
@@ -64,7 +59,7 @@ bool tun_conn_ready(const struct tun_conn *c)
 
 bool tun_conn_transport_up(const struct tun_conn *c)
 {
-	return c->connected && (c->tls || !tun_tls_enabled());
+	return c->connected && (c->tls || !tun_tls_enabled(c->tun));
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -105,7 +100,9 @@ static const char *tun_peer_name(const struct tun_conn *c)
 
 static void tun_handle_vm_open(struct tun_conn *c, const struct vs_tun_msg *m)
 {
+	struct vs_tun *t = c->tun;
 	g_autoptr(GError) err = NULL;
+	enum vs_tun_reject reason;
 	struct vs_tun_in *in;
 	uint64_t next = 1;
 
@@ -117,16 +114,14 @@ static void tun_handle_vm_open(struct tun_conn *c, const struct vs_tun_msg *m)
 	in->conn = c;
 	in->stream_id = m->u.vm_open.stream_id;
 	g_strlcpy(in->vm_name, m->u.vm_open.name, sizeof(in->vm_name));
-	if (!vs_ho_tun_open(in->vm_name, m->u.vm_open.mac, tun_peer_name(c), in, &next, &err)) {
-		tun.stats.streams_rejected++;
-		vs_log(TUN, WARNING, in->vm_name, "stream from %s refused: %s", tun_peer_name(c),
-		       err->message);
-		vs_tun_encode_vm_reject(c->out, in->stream_id,
-					g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
-						? VS_TUN_REJECT_UNKNOWN_VM
-					: g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)
-						? VS_TUN_REJECT_MAC_MISMATCH
-						: VS_TUN_REJECT_NOT_EXPECTED);
+	reason = t->ops->stream_open(t->opaque, in, in->vm_name, m->u.vm_open.mac,
+				     tun_peer_name(c), &next, &err);
+	if (reason != VS_TUN_REJECT_NONE) {
+		t->stats.streams_rejected++;
+		vs_log(TUN, WARNING, in->vm_name, "stream from %s refused (%s): %s",
+		       tun_peer_name(c), vs_tun_reject_str(reason),
+		       err ? err->message : "no reason given");
+		vs_tun_encode_vm_reject(c->out, in->stream_id, reason);
 		g_free(in);
 		tun_conn_flush(c);
 		return;
@@ -156,27 +151,30 @@ static void tun_handle_frame(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_SEQ_DUPLICATE:
 		break;
 	}
-	/* handover counts and drops duplicates itself */
-	vs_ho_tun_frame(in->vm_name, m->u.frame.seq, m->u.frame.origin, m->u.frame.data,
-			(uint32_t)m->u.frame.len);
+	/* the callback counts and drops duplicates itself */
+	c->tun->ops->frame(c->tun->opaque, in, in->vm_name, m->u.frame.seq, m->u.frame.origin,
+			   m->u.frame.data, (uint32_t)m->u.frame.len);
 	in->ack_due = true;
 }
 
-static void tun_handle_in_msg(struct tun_conn *c, const struct vs_tun_msg *m)
+static void tun_handle_in_msg(struct tun_conn *c, const struct vs_tun_msg *m,
+			      enum vs_tun_in_event ev)
 {
-	uint32_t id = m->type == VS_TUN_MSG_ABORT ? m->u.stream.stream_id
-						  : m->u.stream_seq.stream_id;
+	uint32_t id = ev == VS_TUN_IN_ABORT ? m->u.stream.stream_id : m->u.stream_seq.stream_id;
+	uint64_t seq = ev == VS_TUN_IN_ABORT ? 0 : m->u.stream_seq.last_seq;
 	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
 	char vm[VS_TUN_VM_NAME_MAX + 1];
 
 	if (!in)
 		return;		/* already gone: harmless */
 	g_strlcpy(vm, in->vm_name, sizeof(vm));
-	if (m->type == VS_TUN_MSG_ABORT || m->type == VS_TUN_MSG_END) {
-		in->vm_name[0] = '\0';	/* no "closed" callback: it ended properly */
-		g_hash_table_remove(c->in_streams, GUINT_TO_POINTER(id));
+	if (ev != VS_TUN_IN_BARRIER) {
+		in->vm_name[0] = '\0';	/* no CLOSED event: it ended properly */
+		g_hash_table_steal(c->in_streams, GUINT_TO_POINTER(id));
 	}
-	vs_ho_tun_in_msg(vm, m->type);
+	c->tun->ops->in_event(c->tun->opaque, in, vm, ev, seq);
+	if (ev != VS_TUN_IN_BARRIER)
+		tun_in_free(in);
 }
 
 static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
@@ -224,7 +222,10 @@ static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
 		s->rejected = true;
 		vs_log(TUN, WARNING, s->vm_name, "stream %u refused by %s: %s", s->stream_id,
 		       c->peer->name, vs_tun_reject_str(m->u.vm_reject.reason));
-		vs_ho_tun_out_msg(s->vm_name, VS_TUN_MSG_VM_REJECT);
+		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_REJECTED,
+				       m->u.vm_reject.reason < VS_TUN_NUM_REJECTS
+					       ? (enum vs_tun_reject)m->u.vm_reject.reason
+					       : VS_TUN_REJECT_NONE);
 		break;
 	case VS_TUN_MSG_ACK:
 		if (m->u.ack.seq > s->acked && m->u.ack.seq < s->next_seq)
@@ -232,11 +233,15 @@ static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_stream_trim(s);
 		break;
 	case VS_TUN_MSG_RESUMED:
+		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_RESUMED,
+				       VS_TUN_REJECT_NONE);
+		break;
 	case VS_TUN_MSG_LIVE_SEEN:
-		vs_ho_tun_out_msg(s->vm_name, m->type);
+		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_LIVE_SEEN,
+				       VS_TUN_REJECT_NONE);
 		break;
 	default:
-		break;
+		break;		/* tun_conn_handle() sends no other type here */
 	}
 }
 
@@ -264,8 +269,18 @@ static void tun_conn_announce(struct tun_conn *c, bool up, const char *reason)
 		if (((struct vs_tun_in *)v)->vm_name[0])
 			g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
 	g_ptr_array_add(ports, NULL);
-	vs_ho_tun_peer_event(up, tun_peer_name(c), addr ? addr + 1 : c->desc, c->initiator,
-			     (const char *const *)ports->pdata, reason);
+	{
+		const struct vs_tun_peer_event ev = {
+			.up = up,
+			.peer = tun_peer_name(c),
+			.address = addr ? addr + 1 : c->desc,
+			.outgoing = c->initiator,
+			.ports = (const char *const *)ports->pdata,
+			.reason = reason,
+		};
+
+		c->tun->ops->peer_event(c->tun->opaque, &ev);
+	}
 }
 
 static void tun_conn_authenticated(struct tun_conn *c)
@@ -308,7 +323,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	enum vs_tun_err err = vs_tun_auth_consume(&c->auth, m, c->out, &deliver);
 
 	if (err) {
-		tun.stats.auth_failures++;
+		c->tun->stats.auth_failures++;
 		tun_conn_close(c, err, vs_tun_auth_errmsg(&c->auth));
 		return;
 	}
@@ -317,8 +332,8 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 
 		/* our AUTH is queued but not sent: refuse before it goes out */
 		if (!tun_tls_peer_named(c, c->auth.peer_name, why, sizeof(why))) {
-			tun.stats.auth_failures++;
-			tun.stats.tls_failures++;
+			c->tun->stats.auth_failures++;
+			c->tun->stats.tls_failures++;
 			tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
 			return;
 		}
@@ -342,9 +357,13 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_handle_frame(c, m);
 		break;
 	case VS_TUN_MSG_ABORT:
+		tun_handle_in_msg(c, m, VS_TUN_IN_ABORT);
+		break;
 	case VS_TUN_MSG_END:
+		tun_handle_in_msg(c, m, VS_TUN_IN_END);
+		break;
 	case VS_TUN_MSG_BARRIER:
-		tun_handle_in_msg(c, m);
+		tun_handle_in_msg(c, m, VS_TUN_IN_BARRIER);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
 	case VS_TUN_MSG_VM_REJECT:
@@ -358,7 +377,8 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_handle_out_msg(c, m);
 		break;
 	case VS_TUN_MSG_EXPECT:
-		vs_ho_tun_expect(m->u.expect.name, c->auth.peer_name);
+		c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
+				    c->auth.peer_name);
 		break;
 	case VS_TUN_MSG_PING:
 		vs_tun_encode_pong(c->out, m->u.ping.token);
@@ -415,7 +435,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 
 		off += used;
 		if (e) {
-			tun.stats.protocol_errors++;
+			c->tun->stats.protocol_errors++;
 			tun_conn_close(c, e, vs_tun_decoder_errmsg(&c->dec));
 			break;
 		}
@@ -461,7 +481,7 @@ static gboolean tun_handshake_timeout_cb(gpointer data)
 	struct tun_conn *c = data;
 
 	c->handshake_timer = 0;
-	tun.stats.auth_failures++;
+	c->tun->stats.auth_failures++;
 	tun_conn_close(c, VS_TUN_ERR_TIMEOUT, "handshake timed out");
 	return G_SOURCE_REMOVE;
 }
@@ -484,6 +504,7 @@ static gboolean tun_conn_free_idle_cb(gpointer data)
 void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 {
 	struct tun_peer *p = c->peer;
+	struct vs_tun *t = c->tun;
 
 	if (c->dead)
 		return;
@@ -524,25 +545,23 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	c->handshake_timer = 0;
 	g_socket_close(c->sock, NULL);
 	vs_tun_auth_clear(&c->auth);
-	g_hash_table_remove_all(c->in_streams);	/* tells handover */
-	tun.conns = g_list_remove(tun.conns, c);
+	g_hash_table_remove_all(c->in_streams);	/* CLOSED events */
+	t->conns = g_list_remove(t->conns, c);
 	if (p && p->conn == c) {
-		GList *l;
+		GList *l, *next;
 
 		p->conn = NULL;
-		for (l = p->streams; l; l = l->next) {
+		for (l = p->streams; l; l = next) {
 			struct vs_tun_stream *s = l->data;
 
+			next = l->next;		/* the callback may close the stream */
 			s->opened = s->open_sent = false;
-			if (s->acked + 1 < s->next_seq || !s->committed) {
-				struct vs_vm *vm = vs_vm_find_by_name(s->vm_name);
-
-				if (vm)
-					VS_STAT_ADD(vm->stats.tunnel_reconnects, 1);
-			}
+			if (s->acked + 1 < s->next_seq || !s->committed)
+				t->ops->out_event(t->opaque, s, s->vm_name, VS_TUN_OUT_INTERRUPTED,
+						  VS_TUN_REJECT_NONE);
 		}
 		if (p->streams || !g_queue_is_empty(&p->expects)) {
-			tun.stats.reconnects++;
+			t->stats.reconnects++;
 			tun_peer_schedule_reconnect(p);
 		}
 	}
@@ -557,7 +576,7 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 
 	if (!vs_tun_random_nonce(nonce, &err) ||
 	    vs_tun_auth_init(&c->auth, c->initiator ? VS_TUN_ROLE_INITIATOR : VS_TUN_ROLE_RESPONDER,
-			     key, key_len, tun.node_name, nonce) != VS_TUN_OK) {
+			     key, key_len, c->tun->node_name, nonce) != VS_TUN_OK) {
 		g_autofree char *why = g_strdup_printf("cannot start a handshake: %s",
 						       err ? err->message
 							   : vs_tun_auth_errmsg(&c->auth));
@@ -575,11 +594,12 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
  * queued at once; with TLS the caller starts the TLS handshake once TCP is
  * up (tun_tls_start()), and the HELLO follows it.
  */
-struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
-			      const char *desc)
+struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
+			      struct tun_peer *peer, const char *desc)
 {
 	struct tun_conn *c = g_new0(struct tun_conn, 1);
 
+	c->tun = t;
 	c->sock = sock;
 	c->initiator = initiator;
 	c->peer = peer;
@@ -590,8 +610,8 @@ struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *pe
 	g_socket_set_blocking(sock, FALSE);
 	/* the handshake timeout covers TLS and HELLO/AUTH together */
 	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
-	tun.conns = g_list_prepend(tun.conns, c);
-	if (!tun_tls_enabled() && !tun_conn_start_auth(c, tun.psk, tun.psk_len))
+	t->conns = g_list_prepend(t->conns, c);
+	if (!tun_tls_enabled(t) && !tun_conn_start_auth(c, t->psk, t->psk_len))
 		return NULL;	/* closed, freed from an idle callback */
 	return c;
 }

@@ -7,21 +7,28 @@
  * of include/vhost-shim/tunnel_wire.h (codec: tunnel_proto.h); after a mutual
  * HMAC handshake it multiplexes one *stream* per migrating VM.
  *
- * Source side: handover.c opens an outgoing stream when it knows the
+ * One struct vs_tun is one such endpoint (the daemon keeps one; the unit
+ * test runs two in one process).  It knows nothing of ports, VMs or
+ * counters beyond its own: everything it has to say upward goes through
+ * the table of callbacks (struct vs_tun_ops) given to vs_tun_new(), the
+ * pattern of rte_vhost_device_ops.  The daemon's table is the handover's
+ * functions (handover.h) plus main.c's peer events (control socket).
+ *
+ * Source side: the handover opens an outgoing stream when it knows the
  * destination (at migration start, before the blackout), pushes frames in
  * order, and the stream keeps every frame until the destination has acked
  * it *and* reported the VM running (RESUMED).  If the connection breaks it
  * reconnects and resends from the destination's next expected sequence
  * number, so frames are neither lost nor duplicated.  On rollback the
- * frames come back to handover.c in order (vs_tun_stream_take_back()).
+ * frames come back to the handover in order (vs_tun_stream_take_back()).
  *
- * Destination side: a VM_OPEN is accepted only for a VM handover.c
- * expects (vs_ho_tun_open()); frames go to vs_ho_tun_frame() in order,
- * duplicates (seq below next expected) are dropped and counted.
+ * Destination side: a VM_OPEN is accepted only if the stream_open
+ * callback says so; frames go to the frame callback in order, duplicates
+ * (seq below next expected) included, which the callback drops and counts.
  *
- * All of it runs on the GLib main loop; nothing here blocks.  Memory is
- * bounded by the senders' buffer caps plus VS_TUN_SEND_QUEUE_MAX per
- * connection.
+ * All of it runs on the GLib main loop (the global default context);
+ * nothing here blocks.  Memory is bounded by the senders' buffer caps plus
+ * VS_TUN_SEND_QUEUE_MAX per connection.
  */
 #ifndef VS_TUNNEL_H
 #define VS_TUNNEL_H
@@ -31,10 +38,13 @@
 
 #include <gio/gio.h>
 
-struct vs_cfg;
-struct vs_vm;
+#include "vhost-shim/tunnel_wire.h"
+
+struct vs_tun;
 struct vs_tun_stream;
 struct vs_tun_in;
+
+typedef struct vs_tun vs_tun;
 
 /* Security consideration: per-connection memory for unsent bytes */
 #define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
@@ -49,42 +59,205 @@ struct vs_tun_frame {
 	uint8_t data[];
 };
 
+/* --- upward: the callbacks ------------------------------------------------- */
+
 /**
- * vs_tun_init() - load the key and the TLS credentials, start listening
- * @cfg:	daemon configuration ([tunnel], [peer NAME])
+ * enum vs_tun_in_event - what happens to an incoming stream (destination)
+ * @VS_TUN_IN_BARRIER:	BARRIER(seq): every straggler the source had when
+ *			it saw LIVE_SEEN has a seq <= seq, and was sent
+ * @VS_TUN_IN_END:	END(seq): the source stopped forwarding; the stream
+ *			is gone (no CLOSED follows)
+ * @VS_TUN_IN_ABORT:	ABORT: the migration failed, the VM runs at the
+ *			source; the stream is gone (no CLOSED follows)
+ * @VS_TUN_IN_CLOSED:	its connection is gone, or a reconnecting source
+ *			replaced it; the source may resume on a new stream
+ */
+enum vs_tun_in_event {
+	VS_TUN_IN_BARRIER,
+	VS_TUN_IN_END,
+	VS_TUN_IN_ABORT,
+	VS_TUN_IN_CLOSED,
+	VS_TUN_IN_NUM_EVENTS
+};
+
+/**
+ * enum vs_tun_out_event - what happens to an outgoing stream (source)
+ * @VS_TUN_OUT_RESUMED:	RESUMED: the VM runs at the destination
+ * @VS_TUN_OUT_LIVE_SEEN: LIVE_SEEN: the destination holds live frames
+ *			until our BARRIER
+ * @VS_TUN_OUT_REJECTED: VM_REJECT: the destination refused the stream
+ *			(the reason is given); it keeps its frames, and asks
+ *			again when that peer sends EXPECT for the VM
+ * @VS_TUN_OUT_INTERRUPTED: its connection broke while the stream still had
+ *			frames to deliver or was not committed; it reconnects
+ *			and resumes by itself
+ */
+enum vs_tun_out_event {
+	VS_TUN_OUT_RESUMED,
+	VS_TUN_OUT_LIVE_SEEN,
+	VS_TUN_OUT_REJECTED,
+	VS_TUN_OUT_INTERRUPTED,
+	VS_TUN_OUT_NUM_EVENTS
+};
+
+/**
+ * struct vs_tun_peer_event - an authenticated connection came or went
+ * @up:		true: authenticated (PEER_CONNECTED); false: gone (PEER_LOST)
+ * @peer:	the peer's authenticated node name
+ * @address:	the other end's "IP:port"
+ * @outgoing:	we dialled
+ * @ports:	the VMs whose streams it carries, NULL-terminated, maybe empty
+ * @reason:	why it went (NULL when @up)
+ */
+struct vs_tun_peer_event {
+	bool up;
+	const char *peer;
+	const char *address;
+	bool outgoing;
+	const char *const *ports;
+	const char *reason;
+};
+
+/**
+ * struct vs_tun_ops - how the tunnel calls upward (main loop, from inside
+ * the tunnel's own callbacks: none may free the tunnel)
+ * @stream_open: destination: a peer opens a stream (VM_OPEN) for @vm with
+ *	@mac; return VS_TUN_REJECT_NONE and set *@next_expected (the first
+ *	seq not received yet, >= 1) to accept, or a reason, with @error set
+ *	to one line for the log, to refuse.  @in identifies the stream in the
+ *	other calls and in vs_tun_in_send_*() until END, ABORT or CLOSED.
+ * @frame:	destination: a FRAME of @in, in order; seq below the
+ *	accepted next_expected is a resend the callback drops and counts
+ * @in_event:	destination: @in had @ev; @seq is BARRIER's or END's
+ * @out_event:	source: stream @s of @vm had @ev; @reason for REJECTED
+ *	(VS_TUN_REJECT_NONE for a reason this version does not know)
+ * @expect:	automatic mode: @peer says it is the destination of @vm (MAC
+ *	@mac); return false to refuse it (the tunnel counts and logs it)
+ * @peer_event: a connection was authenticated, or an authenticated one
+ *	is gone; a PEER_LOST always follows a PEER_CONNECTED of the same one
+ */
+struct vs_tun_ops {
+	enum vs_tun_reject (*stream_open)(void *opaque, struct vs_tun_in *in, const char *vm,
+					  const uint8_t mac[6], const char *peer,
+					  uint64_t *next_expected, GError **error);
+	void (*frame)(void *opaque, struct vs_tun_in *in, const char *vm, uint64_t seq,
+		      uint8_t origin, const uint8_t *data, uint32_t len);
+	void (*in_event)(void *opaque, struct vs_tun_in *in, const char *vm,
+			 enum vs_tun_in_event ev, uint64_t seq);
+	void (*out_event)(void *opaque, struct vs_tun_stream *s, const char *vm,
+			  enum vs_tun_out_event ev, enum vs_tun_reject reason);
+	bool (*expect)(void *opaque, const char *vm, const uint8_t mac[6], const char *peer);
+	void (*peer_event)(void *opaque, const struct vs_tun_peer_event *ev);
+};
+
+/* --- the endpoint ---------------------------------------------------------- */
+
+/**
+ * struct vs_tun_peer_cfg - a peer shim
+ * @name:	its node name
+ * @address:	"IP:port" of its listener ("localhost" is 127.0.0.1)
+ */
+struct vs_tun_peer_cfg {
+	const char *name;
+	const char *address;
+};
+
+/**
+ * struct vs_tun_cfg - what vs_tun_new() needs (copied; main.c fills it
+ * from [tunnel] and [peer NAME])
+ * @node_name:	our name towards peers
+ * @listen:	"IP:port" to accept peers on, NULL for none; port 0 takes
+ *		any free port (vs_tun_listen_port())
+ * @key_file:	pre-shared key file, NULL for none (TLS only)
+ * @tls:	x509 mutual TLS under every connection
+ * @tls_ca/@tls_cert/@tls_key: its files, with @tls
+ * @peers/@n_peers: the peers
+ */
+struct vs_tun_cfg {
+	const char *node_name;
+	const char *listen;
+	const char *key_file;
+	bool tls;
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const struct vs_tun_peer_cfg *peers;
+	unsigned int n_peers;
+};
+
+/**
+ * vs_tun_new() - load the key and the TLS credentials, start listening
+ * @cfg:	configuration; without a listener or a peer, nothing is loaded
+ *		and the tunnel is idle (migrations buffer locally only)
+ * @ops:	callbacks, kept (static storage)
+ * @opaque:	their first argument
  * @error:	set on failure
  *
- * Return: TRUE on success (also when no tunnel is configured)
+ * Return: the tunnel, or NULL with @error set
  */
-gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error);
-void vs_tun_fini(void);
+struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops *ops,
+			  void *opaque, GError **error);
+
+/**
+ * vs_tun_free() - close every connection (ERROR(SHUTDOWN)), free the
+ * streams, peers and listener
+ * @t:		tunnel, or NULL
+ */
+void vs_tun_free(struct vs_tun *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_tun, vs_tun_free)
+
+/**
+ * vs_tun_add_peer() - configure one more peer
+ * @t:		tunnel
+ * @name:	its node name, not configured yet
+ * @address:	"IP:port"
+ * @error:	set if the address does not parse or the name is taken
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address,
+			 GError **error);
+
+/**
+ * vs_tun_listen_port() - the port the listener is bound to
+ * @t:		tunnel
+ *
+ * Return: the port, 0 without a listener
+ */
+guint16 vs_tun_listen_port(const struct vs_tun *t);
 
 /**
  * vs_tun_has_peer() - is @peer a configured peer name
+ * @t:		tunnel, or NULL
  * @peer:	name
  *
  * Return: true if known
  */
-bool vs_tun_has_peer(const char *peer);
+bool vs_tun_has_peer(const struct vs_tun *t, const char *peer);
 
 /**
  * vs_tun_announce_expect() - tell every configured peer "VM @vm comes to me"
+ * @t:		tunnel
  * @vm:		VM name
  * @mac:	its MAC
  */
-void vs_tun_announce_expect(const char *vm, const uint8_t mac[6]);
+void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[6]);
 
 /* --- source side (tunnel_stream.c) --- */
 
 /**
- * vs_tun_stream_open() - open an outgoing stream for @vm to @peer; VM_OPEN
- * goes out now or once the connection is up (it is opened if need be)
+ * vs_tun_stream_open() - open an outgoing stream for a VM to @peer;
+ * VM_OPEN goes out now or once the connection is up (it is opened if need
+ * be)
+ * @t:		tunnel
  * @peer:	configured peer name
- * @vm:		the migrating VM (its name and MAC are copied)
+ * @vm:		the VM's name (copied)
+ * @mac:	its MAC (copied)
  *
  * Return: the stream, or NULL if @peer is not configured
  */
-struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm);
+struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, const char *vm,
+					 const uint8_t mac[6]);
 
 /**
  * vs_tun_stream_can_push() - should the pump push more frames now
@@ -182,15 +355,22 @@ struct vs_tun_stats {
 	uint64_t send_queue_full;
 };
 
-const struct vs_tun_stats *vs_tun_get_stats(void);
+/**
+ * vs_tun_get_stats() - the tunnel's counters
+ * @t:		tunnel
+ *
+ * Return: them, owned by @t
+ */
+const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t);
 
 /**
  * vs_tun_peer_connected() - is there an authenticated connection to @peer
+ * @t:		tunnel
  * @peer:	peer name
  *
  * Return: true if up
  */
-bool vs_tun_peer_connected(const char *peer);
+bool vs_tun_peer_connected(const struct vs_tun *t, const char *peer);
 
 /* --- destination side (tunnel_stream.c) --- */
 
@@ -208,40 +388,5 @@ void vs_tun_in_send_resumed(struct vs_tun_in *in);
  * @in:		incoming stream
  */
 void vs_tun_in_send_live_seen(struct vs_tun_in *in);
-
-/* --- implemented by handover_tun.c, called by the tunnel (main loop) --- */
-
-/**
- * vs_ho_tun_open() - a peer opens a stream for a VM: do we expect it?
- * @vm_name:	VM name from VM_OPEN
- * @mac:	its MAC from VM_OPEN (must match the port's)
- * @peer:	authenticated peer name
- * @in:		the tunnel's stream, for replies
- * @next_expected: output: first sequence number not yet received
- * @error:	set with the reason on refusal
- *
- * Return: true to accept
- */
-bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
-		    struct vs_tun_in *in, uint64_t *next_expected, GError **error);
-/* A new frame (seq == next expected), in order */
-void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
-		     uint32_t len);
-/* ABORT, BARRIER or END from the source (VS_TUN_MSG_*) */
-void vs_ho_tun_in_msg(const char *vm_name, int msg_type);
-/* the connection carrying @in is gone */
-void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in);
-/* RESUMED, LIVE_SEEN or VM_REJECT for our outgoing stream */
-void vs_ho_tun_out_msg(const char *vm_name, int msg_type);
-/* automatic mode: @peer says it is the destination of @vm_name */
-void vs_ho_tun_expect(const char *vm_name, const char *peer);
-/*
- * a connection to or from @peer was authenticated (@up) or, having been
- * authenticated, is gone (@reason); @address is the other end's "IP:port",
- * @ports the VMs whose streams it carries (NULL-terminated, may be empty).
- * Becomes the PEER_CONNECTED / PEER_LOST control event.
- */
-void vs_ho_tun_peer_event(bool up, const char *peer, const char *address, bool outgoing,
-			  const char *const *ports, const char *reason);
 
 #endif /* VS_TUNNEL_H */

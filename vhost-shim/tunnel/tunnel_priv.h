@@ -10,10 +10,11 @@
  * stream (retain, flush, trim, take back, close) and the destination's
  * replies on an incoming one.  tunnel_io.c moves a connection's bytes,
  * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
- * (tunnel_tls.h).  All run on the main loop thread, which owns tun and
- * everything it points to.
+ * (tunnel_tls.h).  All run on the main loop thread, which owns each
+ * struct vs_tun and everything it points to; every connection, peer and
+ * stream points back at its tunnel, the only state there is.
  *
- * Lifetimes: a peer lives from vs_tun_init() to vs_tun_fini(); a
+ * Lifetimes: a peer lives from vs_tun_add_peer() to vs_tun_free(); a
  * connection until tun_conn_close() (freed from an idle callback, since
  * the close may run inside one of its own callbacks); an outgoing stream
  * from vs_tun_stream_open() to vs_tun_stream_take_back() or
@@ -33,9 +34,11 @@
 #include "tunnel_proto.h"
 
 struct tun_conn;
+struct tun_tls;
 struct tun_tls_op;
 
 struct tun_peer {
+	struct vs_tun *tun;
 	char *name;
 	GInetSocketAddress *addr;
 	struct tun_conn *conn;		/* outgoing, NULL when down */
@@ -46,6 +49,7 @@ struct tun_peer {
 };
 
 struct tun_conn {
+	struct vs_tun *tun;
 	GSocket *sock;
 	GSource *in_src, *out_src;
 	bool initiator;
@@ -87,12 +91,15 @@ struct vs_tun_in {
 };
 
 
-/* The module state, one instance (tun, in tunnel.c) */
-struct tun_state {
+/* One tunnel endpoint (tunnel.h): all the state the transport has */
+struct vs_tun {
+	const struct vs_tun_ops *ops;
+	void *opaque;			/* the callbacks' first argument */
 	bool enabled;
 	char node_name[VS_TUN_NODE_NAME_MAX + 1];
 	uint8_t psk[VS_TUN_PSK_MAX];
 	size_t psk_len;
+	struct tun_tls *tls;		/* tls=x509: credentials, else NULL */
 	GSocket *listen_sock;
 	GSource *listen_src;
 	GPtrArray *peers;		/* struct tun_peer * */
@@ -100,8 +107,6 @@ struct tun_state {
 	uint32_t next_stream_id;
 	struct vs_tun_stats stats;
 };
-
-extern struct tun_state tun;
 
 /* --- tunnel.c: connections --- */
 
@@ -153,11 +158,12 @@ gboolean tun_conn_on_writable(struct tun_conn *c);
 
 /**
  * tun_find_peer() - a configured peer by name
+ * @t:		tunnel
  * @name:	peer name
  *
  * Return: the peer, or NULL if none has that name
  */
-struct tun_peer *tun_find_peer(const char *name);
+struct tun_peer *tun_find_peer(const struct vs_tun *t, const char *name);
 
 /**
  * tun_conn_ready() - may streams use this connection
@@ -187,6 +193,7 @@ size_t tun_conn_queued(const struct tun_conn *c);
  * list of connections with its handshake timer running; without TLS its
  * HELLO is queued (the caller flushes), with TLS the caller starts the TLS
  * handshake once TCP is up
+ * @t:		tunnel
  * @sock:	the socket, which the connection takes
  * @initiator:	we connected (true) or accepted (false)
  * @peer:	the configured peer we connected to, NULL if accepted
@@ -195,8 +202,8 @@ size_t tun_conn_queued(const struct tun_conn *c);
  * Return: the connection, or NULL if it was closed at once (a handshake
  * could not start: logged, and freed from an idle callback)
  */
-struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
-			      const char *desc);
+struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
+			      struct tun_peer *peer, const char *desc);
 
 /* --- tunnel_peers.c: peers, listener, init --- */
 
@@ -283,7 +290,7 @@ void tun_stream_flush(struct vs_tun_stream *s);
 
 /**
  * tun_in_free() - destroy notifier of a connection's incoming streams:
- * tells handover.c the stream is gone (unless it ended properly), frees it
+ * tells the callbacks the stream is gone (unless it ended properly), frees it
  * @data:	struct vs_tun_in
  */
 void tun_in_free(gpointer data);

@@ -4,7 +4,7 @@
  * destination's replies
  *
  * Theory of operation: see tunnel.h.  An outgoing stream (struct
- * vs_tun_stream) belongs to handover.c, from vs_tun_stream_open() to
+ * vs_tun_stream) belongs to its opener (the handover), from vs_tun_stream_open() to
  * vs_tun_stream_take_back() or vs_tun_stream_close(), and outlives the
  * connections of its peer.  It numbers the frames pushed into it from 1
  * and retains every one of them in order:
@@ -20,11 +20,11 @@
  *     expected seq says where to resend from, so frames are neither lost
  *     nor duplicated;
  *   - take back (rollback): ABORT, and all retained frames go back to
- *     handover.c in order for local replay; close: END (or ABORT) and free.
+ *     the opener in order for local replay; close: END (or ABORT) and free.
  *
  * An incoming stream (struct vs_tun_in) belongs to its connection in
  * tunnel.c; here are only the destination's replies on it (RESUMED,
- * LIVE_SEEN) and its destroy notifier, which tells handover.c it is gone.
+ * LIVE_SEEN) and its destroy notifier, which tells the callbacks it is gone.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -33,8 +33,6 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 #include "tunnel_proto.h"
-#include "vm.h"
-#include "config.h"
 
 /* --- streams (source side) ------------------------------------------------ */
 
@@ -86,7 +84,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		if (f->seq < s->send_seq)
 			continue;
 		if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX) {
-			tun.stats.send_queue_full++;
+			c->tun->stats.send_queue_full++;
 			break;
 		}
 		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
@@ -95,18 +93,19 @@ void tun_stream_flush(struct vs_tun_stream *s)
 	tun_conn_flush(c);
 }
 
-struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm)
+struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, const char *vm,
+					 const uint8_t mac[6])
 {
-	struct tun_peer *p = tun_find_peer(peer);
+	struct tun_peer *p = tun_find_peer(t, peer);
 	struct vs_tun_stream *s;
 
 	if (!p)
 		return NULL;
 	s = g_new0(struct vs_tun_stream, 1);
-	g_strlcpy(s->vm_name, vm->cfg->name, sizeof(s->vm_name));
-	memcpy(s->mac, vm->cfg->mac, 6);
+	g_strlcpy(s->vm_name, vm, sizeof(s->vm_name));
+	memcpy(s->mac, mac, 6);
 	s->peer = p;
-	s->stream_id = ++tun.next_stream_id ? tun.next_stream_id : ++tun.next_stream_id;
+	s->stream_id = ++t->next_stream_id ? t->next_stream_id : ++t->next_stream_id;
 	s->next_seq = 1;
 	s->send_seq = 1;
 	g_queue_init(&s->frames);
@@ -264,7 +263,9 @@ void vs_tun_in_send_live_seen(struct vs_tun_in *in)
 void tun_in_free(gpointer data)
 {
 	struct vs_tun_in *in = data;
+	struct vs_tun *t = in->conn->tun;
 
-	vs_ho_tun_in_closed(in->vm_name, in);
+	if (in->vm_name[0])
+		t->ops->in_event(t->opaque, in, in->vm_name, VS_TUN_IN_CLOSED, 0);
 	g_free(in);
 }
