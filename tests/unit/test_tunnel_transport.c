@@ -1,335 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_tunnel_transport.c - the tunnel transport (tunnel.h), two real
+ * test_tunnel_transport.c - the tunnel transport (tunnel.h): two real
  * tunnels on loopback in one process and one GMainContext (the default)
  *
- * Theory of operation: each test builds two struct vs_tun, "hosta" and
- * "hostb", sharing a pre-shared key, each listening on 127.0.0.1 at a port
- * the kernel picks and knowing the other as a peer.  Above each is a fake
- * upper layer (struct side) that records every callback the tunnel makes
- * and plays a destination's handover: it accepts streams for one VM
- * ("vm1", VM_MAC) and keeps the frames it gets.  The tests drive the main
- * loop until a condition holds (run_until()), with a deadline, so a bug
- * fails a check instead of hanging.  Real sockets, real codec, real
- * handshake; no EAL, no QEMU.  White-box where a test needs to reach a
- * connection (tunnel_priv.h), e.g. to cut it.
+ * Theory of operation: tun_harness.h.  Each test builds "hosta" and
+ * "hostb", each the other's peer, with a fake upper layer that records the
+ * callbacks and keeps the frames; it drives the main loop until a
+ * condition holds, with a deadline.  Real sockets, codec and handshake; no
+ * EAL, no QEMU.  The protocol rules a peer must keep are
+ * test_tunnel_rules.c.
  */
 #include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "log.h"
-#include "tunnel.h"
-#include "tunnel_priv.h"
-#include "tunnel_proto.h"
-
-#define VM_NAME		"vm1"
-#define FRAME_LEN	64
-#define DEADLINE_MS	5000
-
-static const uint8_t VM_MAC[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
-
-/* One tunnel and the fake upper layer above it */
-struct side {
-	const char *name;
-	struct vs_tun *t;
-	/* destination: what stream_open answers */
-	enum vs_tun_reject verdict;
-	uint64_t next_expected;		/* first seq not received (the handover's) */
-	struct vs_tun_in *in;
-	unsigned int opens;
-	GArray *seqs;			/* uint64_t: every new frame, in arrival order */
-	uint64_t dups;
-	bool frame_bad;			/* a frame's bytes did not match its seq */
-	unsigned int in_events[VS_TUN_IN_NUM_EVENTS];
-	uint64_t in_event_seq[VS_TUN_IN_NUM_EVENTS];
-	/* source */
-	unsigned int out_events[VS_TUN_OUT_NUM_EVENTS];
-	enum vs_tun_reject last_reject;
-	/* automatic mode */
-	unsigned int expects;
-	bool expect_answer;
-	/* peers */
-	unsigned int peers_up, peers_down;
-	char last_ports[64];
-};
-
-static char *key_path;
-
-/* --- the fake upper layer -------------------------------------------------- */
-
-static enum vs_tun_reject cb_stream_open(void *opaque, struct vs_tun_in *in, const char *vm,
-					 const uint8_t mac[6], const char *peer,
-					 uint64_t *next_expected, GError **error)
-{
-	struct side *sd = opaque;
-
-	sd->opens++;
-	if (strcmp(vm, VM_NAME)) {
-		g_set_error(error, VS_TUN_ERROR, 0, "no port %s", vm);
-		return VS_TUN_REJECT_UNKNOWN_VM;
-	}
-	if (sd->verdict != VS_TUN_REJECT_NONE) {
-		g_set_error(error, VS_TUN_ERROR, 0, "refused by the test");
-		return sd->verdict;
-	}
-	sd->in = in;
-	*next_expected = sd->next_expected;
-	return VS_TUN_REJECT_NONE;
-}
-
-static void frame_fill(uint8_t *buf, uint64_t seq)
-{
-	memset(buf, 0, FRAME_LEN);
-	memcpy(buf, VM_MAC, 6);
-	memcpy(buf + 14, &seq, sizeof(seq));
-	buf[FRAME_LEN - 1] = (uint8_t)(seq * 7);
-}
-
-static void cb_frame(void *opaque, struct vs_tun_in *in, const char *vm, uint64_t seq,
-		     uint8_t origin, const uint8_t *data, uint32_t len)
-{
-	struct side *sd = opaque;
-	uint8_t want[FRAME_LEN];
-
-	if (seq < sd->next_expected) {
-		sd->dups++;
-		return;
-	}
-	frame_fill(want, seq);
-	if (len != FRAME_LEN || memcmp(data, want, FRAME_LEN) || seq != sd->next_expected)
-		sd->frame_bad = true;
-	sd->next_expected = seq + 1;
-	g_array_append_val(sd->seqs, seq);
-}
-
-static void cb_in_event(void *opaque, struct vs_tun_in *in, const char *vm,
-			enum vs_tun_in_event ev, uint64_t seq)
-{
-	struct side *sd = opaque;
-
-	sd->in_events[ev]++;
-	sd->in_event_seq[ev] = seq;
-	if (ev != VS_TUN_IN_BARRIER && sd->in == in)
-		sd->in = NULL;
-}
-
-static void cb_out_event(void *opaque, struct vs_tun_stream *s, const char *vm,
-			 enum vs_tun_out_event ev, enum vs_tun_reject reason)
-{
-	struct side *sd = opaque;
-
-	sd->out_events[ev]++;
-	if (ev == VS_TUN_OUT_REJECTED)
-		sd->last_reject = reason;
-}
-
-static bool cb_expect(void *opaque, const char *vm, const uint8_t mac[6], const char *peer)
-{
-	struct side *sd = opaque;
-
-	sd->expects++;
-	return sd->expect_answer;
-}
-
-static void cb_peer_event(void *opaque, const struct vs_tun_peer_event *ev)
-{
-	struct side *sd = opaque;
-	g_autofree char *ports = g_strjoinv(",", (char **)ev->ports);
-
-	if (ev->up)
-		sd->peers_up++;
-	else
-		sd->peers_down++;
-	g_strlcpy(sd->last_ports, ports, sizeof(sd->last_ports));
-}
-
-static const struct vs_tun_ops test_ops = {
-	.stream_open = cb_stream_open,
-	.frame = cb_frame,
-	.in_event = cb_in_event,
-	.out_event = cb_out_event,
-	.expect = cb_expect,
-	.peer_event = cb_peer_event,
-};
-
-/* --- the fixture ----------------------------------------------------------- */
-
-static void side_init(struct side *sd, const char *name, const char *listen)
-{
-	g_autoptr(GError) err = NULL;
-	const struct vs_tun_cfg cfg = {
-		.node_name = name,
-		.listen = listen,
-		.key_file = key_path,
-	};
-
-	memset(sd, 0, sizeof(*sd));
-	sd->name = name;
-	sd->next_expected = 1;
-	sd->expect_answer = true;
-	sd->seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	sd->t = vs_tun_new(&cfg, &test_ops, sd, &err);
-	g_assert_no_error(err);
-	g_assert_nonnull(sd->t);
-}
-
-static void side_fini(struct side *sd)
-{
-	vs_tun_free(sd->t);
-	sd->t = NULL;
-	g_array_unref(sd->seqs);
-}
-
-static char *addr_of(struct side *sd)
-{
-	return g_strdup_printf("127.0.0.1:%u", vs_tun_listen_port(sd->t));
-}
-
-/* hosta and hostb, each the other's peer */
-static void pair_init(struct side *a, struct side *b)
-{
-	g_autoptr(GError) err = NULL;
-	g_autofree char *aa = NULL, *ba = NULL;
-
-	side_init(a, "hosta", "127.0.0.1:0");
-	side_init(b, "hostb", "127.0.0.1:0");
-	aa = addr_of(a);
-	ba = addr_of(b);
-	g_assert_true(vs_tun_add_peer(a->t, "hostb", ba, &err));
-	g_assert_true(vs_tun_add_peer(b->t, "hosta", aa, &err));
-	g_assert_no_error(err);
-}
-
-/* Let the connections freed from idle callbacks go */
-static void drain_loop(void)
-{
-	gint64 end = g_get_monotonic_time() + 50 * 1000;
-
-	while (g_get_monotonic_time() < end)
-		g_main_context_iteration(NULL, FALSE);
-}
-
-static void pair_fini(struct side *a, struct side *b)
-{
-	side_fini(a);
-	side_fini(b);
-	drain_loop();
-}
-
-typedef bool (*cond_fn)(void *arg);
-
-/* Run the default main context until @cond holds or @ms pass */
-static bool run_until(cond_fn cond, void *arg, unsigned int ms)
-{
-	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-
-	while (!cond(arg)) {
-		if (g_get_monotonic_time() >= end)
-			return false;
-		g_main_context_iteration(NULL, FALSE);
-		if (!cond(arg))
-			g_usleep(200);
-	}
-	return true;
-}
-
-static void run_for(unsigned int ms)
-{
-	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-
-	while (g_get_monotonic_time() < end) {
-		g_main_context_iteration(NULL, FALSE);
-		g_usleep(200);
-	}
-}
-
-static bool stream_connected(void *arg)
-{
-	return vs_tun_stream_connected(arg);
-}
-
-static bool stream_down(void *arg)
-{
-	return !vs_tun_stream_connected(arg);
-}
-
-struct count_watch {
-	const unsigned int *counter;
-	unsigned int n;
-};
-
-static bool at_least(void *arg)
-{
-	const struct count_watch *cw = arg;
-
-	return *cw->counter >= cw->n;
-}
-
-struct want_frames {
-	struct side *sd;
-	guint n;
-};
-
-static bool got_frames(void *arg)
-{
-	struct want_frames *w = arg;
-
-	return w->sd->seqs->len >= w->n;
-}
-
-static bool acked_all(void *arg)
-{
-	struct vs_tun_stream *s = arg;
-
-	return s->acked + 1 == s->next_seq;
-}
-
-static bool retained_none(void *arg)
-{
-	return vs_tun_stream_retained(arg) == 0;
-}
-
-static void push_frames(struct vs_tun_stream *s, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		uint8_t buf[FRAME_LEN];
-
-		frame_fill(buf, s->next_seq);
-		vs_tun_stream_push(s, VS_TUN_ORIGIN_BLACKOUT, buf, FRAME_LEN);
-	}
-}
-
-/* Every seq 1..@n received once, in order, with the right bytes */
-static void check_seqs(struct side *sd, uint64_t n)
-{
-	guint i;
-
-	g_assert_false(sd->frame_bad);
-	g_assert_cmpuint(sd->seqs->len, ==, n);
-	for (i = 0; i < sd->seqs->len; i++)
-		g_assert_cmpuint(g_array_index(sd->seqs, uint64_t, i), ==, i + 1);
-}
-
-/* The connection hosta dialled to hostb */
-static struct tun_conn *out_conn(struct side *a)
-{
-	return tun_find_peer(a->t, "hostb")->conn;
-}
-
-/* Cut a connection as a reset would: both ends see it go */
-static void cut(struct tun_conn *c)
-{
-	g_assert_nonnull(c);
-	shutdown(g_socket_get_fd(c->sock), SHUT_RDWR);
-}
+#include "tun_harness.h"
 
 /* --- tests ----------------------------------------------------------------- */
 
@@ -360,6 +49,12 @@ static void test_handshake(void)
 	g_assert_cmpuint(b.peers_down, ==, 1);
 }
 
+static bool auth_failed(void *t)
+{
+	return vs_tun_get_stats(t)->auth_failures > 0;
+}
+
+/* A peer with another key is refused at the handshake and counted */
 static void test_wrong_key(void)
 {
 	g_autoptr(GError) err = NULL;
@@ -374,19 +69,16 @@ static void test_wrong_key(void)
 	g_assert_cmpint(write(fd, "00112233445566778899aabbccddeeff\n", 33), ==, 33);
 	close(fd);
 	pair_init(&a, &b);
-	memset(&c, 0, sizeof(c));
-	c.seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	cfg.key_file = other;
-	c.t = vs_tun_new(&cfg, &test_ops, &c, &err);
-	g_assert_no_error(err);
+	side_init_cfg(&c, &cfg);
 	ba = addr_of(&b);
 	g_assert_true(vs_tun_add_peer(c.t, "hostb", ba, &err));
 	s = vs_tun_stream_open(c.t, "hostb", VM_NAME, VM_MAC);
-	run_for(400);
+	g_assert_true(run_until(auth_failed, b.t, DEADLINE_MS));
 	g_assert_false(vs_tun_stream_connected(s));
 	g_assert_cmpuint(b.opens, ==, 0);
 	g_assert_cmpuint(b.peers_up, ==, 0);
-	g_assert_cmpuint(vs_tun_get_stats(b.t)->auth_failures, >=, 1);
+	g_assert_cmpuint(c.peers_up, ==, 0);
 	vs_tun_stream_close(s, false);
 	side_fini(&c);
 	pair_fini(&a, &b);
@@ -453,7 +145,7 @@ static void test_cut_resume(void)
 	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
 	push_frames(s, 50);
 	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
-	cut(out_conn(&a));
+	cut(out_conn(&a, "hostb"));
 	g_assert_true(run_until(stream_down, s, DEADLINE_MS));
 	/* while it is down the source keeps pushing (it retains them) */
 	push_frames(s, 50);
@@ -496,7 +188,7 @@ static void test_cut_restarted_destination(void)
 	/* "restart": forget what was received */
 	g_array_set_size(b.seqs, 0);
 	b.next_expected = 1;
-	cut(out_conn(&a));
+	cut(out_conn(&a, "hostb"));
 	g_assert_true(run_until(reopened, &b, DEADLINE_MS));
 	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
 	check_seqs(&b, 30);
@@ -576,25 +268,13 @@ static void test_reconnect_backoff(void)
 	pair_fini(&a, &b);
 }
 
-static char *make_key(void)
-{
-	g_autofree char *path = g_build_filename(g_get_tmp_dir(), "vshim-tun-key-XXXXXX", NULL);
-	int fd = g_mkstemp_full(path, O_WRONLY, 0600);
-
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(write(fd, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
-			      65), ==, 65);
-	close(fd);
-	return g_steal_pointer(&path);
-}
-
 int main(int argc, char **argv)
 {
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
 	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_ERR);
-	key_path = make_key();
+	th_init();
 	g_test_add_func("/tun/transport/handshake", test_handshake);
 	g_test_add_func("/tun/transport/wrong-key", test_wrong_key);
 	g_test_add_func("/tun/transport/stream-ack-trim", test_stream_ack_trim);
@@ -603,7 +283,6 @@ int main(int argc, char **argv)
 			test_cut_restarted_destination);
 	g_test_add_func("/tun/transport/reconnect-backoff", test_reconnect_backoff);
 	rc = g_test_run();
-	g_unlink(key_path);
-	g_free(key_path);
+	th_fini();
 	return rc;
 }

@@ -22,7 +22,8 @@
  * the pump for a BARRIER, sent once the lcore has emptied the uplink's
  * queues and the stream has all they held, so stragglers reach the guest
  * before live frames.  An EXPECT (automatic
- * mode) names the destination of a VM, as migrate-set-peer does, and
+ * mode) for a port with that name *and MAC* (port names are local to each
+ * host) names the destination of a VM, as migrate-set-peer does, and
  * re-opens a stream that peer refused (a destination restarted during the
  * blackout refuses it until it is armed again).
  */
@@ -196,8 +197,17 @@ bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6], c
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 	g_autoptr(GError) err = NULL;
 
-	if (!vm)
+	if (!vm) {
+		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: no such port", peer);
 		return false;
+	}
+	/* port names are local to each host: another host's "vm1" is not ours */
+	if (memcmp(mac, vm->cfg->mac, 6)) {
+		vs_log(MIG, WARNING, vm_name,
+		       "EXPECT from %s ignored: MAC %02x:%02x:%02x:%02x:%02x:%02x is not the port's",
+		       peer, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		return false;
+	}
 	if (!vs_ho_set_peer(vm, peer, &err)) {
 		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
 		return false;

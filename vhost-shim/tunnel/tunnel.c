@@ -35,6 +35,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "log.h"
@@ -93,156 +94,21 @@ size_t tun_conn_queued(const struct tun_conn *c)
 
 /* --- message handling ----------------------------------------------------- */
 
-static const char *tun_peer_name(const struct tun_conn *c)
+const char *tun_conn_peer_name(const struct tun_conn *c)
 {
 	return c->auth.peer_name[0] ? c->auth.peer_name : c->desc;
 }
 
-static void tun_handle_vm_open(struct tun_conn *c, const struct vs_tun_msg *m)
+void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...)
 {
-	struct vs_tun *t = c->tun;
-	g_autoptr(GError) err = NULL;
-	enum vs_tun_reject reason;
-	struct vs_tun_in *in;
-	uint64_t next = 1;
+	g_autofree char *why = NULL;
+	va_list ap;
 
-	if (g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(m->u.vm_open.stream_id))) {
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream id reused");
-		return;
-	}
-	in = g_new0(struct vs_tun_in, 1);
-	in->conn = c;
-	in->stream_id = m->u.vm_open.stream_id;
-	g_strlcpy(in->vm_name, m->u.vm_open.name, sizeof(in->vm_name));
-	reason = t->ops->stream_open(t->opaque, in, in->vm_name, m->u.vm_open.mac,
-				     tun_peer_name(c), &next, &err);
-	if (reason != VS_TUN_REJECT_NONE) {
-		t->stats.streams_rejected++;
-		vs_log(TUN, WARNING, in->vm_name, "stream from %s refused (%s): %s",
-		       tun_peer_name(c), vs_tun_reject_str(reason),
-		       err ? err->message : "no reason given");
-		vs_tun_encode_vm_reject(c->out, in->stream_id, reason);
-		g_free(in);
-		tun_conn_flush(c);
-		return;
-	}
-	in->next_expected = next;
-	g_hash_table_insert(c->in_streams, GUINT_TO_POINTER(in->stream_id), in);
-	vs_tun_encode_vm_accept(c->out, in->stream_id, next);
-	tun_conn_flush(c);
-}
-
-static void tun_handle_frame(struct tun_conn *c, const struct vs_tun_msg *m)
-{
-	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams,
-						   GUINT_TO_POINTER(m->u.frame.stream_id));
-
-	if (!in) {
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME on a stream that is not open");
-		return;
-	}
-	switch (vs_tun_seq_check(in->next_expected, m->u.frame.seq)) {
-	case VS_TUN_SEQ_GAP:
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME sequence gap");
-		return;
-	case VS_TUN_SEQ_NEW:
-		in->next_expected = m->u.frame.seq + 1;
-		break;
-	case VS_TUN_SEQ_DUPLICATE:
-		break;
-	}
-	/* the callback counts and drops duplicates itself */
-	c->tun->ops->frame(c->tun->opaque, in, in->vm_name, m->u.frame.seq, m->u.frame.origin,
-			   m->u.frame.data, (uint32_t)m->u.frame.len);
-	in->ack_due = true;
-}
-
-static void tun_handle_in_msg(struct tun_conn *c, const struct vs_tun_msg *m,
-			      enum vs_tun_in_event ev)
-{
-	uint32_t id = ev == VS_TUN_IN_ABORT ? m->u.stream.stream_id : m->u.stream_seq.stream_id;
-	uint64_t seq = ev == VS_TUN_IN_ABORT ? 0 : m->u.stream_seq.last_seq;
-	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
-	char vm[VS_TUN_VM_NAME_MAX + 1];
-
-	if (!in)
-		return;		/* already gone: harmless */
-	g_strlcpy(vm, in->vm_name, sizeof(vm));
-	if (ev != VS_TUN_IN_BARRIER) {
-		in->vm_name[0] = '\0';	/* no CLOSED event: it ended properly */
-		g_hash_table_steal(c->in_streams, GUINT_TO_POINTER(id));
-	}
-	c->tun->ops->in_event(c->tun->opaque, in, vm, ev, seq);
-	if (ev != VS_TUN_IN_BARRIER)
-		tun_in_free(in);
-}
-
-static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
-{
-	struct vs_tun_stream *s;
-	uint32_t id;
-
-	switch (m->type) {
-	case VS_TUN_MSG_VM_ACCEPT:
-		id = m->u.vm_accept.stream_id;
-		break;
-	case VS_TUN_MSG_VM_REJECT:
-		id = m->u.vm_reject.stream_id;
-		break;
-	case VS_TUN_MSG_ACK:
-		id = m->u.ack.stream_id;
-		break;
-	default:
-		id = m->u.stream.stream_id;
-		break;
-	}
-	s = tun_peer_find_stream(c->peer, id);
-	if (!s)
-		return;		/* closed meanwhile */
-	switch (m->type) {
-	case VS_TUN_MSG_VM_ACCEPT:
-		s->opened = true;
-		/*
-		 * The peer's next expected seq is what it really has.  A
-		 * destination restarted since it acked (receive state lost)
-		 * asks again from 1: before commit nothing was trimmed, so
-		 * every frame is still here, and a stale, higher acked would
-		 * let the commit free frames the new instance never got.
-		 * After commit acked frames are gone: resend what is left.
-		 */
-		if (!s->committed || m->u.vm_accept.next_expected_seq > s->acked)
-			s->acked = m->u.vm_accept.next_expected_seq - 1;
-		s->send_seq = m->u.vm_accept.next_expected_seq;
-		vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
-		       s->stream_id, c->peer->name, s->send_seq);
-		tun_stream_trim(s);
-		tun_stream_flush(s);
-		break;
-	case VS_TUN_MSG_VM_REJECT:
-		s->rejected = true;
-		vs_log(TUN, WARNING, s->vm_name, "stream %u refused by %s: %s", s->stream_id,
-		       c->peer->name, vs_tun_reject_str(m->u.vm_reject.reason));
-		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_REJECTED,
-				       m->u.vm_reject.reason < VS_TUN_NUM_REJECTS
-					       ? (enum vs_tun_reject)m->u.vm_reject.reason
-					       : VS_TUN_REJECT_NONE);
-		break;
-	case VS_TUN_MSG_ACK:
-		if (m->u.ack.seq > s->acked && m->u.ack.seq < s->next_seq)
-			s->acked = m->u.ack.seq;
-		tun_stream_trim(s);
-		break;
-	case VS_TUN_MSG_RESUMED:
-		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_RESUMED,
-				       VS_TUN_REJECT_NONE);
-		break;
-	case VS_TUN_MSG_LIVE_SEEN:
-		c->tun->ops->out_event(c->tun->opaque, s, s->vm_name, VS_TUN_OUT_LIVE_SEEN,
-				       VS_TUN_REJECT_NONE);
-		break;
-	default:
-		break;		/* tun_conn_handle() sends no other type here */
-	}
+	va_start(ap, fmt);
+	why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	c->tun->stats.protocol_errors++;
+	tun_conn_close(c, VS_TUN_ERR_PROTOCOL, why);
 }
 
 /*
@@ -266,13 +132,12 @@ static void tun_conn_announce(struct tun_conn *c, bool up, const char *reason)
 	/* incoming: the streams the peer opened on it */
 	g_hash_table_iter_init(&it, c->in_streams);
 	while (g_hash_table_iter_next(&it, NULL, &v))
-		if (((struct vs_tun_in *)v)->vm_name[0])
-			g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
+		g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
 	g_ptr_array_add(ports, NULL);
 	{
 		const struct vs_tun_peer_event ev = {
 			.up = up,
-			.peer = tun_peer_name(c),
+			.peer = tun_conn_peer_name(c),
 			.address = addr ? addr + 1 : c->desc,
 			.outgoing = c->initiator,
 			.ports = (const char *const *)ports->pdata,
@@ -319,6 +184,7 @@ static void tun_conn_authenticated(struct tun_conn *c)
 
 static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 {
+	enum vs_tun_dir dir;
 	bool deliver = false;
 	enum vs_tun_err err = vs_tun_auth_consume(&c->auth, m, c->out, &deliver);
 
@@ -344,41 +210,46 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_flush(c);
 		return;
 	}
+	/*
+	 * Streams are opened by the side that dialled (the source), so on a
+	 * connection we dialled the peer sends only dst -> src types, and on
+	 * one we accepted only src -> dst types (tunnel-protocol.md, 2)
+	 */
+	dir = vs_tun_type_dir(m->type);
+	if (dir != VS_TUN_DIR_BOTH &&
+	    dir != (c->initiator ? VS_TUN_DIR_DST_TO_SRC : VS_TUN_DIR_SRC_TO_DST)) {
+		tun_conn_protocol_error(c, "%s on a connection %s", vs_tun_type_name(m->type),
+					c->initiator ? "we dialled" : "we accepted");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
-		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_peer_name(c),
+		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
 		       vs_tun_err_str(m->u.error.code), m->u.error.text);
 		tun_conn_close(c, VS_TUN_OK, "peer sent ERROR");
 		return;
 	case VS_TUN_MSG_VM_OPEN:
-		tun_handle_vm_open(c, m);
-		break;
 	case VS_TUN_MSG_FRAME:
-		tun_handle_frame(c, m);
-		break;
 	case VS_TUN_MSG_ABORT:
-		tun_handle_in_msg(c, m, VS_TUN_IN_ABORT);
-		break;
 	case VS_TUN_MSG_END:
-		tun_handle_in_msg(c, m, VS_TUN_IN_END);
-		break;
 	case VS_TUN_MSG_BARRIER:
-		tun_handle_in_msg(c, m, VS_TUN_IN_BARRIER);
+		tun_in_handle(c, m);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
 	case VS_TUN_MSG_VM_REJECT:
 	case VS_TUN_MSG_ACK:
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
-		if (!c->peer) {
-			tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream reply on an incoming connection");
-			return;
-		}
-		tun_handle_out_msg(c, m);
+		tun_stream_handle(c, m);
 		break;
 	case VS_TUN_MSG_EXPECT:
-		c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
-				    c->auth.peer_name);
+		/* the layer above checks the VM and its MAC */
+		if (!c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
+					 c->auth.peer_name)) {
+			c->tun->stats.expects_refused++;
+			vs_log(TUN, WARNING, m->u.expect.name, "EXPECT from %s refused",
+			       c->auth.peer_name);
+		}
 		break;
 	case VS_TUN_MSG_PING:
 		vs_tun_encode_pong(c->out, m->u.ping.token);
@@ -518,7 +389,7 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	tun_tls_abort(c);
 	c->dead = true;
 	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
-	       tun_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
+	       tun_conn_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
 	/*
 	 * Every way an authenticated connection ends (EOF, reset, write or
 	 * protocol error, the peer's ERROR, shutdown) comes through here:

@@ -26,6 +26,15 @@
  * callback says so; frames go to the frame callback in order, duplicates
  * (seq below next expected) included, which the callback drops and counts.
  *
+ * Rules the transport enforces itself (docs/tunnel-protocol.md, 2 and 5):
+ * a peer sends only the message types of its direction (the side that
+ * dials is the source); one stream per VM (another peer's VM_OPEN is BUSY,
+ * the same peer's replaces its old stream); a resume the destination
+ * cannot serve is SEQ; VM_ACCEPT within what the source can send, ACKs of
+ * frames sent, BARRIER not ahead of the frames, END not below them.  A
+ * peer that breaks one gets ERROR(PROTOCOL) and is disconnected, with one
+ * log line and a count (protocol_errors).
+ *
  * All of it runs on the GLib main loop (the global default context);
  * nothing here blocks.  Memory is bounded by the senders' buffer caps plus
  * VS_TUN_SEND_QUEUE_MAX per connection.
@@ -353,6 +362,7 @@ struct vs_tun_stats {
 	uint64_t streams_rejected;
 	uint64_t reconnects;
 	uint64_t send_queue_full;
+	uint64_t expects_refused;	/* EXPECTs the layer above did not take */
 };
 
 /**

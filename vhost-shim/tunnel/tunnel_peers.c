@@ -292,6 +292,7 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	t->ops = ops;
 	t->opaque = opaque;
 	t->peers = g_ptr_array_new_with_free_func(tun_peer_free);
+	t->in_by_vm = g_hash_table_new(g_str_hash, g_str_equal);
 	if (!cfg->listen && !cfg->n_peers)
 		return g_steal_pointer(&t);	/* no tunnel: migrations buffer locally only */
 	g_strlcpy(t->node_name, cfg->node_name, sizeof(t->node_name));
@@ -330,6 +331,7 @@ void vs_tun_free(struct vs_tun *t)
 	}
 	if (t->peers)
 		g_ptr_array_unref(t->peers);
+	g_hash_table_destroy(t->in_by_vm);	/* emptied by the connections' close */
 	explicit_bzero(t->psk, sizeof(t->psk));
 	tun_tls_fini(t);
 	g_free(t);

@@ -86,8 +86,12 @@ struct vs_tun_in {
 	struct tun_conn *conn;
 	uint32_t stream_id;
 	char vm_name[VS_TUN_VM_NAME_MAX + 1];
-	uint64_t next_expected;
+	uint64_t next_expected;		/* 1 + the last seq received */
 	bool ack_due;
+	bool ended;			/* END or ABORT: no CLOSED event */
+	bool opening;			/* inside stream_open: replies wait */
+	bool resumed_due;		/* RESUMED asked for while opening */
+	bool live_seen_due;		/* LIVE_SEEN asked for while opening */
 };
 
 
@@ -104,6 +108,7 @@ struct vs_tun {
 	GSource *listen_src;
 	GPtrArray *peers;		/* struct tun_peer * */
 	GList *conns;			/* struct tun_conn * */
+	GHashTable *in_by_vm;		/* VM name -> its one struct vs_tun_in */
 	uint32_t next_stream_id;
 	struct vs_tun_stats stats;
 };
@@ -119,6 +124,23 @@ struct vs_tun {
  * @why:	text for the log
  */
 void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
+
+/**
+ * tun_conn_peer_name() - the peer's authenticated name, or the connection's
+ * description before the handshake
+ * @c:		connection
+ *
+ * Return: a string owned by @c
+ */
+const char *tun_conn_peer_name(const struct tun_conn *c);
+
+/**
+ * tun_conn_protocol_error() - the peer broke a stream rule: count it
+ * (protocol_errors), send ERROR(PROTOCOL) and close
+ * @c:		connection
+ * @fmt:	why, printf-style, for the peer and the log
+ */
+void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /**
  * tun_conn_start_auth() - the transport is up: start the HELLO/AUTH
@@ -287,6 +309,33 @@ void tun_stream_trim(struct vs_tun_stream *s);
  * @s:		outgoing stream
  */
 void tun_stream_flush(struct vs_tun_stream *s);
+
+/**
+ * tun_stream_first_seq() - the lowest seq the source can still send: its
+ * oldest retained frame, or its next unassigned seq if it holds none
+ * @s:		outgoing stream
+ *
+ * Return: that seq (>= 1)
+ */
+uint64_t tun_stream_first_seq(const struct vs_tun_stream *s);
+
+/**
+ * tun_stream_handle() - source: a dst -> src stream message (VM_ACCEPT,
+ * VM_REJECT, ACK, RESUMED, LIVE_SEEN) on a connection we dialled; checks
+ * it against the stream's state, may close @c
+ * @c:		connection
+ * @m:		message
+ */
+void tun_stream_handle(struct tun_conn *c, const struct vs_tun_msg *m);
+
+/**
+ * tun_in_handle() - destination: a src -> dst stream message (VM_OPEN,
+ * FRAME, BARRIER, END, ABORT) on a connection we accepted; checks it
+ * against the stream's state, may close @c
+ * @c:		connection
+ * @m:		message
+ */
+void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m);
 
 /**
  * tun_in_free() - destroy notifier of a connection's incoming streams:
