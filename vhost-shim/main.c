@@ -148,6 +148,10 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 		.tls_key = key,
 		.peers = peers,
 		.n_peers = cfg->peers->len,
+		/* [tunnel] keepalive-ms, keepalive-timeout-ms: the defaults until
+		 * the keys exist (0 is the default) */
+		.keepalive_ms = 0,
+		.keepalive_timeout_ms = 0,
 	};
 	guint i;
 

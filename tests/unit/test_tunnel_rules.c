@@ -400,6 +400,41 @@ static void test_expect_mac(void)
 	pair_fini(&a, &b);
 }
 
+/*
+ * A peer that sends and never reads (PINGs here, whose PONGs pile up)
+ * is cut off once twice VS_TUN_SEND_QUEUE_MAX waits for it.
+ */
+static void test_peer_not_reading(void)
+{
+	g_autoptr(GByteArray) pings = g_byte_array_new();
+	struct fake_peer f;
+	struct side b;
+	unsigned int i, sent = 0;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
+	for (i = 0; i < 4096; i++)
+		vs_tun_encode_ping(pings, i);
+	while (!f.eof && sent < 4 * VS_TUN_SEND_QUEUE_MAX) {
+		g_autoptr(GError) err = NULL;
+		gssize n = g_socket_send(f.sock, (const char *)pings->data, pings->len, NULL, &err);
+
+		if (n > 0)
+			sent += (unsigned int)n;
+		else if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			break;		/* the connection is gone */
+		g_main_context_iteration(NULL, FALSE);
+		if (!b.t->conns)
+			break;		/* closed */
+	}
+	g_assert_null(b.t->conns);	/* closed */
+	g_test_message("cut off after %u bytes of PINGs", sent);
+	g_assert_cmpuint(sent, >=, 2 * VS_TUN_SEND_QUEUE_MAX);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -413,6 +448,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/barrier-end", test_barrier_end);
 	g_test_add_func("/tun/rules/direction", test_direction);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
+	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
 	rc = g_test_run();
 	th_fini();
 	return rc;

@@ -268,6 +268,154 @@ static void test_reconnect_backoff(void)
 	pair_fini(&a, &b);
 }
 
+/* --- keepalive ------------------------------------------------------------- */
+
+/*
+ * hosta and hostb with keepalive @ka ms and timeout @timeout ms; hosta
+ * reaches hostb through @r (which can go silent), hostb reaches hosta
+ * directly
+ */
+static void ka_pair(struct side *a, struct side *b, unsigned int ka, unsigned int timeout,
+		    struct relay **r)
+{
+	struct vs_tun_cfg ca = { .node_name = "hosta", .listen = "127.0.0.1:0",
+				 .keepalive_ms = ka, .keepalive_timeout_ms = timeout };
+	struct vs_tun_cfg cb = ca;
+	g_autofree char *via = NULL, *aa = NULL;
+
+	cb.node_name = "hostb";
+	side_init_cfg(a, &ca);
+	side_init_cfg(b, &cb);
+	*r = relay_new(vs_tun_listen_port(b->t));
+	via = g_strdup_printf("127.0.0.1:%u", relay_port(*r));
+	aa = addr_of(a);
+	g_assert_true(vs_tun_add_peer(a->t, "hostb", via, NULL));
+	g_assert_true(vs_tun_add_peer(b->t, "hosta", aa, NULL));
+}
+
+static void test_keepalive_config(void)
+{
+	g_autoptr(GError) err = NULL;
+	struct vs_tun_cfg cfg = { .node_name = "hosta", .keepalive_ms = 1000,
+				  .keepalive_timeout_ms = 1000 };
+	struct vs_tun *t = vs_tun_new(&cfg, NULL, NULL, &err);
+
+	g_assert_null(t);
+	g_assert_nonnull(strstr(err->message, "keepalive"));
+}
+
+/* An idle connection lives on PING/PONG, well past the timeout */
+static void test_keepalive_idle(void)
+{
+	struct side a, b;
+	struct relay *r;
+	struct vs_tun_stream *s;
+
+	ka_pair(&a, &b, 50, 250, &r);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	run_for(1000);
+	g_assert_true(vs_tun_stream_connected(s));
+	g_assert_cmpuint(a.peers_down + b.peers_down, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->keepalive_timeouts, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->keepalive_timeouts, ==, 0);
+	/* both sides pinged: 1000 / 50 ms, give or take */
+	g_assert_cmpuint(out_conn(&a, "hostb")->ping_token, >=, 5);
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+	relay_free(r);
+}
+
+/*
+ * A silent partition (packets dropped, nothing closed) mid-stream: both
+ * sides notice within the keepalive timeout, hosta reconnects once it
+ * heals and resumes from hostb's next expected seq; every frame arrives
+ * once, in order.
+ */
+static void test_keepalive_partition(void)
+{
+	struct want_frames w;
+	struct vs_tun_stream *s;
+	struct side a, b;
+	struct relay *r;
+	gint64 t0, dt;
+
+	ka_pair(&a, &b, 100, 500, &r);
+	w.sd = &b;
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames(s, 20);
+	w.n = 20;
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	g_assert_true(run_until(acked_all, s, DEADLINE_MS));
+	relay_partition(r);
+	t0 = g_get_monotonic_time();
+	push_frames(s, 20);		/* into the void */
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&a.out_events[VS_TUN_OUT_INTERRUPTED], 1 }, DEADLINE_MS));
+	dt = (g_get_monotonic_time() - t0) / 1000;
+	relay_heal(r);
+	g_test_message("silent partition detected after %" G_GINT64_FORMAT " ms", dt);
+	g_assert_cmpint(dt, >=, 400);		/* not before the timeout... */
+	g_assert_cmpint(dt, <, 500 + 400);	/* ...and soon after it */
+	g_assert_nonnull(strstr(a.last_down_reason, "TIMEOUT"));
+	g_assert_cmpuint(b.seqs->len, ==, 20);
+	w.n = 40;
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	g_assert_true(run_until(acked_all, s, DEADLINE_MS));
+	check_seqs(&b, 40);
+	g_assert_cmpuint(b.dups, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->keepalive_timeouts, ==, 1);
+	/* hostb's side saw nothing either, and let its stream go */
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_CLOSED], 1 }, DEADLINE_MS));
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+	relay_free(r);
+}
+
+/*
+ * The peer restarted behind a connection that still looks ready (no
+ * reset, the timeout far away): its EXPECT, on a connection of its own,
+ * makes hosta probe the old one, give up on it at once and redial.
+ */
+static void test_expect_probe(void)
+{
+	struct want_frames w;
+	struct vs_tun_stream *s;
+	struct side a, b;
+	struct relay *r;
+	gint64 t0, dt;
+
+	ka_pair(&a, &b, 300, 60000, &r);
+	w.sd = &b;
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	a.retry_stream = s;
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames(s, 10);
+	w.n = 10;
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	relay_partition(r);
+	push_frames(s, 10);
+	run_for(100);
+	relay_heal(r);			/* new connections get through */
+	g_assert_true(vs_tun_stream_connected(s));	/* it looks fine */
+	t0 = g_get_monotonic_time();
+	vs_tun_announce_expect(b.t, VM_NAME, VM_MAC);
+	w.n = 20;
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	dt = (g_get_monotonic_time() - t0) / 1000;
+	g_test_message("stream back %" G_GINT64_FORMAT " ms after the EXPECT", dt);
+	g_assert_cmpint(dt, <, 2000);
+	check_seqs(&b, 20);
+	g_assert_cmpuint(b.dups, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->keepalive_timeouts, ==, 1);
+	g_assert_nonnull(strstr(a.last_down_reason, "probe"));
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+	relay_free(r);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -282,6 +430,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/transport/cut-restarted-destination",
 			test_cut_restarted_destination);
 	g_test_add_func("/tun/transport/reconnect-backoff", test_reconnect_backoff);
+	g_test_add_func("/tun/keepalive/config", test_keepalive_config);
+	g_test_add_func("/tun/keepalive/idle", test_keepalive_idle);
+	g_test_add_func("/tun/keepalive/silent-partition", test_keepalive_partition);
+	g_test_add_func("/tun/keepalive/expect-probe", test_expect_probe);
 	rc = g_test_run();
 	th_fini();
 	return rc;

@@ -456,3 +456,137 @@ void fp_close(struct fake_peer *fp)
 	g_byte_array_unref(fp->out);
 	vs_tun_auth_clear(&fp->auth);
 }
+
+/* --- an in-process TCP relay that can go silent ---------------------------- */
+
+struct relay_pair {
+	struct relay *r;
+	GSocket *sock[2];
+	GSource *src[2];
+	bool silent;
+};
+
+struct relay {
+	GSocket *ls;
+	GSource *ls_src;
+	guint16 target;
+	bool partitioned;
+	GList *pairs;
+};
+
+static void relay_pair_free(struct relay_pair *p)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (p->src[i]) {
+			g_source_destroy(p->src[i]);
+			g_source_unref(p->src[i]);
+		}
+		g_socket_close(p->sock[i], NULL);
+		g_object_unref(p->sock[i]);
+	}
+	p->r->pairs = g_list_remove(p->r->pairs, p);
+	g_free(p);
+}
+
+static gboolean relay_readable_cb(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct relay_pair *p = data;
+	int from = sock == p->sock[0] ? 0 : 1;
+	char buf[65536];
+	gssize n = g_socket_receive(sock, buf, sizeof(buf), NULL, NULL);
+	gsize off = 0;
+
+	if (n <= 0) {
+		/* EOF or reset: pass it on (a silent pair passes nothing) */
+		if (!p->silent)
+			shutdown(g_socket_get_fd(p->sock[!from]), SHUT_RDWR);
+		g_source_unref(p->src[from]);	/* returning REMOVE destroys it */
+		p->src[from] = NULL;
+		if (!p->src[!from])
+			relay_pair_free(p);
+		return G_SOURCE_REMOVE;
+	}
+	while (!p->silent && off < (gsize)n) {
+		/* the other side is a tunnel on this loop: small tests fit */
+		gssize w = g_socket_send(p->sock[!from], buf + off, (gsize)n - off, NULL, NULL);
+
+		if (w <= 0)
+			break;
+		off += (gsize)w;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean relay_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
+{
+	struct relay *r = data;
+	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(lo, r->target);
+	struct relay_pair *p;
+	GSocket *in = g_socket_accept(ls, NULL, NULL);
+	int i;
+
+	if (!in)
+		return G_SOURCE_CONTINUE;
+	p = g_new0(struct relay_pair, 1);
+	p->r = r;
+	p->silent = r->partitioned;
+	p->sock[0] = in;
+	p->sock[1] = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+				  G_SOCKET_PROTOCOL_TCP, NULL);
+	g_assert_true(g_socket_connect(p->sock[1], sa, NULL, NULL));
+	for (i = 0; i < 2; i++) {
+		p->src[i] = g_socket_create_source(p->sock[i], G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+		g_source_set_callback(p->src[i], (GSourceFunc)(void (*)(void))relay_readable_cb,
+				      p, NULL);
+		g_source_attach(p->src[i], NULL);
+	}
+	r->pairs = g_list_prepend(r->pairs, p);
+	return G_SOURCE_CONTINUE;
+}
+
+struct relay *relay_new(guint16 target)
+{
+	struct relay *r = g_new0(struct relay, 1);
+
+	r->target = target;
+	fp_listen(&r->ls);
+	r->ls_src = g_socket_create_source(r->ls, G_IO_IN, NULL);
+	g_source_set_callback(r->ls_src, (GSourceFunc)(void (*)(void))relay_accept_cb, r, NULL);
+	g_source_attach(r->ls_src, NULL);
+	return r;
+}
+
+guint16 relay_port(const struct relay *r)
+{
+	g_autoptr(GSocketAddress) a = g_socket_get_local_address(r->ls, NULL);
+
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a));
+}
+
+void relay_partition(struct relay *r)
+{
+	GList *l;
+
+	r->partitioned = true;
+	for (l = r->pairs; l; l = l->next)
+		((struct relay_pair *)l->data)->silent = true;
+}
+
+void relay_heal(struct relay *r)
+{
+	r->partitioned = false;
+}
+
+void relay_free(struct relay *r)
+{
+	while (r->pairs)
+		relay_pair_free(r->pairs->data);
+	g_source_destroy(r->ls_src);
+	g_source_unref(r->ls_src);
+	g_socket_close(r->ls, NULL);
+	g_object_unref(r->ls);
+	g_free(r);
+}

@@ -139,4 +139,21 @@ bool fp_recv(struct fake_peer *fp, struct vs_tun_msg *m, unsigned int ms);
 int fp_expect_error(struct fake_peer *fp, unsigned int ms);
 void fp_close(struct fake_peer *fp);
 
+/* --- an in-process TCP relay that can go silent ---------------------------- */
+
+/*
+ * struct relay - forwards every connection it accepts to 127.0.0.1:@target,
+ * both ways.  relay_partition() makes it a silent partition: the bytes of
+ * every connection open now, and of every one accepted until
+ * relay_heal(), are read and dropped, and nothing is closed, as a network
+ * that loses packets.  Connections accepted after relay_heal() forward
+ * again (those of the partition stay dead).
+ */
+struct relay;
+struct relay *relay_new(guint16 target);
+guint16 relay_port(const struct relay *r);
+void relay_partition(struct relay *r);
+void relay_heal(struct relay *r);
+void relay_free(struct relay *r);
+
 #endif /* VS_TUN_HARNESS_H */

@@ -365,6 +365,7 @@ JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GEr
 	json_object_set_int_member(o, "reconnects", (gint64)ts->reconnects);
 	json_object_set_int_member(o, "send-queue-full", (gint64)ts->send_queue_full);
 	json_object_set_int_member(o, "expects-refused", (gint64)ts->expects_refused);
+	json_object_set_int_member(o, "keepalive-timeouts", (gint64)ts->keepalive_timeouts);
 	json_node_take_object(n, o);
 	return n;
 }

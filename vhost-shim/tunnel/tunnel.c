@@ -47,6 +47,7 @@
 
 #define TUN_HANDSHAKE_TIMEOUT_MS 5000
 #define TUN_READ_CHUNK		 65536
+#define TUN_QUEUE_HARD_MAX	 (2 * VS_TUN_SEND_QUEUE_MAX)
 
 const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
@@ -159,6 +160,7 @@ static void tun_conn_authenticated(struct tun_conn *c)
 	}
 	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
 	       c->initiator ? "outgoing" : "incoming");
+	tun_keepalive_start(c);
 	/* here, for both directions: the first moment the peer's name is proven */
 	c->announced = true;
 	tun_conn_announce(c, true, NULL);
@@ -255,6 +257,8 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		vs_tun_encode_pong(c->out, m->u.ping.token);
 		tun_conn_flush(c);
 		break;
+	case VS_TUN_MSG_PONG:
+		break;		/* it arrived: that is all the keepalive needs */
 	default:
 		break;
 	}
@@ -286,6 +290,21 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 	gssize n;
 	size_t off = 0;
 
+	/*
+	 * Security: every PING, VM_OPEN or frame read may queue a reply.  Our
+	 * own frames stop at VS_TUN_SEND_QUEUE_MAX (plus one), so a queue
+	 * twice that long is a peer that sends and never reads: stop reading
+	 * it before it fills our memory
+	 */
+	if (tun_conn_queued(c) > TUN_QUEUE_HARD_MAX) {
+		char why[96];
+
+		g_snprintf(why, sizeof(why), "the peer does not read: %zu bytes queued",
+			   tun_conn_queued(c));
+		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
+		return G_SOURCE_CONTINUE;
+	}
+
 	n = tun_io_recv(c, buf, sizeof(buf), &err);
 	if (n < 0) {
 		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -293,6 +312,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 		tun_conn_close(c, VS_TUN_OK, err->message);
 		return G_SOURCE_CONTINUE;	/* the source is destroyed by close */
 	}
+	c->last_rx = g_get_monotonic_time();	/* keepalive: the peer lives */
 	if (n == 0) {
 		enum vs_tun_err e = vs_tun_decoder_eof(&c->dec);
 
@@ -414,6 +434,7 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	if (c->handshake_timer)
 		g_source_remove(c->handshake_timer);
 	c->handshake_timer = 0;
+	tun_keepalive_stop(c);
 	g_socket_close(c->sock, NULL);
 	vs_tun_auth_clear(&c->auth);
 	g_hash_table_remove_all(c->in_streams);	/* CLOSED events */
@@ -479,6 +500,7 @@ struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
 	g_strlcpy(c->desc, desc, sizeof(c->desc));
 	vs_tun_decoder_init(&c->dec);
 	g_socket_set_blocking(sock, FALSE);
+	tun_keepalive_socket(t, sock);
 	/* the handshake timeout covers TLS and HELLO/AUTH together */
 	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
 	t->conns = g_list_prepend(t->conns, c);

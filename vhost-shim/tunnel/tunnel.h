@@ -59,6 +59,18 @@ typedef struct vs_tun vs_tun;
 #define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
 #define VS_TUN_RECONNECT_MIN_MS	100
 #define VS_TUN_RECONNECT_MAX_MS	2000
+/*
+ * Keepalive defaults (tunnel_keepalive.c).  A silent peer is detected
+ * within 5 s, half the default hold-ms (10 s), so that a source whose
+ * destination is behind a partition still has the other half to
+ * reconnect and resume before its buffer expires; 5 intervals tolerate a
+ * main loop stalled for ~4 s (a loaded host) without a false alarm.  A
+ * PING costs 16 bytes a second on an idle connection.
+ */
+#define VS_TUN_KEEPALIVE_MS		1000
+#define VS_TUN_KEEPALIVE_TIMEOUT_MS	5000
+#define VS_TUN_KEEPALIVE_MIN_MS		10
+#define VS_TUN_KEEPALIVE_MAX_MS		600000
 
 /* A frame the source keeps until it is acked and committed */
 struct vs_tun_frame {
@@ -181,6 +193,9 @@ struct vs_tun_peer_cfg {
  * @tls:	x509 mutual TLS under every connection
  * @tls_ca/@tls_cert/@tls_key: its files, with @tls
  * @peers/@n_peers: the peers
+ * @keepalive_ms: PING a connection idle this long (0: VS_TUN_KEEPALIVE_MS)
+ * @keepalive_timeout_ms: close one silent this long (0:
+ *		VS_TUN_KEEPALIVE_TIMEOUT_MS); more than @keepalive_ms
  */
 struct vs_tun_cfg {
 	const char *node_name;
@@ -192,6 +207,8 @@ struct vs_tun_cfg {
 	const char *tls_key;
 	const struct vs_tun_peer_cfg *peers;
 	unsigned int n_peers;
+	unsigned int keepalive_ms;
+	unsigned int keepalive_timeout_ms;
 };
 
 /**
@@ -363,6 +380,7 @@ struct vs_tun_stats {
 	uint64_t reconnects;
 	uint64_t send_queue_full;
 	uint64_t expects_refused;	/* EXPECTs the layer above did not take */
+	uint64_t keepalive_timeouts;	/* connections closed as silent */
 };
 
 /**

@@ -293,6 +293,18 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	t->opaque = opaque;
 	t->peers = g_ptr_array_new_with_free_func(tun_peer_free);
 	t->in_by_vm = g_hash_table_new(g_str_hash, g_str_equal);
+	t->keepalive_ms = cfg->keepalive_ms ? cfg->keepalive_ms : VS_TUN_KEEPALIVE_MS;
+	t->keepalive_timeout_ms = cfg->keepalive_timeout_ms ? cfg->keepalive_timeout_ms
+							    : VS_TUN_KEEPALIVE_TIMEOUT_MS;
+	if (t->keepalive_ms < VS_TUN_KEEPALIVE_MIN_MS ||
+	    t->keepalive_timeout_ms > VS_TUN_KEEPALIVE_MAX_MS ||
+	    t->keepalive_timeout_ms <= t->keepalive_ms) {
+		g_set_error(error, VS_TUN_ERROR, 0,
+			    "[tunnel] keepalive %u ms, timeout %u ms: want %u <= keepalive < "
+			    "timeout <= %u", t->keepalive_ms, t->keepalive_timeout_ms,
+			    VS_TUN_KEEPALIVE_MIN_MS, VS_TUN_KEEPALIVE_MAX_MS);
+		return NULL;
+	}
 	if (!cfg->listen && !cfg->n_peers)
 		return g_steal_pointer(&t);	/* no tunnel: migrations buffer locally only */
 	g_strlcpy(t->node_name, cfg->node_name, sizeof(t->node_name));
@@ -309,9 +321,11 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	if (cfg->listen && !tun_listen(t, cfg->listen, error))
 		return NULL;
 	t->enabled = true;
-	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s), %s%s",
+	vs_log(TUN, NOTICE, NULL,
+	       "tunnel: node %s, listening on %s, %u peer(s), %s%s, keepalive %u/%u ms",
 	       t->node_name, cfg->listen ? cfg->listen : "(none)", cfg->n_peers,
-	       tun_tls_enabled(t) ? "x509 TLS" : "no TLS", t->psk_len ? ", pre-shared key" : "");
+	       tun_tls_enabled(t) ? "x509 TLS" : "no TLS", t->psk_len ? ", pre-shared key" : "",
+	       t->keepalive_ms, t->keepalive_timeout_ms);
 	return g_steal_pointer(&t);
 }
 

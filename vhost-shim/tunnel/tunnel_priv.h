@@ -6,9 +6,11 @@
  * Theory of operation: the transport of tunnel.h is one module in a few
  * files.  tunnel.c has the connections (handshake, read, write, close)
  * and dispatches every decoded message; tunnel_peers.c has the peers
- * (connect, reconnect backoff), the listener, init and shutdown.  tunnel_stream.c has the streams: the source's outgoing
- * stream (retain, flush, trim, take back, close) and the destination's
- * replies on an incoming one.  tunnel_io.c moves a connection's bytes,
+ * (connect, reconnect backoff), the listener, init and shutdown;
+ * tunnel_keepalive.c the keepalive (PING/PONG, timeout, probe).
+ * tunnel_stream.c has the streams: the source's outgoing stream (retain,
+ * flush, trim, take back, close) and the destination's incoming ones,
+ * with the stream rules of both.  tunnel_io.c moves a connection's bytes,
  * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
  * (tunnel_tls.h).  All run on the main loop thread, which owns each
  * struct vs_tun and everything it points to; every connection, peer and
@@ -62,6 +64,11 @@ struct tun_conn {
 	struct vs_tun_auth auth;
 	GByteArray *out;
 	guint handshake_timer;
+	guint ka_timer;			/* keepalive (tunnel_keepalive.c) */
+	gint64 last_rx;			/* monotonic us: last bytes received */
+	gint64 last_ping;		/* monotonic us: last PING sent */
+	gint64 probe_at;		/* a probe's PING went then; 0: none */
+	uint64_t ping_token;
 	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
 	bool announced;			/* PEER_CONNECTED sent: PEER_LOST on close */
 	char desc[96];
@@ -104,6 +111,8 @@ struct vs_tun {
 	uint8_t psk[VS_TUN_PSK_MAX];
 	size_t psk_len;
 	struct tun_tls *tls;		/* tls=x509: credentials, else NULL */
+	unsigned int keepalive_ms;	/* PING after this long without input */
+	unsigned int keepalive_timeout_ms; /* ERROR(TIMEOUT) after this long */
 	GSocket *listen_sock;
 	GSource *listen_src;
 	GPtrArray *peers;		/* struct tun_peer * */
@@ -243,6 +252,35 @@ void tun_peer_connect(struct tun_peer *p);
  * @p:		peer
  */
 void tun_peer_schedule_reconnect(struct tun_peer *p);
+
+/* --- tunnel_keepalive.c: keepalive and probe --- */
+
+/**
+ * tun_keepalive_start() - @c is authenticated: PING it when idle, close it
+ * with ERROR(TIMEOUT) when nothing arrives for keepalive_timeout_ms
+ * @c:		connection
+ */
+void tun_keepalive_start(struct tun_conn *c);
+
+/**
+ * tun_keepalive_stop() - @c closes: stop its timer
+ * @c:		connection
+ */
+void tun_keepalive_stop(struct tun_conn *c);
+
+/**
+ * tun_conn_probe() - is @c really alive: PING it now, and close it
+ * (redialling at once if it is ours) unless something arrives soon
+ * @c:		connection, ready
+ */
+void tun_conn_probe(struct tun_conn *c);
+
+/**
+ * tun_keepalive_socket() - TCP_USER_TIMEOUT = keepalive_timeout_ms on @sock
+ * @t:		tunnel
+ * @sock:	a connection's socket
+ */
+void tun_keepalive_socket(const struct vs_tun *t, GSocket *sock);
 
 /* --- tunnel_io.c: a connection's bytes, through TLS or the socket --- */
 

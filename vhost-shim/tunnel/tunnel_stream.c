@@ -152,6 +152,9 @@ bool vs_tun_stream_retry(struct vs_tun_stream *s, const char *peer)
 	}
 	if (tun_conn_ready(p->conn)) {
 		tun_stream_send_open(s);
+		/* the peer may have restarted behind a connection that still
+		 * looks ready (no reset seen): make sure it answers */
+		tun_conn_probe(p->conn);
 	} else if (!p->conn && p->reconnect_timer) {
 		/* it just reached us: it is up, no need to sit out the backoff */
 		g_source_remove(p->reconnect_timer);
