@@ -11,6 +11,7 @@
  * test_tunnel_rules.c.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -416,6 +417,78 @@ static void test_expect_probe(void)
 	relay_free(r);
 }
 
+/* --- backpressure ---------------------------------------------------------- */
+
+/* MANY frames of BIG bytes: more than the output queue and the socket take */
+#define MANY	2000
+#define BIG	8192
+
+/*
+ * Stragglers pushed faster than the connection takes them wait in the
+ * stream; a BARRIER asked for then goes behind the last of them, never
+ * ahead.
+ */
+static void test_barrier_behind_queue(void)
+{
+	struct vs_tun_stream *s;
+	struct side a, b;
+
+	pair_init(&a, &b);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames_len(s, MANY, BIG);
+	g_assert_cmpuint(s->send_seq, <, MANY);		/* some still wait for room */
+	g_assert_cmpint(vs_tun_stream_barrier(s), ==, MANY);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_BARRIER], 1 }, 4 * DEADLINE_MS));
+	g_assert_cmpuint(b.in_event_seq[VS_TUN_IN_BARRIER], ==, MANY);
+	g_assert_cmpuint(b.in_event_frames[VS_TUN_IN_BARRIER], ==, MANY);
+	check_seqs(&b, MANY);
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+}
+
+/*
+ * The stream ends (linger over) with frames still waiting for room: END
+ * names the last frame pushed, the frames written to the connection
+ * arrive, and close() returns how many never will, for the caller to
+ * count.  Nothing is freed uncounted.
+ */
+static void test_close_counts_unsent(void)
+{
+	struct vs_tun_stream *s;
+	struct side a, b;
+	uint64_t lost, unsent;
+
+	pair_init(&a, &b);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames_len(s, MANY, BIG);
+	unsent = s->next_seq - s->send_seq;
+	g_assert_cmpuint(unsent, >, 0);
+	lost = vs_tun_stream_close(s, true);
+	g_assert_cmpuint(lost, ==, unsent);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_END], 1 }, 4 * DEADLINE_MS));
+	g_assert_cmpuint(b.in_event_seq[VS_TUN_IN_END], ==, MANY);
+	check_seqs(&b, MANY - lost);
+	g_test_message("%" PRIu64 " of %u frames delivered, %" PRIu64 " reported lost",
+		       (uint64_t)MANY - lost, MANY, lost);
+	pair_fini(&a, &b);
+
+	/* the peer is down: everything not acknowledged is lost, and said so */
+	pair_init(&a, &b);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames(s, 10);
+	g_assert_true(run_until(acked_all, s, DEADLINE_MS));
+	cut(out_conn(&a, "hostb"));
+	g_assert_true(run_until(stream_down, s, DEADLINE_MS));
+	push_frames(s, 5);
+	g_assert_cmpuint(vs_tun_stream_close(s, true), ==, 5);
+	pair_fini(&a, &b);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -430,6 +503,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/transport/cut-restarted-destination",
 			test_cut_restarted_destination);
 	g_test_add_func("/tun/transport/reconnect-backoff", test_reconnect_backoff);
+	g_test_add_func("/tun/stream/barrier-behind-queue", test_barrier_behind_queue);
+	g_test_add_func("/tun/stream/close-counts-unsent", test_close_counts_unsent);
 	g_test_add_func("/tun/keepalive/config", test_keepalive_config);
 	g_test_add_func("/tun/keepalive/idle", test_keepalive_idle);
 	g_test_add_func("/tun/keepalive/silent-partition", test_keepalive_partition);

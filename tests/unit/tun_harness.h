@@ -46,6 +46,7 @@ struct side {
 	bool frame_bad;			/* a frame's bytes did not match its seq */
 	unsigned int in_events[VS_TUN_IN_NUM_EVENTS];
 	uint64_t in_event_seq[VS_TUN_IN_NUM_EVENTS];
+	guint in_event_frames[VS_TUN_IN_NUM_EVENTS];	/* frames got by then */
 	/* source */
 	unsigned int out_events[VS_TUN_OUT_NUM_EVENTS];
 	enum vs_tun_reject last_reject;
@@ -69,6 +70,8 @@ void side_fini(struct side *sd);
 char *addr_of(struct side *sd);
 /* pair_init() - "hosta" and "hostb", each the other's peer */
 void pair_init(struct side *a, struct side *b);
+/* pair_init_ka() - the same with keepalive @ka ms and timeout @timeout ms */
+void pair_init_ka(struct side *a, struct side *b, unsigned int ka, unsigned int timeout);
 void pair_fini(struct side *a, struct side *b);
 /* drain_loop() - run the loop 50 ms: connections are freed from idle callbacks */
 void drain_loop(void);
@@ -100,6 +103,9 @@ bool got_frames(void *arg);		/* struct want_frames * */
 void frame_fill(uint8_t *buf, uint64_t seq);
 /* push_frames() - push @n frames (the next seqs) into @s */
 void push_frames(struct vs_tun_stream *s, unsigned int n);
+/* push_frames_len() - the same, @len bytes each (>= FRAME_LEN; zeroes
+ * after the first FRAME_LEN) */
+void push_frames_len(struct vs_tun_stream *s, unsigned int n, uint32_t len);
 /* check_seqs() - @sd got every seq 1..@n once, in order, with the right bytes */
 void check_seqs(struct side *sd, uint64_t n);
 /* out_conn() - the connection @a dialled to @peer */

@@ -347,10 +347,20 @@ static void ho_open_stream(struct vs_vm *vm)
 	ho->out = vs_tun_stream_open(ho_tun, ho->peer, vm->cfg->name, vm->cfg->mac);
 }
 
+/*
+ * END: frames the destination will never get (pushed but not written to
+ * the connection when the tunnel was slower than the traffic, or not
+ * acknowledged by a peer that is gone) are peer-lost.  ABORT: every path
+ * that aborts a stream with frames counts them itself (hold expired), or
+ * has none (cancelled in pre-copy), or removes the port.
+ */
 static void ho_close_stream(struct vs_vm *vm, bool send_end)
 {
 	if (vm->ho->out) {
-		vs_tun_stream_close(vm->ho->out, send_end);
+		uint64_t lost = vs_tun_stream_close(vm->ho->out, send_end);
+
+		if (send_end)
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], lost);
 		vm->ho->out = NULL;
 	}
 }
@@ -384,10 +394,8 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		ho_clear_timer(&ho->linger_timer);
 		if (old == VS_MIG_STATE_SRC_FORWARDING) {
 			/* stragglers the destination never acked and cannot get
-			 * any more (peer down, or restarted and refusing): counted */
-			if (ho->out && !vs_tun_stream_connected(ho->out))
-				VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST],
-					    vs_tun_stream_retained(ho->out));
+			 * any more (peer down, or restarted and refusing), and
+			 * those still queued behind a slow tunnel: counted */
 			ho_close_stream(vm, true);
 			__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
 			ho_drop_held(vm, VS_DROP_PEER_LOST);

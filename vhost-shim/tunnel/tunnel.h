@@ -313,11 +313,14 @@ void vs_tun_stream_commit(struct vs_tun_stream *s);
 
 /**
  * vs_tun_stream_barrier() - send BARRIER with the last sequence number
- * sent, if the stream is open on a ready connection
+ * pushed, right behind that frame: at once if every frame pushed is in the
+ * connection's output queue, otherwise as soon as they are (a BARRIER
+ * never overtakes a straggler waiting for room).  Only if the stream is
+ * accepted on a ready connection.
  * @s:		stream
  *
- * Return: that sequence number (0: none yet), or -1 if nothing was sent
- * (the destination repeats LIVE_SEEN on the next connection)
+ * Return: that sequence number (0: none yet), or -1 if nothing will be
+ * sent (the destination repeats LIVE_SEEN on the next connection)
  */
 int64_t vs_tun_stream_barrier(struct vs_tun_stream *s);
 
@@ -334,8 +337,15 @@ GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s);
  * vs_tun_stream_close() - end the stream and free it with its frames
  * @s:		stream, freed
  * @send_end:	send END (migration done), otherwise ABORT
+ *
+ * Return: the frames pushed that the destination will not deliver, for
+ * the caller to count as dropped: with @send_end on a stream accepted on a
+ * ready connection, those not written to the connection yet (the tunnel
+ * was slower than the traffic); with @send_end otherwise, every frame it
+ * has not acknowledged; without @send_end (ABORT: it drops them all),
+ * every frame still retained
  */
-void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
+uint64_t vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
 
 /**
  * vs_tun_stream_retained() - frames the stream still holds

@@ -87,6 +87,8 @@ struct vs_tun_stream {
 	bool open_sent;
 	bool committed;			/* RESUMED received */
 	bool rejected;
+	bool barrier_due;		/* BARRIER(barrier_seq) waits for its frames */
+	uint64_t barrier_seq;
 };
 
 struct vs_tun_in {

@@ -12,6 +12,9 @@
  *     from send_seq on go to the connection's output queue, up to
  *     VS_TUN_SEND_QUEUE_MAX; the rest wait for room (backpressure, never a
  *     drop: vs_tun_stream_can_push() tells the pump to stop);
+ *   - barrier: BARRIER(S) goes to the output queue right behind frame S,
+ *     the last pushed when it was asked for, so it never overtakes a
+ *     straggler that still waits for room;
  *   - trim: a frame is freed only once it is acked *and* the destination
  *     reported the VM running (commit), because a rollback before that
  *     needs every frame back;
@@ -20,7 +23,9 @@
  *     expected seq says where to resend from, so frames are neither lost
  *     nor duplicated;
  *   - take back (rollback): ABORT, and all retained frames go back to
- *     the opener in order for local replay; close: END (or ABORT) and free.
+ *     the opener in order for local replay; close: END (or ABORT) and
+ *     free, and the count of frames the destination will not get, for the
+ *     opener to count as dropped.
  *
  * An incoming stream (struct vs_tun_in) belongs to its connection in
  * tunnel.c; here are only the destination's replies on it (RESUMED,
@@ -96,6 +101,10 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		}
 		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
 		s->send_seq = f->seq + 1;
+	}
+	if (s->barrier_due && s->send_seq > s->barrier_seq) {
+		vs_tun_encode_barrier(c->out, s->stream_id, s->barrier_seq);
+		s->barrier_due = false;
 	}
 	tun_conn_flush(c);
 }
@@ -199,9 +208,12 @@ int64_t vs_tun_stream_barrier(struct vs_tun_stream *s)
 
 	if (!s->opened || !tun_conn_ready(c))
 		return -1;
-	vs_tun_encode_barrier(c->out, s->stream_id, s->send_seq - 1);
-	tun_conn_flush(c);
-	return (int64_t)(s->send_seq - 1);
+	/* behind every frame pushed so far, even those still waiting for
+	 * room in the output queue: tun_stream_flush() sends it after them */
+	s->barrier_seq = s->next_seq - 1;
+	s->barrier_due = true;
+	tun_stream_flush(s);
+	return (int64_t)s->barrier_seq;
 }
 
 static void tun_stream_free(struct vs_tun_stream *s)
@@ -229,9 +241,10 @@ GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s)
 	return q;
 }
 
-void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end)
+uint64_t vs_tun_stream_close(struct vs_tun_stream *s, bool send_end)
 {
 	struct tun_conn *c = s->peer->conn;
+	uint64_t lost;
 
 	if (s->open_sent && tun_conn_ready(c)) {
 		if (send_end)
@@ -240,9 +253,17 @@ void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end)
 			vs_tun_encode_abort(c->out, s->stream_id);
 		tun_conn_flush(c);
 	}
-	vs_log(TUN, INFO, s->vm_name, "stream %u closed (%s), %" PRIu64 " frames sent",
-	       s->stream_id, send_end ? "end" : "abort", s->next_seq - 1);
+	if (!send_end)
+		lost = vs_tun_stream_retained(s);	/* the destination drops them all */
+	else if (s->opened && tun_conn_ready(c))
+		lost = s->next_seq - s->send_seq;	/* never written to the connection */
+	else
+		lost = s->next_seq - 1 - MIN(s->acked, s->next_seq - 1);
+	vs_log(TUN, INFO, s->vm_name, "stream %u closed (%s), %" PRIu64 " frames pushed, %" PRIu64
+	       " the destination will not get", s->stream_id, send_end ? "end" : "abort",
+	       s->next_seq - 1, lost);
 	tun_stream_free(s);
+	return lost;
 }
 
 /* --- streams (destination side) ------------------------------------------ */
