@@ -79,7 +79,10 @@ struct vs_tun_stream {
 	uint8_t mac[6];
 	struct tun_peer *peer;
 	uint32_t stream_id;
-	GQueue frames;			/* retained struct vs_tun_frame *, seq order */
+	GQueue frames;			/* retained struct vs_tun_frame *, seq order,
+					 * consecutive seqs */
+	GList *unsent;			/* the node of frames with seq send_seq, NULL
+					 * if all were written: flush starts there */
 	uint64_t next_seq;		/* seq of the next pushed frame */
 	uint64_t send_seq;		/* next seq to transmit */
 	uint64_t acked;

@@ -11,7 +11,10 @@
  *   - flush: once the destination accepted the stream (VM_ACCEPT), frames
  *     from send_seq on go to the connection's output queue, up to
  *     VS_TUN_SEND_QUEUE_MAX; the rest wait for room (backpressure, never a
- *     drop: vs_tun_stream_can_push() tells the pump to stop);
+ *     drop: vs_tun_stream_can_push() tells the pump to stop).  It starts
+ *     at s->unsent, the first frame not written, so a push costs O(1)
+ *     however many frames are retained (a blackout keeps them all); only
+ *     VM_ACCEPT, which moves send_seq back, looks it up again;
  *   - barrier: BARRIER(S) goes to the output queue right behind frame S,
  *     the last pushed when it was asked for, so it never overtakes a
  *     straggler that still waits for room;
@@ -83,6 +86,32 @@ void tun_stream_trim(struct vs_tun_stream *s)
 		g_free(g_queue_pop_head(&s->frames));
 }
 
+/*
+ * Point s->unsent at the frame with seq send_seq (after VM_ACCEPT moved
+ * send_seq).  Seqs in s->frames are consecutive, so it is the
+ * (send_seq - head)th node; walk from the nearer end.
+ */
+static void tun_stream_seek(struct vs_tun_stream *s)
+{
+	const struct vs_tun_frame *head = g_queue_peek_head(&s->frames);
+	uint64_t n = g_queue_get_length(&s->frames);
+	uint64_t i;
+	GList *l;
+
+	if (!head || s->send_seq < head->seq || s->send_seq - head->seq >= n) {
+		s->unsent = NULL;	/* all written (send_seq == next_seq) */
+		return;
+	}
+	i = s->send_seq - head->seq;
+	if (i <= n / 2)
+		for (l = s->frames.head; i--; l = l->next)
+			;
+	else
+		for (l = s->frames.tail, i = n - 1 - i; i--; l = l->prev)
+			;
+	s->unsent = l;
+}
+
 void tun_stream_flush(struct vs_tun_stream *s)
 {
 	struct tun_conn *c = s->peer->conn;
@@ -90,11 +119,9 @@ void tun_stream_flush(struct vs_tun_stream *s)
 
 	if (!s->opened || !tun_conn_ready(c))
 		return;
-	for (l = s->frames.head; l; l = l->next) {
+	for (l = s->unsent; l; l = l->next) {
 		struct vs_tun_frame *f = l->data;
 
-		if (f->seq < s->send_seq)
-			continue;
 		if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX) {
 			c->tun->stats.send_queue_full++;
 			break;
@@ -102,6 +129,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
 		s->send_seq = f->seq + 1;
 	}
+	s->unsent = l;
 	if (s->barrier_due && s->send_seq > s->barrier_seq) {
 		vs_tun_encode_barrier(c->out, s->stream_id, s->barrier_seq);
 		s->barrier_due = false;
@@ -188,6 +216,8 @@ void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *dat
 	f->len = len;
 	memcpy(f->data, data, len);
 	g_queue_push_tail(&s->frames, f);
+	if (!s->unsent)
+		s->unsent = s->frames.tail;	/* seq >= send_seq: not written */
 	tun_stream_flush(s);
 }
 
@@ -363,6 +393,7 @@ static void tun_stream_accepted(struct tun_conn *c, struct vs_tun_stream *s, uin
 	if (!s->committed || next > s->acked)
 		s->acked = next - 1;
 	s->send_seq = next;
+	tun_stream_seek(s);
 	vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
 	       s->stream_id, c->peer->name, s->send_seq);
 	tun_stream_trim(s);
