@@ -365,8 +365,9 @@ static void test_direction(void)
 
 /*
  * EXPECT carries the VM's MAC up; the layer above takes it only for its
- * port of that name and MAC, and the tunnel counts a refusal.  A
- * refused stream is asked again once the destination says EXPECT.
+ * port of that name and MAC, and the tunnel counts one with another MAC
+ * (not one for a VM that is not here).  A refused stream is asked again
+ * once the destination says EXPECT.
  */
 static void test_expect_mac(void)
 {
@@ -389,6 +390,10 @@ static void test_expect_mac(void)
 	g_assert_cmpuint(vs_tun_get_stats(a.t)->expects_refused, ==, 1);
 	run_for(100);
 	g_assert_cmpuint(b.opens, ==, 1);
+	/* a VM this host does not have: not an error (EXPECTs go to every peer) */
+	vs_tun_announce_expect(b.t, "vm9", VM_MAC);
+	g_assert_true(run_until(at_least, &(struct count_watch){ &a.expects, 2 }, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->expects_refused, ==, 1);
 	/* ours: the stream is asked again and goes through */
 	b.verdict = VS_TUN_REJECT_NONE;
 	vs_tun_announce_expect(b.t, VM_NAME, VM_MAC);

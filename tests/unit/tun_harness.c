@@ -94,7 +94,9 @@ static bool cb_expect(void *opaque, const char *vm, const uint8_t mac[6], const 
 
 	sd->expects++;
 	memcpy(sd->last_expect_mac, mac, 6);
-	if (strcmp(vm, VM_NAME) || memcmp(mac, VM_MAC, 6))
+	if (strcmp(vm, VM_NAME))
+		return true;		/* not here: not an error */
+	if (memcmp(mac, VM_MAC, 6))
 		return false;
 	if (sd->retry_stream)
 		vs_tun_stream_retry(sd->retry_stream, peer);

@@ -249,8 +249,13 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		if (!c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
 					 c->auth.peer_name)) {
 			c->tun->stats.expects_refused++;
-			vs_log(TUN, WARNING, m->u.expect.name, "EXPECT from %s refused",
-			       c->auth.peer_name);
+			/* once per connection: a peer cannot flood the log */
+			if (!c->expect_refused_logged)
+				vs_log(TUN, WARNING, m->u.expect.name,
+				       "EXPECT from %s refused: another VM's MAC (counted in "
+				       "expects-refused; not logged again on this connection)",
+				       c->auth.peer_name);
+			c->expect_refused_logged = true;
 		}
 		break;
 	case VS_TUN_MSG_PING:

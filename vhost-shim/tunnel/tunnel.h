@@ -153,7 +153,10 @@ struct vs_tun_peer_event {
  * @out_event:	source: stream @s of @vm had @ev; @reason for REJECTED
  *	(VS_TUN_REJECT_NONE for a reason this version does not know)
  * @expect:	automatic mode: @peer says it is the destination of @vm (MAC
- *	@mac); return false to refuse it (the tunnel counts and logs it)
+ *	@mac); return false if it is wrong (a VM of that name here has
+ *	another MAC: port names are local to each host), which the tunnel
+ *	counts and logs; an EXPECT for a VM not here is no error (EXPECTs go
+ *	to every peer): return true
  * @peer_event: a connection was authenticated, or an authenticated one
  *	is gone; a PEER_LOST always follows a PEER_CONNECTED of the same one
  */
@@ -389,7 +392,7 @@ struct vs_tun_stats {
 	uint64_t streams_rejected;
 	uint64_t reconnects;
 	uint64_t send_queue_full;
-	uint64_t expects_refused;	/* EXPECTs the layer above did not take */
+	uint64_t expects_refused;	/* EXPECTs the layer above found wrong */
 	uint64_t keepalive_timeouts;	/* connections closed as silent */
 };
 

@@ -71,6 +71,7 @@ struct tun_conn {
 	uint64_t ping_token;
 	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
 	bool announced;			/* PEER_CONNECTED sent: PEER_LOST on close */
+	bool expect_refused_logged;	/* one log line per connection */
 	char desc[96];
 };
 
