@@ -130,6 +130,12 @@ static const struct vs_tun_ops main_tun_ops = {
 	.peer_event = main_tun_peer_event,
 };
 
+/* one range and one default for [tunnel] keepalive-ms and the tunnel's own */
+static_assert(VS_DEFAULT_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MS &&
+	      VS_DEFAULT_KEEPALIVE_TIMEOUT_MS == VS_TUN_KEEPALIVE_TIMEOUT_MS &&
+	      VS_MIN_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MIN_MS &&
+	      VS_MAX_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MAX_MS, "keepalive defaults");
+
 /* The tunnel from [tunnel] and [peer NAME]; vs_tun_new() copies what it keeps */
 static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 {
@@ -148,10 +154,8 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 		.tls_key = key,
 		.peers = peers,
 		.n_peers = cfg->peers->len,
-		/* [tunnel] keepalive-ms, keepalive-timeout-ms: the defaults until
-		 * the keys exist (0 is the default) */
-		.keepalive_ms = 0,
-		.keepalive_timeout_ms = 0,
+		.keepalive_ms = cfg->keepalive_ms,
+		.keepalive_timeout_ms = cfg->keepalive_timeout_ms,
 	};
 	guint i;
 
