@@ -264,8 +264,11 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		break;
 	case VS_TUN_MSG_PONG:
 		break;		/* it arrived: that is all the keepalive needs */
-	default:
-		break;
+	case VS_TUN_MSG_NONE:
+	case VS_TUN_MSG_HELLO:
+	case VS_TUN_MSG_AUTH:
+	case VS_TUN_NUM_TYPES:
+		break;		/* the handshake keeps these (deliver is false) */
 	}
 }
 

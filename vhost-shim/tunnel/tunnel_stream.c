@@ -98,8 +98,9 @@ static void tun_stream_seek(struct vs_tun_stream *s)
 	uint64_t i;
 	GList *l;
 
+	/* send_seq is within head..next_seq: tun_stream_accepted() checked it */
 	if (!head || s->send_seq < head->seq || s->send_seq - head->seq >= n) {
-		s->unsent = NULL;	/* all written (send_seq == next_seq) */
+		s->unsent = NULL;	/* nothing left to write: send_seq == next_seq */
 		return;
 	}
 	i = s->send_seq - head->seq;
@@ -343,6 +344,7 @@ void tun_in_free(gpointer data)
 
 /* --- stream messages (source side) ----------------------------------------- */
 
+/* The stream id of a stream message (tunnel.c hands over no other type) */
 static uint32_t tun_msg_stream_id(const struct vs_tun_msg *m)
 {
 	switch (m->type) {
