@@ -97,6 +97,77 @@ static bool main_ho_event_cb(const char *event, struct vs_vm *vm, void *json_obj
 	return true;
 }
 
+/*
+ * PEER_CONNECTED / PEER_LOST: the tunnel's peer events go to every
+ * control-socket client (docs/control-protocol.md)
+ */
+static void main_tun_peer_event(void *opaque, const struct vs_tun_peer_event *ev)
+{
+	JsonObject *d = json_object_new();
+	JsonArray *a = json_array_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	const char *const *port;
+
+	json_object_set_string_member(d, "peer", ev->peer);
+	json_object_set_string_member(d, "address", ev->address);
+	json_object_set_string_member(d, "direction", ev->outgoing ? "outgoing" : "incoming");
+	for (port = ev->ports; port && *port; port++)
+		json_array_add_string_element(a, *port);
+	json_object_set_array_member(d, "ports", a);
+	if (!ev->up && ev->reason)
+		json_object_set_string_member(d, "reason", ev->reason);
+	json_node_take_object(n, d);
+	vs_ctl_emit_event(ev->up ? "PEER_CONNECTED" : "PEER_LOST", n);
+}
+
+/* The tunnel calls the handover for its streams, and main.c for its peers */
+static const struct vs_tun_ops main_tun_ops = {
+	.stream_open = vs_ho_tun_open,
+	.frame = vs_ho_tun_frame,
+	.in_event = vs_ho_tun_in_event,
+	.out_event = vs_ho_tun_out_event,
+	.expect = vs_ho_tun_expect,
+	.peer_event = main_tun_peer_event,
+};
+
+/* one range and one default for [tunnel] keepalive-ms and the tunnel's own */
+static_assert(VS_DEFAULT_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MS &&
+	      VS_DEFAULT_KEEPALIVE_TIMEOUT_MS == VS_TUN_KEEPALIVE_TIMEOUT_MS &&
+	      VS_MIN_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MIN_MS &&
+	      VS_MAX_KEEPALIVE_MS == VS_TUN_KEEPALIVE_MAX_MS, "keepalive defaults");
+
+/* The tunnel from [tunnel] and [peer NAME]; vs_tun_new() copies what it keeps */
+static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
+{
+	g_autofree struct vs_tun_peer_cfg *peers = g_new0(struct vs_tun_peer_cfg,
+							  cfg->peers->len + 1);
+	g_autofree char *ca = vs_cfg_tls_file(cfg, VS_TLS_FILE_CA);
+	g_autofree char *cert = vs_cfg_tls_file(cfg, VS_TLS_FILE_CERT);
+	g_autofree char *key = vs_cfg_tls_file(cfg, VS_TLS_FILE_KEY);
+	struct vs_tun_cfg tc = {
+		.node_name = cfg->node_name,
+		.listen = cfg->tunnel_listen,
+		.key_file = cfg->key_file,
+		.tls = cfg->tls == VS_TLS_X509,
+		.tls_ca = ca,
+		.tls_cert = cert,
+		.tls_key = key,
+		.peers = peers,
+		.n_peers = cfg->peers->len,
+		.keepalive_ms = cfg->keepalive_ms,
+		.keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+	};
+	guint i;
+
+	for (i = 0; i < cfg->peers->len; i++) {
+		const struct vs_peer_cfg *pc = g_ptr_array_index(cfg->peers, i);
+
+		peers[i].name = pc->name;
+		peers[i].address = pc->address;
+	}
+	return vs_tun_new(&tc, &main_tun_ops, NULL, error);
+}
+
 static gboolean main_dump_stats_cb(gpointer data)
 {
 	vs_vm_foreach(main_log_port_stats, NULL);
@@ -182,6 +253,7 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, const struct vs_cfg_cmdline *
 
 int main(int argc, char **argv)
 {
+	struct vs_tun *tun = NULL;
 	g_autoptr(GOptionContext) octx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(vs_cfg) cfg = vs_cfg_new();
@@ -248,10 +320,13 @@ int main(int argc, char **argv)
 	vs_ho_set_event_cb(main_ho_event_cb);
 	if (vs_telemetry_register())
 		vs_log(MAIN, WARNING, NULL, "DPDK telemetry endpoints not registered");
-	if (!vs_tun_init(cfg, &error)) {
+	tun = main_tun_new(cfg, &error);
+	if (!tun) {
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;
 	}
+	vs_ho_set_tunnel(tun);
+	vs_ctl_mig_set_tunnel(tun);
 	for (i = 0; i < cfg->ports->len; i++) {
 		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
 		GError *perr = NULL;
@@ -275,7 +350,9 @@ int main(int argc, char **argv)
 out_ports:
 	vs_vm_foreach(main_log_port_stats, NULL);
 	vs_vm_remove_all();
-	vs_tun_fini();
+	vs_ho_set_tunnel(NULL);
+	vs_ctl_mig_set_tunnel(NULL);
+	vs_tun_free(tun);
 out:
 	vs_ctl_stop();
 	vs_dp_stop();

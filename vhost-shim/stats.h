@@ -32,7 +32,7 @@
 	X(BUFFER_EXPIRED, "buffer-expired") /* held longer than hold-ms */             \
 	X(POLICY, "policy")		    /* class configured to drop */             \
 	X(OWN_MAC, "own-mac")		    /* VM's own frame, never replayed */       \
-	X(PEER_LOST, "peer-lost")	    /* tunnel gone and linger expired */       \
+	X(PEER_LOST, "peer-lost")	    /* not tunnelled when linger expired */    \
 	X(NO_MEMORY, "no-memory")	    /* mbuf allocation failed */              \
 	X(DUPLICATE, "duplicate")	    /* same frame reached both hosts (flood) */ \
 	X(GUEST_MALFORMED, "guest-malformed") /* TX chain dropped or refused by DPDK */

@@ -176,11 +176,13 @@ enum vs_tun_err {
 
 /* VM_REJECT reasons; a receiver accepts unknown values (treats as generic) */
 enum vs_tun_reject {
+	VS_TUN_REJECT_NONE = 0,		/* never sent: an accept (tunnel.h), or a
+					 * received value this version does not know */
 	VS_TUN_REJECT_UNKNOWN_VM = 1,	/* no port with this name here */
 	VS_TUN_REJECT_NOT_EXPECTED = 2,	/* port exists, not armed as destination */
 	VS_TUN_REJECT_BUSY = 3,		/* another stream feeds this VM */
 	VS_TUN_REJECT_MAC_MISMATCH = 4,	/* name known, MAC differs */
-	VS_TUN_REJECT_SEQ = 5,		/* first_seq below what was received */
+	VS_TUN_REJECT_SEQ = 5,		/* first_seq beyond what was received */
 	VS_TUN_REJECT_NO_RESOURCES = 6,	/* stream table or memory full */
 	VS_TUN_NUM_REJECTS
 };

@@ -76,7 +76,7 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 	return 0;
 }
 
-const struct vs_tun_stats *vs_tun_get_stats(void)
+const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
 	return &stub_tun_stats;
 }

@@ -156,6 +156,11 @@ static void test_keyfile_errors(void)
 			    "[port vm2]\nsocket=/a\nmac=52:54:00:00:00:02\nuplink=y\n",
 			    "already used");
 	check_keyfile_error("not a key file", "");
+	/* the keepalive's timeout comes after its interval */
+	check_keyfile_error("[tunnel]\nkeepalive-ms=5000\n", "keepalive-timeout-ms");
+	check_keyfile_error("[tunnel]\nkeepalive-ms=2000\nkeepalive-timeout-ms=1000\n",
+			    "must exceed keepalive-ms");
+	check_keyfile_error("[tunnel]\nkeepalive-timeout-ms=5\n", "keepalive-timeout-ms");
 	/* GLib returns a value *and* an error for a trailing backslash
 	 * (fuzz/crashes-found/fuzz_config): it must be an error only */
 	check_keyfile_error("[tunnel]\nnode-name=h\\\n", "");
@@ -491,6 +496,8 @@ static void test_keys_defaults(void)
 	g_assert_true(cfg->auto_announce);
 	g_assert_false(cfg->allow_cleartext);
 	g_assert_cmpint(cfg->tls, ==, VS_TLS_NONE);
+	g_assert_cmpuint(cfg->keepalive_ms, ==, 1000);
+	g_assert_cmpuint(cfg->keepalive_timeout_ms, ==, 5000);
 	g_assert_false(pc->client);
 	g_assert_cmpuint(pc->queues, ==, 1);
 	g_assert_true(p->enabled);

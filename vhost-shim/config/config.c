@@ -500,6 +500,12 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 			return FALSE;
 		}
 	}
+	if (cfg->keepalive_timeout_ms <= cfg->keepalive_ms) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[tunnel] keepalive-timeout-ms %u must exceed keepalive-ms %u",
+			    cfg->keepalive_timeout_ms, cfg->keepalive_ms);
+		return FALSE;
+	}
 	if ((cfg->tunnel_listen || cfg->peers->len) && !cfg->key_file && cfg->tls == VS_TLS_NONE) {
 		g_set_error(error, VS_CFG_ERROR, 0,
 			    "[tunnel] key-file or tls=x509 is required when a tunnel or peers are "

@@ -174,6 +174,12 @@ struct vs_peer_cfg {
 
 #define VS_MAX_PEERS		32
 #define VS_DEFAULT_TUNNEL_PORT	7400
+/* [tunnel] keepalive-ms, keepalive-timeout-ms: tunnel.h says why (main.c
+ * checks that these are the tunnel's own defaults and limits) */
+#define VS_DEFAULT_KEEPALIVE_MS		1000
+#define VS_DEFAULT_KEEPALIVE_TIMEOUT_MS	5000
+#define VS_MIN_KEEPALIVE_MS		10
+#define VS_MAX_KEEPALIVE_MS		600000
 
 /* [tunnel] tls: how the tunnel's bytes travel (docs/configuration.md) */
 enum vs_tls_mode {
@@ -222,6 +228,8 @@ struct vs_cfg {
 	enum vs_tls_mode tls;
 	char *tls_dir;		/* VS_DEFAULT_TLS_DIR unless set */
 	char *tls_files[VS_TLS_NUM_FILES];	/* NULL: the default name in tls_dir */
+	unsigned int keepalive_ms;	/* PING a connection idle this long */
+	unsigned int keepalive_timeout_ms;	/* close one silent this long */
 	GPtrArray *peers;	/* of struct vs_peer_cfg * */
 };
 

@@ -147,6 +147,13 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .dflt_doc = "TLS-DIR/server-cert.pem", .doc = "This host's certificate, PEM" },
 	{ .name = "tls-key", TUNNEL(tls_files[VS_TLS_FILE_KEY], SZ_PTR), T_PATH,
 	  .dflt_doc = "TLS-DIR/server-key.pem", .doc = "Its private key, PEM" },
+	{ .name = "keepalive-ms", TUNNEL(keepalive_ms, SZ_UINT),
+	  T_UINT(VS_MIN_KEEPALIVE_MS, VS_MAX_KEEPALIVE_MS), .dflt = VS_DEFAULT_KEEPALIVE_MS,
+	  .doc = "PING a tunnel connection that received nothing for this long" },
+	{ .name = "keepalive-timeout-ms", TUNNEL(keepalive_timeout_ms, SZ_UINT),
+	  T_UINT(VS_MIN_KEEPALIVE_MS, VS_MAX_KEEPALIVE_MS),
+	  .dflt = VS_DEFAULT_KEEPALIVE_TIMEOUT_MS,
+	  .doc = "Close one that received nothing for this long (more than keepalive-ms)" },
 
 	/* [port NAME] and --port */
 	{ .name = "name", PORT(name, SZ_PTR), T_STR, .flags = VS_CFG_KEY_SPEC_ONLY,

@@ -342,9 +342,17 @@ JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *arg
 	return cmig_policy_json(&vm->policy);
 }
 
+static const struct vs_tun *cmig_tun;
+
+void vs_ctl_mig_set_tunnel(const struct vs_tun *t)
+{
+	cmig_tun = t;
+}
+
 JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GError **error)
 {
-	const struct vs_tun_stats *ts = vs_tun_get_stats();
+	static const struct vs_tun_stats none;
+	const struct vs_tun_stats *ts = cmig_tun ? vs_tun_get_stats(cmig_tun) : &none;
 	JsonObject *o = json_object_new();
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
 
@@ -356,6 +364,8 @@ JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GEr
 	json_object_set_int_member(o, "streams-rejected", (gint64)ts->streams_rejected);
 	json_object_set_int_member(o, "reconnects", (gint64)ts->reconnects);
 	json_object_set_int_member(o, "send-queue-full", (gint64)ts->send_queue_full);
+	json_object_set_int_member(o, "expects-refused", (gint64)ts->expects_refused);
+	json_object_set_int_member(o, "keepalive-timeouts", (gint64)ts->keepalive_timeouts);
 	json_node_take_object(n, o);
 	return n;
 }

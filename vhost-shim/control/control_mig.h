@@ -28,6 +28,13 @@ JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *arg
 JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GError **error);
 
 struct vs_vm;
+struct vs_tun;
+
+/**
+ * vs_ctl_mig_set_tunnel() - the tunnel query-peers reports on (main.c's)
+ * @t:		tunnel, or NULL (query-peers reports zeroes)
+ */
+void vs_ctl_mig_set_tunnel(const struct vs_tun *t);
 
 /**
  * vs_ctl_mig_add_identity() - add "vm-uuid" and "vm-name" of the VM that

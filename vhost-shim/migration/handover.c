@@ -52,10 +52,16 @@
 static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
 
 static vs_ho_event_cb ho_event_cb;
+struct vs_tun *ho_tun;
 
 void vs_ho_set_event_cb(vs_ho_event_cb cb)
 {
 	ho_event_cb = cb;
+}
+
+void vs_ho_set_tunnel(struct vs_tun *t)
+{
+	ho_tun = t;
 }
 
 bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data)
@@ -338,13 +344,23 @@ static void ho_open_stream(struct vs_vm *vm)
 	if (ho->out || !ho->peer)
 		return;
 	ho->barrier_wanted = false;	/* a new stream: no LIVE_SEEN yet */
-	ho->out = vs_tun_stream_open(ho->peer, vm);
+	ho->out = vs_tun_stream_open(ho_tun, ho->peer, vm->cfg->name, vm->cfg->mac);
 }
 
+/*
+ * END: frames the destination will never get (pushed but not written to
+ * the connection when the tunnel was slower than the traffic, or not
+ * acknowledged by a peer that is gone) are peer-lost.  ABORT: every path
+ * that aborts a stream with frames counts them itself (hold expired), or
+ * has none (cancelled in pre-copy), or removes the port.
+ */
 static void ho_close_stream(struct vs_vm *vm, bool send_end)
 {
 	if (vm->ho->out) {
-		vs_tun_stream_close(vm->ho->out, send_end);
+		uint64_t lost = vs_tun_stream_close(vm->ho->out, send_end);
+
+		if (send_end)
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], lost);
 		vm->ho->out = NULL;
 	}
 }
@@ -378,10 +394,8 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		ho_clear_timer(&ho->linger_timer);
 		if (old == VS_MIG_STATE_SRC_FORWARDING) {
 			/* stragglers the destination never acked and cannot get
-			 * any more (peer down, or restarted and refusing): counted */
-			if (ho->out && !vs_tun_stream_connected(ho->out))
-				VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST],
-					    vs_tun_stream_retained(ho->out));
+			 * any more (peer down, or restarted and refusing), and
+			 * those still queued behind a slow tunnel: counted */
 			ho_close_stream(vm, true);
 			__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
 			ho_drop_held(vm, VS_DROP_PEER_LOST);
@@ -476,7 +490,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 			ho->t_down = now;
 			ho_clear_timer(&ho->hold_timer);
 			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
-			vs_tun_announce_expect(vm->cfg->name, vm->cfg->mac);
+			vs_tun_announce_expect(ho_tun, vm->cfg->name, vm->cfg->mac);
 			ho_emit(vm, "MIGRATION_EXPECTED", NULL);
 		} else if (ev == VS_MIG_EV_EXPECT) {
 			/* re-armed (a long pre-copy): the expectation lasts again */
@@ -569,7 +583,7 @@ void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev)
 
 gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 {
-	if (peer && !vs_tun_has_peer(peer)) {
+	if (peer && !vs_tun_has_peer(ho_tun, peer)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown peer '%s'", peer);
 		return FALSE;
 	}
@@ -600,7 +614,7 @@ gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 
 gboolean vs_ho_set_peer(struct vs_vm *vm, const char *peer, GError **error)
 {
-	if (!vs_tun_has_peer(peer)) {
+	if (!vs_tun_has_peer(ho_tun, peer)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown peer '%s'", peer);
 		return FALSE;
 	}

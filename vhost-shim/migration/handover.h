@@ -28,6 +28,8 @@
 
 #include <gio/gio.h>
 
+#include "tunnel.h"
+
 struct vs_vm;
 struct vs_vhost_event;
 
@@ -122,5 +124,28 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
  */
 typedef bool (*vs_ho_event_cb)(const char *event, struct vs_vm *vm, void *json_obj);
 void vs_ho_set_event_cb(vs_ho_event_cb cb);
+
+/**
+ * vs_ho_set_tunnel() - the tunnel that streams go through (main.c's)
+ * @t:		tunnel, or NULL (no streams: every peer is unknown)
+ */
+void vs_ho_set_tunnel(struct vs_tun *t);
+
+/*
+ * The tunnel's callbacks (struct vs_tun_ops in tunnel.h, which documents
+ * them), implemented by handover_tun.c; main.c puts them in the table it
+ * gives vs_tun_new(), with its own peer_event.  @opaque is unused.
+ */
+enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char *vm_name,
+				  const uint8_t mac[6], const char *peer,
+				  uint64_t *next_expected, GError **error);
+void vs_ho_tun_frame(void *opaque, struct vs_tun_in *in, const char *vm_name, uint64_t seq,
+		     uint8_t origin, const uint8_t *data, uint32_t len);
+void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
+			enum vs_tun_in_event ev, uint64_t seq);
+void vs_ho_tun_out_event(void *opaque, struct vs_tun_stream *s, const char *vm_name,
+			 enum vs_tun_out_event ev, enum vs_tun_reject reason);
+bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6],
+		      const char *peer);
 
 #endif /* VS_HANDOVER_H */

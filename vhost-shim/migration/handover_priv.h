@@ -7,7 +7,7 @@
  * handover.c runs the state machine's entry actions and the public API of
  * handover.h; handover_pump.c moves frames between the lcore's rings, the
  * tunnel and the replay queue; handover_tun.c holds the callbacks the tunnel
- * makes (vs_ho_tun_*(), declared in tunnel.h), which turn tunnel messages
+ * makes (vs_ho_tun_*(), declared in handover.h), which turn tunnel messages
  * into migration events and frames into the replay queue.  All run on the
  * main loop thread, which owns every struct vs_handover.
  */
@@ -59,6 +59,9 @@ struct vs_handover {
 };
 
 /* --- handover.c --- */
+
+/* The tunnel streams go through (vs_ho_set_tunnel()), or NULL */
+extern struct vs_tun *ho_tun;
 
 /**
  * ho_feed() - feed an event to @vm's state machine and run the entry

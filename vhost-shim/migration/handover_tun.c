@@ -2,9 +2,11 @@
 /*
  * handover_tun.c - the tunnel's callbacks into the handover
  *
- * Theory of operation: the tunnel (tunnel.c) calls these on the main loop
- * for what arrives on its streams; each looks the VM up by name, since a
- * port may have been removed meanwhile (then the call does nothing).
+ * Theory of operation: the tunnel (tunnel.h) calls these through its
+ * table of callbacks (struct vs_tun_ops, which main.c fills with them) on
+ * the main loop, for what arrives on its streams; each looks the VM up by
+ * name, since a port may have been removed meanwhile (then the call does
+ * nothing).  The tunnel's peer events go to main.c, not here.
  *
  * Destination: vs_ho_tun_open() admits a stream only for a port that
  * expects a migration (from that peer, if one was named) and whose MAC
@@ -20,7 +22,8 @@
  * the pump for a BARRIER, sent once the lcore has emptied the uplink's
  * queues and the stream has all they held, so stragglers reach the guest
  * before live frames.  An EXPECT (automatic
- * mode) names the destination of a VM, as migrate-set-peer does, and
+ * mode) for a port with that name *and MAC* (port names are local to each
+ * host) names the destination of a VM, as migrate-set-peer does, and
  * re-opens a stream that peer refused (a destination restarted during the
  * blackout refuses it until it is armed again).
  */
@@ -34,39 +37,39 @@
 #include "handover_priv.h"
 #include "log.h"
 #include "tunnel.h"
+#include "tunnel_proto.h"
 #include "util.h"
 #include "vm.h"
 #include "vhost-shim/tunnel_wire.h"
 
 /* --- tunnel callbacks ------------------------------------------------------ */
 
-bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
-		    struct vs_tun_in *in, uint64_t *next_expected, GError **error)
+enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char *vm_name,
+				  const uint8_t mac[6], const char *peer,
+				  uint64_t *next_expected, GError **error)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 
 	if (!vm) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no port %s", vm_name);
-		return false;
+		g_set_error(error, VS_TUN_ERROR, 0, "no port %s", vm_name);
+		return VS_TUN_REJECT_UNKNOWN_VM;
 	}
 	if (memcmp(mac, vm->cfg->mac, 6)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "port %s: MAC does not match", vm_name);
-		return false;
+		g_set_error(error, VS_TUN_ERROR, 0, "port %s: MAC does not match", vm_name);
+		return VS_TUN_REJECT_MAC_MISMATCH;
 	}
 	/* A broken stream may reconnect during the replay or after it */
 	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING &&
 	    vm->mig.state != VS_MIG_STATE_REPLAYING && !vm->ho->in_resumable) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+		g_set_error(error, VS_TUN_ERROR, 0,
 			    "port %s: not expecting a migration (state %s)", vm_name,
 			    vs_mig_state_to_string(vm->mig.state));
-		return false;
+		return VS_TUN_REJECT_NOT_EXPECTED;
 	}
 	if (vm->ho->expect_from && strcmp(vm->ho->expect_from, peer)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    "port %s: expecting it from %s, not %s", vm_name,
-			    vm->ho->expect_from, peer);
-		return false;
+		g_set_error(error, VS_TUN_ERROR, 0, "port %s: expecting it from %s, not %s",
+			    vm_name, vm->ho->expect_from, peer);
+		return VS_TUN_REJECT_NOT_EXPECTED;
 	}
 	vm->ho->in = in;
 	vm->ho->in_resumable = true;
@@ -77,11 +80,11 @@ bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
 		vs_tun_in_send_resumed(in);	/* it may have missed it */
 	if (vm->ho->live_seen_sent && !vm->ho->in_ended)
 		vs_tun_in_send_live_seen(in);	/* live frames wait for its barrier */
-	return true;
+	return VS_TUN_REJECT_NONE;
 }
 
-void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
-		     uint32_t len)
+void vs_ho_tun_frame(void *opaque, struct vs_tun_in *in, const char *vm_name, uint64_t seq,
+		     uint8_t origin, const uint8_t *data, uint32_t len)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 	struct vs_handover *ho;
@@ -113,54 +116,53 @@ void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const ui
 		ho_kick_pump();
 }
 
-void vs_ho_tun_in_msg(const char *vm_name, int msg_type)
+void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
+			enum vs_tun_in_event ev, uint64_t seq)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 
 	if (!vm || !vm->ho)
 		return;
-	switch (msg_type) {
-	case VS_TUN_MSG_ABORT:
+	switch (ev) {
+	case VS_TUN_IN_ABORT:
 		vm->ho->in = NULL;
 		vm->ho->in_resumable = false;
 		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
 		break;
-	case VS_TUN_MSG_BARRIER:
-	case VS_TUN_MSG_END:
+	case VS_TUN_IN_BARRIER:
 		vm->ho->in_ended = true;
-		if (msg_type == VS_TUN_MSG_END) {
-			vm->ho->in = NULL;
-			vm->ho->in_resumable = false;
-			/* the last tunnelled frame may still be on its way to the
-			 * guest: close the window once the pump has pushed it */
-			ho_dedup_close_later(vm);
-		}
 		ho_kick_pump();
 		break;
-	default:
+	case VS_TUN_IN_END:
+		vm->ho->in_ended = true;
+		vm->ho->in = NULL;
+		vm->ho->in_resumable = false;
+		/* the last tunnelled frame may still be on its way to the
+		 * guest: close the window once the pump has pushed it */
+		ho_dedup_close_later(vm);
+		ho_kick_pump();
+		break;
+	case VS_TUN_IN_CLOSED:
+		if (vm->ho->in == in)
+			vm->ho->in = NULL;
+		break;
+	case VS_TUN_IN_NUM_EVENTS:
 		break;
 	}
 }
 
-void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in)
-{
-	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
-
-	if (vm && vm->ho && vm->ho->in == in)
-		vm->ho->in = NULL;
-}
-
-void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
+void vs_ho_tun_out_event(void *opaque, struct vs_tun_stream *s, const char *vm_name,
+			 enum vs_tun_out_event ev, enum vs_tun_reject reason)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 
 	if (!vm || !vm->ho)
 		return;
-	switch (msg_type) {
-	case VS_TUN_MSG_RESUMED:
+	switch (ev) {
+	case VS_TUN_OUT_RESUMED:
 		ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
 		break;
-	case VS_TUN_MSG_LIVE_SEEN:
+	case VS_TUN_OUT_LIVE_SEEN:
 		/* everything received before this point goes out before the
 		 * barrier: what the lcore queued since the last tick, and what
 		 * still waits in the uplink's queues (ho_pump_barrier()) */
@@ -173,41 +175,44 @@ void vs_ho_tun_out_msg(const char *vm_name, int msg_type)
 			}
 		}
 		break;
-	default:
+	case VS_TUN_OUT_REJECTED:
+		/*
+		 * Nothing to do now: the stream keeps every frame (the tunnel
+		 * logged and counted the refusal).  An EXPECT from that peer
+		 * asks again (vs_ho_tun_expect()); otherwise the frames are
+		 * counted when the migration ends (peer-lost: the stream is not
+		 * connected) or rolled back and replayed here.
+		 */
+		break;
+	case VS_TUN_OUT_INTERRUPTED:
+		VS_STAT_ADD(vm->stats.tunnel_reconnects, 1);
+		break;
+	case VS_TUN_OUT_NUM_EVENTS:
 		break;
 	}
 }
 
-void vs_ho_tun_peer_event(bool up, const char *peer, const char *address, bool outgoing,
-			  const char *const *ports, const char *reason)
-{
-	JsonObject *d = json_object_new();
-	JsonArray *a = json_array_new();
-
-	json_object_set_string_member(d, "peer", peer);
-	json_object_set_string_member(d, "address", address);
-	json_object_set_string_member(d, "direction", outgoing ? "outgoing" : "incoming");
-	for (; ports && *ports; ports++)
-		json_array_add_string_element(a, *ports);
-	json_object_set_array_member(d, "ports", a);
-	if (!up && reason)
-		json_object_set_string_member(d, "reason", reason);
-	ho_emit_event(up ? "PEER_CONNECTED" : "PEER_LOST", NULL, d);
-}
-
-void vs_ho_tun_expect(const char *vm_name, const char *peer)
+bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6], const char *peer)
 {
 	struct vs_vm *vm = vs_vm_find_by_name(vm_name);
 	g_autoptr(GError) err = NULL;
 
 	if (!vm)
-		return;
+		return true;	/* EXPECTs go to every peer: not ours */
+	/* port names are local to each host: another host's "vm1" is not ours */
+	if (memcmp(mac, vm->cfg->mac, 6)) {
+		vs_log(MIG, INFO, vm_name,
+		       "EXPECT from %s ignored: MAC %02x:%02x:%02x:%02x:%02x:%02x is not the port's",
+		       peer, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		return false;
+	}
 	if (!vs_ho_set_peer(vm, peer, &err)) {
 		vs_log(MIG, WARNING, vm_name, "EXPECT from %s ignored: %s", peer, err->message);
-		return;
+		return true;	/* as before: logged, not a wrong EXPECT */
 	}
 	/* our stream may have been refused by @peer before it was (re-)armed,
 	 * e.g. restarted during the blackout: it is armed now, ask again */
 	if (vm->ho->out)
 		vs_tun_stream_retry(vm->ho->out, peer);
+	return true;
 }

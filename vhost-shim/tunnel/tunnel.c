@@ -14,7 +14,7 @@
  * accepted from anyone who proves the pre-shared key, or with tls=x509
  * presents a certificate from our CA naming the node it claims to be
  * (tunnel_tls.h); they carry streams for VMs this shim expects
- * (vs_ho_tun_open() decides).  With TLS, the TLS handshake comes first and
+ * (the stream_open callback decides).  With TLS, the TLS handshake comes first and
  * the HELLO/AUTH handshake runs inside it.
  *
  * Outgoing streams keep every frame until it is acked and the destination
@@ -35,6 +35,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "log.h"
@@ -43,18 +44,14 @@
 #include "tunnel_proto.h"
 #include "tunnel_tls.h"
 #include "util.h"
-#include "vm.h"
-#include "config.h"
 
 #define TUN_HANDSHAKE_TIMEOUT_MS 5000
 #define TUN_READ_CHUNK		 65536
+#define TUN_QUEUE_HARD_MAX	 (2 * VS_TUN_SEND_QUEUE_MAX)
 
-/* The module state (tunnel_priv.h), owned by the main loop thread */
-struct tun_state tun;
-
-const struct vs_tun_stats *vs_tun_get_stats(void)
+const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
-	return &tun.stats;
+	return &t->stats;
 }
 
 bool tun_conn_ready(const struct tun_conn *c)
@@ -64,7 +61,7 @@ bool tun_conn_ready(const struct tun_conn *c)
 
 bool tun_conn_transport_up(const struct tun_conn *c)
 {
-	return c->connected && (c->tls || !tun_tls_enabled());
+	return c->connected && (c->tls || !tun_tls_enabled(c->tun));
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -98,146 +95,21 @@ size_t tun_conn_queued(const struct tun_conn *c)
 
 /* --- message handling ----------------------------------------------------- */
 
-static const char *tun_peer_name(const struct tun_conn *c)
+const char *tun_conn_peer_name(const struct tun_conn *c)
 {
 	return c->auth.peer_name[0] ? c->auth.peer_name : c->desc;
 }
 
-static void tun_handle_vm_open(struct tun_conn *c, const struct vs_tun_msg *m)
+void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...)
 {
-	g_autoptr(GError) err = NULL;
-	struct vs_tun_in *in;
-	uint64_t next = 1;
+	g_autofree char *why = NULL;
+	va_list ap;
 
-	if (g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(m->u.vm_open.stream_id))) {
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream id reused");
-		return;
-	}
-	in = g_new0(struct vs_tun_in, 1);
-	in->conn = c;
-	in->stream_id = m->u.vm_open.stream_id;
-	g_strlcpy(in->vm_name, m->u.vm_open.name, sizeof(in->vm_name));
-	if (!vs_ho_tun_open(in->vm_name, m->u.vm_open.mac, tun_peer_name(c), in, &next, &err)) {
-		tun.stats.streams_rejected++;
-		vs_log(TUN, WARNING, in->vm_name, "stream from %s refused: %s", tun_peer_name(c),
-		       err->message);
-		vs_tun_encode_vm_reject(c->out, in->stream_id,
-					g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
-						? VS_TUN_REJECT_UNKNOWN_VM
-					: g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)
-						? VS_TUN_REJECT_MAC_MISMATCH
-						: VS_TUN_REJECT_NOT_EXPECTED);
-		g_free(in);
-		tun_conn_flush(c);
-		return;
-	}
-	in->next_expected = next;
-	g_hash_table_insert(c->in_streams, GUINT_TO_POINTER(in->stream_id), in);
-	vs_tun_encode_vm_accept(c->out, in->stream_id, next);
-	tun_conn_flush(c);
-}
-
-static void tun_handle_frame(struct tun_conn *c, const struct vs_tun_msg *m)
-{
-	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams,
-						   GUINT_TO_POINTER(m->u.frame.stream_id));
-
-	if (!in) {
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME on a stream that is not open");
-		return;
-	}
-	switch (vs_tun_seq_check(in->next_expected, m->u.frame.seq)) {
-	case VS_TUN_SEQ_GAP:
-		tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "FRAME sequence gap");
-		return;
-	case VS_TUN_SEQ_NEW:
-		in->next_expected = m->u.frame.seq + 1;
-		break;
-	case VS_TUN_SEQ_DUPLICATE:
-		break;
-	}
-	/* handover counts and drops duplicates itself */
-	vs_ho_tun_frame(in->vm_name, m->u.frame.seq, m->u.frame.origin, m->u.frame.data,
-			(uint32_t)m->u.frame.len);
-	in->ack_due = true;
-}
-
-static void tun_handle_in_msg(struct tun_conn *c, const struct vs_tun_msg *m)
-{
-	uint32_t id = m->type == VS_TUN_MSG_ABORT ? m->u.stream.stream_id
-						  : m->u.stream_seq.stream_id;
-	struct vs_tun_in *in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
-	char vm[VS_TUN_VM_NAME_MAX + 1];
-
-	if (!in)
-		return;		/* already gone: harmless */
-	g_strlcpy(vm, in->vm_name, sizeof(vm));
-	if (m->type == VS_TUN_MSG_ABORT || m->type == VS_TUN_MSG_END) {
-		in->vm_name[0] = '\0';	/* no "closed" callback: it ended properly */
-		g_hash_table_remove(c->in_streams, GUINT_TO_POINTER(id));
-	}
-	vs_ho_tun_in_msg(vm, m->type);
-}
-
-static void tun_handle_out_msg(struct tun_conn *c, const struct vs_tun_msg *m)
-{
-	struct vs_tun_stream *s;
-	uint32_t id;
-
-	switch (m->type) {
-	case VS_TUN_MSG_VM_ACCEPT:
-		id = m->u.vm_accept.stream_id;
-		break;
-	case VS_TUN_MSG_VM_REJECT:
-		id = m->u.vm_reject.stream_id;
-		break;
-	case VS_TUN_MSG_ACK:
-		id = m->u.ack.stream_id;
-		break;
-	default:
-		id = m->u.stream.stream_id;
-		break;
-	}
-	s = tun_peer_find_stream(c->peer, id);
-	if (!s)
-		return;		/* closed meanwhile */
-	switch (m->type) {
-	case VS_TUN_MSG_VM_ACCEPT:
-		s->opened = true;
-		/*
-		 * The peer's next expected seq is what it really has.  A
-		 * destination restarted since it acked (receive state lost)
-		 * asks again from 1: before commit nothing was trimmed, so
-		 * every frame is still here, and a stale, higher acked would
-		 * let the commit free frames the new instance never got.
-		 * After commit acked frames are gone: resend what is left.
-		 */
-		if (!s->committed || m->u.vm_accept.next_expected_seq > s->acked)
-			s->acked = m->u.vm_accept.next_expected_seq - 1;
-		s->send_seq = m->u.vm_accept.next_expected_seq;
-		vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
-		       s->stream_id, c->peer->name, s->send_seq);
-		tun_stream_trim(s);
-		tun_stream_flush(s);
-		break;
-	case VS_TUN_MSG_VM_REJECT:
-		s->rejected = true;
-		vs_log(TUN, WARNING, s->vm_name, "stream %u refused by %s: %s", s->stream_id,
-		       c->peer->name, vs_tun_reject_str(m->u.vm_reject.reason));
-		vs_ho_tun_out_msg(s->vm_name, VS_TUN_MSG_VM_REJECT);
-		break;
-	case VS_TUN_MSG_ACK:
-		if (m->u.ack.seq > s->acked && m->u.ack.seq < s->next_seq)
-			s->acked = m->u.ack.seq;
-		tun_stream_trim(s);
-		break;
-	case VS_TUN_MSG_RESUMED:
-	case VS_TUN_MSG_LIVE_SEEN:
-		vs_ho_tun_out_msg(s->vm_name, m->type);
-		break;
-	default:
-		break;
-	}
+	va_start(ap, fmt);
+	why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	c->tun->stats.protocol_errors++;
+	tun_conn_close(c, VS_TUN_ERR_PROTOCOL, why);
 }
 
 /*
@@ -261,11 +133,20 @@ static void tun_conn_announce(struct tun_conn *c, bool up, const char *reason)
 	/* incoming: the streams the peer opened on it */
 	g_hash_table_iter_init(&it, c->in_streams);
 	while (g_hash_table_iter_next(&it, NULL, &v))
-		if (((struct vs_tun_in *)v)->vm_name[0])
-			g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
+		g_ptr_array_add(ports, ((struct vs_tun_in *)v)->vm_name);
 	g_ptr_array_add(ports, NULL);
-	vs_ho_tun_peer_event(up, tun_peer_name(c), addr ? addr + 1 : c->desc, c->initiator,
-			     (const char *const *)ports->pdata, reason);
+	{
+		const struct vs_tun_peer_event ev = {
+			.up = up,
+			.peer = tun_conn_peer_name(c),
+			.address = addr ? addr + 1 : c->desc,
+			.outgoing = c->initiator,
+			.ports = (const char *const *)ports->pdata,
+			.reason = reason,
+		};
+
+		c->tun->ops->peer_event(c->tun->opaque, &ev);
+	}
 }
 
 static void tun_conn_authenticated(struct tun_conn *c)
@@ -279,6 +160,7 @@ static void tun_conn_authenticated(struct tun_conn *c)
 	}
 	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
 	       c->initiator ? "outgoing" : "incoming");
+	tun_keepalive_start(c);
 	/* here, for both directions: the first moment the peer's name is proven */
 	c->announced = true;
 	tun_conn_announce(c, true, NULL);
@@ -304,11 +186,12 @@ static void tun_conn_authenticated(struct tun_conn *c)
 
 static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 {
+	enum vs_tun_dir dir;
 	bool deliver = false;
 	enum vs_tun_err err = vs_tun_auth_consume(&c->auth, m, c->out, &deliver);
 
 	if (err) {
-		tun.stats.auth_failures++;
+		c->tun->stats.auth_failures++;
 		tun_conn_close(c, err, vs_tun_auth_errmsg(&c->auth));
 		return;
 	}
@@ -317,8 +200,8 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 
 		/* our AUTH is queued but not sent: refuse before it goes out */
 		if (!tun_tls_peer_named(c, c->auth.peer_name, why, sizeof(why))) {
-			tun.stats.auth_failures++;
-			tun.stats.tls_failures++;
+			c->tun->stats.auth_failures++;
+			c->tun->stats.tls_failures++;
 			tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
 			return;
 		}
@@ -329,43 +212,63 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_flush(c);
 		return;
 	}
+	/*
+	 * Streams are opened by the side that dialled (the source), so on a
+	 * connection we dialled the peer sends only dst -> src types, and on
+	 * one we accepted only src -> dst types (tunnel-protocol.md, 2)
+	 */
+	dir = vs_tun_type_dir(m->type);
+	if (dir != VS_TUN_DIR_BOTH &&
+	    dir != (c->initiator ? VS_TUN_DIR_DST_TO_SRC : VS_TUN_DIR_SRC_TO_DST)) {
+		tun_conn_protocol_error(c, "%s on a connection %s", vs_tun_type_name(m->type),
+					c->initiator ? "we dialled" : "we accepted");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
-		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_peer_name(c),
+		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
 		       vs_tun_err_str(m->u.error.code), m->u.error.text);
 		tun_conn_close(c, VS_TUN_OK, "peer sent ERROR");
 		return;
 	case VS_TUN_MSG_VM_OPEN:
-		tun_handle_vm_open(c, m);
-		break;
 	case VS_TUN_MSG_FRAME:
-		tun_handle_frame(c, m);
-		break;
 	case VS_TUN_MSG_ABORT:
 	case VS_TUN_MSG_END:
 	case VS_TUN_MSG_BARRIER:
-		tun_handle_in_msg(c, m);
+		tun_in_handle(c, m);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
 	case VS_TUN_MSG_VM_REJECT:
 	case VS_TUN_MSG_ACK:
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
-		if (!c->peer) {
-			tun_conn_close(c, VS_TUN_ERR_PROTOCOL, "stream reply on an incoming connection");
-			return;
-		}
-		tun_handle_out_msg(c, m);
+		tun_stream_handle(c, m);
 		break;
 	case VS_TUN_MSG_EXPECT:
-		vs_ho_tun_expect(m->u.expect.name, c->auth.peer_name);
+		/* the layer above checks the VM and its MAC */
+		if (!c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
+					 c->auth.peer_name)) {
+			c->tun->stats.expects_refused++;
+			/* once per connection: a peer cannot flood the log */
+			if (!c->expect_refused_logged)
+				vs_log(TUN, WARNING, m->u.expect.name,
+				       "EXPECT from %s refused: another VM's MAC (counted in "
+				       "expects-refused; not logged again on this connection)",
+				       c->auth.peer_name);
+			c->expect_refused_logged = true;
+		}
 		break;
 	case VS_TUN_MSG_PING:
 		vs_tun_encode_pong(c->out, m->u.ping.token);
 		tun_conn_flush(c);
 		break;
-	default:
-		break;
+	case VS_TUN_MSG_PONG:
+		break;		/* it arrived: that is all the keepalive needs */
+	case VS_TUN_MSG_NONE:
+	case VS_TUN_MSG_HELLO:
+	case VS_TUN_MSG_AUTH:
+	case VS_TUN_NUM_TYPES:
+		break;		/* the handshake keeps these (deliver is false) */
 	}
 }
 
@@ -395,6 +298,21 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 	gssize n;
 	size_t off = 0;
 
+	/*
+	 * Security: every PING, VM_OPEN or frame read may queue a reply.  Our
+	 * own frames stop at VS_TUN_SEND_QUEUE_MAX (plus one), so a queue
+	 * twice that long is a peer that sends and never reads: stop reading
+	 * it before it fills our memory
+	 */
+	if (tun_conn_queued(c) > TUN_QUEUE_HARD_MAX) {
+		char why[96];
+
+		g_snprintf(why, sizeof(why), "the peer does not read: %zu bytes queued",
+			   tun_conn_queued(c));
+		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
+		return G_SOURCE_CONTINUE;
+	}
+
 	n = tun_io_recv(c, buf, sizeof(buf), &err);
 	if (n < 0) {
 		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -402,6 +320,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 		tun_conn_close(c, VS_TUN_OK, err->message);
 		return G_SOURCE_CONTINUE;	/* the source is destroyed by close */
 	}
+	c->last_rx = g_get_monotonic_time();	/* keepalive: the peer lives */
 	if (n == 0) {
 		enum vs_tun_err e = vs_tun_decoder_eof(&c->dec);
 
@@ -415,7 +334,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 
 		off += used;
 		if (e) {
-			tun.stats.protocol_errors++;
+			c->tun->stats.protocol_errors++;
 			tun_conn_close(c, e, vs_tun_decoder_errmsg(&c->dec));
 			break;
 		}
@@ -461,7 +380,7 @@ static gboolean tun_handshake_timeout_cb(gpointer data)
 	struct tun_conn *c = data;
 
 	c->handshake_timer = 0;
-	tun.stats.auth_failures++;
+	c->tun->stats.auth_failures++;
 	tun_conn_close(c, VS_TUN_ERR_TIMEOUT, "handshake timed out");
 	return G_SOURCE_REMOVE;
 }
@@ -484,6 +403,7 @@ static gboolean tun_conn_free_idle_cb(gpointer data)
 void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 {
 	struct tun_peer *p = c->peer;
+	struct vs_tun *t = c->tun;
 
 	if (c->dead)
 		return;
@@ -497,7 +417,7 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	tun_tls_abort(c);
 	c->dead = true;
 	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
-	       tun_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
+	       tun_conn_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
 	/*
 	 * Every way an authenticated connection ends (EOF, reset, write or
 	 * protocol error, the peer's ERROR, shutdown) comes through here:
@@ -522,27 +442,26 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	if (c->handshake_timer)
 		g_source_remove(c->handshake_timer);
 	c->handshake_timer = 0;
+	tun_keepalive_stop(c);
 	g_socket_close(c->sock, NULL);
 	vs_tun_auth_clear(&c->auth);
-	g_hash_table_remove_all(c->in_streams);	/* tells handover */
-	tun.conns = g_list_remove(tun.conns, c);
+	g_hash_table_remove_all(c->in_streams);	/* CLOSED events */
+	t->conns = g_list_remove(t->conns, c);
 	if (p && p->conn == c) {
-		GList *l;
+		GList *l, *next;
 
 		p->conn = NULL;
-		for (l = p->streams; l; l = l->next) {
+		for (l = p->streams; l; l = next) {
 			struct vs_tun_stream *s = l->data;
 
+			next = l->next;		/* the callback may close the stream */
 			s->opened = s->open_sent = false;
-			if (s->acked + 1 < s->next_seq || !s->committed) {
-				struct vs_vm *vm = vs_vm_find_by_name(s->vm_name);
-
-				if (vm)
-					VS_STAT_ADD(vm->stats.tunnel_reconnects, 1);
-			}
+			if (s->acked + 1 < s->next_seq || !s->committed)
+				t->ops->out_event(t->opaque, s, s->vm_name, VS_TUN_OUT_INTERRUPTED,
+						  VS_TUN_REJECT_NONE);
 		}
 		if (p->streams || !g_queue_is_empty(&p->expects)) {
-			tun.stats.reconnects++;
+			t->stats.reconnects++;
 			tun_peer_schedule_reconnect(p);
 		}
 	}
@@ -557,7 +476,7 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 
 	if (!vs_tun_random_nonce(nonce, &err) ||
 	    vs_tun_auth_init(&c->auth, c->initiator ? VS_TUN_ROLE_INITIATOR : VS_TUN_ROLE_RESPONDER,
-			     key, key_len, tun.node_name, nonce) != VS_TUN_OK) {
+			     key, key_len, c->tun->node_name, nonce) != VS_TUN_OK) {
 		g_autofree char *why = g_strdup_printf("cannot start a handshake: %s",
 						       err ? err->message
 							   : vs_tun_auth_errmsg(&c->auth));
@@ -575,11 +494,12 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
  * queued at once; with TLS the caller starts the TLS handshake once TCP is
  * up (tun_tls_start()), and the HELLO follows it.
  */
-struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
-			      const char *desc)
+struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
+			      struct tun_peer *peer, const char *desc)
 {
 	struct tun_conn *c = g_new0(struct tun_conn, 1);
 
+	c->tun = t;
 	c->sock = sock;
 	c->initiator = initiator;
 	c->peer = peer;
@@ -588,10 +508,11 @@ struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *pe
 	g_strlcpy(c->desc, desc, sizeof(c->desc));
 	vs_tun_decoder_init(&c->dec);
 	g_socket_set_blocking(sock, FALSE);
+	tun_keepalive_socket(t, sock);
 	/* the handshake timeout covers TLS and HELLO/AUTH together */
 	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
-	tun.conns = g_list_prepend(tun.conns, c);
-	if (!tun_tls_enabled() && !tun_conn_start_auth(c, tun.psk, tun.psk_len))
+	t->conns = g_list_prepend(t->conns, c);
+	if (!tun_tls_enabled(t) && !tun_conn_start_auth(c, t->psk, t->psk_len))
 		return NULL;	/* closed, freed from an idle callback */
 	return c;
 }

@@ -7,21 +7,37 @@
  * of include/vhost-shim/tunnel_wire.h (codec: tunnel_proto.h); after a mutual
  * HMAC handshake it multiplexes one *stream* per migrating VM.
  *
- * Source side: handover.c opens an outgoing stream when it knows the
+ * One struct vs_tun is one such endpoint (the daemon keeps one; the unit
+ * test runs two in one process).  It knows nothing of ports, VMs or
+ * counters beyond its own: everything it has to say upward goes through
+ * the table of callbacks (struct vs_tun_ops) given to vs_tun_new(), the
+ * pattern of rte_vhost_device_ops.  The daemon's table is the handover's
+ * functions (handover.h) plus main.c's peer events (control socket).
+ *
+ * Source side: the handover opens an outgoing stream when it knows the
  * destination (at migration start, before the blackout), pushes frames in
  * order, and the stream keeps every frame until the destination has acked
  * it *and* reported the VM running (RESUMED).  If the connection breaks it
  * reconnects and resends from the destination's next expected sequence
  * number, so frames are neither lost nor duplicated.  On rollback the
- * frames come back to handover.c in order (vs_tun_stream_take_back()).
+ * frames come back to the handover in order (vs_tun_stream_take_back()).
  *
- * Destination side: a VM_OPEN is accepted only for a VM handover.c
- * expects (vs_ho_tun_open()); frames go to vs_ho_tun_frame() in order,
- * duplicates (seq below next expected) are dropped and counted.
+ * Destination side: a VM_OPEN is accepted only if the stream_open
+ * callback says so; frames go to the frame callback in order, duplicates
+ * (seq below next expected) included, which the callback drops and counts.
  *
- * All of it runs on the GLib main loop; nothing here blocks.  Memory is
- * bounded by the senders' buffer caps plus VS_TUN_SEND_QUEUE_MAX per
- * connection.
+ * Rules the transport enforces itself (docs/tunnel-protocol.md, 2 and 5):
+ * a peer sends only the message types of its direction (the side that
+ * dials is the source); one stream per VM (another peer's VM_OPEN is BUSY,
+ * the same peer's replaces its old stream); a resume the destination
+ * cannot serve is SEQ; VM_ACCEPT within what the source can send, ACKs of
+ * frames sent, BARRIER not ahead of the frames, END not below them.  A
+ * peer that breaks one gets ERROR(PROTOCOL) and is disconnected, with one
+ * log line and a count (protocol_errors).
+ *
+ * All of it runs on the GLib main loop (the global default context);
+ * nothing here blocks.  Memory is bounded by the senders' buffer caps plus
+ * VS_TUN_SEND_QUEUE_MAX per connection.
  */
 #ifndef VS_TUNNEL_H
 #define VS_TUNNEL_H
@@ -31,15 +47,30 @@
 
 #include <gio/gio.h>
 
-struct vs_cfg;
-struct vs_vm;
+#include "vhost-shim/tunnel_wire.h"
+
+struct vs_tun;
 struct vs_tun_stream;
 struct vs_tun_in;
+
+typedef struct vs_tun vs_tun;
 
 /* Security consideration: per-connection memory for unsent bytes */
 #define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
 #define VS_TUN_RECONNECT_MIN_MS	100
 #define VS_TUN_RECONNECT_MAX_MS	2000
+/*
+ * Keepalive defaults (tunnel_keepalive.c).  A silent peer is detected
+ * within 5 s, half the default hold-ms (10 s), so that a source whose
+ * destination is behind a partition still has the other half to
+ * reconnect and resume before its buffer expires; 5 intervals tolerate a
+ * main loop stalled for ~4 s (a loaded host) without a false alarm.  A
+ * PING costs 16 bytes a second on an idle connection.
+ */
+#define VS_TUN_KEEPALIVE_MS		1000
+#define VS_TUN_KEEPALIVE_TIMEOUT_MS	5000
+#define VS_TUN_KEEPALIVE_MIN_MS		10
+#define VS_TUN_KEEPALIVE_MAX_MS		600000
 
 /* A frame the source keeps until it is acked and committed */
 struct vs_tun_frame {
@@ -49,42 +80,213 @@ struct vs_tun_frame {
 	uint8_t data[];
 };
 
+/* --- upward: the callbacks ------------------------------------------------- */
+
 /**
- * vs_tun_init() - load the key and the TLS credentials, start listening
- * @cfg:	daemon configuration ([tunnel], [peer NAME])
+ * enum vs_tun_in_event - what happens to an incoming stream (destination)
+ * @VS_TUN_IN_BARRIER:	BARRIER(seq): every straggler the source had when
+ *			it saw LIVE_SEEN has a seq <= seq, and was sent
+ * @VS_TUN_IN_END:	END(seq): the source stopped forwarding; the stream
+ *			is gone (no CLOSED follows)
+ * @VS_TUN_IN_ABORT:	ABORT: the migration failed, the VM runs at the
+ *			source; the stream is gone (no CLOSED follows)
+ * @VS_TUN_IN_CLOSED:	its connection is gone, or a reconnecting source
+ *			replaced it; the source may resume on a new stream
+ */
+enum vs_tun_in_event {
+	VS_TUN_IN_BARRIER,
+	VS_TUN_IN_END,
+	VS_TUN_IN_ABORT,
+	VS_TUN_IN_CLOSED,
+	VS_TUN_IN_NUM_EVENTS
+};
+
+/**
+ * enum vs_tun_out_event - what happens to an outgoing stream (source)
+ * @VS_TUN_OUT_RESUMED:	RESUMED: the VM runs at the destination
+ * @VS_TUN_OUT_LIVE_SEEN: LIVE_SEEN: the destination holds live frames
+ *			until our BARRIER
+ * @VS_TUN_OUT_REJECTED: VM_REJECT: the destination refused the stream
+ *			(the reason is given); it keeps its frames, and asks
+ *			again when that peer sends EXPECT for the VM
+ * @VS_TUN_OUT_INTERRUPTED: its connection broke while the stream still had
+ *			frames to deliver or was not committed; it reconnects
+ *			and resumes by itself
+ */
+enum vs_tun_out_event {
+	VS_TUN_OUT_RESUMED,
+	VS_TUN_OUT_LIVE_SEEN,
+	VS_TUN_OUT_REJECTED,
+	VS_TUN_OUT_INTERRUPTED,
+	VS_TUN_OUT_NUM_EVENTS
+};
+
+/**
+ * struct vs_tun_peer_event - an authenticated connection came or went
+ * @up:		true: authenticated (PEER_CONNECTED); false: gone (PEER_LOST)
+ * @peer:	the peer's authenticated node name
+ * @address:	the other end's "IP:port"
+ * @outgoing:	we dialled
+ * @ports:	the VMs whose streams it carries, NULL-terminated, maybe empty
+ * @reason:	why it went (NULL when @up)
+ */
+struct vs_tun_peer_event {
+	bool up;
+	const char *peer;
+	const char *address;
+	bool outgoing;
+	const char *const *ports;
+	const char *reason;
+};
+
+/**
+ * struct vs_tun_ops - how the tunnel calls upward (main loop, from inside
+ * the tunnel's own callbacks: none may free the tunnel)
+ * @stream_open: destination: a peer opens a stream (VM_OPEN) for @vm with
+ *	@mac; return VS_TUN_REJECT_NONE and set *@next_expected (the first
+ *	seq not received yet, >= 1) to accept, or a reason, with @error set
+ *	to one line for the log, to refuse.  @in identifies the stream in the
+ *	other calls and in vs_tun_in_send_*() until END, ABORT or CLOSED.
+ * @frame:	destination: a FRAME of @in, in order; seq below the
+ *	accepted next_expected is a resend the callback drops and counts
+ * @in_event:	destination: @in had @ev; @seq is BARRIER's or END's
+ * @out_event:	source: stream @s of @vm had @ev; @reason for REJECTED
+ *	(VS_TUN_REJECT_NONE for a reason this version does not know)
+ * @expect:	automatic mode: @peer says it is the destination of @vm (MAC
+ *	@mac); return false if it is wrong (a VM of that name here has
+ *	another MAC: port names are local to each host), which the tunnel
+ *	counts and logs; an EXPECT for a VM not here is no error (EXPECTs go
+ *	to every peer): return true
+ * @peer_event: a connection was authenticated, or an authenticated one
+ *	is gone; a PEER_LOST always follows a PEER_CONNECTED of the same one
+ */
+struct vs_tun_ops {
+	enum vs_tun_reject (*stream_open)(void *opaque, struct vs_tun_in *in, const char *vm,
+					  const uint8_t mac[6], const char *peer,
+					  uint64_t *next_expected, GError **error);
+	void (*frame)(void *opaque, struct vs_tun_in *in, const char *vm, uint64_t seq,
+		      uint8_t origin, const uint8_t *data, uint32_t len);
+	void (*in_event)(void *opaque, struct vs_tun_in *in, const char *vm,
+			 enum vs_tun_in_event ev, uint64_t seq);
+	void (*out_event)(void *opaque, struct vs_tun_stream *s, const char *vm,
+			  enum vs_tun_out_event ev, enum vs_tun_reject reason);
+	bool (*expect)(void *opaque, const char *vm, const uint8_t mac[6], const char *peer);
+	void (*peer_event)(void *opaque, const struct vs_tun_peer_event *ev);
+};
+
+/* --- the endpoint ---------------------------------------------------------- */
+
+/**
+ * struct vs_tun_peer_cfg - a peer shim
+ * @name:	its node name
+ * @address:	"IP:port" of its listener ("localhost" is 127.0.0.1)
+ */
+struct vs_tun_peer_cfg {
+	const char *name;
+	const char *address;
+};
+
+/**
+ * struct vs_tun_cfg - what vs_tun_new() needs (copied; main.c fills it
+ * from [tunnel] and [peer NAME])
+ * @node_name:	our name towards peers
+ * @listen:	"IP:port" to accept peers on, NULL for none; port 0 takes
+ *		any free port (vs_tun_listen_port())
+ * @key_file:	pre-shared key file, NULL for none (TLS only)
+ * @tls:	x509 mutual TLS under every connection
+ * @tls_ca/@tls_cert/@tls_key: its files, with @tls
+ * @peers/@n_peers: the peers
+ * @keepalive_ms: PING a connection idle this long (0: VS_TUN_KEEPALIVE_MS)
+ * @keepalive_timeout_ms: close one silent this long (0:
+ *		VS_TUN_KEEPALIVE_TIMEOUT_MS); more than @keepalive_ms
+ */
+struct vs_tun_cfg {
+	const char *node_name;
+	const char *listen;
+	const char *key_file;
+	bool tls;
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const struct vs_tun_peer_cfg *peers;
+	unsigned int n_peers;
+	unsigned int keepalive_ms;
+	unsigned int keepalive_timeout_ms;
+};
+
+/**
+ * vs_tun_new() - load the key and the TLS credentials, start listening
+ * @cfg:	configuration; without a listener or a peer, nothing is loaded
+ *		and the tunnel is idle (migrations buffer locally only)
+ * @ops:	callbacks, kept (static storage)
+ * @opaque:	their first argument
  * @error:	set on failure
  *
- * Return: TRUE on success (also when no tunnel is configured)
+ * Return: the tunnel, or NULL with @error set
  */
-gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error);
-void vs_tun_fini(void);
+struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops *ops,
+			  void *opaque, GError **error);
+
+/**
+ * vs_tun_free() - close every connection (ERROR(SHUTDOWN)), free the
+ * streams, peers and listener
+ * @t:		tunnel, or NULL
+ */
+void vs_tun_free(struct vs_tun *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_tun, vs_tun_free)
+
+/**
+ * vs_tun_add_peer() - configure one more peer
+ * @t:		tunnel
+ * @name:	its node name, not configured yet
+ * @address:	"IP:port"
+ * @error:	set if the address does not parse or the name is taken
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address,
+			 GError **error);
+
+/**
+ * vs_tun_listen_port() - the port the listener is bound to
+ * @t:		tunnel
+ *
+ * Return: the port, 0 without a listener
+ */
+guint16 vs_tun_listen_port(const struct vs_tun *t);
 
 /**
  * vs_tun_has_peer() - is @peer a configured peer name
+ * @t:		tunnel, or NULL
  * @peer:	name
  *
  * Return: true if known
  */
-bool vs_tun_has_peer(const char *peer);
+bool vs_tun_has_peer(const struct vs_tun *t, const char *peer);
 
 /**
  * vs_tun_announce_expect() - tell every configured peer "VM @vm comes to me"
+ * @t:		tunnel
  * @vm:		VM name
  * @mac:	its MAC
  */
-void vs_tun_announce_expect(const char *vm, const uint8_t mac[6]);
+void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[6]);
 
 /* --- source side (tunnel_stream.c) --- */
 
 /**
- * vs_tun_stream_open() - open an outgoing stream for @vm to @peer; VM_OPEN
- * goes out now or once the connection is up (it is opened if need be)
+ * vs_tun_stream_open() - open an outgoing stream for a VM to @peer;
+ * VM_OPEN goes out now or once the connection is up (it is opened if need
+ * be)
+ * @t:		tunnel
  * @peer:	configured peer name
- * @vm:		the migrating VM (its name and MAC are copied)
+ * @vm:		the VM's name (copied)
+ * @mac:	its MAC (copied)
  *
  * Return: the stream, or NULL if @peer is not configured
  */
-struct vs_tun_stream *vs_tun_stream_open(const char *peer, struct vs_vm *vm);
+struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, const char *vm,
+					 const uint8_t mac[6]);
 
 /**
  * vs_tun_stream_can_push() - should the pump push more frames now
@@ -114,11 +316,14 @@ void vs_tun_stream_commit(struct vs_tun_stream *s);
 
 /**
  * vs_tun_stream_barrier() - send BARRIER with the last sequence number
- * sent, if the stream is open on a ready connection
+ * pushed, right behind that frame: at once if every frame pushed is in the
+ * connection's output queue, otherwise as soon as they are (a BARRIER
+ * never overtakes a straggler waiting for room).  Only if the stream is
+ * accepted on a ready connection.
  * @s:		stream
  *
- * Return: that sequence number (0: none yet), or -1 if nothing was sent
- * (the destination repeats LIVE_SEEN on the next connection)
+ * Return: that sequence number (0: none yet), or -1 if nothing will be
+ * sent (the destination repeats LIVE_SEEN on the next connection)
  */
 int64_t vs_tun_stream_barrier(struct vs_tun_stream *s);
 
@@ -135,8 +340,15 @@ GQueue *vs_tun_stream_take_back(struct vs_tun_stream *s);
  * vs_tun_stream_close() - end the stream and free it with its frames
  * @s:		stream, freed
  * @send_end:	send END (migration done), otherwise ABORT
+ *
+ * Return: the frames pushed that the destination will not deliver, for
+ * the caller to count as dropped: with @send_end on a stream accepted on a
+ * ready connection, those not written to the connection yet (the tunnel
+ * was slower than the traffic); with @send_end otherwise, every frame it
+ * has not acknowledged; without @send_end (ABORT: it drops them all),
+ * every frame still retained
  */
-void vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
+uint64_t vs_tun_stream_close(struct vs_tun_stream *s, bool send_end);
 
 /**
  * vs_tun_stream_retained() - frames the stream still holds
@@ -180,17 +392,26 @@ struct vs_tun_stats {
 	uint64_t streams_rejected;
 	uint64_t reconnects;
 	uint64_t send_queue_full;
+	uint64_t expects_refused;	/* EXPECTs the layer above found wrong */
+	uint64_t keepalive_timeouts;	/* connections closed as silent */
 };
 
-const struct vs_tun_stats *vs_tun_get_stats(void);
+/**
+ * vs_tun_get_stats() - the tunnel's counters
+ * @t:		tunnel
+ *
+ * Return: them, owned by @t
+ */
+const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t);
 
 /**
  * vs_tun_peer_connected() - is there an authenticated connection to @peer
+ * @t:		tunnel
  * @peer:	peer name
  *
  * Return: true if up
  */
-bool vs_tun_peer_connected(const char *peer);
+bool vs_tun_peer_connected(const struct vs_tun *t, const char *peer);
 
 /* --- destination side (tunnel_stream.c) --- */
 
@@ -208,40 +429,5 @@ void vs_tun_in_send_resumed(struct vs_tun_in *in);
  * @in:		incoming stream
  */
 void vs_tun_in_send_live_seen(struct vs_tun_in *in);
-
-/* --- implemented by handover_tun.c, called by the tunnel (main loop) --- */
-
-/**
- * vs_ho_tun_open() - a peer opens a stream for a VM: do we expect it?
- * @vm_name:	VM name from VM_OPEN
- * @mac:	its MAC from VM_OPEN (must match the port's)
- * @peer:	authenticated peer name
- * @in:		the tunnel's stream, for replies
- * @next_expected: output: first sequence number not yet received
- * @error:	set with the reason on refusal
- *
- * Return: true to accept
- */
-bool vs_ho_tun_open(const char *vm_name, const uint8_t mac[6], const char *peer,
-		    struct vs_tun_in *in, uint64_t *next_expected, GError **error);
-/* A new frame (seq == next expected), in order */
-void vs_ho_tun_frame(const char *vm_name, uint64_t seq, uint8_t origin, const uint8_t *data,
-		     uint32_t len);
-/* ABORT, BARRIER or END from the source (VS_TUN_MSG_*) */
-void vs_ho_tun_in_msg(const char *vm_name, int msg_type);
-/* the connection carrying @in is gone */
-void vs_ho_tun_in_closed(const char *vm_name, struct vs_tun_in *in);
-/* RESUMED, LIVE_SEEN or VM_REJECT for our outgoing stream */
-void vs_ho_tun_out_msg(const char *vm_name, int msg_type);
-/* automatic mode: @peer says it is the destination of @vm_name */
-void vs_ho_tun_expect(const char *vm_name, const char *peer);
-/*
- * a connection to or from @peer was authenticated (@up) or, having been
- * authenticated, is gone (@reason); @address is the other end's "IP:port",
- * @ports the VMs whose streams it carries (NULL-terminated, may be empty).
- * Becomes the PEER_CONNECTED / PEER_LOST control event.
- */
-void vs_ho_tun_peer_event(bool up, const char *peer, const char *address, bool outgoing,
-			  const char *const *ports, const char *reason);
 
 #endif /* VS_TUNNEL_H */

@@ -4,9 +4,10 @@
  * outgoing connection to each peer and its reconnect backoff, accepted
  * connections, EXPECT announcements, init and shutdown
  *
- * Theory of operation: see tunnel.h and tunnel_priv.h.  vs_tun_init() reads
- * the peers and the listen address from the configuration; nothing
- * connects until there is something to send.  tun_peer_connect() opens a
+ * Theory of operation: see tunnel.h and tunnel_priv.h.  vs_tun_new() takes
+ * the peers and the listen address from its configuration (and
+ * vs_tun_add_peer() more peers); nothing connects until there is
+ * something to send.  tun_peer_connect() opens a
  * peer's one outgoing connection (a stream or an EXPECT is waiting); a
  * failed connect, or the close of a connection that still has streams or
  * EXPECTs to carry, schedules another with exponential backoff from
@@ -28,12 +29,12 @@
 
 #define TUN_MAX_CONNS		 64
 
-struct tun_peer *tun_find_peer(const char *name)
+struct tun_peer *tun_find_peer(const struct vs_tun *t, const char *name)
 {
 	guint i;
 
-	for (i = 0; tun.peers && i < tun.peers->len; i++) {
-		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+	for (i = 0; t->peers && i < t->peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(t->peers, i);
 
 		if (!strcmp(p->name, name))
 			return p;
@@ -41,14 +42,14 @@ struct tun_peer *tun_find_peer(const char *name)
 	return NULL;
 }
 
-bool vs_tun_has_peer(const char *peer)
+bool vs_tun_has_peer(const struct vs_tun *t, const char *peer)
 {
-	return peer && tun_find_peer(peer) != NULL;
+	return t && peer && tun_find_peer(t, peer) != NULL;
 }
 
-bool vs_tun_peer_connected(const char *peer)
+bool vs_tun_peer_connected(const struct vs_tun *t, const char *peer)
 {
-	struct tun_peer *p = tun_find_peer(peer);
+	struct tun_peer *p = tun_find_peer(t, peer);
 
 	return p && tun_conn_ready(p->conn);
 }
@@ -102,29 +103,29 @@ void tun_peer_connect(struct tun_peer *p)
 			tun_peer_schedule_reconnect(p);
 			return;
 		}
-		c = tun_conn_new(sock, true, p, desc);
+		c = tun_conn_new(p->tun, sock, true, p, desc);
 		if (!c)
 			return;
-		tun.stats.connections_opened++;
+		p->tun->stats.connections_opened++;
 		p->conn = c;
 		c->connected = !pending;
 		if (pending)
 			c->out_src = tun_io_watch(c, G_IO_OUT);	/* the connect's completion */
-		else if (tun_tls_enabled())
+		else if (tun_tls_enabled(p->tun))
 			tun_tls_start(c);
 		else
 			tun_conn_flush(c);
 	}
 }
 
-void vs_tun_announce_expect(const char *vm, const uint8_t mac[6])
+void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[6])
 {
 	guint i;
 
-	if (!tun.enabled)
+	if (!t || !t->enabled)
 		return;
-	for (i = 0; i < tun.peers->len; i++) {
-		struct tun_peer *p = g_ptr_array_index(tun.peers, i);
+	for (i = 0; i < t->peers->len; i++) {
+		struct tun_peer *p = g_ptr_array_index(t->peers, i);
 
 		if (tun_conn_ready(p->conn)) {
 			vs_tun_encode_expect(p->conn->out, mac, vm);
@@ -137,13 +138,14 @@ void vs_tun_announce_expect(const char *vm, const uint8_t mac[6])
 			tun_peer_connect(p);
 		}
 	}
-	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", tun.peers->len);
+	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", t->peers->len);
 }
 
 /* --- listener ------------------------------------------------------------- */
 
 static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
 {
+	struct vs_tun *t = data;
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GSocketAddress) ra = NULL;
 	g_autofree char *desc = NULL;
@@ -162,32 +164,39 @@ static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
 	} else {
 		desc = g_strdup("from ?");
 	}
-	if (g_list_length(tun.conns) >= TUN_MAX_CONNS) {
+	if (g_list_length(t->conns) >= TUN_MAX_CONNS) {
 		vs_log(TUN, WARNING, NULL, "connection %s refused: %d connections", desc,
 		       TUN_MAX_CONNS);
 		g_socket_close(s, NULL);
 		g_object_unref(s);
 		return G_SOURCE_CONTINUE;
 	}
-	tun.stats.connections_accepted++;
-	c = tun_conn_new(s, false, NULL, desc);
+	t->stats.connections_accepted++;
+	c = tun_conn_new(t, s, false, NULL, desc);
 	if (!c)
 		return G_SOURCE_CONTINUE;
 	c->connected = true;	/* accepted: TCP is up */
-	if (tun_tls_enabled())
+	if (tun_tls_enabled(t))
 		tun_tls_start(c);
 	else
 		tun_conn_flush(c);
 	return G_SOURCE_CONTINUE;
 }
 
-static GInetSocketAddress *tun_parse_addr(const char *text, GError **error)
+/*
+ * "IP:port" (or "localhost:port"); @any_port: port 0 is allowed, for a
+ * listener that takes whatever port is free (the unit tests)
+ */
+static GInetSocketAddress *tun_parse_addr(const char *text, bool any_port, GError **error)
 {
-	g_autofree char *host = NULL;
+	g_autofree char *host = NULL, *port1 = NULL;
 	g_autoptr(GInetAddress) ia = NULL;
 	guint16 port;
 
-	if (!vs_parse_hostport(text, &host, &port)) {
+	/* vs_parse_hostport() takes ports 1..65535 */
+	if (any_port && g_str_has_suffix(text, ":0"))
+		port1 = g_strdup_printf("%.*s1", (int)(strlen(text) - 1), text);
+	if (!vs_parse_hostport(port1 ? port1 : text, &host, &port)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			    "'%s' is not host:port", text);
 		return NULL;
@@ -201,7 +210,7 @@ static GInetSocketAddress *tun_parse_addr(const char *text, GError **error)
 			    "'%s': use a numeric IP address", text);
 		return NULL;
 	}
-	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port));
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port1 ? 0 : port));
 }
 
 static void tun_peer_free(gpointer data)
@@ -218,81 +227,126 @@ static void tun_peer_free(gpointer data)
 	g_free(p);
 }
 
-gboolean vs_tun_init(const struct vs_cfg *cfg, GError **error)
+gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address,
+			 GError **error)
 {
-	g_autoptr(GInetSocketAddress) la = NULL;
-	guint i;
+	struct tun_peer *p;
 
-	tun.peers = g_ptr_array_new_with_free_func(tun_peer_free);
-	if (!cfg->tunnel_listen && !cfg->peers->len)
-		return TRUE;	/* no tunnel: migrations buffer locally only */
-	g_strlcpy(tun.node_name, cfg->node_name, sizeof(tun.node_name));
-	/* with TLS the key is optional; vs_cfg_validate() wants one or the other,
-	 * and refuses frames in clear over a non-loopback address unless
-	 * allow-cleartext=true (vs_cfg_tunnel_cleartext()) */
-	if (cfg->key_file && !vs_tun_load_psk(cfg->key_file, tun.psk, &tun.psk_len, error))
+	if (tun_find_peer(t, name)) {
+		g_set_error(error, VS_TUN_ERROR, 0, "peer %s: configured twice", name);
 		return FALSE;
-	if (!tun_tls_init(cfg, error))
+	}
+	p = g_new0(struct tun_peer, 1);
+	p->tun = t;
+	p->name = g_strdup(name);
+	g_queue_init(&p->expects);
+	p->addr = tun_parse_addr(address, false, error);
+	if (!p->addr) {
+		g_prefix_error(error, "peer %s: ", name);
+		tun_peer_free(p);
 		return FALSE;
-	for (i = 0; i < cfg->peers->len; i++) {
-		const struct vs_peer_cfg *pc = g_ptr_array_index(cfg->peers, i);
-		struct tun_peer *p = g_new0(struct tun_peer, 1);
-
-		p->name = g_strdup(pc->name);
-		g_queue_init(&p->expects);
-		g_ptr_array_add(tun.peers, p);
-		p->addr = tun_parse_addr(pc->address, error);
-		if (!p->addr) {
-			g_prefix_error(error, "peer %s: ", pc->name);
-			return FALSE;
-		}
 	}
-	if (cfg->tunnel_listen) {
-		g_autoptr(GSocket) ls = NULL;
-
-		la = tun_parse_addr(cfg->tunnel_listen, error);
-		if (!la)
-			return FALSE;
-		ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
-				  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-		if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
-		    !g_socket_listen(ls, error)) {
-			g_prefix_error(error, "tunnel listen %s: ", cfg->tunnel_listen);
-			return FALSE;
-		}
-		g_socket_set_blocking(ls, FALSE);
-		tun.listen_sock = g_steal_pointer(&ls);
-		tun.listen_src = g_socket_create_source(tun.listen_sock, G_IO_IN, NULL);
-		g_source_set_callback(tun.listen_src, (GSourceFunc)(void (*)(void))tun_accept_cb,
-				      NULL, NULL);
-		g_source_attach(tun.listen_src, NULL);
-	}
-	tun.enabled = true;
-	vs_log(TUN, NOTICE, NULL, "tunnel: node %s, listening on %s, %u peer(s), %s%s",
-	       tun.node_name, cfg->tunnel_listen ? cfg->tunnel_listen : "(none)", cfg->peers->len,
-	       tun_tls_enabled() ? "x509 TLS" : "no TLS",
-	       tun.psk_len ? ", pre-shared key" : "");
+	g_ptr_array_add(t->peers, p);
 	return TRUE;
 }
 
-void vs_tun_fini(void)
+guint16 vs_tun_listen_port(const struct vs_tun *t)
 {
-	while (tun.conns)
-		tun_conn_close(tun.conns->data, VS_TUN_ERR_SHUTDOWN, "shutting down");
-	if (tun.listen_src) {
-		g_source_destroy(tun.listen_src);
-		g_source_unref(tun.listen_src);
-		tun.listen_src = NULL;
+	g_autoptr(GSocketAddress) a = NULL;
+
+	if (!t->listen_sock)
+		return 0;
+	a = g_socket_get_local_address(t->listen_sock, NULL);
+	return a && G_IS_INET_SOCKET_ADDRESS(a)
+		       ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a)) : 0;
+}
+
+static gboolean tun_listen(struct vs_tun *t, const char *listen, GError **error)
+{
+	g_autoptr(GInetSocketAddress) la = tun_parse_addr(listen, true, error);
+	g_autoptr(GSocket) ls = NULL;
+
+	if (!la)
+		return FALSE;
+	ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
+			  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+	if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
+	    !g_socket_listen(ls, error)) {
+		g_prefix_error(error, "tunnel listen %s: ", listen);
+		return FALSE;
 	}
-	if (tun.listen_sock) {
-		g_socket_close(tun.listen_sock, NULL);
-		g_clear_object(&tun.listen_sock);
+	g_socket_set_blocking(ls, FALSE);
+	t->listen_sock = g_steal_pointer(&ls);
+	t->listen_src = g_socket_create_source(t->listen_sock, G_IO_IN, NULL);
+	g_source_set_callback(t->listen_src, (GSourceFunc)(void (*)(void))tun_accept_cb, t, NULL);
+	g_source_attach(t->listen_src, NULL);
+	return TRUE;
+}
+
+struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops *ops,
+			  void *opaque, GError **error)
+{
+	g_autoptr(vs_tun) t = g_new0(struct vs_tun, 1);
+	unsigned int i;
+
+	t->ops = ops;
+	t->opaque = opaque;
+	t->peers = g_ptr_array_new_with_free_func(tun_peer_free);
+	t->in_by_vm = g_hash_table_new(g_str_hash, g_str_equal);
+	t->keepalive_ms = cfg->keepalive_ms ? cfg->keepalive_ms : VS_TUN_KEEPALIVE_MS;
+	t->keepalive_timeout_ms = cfg->keepalive_timeout_ms ? cfg->keepalive_timeout_ms
+							    : VS_TUN_KEEPALIVE_TIMEOUT_MS;
+	if (t->keepalive_ms < VS_TUN_KEEPALIVE_MIN_MS ||
+	    t->keepalive_timeout_ms > VS_TUN_KEEPALIVE_MAX_MS ||
+	    t->keepalive_timeout_ms <= t->keepalive_ms) {
+		g_set_error(error, VS_TUN_ERROR, 0,
+			    "[tunnel] keepalive %u ms, timeout %u ms: want %u <= keepalive < "
+			    "timeout <= %u", t->keepalive_ms, t->keepalive_timeout_ms,
+			    VS_TUN_KEEPALIVE_MIN_MS, VS_TUN_KEEPALIVE_MAX_MS);
+		return NULL;
 	}
-	if (tun.peers)
-		g_ptr_array_unref(tun.peers);
-	tun.peers = NULL;
-	explicit_bzero(tun.psk, sizeof(tun.psk));
-	tun.psk_len = 0;
-	tun_tls_fini();
-	tun.enabled = false;
+	if (!cfg->listen && !cfg->n_peers)
+		return g_steal_pointer(&t);	/* no tunnel: migrations buffer locally only */
+	g_strlcpy(t->node_name, cfg->node_name, sizeof(t->node_name));
+	/* with TLS the key is optional; vs_cfg_validate() wants one or the other,
+	 * and refuses frames in clear over a non-loopback address unless
+	 * allow-cleartext=true (vs_cfg_tunnel_cleartext()) */
+	if (cfg->key_file && !vs_tun_load_psk(cfg->key_file, t->psk, &t->psk_len, error))
+		return NULL;
+	if (!tun_tls_init(t, cfg, error))
+		return NULL;
+	for (i = 0; i < cfg->n_peers; i++)
+		if (!vs_tun_add_peer(t, cfg->peers[i].name, cfg->peers[i].address, error))
+			return NULL;
+	if (cfg->listen && !tun_listen(t, cfg->listen, error))
+		return NULL;
+	t->enabled = true;
+	vs_log(TUN, NOTICE, NULL,
+	       "tunnel: node %s, listening on %s, %u peer(s), %s%s, keepalive %u/%u ms",
+	       t->node_name, cfg->listen ? cfg->listen : "(none)", cfg->n_peers,
+	       tun_tls_enabled(t) ? "x509 TLS" : "no TLS", t->psk_len ? ", pre-shared key" : "",
+	       t->keepalive_ms, t->keepalive_timeout_ms);
+	return g_steal_pointer(&t);
+}
+
+void vs_tun_free(struct vs_tun *t)
+{
+	if (!t)
+		return;
+	while (t->conns)
+		tun_conn_close(t->conns->data, VS_TUN_ERR_SHUTDOWN, "shutting down");
+	if (t->listen_src) {
+		g_source_destroy(t->listen_src);
+		g_source_unref(t->listen_src);
+	}
+	if (t->listen_sock) {
+		g_socket_close(t->listen_sock, NULL);
+		g_object_unref(t->listen_sock);
+	}
+	if (t->peers)
+		g_ptr_array_unref(t->peers);
+	g_hash_table_destroy(t->in_by_vm);	/* emptied by the connections' close */
+	explicit_bzero(t->psk, sizeof(t->psk));
+	tun_tls_fini(t);
+	g_free(t);
 }

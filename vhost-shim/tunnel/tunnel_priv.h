@@ -6,14 +6,17 @@
  * Theory of operation: the transport of tunnel.h is one module in a few
  * files.  tunnel.c has the connections (handshake, read, write, close)
  * and dispatches every decoded message; tunnel_peers.c has the peers
- * (connect, reconnect backoff), the listener, init and shutdown.  tunnel_stream.c has the streams: the source's outgoing
- * stream (retain, flush, trim, take back, close) and the destination's
- * replies on an incoming one.  tunnel_io.c moves a connection's bytes,
+ * (connect, reconnect backoff), the listener, init and shutdown;
+ * tunnel_keepalive.c the keepalive (PING/PONG, timeout, probe).
+ * tunnel_stream.c has the streams: the source's outgoing stream (retain,
+ * flush, trim, take back, close) and the destination's incoming ones,
+ * with the stream rules of both.  tunnel_io.c moves a connection's bytes,
  * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
- * (tunnel_tls.h).  All run on the main loop thread, which owns tun and
- * everything it points to.
+ * (tunnel_tls.h).  All run on the main loop thread, which owns each
+ * struct vs_tun and everything it points to; every connection, peer and
+ * stream points back at its tunnel, the only state there is.
  *
- * Lifetimes: a peer lives from vs_tun_init() to vs_tun_fini(); a
+ * Lifetimes: a peer lives from vs_tun_add_peer() to vs_tun_free(); a
  * connection until tun_conn_close() (freed from an idle callback, since
  * the close may run inside one of its own callbacks); an outgoing stream
  * from vs_tun_stream_open() to vs_tun_stream_take_back() or
@@ -33,9 +36,11 @@
 #include "tunnel_proto.h"
 
 struct tun_conn;
+struct tun_tls;
 struct tun_tls_op;
 
 struct tun_peer {
+	struct vs_tun *tun;
 	char *name;
 	GInetSocketAddress *addr;
 	struct tun_conn *conn;		/* outgoing, NULL when down */
@@ -46,6 +51,7 @@ struct tun_peer {
 };
 
 struct tun_conn {
+	struct vs_tun *tun;
 	GSocket *sock;
 	GSource *in_src, *out_src;
 	bool initiator;
@@ -58,8 +64,14 @@ struct tun_conn {
 	struct vs_tun_auth auth;
 	GByteArray *out;
 	guint handshake_timer;
+	guint ka_timer;			/* keepalive (tunnel_keepalive.c) */
+	gint64 last_rx;			/* monotonic us: last bytes received */
+	gint64 last_ping;		/* monotonic us: last PING sent */
+	gint64 probe_at;		/* a probe's PING went then; 0: none */
+	uint64_t ping_token;
 	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
 	bool announced;			/* PEER_CONNECTED sent: PEER_LOST on close */
+	bool expect_refused_logged;	/* one log line per connection */
 	char desc[96];
 };
 
@@ -68,7 +80,10 @@ struct vs_tun_stream {
 	uint8_t mac[6];
 	struct tun_peer *peer;
 	uint32_t stream_id;
-	GQueue frames;			/* retained struct vs_tun_frame *, seq order */
+	GQueue frames;			/* retained struct vs_tun_frame *, seq order,
+					 * consecutive seqs */
+	GList *unsent;			/* the node of frames with seq send_seq, NULL
+					 * if all were written: flush starts there */
 	uint64_t next_seq;		/* seq of the next pushed frame */
 	uint64_t send_seq;		/* next seq to transmit */
 	uint64_t acked;
@@ -76,32 +91,42 @@ struct vs_tun_stream {
 	bool open_sent;
 	bool committed;			/* RESUMED received */
 	bool rejected;
+	bool barrier_due;		/* BARRIER(barrier_seq) waits for its frames */
+	uint64_t barrier_seq;
 };
 
 struct vs_tun_in {
 	struct tun_conn *conn;
 	uint32_t stream_id;
 	char vm_name[VS_TUN_VM_NAME_MAX + 1];
-	uint64_t next_expected;
+	uint64_t next_expected;		/* 1 + the last seq received */
 	bool ack_due;
+	bool ended;			/* END or ABORT: no CLOSED event */
+	bool opening;			/* inside stream_open: replies wait */
+	bool resumed_due;		/* RESUMED asked for while opening */
+	bool live_seen_due;		/* LIVE_SEEN asked for while opening */
 };
 
 
-/* The module state, one instance (tun, in tunnel.c) */
-struct tun_state {
+/* One tunnel endpoint (tunnel.h): all the state the transport has */
+struct vs_tun {
+	const struct vs_tun_ops *ops;
+	void *opaque;			/* the callbacks' first argument */
 	bool enabled;
 	char node_name[VS_TUN_NODE_NAME_MAX + 1];
 	uint8_t psk[VS_TUN_PSK_MAX];
 	size_t psk_len;
+	struct tun_tls *tls;		/* tls=x509: credentials, else NULL */
+	unsigned int keepalive_ms;	/* PING after this long without input */
+	unsigned int keepalive_timeout_ms; /* ERROR(TIMEOUT) after this long */
 	GSocket *listen_sock;
 	GSource *listen_src;
 	GPtrArray *peers;		/* struct tun_peer * */
 	GList *conns;			/* struct tun_conn * */
+	GHashTable *in_by_vm;		/* VM name -> its one struct vs_tun_in */
 	uint32_t next_stream_id;
 	struct vs_tun_stats stats;
 };
-
-extern struct tun_state tun;
 
 /* --- tunnel.c: connections --- */
 
@@ -114,6 +139,23 @@ extern struct tun_state tun;
  * @why:	text for the log
  */
 void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why);
+
+/**
+ * tun_conn_peer_name() - the peer's authenticated name, or the connection's
+ * description before the handshake
+ * @c:		connection
+ *
+ * Return: a string owned by @c
+ */
+const char *tun_conn_peer_name(const struct tun_conn *c);
+
+/**
+ * tun_conn_protocol_error() - the peer broke a stream rule: count it
+ * (protocol_errors), send ERROR(PROTOCOL) and close
+ * @c:		connection
+ * @fmt:	why, printf-style, for the peer and the log
+ */
+void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /**
  * tun_conn_start_auth() - the transport is up: start the HELLO/AUTH
@@ -153,11 +195,12 @@ gboolean tun_conn_on_writable(struct tun_conn *c);
 
 /**
  * tun_find_peer() - a configured peer by name
+ * @t:		tunnel
  * @name:	peer name
  *
  * Return: the peer, or NULL if none has that name
  */
-struct tun_peer *tun_find_peer(const char *name);
+struct tun_peer *tun_find_peer(const struct vs_tun *t, const char *name);
 
 /**
  * tun_conn_ready() - may streams use this connection
@@ -187,6 +230,7 @@ size_t tun_conn_queued(const struct tun_conn *c);
  * list of connections with its handshake timer running; without TLS its
  * HELLO is queued (the caller flushes), with TLS the caller starts the TLS
  * handshake once TCP is up
+ * @t:		tunnel
  * @sock:	the socket, which the connection takes
  * @initiator:	we connected (true) or accepted (false)
  * @peer:	the configured peer we connected to, NULL if accepted
@@ -195,8 +239,8 @@ size_t tun_conn_queued(const struct tun_conn *c);
  * Return: the connection, or NULL if it was closed at once (a handshake
  * could not start: logged, and freed from an idle callback)
  */
-struct tun_conn *tun_conn_new(GSocket *sock, bool initiator, struct tun_peer *peer,
-			      const char *desc);
+struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
+			      struct tun_peer *peer, const char *desc);
 
 /* --- tunnel_peers.c: peers, listener, init --- */
 
@@ -214,6 +258,35 @@ void tun_peer_connect(struct tun_peer *p);
  * @p:		peer
  */
 void tun_peer_schedule_reconnect(struct tun_peer *p);
+
+/* --- tunnel_keepalive.c: keepalive and probe --- */
+
+/**
+ * tun_keepalive_start() - @c is authenticated: PING it when idle, close it
+ * with ERROR(TIMEOUT) when nothing arrives for keepalive_timeout_ms
+ * @c:		connection
+ */
+void tun_keepalive_start(struct tun_conn *c);
+
+/**
+ * tun_keepalive_stop() - @c closes: stop its timer
+ * @c:		connection
+ */
+void tun_keepalive_stop(struct tun_conn *c);
+
+/**
+ * tun_conn_probe() - is @c really alive: PING it now, and close it
+ * (redialling at once if it is ours) unless something arrives soon
+ * @c:		connection, ready
+ */
+void tun_conn_probe(struct tun_conn *c);
+
+/**
+ * tun_keepalive_socket() - TCP_USER_TIMEOUT = keepalive_timeout_ms on @sock
+ * @t:		tunnel
+ * @sock:	a connection's socket
+ */
+void tun_keepalive_socket(const struct vs_tun *t, GSocket *sock);
 
 /* --- tunnel_io.c: a connection's bytes, through TLS or the socket --- */
 
@@ -282,8 +355,35 @@ void tun_stream_trim(struct vs_tun_stream *s);
 void tun_stream_flush(struct vs_tun_stream *s);
 
 /**
+ * tun_stream_first_seq() - the lowest seq the source can still send: its
+ * oldest retained frame, or its next unassigned seq if it holds none
+ * @s:		outgoing stream
+ *
+ * Return: that seq (>= 1)
+ */
+uint64_t tun_stream_first_seq(const struct vs_tun_stream *s);
+
+/**
+ * tun_stream_handle() - source: a dst -> src stream message (VM_ACCEPT,
+ * VM_REJECT, ACK, RESUMED, LIVE_SEEN) on a connection we dialled; checks
+ * it against the stream's state, may close @c
+ * @c:		connection
+ * @m:		message
+ */
+void tun_stream_handle(struct tun_conn *c, const struct vs_tun_msg *m);
+
+/**
+ * tun_in_handle() - destination: a src -> dst stream message (VM_OPEN,
+ * FRAME, BARRIER, END, ABORT) on a connection we accepted; checks it
+ * against the stream's state, may close @c
+ * @c:		connection
+ * @m:		message
+ */
+void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m);
+
+/**
  * tun_in_free() - destroy notifier of a connection's incoming streams:
- * tells handover.c the stream is gone (unless it ended properly), frees it
+ * tells the callbacks the stream is gone (unless it ended properly), frees it
  * @data:	struct vs_tun_in
  */
 void tun_in_free(gpointer data);

@@ -30,20 +30,18 @@
 
 #include <gio/gio.h>
 
-#include "config.h"
 #include "log.h"
 #include "tunnel_priv.h"
 #include "tunnel_tls.h"
 
 #define TLS_EXPORTER_LEN	32	/* RFC 9266 tls-exporter: 32 bytes */
 
-/* The module state, owned by the main loop thread */
-static struct {
-	bool enabled;
+/* A tunnel's TLS credentials (vs_tun.tls), owned by the main loop thread */
+struct tun_tls {
 	GTlsCertificate *cert;		/* ours, with its private key */
 	GTlsDatabase *ca;		/* the only trust anchor */
 	char *ca_path;			/* for log lines */
-} tls;
+};
 
 /* A handshake in flight; outlives its connection if that closes first */
 struct tun_tls_op {
@@ -54,9 +52,9 @@ struct tun_tls_op {
 	char *rejected_subject;		/* the refused certificate's subject */
 };
 
-bool tun_tls_enabled(void)
+bool tun_tls_enabled(const struct vs_tun *t)
 {
-	return tls.enabled;
+	return t->tls != NULL;
 }
 
 /* "expired, not signed by our CA" for the bits of @f */
@@ -143,8 +141,12 @@ static gboolean tls_check_readable(const char *key, const char *path, GError **e
 	g_autoptr(GError) err = NULL;
 	gsize len = 0;
 
+	if (!path) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] %s: no file", key);
+		return FALSE;
+	}
 	if (!g_file_get_contents(path, &data, &len, &err)) {
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] %s %s: %s", key, path,
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] %s %s: %s", key, path,
 			    err->message);
 		return FALSE;
 	}
@@ -161,21 +163,22 @@ static gboolean tls_check_dates(GTlsCertificate *cert, const char *path, GError 
 	if (from && g_date_time_compare(now, from) < 0) {
 		g_autofree char *t = g_date_time_format_iso8601(from);
 
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls-cert %s: not valid before %s",
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: not valid before %s",
 			    path, t);
 		return FALSE;
 	}
 	if (until && g_date_time_compare(now, until) > 0) {
 		g_autofree char *t = g_date_time_format_iso8601(until);
 
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls-cert %s: expired on %s", path, t);
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: expired on %s", path, t);
 		return FALSE;
 	}
 	return TRUE;
 }
 
 /* Our certificate must pass the checks a peer will make, in both roles */
-static gboolean tls_check_chain(GTlsCertificate *cert, const char *path, GError **error)
+static gboolean tls_check_chain(struct tun_tls *tls, GTlsCertificate *cert, const char *path,
+				GError **error)
 {
 	static const char *const purposes[] = { G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER,
 						G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT };
@@ -184,80 +187,90 @@ static gboolean tls_check_chain(GTlsCertificate *cert, const char *path, GError 
 	for (i = 0; i < G_N_ELEMENTS(purposes); i++) {
 		g_autoptr(GError) err = NULL;
 		GTlsCertificateFlags f = g_tls_database_verify_chain(
-			tls.ca, cert, purposes[i], NULL, NULL, G_TLS_DATABASE_VERIFY_NONE, NULL, &err);
+			tls->ca, cert, purposes[i], NULL, NULL, G_TLS_DATABASE_VERIFY_NONE, NULL, &err);
 
 		if (err) {
-			g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls-cert %s: %s", path,
+			g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: %s", path,
 				    err->message);
 			return FALSE;
 		}
 		if (f) {
 			g_autofree char *what = tls_flags_str(f);
 
-			g_set_error(error, VS_CFG_ERROR, 0,
+			g_set_error(error, VS_TUN_ERROR, 0,
 				    "[tunnel] tls-cert %s does not verify against tls-ca %s as a TLS "
-				    "%s: %s", path, tls.ca_path, i ? "client" : "server", what);
+				    "%s: %s", path, tls->ca_path, i ? "client" : "server", what);
 			return FALSE;
 		}
 	}
 	return TRUE;
 }
 
-gboolean tun_tls_init(const struct vs_cfg *cfg, GError **error)
+static void tls_free(struct tun_tls *tls)
 {
-	g_autofree char *cert_path = NULL, *key_path = NULL;
-	g_autoptr(GError) err = NULL;
+	if (!tls)
+		return;
+	g_clear_object(&tls->cert);
+	g_clear_object(&tls->ca);
+	g_free(tls->ca_path);
+	g_free(tls);
+}
 
-	if (cfg->tls != VS_TLS_X509)
+gboolean tun_tls_init(struct vs_tun *t, const struct vs_tun_cfg *cfg, GError **error)
+{
+	const char *cert_path = cfg->tls_cert, *key_path = cfg->tls_key;
+	g_autoptr(GError) err = NULL;
+	struct tun_tls *tls;
+
+	if (!cfg->tls)
 		return TRUE;
 	if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
-		g_set_error(error, VS_CFG_ERROR, 0,
+		g_set_error(error, VS_TUN_ERROR, 0,
 			    "[tunnel] tls=x509: GIO has no TLS backend (install glib-networking)");
 		return FALSE;
 	}
-	tls.ca_path = vs_cfg_tls_file(cfg, VS_TLS_FILE_CA);
-	cert_path = vs_cfg_tls_file(cfg, VS_TLS_FILE_CERT);
-	key_path = vs_cfg_tls_file(cfg, VS_TLS_FILE_KEY);
-	if (!tls_check_readable("tls-ca", tls.ca_path, error) ||
+	if (!tls_check_readable("tls-ca", cfg->tls_ca, error) ||
 	    !tls_check_readable("tls-cert", cert_path, error) ||
 	    !tls_check_readable("tls-key", key_path, error))
 		return FALSE;
-	tls.ca = g_tls_file_database_new(tls.ca_path, &err);
-	if (!tls.ca) {
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls-ca %s: %s", tls.ca_path,
+	tls = g_new0(struct tun_tls, 1);
+	tls->ca_path = g_strdup(cfg->tls_ca);
+	tls->ca = g_tls_file_database_new(tls->ca_path, &err);
+	if (!tls->ca) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-ca %s: %s", tls->ca_path,
 			    err->message);
-		return FALSE;
+		goto fail;
 	}
-	tls.cert = g_tls_certificate_new_from_files(cert_path, key_path, &err);
-	if (!tls.cert) {
-		g_set_error(error, VS_CFG_ERROR, 0, "[tunnel] tls-cert %s, tls-key %s: %s", cert_path,
-			    key_path, err->message);
-		return FALSE;
+	tls->cert = g_tls_certificate_new_from_files(cert_path, key_path, &err);
+	if (!tls->cert) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s, tls-key %s: %s",
+			    cert_path, key_path, err->message);
+		goto fail;
 	}
-	if (!tls_check_dates(tls.cert, cert_path, error) ||
-	    !tls_check_chain(tls.cert, cert_path, error))
-		return FALSE;
-	if (!tls_cert_names_node(tls.cert, cfg->node_name)) {
-		g_autofree char *dn = g_tls_certificate_get_subject_name(tls.cert);
+	if (!tls_check_dates(tls->cert, cert_path, error) ||
+	    !tls_check_chain(tls, tls->cert, cert_path, error))
+		goto fail;
+	if (!tls_cert_names_node(tls->cert, t->node_name)) {
+		g_autofree char *dn = g_tls_certificate_get_subject_name(tls->cert);
 
-		g_set_error(error, VS_CFG_ERROR, 0,
+		g_set_error(error, VS_TUN_ERROR, 0,
 			    "[tunnel] tls-cert %s (%s) does not name this node '%s': peers would "
 			    "refuse it (give it DNS subjectAltName %s)", cert_path, dn ? dn : "?",
-			    cfg->node_name, cfg->node_name);
-		return FALSE;
+			    t->node_name, t->node_name);
+		goto fail;
 	}
-	tls.enabled = true;
-	vs_log(TUN, INFO, NULL, "TLS: certificate %s, CA %s", cert_path, tls.ca_path);
+	t->tls = tls;
+	vs_log(TUN, INFO, NULL, "TLS: certificate %s, CA %s", cert_path, tls->ca_path);
 	return TRUE;
+fail:
+	tls_free(tls);
+	return FALSE;
 }
 
-void tun_tls_fini(void)
+void tun_tls_fini(struct vs_tun *t)
 {
-	g_clear_object(&tls.cert);
-	g_clear_object(&tls.ca);
-	g_free(tls.ca_path);
-	tls.ca_path = NULL;
-	tls.enabled = false;
+	tls_free(t->tls);
+	t->tls = NULL;
 }
 
 /* ---- Per connection ---------------------------------------------------- */
@@ -304,10 +317,10 @@ static bool tls_auth_key(struct tun_conn *c, uint8_t key[TLS_EXPORTER_LEN], char
 				       err ? err->message : "wrong length");
 		return false;
 	}
-	if (!tun.psk_len) {
+	if (!c->tun->psk_len) {
 		memcpy(key, exporter->data, TLS_EXPORTER_LEN);
 	} else {
-		h = g_hmac_new(G_CHECKSUM_SHA256, tun.psk, tun.psk_len);
+		h = g_hmac_new(G_CHECKSUM_SHA256, c->tun->psk, c->tun->psk_len);
 		g_hmac_update(h, exporter->data, exporter->len);
 		g_hmac_get_digest(h, key, &len);
 		g_hmac_unref(h);
@@ -319,20 +332,21 @@ static bool tls_auth_key(struct tun_conn *c, uint8_t key[TLS_EXPORTER_LEN], char
 /* Refuse the peer: one log line (tun_conn_close()), two counters */
 static void tls_refuse(struct tun_conn *c, const char *why)
 {
-	tun.stats.auth_failures++;
-	tun.stats.tls_failures++;
+	c->tun->stats.auth_failures++;
+	c->tun->stats.tls_failures++;
 	tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
 }
 
 /* The text for a failed handshake: ours to say what was wrong */
-static char *tls_failure_str(const struct tun_tls_op *op, const GError *err)
+static char *tls_failure_str(const struct tun_tls *tls, const struct tun_tls_op *op,
+			     const GError *err)
 {
 	if (op->rejected) {
 		g_autofree char *what = tls_flags_str(op->rejected);
 
 		return g_strdup_printf("TLS: peer certificate (%s) refused: %s (tls-ca %s)",
 				       op->rejected_subject ? op->rejected_subject : "?", what,
-				       tls.ca_path);
+				       tls->ca_path);
 	}
 	if (g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
 		return g_strdup("TLS: peer sent no certificate");
@@ -355,7 +369,7 @@ static void tls_handshake_done_cb(GObject *src, GAsyncResult *res, gpointer data
 	}
 	c->tls_op = NULL;
 	if (!ok) {
-		why = tls_failure_str(op, err);
+		why = tls_failure_str(c->tun->tls, op, err);
 		tls_op_free(op);
 		tls_refuse(c, why);
 		return;
@@ -380,6 +394,7 @@ static void tls_handshake_done_cb(GObject *src, GAsyncResult *res, gpointer data
 
 void tun_tls_start(struct tun_conn *c)
 {
+	const struct tun_tls *tls = c->tun->tls;
 	g_autoptr(GSocketConnection) base = g_socket_connection_factory_create_connection(c->sock);
 	g_autoptr(GError) err = NULL;
 	struct tun_tls_op *op;
@@ -388,7 +403,7 @@ void tun_tls_start(struct tun_conn *c)
 	if (c->initiator) {
 		conn = g_tls_client_connection_new(G_IO_STREAM(base), NULL, &err);
 	} else {
-		conn = g_tls_server_connection_new(G_IO_STREAM(base), tls.cert, &err);
+		conn = g_tls_server_connection_new(G_IO_STREAM(base), tls->cert, &err);
 		if (conn)
 			g_object_set(conn, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED,
 				     NULL);
@@ -399,8 +414,8 @@ void tun_tls_start(struct tun_conn *c)
 		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
 		return;
 	}
-	g_tls_connection_set_certificate(G_TLS_CONNECTION(conn), tls.cert);
-	g_tls_connection_set_database(G_TLS_CONNECTION(conn), tls.ca);
+	g_tls_connection_set_certificate(G_TLS_CONNECTION(conn), tls->cert);
+	g_tls_connection_set_database(G_TLS_CONNECTION(conn), tls->ca);
 	/* the tunnel's own END/ERROR say when a stream ends, not close_notify */
 	g_tls_connection_set_require_close_notify(G_TLS_CONNECTION(conn), FALSE);
 	op = g_new0(struct tun_tls_op, 1);

@@ -32,7 +32,8 @@
 
 #include <glib.h>
 
-struct vs_cfg;
+struct vs_tun;
+struct vs_tun_cfg;
 struct tun_conn;
 
 /* --- tunnel_tls_id.c: pure, unit-tested -------------------------------- */
@@ -67,20 +68,27 @@ bool vs_tun_tls_names_match(const char *cn, const char *const *dns_names, const 
 /**
  * tun_tls_init() - with tls=x509: load the CA, our certificate and key, and
  * check them (readable, valid now, signed by the CA, naming our node)
+ * @t:		tunnel, whose node name is set
  * @cfg:	configuration
  * @error:	set with the file and what to fix
  *
  * Return: TRUE on success, and when TLS is off
  */
-gboolean tun_tls_init(const struct vs_cfg *cfg, GError **error);
-void tun_tls_fini(void);
+gboolean tun_tls_init(struct vs_tun *t, const struct vs_tun_cfg *cfg, GError **error);
+
+/**
+ * tun_tls_fini() - forget the credentials
+ * @t:		tunnel
+ */
+void tun_tls_fini(struct vs_tun *t);
 
 /**
  * tun_tls_enabled() - does every connection start with a TLS handshake
+ * @t:		tunnel
  *
  * Return: true with tls=x509
  */
-bool tun_tls_enabled(void);
+bool tun_tls_enabled(const struct vs_tun *t);
 
 /**
  * tun_tls_start() - start the TLS handshake of a TCP-connected @c; when it

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_tunnel_rules.c - the stream rules of docs/tunnel-protocol.md that a
+ * peer must keep, each enforced by the transport and tested here
+ *
+ * Theory of operation: tun_harness.h.  Real tunnels, and scripted peers
+ * (struct fake_peer) that do the real handshake and then break a rule.
+ */
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "log.h"
+#include "tun_harness.h"
+
+/* --- scripted messages ------------------------------------------------------ */
+
+static void send_open(struct fake_peer *fp, uint32_t id, uint64_t first)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
+
+	m.u.vm_open.stream_id = id;
+	memcpy(m.u.vm_open.mac, VM_MAC, 6);
+	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
+	m.u.vm_open.first_seq = first;
+	fp_send(fp, &m);
+}
+
+/* VM_ACCEPT, ACK, BARRIER or END */
+static void send_seq(struct fake_peer *fp, enum vs_tun_type type, uint32_t id, uint64_t seq)
+{
+	struct vs_tun_msg m = { .type = type };
+
+	switch (type) {
+	case VS_TUN_MSG_VM_ACCEPT:
+		m.u.vm_accept.stream_id = id;
+		m.u.vm_accept.next_expected_seq = seq;
+		break;
+	case VS_TUN_MSG_ACK:
+		m.u.ack.stream_id = id;
+		m.u.ack.seq = seq;
+		break;
+	default:
+		m.u.stream_seq.stream_id = id;
+		m.u.stream_seq.last_seq = seq;
+		break;
+	}
+	fp_send(fp, &m);
+}
+
+/* RESUMED, LIVE_SEEN or ABORT */
+static void send_stream(struct fake_peer *fp, enum vs_tun_type type, uint32_t id)
+{
+	struct vs_tun_msg m = { .type = type };
+
+	m.u.stream.stream_id = id;
+	fp_send(fp, &m);
+}
+
+static void send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
+	uint8_t buf[FRAME_LEN];
+
+	frame_fill(buf, seq);
+	m.u.frame.stream_id = id;
+	m.u.frame.seq = seq;
+	m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
+	m.u.frame.data = buf;
+	m.u.frame.len = FRAME_LEN;
+	fp_send(fp, &m);
+}
+
+/* The next message of @type (others, such as ACKs, are skipped) */
+static bool recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
+{
+	while (fp_recv(fp, m, DEADLINE_MS))
+		if (m->type == type)
+			return true;
+	return false;
+}
+
+static bool protocol_errors(void *t)
+{
+	return vs_tun_get_stats(t)->protocol_errors > 0;
+}
+
+/* --- tests ----------------------------------------------------------------- */
+
+/*
+ * VM_ACCEPT must resume inside first_seq..next unassigned seq, ACK only
+ * what was sent: a destination that claims frames never sent, or asks for
+ * frames already freed, is cut off with ERROR(PROTOCOL).
+ */
+static void test_accept_bounds(void)
+{
+	g_autofree char *addr = NULL;
+	struct vs_tun_stream *s;
+	struct vs_tun_msg m;
+	struct fake_peer f;
+	GSocket *ls;
+	struct side a;
+	uint32_t id;
+
+	side_init(&a, "hosta", "127.0.0.1:0");
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	push_frames(s, 5);			/* 1..5 retained, next unassigned 6 */
+
+	/* one past the next unassigned seq: frames that were never sent */
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_cmpuint(m.u.vm_open.first_seq, ==, 1);
+	id = m.u.vm_open.stream_id;
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 7);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	g_assert_false(vs_tun_stream_connected(s));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->protocol_errors, ==, 1);
+	fp_close(&f);
+
+	/* the bound itself: it has all five, nothing to resend */
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 6);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	/* a second answer to the same VM_OPEN */
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 6);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 6);
+	push_frames(s, 1);
+	g_assert_true(recv_type(&f, VS_TUN_MSG_FRAME, &m));
+	g_assert_cmpuint(m.u.frame.seq, ==, 6);
+	/* commit, and ACK what was sent: every frame is freed */
+	send_stream(&f, VS_TUN_MSG_RESUMED, id);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&a.out_events[VS_TUN_OUT_RESUMED], 1 }, DEADLINE_MS));
+	vs_tun_stream_commit(s);
+	send_seq(&f, VS_TUN_MSG_ACK, id, 6);
+	g_assert_true(run_until(retained_none, s, DEADLINE_MS));
+	/* an ACK of a frame not sent would free it unsent */
+	send_seq(&f, VS_TUN_MSG_ACK, id, 7);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+
+	/* below the oldest frame still held (7: none held) */
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_cmpuint(m.u.vm_open.first_seq, ==, 7);
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 5);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->protocol_errors, ==, 4);
+	fp_close(&f);
+
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	drain_loop();
+}
+
+static bool rejected(void *arg)
+{
+	struct side *sd = arg;
+
+	return sd->out_events[VS_TUN_OUT_REJECTED] > 0;
+}
+
+/*
+ * After the commit the source frees what was acked.  A destination that
+ * lost those frames (restarted, next_expected 1 again) cannot be fed from
+ * the source's oldest frame on: VM_REJECT(SEQ), not a resend with a gap.
+ */
+static void test_reject_seq(void)
+{
+	struct want_frames w;
+	struct vs_tun_stream *s;
+	struct side a, b;
+
+	pair_init(&a, &b);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	push_frames(s, 10);
+	w = (struct want_frames){ &b, 10 };
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	g_assert_true(run_until(acked_all, s, DEADLINE_MS));
+	vs_tun_in_send_resumed(b.in);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&a.out_events[VS_TUN_OUT_RESUMED], 1 }, DEADLINE_MS));
+	vs_tun_stream_commit(s);
+	g_assert_cmpuint(vs_tun_stream_retained(s), ==, 0);
+	b.next_expected = 1;			/* "restarted" */
+	g_array_set_size(b.seqs, 0);
+	cut(out_conn(&a, "hostb"));
+	g_assert_true(run_until(rejected, &a, DEADLINE_MS));
+	g_assert_cmpint(a.last_reject, ==, VS_TUN_REJECT_SEQ);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->streams_rejected, ==, 1);
+	g_assert_null(b.in);			/* taken back from the layer above */
+	g_assert_cmpuint(b.seqs->len, ==, 0);
+	vs_tun_stream_close(s, true);
+	pair_fini(&a, &b);
+}
+
+/*
+ * One stream per VM.  Another authenticated peer gets BUSY, and the real
+ * source's frames all arrive.  The same peer (a source reconnecting while
+ * its old connection is half dead) replaces its own stream.
+ */
+static void test_busy(void)
+{
+	g_autofree char *ba = NULL;
+	struct vs_tun_stream *sa, *sc;
+	struct want_frames w = { NULL, 40 };
+	struct side a, b, c;
+	struct fake_peer f;
+	struct vs_tun_msg m;
+
+	pair_init(&a, &b);
+	w.sd = &b;
+	side_init(&c, "hostc", "127.0.0.1:0");
+	ba = addr_of(&b);
+	g_assert_true(vs_tun_add_peer(c.t, "hostb", ba, NULL));
+	sa = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, sa, DEADLINE_MS));
+	push_frames(sa, 20);
+	sc = vs_tun_stream_open(c.t, "hostb", VM_NAME, VM_MAC);
+	push_frames(sc, 20);
+	g_assert_true(run_until(rejected, &c, DEADLINE_MS));
+	g_assert_cmpint(c.last_reject, ==, VS_TUN_REJECT_BUSY);
+	g_assert_cmpuint(b.opens, ==, 1);	/* the layer above was not asked */
+	push_frames(sa, 20);
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	check_seqs(&b, 40);
+	g_assert_cmpuint(b.dups, ==, 0);
+
+	/* "hosta" again, on a new connection: it replaces its own stream */
+	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
+	send_open(&f, 99, 1);
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, 41);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_CLOSED], ==, 1);
+	/* the old connection's next frame finds no stream: that connection
+	 * goes, the real hosta reconnects and takes the VM back */
+	push_frames(sa, 10);
+	w.n = 50;
+	g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+	check_seqs(&b, 50);
+	g_assert_cmpuint(b.dups, ==, 0);
+	fp_close(&f);
+	vs_tun_stream_close(sa, false);
+	vs_tun_stream_close(sc, false);
+	side_fini(&c);
+	pair_fini(&a, &b);
+}
+
+static void fake_source(struct fake_peer *f, struct side *b, uint64_t want_next)
+{
+	struct vs_tun_msg m;
+
+	fp_connect(f, "hosta", vs_tun_listen_port(b->t));
+	send_open(f, 1, 1);
+	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+}
+
+/*
+ * BARRIER(S) promises that every frame <= S came before it; END(last) may
+ * not claim fewer frames than arrived (more is the source giving up on
+ * some, which it counts).
+ */
+static void test_barrier_end(void)
+{
+	struct fake_peer f;
+	struct side b;
+	uint64_t i;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_source(&f, &b, 1);
+	for (i = 1; i <= 3; i++)
+		send_frame(&f, 1, i);
+	send_seq(&f, VS_TUN_MSG_BARRIER, 1, 4);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	check_seqs(&b, 3);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_BARRIER], ==, 0);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_CLOSED], 1 }, DEADLINE_MS));
+
+	fake_source(&f, &b, 4);
+	send_seq(&f, VS_TUN_MSG_BARRIER, 1, 3);
+	send_seq(&f, VS_TUN_MSG_END, 1, 2);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_BARRIER], ==, 1);
+	g_assert_cmpuint(b.in_event_seq[VS_TUN_IN_BARRIER], ==, 3);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_END], ==, 0);
+
+	fake_source(&f, &b, 4);
+	send_seq(&f, VS_TUN_MSG_END, 1, 5);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_END], 1 }, DEADLINE_MS));
+	g_assert_cmpuint(b.in_event_seq[VS_TUN_IN_END], ==, 5);
+	g_assert_null(b.in);
+	fp_close(&f);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 2);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
+ * Streams are opened by the side that dials: on a connection a tunnel
+ * accepted, dst -> src types are refused; on one it dialled, src -> dst
+ * types are.
+ */
+static void test_direction(void)
+{
+	g_autofree char *addr = NULL;
+	struct vs_tun_stream *s;
+	struct fake_peer f;
+	struct vs_tun_msg m;
+	struct side a, b;
+	GSocket *ls;
+
+	/* a source sends a destination's message */
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_source(&f, &b, 1);
+	send_seq(&f, VS_TUN_MSG_ACK, 1, 0);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	fake_source(&f, &b, 1);
+	send_stream(&f, VS_TUN_MSG_RESUMED, 1);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 2);
+
+	/* a destination opens a stream, or sends a frame, towards its source */
+	side_init(&a, "hosta", "127.0.0.1:0");
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_open(&f, 5, 1);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_frame(&f, m.u.vm_open.stream_id, 1);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	g_assert_true(run_until(protocol_errors, a.t, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->protocol_errors, ==, 2);
+	g_assert_cmpuint(a.opens, ==, 0);
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	side_fini(&b);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	drain_loop();
+}
+
+/*
+ * EXPECT carries the VM's MAC up; the layer above takes it only for its
+ * port of that name and MAC, and the tunnel counts one with another MAC
+ * (not one for a VM that is not here).  A refused stream is asked again
+ * once the destination says EXPECT.
+ */
+static void test_expect_mac(void)
+{
+	static const uint8_t other[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x99 };
+	struct vs_tun_stream *s;
+	struct side a, b;
+
+	pair_init(&a, &b);
+	b.verdict = VS_TUN_REJECT_NOT_EXPECTED;
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	a.retry_stream = s;
+	push_frames(s, 5);
+	g_assert_true(run_until(rejected, &a, DEADLINE_MS));
+	g_assert_cmpint(a.last_reject, ==, VS_TUN_REJECT_NOT_EXPECTED);
+	g_assert_cmpuint(vs_tun_stream_retained(s), ==, 5);
+	/* another host's "vm1": refused, counted, nothing asked again */
+	vs_tun_announce_expect(b.t, VM_NAME, other);
+	g_assert_true(run_until(at_least, &(struct count_watch){ &a.expects, 1 }, DEADLINE_MS));
+	g_assert_cmpmem(a.last_expect_mac, 6, other, 6);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->expects_refused, ==, 1);
+	run_for(100);
+	g_assert_cmpuint(b.opens, ==, 1);
+	/* a VM this host does not have: not an error (EXPECTs go to every peer) */
+	vs_tun_announce_expect(b.t, "vm9", VM_MAC);
+	g_assert_true(run_until(at_least, &(struct count_watch){ &a.expects, 2 }, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->expects_refused, ==, 1);
+	/* ours: the stream is asked again and goes through */
+	b.verdict = VS_TUN_REJECT_NONE;
+	vs_tun_announce_expect(b.t, VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->expects_refused, ==, 1);
+	g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 5 }, DEADLINE_MS));
+	check_seqs(&b, 5);
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+}
+
+/*
+ * A peer that sends and never reads (PINGs here, whose PONGs pile up)
+ * is cut off once twice VS_TUN_SEND_QUEUE_MAX waits for it.
+ */
+static void test_peer_not_reading(void)
+{
+	g_autoptr(GByteArray) pings = g_byte_array_new();
+	struct fake_peer f;
+	struct side b;
+	unsigned int i, sent = 0;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
+	for (i = 0; i < 4096; i++)
+		vs_tun_encode_ping(pings, i);
+	while (!f.eof && sent < 4 * VS_TUN_SEND_QUEUE_MAX) {
+		g_autoptr(GError) err = NULL;
+		gssize n = g_socket_send(f.sock, (const char *)pings->data, pings->len, NULL, &err);
+
+		if (n > 0)
+			sent += (unsigned int)n;
+		else if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			break;		/* the connection is gone */
+		g_main_context_iteration(NULL, FALSE);
+		if (!b.t->conns)
+			break;		/* closed */
+	}
+	g_assert_null(b.t->conns);	/* closed */
+	g_test_message("cut off after %u bytes of PINGs", sent);
+	g_assert_cmpuint(sent, >=, 2 * VS_TUN_SEND_QUEUE_MAX);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_ERR);
+	th_init();
+	g_test_add_func("/tun/rules/accept-bounds", test_accept_bounds);
+	g_test_add_func("/tun/rules/reject-seq", test_reject_seq);
+	g_test_add_func("/tun/rules/busy", test_busy);
+	g_test_add_func("/tun/rules/barrier-end", test_barrier_end);
+	g_test_add_func("/tun/rules/direction", test_direction);
+	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
+	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
+	rc = g_test_run();
+	th_fini();
+	return rc;
+}

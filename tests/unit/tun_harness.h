@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tun_harness.h - what the tunnel transport's unit tests share
+ *
+ * Theory of operation: a test builds real tunnels (struct vs_tun) on
+ * 127.0.0.1, each at a port the kernel picks, sharing a pre-shared key
+ * (th_key_path), with a fake upper layer (struct side) that records every
+ * callback and plays a destination's handover for one VM (VM_NAME,
+ * VM_MAC).  A hostile or scripted peer is a struct fake_peer: a raw
+ * socket that does the real handshake with the pure codec
+ * (tunnel_proto.h) and then sends whatever the test wants.  Everything
+ * runs on the default GMainContext; run_until() iterates it until a
+ * condition holds or a deadline passes, so a bug fails a check instead of
+ * hanging the test.  White-box where a test needs it (tunnel_priv.h).
+ */
+#ifndef VS_TUN_HARNESS_H
+#define VS_TUN_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "tunnel.h"
+#include "tunnel_priv.h"
+#include "tunnel_proto.h"
+
+#define VM_NAME		"vm1"
+#define FRAME_LEN	64
+#define DEADLINE_MS	5000
+
+extern const uint8_t VM_MAC[6];
+extern char *th_key_path;		/* the shared key file (th_init()) */
+
+/* One tunnel and the fake upper layer above it */
+struct side {
+	const char *name;
+	struct vs_tun *t;
+	/* destination: what stream_open answers */
+	enum vs_tun_reject verdict;
+	uint64_t next_expected;		/* first seq not received (the handover's) */
+	struct vs_tun_in *in;
+	unsigned int opens;
+	GArray *seqs;			/* uint64_t: every new frame, in arrival order */
+	uint64_t dups;
+	bool frame_bad;			/* a frame's bytes did not match its seq */
+	unsigned int in_events[VS_TUN_IN_NUM_EVENTS];
+	uint64_t in_event_seq[VS_TUN_IN_NUM_EVENTS];
+	guint in_event_frames[VS_TUN_IN_NUM_EVENTS];	/* frames got by then */
+	/* source */
+	unsigned int out_events[VS_TUN_OUT_NUM_EVENTS];
+	enum vs_tun_reject last_reject;
+	/* automatic mode: EXPECTs are taken for VM_MAC only, and ask
+	 * @retry_stream (if set) to try again, as the handover does */
+	unsigned int expects;
+	uint8_t last_expect_mac[6];
+	struct vs_tun_stream *retry_stream;
+	/* peers */
+	unsigned int peers_up, peers_down;
+	char last_ports[64];
+	char last_down_reason[128];
+};
+
+/* side_init() - a tunnel named @name, listening on @listen, with a fresh fake layer */
+void side_init(struct side *sd, const char *name, const char *listen);
+/* side_init_cfg() - the same from a whole configuration (key file set if NULL) */
+void side_init_cfg(struct side *sd, struct vs_tun_cfg *cfg);
+void side_fini(struct side *sd);
+/* addr_of() - "127.0.0.1:PORT" of @sd's listener (g_free it) */
+char *addr_of(struct side *sd);
+/* pair_init() - "hosta" and "hostb", each the other's peer */
+void pair_init(struct side *a, struct side *b);
+/* pair_init_ka() - the same with keepalive @ka ms and timeout @timeout ms */
+void pair_init_ka(struct side *a, struct side *b, unsigned int ka, unsigned int timeout);
+void pair_fini(struct side *a, struct side *b);
+/* drain_loop() - run the loop 50 ms: connections are freed from idle callbacks */
+void drain_loop(void);
+
+typedef bool (*cond_fn)(void *arg);
+/* run_until() - iterate the default context until @cond(@arg) or @ms pass */
+bool run_until(cond_fn cond, void *arg, unsigned int ms);
+/* run_for() - iterate the default context for @ms */
+void run_for(unsigned int ms);
+
+bool stream_connected(void *arg);	/* struct vs_tun_stream * */
+bool stream_down(void *arg);		/* struct vs_tun_stream * */
+bool acked_all(void *arg);		/* struct vs_tun_stream * */
+bool retained_none(void *arg);		/* struct vs_tun_stream * */
+
+struct count_watch {
+	const unsigned int *counter;
+	unsigned int n;
+};
+bool at_least(void *arg);		/* struct count_watch * */
+
+struct want_frames {
+	struct side *sd;
+	guint n;
+};
+bool got_frames(void *arg);		/* struct want_frames * */
+
+/* frame_fill() - the FRAME_LEN bytes of frame @seq, as the fake layer checks them */
+void frame_fill(uint8_t *buf, uint64_t seq);
+/* push_frames() - push @n frames (the next seqs) into @s */
+void push_frames(struct vs_tun_stream *s, unsigned int n);
+/* push_frames_len() - the same, @len bytes each (>= FRAME_LEN; zeroes
+ * after the first FRAME_LEN) */
+void push_frames_len(struct vs_tun_stream *s, unsigned int n, uint32_t len);
+/* check_seqs() - @sd got every seq 1..@n once, in order, with the right bytes */
+void check_seqs(struct side *sd, uint64_t n);
+/* out_conn() - the connection @a dialled to @peer */
+struct tun_conn *out_conn(struct side *a, const char *peer);
+/* cut() - reset @c as a cable pull would not: both ends see it go */
+void cut(struct tun_conn *c);
+
+/* th_init() - write the shared key file; th_fini() removes it */
+void th_init(void);
+void th_fini(void);
+
+/* --- a scripted peer ------------------------------------------------------- */
+
+struct fake_peer {
+	GSocket *sock;
+	struct vs_tun_decoder dec;
+	struct vs_tun_auth auth;
+	GByteArray *out;
+	bool eof;
+	uint8_t rxbuf[16384];
+	size_t rx_len, rx_off;
+};
+
+/* fp_connect() - dial @port as node @name and complete the handshake */
+void fp_connect(struct fake_peer *fp, const char *name, guint16 port);
+/* fp_listen() - a listener for a tunnel to dial; returns its port */
+guint16 fp_listen(GSocket **listener);
+/* fp_accept() - take the tunnel's connection on @listener, as node @name, and
+ * complete the handshake */
+void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name);
+/* fp_send() - send one message */
+void fp_send(struct fake_peer *fp, const struct vs_tun_msg *m);
+/* fp_recv() - the next message the tunnel sent, running the loop meanwhile;
+ * false on EOF or timeout */
+bool fp_recv(struct fake_peer *fp, struct vs_tun_msg *m, unsigned int ms);
+/* fp_expect_error() - skip messages until an ERROR; its code, or -1 */
+int fp_expect_error(struct fake_peer *fp, unsigned int ms);
+void fp_close(struct fake_peer *fp);
+
+/* --- an in-process TCP relay that can go silent ---------------------------- */
+
+/*
+ * struct relay - forwards every connection it accepts to 127.0.0.1:@target,
+ * both ways.  relay_partition() makes it a silent partition: the bytes of
+ * every connection open now, and of every one accepted until
+ * relay_heal(), are read and dropped, and nothing is closed, as a network
+ * that loses packets.  Connections accepted after relay_heal() forward
+ * again (those of the partition stay dead).
+ */
+struct relay;
+struct relay *relay_new(guint16 target);
+guint16 relay_port(const struct relay *r);
+void relay_partition(struct relay *r);
+void relay_heal(struct relay *r);
+void relay_free(struct relay *r);
+
+#endif /* VS_TUN_HARNESS_H */
