@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * stubs_vm.c - vm.c replaced for fuzz_control: ports are plain structs in a
- * table, nothing touches EAL (the same idea as the stubs in
- * tests/unit/test_control.c, which are private to that test).
+ * stubs_vm.c - vm.c replaced for the control-socket unit test
+ * (tests/unit/test_control.c) and fuzz_control: ports are plain structs in
+ * a table, nothing touches EAL
  *
  * Theory of operation: vs_vm_add() validates like the real one and fails
  * for the uplink "fail", so the error path of port-add is reachable; the
- * port's buffer policy starts as its configuration's, as in vm.c.  The
- * fuzz target calls vs_vm_remove_all() before each run, so no state leaks
- * from one input to the next.
+ * port's buffer policy starts as its configuration's, as vs_ho_attach()
+ * makes it in the daemon.  The fuzz target calls vs_vm_remove_all() before
+ * each run, so no state leaks from one input to the next.
  */
 #include <string.h>
 
@@ -29,7 +29,7 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 		vs_port_cfg_free(pc);
 		return NULL;
 	}
-	if (!strcmp(pc->uplink, "fail")) {
+	if (!strcmp(pc->uplink, "fail")) {	/* how a test makes the uplink fail */
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			    "port %s: cannot open uplink 'fail'", pc->name);
 		vs_port_cfg_free(pc);
