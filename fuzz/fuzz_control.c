@@ -12,8 +12,8 @@
  * ctl_session_in_cb() feeds received bytes, and the replies go through
  * the real ctl_session_send() into one end of a socketpair whose other end
  * the target reads.  No listener, no accept, no main loop: a run costs a
- * few syscalls.  vm.c, handover.c and tunnel.c are the unit tests' stubs
- * (tests/stubs/).  Events are not sent (the server is not "running"), so
+ * few syscalls.  The port registry is the real one; port.c, handover.c
+ * and tunnel.c are the unit tests' stubs (tests/stubs/).  Events are not sent (the server is not "running"), so
  * the replies are deterministic.
  *
  * Cost: an input is a dozen requests or more, each parsed, dispatched and

@@ -3,9 +3,9 @@
  * test_control.c - control socket: protocol, limits, commands, vshimctl
  *
  * Theory of operation: the real control.c and control_cmds.c run on the
- * default GMainContext with vm.c replaced by tests/stubs/stubs_vm.c (ports
- * are plain structs, nothing touches EAL) and handover.c and tunnel.c by
- * tests/stubs/stubs_mig.c.  A test client is a non-blocking
+ * default GMainContext with the real port registry, port.c replaced by
+ * tests/stubs/stubs_port.c (ports are plain structs, nothing touches EAL)
+ * and handover.c and tunnel.c by tests/stubs/stubs_mig.c.  A test client is a non-blocking
  * unix socket; waiting for a reply means iterating the main context and
  * reading whatever arrived.
  *
