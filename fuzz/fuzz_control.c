@@ -5,16 +5,16 @@
  * the real command table (control.c, control_json.c, control_dispatch.c,
  * control_cmds.c, control_mig.c)
  *
- * Theory of operation: control.c is included here, so the target reaches
- * its static session functions (ctl_session_feed(), ctl_session_flush(),
- * the splitter); the other files are linked as they are.  The input is
+ * Theory of operation: the control socket's files are linked as the
+ * daemon links them; the target drives the session functions of
+ * control_priv.h (ctl_session_feed(), ctl_session_flush()).  The input is
  * what a client sent, fed to ctl_session_feed() exactly as
  * ctl_session_in_cb() feeds received bytes, and the replies go through
  * the real ctl_session_send() into one end of a socketpair whose other end
- * the target reads.  No listener, no accept, no
- * main loop: a run costs a few syscalls.  vm.c is stubs_vm.c, handover.c
- * and tunnel.c are tests/unit/stubs_mig.c.  Events are not sent (the
- * server is not "running"), so the replies are deterministic.
+ * the target reads.  No listener, no accept, no main loop: a run costs a
+ * few syscalls.  The port registry is the real one; port.c, handover.c
+ * and tunnel.c are the unit tests' stubs (tests/stubs/).  Events are not sent (the server is not "running"), so
+ * the replies are deterministic.
  *
  * Cost: an input is a dozen requests or more, each parsed, dispatched and
  * answered with json-glib objects under ASan, so an execution costs far
@@ -38,12 +38,15 @@
  *  - a handler never breaks its contract (ctl_run_handler() logs it),
  *    and GLib never warns (fuzz_quiet_logs()).
  */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "control.h"
+#include "control_priv.h"
 #include "fuzz_common.h"
-
-#include "../vhost-shim/control/control.c"
-
 #include "vm.h"
 
 /* The session persists across runs (reset each time) while it stays open */

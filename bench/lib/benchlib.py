@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -345,6 +346,8 @@ class Pmd:
         self._log.close()
         self.proc = None
         remove_hugefiles(self.prefix)
+        # and the runtime directory (config, sockets), or they pile up
+        shutil.rmtree(os.path.join("/var/run/dpdk", self.prefix), ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def run(tap, state, workdir):
 
 
 def main():
-    return shimlib.tap_main(PLAN, "ctl", run)
+    return vt.tap_main(PLAN, "ctl", run)
 
 
 if __name__ == "__main__":

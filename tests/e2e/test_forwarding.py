@@ -11,9 +11,7 @@ traffic, that the shim's counters match, and that nothing is left behind.
 
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -23,7 +21,7 @@ UDP_N = 2000
 UDP_PPS = 1000
 G2H_N = 1000
 TCP_BYTES = 1 << 20
-PLAN = 10
+PLAN = 9     # and tap_main's last: nothing left behind
 VMS = [("vm1", "52:54:00:77:01:01", "10.77.0.11/24", 1),
        ("vm2", "52:54:00:77:01:02", "10.77.0.12/24", 2)]
 
@@ -39,7 +37,7 @@ def run(tap, state, workdir):
         for name, mac, _, _ in VMS:
             shim.add_port(name, mac)
         shim.start()
-        state["shim_pid"] = shim.proc.pid
+        state["pids"].append(shim.proc.pid)
         guests = []
         try:
             for name, mac, ip, _ in VMS:
@@ -47,7 +45,7 @@ def run(tap, state, workdir):
                              workdir=os.path.join(workdir, name))
                 guests.append(g)
                 g.start()
-            state["qemu_pids"] = [g.pid for g in guests]
+            state["pids"] += [g.pid for g in guests]
             boots = [g.wait_ready(timeout=90) for g in guests]
             ports = shim.execute("query-ports")
             running = [p for p in ports if p.get("state") == "running"]
@@ -156,25 +154,7 @@ def run(tap, state, workdir):
 
 
 def main():
-    vt.require_e2e_env(tap=True)
-    tap = vt.Tap(PLAN)
-    state = {}
-    with tempfile.TemporaryDirectory(prefix="vshim-fwd-") as workdir:
-        try:
-            run(tap, state, workdir)
-        except BaseException:
-            tap.diag("aborted: %s" % traceback.format_exc())
-            if "shim_log" in state:
-                tap.diag(state["shim_log"][-3000:])
-            while tap.n < PLAN - 1:
-                tap.ok(False, "not run (aborted)")
-    import subprocess
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
-    pids = list(state.get("qemu_pids", [])) + [state.get("shim_pid")]
-    left = [p for p in pids if p and os.path.exists("/proc/%d" % p)]
-    tap.ok(state.get("ns") not in nslist.split() and not left,
-           "no namespace, QEMU or daemon left behind", {"left": left})
-    return tap.finish()
+    return vt.tap_main(PLAN, "fwd", run)
 
 
 if __name__ == "__main__":

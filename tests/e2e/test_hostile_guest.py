@@ -281,7 +281,7 @@ def run_checked(tap, state, workdir):
 
 
 def main():
-    return shimlib.tap_main(PLAN, "hostile", run_checked)
+    return vt.tap_main(PLAN, "hostile", run_checked)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def run(tap, state, workdir):
 
 
 def main():
-    return shimlib.tap_main(PLAN, "iso", run_checked)
+    return vt.tap_main(PLAN, "iso", run_checked)
 
 
 def run_checked(tap, state, workdir):

@@ -32,9 +32,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -214,7 +211,8 @@ def run(tap, state, workdir, user):
         shim = UserShim(ns, "lp", rundir, user, ["net_admin"])
         shim.add_port("vm1", MAC)
         shim.start()                # the test attaches the tap to br0, as root
-        state["shim_pid"] = pid = shim.proc.pid
+        pid = shim.proc.pid
+        state["pids"].append(pid)
         guest = None
         try:
             f = status_fields(pid)
@@ -245,7 +243,7 @@ def run(tap, state, workdir, user):
             guest = vt.Guest(shim.port("vm1").netdev(), ns=ns, name="vm1", ip=IP, mac=MAC,
                              workdir=os.path.join(workdir, "vm1"))
             guest.start()
-            state["qemu_pid"] = guest.pid
+            state["pids"].append(guest.pid)
             boot = guest.wait_ready(timeout=90)
             pr = ns.ping(guest.addr, count=5, interval=0.2, timeout=2.0)
             tap.ok(pr.received == 5, "guest booted (%.1f s); ping: 5 of 5 replies" % boot, pr)
@@ -271,48 +269,36 @@ def run(tap, state, workdir, user):
                "SIGTERM: exit status %r, control socket removed" % status, shim.log_tail(8))
 
 
-def main():
-    vt.require_e2e_env(tap=True)
+def require_tools():
     for tool in ("setpriv", "useradd", "userdel"):
         if not shutil.which(tool):
             vt.skip_or_fail("%s not found (util-linux, passwd)" % tool)
-    tap = vt.Tap(PLAN + 1)
-    state = {}
-    user = None
+
+
+def run_as_user(tap, state, workdir):
+    """run() with the daemon's user, which is removed afterwards if it was
+    created here."""
+    user = User()
+    state["user_created"] = user.created
     try:
-        with tempfile.TemporaryDirectory(prefix="vshim-lp-") as workdir:
-            try:
-                user = User()
-                state["user_created"] = user.created
-                run(tap, state, workdir, user)
-            except BaseException:
-                tap.diag("aborted: %s" % traceback.format_exc())
-                for root, _, files in os.walk(workdir):
-                    for f in sorted(files):
-                        if f.endswith(".log"):
-                            with open(os.path.join(root, f), errors="replace") as fh:
-                                tap.diag("--- %s ---\n%s" % (f, fh.read()[-2500:]))
-                while tap.n < PLAN:
-                    tap.ok(False, "not run (aborted)")
+        run(tap, state, workdir, user)
     finally:
-        if user:
-            user.cleanup()
-    time.sleep(0.2)
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
-                            text=True).stdout
-    pids = [state.get("shim_pid"), state.get("qemu_pid")]
-    left = [p for p in pids if p and os.path.exists("/proc/%d" % p)]
-    user_left = False
+        user.cleanup()
+
+
+def user_left(state):
+    """The user this test created, if it is still there."""
     if state.get("user_created"):
         try:
             pwd.getpwnam(USER)
-            user_left = True
+            return {"created user": USER}
         except KeyError:
             pass
-    tap.ok(state.get("ns") not in nslist.split() and not left and not user_left,
-           "no namespace, daemon, QEMU or created user left behind",
-           {"left": left, "user": USER if user_left else None})
-    return tap.finish()
+    return {}
+
+
+def main():
+    return vt.tap_main(PLAN, "lp", run_as_user, require=require_tools, leftovers=user_left)
 
 
 if __name__ == "__main__":

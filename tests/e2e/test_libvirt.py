@@ -37,9 +37,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -543,20 +541,14 @@ def scenario(ns, tap, workdir, state):
     return results
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    vt.require_e2e_env(tap=True)
-    require_libvirt()
-    tap = vt.Tap(6)
+PLAN = 5     # and tap_main's last: nothing left behind
+
+
+def run(tap, state, workdir):
+    """The host preparation, a namespace, the scenario; libvirtds and shims
+    are stopped (and the preparation undone) whatever happens."""
     prep = HostPrep()
-    state = {}
-    keep = os.environ.get("VSHIM_KEEP")
-    if keep:
-        os.makedirs(keep, exist_ok=True)
-    workdir = keep or tempfile.mkdtemp(prefix="vshim-lv-")
-    leftovers = []
+    state["killed"] = []
     try:
         prep.do()
         with vt.NetNS() as ns:
@@ -565,33 +557,36 @@ def main():
                 scenario(ns, tap, workdir, state)
             finally:
                 for h in state.get("hosts", []):
-                    leftovers += h.stop()
+                    state["killed"] += h.stop()
                 for s in state.get("shims", []):
                     s.stop()
-    except SystemExit:
-        raise
-    except BaseException:
-        tap.diag("aborted: %s" % traceback.format_exc())
-        for h in state.get("hosts", []):
-            tap.diag("--- libvirtd %s ---\n%s" % (h.name, h.log_tail(30)))
-            tap.diag("--- hook log %s ---\n%s" % (h.name, "\n".join(h.hook_lines())))
-        for s in state.get("shims", []):
-            tap.diag("--- shim %s ---\n%s" % (s.name, s.log_tail(20)))
-        while tap.n < 5:
-            tap.ok(False, "not run (aborted)")
     finally:
         for h in state.get("hosts", []):
-            leftovers += h.stop()
+            state["killed"] += h.stop()
         prep.undo()
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
-    alive = [h.name for h in state.get("hosts", []) if h.ns and pids_in_mnt_ns(h.ns)]
-    tap.ok(state.get("ns") not in nslist.split() and not alive,
-           "cleaned up: namespace deleted, no process left in the libvirtds' mount "
-           "namespaces (%d killed by PID after libvirtd stopped)" % len(leftovers),
-           {"alive": alive, "killed": leftovers})
-    return tap.finish()
+    tap.diag("%d process(es) killed by PID after the libvirtds stopped" % len(state["killed"]))
+
+
+def diagnose(tap, state):
+    for h in state.get("hosts", []):
+        tap.diag("--- libvirtd %s ---\n%s" % (h.name, h.log_tail(30)))
+        tap.diag("--- hook log %s ---\n%s" % (h.name, "\n".join(h.hook_lines())))
+    for s in state.get("shims", []):
+        tap.diag("--- shim %s ---\n%s" % (s.name, s.log_tail(20)))
+
+
+def libvirt_left(state):
+    """Processes still in the libvirtds' mount namespaces."""
+    return {"processes in the libvirtds' mount namespaces":
+            [h.name for h in state.get("hosts", []) if h.ns and pids_in_mnt_ns(h.ns)]}
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    return vt.tap_main(PLAN, "lv", run, require=require_libvirt, diagnose=diagnose,
+                       leftovers=libvirt_left)
 
 
 if __name__ == "__main__":

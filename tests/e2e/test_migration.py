@@ -54,9 +54,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
@@ -985,6 +983,7 @@ def scenario_tls(ns, workdir, tap):
         except subprocess.TimeoutExpired:
             ns.kill(proc)
             out = b"(still running)"
+        shimlib.remove_dpdk_files(s.prefix)     # it started EAL before refusing
         text = out.decode(errors="replace")
         lines = [ln for ln in text.splitlines() if needle in ln]
         bad[what] = {"status": proc.returncode, "lines": lines}
@@ -1070,49 +1069,21 @@ SCENARIOS = {
 }
 
 
-class _nullctx:
-    def __init__(self, v):
-        self.v = v
-
-    def __enter__(self):
-        return self.v
-
-    def __exit__(self, *a):
-        return False
-
-
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "udp"
     if name not in SCENARIOS:
         print("usage: %s {%s}" % (sys.argv[0], "|".join(SCENARIOS)), file=sys.stderr)
         return 2
-    vt.require_e2e_env(tap=True)
     fn, plan = SCENARIOS[name]
-    tap = vt.Tap(plan + 1)
-    state = {}
-    vt.build_guest()
-    keep = os.environ.get("VSHIM_KEEP")     # debugging: keep logs in this directory
-    if keep:
-        os.makedirs(keep, exist_ok=True)
-    with (tempfile.TemporaryDirectory(prefix="vshim-mig-") if not keep else
-          _nullctx(keep)) as workdir:
-        try:
-            with vt.NetNS() as ns:
-                state["ns"] = ns.name
-                fn(ns, workdir, tap)
-        except SystemExit:
-            raise
-        except BaseException:
-            tap.diag("aborted: %s" % traceback.format_exc())
-            for f in sorted(os.listdir(workdir)):
-                if f.endswith(".log"):
-                    with open(os.path.join(workdir, f), errors="replace") as fh:
-                        tap.diag("--- %s ---\n%s" % (f, fh.read()[-2500:]))
-            while tap.n < plan:
-                tap.ok(False, "not run (aborted)")
-    nslist = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
-    tap.ok(state.get("ns") not in nslist.split(), "namespace and processes cleaned up")
-    return tap.finish()
+
+    def run(tap, state, workdir):
+        vt.build_guest()
+        with vt.NetNS() as ns:
+            state["ns"] = ns.name
+            fn(ns, workdir, tap)
+
+    # VSHIM_KEEP=DIR keeps the logs in DIR (tap_main)
+    return vt.tap_main(plan, "mig", run)
 
 
 if __name__ == "__main__":

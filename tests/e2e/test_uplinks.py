@@ -121,13 +121,14 @@ def run(tap, state, workdir):
             shim.stop()
             ns.kill(sw)
             sw_log.close()
+            shimlib.remove_dpdk_files("vshimt-%d-sw" % os.getpid())
 
 
 def main():
     vt.require_e2e_env(tap=True)
     old = ensure_hugepages()
     try:
-        return shimlib.tap_main(PLAN, "upl", run)
+        return vt.tap_main(PLAN, "upl", run)
     finally:
         with open("/proc/sys/vm/nr_hugepages", "w") as f:
             f.write(str(old))

@@ -22,7 +22,7 @@
 # (xz-utils unpacks the uncompressed vmlinux from Debian's xz bzImage and
 # decompresses .ko.xz modules; zstd is only needed for .ko.zst modules or a
 # zstd bzImage; gcc brings binutils' readelf.)  To run the guest:
-# qemu-system-x86 and iproute2 (tests/lib/vshimtest.py).  Also used, always
+# qemu-system-x86 and iproute2 (tests/lib/vshimtest/).  Also used, always
 # present on Debian: apt, dpkg, coreutils, util-linux (flock, setpriv), gzip, grep.
 # `apt-get update` must have run once so apt-cache knows the kernel package.
 #

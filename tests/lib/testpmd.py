@@ -63,6 +63,8 @@ class TestpmdHost:
             return ""
 
     def stop(self):
+        """SIGINT (testpmd's clean exit) and wait, then remove the runtime
+        directory EAL leaves; returns the exit status."""
         if not self.proc:
             return None
         if self.proc.poll() is None:
@@ -73,4 +75,5 @@ class TestpmdHost:
                 pass
         self.ns.kill(self.proc)
         self._log.close()
+        vt.remove_dpdk_files(self.prefix)
         return self.proc.returncode

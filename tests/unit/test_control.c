@@ -3,8 +3,9 @@
  * test_control.c - control socket: protocol, limits, commands, vshimctl
  *
  * Theory of operation: the real control.c and control_cmds.c run on the
- * default GMainContext with vm.c replaced by the stubs below (ports are
- * plain structs, nothing touches EAL).  A test client is a non-blocking
+ * default GMainContext with the real port registry, port.c replaced by
+ * tests/stubs/stubs_port.c (ports are plain structs, nothing touches EAL)
+ * and handover.c and tunnel.c by tests/stubs/stubs_mig.c.  A test client is a non-blocking
  * unix socket; waiting for a reply means iterating the main context and
  * reading whatever arrived.
  *
@@ -35,94 +36,13 @@
 
 #include "config.h"
 #include "control.h"
+#include "control_priv.h"
 #include "log.h"
 #include "util.h"
 #include "vm.h"
 
 /* Safety bound of each wait; VS_TEST_TIME_SCALE stretches it (valgrind) */
 #define TEST_TIMEOUT_US	(10 * G_USEC_PER_SEC * test_time_scale())
-
-/* ------------------------------------------------------------------ */
-/* vm.c stubs                                                           */
-/* ------------------------------------------------------------------ */
-
-GMutex vs_vm_registry_lock;
-static struct vs_vm *stub_vms[VS_MAX_PORTS];
-
-struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
-{
-	struct vs_vm *vm;
-	unsigned int slot;
-
-	if (!vs_port_cfg_validate(pc, error)) {
-		vs_port_cfg_free(pc);
-		return NULL;
-	}
-	if (!strcmp(pc->uplink, "fail")) {	/* how a test makes the uplink fail */
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "port %s: cannot open uplink 'fail'", pc->name);
-		vs_port_cfg_free(pc);
-		return NULL;
-	}
-	for (slot = 0; slot < VS_MAX_PORTS && stub_vms[slot]; slot++)
-		;
-	if (slot == VS_MAX_PORTS) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "port %s: too many ports",
-			    pc->name);
-		vs_port_cfg_free(pc);
-		return NULL;
-	}
-	vm = g_new0(struct vs_vm, 1);
-	vm->cfg = pc;
-	vm->slot = slot;
-	vm->vid = -1;
-	stub_vms[slot] = vm;
-	return vm;
-}
-
-void vs_vm_remove(struct vs_vm *vm)
-{
-	stub_vms[vm->slot] = NULL;
-	vs_port_cfg_free(vm->cfg);
-	g_free(vm);
-}
-
-void vs_vm_remove_all(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < VS_MAX_PORTS; i++)
-		if (stub_vms[i])
-			vs_vm_remove(stub_vms[i]);
-}
-
-struct vs_vm *vs_vm_find_by_name(const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < VS_MAX_PORTS; i++)
-		if (stub_vms[i] && !strcmp(stub_vms[i]->cfg->name, name))
-			return stub_vms[i];
-	return NULL;
-}
-
-void vs_vm_foreach(void (*fn)(struct vs_vm *vm, void *opaque), void *opaque)
-{
-	unsigned int i;
-
-	for (i = 0; i < VS_MAX_PORTS; i++)
-		if (stub_vms[i])
-			fn(stub_vms[i], opaque);
-}
-
-unsigned int vs_vm_count(void)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < VS_MAX_PORTS; i++)
-		n += stub_vms[i] != NULL;
-	return n;
-}
 
 static gint64 test_time_scale(void)
 {
@@ -535,6 +455,79 @@ static void test_golden(gconstpointer data)
 {
 	golden_run(data, SIZE_MAX);	/* all at once */
 	golden_run(data, 7);		/* split everywhere */
+}
+
+/* ------------------------------------------------------------------ */
+/* Splitter (control_split.c), without a session                         */
+/* ------------------------------------------------------------------ */
+
+/* Split @in fed @chunk bytes at a time; each event as "EV:value" */
+static char *split_all(const char *in, size_t len, size_t chunk)
+{
+	struct ctl_split sp = { .buf = g_byte_array_new() };
+	GString *out = g_string_new(NULL);
+	size_t off = 0;
+
+	while (off < len) {
+		size_t n = MIN(chunk, len - off), used = 0;
+		const unsigned char *p = (const unsigned char *)in + off;
+
+		while (n) {
+			enum ctl_split_event ev = ctl_split_step(&sp, p, n, &used);
+
+			switch (ev) {
+			case CTL_SPLIT_EV_MORE:
+				break;
+			case CTL_SPLIT_EV_MESSAGE:
+				g_string_append_printf(out, "M:%.*s|", (int)sp.buf->len,
+						       (const char *)sp.buf->data);
+				g_byte_array_set_size(sp.buf, 0);
+				break;
+			case CTL_SPLIT_EV_LEXICAL:
+				g_string_append_printf(out, "L:%02x|", sp.bad);
+				break;
+			case CTL_SPLIT_EV_STRAY:
+				g_string_append_printf(out, "S:%c|", sp.bad);
+				break;
+			case CTL_SPLIT_EV_OVERSIZE:
+				g_string_append(out, "O|");
+				break;
+			case CTL_SPLIT_EV_TOO_DEEP:
+				g_string_append(out, "D|");
+				break;
+			}
+			p += used;
+			n -= used;
+			off += used;
+		}
+	}
+	g_byte_array_unref(sp.buf);
+	return g_string_free(out, FALSE);
+}
+
+static void test_split(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "{\"a\": [1, \"]}\"]} ", "M:{\"a\": [1, \"]}\"]}|" },
+		{ "42 true\n'x\\'y' ", "M:42|M:true|M:'x\\'y'|" },
+		{ "] {}", "S:]|M:{}|" },
+		{ "{\x01\x02} {}", "L:01|S:}|M:{}|" },	/* one error per run */
+		{ "[\"a\n] {}", "L:0a|S:]|M:{}|" },	/* no CR/LF inside a string */
+		{ "\xff{}", "L:ff|M:{}|" },
+	};
+	size_t i, chunk;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		for (chunk = 1; chunk <= strlen(cases[i].in); chunk++) {
+			g_autofree char *got = split_all(cases[i].in, strlen(cases[i].in), chunk);
+
+			if (strcmp(got, cases[i].want))
+				g_error("'%s' in pieces of %zu: got %s, want %s", cases[i].in, chunk,
+					got, cases[i].want);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1378,6 +1371,7 @@ int main(int argc, char **argv)
 	DO_TEST("migrate-expect");
 	DO_TEST("buffer-policy");
 
+	g_test_add_func("/control/split", test_split);
 	g_test_add_func("/control/json/valid", test_json_valid);
 	g_test_add_func("/control/json/invalid", test_json_invalid);
 	g_test_add_func("/control/json/limits/depth", test_json_depth);

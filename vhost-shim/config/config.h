@@ -32,6 +32,8 @@
 #define VS_DEFAULT_IDLE_SLEEP_US 2000
 #define VS_MAX_IDLE_SLEEP_US	100000
 #define VS_DEFAULT_MEMORY_MB	1024
+#define VS_MIN_MEMORY_MB	64
+#define VS_MAX_MEMORY_MB	(1024 * 1024)
 #define VS_DEFAULT_FILE_PREFIX	"vhost-shim"
 #define VS_DEFAULT_CONTROL_PATH	"/run/vhost-shim/control.sock"
 

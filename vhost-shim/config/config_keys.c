@@ -95,7 +95,7 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	{ .name = "lcores", DAEMON(lcores, SZ_PTR), T_STR, .dflt_str = "0,1",
 	  .option = "lcores", .short_option = 'l', .arg_name = "LIST",
 	  .doc = "EAL lcore list: first is the control lcore, the rest poll" },
-	{ .name = "memory-mb", DAEMON(memory_mb, SZ_UINT), T_UINT(64, 1024 * 1024),
+	{ .name = "memory-mb", DAEMON(memory_mb, SZ_UINT), T_UINT(VS_MIN_MEMORY_MB, VS_MAX_MEMORY_MB),
 	  .dflt = VS_DEFAULT_MEMORY_MB, .option = "memory-mb", .short_option = 'm',
 	  .arg_name = "MB", .doc = "DPDK memory in MiB" },
 	{ .name = "hugepages", DAEMON(hugepages, SZ_ENUM), T_ENUM(vs_hugepages_mode),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * control.c - QMP-compatible control socket: sessions, splitter, input, events
+ * control.c - QMP-compatible control socket: sessions, input, events
  *
  * Theory of operation: a GSocketService on the main loop accepts clients on
  * a unix socket (and optionally on loopback TCP).  Each client is a
@@ -9,7 +9,8 @@
  * source.  The main loop never blocks on a client.
  *
  * Input goes through three stages:
- *   1. the splitter (ctl_split_step()) finds where one JSON value ends by
+ *   1. the splitter (ctl_split_step(), control_split.c) finds where one
+ *	JSON value ends by
  *	tracking brackets, strings and escapes byte by byte, without parsing
  *	and without relying on newlines (qemu.qmp sends none);
  *   2. the parser (vs_ctl_json_parse(), control_json.c) builds a JsonNode
@@ -46,8 +47,9 @@
  * an event may close a session (too much queued) while its own input is
  * being processed.  A closed session has closed == true and no sources.
  *
- * Files: this one holds the sessions (the splitter, the output queue,
- * replies, input) and events, and owns the module state (ctl); the parser
+ * Files: this one holds the sessions (the output queue, replies, input)
+ * and events, and owns the module state (ctl); the splitter is
+ * control_split.c (pure: bytes in, events out, no socket); the parser
  * and serializer are in control_json.c, the dispatcher and the protocol's
  * own commands in control_dispatch.c, and the socket files, listeners and
  * vs_ctl_start()/vs_ctl_stop() in control_listen.c.  control_priv.h is
@@ -73,188 +75,6 @@ VS_ENUM_IMPL(vs_ctl_error_class, enum vs_ctl_error_class, VS_CTL_NUM_ERROR_CLASS
 #define CTL_READ_CHUNK		4096
 /* Debug log lines carry JSON in pieces of this size (vs_log truncates) */
 #define CTL_LOG_CHUNK		768
-
-/* ------------------------------------------------------------------ */
-/* Splitter: where does the next JSON value end?                        */
-/* ------------------------------------------------------------------ */
-
-/**
- * enum ctl_split_event - why ctl_split_step() stopped
- * @CTL_SPLIT_EV_MORE:	input used up, no complete value yet
- * @CTL_SPLIT_EV_MESSAGE:	sp->buf holds one complete value
- * @CTL_SPLIT_EV_LEXICAL:	invalid byte: value dropped, splitter reset
- * @CTL_SPLIT_EV_STRAY:	'}' or ']' between values, skipped
- * @CTL_SPLIT_EV_OVERSIZE:	value over VS_CTL_MAX_MSG_SIZE, now being skipped
- * @CTL_SPLIT_EV_TOO_DEEP:	value over VS_CTL_MAX_DEPTH, now being skipped
- */
-enum ctl_split_event {
-	CTL_SPLIT_EV_MORE,
-	CTL_SPLIT_EV_MESSAGE,
-	CTL_SPLIT_EV_LEXICAL,
-	CTL_SPLIT_EV_STRAY,
-	CTL_SPLIT_EV_OVERSIZE,
-	CTL_SPLIT_EV_TOO_DEEP,
-};
-
-static void ctl_split_reset(struct ctl_split *sp)
-{
-	g_byte_array_set_size(sp->buf, 0);
-	sp->state = CTL_SPLIT_IDLE;
-	sp->depth = 0;
-	sp->quote = 0;
-	sp->escape = false;
-	sp->skipping = false;
-}
-
-static bool ctl_split_is_lexical_error(const struct ctl_split *sp, unsigned char c)
-{
-	if (c == 0xfe || c == 0xff)	/* never in UTF-8: QMP's reset byte */
-		return true;
-	if (c == '\n' || c == '\r')	/* a string cannot span lines */
-		return sp->quote != 0;
-	return c < 0x20 && c != '\t';
-}
-
-static bool ctl_split_is_delimiter(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || strchr("{}[],:\"'", c);
-}
-
-/*
- * ctl_split_append() - keep one byte of the current value
- *
- * Return: false if that makes the value too big (the caller reports it;
- * from then on the value is skipped)
- */
-static bool ctl_split_append(struct ctl_split *sp, unsigned char c)
-{
-	if (sp->skipping)
-		return true;
-	if (sp->buf->len >= VS_CTL_MAX_MSG_SIZE) {
-		g_byte_array_set_size(sp->buf, 0);
-		sp->skipping = true;
-		return false;
-	}
-	g_byte_array_append(sp->buf, &c, 1);
-	return true;
-}
-
-/*
- * ctl_split_step() - consume input until something happens
- * @sp:		splitter
- * @data:	input
- * @len:	bytes of input
- * @used:	bytes consumed, set on return
- *
- * Return: what happened (CTL_SPLIT_EV_MORE: all of @data consumed)
- */
-static enum ctl_split_event ctl_split_step(struct ctl_split *sp, const unsigned char *data,
-					   size_t len, size_t *used)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = data[i];
-
-		if (ctl_split_is_lexical_error(sp, c)) {
-			bool report = sp->state == CTL_SPLIT_IDLE ? !sp->quiet : !sp->skipping;
-
-			ctl_split_reset(sp);
-			sp->quiet = true;
-			if (report) {
-				sp->bad = c;
-				*used = i + 1;
-				return CTL_SPLIT_EV_LEXICAL;
-			}
-			continue;
-		}
-
-		if (sp->state == CTL_SPLIT_BARE && ctl_split_is_delimiter(c)) {
-			/* A number or literal ends here; the delimiter belongs to
-			 * what follows, so it is looked at again below, as IDLE */
-			if (!sp->skipping) {
-				sp->state = CTL_SPLIT_IDLE;
-				*used = i;
-				return CTL_SPLIT_EV_MESSAGE;
-			}
-			ctl_split_reset(sp);
-		}
-
-		switch (sp->state) {
-		case CTL_SPLIT_IDLE:
-			if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-				continue;
-			sp->quiet = false;
-			if (c == '}' || c == ']') {
-				sp->bad = c;
-				*used = i + 1;
-				return CTL_SPLIT_EV_STRAY;
-			}
-			g_byte_array_append(sp->buf, &c, 1);
-			if (c == '{' || c == '[') {
-				sp->state = CTL_SPLIT_VALUE;
-				sp->depth = 1;
-			} else if (c == '"' || c == '\'') {
-				sp->state = CTL_SPLIT_VALUE;
-				sp->quote = (char)c;
-			} else {
-				sp->state = CTL_SPLIT_BARE;
-			}
-			continue;
-
-		case CTL_SPLIT_BARE:
-			if (!ctl_split_append(sp, c)) {
-				*used = i + 1;
-				return CTL_SPLIT_EV_OVERSIZE;
-			}
-			continue;
-
-		case CTL_SPLIT_VALUE: {
-			bool complete = false;
-
-			if (sp->quote) {
-				if (sp->escape) {
-					sp->escape = false;
-				} else if (c == '\\') {
-					sp->escape = true;
-				} else if (c == (unsigned char)sp->quote) {
-					sp->quote = 0;
-					complete = !sp->depth;
-				}
-			} else if (c == '{' || c == '[') {
-				if (++sp->depth > VS_CTL_MAX_DEPTH && !sp->skipping) {
-					g_byte_array_set_size(sp->buf, 0);
-					sp->skipping = true;
-					*used = i + 1;
-					return CTL_SPLIT_EV_TOO_DEEP;
-				}
-			} else if (c == '}' || c == ']') {
-				complete = !--sp->depth;
-			} else if (c == '"' || c == '\'') {
-				sp->quote = (char)c;
-			}
-
-			if (!ctl_split_append(sp, c)) {
-				*used = i + 1;
-				if (complete)	/* the limit fell on the last byte */
-					ctl_split_reset(sp);
-				return CTL_SPLIT_EV_OVERSIZE;
-			}
-			if (!complete)
-				continue;
-			if (sp->skipping) {	/* answered already */
-				ctl_split_reset(sp);
-				continue;
-			}
-			sp->state = CTL_SPLIT_IDLE;
-			*used = i + 1;
-			return CTL_SPLIT_EV_MESSAGE;
-		}
-		}
-	}
-	*used = len;
-	return CTL_SPLIT_EV_MORE;
-}
 
 /* ------------------------------------------------------------------ */
 /* Sessions                                                             */
@@ -284,7 +104,7 @@ const char *vs_ctl_session_name(const struct vs_ctl_session *s)
 	return s->name;
 }
 
-static void ctl_session_drop_source(GSource **src)
+void ctl_session_drop_source(GSource **src)
 {
 	if (*src) {
 		g_source_destroy(*src);
@@ -306,18 +126,14 @@ void ctl_session_close(struct vs_ctl_session *s, enum vs_log_level level, const 
 		ctl_session_unref(s);
 }
 
-static size_t ctl_session_queued(const struct vs_ctl_session *s)
+size_t ctl_session_queued(const struct vs_ctl_session *s)
 {
 	return s->outq->len - s->out_head;
 }
 
 static void ctl_session_arm_output(struct vs_ctl_session *s);
 
-/*
- * ctl_session_flush() - write what the socket takes now; arm the output source
- * for the rest.  May close @s (write error, or finished after EOF).
- */
-static void ctl_session_flush(struct vs_ctl_session *s)
+void ctl_session_flush(struct vs_ctl_session *s)
 {
 	while (!s->closed && ctl_session_queued(s)) {
 		g_autoptr(GError) err = NULL;
@@ -500,11 +316,7 @@ static void ctl_session_handle_message(struct vs_ctl_session *s, const char *buf
 	ctl_session_reply(s, id, ret, err);
 }
 
-/*
- * ctl_session_feed() - run received bytes through the splitter and dispatch
- * every complete value; stops early if the session closes meanwhile
- */
-static void ctl_session_feed(struct vs_ctl_session *s, const unsigned char *data, size_t len)
+void ctl_session_feed(struct vs_ctl_session *s, const unsigned char *data, size_t len)
 {
 	struct ctl_split *sp = &s->split;
 

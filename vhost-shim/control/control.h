@@ -10,7 +10,7 @@
  * checks the request envelope and the arguments against the command table,
  * calls the handler and queues the reply.  It knows nothing about ports:
  * the table, vs_ctl_cmds[] in control_cmds.c, is found at link time, so the
- * unit test links the real table against stubs of vm.c and runs without EAL.
+ * unit test links the real table against stubs of port.c and runs without EAL.
  *
  * A command is one row of the table: its name, its handler, its flags and
  * its argument schema.  The dispatcher checks all of that in one place

@@ -3,11 +3,12 @@
  * control_priv.h - what the files of the control socket share, and nobody else
  *
  * Theory of operation: the protocol layer of the control socket (control.h)
- * is one module in four files, cut along its stages:
+ * is one module in five files, cut along its stages:
  *
- *   control.c		sessions: the splitter, the output queue and replies,
- *			input (splitter -> parser -> dispatcher), events;
- *			owns the module state, ctl
+ *   control.c		sessions: the output queue and replies, input
+ *			(splitter -> parser -> dispatcher), events; owns
+ *			the module state, ctl
+ *   control_split.c	the splitter: where one JSON value ends (pure)
  *   control_json.c	the strict JSON parser and the QMP-style serializer
  *   control_dispatch.c	envelope and argument checks, the handler contract,
  *			and the protocol's own commands (qmp_capabilities,
@@ -67,6 +68,44 @@ struct ctl_split {
 	bool quiet;
 	unsigned char bad;
 };
+
+/**
+ * enum ctl_split_event - why ctl_split_step() stopped
+ * @CTL_SPLIT_EV_MORE:	input used up, no complete value yet
+ * @CTL_SPLIT_EV_MESSAGE:	sp->buf holds one complete value
+ * @CTL_SPLIT_EV_LEXICAL:	invalid byte: value dropped, splitter reset
+ * @CTL_SPLIT_EV_STRAY:	'}' or ']' between values, skipped
+ * @CTL_SPLIT_EV_OVERSIZE:	value over VS_CTL_MAX_MSG_SIZE, now being skipped
+ * @CTL_SPLIT_EV_TOO_DEEP:	value over VS_CTL_MAX_DEPTH, now being skipped
+ */
+enum ctl_split_event {
+	CTL_SPLIT_EV_MORE,
+	CTL_SPLIT_EV_MESSAGE,
+	CTL_SPLIT_EV_LEXICAL,
+	CTL_SPLIT_EV_STRAY,
+	CTL_SPLIT_EV_OVERSIZE,
+	CTL_SPLIT_EV_TOO_DEEP,
+};
+
+/* --- control_split.c: the splitter --- */
+
+/**
+ * ctl_split_reset() - forget the current value: the state between values
+ * @sp:		splitter (@sp->quiet and @sp->bad are kept)
+ */
+void ctl_split_reset(struct ctl_split *sp);
+
+/**
+ * ctl_split_step() - consume input until something happens
+ * @sp:		splitter
+ * @data:	input
+ * @len:	bytes of input
+ * @used:	bytes consumed, set on return
+ *
+ * Return: what happened (CTL_SPLIT_EV_MORE: all of @data consumed)
+ */
+enum ctl_split_event ctl_split_step(struct ctl_split *sp, const unsigned char *data, size_t len,
+				    size_t *used);
 
 /**
  * struct ctl_counters - control-plane error and traffic counters (main
@@ -169,6 +208,37 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_ctl_session, ctl_session_unref)
  * @reason:	why, for the log
  */
 void ctl_session_close(struct vs_ctl_session *s, enum vs_log_level level, const char *reason);
+
+/**
+ * ctl_session_drop_source() - destroy and forget a session's source
+ * @src:	its in_src or out_src; NULL afterwards
+ */
+void ctl_session_drop_source(GSource **src);
+
+/**
+ * ctl_session_feed() - run received bytes through the splitter and
+ * dispatch every complete value; stops early if the session closes
+ * meanwhile (what the input callback does with what it read)
+ * @s:		session
+ * @data:	bytes received
+ * @len:	their number
+ */
+void ctl_session_feed(struct vs_ctl_session *s, const unsigned char *data, size_t len);
+
+/**
+ * ctl_session_queued() - bytes of replies and events not written yet
+ * @s:		session
+ *
+ * Return: the count
+ */
+size_t ctl_session_queued(const struct vs_ctl_session *s);
+
+/**
+ * ctl_session_flush() - write what the socket takes now; arm the output
+ * source for the rest.  May close @s (write error, or finished after EOF).
+ * @s:		session
+ */
+void ctl_session_flush(struct vs_ctl_session *s);
 
 /**
  * ctl_session_arm_input() - start reading from a client (no-op while

@@ -25,6 +25,7 @@
 #include "dataplane.h"
 #include "handover.h"
 #include "log.h"
+#include "port_registry.h"
 #include "vhost_port.h"
 #include "vm.h"
 
@@ -35,9 +36,14 @@
 	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |    \
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO))
 
+/* On the main loop: hand the event to the handover if the port is still there */
 static gboolean vhost_event_dispatch_cb(gpointer data)
 {
-	vs_vm_vhost_event(data);
+	const struct vs_vhost_event *ev = data;
+	struct vs_vm *vm = vs_vm_find_by_name(ev->name);
+
+	if (vm)		/* else removed meanwhile */
+		vs_ho_vhost_event(vm, ev);
 	return G_SOURCE_REMOVE;
 }
 

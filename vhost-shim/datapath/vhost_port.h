@@ -8,7 +8,10 @@
  * thread.  They do the minimum that must happen synchronously (publish or
  * retract the device for the lcores, and quiesce them before DPDK may unmap
  * guest memory) and post everything else to the GLib main loop as a
- * struct vs_vhost_event, where vs_vm_vhost_event() handles it.
+ * struct vs_vhost_event, where the handover takes it (vs_ho_vhost_event())
+ * if the port still exists.  Ports are found through the registry
+ * (port_registry.h); creating and removing them (port.c) calls the two
+ * functions below, never the other way round.
  */
 #ifndef VS_VHOST_PORT_H
 #define VS_VHOST_PORT_H
@@ -56,11 +59,5 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error);
  * @vm:		port, already hidden from the registry and the lcores
  */
 void vs_vhost_port_unregister(struct vs_vm *vm);
-
-/**
- * vs_vm_vhost_event() - main-loop handler of vhost events (in vm.c)
- * @ev:		event
- */
-void vs_vm_vhost_event(const struct vs_vhost_event *ev);
 
 #endif /* VS_VHOST_PORT_H */

@@ -4,7 +4,8 @@
  *
  * Theory of operation: struct vs_vm is the unit everything else hangs off.
  * The GLib main loop thread creates and destroys ports (vs_vm_add(),
- * vs_vm_remove()).  The vhost event thread finds them by socket path in
+ * vs_vm_remove(), port.c) and keeps them in the registry
+ * (port_registry.c).  The vhost event thread finds them by socket path in
  * its callbacks, under vs_vm_registry_lock, and changes only the fields
  * documented as "vhost thread".  The owning lcore reads the published
  * fields with acquire loads and writes only the dataplane counters.
@@ -89,7 +90,7 @@ struct vs_dp_pending {
  * @dev_queues:	queue pairs the guest negotiated, <= cfg->queues
  * @features:	negotiated virtio features (vhost thread writes)
  * @stats:	counters, see stats.h for the writer rules
- * @vhost_registered, @uplink_open: what vs_vm_remove() must undo
+ * @vhost_registered, @uplink_open: what vs_vm_remove() must undo (port.c)
  */
 struct vs_vm {
 	struct vs_port_cfg *cfg;
@@ -135,65 +136,11 @@ struct vs_vm {
 	bool uplink_open;
 };
 
-/* Held by the vhost thread in callbacks and by vs_vm_add/remove */
-extern GMutex vs_vm_registry_lock;
-
-/**
- * vs_vm_add() - create a port: mempool, uplink, vhost socket, dataplane
- * @pc:		configuration, consumed
- * @error:	set on failure, nothing is left behind
- *
- * Return: the port, or NULL
+/*
+ * The port registry (find, walk, count: port_registry.h) and the port
+ * lifecycle (add, remove: port.h), for the users of struct vs_vm
  */
-struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error);
-
-/**
- * vs_vm_remove() - tear a port down; the guest sees its link go away
- * @vm:		port, freed
- */
-void vs_vm_remove(struct vs_vm *vm);
-
-/**
- * vs_vm_remove_all() - remove every port (shutdown)
- */
-void vs_vm_remove_all(void);
-
-/**
- * vs_vm_find_by_name() - look a port up (main loop thread)
- * @name:	port name
- *
- * Return: the port or NULL
- */
-struct vs_vm *vs_vm_find_by_name(const char *name);
-
-/**
- * vs_vm_find_by_path_locked() - look a port up by vhost socket path
- * @path:	socket path; caller holds vs_vm_registry_lock
- *
- * Return: the port or NULL
- */
-struct vs_vm *vs_vm_find_by_path_locked(const char *path);
-
-/**
- * vs_vm_slot_locked() - the port in a registry slot
- * @slot:	0..VS_MAX_PORTS-1; caller holds vs_vm_registry_lock
- *
- * Return: the port or NULL
- */
-struct vs_vm *vs_vm_slot_locked(unsigned int slot);
-
-/**
- * vs_vm_foreach() - call @fn for each port in slot order (main loop thread)
- * @fn:		callback
- * @opaque:	passed to @fn
- */
-void vs_vm_foreach(void (*fn)(struct vs_vm *vm, void *opaque), void *opaque);
-
-/**
- * vs_vm_count() - number of ports
- *
- * Return: count
- */
-unsigned int vs_vm_count(void);
+#include "port.h"
+#include "port_registry.h"
 
 #endif /* VS_VM_H */

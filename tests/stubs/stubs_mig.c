@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * stubs_mig.c - handover.c and tunnel.c replaced for the control-socket
- * unit test: migration commands parse and dispatch; migrate-expect and
- * migrate-cancel drive the real state machine, nothing else migrates.
+ * unit test and fuzz_control: migration commands parse and dispatch;
+ * migrate-expect and migrate-cancel drive the real state machine, nothing
+ * else migrates.
  */
 #include <string.h>
 

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * stubs_port.c - port.c (the port lifecycle) replaced for the
+ * control-socket unit test (tests/unit/test_control.c) and fuzz_control:
+ * ports are plain structs, nothing touches EAL
+ *
+ * Theory of operation: the registry is the real one (port_registry.c):
+ * a stub port takes a slot and enters the table as a real one does, so
+ * names, socket paths and the port limit are checked by the daemon's own
+ * code.  vs_vm_add() validates like the real one and fails for the uplink
+ * "fail", so the error path of port-add is reachable; the port's buffer
+ * policy starts as its configuration's, as vs_ho_attach() makes it in the
+ * daemon.  The fuzz target calls vs_vm_remove_all() before each run, so
+ * no state leaks from one input to the next.
+ */
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "vm.h"
+
+struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
+{
+	struct vs_vm *vm;
+	unsigned int slot;
+
+	if (!vs_port_cfg_validate(pc, error) || !vs_port_registry_reserve(pc, &slot, error)) {
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	if (!strcmp(pc->uplink, "fail")) {	/* how a test makes the uplink fail */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "port %s: cannot open uplink 'fail'", pc->name);
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	vm = g_new0(struct vs_vm, 1);
+	vm->cfg = pc;
+	vm->slot = slot;
+	vm->vid = -1;
+	vm->policy = pc->policy;
+	vs_port_registry_insert(vm);
+	return vm;
+}
+
+void vs_vm_remove(struct vs_vm *vm)
+{
+	vs_port_registry_remove(vm);
+	vs_port_cfg_free(vm->cfg);
+	g_free(vm);
+}
+
+static void stub_remove_cb(struct vs_vm *vm, void *opaque)
+{
+	vs_vm_remove(vm);
+}
+
+void vs_vm_remove_all(void)
+{
+	vs_vm_foreach(stub_remove_cb, NULL);
+}

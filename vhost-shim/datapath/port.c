@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * port.c - port lifecycle
+ *
+ * Theory of operation: see port.h.  Removal order matters: first the port
+ * leaves the registry (so vhost callbacks can no longer find it), then the
+ * lcores (RCU), then the vhost socket is unregistered (which may run
+ * destroy_device for it, finding nothing to do), and only then are the
+ * uplink and the mempool freed.
+ */
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+#include "handover.h"
+#include "log.h"
+#include "port.h"
+#include "port_registry.h"
+#include "uplink.h"
+#include "vhost_port.h"
+#include "vm.h"
+
+#define PORT_MBUF_CACHE 256
+
+/*
+ * port_pool_size() - mbufs a port needs: both rings full on every queue,
+ * one burst in flight each way, plus slack for the mempool caches.
+ */
+static unsigned int port_pool_size(const struct vs_port_cfg *pc)
+{
+	return pc->queues * (VS_UPLINK_RX_DESC + VS_UPLINK_TX_DESC + 2 * VS_DP_BURST) +
+	       2 * PORT_MBUF_CACHE + 1024 + vs_ho_pool_extra(pc);
+}
+
+struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
+{
+	struct vs_vm *vm;
+	char pool_name[RTE_MEMPOOL_NAMESIZE];
+	unsigned int slot;
+
+	if (!vs_port_cfg_validate(pc, error) || !vs_port_registry_reserve(pc, &slot, error)) {
+		vs_port_cfg_free(pc);
+		return NULL;
+	}
+	vm = g_new0(struct vs_vm, 1);
+	vm->cfg = pc;
+	vm->slot = slot;
+	vm->worker = slot % vs_dp_num_workers();
+	vm->vid = -1;
+	/* Only this thread adds ports, so the slot stays free; the port enters
+	 * the registry only when its uplink works, so vhost callbacks never see
+	 * a half-built port. */
+
+	snprintf(pool_name, sizeof(pool_name), "vs_mp_%s", pc->name);
+	vm->pool = rte_pktmbuf_pool_create(pool_name, port_pool_size(pc), PORT_MBUF_CACHE, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (!vm->pool) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot allocate %u mbufs (raise memory-mb?)", pc->name,
+			    port_pool_size(pc));
+		goto fail;
+	}
+	if (!vs_ho_attach(vm, error))
+		goto fail;
+	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
+		goto fail;
+	vm->uplink_open = true;
+
+	vs_port_registry_insert(vm);
+	vs_dp_publish(vm);
+	if (!vs_vhost_port_register(vm, error))
+		goto fail;
+	vs_log(MAIN, NOTICE, pc->name, "port added: socket %s, mac %02x:%02x:%02x:%02x:%02x:%02x, "
+	       "worker %u", pc->socket_path, pc->mac[0], pc->mac[1], pc->mac[2], pc->mac[3],
+	       pc->mac[4], pc->mac[5], vm->worker);
+	return vm;
+
+fail:
+	vs_vm_remove(vm);
+	return NULL;
+}
+
+void vs_vm_remove(struct vs_vm *vm)
+{
+	vs_port_registry_remove(vm);
+	vs_dp_unpublish(vm);
+	vs_vhost_port_unregister(vm);
+	if (vm->uplink_open)
+		vs_uplink_close(vm->cfg->name, vm->eth_port);
+	vs_ho_detach(vm);
+	rte_mempool_free(vm->pool);
+	vs_log(MAIN, NOTICE, vm->cfg->name, "port removed");
+	vs_port_cfg_free(vm->cfg);
+	g_free(vm);
+}
+
+static void port_remove_cb(struct vs_vm *vm, void *opaque)
+{
+	vs_vm_remove(vm);
+}
+
+void vs_vm_remove_all(void)
+{
+	vs_vm_foreach(port_remove_cb, NULL);
+}
