@@ -16,6 +16,7 @@ PACKAGES=(
   # test networks and tools
   iproute2 bridge-utils iptables iputils-ping ethtool procps psmisc socat python3 kmod util-linux
   gnuplot-nox  # bench/run-all: bench/results/blackout.png
+  groff-base  # tests/unit/test_manpages.py renders the man pages
   clang libclang-rt-14-dev llvm  # fuzz/, bench/fuzz: libFuzzer with ASan and UBSan
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # tests/e2e/test_libvirt.py
 )
