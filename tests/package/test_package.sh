@@ -213,7 +213,7 @@ mmdebstrap --variant=minbase --mode=root --verbose \
       die "mmdebstrap, or installing the packages in it, failed (log: $LOG/mmdebstrap.log)"; }
 rm -rf "$CACHE"
 mv "$CACHE.new" "$CACHE"
-echo "  $(grep -cE '^Get:[0-9]+ http.* (amd64|all) .*\[' "$LOG/mmdebstrap.log") packages downloaded," \
+echo "  $(grep -cE '^Get:[0-9]+ http.*/main [a-z0-9]+ [^ ]+ [a-z0-9]+ [^ ]+ \[' "$LOG/mmdebstrap.log") packages downloaded," \
      "$(ls "$CACHE" | wc -l) in the cache $CACHE"
 for p in "${PACKAGES[@]}"; do
     st=$(chroot "$ROOT" dpkg-query -W -f='${Status} ${Version}' "$p")
