@@ -71,6 +71,16 @@ die() {
     [ -n "${step_name:-}" ] && print_times
     exit 1
 }
+# rm -rf DIR, unless something is mounted below it (a root left mounted by
+# a killed run would take the host's /dev or /proc with it)
+safe_rm() {
+    if grep -q " $1/" /proc/self/mountinfo; then
+        die "something is mounted under $1: not removing it ($(grep " $1/" /proc/self/mountinfo | cut -d' ' -f5 | head -3 | tr '\n' ' '))"
+    fi
+    rm -rf "$1"
+}
+# apt and dpkg wait for each other's lock instead of failing at once
+APT=(apt-get -o DPkg::Lock::Timeout=300)
 
 [ "$(id -u)" -eq 0 ] || skip_or_fail "needs root (apt-get, a chroot, the demo's namespaces)"
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || skip_or_fail "not a Debian system"
@@ -85,7 +95,8 @@ host_cleanup() {
     # shellcheck disable=SC1090
     . "$MARKER"
     # purge stops the daemons (prerm) and removes the conffiles and units
-    dpkg --purge "${PACKAGES[@]}" >/dev/null || { echo "package test: dpkg --purge failed"; return 1; }
+    "${APT[@]}" purge -y -qq "${PACKAGES[@]}" >/dev/null 2>&1 ||
+        { echo "package test: apt-get purge ${PACKAGES[*]} failed"; return 1; }
     if [ "${created_user:-0}" = 1 ] && getent passwd vhost-shim >/dev/null; then
         deluser --system --quiet vhost-shim >/dev/null 2>&1 || true
     fi
@@ -111,11 +122,11 @@ for p in "${need_pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing ${missing[*]}"
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null ||
+    { "${APT[@]}" update -qq && "${APT[@]}" install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null ||
         skip_or_fail "cannot install ${missing[*]} with apt-get"
 fi
 
-rm -rf "$WORK"
+safe_rm "$WORK"
 mkdir -p "$WORK"
 LOG=$WORK/logs
 mkdir -p "$LOG"
@@ -139,7 +150,7 @@ echo "$(find "$COPY" -type f | wc -l) files in $COPY"
 
 if ! (cd "$COPY" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
     echo "installing the build dependencies"
-    { apt-get update -qq && apt-get build-dep -y -qq "$COPY"; } >"$LOG/build-dep.log" 2>&1 ||
+    { "${APT[@]}" update -qq && "${APT[@]}" build-dep -y -qq "$COPY"; } >"$LOG/build-dep.log" 2>&1 ||
         skip_or_fail "cannot install the build dependencies (apt-get build-dep), see $LOG/build-dep.log"
 fi
 
@@ -200,7 +211,10 @@ CACHE=${VSHIM_CACHE:-$HOME/.cache/vhost-shim}/package-root-debs
 mkdir -p "$CACHE"
 rm -rf "$CACHE.new"
 mkdir -p "$CACHE.new"
-# file-mirror-automount: dpkg inside the root must see the local .debs
+# file-mirror-automount: dpkg inside the root must see the local .debs.
+# In a mount namespace of its own: the mounts it makes in the root vanish
+# with it, even when it is killed.
+unshare --mount --propagation private \
 mmdebstrap --variant=minbase --mode=root --verbose \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     --skip=essential/unlink \
@@ -234,21 +248,19 @@ unshare --pid --fork --mount --net --propagation private bash -c '
     mount -t tmpfs -o mode=0755 tmpfs "$root/run" &&
     exec chroot "$root" /bin/bash /tmp/check_root.sh' bash "$ROOT" 2>&1 | tee "$LOG/check_root.txt"
 root_rc=${PIPESTATUS[0]}
-if grep -q " $ROOT/" /proc/self/mountinfo; then
-    die "something is still mounted under $ROOT"
-fi
-if [ "${VSHIM_PKG_KEEP_ROOT:-0}" != 1 ]; then rm -rf "$ROOT"; fi
+if [ "${VSHIM_PKG_KEEP_ROOT:-0}" != 1 ]; then safe_rm "$ROOT"; fi
 [ "$root_rc" -eq 0 ] || die "checks in the clean root failed"
 
 # ---------------------------------------------------------------------------
 step "this host: install the packages"
 trap 'host_cleanup' EXIT
+trap 'exit 143' TERM INT     # so that the EXIT trap runs
 {
     echo "# vhost-shim package test, pid $$, $(date -u)"
     getent passwd vhost-shim >/dev/null && echo created_user=0 || echo created_user=1
     getent group vhost-shim >/dev/null && echo created_group=0 || echo created_group=1
 } >"$MARKER"
-apt-get install -y -qq --no-install-recommends "${DEBS[@]}" >"$LOG/host-install.log" 2>&1 ||
+"${APT[@]}" install -y -qq --no-install-recommends "${DEBS[@]}" >"$LOG/host-install.log" 2>&1 ||
     { tail -20 "$LOG/host-install.log"; die "apt-get install of the packages on this host failed"; }
 for p in "${PACKAGES[@]}"; do
     echo "  $p: $(installed_status "$p")"
@@ -285,7 +297,7 @@ PY
 step "this host: purge the packages"
 lists=$(cat /var/lib/dpkg/info/vhost-shim.list /var/lib/dpkg/info/vhost-shim-tools.list)
 host_cleanup || die "purging the packages failed"
-trap - EXIT
+trap - EXIT TERM INT
 left=$(while read -r f; do     # files and links; not directories (nor /lib -> usr/lib)
            if [ ! -d "$f" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then echo "$f"; fi
        done <<<"$lists"
