@@ -220,7 +220,7 @@ mkdir -p "$CACHE.new"
 # In a mount namespace of its own: the mounts it makes in the root vanish
 # with it, even when it is killed.
 unshare --mount --propagation private \
-mmdebstrap --variant=minbase --mode=root --verbose \
+mmdebstrap --variant=minbase --mode=root --verbose --dpkgopt=force-unsafe-io \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
