@@ -29,6 +29,8 @@
 #include <rte_vhost.h>
 
 #include "dataplane.h"
+#include "dp_handshake.h"
+#include "dp_priv.h"
 #include "log.h"
 #include "pkt.h"
 #include "util.h"
@@ -39,6 +41,37 @@
 #define DP_FIRST_SLEEP_US	16
 
 static struct rte_rcu_qsbr *dp_qsbr;
+
+static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
+
+static uint16_t dp_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_vhost_enqueue_burst(vid, vring, pkts, n);
+}
+
+static uint16_t dp_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(port, q, pkts, n);
+}
+
+static uint16_t dp_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(port, q, pkts, n);
+}
+
+static const struct vs_dp_ops dp_dpdk_ops = {
+	.guest_enqueue = dp_guest_enqueue,
+	.uplink_rx = dp_uplink_rx,
+	.uplink_tx = dp_uplink_tx,
+	.guest_tx = dp_vm_to_uplink,
+};
+
+const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
+
+void vs_dp_set_ops(const struct vs_dp_ops *ops)
+{
+	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
+}
 
 /*
  * The ports each worker polls, densely packed so that a poll loop touches
@@ -119,107 +152,6 @@ void vs_dp_unpublish(struct vs_vm *vm)
 	vs_dp_quiesce();
 }
 
-static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
-{
-	uint64_t bytes = 0;
-	uint16_t i;
-
-	for (i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(pkts[i]);
-	return bytes;
-}
-
-/*
- * dp_drop() - free frames and count them under @reason
- */
-static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_reason reason)
-{
-	VS_STAT_ADD(vm->stats.drops[reason], 1);
-	rte_pktmbuf_free(m);
-}
-
-/*
- * dp_dedup() - drop copies of frames already delivered in this window
- * @pkts:	burst, compacted in place
- * @n:		frames in @pkts
- *
- * Return: frames left
- */
-static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
-{
-	/*
-	 * A full 64-bit hash, not two CRC32Cs with different seeds: those
-	 * differ by a constant for a given length, so two same-length frames
-	 * collided with probability 2^-32, not 2^-64, and a frame seen only
-	 * once was dropped as a "duplicate" (see vs_pkt_hash64()).
-	 */
-	return vs_pkt_hash64(rte_pktmbuf_mtod(m, const void *), rte_pktmbuf_data_len(m)) |
-	       1;	/* 0: empty slot */
-}
-
-/* The bucket comes from the high half: bit 0 of the hash is always set,
- * so h % buckets would only ever pick the odd buckets */
-static inline uint64_t *dp_dedup_bucket(struct vs_dp_dedup *d, uint64_t h)
-{
-	return &d->slot[((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
-}
-
-/*
- * dp_dedup_forget() - frames that passed dp_dedup() but were not delivered
- * after all (they go back to the buffer): they must pass again later
- */
-static void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-	unsigned int w;
-
-	for (i = 0; i < n; i++) {
-		uint64_t h = dp_frame_hash(pkts[i]);
-		uint64_t *b = dp_dedup_bucket(vm->dedup, h);
-
-		for (w = 0; w < 4; w++)
-			if (b[w] == h)
-				b[w] = 0;
-	}
-}
-
-static uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
-{
-	struct vs_dp_dedup *d = vm->dedup;
-	uint32_t epoch = __atomic_load_n(&vm->dedup_epoch, __ATOMIC_ACQUIRE);
-	uint16_t i, kept = 0;
-
-	if (d->epoch != epoch) {
-		memset(d->slot, 0, sizeof(d->slot));
-		d->epoch = epoch;
-	}
-	for (i = 0; i < n; i++) {
-		uint64_t h = dp_frame_hash(pkts[i]);
-		/* 4-way buckets, oldest way replaced: a copy is recognised as long
-		 * as fewer than 4 newer frames landed in its bucket meanwhile */
-		uint64_t *b = dp_dedup_bucket(d, h);
-		unsigned int w;
-
-		for (w = 0; w < 4 && b[w] != h; w++)
-			;
-		if (w < 4) {
-			dp_drop(vm, pkts[i], VS_DROP_DUPLICATE);
-			continue;
-		}
-		b[3] = b[2];
-		b[2] = b[1];
-		b[1] = b[0];
-		b[0] = h;
-		pkts[kept++] = pkts[i];
-	}
-	return kept;
-}
-
-static inline bool dp_dedup_on(const struct vs_vm *vm)
-{
-	return __atomic_load_n(&vm->dedup_active, __ATOMIC_ACQUIRE) && vm->dedup;
-}
-
 /*
  * dp_deliver() - live frames from the uplink into the guest's RX ring
  *
@@ -230,7 +162,6 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent = 0, i;
-	uint32_t live = VS_DP_LIVE;
 	bool dedup = dp_dedup_on(vm);
 
 	if (dedup) {
@@ -239,7 +170,7 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 			return;
 	}
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
-		sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(q), pkts, n);
+		sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, n);
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
 		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(pkts, sent));
 	}
@@ -255,17 +186,8 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 * lcore owns this LIVE -> REPLAY switch and the way back.  With
 	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
-	if (vid >= 0 && vm->policy.enabled &&
-	    __atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
-		if (dedup)	/* checked again when the replay delivers them */
-			dp_dedup_forget(vm, &pkts[sent], n - sent);
-		for (i = sent; i < n; i++)
-			if (rte_ring_sp_enqueue(vm->held, pkts[i]))
-				dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
 		return;
-	}
 	for (i = sent; i < n; i++)
 		dp_drop(vm, pkts[i], vid >= 0 ? VS_DROP_VM_RING_FULL : VS_DROP_NOT_READY);
 }
@@ -379,7 +301,7 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 		else
 			pkts[kept++] = pkts[i];
 	}
-	sent = rte_eth_tx_burst(vm->eth_port, q, pkts, kept);
+	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, kept);
 	VS_STAT_ADD(vm->stats.tx_pkts, sent);
 	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
 	if (sent < kept) {
@@ -389,315 +311,50 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	return (uint16_t)(avail1 - avail0) > n ? (uint16_t)(avail1 - avail0) : n;
 }
 
-static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
-{
-	return vs_pkt_classify(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			       vm->cfg->mac);
-}
+/* 2048 frames: more than an RX queue or a tap's backlog holds; bounds a
+ * flood while draining */
+#define DP_DRAIN_MAX_BURSTS	64
 
-/*
- * dp_drop_oldest() - make room by dropping the oldest frame still in the
- * lcore's ring (drop-oldest overflow policy)
- *
- * Return: true if a frame was dropped
- */
-static bool dp_drop_oldest(struct vs_vm *vm)
-{
-	struct vs_dp_buffer_acct *a = &vm->acct;
-	struct rte_mbuf *old;
-	enum vs_pkt_class c;
-
-	if (rte_ring_mc_dequeue(vm->held, (void **)&old))
-		return false;
-	c = dp_classify(vm, old);
-	if (c < VS_PKT_NUM_CLASSES && a->pkts[c]) {
-		a->pkts[c]--;
-		a->bytes[c] -= RTE_MIN(a->bytes[c], (uint64_t)rte_pktmbuf_pkt_len(old));
-	}
-	dp_drop(vm, old, VS_DROP_BUFFER_FULL);
-	return true;
-}
-
-/*
- * dp_buffer() - append frames to the VM's buffer, in arrival order
- * @caps:	apply the per-class caps and policies (blackout, pause); off
- *		for straggler forwarding, where only the ring bounds it
- *
- * Invariant: a frame is either in vm->held or counted in exactly one drop
- * reason; nothing leaves this function silently.
- */
-static void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool caps)
-{
-	const struct vs_buf_policy *p = &vm->policy;
-	struct vs_dp_buffer_acct *a = &vm->acct;
-	uint32_t ep = __atomic_load_n(&vm->buf_episode, __ATOMIC_ACQUIRE);
-	uint64_t total_pkts = 0, total_bytes = 0;
-	uint16_t i;
-	int c;
-
-	if (ep != a->episode) {
-		memset(a, 0, sizeof(*a));
-		a->episode = ep;
-	}
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint32_t len = rte_pktmbuf_pkt_len(m);
-		enum vs_pkt_class cls = dp_classify(vm, m);
-
-		if (cls == VS_PKT_RUNT) {
-			dp_drop(vm, m, VS_DROP_RUNT);
-			continue;
-		}
-		if (cls == VS_PKT_OWN_MAC) {	/* never replay a VM its own frames */
-			dp_drop(vm, m, VS_DROP_OWN_MAC);
-			continue;
-		}
-		if (caps) {
-			if (p->class_policy[cls] == VS_CLASS_DROP) {
-				dp_drop(vm, m, VS_DROP_POLICY);
-				continue;
-			}
-			while (a->pkts[cls] + 1 > p->max_pkts[cls] ||
-			       a->bytes[cls] + len > p->max_bytes[cls]) {
-				if (p->overflow != VS_OVERFLOW_DROP_OLDEST || !dp_drop_oldest(vm))
-					break;
-			}
-			if (a->pkts[cls] + 1 > p->max_pkts[cls] ||
-			    a->bytes[cls] + len > p->max_bytes[cls]) {
-				dp_drop(vm, m, VS_DROP_BUFFER_FULL);
-				continue;
-			}
-		}
-		if (rte_ring_sp_enqueue(vm->held, m)) {
-			dp_drop(vm, m, VS_DROP_BUFFER_FULL);
-			continue;
-		}
-		a->pkts[cls]++;
-		a->bytes[cls] += len;
-		VS_STAT_ADD(vm->stats.buffered_pkts[cls], 1);
-		VS_STAT_ADD(vm->stats.buffered_bytes[cls], len);
-	}
-	for (c = 0; c < VS_PKT_NUM_CLASSES; c++) {
-		total_pkts += a->pkts[c];
-		total_bytes += a->bytes[c];
-	}
-	if (total_pkts > VS_STAT_GET(vm->stats.buffer_peak_pkts))
-		VS_STAT_SET(vm->stats.buffer_peak_pkts, total_pkts);
-	if (total_bytes > VS_STAT_GET(vm->stats.buffer_peak_bytes))
-		VS_STAT_SET(vm->stats.buffer_peak_bytes, total_bytes);
-}
-
-/*
- * dp_hold_live() - queue live frames behind a replay in progress
- */
-static void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
-{
-	unsigned int held;
-	uint16_t i;
-
-	if (!__atomic_load_n(&vm->live_seen, __ATOMIC_RELAXED))
-		__atomic_store_n(&vm->live_seen, true, __ATOMIC_RELEASE);
-	held = rte_ring_sp_enqueue_burst(vm->held, (void **)pkts, n, NULL);
-	VS_STAT_ADD(vm->stats.live_held_pkts, held);
-	for (i = (uint16_t)held; i < n; i++)
-		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
-}
-
-/*
- * dp_flush_pending() - push the pending replay burst into the guest
- *
- * Return: true when nothing is pending any more
- */
-static bool dp_flush_pending(struct vs_vm *vm, int vid)
-{
-	struct vs_dp_pending *pd = &vm->pending;
-	uint16_t sent;
-
-	if (!pd->n)
-		return true;
-	sent = rte_vhost_enqueue_burst(vid, VS_VRING_RX(0), &pd->pkts[pd->head], pd->n);
-	if (sent) {
-		VS_STAT_ADD(vm->stats.rx_pkts, sent);
-		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pd->pkts[pd->head], sent));
-		VS_STAT_ADD(vm->stats.replayed_pkts, sent);
-		rte_pktmbuf_free_bulk(&pd->pkts[pd->head], sent);
-		pd->head += sent;
-		pd->n -= sent;
-	}
-	if (!pd->n)
-		pd->head = 0;
-	return pd->n == 0;	/* ring full: retry next loop, never drop */
-}
-
-/*
- * dp_replay() - deliver held frames ahead of live ones
- *
- * Order: the pending burst, then vm->inject (tunnelled or retained
- * frames, older than anything in held), then - once the main loop says
- * nothing more will be injected ahead - vm->held.  When all three are
- * empty the lcore itself switches the port to LIVE, so no frame can slip
- * between the last held one and the first live one.
- *
- * Return: frames moved
- */
-static unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode)
-{
-	struct vs_dp_pending *pd = &vm->pending;
-	unsigned int work = 0, rounds;
-	uint16_t n;
-
-	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
-		return 0;	/* keep everything until the device is back */
-	for (rounds = 0; rounds < 4; rounds++) {
-		if (!dp_flush_pending(vm, vid))
-			break;
-		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->inject, (void **)pd->pkts,
-							 RTE_DIM(pd->pkts), NULL);
-		if (!n && mode == VS_DP_REPLAY &&
-		    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE))
-			n = (uint16_t)rte_ring_mc_dequeue_burst(vm->held, (void **)pd->pkts,
-								 RTE_DIM(pd->pkts), NULL);
-		if (!n) {
-			if (mode == VS_DP_REPLAY &&
-			    __atomic_load_n(&vm->inject_done, __ATOMIC_ACQUIRE) &&
-			    rte_ring_empty(vm->inject)) {
-				__atomic_store_n(&vm->dp_mode, VS_DP_LIVE, __ATOMIC_RELEASE);
-				__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
-			}
-			break;
-		}
-		pd->head = 0;
-		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n) : n;
-		work += n;
-	}
-	return work;
-}
-
-/*
- * dp_announce() - send a RARP for the VM's MAC on the uplink, as asked
- */
-static void dp_announce(struct vs_vm *vm)
-{
-	uint32_t req = __atomic_load_n(&vm->announce_req, __ATOMIC_ACQUIRE);
-	struct rte_mbuf *m;
-
-	if (req == vm->announce_done)
-		return;
-	vm->announce_done = req;
-	m = rte_pktmbuf_alloc(vm->pool);
-	if (!m) {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_NO_MEMORY], 1);
-		return;
-	}
-	m->data_len = m->pkt_len = (uint32_t)vs_pkt_build_rarp(
-		rte_pktmbuf_mtod(m, uint8_t *), vm->cfg->mac);
-	if (rte_eth_tx_burst(vm->eth_port, 0, &m, 1) != 1)
-		dp_drop(vm, m, VS_DROP_UPLINK_FULL);
-}
-
-/*
- * dp_adopt_held() - frames left in vm->held while the port is LIVE
- *
- * The main loop switches a port to LIVE after it has drained vm->held, but
- * this lcore may have read BUFFER just before and queued one more burst:
- * with nobody left to drain the ring, those frames would wait there for the
- * next migration and arrive late and out of order.  If the VM runs here
- * they are delivered first, as a short replay; if it does not, they are
- * dropped and counted under the reason the main loop counted the rest of
- * that buffer (held_drop_reason: peer-lost, buffer-expired, ...), so one
- * episode's frames all add up in one place.
- *
- * Return: the mode to go on with
- */
-static uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
-{
-	uint32_t live = VS_DP_LIVE;
-	enum vs_drop_reason reason;
-	struct rte_mbuf *m;
-
-	if (vid >= 0) {
-		if (__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_REPLAY, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
-			return VS_DP_REPLAY;
-		}
-		return live;	/* the main loop switched it meanwhile */
-	}
-	reason = (enum vs_drop_reason)__atomic_load_n(&vm->held_drop_reason, __ATOMIC_ACQUIRE);
-	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0)
-		dp_drop(vm, m, reason);
-	return VS_DP_LIVE;
-}
-
-/*
- * dp_drain_done() - answer the main loop's drain request (a barrier)
- *
- * The source's main loop asks for one when the destination reports live
- * traffic (LIVE_SEEN): every frame that reached this uplink before then
- * must be in the stream before the BARRIER that closes it.  Frames still
- * in the uplink's queues were not yet in vm->held, so this lcore empties
- * the queues first (dp_poll_port()), then records how far it has filled
- * vm->held; the main loop sends the barrier once it has taken the ring up
- * to that mark.
- */
-#define DP_DRAIN_MAX_BURSTS	64	/* 2048 frames: more than an RX queue or a
-					 * tap's backlog holds; bounds a flood */
-
-static void dp_drain_done(struct vs_vm *vm, uint32_t req)
-{
-	__atomic_store_n(&vm->drain_mark, __atomic_load_n(&vm->held->prod.tail, __ATOMIC_ACQUIRE),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->drain_done, req, __ATOMIC_RELEASE);
-}
-
-static unsigned int dp_poll_port(struct vs_vm *vm)
+unsigned int vs_dp_poll_port(struct vs_vm *vm)
 {
 	int vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);
 	uint32_t enabled = __atomic_load_n(&vm->vring_enabled, __ATOMIC_ACQUIRE);
-	uint32_t mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
+	uint32_t mode = vs_dp_mode(vm);
 	unsigned int work = 0;
 	unsigned int bursts = 0;
 	uint32_t drain;
 	bool draining;
 	uint16_t q;
 
-	if (mode == VS_DP_BUFFER && vm->pending.n) {
-		/* the device went away with a replay burst half delivered: the
-		 * buffer behind it may be streamed elsewhere, so these cannot
-		 * keep their place; count them */
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_VM_RING_FULL], vm->pending.n);
-		rte_pktmbuf_free_bulk(&vm->pending.pkts[vm->pending.head], vm->pending.n);
-		vm->pending.n = vm->pending.head = 0;
-	}
-	if (mode == VS_DP_LIVE && !rte_ring_empty(vm->held))
+	if (mode == VS_DP_BUFFER)
+		dp_pending_drop(vm);
+	if (mode == VS_DP_LIVE && !rte_ring_empty(vm->dp.held))
 		mode = dp_adopt_held(vm, vid);
-	if (mode == VS_DP_REPLAY || vm->pending.n || !rte_ring_empty(vm->inject))
+	if (mode == VS_DP_REPLAY || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject))
 		work += dp_replay(vm, vid, enabled, mode);
-	mode = __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE);
+	mode = vs_dp_mode(vm);
 	dp_announce(vm);
 
-	drain = __atomic_load_n(&vm->drain_req, __ATOMIC_ACQUIRE);
-	draining = drain != __atomic_load_n(&vm->drain_done, __ATOMIC_RELAXED);
+	draining = dp_drain_wanted(vm, &drain);
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
 		uint16_t n;
 
 		do {	/* one burst, or all the queue holds when draining */
-			n = rte_eth_rx_burst(vm->eth_port, q, pkts, VS_DP_BURST);
+			n = vs_dp_ops->uplink_rx(vm->eth_port, q, pkts, VS_DP_BURST);
 			if (!n)
 				break;
 			work += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
 			if (mode == VS_DP_BUFFER)
-				dp_buffer(vm, pkts, n, !__atomic_load_n(&vm->buf_no_caps,
-									 __ATOMIC_RELAXED));
+				dp_buffer(vm, pkts, n);
 			else if (mode == VS_DP_REPLAY)
 				dp_hold_live(vm, pkts, n);
 			else
 				dp_deliver(vm, vid, enabled, q, pkts, n);
 		} while (draining && n == VS_DP_BURST && ++bursts < DP_DRAIN_MAX_BURSTS);
-		work += dp_vm_to_uplink(vm, vid, enabled, q);
+		work += vs_dp_ops->guest_tx(vm, vid, enabled, q);
 	}
 	if (draining)
 		dp_drain_done(vm, drain);
@@ -731,7 +388,7 @@ static int dp_worker_main(void *arg)
 			struct vs_vm *vm = __atomic_load_n(&ports->vm[i], __ATOMIC_ACQUIRE);
 
 			if (vm)
-				work += dp_poll_port(vm);
+				work += vs_dp_poll_port(vm);
 		}
 		rte_rcu_qsbr_quiescent(dp_qsbr, tid);
 

@@ -83,77 +83,36 @@ static bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
 
 /* --- lcore mode switches ----------------------------------------------- */
 
-static void ho_set_mode(struct vs_vm *vm, enum vs_dp_mode mode)
-{
-	__atomic_store_n(&vm->dp_mode, mode, __ATOMIC_RELEASE);
-}
-
-/* A new buffering episode: the lcore restarts its caps, and leftovers of
- * it are not-ready until the main loop drains it for a reason */
-static void ho_new_episode(struct vs_vm *vm, bool no_caps)
-{
-	__atomic_store_n(&vm->buf_no_caps, no_caps, __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&vm->buf_episode, 1, __ATOMIC_RELEASE);
-}
-
 static void ho_start_buffering(struct vs_vm *vm, bool caps)
 {
 	if (!vm->policy.enabled) {
-		ho_set_mode(vm, VS_DP_LIVE);	/* the "no buffering" baseline */
+		vs_dp_set_live(vm);	/* the "no buffering" baseline */
 		return;
 	}
-	/* already buffering with caps since destroy_device: same episode */
-	if (caps && __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE) == VS_DP_BUFFER &&
-	    !__atomic_load_n(&vm->buf_no_caps, __ATOMIC_RELAXED))
-		return;
-	ho_new_episode(vm, !caps);
-	ho_set_mode(vm, VS_DP_BUFFER);
+	vs_dp_buffer_start(vm, caps);
 }
 
 void vs_ho_device_gone_sync(struct vs_vm *vm)
 {
-	uint32_t live = VS_DP_LIVE;
-
-	if (!vm->policy.enabled)
-		return;
-	ho_new_episode(vm, false);
-	__atomic_compare_exchange_n(&vm->dp_mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
-				    __ATOMIC_ACQUIRE);
+	if (vm->policy.enabled)
+		vs_dp_device_gone(vm);
 }
 
 /*
- * ho_start_replay() - the VM runs: frames in replay_q, then vm->held, then
+ * ho_start_replay() - the VM runs: frames in replay_q, then the held ring, then
  * live.  @complete: nothing more will be added to replay_q ahead of held.
  */
 static void ho_start_replay(struct vs_vm *vm, bool complete)
 {
 	if (!vm->policy.enabled && g_queue_is_empty(&vm->ho->replay_q) &&
-	    rte_ring_empty(vm->held)) {
-		ho_set_mode(vm, VS_DP_LIVE);	/* baseline: nothing held, nothing to order */
-		__atomic_store_n(&vm->replay_finished, true, __ATOMIC_RELEASE);
+	    vs_dp_held_empty(vm)) {
+		vs_dp_replay_skip(vm);	/* baseline: nothing held, nothing to order */
 		return;
 	}
-	__atomic_store_n(&vm->inject_done, false, __ATOMIC_RELEASE);
-	__atomic_store_n(&vm->live_seen, false, __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->replay_finished, false, __ATOMIC_RELAXED);
 	vm->ho->in_ended = complete;
 	vm->ho->live_seen_sent = false;
 	vm->ho->live_seen_at = 0;
-	ho_set_mode(vm, VS_DP_REPLAY);
-}
-
-/* Drop everything the lcore ring holds (main loop is its consumer now) */
-static void ho_drop_held(struct vs_vm *vm, enum vs_drop_reason reason)
-{
-	struct rte_mbuf *m;
-
-	/* a burst the lcore queues behind this drain is counted the same way */
-	__atomic_store_n(&vm->held_drop_reason, reason, __ATOMIC_RELEASE);
-	while (rte_ring_mc_dequeue(vm->held, (void **)&m) == 0) {
-		VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
-		rte_pktmbuf_free(m);
-	}
+	vs_dp_replay_start(vm);
 }
 
 static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool count)
@@ -179,10 +138,9 @@ static gboolean ho_dedup_close_cb(gpointer data);
 
 static void ho_dedup_open(struct vs_vm *vm)
 {
-	if (!vm->dedup || !vm->policy.enabled)	/* the baseline filters nothing */
+	if (!vm->policy.enabled)	/* the baseline filters nothing */
 		return;
-	__atomic_fetch_add(&vm->dedup_epoch, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&vm->dedup_active, true, __ATOMIC_RELEASE);
+	vs_dp_dedup_open(vm);
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
 	vm->ho->dedup_timer = g_timeout_add(vm->policy.linger_ms + vm->policy.hold_ms,
@@ -191,7 +149,7 @@ static void ho_dedup_open(struct vs_vm *vm)
 
 static void ho_dedup_close(struct vs_vm *vm)
 {
-	__atomic_store_n(&vm->dedup_active, false, __ATOMIC_RELEASE);
+	vs_dp_dedup_close(vm);
 	if (vm->ho->dedup_timer) {
 		g_source_remove(vm->ho->dedup_timer);
 		vm->ho->dedup_timer = 0;
@@ -203,7 +161,7 @@ static gboolean ho_dedup_close_cb(gpointer data)
 	struct vs_vm *vm = data;
 
 	vm->ho->dedup_timer = 0;
-	__atomic_store_n(&vm->dedup_active, false, __ATOMIC_RELEASE);
+	vs_dp_dedup_close(vm);
 	return G_SOURCE_REMOVE;
 }
 
@@ -247,7 +205,7 @@ static gboolean ho_announce_cb(gpointer data)
 	struct vs_vm *vm = data;
 	struct vs_handover *ho = vm->ho;
 
-	__atomic_fetch_add(&vm->announce_req, 1, __ATOMIC_RELEASE);
+	vs_dp_announce(vm);
 	VS_STAT_ADD(vm->stats.announces_sent, 1);
 	ho->announce_timer = 0;
 	if (++ho->announce_step < G_N_ELEMENTS(ho_announce_ms))
@@ -299,7 +257,7 @@ static void ho_overflow_check(struct vs_vm *vm, void *opaque)
 	if (!vm->ho)
 		return;
 	if (vm->mig.state != VS_MIG_STATE_NONE ||
-	    __atomic_load_n(&vm->dp_mode, __ATOMIC_ACQUIRE) != VS_DP_LIVE)
+	    vs_dp_mode(vm) != VS_DP_LIVE)
 		*busy = true;
 	total = ho_buffer_full_total(vm);
 	if (total == vm->ho->overflow_reported)
@@ -397,12 +355,12 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 			 * any more (peer down, or restarted and refusing), and
 			 * those still queued behind a slow tunnel: counted */
 			ho_close_stream(vm, true);
-			__atomic_store_n(&vm->buf_no_caps, false, __ATOMIC_RELAXED);
-			ho_drop_held(vm, VS_DROP_PEER_LOST);
+			vs_dp_set_no_caps(vm, false);
+			vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);
 			ho_emit(vm, "MIGRATION_COMPLETED", NULL);
 			g_clear_pointer(&ho->peer, g_free);
 		} else if (ev == VS_MIG_EV_HOLD_EXPIRED) {
-			ho_drop_held(vm, ho->out && !vs_tun_stream_connected(ho->out)
+			vs_dp_held_drop_all(vm, ho->out && !vs_tun_stream_connected(ho->out)
 						 ? VS_DROP_PEER_LOST : VS_DROP_BUFFER_EXPIRED);
 			if (ho->out) {
 				uint64_t n = vs_tun_stream_retained(ho->out);
@@ -416,7 +374,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
 			/* cancelled or the source rolled back: its copy is delivered there */
 			ho_drop_replay_q(vm, VS_DROP_POLICY, false);
-			ho_drop_held(vm, VS_DROP_NOT_READY);
+			vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
 			ho->in = NULL;
 		} else if (old == VS_MIG_STATE_REPLAYING) {
 			ho_emit(vm, "REPLAY_DONE", json_object_new());
@@ -427,13 +385,13 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		/*
 		 * After a replay the lcore has switched itself to LIVE already,
 		 * and may since have gone back to REPLAY for a full guest ring
-		 * (dp_deliver()) with frames in vm->held: forcing LIVE here would
+		 * (dp_deliver()) with frames in the held ring: forcing LIVE here would
 		 * strand them there.  Every other way out of a migration state
 		 * leaves BUFFER or REPLAY mode from here.
 		 */
 		if (old != VS_MIG_STATE_NONE &&
 		    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE))
-			ho_set_mode(vm, VS_DP_LIVE);
+			vs_dp_set_live(vm);
 		break;
 
 	case VS_MIG_STATE_PAUSED:
@@ -468,7 +426,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 
 		ho_clear_timer(&ho->hold_timer);
 		VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
-		__atomic_store_n(&vm->buf_no_caps, true, __ATOMIC_RELAXED);
+		vs_dp_set_no_caps(vm, true);
 		if (ho->out)
 			vs_tun_stream_commit(ho->out);
 		ho->linger_timer = g_timeout_add(p->linger_ms, ho_linger_expired_cb, vm);
@@ -644,7 +602,7 @@ const char *vs_ho_peer_name(const struct vs_vm *vm)
 
 uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 {
-	uint64_t n = rte_ring_count(vm->held) + rte_ring_count(vm->inject) + vm->pending.n;
+	uint64_t n = vs_dp_buffered_now(vm);
 
 	if (vm->ho) {
 		n += g_queue_get_length((GQueue *)&vm->ho->replay_q);
@@ -656,25 +614,14 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 
 gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 {
-	char name[RTE_RING_NAMESIZE];
 	uint32_t held = rte_align32pow2(RTE_MAX(vs_buf_policy_total_pkts(&vm->cfg->policy) + 1,
 						 1024u));
 
 	vm->policy = vm->cfg->policy;
 	vm->mig.who = vm->cfg->name;
 	vm->mig.state = VS_MIG_STATE_NONE;
-	snprintf(name, sizeof(name), "vs_held_%s", vm->cfg->name);
-	vm->held = rte_ring_create(name, held, SOCKET_ID_ANY, RING_F_SP_ENQ);
-	snprintf(name, sizeof(name), "vs_inj_%s", vm->cfg->name);
-	vm->inject = rte_ring_create(name, HO_INJECT_RING_SIZE, SOCKET_ID_ANY,
-				     RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!vm->held || !vm->inject) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-			    "port %s: cannot allocate buffer rings (%u entries)", vm->cfg->name,
-			    held);
+	if (!vs_dp_port_init(vm, held, HO_INJECT_RING_SIZE, error))
 		return FALSE;
-	}
-	vm->dedup = g_new0(struct vs_dp_dedup, 1);
 	vm->ho = g_new0(struct vs_handover, 1);
 	vm->ho->vm = vm;
 	g_queue_init(&vm->ho->replay_q);
@@ -689,7 +636,6 @@ unsigned int vs_ho_pool_extra(const struct vs_port_cfg *pc)
 void vs_ho_detach(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
-	struct rte_mbuf *m;
 
 	if (ho) {
 		ho_clear_timer(&ho->hold_timer);
@@ -703,15 +649,5 @@ void vs_ho_detach(struct vs_vm *vm)
 		g_free(ho);
 		vm->ho = NULL;
 	}
-	while (vm->held && rte_ring_dequeue(vm->held, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	while (vm->inject && rte_ring_dequeue(vm->inject, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	if (vm->pending.n)
-		rte_pktmbuf_free_bulk(&vm->pending.pkts[vm->pending.head], vm->pending.n);
-	vm->pending.n = 0;
-	rte_ring_free(vm->held);
-	rte_ring_free(vm->inject);
-	vm->held = vm->inject = NULL;
-	g_clear_pointer(&vm->dedup, g_free);
+	vs_dp_port_fini(vm);
 }

@@ -8,17 +8,15 @@
  * actions of the state entered: switch the lcore's mode (LIVE, BUFFER,
  * REPLAY), open/commit/abort the tunnel stream, arm timers, emit control
  * events.  A 1 ms pump timer runs while any VM has frames to move:
- *   - source: lcore ring vm->held -> tunnel stream (copies; the mbufs go
+ *   - source: lcore ring held (vm->dp) -> tunnel stream (copies; the mbufs go
  *     back to the VM's pool at once, so a long blackout costs heap memory
  *     bounded by the caps, not mbufs);
- *   - replay: retained or tunnelled frames -> vm->inject, paced by its
+ *   - replay: retained or tunnelled frames -> the inject ring, paced by its
  *     free space, so a slow guest slows the replay instead of losing frames.
  *
- * Who writes what in struct vs_vm: the main loop writes dp_mode (except
- * REPLAY -> LIVE, which the lcore does itself once everything held was
- * delivered), buf_episode, buf_no_caps, inject_done, announce_req,
- * drain_req and the migration counters; the lcore writes live_seen,
- * replay_finished, drain_done, drain_mark and its dataplane counters.
+ * The handover reaches the lcore only through dp_handshake.h (mode,
+ * episodes, replay, drain, announce, the rings, the duplicate filter),
+ * which documents who writes and reads each shared word.
  */
 #ifndef VS_HANDOVER_H
 #define VS_HANDOVER_H

@@ -108,7 +108,7 @@ bool ho_needs_pump(const struct vs_vm *vm);
 void ho_kick_pump(void);
 
 /**
- * ho_pump_to_tunnel() - source: move frames from the lcore ring vm->held
+ * ho_pump_to_tunnel() - source: move frames from the lcore's held ring
  * to the outgoing stream, as many as the tunnel takes (a budget per call)
  * @vm:		port, with an outgoing stream
  */
@@ -116,8 +116,8 @@ void ho_pump_to_tunnel(struct vs_vm *vm);
 
 /**
  * ho_request_barrier() - source: LIVE_SEEN came; the pump sends the BARRIER
- * once the lcore has emptied the uplink's queues into vm->held and the
- * pump has streamed vm->held up to that point
+ * once the lcore has emptied the uplink's queues into the held ring and the
+ * pump has streamed the held ring up to that point
  */
 void ho_request_barrier(struct vs_vm *vm);
 

@@ -6,17 +6,17 @@
  *
  * Theory of operation: the lcore never touches a socket or the heap, and
  * the main loop never touches a virtqueue; between them are two rings per
- * port (handover.h): vm->held, which the lcore fills during a blackout,
- * and vm->inject, which it drains into the guest ahead of live frames.
+ * port (handover.h): the held ring, which the lcore fills during a blackout,
+ * and the inject ring, which it drains into the guest ahead of live frames.
  * The pump is one main-loop timer (HO_PUMP_INTERVAL_MS) that runs while
  * any port needs it (ho_needs_pump()) and stops itself when none does.
  * Each tick moves at most HO_PUMP_BUDGET frames per port and direction,
  * so one busy VM cannot starve the main loop:
- *  - source, SRC_BLACKOUT or SRC_FORWARDING with a stream: vm->held ->
+ *  - source, SRC_BLACKOUT or SRC_FORWARDING with a stream: the held ring ->
  *    the outgoing stream, while the tunnel's send window takes frames,
  *    and the BARRIER that answers LIVE_SEEN once the lcore has emptied
  *    the uplink's queues and the stream has everything they held;
- *  - otherwise: the replay queue -> vm->inject, while the ring and the
+ *  - otherwise: the replay queue -> the inject ring, while the ring and the
  *    pool have room (a full ring or a busy pool waits for the next tick,
  *    it never drops), then the replay's bookkeeping: the first-replay
  *    timestamp, the LIVE_SEEN barrier that orders stragglers before live
@@ -69,7 +69,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		const void *data;
 		uint32_t len;
 
-		if (rte_ring_mc_dequeue(vm->held, (void **)&m))
+		if (!vs_dp_held_take(vm, &m, 1))
 			break;
 		len = rte_pktmbuf_pkt_len(m);
 		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */
@@ -93,7 +93,7 @@ void ho_request_barrier(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 
-	ho->barrier_drain = __atomic_add_fetch(&vm->drain_req, 1, __ATOMIC_RELEASE);
+	ho->barrier_drain = vs_dp_drain_request(vm);
 	if (!ho->barrier_wanted) {
 		ho->barrier_wanted = true;
 		ho->barrier_asked_at = g_get_monotonic_time();
@@ -104,33 +104,26 @@ void ho_request_barrier(struct vs_vm *vm)
 /*
  * Source: the BARRIER goes out once everything the uplink had received
  * when LIVE_SEEN came is in the stream.  The lcore answers the drain
- * request with vm->held's producer position after emptying the uplink's
- * queues (dp_drain_done()); the ring's consumer position passing it means
- * every frame up to there was taken (streamed here, or dropped and
- * counted).  Positions are 32-bit and wrap: compare by difference.
+ * request with how far it had filled held after emptying the uplink's
+ * queues; held being taken past that point means every frame up to there
+ * was taken (streamed here, or dropped and counted): vs_dp_drain_state().
  */
 static void ho_pump_barrier(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
-	bool answered, streamed = false;
+	enum vs_dp_drain_state st;
 	int64_t seq;
 
 	if (!ho->barrier_wanted)
 		return;
-	answered = __atomic_load_n(&vm->drain_done, __ATOMIC_ACQUIRE) == ho->barrier_drain;
-	if (answered) {
-		uint32_t mark = __atomic_load_n(&vm->drain_mark, __ATOMIC_RELAXED);
-		uint32_t taken = __atomic_load_n(&vm->held->cons.tail, __ATOMIC_ACQUIRE);
-
-		streamed = (int32_t)(taken - mark) >= 0;
-	}
-	if (!streamed) {
+	st = vs_dp_drain_state(vm, ho->barrier_drain);
+	if (st != VS_DP_DRAIN_REACHED) {
 		if (g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
 			return;
 		vs_log(MIG, WARNING, vm->cfg->name,
 		       "barrier sent after %d ms without %s: stragglers may follow live frames",
 		       HO_BARRIER_WAIT_MAX_US / 1000,
-		       answered ? "the stream taking the uplink's backlog"
+		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the uplink's backlog"
 				: "an answer from the lcore");
 	}
 	ho->barrier_wanted = false;
@@ -142,7 +135,7 @@ static void ho_pump_barrier(struct vs_vm *vm)
 		       (g_get_monotonic_time() - ho->barrier_asked_at) / 1000);
 }
 
-/* Replay: replay_q -> vm->inject, as fast as the guest takes it */
+/* Replay: replay_q -> the inject ring, as fast as the guest takes it */
 static void ho_pump_to_inject(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
@@ -152,7 +145,7 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 		struct vs_tun_frame *f = g_queue_peek_head(&ho->replay_q);
 		struct rte_mbuf *m;
 
-		if (rte_ring_full(vm->inject))
+		if (vs_dp_inject_full(vm))
 			break;
 		m = rte_pktmbuf_alloc(vm->pool);
 		if (!m)
@@ -162,7 +155,7 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
 		} else {
 			memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
-			if (rte_ring_sp_enqueue(vm->inject, m)) {
+			if (vs_dp_inject_put(vm, m)) {
 				rte_pktmbuf_free(m);
 				break;
 			}
@@ -186,7 +179,7 @@ static void ho_pump_replay(struct vs_vm *vm)
 		VS_STAT_SET(vm->stats.last_resume_to_first_replay_us, (uint64_t)(now - ho->t_up));
 	}
 	/* Order stragglers before live frames: ask the source for a barrier */
-	if (!ho->in_ended && __atomic_load_n(&vm->live_seen, __ATOMIC_ACQUIRE)) {
+	if (!ho->in_ended && vs_dp_live_seen(vm)) {
 		if (!ho->live_seen_sent) {
 			ho->live_seen_sent = true;
 			ho->live_seen_at = now;
@@ -206,12 +199,11 @@ static void ho_pump_replay(struct vs_vm *vm)
 	if (!ho->in_ended && !ho->in && vm->mig.state == VS_MIG_STATE_REPLAYING &&
 	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
 		ho->in_ended = true;
-	if (ho->in_ended && g_queue_is_empty(&ho->replay_q) &&
-	    !__atomic_load_n(&vm->inject_done, __ATOMIC_RELAXED))
-		__atomic_store_n(&vm->inject_done, true, __ATOMIC_RELEASE);
+	if (ho->in_ended && g_queue_is_empty(&ho->replay_q))
+		vs_dp_inject_close(vm);
 
 	if (vm->mig.state == VS_MIG_STATE_REPLAYING &&
-	    __atomic_load_n(&vm->replay_finished, __ATOMIC_ACQUIRE)) {
+	    vs_dp_replay_finished(vm)) {
 		VS_STAT_SET(vm->stats.last_resume_to_last_replay_us, (uint64_t)(now - ho->t_up));
 		ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
 	}

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_dataplane.c - the lcore's half of a port on real rings and mbufs
+ *
+ * Theory of operation: EAL runs without hugepages, devices or shared files
+ * (--no-huge --no-pci --in-memory), so mempools and rings are real and the
+ * test runs in a second as any user that may mlock nothing.  The guest and
+ * the uplink are fakes behind struct vs_dp_ops: the uplink hands out the
+ * frames a test queued, the guest's RX ring takes as many frames per call
+ * as the test allows and records their sequence numbers.  Each test drives
+ * vs_dp_poll_port() the way a worker does, and the main loop's half
+ * through dp_handshake.h, and checks the order of what the guest got and
+ * that every frame the uplink gave is accounted for:
+ *   uplink_rx = delivered + drops + in held, inject or the pending burst.
+ */
+#include <stdio.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dp_handshake.h"
+#include "dp_priv.h"
+#include "pkt.h"
+#include "vm.h"
+
+#define T_POOL_SIZE	8191
+#define T_MAX_FRAMES	20000
+#define T_UNLIMITED	UINT32_MAX
+
+static struct rte_mempool *t_pool;
+static const uint8_t t_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t t_peer_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+
+/* --- fake uplink and guest ------------------------------------------------ */
+
+static struct {
+	GQueue rx;			/* struct rte_mbuf *, handed out in order */
+	uint64_t tx;			/* frames sent on the uplink */
+	uint32_t guest_room;		/* frames the guest's ring takes per call */
+	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
+	GArray *got;			/* uint32_t seq of each frame delivered */
+} t;
+
+static uint32_t t_seq_of(struct rte_mbuf *m)
+{
+	uint32_t seq;
+
+	memcpy(&seq, rte_pktmbuf_mtod_offset(m, uint8_t *, 42), sizeof(seq));
+	return seq;
+}
+
+static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i, take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
+
+	g_assert_cmpint(vid, ==, 0);
+	g_assert_cmpuint(vring, ==, VS_VRING_RX(0));
+	for (i = 0; i < take; i++) {
+		uint32_t seq = t_seq_of(pkts[i]);
+
+		g_array_append_val(t.got, seq);
+	}
+	if (t.guest_budget != T_UNLIMITED)
+		t.guest_budget -= take;
+	return take;
+}
+
+static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
+		pkts[i] = g_queue_pop_head(&t.rx);
+	return i;
+}
+
+static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	rte_pktmbuf_free_bulk(pkts, n);
+	t.tx += n;
+	return n;
+}
+
+static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
+{
+	return 0;
+}
+
+static const struct vs_dp_ops t_ops = {
+	.guest_enqueue = t_guest_enqueue,
+	.uplink_rx = t_uplink_rx,
+	.uplink_tx = t_uplink_tx,
+	.guest_tx = t_guest_tx,
+};
+
+/* --- frames and ports ------------------------------------------------------ */
+
+/* An IPv4 UDP frame to the VM carrying @seq at offset 42 */
+static struct rte_mbuf *t_frame(uint32_t seq, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	uint8_t *p;
+
+	g_assert_nonnull(m);
+	g_assert_cmpuint(len, >=, 46);
+	g_assert_nonnull(rte_pktmbuf_append(m, len));
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(p, 0, len);
+	memcpy(p, t_vm_mac, 6);
+	memcpy(p + 6, t_peer_mac, 6);
+	p[12] = 0x08;			/* IPv4 */
+	p[14] = 0x45;
+	p[16] = (uint8_t)((len - 14) >> 8);
+	p[17] = (uint8_t)(len - 14);
+	p[22] = 64;
+	p[23] = 17;			/* UDP */
+	memcpy(p + 42, &seq, sizeof(seq));
+	return m;
+}
+
+static void t_uplink_queue(uint32_t first, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		g_queue_push_tail(&t.rx, t_frame(first + i, 64));
+}
+
+static void t_inject(struct vs_vm *vm, uint32_t first, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		g_assert_cmpint(vs_dp_inject_put(vm, t_frame(first + i, 64)), ==, 0);
+}
+
+static struct vs_vm *t_port_new(void)
+{
+	static unsigned int serial;
+	struct vs_vm *vm = g_new0(struct vs_vm, 1);
+	g_autoptr(GError) err = NULL;
+
+	vm->cfg = g_new0(struct vs_port_cfg, 1);
+	vm->cfg->name = g_strdup_printf("t%u", serial++);
+	memcpy(vm->cfg->mac, t_vm_mac, 6);
+	vm->cfg->queues = 1;
+	vs_buf_policy_init(&vm->policy);
+	vm->pool = t_pool;
+	vm->vid = 0;
+	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
+	g_assert_true(vs_dp_port_init(vm, 1024, 256, &err));
+	g_assert_no_error(err);
+
+	memset(&t, 0, sizeof(t));
+	g_queue_init(&t.rx);
+	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	t.guest_room = T_UNLIMITED;
+	t.guest_budget = T_UNLIMITED;
+	return vm;
+}
+
+static uint64_t t_drops(const struct vs_vm *vm)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < VS_DROP_NUM_REASONS; i++)
+		n += vm->stats.drops[i] + vm->stats.ctl_drops[i];
+	return n;
+}
+
+/* uplink_rx = delivered + counted drops + in flight (frames the test
+ * injected count as received too: @injected) */
+static void t_check_accounting(const struct vs_vm *vm, uint64_t injected)
+{
+	g_assert_cmpuint(vm->stats.uplink_rx_pkts + injected, ==,
+			 vm->stats.rx_pkts + t_drops(vm) + vs_dp_buffered_now(vm));
+	g_assert_cmpuint(vm->stats.rx_pkts, ==, t.got->len);
+}
+
+static void t_port_free(struct vs_vm *vm)
+{
+	struct rte_mbuf *m;
+
+	vs_dp_port_fini(vm);
+	while ((m = g_queue_pop_head(&t.rx)))
+		rte_pktmbuf_free(m);
+	g_array_free(t.got, TRUE);
+	g_free(vm->cfg->name);
+	g_free(vm->cfg);
+	g_free(vm);
+	/* every mbuf came back: nothing leaked, nothing freed twice */
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, T_POOL_SIZE);
+}
+
+static unsigned int t_poll(struct vs_vm *vm, unsigned int times)
+{
+	unsigned int i, work = 0;
+
+	for (i = 0; i < times; i++)
+		work += vs_dp_poll_port(vm);
+	return work;
+}
+
+/* the guest got exactly first..first+n-1 at t.got[at..] */
+static void t_assert_run(unsigned int at, uint32_t first, uint32_t n)
+{
+	uint32_t i;
+
+	g_assert_cmpuint(t.got->len, >=, at + n);
+	for (i = 0; i < n; i++)
+		g_assert_cmpuint(g_array_index(t.got, uint32_t, at + i), ==, first + i);
+}
+
+/* --- tests ----------------------------------------------------------------- */
+
+static void test_live(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_uplink_queue(1, 40);
+	t_poll(vm, 2);
+	t_assert_run(0, 1, 40);
+	g_assert_cmpuint(vm->stats.uplink_rx_pkts, ==, 40);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * A replay delivers the pending burst, then inject, then held, then the
+ * live frames that arrived meanwhile, in that order, with a guest that
+ * takes few frames at a time; held waits until inject is closed.
+ */
+static void test_order(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1000, 100);		/* blackout: local frames */
+	t_poll(vm, 4);
+	g_assert_cmpuint(t.got->len, ==, 0);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 100);
+
+	t_inject(vm, 1, 50);			/* tunnelled: older */
+	t.guest_room = 7;
+	vs_dp_replay_start(vm);
+	t_uplink_queue(5000, 30);		/* live, during the replay */
+	t_poll(vm, 20);
+	/* inject delivered, held waits for inject_done, live frames behind */
+	t_assert_run(0, 1, 50);
+	g_assert_cmpuint(t.got->len, ==, 50);
+	g_assert_true(vs_dp_live_seen(vm));
+	g_assert_false(vs_dp_replay_finished(vm));
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+
+	t_inject(vm, 51, 10);			/* a late tunnelled burst */
+	vs_dp_inject_close(vm);
+	t_poll(vm, 100);
+	t_assert_run(0, 1, 60);
+	t_assert_run(60, 1000, 100);
+	t_assert_run(160, 5000, 30);
+	g_assert_true(vs_dp_replay_finished(vm));
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(vm->stats.replayed_pkts, ==, 190);
+	g_assert_cmpuint(vm->stats.live_held_pkts, ==, 30);
+
+	t.guest_room = T_UNLIMITED;
+	t_uplink_queue(6000, 5);		/* live again */
+	t_poll(vm, 1);
+	t_assert_run(190, 6000, 5);
+	t_check_accounting(vm, 60);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_port_free(vm);
+}
+
+/* A replay waits while the device is gone; nothing is dropped meanwhile */
+static void test_replay_without_device(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 10);
+	t_poll(vm, 1);
+	vm->vid = -1;
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 5);
+	g_assert_cmpuint(t.got->len, ==, 0);
+	vm->vid = 0;
+	t_poll(vm, 5);
+	t_assert_run(0, 1, 10);
+	g_assert_true(vs_dp_replay_finished(vm));
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* The caps of an episode, drop-newest and drop-oldest, and a new episode */
+static void test_caps(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 10;
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 25);
+	t_poll(vm, 1);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 15);
+	g_assert_cmpuint(vm->stats.buffer_peak_pkts, ==, 10);
+
+	/* the same episode: buffer_start with caps keeps it */
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(100, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 16);
+
+	/* drop-oldest keeps the newest 10 */
+	vm->policy.overflow = VS_OVERFLOW_DROP_OLDEST;
+	t_uplink_queue(200, 12);
+	t_poll(vm, 1);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 28);
+
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
+	t_assert_run(0, 202, 10);
+	t_check_accounting(vm, 0);
+
+	/* no caps (straggler forwarding): only the ring bounds it */
+	vs_dp_buffer_start(vm, false);
+	t_uplink_queue(300, 40);
+	t_poll(vm, 2);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 40);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 28);
+
+	/* a class the policy drops */
+	vs_dp_buffer_start(vm, true);	/* from no caps: a new episode */
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	t_uplink_queue(400, 3);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * Drain (the source's barrier): the lcore empties the uplink's queue in one
+ * poll, beyond one burst, then marks held; the mark is reached once held
+ * was taken up to it, not before.
+ */
+static void test_drain(void)
+{
+	struct vs_vm *vm = t_port_new();
+	struct rte_mbuf *m[64];
+	uint32_t ticket;
+	unsigned int got;
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 10);
+	t_poll(vm, 1);
+	ticket = vs_dp_drain_request(vm);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_PENDING);
+	t_uplink_queue(11, 200);		/* more than one burst */
+	t_poll(vm, 1);
+	g_assert_cmpuint(g_queue_get_length(&t.rx), ==, 0);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_ANSWERED);
+	t_uplink_queue(211, 5);			/* after the mark */
+	t_poll(vm, 1);
+
+	got = vs_dp_held_take(vm, m, 64);
+	g_assert_cmpuint(got, ==, 64);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_ANSWERED);
+	rte_pktmbuf_free_bulk(m, got);
+	while ((got = vs_dp_held_take(vm, m, 1)) && t_seq_of(m[0]) < 209)
+		rte_pktmbuf_free(m[0]);
+	g_assert_cmpuint(got, ==, 1);
+	rte_pktmbuf_free(m[0]);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_ANSWERED);
+	g_assert_cmpuint(vs_dp_held_take(vm, m, 1), ==, 1);
+	g_assert_cmpuint(t_seq_of(m[0]), ==, 210);	/* the last before the mark */
+	rte_pktmbuf_free(m[0]);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
+
+	/* a second request supersedes the first */
+	ticket = vs_dp_drain_request(vm);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_PENDING);
+	t_poll(vm, 1);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_ANSWERED);
+	vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
+	g_assert_cmpuint(vm->stats.ctl_drops[VS_DROP_PEER_LOST], ==, 5);
+	t_port_free(vm);
+}
+
+/* A full guest ring in live mode: the rest waits in held, in order */
+static void test_ring_full(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t.guest_room = 5;
+	t_uplink_queue(1, 32);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 5);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	t_uplink_queue(33, 10);
+	t_poll(vm, 30);
+	t_assert_run(0, 1, 42);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+
+	/* buffering off: a full ring drops, as a NIC's would */
+	vm->policy.enabled = false;
+	t.guest_room = 0;
+	t_uplink_queue(100, 4);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 4);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* Frames left in held while LIVE: replayed first if the VM runs, else
+ * dropped under the reason of the main loop's last drain */
+static void test_adopt(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 3);
+	t_poll(vm, 1);
+	vs_dp_held_drop_all(vm, VS_DROP_BUFFER_EXPIRED);
+	t_uplink_queue(4, 2);		/* a burst the lcore queued behind the drain */
+	t_poll(vm, 1);
+	vm->vid = -1;
+	vs_dp_set_live(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_EXPIRED], ==, 2);
+	g_assert_cmpuint(vm->stats.ctl_drops[VS_DROP_BUFFER_EXPIRED], ==, 3);
+
+	vm->vid = 0;
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(10, 4);
+	t_poll(vm, 1);
+	vs_dp_set_live(vm);
+	t_uplink_queue(20, 2);
+	t_poll(vm, 3);
+	t_assert_run(0, 10, 4);
+	t_assert_run(4, 20, 2);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* A device that goes away mid-replay: the half-delivered burst is counted */
+static void test_device_gone(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 20);
+	t_poll(vm, 1);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t.guest_room = 4;
+	t.guest_budget = 4;
+	t_poll(vm, 1);		/* 4 delivered, 16 pending: the guest stops */
+	g_assert_cmpuint(t.got->len, ==, 4);
+	vs_dp_device_gone(vm);	/* LIVE only: REPLAY stays */
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	vs_dp_buffer_start(vm, true);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 16);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+static void test_announce(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.tx, ==, 0);
+	vs_dp_announce(vm);
+	vs_dp_announce(vm);
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.tx, ==, 1);	/* requests served, not queued */
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.tx, ==, 2);
+	t_port_free(vm);
+}
+
+int main(int argc, char **argv)
+{
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			     "--file-prefix", "vs-unit-dataplane",
+			     "-l", "0", NULL };
+	char rundir[PATH_MAX];
+	int ret;
+
+	g_test_init(&argc, &argv, NULL);
+	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
+		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+		return 1;
+	}
+	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	g_assert_nonnull(t_pool);
+	vs_dp_set_ops(&t_ops);
+
+	g_test_add_func("/dataplane/live", test_live);
+	g_test_add_func("/dataplane/order/pending-inject-held-live", test_order);
+	g_test_add_func("/dataplane/order/replay-waits-for-device", test_replay_without_device);
+	g_test_add_func("/dataplane/caps", test_caps);
+	g_test_add_func("/dataplane/drain", test_drain);
+	g_test_add_func("/dataplane/ring-full", test_ring_full);
+	g_test_add_func("/dataplane/adopt-held", test_adopt);
+	g_test_add_func("/dataplane/device-gone-mid-replay", test_device_gone);
+	g_test_add_func("/dataplane/announce", test_announce);
+	ret = g_test_run();
+	rte_mempool_free(t_pool);
+	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */
+	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
+	rte_eal_cleanup();
+	rmdir(rundir);
+	return ret;
+}

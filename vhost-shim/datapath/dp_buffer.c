@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_buffer.c - the lcore's buffer, replay, drain and announce, and the
+ * main loop's half of the handshake (dp_handshake.h)
+ *
+ * Theory of operation: see dp_handshake.h for the rings and the shared
+ * words, and who writes what.  The lcore half:
+ *  - BUFFER: dp_buffer() classifies each frame, applies the class policy
+ *    and the caps of the episode, and appends it to held;
+ *  - REPLAY: dp_replay() delivers the pending burst, then inject, then
+ *    (once inject_done) held, and switches the port back to LIVE itself;
+ *    meanwhile dp_hold_live() queues new frames behind, in held;
+ *  - LIVE with a full guest ring: dp_hold_ring_full() starts a replay of
+ *    the lcore's own (the rest of the burst waits in held, in order);
+ *  - LIVE with frames in held (a burst queued behind the main loop's last
+ *    drain): dp_adopt_held();
+ *  - drain (barrier) and announce requests, served once per poll.
+ *
+ * Invariant (no silent loss): a frame the lcore takes from the uplink is
+ * delivered, in held, in the pending burst, or counted in exactly one drop
+ * reason.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp_handshake.h"
+#include "dp_priv.h"
+#include "log.h"
+#include "pkt.h"
+#include "vm.h"
+
+/* --- held: our own positions, no ring internals --------------------------- */
+
+/* lcore: the sole producer */
+static unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+{
+	unsigned int put = rte_ring_sp_enqueue_burst(vm->dp.held, (void **)pkts, n, NULL);
+
+	if (put)
+		__atomic_store_n(&vm->dp.hs.held_put,
+				 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED) + put,
+				 __ATOMIC_RELEASE);
+	return put;
+}
+
+/* any consumer */
+static unsigned int dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+{
+	unsigned int got = rte_ring_mc_dequeue_burst(vm->dp.held, (void **)pkts, n, NULL);
+
+	if (got)
+		__atomic_fetch_add(&vm->dp.hs.held_taken, got, __ATOMIC_RELEASE);
+	return got;
+}
+
+/* --- lcore: buffering ------------------------------------------------------ */
+
+static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
+{
+	return vs_pkt_classify(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			       vm->cfg->mac);
+}
+
+/*
+ * dp_drop_oldest() - make room by dropping the oldest frame still in held
+ * (drop-oldest overflow policy)
+ *
+ * Return: true if a frame was dropped
+ */
+static bool dp_drop_oldest(struct vs_vm *vm)
+{
+	struct vs_dp_buffer_acct *a = &vm->dp.acct;
+	struct rte_mbuf *old;
+	enum vs_pkt_class c;
+
+	if (!dp_held_take(vm, &old, 1))
+		return false;
+	c = dp_classify(vm, old);
+	if (c < VS_PKT_NUM_CLASSES && a->pkts[c]) {
+		a->pkts[c]--;
+		a->bytes[c] -= RTE_MIN(a->bytes[c], (uint64_t)rte_pktmbuf_pkt_len(old));
+	}
+	dp_drop(vm, old, VS_DROP_BUFFER_FULL);
+	return true;
+}
+
+/*
+ * Invariant: a frame is either in held or counted in exactly one drop
+ * reason; nothing leaves this function silently.
+ */
+void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	bool caps = !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED);
+	const struct vs_buf_policy *p = &vm->policy;
+	struct vs_dp_buffer_acct *a = &vm->dp.acct;
+	uint32_t ep = __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
+	uint64_t total_pkts = 0, total_bytes = 0;
+	uint16_t i;
+	int c;
+
+	if (ep != a->episode) {
+		memset(a, 0, sizeof(*a));
+		a->episode = ep;
+	}
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		enum vs_pkt_class cls = dp_classify(vm, m);
+
+		if (cls == VS_PKT_RUNT) {
+			dp_drop(vm, m, VS_DROP_RUNT);
+			continue;
+		}
+		if (cls == VS_PKT_OWN_MAC) {	/* never replay a VM its own frames */
+			dp_drop(vm, m, VS_DROP_OWN_MAC);
+			continue;
+		}
+		if (caps) {
+			if (p->class_policy[cls] == VS_CLASS_DROP) {
+				dp_drop(vm, m, VS_DROP_POLICY);
+				continue;
+			}
+			while (a->pkts[cls] + 1 > p->max_pkts[cls] ||
+			       a->bytes[cls] + len > p->max_bytes[cls]) {
+				if (p->overflow != VS_OVERFLOW_DROP_OLDEST || !dp_drop_oldest(vm))
+					break;
+			}
+			if (a->pkts[cls] + 1 > p->max_pkts[cls] ||
+			    a->bytes[cls] + len > p->max_bytes[cls]) {
+				dp_drop(vm, m, VS_DROP_BUFFER_FULL);
+				continue;
+			}
+		}
+		if (!dp_held_put(vm, &m, 1)) {
+			dp_drop(vm, m, VS_DROP_BUFFER_FULL);
+			continue;
+		}
+		a->pkts[cls]++;
+		a->bytes[cls] += len;
+		VS_STAT_ADD(vm->stats.buffered_pkts[cls], 1);
+		VS_STAT_ADD(vm->stats.buffered_bytes[cls], len);
+	}
+	for (c = 0; c < VS_PKT_NUM_CLASSES; c++) {
+		total_pkts += a->pkts[c];
+		total_bytes += a->bytes[c];
+	}
+	if (total_pkts > VS_STAT_GET(vm->stats.buffer_peak_pkts))
+		VS_STAT_SET(vm->stats.buffer_peak_pkts, total_pkts);
+	if (total_bytes > VS_STAT_GET(vm->stats.buffer_peak_bytes))
+		VS_STAT_SET(vm->stats.buffer_peak_bytes, total_bytes);
+}
+
+void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	unsigned int held;
+	uint16_t i;
+
+	if (!__atomic_load_n(&vm->dp.hs.live_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->dp.hs.live_seen, true, __ATOMIC_RELEASE);
+	held = dp_held_put(vm, pkts, n);
+	VS_STAT_ADD(vm->stats.live_held_pkts, held);
+	for (i = (uint16_t)held; i < n; i++)
+		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+}
+
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup)
+{
+	uint32_t live = VS_DP_LIVE;
+	unsigned int held;
+	uint16_t i;
+
+	if (!vm->policy.enabled ||
+	    !__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_REPLAY, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
+	if (dedup)	/* checked again when the replay delivers them */
+		dp_dedup_forget(vm, pkts, n);
+	held = dp_held_put(vm, pkts, n);
+	for (i = (uint16_t)held; i < n; i++)
+		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+	return true;
+}
+
+/* --- lcore: replay --------------------------------------------------------- */
+
+/*
+ * dp_flush_pending() - push the pending replay burst into the guest
+ *
+ * Return: true when nothing is pending any more
+ */
+static bool dp_flush_pending(struct vs_vm *vm, int vid)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	uint16_t sent;
+
+	if (!pd->n)
+		return true;
+	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], pd->n);
+	if (sent) {
+		VS_STAT_ADD(vm->stats.rx_pkts, sent);
+		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pd->pkts[pd->head], sent));
+		VS_STAT_ADD(vm->stats.replayed_pkts, sent);
+		rte_pktmbuf_free_bulk(&pd->pkts[pd->head], sent);
+		pd->head += sent;
+		pd->n -= sent;
+	}
+	if (!pd->n)
+		pd->head = 0;
+	return pd->n == 0;	/* ring full: retry next loop, never drop */
+}
+
+/*
+ * Order: the pending burst, then inject (tunnelled or retained frames,
+ * older than anything in held), then - once the main loop says nothing
+ * more will be injected ahead - held.  When all three are empty the lcore
+ * itself switches the port to LIVE, so no frame can slip between the last
+ * held one and the first live one.
+ */
+unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	unsigned int work = 0, rounds;
+	uint16_t n;
+
+	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
+		return 0;	/* keep everything until the device is back */
+	for (rounds = 0; rounds < 4; rounds++) {
+		if (!dp_flush_pending(vm, vid))
+			break;
+		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
+							 RTE_DIM(pd->pkts), NULL);
+		if (!n && mode == VS_DP_REPLAY &&
+		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE))
+			n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
+		if (!n) {
+			if (mode == VS_DP_REPLAY &&
+			    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE) &&
+			    rte_ring_empty(vm->dp.inject)) {
+				__atomic_store_n(&hs->mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+				__atomic_store_n(&hs->replay_finished, true, __ATOMIC_RELEASE);
+			}
+			break;
+		}
+		pd->head = 0;
+		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n) : n;
+		work += n;
+	}
+	return work;
+}
+
+void dp_pending_drop(struct vs_vm *vm)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+
+	if (!pd->n)
+		return;
+	VS_STAT_ADD(vm->stats.drops[VS_DROP_VM_RING_FULL], pd->n);
+	rte_pktmbuf_free_bulk(&pd->pkts[pd->head], pd->n);
+	pd->n = pd->head = 0;
+}
+
+/*
+ * The main loop switches a port to LIVE after it has drained held, but
+ * this lcore may have read BUFFER just before and queued one more burst:
+ * with nobody left to drain the ring, those frames would wait there for the
+ * next migration and arrive late and out of order.  If the VM runs here
+ * they are delivered first, as a short replay; if it does not, they are
+ * dropped and counted under the reason the main loop counted the rest of
+ * that buffer (held_drop_reason: peer-lost, buffer-expired, ...), so one
+ * episode's frames all add up in one place.
+ */
+uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t live = VS_DP_LIVE;
+	enum vs_drop_reason reason;
+	struct rte_mbuf *m;
+
+	if (vid >= 0) {
+		if (__atomic_compare_exchange_n(&hs->mode, &live, VS_DP_REPLAY, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&hs->inject_done, true, __ATOMIC_RELEASE);
+			return VS_DP_REPLAY;
+		}
+		return live;	/* the main loop switched it meanwhile */
+	}
+	reason = (enum vs_drop_reason)__atomic_load_n(&hs->held_drop_reason, __ATOMIC_ACQUIRE);
+	while (dp_held_take(vm, &m, 1))
+		dp_drop(vm, m, reason);
+	return VS_DP_LIVE;
+}
+
+/* --- lcore: announce and drain --------------------------------------------- */
+
+void dp_announce(struct vs_vm *vm)
+{
+	uint32_t req = __atomic_load_n(&vm->dp.hs.announce_req, __ATOMIC_ACQUIRE);
+	struct rte_mbuf *m;
+
+	if (req == vm->dp.announce_done)
+		return;
+	vm->dp.announce_done = req;
+	m = rte_pktmbuf_alloc(vm->pool);
+	if (!m) {
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_NO_MEMORY], 1);
+		return;
+	}
+	m->data_len = m->pkt_len = (uint32_t)vs_pkt_build_rarp(
+		rte_pktmbuf_mtod(m, uint8_t *), vm->cfg->mac);
+	if (vs_dp_ops->uplink_tx(vm->eth_port, 0, &m, 1) != 1)
+		dp_drop(vm, m, VS_DROP_UPLINK_FULL);
+}
+
+/*
+ * The source's main loop asks for a drain when the destination reports
+ * live traffic (LIVE_SEEN): every frame that reached this uplink before
+ * then must be in the stream before the BARRIER that closes it.  Frames
+ * still in the uplink's queues were not yet in held, so the lcore empties
+ * the queues first (vs_dp_poll_port()), then records how far it has filled
+ * held; the main loop sends the barrier once held was taken up to that
+ * mark (vs_dp_drain_state()).
+ */
+bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket)
+{
+	*ticket = __atomic_load_n(&vm->dp.hs.drain_req, __ATOMIC_ACQUIRE);
+	return *ticket != __atomic_load_n(&vm->dp.hs.drain_done, __ATOMIC_RELAXED);
+}
+
+void dp_drain_done(struct vs_vm *vm, uint32_t ticket)
+{
+	__atomic_store_n(&vm->dp.hs.drain_mark,
+			 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->dp.hs.drain_done, ticket, __ATOMIC_RELEASE);
+}
+
+/* --- main loop (and the vhost thread) ------------------------------------- */
+
+gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_size,
+			 GError **error)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "vs_held_%s", vm->cfg->name);
+	vm->dp.held = rte_ring_create(name, held_size, SOCKET_ID_ANY, RING_F_SP_ENQ);
+	snprintf(name, sizeof(name), "vs_inj_%s", vm->cfg->name);
+	vm->dp.inject = rte_ring_create(name, inject_size, SOCKET_ID_ANY,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!vm->dp.held || !vm->dp.inject) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot allocate buffer rings (%u entries)", vm->cfg->name,
+			    held_size);
+		return FALSE;
+	}
+	vm->dp.dedup = g_new0(struct vs_dp_dedup, 1);
+	return TRUE;
+}
+
+void vs_dp_port_fini(struct vs_vm *vm)
+{
+	struct vs_dp_port *dp = &vm->dp;
+	struct rte_mbuf *m;
+
+	while (dp->held && rte_ring_dequeue(dp->held, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	while (dp->inject && rte_ring_dequeue(dp->inject, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	if (dp->pending.n)
+		rte_pktmbuf_free_bulk(&dp->pending.pkts[dp->pending.head], dp->pending.n);
+	dp->pending.n = 0;
+	rte_ring_free(dp->held);
+	rte_ring_free(dp->inject);
+	dp->held = dp->inject = NULL;
+	g_clear_pointer(&dp->dedup, g_free);
+}
+
+enum vs_dp_mode vs_dp_mode(const struct vs_vm *vm)
+{
+	return (enum vs_dp_mode)__atomic_load_n(&vm->dp.hs.mode, __ATOMIC_ACQUIRE);
+}
+
+void vs_dp_set_live(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+}
+
+/* A new buffering episode: the lcore restarts its caps, and leftovers of
+ * it are not-ready until the main loop drains it for a reason */
+static void dp_new_episode(struct vs_vm *vm, bool no_caps)
+{
+	__atomic_store_n(&vm->dp.hs.no_caps, no_caps, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->dp.hs.held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vm->dp.hs.episode, 1, __ATOMIC_RELEASE);
+}
+
+void vs_dp_buffer_start(struct vs_vm *vm, bool caps)
+{
+	/* already buffering with caps since destroy_device: same episode */
+	if (caps && vs_dp_mode(vm) == VS_DP_BUFFER &&
+	    !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED))
+		return;
+	dp_new_episode(vm, !caps);
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_BUFFER, __ATOMIC_RELEASE);
+}
+
+void vs_dp_device_gone(struct vs_vm *vm)
+{
+	uint32_t live = VS_DP_LIVE;
+
+	dp_new_episode(vm, false);
+	__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+}
+
+void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps)
+{
+	__atomic_store_n(&vm->dp.hs.no_caps, no_caps, __ATOMIC_RELAXED);
+}
+
+void vs_dp_replay_start(struct vs_vm *vm)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+
+	__atomic_store_n(&hs->inject_done, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&hs->live_seen, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->replay_finished, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->mode, VS_DP_REPLAY, __ATOMIC_RELEASE);
+}
+
+void vs_dp_replay_skip(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->dp.hs.replay_finished, true, __ATOMIC_RELEASE);
+}
+
+void vs_dp_inject_close(struct vs_vm *vm)
+{
+	if (!__atomic_load_n(&vm->dp.hs.inject_done, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
+}
+
+bool vs_dp_inject_closed(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.inject_done, __ATOMIC_ACQUIRE);
+}
+
+bool vs_dp_live_seen(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.live_seen, __ATOMIC_ACQUIRE);
+}
+
+bool vs_dp_replay_finished(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.replay_finished, __ATOMIC_ACQUIRE);
+}
+
+void vs_dp_announce(struct vs_vm *vm)
+{
+	__atomic_fetch_add(&vm->dp.hs.announce_req, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t vs_dp_drain_request(struct vs_vm *vm)
+{
+	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);
+}
+
+/* Positions are 64-bit counts: they do not wrap in practice, and are
+ * compared by difference anyway */
+enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket)
+{
+	const struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint64_t mark, taken;
+
+	if (__atomic_load_n(&hs->drain_done, __ATOMIC_ACQUIRE) != ticket)
+		return VS_DP_DRAIN_PENDING;
+	mark = __atomic_load_n(&hs->drain_mark, __ATOMIC_RELAXED);
+	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);
+	return (int64_t)(taken - mark) >= 0 ? VS_DP_DRAIN_REACHED : VS_DP_DRAIN_ANSWERED;
+}
+
+unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+{
+	return dp_held_take(vm, pkts, n);
+}
+
+void vs_dp_held_drop_all(struct vs_vm *vm, enum vs_drop_reason reason)
+{
+	struct rte_mbuf *m;
+
+	/* a burst the lcore queues behind this drain is counted the same way */
+	__atomic_store_n(&vm->dp.hs.held_drop_reason, reason, __ATOMIC_RELEASE);
+	while (dp_held_take(vm, &m, 1)) {
+		VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
+		rte_pktmbuf_free(m);
+	}
+}
+
+bool vs_dp_held_empty(const struct vs_vm *vm)
+{
+	return rte_ring_empty(vm->dp.held);
+}
+
+int vs_dp_inject_put(struct vs_vm *vm, struct rte_mbuf *m)
+{
+	return rte_ring_sp_enqueue(vm->dp.inject, m) ? -ENOBUFS : 0;
+}
+
+bool vs_dp_inject_full(const struct vs_vm *vm)
+{
+	return rte_ring_full(vm->dp.inject);
+}
+
+uint64_t vs_dp_buffered_now(const struct vs_vm *vm)
+{
+	return rte_ring_count(vm->dp.held) + rte_ring_count(vm->dp.inject) +
+	       __atomic_load_n(&vm->dp.pending.n, __ATOMIC_RELAXED);
+}

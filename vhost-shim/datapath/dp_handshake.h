@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_handshake.h - the lcore <-> main-loop handshake of one port: mode,
+ * buffering episode, replay, drain, announce, duplicate filter
+ *
+ * Theory of operation: the lcore that owns a port never touches a socket,
+ * a timer or the heap; the GLib main loop never touches a virtqueue.  They
+ * meet in struct vs_dp_port (vm->dp): two rings and a handful of shared
+ * words.  Every shared word is documented below with its writers, its
+ * readers and the memory order that publishes it, and is reached only
+ * through the functions of this header (main loop, vhost thread) and of
+ * dp_buffer.c (lcore).
+ *
+ *   vm->dp.held    the lcore's buffer: frames from the uplink, in arrival
+ *                  order (BUFFER), live frames behind a replay (REPLAY).
+ *                  One producer, the lcore; consumers: the lcore (replay,
+ *                  drop-oldest) and the main loop (the pump to the tunnel,
+ *                  draining a buffer that expired), hence multi-consumer.
+ *   vm->dp.inject  frames the main loop wants delivered ahead of held
+ *                  (tunnelled, or a stream's retained copy on rollback).
+ *                  One producer, the main loop; one consumer, the lcore.
+ *
+ * The rings' own positions are DPDK's business: the handshake keeps its
+ * own counters of what went into held and what came out (held_put,
+ * held_taken), which the drain barrier compares.
+ *
+ * A replay, as the lcore runs it: the pending burst (a burst the guest's
+ * ring did not take whole), then inject, then - once the main loop has
+ * closed inject (inject_done) - held; when all three are empty it sets the
+ * mode back to LIVE itself, so no live frame can pass the last held one.
+ */
+#ifndef VS_DP_HANDSHAKE_H
+#define VS_DP_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "pkt.h"
+#include "stats.h"
+
+struct rte_mbuf;
+struct rte_ring;
+struct vs_vm;
+
+/**
+ * enum vs_dp_mode - what the owning lcore does with frames from the uplink
+ * @VS_DP_LIVE:	deliver to the guest (drop as not-ready without a device)
+ * @VS_DP_BUFFER: classify, apply the caps, append to held in order
+ * @VS_DP_REPLAY: deliver inject, then (once inject_done) held, then switch
+ *		itself to LIVE; new frames queue behind in held
+ */
+enum vs_dp_mode {
+	VS_DP_LIVE,
+	VS_DP_BUFFER,
+	VS_DP_REPLAY,
+};
+
+/* Lcore-private accounting of the frames accepted in a buffering episode */
+struct vs_dp_buffer_acct {
+	uint32_t episode;		/* hs.episode seen last */
+	uint64_t pkts[VS_PKT_NUM_CLASSES];	/* accepted this episode, by class */
+	uint64_t bytes[VS_PKT_NUM_CLASSES];
+};
+
+/* A burst the guest's RX ring did not take whole (a replay never drops it) */
+struct vs_dp_pending {
+	struct rte_mbuf *pkts[32];
+	uint16_t head, n;
+};
+
+struct vs_dp_dedup;
+
+/**
+ * struct vs_dp_handshake - the words shared by the lcore and the main loop
+ *
+ * "main" is the GLib main loop thread; "vhost" is DPDK's vhost event
+ * thread (destroy_device); "lcore" is the worker that owns the port.
+ * Stores that publish are release, loads that consume are acquire, unless
+ * a field says relaxed (and why that is enough).
+ *
+ * @mode:	enum vs_dp_mode.  main stores any mode (release); vhost
+ *		CASes LIVE -> BUFFER (device gone); lcore CASes LIVE -> REPLAY
+ *		(guest ring full, frames left in held) and stores REPLAY ->
+ *		LIVE when a replay is complete.  lcore loads it (acquire)
+ *		once per poll and again after a replay step.
+ * @episode:	main/vhost add 1 (release) to start a buffering episode;
+ *		lcore loads (acquire) and restarts its caps' accounting when
+ *		it changes.  no_caps and held_drop_reason are stored before
+ *		the bump, so the lcore sees the episode's values with it.
+ * @no_caps:	main/vhost (relaxed: read together with a mode or episode
+ *		change, or a straggler-forwarding switch where a frame or two
+ *		capped either way is harmless); lcore reads.  BUFFER mode
+ *		bounded by the ring only (straggler forwarding).
+ * @held_drop_reason: enum vs_drop_reason.  main stores (release) the reason
+ *		it counted its last drain of held under (peer-lost, expired)
+ *		before draining, and not-ready with a new episode; lcore loads
+ *		(acquire) it for frames it finds in held after that drain.
+ * @inject_done: main stores true (release) once nothing more will be put
+ *		into inject ahead of held in this replay, false (release) when
+ *		a replay starts; lcore stores true when it starts a replay of
+ *		its own (ring full, adopted frames).  lcore loads (acquire):
+ *		everything main put into inject before is visible then.
+ * @live_seen:	lcore stores true (release) when it held a live frame behind
+ *		a replay; main reads (acquire) and clears it (relaxed, before
+ *		the release store of @mode that starts the next replay).
+ * @replay_finished: lcore stores true (release) after its REPLAY -> LIVE;
+ *		main reads (acquire) and clears it like @live_seen.
+ * @announce_req: main adds 1 (release) per RARP wanted; lcore compares
+ *		with its private announce_done and sends one RARP per change.
+ * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
+ *		RX queues into held; the value is the request's ticket.
+ * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
+ *		published by the release store of @drain_done).
+ * @drain_done:	lcore stores the last ticket served (release); main loads
+ *		it (acquire), then @drain_mark, then @held_taken.
+ * @held_put:	lcore only (sole producer of held): frames enqueued into
+ *		held, stored (release) after the enqueue.
+ * @held_taken:	every consumer of held adds what it dequeued (release),
+ *		after the dequeue; main compares it with @drain_mark.
+ * @dedup_active: main stores (release) while tunnelled and direct frames
+ *		may overlap; lcore loads (acquire) per burst.
+ * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
+ *		(acquire) and forgets what it recorded for an older window.
+ */
+struct vs_dp_handshake {
+	uint32_t mode;
+	uint32_t episode;
+	bool no_caps;
+	uint32_t held_drop_reason;
+	bool inject_done;
+	bool live_seen;
+	bool replay_finished;
+	uint32_t announce_req;
+	uint32_t drain_req;
+	uint32_t drain_done;
+	uint64_t drain_mark;
+	uint64_t held_put;
+	uint64_t held_taken;
+	bool dedup_active;
+	uint32_t dedup_epoch;
+};
+
+/**
+ * struct vs_dp_port - a port's buffering state (vm->dp)
+ * @hs:		the shared words above
+ * @held:	lcore ring (see the theory of operation)
+ * @inject:	main loop -> lcore ring
+ * @acct:	lcore only: the caps' accounting of the episode
+ * @pending:	lcore only: a burst the guest's RX ring has not taken yet
+ * @announce_done: lcore only: announce requests served
+ * @dedup:	lcore only (allocated and freed by the main loop while no
+ *		lcore sees the port)
+ */
+struct vs_dp_port {
+	struct vs_dp_handshake hs;
+	struct rte_ring *held;
+	struct rte_ring *inject;
+	struct vs_dp_buffer_acct acct;
+	struct vs_dp_pending pending;
+	uint32_t announce_done;
+	struct vs_dp_dedup *dedup;
+};
+
+/**
+ * enum vs_dp_drain_state - how far a drain request (a barrier) got
+ * @VS_DP_DRAIN_PENDING: the lcore has not served the request yet
+ * @VS_DP_DRAIN_ANSWERED: it emptied the uplink's queues into held, but
+ *		held has not been taken up to that point yet
+ * @VS_DP_DRAIN_REACHED: every frame that was in held then has been taken
+ */
+enum vs_dp_drain_state {
+	VS_DP_DRAIN_PENDING,
+	VS_DP_DRAIN_ANSWERED,
+	VS_DP_DRAIN_REACHED,
+};
+
+/* --- life cycle (main loop, while no lcore sees the port) --- */
+
+/**
+ * vs_dp_port_init() - create a port's rings and duplicate filter
+ * @vm:		port, not yet published
+ * @held_size:	entries of held (a power of two)
+ * @inject_size: entries of inject (a power of two)
+ * @error:	set on failure
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_size,
+			 GError **error);
+
+/**
+ * vs_dp_port_fini() - free the rings and every frame still in them
+ * @vm:		port that no lcore can see any more
+ */
+void vs_dp_port_fini(struct vs_vm *vm);
+
+/* --- mode and episodes (main loop; vs_dp_device_gone(): vhost thread) --- */
+
+/**
+ * vs_dp_mode() - the port's current mode
+ * @vm:		port
+ *
+ * Return: enum vs_dp_mode
+ */
+enum vs_dp_mode vs_dp_mode(const struct vs_vm *vm);
+
+/**
+ * vs_dp_set_live() - back to live delivery; frames left in held are the
+ * lcore's to deliver first or to drop (see dp_adopt_held())
+ * @vm:		port
+ */
+void vs_dp_set_live(struct vs_vm *vm);
+
+/**
+ * vs_dp_buffer_start() - start buffering, a new episode unless the port
+ * already buffers with caps since its device went away
+ * @vm:		port
+ * @caps:	apply the caps and class policies (false: ring size only)
+ */
+void vs_dp_buffer_start(struct vs_vm *vm, bool caps);
+
+/**
+ * vs_dp_device_gone() - the device went away: buffer from now on, in a new
+ * episode, unless the main loop already set another mode (vhost thread)
+ * @vm:		port
+ */
+void vs_dp_device_gone(struct vs_vm *vm);
+
+/**
+ * vs_dp_set_no_caps() - switch the caps of the current episode off (straggler
+ * forwarding) or back on
+ * @vm:		port
+ * @no_caps:	true: held is bounded by its size only
+ */
+void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps);
+
+/**
+ * vs_dp_replay_start() - deliver inject, then held, then live frames
+ * @vm:		port
+ */
+void vs_dp_replay_start(struct vs_vm *vm);
+
+/**
+ * vs_dp_replay_skip() - a resume with nothing to replay: live at once,
+ * and the replay counts as finished
+ * @vm:		port
+ */
+void vs_dp_replay_skip(struct vs_vm *vm);
+
+/**
+ * vs_dp_inject_close() - nothing more goes into inject ahead of held
+ * @vm:		port
+ */
+void vs_dp_inject_close(struct vs_vm *vm);
+
+/**
+ * vs_dp_inject_closed() - has inject been closed for this replay
+ * @vm:		port
+ *
+ * Return: true once vs_dp_inject_close() was called (or the lcore started
+ * a replay of its own)
+ */
+bool vs_dp_inject_closed(const struct vs_vm *vm);
+
+/**
+ * vs_dp_live_seen() - did the lcore hold a live frame behind this replay
+ * @vm:		port
+ *
+ * Return: true if it did
+ */
+bool vs_dp_live_seen(const struct vs_vm *vm);
+
+/**
+ * vs_dp_replay_finished() - has the lcore switched itself back to LIVE
+ * @vm:		port
+ *
+ * Return: true once the replay started last is complete
+ */
+bool vs_dp_replay_finished(const struct vs_vm *vm);
+
+/* --- requests (main loop) --- */
+
+/**
+ * vs_dp_announce() - ask the lcore to send one RARP for the VM's MAC
+ * @vm:		port
+ */
+void vs_dp_announce(struct vs_vm *vm);
+
+/**
+ * vs_dp_drain_request() - ask the lcore to empty the uplink's RX queues
+ * into held and to mark how far it filled held then
+ * @vm:		port
+ *
+ * Return: the request's ticket, for vs_dp_drain_state()
+ */
+uint32_t vs_dp_drain_request(struct vs_vm *vm);
+
+/**
+ * vs_dp_drain_state() - how far the drain request @ticket got
+ * @vm:		port
+ * @ticket:	from vs_dp_drain_request(); a later request supersedes it
+ *
+ * Return: enum vs_dp_drain_state
+ */
+enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket);
+
+/* --- the rings (main loop) --- */
+
+/**
+ * vs_dp_held_take() - take frames from held, oldest first
+ * @vm:		port
+ * @pkts:	output; the caller owns the frames
+ * @n:		room in @pkts
+ *
+ * Return: frames taken
+ */
+unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+
+/**
+ * vs_dp_held_drop_all() - drop everything in held, counted (main loop
+ * counters) under @reason; a burst the lcore puts there behind this drain
+ * is counted under the same reason
+ * @vm:		port
+ * @reason:	drop reason
+ */
+void vs_dp_held_drop_all(struct vs_vm *vm, enum vs_drop_reason reason);
+
+/**
+ * vs_dp_held_empty() - is held empty
+ * @vm:		port
+ *
+ * Return: true if no frame is in held
+ */
+bool vs_dp_held_empty(const struct vs_vm *vm);
+
+/**
+ * vs_dp_inject_put() - queue one frame for delivery ahead of held
+ * @vm:		port
+ * @m:		frame; on success the lcore owns it
+ *
+ * Return: 0, or -ENOBUFS if inject is full (the caller keeps @m)
+ */
+int vs_dp_inject_put(struct vs_vm *vm, struct rte_mbuf *m);
+
+/**
+ * vs_dp_inject_full() - has inject no room for one more frame
+ * @vm:		port
+ *
+ * Return: true if it is full
+ */
+bool vs_dp_inject_full(const struct vs_vm *vm);
+
+/**
+ * vs_dp_buffered_now() - frames in the port's rings and pending burst
+ * @vm:		port
+ *
+ * Return: a snapshot (the lcore may be moving frames meanwhile)
+ */
+uint64_t vs_dp_buffered_now(const struct vs_vm *vm);
+
+/* --- duplicate filter (main loop) --- */
+
+/**
+ * vs_dp_dedup_open() - start a new window of the duplicate filter
+ * @vm:		port
+ */
+void vs_dp_dedup_open(struct vs_vm *vm);
+
+/**
+ * vs_dp_dedup_close() - stop filtering
+ * @vm:		port
+ */
+void vs_dp_dedup_close(struct vs_vm *vm);
+
+#endif /* VS_DP_HANDSHAKE_H */

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_priv.h - what the lcore's files share (dataplane.c, dp_buffer.c,
+ * dp_dedup.c), and the seam the dataplane unit test uses
+ *
+ * Theory of operation: the lcore's half of a port is split by concern:
+ * dataplane.c has the workers, the live path and the guest's TX;
+ * dp_buffer.c the buffer, the replay, the drain and the announce (and the
+ * main loop's half of the handshake, dp_handshake.h); dp_dedup.c the
+ * duplicate filter.  Every call that reaches the guest or the uplink goes
+ * through struct vs_dp_ops, so that tests/unit/test_dataplane.c can drive
+ * vs_dp_poll_port() on real rings and mbufs with a fake guest and uplink.
+ */
+#ifndef VS_DP_PRIV_H
+#define VS_DP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "stats.h"
+#include "util.h"
+#include "vm.h"
+
+/**
+ * struct vs_dp_ops - the lcore's calls into the guest and the uplink
+ * @guest_enqueue: rte_vhost_enqueue_burst(): copies, returns how many the
+ *		guest's RX ring took (the caller still owns every mbuf)
+ * @uplink_rx:	rte_eth_rx_burst()
+ * @uplink_tx:	rte_eth_tx_burst(): the unsent tail stays the caller's
+ * @guest_tx:	one burst from the guest's TX ring to the uplink; returns
+ *		the chains taken
+ */
+struct vs_dp_ops {
+	uint16_t (*guest_enqueue)(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
+	uint16_t (*uplink_rx)(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
+	uint16_t (*uplink_tx)(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
+	unsigned int (*guest_tx)(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
+};
+
+/* The ops in use: the DPDK ones unless a test replaced them */
+extern const struct vs_dp_ops *vs_dp_ops;
+
+/**
+ * vs_dp_set_ops() - replace the guest and uplink calls (unit tests)
+ * @ops:	table, or NULL for the DPDK ones; must outlive its use
+ */
+void vs_dp_set_ops(const struct vs_dp_ops *ops);
+
+/**
+ * vs_dp_poll_port() - one pass of the owning lcore over a port: replay,
+ * announce, uplink RX (with a drain if asked), guest TX
+ * @vm:		a published port
+ *
+ * Return: frames moved (0: nothing to do)
+ */
+unsigned int vs_dp_poll_port(struct vs_vm *vm);
+
+/* --- dataplane.c helpers shared by the lcore's files --- */
+
+static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t bytes = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	return bytes;
+}
+
+/* vhost vring numbering: even = guest RX (our enqueue), odd = guest TX */
+#define VS_VRING_RX(q) ((q) * 2)
+#define VS_VRING_TX(q) ((q) * 2 + 1)
+
+/*
+ * dp_drop() - free a frame and count it (lcore counters) under @reason
+ */
+static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_reason reason)
+{
+	VS_STAT_ADD(vm->stats.drops[reason], 1);
+	rte_pktmbuf_free(m);
+}
+
+/* --- dp_buffer.c (lcore) --- */
+
+/**
+ * dp_buffer() - append frames to held in arrival order (BUFFER mode)
+ * @vm:		port
+ * @pkts:	frames, all consumed (held or counted)
+ * @n:		number of frames
+ *
+ * The caps and class policies apply unless the episode has none
+ * (straggler forwarding), where only held's size bounds it.
+ */
+void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_hold_live() - queue live frames behind a replay in progress
+ * @vm:		port
+ * @pkts:	frames, all consumed
+ * @n:		number of frames
+ */
+void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_hold_ring_full() - the guest's ring did not take a live burst whole:
+ * switch to a replay of our own and keep the rest in order in held
+ * @vm:		port
+ * @pkts:	the frames the guest did not take
+ * @n:		number of them
+ * @dedup:	the filter passed them (they must pass again when delivered)
+ *
+ * Return: true if the frames were consumed; false if the port is not LIVE
+ * any more or does not buffer (the caller drops them)
+ */
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup);
+
+/**
+ * dp_replay() - deliver pending, inject, then held, ahead of live frames
+ * @vm:		port
+ * @vid:	vhost device id (< 0: none)
+ * @enabled:	enabled vrings
+ * @mode:	the mode this poll read
+ *
+ * Return: frames moved
+ */
+unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode);
+
+/**
+ * dp_adopt_held() - frames left in held while the port is LIVE: replay
+ * them first if the VM runs here, else drop them counted
+ * @vm:		port
+ * @vid:	vhost device id
+ *
+ * Return: the mode to go on with
+ */
+uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
+
+/**
+ * dp_pending_drop() - drop a half-delivered replay burst (the device went
+ * away and the buffer behind it may be streamed elsewhere)
+ * @vm:		port
+ */
+void dp_pending_drop(struct vs_vm *vm);
+
+/**
+ * dp_announce() - send a RARP for the VM's MAC if the main loop asked
+ * @vm:		port
+ */
+void dp_announce(struct vs_vm *vm);
+
+/**
+ * dp_drain_wanted() - is a drain request waiting
+ * @vm:		port
+ * @ticket:	set to the request's ticket
+ *
+ * Return: true if the lcore must empty the uplink's queues this poll
+ */
+bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket);
+
+/**
+ * dp_drain_done() - answer a drain request, after the queues were emptied
+ * @vm:		port
+ * @ticket:	from dp_drain_wanted()
+ */
+void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
+
+/* --- dp_dedup.c (lcore) --- */
+
+/*
+ * Duplicate filter of the destination, lcore only.  While frames can
+ * reach the VM both through the tunnel and live (a switch flooding an
+ * unknown MAC to both hosts), every frame delivered is hashed (64 bits over
+ * the whole frame) into a 4-way set-associative table; a frame whose hash
+ * is there already is a copy.  A full bucket forgets its oldest entry (a
+ * copy may then pass); two different frames would need equal 64-bit hashes
+ * to be mistaken for each other.
+ */
+#define VS_DEDUP_SLOTS 16384
+struct vs_dp_dedup {
+	uint32_t epoch;			/* hs.dedup_epoch seen last */
+	uint64_t slot[VS_DEDUP_SLOTS];
+};
+
+/**
+ * dp_dedup_on() - is the duplicate filter active
+ * @vm:		port
+ *
+ * Return: true while the main loop keeps a window open
+ */
+bool dp_dedup_on(struct vs_vm *vm);
+
+/**
+ * dp_dedup() - drop copies of frames already delivered in this window
+ * @vm:		port
+ * @pkts:	burst, compacted in place
+ * @n:		frames in @pkts
+ *
+ * Return: frames left
+ */
+uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_dedup_forget() - frames that passed dp_dedup() but were not delivered
+ * after all (they go back to the buffer): they must pass again later
+ * @vm:		port
+ * @pkts:	frames
+ * @n:		number of frames
+ */
+void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+#endif /* VS_DP_PRIV_H */
