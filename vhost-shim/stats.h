@@ -35,7 +35,9 @@
 	X(PEER_LOST, "peer-lost")	    /* not tunnelled when linger expired */    \
 	X(NO_MEMORY, "no-memory")	    /* mbuf allocation failed */              \
 	X(DUPLICATE, "duplicate")	    /* same frame reached both hosts (flood) */ \
-	X(GUEST_MALFORMED, "guest-malformed") /* TX chain dropped or refused by DPDK */
+	X(GUEST_MALFORMED, "guest-malformed") /* TX chain dropped or refused by DPDK */ \
+	X(UPLINK_NO_MBUF, "uplink-no-mbuf")   /* uplink had no mbuf to receive into */ \
+	X(UPLINK_MISSED, "uplink-missed")     /* uplink RX queue overflowed */
 
 enum vs_drop_reason {
 #define VS_DROP_ENUM(id, name) VS_DROP_##id,

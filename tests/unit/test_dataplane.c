@@ -45,6 +45,7 @@ static struct {
 	uint32_t guest_room;		/* frames the guest's ring takes per call */
 	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
 	GArray *got;			/* uint32_t seq of each frame delivered */
+	uint64_t nombuf, missed;	/* the uplink's own drop counters */
 } t;
 
 static uint32_t t_seq_of(struct rte_mbuf *m)
@@ -92,11 +93,19 @@ static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint
 	return 0;
 }
 
+static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
+{
+	*nombuf = t.nombuf;
+	*missed = t.missed;
+	return 0;
+}
+
 static const struct vs_dp_ops t_ops = {
 	.guest_enqueue = t_guest_enqueue,
 	.uplink_rx = t_uplink_rx,
 	.uplink_tx = t_uplink_tx,
 	.guest_tx = t_guest_tx,
+	.uplink_drops = t_uplink_drops,
 };
 
 /* --- frames and ports ------------------------------------------------------ */
@@ -457,26 +466,291 @@ static void test_adopt(void)
 	t_port_free(vm);
 }
 
-/* A device that goes away mid-replay: the half-delivered burst is counted */
-static void test_device_gone(void)
+/*
+ * The switchover during a replay: the burst on its way to the guest
+ * (pending), what inject still holds and held go back into the buffer in
+ * that order, nothing dropped, and the main loop takes nothing from held
+ * before the lcore has put them there.
+ */
+static void test_switchover_in_flight(void)
+{
+	struct vs_vm *vm = t_port_new();
+	struct rte_mbuf *m[64];
+	unsigned int got, i;
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1000, 20);		/* local frames of the blackout */
+	t_poll(vm, 1);
+	t_inject(vm, 1, 40);			/* tunnelled */
+	vs_dp_replay_start(vm);
+	t.guest_room = 4;
+	t.guest_budget = 4;
+	t_poll(vm, 1);		/* 4 delivered, 28 pending: the guest stops */
+	g_assert_cmpuint(t.got->len, ==, 4);
+	g_assert_cmpuint(vm->dp.pending.n, ==, 28);
+	t_uplink_queue(2000, 5);		/* live, behind the replay */
+	t_poll(vm, 1);
+
+	vm->vid = -1;				/* destroy_device */
+	vs_dp_device_gone(vm);			/* LIVE only: REPLAY stays */
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	vs_dp_buffer_start(vm, true);		/* the main loop: device-down */
+	g_assert_cmpuint(vs_dp_held_take(vm, m, 1), ==, 0);	/* not yet */
+	t_uplink_queue(3000, 3);		/* the blackout's own frames */
+	t_poll(vm, 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 40);
+
+	/* the order the guest would have seen: 5..40, 1000.., 2000.., 3000.. */
+	got = 0;
+	while ((i = vs_dp_held_take(vm, &m[0], 1))) {
+		uint32_t seq = t_seq_of(m[0]);
+		uint32_t want = got < 36 ? 5 + got : got < 56 ? 1000 + got - 36 :
+				 got < 61 ? 2000 + got - 56 : 3000 + got - 61;
+
+		g_assert_cmpuint(seq, ==, want);
+		rte_pktmbuf_free(m[0]);
+		got++;
+	}
+	g_assert_cmpuint(got, ==, 64);
+	t_port_free(vm);
+}
+
+/*
+ * Inject leftovers at the end of an episode (frames the main loop put
+ * there after the replay ended, or a replay the device left) are not left
+ * behind: the next episode takes them into the buffer, and the main loop's
+ * drain of the buffer counts them.
+ */
+static void test_inject_leftovers(void)
 {
 	struct vs_vm *vm = t_port_new();
 
-	vs_dp_buffer_start(vm, true);
-	t_uplink_queue(1, 20);
+	vm->vid = -1;
+	t_inject(vm, 1, 7);			/* LIVE, no device: they wait */
+	t_poll(vm, 2);
+	g_assert_cmpuint(rte_ring_count(vm->dp.inject), ==, 7);
+	vs_dp_device_gone(vm);
 	t_poll(vm, 1);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
-	t.guest_room = 4;
-	t.guest_budget = 4;
-	t_poll(vm, 1);		/* 4 delivered, 16 pending: the guest stops */
-	g_assert_cmpuint(t.got->len, ==, 4);
-	vs_dp_device_gone(vm);	/* LIVE only: REPLAY stays */
-	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	g_assert_cmpuint(rte_ring_count(vm->dp.inject), ==, 0);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 7);
+	vs_dp_held_drop_all(vm, VS_DROP_BUFFER_EXPIRED);
+	g_assert_cmpuint(vm->stats.ctl_drops[VS_DROP_BUFFER_EXPIRED], ==, 7);
+	t_check_accounting(vm, 7);
+	t_port_free(vm);
+}
+
+/*
+ * Frames held behind a replay obey the caps, counted against what held
+ * holds now: a replay stalled on a silent tunnel cannot take the pool.
+ */
+static void test_caps_behind_replay(void)
+{
+	struct vs_vm *vm = t_port_new();
+	unsigned int avail0 = rte_mempool_avail_count(t_pool);
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 50;
 	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 30);
 	t_poll(vm, 1);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 16);
+	vs_dp_replay_start(vm);			/* inject not closed: held waits */
+	t_uplink_queue(100, 4000);		/* a flood meanwhile */
+	t_poll(vm, 200);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 50);
+	g_assert_cmpuint(vm->stats.live_held_pkts, ==, 20);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 3980);
+	/* the pool keeps every mbuf beyond the caps for the replay path */
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), >=, avail0 - 50);
 	t_check_accounting(vm, 0);
+
+	/* drop-oldest: the newest 50 are kept */
+	vm->policy.overflow = VS_OVERFLOW_DROP_OLDEST;
+	t_uplink_queue(5000, 60);
+	t_poll(vm, 3);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 50);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 10);
+	t_assert_run(0, 5010, 50);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+
+	/* a class the policy does not buffer is not held either */
+	vs_dp_replay_start(vm);
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	t_uplink_queue(6000, 3);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* The ring-full mini-replay obeys the caps too */
+static void test_caps_ring_full(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 40;
+	t.guest_room = 0;
+	t_uplink_queue(1, 1000);
+	t_poll(vm, 40);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held) + vm->dp.pending.n, <=, 40 + 32);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), <=, 40);
+	t_check_accounting(vm, 0);
+	t.guest_room = T_UNLIMITED;
+	t_poll(vm, 5);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	/* delivered in order, gaps where the caps dropped */
+	for (guint i = 1; i < t.got->len; i++)
+		g_assert_cmpuint(g_array_index(t.got, uint32_t, i), >,
+				 g_array_index(t.got, uint32_t, i - 1));
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * The race issue 16 found: the lcore reads inject (empty), the main loop
+ * puts its last burst there and closes inject, the lcore reads inject_done
+ * and takes held: held frames before tunnelled ones.  Two threads, many
+ * rounds; a tunnelled frame must always come before every held one.
+ */
+struct t_race {
+	struct vs_vm *vm;
+	volatile int round;		/* main: the round under way, -1: stop */
+	volatile int done;		/* lcore: the last round it finished */
+};
+
+static gpointer t_race_lcore(gpointer data)
+{
+	struct t_race *r = data;
+	int seen = 0;
+
+	for (;;) {
+		int round = __atomic_load_n(&r->round, __ATOMIC_ACQUIRE);
+
+		if (round < 0)
+			break;
+		if (round == seen) {
+			g_thread_yield();	/* the machine may have fewer cores than threads */
+			continue;
+		}
+		while (!vs_dp_replay_finished(r->vm))
+			vs_dp_poll_port(r->vm);
+		seen = round;
+		__atomic_store_n(&r->done, round, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+#define T_RACE_ROUNDS	2000
+
+static void test_race_inject_held(void)
+{
+	struct vs_vm *vm = t_port_new();
+	struct t_race r = { .vm = vm };
+	struct rte_mbuf *tun[2];
+	GThread *lcore;
+	int round, spin;
+
+	lcore = g_thread_new("lcore", t_race_lcore, &r);
+	for (round = 1; round <= T_RACE_ROUNDS; round++) {
+		guint at = t.got->len;
+
+		vs_dp_buffer_start(vm, true);
+		t_uplink_queue((uint32_t)round * 10 + 5, 2);	/* held: newer */
+		vs_dp_poll_port(vm);	/* the lcore thread polls only in a round */
+		g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 2);
+		tun[0] = t_frame((uint32_t)round * 10, 64);	/* tunnelled: older */
+		tun[1] = t_frame((uint32_t)round * 10 + 1, 64);
+		vs_dp_replay_start(vm);
+		__atomic_store_n(&r.round, round, __ATOMIC_RELEASE);
+		/* the pump: the last tunnelled frames, then inject_done */
+		for (spin = g_random_int_range(0, 2000); spin > 0; spin--)
+			__asm__ volatile("" ::: "memory");
+		g_assert_cmpint(vs_dp_inject_put(vm, tun[0]), ==, 0);
+		g_assert_cmpint(vs_dp_inject_put(vm, tun[1]), ==, 0);
+		vs_dp_inject_close(vm);
+		while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) != round)
+			g_thread_yield();
+		g_assert_cmpuint(t.got->len, ==, at + 4);
+		t_assert_run(at, (uint32_t)round * 10, 2);
+		t_assert_run(at + 2, (uint32_t)round * 10 + 5, 2);
+	}
+	__atomic_store_n(&r.round, -1, __ATOMIC_RELEASE);
+	g_thread_join(lcore);
+	t_check_accounting(vm, 2 * T_RACE_ROUNDS);
+	t_port_free(vm);
+}
+
+/*
+ * The duplicate filter: a tunnelled frame and the same frame received
+ * directly are one frame; byte-identical repeats of one origin are not
+ * copies; an entry that matched is forgotten.
+ */
+static void test_dedup_origins(void)
+{
+	struct vs_vm *vm = t_port_new();
+	int i;
+
+	vs_dp_dedup_open(vm);
+	/* the same frame twice from the tunnel, then twice directly */
+	t_inject(vm, 7, 1);
+	t_inject(vm, 7, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 2);
+	t_uplink_queue(7, 1);
+	t_uplink_queue(7, 1);
+	t_uplink_queue(7, 1);			/* a third: a legitimate repeat */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
+	g_assert_cmpuint(t.got->len, ==, 3);
+
+	/* direct first, the tunnelled copy later */
+	t_uplink_queue(8, 1);
+	t_poll(vm, 1);
+	t_inject(vm, 8, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+
+	/* 20 identical frames of one origin: all delivered */
+	for (i = 0; i < 20; i++) {
+		t_uplink_queue(9, 1);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+	g_assert_cmpuint(t.got->len, ==, 24);
+
+	/* a new window forgets the old one; a closed one filters nothing */
+	vs_dp_dedup_open(vm);
+	t_inject(vm, 9, 1);
+	t_poll(vm, 1);
+	vs_dp_dedup_close(vm);
+	t_uplink_queue(10, 1);
+	t_inject(vm, 10, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+	g_assert_cmpuint(t.got->len, ==, 27);
+	t_check_accounting(vm, 5);
+	t_port_free(vm);
+}
+
+/* What the uplink dropped before the shim saw it is a shim counter too */
+static void test_uplink_drops(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_poll(vm, 1);
+	t.nombuf = 17;
+	t.missed = 3;
+	g_usleep(110 * 1000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 17);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_MISSED], ==, 3);
+	t.nombuf = 20;
+	t_poll(vm, 1);		/* read every 100 ms, not every poll */
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 17);
+	g_usleep(110 * 1000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 20);
 	t_port_free(vm);
 }
 
@@ -521,8 +795,14 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/drain", test_drain);
 	g_test_add_func("/dataplane/ring-full", test_ring_full);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
-	g_test_add_func("/dataplane/device-gone-mid-replay", test_device_gone);
+	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
+	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);
 	g_test_add_func("/dataplane/announce", test_announce);
+	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
+	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
+	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
+	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
+	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -59,11 +60,24 @@ static uint16_t dp_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, 
 	return rte_eth_tx_burst(port, q, pkts, n);
 }
 
+static int dp_uplink_drops_get(uint16_t port, uint64_t *nombuf, uint64_t *missed)
+{
+	struct rte_eth_stats st;
+	int ret = rte_eth_stats_get(port, &st);
+
+	if (ret)
+		return ret;
+	*nombuf = st.rx_nombuf;
+	*missed = st.imissed;
+	return 0;
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
 	.uplink_tx = dp_uplink_tx,
 	.guest_tx = dp_vm_to_uplink,
+	.uplink_drops = dp_uplink_drops_get,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -165,7 +179,7 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	bool dedup = dp_dedup_on(vm);
 
 	if (dedup) {
-		n = dp_dedup(vm, pkts, n);
+		n = dp_dedup(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
 		if (!n)
 			return;
 	}
@@ -311,6 +325,35 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	return (uint16_t)(avail1 - avail0) > n ? (uint16_t)(avail1 - avail0) : n;
 }
 
+/*
+ * dp_uplink_drops() - count what the uplink dropped before the shim saw it
+ *
+ * Frames the uplink could not receive for want of an mbuf (the port's pool
+ * is empty: a replay and a flood at once) or that overflowed its RX queue
+ * never reach uplink_rx_pkts; they are counted here as drops
+ * uplink-no-mbuf and uplink-missed, from the ethdev's own counters, read
+ * every DP_UPLINK_STATS_MS by the lcore (their only writer).
+ */
+#define DP_UPLINK_STATS_MS	100
+
+static void dp_uplink_drops(struct vs_vm *vm)
+{
+	struct vs_dp_port *dp = &vm->dp;
+	uint64_t now = rte_get_tsc_cycles(), nombuf, missed;
+
+	if (now - dp->stats_at < rte_get_tsc_hz() / 1000 * DP_UPLINK_STATS_MS)
+		return;
+	dp->stats_at = now;
+	if (vs_dp_ops->uplink_drops(vm->eth_port, &nombuf, &missed))
+		return;
+	if (nombuf > dp->rx_nombuf)
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], nombuf - dp->rx_nombuf);
+	if (missed > dp->rx_missed)
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_MISSED], missed - dp->rx_missed);
+	dp->rx_nombuf = nombuf;	/* a reset of the ethdev's counters restarts */
+	dp->rx_missed = missed;
+}
+
 /* 2048 frames: more than an RX queue or a tap's backlog holds; bounds a
  * flood while draining */
 #define DP_DRAIN_MAX_BURSTS	64
@@ -326,8 +369,9 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	bool draining;
 	uint16_t q;
 
-	if (mode == VS_DP_BUFFER)
-		dp_pending_drop(vm);
+	if (dp_requeue_wanted(vm, mode))
+		dp_requeue(vm);
+	dp_uplink_drops(vm);
 	if (mode == VS_DP_LIVE && !rte_ring_empty(vm->dp.held))
 		mode = dp_adopt_held(vm, vid);
 	if (mode == VS_DP_REPLAY || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject))

@@ -12,6 +12,10 @@
  *    meanwhile dp_hold_live() queues new frames behind, in held;
  *  - LIVE with a full guest ring: dp_hold_ring_full() starts a replay of
  *    the lcore's own (the rest of the burst waits in held, in order);
+ *  - a new buffering episode while frames were on their way to the guest
+ *    (a switchover during a replay): dp_requeue() puts the pending burst
+ *    and inject back in front of held, in order, so they are streamed or
+ *    replayed with the rest instead of being dropped;
  *  - LIVE with frames in held (a burst queued behind the main loop's last
  *    drain): dp_adopt_held();
  *  - drain (barrier) and announce requests, served once per poll.
@@ -27,19 +31,60 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "dataplane.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "log.h"
 #include "pkt.h"
 #include "vm.h"
 
-/* --- held: our own positions, no ring internals --------------------------- */
+static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
+{
+	return vs_pkt_classify(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			       vm->cfg->mac);
+}
+
+/* The class a frame's caps are counted under: runts and the VM's own
+ * frames (delivered behind a replay, never buffered) count as other */
+static enum vs_pkt_class dp_cap_class(const struct vs_vm *vm, const struct rte_mbuf *m)
+{
+	enum vs_pkt_class c = dp_classify(vm, m);
+
+	return c < VS_PKT_NUM_CLASSES ? c : VS_PKT_OTHER;
+}
+
+/* --- held: our own positions and contents, no ring internals -------------- */
+
+static void dp_held_count(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n, bool add)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		enum vs_pkt_class c = dp_cap_class(vm, pkts[i]);
+		uint64_t len = rte_pktmbuf_pkt_len(pkts[i]);
+
+		if (add) {
+			__atomic_fetch_add(&hs->held_pkts[c], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&hs->held_bytes[c], len, __ATOMIC_RELAXED);
+		} else {
+			__atomic_fetch_sub(&hs->held_pkts[c], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&hs->held_bytes[c], len, __ATOMIC_RELAXED);
+		}
+	}
+}
 
 /* lcore: the sole producer */
 static unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
-	unsigned int put = rte_ring_sp_enqueue_burst(vm->dp.held, (void **)pkts, n, NULL);
+	unsigned int put;
 
+	/* counted first: a consumer that takes them at once must not
+	 * subtract what was never added */
+	dp_held_count(vm, pkts, n, true);
+	put = rte_ring_sp_enqueue_burst(vm->dp.held, (void **)pkts, n, NULL);
+	if (put < n)
+		dp_held_count(vm, &pkts[put], n - put, false);
 	if (put)
 		__atomic_store_n(&vm->dp.hs.held_put,
 				 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED) + put,
@@ -52,18 +97,24 @@ static unsigned int dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsig
 {
 	unsigned int got = rte_ring_mc_dequeue_burst(vm->dp.held, (void **)pkts, n, NULL);
 
-	if (got)
+	if (got) {
+		dp_held_count(vm, pkts, got, false);
 		__atomic_fetch_add(&vm->dp.hs.held_taken, got, __ATOMIC_RELEASE);
+	}
 	return got;
 }
 
-/* --- lcore: buffering ------------------------------------------------------ */
-
-static enum vs_pkt_class dp_classify(const struct vs_vm *vm, const struct rte_mbuf *m)
+/* Would one more frame of @c, @len bytes, exceed a cap of what held holds */
+static bool dp_held_over(const struct vs_vm *vm, enum vs_pkt_class c, uint32_t len)
 {
-	return vs_pkt_classify(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			       vm->cfg->mac);
+	const struct vs_dp_handshake *hs = &vm->dp.hs;
+
+	return __atomic_load_n(&hs->held_pkts[c], __ATOMIC_RELAXED) + 1 > vm->policy.max_pkts[c] ||
+	       __atomic_load_n(&hs->held_bytes[c], __ATOMIC_RELAXED) + len >
+		       vm->policy.max_bytes[c];
 }
+
+/* --- lcore: buffering ------------------------------------------------------ */
 
 /*
  * dp_drop_oldest() - make room by dropping the oldest frame still in held
@@ -124,13 +175,15 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 				dp_drop(vm, m, VS_DROP_POLICY);
 				continue;
 			}
+			/* the episode's frames, and whatever held still holds
+			 * (frames requeued from an earlier episode) */
 			while (a->pkts[cls] + 1 > p->max_pkts[cls] ||
-			       a->bytes[cls] + len > p->max_bytes[cls]) {
+			       a->bytes[cls] + len > p->max_bytes[cls] || dp_held_over(vm, cls, len)) {
 				if (p->overflow != VS_OVERFLOW_DROP_OLDEST || !dp_drop_oldest(vm))
 					break;
 			}
 			if (a->pkts[cls] + 1 > p->max_pkts[cls] ||
-			    a->bytes[cls] + len > p->max_bytes[cls]) {
+			    a->bytes[cls] + len > p->max_bytes[cls] || dp_held_over(vm, cls, len)) {
 				dp_drop(vm, m, VS_DROP_BUFFER_FULL);
 				continue;
 			}
@@ -154,24 +207,52 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 		VS_STAT_SET(vm->stats.buffer_peak_bytes, total_bytes);
 }
 
-void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+/*
+ * dp_hold() - frames that must wait behind a replay, appended to held
+ * within the buffer caps (class policy, per-class packets and bytes, the
+ * overflow policy), counted against what held holds now: a replay that
+ * waits for a slow guest or a silent tunnel cannot take every mbuf of the
+ * pool, and the pump always finds mbufs for the frames that go ahead.
+ *
+ * Return: frames held
+ */
+static unsigned int dp_hold(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
-	unsigned int held;
+	const struct vs_buf_policy *p = &vm->policy;
+	unsigned int held = 0;
 	uint16_t i;
 
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		enum vs_pkt_class c = dp_cap_class(vm, m);
+
+		if (p->class_policy[c] == VS_CLASS_DROP) {
+			dp_drop(vm, m, VS_DROP_POLICY);
+			continue;
+		}
+		while (dp_held_over(vm, c, len) && p->overflow == VS_OVERFLOW_DROP_OLDEST &&
+		       dp_drop_oldest(vm))
+			;
+		if (dp_held_over(vm, c, len) || !dp_held_put(vm, &m, 1)) {
+			dp_drop(vm, m, VS_DROP_BUFFER_FULL);
+			continue;
+		}
+		held++;
+	}
+	return held;
+}
+
+void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
 	if (!__atomic_load_n(&vm->dp.hs.live_seen, __ATOMIC_RELAXED))
 		__atomic_store_n(&vm->dp.hs.live_seen, true, __ATOMIC_RELEASE);
-	held = dp_held_put(vm, pkts, n);
-	VS_STAT_ADD(vm->stats.live_held_pkts, held);
-	for (i = (uint16_t)held; i < n; i++)
-		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+	VS_STAT_ADD(vm->stats.live_held_pkts, dp_hold(vm, pkts, n));
 }
 
 bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup)
 {
 	uint32_t live = VS_DP_LIVE;
-	unsigned int held;
-	uint16_t i;
 
 	if (!vm->policy.enabled ||
 	    !__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_REPLAY, false,
@@ -179,10 +260,8 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
 		return false;
 	__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
 	if (dedup)	/* checked again when the replay delivers them */
-		dp_dedup_forget(vm, pkts, n);
-	held = dp_held_put(vm, pkts, n);
-	for (i = (uint16_t)held; i < n; i++)
-		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+		dp_dedup_forget(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
+	dp_hold(vm, pkts, n);
 	return true;
 }
 
@@ -233,36 +312,92 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 	for (rounds = 0; rounds < 4; rounds++) {
 		if (!dp_flush_pending(vm, vid))
 			break;
+		pd->origin = VS_DP_ORIGIN_TUNNEL;
 		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
 							 RTE_DIM(pd->pkts), NULL);
 		if (!n && mode == VS_DP_REPLAY &&
-		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE))
-			n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
-		if (!n) {
-			if (mode == VS_DP_REPLAY &&
-			    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE) &&
-			    rte_ring_empty(vm->dp.inject)) {
+		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE)) {
+			/*
+			 * inject again: the main loop may have put its last
+			 * burst there between the read above and its store of
+			 * inject_done, which the acquire load made visible.
+			 * Only once inject is empty after inject_done may held,
+			 * which is newer, go.
+			 */
+			n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
+								 RTE_DIM(pd->pkts), NULL);
+			if (!n) {
+				pd->origin = VS_DP_ORIGIN_DIRECT;
+				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
+			}
+			if (!n) {	/* both empty after inject_done: done */
 				__atomic_store_n(&hs->mode, VS_DP_LIVE, __ATOMIC_RELEASE);
 				__atomic_store_n(&hs->replay_finished, true, __ATOMIC_RELEASE);
 			}
-			break;
 		}
+		if (!n)
+			break;
 		pd->head = 0;
-		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n) : n;
+		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n, pd->origin) : n;
 		work += n;
 	}
 	return work;
 }
 
-void dp_pending_drop(struct vs_vm *vm)
+/* Frames that were accepted already: only held's size bounds them */
+static void dp_requeue_put(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	unsigned int put = dp_held_put(vm, pkts, n);
+	uint16_t i;
+
+	for (i = (uint16_t)put; i < n; i++)
+		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+}
+
+void dp_requeue(struct vs_vm *vm)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
+	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, i;
+	struct rte_mbuf *burst[VS_DP_BURST];
+	uint16_t n;
 
-	if (!pd->n)
-		return;
-	VS_STAT_ADD(vm->stats.drops[VS_DROP_VM_RING_FULL], pd->n);
-	rte_pktmbuf_free_bulk(&pd->pkts[pd->head], pd->n);
-	pd->n = pd->head = 0;
+	if (pd->n) {
+		if (dp_dedup_on(vm))	/* they were not delivered */
+			dp_dedup_forget(vm, &pd->pkts[pd->head], pd->n, pd->origin);
+		dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
+		moved += pd->n;
+		pd->n = pd->head = 0;
+	}
+	while ((n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)burst,
+							 RTE_DIM(burst), NULL))) {
+		dp_requeue_put(vm, burst, n);
+		moved += n;
+	}
+	/* what held had goes behind them: rotate it once */
+	for (i = 0; moved && i < before; i += n) {
+		n = (uint16_t)dp_held_take(vm, burst, RTE_MIN(RTE_DIM(burst), before - i));
+		if (!n)
+			break;	/* the main loop dropped them meanwhile */
+		dp_requeue_put(vm, burst, n);
+	}
+	/* the main loop may take from held again */
+	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);
+}
+
+bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	bool asked = __atomic_load_n(&hs->requeue, __ATOMIC_ACQUIRE);
+
+	if (asked)	/* mode was stored before: BUFFER, or a later one */
+		mode = __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE);
+	if (mode != VS_DP_BUFFER) {
+		/* a replay again already: its frames stay on their way */
+		if (asked)
+			__atomic_store_n(&hs->requeue, false, __ATOMIC_RELEASE);
+		return false;
+	}
+	return asked || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject);
 }
 
 /*
@@ -406,6 +541,8 @@ void vs_dp_buffer_start(struct vs_vm *vm, bool caps)
 		return;
 	dp_new_episode(vm, !caps);
 	__atomic_store_n(&vm->dp.hs.mode, VS_DP_BUFFER, __ATOMIC_RELEASE);
+	/* a replay may have been under way: its frames go back into held */
+	__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
 }
 
 void vs_dp_device_gone(struct vs_vm *vm)
@@ -413,8 +550,10 @@ void vs_dp_device_gone(struct vs_vm *vm)
 	uint32_t live = VS_DP_LIVE;
 
 	dp_new_episode(vm, false);
-	__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_BUFFER, false, __ATOMIC_ACQ_REL,
-				    __ATOMIC_ACQUIRE);
+	if (__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_BUFFER, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+	/* in REPLAY the main loop's vs_dp_buffer_start() follows (device-down) */
 }
 
 void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps)
@@ -485,6 +624,8 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
 
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
+	if (__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE))
+		return 0;	/* frames still go to the front: wait */
 	return dp_held_take(vm, pkts, n);
 }
 

@@ -64,10 +64,23 @@ struct vs_dp_buffer_acct {
 	uint64_t bytes[VS_PKT_NUM_CLASSES];
 };
 
+/**
+ * enum vs_dp_origin - where a frame delivered to the guest came from, for
+ * the duplicate filter
+ * @VS_DP_ORIGIN_DIRECT: this host's uplink (live, or held)
+ * @VS_DP_ORIGIN_TUNNEL: the tunnel (inject)
+ */
+enum vs_dp_origin {
+	VS_DP_ORIGIN_DIRECT,
+	VS_DP_ORIGIN_TUNNEL,
+	VS_DP_NUM_ORIGINS,
+};
+
 /* A burst the guest's RX ring did not take whole (a replay never drops it) */
 struct vs_dp_pending {
 	struct rte_mbuf *pkts[32];
 	uint16_t head, n;
+	enum vs_dp_origin origin;
 };
 
 struct vs_dp_dedup;
@@ -119,6 +132,18 @@ struct vs_dp_dedup;
  *		held, stored (release) after the enqueue.
  * @held_taken:	every consumer of held adds what it dequeued (release),
  *		after the dequeue; main compares it with @drain_mark.
+ * @held_pkts, @held_bytes: what held holds now, by class (a runt or a
+ *		frame from the VM's own MAC counts as other).  The lcore adds
+ *		what it enqueues, every consumer subtracts what it dequeued
+ *		(relaxed atomics: only the lcore decides on them, and a take it
+ *		does not see yet can only make it stricter).  The caps of
+ *		frames held behind a replay are checked against these.
+ * @requeue:	main/vhost store true (release) after switching to BUFFER
+ *		in a new episode; lcore moves the frames still on their way
+ *		to the guest (pending burst, inject) to the front of held, then
+ *		stores false (release).  While it is true, main takes nothing
+ *		from held (vs_dp_held_take()), so the order it streams in is
+ *		the order the guest would have seen.
  * @dedup_active: main stores (release) while tunnelled and direct frames
  *		may overlap; lcore loads (acquire) per burst.
  * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
@@ -138,6 +163,9 @@ struct vs_dp_handshake {
 	uint64_t drain_mark;
 	uint64_t held_put;
 	uint64_t held_taken;
+	uint64_t held_pkts[3];
+	uint64_t held_bytes[3];
+	bool requeue;
 	bool dedup_active;
 	uint32_t dedup_epoch;
 };
@@ -149,12 +177,16 @@ struct vs_dp_handshake {
  * @inject:	main loop -> lcore ring
  * @acct:	lcore only: the caps' accounting of the episode
  * @pending:	lcore only: a burst the guest's RX ring has not taken yet
+ * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
+ *		counters at the last read (vs_dp_poll_port())
  * @announce_done: lcore only: announce requests served
  * @dedup:	lcore only (allocated and freed by the main loop while no
  *		lcore sees the port)
  */
 struct vs_dp_port {
 	struct vs_dp_handshake hs;
+	uint64_t stats_at;		/* lcore: TSC of the last uplink stats read */
+	uint64_t rx_nombuf, rx_missed;	/* lcore: uplink counters then */
 	struct rte_ring *held;
 	struct rte_ring *inject;
 	struct vs_dp_buffer_acct acct;
@@ -314,7 +346,8 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
  * @pkts:	output; the caller owns the frames
  * @n:		room in @pkts
  *
- * Return: frames taken
+ * Return: frames taken; 0 also while the lcore moves the frames that were
+ * on their way to the guest back to the front of held (try again later)
  */
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
 

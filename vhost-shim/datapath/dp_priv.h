@@ -31,12 +31,16 @@
  * @uplink_tx:	rte_eth_tx_burst(): the unsent tail stays the caller's
  * @guest_tx:	one burst from the guest's TX ring to the uplink; returns
  *		the chains taken
+ * @uplink_drops: the uplink's own counters of frames it dropped before the
+ *		shim saw them: no mbuf to receive into (rx_nombuf), queue full
+ *		(imissed); returns 0 or -errno
  */
 struct vs_dp_ops {
 	uint16_t (*guest_enqueue)(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
 	uint16_t (*uplink_rx)(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	uint16_t (*uplink_tx)(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	unsigned int (*guest_tx)(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
+	int (*uplink_drops)(uint16_t port, uint64_t *nombuf, uint64_t *missed);
 };
 
 /* The ops in use: the DPDK ones unless a test replaced them */
@@ -138,17 +142,28 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
 
 /**
- * dp_pending_drop() - drop a half-delivered replay burst (the device went
- * away and the buffer behind it may be streamed elsewhere)
- * @vm:		port
- */
-void dp_pending_drop(struct vs_vm *vm);
-
-/**
  * dp_announce() - send a RARP for the VM's MAC if the main loop asked
  * @vm:		port
  */
 void dp_announce(struct vs_vm *vm);
+
+/**
+ * dp_requeue() - a new buffering episode began while frames were on their
+ * way to the guest: the pending burst, then inject, go to the front of
+ * held, ahead of what held had, so the buffer keeps the order the guest
+ * would have seen (beyond held's size: buffer-full)
+ * @vm:		port in BUFFER mode
+ */
+void dp_requeue(struct vs_vm *vm);
+
+/**
+ * dp_requeue_wanted() - must the lcore run dp_requeue() this poll
+ * @vm:		port
+ * @mode:	the mode this poll read
+ *
+ * Return: true if it must (and then it clears the request)
+ */
+bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
 
 /**
  * dp_drain_wanted() - is a drain request waiting
@@ -169,18 +184,23 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
 /* --- dp_dedup.c (lcore) --- */
 
 /*
- * Duplicate filter of the destination, lcore only.  While frames can
- * reach the VM both through the tunnel and live (a switch flooding an
- * unknown MAC to both hosts), every frame delivered is hashed (64 bits over
- * the whole frame) into a 4-way set-associative table; a frame whose hash
- * is there already is a copy.  A full bucket forgets its oldest entry (a
- * copy may then pass); two different frames would need equal 64-bit hashes
- * to be mistaken for each other.
+ * Duplicate filter of the destination, lcore only.  The only copies a
+ * migration creates are a frame that reached the VM through the tunnel and
+ * the same frame received directly by this host (a switch flooding the
+ * VM's MAC to both hosts during the switchover).  So each origin's
+ * delivered frames are recorded in a table of their own (64-bit hash over
+ * the whole frame, 4-way set-associative buckets): a tunnelled frame is
+ * looked up only among the direct ones and vice versa, and an entry that
+ * matched is forgotten, so one copy cancels exactly one frame.  Two frames
+ * of the same origin are never compared: byte-identical repeats (health
+ * checks, VRRP adverts, BPDUs) are legitimate.  A full bucket forgets its
+ * oldest entry (a copy may then pass); two different frames would need
+ * equal 64-bit hashes to be mistaken for each other.
  */
 #define VS_DEDUP_SLOTS 16384
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
-	uint64_t slot[VS_DEDUP_SLOTS];
+	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
 };
 
 /**
@@ -192,14 +212,17 @@ struct vs_dp_dedup {
 bool dp_dedup_on(struct vs_vm *vm);
 
 /**
- * dp_dedup() - drop copies of frames already delivered in this window
+ * dp_dedup() - drop the frames of @origin that are copies of frames of
+ * the other origin delivered in this window; record the others
  * @vm:		port
  * @pkts:	burst, compacted in place
  * @n:		frames in @pkts
+ * @origin:	where the burst came from
  *
  * Return: frames left
  */
-uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
+		  enum vs_dp_origin origin);
 
 /**
  * dp_dedup_forget() - frames that passed dp_dedup() but were not delivered
@@ -207,7 +230,9 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
  * @vm:		port
  * @pkts:	frames
  * @n:		number of frames
+ * @origin:	the origin dp_dedup() recorded them under
  */
-void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
+		     enum vs_dp_origin origin);
 
 #endif /* VS_DP_PRIV_H */
