@@ -48,6 +48,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_GAUGE("last-blackout-us", last_blackout_us),
 	VS_STAT_GAUGE("last-resume-to-first-replay-us", last_resume_to_first_replay_us),
 	VS_STAT_GAUGE("last-resume-to-last-replay-us", last_resume_to_last_replay_us),
+	VS_STAT_GAUGE("arrival-rate-pps", arrival_rate_pps),
+	VS_STAT_GAUGE("replay-rate-pps", replay_rate_pps),
 };
 
 const unsigned int vs_num_stat_fields = sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]);

@@ -94,6 +94,10 @@ struct vs_port_stats {
 	uint64_t last_blackout_us;	/* device down -> peer resumed/rollback */
 	uint64_t last_resume_to_first_replay_us;
 	uint64_t last_resume_to_last_replay_us;
+
+	/* replay pacing (lcore) */
+	uint64_t arrival_rate_pps;	/* frames for this VM reaching its uplink */
+	uint64_t replay_rate_pps;	/* pace of the replay under way (0: none) */
 };
 
 /**

@@ -24,6 +24,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "dataplane.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "pkt.h"
@@ -160,6 +161,7 @@ static struct vs_vm *t_port_new(void)
 	memcpy(vm->cfg->mac, t_vm_mac, 6);
 	vm->cfg->queues = 1;
 	vs_buf_policy_init(&vm->policy);
+	vm->policy.replay_pace_pct = 0;	/* tests of order; pacing: test_pace() */
 	vm->pool = t_pool;
 	vm->vid = 0;
 	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
@@ -754,6 +756,71 @@ static void test_uplink_drops(void)
 	t_port_free(vm);
 }
 
+/*
+ * A paced replay: never faster than the bucket allows (R = the floor
+ * while no frame arrives, pace% of the arrival rate once they do, plus one
+ * burst), and it completes.  Only upper bounds on rates: a loaded machine
+ * may run the poller late, never early.
+ */
+static void test_pace(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint64_t hz = rte_get_tsc_hz(), t0, t1;
+	guint n;
+
+	vm->policy.replay_pace_pct = 150;
+	t_inject(vm, 1, 200);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t0 = rte_get_tsc_cycles();
+	while (rte_get_tsc_cycles() - t0 < hz / 10)	/* 100 ms */
+		vs_dp_poll_port(vm);
+	t1 = rte_get_tsc_cycles();
+	n = t.got->len;
+	/* the floor, 1000 pps, and the bucket's first burst */
+	g_assert_cmpuint(n, <=, VS_DP_BURST + (t1 - t0) * VS_REPLAY_PACE_FLOOR_PPS / hz + 1);
+	g_assert_cmpuint(n, >, 0);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
+	while (!vs_dp_replay_finished(vm))
+		vs_dp_poll_port(vm);
+	t_assert_run(0, 1, 200);
+
+	/* frames arriving at ~4000 pps: the next replay runs at ~6000 pps */
+	vs_dp_buffer_start(vm, true);
+	t0 = rte_get_tsc_cycles();
+	for (n = 0; n < 800; n++) {		/* 200 ms at 4 frames a ms */
+		t_uplink_queue(1000 + n, 1);
+		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 4000)
+			vs_dp_poll_port(vm);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 3000);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 4400);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	n = t.got->len;
+	t0 = rte_get_tsc_cycles();
+	while (rte_get_tsc_cycles() - t0 < hz / 20)	/* 50 ms, no arrivals */
+		vs_dp_poll_port(vm);
+	t1 = rte_get_tsc_cycles();
+	/* at most 150% of 4400 pps (the rate falls as the window with no
+	 * arrivals replaces the last one) */
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6600);
+	g_assert_cmpuint(t.got->len - n, <=, VS_DP_BURST + (t1 - t0) * 6600 / hz + 1);
+	while (!vs_dp_replay_finished(vm))
+		vs_dp_poll_port(vm);
+	t_assert_run(200, 1000, 800);
+	t_check_accounting(vm, 200);
+
+	/* off: one burst, as fast as the ring takes it */
+	vm->policy.replay_pace_pct = 0;
+	t_inject(vm, 5000, 200);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
+	g_assert_true(vs_dp_replay_finished(vm));
+	t_port_free(vm);
+}
+
 static void test_announce(void)
 {
 	struct vs_vm *vm = t_port_new();
@@ -803,6 +870,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
 	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
+	g_test_add_func("/dataplane/pace", test_pace);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */

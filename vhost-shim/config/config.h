@@ -55,6 +55,11 @@ VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
 #define VS_DEFAULT_HOLD_MS		10000
 #define VS_DEFAULT_LINGER_MS		2000
 #define VS_DEFAULT_REPLAY_HOLD_MS	300
+/* Replay pace: percent of the frames' arrival rate (0: off, one burst) */
+#define VS_DEFAULT_REPLAY_PACE_PCT	150
+#define VS_MIN_REPLAY_PACE_PCT		110	/* slower never catches up well */
+#define VS_MAX_REPLAY_PACE_PCT		10000
+#define VS_REPLAY_PACE_FLOOR_PPS	1000	/* before any arrival is seen */
 /* Security consideration: caps bound per-VM memory; a frame costs one mbuf */
 #define VS_MAX_BUFFER_PKTS		(1u << 20)
 #define VS_MAX_BUFFER_BYTES		(1ull << 32)
@@ -101,6 +106,11 @@ VS_ENUM_DECL(vs_port_mode, enum vs_port_mode);
  * @linger_ms:	how long the source forwards stragglers after the resume
  * @replay_hold_ms: how long the destination holds live frames behind
  *		tunnelled ones that may still be in flight
+ * @replay_pace_pct: a replay (and the live frames held behind it) reaches
+ *		the guest at this percentage of the rate its frames arrived
+ *		at, never slower than VS_REPLAY_PACE_FLOOR_PPS (1..109 count
+ *		as VS_MIN_REPLAY_PACE_PCT: slower never catches up); 0: as fast as the
+ *		guest's ring takes them
  */
 struct vs_buf_policy {
 	bool enabled;
@@ -111,6 +121,7 @@ struct vs_buf_policy {
 	uint32_t hold_ms;
 	uint32_t linger_ms;
 	uint32_t replay_hold_ms;
+	uint32_t replay_pace_pct;
 };
 
 /**

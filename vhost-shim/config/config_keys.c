@@ -184,6 +184,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	{ .name = "replay-hold-ms", POLICY(replay_hold_ms, SZ_UINT), T_UINT(0, VS_MAX_HOLD_MS),
 	  .dflt = VS_DEFAULT_REPLAY_HOLD_MS,
 	  .doc = "How long the destination holds live frames behind tunnelled ones" },
+	{ .name = "replay-pace-pct", POLICY(replay_pace_pct, SZ_UINT),
+	  T_UINT(0, VS_MAX_REPLAY_PACE_PCT), .dflt = VS_DEFAULT_REPLAY_PACE_PCT,
+	  .doc = "Pace of a replay, in percent of its frames' arrival rate (0: off; "
+		 "below 110 counts as 110)" },
 };
 
 const unsigned int vs_cfg_num_keys = G_N_ELEMENTS(vs_cfg_keys);

@@ -229,6 +229,23 @@ JsonNode *vs_ctl_cmd_migrate_cancel(struct vs_ctl_session *s, JsonObject *args, 
 	return vs_ctl_return_empty();
 }
 
+/*
+ * The replay's catch-up time: while one runs, what is left of the backlog
+ * over the rate it shrinks at (replay rate - arrival rate); otherwise the
+ * last one's, measured (resume to the last frame held behind it).
+ */
+static uint64_t cmig_catch_up_us(const struct vs_vm *vm)
+{
+	const struct vs_port_stats *st = &vm->stats;
+	uint64_t r = VS_STAT_GET(st->arrival_rate_pps), rr = VS_STAT_GET(st->replay_rate_pps);
+
+	if (vm->mig.state != VS_MIG_STATE_REPLAYING)
+		return VS_STAT_GET(st->last_resume_to_last_replay_us);
+	if (!rr)		/* unpaced: as fast as the guest takes it */
+		return 0;
+	return rr > r ? vs_ho_buffered_now(vm) * 1000000 / (rr - r) : UINT32_MAX;
+}
+
 static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 {
 	JsonArray *arr = opaque;
@@ -250,6 +267,9 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 				   (gint64)VS_STAT_GET(st->last_resume_to_first_replay_us));
 	json_object_set_int_member(o, "resume-to-last-replay-us",
 				   (gint64)VS_STAT_GET(st->last_resume_to_last_replay_us));
+	json_object_set_int_member(o, "arrival-rate-pps", (gint64)VS_STAT_GET(st->arrival_rate_pps));
+	json_object_set_int_member(o, "replay-rate-pps", (gint64)VS_STAT_GET(st->replay_rate_pps));
+	json_object_set_int_member(o, "catch-up-us", (gint64)cmig_catch_up_us(vm));
 	json_object_set_int_member(o, "transitions", vm->mig.transitions);
 	json_array_add_object_element(arr, o);
 }

@@ -365,6 +365,8 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	uint32_t mode = vs_dp_mode(vm);
 	unsigned int work = 0;
 	unsigned int bursts = 0;
+	unsigned int rx = 0;
+	uint64_t now;
 	uint32_t drain;
 	bool draining;
 	uint16_t q;
@@ -380,6 +382,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	dp_announce(vm);
 
 	draining = dp_drain_wanted(vm, &drain);
+	now = rte_get_tsc_cycles();
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
 		uint16_t n;
@@ -389,6 +392,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			if (!n)
 				break;
 			work += n;
+			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
 			if (mode == VS_DP_BUFFER)
@@ -400,6 +404,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 		} while (draining && n == VS_DP_BURST && ++bursts < DP_DRAIN_MAX_BURSTS);
 		work += vs_dp_ops->guest_tx(vm, vid, enabled, q);
 	}
+	dp_rate_account(vm, rx, now);
 	if (draining)
 		dp_drain_done(vm, drain);
 	return work;

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -265,6 +266,79 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
 	return true;
 }
 
+/* --- lcore: the replay's pace ---------------------------------------------- */
+
+/*
+ * A replay delivered as fast as the guest's ring takes it arrives as one
+ * burst at the shim's rate, far above the traffic's: a guest with default
+ * socket buffers then drops the burst inside its own stack (issue 16: a
+ * 5000 pps UDP stream, 48-499 datagrams lost per migration as
+ * RcvbufErrors).  So the replay, and the live frames held behind it, are
+ * paced: a token bucket fills at R = max(floor, pace% of the arrival
+ * rate r) and a frame costs one token.  r is what reaches this VM's uplink
+ * (in every mode, so it is known before a rollback's replay, and at the
+ * destination within DP_RATE_MIN_MS of the resume's announce); the
+ * tunnelled frames of a blackout arrived at the source at the same rate.
+ * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
+ * so an lcore that slept in between catches up by that much only.
+ * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
+ */
+#define DP_RATE_WINDOW_MS	100
+#define DP_RATE_MIN_MS		10
+#define DP_PACE_BURST_MS	4
+
+static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
+{
+	const struct vs_dp_pace *pc = &vm->dp.pace;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, cur = 0;
+
+	if (dt >= hz / 1000 * DP_RATE_MIN_MS)	/* the window under way, once it means something */
+		cur = pc->win_frames * hz / dt;
+	return RTE_MAX(pc->prev_pps, cur);
+}
+
+void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
+{
+	struct vs_dp_pace *pc = &vm->dp.pace;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc;
+
+	pc->win_frames += n;
+	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
+		return;
+	/* a window that ended long ago says nothing about the last one */
+	pc->prev_pps = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS ? pc->win_frames * hz / dt : 0;
+	pc->win_tsc = now;
+	pc->win_frames = 0;
+	VS_STAT_SET(vm->stats.arrival_rate_pps, pc->prev_pps);
+}
+
+/*
+ * dp_pace() - how many of @want replayed frames may go now
+ *
+ * Return: @want when pacing is off, else what the bucket holds
+ */
+static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
+{
+	struct vs_dp_pace *pc = &vm->dp.pace;
+	uint32_t pct = vm->policy.replay_pace_pct;
+	uint64_t now, rate;
+	double burst;
+
+	if (!pct)
+		return want;
+	pct = RTE_MAX(pct, (uint32_t)VS_MIN_REPLAY_PACE_PCT);
+	now = rte_get_tsc_cycles();
+	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, dp_arrival_pps(vm, now) * pct / 100);
+	burst = (double)RTE_MAX((uint64_t)VS_DP_BURST, rate * DP_PACE_BURST_MS / 1000);
+	pc->credit += (double)(now - pc->tsc) * (double)rate / (double)rte_get_tsc_hz();
+	pc->tsc = now;
+	if (pc->credit > burst)
+		pc->credit = burst;
+	if (VS_STAT_GET(vm->stats.replay_rate_pps) != rate)
+		VS_STAT_SET(vm->stats.replay_rate_pps, rate);
+	return pc->credit >= want ? want : (uint16_t)pc->credit;
+}
+
 /* --- lcore: replay --------------------------------------------------------- */
 
 /*
@@ -275,11 +349,16 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
 static bool dp_flush_pending(struct vs_vm *vm, int vid)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
-	uint16_t sent;
+	uint16_t sent, allowed;
 
 	if (!pd->n)
 		return true;
-	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], pd->n);
+	allowed = dp_pace(vm, pd->n);
+	if (!allowed)
+		return false;	/* paced: the bucket refills by the next poll */
+	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], allowed);
+	if (vm->policy.replay_pace_pct)
+		vm->dp.pace.credit -= sent;
 	if (sent) {
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
 		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pd->pkts[pd->head], sent));

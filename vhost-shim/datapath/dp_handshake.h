@@ -177,14 +177,25 @@ struct vs_dp_handshake {
  * @inject:	main loop -> lcore ring
  * @acct:	lcore only: the caps' accounting of the episode
  * @pending:	lcore only: a burst the guest's RX ring has not taken yet
+ * @pace:	lcore only: the replay's pace (dp_buffer.c)
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
  * @announce_done: lcore only: announce requests served
  * @dedup:	lcore only (allocated and freed by the main loop while no
  *		lcore sees the port)
  */
+/* Lcore-private: the arrival rate and the replay's token bucket */
+struct vs_dp_pace {
+	uint64_t win_tsc;		/* start of the current rate window */
+	uint64_t win_frames;		/* frames arrived in it */
+	uint64_t prev_pps;		/* rate of the window before */
+	uint64_t tsc;			/* last refill of the bucket */
+	double credit;			/* frames the replay may deliver now */
+};
+
 struct vs_dp_port {
 	struct vs_dp_handshake hs;
+	struct vs_dp_pace pace;
 	uint64_t stats_at;		/* lcore: TSC of the last uplink stats read */
 	uint64_t rx_nombuf, rx_missed;	/* lcore: uplink counters then */
 	struct rte_ring *held;

@@ -166,6 +166,15 @@ void dp_requeue(struct vs_vm *vm);
 bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
 
 /**
+ * dp_rate_account() - frames arrived for this VM (the replay's pace is a
+ * multiple of their rate)
+ * @vm:		port
+ * @n:		frames received from the uplink (0: none, the clock moved)
+ * @now:	rte_get_tsc_cycles()
+ */
+void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now);
+
+/**
  * dp_drain_wanted() - is a drain request waiting
  * @vm:		port
  * @ticket:	set to the request's ticket
