@@ -410,8 +410,15 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
 			}
 			if (!n) {	/* both empty after inject_done: done */
-				__atomic_store_n(&hs->mode, VS_DP_LIVE, __ATOMIC_RELEASE);
-				__atomic_store_n(&hs->replay_finished, true, __ATOMIC_RELEASE);
+				uint32_t replay = VS_DP_REPLAY;
+
+				/* a CAS: the main loop may have switched the
+				 * port to BUFFER meanwhile (device gone) */
+				if (__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE,
+								false, __ATOMIC_ACQ_REL,
+								__ATOMIC_ACQUIRE))
+					__atomic_store_n(&hs->replay_finished, true,
+							 __ATOMIC_RELEASE);
 			}
 		}
 		if (!n)

@@ -95,8 +95,9 @@ struct vs_dp_dedup;
  *
  * @mode:	enum vs_dp_mode.  main stores any mode (release); vhost
  *		CASes LIVE -> BUFFER (device gone); lcore CASes LIVE -> REPLAY
- *		(guest ring full, frames left in held) and stores REPLAY ->
- *		LIVE when a replay is complete.  lcore loads it (acquire)
+ *		(guest ring full, frames left in held) and REPLAY -> LIVE
+ *		when a replay is complete (a CAS: a BUFFER the main loop or
+ *		the vhost thread stored meanwhile stays).  lcore loads it (acquire)
  *		once per poll and again after a replay step.
  * @episode:	main/vhost add 1 (release) to start a buffering episode;
  *		lcore loads (acquire) and restarts its caps' accounting when
