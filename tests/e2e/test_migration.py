@@ -330,9 +330,10 @@ def scenario_udp(ns, workdir, tap):
     rcvbuf = sum(m["guest_kernel_drops"].get("udp_rcvbuf_errors", 0) for m in per3)
     tap.ok(final3["lost"] > 0 and rcvbuf > 0 and final3["reordered"] == 0,
            "pacing off (replay-pace-pct 0), default guest: %d of %d datagrams lost in %d "
-           "migrations, %d of them RcvbufErrors inside the guest, 0 reordered (the pacing "
-           "check can fail); pacing on above: 0 lost"
-           % (final3["lost"], sres3["sent"], np_, rcvbuf),
+           "migrations, %d RcvbufErrors inside the guest, 0 reordered (the pacing check can "
+           "fail); paced above: %d lost, %d RcvbufErrors"
+           % (final3["lost"], sres3["sent"], np_, rcvbuf, final["lost"],
+              sum(m["guest_kernel_drops"].get("udp_rcvbuf_errors", 0) for m in per)),
            {"guest": final3, "per": [(m["lost"], m["guest_kernel_drops"]) for m in per3]})
     nc = int(os.environ.get("VSHIM_CONTROL_MIGRATIONS", "2"))
     sres2, final2, per2, pair2, _, _ = udp_run(ns, os.path.join(workdir, "nobuf"), tap, nc,
