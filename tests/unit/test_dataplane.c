@@ -821,6 +821,24 @@ static void test_pace(void)
 	t_port_free(vm);
 }
 
+/* Frames the tunnel brings count in the arrival rate (stragglers, and
+ * the blackout's frames at the destination) */
+static void test_pace_tunnel_arrivals(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint64_t hz = rte_get_tsc_hz(), t0 = rte_get_tsc_cycles();
+	unsigned int n;
+
+	for (n = 0; n < 500; n++) {		/* 250 ms at 2000 frames/s */
+		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
+		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 2000)
+			vs_dp_poll_port(vm);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1500);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2200);
+	t_port_free(vm);
+}
+
 static void test_announce(void)
 {
 	struct vs_vm *vm = t_port_new();
@@ -871,6 +889,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/pace", test_pace);
+	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */

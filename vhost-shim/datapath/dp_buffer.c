@@ -275,10 +275,11 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
  * 5000 pps UDP stream, 48-499 datagrams lost per migration as
  * RcvbufErrors).  So the replay, and the live frames held behind it, are
  * paced: a token bucket fills at R = max(floor, pace% of the arrival
- * rate r) and a frame costs one token.  r is what reaches this VM's uplink
- * (in every mode, so it is known before a rollback's replay, and at the
- * destination within DP_RATE_MIN_MS of the resume's announce); the
- * tunnelled frames of a blackout arrived at the source at the same rate.
+ * rate r) and a frame costs one token.  r is what reaches this VM on this
+ * host: its uplink, in every mode (so it is known before a rollback's
+ * replay), plus the frames the tunnel brings (counted by the main loop as
+ * they arrive: at the destination the blackout's frames, streamed as the
+ * source buffered them, and the stragglers).
  * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
@@ -301,8 +302,13 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 {
 	struct vs_dp_pace *pc = &vm->dp.pace;
 	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc;
+	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
 
-	pc->win_frames += n;
+	/* the VM's frames that reach this host through the tunnel count too
+	 * (the main loop counts them as they arrive): at the destination the
+	 * blackout's frames and the stragglers come that way */
+	pc->win_frames += n + (tun - pc->tun_seen);
+	pc->tun_seen = tun;
 	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
 		return;
 	/* a window that ended long ago says nothing about the last one */

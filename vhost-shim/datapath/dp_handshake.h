@@ -190,6 +190,7 @@ struct vs_dp_pace {
 	uint64_t win_tsc;		/* start of the current rate window */
 	uint64_t win_frames;		/* frames arrived in it */
 	uint64_t prev_pps;		/* rate of the window before */
+	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
 	uint64_t tsc;			/* last refill of the bucket */
 	double credit;			/* frames the replay may deliver now */
 };

@@ -156,10 +156,22 @@ static void ho_dedup_close(struct vs_vm *vm)
 	}
 }
 
+#define HO_DEDUP_RECHECK_MS	200
+
 static gboolean ho_dedup_close_cb(gpointer data)
 {
 	struct vs_vm *vm = data;
 
+	/*
+	 * A paced replay may still hold tunnelled frames, or direct ones
+	 * behind them, whose copies went the other way: the window lasts
+	 * until the replay is done (bounded: the replay ends, or the state
+	 * machine leaves replaying).
+	 */
+	if (vm->mig.state == VS_MIG_STATE_REPLAYING || !g_queue_is_empty(&vm->ho->replay_q)) {
+		vm->ho->dedup_timer = g_timeout_add(HO_DEDUP_RECHECK_MS, ho_dedup_close_cb, vm);
+		return G_SOURCE_REMOVE;
+	}
 	vm->ho->dedup_timer = 0;
 	vs_dp_dedup_close(vm);
 	return G_SOURCE_REMOVE;
