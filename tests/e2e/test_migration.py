@@ -506,7 +506,10 @@ def scenario_stragglers(ns, workdir, tap):
                 "corrupted": 0}
         tap.ok(st["stragglers-forwarded"] > 500 and clean(final) == want,
                "stragglers for 1 s: %d forwarded through the tunnel, 0 lost, in order"
-               % st["stragglers-forwarded"], {"guest": final, "source": st})
+               % st["stragglers-forwarded"],
+               {"guest": final, "guest_kernel_drops": pair.guest.stats().get("kernel", {}),
+                "source": st, "destination": pair.src.stats("vm1"),
+                "destination_migration": pair.src.migration("vm1")})
     finally:
         pair.stop()
 
