@@ -46,13 +46,14 @@ paused with -S, pmemsave on both sides, tests/e2e/ramdiff.py classifying the
 difference as the known TCG bug or a backend bug), see docs/qemu-tcg-bug.md.
 
 Environment: VSHIM_MIGRATIONS (udp: migrations with the shim, default 10),
-VSHIM_PACE_OFF_MIGRATIONS (udp: migrations of the run with replay pacing off,
-which must lose datagrams in the default guest's socket, default 4),
+VSHIM_DEFAULT_GUEST_MIGRATIONS (udp: migrations of each of the two runs on
+the default guest, paced and unpaced; unpaced must lose datagrams in the
+guest's socket, default 3),
 VSHIM_CONTROL_MIGRATIONS (udp: migrations of the buffering-off control run,
 default 2).
 
 The guest runs the kernel's default network settings (no rmem_max change, no
-SO_RCVBUFFORCE): udp shows that it loses nothing with the shim's paced replay.
+SO_RCVBUFFORCE) except where a test says why it needs more (TUNED_GUEST).
 """
 
 import json
@@ -73,11 +74,25 @@ PORT_A, PORT_B = 7401, 7402
 clean = shimlib.loss_counts
 
 
+# A guest whose UDP sink has an 8 MB receive buffer (tests/guest/init).  The
+# test guest otherwise runs the kernel's default network settings, and a TCG
+# guest on this 2-core machine cannot absorb 5000 pps right after a resume:
+# even the buffering-off control run, which replays nothing, loses datagrams
+# in the guest's own socket then (RcvbufErrors; 1601 and 82 in its two
+# migrations when measured), and at 2000 pps it lost 302 in stragglers and
+# 52 in cancel with the shim's counters all clean.  The migration tests
+# check the shim (every datagram delivered, in order), so they use this
+# guest; udp's default-guest runs measure what the replay costs a guest
+# that does not tune its buffers.
+TUNED_GUEST = "vshim.rcvbuf=8388608"
+
+
 class Pair:
     """Two shims, one VM port each (same VM), and the VM on one of them."""
 
-    def __init__(self, ns, workdir, tap, port_opts=None, key_b=None):
+    def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST):
         self.ns = ns
+        self.guest_append = guest_append
         self.workdir = workdir
         self.tap = tap
         os.makedirs(workdir, exist_ok=True)
@@ -113,7 +128,8 @@ class Pair:
         self.gen += 1
         name = "g%d" % self.gen
         return vt.Guest(shim.port("vm1").netdev(), ns=self.ns, name=name, ip=IP, mac=MAC,
-                        workdir=os.path.join(self.workdir, name), incoming=incoming)
+                        workdir=os.path.join(self.workdir, name), incoming=incoming,
+                        append=self.guest_append)
 
     @property
     def src(self):
@@ -218,11 +234,14 @@ def diagnose_loss(tap, pair, per, sent):
                  "order around seq %d: %s" % (q, mig, near, q + 1, ctx))
 
 
-def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000, port_opts=None):
+
+
+def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000, port_opts=None,
+            guest_append=TUNED_GUEST):
     opts = dict(port_opts or {})
     if not buffer_on:
         opts["buffer"] = "off"
-    pair = Pair(ns, workdir, tap, port_opts=opts)
+    pair = Pair(ns, workdir, tap, port_opts=opts, guest_append=guest_append)
     try:
         g = pair.boot()
         g.reset()
@@ -318,23 +337,31 @@ def scenario_udp(ns, workdir, tap):
            {"sender": sres, "guest": final, "per_migration": per})
     tap.diag("downtimes (QEMU, ms): %s; guest max gap %d us"
              % (pair.downtimes, final["max_gap_us"]))
-    # The guest runs the kernel's default network settings (a socket
-    # buffer of a few hundred small datagrams): the replay above was paced
-    # (replay-pace-pct, default 150% of the arrival rate).  Unpaced, the
-    # same replay arrives as one burst and the guest's own UDP socket
-    # overflows (RcvbufErrors), although the shim delivered every frame.
-    np_ = int(os.environ.get("VSHIM_PACE_OFF_MIGRATIONS", "4"))
-    sres3, final3, per3, _, _, delivered3 = udp_run(ns, os.path.join(workdir, "nopace"), tap,
-                                                    np_, True,
-                                                    port_opts={"replay-pace-pct": 0})
-    rcvbuf = sum(m["guest_kernel_drops"].get("udp_rcvbuf_errors", 0) for m in per3)
-    tap.ok(final3["lost"] > 0 and rcvbuf > 0 and final3["reordered"] == 0,
-           "pacing off (replay-pace-pct 0), default guest: %d of %d datagrams lost in %d "
-           "migrations, %d RcvbufErrors inside the guest, 0 reordered (the pacing check can "
-           "fail); paced above: %d lost, %d RcvbufErrors"
-           % (final3["lost"], sres3["sent"], np_, rcvbuf, final["lost"],
-              sum(m["guest_kernel_drops"].get("udp_rcvbuf_errors", 0) for m in per)),
-           {"guest": final3, "per": [(m["lost"], m["guest_kernel_drops"]) for m in per3]})
+    # The default guest (a socket buffer of a few hundred small datagrams),
+    # paced replay (replay-pace-pct's default) and unpaced (0): the shim
+    # delivers every frame either way; what the guest's own socket drops is
+    # in its RcvbufErrors.  Unpaced, the replay arrives as one burst and
+    # the socket overflows: that check can fail.  Paced, the loss is
+    # measured and reported, not asserted: this guest loses datagrams after
+    # a resume even without a replay (see TUNED_GUEST).
+    def rcvbuf_errors(per_):
+        return sum(m["guest_kernel_drops"].get("udp_rcvbuf_errors", 0) for m in per_)
+    nd = int(os.environ.get("VSHIM_DEFAULT_GUEST_MIGRATIONS", "3"))
+    sres4, final4, per4, _, _, _ = udp_run(ns, os.path.join(workdir, "pace"), tap, nd, True,
+                                           guest_append="")
+    sres3, final3, per3, _, _, _ = udp_run(ns, os.path.join(workdir, "nopace"), tap, nd, True,
+                                           port_opts={"replay-pace-pct": 0}, guest_append="")
+    tap.ok(final3["lost"] > 0 and rcvbuf_errors(per3) > 0 and final3["reordered"] == 0 and
+           final4["reordered"] == 0 and final4["duplicated"] == 0,
+           "default guest, %d migrations each: pacing off (replay-pace-pct 0) %d of %d "
+           "datagrams lost, %d RcvbufErrors inside the guest (the check can fail); paced "
+           "%d of %d lost, %d RcvbufErrors; 0 reordered either way"
+           % (nd, final3["lost"], sres3["sent"], rcvbuf_errors(per3), final4["lost"],
+              sres4["sent"], rcvbuf_errors(per4)),
+           {"paced": [(m["lost"], m["guest_kernel_drops"], m["resume_to_last_replay_us"])
+                      for m in per4],
+            "unpaced": [(m["lost"], m["guest_kernel_drops"], m["resume_to_last_replay_us"])
+                        for m in per3]})
     nc = int(os.environ.get("VSHIM_CONTROL_MIGRATIONS", "2"))
     sres2, final2, per2, pair2, _, _ = udp_run(ns, os.path.join(workdir, "nobuf"), tap, nc,
                                                False)
@@ -917,6 +944,7 @@ class TlsPair(Pair):
 
     def __init__(self, ns, workdir, tap, ca):
         self.ns = ns
+        self.guest_append = TUNED_GUEST
         self.workdir = workdir
         self.tap = tap
         opts = {"linger-ms": 1000}

@@ -56,7 +56,7 @@ VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
 #define VS_DEFAULT_LINGER_MS		2000
 #define VS_DEFAULT_REPLAY_HOLD_MS	300
 /* Replay pace: percent of the frames' arrival rate (0: off, one burst) */
-#define VS_DEFAULT_REPLAY_PACE_PCT	150
+#define VS_DEFAULT_REPLAY_PACE_PCT	150	/* docs/migration.md: why */
 #define VS_MIN_REPLAY_PACE_PCT		110	/* slower never catches up well */
 #define VS_MAX_REPLAY_PACE_PCT		10000
 #define VS_REPLAY_PACE_FLOOR_PPS	1000	/* before any arrival is seen */
