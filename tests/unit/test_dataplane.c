@@ -836,6 +836,18 @@ static void test_pace_tunnel_arrivals(void)
 	}
 	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1500);
 	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2200);
+
+	/* a flood: every frame both ways, r is not doubled */
+	t0 = rte_get_tsc_cycles();
+	for (n = 0; n < 500; n++) {
+		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
+		t_uplink_queue(n, 1);
+		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 2000)
+			vs_dp_poll_port(vm);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1500);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2200);
+	t_check_accounting(vm, 0);
 	t_port_free(vm);
 }
 

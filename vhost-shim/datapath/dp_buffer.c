@@ -277,9 +277,9 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
  * paced: a token bucket fills at R = max(floor, pace% of the arrival
  * rate r) and a frame costs one token.  r is what reaches this VM on this
  * host: its uplink, in every mode (so it is known before a rollback's
- * replay), plus the frames the tunnel brings (counted by the main loop as
+ * replay), or the frames the tunnel brings (counted by the main loop as
  * they arrive: at the destination the blackout's frames, streamed as the
- * source buffered them, and the stragglers).
+ * source buffered them, and the stragglers), whichever is larger.
  * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
@@ -294,7 +294,7 @@ static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
 	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, cur = 0;
 
 	if (dt >= hz / 1000 * DP_RATE_MIN_MS)	/* the window under way, once it means something */
-		cur = pc->win_frames * hz / dt;
+		cur = RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt;
 	return RTE_MAX(pc->prev_pps, cur);
 }
 
@@ -304,17 +304,24 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc;
 	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
 
-	/* the VM's frames that reach this host through the tunnel count too
+	/*
+	 * The VM's frames that reach this host through the tunnel count too
 	 * (the main loop counts them as they arrive): at the destination the
-	 * blackout's frames and the stragglers come that way */
-	pc->win_frames += n + (tun - pc->tun_seen);
+	 * blackout's frames and the stragglers come that way.  The larger of
+	 * the two rates, not their sum: while a switch floods the VM's MAC to
+	 * both hosts, every frame arrives both ways (and one copy is dropped
+	 * as a duplicate).
+	 */
+	pc->win_frames += n;
+	pc->win_tun += tun - pc->tun_seen;
 	pc->tun_seen = tun;
 	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
 		return;
 	/* a window that ended long ago says nothing about the last one */
-	pc->prev_pps = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS ? pc->win_frames * hz / dt : 0;
+	pc->prev_pps = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS
+			       ? RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt : 0;
 	pc->win_tsc = now;
-	pc->win_frames = 0;
+	pc->win_frames = pc->win_tun = 0;
 	VS_STAT_SET(vm->stats.arrival_rate_pps, pc->prev_pps);
 }
 

@@ -188,7 +188,8 @@ struct vs_dp_handshake {
 /* Lcore-private: the arrival rate and the replay's token bucket */
 struct vs_dp_pace {
 	uint64_t win_tsc;		/* start of the current rate window */
-	uint64_t win_frames;		/* frames arrived in it */
+	uint64_t win_frames;		/* frames the uplink received in it */
+	uint64_t win_tun;		/* frames the tunnel brought in it */
 	uint64_t prev_pps;		/* rate of the window before */
 	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
 	uint64_t tsc;			/* last refill of the bucket */
