@@ -281,7 +281,7 @@ echo "  systemd-analyze verify vhost-shim.service vhost-shim@pkgtest.service: ex
 [ "$rc" -eq 0 ] && [ -z "$out" ] || die "systemd-analyze verify complained"
 
 step "this host: the migration demo on /usr/sbin/vhost-shim"
-VSHIM_BIN=/usr/sbin/vhost-shim python3 "$SRC/tools/demo.py" --only shim --json \
+VSHIM_BIN=/usr/sbin/vhost-shim python3 "$SRC/tools/demo.py" --only shim --guest-rcvbuf 8388608 --json \
     >"$LOG/demo.json" 2>"$LOG/demo.log"
 demo_rc=$?
 tail -5 "$LOG/demo.log" | sed 's/^/  /'
