@@ -47,6 +47,8 @@ static struct {
 	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
 	GArray *got;			/* uint32_t seq of each frame delivered */
 	uint64_t nombuf, missed;	/* the uplink's own drop counters */
+	bool fake_clock;		/* the lcore reads now, not the TSC */
+	uint64_t now;			/* the fake clock, in TSC cycles */
 } t;
 
 static uint32_t t_seq_of(struct rte_mbuf *m)
@@ -101,12 +103,30 @@ static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
 	return 0;
 }
 
+static uint64_t t_tsc(void)
+{
+	return t.fake_clock ? t.now : rte_get_tsc_cycles();
+}
+
+/* The fake clock from now on, starting at the TSC's value */
+static void t_clock_fake(void)
+{
+	t.now = rte_get_tsc_cycles();
+	t.fake_clock = true;
+}
+
+static void t_clock_advance_us(uint64_t us)
+{
+	t.now += us * rte_get_tsc_hz() / 1000000;
+}
+
 static const struct vs_dp_ops t_ops = {
 	.guest_enqueue = t_guest_enqueue,
 	.uplink_rx = t_uplink_rx,
 	.uplink_tx = t_uplink_tx,
 	.guest_tx = t_guest_tx,
 	.uplink_drops = t_uplink_drops,
+	.tsc = t_tsc,
 };
 
 /* --- frames and ports ------------------------------------------------------ */
@@ -173,6 +193,7 @@ static struct vs_vm *t_port_new(void)
 	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	t.guest_room = T_UNLIMITED;
 	t.guest_budget = T_UNLIMITED;
+	t.fake_clock = false;
 	return vm;
 }
 
@@ -721,6 +742,27 @@ static void test_dedup_origins(void)
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
 	g_assert_cmpuint(t.got->len, ==, 24);
 
+	/* 20 identical frames tunnelled, then a switch floods their 20 direct
+	 * copies: each copy cancels one frame, so the guest has 20, not 36 */
+	vs_dp_dedup_open(vm);
+	for (i = 0; i < 20; i++)
+		t_inject(vm, 11, 1);
+	t_poll(vm, 1);
+	for (i = 0; i < 20; i++)
+		t_uplink_queue(11, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 23);
+	g_assert_cmpuint(t.got->len, ==, 44);
+	/* and the other way round, with a 21st direct frame: a repeat */
+	for (i = 0; i < 21; i++)
+		t_uplink_queue(12, 1);
+	t_poll(vm, 1);
+	for (i = 0; i < 20; i++)
+		t_inject(vm, 12, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 43);
+	g_assert_cmpuint(t.got->len, ==, 65);
+
 	/* a new window forgets the old one; a closed one filters nothing */
 	vs_dp_dedup_open(vm);
 	t_inject(vm, 9, 1);
@@ -729,9 +771,9 @@ static void test_dedup_origins(void)
 	t_uplink_queue(10, 1);
 	t_inject(vm, 10, 1);
 	t_poll(vm, 1);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-	g_assert_cmpuint(t.got->len, ==, 27);
-	t_check_accounting(vm, 5);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 43);
+	g_assert_cmpuint(t.got->len, ==, 68);
+	t_check_accounting(vm, 45);
 	t_port_free(vm);
 }
 
@@ -740,75 +782,84 @@ static void test_uplink_drops(void)
 {
 	struct vs_vm *vm = t_port_new();
 
+	t_clock_fake();
 	t_poll(vm, 1);
 	t.nombuf = 17;
 	t.missed = 3;
-	g_usleep(110 * 1000);
+	t_clock_advance_us(110 * 1000);
 	t_poll(vm, 1);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 17);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_MISSED], ==, 3);
 	t.nombuf = 20;
 	t_poll(vm, 1);		/* read every 100 ms, not every poll */
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 17);
-	g_usleep(110 * 1000);
+	t_clock_advance_us(110 * 1000);
 	t_poll(vm, 1);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_NO_MBUF], ==, 20);
 	t_port_free(vm);
 }
 
 /*
- * A paced replay: never faster than the bucket allows (R = the floor
- * while no frame arrives, pace% of the arrival rate once they do, plus one
- * burst), and it completes.  Only upper bounds on rates: a loaded machine
- * may run the poller late, never early.
+ * A paced replay on the fake clock: R = the floor while no frame arrives,
+ * pace% of the arrival rate once they do, a bucket of 4 ms (at least one
+ * burst); it completes, in order.
  */
 static void test_pace(void)
 {
 	struct vs_vm *vm = t_port_new();
-	uint64_t hz = rte_get_tsc_hz(), t0, t1;
-	guint n;
+	guint n, ms;
 
+	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
 	t_inject(vm, 1, 200);
 	vs_dp_replay_start(vm);
 	vs_dp_inject_close(vm);
-	t0 = rte_get_tsc_cycles();
-	while (rte_get_tsc_cycles() - t0 < hz / 10)	/* 100 ms */
-		vs_dp_poll_port(vm);
-	t1 = rte_get_tsc_cycles();
-	n = t.got->len;
-	/* the floor, 1000 pps, and the bucket's first burst */
-	g_assert_cmpuint(n, <=, VS_DP_BURST + (t1 - t0) * VS_REPLAY_PACE_FLOOR_PPS / hz + 1);
-	g_assert_cmpuint(n, >, 0);
+	for (ms = 0; ms < 100; ms++) {		/* 100 ms, polled every 100 us */
+		t_poll(vm, 1);
+		for (n = 0; n < 10; n++) {
+			t_clock_advance_us(100);
+			t_poll(vm, 1);
+		}
+	}
+	/* the floor, 1000 pps: 100 frames in 100 ms, and the first burst */
+	g_assert_cmpuint(t.got->len, >=, 100);
+	g_assert_cmpuint(t.got->len, <=, 100 + VS_DP_BURST);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
-	while (!vs_dp_replay_finished(vm))
-		vs_dp_poll_port(vm);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+	}
 	t_assert_run(0, 1, 200);
 
-	/* frames arriving at ~4000 pps: the next replay runs at ~6000 pps */
+	/* 800 frames arriving at 4000 pps, buffered */
 	vs_dp_buffer_start(vm, true);
-	t0 = rte_get_tsc_cycles();
-	for (n = 0; n < 800; n++) {		/* 200 ms at 4 frames a ms */
+	for (n = 0; n < 800; n++) {
 		t_uplink_queue(1000 + n, 1);
-		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 4000)
-			vs_dp_poll_port(vm);
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
 	}
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 3000);
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 4400);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 3900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 4100);
+	/* the replay, with frames still arriving at 4000 pps (held behind
+	 * it): 150%, 6000 pps, so 600 frames in 100 ms, plus a bucket */
 	vs_dp_replay_start(vm);
 	vs_dp_inject_close(vm);
 	n = t.got->len;
-	t0 = rte_get_tsc_cycles();
-	while (rte_get_tsc_cycles() - t0 < hz / 20)	/* 50 ms, no arrivals */
-		vs_dp_poll_port(vm);
-	t1 = rte_get_tsc_cycles();
-	/* at most 150% of 4400 pps (the rate falls as the window with no
-	 * arrivals replaces the last one) */
-	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6600);
-	g_assert_cmpuint(t.got->len - n, <=, VS_DP_BURST + (t1 - t0) * 6600 / hz + 1);
-	while (!vs_dp_replay_finished(vm))
-		vs_dp_poll_port(vm);
+	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
+		t_uplink_queue(5000 + ms, 1);
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 5800);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6200);
+	g_assert_cmpuint(t.got->len - n, >=, 560);
+	g_assert_cmpuint(t.got->len - n, <=, 620 + 6200 * 4 / 1000);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
 	t_assert_run(200, 1000, 800);
+	t_assert_run(1000, 5000, 400);
 	t_check_accounting(vm, 200);
 
 	/* off: one burst, as fast as the ring takes it */
@@ -822,31 +873,30 @@ static void test_pace(void)
 }
 
 /* Frames the tunnel brings count in the arrival rate (stragglers, and
- * the blackout's frames at the destination) */
+ * the blackout's frames at the destination); a flood that brings every
+ * frame both ways does not double it */
 static void test_pace_tunnel_arrivals(void)
 {
 	struct vs_vm *vm = t_port_new();
-	uint64_t hz = rte_get_tsc_hz(), t0 = rte_get_tsc_cycles();
 	unsigned int n;
 
+	t_clock_fake();
 	for (n = 0; n < 500; n++) {		/* 250 ms at 2000 frames/s */
 		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
-		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 2000)
-			vs_dp_poll_port(vm);
+		t_clock_advance_us(500);
+		t_poll(vm, 1);
 	}
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1500);
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2200);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2100);
 
-	/* a flood: every frame both ways, r is not doubled */
-	t0 = rte_get_tsc_cycles();
 	for (n = 0; n < 500; n++) {
 		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
 		t_uplink_queue(n, 1);
-		while (rte_get_tsc_cycles() - t0 < (uint64_t)(n + 1) * hz / 2000)
-			vs_dp_poll_port(vm);
+		t_clock_advance_us(500);
+		t_poll(vm, 1);
 	}
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1500);
-	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2200);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2100);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
 }

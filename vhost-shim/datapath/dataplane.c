@@ -72,12 +72,18 @@ static int dp_uplink_drops_get(uint16_t port, uint64_t *nombuf, uint64_t *missed
 	return 0;
 }
 
+static uint64_t dp_tsc(void)
+{
+	return rte_get_tsc_cycles();
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
 	.uplink_tx = dp_uplink_tx,
 	.guest_tx = dp_vm_to_uplink,
 	.uplink_drops = dp_uplink_drops_get,
+	.tsc = dp_tsc,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -339,7 +345,7 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 static void dp_uplink_drops(struct vs_vm *vm)
 {
 	struct vs_dp_port *dp = &vm->dp;
-	uint64_t now = rte_get_tsc_cycles(), nombuf, missed;
+	uint64_t now = vs_dp_ops->tsc(), nombuf, missed;
 
 	if (now - dp->stats_at < rte_get_tsc_hz() / 1000 * DP_UPLINK_STATS_MS)
 		return;
@@ -382,7 +388,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	dp_announce(vm);
 
 	draining = dp_drain_wanted(vm, &drain);
-	now = rte_get_tsc_cycles();
+	now = vs_dp_ops->tsc();
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
 		uint16_t n;

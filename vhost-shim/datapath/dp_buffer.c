@@ -340,7 +340,7 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 	if (!pct)
 		return want;
 	pct = RTE_MAX(pct, (uint32_t)VS_MIN_REPLAY_PACE_PCT);
-	now = rte_get_tsc_cycles();
+	now = vs_dp_ops->tsc();
 	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, dp_arrival_pps(vm, now) * pct / 100);
 	burst = (double)RTE_MAX((uint64_t)VS_DP_BURST, rate * DP_PACE_BURST_MS / 1000);
 	pc->credit += (double)(now - pc->tsc) * (double)rate / (double)rte_get_tsc_hz();

@@ -41,6 +41,7 @@ struct vs_dp_ops {
 	uint16_t (*uplink_tx)(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	unsigned int (*guest_tx)(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
 	int (*uplink_drops)(uint16_t port, uint64_t *nombuf, uint64_t *missed);
+	uint64_t (*tsc)(void);		/* the lcore's clock: rates, pacing, stats reads */
 };
 
 /* The ops in use: the DPDK ones unless a test replaced them */
@@ -199,17 +200,20 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * VM's MAC to both hosts during the switchover).  So each origin's
  * delivered frames are recorded in a table of their own (64-bit hash over
  * the whole frame, 4-way set-associative buckets): a tunnelled frame is
- * looked up only among the direct ones and vice versa, and an entry that
- * matched is forgotten, so one copy cancels exactly one frame.  Two frames
- * of the same origin are never compared: byte-identical repeats (health
- * checks, VRRP adverts, BPDUs) are legitimate.  A full bucket forgets its
- * oldest entry (a copy may then pass); two different frames would need
- * equal 64-bit hashes to be mistaken for each other.
+ * looked up only among the direct ones and vice versa.  An entry counts
+ * the frames of its hash that origin delivered, and a match takes one off,
+ * so one copy cancels exactly one frame: 20 byte-identical frames
+ * tunnelled and their 20 flooded direct copies make 20 frames, not 20 or
+ * 36.  Two frames of the same origin are never compared: byte-identical
+ * repeats (health checks, VRRP adverts, BPDUs) are legitimate.  A full
+ * bucket forgets its oldest entry (a copy may then pass); two different
+ * frames would need equal 64-bit hashes to be mistaken for each other.
  */
 #define VS_DEDUP_SLOTS 16384
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
-	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
+	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];	/* hash, 0: empty */
+	uint16_t count[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];	/* frames of that hash */
 };
 
 /**
