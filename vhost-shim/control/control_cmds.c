@@ -19,6 +19,8 @@
  * either side of it.  Gauges (peaks, last durations) are reported as they
  * are and are not reset.
  */
+#include <inttypes.h>
+#include <linux/virtio_config.h>
 #include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -183,8 +185,18 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 	json_object_set_string_member(o, "uplink", pc->uplink);
 	json_object_set_int_member(o, "queues", pc->queues);
 	/* vid is published by the vhost thread with a release store */
-	json_object_set_string_member(o, "state", __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0
-						  ? "running" : "waiting");
+	if (__atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0) {
+		uint64_t features = __atomic_load_n(&vm->features, __ATOMIC_RELAXED);
+		char hex[19];
+
+		json_object_set_string_member(o, "state", "running");
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, features);
+		json_object_set_string_member(o, "features", hex);
+		json_object_set_string_member(o, "ring", features & (1ULL << VIRTIO_F_RING_PACKED)
+							 ? "packed" : "split");
+	} else {
+		json_object_set_string_member(o, "state", "waiting");
+	}
 	vs_ctl_mig_add_identity(vm, o);	/* while it expects a migration */
 	json_array_add_object_element(opaque, o);
 }

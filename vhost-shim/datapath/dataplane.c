@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_config.h>
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -254,6 +256,9 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	 * DPDK's vhost thread holds while it calls destroy_device(), and that
 	 * waits (vs_dp_quiesce()) for this lcore: a deadlock on GET_VRING_BASE.
 	 */
+	/* split rings only: a packed ring is never offered (vhost_port.c) */
+	if (__atomic_load_n(&vm->features, __ATOMIC_RELAXED) & (1ULL << VIRTIO_F_RING_PACKED))
+		return;
 	if (*at == (uint32_t)avail + 1 || rte_vhost_get_vhost_vring(vid, VS_VRING_TX(q), &vr) ||
 	    !vr.avail || __atomic_load_n(&vr.avail->idx, __ATOMIC_ACQUIRE) == avail ||
 	    rte_mempool_avail_count(vm->pool) < VS_DP_BURST) {
