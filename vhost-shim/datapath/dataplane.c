@@ -92,6 +92,8 @@ const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
 
 void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
+	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
+			  ops->guest_tx && ops->uplink_drops && ops->tsc));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 

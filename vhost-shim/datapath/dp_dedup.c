@@ -4,8 +4,7 @@
  *
  * Theory of operation: see struct vs_dp_dedup in dp_priv.h: two tables,
  * one per origin, a frame is checked against the other origin's only, and
- * a match takes one frame off the entry it matched (an entry counts
- * byte-identical frames).  The main
+ * a match removes the entry it matched.  The main
  * loop opens a window (vs_dp_dedup_open(): a new epoch, active) when the VM
  * resumes at the destination and closes it once the source's stream ended;
  * the lcore, the table's only user, wipes the table when it sees a new
@@ -32,58 +31,27 @@ static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
 	       1;	/* 0: empty slot */
 }
 
-/* The bucket (its first way's index) comes from the high half: bit 0 of
- * the hash is always set, so h % buckets would only ever pick the odd
- * buckets */
-static inline unsigned int dp_dedup_bucket(uint64_t h)
+/* The bucket comes from the high half: bit 0 of the hash is always set,
+ * so h % buckets would only ever pick the odd buckets */
+static inline uint64_t *dp_dedup_bucket(struct vs_dp_dedup *d, enum vs_dp_origin origin,
+					uint64_t h)
 {
-	return (unsigned int)((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4;
+	return &d->slot[origin][((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
 }
 
-/* Take one frame @h off @origin's bucket, if it is there; an entry whose
- * count reaches 0 goes, the newer ones move up */
-static bool dp_dedup_take(struct vs_dp_dedup *d, enum vs_dp_origin origin, uint64_t h)
+/* Forget one entry @h of a bucket, if it is there; the newer ones move up */
+static bool dp_dedup_take(uint64_t *b, uint64_t h)
 {
-	unsigned int b = dp_dedup_bucket(h), w;
-	uint64_t *slot = &d->slot[origin][b];
-	uint16_t *count = &d->count[origin][b];
+	unsigned int w;
 
-	for (w = 0; w < 4 && slot[w] != h; w++)
+	for (w = 0; w < 4 && b[w] != h; w++)
 		;
 	if (w == 4)
 		return false;
-	if (--count[w] > 0)
-		return true;
-	for (; w < 3; w++) {
-		slot[w] = slot[w + 1];
-		count[w] = count[w + 1];
-	}
-	slot[3] = 0;
-	count[3] = 0;
+	for (; w < 3; w++)
+		b[w] = b[w + 1];
+	b[3] = 0;
 	return true;
-}
-
-/* Record one more frame @h of @origin: its entry counts it, or a new entry
- * goes first in the bucket and the oldest falls out */
-static void dp_dedup_put(struct vs_dp_dedup *d, enum vs_dp_origin origin, uint64_t h)
-{
-	unsigned int b = dp_dedup_bucket(h), w;
-	uint64_t *slot = &d->slot[origin][b];
-	uint16_t *count = &d->count[origin][b];
-
-	for (w = 0; w < 4; w++) {
-		if (slot[w] == h) {
-			if (count[w] < UINT16_MAX)
-				count[w]++;
-			return;
-		}
-	}
-	for (w = 3; w > 0; w--) {
-		slot[w] = slot[w - 1];
-		count[w] = count[w - 1];
-	}
-	slot[0] = h;
-	count[0] = 1;
 }
 
 void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
@@ -91,8 +59,11 @@ void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 {
 	uint16_t i;
 
-	for (i = 0; i < n; i++)
-		dp_dedup_take(vm->dp.dedup, origin, dp_frame_hash(pkts[i]));
+	for (i = 0; i < n; i++) {
+		uint64_t h = dp_frame_hash(pkts[i]);
+
+		dp_dedup_take(dp_dedup_bucket(vm->dp.dedup, origin, h), h);
+	}
 }
 
 uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
@@ -106,19 +77,23 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 
 	if (d->epoch != epoch) {
 		memset(d->slot, 0, sizeof(d->slot));
-		memset(d->count, 0, sizeof(d->count));
 		d->epoch = epoch;
 	}
 	for (i = 0; i < n; i++) {
 		uint64_t h = dp_frame_hash(pkts[i]);
+		/* 4-way buckets, oldest way replaced: a copy is recognised as long
+		 * as fewer than 4 newer frames landed in its bucket meanwhile */
+		uint64_t *b;
 
-		/* 4-way buckets, oldest entry replaced: a copy is recognised as
-		 * long as fewer than 4 other hashes landed in its bucket since */
-		if (dp_dedup_take(d, other, h)) {
+		if (dp_dedup_take(dp_dedup_bucket(d, other, h), h)) {
 			dp_drop(vm, pkts[i], VS_DROP_DUPLICATE);
 			continue;
 		}
-		dp_dedup_put(d, origin, h);
+		b = dp_dedup_bucket(d, origin, h);
+		b[3] = b[2];
+		b[2] = b[1];
+		b[1] = b[0];
+		b[0] = h;
 		pkts[kept++] = pkts[i];
 	}
 	return kept;

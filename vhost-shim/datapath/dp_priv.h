@@ -171,7 +171,7 @@ bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
  * multiple of their rate)
  * @vm:		port
  * @n:		frames received from the uplink (0: none, the clock moved)
- * @now:	rte_get_tsc_cycles()
+ * @now:	vs_dp_ops->tsc()
  */
 void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now);
 
@@ -200,20 +200,20 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * VM's MAC to both hosts during the switchover).  So each origin's
  * delivered frames are recorded in a table of their own (64-bit hash over
  * the whole frame, 4-way set-associative buckets): a tunnelled frame is
- * looked up only among the direct ones and vice versa.  An entry counts
- * the frames of its hash that origin delivered, and a match takes one off,
- * so one copy cancels exactly one frame: 20 byte-identical frames
- * tunnelled and their 20 flooded direct copies make 20 frames, not 20 or
- * 36.  Two frames of the same origin are never compared: byte-identical
- * repeats (health checks, VRRP adverts, BPDUs) are legitimate.  A full
- * bucket forgets its oldest entry (a copy may then pass); two different
- * frames would need equal 64-bit hashes to be mistaken for each other.
+ * looked up only among the direct ones and vice versa, and an entry that
+ * matched is forgotten, so one copy cancels exactly one frame.  Two frames
+ * of the same origin are never compared: byte-identical repeats (health
+ * checks, VRRP adverts, BPDUs) are legitimate.  A full bucket forgets its
+ * oldest entry (a copy may then pass); two different frames would need
+ * equal 64-bit hashes to be mistaken for each other.  Byte-identical
+ * frames share one bucket: of N > 4 identical frames tunnelled, at most 4
+ * flooded copies are recognised (the others reach the guest as
+ * duplicates, never as losses).
  */
 #define VS_DEDUP_SLOTS 16384
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
-	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];	/* hash, 0: empty */
-	uint16_t count[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];	/* frames of that hash */
+	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
 };
 
 /**
