@@ -47,6 +47,8 @@ static struct {
 	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
 	GArray *got;			/* uint32_t seq of each frame delivered */
 	uint64_t nombuf, missed;	/* the uplink's own drop counters */
+	uint16_t rx_q;			/* the uplink queue t.rx's frames come on */
+	uint32_t vring_frames[8];	/* frames enqueued per guest RX vring */
 	bool fake_clock;		/* the lcore reads now, not the TSC */
 	uint64_t now;			/* the fake clock, in TSC cycles */
 } t;
@@ -64,7 +66,8 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	uint16_t i, take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
 
 	g_assert_cmpint(vid, ==, 0);
-	g_assert_cmpuint(vring, ==, VS_VRING_RX(0));
+	g_assert_cmpuint(vring % 2, ==, 0);	/* an RX vring */
+	g_assert_cmpuint(vring, <, G_N_ELEMENTS(t.vring_frames));
 	for (i = 0; i < take; i++) {
 		uint32_t seq = t_seq_of(pkts[i]);
 
@@ -72,6 +75,7 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	}
 	if (t.guest_budget != T_UNLIMITED)
 		t.guest_budget -= take;
+	t.vring_frames[vring] += take;
 	return take;
 }
 
@@ -79,6 +83,8 @@ static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, u
 {
 	uint16_t i;
 
+	if (q != t.rx_q)
+		return 0;
 	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
 		pkts[i] = g_queue_pop_head(&t.rx);
 	return i;
@@ -705,6 +711,47 @@ static void test_race_inject_held(void)
 }
 
 /*
+ * A guest that enables fewer queue pairs than the port has: frames of an
+ * uplink queue whose RX vring is off go to an enabled one, the same for a
+ * given uplink queue, without a drop or a switch to REPLAY.
+ */
+static void test_multiqueue_fewer_enabled(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint32_t rx0 = 1u << VS_VRING_RX(0), rx1 = 1u << VS_VRING_RX(1);
+	uint32_t rx2 = 1u << VS_VRING_RX(2), rx3 = 1u << VS_VRING_RX(3);
+	uint16_t q;
+
+	for (q = 0; q < 4; q++)
+		g_assert_cmpuint(dp_rx_queue(rx0, 4, q), ==, 0);
+	g_assert_cmpuint(dp_rx_queue(rx0 | rx2, 4, 0), ==, 0);
+	g_assert_cmpuint(dp_rx_queue(rx0 | rx2, 4, 1), ==, 2);
+	g_assert_cmpuint(dp_rx_queue(rx0 | rx2, 4, 2), ==, 2);
+	g_assert_cmpuint(dp_rx_queue(rx0 | rx2, 4, 3), ==, 2);
+	g_assert_cmpuint(dp_rx_queue(rx1 | rx3, 4, 0), ==, 1);
+	g_assert_cmpuint(dp_rx_queue(rx0 | rx1 | rx2 | rx3, 4, 3), ==, 3);
+	g_assert_cmpuint(dp_rx_queue(0, 4, 2), ==, 2);	/* none: unchanged */
+
+	/* a 1-vCPU guest on a queues=4 port: queue pair 0 only */
+	vm->cfg->queues = 4;
+	t.rx_q = 2;
+	t_uplink_queue(1, 40);
+	t_poll(vm, 2);
+	t_assert_run(0, 1, 40);
+	g_assert_cmpuint(t.vring_frames[VS_VRING_RX(0)], ==, 40);
+	g_assert_cmpuint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	/* the guest enables pair 2 as well (ethtool -L): queue 2's own vring */
+	vm->vring_enabled |= rx2 | 1u << VS_VRING_TX(2);
+	t_uplink_queue(41, 10);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.vring_frames[VS_VRING_RX(2)], ==, 10);
+	t_assert_run(40, 41, 10);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
  * The duplicate filter: a tunnelled frame and the same frame received
  * directly are one frame; byte-identical repeats of one origin are not
  * copies; an entry that matched is forgotten.
@@ -927,6 +974,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
+	g_test_add_func("/dataplane/multiqueue/fewer-enabled", test_multiqueue_fewer_enabled);
 	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/pace", test_pace);

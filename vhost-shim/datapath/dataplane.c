@@ -182,6 +182,23 @@ void vs_dp_unpublish(struct vs_vm *vm)
  * In live mode a full guest ring drops (counted): that is what a NIC does.
  * Replayed frames never take this path.
  */
+uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
+{
+	uint16_t on = 0, i, k;
+
+	if (enabled & (1u << VS_VRING_RX(q)))
+		return q;
+	for (i = 0; i < nq; i++)
+		on += !!(enabled & (1u << VS_VRING_RX(i)));
+	if (!on)
+		return q;
+	k = q % on;
+	for (i = 0; i < nq; i++)
+		if ((enabled & (1u << VS_VRING_RX(i))) && k-- == 0)
+			return i;
+	return q;	/* not reached */
+}
+
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
@@ -193,6 +210,7 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		if (!n)
 			return;
 	}
+	q = dp_rx_queue(enabled, (uint16_t)vm->cfg->queues, q);
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
 		sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, n);
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);

@@ -78,6 +78,22 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
 #define VS_VRING_RX(q) ((q) * 2)
 #define VS_VRING_TX(q) ((q) * 2 + 1)
 
+/**
+ * dp_rx_queue() - the guest RX queue for the frames of uplink queue @q
+ * @enabled:	the vrings the guest enabled (bit per vring index)
+ * @nq:		queue pairs of the port
+ * @q:		uplink queue the frames came from
+ *
+ * A guest may enable fewer queue pairs than the port has (a 1-vCPU Linux
+ * guest on a queues=4 port uses one; ethtool -L changes it).  Frames of an
+ * uplink queue whose RX vring is off go to the (q mod k)-th enabled one of
+ * the k enabled, so a flow (which the uplink keeps on one queue) stays on
+ * one guest queue, in order, while the enabled set does not change.
+ *
+ * Return: @q if its RX vring is enabled or none is, else an enabled queue
+ */
+uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
+
 /*
  * dp_drop() - free a frame and count it (lcore counters) under @reason
  */
