@@ -1252,7 +1252,9 @@ static int run_vshimctl(const char *sock, char **out, ...)
 	const char *arg;
 	va_list ap;
 
-	g_ptr_array_add(argv, (gpointer)"python3");
+	/* the interpreter meson resolved (tests/meson.build says why), else python3 */
+	g_ptr_array_add(argv, (gpointer)(g_getenv("VSHIM_PYTHON") ? g_getenv("VSHIM_PYTHON")
+							   : "python3"));
 	g_ptr_array_add(argv, (gpointer)g_getenv("VSHIMCTL"));
 	g_ptr_array_add(argv, (gpointer)"-s");
 	g_ptr_array_add(argv, (gpointer)sock);

@@ -663,10 +663,11 @@ def test_vshimctl_migrate(tap, tmp):
             env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
                        FAKE_VIRSH_XML=os.path.join(GOLDEN, "vm-multi.xml"),
                        FAKE_VIRSH_LOG=vlog, FAKE_VIRSH_RC=str(rc))
-            p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
-                                "--peer", "hostb", "--from", "hosta", "--source-uri",
-                                "qemu:///system", "web-01", "qemu+ssh://hostb/system", "--",
-                                "--persistent"], env=env, stdout=subprocess.PIPE,
+            # the interpreter itself: the shebang's python3 may be a slow wrapper
+            p = subprocess.run([sys.executable, vshimctl, "-s", src.path, "migrate",
+                                "--dest-control", dst.path, "--peer", "hostb", "--from",
+                                "hosta", "--source-uri", "qemu:///system", "web-01",
+                                "qemu+ssh://hostb/system", "--", "--persistent"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=30)
             with open(vlog) as f:
                 calls = f.read().splitlines()
@@ -703,8 +704,8 @@ def test_vshimctl_migrate(tap, tmp):
         env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
                    FAKE_VIRSH_XML=os.path.join(tmp, "no-such.xml"), FAKE_VIRSH_LOG=vlog,
                    FAKE_VIRSH_RC="0")
-        p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
-                            "--peer", "hostb", "--port", "web01a:b-web1", "web-01",
+        p = subprocess.run([sys.executable, vshimctl, "-s", src.path, "migrate",
+                            "--dest-control", dst.path, "--peer", "hostb", "--port", "web01a:b-web1", "web-01",
                             "qemu+ssh://hostb/system"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=30)
         arm = [(os.path.basename(pth), c, a) for pth, c, a in journal
