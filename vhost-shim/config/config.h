@@ -5,7 +5,8 @@
  * Theory of operation: the configuration is read once, from a GKeyFile and
  * the command line (the command line wins), validated completely, and is
  * immutable afterwards.  Ports added at runtime through the control socket
- * go through the same vs_port_cfg_parse_spec()/validation as --port.
+ * go through the same validation as --port, and the same check of what
+ * they may reach (reach.h: socket-dir, uplink-drivers, uplink-interfaces).
  * Every key, with its type, range, default and field, is one row of the
  * table in config_keys.h; this header has the structs the keys fill in.
  *
