@@ -664,6 +664,7 @@ static void test_vshimctl(void)
 	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
 	g_autofree char *o10 = NULL, *o11 = NULL, *o12 = NULL, *o13 = NULL;
 	g_autofree char *o14 = NULL, *o15 = NULL, *nosock = NULL, *s7 = NULL;
+	g_autofree char *uid_line = NULL;
 	g_autofree char *python = g_find_program_in_path("python3");
 
 	if (!g_getenv("VSHIMCTL") || !python) {
@@ -703,6 +704,9 @@ static void test_vshimctl(void)
 	g_assert_cmpint(run_vshimctl(f.path, &o13, "control-stats", NULL), ==, 0);
 	g_assert_nonnull(strstr(o13, "clients-accepted"));
 	g_assert_nonnull(strstr(o13, "unknown-commands"));
+	/* clients-per-uid, an object, as UID=N: this run is the only client */
+	uid_line = g_strdup_printf("clients-per-uid        %u=1\n", (unsigned)getuid());
+	g_assert_nonnull(strstr(o13, uid_line));
 	g_assert_cmpint(run_vshimctl(f.path, &o14, "--json", "control-stats", NULL), ==, 0);
 	g_assert_cmpint(run_vshimctl(f.path, &o15, "--json", "control-stats", NULL), ==, 0);
 	g_assert_cmpint(json_member_int(o15, "clients-accepted"), ==,
