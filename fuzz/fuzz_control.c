@@ -44,10 +44,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control.h"
 #include "control_priv.h"
 #include "fuzz_common.h"
 #include "vm.h"
+
+/* The socket-dir of port-add's checks (fuzz/gen_corpus.py FUZZ_SOCKET_DIR) */
+#define FZ_SOCKET_DIR	"/run/vhost-shim-fuzz"
 
 /* The session persists across runs (reset each time) while it stays open */
 static struct vs_ctl_session *fz_sess;
@@ -329,6 +333,19 @@ static void ctlfz_check_json(const uint8_t *data, size_t size)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct vs_cfg *cfg = vs_cfg_new();	/* lives as long as the process */
+
+	/* port-add checks ports against the daemon's configuration: a
+	 * socket-dir that does not exist (so no path is ever found there and
+	 * the accepted ports reach the stub), the default uplink drivers plus
+	 * the stub's net_null and "fail" (gen_corpus.py FUZZ_SOCKET_DIR) */
+	g_free(cfg->socket_dir);
+	cfg->socket_dir = g_strdup(FZ_SOCKET_DIR);
+	g_free(cfg->control_path);
+	cfg->control_path = g_strdup(FZ_SOCKET_DIR "/control.sock");
+	g_free(cfg->uplink_drivers);
+	cfg->uplink_drivers = g_strdup(VS_DEFAULT_UPLINK_DRIVERS " net_null fail:");
+	ctl.cfg = cfg;
 	fuzz_quiet_logs();
 	g_log_set_handler("vhost-shim", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
 			  ctlfz_log_cb, NULL);

@@ -164,10 +164,13 @@ def vm_accept_bytes(sid, seq):
 # ---- control requests (tests/control/*.in) ------------------------------------
 
 MAX_REPEAT = 300    # %{N*TEXT} beyond this is shortened: seeds stay small
+# fuzz_control's socket-dir (FZ_SOCKET_DIR in fuzz/fuzz_control.c), for %{dir}
+FUZZ_SOCKET_DIR = "/run/vhost-shim-fuzz"
 
 
 def golden_expand(line):
-    """the %{N*TEXT}, %{xHH} and %{nonl} syntax of tests/unit/test_control.c"""
+    """the %{N*TEXT}, %{xHH}, %{dir}, %{uid} and %{nonl} syntax of
+    tests/unit/test_control.c (%{dir}: fuzz_control's socket-dir)"""
     out = bytearray()
     nonl = False
     i = 0
@@ -182,6 +185,10 @@ def golden_expand(line):
         body = line[i + 2:end]
         if body == "nonl":
             nonl = True
+        elif body == "dir":
+            out += FUZZ_SOCKET_DIR.encode()
+        elif body == "uid":
+            out += b"0"
         elif body.startswith("x"):
             out.append(int(body[1:], 16))
         else:
@@ -205,7 +212,8 @@ def control_seeds():
             data += b if nonl else b + b"\n"
         s["golden-" + f[:-3]] = bytes(data)
     neg = b'{"execute": "qmp_capabilities"}\n'
-    port = (b'{"execute": "port-add", "arguments": {"name": "vm1", "socket": "/run/vm1.sock", '
+    port = (b'{"execute": "port-add", "arguments": {"name": "vm1", "socket": "'
+            + FUZZ_SOCKET_DIR.encode() + b'/vm1.sock", '
             b'"mac": "52:54:00:00:00:01", "uplink": "net_null0"}, "id": 1}\n')
     s["migration"] = neg + port + (
         b'{"execute": "migrate-expect", "arguments": {"port": "vm1", "peer": "hostb"}, "id": 2}\n'

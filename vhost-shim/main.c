@@ -34,6 +34,7 @@
 #include "handover.h"
 #include "log.h"
 #include "privs.h"
+#include "reach.h"
 #include "telemetry.h"
 #include "tunnel.h"
 #include "util.h"
@@ -313,7 +314,9 @@ int main(int argc, char **argv)
 		vs_log(MAIN, ERR, NULL, "%s", error->message);
 		goto out;
 	}
-	if (!vs_ctl_start(cfg->control_path, cfg->control_group, cfg->control_tcp_port, &error)) {
+	/* cfg outlives both: it is freed after vs_ctl_stop() and the ports */
+	vs_reach_set_cfg(cfg);
+	if (!vs_ctl_start(cfg, &error)) {
 		vs_log(MAIN, ERR, NULL, "control socket: %s", error->message);
 		goto out;
 	}
@@ -355,6 +358,7 @@ out_ports:
 	vs_tun_free(tun);
 out:
 	vs_ctl_stop();
+	vs_reach_set_cfg(NULL);
 	vs_dp_stop();
 	g_main_loop_unref(main_loop);
 	rte_eal_cleanup();

@@ -48,7 +48,8 @@ class Backend:
             if busy_poll:
                 args.append("--busy-poll")
             s = shimlib.Shim(ns, "bsh%d" % os.getpid(), wd, memory_mb=256 + 160 * nports,
-                             log_level="notice", extra_args=args + list(extra))
+                             log_level="notice", extra_args=args + list(extra),
+                             uplink_drivers="net_null")
             for i in range(nports):
                 p = s.add_port("vm%d" % i, mac(i), uplink="net_null%d,%s" % (i, null))
                 p.socket = self.sockets[i]

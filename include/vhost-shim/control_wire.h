@@ -27,8 +27,7 @@
 
 /*
  * Security consideration: everything a client sends is untrusted, and the
- * socket may be reachable by a whole group (or by every local user over
- * TCP).  Each limit below is enforced before the input is buffered, parsed
+ * socket may be reachable by a whole group.  Each limit below is enforced before the input is buffered, parsed
  * or answered, and each is tested at its value and one past it.
  *
  * VS_CTL_MAX_MSG_SIZE: bytes of one request, from its first to its last
@@ -40,6 +39,10 @@
  *	of everything that walks the tree afterwards.
  * VS_CTL_MAX_CLIENTS: connections at once; the next one is told why and
  *	closed.  Bounds fds and per-client buffers.
+ * VS_CTL_RESERVED_CLIENTS: of those, kept for root and the daemon's own
+ *	user (the libvirt hook runs as root): other users together never
+ *	hold more than VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS, and one
+ *	user at most [daemon] control-clients-per-uid.
  * VS_CTL_MAX_OUTQ_BYTES: replies and events queued for one client that
  *	does not read them.  Past it the client is disconnected, because the
  *	main loop never blocks on a client.  Reading stops earlier, at half of
@@ -50,6 +53,7 @@
 #define VS_CTL_MAX_MSG_SIZE		(64u << 10)
 #define VS_CTL_MAX_DEPTH		64u
 #define VS_CTL_MAX_CLIENTS		64u
+#define VS_CTL_RESERVED_CLIENTS		4u
 #define VS_CTL_MAX_OUTQ_BYTES		(1u << 20)
 #define VS_CTL_MAX_RATELIMIT_KEYS	1024u
 

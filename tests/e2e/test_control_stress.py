@@ -19,12 +19,21 @@ kernel's default socket buffer the guest dropped datagrams inside its own
 socket (a CI run: 15 of 20000, a 72 ms stall of the guest) although the
 daemon wrote every one into its ring; the shim's own counters are checked
 as well (rx-pkts = 20000, no drop).
+
+Then the slots per user (issue 17): the socket is group nogroup's
+(--control-group), and four other users (uids 65534..65531, members of
+that group, no passwd entry needed) connect 17, 16, 16 and 16 clients.
+Each user gets at most control-clients-per-uid (16: the first user's 17th
+is refused), all of them together at most 60 (the last user's last 4 are
+refused); each refusal is one line and counted, and root (the libvirt
+hook's identity) is still answered: the 4 slots kept for it.
 """
 
 import json
 import os
 import random
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -33,9 +42,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
-PLAN = 6
-GOOD, BAD = 58, 4
-TUNED_GUEST = "vshim.rcvbuf=8388608"   # see the docstring      # + the harness's own client + the non-reader = 64
+PLAN = 7
+GOOD, BAD = 58, 4      # + the harness's own client + the non-reader = 64
+TUNED_GUEST = "vshim.rcvbuf=8388608"   # see the docstring
 
 
 def connect(path):
@@ -114,11 +123,84 @@ def bad_client(path, stop, seed, results):
     results.append(sent)
 
 
+# Runs as another uid (setpriv): connects N clients to the socket, prints
+# the first line each got (the greeting or a refusal) as JSON, then holds
+# them until its stdin closes.
+OTHER_USER_CLIENTS = r"""
+import json, socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+socks, first = [], []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    socks.append(s)
+    first.append(s.makefile("rb").readline().decode(errors="replace").strip())
+print(json.dumps(first), flush=True)
+sys.stdin.read()
+"""
+OTHER_UIDS = (65534, 65533, 65532, 65531)
+PER_UID = 16                    # control-clients-per-uid's default
+ATTEMPTS = dict(zip(OTHER_UIDS, (PER_UID + 1, PER_UID, PER_UID, PER_UID)))
+
+
+def other_user(uid, gid, path, n):
+    """Start n clients of uid (supplementary group gid); returns (process,
+    the first line each client got)."""
+    py = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    p = subprocess.Popen(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                          "--groups=%d" % gid, "--", py, "-c", OTHER_USER_CLIENTS, path,
+                          str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    return p, (json.loads(line) if line else ["(client process failed)"])
+
+
+def slots_per_user(tap, shim, workdir):
+    """The per-user check above; the stress clients are gone by now."""
+    vt.wait_for(lambda: shim.execute("query-control-stats")["clients"] == 1, 20, 0.1,
+                "the stress clients' slots freed")
+    os.chmod(workdir, 0o711)        # the other users reach the socket, nothing else
+    gid = 65534                     # the socket's group: --control-group nogroup
+    procs, firsts = [], {}
+    try:
+        for uid in OTHER_UIDS:
+            p, first = other_user(uid, gid, shim.control, ATTEMPTS[uid])
+            procs.append(p)
+            firsts[uid] = first
+        t0 = time.monotonic()
+        ver = shim.execute("query-version")         # root: a kept slot
+        latency = time.monotonic() - t0
+        cs = shim.execute("query-control-stats")
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=30)
+    tap.diag("control stats with four other users: %s" % json.dumps(cs))
+    greeted = {uid: sum('"QMP"' in x for x in f) for uid, f in firsts.items()}
+    refused = [x for f in firsts.values() for x in f if '"QMP"' not in x]
+    want = dict(zip(OTHER_UIDS, (PER_UID, PER_UID, PER_UID, 60 - 3 * PER_UID)))
+    # clients-per-uid also lists root ("0"): the harness's own client
+    per_uid = [x for x in refused if "Too many clients of uid %d:" % OTHER_UIDS[0] in x]
+    shared = [x for x in refused if "of which 4 are kept for root" in x]
+    tap.ok(greeted == want and len(refused) == 5 and len(per_uid) == 1 and
+           len(shared) == 4 and
+           cs["clients-rejected-per-uid"] == 1 and cs["clients-rejected"] >= 4 and
+           cs["clients-per-uid"] == dict({"0": 1}, **{str(u): n for u, n in want.items()}) and
+           cs["clients"] == 61 and ver["package"].startswith("vhost-shim"),
+           "four other users, %s connections: %s admitted (16 per user, 60 shared), "
+           "1 refused per user ('%s'), 4 for the shared slots; root still answered in %.0f ms"
+           % ("+".join(str(ATTEMPTS[u]) for u in OTHER_UIDS),
+              "+".join(str(greeted[u]) for u in OTHER_UIDS),
+              per_uid[0][:100] if per_uid else "-", latency * 1000),
+           {"greeted": greeted, "refused": refused[:6], "stats": cs})
+
+
 def run(tap, state, workdir):
     vt.build_guest()
     with vt.NetNS() as ns:
         state["ns"] = ns.name
-        shim = shimlib.Shim(ns, "hosta", workdir)
+        shim = shimlib.Shim(ns, "hosta", workdir, extra_args=["--control-group", "nogroup"])
         shim.add_port("vm1", "52:54:00:77:05:01")
         shim.start()
         g = None
@@ -207,6 +289,7 @@ def run(tap, state, workdir):
                    "no drop" % rx, diag)
             tap.ok(s0["received"] == 20000 and s0["lost"] == 0,
                    "forwarding went on: 20000 of 20000 datagrams reached the guest", diag)
+            slots_per_user(tap, shim, workdir)
         finally:
             if g:
                 g.stop()

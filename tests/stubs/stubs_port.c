@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * stubs_port.c - port.c (the port lifecycle) replaced for the
- * control-socket unit test (tests/unit/test_control.c) and fuzz_control:
+ * control-socket unit tests (tests/unit/test_control*.c) and fuzz_control:
  * ports are plain structs, nothing touches EAL
  *
  * Theory of operation: the registry is the real one (port_registry.c):

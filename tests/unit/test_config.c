@@ -91,6 +91,7 @@ static const char keyfile[] =
 	"busy-poll=true\n"
 	"idle-sleep-us=250\n"
 	"control-socket=/tmp/a.sock\n"
+	"socket-dir=/tmp\n"
 	"log-level=debug\n"
 	"eal-args=--log-level=lib.vhost:debug\n"
 	"\n"
@@ -490,6 +491,10 @@ static void test_keys_defaults(void)
 	g_assert_cmpstr(cfg->control_path, ==, "/run/vhost-shim/control.sock");
 	g_assert_null(cfg->control_group);
 	g_assert_cmpuint(cfg->control_tcp_port, ==, 0);
+	g_assert_cmpuint(cfg->control_clients_per_uid, ==, 16);
+	g_assert_cmpstr(cfg->socket_dir, ==, "/run/vhost-shim");
+	g_assert_cmpstr(cfg->uplink_drivers, ==, "net_tap net_af_packet net_virtio_user pci");
+	g_assert_cmpstr(cfg->uplink_interfaces, ==, "*");
 	g_assert_cmpint(cfg->log_level, ==, VS_LOG_INFO);
 	g_assert_cmpstr(cfg->node_name, ==, g_get_host_name());
 	g_assert_null(cfg->tunnel_listen);
@@ -635,7 +640,11 @@ static void test_cmdline(void)
 	g_assert_cmpstr(cfg->lcores, ==, "0-3");
 	g_assert_cmpint(cfg->log_level, ==, VS_LOG_WARNING);
 	g_assert_cmpstr(cfg->control_path, ==, "/tmp/c.sock");
-	g_assert_cmpuint(cfg->control_tcp_port, ==, 65535);
+	g_assert_cmpuint(cfg->control_tcp_port, ==, 65535);	/* read, then refused: */
+	g_assert_false(vs_cfg_validate(cfg, &err));
+	g_assert_nonnull(strstr(err->message, "the TCP control listener was removed"));
+	g_clear_error(&err);
+	cfg->control_tcp_port = 0;
 	g_assert_cmpstr(cfg->node_name, ==, "hosta");
 	g_assert_cmpstr(cfg->tunnel_listen, ==, "127.0.0.1:7400");
 	g_assert_cmpstr(cfg->key_file, ==, "/k");

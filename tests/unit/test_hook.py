@@ -325,9 +325,12 @@ def test_rewrite(tap, tmp):
     try:
         p = e.run("tiny", "migrate", "begin", src)
         tap.ok(p.returncode == 0 and p.stdout == want,
-               "migrate begin with a rewrite prints vm-incoming.rewritten.xml: only the "
-               "socket paths change, quoting and entities kept",
+               "migrate begin with a rewrite prints vm-incoming.rewritten.xml (ElementTree: "
+               "the socket paths change, the qemu: prefix and '&amp;' are kept)",
                p.stderr.decode() + p.stdout.decode()[:400])
+        tap.ok(same_but_paths(src, p.stdout),
+               "the rewritten XML is the same tree as the original but for the two "
+               "<source path> attributes", p.stdout.decode()[:400])
         tap.ok(e.shim.sent() == [("query-ports", {}),
                                  ("migrate-expect", dict({"port": "tiny0"}, **TINY_ID)),
                                  ("migrate-expect", dict({"port": "tiny1"}, **TINY_ID))],
@@ -363,6 +366,156 @@ def test_rewrite(tap, tmp):
                p.stdout[:200])
     finally:
         e.close()
+
+
+def tree(xml_bytes):
+    """(tag, attributes, text, children) of an XML document, comparable"""
+    import xml.etree.ElementTree as ET
+
+    def walk(e):
+        return (e.tag, dict(e.attrib), (e.text or "").strip(),
+                [walk(c) for c in e])
+    return walk(ET.fromstring(xml_bytes))
+
+
+def same_but_paths(a, b):
+    """Are documents a and b equal once vhostuser socket paths are blanked?"""
+    def blank(t):
+        tag, attrs, text, kids = t
+        if tag == "source" and attrs.get("type") == "unix" and "path" in attrs:
+            attrs = dict(attrs, path="*")
+        return (tag, attrs, text, [blank(k) for k in kids])
+    return blank(tree(a)) == blank(tree(b)) and tree(a) != tree(b)
+
+
+def test_hostile(tap, tmp):
+    """Values from the domain never reach devargs or paths unchecked: a
+    hostile one is refused with one line and exit 1 where libvirt lets a
+    hook fail (strict or not), and nothing is sent to the shim."""
+    xml = golden("vm-multi.xml", "rb")
+    tmpl = "create-ports=true\n[port-template]\nuplink=net_tap_{name},iface={domain}\n"
+    hostile = "x,remote=eth0"
+    for strict in ("false", "true"):
+        # timeout-ms: the refusal comes after query-ports; at the default
+        # 80 ms a loaded machine (load 7) let the fake shim miss the budget,
+        # and a non-strict hook then warned and exited 0 before port-add
+        e = Env(tmp, "strict=%s\ntimeout-ms=5000\n" % strict + tmpl, ports=[])
+        try:
+            rcs = []
+            for op, sub in (("prepare", "begin"), ("start", "begin"), ("migrate", "begin")):
+                p = e.run(hostile, op, sub, xml)
+                rcs.append((p.returncode, len(p.err_lines)))
+            adds = [a for c, a in e.shim.sent() if c == "port-add"]
+            tap.ok(rcs == [(1, 1)] * 3 and not adds and
+                   "refused: domain name 'x,remote=eth0' cannot go into an uplink's devargs"
+                   in p.err_lines[0],
+                   "domain named %r, template with {domain} (strict=%s): prepare/start/migrate "
+                   "exit 1 with one line, no port-add" % (hostile, strict),
+                   {"rc": rcs, "stderr": p.err_lines, "sent": e.shim.sent()})
+        finally:
+            e.close()
+    # {name} is sanitised by construction: the port is created
+    e = Env(tmp, "create-ports=true\n[port-template]\nuplink=net_tap_{name},iface={name}\n",
+            ports=[])
+    try:
+        p = e.run(hostile, "prepare", "begin", xml)
+        ups = [a["uplink"] for c, a in e.shim.sent() if c == "port-add"]
+        import re as _re
+        tap.ok(p.returncode == 0 and len(ups) == 2 and
+               all(_re.match(r"^net_tap_[A-Za-z0-9_-]+,iface=[A-Za-z0-9_-]+$", u) for u in ups),
+               "domain named %r, template with {name}: ports created, devargs hold no ',' or "
+               "'=' from the name: %s" % (hostile, " ".join(ups)), p.err_lines)
+    finally:
+        e.close()
+    # a hostile MAC or socket path in the XML
+    cases = [
+        (xml.replace(b"52:54:00:AA:00:01", b"52:54:00:aa:00:01,remote=eth0"),
+         "MAC '52:54:00:aa:00:01,remote=eth0' is not a MAC address"),
+        (xml.replace(b"/run/vhost-shim/web-01-1.sock", b"/run/vhost-shim/../../etc/x.sock"),
+         "socket path '/run/vhost-shim/../../etc/x.sock' is not a plain file name"),
+        (xml.replace(b"/run/vhost-shim/web-01-1.sock", b"/run/vhost-shim/sub/x.sock"),
+         "socket path '/run/vhost-shim/sub/x.sock' is not a plain file name"),
+        (xml.replace(b"/run/vhost-shim/web-01-1.sock", b"/run/vhost-shim/x&#10;y.sock"),
+         "socket path '/run/vhost-shim/x\\ny.sock' is not a plain file name"),
+    ]
+    e = Env(tmp, "create-ports=true\n[port-template]\nuplink=net_tap_{name},iface={name},"
+            "mac={mac}\n", ports=[])
+    try:
+        for doc, needle in cases:
+            e.shim.commands.clear()
+            p = e.run("web-01", "prepare", "begin", doc)
+            adds = [a for c, a in e.shim.sent() if c == "port-add"]
+            tap.ok(p.returncode == 1 and len(p.err_lines) == 1 and needle in p.err_lines[0]
+                   and not any(a["name"] == "web-01-1" for a in adds),
+                   "hostile XML value refused, exit 1, one line: %s" % needle,
+                   {"rc": p.returncode, "stderr": p.err_lines, "sent": adds})
+        # release end cannot stop libvirt: a refusal there is a warning, exit 0
+        p = e.run("web-01", "release", "end", cases[0][0])
+        tap.ok(p.returncode == 0, "release end with a hostile MAC: exit 0", p.err_lines)
+    finally:
+        e.close()
+    # a socket elsewhere is another backend's: ignored, not refused
+    e = Env(tmp, "create-ports=true\n[port-template]\nuplink=net_tap_{name}\n", ports=[])
+    try:
+        p = e.run("web-01", "prepare", "begin",
+                  xml.replace(b"/run/vhost-shim/web-01-1.sock", b"/srv/other.sock"))
+        adds = [a["socket"] for c, a in e.shim.sent() if c == "port-add"]
+        tap.ok(p.returncode == 0 and adds == ["/run/vhost-shim/web-01-4.sock"],
+               "a socket outside socket-dir is another backend's: left alone, exit 0", adds)
+    finally:
+        e.close()
+    # the domain name in log lines: control characters escaped
+    e = Env(tmp, "", ports=WEB_PORTS)
+    try:
+        p = e.run("web-01\nFAKE LINE", "migrate", "begin", xml)
+        tap.ok(p.returncode == 0 and len(p.err_lines) == 2 and
+               all(l.startswith("vhost-shim-hook: web-01\\nFAKE LINE migrate begin")
+                   for l in p.err_lines),
+               "a newline in the domain name is escaped in log lines (no forged line)",
+               p.err_lines)
+    finally:
+        e.close()
+
+
+def test_hostile_xml(tap, tmp):
+    """The XML: parsed by expat through ElementTree; a DOCTYPE (entity
+    expansion) or an oversized document is refused, comments survive a
+    rewrite, a path inside a comment is not rewritten."""
+    lol = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY l0 "lol">' +
+           "".join('<!ENTITY l%d "%s">' % (i, ("&l%d;" % (i - 1)) * 10) for i in range(1, 10)) +
+           ']><domain><name>&l9;</name><devices/></domain>').encode()
+    conf = "[rewrite hosta]\nfrom=/run/vhost-shim/hosta/\nto=/run/vhost-shim/hostb/\n"
+    e = Env(tmp, conf, ports=WEB_PORTS)
+    try:
+        p = e.run("web-01", "migrate", "begin", lol)
+        tap.ok(p.returncode == 1 and p.stdout == b"" and len(p.err_lines) == 1 and
+               "has a DOCTYPE: refused" in p.err_lines[0] and p.elapsed_ms < 5000 and
+               e.shim.sent() == [],
+               "a DOCTYPE with nested entities ('billion laughs'): refused at once, exit 1, "
+               "nothing printed (%.0f ms)" % p.elapsed_ms, {"stderr": p.err_lines})
+        p = e.run("web-01", "release", "end", lol)
+        tap.ok(p.returncode == 0 and len(p.err_lines) == 1, "the same at release end: exit 0",
+               p.err_lines)
+    finally:
+        e.close()
+    try:
+        hook.parse_xml("<domain>" + " " * hook.MAX_XML_BYTES + "</domain>")
+        tap.ok(False, "XML over MAX_XML_BYTES is refused")
+    except hook.Refused as err:
+        tap.ok("is over" in str(err), "XML over MAX_XML_BYTES is refused: %s" % err)
+    doc = ("<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>c</name>"
+           "<!-- <interface type='vhostuser'><source type='unix' "
+           "path='/run/vhost-shim/hosta/in-comment.sock'/></interface> -->"
+           "<devices><interface type='vhostuser'><mac address='52:54:00:00:00:01'/>"
+           "<source type='unix' path='/run/vhost-shim/hosta/c.sock' mode='client'/>"
+           "</interface></devices><qemu:commandline/></domain>\n")
+    out, changes = hook.rewrite_xml(doc, [hook.Rewrite("a", "/run/vhost-shim/hosta/",
+                                                       "/run/vhost-shim/hostb/")])
+    tap.ok(changes == [("/run/vhost-shim/hosta/c.sock", "/run/vhost-shim/hostb/c.sock")] and
+           "hosta/in-comment.sock" in out and "<qemu:commandline />" in out and
+           "hostb/c.sock" in out and out.endswith("</domain>\n"),
+           "rewrite: the interface's path changes; a path inside a comment does not (no "
+           "regular expression on the XML); comments and the qemu: prefix are kept", out)
 
 
 def test_arming(tap, tmp):
@@ -663,10 +816,11 @@ def test_vshimctl_migrate(tap, tmp):
             env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
                        FAKE_VIRSH_XML=os.path.join(GOLDEN, "vm-multi.xml"),
                        FAKE_VIRSH_LOG=vlog, FAKE_VIRSH_RC=str(rc))
-            p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
-                                "--peer", "hostb", "--from", "hosta", "--source-uri",
-                                "qemu:///system", "web-01", "qemu+ssh://hostb/system", "--",
-                                "--persistent"], env=env, stdout=subprocess.PIPE,
+            # the interpreter itself: the shebang's python3 may be a slow wrapper
+            p = subprocess.run([sys.executable, vshimctl, "-s", src.path, "migrate",
+                                "--dest-control", dst.path, "--peer", "hostb", "--from",
+                                "hosta", "--source-uri", "qemu:///system", "web-01",
+                                "qemu+ssh://hostb/system", "--", "--persistent"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=30)
             with open(vlog) as f:
                 calls = f.read().splitlines()
@@ -703,8 +857,8 @@ def test_vshimctl_migrate(tap, tmp):
         env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
                    FAKE_VIRSH_XML=os.path.join(tmp, "no-such.xml"), FAKE_VIRSH_LOG=vlog,
                    FAKE_VIRSH_RC="0")
-        p = subprocess.run([vshimctl, "-s", src.path, "migrate", "--dest-control", dst.path,
-                            "--peer", "hostb", "--port", "web01a:b-web1", "web-01",
+        p = subprocess.run([sys.executable, vshimctl, "-s", src.path, "migrate",
+                            "--dest-control", dst.path, "--peer", "hostb", "--port", "web01a:b-web1", "web-01",
                             "qemu+ssh://hostb/system"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=30)
         arm = [(os.path.basename(pth), c, a) for pth, c, a in journal
@@ -736,6 +890,8 @@ def main():
         test_vm_identity(tap)
         test_port_name(tap)
         test_rewrite(tap, tmp)
+        test_hostile(tap, tmp)
+        test_hostile_xml(tap, tmp)
         test_arming(tap, tmp)
         test_unreachable(tap, tmp)
         test_create_ports(tap, tmp)

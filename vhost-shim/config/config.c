@@ -18,7 +18,9 @@
  *
  * Config file layout (see docs/configuration.md):
  *   [daemon]  file-prefix, lcores, memory-mb, hugepages, eal-args,
- *             busy-poll, idle-sleep-us, control-socket, log-level
+ *             busy-poll, idle-sleep-us, control-socket, control-group,
+ *             control-clients-per-uid, socket-dir, uplink-drivers,
+ *             uplink-interfaces, log-level
  *   [port NAME]  socket, mode (server|client), mac, uplink, queues
  *   [tunnel]  node-name, listen, key-file, auto-announce, allow-cleartext,
  *             tls (none|x509), tls-dir, tls-ca, tls-cert, tls-key
@@ -30,6 +32,7 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "reach.h"
 
 G_DEFINE_QUARK(vs-cfg-error-quark, vs_cfg_error)
 
@@ -482,9 +485,23 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 			    "control-socket must be an absolute path shorter than 108 bytes");
 		return FALSE;
 	}
-	for (i = 0; i < cfg->ports->len; i++)
-		if (!vs_port_cfg_validate(g_ptr_array_index(cfg->ports, i), error))
+	if (cfg->control_tcp_port) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "control-tcp-port %u: the TCP control listener was removed, because "
+			    "every local user could reach it; use the unix socket, with "
+			    "control-group for other users (docs/hardening.md)",
+			    cfg->control_tcp_port);
+		return FALSE;
+	}
+	if (!vs_reach_check_cfg(cfg, error))
+		return FALSE;
+	/* what each port reaches is checked once the whole [daemon] is known */
+	for (i = 0; i < cfg->ports->len; i++) {
+		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+
+		if (!vs_port_cfg_validate(pc, error) || !vs_reach_check_port(cfg, pc, error))
 			return FALSE;
+	}
 	if (!vs_valid_node_name(cfg->node_name)) {
 		g_set_error(error, VS_CFG_ERROR, 0,
 			    "[tunnel] node-name '%s': 1-63 of [A-Za-z0-9._-]", cfg->node_name);

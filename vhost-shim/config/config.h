@@ -5,7 +5,8 @@
  * Theory of operation: the configuration is read once, from a GKeyFile and
  * the command line (the command line wins), validated completely, and is
  * immutable afterwards.  Ports added at runtime through the control socket
- * go through the same vs_port_cfg_parse_spec()/validation as --port.
+ * go through the same validation as --port, and the same check of what
+ * they may reach (reach.h: socket-dir, uplink-drivers, uplink-interfaces).
  * Every key, with its type, range, default and field, is one row of the
  * table in config_keys.h; this header has the structs the keys fill in.
  *
@@ -36,6 +37,13 @@
 #define VS_MAX_MEMORY_MB	(1024 * 1024)
 #define VS_DEFAULT_FILE_PREFIX	"vhost-shim"
 #define VS_DEFAULT_CONTROL_PATH	"/run/vhost-shim/control.sock"
+/* What ports may reach (reach.h): the defaults of [daemon] socket-dir,
+ * uplink-drivers and uplink-interfaces */
+#define VS_DEFAULT_SOCKET_DIR		"/run/vhost-shim"
+#define VS_DEFAULT_UPLINK_DRIVERS	"net_tap net_af_packet net_virtio_user pci"
+#define VS_DEFAULT_UPLINK_INTERFACES	"*"
+/* Control clients one user may have at once ([daemon] control-clients-per-uid) */
+#define VS_DEFAULT_CTL_CLIENTS_PER_UID	16
 
 enum vs_hugepages_mode {
 	VS_HUGEPAGES_AUTO,	/* use them if /proc says some are free */
@@ -228,7 +236,11 @@ struct vs_cfg {
 	unsigned int idle_sleep_us;
 	char *control_path;
 	char *control_group;	/* NULL: socket mode 0600 */
-	unsigned int control_tcp_port;	/* 0: no TCP control listener */
+	unsigned int control_tcp_port;	/* removed: only 0 is valid (docs/hardening.md) */
+	unsigned int control_clients_per_uid;	/* control clients of one user at once */
+	char *socket_dir;	/* ports' sockets live directly in it (reach.h) */
+	char *uplink_drivers;	/* allow-list of uplink drivers and keys (reach.h) */
+	char *uplink_interfaces;	/* glob patterns of interface names (reach.h) */
 	enum vs_log_level log_level;
 	GPtrArray *ports;	/* of struct vs_port_cfg * */
 

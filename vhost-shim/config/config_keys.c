@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config_keys.h"
+#include "vhost-shim/control_wire.h"
 
 VS_ENUM_IMPL(vs_cfg_section, enum vs_cfg_section, VS_CFG_NUM_SECTIONS,
 	     [VS_CFG_SECTION_DAEMON] = "daemon",
@@ -118,7 +119,22 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .doc = "Group allowed to use the control socket (mode 0660)" },
 	{ .name = "control-tcp-port", DAEMON(control_tcp_port, SZ_UINT), T_UINT(0, 65535),
 	  .dflt = 0, .dflt_doc = "0, off", .option = "control-tcp-port", .arg_name = "PORT",
-	  .doc = "Also serve the control protocol on 127.0.0.1/::1 at this port" },
+	  .doc = "Removed (any local user could reach it): only 0 is accepted" },
+	{ .name = "control-clients-per-uid", DAEMON(control_clients_per_uid, SZ_UINT),
+	  T_UINT(1, VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS),
+	  .dflt = VS_DEFAULT_CTL_CLIENTS_PER_UID, .option = "control-clients-per-uid",
+	  .arg_name = "N", .doc = "Control clients one user may have at once (root and the "
+	  "daemon's user: no cap, and slots kept for them)" },
+	{ .name = "socket-dir", DAEMON(socket_dir, SZ_PTR), T_PATH,
+	  .dflt_str = VS_DEFAULT_SOCKET_DIR, .option = "socket-dir", .arg_name = "DIR",
+	  .flags = VS_CFG_KEY_FILENAME,
+	  .doc = "Ports' vhost-user sockets (and uplinks' socket paths) are files in it" },
+	{ .name = "uplink-drivers", DAEMON(uplink_drivers, SZ_PTR), T_STR,
+	  .dflt_str = VS_DEFAULT_UPLINK_DRIVERS, .option = "uplink-drivers", .arg_name = "LIST",
+	  .doc = "Uplink drivers allowed, each with its safe keys (DRIVER or DRIVER:KEY,KEY)" },
+	{ .name = "uplink-interfaces", DAEMON(uplink_interfaces, SZ_PTR), T_STR,
+	  .dflt_str = VS_DEFAULT_UPLINK_INTERFACES, .option = "uplink-interfaces",
+	  .arg_name = "GLOBS", .doc = "Interface names an uplink's iface= may name (globs)" },
 	{ .name = "log-level", DAEMON(log_level, SZ_ENUM), T_ENUM(vs_log_level),
 	  .dflt = VS_LOG_INFO, .option = "log-level", .arg_name = "LEVEL",
 	  .doc = "Log level of every vhost-shim component" },

@@ -4,8 +4,8 @@
  *
  * Theory of operation: control.c is the protocol layer (with
  * control_json.c, control_dispatch.c and control_listen.c; control_priv.h
- * says which part is where).  It listens on a unix socket (and optionally
- * on loopback TCP) from the GLib main loop, greets each client, splits the
+ * says which part is where).  It listens on a unix socket from the GLib
+ * main loop, gives each client a slot of its user's, greets it, splits the
  * byte stream into JSON values, parses them with its own strict parser,
  * checks the request envelope and the arguments against the command table,
  * calls the handler and queues the reply.  It knows nothing about ports:
@@ -36,6 +36,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "config.h"
 #include "enum.h"
 #include "vhost-shim/control_wire.h"
 
@@ -133,12 +134,13 @@ extern const struct vs_ctl_cmd vs_ctl_cmds[];
 extern const size_t vs_ctl_num_cmds;
 
 /**
- * vs_ctl_start() - listen on the control socket(s)
- * @path:	unix socket path; a stale socket there is replaced, a live one
- *		or any other file is an error
- * @group:	group that may connect (socket mode 0660), or NULL (0600)
- * @tcp_port:	also listen on 127.0.0.1 and ::1 at this port; 0: no TCP.
- *		TCP has no access control: any local user can connect.
+ * vs_ctl_start() - listen on the control socket
+ * @cfg:	the daemon's configuration, which must outlive the control
+ *		socket: control-socket (a stale socket there is replaced, a
+ *		live one or any other file is an error), control-group (may
+ *		connect, socket mode 0660; none: 0600),
+ *		control-clients-per-uid; port-add checks ports against it
+ *		(vs_ctl_config())
  * @error:	set on failure; nothing is left listening
  *
  * Refuses a socket directory that others can write to unless it has the
@@ -146,10 +148,17 @@ extern const size_t vs_ctl_num_cmds;
  *
  * Return: TRUE on success
  */
-gboolean vs_ctl_start(const char *path, const char *group, int tcp_port, GError **error);
+gboolean vs_ctl_start(const struct vs_cfg *cfg, GError **error);
 
 /**
- * vs_ctl_stop() - close every client and listener, remove the socket file
+ * vs_ctl_config() - the configuration the control socket was started with
+ *
+ * Return: it, or NULL when the control socket is not running
+ */
+const struct vs_cfg *vs_ctl_config(void);
+
+/**
+ * vs_ctl_stop() - close every client and the listener, remove the socket file
  */
 void vs_ctl_stop(void);
 

@@ -31,6 +31,7 @@
 #include "control_mig.h"
 #include "log.h"
 #include "pkt.h"
+#include "reach.h"
 #include "stats.h"
 #include "util.h"
 #include "vm.h"
@@ -297,6 +298,14 @@ static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GE
 		return NULL;
 	}
 	if (!vs_port_cfg_validate(pc, error))
+		return NULL;
+	/* the same allow-lists as the config file's ports (reach.h) */
+	if (!vs_ctl_config()) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
+			    "port-add: the daemon has no configuration to check ports against");
+		return NULL;
+	}
+	if (!vs_reach_check_port(vs_ctl_config(), pc, error))
 		return NULL;
 	if (vs_vm_find_by_name(pc->name)) {
 		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC, "Port '%s' already exists",

@@ -29,6 +29,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,30 +396,46 @@ JsonNode *vs_ctl_cmd_query_control_stats(struct vs_ctl_session *s, JsonObject *a
 					 GError **error)
 {
 	const struct ctl_counters *c = &ctl.counters;
-	const struct {
-		const char *name;
-		uint64_t value;
-	} rows[] = {
-		{ "clients", ctl.clients->len },
-		{ "clients-accepted", c->clients_accepted },
-		{ "clients-rejected", c->clients_rejected },
-		{ "slow-clients-dropped", c->slow_clients_dropped },
-		{ "requests", c->requests },
-		{ "errors", c->errors },
-		{ "malformed", c->malformed },
-		{ "oversize", c->oversize },
-		{ "too-deep", c->too_deep },
-		{ "invalid", c->invalid },
-		{ "unknown-commands", c->unknown_commands },
-		{ "events", c->events },
-		{ "events-suppressed", c->events_suppressed },
-	};
-	JsonObject *o = json_object_new();
+	uint64_t privileged = 0;
+	JsonObject *o = json_object_new(), *per_uid = json_object_new();
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
 	size_t i;
 
-	for (i = 0; i < G_N_ELEMENTS(rows); i++)
-		json_object_set_int_member(o, rows[i].name, (gint64)rows[i].value);
+	for (i = 0; i < ctl.clients->len; i++) {
+		const struct vs_ctl_session *cs = g_ptr_array_index(ctl.clients, i);
+		char uid[24];
+
+		snprintf(uid, sizeof(uid), "%ld", cs->uid == (uid_t)-1 ? -1L : (long)cs->uid);
+		privileged += cs->privileged;
+		json_object_set_int_member(per_uid, uid,
+					   json_object_get_int_member_with_default(per_uid, uid, 0) + 1);
+	}
+	{
+		const struct {
+			const char *name;
+			uint64_t value;
+		} rows[] = {
+			{ "clients", ctl.clients->len },
+			{ "clients-privileged", privileged },
+			{ "clients-accepted", c->clients_accepted },
+			{ "clients-rejected", c->clients_rejected },
+			{ "clients-rejected-per-uid", c->clients_rejected_uid },
+			{ "slow-clients-dropped", c->slow_clients_dropped },
+			{ "requests", c->requests },
+			{ "errors", c->errors },
+			{ "malformed", c->malformed },
+			{ "oversize", c->oversize },
+			{ "too-deep", c->too_deep },
+			{ "invalid", c->invalid },
+			{ "unknown-commands", c->unknown_commands },
+			{ "events", c->events },
+			{ "events-suppressed", c->events_suppressed },
+		};
+
+		for (i = 0; i < G_N_ELEMENTS(rows); i++)
+			json_object_set_int_member(o, rows[i].name, (gint64)rows[i].value);
+	}
+	json_object_set_object_member(o, "clients-per-uid", per_uid);
 	json_node_take_object(n, o);
 	return n;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * control_listen.c - the control socket's listeners: socket files, accepting
- * clients, start and stop
+ * control_listen.c - the control socket's listener: the socket file,
+ * accepting clients (with their slots), start and stop
  *
  * Theory of operation: vs_ctl_start() checks the command table and the
  * socket's directory, removes a stale socket file (one nobody answers on;
@@ -14,16 +14,23 @@
  * to others is refused at startup: a directory that every user can write
  * to without the sticky bit (anyone could replace the socket with their
  * own), an existing socket file owned by another user (theirs, not a stale
- * one of ours), and a mode that did not stick after chmod().  Optionally it also listens on
- * loopback TCP (127.0.0.1 must work, ::1 may be missing).  All listeners
- * belong to one GSocketService on the main loop.
+ * one of ours), and a mode that did not stick after chmod().  There is no
+ * TCP listener: it had no access control (any local user could connect,
+ * and TCP has no peer credentials for the per-user limit below), so it was
+ * removed (docs/hardening.md says why it was not given authentication).
  *
- * An accepted client is refused with one error line past
- * VS_CTL_MAX_CLIENTS; otherwise it becomes a struct vs_ctl_session on
- * ctl.clients (its one reference), its input is armed and it is greeted.
- * From then on it belongs to the session code in control.c.
+ * Slots: an accepted client gets a slot or is refused with one error line
+ * and closed.  Its user comes from the kernel (SO_PEERCRED, taken at
+ * connect()).  Root and the daemon's own user ("privileged": the libvirt
+ * hook runs as root) may use any of the VS_CTL_MAX_CLIENTS slots; all
+ * other users together at most VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS
+ * of them, and one user at most [daemon] control-clients-per-uid, so no
+ * member of the control group can lock the hook out.  ctl_admit() decides;
+ * an admitted client becomes a struct vs_ctl_session on ctl.clients (its
+ * one reference), its input is armed and it is greeted.  From then on it
+ * belongs to the session code in control.c.
  *
- * vs_ctl_stop() closes every client and the listeners, and removes the
+ * vs_ctl_stop() closes every client and the listener, and removes the
  * socket file only if it is still the one we created (same device and
  * inode), so a second daemon's socket is never taken away.
  */
@@ -49,57 +56,101 @@
 /* Listening                                                            */
 /* ------------------------------------------------------------------ */
 
-static void ctl_describe_peer(GSocketConnection *conn, char *buf, size_t size)
+/*
+ * ctl_peer_uid() - the client's user and process, from SO_PEERCRED (which
+ * a unix socket always has); (uid_t)-1 if the kernel did not say
+ */
+static uid_t ctl_peer_uid(GSocket *sock, pid_t *pid)
+{
+	g_autoptr(GCredentials) cred = g_socket_get_credentials(sock, NULL);
+
+	*pid = 0;
+	if (!cred)
+		return (uid_t)-1;
+	*pid = g_credentials_get_unix_pid(cred, NULL);
+	return g_credentials_get_unix_user(cred, NULL);
+}
+
+enum ctl_admit ctl_admit(uid_t uid, bool privileged, unsigned int per_uid)
+{
+	unsigned int i, shared = 0, mine = 0;
+
+	if (ctl.clients->len >= VS_CTL_MAX_CLIENTS)
+		return CTL_ADMIT_FULL;
+	if (privileged)
+		return CTL_ADMIT_OK;
+	for (i = 0; i < ctl.clients->len; i++) {
+		const struct vs_ctl_session *s = g_ptr_array_index(ctl.clients, i);
+
+		if (s->privileged)
+			continue;
+		shared++;
+		mine += s->uid == uid;
+	}
+	if (shared >= VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS)
+		return CTL_ADMIT_SHARED_FULL;
+	if (mine >= per_uid)
+		return CTL_ADMIT_UID_FULL;
+	return CTL_ADMIT_OK;
+}
+
+/*
+ * ctl_refuse() - tell a refused client why instead of greeting it (best
+ * effort: a new connection's buffer is empty), close it, count and log it
+ */
+static void ctl_refuse(GSocketConnection *conn, enum ctl_admit why, uint64_t id,
+		       const char *peer, uid_t uid, unsigned int per_uid)
 {
 	GSocket *sock = g_socket_connection_get_socket(conn);
-	g_autoptr(GSocketAddress) addr = NULL;
+	g_autofree char *desc = NULL;
+	g_autofree char *msg = NULL;
 
-	if (g_socket_get_family(sock) == G_SOCKET_FAMILY_UNIX) {
-		g_autoptr(GCredentials) cred = g_socket_get_credentials(sock, NULL);
-
-		if (cred)
-			snprintf(buf, size, "unix, pid %ld, uid %ld",
-				 (long)g_credentials_get_unix_pid(cred, NULL),
-				 (long)g_credentials_get_unix_user(cred, NULL));
-		else
-			snprintf(buf, size, "unix");
-		return;
+	switch (why) {
+	case CTL_ADMIT_UID_FULL:
+		desc = g_strdup_printf("Too many clients of uid %u: the limit is %u per user",
+				       (unsigned int)uid, per_uid);
+		ctl.counters.clients_rejected_uid++;
+		break;
+	case CTL_ADMIT_SHARED_FULL:
+		desc = g_strdup_printf("Too many clients: the limit is %u, of which %u are kept "
+				       "for root and the daemon's user", VS_CTL_MAX_CLIENTS,
+				       VS_CTL_RESERVED_CLIENTS);
+		ctl.counters.clients_rejected++;
+		break;
+	case CTL_ADMIT_FULL:
+	case CTL_ADMIT_OK:	/* never called with it */
+		desc = g_strdup_printf("Too many clients: the limit is %u", VS_CTL_MAX_CLIENTS);
+		ctl.counters.clients_rejected++;
+		break;
 	}
-	addr = g_socket_get_remote_address(sock, NULL);
-	if (addr && G_IS_INET_SOCKET_ADDRESS(addr)) {
-		GInetSocketAddress *in = G_INET_SOCKET_ADDRESS(addr);
-		GInetAddress *ia = g_inet_socket_address_get_address(in);
-		g_autofree char *ip = g_inet_address_to_string(ia);
-
-		snprintf(buf, size, "tcp, %s port %u", ip, g_inet_socket_address_get_port(in));
-	} else {
-		snprintf(buf, size, "tcp");
-	}
+	msg = g_strdup_printf("{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}}\r\n",
+			      desc);
+	vs_log(CTL, WARNING, NULL, "client %" PRIu64 " rejected (%s): %s", id, peer, desc);
+	g_socket_send(sock, msg, strlen(msg), NULL, NULL);
+	g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
 }
 
 static gboolean ctl_incoming_cb(GSocketService *service, GSocketConnection *conn,
 				GObject *source, gpointer opaque)
 {
 	GSocket *sock = g_socket_connection_get_socket(conn);
+	const unsigned int per_uid = ctl.cfg->control_clients_per_uid;
 	struct vs_ctl_session *s;
 	g_autoptr(vs_ctl_session) hold = NULL;
 	g_autoptr(JsonNode) greeting = NULL;
-	char peer[96];
+	char peer[64];
 	uint64_t id = ++ctl.next_id;
+	pid_t pid;
+	uid_t uid = ctl_peer_uid(sock, &pid);
+	bool privileged = uid == 0 || uid == geteuid();
+	enum ctl_admit admit;
 
-	ctl_describe_peer(conn, peer, sizeof(peer));
+	snprintf(peer, sizeof(peer), "pid %ld, uid %ld", (long)pid,
+		 uid == (uid_t)-1 ? -1L : (long)uid);
 	g_socket_set_blocking(sock, FALSE);
-	if (ctl.clients->len >= VS_CTL_MAX_CLIENTS) {
-		g_autofree char *msg = g_strdup_printf("{\"error\": {\"class\": \"GenericError\", "
-						      "\"desc\": \"Too many clients: the limit is "
-						      "%u\"}}\r\n", VS_CTL_MAX_CLIENTS);
-
-		ctl.counters.clients_rejected++;
-		vs_log(CTL, WARNING, NULL, "client %" PRIu64 " rejected (%s): %u clients already",
-		       id, peer, ctl.clients->len);
-		/* best effort: the socket buffer of a new connection is empty */
-		g_socket_send(sock, msg, strlen(msg), NULL, NULL);
-		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	admit = ctl_admit(uid, privileged, per_uid);
+	if (admit != CTL_ADMIT_OK) {
+		ctl_refuse(conn, admit, id, peer, uid, per_uid);
 		return TRUE;
 	}
 
@@ -110,6 +161,8 @@ static gboolean ctl_incoming_cb(GSocketService *service, GSocketConnection *conn
 	s->sock = sock;
 	s->outq = g_byte_array_new();
 	s->split.buf = g_byte_array_new();
+	s->uid = uid;
+	s->privileged = privileged;
 	g_ptr_array_add(ctl.clients, s);
 	ctl.counters.clients_accepted++;
 	vs_log(CTL, INFO, NULL, "%s connected (%s)", s->name, peer);
@@ -278,40 +331,10 @@ static GSocket *ctl_listen_unix(const char *path, const char *group, GError **er
 	return g_steal_pointer(&sock);
 }
 
-/*
- * ctl_listen_tcp() - loopback only: 127.0.0.1 must work, ::1 may be absent
- */
-static gboolean ctl_listen_tcp(GSocketListener *l, int port, GError **error)
+gboolean vs_ctl_start(const struct vs_cfg *cfg, GError **error)
 {
-	static const char *const hosts[] = { "127.0.0.1", "::1" };
-	size_t i;
-
-	if (port < 1 || port > 65535) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "TCP port %d is not in 1..65535", port);
-		return FALSE;
-	}
-	for (i = 0; i < G_N_ELEMENTS(hosts); i++) {
-		g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string(hosts[i],
-										       (guint)port);
-		g_autoptr(GError) err = NULL;
-
-		if (g_socket_listener_add_address(l, addr, G_SOCKET_TYPE_STREAM,
-						  G_SOCKET_PROTOCOL_TCP, NULL, NULL, &err))
-			continue;
-		if (i == 0) {
-			g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s port %d: ",
-						   hosts[i], port);
-			return FALSE;
-		}
-		vs_log(CTL, INFO, NULL, "not listening on [%s]:%d: %s", hosts[i], port,
-		       err->message);
-	}
-	return TRUE;
-}
-
-gboolean vs_ctl_start(const char *path, const char *group, int tcp_port, GError **error)
-{
+	const char *path = cfg->control_path, *group = cfg->control_group;
+	const unsigned int per_uid = cfg->control_clients_per_uid;
 	g_autoptr(GSocketService) service = NULL;
 	g_autoptr(GSocket) sock = NULL;
 	size_t i;
@@ -332,9 +355,10 @@ gboolean vs_ctl_start(const char *path, const char *group, int tcp_port, GError 
 			    "control socket path must be 1..107 bytes");
 		return FALSE;
 	}
-	if (tcp_port < 0 || tcp_port > 65535) {
+	if (per_uid < 1 || per_uid > VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "TCP port %d is not in 1..65535", tcp_port);
+			    "control-clients-per-uid %u is not in 1..%u", per_uid,
+			    VS_CTL_MAX_CLIENTS - VS_CTL_RESERVED_CLIENTS);
 		return FALSE;
 	}
 	if (!ctl_check_dir(path, error) || !ctl_clear_stale(path, error))
@@ -344,8 +368,7 @@ gboolean vs_ctl_start(const char *path, const char *group, int tcp_port, GError 
 		return FALSE;
 
 	service = g_socket_service_new();
-	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(service), sock, NULL, error) ||
-	    (tcp_port && !ctl_listen_tcp(G_SOCKET_LISTENER(service), tcp_port, error))) {
+	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(service), sock, NULL, error)) {
 		g_socket_listener_close(G_SOCKET_LISTENER(service));
 		unlink(path);
 		return FALSE;
@@ -354,18 +377,20 @@ gboolean vs_ctl_start(const char *path, const char *group, int tcp_port, GError 
 
 	memset(&ctl.counters, 0, sizeof(ctl.counters));
 	ctl.clients = g_ptr_array_new();
+	ctl.cfg = cfg;
 	ctl.path = g_strdup(path);
 	ctl.service = g_steal_pointer(&service);
 	ctl.running = true;
 	g_socket_service_start(ctl.service);
-	vs_log(CTL, NOTICE, NULL, "listening on %s (mode %s%s)", path,
-	       group ? "0660, group " : "0600", group ? group : "");
-	if (!tcp_port)
-		vs_log(CTL, INFO, NULL, "no TCP listener");
-	if (tcp_port)
-		vs_log(CTL, WARNING, NULL, "also listening on localhost TCP port %d: any local "
-		       "user can control this daemon", tcp_port);
+	vs_log(CTL, NOTICE, NULL, "listening on %s (mode %s%s): %u clients, at most %u per "
+	       "user but root and uid %u", path, group ? "0660, group " : "0600",
+	       group ? group : "", VS_CTL_MAX_CLIENTS, per_uid, (unsigned int)geteuid());
 	return TRUE;
+}
+
+const struct vs_cfg *vs_ctl_config(void)
+{
+	return ctl.cfg;
 }
 
 void vs_ctl_stop(void)
@@ -388,5 +413,6 @@ void vs_ctl_stop(void)
 		unlink(ctl.path);
 	g_clear_pointer(&ctl.path, g_free);
 	g_clear_pointer(&ctl.ratelimit, g_hash_table_unref);
+	ctl.cfg = NULL;
 	ctl.running = false;
 }

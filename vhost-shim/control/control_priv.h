@@ -13,8 +13,9 @@
  *   control_dispatch.c	envelope and argument checks, the handler contract,
  *			and the protocol's own commands (qmp_capabilities,
  *			query-version, query-commands, query-control-stats)
- *   control_listen.c	the socket files and listeners, accepting a client
- *			(greeting), vs_ctl_start() and vs_ctl_stop()
+ *   control_listen.c	the socket file and listener, accepting a client
+ *			(its slot, ctl_admit(); greeting), vs_ctl_start()
+ *			and vs_ctl_stop()
  *
  * Command handlers (control_cmds.c, control_mig.c) include control.h only:
  * nothing here is for them.  Everything here runs on the main loop thread,
@@ -113,7 +114,8 @@ enum ctl_split_event ctl_split_step(struct ctl_split *sp, const unsigned char *d
  */
 struct ctl_counters {
 	uint64_t clients_accepted;
-	uint64_t clients_rejected;	/* over VS_CTL_MAX_CLIENTS */
+	uint64_t clients_rejected;	/* over VS_CTL_MAX_CLIENTS, or no shared slot left */
+	uint64_t clients_rejected_uid;	/* over control-clients-per-uid */
 	uint64_t slow_clients_dropped;	/* over VS_CTL_MAX_OUTQ_BYTES */
 	uint64_t requests;		/* complete values received */
 	uint64_t errors;		/* error replies, any reason */
@@ -136,6 +138,9 @@ struct ctl_counters {
  * @out_src:	output source, NULL while the queue is empty or writable
  * @outq:	bytes not yet written, from @out_head on
  * @split:	input splitter
+ * @uid:	the client's user (SO_PEERCRED at connect()); (uid_t)-1: unknown
+ * @privileged:	@uid is root or the daemon's user: may take a reserved slot,
+ *		no per-user cap
  * @negotiated:	qmp_capabilities succeeded: commands and events flow
  * @eof:	the client finished sending: close once @outq is written
  * @closed:	disconnected and off the client list
@@ -150,6 +155,8 @@ struct vs_ctl_session {
 	GByteArray *outq;
 	size_t out_head;
 	struct ctl_split split;
+	uid_t uid;
+	bool privileged;
 	bool negotiated;
 	bool eof;
 	bool closed;
@@ -159,7 +166,8 @@ struct vs_ctl_session {
  * struct ctl_state - the control socket's state, one instance (ctl, in
  * control.c), owned by the main loop thread
  * @running:	vs_ctl_start() succeeded and vs_ctl_stop() has not run
- * @service:	the listeners (control_listen.c)
+ * @cfg:	the daemon's configuration (vs_ctl_start()); NULL when not running
+ * @service:	the listener (control_listen.c)
  * @path:	the unix socket's path
  * @dev:	device of the socket file we created
  * @ino:	inode of the socket file we created
@@ -170,6 +178,7 @@ struct vs_ctl_session {
  */
 struct ctl_state {
 	bool running;
+	const struct vs_cfg *cfg;
 	GSocketService *service;
 	char *path;
 	dev_t dev;
@@ -254,6 +263,33 @@ void ctl_session_arm_input(struct vs_ctl_session *s);
  * @msg:	message, not consumed
  */
 void ctl_session_send_node(struct vs_ctl_session *s, JsonNode *msg);
+
+/* --- control_listen.c: slots --- */
+
+/**
+ * enum ctl_admit - whether a new client gets a slot
+ * @CTL_ADMIT_OK:	yes
+ * @CTL_ADMIT_FULL:	no: VS_CTL_MAX_CLIENTS clients already
+ * @CTL_ADMIT_SHARED_FULL: no: an unprivileged client, and the slots that are
+ *			not reserved for root and the daemon's user are taken
+ * @CTL_ADMIT_UID_FULL:	no: the user has control-clients-per-uid clients
+ */
+enum ctl_admit {
+	CTL_ADMIT_OK,
+	CTL_ADMIT_FULL,
+	CTL_ADMIT_SHARED_FULL,
+	CTL_ADMIT_UID_FULL,
+};
+
+/**
+ * ctl_admit() - may one more client of @uid connect, given ctl.clients
+ * @uid:	its user
+ * @privileged:	@uid is root or the daemon's user
+ * @per_uid:	control-clients-per-uid
+ *
+ * Return: CTL_ADMIT_OK, or why not
+ */
+enum ctl_admit ctl_admit(uid_t uid, bool privileged, unsigned int per_uid);
 
 /* --- control_dispatch.c: dispatcher and protocol commands --- */
 

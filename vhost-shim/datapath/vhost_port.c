@@ -21,8 +21,6 @@
  * on split rings.
  */
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -32,6 +30,7 @@
 #include "handover.h"
 #include "log.h"
 #include "port_registry.h"
+#include "reach.h"
 #include "vhost_port.h"
 #include "vm.h"
 
@@ -177,17 +176,15 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 {
 	const char *path = vm->cfg->socket_path;
 	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
-	struct stat st;
 
 	if (vm->cfg->client) {
 		flags |= RTE_VHOST_USER_CLIENT;		/* reconnects every second */
-	} else if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-				    "%s exists and is not a socket", path);
-			return FALSE;
-		}
-		unlink(path);	/* stale socket of a previous run */
+	} else if (!vs_reach_clear_stale(path, error)) {
+		/* only a stale socket of ours, in socket-dir, is removed (reach.h):
+		 * never the control socket, a live one or anything else.  This
+		 * must fail before rte_vhost_driver_register(): its unregister
+		 * unlink()s a server path, whatever is there. */
+		return FALSE;
 	}
 	if (rte_vhost_driver_register(path, flags)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -211,8 +208,8 @@ void vs_vhost_port_unregister(struct vs_vm *vm)
 {
 	if (!vm->vhost_registered)
 		return;
+	/* unlink()s a server socket itself: no second unlink() here, which
+	 * could remove whatever took the path since */
 	rte_vhost_driver_unregister(vm->cfg->socket_path);
 	vm->vhost_registered = false;
-	if (!vm->cfg->client)
-		unlink(vm->cfg->socket_path);
 }

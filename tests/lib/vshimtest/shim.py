@@ -81,10 +81,14 @@ class Shim:
     _count = 0
 
     def __init__(self, ns, name, workdir, tunnel_port=None, peers=None, key_file=None,
-                 memory_mb=512, log_level="info", extra_args=None, hugepages="no"):
+                 memory_mb=512, log_level="info", extra_args=None, hugepages="no",
+                 uplink_drivers=None):
         """ns: vshimtest.NetNS; name: node name (also in file names);
         tunnel_port: listen on 127.0.0.1:PORT inside ns; peers: {name: port}
-        of other shims on the same loopback; key_file: PSK (shared)."""
+        of other shims on the same loopback; key_file: PSK (shared).
+        workdir is also the daemon's socket-dir: the ports' sockets are
+        there.  uplink_drivers: drivers allowed besides the default ones
+        ("net_null net_vhost" for the benchmarks)."""
         Shim._count += 1
         self.ns = ns
         self.name = name
@@ -96,6 +100,7 @@ class Shim:
         self.log_level = log_level
         self.extra_args = list(extra_args or [])
         self.hugepages = hugepages
+        self.uplink_drivers = uplink_drivers
         self.ports = []
         self.control = os.path.join(workdir, "%s.ctl" % name)
         self.log_path = os.path.join(workdir, "%s.log" % name)
@@ -120,7 +125,11 @@ class Shim:
     def command(self):
         cmd = [shim_binary(), "--hugepages", self.hugepages, "-m", str(self.memory_mb),
                "--file-prefix", self.prefix, "--control", self.control,
+               "--socket-dir", os.path.normpath(self.workdir),
                "--log-level", self.log_level, "--node-name", self.name]
+        if self.uplink_drivers:
+            cmd += ["--uplink-drivers",
+                    "net_tap net_af_packet net_virtio_user pci " + self.uplink_drivers]
         for i, p in enumerate(self.ports):
             cmd += ["--port", p.spec(i)]
         if self.tunnel_port:
