@@ -169,6 +169,61 @@ static void test_keyfile_errors(void)
 	check_keyfile_error("[port vm1]\nsocket=/a\\\n", "");
 }
 
+#define DISC_TUNNEL "[tunnel]\nlisten=127.0.0.1:7400\nkey-file=/k\n"
+
+/* [discovery]: what vs_cfg_validate() refuses, and a port's vm-uuid */
+static void test_discovery(void)
+{
+	static const char ok[] = DISC_TUNNEL "[discovery]\netcd=http://127.0.0.1:2379, "
+				 "https://[::1]:2379/\nttl=5\n";
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) urls = NULL;
+	g_autoptr(vs_port_cfg) pc = NULL;
+
+	g_assert_true(vs_cfg_load_keyfile(cfg, ok, strlen(ok), &err));
+	g_assert_true(vs_cfg_validate(cfg, &err));
+	g_assert_no_error(err);
+	urls = vs_cfg_disc_endpoints(cfg);
+	g_assert_cmpuint(g_strv_length(urls), ==, 2);
+	g_assert_cmpstr(urls[1], ==, "https://[::1]:2379/");
+	g_assert_cmpstr(vs_cfg_disc_advertise(cfg), ==, "127.0.0.1:7400");
+	g_assert_cmpstr(cfg->disc_prefix, ==, "/vhost-shim/");
+	check_keyfile_error("[discovery]\netcd=http://127.0.0.1:2379\n", "[tunnel] listen");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=etcd:2379\n", "etcd");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=ftp://h:1\n", "etcd");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1/v3\n", "etcd");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://u:p@h:1\n", "etcd");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd= , \n", "1-8 URLs");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://a:1,http://a:2,http://a:3,"
+			    "http://a:4,http://a:5,http://a:6,http://a:7,http://a:8,http://a:9\n",
+			    "1-8 URLs");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=vs/\n", "prefix");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=/vs\n", "prefix");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=/v s/\n", "prefix");
+	check_keyfile_error("[tunnel]\nlisten=0.0.0.0:7400\nkey-file=/k\nallow-cleartext=true\n"
+			    "[discovery]\netcd=http://h:1\n", "advertise");
+	check_keyfile_error(DISC_TUNNEL "allow-cleartext=true\n[discovery]\netcd=http://h:1\n"
+			    "advertise=host:7400\n", "advertise");
+	/* an advertised address that is not loopback is cleartext too */
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nadvertise=10.0.0.1:7400\n",
+			    "allow-cleartext");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\netcd-cert=/c.pem\n",
+			    "etcd-key");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nttl=1\n", "ttl");
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\netcd-ca=ca.pem\n",
+			    "etcd-ca");
+	/* vm-uuid: either case, validated */
+	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,"
+				    "vm-uuid=9A8B7C6D-5e4f-4a3b-9c2d-1e0f9a8b7c6d,uplink=x", &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(pc->vm_uuid, ==, "9A8B7C6D-5e4f-4a3b-9c2d-1e0f9a8b7c6d");
+	g_assert_null(vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,"
+					     "vm-uuid=9a8b7c6d5e4f4a3b9c2d1e0f9a8b7c6d,uplink=x",
+					     &err));
+	g_assert_nonnull(strstr(err->message, "vm-uuid"));
+}
+
 static void test_too_many_ports(void)
 {
 	g_autoptr(vs_cfg) cfg = vs_cfg_new();
@@ -279,6 +334,7 @@ static void key_env_init(struct key_env *env, const struct vs_cfg_key *k)
 	switch (k->section) {
 	case VS_CFG_SECTION_DAEMON:
 	case VS_CFG_SECTION_TUNNEL:
+	case VS_CFG_SECTION_DISCOVERY:
 		env->base = env->cfg;
 		break;
 	case VS_CFG_SECTION_PORT:
@@ -430,10 +486,9 @@ static void test_keys_table(void)
 			g_assert_cmpstr(vs_enum_to_string(k->values, (int)k->dflt), !=, "?");
 		if (k->type == VS_CFG_PATH && k->dflt_str)
 			g_assert_cmpint(k->dflt_str[0], ==, '/');
-		/* options set a daemon or tunnel key (ports have --port) */
+		/* options set a daemon, tunnel or discovery key (ports have --port) */
 		if (k->option || k->short_option)
-			g_assert_true(k->section == VS_CFG_SECTION_DAEMON ||
-				      k->section == VS_CFG_SECTION_TUNNEL);
+			g_assert_true(vs_cfg_section_is_daemon(k->section));
 		for (j = 0; j < i; j++) {
 			const struct vs_cfg_key *o = &vs_cfg_keys[j];
 
@@ -469,7 +524,7 @@ static void test_keys_defaults(void)
 
 	for (i = 0; i < vs_cfg_num_keys; i++) {
 		const struct vs_cfg_key *k = &vs_cfg_keys[i];
-		const void *base = k->section <= VS_CFG_SECTION_TUNNEL ? (const void *)cfg
+		const void *base = vs_cfg_section_is_daemon(k->section) ? (const void *)cfg
 				   : k->section == VS_CFG_SECTION_PORT ? (const void *)pc
 				   : (const void *)p;
 
@@ -579,7 +634,7 @@ static void test_keys_one_message(void)
 
 		if (k->type == VS_CFG_STR)
 			continue;	/* any text */
-		if (k->section <= VS_CFG_SECTION_TUNNEL) {
+		if (vs_cfg_section_is_daemon(k->section)) {
 			g_autoptr(vs_cfg_cmdline) cl = vs_cfg_cmdline_new();
 			g_autoptr(vs_cfg) cfg2 = vs_cfg_new();
 			g_autofree char *opt = NULL;
@@ -722,6 +777,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/limits/too-many-ports", test_too_many_ports);
 	g_test_add_func("/config/keyfile/ok", test_keyfile_ok);
 	g_test_add_func("/config/keyfile/errors", test_keyfile_errors);
+	g_test_add_func("/config/discovery", test_discovery);
 	g_test_add_func("/config/eal-argv", test_eal_argv);
 	g_test_add_func("/config/mac-and-pci-strict", test_mac_and_pci_strict);
 	g_test_add_func("/config/keys/table", test_keys_table);

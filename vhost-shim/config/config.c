@@ -21,10 +21,12 @@
  *             busy-poll, idle-sleep-us, control-socket, control-group,
  *             control-clients-per-uid, socket-dir, uplink-drivers,
  *             uplink-interfaces, log-level
- *   [port NAME]  socket, mode (server|client), mac, uplink, queues
+ *   [port NAME]  socket, mode (server|client), mac, uplink, queues, vm-uuid
  *   [tunnel]  node-name, listen, key-file, auto-announce, allow-cleartext,
  *             tls (none|x509), tls-dir, tls-ca, tls-cert, tls-key
  *   [peer NAME]  address
+ *   [discovery]  etcd, prefix, advertise, ttl, timeout-ms, etcd-ca,
+ *             etcd-cert, etcd-key
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -51,6 +53,7 @@ struct vs_cfg *vs_cfg_new(void)
 
 	vs_cfg_section_init(VS_CFG_SECTION_DAEMON, cfg);
 	vs_cfg_section_init(VS_CFG_SECTION_TUNNEL, cfg);
+	vs_cfg_section_init(VS_CFG_SECTION_DISCOVERY, cfg);
 	/* the one default that is not a constant */
 	g_free(cfg->node_name);
 	cfg->node_name = g_strdup(g_get_host_name());
@@ -91,6 +94,7 @@ void vs_cfg_free(struct vs_cfg *cfg)
 		return;
 	vs_cfg_section_clear(VS_CFG_SECTION_DAEMON, cfg);
 	vs_cfg_section_clear(VS_CFG_SECTION_TUNNEL, cfg);
+	vs_cfg_section_clear(VS_CFG_SECTION_DISCOVERY, cfg);
 	g_ptr_array_unref(cfg->ports);
 	g_ptr_array_unref(cfg->peers);
 	g_free(cfg);
@@ -126,6 +130,23 @@ gboolean vs_parse_mac(const char *s, uint8_t mac[6])
 		mac[i] = (uint8_t)b;
 	}
 	return !(mac[0] & 1);	/* multicast/broadcast cannot be a VM's MAC */
+}
+
+gboolean vs_valid_uuid(const char *s)
+{
+	size_t i;
+
+	if (!s || strlen(s) != VS_UUID_LEN)
+		return FALSE;
+	for (i = 0; i < VS_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return FALSE;
+		} else if (!g_ascii_isxdigit(s[i])) {
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 static gboolean cfg_valid_name(const char *name)
@@ -172,6 +193,12 @@ gboolean vs_port_cfg_validate(const struct vs_port_cfg *pc, GError **error)
 	if (pc->queues < 1 || pc->queues > VS_MAX_QUEUES) {
 		g_set_error(error, VS_CFG_ERROR, 0, "port %s: queues must be 1..%d",
 			    pc->name, VS_MAX_QUEUES);
+		return FALSE;
+	}
+	if (pc->vm_uuid && !vs_valid_uuid(pc->vm_uuid)) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "port %s: vm-uuid '%s' is not a UUID such as "
+			    "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", pc->name, pc->vm_uuid);
 		return FALSE;
 	}
 	return TRUE;
@@ -361,6 +388,117 @@ char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which)
 				cfg_tls_default_names[which], NULL);
 }
 
+char **vs_cfg_disc_endpoints(const struct vs_cfg *cfg)
+{
+	g_auto(GStrv) parts = NULL;
+	GPtrArray *urls;
+	guint i;
+
+	if (!cfg->etcd)
+		return NULL;
+	parts = g_strsplit(cfg->etcd, ",", -1);
+	urls = g_ptr_array_new();
+	for (i = 0; parts[i]; i++) {
+		char *u = g_strstrip(parts[i]);
+
+		if (*u)
+			g_ptr_array_add(urls, g_strdup(u));
+	}
+	g_ptr_array_add(urls, NULL);
+	return (char **)g_ptr_array_free(urls, FALSE);
+}
+
+const char *vs_cfg_disc_advertise(const struct vs_cfg *cfg)
+{
+	return cfg->disc_advertise ? cfg->disc_advertise : cfg->tunnel_listen;
+}
+
+/* A numeric IPv4 or IPv6 address that is not the wildcard */
+static bool cfg_host_is_dialable(const char *host)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return a4.s_addr != htonl(INADDR_ANY);
+	return inet_pton(AF_INET6, host, &a6) == 1 && memcmp(&a6, &any6, sizeof(a6));
+}
+
+gboolean vs_hostport_is_dialable(const char *hostport)
+{
+	g_autofree char *host = NULL;
+	guint16 port;
+
+	return vs_parse_hostport(hostport, &host, &port) && cfg_host_is_dialable(host);
+}
+
+/*
+ * cfg_disc_validate() - [discovery]: URLs that libsoup can use, a prefix
+ * that is a key path, an address peers can dial (a numeric IP that is not
+ * a wildcard: the tunnel dials numeric addresses only), a tunnel to
+ * publish, TLS files in pairs
+ */
+static gboolean cfg_disc_validate(const struct vs_cfg *cfg, GError **error)
+{
+	g_auto(GStrv) urls = vs_cfg_disc_endpoints(cfg);
+	const char *adv = vs_cfg_disc_advertise(cfg);
+	const char *p;
+	guint i;
+
+	if (!cfg->etcd)
+		return TRUE;
+	if (!urls[0] || g_strv_length(urls) > VS_MAX_DISC_ENDPOINTS) {
+		g_set_error(error, VS_CFG_ERROR, 0, "[discovery] etcd: 1-%d URLs, comma-separated",
+			    VS_MAX_DISC_ENDPOINTS);
+		return FALSE;
+	}
+	for (i = 0; urls[i]; i++) {
+		g_autoptr(GUri) uri = g_uri_parse(urls[i], G_URI_FLAGS_NONE, NULL);
+		const char *scheme = uri ? g_uri_get_scheme(uri) : NULL;
+
+		if (!uri || !scheme || (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+		    !g_uri_get_host(uri) || !*g_uri_get_host(uri) || g_uri_get_query(uri) ||
+		    g_uri_get_userinfo(uri) || (*g_uri_get_path(uri) && strcmp(g_uri_get_path(uri), "/"))) {
+			g_set_error(error, VS_CFG_ERROR, 0,
+				    "[discovery] etcd: '%s' is not http://HOST:PORT or https://HOST:PORT",
+				    urls[i]);
+			return FALSE;
+		}
+	}
+	if (!cfg->disc_prefix || cfg->disc_prefix[0] != '/' ||
+	    strlen(cfg->disc_prefix) > VS_MAX_DISC_PREFIX ||
+	    cfg->disc_prefix[strlen(cfg->disc_prefix) - 1] != '/') {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[discovery] prefix '%s': 1-%d bytes, starting and ending with '/'",
+			    cfg->disc_prefix ? cfg->disc_prefix : "", VS_MAX_DISC_PREFIX);
+		return FALSE;
+	}
+	for (p = cfg->disc_prefix; *p; p++)
+		if (!g_ascii_isalnum(*p) && !strchr("/._-", *p)) {
+			g_set_error(error, VS_CFG_ERROR, 0, "[discovery] prefix '%s': use [A-Za-z0-9/._-]",
+				    cfg->disc_prefix);
+			return FALSE;
+		}
+	if (!cfg->tunnel_listen) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[discovery] needs [tunnel] listen: peers resolved from the registry dial it");
+		return FALSE;
+	}
+	if (!vs_hostport_is_dialable(adv)) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[discovery] advertise: '%s' is not a numeric IP:port that peers can dial "
+			    "(set advertise= when [tunnel] listen is a wildcard)", adv);
+		return FALSE;
+	}
+	if (!cfg->etcd_cert != !cfg->etcd_key) {
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "[discovery] etcd-cert and etcd-key go together");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /*
  * cfg_host_is_loopback() - "localhost", 127.0.0.0/8 or ::1; anything else,
  * names included, may leave the host
@@ -393,6 +531,10 @@ bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg)
 		return false;	/* TLS encrypts every byte: not clear */
 	if (cfg->tunnel_listen && !cfg_hostport_is_loopback(cfg->tunnel_listen))
 		return true;
+	/* peers learn this address from the registry */
+	if (cfg->etcd && vs_cfg_disc_advertise(cfg) &&
+	    !cfg_hostport_is_loopback(vs_cfg_disc_advertise(cfg)))
+		return true;
 	for (i = 0; i < cfg->peers->len; i++) {
 		const struct vs_peer_cfg *p = g_ptr_array_index(cfg->peers, i);
 
@@ -416,7 +558,8 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 
 		if (!keys)
 			return FALSE;
-		if (!strcmp(groups[i], "daemon") || !strcmp(groups[i], "tunnel")) {
+		if (!strcmp(groups[i], "daemon") || !strcmp(groups[i], "tunnel") ||
+		    !strcmp(groups[i], "discovery")) {
 			enum vs_cfg_section section = vs_cfg_section_from_string(groups[i]);
 
 			for (j = 0; keys[j]; j++)
@@ -454,7 +597,8 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 				return FALSE;
 		} else {
 			g_set_error(error, VS_CFG_ERROR, 0,
-				    "unknown group [%s]: expected [daemon], [tunnel], [port NAME] or [peer NAME]",
+				    "unknown group [%s]: expected [daemon], [tunnel], [discovery], [port NAME] "
+				    "or [peer NAME]",
 				    groups[i]);
 			return FALSE;
 		}
@@ -535,7 +679,7 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 			    "address: set tls=x509, or allow-cleartext=true to accept that");
 		return FALSE;
 	}
-	return TRUE;
+	return cfg_disc_validate(cfg, error);
 }
 
 char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc)

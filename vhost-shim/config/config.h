@@ -168,6 +168,8 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  * @mac:	the VM's MAC address (its own frames are never replayed to it)
  * @uplink:	DPDK devargs of the uplink port, e.g. "net_tap0,iface=t0"
  * @queues:	queue pairs, on the vhost side and on the uplink
+ * @vm_uuid:	the UUID of the VM it serves, canonical lower-case text, or
+ *		NULL: with [discovery], the shim watches where that VM goes
  * @policy:	its buffer policy
  *
  * Every pointer here is the field of a key of config_keys.h:
@@ -180,6 +182,7 @@ struct vs_port_cfg {
 	uint8_t mac[6];
 	char *uplink;
 	unsigned int queues;
+	char *vm_uuid;
 	struct vs_buf_policy policy;
 };
 
@@ -220,6 +223,21 @@ enum vs_tls_file {
 
 #define VS_DEFAULT_TLS_DIR	"/etc/pki/vhost-shim"
 
+/* [discovery]: the etcd registry (docs/configuration.md "Discovery") */
+#define VS_DEFAULT_DISC_PREFIX		"/vhost-shim/"
+#define VS_DEFAULT_DISC_TTL_S		10
+#define VS_MIN_DISC_TTL_S		2
+#define VS_MAX_DISC_TTL_S		3600
+#define VS_DEFAULT_DISC_TIMEOUT_MS	2000
+#define VS_MIN_DISC_TIMEOUT_MS		100
+#define VS_MAX_DISC_TIMEOUT_MS		60000
+/* Security consideration: endpoints and prefix end up in URLs and keys */
+#define VS_MAX_DISC_ENDPOINTS		8
+#define VS_MAX_DISC_PREFIX		64
+
+/* A VM UUID in canonical text: 8-4-4-4-12 hex digits */
+#define VS_UUID_LEN		36
+
 /**
  * struct vs_cfg - the daemon's configuration
  *
@@ -256,6 +274,16 @@ struct vs_cfg {
 	unsigned int keepalive_ms;	/* PING a connection idle this long */
 	unsigned int keepalive_timeout_ms;	/* close one silent this long */
 	GPtrArray *peers;	/* of struct vs_peer_cfg * */
+
+	/* [discovery]: the etcd registry; off without etcd */
+	char *etcd;		/* "URL,URL...": etcd's client URLs; NULL: off */
+	char *disc_prefix;	/* keys live under it */
+	char *disc_advertise;	/* "IP:port" peers dial; NULL: [tunnel] listen */
+	unsigned int disc_ttl_s;	/* lease TTL of our keys */
+	unsigned int disc_timeout_ms;	/* one etcd request, at most */
+	char *etcd_ca;		/* CA of etcd's server certificate (https) */
+	char *etcd_cert;	/* our client certificate for etcd, PEM */
+	char *etcd_key;		/* its key */
 };
 
 #define VS_CFG_ERROR (vs_cfg_error_quark())
@@ -351,6 +379,40 @@ gboolean vs_cfg_add_peer(struct vs_cfg *cfg, const char *name, const char *addre
  * Return: TRUE if valid
  */
 gboolean vs_valid_node_name(const char *name);
+
+/**
+ * vs_valid_uuid() - canonical UUID text, 8-4-4-4-12 hex digits (either case)
+ * @s:		candidate
+ *
+ * Return: TRUE if valid
+ */
+gboolean vs_valid_uuid(const char *s);
+
+/**
+ * vs_hostport_is_dialable() - "IP:port" or "[v6]:port" with a numeric
+ * address that is not a wildcard (what the tunnel can dial)
+ * @hostport:	text
+ *
+ * Return: TRUE if so
+ */
+gboolean vs_hostport_is_dialable(const char *hostport);
+
+/**
+ * vs_cfg_disc_endpoints() - [discovery] etcd as a list of URLs
+ * @cfg:	configuration
+ *
+ * Return: NULL-terminated list (g_strfreev() it), NULL when etcd is unset
+ */
+char **vs_cfg_disc_endpoints(const struct vs_cfg *cfg);
+
+/**
+ * vs_cfg_disc_advertise() - the tunnel address [discovery] publishes:
+ * advertise, else [tunnel] listen
+ * @cfg:	configuration
+ *
+ * Return: "IP:port" (static, owned by @cfg), or NULL
+ */
+const char *vs_cfg_disc_advertise(const struct vs_cfg *cfg);
 
 /**
  * vs_parse_hostport() - split "host:port" or "[v6]:port"

@@ -150,11 +150,10 @@ GOptionGroup *vs_cfg_cmdline_group(struct vs_cfg_cmdline *cl, const GOptionEntry
 	return group;
 }
 
-/* The struct of a daemon or tunnel key (the only ones with options) */
+/* The struct of a daemon, tunnel or discovery key (the only ones with options) */
 static void *cmdline_base(const struct vs_cfg_key *k, struct vs_cfg *cfg)
 {
-	return k->section == VS_CFG_SECTION_DAEMON || k->section == VS_CFG_SECTION_TUNNEL ? cfg
-														: NULL;
+	return vs_cfg_section_is_daemon(k->section) ? cfg : NULL;
 }
 
 gboolean vs_cfg_cmdline_apply(const struct vs_cfg_cmdline *cl, struct vs_cfg *cfg,

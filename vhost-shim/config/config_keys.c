@@ -20,6 +20,7 @@
 VS_ENUM_IMPL(vs_cfg_section, enum vs_cfg_section, VS_CFG_NUM_SECTIONS,
 	     [VS_CFG_SECTION_DAEMON] = "daemon",
 	     [VS_CFG_SECTION_TUNNEL] = "tunnel",
+	     [VS_CFG_SECTION_DISCOVERY] = "discovery",
 	     [VS_CFG_SECTION_PORT] = "port",
 	     [VS_CFG_SECTION_POLICY] = "policy");
 
@@ -56,6 +57,7 @@ VS_ENUM_IMPL(vs_tls_mode, enum vs_tls_mode, VS_TLS_NUM_MODES,
 
 #define DAEMON(f, sz) .section = VS_CFG_SECTION_DAEMON, .offset = CFG_FIELD(struct vs_cfg, f, sz)
 #define TUNNEL(f, sz) .section = VS_CFG_SECTION_TUNNEL, .offset = CFG_FIELD(struct vs_cfg, f, sz)
+#define DISC(f, sz) .section = VS_CFG_SECTION_DISCOVERY, .offset = CFG_FIELD(struct vs_cfg, f, sz)
 #define PORT(f, sz) .section = VS_CFG_SECTION_PORT, .offset = CFG_FIELD(struct vs_port_cfg, f, sz)
 #define POLICY(f, sz) .section = VS_CFG_SECTION_POLICY, \
 	.offset = CFG_FIELD(struct vs_buf_policy, f, sz)
@@ -171,6 +173,26 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .dflt = VS_DEFAULT_KEEPALIVE_TIMEOUT_MS,
 	  .doc = "Close one that received nothing for this long (more than keepalive-ms)" },
 
+	/* [discovery]: the etcd registry (docs/configuration.md "Discovery") */
+	{ .name = "etcd", DISC(etcd, SZ_PTR), T_STR, .dflt_doc = "off",
+	  .option = "etcd", .arg_name = "URL,...",
+	  .doc = "etcd client URLs (http:// or https://), comma-separated: register here" },
+	{ .name = "prefix", DISC(disc_prefix, SZ_PTR), T_STR, .dflt_str = VS_DEFAULT_DISC_PREFIX,
+	  .doc = "Key prefix of the registry, shared by the cluster" },
+	{ .name = "advertise", DISC(disc_advertise, SZ_PTR), T_STR,
+	  .dflt_doc = "[tunnel] listen", .doc = "The IP:port of our tunnel that peers dial" },
+	{ .name = "ttl", DISC(disc_ttl_s, SZ_UINT), T_UINT(VS_MIN_DISC_TTL_S, VS_MAX_DISC_TTL_S),
+	  .dflt = VS_DEFAULT_DISC_TTL_S,
+	  .doc = "Lease TTL in seconds: keys of a host that died vanish after this long" },
+	{ .name = "timeout-ms", DISC(disc_timeout_ms, SZ_UINT),
+	  T_UINT(VS_MIN_DISC_TIMEOUT_MS, VS_MAX_DISC_TIMEOUT_MS),
+	  .dflt = VS_DEFAULT_DISC_TIMEOUT_MS, .doc = "Longest wait for one etcd request" },
+	{ .name = "etcd-ca", DISC(etcd_ca, SZ_PTR), T_PATH, .dflt_doc = "system CAs",
+	  .doc = "CA certificate(s) of etcd's server certificate, PEM (https)" },
+	{ .name = "etcd-cert", DISC(etcd_cert, SZ_PTR), T_PATH,
+	  .doc = "Our client certificate for etcd (--client-cert-auth), PEM" },
+	{ .name = "etcd-key", DISC(etcd_key, SZ_PTR), T_PATH, .doc = "Its private key, PEM" },
+
 	/* [port NAME] and --port */
 	{ .name = "name", PORT(name, SZ_PTR), T_STR, .flags = VS_CFG_KEY_SPEC_ONLY,
 	  .doc = "1-15 characters of [A-Za-z0-9_-]" },
@@ -182,6 +204,8 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	{ .name = "uplink", PORT(uplink, SZ_PTR), T_STR, .doc = "DPDK devargs of the uplink" },
 	{ .name = "queues", PORT(queues, SZ_UINT), T_UINT(1, VS_MAX_QUEUES),
 	  .dflt = VS_DEFAULT_QUEUES, .doc = "Queue pairs" },
+	{ .name = "vm-uuid", PORT(vm_uuid, SZ_PTR), T_STR,
+	  .doc = "UUID of the VM it serves: [discovery] watches where it goes" },
 
 	/* The buffer policy: [port NAME], --port and set-buffer-policy */
 	{ .name = "buffer", POLICY(enabled, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = true,

@@ -6,7 +6,7 @@
  * vs_cfg_keys[]: its name, the group it belongs to, its type and accepted
  * range, the field it sets, its default and one line of documentation.
  * That one row drives everything that reads or shows the setting:
- *   - the config file: [daemon], [tunnel] and [port NAME] keys
+ *   - the config file: [daemon], [tunnel], [discovery] and [port NAME] keys
  *     (vs_cfg_load_keyfile(), config.c);
  *   - --port specs (vs_port_cfg_parse_spec(), config.c);
  *   - the command-line options, generated from the rows that name one
@@ -41,6 +41,7 @@
  * enum vs_cfg_section - which struct a key sets, and where it is written
  * @VS_CFG_SECTION_DAEMON: [daemon], struct vs_cfg
  * @VS_CFG_SECTION_TUNNEL: [tunnel], struct vs_cfg
+ * @VS_CFG_SECTION_DISCOVERY: [discovery], struct vs_cfg (the etcd registry)
  * @VS_CFG_SECTION_PORT: [port NAME] and --port, struct vs_port_cfg
  * @VS_CFG_SECTION_POLICY: [port NAME], --port and set-buffer-policy,
  *	struct vs_buf_policy (the port's buffer policy)
@@ -48,6 +49,7 @@
 enum vs_cfg_section {
 	VS_CFG_SECTION_DAEMON,
 	VS_CFG_SECTION_TUNNEL,
+	VS_CFG_SECTION_DISCOVERY,
 	VS_CFG_SECTION_PORT,
 	VS_CFG_SECTION_POLICY,
 	VS_CFG_NUM_SECTIONS,
@@ -79,6 +81,18 @@ enum vs_cfg_type {
 	VS_CFG_MAC,
 	VS_CFG_NUM_TYPES,
 };
+
+/**
+ * vs_cfg_section_is_daemon() - does @section set struct vs_cfg (a group of
+ * its own in the file: [daemon], [tunnel], [discovery]) rather than a port
+ * @section:	section
+ *
+ * Return: true if so
+ */
+static inline bool vs_cfg_section_is_daemon(enum vs_cfg_section section)
+{
+	return section <= VS_CFG_SECTION_DISCOVERY;
+}
 
 /* Flags of a key */
 #define VS_CFG_KEY_FILENAME	(1u << 0)	/* its option's value is a file name */
