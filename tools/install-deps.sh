@@ -7,6 +7,7 @@ PACKAGES=(
   # build
   gcc libc6-dev meson ninja-build pkg-config
   libdpdk-dev libglib2.0-dev libjson-glib-dev
+  libsoup-3.0-dev  # [discovery]: etcd's JSON gateway over HTTP(S)
   # run: tunnel tls=x509 (GIO's TLS backend, GnuTLS); tests: certtool makes certificates
   glib-networking gnutls-bin
   # run: dpdk-testpmd (baseline and benchmarks), DPDK tools
@@ -19,6 +20,7 @@ PACKAGES=(
   groff-base  # tests/unit/test_manpages.py renders the man pages
   clang libclang-rt-14-dev llvm  # fuzz/, bench/fuzz: libFuzzer with ASan and UBSan
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # tests/e2e/test_libvirt.py
+  etcd-server  # tests/e2e/test_discovery.py, bench/discovery: a real etcd on loopback
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -23,4 +23,5 @@ VS_ENUM_IMPL(vs_log_component, enum vs_log_component, VS_LOGC_NUM,
 	     [VS_LOGC_CTL] = "ctl",
 	     [VS_LOGC_DP] = "dp",
 	     [VS_LOGC_MIG] = "mig",
-	     [VS_LOGC_TUN] = "tun");
+	     [VS_LOGC_TUN] = "tun",
+	     [VS_LOGC_DISC] = "disc");

@@ -20,6 +20,7 @@ RTE_LOG_REGISTER(vs_logtype_ctl, user.vhostshim.ctl, INFO);
 RTE_LOG_REGISTER(vs_logtype_dp, user.vhostshim.dp, INFO);
 RTE_LOG_REGISTER(vs_logtype_mig, user.vhostshim.mig, INFO);
 RTE_LOG_REGISTER(vs_logtype_tun, user.vhostshim.tun, INFO);
+RTE_LOG_REGISTER(vs_logtype_disc, user.vhostshim.disc, INFO);
 
 static int log_type(enum vs_log_component comp)
 {
@@ -28,6 +29,7 @@ static int log_type(enum vs_log_component comp)
 	case VS_LOGC_DP: return vs_logtype_dp;
 	case VS_LOGC_MIG: return vs_logtype_mig;
 	case VS_LOGC_TUN: return vs_logtype_tun;
+	case VS_LOGC_DISC: return vs_logtype_disc;
 	default: return vs_logtype_main;
 	}
 }

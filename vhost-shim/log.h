@@ -4,7 +4,7 @@
  *
  * Theory of operation: the daemon logs through rte_log (log-rte.c) so that
  * our lines, DPDK's vhost/EAL lines and GLib's messages share one sink and
- * one set of per-component levels (user.vhostshim.{main,ctl,dp,mig,tun}).
+ * one set of per-component levels (user.vhostshim.{main,ctl,dp,mig,tun,disc}).
  * rte_log works before rte_eal_init() and on lcores.  Unit tests link
  * log-glib.c instead, which needs no EAL.
  *
@@ -34,9 +34,10 @@ enum vs_log_component {
 	VS_LOGC_DP,
 	VS_LOGC_MIG,
 	VS_LOGC_TUN,
+	VS_LOGC_DISC,
 	VS_LOGC_NUM,
 };
-/* Names: main, ctl, dp, mig, tun (the rte_log types user.vhostshim.NAME) */
+/* Names: main, ctl, dp, mig, tun, disc (the rte_log types user.vhostshim.NAME) */
 VS_ENUM_DECL(vs_log_component, enum vs_log_component);
 
 /**
