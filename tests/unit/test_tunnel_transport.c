@@ -55,6 +55,46 @@ static bool auth_failed(void *t)
 	return vs_tun_get_stats(t)->auth_failures > 0;
 }
 
+/*
+ * Peers learned at run time (the [discovery] registry): hosta knows no
+ * peer; hostb is added with vs_tun_peer_upsert() and takes a stream; a
+ * registry entry naming "hostx" at hostb's address is refused when hostb
+ * answers (the tunnel checks who answers, the registry only says where),
+ * counted, and no stream goes there; an upsert moves a known peer
+ */
+static void test_learned_peer(void)
+{
+	struct vs_tun_cfg ca = { .node_name = "hosta", .listen = "127.0.0.1:0" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *bb = NULL;
+	struct side a, b;
+	struct vs_tun_stream *s, *x;
+
+	side_init_cfg(&a, &ca);
+	side_init(&b, "hostb", "127.0.0.1:0");
+	bb = addr_of(&b);
+	g_assert_false(vs_tun_has_peer(a.t, "hostb"));
+	g_assert_false(vs_tun_peer_upsert(a.t, "hostb", "hostb.example:1", &err));
+	g_clear_error(&err);
+	g_assert_true(vs_tun_peer_upsert(a.t, "hostb", bb, &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_tun_peer_upsert(a.t, "hostb", bb, &err));	/* again: no change */
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->auth_failures, ==, 0);
+	/* the registry says hostx is at hostb's address: hostb answers */
+	g_assert_true(vs_tun_peer_upsert(a.t, "hostx", bb, &err));
+	x = vs_tun_stream_open(a.t, "hostx", "vm2", VM_MAC);
+	g_assert_true(run_until(auth_failed, a.t, DEADLINE_MS));
+	g_assert_false(vs_tun_stream_connected(x));
+	g_assert_false(vs_tun_peer_connected(a.t, "hostx"));
+	vs_tun_stream_close(x, false);
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	side_fini(&b);
+	drain_loop();
+}
+
 /* A peer with another key is refused at the handshake and counted */
 static void test_wrong_key(void)
 {
@@ -498,6 +538,7 @@ int main(int argc, char **argv)
 	th_init();
 	g_test_add_func("/tun/transport/handshake", test_handshake);
 	g_test_add_func("/tun/transport/wrong-key", test_wrong_key);
+	g_test_add_func("/tun/transport/learned-peer", test_learned_peer);
 	g_test_add_func("/tun/transport/stream-ack-trim", test_stream_ack_trim);
 	g_test_add_func("/tun/transport/cut-resume", test_cut_resume);
 	g_test_add_func("/tun/transport/cut-restarted-destination",

@@ -158,6 +158,16 @@ static void tun_conn_authenticated(struct tun_conn *c)
 		g_source_remove(c->handshake_timer);
 		c->handshake_timer = 0;
 	}
+	/* a peer learned from the registry is the node it was named as */
+	if (c->peer && c->peer->learned && strcmp(c->auth.peer_name, c->peer->name)) {
+		char why[160];
+
+		g_snprintf(why, sizeof(why), "dialled %s (from the registry), answered by %s",
+			   c->peer->name, c->auth.peer_name);
+		c->tun->stats.auth_failures++;
+		tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
+		return;
+	}
 	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
 	       c->initiator ? "outgoing" : "incoming");
 	tun_keepalive_start(c);

@@ -247,6 +247,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_tun, vs_tun_free)
 gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address,
 			 GError **error);
 
+/* Security consideration: peers learned at run time (vs_tun_peer_upsert()) */
+#define VS_TUN_MAX_LEARNED_PEERS	1024
+
+/**
+ * vs_tun_peer_upsert() - a peer learned at run time (the [discovery]
+ * registry): add it, or give a known peer this address for its next
+ * connection.  On the connections we open to such a peer, the peer must
+ * authenticate as @name (HELLO, and the certificate with tls=x509), or the
+ * connection is refused and counted (auth_failures): the registry says
+ * where to dial, the tunnel decides who answers.  Beyond
+ * VS_TUN_MAX_LEARNED_PEERS, an idle learned peer (no connection, stream
+ * or EXPECT) makes room.
+ * @t:		tunnel, with a listener or peers (enabled)
+ * @name:	node name
+ * @address:	"IP:port"
+ * @error:	set if the tunnel is off, the address does not parse, or no
+ *		learned peer is idle
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_tun_peer_upsert(struct vs_tun *t, const char *name, const char *address,
+			    GError **error);
+
 /**
  * vs_tun_listen_port() - the port the listener is bound to
  * @t:		tunnel

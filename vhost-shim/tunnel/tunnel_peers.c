@@ -6,7 +6,8 @@
  *
  * Theory of operation: see tunnel.h and tunnel_priv.h.  vs_tun_new() takes
  * the peers and the listen address from its configuration (and
- * vs_tun_add_peer() more peers); nothing connects until there is
+ * vs_tun_add_peer() more peers, vs_tun_peer_upsert() the peers the
+ * registry names at run time); nothing connects until there is
  * something to send.  tun_peer_connect() opens a
  * peer's one outgoing connection (a stream or an EXPECT is waiting); a
  * failed connect, or the close of a connection that still has streams or
@@ -247,6 +248,59 @@ gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address
 		return FALSE;
 	}
 	g_ptr_array_add(t->peers, p);
+	return TRUE;
+}
+
+/* A learned peer that nothing uses: no connection, stream, EXPECT or timer */
+static bool tun_peer_idle(const struct tun_peer *p)
+{
+	return p->learned && !p->conn && !p->streams && !p->reconnect_timer &&
+	       g_queue_is_empty((GQueue *)&p->expects);
+}
+
+gboolean vs_tun_peer_upsert(struct vs_tun *t, const char *name, const char *address,
+			    GError **error)
+{
+	struct tun_peer *p = t ? tun_find_peer(t, name) : NULL;
+	g_autoptr(GInetSocketAddress) addr = NULL;
+	guint i, learned = 0;
+
+	if (!t || !t->enabled) {
+		g_set_error(error, VS_TUN_ERROR, 0, "peer %s: the tunnel is off", name);
+		return FALSE;
+	}
+	addr = tun_parse_addr(address, false, error);
+	if (!addr) {
+		g_prefix_error(error, "peer %s: ", name);
+		return FALSE;
+	}
+	if (p) {
+		if (!g_inet_address_equal(g_inet_socket_address_get_address(p->addr),
+					  g_inet_socket_address_get_address(addr)) ||
+		    g_inet_socket_address_get_port(p->addr) != g_inet_socket_address_get_port(addr))
+			vs_log(TUN, NOTICE, NULL, "peer %s: address %s from the registry", name,
+			       address);
+		g_object_unref(p->addr);
+		p->addr = g_steal_pointer(&addr);
+		p->learned = true;
+		return TRUE;
+	}
+	for (i = 0; i < t->peers->len; i++)
+		learned += ((struct tun_peer *)g_ptr_array_index(t->peers, i))->learned;
+	for (i = t->peers->len; learned >= VS_TUN_MAX_LEARNED_PEERS && i-- > 0;)
+		if (tun_peer_idle(g_ptr_array_index(t->peers, i))) {
+			g_ptr_array_remove_index(t->peers, i);
+			learned--;
+		}
+	if (learned >= VS_TUN_MAX_LEARNED_PEERS) {
+		g_set_error(error, VS_TUN_ERROR, 0, "peer %s: %u learned peers are all busy", name,
+			    VS_TUN_MAX_LEARNED_PEERS);
+		return FALSE;
+	}
+	if (!vs_tun_add_peer(t, name, address, error))
+		return FALSE;
+	((struct tun_peer *)g_ptr_array_index(t->peers, t->peers->len - 1))->learned = true;
+	vs_log(TUN, NOTICE, NULL, "peer %s at %s, from the registry", name, address);
 	return TRUE;
 }
 

@@ -48,6 +48,8 @@ struct tun_peer {
 	unsigned int backoff_ms;
 	GList *streams;			/* struct vs_tun_stream * using this peer */
 	GQueue expects;			/* EXPECT messages (GByteArray *) to send */
+	bool learned;			/* address from vs_tun_peer_upsert(): the
+					 * peer must authenticate as @name */
 };
 
 struct tun_conn {
