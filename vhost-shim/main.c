@@ -31,6 +31,7 @@
 #include "control.h"
 #include "control_mig.h"
 #include "dataplane.h"
+#include "disc_daemon.h"
 #include "handover.h"
 #include "log.h"
 #include "privs.h"
@@ -342,6 +343,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* after the ports, so that its first sweep finds them */
+	if (!vs_disc_daemon_start(cfg, tun, &error)) {
+		vs_log(MAIN, ERR, NULL, "%s", error->message);
+		goto out_ports;
+	}
+
 	g_unix_signal_add(SIGTERM, main_quit_cb, "SIGTERM");
 	g_unix_signal_add(SIGINT, main_quit_cb, "SIGINT");
 	g_unix_signal_add(SIGUSR1, main_dump_stats_cb, NULL);
@@ -351,6 +358,7 @@ int main(int argc, char **argv)
 	status = EXIT_SUCCESS;
 
 out_ports:
+	vs_disc_daemon_stop();	/* revokes our keys while ports and tunnel still exist */
 	vs_vm_foreach(main_log_port_stats, NULL);
 	vs_vm_remove_all();
 	vs_ho_set_tunnel(NULL);

@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "control_mig.h"
+#include "disc_daemon.h"
 #include "handover.h"
 #include "migration.h"
 #include "tunnel.h"
@@ -80,4 +81,15 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
 	return &stub_tun_stats;
+}
+
+/* [discovery] is off in the unit tests: query-discovery says so */
+JsonNode *vs_ctl_cmd_query_discovery(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_boolean_member(o, "enabled", FALSE);
+	json_node_take_object(n, o);
+	return n;
 }

@@ -794,6 +794,7 @@ int main(int argc, char **argv)
 	DO_TEST("migrate-expect");
 	DO_TEST("buffer-policy");
 	DO_TEST("port-reach");
+	DO_TEST("discovery-off");
 
 	g_test_add_func("/control/split", test_split);
 	g_test_add_func("/control/json/valid", test_json_valid);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "control.h"
 #include "control_mig.h"
+#include "disc_daemon.h"
 #include "log.h"
 #include "pkt.h"
 #include "reach.h"
@@ -381,6 +382,7 @@ const struct vs_ctl_cmd vs_ctl_cmds[] = {
 	CTL_CMD("query-buffer-policy", vs_ctl_cmd_query_buffer_policy, 0, vs_ctl_args_mig_port),
 	CTL_CMD(VS_CTL_CMD_QUERY_COMMANDS, vs_ctl_cmd_query_commands, 0, NULL),
 	CTL_CMD(VS_CTL_CMD_QUERY_CONTROL_STATS, vs_ctl_cmd_query_control_stats, 0, NULL),
+	CTL_CMD("query-discovery", vs_ctl_cmd_query_discovery, 0, NULL),
 	CTL_CMD("query-migration", vs_ctl_cmd_query_migration, 0, vs_ctl_args_mig_opt_port),
 	CTL_CMD("query-peers", vs_ctl_cmd_query_peers, 0, NULL),
 	CTL_CMD(VS_CTL_CMD_QUERY_PORTS, ctl_cmd_query_ports, 0, NULL),

@@ -52,11 +52,17 @@
 static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
 
 static vs_ho_event_cb ho_event_cb;
+static vs_ho_state_cb ho_state_cb;
 struct vs_tun *ho_tun;
 
 void vs_ho_set_event_cb(vs_ho_event_cb cb)
 {
 	ho_event_cb = cb;
+}
+
+void vs_ho_set_state_cb(vs_ho_state_cb cb)
+{
+	ho_state_cb = cb;
 }
 
 void vs_ho_set_tunnel(struct vs_tun *t)
@@ -520,6 +526,8 @@ void ho_feed(struct vs_vm *vm, enum vs_mig_event ev)
 		return;
 	}
 	ho_enter(vm, old, ev);
+	if (ho_state_cb)
+		ho_state_cb(vm, old, ev);
 }
 
 /* --- public API ------------------------------------------------------------ */

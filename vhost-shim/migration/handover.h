@@ -26,6 +26,7 @@
 
 #include <gio/gio.h>
 
+#include "migration.h"
 #include "tunnel.h"
 
 struct vs_vm;
@@ -122,6 +123,36 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
  */
 typedef bool (*vs_ho_event_cb)(const char *event, struct vs_vm *vm, void *json_obj);
 void vs_ho_set_event_cb(vs_ho_event_cb cb);
+
+/**
+ * vs_ho_set_state_cb() - who hears of every accepted state change of
+ * every port, after its actions ran (main.c: the [discovery] glue)
+ * @cb:		called with the port, its old state and the event; NULL: none
+ */
+typedef void (*vs_ho_state_cb)(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev);
+void vs_ho_set_state_cb(vs_ho_state_cb cb);
+
+/**
+ * vs_ho_learn_peer() - the registry says @vm goes to @peer: make it the
+ * destination, as migrate-set-peer does, and if @peer refused our stream
+ * earlier (not armed yet), ask again (handover_disc.c)
+ * @vm:		port
+ * @peer:	a peer the tunnel knows
+ * @error:	set if it does not
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_ho_learn_peer(struct vs_vm *vm, const char *peer, GError **error);
+
+/**
+ * vs_ho_forget_peer() - the registry withdrew @peer as @vm's destination:
+ * forget it, unless a migration is using it (handover_disc.c)
+ * @vm:		port
+ * @peer:	the destination withdrawn
+ *
+ * Return: true if it was forgotten
+ */
+bool vs_ho_forget_peer(struct vs_vm *vm, const char *peer);
 
 /**
  * vs_ho_set_tunnel() - the tunnel that streams go through (main.c's)
