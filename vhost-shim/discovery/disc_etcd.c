@@ -349,7 +349,7 @@ static void etcd_req_read_cb(GObject *src, GAsyncResult *res, gpointer data)
 		etcd_req_body_done(r);
 		return;
 	}
-	r->e->stats.bytes_in += n;
+	r->e->stats.bytes_in[r->op] += n;
 	streaming = r->op == VS_ETCD_OP_WATCH &&
 		    soup_message_get_status(r->msg) == SOUP_STATUS_OK;
 	if (r->buf->len + n > VS_DISC_REPLY_MAX) {
@@ -429,7 +429,7 @@ static struct etcd_req *etcd_req_start(struct vs_etcd *e, struct etcd_req *r, en
 	soup_message_set_request_body_from_bytes(r->msg, "application/json", bytes);
 	if (e->client_cert)
 		soup_message_set_tls_client_certificate(r->msg, e->client_cert);
-	e->stats.bytes_out += len;
+	e->stats.bytes_out[op] += len;
 	r->timer = g_timeout_add(e->timeout_ms, etcd_req_timeout_cb, r);
 	soup_session_send_async(e->session, r->msg, G_PRIORITY_DEFAULT, r->cancel,
 				etcd_req_sent_cb, r);

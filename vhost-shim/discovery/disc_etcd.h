@@ -66,15 +66,15 @@ struct vs_etcd_cfg {
  * struct vs_etcd_stats - counters of one client (main loop)
  * @requests:	calls and watches started, by op
  * @failures:	of those, ended by an error (not by a cancel), by op
- * @bytes_out:	JSON bytes sent in request bodies
- * @bytes_in:	JSON bytes received in replies and watch streams
+ * @bytes_out:	JSON bytes sent in request bodies, by op
+ * @bytes_in:	JSON bytes received in replies and watch streams, by op
  * @endpoint_switches: moves to the next endpoint after a failure
  */
 struct vs_etcd_stats {
 	uint64_t requests[VS_ETCD_NUM_OPS];
 	uint64_t failures[VS_ETCD_NUM_OPS];
-	uint64_t bytes_out;
-	uint64_t bytes_in;
+	uint64_t bytes_out[VS_ETCD_NUM_OPS];
+	uint64_t bytes_in[VS_ETCD_NUM_OPS];
 	uint64_t endpoint_switches;
 };
 

@@ -588,7 +588,7 @@ JsonObject *vs_disc_describe(const struct vs_disc *d)
 	JsonObject *req = json_object_new();
 	JsonArray *exps = json_array_new();
 	GHashTableIter it;
-	uint64_t total = 0, failed = 0;
+	uint64_t total = 0, failed = 0, out = 0, in = 0;
 	gpointer v;
 	unsigned int i;
 
@@ -615,12 +615,14 @@ JsonObject *vs_disc_describe(const struct vs_disc *d)
 	for (i = 0; i < VS_ETCD_NUM_OPS; i++) {
 		total += es->requests[i];
 		failed += es->failures[i];
+		out += es->bytes_out[i];
+		in += es->bytes_in[i];
 		disc_set_u64(req, vs_etcd_op_to_string(i), es->requests[i]);
 	}
 	disc_set_u64(c, "requests", total);
 	disc_set_u64(c, "request-failures", failed);
-	disc_set_u64(c, "bytes-out", es->bytes_out);
-	disc_set_u64(c, "bytes-in", es->bytes_in);
+	disc_set_u64(c, "bytes-out", out);
+	disc_set_u64(c, "bytes-in", in);
 	disc_set_u64(c, "endpoint-switches", es->endpoint_switches);
 	disc_set_u64(c, "node-registrations", s->node_registrations);
 	disc_set_u64(c, "leases-lost", s->leases_lost);
