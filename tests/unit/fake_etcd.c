@@ -486,8 +486,18 @@ struct fake_etcd *fake_etcd_new(void)
 
 void fake_etcd_free(struct fake_etcd *f)
 {
+	gint64 end;
+
 	fake_etcd_forget_leases(f);
 	soup_server_disconnect(f->server);
+	for (guint i = 0; i < f->old_servers->len; i++)
+		soup_server_disconnect(g_ptr_array_index(f->old_servers, i));
+	/* let the connections the clients closed finish here too */
+	end = g_get_monotonic_time() + 200 * 1000;
+	while (g_get_monotonic_time() < end) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(1000);
+	}
 	while (f->watchers) {
 		struct fe_watcher *w = f->watchers->data;
 

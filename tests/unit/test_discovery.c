@@ -80,7 +80,11 @@ static void test_value_vm(void)
 	g_assert_false(vs_disc_parse_vm_value("{\"node\":\"a b\"}", 14, node, NULL));
 	g_assert_false(vs_disc_parse_vm_value("{\"node\":1}", 10, node, NULL));
 	g_assert_false(vs_disc_parse_vm_value("{}", 2, node, NULL));
-	g_assert_cmpstr(vs_disc_key("/p/", "vm", UUID), ==, "/p/vm/" UUID);
+	{
+		g_autofree char *key = vs_disc_key("/p/", "vm", UUID);
+
+		g_assert_cmpstr(key, ==, "/p/vm/" UUID);
+	}
 }
 
 static void watch_ok(const char *line, bool created, unsigned int events)
@@ -243,6 +247,14 @@ static struct vs_disc *client(const char *const *endpoints, const char *name, co
 	return d;
 }
 
+/* Is @key in the fake etcd (its lease in *@lease) */
+static bool has_key(struct fake_etcd *f, const char *key, int64_t *lease)
+{
+	g_autoptr(GBytes) v = fake_etcd_get(f, key, lease);
+
+	return v != NULL;
+}
+
 typedef bool (*cond_fn)(void *arg);
 
 /* Spin the main loop until @cond holds; false after @ms */
@@ -345,7 +357,7 @@ static void test_migration(struct fixture *fx, gconstpointer data)
 	g_assert_cmpstr(fx->lb.addr, ==, "127.0.0.1:7401");
 	g_assert_nonnull(vs_disc_destination(fx->b, UUID));
 	g_assert_true(vs_disc_expect_registered(fx->a, UUID));
-	g_assert_nonnull(fake_etcd_get(fx->f, PREFIX "vm/" UUID, &lease));
+	g_assert_true(has_key(fx->f, PREFIX "vm/" UUID, &lease));
 	g_assert_cmpint(lease, !=, 0);
 	/* the destination's lease is not its node's */
 	{
@@ -364,7 +376,7 @@ static void test_migration(struct fixture *fx, gconstpointer data)
 	vs_disc_expect_end(fx->a, UUID);
 	g_assert_true(spin_until(no_dest, &fx->lb, 3000));
 	g_assert_cmpuint(fx->lb.gone, ==, 1);
-	g_assert_null(fake_etcd_get(fx->f, PREFIX "vm/" UUID, NULL));
+	g_assert_false(has_key(fx->f, PREFIX "vm/" UUID, NULL));
 	g_assert_cmpuint(vs_disc_get_stats(fx->a)->expect_revocations, ==, 1);
 	g_assert_cmpuint(vs_disc_get_stats(fx->b)->destinations_resolved, ==, 1);
 }
@@ -382,7 +394,7 @@ static void test_existing(struct fixture *fx, gconstpointer data)
 	g_assert_true(vs_disc_expect(fx->a, UUID));
 	vs_disc_expect_end(fx->a, UUID);
 	spin_for(200);
-	g_assert_nonnull(fake_etcd_get(fx->f, PREFIX "vm/" UUID, NULL));
+	g_assert_true(has_key(fx->f, PREFIX "vm/" UUID, NULL));
 	g_assert_cmpstr(fx->lb.dest, ==, "hosta");
 	vs_disc_expect_end(fx->a, UUID);
 	g_assert_true(spin_until(no_dest, &fx->lb, 3000));
@@ -444,7 +456,7 @@ static void test_lease_expiry(struct fixture *fx, gconstpointer data)
 	g_assert_true(vs_disc_watch(fx->b, UUID));
 	g_assert_true(vs_disc_expect(fx->a, UUID));
 	g_assert_true(spin_until(has_dest, &fx->lb, 3000));
-	g_assert_nonnull(fake_etcd_get(fx->f, PREFIX "vm/" UUID, &lease));
+	g_assert_true(has_key(fx->f, PREFIX "vm/" UUID, &lease));
 	fake_etcd_expire(fx->f, lease);
 	g_assert_true(spin_until(no_dest, &fx->lb, 3000));
 	g_assert_true(spin_until(resolved_twice, &fx->lb, 5000));
@@ -504,7 +516,7 @@ static void test_failover(void)
 	vs_disc_free(d);
 	spin_for(50);
 	/* vs_disc_free() revoked our node's lease: the key is gone at once */
-	g_assert_null(fake_etcd_get(f, PREFIX "node/hostc", NULL));
+	g_assert_false(has_key(f, PREFIX "node/hostc", NULL));
 	fake_etcd_free(f);
 }
 
