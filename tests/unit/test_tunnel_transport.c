@@ -82,6 +82,10 @@ static void test_learned_peer(void)
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
 	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
 	g_assert_cmpuint(vs_tun_get_stats(a.t)->auth_failures, ==, 0);
+	/* no EXPECT broadcast to a learned peer: the registry tells it */
+	vs_tun_announce_expect(a.t, VM_NAME, VM_MAC);
+	run_for(200);
+	g_assert_cmpuint(b.expects, ==, 0);
 	/* the registry says hostx is at hostb's address: hostb answers */
 	g_assert_true(vs_tun_peer_upsert(a.t, "hostx", bb, &err));
 	x = vs_tun_stream_open(a.t, "hostx", "vm2", VM_MAC);

@@ -159,7 +159,7 @@ static void tun_conn_authenticated(struct tun_conn *c)
 		c->handshake_timer = 0;
 	}
 	/* a peer learned from the registry is the node it was named as */
-	if (c->peer && c->peer->learned && strcmp(c->auth.peer_name, c->peer->name)) {
+	if (c->peer && c->peer->strict_name && strcmp(c->auth.peer_name, c->peer->name)) {
 		char why[160];
 
 		g_snprintf(why, sizeof(why), "dialled %s (from the registry), answered by %s",

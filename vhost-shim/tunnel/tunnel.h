@@ -256,7 +256,8 @@ gboolean vs_tun_add_peer(struct vs_tun *t, const char *name, const char *address
  * connection.  On the connections we open to such a peer, the peer must
  * authenticate as @name (HELLO, and the certificate with tls=x509), or the
  * connection is refused and counted (auth_failures): the registry says
- * where to dial, the tunnel decides who answers.  Beyond
+ * where to dial, the tunnel decides who answers.  A peer added here gets
+ * no EXPECT (vs_tun_announce_expect() goes to configured peers).  Beyond
  * VS_TUN_MAX_LEARNED_PEERS, an idle learned peer (no connection, stream
  * or EXPECT) makes room.
  * @t:		tunnel, with a listener or peers (enabled)
@@ -288,7 +289,8 @@ guint16 vs_tun_listen_port(const struct vs_tun *t);
 bool vs_tun_has_peer(const struct vs_tun *t, const char *peer);
 
 /**
- * vs_tun_announce_expect() - tell every configured peer "VM @vm comes to me"
+ * vs_tun_announce_expect() - tell every configured peer (not those learned
+ * from the registry) "VM @vm comes to me"
  * @t:		tunnel
  * @vm:		VM name
  * @mac:	its MAC

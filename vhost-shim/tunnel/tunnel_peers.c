@@ -121,12 +121,17 @@ void tun_peer_connect(struct tun_peer *p)
 
 void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[6])
 {
-	guint i;
+	guint i, sent = 0;
 
 	if (!t || !t->enabled)
 		return;
 	for (i = 0; i < t->peers->len; i++) {
 		struct tun_peer *p = g_ptr_array_index(t->peers, i);
+
+		/* the registry's peers learn of us through the registry */
+		if (p->learned)
+			continue;
+		sent++;
 
 		if (tun_conn_ready(p->conn)) {
 			vs_tun_encode_expect(p->conn->out, mac, vm);
@@ -139,7 +144,7 @@ void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[
 			tun_peer_connect(p);
 		}
 	}
-	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", t->peers->len);
+	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", sent);
 }
 
 /* --- listener ------------------------------------------------------------- */
@@ -282,7 +287,7 @@ gboolean vs_tun_peer_upsert(struct vs_tun *t, const char *name, const char *addr
 			       address);
 		g_object_unref(p->addr);
 		p->addr = g_steal_pointer(&addr);
-		p->learned = true;
+		p->strict_name = true;
 		return TRUE;
 	}
 	for (i = 0; i < t->peers->len; i++)
@@ -299,7 +304,9 @@ gboolean vs_tun_peer_upsert(struct vs_tun *t, const char *name, const char *addr
 	}
 	if (!vs_tun_add_peer(t, name, address, error))
 		return FALSE;
-	((struct tun_peer *)g_ptr_array_index(t->peers, t->peers->len - 1))->learned = true;
+	p = g_ptr_array_index(t->peers, t->peers->len - 1);
+	p->learned = true;
+	p->strict_name = true;
 	vs_log(TUN, NOTICE, NULL, "peer %s at %s, from the registry", name, address);
 	return TRUE;
 }

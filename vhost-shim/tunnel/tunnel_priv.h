@@ -48,7 +48,9 @@ struct tun_peer {
 	unsigned int backoff_ms;
 	GList *streams;			/* struct vs_tun_stream * using this peer */
 	GQueue expects;			/* EXPECT messages (GByteArray *) to send */
-	bool learned;			/* address from vs_tun_peer_upsert(): the
+	bool learned;			/* added by vs_tun_peer_upsert(), not
+					 * configured: no EXPECT broadcast to it */
+	bool strict_name;		/* address from vs_tun_peer_upsert(): the
 					 * peer must authenticate as @name */
 };
 
