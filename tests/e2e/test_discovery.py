@@ -214,12 +214,17 @@ def phase_registry(ns, workdir, etcd, tap):
                "configuration, hostb watches nothing yet", {"hosta": da, "hostb": db})
         sres, final, per = migrations_under_udp(pair, pair.arm_hook, 2, tap)
         learned = [m["learned_ms"] for m in per]
+        # the EXPECT broadcast had nobody to go to: the registry did it
+        announced = [l.split("announced as expected to ")[1] for s in pair.shims
+                     for l in s.log_text().splitlines() if "announced as expected to " in l]
         tap.ok(all(m["src"]["destinations-resolved"] >= 1 and
                    m["dst"]["expect-registrations"] == 1 and m["dst"]["request-failures"] == 0
-                   and m["src"]["request-failures"] == 0 for m in per),
+                   and m["src"]["request-failures"] == 0 for m in per) and
+               len(announced) == 2 and all(a == "0 peer(s)" for a in announced),
                "no [peer] anywhere, migrate-expect with vm-uuid on the destination only: the "
                "source learned its destination from the registry in %s ms (A->B by its "
-               "configured vm-uuid, B->A by the one it migrated in with)" % learned, per)
+               "configured vm-uuid, B->A by the one it migrated in with); EXPECT went to %s"
+               % (learned, announced), per)
         tap.ok(shimlib.loss_counts(final) == shimlib.lossless(sres["sent"]),
                "%d pps of UDP through 2 migrations armed through the registry: %d sent, %d "
                "received, 0 lost/reordered/duplicated/corrupted" % (PPS, sres["sent"],
