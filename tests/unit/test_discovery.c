@@ -8,10 +8,15 @@
  * etcd, and spins the context until what it waits for happens (bounded).
  * The end-to-end test (tests/e2e/test_discovery.py) runs the real etcd.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib.h>
 
+#include "disc_etcd.h"
 #include "discovery.h"
 #include "disc_value.h"
 #include "fake_etcd.h"
@@ -520,6 +525,74 @@ static void test_failover(void)
 	fake_etcd_free(f);
 }
 
+
+/* What a call's callback saw */
+struct call_log {
+	unsigned int calls;
+	int code;		/* G_IO_ERROR_* of its error, -1: none */
+	gint64 at;		/* when, monotonic us */
+};
+
+static void call_log_cb(JsonObject *reply, const GError *error, void *data)
+{
+	struct call_log *l = data;
+
+	l->calls++;
+	l->code = error && error->domain == G_IO_ERROR ? error->code : -1;
+	l->at = g_get_monotonic_time();
+}
+
+static bool called(void *l)
+{
+	return ((struct call_log *)l)->calls > 0;
+}
+
+static bool none_abandoned(void *unused)
+{
+	return vs_etcd_abandoned() == 0;
+}
+
+/* An etcd that accepts connections and never answers: the call ends by its
+ * timer, at once, once, as a counted timeout; libsoup then finishes the
+ * cancelled request and the abandoned gauge returns to 0 (libsoup 3.2 does
+ * not when etcd refused our client certificate: the e2e test's TLS phase) */
+static void test_timeout(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	g_autofree char *url = NULL;
+	const char *urls[2] = { NULL, NULL };
+	struct vs_etcd_cfg cfg = { .endpoints = urls, .timeout_ms = 300 };
+	struct call_log l = { 0 };
+	g_autoptr(GError) err = NULL;
+	struct vs_etcd *e;
+	gint64 t0;
+
+	g_assert_cmpint(fd, >=, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	g_assert_cmpint(listen(fd, 8), ==, 0);	/* never accept()ed: no answer */
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+	url = g_strdup_printf("http://127.0.0.1:%u", ntohs(sa.sin_port));
+	urls[0] = url;
+	e = vs_etcd_new(&cfg, &err);
+	g_assert_no_error(err);
+	t0 = g_get_monotonic_time();
+	vs_etcd_call(e, VS_ETCD_OP_GRANT, json_object_new(), call_log_cb, &l, NULL);
+	g_assert_true(spin_until(called, &l, 3000));
+	g_assert_cmpint(l.code, ==, G_IO_ERROR_TIMED_OUT);
+	g_assert_cmpint(l.at - t0, >=, 290 * 1000);
+	g_assert_cmpint(l.at - t0, <, 1500 * 1000);
+	g_assert_cmpuint(vs_etcd_get_stats(e)->failures[VS_ETCD_OP_GRANT], ==, 1);
+	g_assert_true(spin_until(none_abandoned, NULL, 3000));
+	spin_for(300);
+	g_assert_cmpuint(l.calls, ==, 1);
+	vs_etcd_free(e);
+	spin_for(50);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -540,5 +613,6 @@ int main(int argc, char **argv)
 	g_test_add("/disc/etcd/down-and-back", struct fixture, NULL, fx_setup, test_etcd_down,
 		   fx_teardown);
 	g_test_add_func("/disc/etcd/failover", test_failover);
+	g_test_add_func("/disc/etcd/timeout", test_timeout);
 	return g_test_run();
 }

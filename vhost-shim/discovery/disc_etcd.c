@@ -17,6 +17,16 @@
  * callback touches freed memory.  Each request holds a reference on the
  * session, which therefore outlives the client until the last one ends.
  *
+ * Timeouts: a call's timer ends it at once (the caller gets the timeout)
+ * and orphans it, instead of waiting for libsoup to finish the cancelled
+ * operation: libsoup 3.2 (Debian 12) never finishes a request whose
+ * client certificate etcd refused, cancelled or not ("code should not be
+ * reached" in soup_connection_setup_message_io()).  Such an *abandoned*
+ * request stays allocated until libsoup calls back, which may be never;
+ * while ETCD_MAX_ABANDONED of them are pending in the process, new calls
+ * fail at once without reaching libsoup, so the leak is bounded and the
+ * failure is counted and logged (vs_etcd_abandoned()).
+ *
  * Security model: etcd's replies are untrusted: bounded in size, parsed
  * by disc_value.c, and an error text from the server is truncated and
  * stripped of control characters before it reaches a log line.
@@ -50,6 +60,12 @@ static const char *const etcd_paths[VS_ETCD_NUM_OPS] = {
 #define ETCD_MAX_CONNS		256
 /* The longest server text quoted in an error */
 #define ETCD_ERRTEXT_MAX	160
+/* Timed-out requests libsoup has not finished, in the process, beyond
+ * which no new request is sent (see "Timeouts" above) */
+#define ETCD_MAX_ABANDONED	32
+
+/* Abandoned requests still pending in libsoup (main loop only) */
+static unsigned int etcd_abandoned;
 
 struct vs_etcd {
 	SoupSession *session;
@@ -74,6 +90,8 @@ struct etcd_req {
 	GByteArray *buf;		/* unary: the body; watch: a partial line */
 	guint timer;
 	bool timed_out;
+	bool abandoned;			/* ended by its timer, libsoup not done */
+	bool unsent;			/* refused before libsoup (ETCD_MAX_ABANDONED) */
 	bool got_line;			/* watch: the first line came */
 	/* unary */
 	vs_etcd_reply_cb cb;
@@ -92,6 +110,11 @@ struct vs_etcd_watch {
 const struct vs_etcd_stats *vs_etcd_get_stats(const struct vs_etcd *e)
 {
 	return &e->stats;
+}
+
+unsigned int vs_etcd_abandoned(void)
+{
+	return etcd_abandoned;
 }
 
 const char *vs_etcd_endpoint(const struct vs_etcd *e)
@@ -152,6 +175,8 @@ struct vs_etcd *vs_etcd_new(const struct vs_etcd_cfg *cfg, GError **error)
 	return e;
 }
 
+static void etcd_req_drop(struct etcd_req *r);
+
 static void etcd_req_orphan(struct etcd_req *r)
 {
 	if (r->e) {
@@ -170,6 +195,8 @@ static void etcd_req_orphan(struct etcd_req *r)
 static void etcd_req_free(struct etcd_req *r)
 {
 	etcd_req_orphan(r);
+	if (r->abandoned)
+		etcd_abandoned--;
 	if (r->destroy)
 		r->destroy(r->data);
 	g_clear_object(&r->stream);
@@ -187,7 +214,7 @@ void vs_etcd_free(struct vs_etcd *e)
 		return;
 	/* each request frees itself when libsoup completes its operation */
 	while (e->reqs)
-		etcd_req_orphan(e->reqs->data);
+		etcd_req_drop(e->reqs->data);
 	g_clear_object(&e->client_cert);
 	g_object_unref(e->session);
 	g_strfreev(e->endpoints);
@@ -237,28 +264,51 @@ static void etcd_req_fail(struct etcd_req *r, GError *err, bool transport)
 	etcd_req_free(r);
 }
 
-/* Turn a GIO error into ours, naming the endpoint; a timeout's cancel is a timeout */
+/* Turn a GIO error into ours, naming the endpoint (a timed-out request is
+ * an orphan by then: etcd_req_timeout_cb() reported it) */
 static void etcd_req_fail_gio(struct etcd_req *r, const GError *gerr)
 {
 	g_autoptr(GError) err = NULL;
 
-	if (r->timed_out)
-		err = g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s%s: no answer in %u ms",
-				  r->e->endpoints[r->endpoint], etcd_paths[r->op],
-				  r->e->timeout_ms);
-	else
-		err = g_error_new(gerr->domain, gerr->code, "%s%s: %s",
-				  r->e->endpoints[r->endpoint], etcd_paths[r->op], gerr->message);
+	err = g_error_new(gerr->domain, gerr->code, "%s%s: %s",
+			  r->e->endpoints[r->endpoint], etcd_paths[r->op], gerr->message);
 	etcd_req_fail(r, err, true);
 }
 
+/*
+ * etcd_req_timeout_cb() - @data's time is up: end it now (see "Timeouts")
+ * and leave it, orphaned, to libsoup, whose callback frees it if it ever
+ * comes
+ *
+ * Return: G_SOURCE_REMOVE
+ */
 static gboolean etcd_req_timeout_cb(gpointer data)
 {
 	struct etcd_req *r = data;
+	struct vs_etcd *e = r->e;
+	g_autoptr(GError) err = NULL;
 
 	r->timer = 0;
 	r->timed_out = true;
-	g_cancellable_cancel(r->cancel);
+	err = g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s%s: no answer in %u ms",
+			  e->endpoints[r->endpoint], etcd_paths[r->op], e->timeout_ms);
+	e->stats.failures[r->op]++;
+	etcd_failover(e, r->endpoint);
+	etcd_req_orphan(r);		/* cancels: libsoup normally finishes soon */
+	r->abandoned = true;
+	etcd_abandoned++;
+	if (r->op == VS_ETCD_OP_WATCH) {
+		if (r->end_cb)
+			r->end_cb(err, r->wdata);
+	} else if (r->cb) {
+		r->cb(NULL, err, r->data);
+	}
+	if (r->destroy)
+		r->destroy(r->data);
+	r->cb = NULL;
+	r->end_cb = NULL;
+	r->line_cb = NULL;
+	r->destroy = NULL;
 	return G_SOURCE_REMOVE;
 }
 
@@ -396,6 +446,30 @@ static void etcd_req_sent_cb(GObject *src, GAsyncResult *res, gpointer data)
 	etcd_req_read(r);
 }
 
+/* A request not sent (too many abandoned ones): fail it, from the main loop */
+static gboolean etcd_req_refused_cb(gpointer data)
+{
+	struct etcd_req *r = data;
+	g_autoptr(GError) err = g_error_new(VS_DISC_ERROR, 0,
+		"%s%s: not sent: %u earlier requests never ended after their timeout "
+		"(libsoup 3.2 does not end a request whose client certificate etcd refused: "
+		"check etcd-cert against etcd's --trusted-ca-file, and restart)",
+		r->e->endpoints[r->endpoint], etcd_paths[r->op], etcd_abandoned);
+
+	r->timer = 0;
+	etcd_req_fail(r, err, false);
+	return G_SOURCE_REMOVE;
+}
+
+/* Stop @r without a callback: free it if libsoup never had it, else orphan */
+static void etcd_req_drop(struct etcd_req *r)
+{
+	if (r->unsent)
+		etcd_req_free(r);
+	else
+		etcd_req_orphan(r);	/* freed when libsoup lets go of it */
+}
+
 static struct etcd_req *etcd_req_start(struct vs_etcd *e, struct etcd_req *r, enum vs_etcd_op op,
 				       JsonObject *body)
 {
@@ -425,6 +499,11 @@ static struct etcd_req *etcd_req_start(struct vs_etcd *e, struct etcd_req *r, en
 
 		etcd_req_fail(r, err, false);
 		return NULL;
+	}
+	if (etcd_abandoned >= ETCD_MAX_ABANDONED) {	/* not sent: fails on the main loop */
+		r->unsent = true;
+		r->timer = g_timeout_add(0, etcd_req_refused_cb, r);
+		return r;
 	}
 	soup_message_set_request_body_from_bytes(r->msg, "application/json", bytes);
 	if (e->client_cert)
@@ -464,5 +543,5 @@ struct vs_etcd_watch *vs_etcd_watch_start(struct vs_etcd *e, JsonObject *body,
 void vs_etcd_watch_stop(struct vs_etcd_watch *w)
 {
 	if (w)
-		etcd_req_orphan(&w->req);	/* freed when libsoup lets go of it */
+		etcd_req_drop(&w->req);
 }

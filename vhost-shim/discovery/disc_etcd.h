@@ -159,6 +159,15 @@ struct vs_etcd_watch *vs_etcd_watch_start(struct vs_etcd *e, JsonObject *body,
 void vs_etcd_watch_stop(struct vs_etcd_watch *w);
 
 /**
+ * vs_etcd_abandoned() - requests of this process that timed out and that
+ * libsoup has not finished yet (disc_etcd.c, "Timeouts"); at
+ * ETCD_MAX_ABANDONED, new requests fail without being sent
+ *
+ * Return: their number
+ */
+unsigned int vs_etcd_abandoned(void);
+
+/**
  * vs_etcd_endpoint() - the URL in use now
  * @e:		client
  *

@@ -624,6 +624,7 @@ JsonObject *vs_disc_describe(const struct vs_disc *d)
 	disc_set_u64(c, "bytes-out", out);
 	disc_set_u64(c, "bytes-in", in);
 	disc_set_u64(c, "endpoint-switches", es->endpoint_switches);
+	disc_set_u64(c, "requests-abandoned", vs_etcd_abandoned());
 	disc_set_u64(c, "node-registrations", s->node_registrations);
 	disc_set_u64(c, "leases-lost", s->leases_lost);
 	disc_set_u64(c, "expect-registrations", s->expect_registrations);
