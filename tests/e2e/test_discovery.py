@@ -21,8 +21,13 @@ a tunnel listener each, one pre-shared key) register in it.
      killed (SIGKILL) before arming; explicit arming on both sides (as
      `vshimctl migrate` does) still migrates with 0 lost, and the failed
      registry requests are counted (query-discovery).
+  3. etcd over https with client certificates required (--client-cert-auth,
+     certificates made with certtool): a shim with etcd-ca, etcd-cert and
+     etcd-key from etcd's CA registers; a client certificate from another
+     CA, and an etcd-ca that does not sign etcd's server certificate, are
+     refused: failures counted, the daemons run on.
 
-TAP output; exit 77 without root/QEMU/etcd outside CI (a failure with CI=true).
+TAP output; exit 77 without root/QEMU/etcd/certtool outside CI (a failure with CI=true).
 """
 
 import os
@@ -34,12 +39,15 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
+from vshimtest.certs import tls_make_ca, tls_make_host  # noqa: E402
 
 MAC = "52:54:00:77:03:01"
 IP = "10.77.0.31/24"
 UUID = "3f2c6a1e-7b4d-4e8a-9c21-5d0e7f9a1b33"
 ETCD_CLIENT, ETCD_PEER = 23791, 23801
+ETCD_TLS_CLIENT, ETCD_TLS_PEER = 23792, 23802
 PORT_A, PORT_B = 7411, 7412
+PORT_C, PORT_D, PORT_E = 7413, 7414, 7415
 PPS = 5000
 # The guest of the lossless migration tests (tests/e2e/test_migration.py,
 # TUNED_GUEST): an 8 MB receive buffer for its UDP sink, since a TCG guest on
@@ -54,21 +62,29 @@ def require():
 
 
 class Etcd:
-    """One etcd member on the namespace's loopback, its own data directory."""
+    """One etcd member on the namespace's loopback, its own data directory;
+    with tls (a tls_make_host() directory), https with client certificates
+    required (--client-cert-auth), as etcd's security guide describes."""
 
-    def __init__(self, ns, workdir):
+    def __init__(self, ns, workdir, client_port=ETCD_CLIENT, peer_port=ETCD_PEER, tls=None):
         self.ns = ns
-        self.url = "http://127.0.0.1:%d" % ETCD_CLIENT
-        self.dir = os.path.join(workdir, "etcd-data")
-        self.log = open(os.path.join(workdir, "etcd.log"), "ab")
-        peer = "http://127.0.0.1:%d" % ETCD_PEER
-        self.proc = ns.popen(["etcd", "--name", "vst", "--data-dir", self.dir,
-                              "--listen-client-urls", self.url,
-                              "--advertise-client-urls", self.url,
-                              "--listen-peer-urls", peer,
-                              "--initial-advertise-peer-urls", peer,
-                              "--initial-cluster", "vst=" + peer],
-                             stdout=self.log, stderr=self.log)
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", client_port)
+        name = "vst-tls" if tls else "vst"
+        self.dir = os.path.join(workdir, name + "-data")
+        self.log = open(os.path.join(workdir, name + ".log"), "ab")
+        peer = "http://127.0.0.1:%d" % peer_port
+        argv = ["etcd", "--name", name, "--data-dir", self.dir,
+                "--listen-client-urls", self.url,
+                "--advertise-client-urls", self.url,
+                "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", name + "=" + peer]
+        if tls:
+            argv += ["--cert-file", os.path.join(tls, "server-cert.pem"),
+                     "--key-file", os.path.join(tls, "server-key.pem"),
+                     "--client-cert-auth",
+                     "--trusted-ca-file", os.path.join(tls, "ca-cert.pem")]
+        self.proc = ns.popen(argv, stdout=self.log, stderr=self.log)
 
     def kill(self):
         """SIGKILL by PID: etcd dies as a crashed host would."""
@@ -271,6 +287,72 @@ def phase_etcd_killed(ns, workdir, etcd, tap):
         pair.stop()
 
 
+def disc_config(workdir, node, etcd, ca, cert_dir):
+    """A config file whose [discovery] reaches etcd over https: etcd-ca, and
+    the client certificate of cert_dir (a tls_make_host() directory)."""
+    path = os.path.join(workdir, "%s-disc.conf" % node)
+    with open(path, "w") as f:
+        f.write("[discovery]\netcd=%s\netcd-ca=%s\netcd-cert=%s\netcd-key=%s\n"
+                % (etcd.url, ca, os.path.join(cert_dir, "server-cert.pem"),
+                   os.path.join(cert_dir, "server-key.pem")))
+    return path
+
+
+def phase_etcd_tls(ns, workdir, state, tap):
+    """etcd over https with --client-cert-auth: a shim with a client
+    certificate from etcd's CA registers; one whose certificate comes from
+    another CA, and one that does not trust etcd's server certificate, are
+    refused, count the failures and run on."""
+    workdir = os.path.join(workdir, "tls")
+    os.makedirs(workdir, exist_ok=True)
+    ca = tls_make_ca(os.path.join(workdir, "ca"), "etcd test CA")
+    other = tls_make_ca(os.path.join(workdir, "other-ca"), "another CA")
+    server = tls_make_host(ca, os.path.join(workdir, "etcd"), "etcd", ip="127.0.0.1")
+    etcd = Etcd(ns, workdir, ETCD_TLS_CLIENT, ETCD_TLS_PEER, tls=server)
+    state["pids"].append(etcd.proc.pid)
+    key = os.path.join(workdir, "psk.key")
+    shimlib.write_key(key)
+    ca_pem = os.path.join(ca, "ca-cert.pem")
+    cases = [  # node, tunnel port, etcd-ca, client certificate directory
+        ("hostc", PORT_C, ca_pem, tls_make_host(ca, os.path.join(workdir, "c"), "hostc")),
+        ("hostd", PORT_D, ca_pem, tls_make_host(other, os.path.join(workdir, "d"), "hostd")),
+        ("hoste", PORT_E, os.path.join(other, "ca-cert.pem"),
+         tls_make_host(ca, os.path.join(workdir, "e"), "hoste")),
+    ]
+    shims = []
+    try:
+        for node, port, etcd_ca, cert_dir in cases:
+            conf = disc_config(workdir, node, etcd, etcd_ca, cert_dir)
+            s = shimlib.Shim(ns, node, workdir, tunnel_port=port, key_file=key,
+                             extra_args=["--config", conf])
+            s.start()
+            shims.append(s)
+        good, bad_cert, bad_ca = shims
+        vt.wait_for(lambda: registered(good), 30, 0.1, "hostc registered in etcd over TLS")
+        dg = discovery(good)
+        tap.ok(dg["registration"] == "registered" and dg["reachable"] and
+               dg["counters"]["request-failures"] == 0,
+               "etcd over https with --client-cert-auth: hostc, with a client certificate "
+               "from etcd's CA, registered (%d requests, 0 failed)" % dg["counters"]["requests"],
+               dg)
+        vt.wait_for(lambda: all(discovery(s)["counters"]["request-failures"] >= 2
+                                for s in (bad_cert, bad_ca)), 30, 0.1,
+                    "failed etcd requests counted by hostd and hoste")
+        db, de = discovery(bad_cert), discovery(bad_ca)
+        tap.ok(all(d["registration"] != "registered" and not d["reachable"] and
+                   d["counters"]["node-registrations"] == 0 for d in (db, de)) and
+               all(s.alive() for s in shims),
+               "refused and counted, the daemons run on: hostd's client certificate from "
+               "another CA (request-failures %d), hoste not trusting etcd's server "
+               "certificate (request-failures %d)"
+               % (db["counters"]["request-failures"], de["counters"]["request-failures"]),
+               {"hostd": db, "hoste": de})
+    finally:
+        for s in shims:
+            s.stop()
+        etcd.stop()
+
+
 def main():
     def run(tap, state, workdir):
         vt.build_guest()
@@ -284,8 +366,9 @@ def main():
             finally:
                 etcd.stop()
             tap.ok(etcd.proc.poll() is not None, "etcd (pid %d) is gone" % etcd.proc.pid)
+            phase_etcd_tls(ns, workdir, state, tap)
 
-    return vt.tap_main(7, "disc", run, require=require)
+    return vt.tap_main(9, "disc", run, require=require)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
+from vshimtest.certs import tls_make_ca, tls_make_host  # noqa: E402
 
 MAC = "52:54:00:77:02:01"
 IP = "10.77.0.21/24"
@@ -879,56 +880,6 @@ def scenario_dst_restart(ns, workdir, tap):
 
 
 # -- migration-tls: x509 mutual TLS between the shims ------------------------
-
-def tls_certtool(*args):
-    """Run certtool (gnutls-bin); a missing tool is a skip (a failure in CI)."""
-    try:
-        r = subprocess.run(["certtool"] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-    except FileNotFoundError:
-        vt.skip_or_fail("certtool not found (apt-get install gnutls-bin)")
-    if r.returncode != 0:
-        raise vt.HarnessError("certtool %s: %s" % (" ".join(args), r.stdout))
-
-
-def tls_make_ca(d, name):
-    """A CA in directory d: ca-cert.pem, ca-key.pem."""
-    os.makedirs(d, exist_ok=True)
-    tmpl = os.path.join(d, "ca.tmpl")
-    with open(tmpl, "w") as f:
-        f.write('cn = "%s"\nca\ncert_signing_key\nexpiration_days = 2\n' % name)
-    tls_certtool("--generate-privkey", "--key-type", "ecdsa",
-                 "--outfile", os.path.join(d, "ca-key.pem"))
-    tls_certtool("--generate-self-signed", "--load-privkey", os.path.join(d, "ca-key.pem"),
-                 "--template", tmpl, "--outfile", os.path.join(d, "ca-cert.pem"))
-    return d
-
-
-def tls_make_host(ca, d, node, expired=False):
-    """A tls-dir d for node: the CA's ca-cert.pem, server-cert.pem naming node
-    (CN and DNS name, TLS server and client use) signed by ca, server-key.pem."""
-    os.makedirs(d, exist_ok=True)
-    tmpl = os.path.join(d, "host.tmpl")
-    with open(tmpl, "w") as f:
-        f.write('cn = "%s"\ndns_name = "%s"\ntls_www_server\ntls_www_client\n'
-                'signing_key\nencryption_key\n' % (node, node))
-        if expired:
-            f.write('activation_date = "2020-01-01 00:00:00"\n'
-                    'expiration_date = "2020-01-02 00:00:00"\n')
-        else:
-            f.write("expiration_days = 2\n")
-    key = os.path.join(d, "server-key.pem")
-    tls_certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", key)
-    os.chmod(key, 0o600)
-    tls_certtool("--generate-certificate", "--load-privkey", key,
-                 "--load-ca-certificate", os.path.join(ca, "ca-cert.pem"),
-                 "--load-ca-privkey", os.path.join(ca, "ca-key.pem"),
-                 "--template", tmpl, "--outfile", os.path.join(d, "server-cert.pem"))
-    with open(os.path.join(ca, "ca-cert.pem")) as src, \
-            open(os.path.join(d, "ca-cert.pem"), "w") as dst:
-        dst.write(src.read())
-    return d
-
 
 def tls_config(workdir, node, tls_dir, extra=""):
     """A config file with [tunnel] tls=x509 and tls-dir (plus extra lines)."""

@@ -20,7 +20,9 @@ Python 3 standard library only (Debian's /usr/bin/python3).  Modules:
 * ``shim``: ``Shim``, a real vhost-shim daemon standing for one host, and
   the files EAL leaves behind (tests/lib/shimlib.py re-exports it);
 * ``tap``: ``Tap`` (TAP output) and ``tap_main``, the one main of the
-  end-to-end scripts.
+  end-to-end scripts;
+* ``certs``: test certificates made with certtool (``tls_make_ca``,
+  ``tls_make_host``), imported as ``vshimtest.certs``.
 
 ``import vshimtest as vt`` and ``from vshimtest import X`` see every
 public name of every module, as when this was one file.
