@@ -1062,7 +1062,7 @@ def scenario_tls(ns, workdir, tap):
 
 
 SCENARIOS = {
-    "udp": (scenario_udp, 5),
+    "udp": (scenario_udp, 6),
     "tcp": (scenario_tcp, 2),
     "cancel": (scenario_cancel, 2),
     "dst-down": (scenario_dst_down, 3),
