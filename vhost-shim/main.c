@@ -330,6 +330,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	vs_ho_set_tunnel(tun);
+	vs_ho_set_expect_timeout(cfg->expect_timeout_ms);
 	vs_ctl_mig_set_tunnel(tun);
 	for (i = 0; i < cfg->ports->len; i++) {
 		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);

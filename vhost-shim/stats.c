@@ -42,6 +42,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("stragglers-forwarded", stragglers_forwarded),
 	VS_STAT_COUNTER("announces-sent", announces_sent),
 	VS_STAT_COUNTER("hold-window-expired", hold_window_expired),
+	VS_STAT_COUNTER("expect-timeouts", expect_timeouts),
+	VS_STAT_COUNTER("tunnel-frames-discarded", tunnel_frames_discarded),
 	VS_STAT_COUNTER("migrations-out", migrations_out),
 	VS_STAT_COUNTER("migrations-in", migrations_in),
 	VS_STAT_COUNTER("rollbacks", rollbacks),

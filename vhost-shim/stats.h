@@ -88,6 +88,8 @@ struct vs_port_stats {
 	uint64_t stragglers_forwarded;
 	uint64_t announces_sent;
 	uint64_t hold_window_expired;
+	uint64_t expect_timeouts;	/* expect-timeout-ms passed while armed */
+	uint64_t tunnel_frames_discarded;	/* of a stream no longer expected */
 	uint64_t migrations_out;
 	uint64_t migrations_in;
 	uint64_t rollbacks;

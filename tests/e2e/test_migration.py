@@ -33,6 +33,11 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               restarted: the source keeps its buffer until the re-armed
               destination takes its stream (or delivers it on rollback);
               every datagram received or counted, none twice or reordered
+  long-precopy  the destination armed before a pre-copy throttled
+              (max-bandwidth) to last more than 3 x hold-ms, UDP at 2000 pps:
+              it stays armed, 0 lost/reordered, source peer-lost 0,
+              destination migrations-in 1; then expect-timeout-ms disarms
+              an armed port that no VM reaches (issue 15)
   tls         x509 mutual TLS (certificates made with certtool): cleartext to
               a non-loopback peer refused, bad local credentials refused at
               startup, a lossless migration over TLS, a certificate from
@@ -86,12 +91,15 @@ clean = shimlib.loss_counts
 # guest; udp's default-guest runs measure what the replay costs a guest
 # that does not tune its buffers.
 TUNED_GUEST = "vshim.rcvbuf=8388608"
+# migration-long-precopy's guest: the kernel's defaults
+LONG_GUEST = ""
 
 
 class Pair:
     """Two shims, one VM port each (same VM), and the VM on one of them."""
 
-    def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST):
+    def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST,
+                 shim_args=None):
         self.ns = ns
         self.guest_append = guest_append
         self.workdir = workdir
@@ -107,9 +115,9 @@ class Pair:
         opts.update(port_opts or {})
         self.shims = [
             shimlib.Shim(ns, "hosta", workdir, tunnel_port=PORT_A, peers={"hostb": PORT_B},
-                         key_file=self.key),
+                         key_file=self.key, extra_args=shim_args),
             shimlib.Shim(ns, "hostb", workdir, tunnel_port=PORT_B, peers={"hosta": PORT_A},
-                         key_file=key_b_path),
+                         key_file=key_b_path, extra_args=shim_args),
         ]
         for s in self.shims:
             s.add_port("vm1", MAC, **opts)
@@ -879,6 +887,116 @@ def scenario_dst_restart(ns, workdir, tap):
         pair.stop()
 
 
+# -- migration-long-precopy: an armed destination waits for the whole pre-copy
+
+LONG_HOLD_MS = 2000             # lowered to keep the test short
+LONG_EXPECT_TIMEOUT_MS = 25000  # more than the whole migration below
+LONG_THROTTLE = 1 << 20         # bytes/s of pre-copy: it cannot converge
+
+
+def scenario_long_precopy(ns, workdir, tap):
+    """Issue 15: the destination disarmed itself after 2 x hold-ms, so a
+    pre-copy longer than that lost the whole blackout (121 and 178
+    datagrams at ~30 s) and the source counted delivered frames as
+    peer-lost.  Here the destination is armed before the migration starts
+    (as the libvirt hook does at migrate begin), pre-copy is throttled with
+    max-bandwidth for more than 3 x hold-ms and then let go, under UDP at
+    2000 pps.  Then expect-timeout-ms, the one bound left on an
+    expectation, disarms a port that no VM reaches."""
+    conf = os.path.join(workdir, "migration.conf")
+    os.makedirs(workdir, exist_ok=True)
+    with open(conf, "w") as f:
+        f.write("[migration]\nexpect-timeout-ms=%d\n" % LONG_EXPECT_TIMEOUT_MS)
+    pair = Pair(ns, workdir, tap, port_opts={"hold-ms": LONG_HOLD_MS},
+                shim_args=["--config", conf], guest_append=LONG_GUEST)
+    try:
+        g = pair.boot()
+        g.reset()
+        src, dst = pair.src, pair.dst
+        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
+        time.sleep(1.5)
+        dg = pair.start_incoming()
+        pair.arm()                          # before the migration, as the hook
+        kernel_before = g.stats().get("kernel", {})
+        g.qmp("migrate-set-parameters", **{"max-bandwidth": LONG_THROTTLE})
+        t0 = time.monotonic()
+        g.qmp("migrate", uri=dg.incoming_uri)
+        mid_s = 3 * LONG_HOLD_MS / 1000.0 + 0.5
+        time.sleep(mid_s)
+        mid = {"qemu": g.qmp("query-migrate").get("status"),
+               "source": src.migration("vm1")["state"],
+               "destination": dst.migration("vm1")["state"]}
+        g.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
+        t_blackout = None
+        while True:
+            st = g.qmp("query-migrate").get("status")
+            if t_blackout is None and src.migration("vm1")["state"] != "src-active":
+                t_blackout = time.monotonic()
+            if st in ("completed", "failed", "cancelled"):
+                break
+            if time.monotonic() - t0 > 120:
+                raise vt.HarnessError("migration not completed after 120 s")
+            time.sleep(0.02)
+        info = g.qmp("query-migrate")
+        precopy_s = (t_blackout or time.monotonic()) - t0
+        tap.ok(mid == {"qemu": "active", "source": "src-active",
+                       "destination": "dst-expecting"} and st == "completed",
+               "pre-copy throttled to %d B/s lasted %.1f s (> 3 x hold-ms %d ms): at %.1f s "
+               "the destination was still armed (%s), migration %s"
+               % (LONG_THROTTLE, precopy_s, LONG_HOLD_MS, mid_s, mid["destination"], st),
+               {"at_3x_hold": mid, "query-migrate": info})
+        vt.wait_for(lambda: not dg.alive() or dg.status() == "running", 30, 0.05,
+                    "destination running")
+        pair.finish(dg)
+        time.sleep(1.0)
+        sres = snd.stop()
+        final = wait_received(pair.guest, sres["sent"])
+        pair.guest.check()
+        gk = pair.guest.stats().get("kernel", {})
+        ss, ds = src.stats("vm1"), dst.stats("vm1")
+        want = shimlib.lossless(sres["sent"])
+        res = {"guest": final,
+               "guest_kernel_drops": {k: v - kernel_before.get(k, 0) for k, v in gk.items()},
+               "source": {k: ss[k] for k in ("tunnel-tx-frames", "migrations-out",
+                                              "last-blackout-us")},
+               "source_drops": {k: v for k, v in ss["drops"].items() if v},
+               "destination": {k: ds[k] for k in ("tunnel-rx-frames", "migrations-in",
+                                                   "replayed-pkts", "expect-timeouts",
+                                                   "tunnel-frames-discarded",
+                                                   "announces-sent")},
+               "destination_drops": {k: v for k, v in ds["drops"].items() if v}}
+        tap.diag(json.dumps(res))
+        tap.ok(clean(final) == want and ss["drops"]["peer-lost"] == 0 and
+               ds["migrations-in"] == 1 and ds["tunnel-rx-frames"] > 0 and
+               ds["expect-timeouts"] == 0 and ds["tunnel-frames-discarded"] == 0,
+               "UDP 2000 pps through a %.1f s pre-copy: %d sent, %d received, 0 lost/reordered/"
+               "duplicated; %d frames tunnelled, source peer-lost 0, destination "
+               "migrations-in 1" % (precopy_s, sres["sent"], final["received"],
+                                    ds["tunnel-rx-frames"]), res)
+
+        # an expectation no VM fulfils ends after expect-timeout-ms, counted
+        old = src                            # the VM left it: nothing arrives
+        mark = len(old.qmp.poll_events())
+        t1 = time.monotonic()
+        old.execute("migrate-expect", {"port": "vm1"})
+        vt.wait_for(lambda: old.migration("vm1")["state"] == "none",
+                    LONG_EXPECT_TIMEOUT_MS / 1000.0 + 10, 0.1, "the expectation to expire")
+        waited = time.monotonic() - t1
+        time.sleep(0.2)
+        ev = [e for e in old.qmp.poll_events()[mark:] if e["event"] == "MIGRATION_EXPECT_EXPIRED"]
+        os_ = old.stats("vm1")
+        tap.ok(len(ev) == 1 and ev[0]["data"].get("port") == "vm1" and
+               ev[0]["data"].get("armed-ms", 0) >= LONG_EXPECT_TIMEOUT_MS and
+               os_["expect-timeouts"] == 1 and waited >= LONG_EXPECT_TIMEOUT_MS / 1000.0 - 0.5,
+               "an armed port no VM reaches is disarmed after expect-timeout-ms (%d ms): "
+               "%.1f s, MIGRATION_EXPECT_EXPIRED, expect-timeouts %d"
+               % (LONG_EXPECT_TIMEOUT_MS, waited, os_["expect-timeouts"]),
+               {"events": ev, "stats": {k: os_[k] for k in ("expect-timeouts",
+                                                            "tunnel-frames-discarded")}})
+    finally:
+        pair.stop()
+
+
 # -- migration-tls: x509 mutual TLS between the shims ------------------------
 
 def tls_config(workdir, node, tls_dir, extra=""):
@@ -1073,6 +1191,7 @@ SCENARIOS = {
     "unknown-vm": (scenario_unknown_vm, 2),
     "dst-restart": (scenario_dst_restart, 3),
     "tls": (scenario_tls, 4),
+    "long-precopy": (scenario_long_precopy, 3),
 }
 
 

@@ -335,6 +335,7 @@ static void key_env_init(struct key_env *env, const struct vs_cfg_key *k)
 	case VS_CFG_SECTION_DAEMON:
 	case VS_CFG_SECTION_TUNNEL:
 	case VS_CFG_SECTION_DISCOVERY:
+	case VS_CFG_SECTION_MIGRATION:
 		env->base = env->cfg;
 		break;
 	case VS_CFG_SECTION_PORT:

@@ -155,7 +155,7 @@ def parser_keys():
         policy |= {cls + sfx for sfx in suffixes}
     keys |= policy
     keys.add("address")       # [peer NAME]: its one key (config.c)
-    groups = {"daemon", "tunnel", "peer", "port"}
+    groups = {"daemon", "tunnel", "migration", "peer", "port"}
     return groups, keys, policy
 
 

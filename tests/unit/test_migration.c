@@ -67,6 +67,14 @@ static const struct mig_scenario mig_scenarios[] = {
 	{ "/mig/doc/destination/re-armed",
 	  "migrate-expect again on an armed port: the expectation starts over",
 	  "none | expect dst-expecting | expect dst-expecting | device-up replaying", 0 },
+	{ "/mig/doc/destination/long-pre-copy",
+	  "State machine: an armed destination stays armed for the whole pre-copy; hold-ms "
+	  "(a buffer's age) does not end the expectation, only expect-timeout-ms does",
+	  "none | expect dst-expecting | log-on dst-expecting | log-off dst-expecting | "
+	  "device-up replaying | replay-done none", 0 },
+	{ "/mig/doc/destination/expect-expires",
+	  "Arming: expect-timeout-ms passed without the VM: disarmed",
+	  "none | expect dst-expecting | expect-expired none", 0 },
 	{ "/mig/doc/destination/cancel",
 	  "migrate-cancel disarms the destination",
 	  "none | expect dst-expecting | cancel none", 0 },
@@ -226,7 +234,8 @@ static void run(struct vs_mig *m, const enum vs_mig_event *evs, size_t n)
 static void test_expect_identity(void)
 {
 	static const enum vs_mig_event ends[] = {
-		VS_MIG_EV_DEVICE_UP, VS_MIG_EV_CANCEL, VS_MIG_EV_HOLD_EXPIRED,
+		VS_MIG_EV_DEVICE_UP, VS_MIG_EV_CANCEL, VS_MIG_EV_EXPECT_EXPIRED,
+		VS_MIG_EV_PEER_ABORT,
 	};
 	size_t i;
 
@@ -245,6 +254,21 @@ static void test_expect_identity(void)
 	}
 }
 
+/*
+ * hold-ms bounds a buffer's age, not an expectation: a destination armed
+ * for a pre-copy longer than 2 x hold-ms lost the whole blackout (issue 15)
+ */
+static void test_expect_no_hold_expiry(void)
+{
+	g_assert_cmpint(vs_mig_next(VS_MIG_STATE_DST_EXPECTING, VS_MIG_EV_HOLD_EXPIRED), ==, -1);
+	g_assert_cmpint(vs_mig_next(VS_MIG_STATE_DST_EXPECTING, VS_MIG_EV_EXPECT_EXPIRED), ==,
+			VS_MIG_STATE_NONE);
+	/* only an armed port has an expectation to expire */
+	for (int s = 0; s < VS_MIG_NUM_STATES; s++)
+		if (s != VS_MIG_STATE_DST_EXPECTING)
+			g_assert_cmpint(vs_mig_next(s, VS_MIG_EV_EXPECT_EXPIRED), ==, -1);
+}
+
 static void test_out_of_range(void)
 {
 	g_assert_cmpint(vs_mig_next(VS_MIG_NUM_STATES, 0), ==, -1);
@@ -260,6 +284,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < G_N_ELEMENTS(mig_scenarios); i++)
 		g_test_add_data_func(mig_scenarios[i].path, &mig_scenarios[i], test_scenario);
 	g_test_add_func("/mig/destination/identity", test_expect_identity);
+	g_test_add_func("/mig/destination/no-hold-expiry", test_expect_no_hold_expiry);
 	g_test_add_func("/mig/out-of-range", test_out_of_range);
 	return g_test_run();
 }

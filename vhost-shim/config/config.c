@@ -54,6 +54,7 @@ struct vs_cfg *vs_cfg_new(void)
 	vs_cfg_section_init(VS_CFG_SECTION_DAEMON, cfg);
 	vs_cfg_section_init(VS_CFG_SECTION_TUNNEL, cfg);
 	vs_cfg_section_init(VS_CFG_SECTION_DISCOVERY, cfg);
+	vs_cfg_section_init(VS_CFG_SECTION_MIGRATION, cfg);
 	/* the one default that is not a constant */
 	g_free(cfg->node_name);
 	cfg->node_name = g_strdup(g_get_host_name());
@@ -95,6 +96,7 @@ void vs_cfg_free(struct vs_cfg *cfg)
 	vs_cfg_section_clear(VS_CFG_SECTION_DAEMON, cfg);
 	vs_cfg_section_clear(VS_CFG_SECTION_TUNNEL, cfg);
 	vs_cfg_section_clear(VS_CFG_SECTION_DISCOVERY, cfg);
+	vs_cfg_section_clear(VS_CFG_SECTION_MIGRATION, cfg);
 	g_ptr_array_unref(cfg->ports);
 	g_ptr_array_unref(cfg->peers);
 	g_free(cfg);
@@ -285,7 +287,7 @@ static char *cfg_get_string(GKeyFile *kf, const char *group, const char *key, GE
 }
 
 /*
- * cfg_load_key() - one key of [daemon] or [tunnel]
+ * cfg_load_key() - one key of [daemon], [tunnel], [discovery] or [migration]
  */
 static gboolean cfg_load_key(struct vs_cfg *cfg, GKeyFile *kf, const char *group,
 			     enum vs_cfg_section section, const char *key, GError **error)
@@ -559,7 +561,7 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 		if (!keys)
 			return FALSE;
 		if (!strcmp(groups[i], "daemon") || !strcmp(groups[i], "tunnel") ||
-		    !strcmp(groups[i], "discovery")) {
+		    !strcmp(groups[i], "discovery") || !strcmp(groups[i], "migration")) {
 			enum vs_cfg_section section = vs_cfg_section_from_string(groups[i]);
 
 			for (j = 0; keys[j]; j++)
@@ -597,8 +599,8 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 				return FALSE;
 		} else {
 			g_set_error(error, VS_CFG_ERROR, 0,
-				    "unknown group [%s]: expected [daemon], [tunnel], [discovery], [port NAME] "
-				    "or [peer NAME]",
+				    "unknown group [%s]: expected [daemon], [tunnel], [discovery], "
+				    "[migration], [port NAME] or [peer NAME]",
 				    groups[i]);
 			return FALSE;
 		}

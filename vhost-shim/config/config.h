@@ -205,6 +205,16 @@ struct vs_peer_cfg {
 #define VS_MIN_KEEPALIVE_MS		10
 #define VS_MAX_KEEPALIVE_MS		600000
 
+/*
+ * [migration] expect-timeout-ms: how long a destination armed with
+ * migrate-expect waits for its VM.  It must outlast the longest pre-copy
+ * (minutes for a large, busy VM), so it is not tied to hold-ms, which bounds
+ * a buffer's age: default one hour, at most one day.
+ */
+#define VS_DEFAULT_EXPECT_TIMEOUT_MS	3600000u
+#define VS_MIN_EXPECT_TIMEOUT_MS	1000u
+#define VS_MAX_EXPECT_TIMEOUT_MS	86400000u
+
 /* [tunnel] tls: how the tunnel's bytes travel (docs/configuration.md) */
 enum vs_tls_mode {
 	VS_TLS_NONE,		/* plain TCP: the pre-shared key authenticates */
@@ -284,6 +294,8 @@ struct vs_cfg {
 	char *etcd_ca;		/* CA of etcd's server certificate (https) */
 	char *etcd_cert;	/* our client certificate for etcd, PEM */
 	char *etcd_key;		/* its key */
+	/* [migration] */
+	unsigned int expect_timeout_ms;	/* an armed destination waits this long */
 };
 
 #define VS_CFG_ERROR (vs_cfg_error_quark())

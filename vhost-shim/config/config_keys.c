@@ -21,6 +21,7 @@ VS_ENUM_IMPL(vs_cfg_section, enum vs_cfg_section, VS_CFG_NUM_SECTIONS,
 	     [VS_CFG_SECTION_DAEMON] = "daemon",
 	     [VS_CFG_SECTION_TUNNEL] = "tunnel",
 	     [VS_CFG_SECTION_DISCOVERY] = "discovery",
+	     [VS_CFG_SECTION_MIGRATION] = "migration",
 	     [VS_CFG_SECTION_PORT] = "port",
 	     [VS_CFG_SECTION_POLICY] = "policy");
 
@@ -58,6 +59,8 @@ VS_ENUM_IMPL(vs_tls_mode, enum vs_tls_mode, VS_TLS_NUM_MODES,
 #define DAEMON(f, sz) .section = VS_CFG_SECTION_DAEMON, .offset = CFG_FIELD(struct vs_cfg, f, sz)
 #define TUNNEL(f, sz) .section = VS_CFG_SECTION_TUNNEL, .offset = CFG_FIELD(struct vs_cfg, f, sz)
 #define DISC(f, sz) .section = VS_CFG_SECTION_DISCOVERY, .offset = CFG_FIELD(struct vs_cfg, f, sz)
+#define MIGRATION(f, sz) .section = VS_CFG_SECTION_MIGRATION, \
+	.offset = CFG_FIELD(struct vs_cfg, f, sz)
 #define PORT(f, sz) .section = VS_CFG_SECTION_PORT, .offset = CFG_FIELD(struct vs_port_cfg, f, sz)
 #define POLICY(f, sz) .section = VS_CFG_SECTION_POLICY, \
 	.offset = CFG_FIELD(struct vs_buf_policy, f, sz)
@@ -192,6 +195,11 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	{ .name = "etcd-cert", DISC(etcd_cert, SZ_PTR), T_PATH,
 	  .doc = "Our client certificate for etcd (--client-cert-auth), PEM" },
 	{ .name = "etcd-key", DISC(etcd_key, SZ_PTR), T_PATH, .doc = "Its private key, PEM" },
+	/* [migration] */
+	{ .name = "expect-timeout-ms", MIGRATION(expect_timeout_ms, SZ_UINT),
+	  T_UINT(VS_MIN_EXPECT_TIMEOUT_MS, VS_MAX_EXPECT_TIMEOUT_MS),
+	  .dflt = VS_DEFAULT_EXPECT_TIMEOUT_MS,
+	  .doc = "How long an armed destination waits for its VM (the whole pre-copy)" },
 
 	/* [port NAME] and --port */
 	{ .name = "name", PORT(name, SZ_PTR), T_STR, .flags = VS_CFG_KEY_SPEC_ONLY,

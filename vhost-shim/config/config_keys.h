@@ -42,6 +42,7 @@
  * @VS_CFG_SECTION_DAEMON: [daemon], struct vs_cfg
  * @VS_CFG_SECTION_TUNNEL: [tunnel], struct vs_cfg
  * @VS_CFG_SECTION_DISCOVERY: [discovery], struct vs_cfg (the etcd registry)
+ * @VS_CFG_SECTION_MIGRATION: [migration], struct vs_cfg
  * @VS_CFG_SECTION_PORT: [port NAME] and --port, struct vs_port_cfg
  * @VS_CFG_SECTION_POLICY: [port NAME], --port and set-buffer-policy,
  *	struct vs_buf_policy (the port's buffer policy)
@@ -50,6 +51,7 @@ enum vs_cfg_section {
 	VS_CFG_SECTION_DAEMON,
 	VS_CFG_SECTION_TUNNEL,
 	VS_CFG_SECTION_DISCOVERY,
+	VS_CFG_SECTION_MIGRATION,
 	VS_CFG_SECTION_PORT,
 	VS_CFG_SECTION_POLICY,
 	VS_CFG_NUM_SECTIONS,
@@ -91,7 +93,7 @@ enum vs_cfg_type {
  */
 static inline bool vs_cfg_section_is_daemon(enum vs_cfg_section section)
 {
-	return section <= VS_CFG_SECTION_DISCOVERY;
+	return section <= VS_CFG_SECTION_MIGRATION;
 }
 
 /* Flags of a key */

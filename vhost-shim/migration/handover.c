@@ -37,6 +37,7 @@
 #include <rte_ring.h>
 #include <rte_vhost.h>
 
+#include "config.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "log.h"
@@ -54,6 +55,12 @@ static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
 static vs_ho_event_cb ho_event_cb;
 static vs_ho_state_cb ho_state_cb;
 struct vs_tun *ho_tun;
+static unsigned int ho_expect_timeout_ms = VS_DEFAULT_EXPECT_TIMEOUT_MS;
+
+void vs_ho_set_expect_timeout(unsigned int ms)
+{
+	ho_expect_timeout_ms = ms ? ms : VS_DEFAULT_EXPECT_TIMEOUT_MS;
+}
 
 void vs_ho_set_event_cb(vs_ho_event_cb cb)
 {
@@ -207,6 +214,48 @@ static gboolean ho_hold_expired_cb(gpointer data)
 	vm->ho->hold_timer = 0;
 	ho_feed(vm, VS_MIG_EV_HOLD_EXPIRED);
 	return G_SOURCE_REMOVE;
+}
+
+/*
+ * An armed destination waits for its VM for the whole pre-copy, however
+ * long it takes (minutes for a large, busy VM): only expect-timeout-ms ends
+ * the wait, never hold-ms, which bounds how long a buffer is held.
+ */
+static gboolean ho_expect_expired_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+	struct vs_handover *ho = vm->ho;
+	gint64 armed_ms = (g_get_monotonic_time() - ho->armed_at) / 1000;
+	JsonObject *d;
+
+	ho->expect_timer = 0;
+	VS_STAT_ADD(vm->stats.expect_timeouts, 1);
+	vs_log(MIG, WARNING, vm->cfg->name,
+	       "armed for %" G_GINT64_FORMAT " ms without the VM arriving "
+	       "(expect-timeout-ms %u): disarmed", armed_ms, ho_expect_timeout_ms);
+	ho_feed(vm, VS_MIG_EV_EXPECT_EXPIRED);
+	d = json_object_new();
+	json_object_set_int_member(d, "armed-ms", armed_ms);
+	ho_emit(vm, "MIGRATION_EXPECT_EXPIRED", d);
+	return G_SOURCE_REMOVE;
+}
+
+static void ho_arm_expect_timer(struct vs_vm *vm)
+{
+	ho_clear_timer(&vm->ho->expect_timer);
+	vm->ho->armed_at = g_get_monotonic_time();
+	vm->ho->expect_timer = g_timeout_add(ho_expect_timeout_ms, ho_expect_expired_cb, vm);
+}
+
+void ho_in_forget(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (ho->in || ho->in_resumable)
+		vs_log(MIG, INFO, vm->cfg->name,
+		       "incoming stream forgotten: frames it still brings are discarded");
+	ho->in = NULL;
+	ho->in_resumable = false;
 }
 
 static gboolean ho_linger_expired_cb(gpointer data)
@@ -364,6 +413,10 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 	gint64 now = g_get_monotonic_time();
 	const struct vs_buf_policy *p = &vm->policy;
 
+	/* the expectation is over, however it ended */
+	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		ho_clear_timer(&ho->expect_timer);
+
 	switch (vm->mig.state) {
 	case VS_MIG_STATE_NONE:
 		ho_clear_timer(&ho->hold_timer);
@@ -390,10 +443,19 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 			vs_log(MIG, WARNING, vm->cfg->name, "buffer held for %u ms: dropped",
 			       p->hold_ms);
 		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
-			/* cancelled or the source rolled back: its copy is delivered there */
+			/*
+			 * Cancelled, the source rolled back, or expect-timeout-ms
+			 * passed: the source still has every frame it streamed
+			 * (nothing is freed before RESUMED) and delivers them
+			 * (rollback) or counts them (its hold-ms).  Whatever the
+			 * stream still brings is not injected behind live frames.
+			 */
+			ho_in_forget(vm);
+			VS_STAT_ADD(vm->stats.tunnel_frames_discarded,
+				    g_queue_get_length(&ho->replay_q));
 			ho_drop_replay_q(vm, VS_DROP_POLICY, false);
 			vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
-			ho->in = NULL;
+			g_clear_pointer(&ho->expect_from, g_free);
 		} else if (old == VS_MIG_STATE_REPLAYING) {
 			ho_emit(vm, "REPLAY_DONE", json_object_new());
 			g_clear_pointer(&ho->expect_from, g_free);
@@ -461,17 +523,20 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 				ho_clear_timer(&ho->linger_timer);
 			}
 			ho_start_buffering(vm, true);
+			/* a new migration: a stream of an earlier one must not
+			 * feed it (its seqs start at 1 again); frames of it
+			 * already queued are older than any of the new one's,
+			 * and are replayed first */
+			ho_in_forget(vm);
 			ho->in_next_seq = 1;	/* sequence numbers start at 1 */
-			ho->in_resumable = false;
 			ho->t_down = now;
 			ho_clear_timer(&ho->hold_timer);
-			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
+			ho_arm_expect_timer(vm);
 			vs_tun_announce_expect(ho_tun, vm->cfg->name, vm->cfg->mac);
 			ho_emit(vm, "MIGRATION_EXPECTED", NULL);
 		} else if (ev == VS_MIG_EV_EXPECT) {
-			/* re-armed (a long pre-copy): the expectation lasts again */
-			ho_clear_timer(&ho->hold_timer);
-			ho->hold_timer = g_timeout_add(p->hold_ms * 2, ho_hold_expired_cb, vm);
+			/* re-armed: the expectation lasts again */
+			ho_arm_expect_timer(vm);
 		}
 		break;
 
@@ -659,6 +724,7 @@ void vs_ho_detach(struct vs_vm *vm)
 
 	if (ho) {
 		ho_clear_timer(&ho->hold_timer);
+		ho_clear_timer(&ho->expect_timer);
 		ho_clear_timer(&ho->linger_timer);
 		ho_clear_timer(&ho->announce_timer);
 		ho_clear_timer(&ho->dedup_timer);

@@ -155,6 +155,14 @@ gboolean vs_ho_learn_peer(struct vs_vm *vm, const char *peer, GError **error);
 bool vs_ho_forget_peer(struct vs_vm *vm, const char *peer);
 
 /**
+ * vs_ho_set_expect_timeout() - how long an armed destination waits for its
+ * VM ([migration] expect-timeout-ms); applies to expectations armed after
+ * the call
+ * @ms:		milliseconds, > 0
+ */
+void vs_ho_set_expect_timeout(unsigned int ms);
+
+/**
  * vs_ho_set_tunnel() - the tunnel that streams go through (main.c's)
  * @t:		tunnel, or NULL (no streams: every peer is unknown)
  */

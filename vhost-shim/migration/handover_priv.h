@@ -40,6 +40,8 @@ struct vs_handover {
 	bool in_ended;			/* END or BARRIER received */
 	bool in_resumable;		/* a stream was accepted in this migration
 					 * and not ended: a reconnect may resume it */
+	guint expect_timer;		/* destination: expect-timeout-ms */
+	gint64 armed_at;		/* destination: last migrate-expect */
 	bool live_seen_sent;
 	bool barrier_wanted;		/* source: LIVE_SEEN came, BARRIER not sent */
 	gint64 barrier_asked_at;
@@ -71,6 +73,15 @@ extern struct vs_tun *ho_tun;
  * @ev:		event
  */
 void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
+
+/**
+ * ho_in_forget() - destination: the incoming stream is no longer this
+ * port's (the expectation is over, or a new one starts): frames it still
+ * brings are discarded and counted (tunnel-frames-discarded), never
+ * injected, and it may not resume
+ * @vm:		port
+ */
+void ho_in_forget(struct vs_vm *vm);
 
 /**
  * ho_emit_event() - send a control event through the handover's event

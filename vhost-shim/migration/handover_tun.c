@@ -16,7 +16,10 @@
  * queue, bounded by the buffer policy's caps; a frame beyond them is
  * counted as BUFFER_FULL, a repeat as a tunnel duplicate, never silently
  * lost.  ABORT rolls the expectation back, BARRIER/END let the replay
- * finish the tunnelled frames and move on to live ones.
+ * finish the tunnelled frames and move on to live ones.  A frame of a
+ * stream that is no longer the port's (its expectation ended by timeout,
+ * cancel or ABORT, it ENDed, or a new expectation began) is discarded and
+ * counted (tunnel-frames-discarded), never injected behind live frames.
  *
  * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN asks
  * the pump for a BARRIER, sent once the lcore has emptied the uplink's
@@ -93,6 +96,17 @@ void vs_ho_tun_frame(void *opaque, struct vs_tun_in *in, const char *vm_name, ui
 	if (!vm || !vm->ho)
 		return;
 	ho = vm->ho;
+	/*
+	 * A stream that is no longer this port's (its expectation ended:
+	 * timeout, cancel, ABORT; or a new one began): its frames would land
+	 * behind live ones, or in another migration's sequence space.  The
+	 * source still has them until RESUMED, and counts them if they are
+	 * lost: discarded here, counted, never injected.
+	 */
+	if (in != ho->in) {
+		VS_STAT_ADD(vm->stats.tunnel_frames_discarded, 1);
+		return;
+	}
 	if (seq < ho->in_next_seq) {
 		VS_STAT_ADD(vm->stats.tunnel_duplicates, 1);
 		return;
@@ -125,8 +139,7 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		return;
 	switch (ev) {
 	case VS_TUN_IN_ABORT:
-		vm->ho->in = NULL;
-		vm->ho->in_resumable = false;
+		ho_in_forget(vm);
 		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
 		break;
 	case VS_TUN_IN_BARRIER:
@@ -135,8 +148,7 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		break;
 	case VS_TUN_IN_END:
 		vm->ho->in_ended = true;
-		vm->ho->in = NULL;
-		vm->ho->in_resumable = false;
+		ho_in_forget(vm);
 		/* the last tunnelled frame may still be on its way to the
 		 * guest: close the window once the pump has pushed it */
 		ho_dedup_close_later(vm);

@@ -35,7 +35,8 @@ VS_ENUM_IMPL(vs_mig_event, enum vs_mig_event, VS_MIG_NUM_EVENTS,
 	     [VS_MIG_EV_PEER_ABORT] = "peer-abort",
 	     [VS_MIG_EV_REPLAY_DONE] = "replay-done",
 	     [VS_MIG_EV_LINGER_EXPIRED] = "linger-expired",
-	     [VS_MIG_EV_HOLD_EXPIRED] = "hold-expired");
+	     [VS_MIG_EV_HOLD_EXPIRED] = "hold-expired",
+	     [VS_MIG_EV_EXPECT_EXPIRED] = "expect-expired");
 
 /* 0 = illegal; otherwise next state + 1 */
 #define T(next) ((next) + 1)
@@ -89,7 +90,9 @@ static const signed char mig_table[VS_MIG_NUM_STATES][VS_MIG_NUM_EVENTS] = {
 		[VS_MIG_EV_EXPECT] = T(VS_MIG_STATE_DST_EXPECTING),
 		[VS_MIG_EV_CANCEL] = T(VS_MIG_STATE_NONE),
 		[VS_MIG_EV_PEER_ABORT] = T(VS_MIG_STATE_NONE),
-		[VS_MIG_EV_HOLD_EXPIRED] = T(VS_MIG_STATE_NONE),
+		/* not HOLD_EXPIRED: an armed destination waits for the whole
+		 * pre-copy, which may take far longer than hold-ms */
+		[VS_MIG_EV_EXPECT_EXPIRED] = T(VS_MIG_STATE_NONE),
 	},
 	[VS_MIG_STATE_REPLAYING] = {
 		[VS_MIG_EV_LOG_OFF] = T(VS_MIG_STATE_REPLAYING),

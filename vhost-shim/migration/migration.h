@@ -20,6 +20,8 @@
  *   PEER_ABORT		tunnel: the source rolled back
  *   REPLAY_DONE	dataplane delivered every held frame
  *   LINGER_EXPIRED/HOLD_EXPIRED  timers (straggler linger, buffer hold)
+ *   EXPECT_EXPIRED	timer: [migration] expect-timeout-ms passed with the
+ *			port armed and no VM arriving
  *   CANCEL		control: disarm
  */
 #ifndef VS_MIGRATION_H
@@ -45,7 +47,10 @@
  * @VS_MIG_STATE_SRC_FORWARDING: the destination runs the VM.  Frames still
  *	reaching this host (stragglers) are tunnelled until the linger expires.
  * @VS_MIG_STATE_DST_EXPECTING: armed as the destination.  Tunnelled frames
- *	and any local frames are held until the VM runs here.
+ *	and any local frames are held until the VM runs here.  It lasts the
+ *	whole pre-copy, however long: only the VM arriving (DEVICE_UP), a
+ *	cancel, the source's ABORT or expect-timeout-ms (EXPECT_EXPIRED)
+ *	end it, never hold-ms.
  * @VS_MIG_STATE_REPLAYING: the VM runs; held frames (tunnelled, or local
  *	after a rollback or pause) go into its RX ring before live ones.
  */
@@ -72,6 +77,7 @@ enum vs_mig_event {
 	VS_MIG_EV_REPLAY_DONE,
 	VS_MIG_EV_LINGER_EXPIRED,
 	VS_MIG_EV_HOLD_EXPIRED,
+	VS_MIG_EV_EXPECT_EXPIRED,
 	VS_MIG_NUM_EVENTS
 };
 
