@@ -91,8 +91,12 @@ clean = shimlib.loss_counts
 # guest; udp's default-guest runs measure what the replay costs a guest
 # that does not tune its buffers.
 TUNED_GUEST = "vshim.rcvbuf=8388608"
-# migration-long-precopy's guest: the kernel's defaults
-LONG_GUEST = ""
+# migration-long-precopy's guest.  With the kernel's defaults it lost 47 of
+# 24630 datagrams, all in its own socket (47 RcvbufErrors), while both
+# shims' counters were clean (destination migrations-in 1, 21 frames
+# tunnelled, 288 replayed; source peer-lost 0): the TCG guest's post-resume
+# capacity again, not the shim (see TUNED_GUEST)
+LONG_GUEST = TUNED_GUEST
 
 
 class Pair:
