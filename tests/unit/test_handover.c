@@ -26,12 +26,14 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_vhost.h>
 
 #include "dp_handshake.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "port_registry.h"
 #include "tun_harness.h"
+#include "vhost_port.h"
 #include "vm.h"
 
 #define T_POOL_SIZE	8191
@@ -280,6 +282,59 @@ static void test_reconnect_keeps_stream(void)
 	t_env_fini(&e);
 }
 
+static void t_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging)
+{
+	struct vs_vhost_event ev = { .type = type };
+
+	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
+	if (logging)
+		ev.features = 1ULL << VHOST_F_LOG_ALL;
+	vs_ho_vhost_event(vm, &ev);
+}
+
+static bool t_replay_q_empty(void *arg)
+{
+	return g_queue_is_empty(&((struct vs_vm *)arg)->ho->replay_q);
+}
+
+/*
+ * Back to back: the VM arrived (replaying the source's frames, the source
+ * still forwarding stragglers) and is migrated on at once.  log-on is a
+ * migration starting whatever the port does (issue 15: it was refused in
+ * replaying, and the switchover then looked like a pause); the replay goes
+ * on in src-active, the tunnelled frames still reach the inject ring, and
+ * the switchover that follows is src-blackout.
+ */
+static void test_migrated_on_while_replaying(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 6);
+	t_wait_frames(&e, 6);
+	e.vm->vid = 0;			/* the VM runs here */
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	t_vhost(e.vm, VS_VHOST_EV_FEATURES, true);	/* pre-copy to the next host */
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+	g_assert_true(e.vm->ho->replay_on);
+	/* stragglers of the arrival still come and are still replayed */
+	t_send_frames(&e, 1, 7, 4);
+	t_wait_frames(&e, 10);
+	g_assert_true(run_until(t_replay_q_empty, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.tunnel_frames_discarded, ==, 0);
+	g_assert_cmpuint(e.vm->stats.migrations_out, ==, 1);
+	/* the switchover: a blackout, not a pause */
+	e.vm->vid = -1;
+	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+	g_assert_false(e.vm->ho->replay_on);
+	g_assert_true(vs_dp_mode(e.vm) == VS_DP_BUFFER);
+	t_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -302,6 +357,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/expect/re-arm", test_rearm_restarts_timeout);
 	g_test_add_func("/handover/expect/cancel", test_cancel_forgets_stream);
 	g_test_add_func("/handover/expect/reconnect", test_reconnect_keeps_stream);
+	g_test_add_func("/handover/back-to-back/migrated-on-while-replaying",
+			test_migrated_on_while_replaying);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

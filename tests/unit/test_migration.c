@@ -105,14 +105,12 @@ static const struct mig_scenario mig_scenarios[] = {
 	  "switchover with logging on is src-blackout.  Here the migration starts while the "
 	  "port still replays the previous one (within linger-ms of arriving): A->B->C",
 	  "none | expect dst-expecting | device-up replaying | log-on src-active | "
-	  "device-down src-blackout | peer-resumed src-forwarding",
-	  15 },
+	  "device-down src-blackout | peer-resumed src-forwarding", 0 },
 	{ "/mig/doc/back-to-back/migrated-on-while-lingering",
 	  "The same on the destination of A->B->A: B still replays A's stragglers when the "
 	  "VM leaves again",
 	  "none | expect dst-expecting | device-up replaying | peer-resumed replaying | "
-	  "log-on src-active | device-down src-blackout",
-	  15 },
+	  "log-on src-active | device-down src-blackout", 0 },
 };
 
 static enum vs_mig_state mig_parse_state(const char *s)

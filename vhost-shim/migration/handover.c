@@ -117,6 +117,7 @@ void vs_ho_device_gone_sync(struct vs_vm *vm)
  */
 static void ho_start_replay(struct vs_vm *vm, bool complete)
 {
+	vm->ho->replay_on = true;	/* until the lcore finished it (the pump) */
 	if (!vm->policy.enabled && g_queue_is_empty(&vm->ho->replay_q) &&
 	    vs_dp_held_empty(vm)) {
 		vs_dp_replay_skip(vm);	/* baseline: nothing held, nothing to order */
@@ -181,7 +182,8 @@ static gboolean ho_dedup_close_cb(gpointer data)
 	 * until the replay is done (bounded: the replay ends, or the state
 	 * machine leaves replaying).
 	 */
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING || !g_queue_is_empty(&vm->ho->replay_q)) {
+	if (vm->mig.state == VS_MIG_STATE_REPLAYING || vm->ho->replay_on ||
+	    !g_queue_is_empty(&vm->ho->replay_q)) {
 		vm->ho->dedup_timer = g_timeout_add(HO_DEDUP_RECHECK_MS, ho_dedup_close_cb, vm);
 		return G_SOURCE_REMOVE;
 	}
@@ -470,12 +472,14 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 		 * leaves BUFFER or REPLAY mode from here.
 		 */
 		if (old != VS_MIG_STATE_NONE &&
-		    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE))
+		    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE) &&
+		    !ho->replay_on)	/* a replay that outlived replaying ends itself */
 			vs_dp_set_live(vm);
 		break;
 
 	case VS_MIG_STATE_PAUSED:
 		if (old != VS_MIG_STATE_PAUSED) {
+			ho->replay_on = false;	/* buffering takes the replay's frames */
 			ho_start_buffering(vm, true);
 			ho->t_down = now;
 			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
@@ -484,7 +488,12 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 
 	case VS_MIG_STATE_SRC_ACTIVE:
 		if (old != VS_MIG_STATE_SRC_ACTIVE) {
-			ho_dedup_close(vm);	/* leaving: no copies to filter here */
+			/* leaving: no copies to filter here, once the replay of
+			 * the last arrival (if still on) is done */
+			if (old == VS_MIG_STATE_REPLAYING)
+				ho_dedup_close_later(vm);
+			else
+				ho_dedup_close(vm);
 			VS_STAT_ADD(vm->stats.migrations_out, 1);
 			ho_open_stream(vm);	/* before the blackout, if we know where */
 			ho_emit(vm, "MIGRATION_STARTED", NULL);
@@ -493,6 +502,9 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 
 	case VS_MIG_STATE_SRC_BLACKOUT:
 		if (old != VS_MIG_STATE_SRC_BLACKOUT) {
+			/* a replay still on (migrated on in its course) ends: the
+			 * lcore puts what it had on the way back in front of held */
+			ho->replay_on = false;
 			ho_start_buffering(vm, true);
 			ho->t_down = now;
 			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
@@ -615,7 +627,8 @@ void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev)
 	case VS_VHOST_EV_DESTROY_DEVICE:
 		ho_emit(vm, "PORT_DOWN", NULL);
 		/* destroy_device with LOG_ALL on is the switchover */
-		if (logging && vm->mig.state == VS_MIG_STATE_NONE)
+		if (logging && (vm->mig.state == VS_MIG_STATE_NONE ||
+				vm->mig.state == VS_MIG_STATE_REPLAYING))
 			ho_feed(vm, VS_MIG_EV_LOG_ON);
 		ho_feed(vm, VS_MIG_EV_DEVICE_DOWN);
 		break;

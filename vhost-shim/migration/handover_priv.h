@@ -47,6 +47,9 @@ struct vs_handover {
 	gint64 barrier_asked_at;
 	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
 	gint64 live_seen_at;
+	bool replay_on;			/* a replay started and the lcore has not
+					 * finished it (it may outlast REPLAYING:
+					 * migrated on meanwhile, src-active) */
 	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
 	uint64_t replay_q_bytes;
 	gint64 t_down, t_up;

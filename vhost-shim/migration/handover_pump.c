@@ -51,7 +51,8 @@ bool ho_needs_pump(const struct vs_vm *vm)
 	case VS_MIG_STATE_REPLAYING:
 		return true;
 	default:
-		return !g_queue_is_empty(&vm->ho->replay_q) && vm->mig.state != VS_MIG_STATE_DST_EXPECTING;
+		return (!g_queue_is_empty(&vm->ho->replay_q) || vm->ho->replay_on) &&
+		       vm->mig.state != VS_MIG_STATE_DST_EXPECTING;
 	}
 }
 
@@ -63,6 +64,24 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 	uint8_t origin = vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ? VS_TUN_ORIGIN_STRAGGLER
 								       : VS_TUN_ORIGIN_BLACKOUT;
 
+	/*
+	 * Tunnelled frames a replay had not injected when the VM left again
+	 * (migrated on while replaying its last arrival, or stragglers of
+	 * that arrival still coming) go on to the next host first: they are
+	 * older than what the lcore buffered since.
+	 */
+	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q) &&
+		    vs_tun_stream_can_push(ho->out); i++) {
+		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
+
+		ho->replay_q_bytes -= f->len;
+		vs_tun_stream_push(ho->out, origin, f->data, f->len);
+		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
+		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, f->len);
+		g_free(f);
+	}
+	if (!g_queue_is_empty(&ho->replay_q))
+		return;
 	for (i = 0; i < HO_PUMP_BUDGET && vs_tun_stream_can_push(ho->out); i++) {
 		struct rte_mbuf *m;
 		uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
@@ -196,16 +215,26 @@ static void ho_pump_replay(struct vs_vm *vm)
 	}
 	/* a broken stream may come back: the hold window above bounds the wait,
 	 * and without any stream replay-hold-ms after the resume ends it */
-	if (!ho->in_ended && !ho->in && vm->mig.state == VS_MIG_STATE_REPLAYING &&
+	if (!ho->in_ended && !ho->in && ho->replay_on &&
 	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
 		ho->in_ended = true;
 	if (ho->in_ended && g_queue_is_empty(&ho->replay_q))
 		vs_dp_inject_close(vm);
 
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING &&
-	    vs_dp_replay_finished(vm)) {
+	if (ho->replay_on && vs_dp_replay_finished(vm)) {
+		ho->replay_on = false;
 		VS_STAT_SET(vm->stats.last_resume_to_last_replay_us, (uint64_t)(now - ho->t_up));
-		ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
+		if (vm->mig.state == VS_MIG_STATE_REPLAYING) {
+			ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
+		} else {
+			/* migrated on (or that migration cancelled) during the
+			 * replay: it is done all the same */
+			JsonObject *d = json_object_new();
+
+			json_object_set_string_member(d, "port", vm->cfg->name);
+			ho_emit_event("REPLAY_DONE", vm, d);
+			g_clear_pointer(&ho->expect_from, g_free);
+		}
 	}
 }
 

@@ -95,6 +95,9 @@ static const signed char mig_table[VS_MIG_NUM_STATES][VS_MIG_NUM_EVENTS] = {
 		[VS_MIG_EV_EXPECT_EXPIRED] = T(VS_MIG_STATE_NONE),
 	},
 	[VS_MIG_STATE_REPLAYING] = {
+		/* migrated on while still replaying the last arrival (A->B->C,
+		 * or A->B->A within linger-ms): the replay goes on in src-active */
+		[VS_MIG_EV_LOG_ON] = T(VS_MIG_STATE_SRC_ACTIVE),
 		[VS_MIG_EV_LOG_OFF] = T(VS_MIG_STATE_REPLAYING),
 		[VS_MIG_EV_DEVICE_UP] = T(VS_MIG_STATE_REPLAYING),
 		[VS_MIG_EV_DEVICE_DOWN] = T(VS_MIG_STATE_PAUSED),

@@ -40,7 +40,8 @@
  *	device comes back (REPLAYING) or dropped when hold-ms expires.
  * @VS_MIG_STATE_SRC_ACTIVE: dirty logging on: pre-copy in progress.  Still
  *	live; the tunnel to the destination is opened now, so that it is up
- *	before the blackout.
+ *	before the blackout.  Entered from REPLAYING too (a migration that
+ *	starts while the last arrival is still replayed): the replay goes on.
  * @VS_MIG_STATE_SRC_BLACKOUT: device stopped with dirty logging: the
  *	switchover.  Frames are buffered in order and streamed to the
  *	destination; the source keeps its copy until PEER_RESUMED.
