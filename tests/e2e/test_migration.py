@@ -38,6 +38,10 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               it stays armed, 0 lost/reordered, source peer-lost 0,
               destination migrations-in 1; then expect-timeout-ms disarms
               an armed port that no VM reaches (issue 15)
+  back-to-back  A->B with the traffic kept on A (B replays A's stragglers,
+              linger-ms 5000), then B->A started at once, while B still
+              replays: log-on in replaying starts a migration; 0 lost,
+              reordered, duplicated across both (issue 15)
   tls         x509 mutual TLS (certificates made with certtool): cleartext to
               a non-loopback peer refused, bad local credentials refused at
               startup, a lossless migration over TLS, a certificate from
@@ -1001,6 +1005,82 @@ def scenario_long_precopy(ns, workdir, tap):
         pair.stop()
 
 
+# -- migration-back-to-back: migrated on while still replaying ---------------
+
+def scenario_back_to_back(ns, workdir, tap):
+    """A->B, with a static FDB entry keeping the traffic on A's port, so B
+    replays A's stragglers until A's END (linger-ms 5000); then B->A is
+    started at once, while B still replays.  B's pre-copy is throttled for
+    2 s, during which the traffic moves to B and A is armed (the hook's
+    migrate-expect, which ends A's straggler stream), then let go.  Until
+    issue 15 log-on was refused in replaying and B's switchover was taken
+    for a pause: the blackout was never streamed."""
+    pair = Pair(ns, workdir, tap, port_opts={"linger-ms": 5000, "replay-hold-ms": 5000})
+    try:
+        g = pair.boot()
+        g.reset()
+        a, b = pair.src, pair.dst
+        a_tap, b_tap = a.port("vm1").tap, b.port("vm1").tap
+        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
+        time.sleep(1.5)
+        dg = pair.start_incoming()
+        pair.arm()
+        ns.fdb_add(MAC, a_tap)              # the switch keeps sending to A
+        pair.guest.migrate_to(dg)           # A->B
+        t_resumed = time.monotonic()
+        pair.finish(dg, settle=False)       # now src = B, dst = A
+        dg2 = pair.start_incoming()         # on A
+        b_before = b.migration("vm1")["state"]
+        pair.guest.qmp("migrate-set-parameters", **{"max-bandwidth": LONG_THROTTLE})
+        pair.guest.qmp("migrate", uri=dg2.incoming_uri)
+        vt.wait_for(lambda: b.migration("vm1")["state"] != b_before, 20, 0.01,
+                    "B to take the migration's start")
+        b_after = b.migration("vm1")["state"]
+        since = time.monotonic() - t_resumed
+        logon = [ln for ln in b.log_text().splitlines() if "replaying -> src-active (log-on)" in ln]
+        # the traffic moves to B; A, armed, ends its straggler stream
+        ns.fdb_add(MAC, b_tap)
+        time.sleep(0.3)
+        pair.arm()
+        time.sleep(1.0)
+        pair.guest.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
+        vt.wait_for(lambda: pair.guest.qmp("query-migrate").get("status") in
+                    ("completed", "failed", "cancelled"), 120, 0.02, "B->A to end")
+        st = pair.guest.qmp("query-migrate").get("status")
+        vt.wait_for(lambda: not dg2.alive() or dg2.status() == "running", 30, 0.05,
+                    "A running")
+        ns.fdb_del(MAC, b_tap)              # the switch learns A again
+        tap.ok(b_before == "replaying" and b_after == "src-active" and len(logon) == 1 and
+               st == "completed",
+               "B->A started %.1f s after A->B resumed, B still replaying: log-on took it to "
+               "src-active, migration %s" % (since, st),
+               {"b_before": b_before, "b_after": b_after, "log": logon})
+        pair.finish(dg2)
+        time.sleep(1.0)
+        sres = snd.stop()
+        final = wait_received(pair.guest, sres["sent"])
+        pair.guest.check()
+        sa, sb = a.stats("vm1"), b.stats("vm1")
+        keys = ("tunnel-tx-frames", "tunnel-rx-frames", "stragglers-forwarded", "replayed-pkts",
+                "migrations-in", "migrations-out", "tunnel-frames-discarded")
+        res = {"guest": final, "guest_kernel": pair.guest.stats().get("kernel", {}),
+               "a": {k: sa[k] for k in keys}, "b": {k: sb[k] for k in keys},
+               "a_drops": {k: v for k, v in sa["drops"].items() if v},
+               "b_drops": {k: v for k, v in sb["drops"].items() if v}}
+        tap.diag(json.dumps(res))
+        tap.ok(clean(final) == shimlib.lossless(sres["sent"]) and
+               sa["drops"]["peer-lost"] == 0 and sb["drops"]["peer-lost"] == 0 and
+               sa["migrations-in"] == 1 and sb["migrations-in"] == 1 and
+               sb["tunnel-tx-frames"] > 0,
+               "A->B->A back to back: %d sent, %d received, 0 lost/reordered/duplicated; "
+               "peer-lost 0 on both; B tunnelled %d frames to A"
+               % (sres["sent"], final["received"], sb["tunnel-tx-frames"]), res)
+    finally:
+        ns.fdb_del(MAC, pair.shims[0].port("vm1").tap)
+        ns.fdb_del(MAC, pair.shims[1].port("vm1").tap)
+        pair.stop()
+
+
 # -- migration-tls: x509 mutual TLS between the shims ------------------------
 
 def tls_config(workdir, node, tls_dir, extra=""):
@@ -1196,6 +1276,7 @@ SCENARIOS = {
     "dst-restart": (scenario_dst_restart, 3),
     "tls": (scenario_tls, 4),
     "long-precopy": (scenario_long_precopy, 3),
+    "back-to-back": (scenario_back_to_back, 2),
 }
 
 
