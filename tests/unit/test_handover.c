@@ -258,6 +258,15 @@ static void test_cancel_forgets_stream(void)
 	t_wait_frames(&e, 23);
 	g_assert_cmpuint(e.vm->stats.tunnel_frames_discarded, ==, 15);
 	g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 0);
+	/* nor does its ABORT roll the new expectation back */
+	{
+		struct vs_tun_msg m = { .type = VS_TUN_MSG_ABORT };
+
+		m.u.stream.stream_id = 1;
+		fp_send(&e.src, &m);
+	}
+	run_for(200);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
 	t_env_fini(&e);
 }
 

@@ -137,6 +137,17 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 
 	if (!vm || !vm->ho)
 		return;
+	/*
+	 * BARRIER, END or ABORT of a stream the port forgot (its expectation
+	 * ended, or a new one began) is not about the migration under way:
+	 * an old ABORT must not roll a new expectation back, nor an old END
+	 * end its stream.
+	 */
+	if (in != vm->ho->in && ev != VS_TUN_IN_CLOSED) {
+		vs_log(MIG, INFO, vm->cfg->name, "%s of a stream no longer expected: ignored",
+		       ev == VS_TUN_IN_ABORT ? "ABORT" : ev == VS_TUN_IN_END ? "END" : "BARRIER");
+		return;
+	}
 	switch (ev) {
 	case VS_TUN_IN_ABORT:
 		ho_in_forget(vm);
