@@ -499,7 +499,6 @@ static void test_keys_defaults(void)
 	g_assert_cmpstr(cfg->node_name, ==, g_get_host_name());
 	g_assert_null(cfg->tunnel_listen);
 	g_assert_true(cfg->auto_announce);
-	g_assert_false(cfg->allow_cleartext);
 	g_assert_cmpint(cfg->tls, ==, VS_TLS_NONE);
 	g_assert_cmpuint(cfg->keepalive_ms, ==, 1000);
 	g_assert_cmpuint(cfg->keepalive_timeout_ms, ==, 5000);
