@@ -146,7 +146,7 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 	g_autofree char *ca = vs_cfg_tls_file(cfg, VS_TLS_FILE_CA);
 	g_autofree char *cert = vs_cfg_tls_file(cfg, VS_TLS_FILE_CERT);
 	g_autofree char *key = vs_cfg_tls_file(cfg, VS_TLS_FILE_KEY);
-	g_autofree char *crl = vs_cfg_tls_crl(cfg);
+	g_autofree char *crl = vs_cfg_tls_file(cfg, VS_TLS_FILE_CRL);
 	struct vs_tun_cfg tc = {
 		.node_name = cfg->node_name,
 		.listen = cfg->tunnel_listen,
@@ -156,6 +156,7 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 		.tls_cert = cert,
 		.tls_key = key,
 		.tls_crl = crl,
+		.tls_crl_optional = vs_cfg_tls_crl_optional(cfg),
 		.peers = peers,
 		.n_peers = cfg->peers->len,
 		.keepalive_ms = cfg->keepalive_ms,

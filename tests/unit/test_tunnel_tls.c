@@ -164,44 +164,41 @@ static void test_cfg_no_cleartext(void)
 	check_error("[tunnel]\nallow-cleartext=false\n", "remove the line");
 }
 
-/* tls-crl: set, or TLS-DIR/ca-crl.pem when that file exists */
+/* tls-crl: set (must exist), or TLS-DIR/ca-crl.pem (used when it exists) */
 static void test_cfg_crl(void)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *dir = g_dir_make_tmp("vshim-crl-XXXXXX", NULL);
-	g_autofree char *text = g_strdup_printf("[tunnel]\ntls=x509\ntls-dir=%s\n", dir);
-	g_autofree char *dflt = g_build_filename(dir, "ca-crl.pem", NULL);
-	g_autoptr(vs_cfg) cfg = load(text, &err);
+	g_autoptr(vs_cfg) cfg = load("[tunnel]\ntls=x509\ntls-dir=/pki\n", &err);
 	g_autoptr(vs_cfg) set = load("[tunnel]\ntls=x509\ntls-crl=/pki/revoked.pem\n", &err);
-	g_autofree char *none = NULL, *found = NULL, *explicit_crl = NULL;
+	g_autofree char *dflt = NULL, *explicit_crl = NULL;
 
 	g_assert_no_error(err);
-	none = vs_cfg_tls_crl(cfg);
-	g_assert_null(none);
-	g_assert_true(g_file_set_contents(dflt, "", 0, NULL));
-	found = vs_cfg_tls_crl(cfg);
-	g_assert_cmpstr(found, ==, dflt);
-	explicit_crl = vs_cfg_tls_crl(set);
+	dflt = vs_cfg_tls_file(cfg, VS_TLS_FILE_CRL);
+	g_assert_cmpstr(dflt, ==, "/pki/ca-crl.pem");
+	g_assert_true(vs_cfg_tls_crl_optional(cfg));
+	explicit_crl = vs_cfg_tls_file(set, VS_TLS_FILE_CRL);
 	g_assert_cmpstr(explicit_crl, ==, "/pki/revoked.pem");
+	g_assert_false(vs_cfg_tls_crl_optional(set));
 	check_error("[tunnel]\ntls-crl=crl.pem\n", "absolute path");
-	g_unlink(dflt);
-	g_rmdir(dir);
 }
 
 /* --- real tunnels with certificates ---------------------------------------- */
 
 static struct th_pki pki;
 
-/* A tunnel @node with its certificate @tag of the test CA (and @crl) */
+/* A tunnel @node with its certificate @tag of the test CA (and @crl: used
+ * only if it exists when @crl starts with '?', as the default ca-crl.pem) */
 static void x509_side(struct side *sd, const char *node, const char *tag, const char *crl)
 {
+	bool optional = crl && crl[0] == '?';
 	g_autofree char *ca = th_pki_ca_path(&pki);
 	g_autofree char *cert = th_pki_path(&pki, tag, "cert");
 	g_autofree char *key = th_pki_path(&pki, tag, "key");
-	g_autofree char *crl_path = crl ? g_build_filename(pki.dir, crl, NULL) : NULL;
+	g_autofree char *crl_path = crl ? g_build_filename(pki.dir, crl + optional, NULL) : NULL;
 	struct vs_tun_cfg cfg = {
 		.node_name = node, .listen = "127.0.0.1:0", .tls = true,
 		.tls_ca = ca, .tls_cert = cert, .tls_key = key, .tls_crl = crl_path,
+		.tls_crl_optional = optional,
 	};
 
 	side_init_cfg(sd, &cfg);
@@ -316,10 +313,48 @@ static void test_x509_crl(void)
 	}
 }
 
-struct conn_watch {
-	struct vs_tun *t;
-	const char *peer;
-};
+/*
+ * A certificate from another CA (the peer trusts ours and its own): the
+ * log names the certificate and says why, not just "no certificate"
+ */
+static void test_x509_foreign_ca(void)
+{
+	g_autofree char *ca1 = th_pki_ca_path(&pki), *ca2 = NULL, *both = NULL;
+	g_autofree char *pem1 = NULL, *pem2 = NULL, *cert = NULL, *key = NULL, *ba = NULL;
+	g_autofree char *pems = NULL;
+	struct vs_tun_cfg cfg = { .node_name = "hostc", .listen = "127.0.0.1:0", .tls = true };
+	struct th_pki other;
+	struct vs_tun_stream *s;
+	struct side a, b, c;
+
+	th_pki_init(&other, "another CA");
+	th_pki_host(&other, "hostc", "hostc");
+	ca2 = th_pki_ca_path(&other);
+	both = g_build_filename(other.dir, "both.pem", NULL);
+	g_assert_true(g_file_get_contents(ca1, &pem1, NULL, NULL));
+	g_assert_true(g_file_get_contents(ca2, &pem2, NULL, NULL));
+	pems = g_strconcat(pem2, pem1, NULL);
+	g_assert_true(g_file_set_contents(both, pems, -1, NULL));
+	cert = th_pki_path(&other, "hostc", "cert");
+	key = th_pki_path(&other, "hostc", "key");
+	cfg.tls_ca = both;
+	cfg.tls_cert = cert;
+	cfg.tls_key = key;
+	x509_pair(&a, &b, NULL);
+	th_log_clear();
+	side_init_cfg(&c, &cfg);
+	ba = addr_of(&b);
+	g_assert_true(vs_tun_add_peer(c.t, "hostb", ba, NULL));
+	s = vs_tun_stream_open(c.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(tls_failed, b.t, DEADLINE_MS));
+	g_assert_nonnull(th_log_find("peer certificate (CN=hostc) refused: not signed by our CA"));
+	g_assert_null(th_log_find("peer sent no certificate"));
+	g_assert_cmpuint(b.opens, ==, 0);
+	vs_tun_stream_close(s, false);
+	side_fini(&c);
+	pair_fini(&a, &b);
+	th_pki_fini(&other);
+}
 
 /*
  * SIGHUP: b's certificate is replaced and reloaded while a streams to it.
@@ -401,23 +436,23 @@ static void test_x509_reload_refused(void)
 	pair_fini(&a, &b);
 }
 
-/* A reload whose CRL revokes a connected peer cuts it off at once */
+/*
+ * A reload whose CRL revokes a connected peer cuts it off at once; the
+ * default CRL (ca-crl.pem, used if it exists) appears only then
+ */
 static void test_x509_reload_revokes(void)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *crl = g_build_filename(pki.dir, "crl-a.pem", NULL);
 	struct vs_tun_stream *s;
 	struct side a, b;
 	unsigned int serial;
 
 	serial = th_pki_host(&pki, "hosta", "hosta");
-	x509_pair(&a, &b, NULL);
+	x509_pair(&a, &b, "?crl-a.pem");
 	th_log_clear();
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
 	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
 	th_pki_crl(&pki, &serial, 1, "crl-a.pem");
-	g_free(b.t->cred_cfg.tls_crl);
-	b.t->cred_cfg.tls_crl = g_strdup(crl);	/* as if tls-crl had been set */
 	g_assert_true(vs_tun_reload(b.t, &err));
 	g_assert_true(run_until(stream_down, s, DEADLINE_MS));
 	g_assert_cmpuint(vs_tun_get_stats(b.t)->tls_failures, ==, 1);
@@ -511,6 +546,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/tls/config/crl", test_cfg_crl);
 	g_test_add_func("/tun/tls/x509/stream", test_x509_stream);
 	g_test_add_func("/tun/tls/x509/crl", test_x509_crl);
+	g_test_add_func("/tun/tls/x509/foreign-ca", test_x509_foreign_ca);
 	g_test_add_func("/tun/tls/x509/reload", test_x509_reload);
 	g_test_add_func("/tun/tls/x509/reload-refused", test_x509_reload_refused);
 	g_test_add_func("/tun/tls/x509/reload-revokes", test_x509_reload_revokes);

@@ -371,14 +371,9 @@ char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which)
 				cfg_tls_default_names[which], NULL);
 }
 
-char *vs_cfg_tls_crl(const struct vs_cfg *cfg)
+bool vs_cfg_tls_crl_optional(const struct vs_cfg *cfg)
 {
-	char *path = vs_cfg_tls_file(cfg, VS_TLS_FILE_CRL);
-
-	if (cfg->tls_files[VS_TLS_FILE_CRL] || g_file_test(path, G_FILE_TEST_EXISTS))
-		return path;
-	g_free(path);
-	return NULL;
+	return !cfg->tls_files[VS_TLS_FILE_CRL];
 }
 
 gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GError **error)

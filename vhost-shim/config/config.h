@@ -402,13 +402,14 @@ char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc);
 char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which);
 
 /**
- * vs_cfg_tls_crl() - the CRL the tunnel uses: tls-crl if set, else
- * TLS-DIR/ca-crl.pem if that file exists (as libvirt takes cacrl.pem)
+ * vs_cfg_tls_crl_optional() - is the CRL the default name in tls-dir,
+ * used only when that file exists (as libvirt takes cacrl.pem), rather
+ * than a tls-crl that must exist
  * @cfg:	configuration
  *
- * Return: the path (g_free it), or NULL for none
+ * Return: true without tls-crl
  */
-char *vs_cfg_tls_crl(const struct vs_cfg *cfg);
+bool vs_cfg_tls_crl_optional(const struct vs_cfg *cfg);
 
 /**
  * vs_cfg_build_eal_argv() - EAL arguments for this configuration

@@ -229,6 +229,8 @@ struct vs_tun_peer_cfg {
  *		pre-shared key does)
  * @tls_ca/@tls_cert/@tls_key: its files, with @tls
  * @tls_crl:	with @tls, a CRL of the CA, NULL for none
+ * @tls_crl_optional: @tls_crl is used only if it exists (the default name
+ *		in tls-dir), checked again at each reload
  * @peers/@n_peers: the peers
  * @keepalive_ms: PING a connection idle this long (0: VS_TUN_KEEPALIVE_MS)
  * @keepalive_timeout_ms: close one silent this long (0:
@@ -243,6 +245,7 @@ struct vs_tun_cfg {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_crl;
+	bool tls_crl_optional;
 	const struct vs_tun_peer_cfg *peers;
 	unsigned int n_peers;
 	unsigned int keepalive_ms;

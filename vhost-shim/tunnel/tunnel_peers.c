@@ -246,6 +246,7 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 		t->cred_cfg.tls_cert = g_strdup(cfg->tls_cert);
 		t->cred_cfg.tls_key = g_strdup(cfg->tls_key);
 		t->cred_cfg.tls_crl = g_strdup(cfg->tls_crl);
+		t->cred_cfg.tls_crl_optional = cfg->tls_crl_optional;
 	}
 	/* with x509 the key is optional; vs_cfg_validate() wants one or the other */
 	t->creds = tun_creds_load(t, 1, error);
@@ -262,7 +263,8 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	       "%u/%u ms", t->node_name, cfg->listen ? cfg->listen : "(none)", cfg->n_peers,
 	       cfg->tls ? "certificates" : "a pre-shared key",
 	       cfg->tls && cfg->key_file ? " and a pre-shared key" : "",
-	       cfg->tls && cfg->tls_crl ? ", CRL" : "", t->keepalive_ms, t->keepalive_timeout_ms);
+	       tun_creds_has_crl(t->creds) ? ", CRL" : "", t->keepalive_ms,
+	       t->keepalive_timeout_ms);
 	return g_steal_pointer(&t);
 }
 

@@ -161,6 +161,7 @@ struct tun_cred_cfg {
 	bool tls;			/* x509 */
 	char *tls_ca, *tls_cert, *tls_key;
 	char *tls_crl;			/* NULL: no CRL */
+	bool tls_crl_optional;		/* only if the file exists (at each load) */
 };
 
 /* One tunnel endpoint (tunnel.h): all the state the transport has */

@@ -44,6 +44,7 @@ struct tun_creds {
 	gnutls_certificate_credentials_t cert;		/* x509: ours, CA, CRL */
 	gnutls_x509_trust_list_t trust;			/* x509: CA and CRL, to verify */
 	char *ca_path;
+	bool crl;					/* a CRL is loaded */
 };
 
 struct tun_creds *tun_creds_ref(struct tun_creds *cr)
@@ -76,6 +77,11 @@ bool tun_creds_x509(const struct tun_creds *cr)
 	return cr->x509;
 }
 
+bool tun_creds_has_crl(const struct tun_creds *cr)
+{
+	return cr && cr->crl;
+}
+
 unsigned int tun_creds_generation(const struct tun_creds *cr)
 {
 	return cr->generation;
@@ -104,8 +110,16 @@ int tun_creds_apply(struct tun_creds *cr, gnutls_session_t session, bool server)
 	r = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cr->cert);
 	if (r < 0)
 		return r;
-	if (server)
+	if (server) {
 		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+		/*
+		 * Do not name our CA in the CertificateRequest: a client whose
+		 * certificate comes from another CA would then send none, and
+		 * the log would say "no certificate" instead of naming the
+		 * certificate and what is wrong with it
+		 */
+		gnutls_certificate_send_x509_rdn_sequence(session, 1);
+	}
 	return 0;
 }
 
@@ -302,12 +316,16 @@ out:
 static gboolean creds_load_x509(struct tun_creds *cr, const struct vs_tun *t, GError **error)
 {
 	const struct tun_cred_cfg *cc = &t->cred_cfg;
+	/* the default CRL file counts only if it is there, now */
+	const char *crl = cc->tls_crl && (!cc->tls_crl_optional ||
+					  g_file_test(cc->tls_crl, G_FILE_TEST_EXISTS))
+				  ? cc->tls_crl : NULL;
 	int r;
 
 	if (!creds_check_readable("tls-ca", cc->tls_ca, error) ||
 	    !creds_check_readable("tls-cert", cc->tls_cert, error) ||
 	    !creds_check_readable("tls-key", cc->tls_key, error) ||
-	    (cc->tls_crl && !creds_check_readable("tls-crl", cc->tls_crl, error)))
+	    (crl && !creds_check_readable("tls-crl", crl, error)))
 		return FALSE;
 	cr->ca_path = g_strdup(cc->tls_ca);
 	if (gnutls_certificate_allocate_credentials(&cr->cert) < 0 ||
@@ -323,18 +341,17 @@ static gboolean creds_load_x509(struct tun_creds *cr, const struct vs_tun *t, GE
 			    r < 0 ? gnutls_strerror(r) : "no certificate in it");
 		return FALSE;
 	}
-	if (cc->tls_crl) {
-		r = gnutls_certificate_set_x509_crl_file(cr->cert, cc->tls_crl,
-							 GNUTLS_X509_FMT_PEM);
+	if (crl) {
+		r = gnutls_certificate_set_x509_crl_file(cr->cert, crl, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			g_set_error(error, VS_TUN_ERROR, 0,
-				    "[tunnel] tls-crl %s: %s (a PEM CRL signed by tls-ca %s)",
-				    cc->tls_crl, r < 0 ? gnutls_strerror(r) : "no CRL in it",
-				    cc->tls_ca);
+				    "[tunnel] tls-crl %s: %s (a PEM CRL signed by tls-ca %s)", crl,
+				    r < 0 ? gnutls_strerror(r) : "no CRL in it", cc->tls_ca);
 			return FALSE;
 		}
+		cr->crl = true;
 	}
-	r = gnutls_x509_trust_list_add_trust_file(cr->trust, cc->tls_ca, cc->tls_crl,
+	r = gnutls_x509_trust_list_add_trust_file(cr->trust, cc->tls_ca, crl,
 						  GNUTLS_X509_FMT_PEM, GNUTLS_TL_VERIFY_CRL, 0);
 	if (r <= 0) {
 		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-ca %s: %s", cc->tls_ca,

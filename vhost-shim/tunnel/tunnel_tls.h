@@ -128,6 +128,14 @@ void tun_creds_unref(struct tun_creds *cr);
 bool tun_creds_x509(const struct tun_creds *cr);
 
 /**
+ * tun_creds_has_crl() - was a CRL loaded
+ * @cr:		credentials, or NULL
+ *
+ * Return: true if so
+ */
+bool tun_creds_has_crl(const struct tun_creds *cr);
+
+/**
  * tun_creds_generation() - which load these are
  * @cr:		credentials
  *
