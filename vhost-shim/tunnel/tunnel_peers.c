@@ -270,9 +270,12 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 
 gboolean vs_tun_reload(struct vs_tun *t, GError **error)
 {
+	g_autoptr(GPtrArray) cut = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) victims = g_ptr_array_new();
 	struct tun_creds *cr;
-	GList *l, *next;
-	unsigned int cut = 0;
+	unsigned int kept;
+	GList *l;
+	guint i;
 
 	if (!t || !t->enabled)
 		return TRUE;
@@ -284,21 +287,34 @@ gboolean vs_tun_reload(struct vs_tun *t, GError **error)
 	tun_creds_unref(t->creds);
 	t->creds = cr;
 	t->stats.reloads++;
-	/* a peer the new CA or CRL no longer accepts is cut off now */
-	for (l = t->conns; l; l = next) {
+	/*
+	 * A peer the new CA or CRL no longer accepts is cut off now.  First
+	 * the verdicts, then the closes: a close runs callbacks, and
+	 * connections are freed only from idle callbacks, so the pointers
+	 * stay good until this returns
+	 */
+	for (l = t->conns; l; l = l->next) {
 		struct tun_conn *c = l->data;
 		char why[320];
 
-		next = l->next;
-		if (c->dead || tun_sess_recheck(c, cr, why, sizeof(why)))
+		if (!c->dead && !tun_sess_recheck(c, cr, why, sizeof(why))) {
+			g_ptr_array_add(victims, c);
+			g_ptr_array_add(cut, g_strdup(why));
+		}
+	}
+	kept = g_list_length(t->conns) - victims->len;
+	for (i = 0; i < victims->len; i++) {
+		struct tun_conn *c = g_ptr_array_index(victims, i);
+
+		if (c->dead)
 			continue;
 		t->stats.tls_failures++;
-		cut++;
-		tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
+		c->refused = true;
+		tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, g_ptr_array_index(cut, i));
 	}
 	vs_log(TUN, NOTICE, NULL, "credentials reloaded (generation %u): new connections use "
-	       "them, %u established connection(s) keep theirs, %u cut off", tun_creds_generation(cr),
-	       g_list_length(t->conns), cut);
+	       "them, %u established connection(s) keep theirs, %u cut off",
+	       tun_creds_generation(cr), kept, victims->len);
 	return TRUE;
 }
 

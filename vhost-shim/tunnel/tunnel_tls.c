@@ -345,8 +345,9 @@ static gboolean creds_load_x509(struct tun_creds *cr, const struct vs_tun *t, GE
 		r = gnutls_certificate_set_x509_crl_file(cr->cert, crl, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			g_set_error(error, VS_TUN_ERROR, 0,
-				    "[tunnel] tls-crl %s: %s (a PEM CRL signed by tls-ca %s)", crl,
-				    r < 0 ? gnutls_strerror(r) : "no CRL in it", cc->tls_ca);
+				    "[tunnel] tls-crl %s: %s (a PEM CRL signed by tls-ca %s, before "
+				    "its next update date)", crl,
+				    r < 0 ? gnutls_strerror(r) : "no valid CRL in it", cc->tls_ca);
 			return FALSE;
 		}
 		cr->crl = true;
