@@ -55,8 +55,9 @@
 #include "util.h"
 
 #define TUN_READ_CHUNK		 16384	/* a TLS record */
-/* records decrypted per callback: then others get the loop (more_src) */
-#define TUN_READ_BUDGET		 16
+/* bytes decrypted per callback (records may be small, one frame each):
+ * then others get the loop (more_src) */
+#define TUN_READ_BUDGET		 (256 * 1024)
 #define TUN_QUEUE_HARD_MAX	 (2 * VS_TUN_SEND_QUEUE_MAX)
 
 static const char *const tun_phase_names[TUN_NUM_PHASES] = {
@@ -137,6 +138,26 @@ void tun_conn_flush(struct tun_conn *c)
 		return;
 	if (c->out->len && !c->out_src)
 		c->out_src = tun_io_watch(c, G_IO_OUT);
+}
+
+static gboolean tun_flush_soon_cb(gpointer data)
+{
+	struct tun_conn *c = data;
+
+	g_source_unref(c->flush_src);
+	c->flush_src = NULL;
+	tun_conn_flush(c);
+	return G_SOURCE_REMOVE;
+}
+
+void tun_conn_flush_soon(struct tun_conn *c)
+{
+	if (c->dead || c->flush_src)
+		return;
+	c->flush_src = g_idle_source_new();
+	g_source_set_priority(c->flush_src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(c->flush_src, tun_flush_soon_cb, c, NULL);
+	g_source_attach(c->flush_src, NULL);
 }
 
 /*
@@ -432,7 +453,7 @@ static gboolean tun_more_cb(gpointer data)
 gboolean tun_conn_on_readable(struct tun_conn *c)
 {
 	static uint8_t buf[TUN_READ_CHUNK];
-	unsigned int records = 0;
+	size_t budget = TUN_READ_BUDGET;
 
 	if (c->dead)
 		return G_SOURCE_CONTINUE;
@@ -449,7 +470,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 	case TUN_NUM_PHASES:
 		break;
 	}
-	while (!c->dead && records++ < TUN_READ_BUDGET) {
+	while (!c->dead && budget) {
 		g_autoptr(GError) err = NULL;
 		gssize n;
 
@@ -471,6 +492,7 @@ gboolean tun_conn_on_readable(struct tun_conn *c)
 				       e ? vs_tun_decoder_errmsg(&c->dec) : "closed by peer");
 			return G_SOURCE_CONTINUE;
 		}
+		budget -= MIN(budget, (size_t)n);
 		tun_conn_feed(c, buf, (size_t)n);
 	}
 	if (c->dead)
@@ -589,6 +611,7 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	tun_src_drop(&c->in_src);
 	tun_src_drop(&c->out_src);
 	tun_src_drop(&c->more_src);
+	tun_src_drop(&c->flush_src);
 	tun_slot_release(c, false);
 	if (c->handshake_timer)
 		g_source_remove(c->handshake_timer);

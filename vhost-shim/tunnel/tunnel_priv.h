@@ -91,6 +91,7 @@ struct tun_conn {
 	GSocket *sock;
 	GSource *in_src, *out_src;
 	GSource *more_src;		/* decrypted bytes wait in GnuTLS: read on */
+	GSource *flush_src;		/* frames queued: write them at the next turn */
 	bool initiator;
 	enum tun_conn_phase phase;
 	bool dead;
@@ -313,6 +314,14 @@ bool tun_conn_ready(const struct tun_conn *c);
  * @c:		connection
  */
 void tun_conn_flush(struct tun_conn *c);
+
+/**
+ * tun_conn_flush_soon() - flush @c at the next turn of the main loop, so
+ * that the frames pushed in this one (the pump pushes up to its budget
+ * per tick) go out in full TLS records, not one record per frame
+ * @c:		connection
+ */
+void tun_conn_flush_soon(struct tun_conn *c);
 
 /**
  * tun_conn_queued() - bytes waiting in a connection's output queue
