@@ -463,7 +463,9 @@ def scenario_tls_reload(ns, workdir, tap):
                              "tls-crl=%s\n" % os.path.join(dirs["hosta"], "ca-crl.pem"))
         s = shimlib.Shim(ns, "hostc", workdir, tunnel_port=PORT_B + 10,
                          extra_args=["--config", conf])
-        s.prefix += "-2"        # the running hostc has the same EAL prefix
+        # the running hostc has the same EAL prefix and control socket
+        s.prefix += "-2"
+        s.control = os.path.join(workdir, "hostc-2.ctl")
         proc = ns.popen(s.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             text, _ = proc.communicate(timeout=60)
