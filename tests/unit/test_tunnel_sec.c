@@ -364,6 +364,37 @@ static void test_preauth_deadline(void)
 }
 
 /* Neither TLS nor tunnel protocol: closed at once, counted */
+/*
+ * TLS 1.2 with the right key: refused in the handshake (the exporter that
+ * keys HELLO/AUTH is RFC 9266's only with TLS 1.3), counted, logged
+ */
+static bool tls_failed(gpointer t)
+{
+	return vs_tun_get_stats(t)->tls_failures >= 1;
+}
+
+static void test_version_tls12(void)
+{
+	struct fake_peer f;
+	struct side b;
+	int r;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	th_log_clear();
+	r = fp_connect_tls_prio(&f, vs_tun_listen_port(b.t),
+				"NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-PSK:+PSK");
+	g_test_message("TLS 1.2 client: %s", gnutls_strerror(r));
+	g_assert_cmpint(r, <, 0);
+	g_assert_true(run_until(tls_failed, b.t, DEADLINE_MS));
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->tls_failures, ==, 1);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->auth_failures, ==, 1);
+	g_assert_null(b.t->conns);
+	g_assert_nonnull(th_log_find("TLS handshake failed: A packet with illegal or unsupported version"));
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
 static void test_sniff_garbage(void)
 {
 	struct fake_peer f;
@@ -394,6 +425,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/sec/version/v1-initiator", test_v1_initiator);
 	g_test_add_func("/tun/sec/version/v1-responder", test_v1_responder);
 	g_test_add_func("/tun/sec/version/v1-inside-tls", test_v1_inside_tls);
+	g_test_add_func("/tun/sec/version/tls12", test_version_tls12);
 	g_test_add_func("/tun/sec/preauth/per-source", test_preauth_per_source);
 	g_test_add_func("/tun/sec/preauth/total", test_preauth_total);
 	g_test_add_func("/tun/sec/preauth/deadline", test_preauth_deadline);

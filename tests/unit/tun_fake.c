@@ -70,8 +70,8 @@ static int fp_psk_server_cb(gnutls_session_t s, const gnutls_datum_t *id, gnutls
 	return 0;
 }
 
-/* TLS as a tunnel does it: TLS 1.3, ECDHE-PSK, the shared key */
-static void fp_tls(struct fake_peer *fp, bool server)
+/* TLS with the shared key and priority string @prio; the handshake's result */
+static int fp_tls_prio(struct fake_peer *fp, bool server, const char *prio)
 {
 	gnutls_datum_t key = { th_psk, (unsigned int)th_psk_len };
 	gint64 end = g_get_monotonic_time() + (gint64)DEADLINE_MS * 1000;
@@ -79,7 +79,7 @@ static void fp_tls(struct fake_peer *fp, bool server)
 
 	g_assert_cmpint(gnutls_init(&fp->tls, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
 				    GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS), ==, 0);
-	g_assert_cmpint(gnutls_priority_set_direct(fp->tls, VS_TUN_TLS_PRIORITY_PSK, NULL), ==, 0);
+	g_assert_cmpint(gnutls_priority_set_direct(fp->tls, prio, NULL), ==, 0);
 	if (server) {
 		gnutls_psk_allocate_server_credentials(&fp->psk_server);
 		gnutls_psk_set_server_credentials_function2(fp->psk_server, fp_psk_server_cb);
@@ -99,6 +99,14 @@ static void fp_tls(struct fake_peer *fp, bool server)
 		g_main_context_iteration(NULL, FALSE);
 		g_usleep(200);
 	}
+	return r;
+}
+
+/* TLS as a tunnel does it: TLS 1.3, ECDHE-PSK, the shared key */
+static void fp_tls(struct fake_peer *fp, bool server)
+{
+	int r = fp_tls_prio(fp, server, VS_TUN_TLS_PRIORITY_PSK);
+
 	g_assert_cmpstr(r ? gnutls_strerror(r) : NULL, ==, NULL);
 }
 
@@ -288,6 +296,12 @@ void fp_connect_tls(struct fake_peer *fp, guint16 port)
 {
 	fp_connect_raw(fp, port);
 	fp_tls(fp, false);
+}
+
+int fp_connect_tls_prio(struct fake_peer *fp, guint16 port, const char *prio)
+{
+	fp_connect_raw(fp, port);
+	return fp_tls_prio(fp, false, prio);
 }
 
 void fp_connect(struct fake_peer *fp, const char *name, guint16 port)

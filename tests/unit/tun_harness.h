@@ -154,6 +154,9 @@ struct fake_peer {
 void fp_connect(struct fake_peer *fp, const char *name, guint16 port);
 /* fp_connect_tls() - dial @port and complete TLS only (nothing sent inside) */
 void fp_connect_tls(struct fake_peer *fp, guint16 port);
+/* fp_connect_tls_prio() - dial @port and try TLS with the shared key under
+ * GnuTLS priority string @prio; the handshake's result (0 or a GnuTLS error) */
+int fp_connect_tls_prio(struct fake_peer *fp, guint16 port, const char *prio);
 /* fp_connect_raw() - dial @port, no TLS, nothing sent */
 void fp_connect_raw(struct fake_peer *fp, guint16 port);
 /* fp_connect_raw_from() - the same from @src (a 127.0.0.0/8 address) */
