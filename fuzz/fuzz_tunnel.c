@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * fuzz_tunnel.c - libFuzzer target for the tunnel codec and handshake
- * (tunnel_proto.h: tunnel_codec.c, tunnel_decode.c, tunnel_auth.c)
+ * fuzz_tunnel.c - libFuzzer target for the tunnel codec, handshake and
+ * sniffer (tunnel_proto.h: tunnel_codec.c, tunnel_decode.c, tunnel_auth.c)
  *
  * Theory of operation: the input starts with a 5-byte prologue, then the
  * bytes under test:
@@ -26,6 +26,14 @@
  *    MAC of an AUTH that arrives when one is expected by the right one,
  *    computed by a mirror vs_tun_auth playing the peer: that MAC must
  *    verify, and what follows runs against an authenticated session.
+ *
+ * In decoder mode the bytes are also a connection's first bytes, as the
+ * listener sniffs them before TLS (vs_tun_sniff(): a TLS ClientHello, a
+ * version-1 HELLO in clear, or neither); see tun_check_sniff().  Since
+ * version 2 the decoder and the handshake see what TLS decrypted: the
+ * same bytes, in whatever pieces the records cut them into (the split
+ * decoder), so they are fuzzed directly; the TLS records themselves are
+ * GnuTLS's (fuzzed upstream).
  *
  * Encoder mode (FUZZ_TUN_ENCODER) builds a struct vs_tun_msg from the bytes
  * instead: type (1 byte), output room (2, LE), frame length (2, LE), the
@@ -475,6 +483,51 @@ static void tun_decode_split(const uint8_t *p, size_t len, uint32_t seed, GByteA
 	}
 }
 
+/*
+ * The sniffer (vs_tun_sniff()) on the input as a connection's first bytes,
+ * read from exactly-sized copies of each prefix: a verdict other than MORE
+ * never changes with more bytes, bytes past VS_TUN_SNIFF_LEN do not count,
+ * TLS is exactly 0x16 0x03, and it agrees with the decoder: a first
+ * message that decodes as a HELLO is a version-1 HELLO to the sniffer,
+ * and a version-1 verdict means the decoder found no fault in the first
+ * VS_TUN_SNIFF_LEN bytes (no BAD_TYPE, RESERVED or BAD_MAGIC).
+ */
+static void tun_check_sniff(const uint8_t *p, size_t len)
+{
+	size_t n = MIN(len, (size_t)VS_TUN_SNIFF_LEN), k, used = 0;
+	enum vs_tun_sniff settled = VS_TUN_SNIFF_MORE, v = VS_TUN_SNIFF_MORE;
+	struct vs_tun_msg m;
+	enum vs_tun_err err;
+
+	for (k = 0; k <= n; k++) {
+		uint8_t *copy = fuzz_dup_exact(p, k);
+
+		v = vs_tun_sniff(copy, k);
+		free(copy);
+		FUZZ_CHECK(v < VS_TUN_NUM_SNIFFS, "verdict %d", (int)v);
+		FUZZ_CHECK(settled == VS_TUN_SNIFF_MORE || v == settled,
+			   "%s after %zu bytes, %s before", vs_tun_sniff_str(v), k,
+			   vs_tun_sniff_str(settled));
+		FUZZ_CHECK(v != VS_TUN_SNIFF_V1 || k == VS_TUN_SNIFF_LEN, "v1 after %zu bytes", k);
+		if (v != VS_TUN_SNIFF_MORE)
+			settled = v;
+	}
+	FUZZ_CHECK(vs_tun_sniff(p, len) == v, "bytes past %d count", VS_TUN_SNIFF_LEN);
+	FUZZ_CHECK((n >= 2 && p[0] == VS_TUN_TLS_RECORD_HANDSHAKE &&
+		    p[1] == VS_TUN_TLS_RECORD_VERSION_MAJOR) == (v == VS_TUN_SNIFF_TLS),
+		   "TLS verdict %s", vs_tun_sniff_str(v));
+	vs_tun_decoder_init(&dec_check);
+	err = vs_tun_decoder_feed(&dec_check, p, len, &used, &m);
+	if (!err && m.type == VS_TUN_MSG_HELLO)
+		FUZZ_CHECK(v == VS_TUN_SNIFF_V1, "a HELLO sniffed as %s", vs_tun_sniff_str(v));
+	if (v == VS_TUN_SNIFF_V1)
+		FUZZ_CHECK(err != VS_TUN_ERR_BAD_TYPE && err != VS_TUN_ERR_RESERVED &&
+			   err != VS_TUN_ERR_BAD_MAGIC && (err || m.type == VS_TUN_MSG_HELLO ||
+							   m.type == VS_TUN_MSG_NONE),
+			   "v1 verdict, decoder: %s, %s", vs_tun_err_str(err),
+			   vs_tun_type_name(m.type));
+}
+
 static void tun_fuzz_decoder(const uint8_t *p, size_t len, uint32_t seed, bool forge)
 {
 	g_autoptr(GByteArray) enc_whole = g_byte_array_new();
@@ -487,6 +540,7 @@ static void tun_fuzz_decoder(const uint8_t *p, size_t len, uint32_t seed, bool f
 	for (r = 0; r < VS_TUN_NUM_ROLES; r++)
 		tun_side_start(&sides[r], r, forge);
 
+	tun_check_sniff(p, len);
 	tun_decode_whole(p, len, enc_whole);
 	tun_decode_split(p, len, seed, enc_split);
 

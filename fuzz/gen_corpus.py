@@ -12,8 +12,10 @@ hold, so a mutation starts from something each parser accepts:
                 this file's own code (not the C encoder's), behind the
                 target's 5-byte prologue (flags, split seed): handshakes for
                 either role (with FORGE_AUTH so the session authenticates),
-                each message type, the HELLO extension area, and encoder-mode
-                records (struct vs_tun_msg in the host's layout)
+                each message type, the HELLO extension area, what a version-1
+                peer and a TLS client send first (the sniffing of a
+                connection's first bytes), and encoder-mode records (struct
+                vs_tun_msg in the host's layout)
   fuzz_control  the request lines of tests/control/*.in (comments dropped,
                 %{...} expanded, huge repeats shortened), plus the
                 migration and buffer-policy commands
@@ -52,7 +54,7 @@ def msg(mtype, body, flags=0, reserved=0):
     return struct.pack(">IBBH", 4 + len(body), mtype, flags, reserved) + body
 
 
-def hello(role, name, nonce=b"\x33" * 32, version=1, compat=1, ext=b""):
+def hello(role, name, nonce=b"\x33" * 32, version=2, compat=2, ext=b""):
     return msg(HELLO, struct.pack(">IHHB", MAGIC, version, compat, role) + nonce +
                bytes([len(name)]) + name + ext)
 
@@ -117,8 +119,16 @@ def tunnel_seeds():
         hello(INITIATOR, b"hostB") + auth() + after
     s["handshake-no-forge"] = prologue(0, 3) + hello(RESPONDER, b"hostB") + auth() + token(PING, 1)
     s["handshake-newer-peer"] = prologue(FORGE_AUTH, 4) + \
-        hello(RESPONDER, b"peer.example-1", version=3, compat=1, ext=b"\x01\x02\x03\x04") + \
+        hello(RESPONDER, b"peer.example-1", version=3, compat=2, ext=b"\x01\x02\x03\x04") + \
         auth() + stream(ABORT, 9)
+    # version 1: what an old shim sends first (in clear, sniffed), and its
+    # HELLO inside TLS (x509), refused with BAD_VERSION
+    s["v1-hello"] = prologue(0, 23) + hello(INITIATOR, b"hostB", version=1, compat=1) + auth()
+    s["v1-hello-longest"] = prologue(FORGE_AUTH, 24) + \
+        hello(RESPONDER, b"v" * 63, version=1, compat=1, ext=b"x" * 64)
+    # a TLS 1.3 ClientHello's first record header and the start of its body
+    s["tls-client-hello"] = prologue(0, 25) + bytes.fromhex("160301011d010001190303") + \
+        b"\x42" * 32
     s["handshake-reflected"] = prologue(FORGE_AUTH, 5) + hello(RESPONDER, b"hostA", b"\x11" * 32)
     s["hello-max-name"] = prologue(0, 6) + hello(INITIATOR, b"n" * 63, ext=b"e" * 64)
     s["hello-bad-version"] = prologue(0, 7) + hello(INITIATOR, b"hostB", version=0, compat=0)
@@ -142,7 +152,7 @@ def tunnel_seeds():
     # in the host's layout of struct vs_tun_msg (x86-64: natural alignment)
     room = struct.pack("<H", 0xffff)
     s["enc-hello"] = prologue(ENCODER, 0) + bytes([HELLO]) + room + b"\0\0" + \
-        struct.pack("=HHB", 1, 1, INITIATOR) + b"\x44" * 32 + b"hostB".ljust(64, b"\0")
+        struct.pack("=HHB", 2, 2, INITIATOR) + b"\x44" * 32 + b"hostB".ljust(64, b"\0")
     s["enc-vm-open"] = prologue(ENCODER, 0) + bytes([VM_OPEN]) + room + b"\0\0" + \
         struct.pack("=I", 7) + VM_MAC + b"vm1".ljust(16, b"\0") + b"\0" * 6 + struct.pack("=Q", 1)
     s["enc-frame"] = prologue(ENCODER, 0) + bytes([FRAME]) + room + struct.pack("<H", 60) + \

@@ -6,10 +6,10 @@ set -euo pipefail
 PACKAGES=(
   # build
   gcc libc6-dev meson ninja-build pkg-config
-  libdpdk-dev libglib2.0-dev libjson-glib-dev
+  libdpdk-dev libglib2.0-dev libjson-glib-dev libgnutls28-dev  # the tunnel: TLS 1.3 (GnuTLS)
   libsoup-3.0-dev  # [discovery]: etcd's JSON gateway over HTTP(S)
-  # run: tunnel tls=x509 (GIO's TLS backend, GnuTLS); tests: certtool makes certificates
-  glib-networking gnutls-bin
+  # tests: certtool makes certificates and CRLs
+  gnutls-bin
   # run: dpdk-testpmd (baseline and benchmarks), DPDK tools
   dpdk dpdk-dev
   # test guests

@@ -5,7 +5,8 @@
  * Theory of operation: parse the configuration (file, then command line),
  * start EAL with arguments derived from it, start the dataplane workers,
  * create the configured ports, then run the GLib main loop on the main
- * lcore until SIGTERM/SIGINT.  The main loop owns port lifecycle, the
+ * lcore until SIGTERM/SIGINT (SIGUSR1 logs the counters, SIGHUP reloads
+ * the tunnel's key or certificates).  The main loop owns port lifecycle, the
  * control socket and (later) migration state machines; the workers only
  * move frames.  Shutdown removes every port (which quiesces the workers for
  * it), stops the workers and cleans EAL up.
@@ -146,6 +147,7 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 	g_autofree char *ca = vs_cfg_tls_file(cfg, VS_TLS_FILE_CA);
 	g_autofree char *cert = vs_cfg_tls_file(cfg, VS_TLS_FILE_CERT);
 	g_autofree char *key = vs_cfg_tls_file(cfg, VS_TLS_FILE_KEY);
+	g_autofree char *crl = vs_cfg_tls_file(cfg, VS_TLS_FILE_CRL);
 	struct vs_tun_cfg tc = {
 		.node_name = cfg->node_name,
 		.listen = cfg->tunnel_listen,
@@ -154,6 +156,8 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 		.tls_ca = ca,
 		.tls_cert = cert,
 		.tls_key = key,
+		.tls_crl = crl,
+		.tls_crl_optional = vs_cfg_tls_crl_optional(cfg),
 		.peers = peers,
 		.n_peers = cfg->peers->len,
 		.keepalive_ms = cfg->keepalive_ms,
@@ -173,6 +177,21 @@ static struct vs_tun *main_tun_new(const struct vs_cfg *cfg, GError **error)
 static gboolean main_dump_stats_cb(gpointer data)
 {
 	vs_vm_foreach(main_log_port_stats, NULL);
+	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * SIGHUP: the tunnel reads its key file, or its CA, CRL, certificate and
+ * key, again (docs/configuration.md, "Reloading keys and certificates").
+ * Established connections keep theirs; a refused reload keeps the old ones.
+ */
+static gboolean main_reload_cb(gpointer data)
+{
+	g_autoptr(GError) err = NULL;
+
+	vs_log(MAIN, NOTICE, NULL, "signal SIGHUP: reloading the tunnel's credentials");
+	if (!vs_tun_reload(data, &err))
+		vs_log(MAIN, ERR, NULL, "%s", err->message);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -353,6 +372,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, main_quit_cb, "SIGTERM");
 	g_unix_signal_add(SIGINT, main_quit_cb, "SIGINT");
 	g_unix_signal_add(SIGUSR1, main_dump_stats_cb, NULL);
+	g_unix_signal_add(SIGHUP, main_reload_cb, tun);
 	vs_log(MAIN, NOTICE, NULL, "ready: %u port(s), %u worker(s), prefix %s",
 	       vs_vm_count(), vs_dp_num_workers(), cfg->file_prefix);
 	g_main_loop_run(main_loop);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * tunnel.h - wire format of the shim-to-shim migration tunnel, version 1
+ * tunnel_wire.h - wire format of the shim-to-shim migration tunnel, version 2
  *
  * Theory of operation: two shims exchange a stream of messages over one TCP
- * connection.  Every message is a fixed 8-byte header (struct
+ * connection, inside a TLS 1.3 session (version 2; version 1 sent them in
+ * clear without TLS, or inside TLS with certificates).  Every message is a fixed 8-byte header (struct
  * vs_tun_wire_hdr) followed by a body whose layout depends on the type.  All
  * integers are unsigned and in network byte order (big-endian); there is no
  * padding and no alignment: the structs below are packed and their sizes are
@@ -12,9 +13,13 @@
  * error text) are length-prefixed or run to the end of the body; the fixed
  * parts before and after them are the structs named in each comment.
  *
- * The connection opens with a mutual HMAC-SHA256 handshake (HELLO, then
- * AUTH, each way) keyed by a pre-shared key; nothing else is accepted before
- * it completes.  Then the source shim opens one stream per migrating VM
+ * The TLS session authenticates both ends (an external pre-shared key with
+ * ECDHE, or certificates from one CA) and protects every byte after its
+ * handshake: a record changed, spliced in or replayed on the way ends the
+ * connection.  Inside it, the connection opens with a mutual HMAC-SHA256
+ * handshake (HELLO, then AUTH, each way) keyed by the session's exporter,
+ * which names the two nodes and binds them to this session; nothing else
+ * is accepted before it completes.  Then the source shim opens one stream per migrating VM
  * (VM_OPEN/VM_ACCEPT) and sends numbered FRAMEs the destination acknowledges
  * cumulatively, so a broken connection resumes without loss or duplicates.
  *
@@ -34,9 +39,34 @@
 
 /* "VSHT": first field of HELLO, tells a shim tunnel from anything else */
 #define VS_TUN_MAGIC		0x56534854u
-/* Version this code speaks, and the oldest version it can talk to */
-#define VS_TUN_VERSION		1
-#define VS_TUN_COMPAT_VERSION	1
+/*
+ * Version this code speaks, and the oldest version it can talk to.  Version
+ * 2 runs every connection inside TLS 1.3; version 1 sent frames in clear in
+ * pre-shared-key mode, so a version-2 shim refuses it (docs/tunnel-protocol.md,
+ * "Versions").
+ */
+#define VS_TUN_VERSION		2
+#define VS_TUN_COMPAT_VERSION	2
+
+/*
+ * TLS (version 2): the identity of the external pre-shared key (RFC 8446,
+ * 4.2.11; one key shared by the shims, so one identity), and the RFC 9266
+ * "tls-exporter" channel binding that keys the AUTH.
+ */
+#define VS_TUN_TLS_PSK_IDENTITY		"vhost-shim"
+#define VS_TUN_TLS_EXPORTER_LABEL	"EXPORTER-Channel-Binding"
+#define VS_TUN_TLS_EXPORTER_LEN		32
+
+/*
+ * Telling the first bytes of a connection apart (vs_tun_sniff()): a TLS
+ * ClientHello is a handshake record, 0x16 0x03 ...; a version-1 shim in
+ * pre-shared-key mode opens with a HELLO in clear: a 4-byte length, type 1,
+ * flags and reserved 0, then the magic.  VS_TUN_SNIFF_LEN bytes tell them
+ * apart for certain.
+ */
+#define VS_TUN_TLS_RECORD_HANDSHAKE	0x16
+#define VS_TUN_TLS_RECORD_VERSION_MAJOR	0x03
+#define VS_TUN_SNIFF_LEN		12
 
 #define VS_TUN_NONCE_LEN	32	/* HELLO nonce, fresh per connection */
 #define VS_TUN_MAC_LEN		32	/* HMAC-SHA256 output */
@@ -57,9 +87,9 @@
 
 /*
  * Security consideration: a HELLO may carry up to this many bytes after the
- * node name.  Version 1 sends none and ignores them, so that a later version
- * can extend HELLO and still be understood well enough to negotiate (or be
- * refused with BAD_VERSION instead of BAD_LENGTH).
+ * node name.  Versions 1 and 2 send none and ignore them, so that a later
+ * version can extend HELLO and still be understood well enough to negotiate
+ * (or be refused with BAD_VERSION instead of BAD_LENGTH).
  */
 #define VS_TUN_HELLO_EXT_MAX	64
 
@@ -192,7 +222,7 @@ enum vs_tun_reject {
  * @len:	bytes after this field: 4 (type, flags, reserved) + body.
  *		VS_TUN_MIN_MSG <= len <= VS_TUN_MAX_MSG
  * @type:	enum vs_tun_type
- * @flags:	0 in version 1
+ * @flags:	0 in versions 1 and 2
  * @reserved:	0
  */
 struct vs_tun_wire_hdr {
@@ -208,7 +238,7 @@ struct vs_tun_wire_hdr {
 
 /**
  * struct vs_tun_wire_hello - HELLO body, then name[name_len] (1..63 bytes),
- * then 0..VS_TUN_HELLO_EXT_MAX extension bytes (none in version 1)
+ * then 0..VS_TUN_HELLO_EXT_MAX extension bytes (none in versions 1 and 2)
  * @magic:	VS_TUN_MAGIC
  * @version:	highest version the sender speaks
  * @compat_version: lowest version the sender can talk to
@@ -318,7 +348,7 @@ struct vs_tun_wire_error {
 	uint8_t text_len;
 } __attribute__((packed));
 
-/* The smallest and largest header.len of any message in version 1 */
+/* The smallest and largest header.len of any message in versions 1 and 2 */
 #define VS_TUN_MIN_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD)
 #define VS_TUN_MAX_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD + \
 				 sizeof(struct vs_tun_wire_frame) + VS_TUN_MAX_FRAME)
@@ -326,6 +356,12 @@ struct vs_tun_wire_error {
 #define VS_TUN_MAX_WIRE		(VS_TUN_LEN_FIELD + VS_TUN_MAX_MSG)
 /* Header plus fixed FRAME part: what precedes the frame bytes */
 #define VS_TUN_FRAME_HEAD_LEN	(VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_frame))
+/* header.len of a HELLO: the shortest and the longest (name and extension) */
+#define VS_TUN_HELLO_MIN_MSG	(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD + \
+				 sizeof(struct vs_tun_wire_hello) + 1)
+#define VS_TUN_HELLO_MAX_MSG	(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD + \
+				 sizeof(struct vs_tun_wire_hello) + VS_TUN_NODE_NAME_MAX + \
+				 VS_TUN_HELLO_EXT_MAX)
 
 static_assert(sizeof(struct vs_tun_wire_hdr) == VS_TUN_HDR_LEN, "header size");
 static_assert(offsetof(struct vs_tun_wire_hdr, type) == VS_TUN_LEN_FIELD, "header type");
@@ -342,6 +378,8 @@ static_assert(sizeof(struct vs_tun_wire_expect) == 7, "EXPECT fixed part");
 static_assert(sizeof(struct vs_tun_wire_token) == 8, "PING/PONG size");
 static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
 static_assert(VS_TUN_MAX_MSG == 9233, "largest message: a maximal FRAME");
+static_assert(VS_TUN_HELLO_MIN_MSG == 47 && VS_TUN_HELLO_MAX_MSG == 173, "HELLO lengths");
+static_assert(VS_TUN_SNIFF_LEN == VS_TUN_HDR_LEN + sizeof(uint32_t), "header + magic");
 static_assert(sizeof(VS_TUN_AUTH_LABEL) - 1 == VS_TUN_AUTH_LABEL_LEN, "label length");
 static_assert(VS_TUN_NODE_NAME_MAX <= UINT8_MAX && VS_TUN_VM_NAME_MAX <= UINT8_MAX &&
 	      VS_TUN_ERROR_TEXT_MAX <= UINT8_MAX, "u8 length prefixes");

@@ -42,8 +42,8 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               linger-ms 5000), then B->A started at once, while B still
               replays: log-on in replaying starts a migration; 0 lost,
               reordered, duplicated across both (issue 15)
-  tls         x509 mutual TLS (certificates made with certtool): cleartext to
-              a non-loopback peer refused, bad local credentials refused at
+  tls         x509 mutual TLS (certificates made with certtool): the obsolete
+              allow-cleartext refused, bad local credentials refused at
               startup, a lossless migration over TLS, a certificate from
               another CA and a client without one refused and counted
 
@@ -1170,16 +1170,19 @@ def scenario_tls(ns, workdir, tap):
     key = os.path.join(workdir, "psk.key")
     shimlib.write_key(key)
 
-    # (c) frames in clear over a non-loopback address only by explicit choice
+    # (c) nothing travels in clear any more (tunnel protocol v2: TLS 1.3 with
+    # the key too): a pre-shared key to a non-loopback peer is accepted, and
+    # the obsolete allow-cleartext is refused with a clear message
     remote = "[tunnel]\nnode-name=hosta\nlisten=127.0.0.1:%d\n%s\n[peer hostb]\naddress=10.77.0.99:%d\n"
-    rc1, out1 = tls_check_config(remote % (PORT_A, "key-file=%s" % key, PORT_B), workdir, "clear")
+    rc1, out1 = tls_check_config(remote % (PORT_A, "key-file=%s" % key, PORT_B), workdir, "psk")
     rc2, out2 = tls_check_config(remote % (PORT_A, "key-file=%s\nallow-cleartext=true" % key,
                                            PORT_B), workdir, "clear-allowed")
     rc3, out3 = tls_check_config(remote % (PORT_A, "tls=x509", PORT_B), workdir, "clear-tls")
-    tap.ok(rc1 != 0 and "in clear over a non-loopback address" in out1 and rc2 == 0 and
-           rc3 == 0, "non-loopback peer: refused in clear, accepted with allow-cleartext=true "
-           "or tls=x509", {"clear": [rc1, out1], "allow-cleartext": [rc2, out2],
-                            "tls": [rc3, out3]})
+    tap.ok(rc1 == 0 and rc2 != 0 and "allow-cleartext: no longer exists" in out2 and
+           rc3 == 0, "non-loopback peer: accepted with a pre-shared key (TLS 1.3) or tls=x509; "
+           "the obsolete allow-cleartext refused", {"psk": [rc1, out1],
+                                                    "allow-cleartext": [rc2, out2],
+                                                    "tls": [rc3, out3]})
 
     # a bad local certificate or key is a clear error at startup
     bad = {}

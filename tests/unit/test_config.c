@@ -201,13 +201,10 @@ static void test_discovery(void)
 	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=vs/\n", "prefix");
 	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=/vs\n", "prefix");
 	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nprefix=/v s/\n", "prefix");
-	check_keyfile_error("[tunnel]\nlisten=0.0.0.0:7400\nkey-file=/k\nallow-cleartext=true\n"
+	check_keyfile_error("[tunnel]\nlisten=0.0.0.0:7400\nkey-file=/k\n"
 			    "[discovery]\netcd=http://h:1\n", "advertise");
-	check_keyfile_error(DISC_TUNNEL "allow-cleartext=true\n[discovery]\netcd=http://h:1\n"
+	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\n"
 			    "advertise=host:7400\n", "advertise");
-	/* an advertised address that is not loopback is cleartext too */
-	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nadvertise=10.0.0.1:7400\n",
-			    "allow-cleartext");
 	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\netcd-cert=/c.pem\n",
 			    "etcd-key");
 	check_keyfile_error(DISC_TUNNEL "[discovery]\netcd=http://h:1\nttl=1\n", "ttl");
@@ -555,7 +552,6 @@ static void test_keys_defaults(void)
 	g_assert_cmpstr(cfg->node_name, ==, g_get_host_name());
 	g_assert_null(cfg->tunnel_listen);
 	g_assert_true(cfg->auto_announce);
-	g_assert_false(cfg->allow_cleartext);
 	g_assert_cmpint(cfg->tls, ==, VS_TLS_NONE);
 	g_assert_cmpuint(cfg->keepalive_ms, ==, 1000);
 	g_assert_cmpuint(cfg->keepalive_timeout_ms, ==, 5000);

@@ -123,8 +123,8 @@ static size_t sample_msgs(struct vs_tun_msg *m)
 
 	memset(m, 0, sizeof(*m) * VS_TUN_NUM_TYPES);
 	m[n].type = VS_TUN_MSG_HELLO;
-	m[n].u.hello.version = 1;
-	m[n].u.hello.compat_version = 1;
+	m[n].u.hello.version = VS_TUN_VERSION;
+	m[n].u.hello.compat_version = VS_TUN_COMPAT_VERSION;
 	m[n].u.hello.role = VS_TUN_ROLE_RESPONDER;
 	for (i = 0; i < VS_TUN_NONCE_LEN; i++)
 		m[n].u.hello.nonce[i] = (uint8_t)(0xa0 + i);
@@ -410,7 +410,7 @@ static void test_golden_hello(void)
 	static const char want[] =
 		"00000034 01 00 0000"		/* len 52, HELLO, flags, reserved */
 		"56534854"			/* "VSHT" */
-		"0001 0001"			/* version 1, compat_version 1 */
+		"0002 0002"			/* version 2, compat_version 2 */
 		"00"				/* role: initiator */
 		"000102030405060708090a0b0c0d0e0f"
 		"101112131415161718191a1b1c1d1e1f"	/* nonce */
@@ -1126,8 +1126,8 @@ static void test_auth_ok(void)
 	g_assert_cmpint(r.a.state, ==, VS_TUN_AUTH_AUTHENTICATED);
 	g_assert_cmpstr(i.a.peer_name, ==, "host-b");
 	g_assert_cmpstr(r.a.peer_name, ==, "host-a");
-	g_assert_cmpuint(i.a.version, ==, 1);
-	g_assert_cmpuint(r.a.version, ==, 1);
+	g_assert_cmpuint(i.a.version, ==, 2);
+	g_assert_cmpuint(r.a.version, ==, 2);
 	g_assert_cmpuint(i.delivered->len + r.delivered->len, ==, 0);
 	/* now everything else goes to the caller */
 	vs_tun_encode_ping(b, 7);
@@ -1174,7 +1174,7 @@ static void test_auth_mac_input(void)
 		"2222222222222222222222222222222222222222222222222222222222222222"
 		"06" "686f73742d61"				/* "host-a" */
 		"06" "686f73742d62"				/* "host-b" */
-		"0001 0001 0001 0001";				/* versions */
+		"0002 0002 0002 0002";				/* versions */
 	g_autoptr(GByteArray) in = hex(transcript);
 	struct peer i, r;
 	struct vs_tun_msg m;
@@ -1479,12 +1479,13 @@ static void test_version_incompatible(void)
 {
 	uint16_t v = 0;
 
-	/* a newer peer that cannot talk to version 1 */
-	g_assert_cmpint(version_try(2, 2, &v), ==, VS_TUN_ERR_BAD_VERSION);
-	/* an older peer than our compat_version */
+	/* a newer peer that cannot talk to version 2 */
+	g_assert_cmpint(version_try(3, 3, &v), ==, VS_TUN_ERR_BAD_VERSION);
+	/* an older peer than our compat_version: version 1, frames in clear */
+	g_assert_cmpint(version_try(1, 1, &v), ==, VS_TUN_ERR_BAD_VERSION);
 	g_assert_cmpint(version_try(0, 0, &v), ==, VS_TUN_ERR_BAD_VERSION);
 	/* nonsense: compat above version */
-	g_assert_cmpint(version_try(1, 2, &v), ==, VS_TUN_ERR_BAD_VERSION);
+	g_assert_cmpint(version_try(2, 3, &v), ==, VS_TUN_ERR_BAD_VERSION);
 	g_assert_cmpint(version_try(0xffff, 0xffff, &v), ==, VS_TUN_ERR_BAD_VERSION);
 }
 
@@ -1492,11 +1493,13 @@ static void test_version_compatible(void)
 {
 	uint16_t v = 0;
 
-	g_assert_cmpint(version_try(1, 1, &v), ==, VS_TUN_OK);
-	g_assert_cmpuint(v, ==, 1);
-	/* a newer peer that still speaks version 1 */
+	g_assert_cmpint(version_try(2, 2, &v), ==, VS_TUN_OK);
+	g_assert_cmpuint(v, ==, 2);
+	/* a newer peer that still speaks version 2 */
+	g_assert_cmpint(version_try(3, 2, &v), ==, VS_TUN_OK);
+	g_assert_cmpuint(v, ==, 2);
 	g_assert_cmpint(version_try(3, 1, &v), ==, VS_TUN_OK);
-	g_assert_cmpuint(v, ==, 1);
+	g_assert_cmpuint(v, ==, 2);
 }
 
 /* A man in the middle cannot rewrite the versions: they are in the MAC */
@@ -1512,11 +1515,11 @@ static void test_version_downgrade(void)
 	i.a.my_version = 3;
 	g_assert_cmpint(vs_tun_auth_start(&i.a, i.out), ==, VS_TUN_OK);
 	g_assert_cmpint(vs_tun_auth_start(&r.a, r.out), ==, VS_TUN_OK);
-	/* rewrite i's HELLO: version 3 -> 1 */
+	/* rewrite i's HELLO: version 3 -> 2 */
 	vs_tun_decoder_init(&i.d);
 	g_assert_cmpint(vs_tun_decoder_feed(&i.d, i.out->data, i.out->len, &used, &m), ==,
 			VS_TUN_OK);
-	m.u.hello.version = 1;
+	m.u.hello.version = 2;
 	vs_tun_encode(b, &m);
 	vs_tun_decoder_init(&i.d);
 	g_byte_array_set_size(i.out, 0);
@@ -1524,6 +1527,58 @@ static void test_version_downgrade(void)
 	g_assert_cmpint(pump(&r, &i), ==, VS_TUN_ERR_AUTH_FAIL);
 	peer_free(&i);
 	peer_free(&r);
+}
+
+/* ---- the first bytes: TLS or version 1 in clear ------------------------------ */
+
+static void test_sniff(void)
+{
+	static const uint8_t client_hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+	g_autoptr(GByteArray) v1 = g_byte_array_new();
+	uint8_t nonce[VS_TUN_NONCE_LEN] = { 0 };
+	struct vs_tun_auth a;
+	uint8_t buf[VS_TUN_SNIFF_LEN];
+	size_t n;
+
+	g_assert_cmpint(vs_tun_sniff(client_hello, 0), ==, VS_TUN_SNIFF_MORE);
+	g_assert_cmpint(vs_tun_sniff(client_hello, 1), ==, VS_TUN_SNIFF_MORE);
+	for (n = 2; n <= sizeof(client_hello); n++)
+		g_assert_cmpint(vs_tun_sniff(client_hello, n), ==, VS_TUN_SNIFF_TLS);
+	memcpy(buf, client_hello, 2);
+	buf[1] = 0x02;			/* not a TLS record version */
+	g_assert_cmpint(vs_tun_sniff(buf, 2), ==, VS_TUN_SNIFF_OTHER);
+
+	/* what a version-1 shim sends first, with the shortest and longest name */
+	g_assert_cmpint(vs_tun_auth_init(&a, VS_TUN_ROLE_INITIATOR, key1, sizeof(key1), "a",
+					 nonce), ==, VS_TUN_OK);
+	a.my_version = a.my_compat = 1;
+	vs_tun_auth_start(&a, v1);
+	for (n = 0; n < VS_TUN_SNIFF_LEN; n++)
+		g_assert_cmpint(vs_tun_sniff(v1->data, n), ==, VS_TUN_SNIFF_MORE);
+	g_assert_cmpint(vs_tun_sniff(v1->data, VS_TUN_SNIFF_LEN), ==, VS_TUN_SNIFF_V1);
+	g_assert_cmpint(vs_tun_sniff(v1->data, v1->len), ==, VS_TUN_SNIFF_V1);
+	g_assert_cmpuint(v1->data[3], ==, VS_TUN_HELLO_MIN_MSG);
+	/* each byte of the 12, wrong: refused at once */
+	for (n = 0; n < VS_TUN_SNIFF_LEN; n++) {
+		memcpy(buf, v1->data, sizeof(buf));
+		buf[n] ^= n == 3 ? 0x80 : 0x01;
+		g_assert_cmpint(vs_tun_sniff(buf, n + 1), ==, VS_TUN_SNIFF_OTHER);
+		g_assert_cmpint(vs_tun_sniff(buf, sizeof(buf)), ==, VS_TUN_SNIFF_OTHER);
+	}
+	/* the HELLO lengths: the limits and one past each */
+	memcpy(buf, v1->data, sizeof(buf));
+	buf[3] = VS_TUN_HELLO_MAX_MSG;
+	g_assert_cmpint(vs_tun_sniff(buf, sizeof(buf)), ==, VS_TUN_SNIFF_V1);
+	buf[3] = VS_TUN_HELLO_MAX_MSG + 1;
+	g_assert_cmpint(vs_tun_sniff(buf, sizeof(buf)), ==, VS_TUN_SNIFF_OTHER);
+	buf[3] = VS_TUN_HELLO_MIN_MSG - 1;
+	g_assert_cmpint(vs_tun_sniff(buf, sizeof(buf)), ==, VS_TUN_SNIFF_OTHER);
+	/* a version-2 FRAME in clear (a splice) is neither */
+	g_byte_array_set_size(v1, 0);
+	vs_tun_encode_frame(v1, 1, 1, 0, frame_bytes, 64);
+	g_assert_cmpint(vs_tun_sniff(v1->data, v1->len), ==, VS_TUN_SNIFF_OTHER);
+	g_assert_cmpstr(vs_tun_sniff_str(VS_TUN_SNIFF_V1), ==, "tunnel protocol v1 in clear");
+	vs_tun_auth_clear(&a);
 }
 
 /* ---- key file ----------------------------------------------------------- */
@@ -1695,6 +1750,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/version/incompatible", test_version_incompatible);
 	g_test_add_func("/tun/version/compatible", test_version_compatible);
 	g_test_add_func("/tun/version/downgrade", test_version_downgrade);
+	g_test_add_func("/tun/sniff", test_sniff);
 	g_test_add_func("/tun/psk/load", test_psk);
 	g_test_add_func("/tun/nonce/random", test_nonce);
 	g_test_add_func("/tun/tables", test_tables);

@@ -407,34 +407,42 @@ static void test_expect_mac(void)
 
 /*
  * A peer that sends and never reads (PINGs here, whose PONGs pile up)
- * is cut off once twice VS_TUN_SEND_QUEUE_MAX waits for it.
+ * is cut off, and counted, once twice VS_TUN_SEND_QUEUE_MAX waits for it:
+ * replies count against the connection's output cap like everything else.
  */
 static void test_peer_not_reading(void)
 {
 	g_autoptr(GByteArray) pings = g_byte_array_new();
+	/* TCP_USER_TIMEOUT (the keepalive timeout) would end a connection
+	 * whose peer reads nothing too, if it were slower (valgrind) */
+	struct vs_tun_cfg cfg = { .node_name = "hostb", .listen = "127.0.0.1:0",
+				  .keepalive_timeout_ms = 120000 };
 	struct fake_peer f;
 	struct side b;
-	unsigned int i, sent = 0;
+	unsigned int i;
+	size_t sent = 0;
 
-	side_init(&b, "hostb", "127.0.0.1:0");
+	side_init_cfg(&b, &cfg);
+	th_log_clear();
 	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
 	for (i = 0; i < 4096; i++)
 		vs_tun_encode_ping(pings, i);
-	while (!f.eof && sent < 4 * VS_TUN_SEND_QUEUE_MAX) {
-		g_autoptr(GError) err = NULL;
-		gssize n = g_socket_send(f.sock, (const char *)pings->data, pings->len, NULL, &err);
+	/* fp_flush() waits for room, running the loop: b reads, queues PONGs */
+	while (!f.tls_err && b.t->conns && sent < 4 * VS_TUN_SEND_QUEUE_MAX) {
+		struct vs_tun_msg m = { .type = VS_TUN_MSG_PING };
 
-		if (n > 0)
-			sent += (unsigned int)n;
-		else if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-			break;		/* the connection is gone */
-		g_main_context_iteration(NULL, FALSE);
-		if (!b.t->conns)
-			break;		/* closed */
+		/* 4096 PINGs queued, then one more: all go, in records */
+		g_byte_array_append(f.out, pings->data, pings->len);
+		fp_send(&f, &m);
+		sent += pings->len + 16;
 	}
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		(const unsigned int *)&b.peers_down, 1 }, DEADLINE_MS));
 	g_assert_null(b.t->conns);	/* closed */
-	g_test_message("cut off after %u bytes of PINGs", sent);
+	g_test_message("cut off after %zu bytes of PINGs", sent);
 	g_assert_cmpuint(sent, >=, 2 * VS_TUN_SEND_QUEUE_MAX);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->slow_readers, ==, 1);
+	g_assert_nonnull(th_log_find("the peer does not read"));
 	fp_close(&f);
 	side_fini(&b);
 	drain_loop();
@@ -445,7 +453,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_ERR);
+	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_INFO);
 	th_init();
 	g_test_add_func("/tun/rules/accept-bounds", test_accept_bounds);
 	g_test_add_func("/tun/rules/reject-seq", test_reject_seq);

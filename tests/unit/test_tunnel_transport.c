@@ -538,7 +538,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_ERR);
+	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_INFO);
 	th_init();
 	g_test_add_func("/tun/transport/handshake", test_handshake);
 	g_test_add_func("/tun/transport/wrong-key", test_wrong_key);

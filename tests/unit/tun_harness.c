@@ -4,6 +4,7 @@
  *
  * Theory of operation: see tun_harness.h.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,11 +14,43 @@
 #include <glib/gstdio.h>
 
 #include "tun_harness.h"
+#include "tunnel_tls.h"
 
 const uint8_t VM_MAC[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
 char *th_key_path;
-static uint8_t th_psk[VS_TUN_PSK_MAX];
-static size_t th_psk_len;
+uint8_t th_psk[VS_TUN_PSK_MAX];
+size_t th_psk_len;
+
+/* --- log lines -------------------------------------------------------------- */
+
+static GPtrArray *th_log_lines;
+static GLogFunc th_log_next;		/* GTest's handler */
+
+/* Keep every line of the code under test; show them only with --verbose */
+static void th_log_handler(const char *domain, GLogLevelFlags level, const char *msg,
+			   gpointer data)
+{
+	if (th_log_lines)
+		g_ptr_array_add(th_log_lines, g_strdup(msg));
+	if (g_test_verbose() || (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
+					  G_LOG_LEVEL_WARNING)))
+		th_log_next(domain, level, msg, data);
+}
+
+void th_log_clear(void)
+{
+	g_ptr_array_set_size(th_log_lines, 0);
+}
+
+const char *th_log_find(const char *needle)
+{
+	guint i;
+
+	for (i = 0; i < th_log_lines->len; i++)
+		if (strstr(g_ptr_array_index(th_log_lines, i), needle))
+			return g_ptr_array_index(th_log_lines, i);
+	return NULL;
+}
 
 /* --- the fake upper layer -------------------------------------------------- */
 
@@ -137,7 +170,7 @@ void side_init_cfg(struct side *sd, struct vs_tun_cfg *cfg)
 	sd->name = cfg->node_name;
 	sd->next_expected = 1;
 	sd->seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	if (!cfg->key_file)
+	if (!cfg->key_file && !cfg->tls)
 		cfg->key_file = th_key_path;
 	sd->t = vs_tun_new(cfg, &test_ops, sd, &err);
 	g_assert_no_error(err);
@@ -326,6 +359,8 @@ void th_init(void)
 	close(fd);
 	th_key_path = g_steal_pointer(&path);
 	g_assert_true(vs_tun_load_psk(th_key_path, th_psk, &th_psk_len, NULL));
+	th_log_lines = g_ptr_array_new_with_free_func(g_free);
+	th_log_next = g_log_set_default_handler(th_log_handler, NULL);
 }
 
 void th_fini(void)
@@ -334,152 +369,6 @@ void th_fini(void)
 	g_clear_pointer(&th_key_path, g_free);
 }
 
-
-/* --- a scripted peer ------------------------------------------------------- */
-
-static void fp_flush(struct fake_peer *fp)
-{
-	size_t off = 0;
-
-	while (off < fp->out->len) {
-		g_autoptr(GError) err = NULL;
-		gssize n = g_socket_send(fp->sock, (const char *)fp->out->data + off,
-					 fp->out->len - off, NULL, &err);
-
-		if (n < 0) {
-			g_assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
-			g_main_context_iteration(NULL, FALSE);
-			continue;
-		}
-		off += (size_t)n;
-	}
-	g_byte_array_set_size(fp->out, 0);
-}
-
-/* The next message from the socket, or false on EOF, error or timeout */
-bool fp_recv(struct fake_peer *fp, struct vs_tun_msg *m, unsigned int ms)
-{
-	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-
-	for (;;) {
-		g_autoptr(GError) err = NULL;
-		gssize n;
-
-		while (fp->rx_off < fp->rx_len) {
-			size_t used = 0;
-			enum vs_tun_err e = vs_tun_decoder_feed(&fp->dec, fp->rxbuf + fp->rx_off,
-								fp->rx_len - fp->rx_off, &used, m);
-
-			fp->rx_off += used;
-			g_assert_cmpint(e, ==, VS_TUN_OK);
-			if (m->type != VS_TUN_MSG_NONE)
-				return true;
-		}
-		fp->rx_off = fp->rx_len = 0;
-		if (fp->eof || g_get_monotonic_time() >= end)
-			return false;
-		n = g_socket_receive(fp->sock, (char *)fp->rxbuf, sizeof(fp->rxbuf), NULL, &err);
-		if (n > 0) {
-			fp->rx_len = (size_t)n;
-			continue;
-		}
-		if (n == 0 || !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-			fp->eof = true;
-			return false;
-		}
-		g_main_context_iteration(NULL, FALSE);
-		g_usleep(200);
-	}
-}
-
-void fp_send(struct fake_peer *fp, const struct vs_tun_msg *m)
-{
-	g_assert_cmpuint(vs_tun_encode(fp->out, m), >, 0);
-	fp_flush(fp);
-}
-
-static void fp_handshake(struct fake_peer *fp, enum vs_tun_role role, const char *name)
-{
-	uint8_t nonce[VS_TUN_NONCE_LEN];
-	struct vs_tun_msg m;
-
-	g_socket_set_blocking(fp->sock, FALSE);
-	fp->out = g_byte_array_new();
-	vs_tun_decoder_init(&fp->dec);
-	g_assert_true(vs_tun_random_nonce(nonce, NULL));
-	g_assert_cmpint(vs_tun_auth_init(&fp->auth, role, th_psk, th_psk_len, name, nonce), ==,
-			VS_TUN_OK);
-	vs_tun_auth_start(&fp->auth, fp->out);
-	fp_flush(fp);
-	while (fp->auth.state != VS_TUN_AUTH_AUTHENTICATED) {
-		bool deliver = false;
-
-		g_assert_true(fp_recv(fp, &m, DEADLINE_MS));
-		g_assert_cmpint(vs_tun_auth_consume(&fp->auth, &m, fp->out, &deliver), ==,
-				VS_TUN_OK);
-		fp_flush(fp);
-	}
-}
-
-void fp_connect(struct fake_peer *fp, const char *name, guint16 port)
-{
-	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(lo, port);
-
-	memset(fp, 0, sizeof(*fp));
-	fp->sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-				G_SOCKET_PROTOCOL_TCP, NULL);
-	g_assert_true(g_socket_connect(fp->sock, sa, NULL, NULL));
-	fp_handshake(fp, VS_TUN_ROLE_INITIATOR, name);
-}
-
-guint16 fp_listen(GSocket **listener)
-{
-	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(lo, 0);
-	g_autoptr(GSocketAddress) bound = NULL;
-
-	*listener = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-				 G_SOCKET_PROTOCOL_TCP, NULL);
-	g_assert_true(g_socket_bind(*listener, sa, TRUE, NULL));
-	g_assert_true(g_socket_listen(*listener, NULL));
-	g_socket_set_blocking(*listener, FALSE);
-	bound = g_socket_get_local_address(*listener, NULL);
-	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
-
-void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name)
-{
-	gint64 end = g_get_monotonic_time() + (gint64)DEADLINE_MS * 1000;
-
-	memset(fp, 0, sizeof(*fp));
-	while (!(fp->sock = g_socket_accept(listener, NULL, NULL))) {
-		g_assert_cmpint(g_get_monotonic_time(), <, end);
-		g_main_context_iteration(NULL, FALSE);
-		g_usleep(200);
-	}
-	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name);
-}
-
-int fp_expect_error(struct fake_peer *fp, unsigned int ms)
-{
-	struct vs_tun_msg m;
-
-	while (fp_recv(fp, &m, ms))
-		if (m.type == VS_TUN_MSG_ERROR)
-			return m.u.error.code;
-	return -1;
-}
-
-void fp_close(struct fake_peer *fp)
-{
-	if (!fp->sock)
-		return;
-	g_socket_close(fp->sock, NULL);
-	g_clear_object(&fp->sock);
-	g_byte_array_unref(fp->out);
-	vs_tun_auth_clear(&fp->auth);
-}
 
 /* --- an in-process TCP relay that can go silent ---------------------------- */
 

@@ -6,9 +6,13 @@
  * 127.0.0.1, each at a port the kernel picks, sharing a pre-shared key
  * (th_key_path), with a fake upper layer (struct side) that records every
  * callback and plays a destination's handover for one VM (VM_NAME,
- * VM_MAC).  A hostile or scripted peer is a struct fake_peer: a raw
- * socket that does the real handshake with the pure codec
- * (tunnel_proto.h) and then sends whatever the test wants.  Everything
+ * VM_MAC).  A hostile or scripted peer is a struct fake_peer: a socket
+ * with its own GnuTLS session (the shared key, TLS 1.3 with ECDHE-PSK, as
+ * a tunnel does) that does the real HELLO/AUTH handshake with the pure
+ * codec (tunnel_proto.h) inside it, and then sends whatever the test
+ * wants: messages, or raw bytes on the socket (a record changed, forged
+ * or replayed, a version-1 HELLO in clear).  th_log_*() keep the log
+ * lines of the code under test, for tests that check what it says.  Everything
  * runs on the default GMainContext; run_until() iterates it until a
  * condition holds or a deadline passes, so a bug fails a check instead of
  * hanging the test.  White-box where a test needs it (tunnel_priv.h).
@@ -20,6 +24,7 @@
 #include <stdint.h>
 
 #include <gio/gio.h>
+#include <gnutls/gnutls.h>
 
 #include "tunnel.h"
 #include "tunnel_priv.h"
@@ -31,6 +36,8 @@
 
 extern const uint8_t VM_MAC[6];
 extern char *th_key_path;		/* the shared key file (th_init()) */
+extern uint8_t th_psk[VS_TUN_PSK_MAX];	/* its key */
+extern size_t th_psk_len;
 
 /* One tunnel and the fake upper layer above it */
 struct side {
@@ -63,7 +70,8 @@ struct side {
 
 /* side_init() - a tunnel named @name, listening on @listen, with a fresh fake layer */
 void side_init(struct side *sd, const char *name, const char *listen);
-/* side_init_cfg() - the same from a whole configuration (key file set if NULL) */
+/* side_init_cfg() - the same from a whole configuration (the shared key file
+ * unless it has one, or tls) */
 void side_init_cfg(struct side *sd, struct vs_tun_cfg *cfg);
 void side_fini(struct side *sd);
 /* addr_of() - "127.0.0.1:PORT" of @sd's listener (g_free it) */
@@ -117,10 +125,23 @@ void cut(struct tun_conn *c);
 void th_init(void);
 void th_fini(void);
 
-/* --- a scripted peer ------------------------------------------------------- */
+/* --- log lines -------------------------------------------------------------- */
+
+/* th_log_clear() - forget the log lines kept so far */
+void th_log_clear(void);
+/* th_log_find() - the first line kept since th_log_clear() holding @needle, or NULL */
+const char *th_log_find(const char *needle);
+
+/* --- a scripted peer (tun_fake.c) -------------------------------------------- */
 
 struct fake_peer {
 	GSocket *sock;
+	gnutls_session_t tls;			/* NULL: a version-1 peer in clear */
+	gnutls_psk_client_credentials_t psk_client;
+	gnutls_psk_server_credentials_t psk_server;
+	bool capture;				/* records go to @wire, not the socket */
+	GByteArray *wire;
+	int tls_err;				/* why the session ended (EOF: 0) */
 	struct vs_tun_decoder dec;
 	struct vs_tun_auth auth;
 	GByteArray *out;
@@ -129,20 +150,39 @@ struct fake_peer {
 	size_t rx_len, rx_off;
 };
 
-/* fp_connect() - dial @port as node @name and complete the handshake */
+/* fp_connect() - dial @port as node @name: TLS, then HELLO/AUTH */
 void fp_connect(struct fake_peer *fp, const char *name, guint16 port);
+/* fp_connect_tls() - dial @port and complete TLS only (nothing sent inside) */
+void fp_connect_tls(struct fake_peer *fp, guint16 port);
+/* fp_connect_tls_prio() - dial @port and try TLS with the shared key under
+ * GnuTLS priority string @prio; the handshake's result (0 or a GnuTLS error) */
+int fp_connect_tls_prio(struct fake_peer *fp, guint16 port, const char *prio);
+/* fp_connect_raw() - dial @port, no TLS, nothing sent */
+void fp_connect_raw(struct fake_peer *fp, guint16 port);
+/* fp_connect_raw_from() - the same from @src (a 127.0.0.0/8 address) */
+void fp_connect_raw_from(struct fake_peer *fp, const char *src, guint16 port);
 /* fp_listen() - a listener for a tunnel to dial; returns its port */
 guint16 fp_listen(GSocket **listener);
 /* fp_accept() - take the tunnel's connection on @listener, as node @name, and
- * complete the handshake */
+ * complete TLS and HELLO/AUTH */
 void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name);
-/* fp_send() - send one message */
+/* fp_accept_raw() - take the tunnel's connection on @listener, no TLS */
+void fp_accept_raw(struct fake_peer *fp, GSocket *listener);
+/* fp_v1_hello() - play a version-1 shim in clear: send its HELLO as node @name */
+void fp_v1_hello(struct fake_peer *fp, const char *name, enum vs_tun_role role);
+/* fp_send() - send one message (inside TLS if the peer has it) */
 void fp_send(struct fake_peer *fp, const struct vs_tun_msg *m);
+/* fp_seal() - the TLS record(s) that would carry @m, not sent (g_byte_array_unref) */
+GByteArray *fp_seal(struct fake_peer *fp, const struct vs_tun_msg *m);
+/* fp_send_raw() - put @len bytes on the socket as they are */
+void fp_send_raw(struct fake_peer *fp, const void *buf, size_t len);
 /* fp_recv() - the next message the tunnel sent, running the loop meanwhile;
- * false on EOF or timeout */
+ * false on EOF, a TLS error (fp->tls_err) or timeout */
 bool fp_recv(struct fake_peer *fp, struct vs_tun_msg *m, unsigned int ms);
 /* fp_expect_error() - skip messages until an ERROR; its code, or -1 */
 int fp_expect_error(struct fake_peer *fp, unsigned int ms);
+/* fp_wait_eof() - run the loop until the tunnel closed the connection */
+bool fp_wait_eof(struct fake_peer *fp, unsigned int ms);
 void fp_close(struct fake_peer *fp);
 
 /* --- an in-process TCP relay that can go silent ---------------------------- */

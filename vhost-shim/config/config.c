@@ -22,8 +22,9 @@
  *             control-clients-per-uid, socket-dir, uplink-drivers,
  *             uplink-interfaces, log-level
  *   [port NAME]  socket, mode (server|client), mac, uplink, queues, vm-uuid
- *   [tunnel]  node-name, listen, key-file, auto-announce, allow-cleartext,
- *             tls (none|x509), tls-dir, tls-ca, tls-cert, tls-key
+ *   [tunnel]  node-name, listen, key-file, auto-announce, tls (none|x509),
+ *             tls-dir, tls-ca, tls-cert, tls-key, tls-crl, keepalive-ms,
+ *             keepalive-timeout-ms
  *   [peer NAME]  address
  *   [discovery]  etcd, prefix, advertise, ttl, timeout-ms, etcd-ca,
  *             etcd-cert, etcd-key
@@ -298,6 +299,15 @@ static gboolean cfg_load_key(struct vs_cfg *cfg, GKeyFile *kf, const char *group
 
 	if (!val)
 		return FALSE;
+	if (!k && section == VS_CFG_SECTION_TUNNEL && !strcmp(key, "allow-cleartext")) {
+		/* removed with tunnel protocol v2: say why, not just "unknown" */
+		g_set_error(error, VS_CFG_ERROR, 0,
+			    "%s: no longer exists: every tunnel connection is encrypted and "
+			    "authenticated with TLS 1.3 now, with the pre-shared key or with "
+			    "tls=x509 (docs/configuration.md, \"Tunnel security\"); remove the line",
+			    what);
+		return FALSE;
+	}
 	if (!k) {
 		g_set_error(error, VS_CFG_ERROR, 0, "%s: unknown key", what);
 		return FALSE;
@@ -380,6 +390,7 @@ static const char *const cfg_tls_default_names[VS_TLS_NUM_FILES] = {
 	[VS_TLS_FILE_CA] = "ca-cert.pem",
 	[VS_TLS_FILE_CERT] = "server-cert.pem",
 	[VS_TLS_FILE_KEY] = "server-key.pem",
+	[VS_TLS_FILE_CRL] = "ca-crl.pem",
 };
 
 char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which)
@@ -501,49 +512,9 @@ static gboolean cfg_disc_validate(const struct vs_cfg *cfg, GError **error)
 	return TRUE;
 }
 
-/*
- * cfg_host_is_loopback() - "localhost", 127.0.0.0/8 or ::1; anything else,
- * names included, may leave the host
- */
-static bool cfg_host_is_loopback(const char *host)
+bool vs_cfg_tls_crl_optional(const struct vs_cfg *cfg)
 {
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (!strcmp(host, "localhost"))
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
-static bool cfg_hostport_is_loopback(const char *hostport)
-{
-	g_autofree char *host = NULL;
-	guint16 port;
-
-	return vs_parse_hostport(hostport, &host, &port) && cfg_host_is_loopback(host);
-}
-
-bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg)
-{
-	guint i;
-
-	if (cfg->tls != VS_TLS_NONE)
-		return false;	/* TLS encrypts every byte: not clear */
-	if (cfg->tunnel_listen && !cfg_hostport_is_loopback(cfg->tunnel_listen))
-		return true;
-	/* peers learn this address from the registry */
-	if (cfg->etcd && vs_cfg_disc_advertise(cfg) &&
-	    !cfg_hostport_is_loopback(vs_cfg_disc_advertise(cfg)))
-		return true;
-	for (i = 0; i < cfg->peers->len; i++) {
-		const struct vs_peer_cfg *p = g_ptr_array_index(cfg->peers, i);
-
-		if (!cfg_hostport_is_loopback(p->address))
-			return true;
-	}
-	return false;
+	return !cfg->tls_files[VS_TLS_FILE_CRL];
 }
 
 gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GError **error)
@@ -673,12 +644,6 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 		g_set_error(error, VS_CFG_ERROR, 0,
 			    "[tunnel] key-file or tls=x509 is required when a tunnel or peers are "
 			    "configured");
-		return FALSE;
-	}
-	if (vs_cfg_tunnel_cleartext(cfg) && !cfg->allow_cleartext) {
-		g_set_error(error, VS_CFG_ERROR, 0,
-			    "[tunnel]: the tunnel would carry frames in clear over a non-loopback "
-			    "address: set tls=x509, or allow-cleartext=true to accept that");
 		return FALSE;
 	}
 	return cfg_disc_validate(cfg, error);

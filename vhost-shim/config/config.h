@@ -215,10 +215,13 @@ struct vs_peer_cfg {
 #define VS_MIN_EXPECT_TIMEOUT_MS	1000u
 #define VS_MAX_EXPECT_TIMEOUT_MS	86400000u
 
-/* [tunnel] tls: how the tunnel's bytes travel (docs/configuration.md) */
+/*
+ * [tunnel] tls: what authenticates the tunnel's TLS 1.3 sessions
+ * (docs/configuration.md); every connection is TLS 1.3 either way
+ */
 enum vs_tls_mode {
-	VS_TLS_NONE,		/* plain TCP: the pre-shared key authenticates */
-	VS_TLS_X509,		/* mutual TLS, certificates from one CA */
+	VS_TLS_NONE,		/* the pre-shared key (key-file), with ECDHE */
+	VS_TLS_X509,		/* mutual x509 certificates from one CA */
 	VS_TLS_NUM_MODES,
 };
 VS_ENUM_DECL(vs_tls_mode, enum vs_tls_mode);
@@ -228,6 +231,7 @@ enum vs_tls_file {
 	VS_TLS_FILE_CA,		/* tls-ca, default ca-cert.pem */
 	VS_TLS_FILE_CERT,	/* tls-cert, default server-cert.pem */
 	VS_TLS_FILE_KEY,	/* tls-key, default server-key.pem */
+	VS_TLS_FILE_CRL,	/* tls-crl, default ca-crl.pem, if it exists */
 	VS_TLS_NUM_FILES,
 };
 
@@ -275,9 +279,8 @@ struct vs_cfg {
 	/* [tunnel] and [peer NAME] */
 	char *node_name;	/* default: the host name */
 	char *tunnel_listen;	/* "host:port"; NULL: no tunnel listener */
-	char *key_file;		/* pre-shared key; required with a tunnel without TLS */
+	char *key_file;		/* pre-shared key; required with a tunnel without x509 */
 	bool auto_announce;	/* tell peers which VMs we expect */
-	bool allow_cleartext;	/* frames in clear on non-loopback addresses */
 	enum vs_tls_mode tls;
 	char *tls_dir;		/* VS_DEFAULT_TLS_DIR unless set */
 	char *tls_files[VS_TLS_NUM_FILES];	/* NULL: the default name in tls_dir */
@@ -473,13 +476,14 @@ char *vs_port_cfg_pci_address(const struct vs_port_cfg *pc);
 char *vs_cfg_tls_file(const struct vs_cfg *cfg, enum vs_tls_file which);
 
 /**
- * vs_cfg_tunnel_cleartext() - would the tunnel carry frames in clear over
- * an address that is not loopback (listener or peer, TLS off)
+ * vs_cfg_tls_crl_optional() - is the CRL the default name in tls-dir,
+ * used only when that file exists (as libvirt takes cacrl.pem), rather
+ * than a tls-crl that must exist
  * @cfg:	configuration
  *
- * Return: true if so; vs_cfg_validate() then wants allow-cleartext=true
+ * Return: true without tls-crl
  */
-bool vs_cfg_tunnel_cleartext(const struct vs_cfg *cfg);
+bool vs_cfg_tls_crl_optional(const struct vs_cfg *cfg);
 
 /**
  * vs_cfg_build_eal_argv() - EAL arguments for this configuration

@@ -386,6 +386,14 @@ JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GEr
 	json_object_set_int_member(o, "send-queue-full", (gint64)ts->send_queue_full);
 	json_object_set_int_member(o, "expects-refused", (gint64)ts->expects_refused);
 	json_object_set_int_member(o, "keepalive-timeouts", (gint64)ts->keepalive_timeouts);
+	json_object_set_int_member(o, "handshake-timeouts", (gint64)ts->handshake_timeouts);
+	json_object_set_int_member(o, "tls-record-errors", (gint64)ts->tls_record_errors);
+	json_object_set_int_member(o, "version-refusals", (gint64)ts->version_refusals);
+	json_object_set_int_member(o, "preauth-refused", (gint64)ts->preauth_refused);
+	json_object_set_int_member(o, "preauth-evicted", (gint64)ts->preauth_evicted);
+	json_object_set_int_member(o, "authed-refused", (gint64)ts->authed_refused);
+	json_object_set_int_member(o, "slow-readers", (gint64)ts->slow_readers);
+	json_object_set_int_member(o, "credential-reloads", (gint64)ts->reloads);
 	json_node_take_object(n, o);
 	return n;
 }

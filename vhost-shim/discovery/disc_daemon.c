@@ -23,12 +23,11 @@
  * with the port registry, by port pointer, so a port re-created under the
  * same name is a new port.
  *
- * Security: the registry chooses addresses, not identities.  With
- * tls=none and allow-cleartext=false, a destination whose address is not
- * loopback is refused (counted), as vs_cfg_validate() refuses such a
- * [peer].  docs/hardening.md says what a registry writer can and cannot do.
+ * Security: the registry chooses addresses, not identities: every tunnel
+ * connection is TLS 1.3 and the peer must authenticate as the node name the
+ * registry gave (strict_name).  docs/hardening.md says what a registry
+ * writer can and cannot do.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "config.h"
@@ -57,7 +56,6 @@ struct dd_port {
 static struct {
 	struct vs_disc *d;
 	struct vs_tun *tun;
-	bool cleartext_ok;		/* tls=x509 or allow-cleartext=true */
 	GHashTable *ports;		/* name -> struct dd_port * */
 	guint sweep_timer;
 	uint64_t peers_learned;
@@ -75,20 +73,6 @@ static void dd_canon_uuid(const char *s, char *out)
 	for (i = 0; i < VS_UUID_LEN; i++)
 		out[i] = g_ascii_tolower(s[i]);
 	out[VS_UUID_LEN] = '\0';
-}
-
-static bool dd_loopback(const char *hostport)
-{
-	g_autofree char *host = NULL;
-	struct in6_addr a6;
-	struct in_addr a4;
-	guint16 port;
-
-	if (!vs_parse_hostport(hostport, &host, &port))
-		return false;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 /* --- registry -> ports ----------------------------------------------------- */
@@ -111,13 +95,6 @@ static void dd_destination_cb(void *opaque, const char *uuid, const struct vs_di
 	GHashTableIter it;
 	gpointer v;
 
-	if (!dd.cleartext_ok && !dd_loopback(node->address)) {
-		dd.peers_refused++;
-		vs_log(DISC, WARNING, NULL, "VM %s: destination %s at %s refused: tls=none and "
-		       "allow-cleartext=false, and the address is not loopback", uuid, node->name,
-		       node->address);
-		return;
-	}
 	if (!vs_tun_peer_upsert(dd.tun, node->name, node->address, &err)) {
 		dd.peers_refused++;
 		vs_log(DISC, WARNING, NULL, "VM %s: destination %s refused: %s", uuid, node->name,
@@ -309,7 +286,6 @@ gboolean vs_disc_daemon_start(const struct vs_cfg *cfg, struct vs_tun *tun, GErr
 	if (!dd.d)
 		return FALSE;
 	dd.tun = tun;
-	dd.cleartext_ok = cfg->tls == VS_TLS_X509 || cfg->allow_cleartext;
 	dd.ports = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dd_port_free);
 	vs_ho_set_state_cb(dd_state_cb);
 	dd.sweep_timer = g_timeout_add(DD_SWEEP_MS, dd_sweep_cb, NULL);

@@ -3,28 +3,36 @@
  * tunnel.c - the tunnel transport: connections and message dispatch
  *
  * Theory of operation: see tunnel.h.  Connections are non-blocking GSockets
- * driven by GLib sources on the main loop.  Each connection has a decoder
- * and a handshake (tunnel_proto.h) and an output queue bounded by
- * VS_TUN_SEND_QUEUE_MAX; a full queue is backpressure (the source stops
- * draining its buffer), never a drop.
+ * driven by GLib sources on the main loop.  A connection goes through its
+ * phases once (enum tun_conn_phase): an outgoing one connects, an
+ * accepted one has its first bytes sniffed (tunnel_listen.c), then the
+ * TLS 1.3 handshake runs (tunnel_session.c), and once TLS is up every
+ * byte goes through it (tunnel_io.c).  Inside TLS each connection has a
+ * decoder and a handshake (tunnel_proto.h) and an output queue: our own
+ * frames stop at VS_TUN_SEND_QUEUE_MAX, which is backpressure (the source
+ * stops draining its buffer), never a drop; replies the peer asks for
+ * (PONG, ACK, VM_REJECT...) go on top, and a queue past twice that is a
+ * peer that does not read: it is closed before another of its messages
+ * is handled (slow_readers).
  *
  * Peers: every configured peer has at most one outgoing connection, opened
  * on demand (a stream or an EXPECT to send) and re-opened with exponential
  * backoff while there is something to send.  Incoming connections are
- * accepted from anyone who proves the pre-shared key, or with tls=x509
- * presents a certificate from our CA naming the node it claims to be
- * (tunnel_tls.h); they carry streams for VMs this shim expects
- * (the stream_open callback decides).  With TLS, the TLS handshake comes first and
- * the HELLO/AUTH handshake runs inside it.
+ * accepted from anyone who completes TLS with the pre-shared key, or with
+ * tls=x509 presents a certificate from our CA naming the node it claims
+ * to be (tunnel_tls.h), and then the HELLO/AUTH handshake inside TLS;
+ * they carry streams for VMs this shim expects (the stream_open callback
+ * decides).
  *
  * Outgoing streams keep every frame until it is acked and the destination
  * reported the VM running.  After a reconnect, VM_OPEN is sent again and
  * the destination's VM_ACCEPT says where to resume.
  *
- * Security model: nothing but HELLO/AUTH is processed before the peer has
- * proven the key; a peer that breaks the protocol is sent an ERROR and
- * disconnected, with one log line and a counter.  Peer names come from the
- * authenticated HELLO.
+ * Security model: nothing of the tunnel protocol is read before TLS is up,
+ * and nothing but HELLO/AUTH before the peer has proven the AUTH key; a
+ * record that TLS does not verify, or a peer that breaks the protocol,
+ * ends the connection with one log line and a counter.  Peer names come
+ * from the authenticated HELLO.
  *
  * Files: this one has the connections (handshake, output queue, read,
  * close) and the dispatch of decoded messages; the peers, their reconnect
@@ -33,6 +41,7 @@
  * replies) are tunnel_stream.c.
  * tunnel_priv.h is what they share.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -45,9 +54,19 @@
 #include "tunnel_tls.h"
 #include "util.h"
 
-#define TUN_HANDSHAKE_TIMEOUT_MS 5000
-#define TUN_READ_CHUNK		 65536
+#define TUN_READ_CHUNK		 16384	/* a TLS record */
+/* bytes decrypted per callback (records may be small, one frame each):
+ * then others get the loop (more_src) */
+#define TUN_READ_BUDGET		 (256 * 1024)
 #define TUN_QUEUE_HARD_MAX	 (2 * VS_TUN_SEND_QUEUE_MAX)
+
+static const char *const tun_phase_names[TUN_NUM_PHASES] = {
+	[TUN_PHASE_CONNECTING] = "connecting",
+	[TUN_PHASE_SNIFFING] = "sniffing",
+	[TUN_PHASE_TLS] = "tls-handshake",
+	[TUN_PHASE_UP] = "tls-up",
+};
+static_assert(G_N_ELEMENTS(tun_phase_names) == TUN_NUM_PHASES, "phase names");
 
 const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
@@ -61,7 +80,40 @@ bool tun_conn_ready(const struct tun_conn *c)
 
 bool tun_conn_transport_up(const struct tun_conn *c)
 {
-	return c->connected && (c->tls || !tun_tls_enabled(c->tun));
+	return c->phase == TUN_PHASE_UP && c->sess && !c->sess->broken;
+}
+
+void tun_conn_set_phase(struct tun_conn *c, enum tun_conn_phase next)
+{
+	/* phases only move forward; an accepted connection never connects */
+	assert(next > c->phase && next < TUN_NUM_PHASES &&
+	       !(next == TUN_PHASE_SNIFFING && c->initiator));
+	vs_log(TUN, DEBUG, NULL, "connection %s: %s -> %s", c->desc, tun_phase_names[c->phase],
+	       tun_phase_names[next]);
+	c->phase = next;
+}
+
+static void tun_src_drop(GSource **src)
+{
+	if (!*src)
+		return;
+	g_source_destroy(*src);
+	g_source_unref(*src);
+	*src = NULL;
+}
+
+void tun_conn_watch(struct tun_conn *c, bool in, bool out)
+{
+	if (c->dead)
+		return;
+	if (in && !c->in_src)
+		c->in_src = tun_io_watch(c, G_IO_IN);
+	else if (!in)
+		tun_src_drop(&c->in_src);
+	if (out && !c->out_src)
+		c->out_src = tun_io_watch(c, G_IO_OUT);
+	else if (!out)
+		tun_src_drop(&c->out_src);
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -72,7 +124,7 @@ void tun_conn_flush(struct tun_conn *c)
 		return;		/* the TLS handshake flushes when it is done */
 	while (!c->dead && c->out->len) {
 		g_autoptr(GError) err = NULL;
-		gssize n = tun_io_send(c, c->out->data, c->out->len, &err);
+		gssize n = tun_io_send(c, c->out->len, &err);
 
 		if (n < 0) {
 			if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -86,6 +138,41 @@ void tun_conn_flush(struct tun_conn *c)
 		return;
 	if (c->out->len && !c->out_src)
 		c->out_src = tun_io_watch(c, G_IO_OUT);
+}
+
+static gboolean tun_flush_soon_cb(gpointer data)
+{
+	struct tun_conn *c = data;
+
+	g_source_unref(c->flush_src);
+	c->flush_src = NULL;
+	tun_conn_flush(c);
+	return G_SOURCE_REMOVE;
+}
+
+void tun_conn_flush_soon(struct tun_conn *c)
+{
+	if (c->dead || c->flush_src)
+		return;
+	c->flush_src = g_idle_source_new();
+	g_source_set_priority(c->flush_src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(c->flush_src, tun_flush_soon_cb, c, NULL);
+	g_source_attach(c->flush_src, NULL);
+}
+
+/*
+ * On the way out: what the socket takes now of the queue, ERROR last, and
+ * nothing more (best effort: a peer that does not read gets nothing)
+ */
+static void tun_conn_flush_last(struct tun_conn *c)
+{
+	while (c->out->len) {
+		gssize n = tun_io_send(c, c->out->len, NULL);
+
+		if (n <= 0)
+			break;
+		g_byte_array_remove_range(c->out, 0, (guint)n);
+	}
 }
 
 size_t tun_conn_queued(const struct tun_conn *c)
@@ -168,6 +255,14 @@ static void tun_conn_authenticated(struct tun_conn *c)
 		tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
 		return;
 	}
+	if (!tun_slot_release(c, true)) {
+		char why[96];
+
+		g_snprintf(why, sizeof(why), "%d authenticated connections already",
+			   VS_TUN_AUTHED_MAX);
+		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
+		return;
+	}
 	vs_log(TUN, NOTICE, NULL, "peer %s authenticated (%s, %s)", c->auth.peer_name, c->desc,
 	       c->initiator ? "outgoing" : "incoming");
 	tun_keepalive_start(c);
@@ -200,12 +295,21 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	bool deliver = false;
 	enum vs_tun_err err = vs_tun_auth_consume(&c->auth, m, c->out, &deliver);
 
+	if (err == VS_TUN_ERR_BAD_VERSION && m->type == VS_TUN_MSG_HELLO &&
+	    m->u.hello.version < VS_TUN_COMPAT_VERSION) {
+		char how[VS_TUN_ERRMSG_MAX + 16];
+
+		/* an older shim inside TLS (x509 mode of version 1) */
+		g_snprintf(how, sizeof(how), "its HELLO: %s", vs_tun_auth_errmsg(&c->auth));
+		tun_conn_refuse_version(c, m->u.hello.version, true, how);
+		return;
+	}
 	if (err) {
 		c->tun->stats.auth_failures++;
 		tun_conn_close(c, err, vs_tun_auth_errmsg(&c->auth));
 		return;
 	}
-	if (c->tls && m->type == VS_TUN_MSG_HELLO) {
+	if (m->type == VS_TUN_MSG_HELLO) {
 		char why[160];
 
 		/* our AUTH is queued but not sent: refuse before it goes out */
@@ -219,7 +323,8 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	if (!deliver) {
 		if (c->auth.state == VS_TUN_AUTH_AUTHENTICATED && m->type == VS_TUN_MSG_AUTH)
 			tun_conn_authenticated(c);
-		tun_conn_flush(c);
+		if (!c->dead)
+			tun_conn_flush(c);
 		return;
 	}
 	/*
@@ -301,58 +406,114 @@ static void tun_send_acks(struct tun_conn *c)
 	tun_conn_flush(c);
 }
 
-gboolean tun_conn_on_readable(struct tun_conn *c)
+/*
+ * Security: every message may queue a reply (PONG, ACK, VM_REJECT,
+ * ERROR...).  Our own frames stop at VS_TUN_SEND_QUEUE_MAX (plus one), so
+ * a queue twice that long is a peer that sends and never reads: close it
+ * before it fills our memory, and before another of its messages is
+ * handled.
+ */
+static bool tun_conn_slow_reader(struct tun_conn *c)
 {
-	static uint8_t buf[TUN_READ_CHUNK];
-	g_autoptr(GError) err = NULL;
-	gssize n;
+	char why[96];
+
+	if (tun_conn_queued(c) <= TUN_QUEUE_HARD_MAX)
+		return false;
+	c->tun->stats.slow_readers++;
+	g_snprintf(why, sizeof(why), "the peer does not read: %zu bytes queued",
+		   tun_conn_queued(c));
+	tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
+	return true;
+}
+
+/* Decode what TLS gave us and handle it, message by message */
+static void tun_conn_feed(struct tun_conn *c, const uint8_t *buf, size_t n)
+{
 	size_t off = 0;
 
-	/*
-	 * Security: every PING, VM_OPEN or frame read may queue a reply.  Our
-	 * own frames stop at VS_TUN_SEND_QUEUE_MAX (plus one), so a queue
-	 * twice that long is a peer that sends and never reads: stop reading
-	 * it before it fills our memory
-	 */
-	if (tun_conn_queued(c) > TUN_QUEUE_HARD_MAX) {
-		char why[96];
-
-		g_snprintf(why, sizeof(why), "the peer does not read: %zu bytes queued",
-			   tun_conn_queued(c));
-		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
-		return G_SOURCE_CONTINUE;
-	}
-
-	n = tun_io_recv(c, buf, sizeof(buf), &err);
-	if (n < 0) {
-		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-			return G_SOURCE_CONTINUE;
-		tun_conn_close(c, VS_TUN_OK, err->message);
-		return G_SOURCE_CONTINUE;	/* the source is destroyed by close */
-	}
-	c->last_rx = g_get_monotonic_time();	/* keepalive: the peer lives */
-	if (n == 0) {
-		enum vs_tun_err e = vs_tun_decoder_eof(&c->dec);
-
-		tun_conn_close(c, VS_TUN_OK, e ? vs_tun_decoder_errmsg(&c->dec) : "closed by peer");
-		return G_SOURCE_CONTINUE;
-	}
-	while (off < (size_t)n && !c->dead) {
+	while (off < n && !c->dead) {
 		struct vs_tun_msg m;
 		size_t used = 0;
-		enum vs_tun_err e = vs_tun_decoder_feed(&c->dec, buf + off, (size_t)n - off, &used, &m);
+		enum vs_tun_err e;
 
+		if (tun_conn_slow_reader(c))
+			return;
+		e = vs_tun_decoder_feed(&c->dec, buf + off, n - off, &used, &m);
 		off += used;
 		if (e) {
 			c->tun->stats.protocol_errors++;
 			tun_conn_close(c, e, vs_tun_decoder_errmsg(&c->dec));
-			break;
+			return;
 		}
 		if (m.type != VS_TUN_MSG_NONE)
 			tun_conn_handle(c, &m);
 	}
-	if (!c->dead)
-		tun_send_acks(c);
+}
+
+static gboolean tun_more_cb(gpointer data)
+{
+	struct tun_conn *c = data;
+
+	g_source_unref(c->more_src);
+	c->more_src = NULL;
+	tun_conn_on_readable(c);
+	return G_SOURCE_REMOVE;
+}
+
+gboolean tun_conn_on_readable(struct tun_conn *c)
+{
+	static uint8_t buf[TUN_READ_CHUNK];
+	size_t budget = TUN_READ_BUDGET;
+
+	if (c->dead)
+		return G_SOURCE_CONTINUE;
+	switch (c->phase) {
+	case TUN_PHASE_CONNECTING:
+		return G_SOURCE_CONTINUE;	/* not watched: a connect in flight */
+	case TUN_PHASE_SNIFFING:
+		tun_conn_sniff(c);
+		return G_SOURCE_CONTINUE;
+	case TUN_PHASE_TLS:
+		tun_sess_handshake(c);
+		return G_SOURCE_CONTINUE;
+	case TUN_PHASE_UP:
+	case TUN_NUM_PHASES:
+		break;
+	}
+	while (!c->dead && budget) {
+		g_autoptr(GError) err = NULL;
+		gssize n;
+
+		if (tun_conn_slow_reader(c))
+			return G_SOURCE_CONTINUE;
+		n = tun_io_recv(c, buf, sizeof(buf), &err);
+		if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			break;
+		if (n < 0) {
+			/* a TLS record that did not verify, or the peer's alert */
+			c->refused = c->sess->broken;
+			tun_conn_close(c, VS_TUN_OK, err->message);
+			return G_SOURCE_CONTINUE;	/* the source is destroyed by close */
+		}
+		if (n == 0) {
+			enum vs_tun_err e = vs_tun_decoder_eof(&c->dec);
+
+			tun_conn_close(c, VS_TUN_OK,
+				       e ? vs_tun_decoder_errmsg(&c->dec) : "closed by peer");
+			return G_SOURCE_CONTINUE;
+		}
+		budget -= MIN(budget, (size_t)n);
+		tun_conn_feed(c, buf, (size_t)n);
+	}
+	if (c->dead)
+		return G_SOURCE_CONTINUE;
+	tun_send_acks(c);
+	/* GnuTLS may hold records it read ahead: poll() does not see them */
+	if (!c->dead && !c->more_src && tun_io_pending(c)) {
+		c->more_src = g_idle_source_new();
+		g_source_set_callback(c->more_src, tun_more_cb, c, NULL);
+		g_source_attach(c->more_src, NULL);
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -360,22 +521,28 @@ gboolean tun_conn_on_writable(struct tun_conn *c)
 {
 	GList *l;
 
-	if (!c->connected) {
+	tun_src_drop(&c->out_src);
+	if (c->dead)
+		return G_SOURCE_REMOVE;
+	switch (c->phase) {
+	case TUN_PHASE_CONNECTING: {
 		g_autoptr(GError) err = NULL;
 
 		if (!g_socket_check_connect_result(c->sock, &err)) {
 			tun_conn_close(c, VS_TUN_OK, err->message);
 			return G_SOURCE_REMOVE;
 		}
-		c->connected = true;
-	}
-	g_source_destroy(c->out_src);
-	g_source_unref(c->out_src);
-	c->out_src = NULL;
-	if (!tun_conn_transport_up(c)) {
-		if (!c->tls_op)
-			tun_tls_start(c);	/* TCP is up: TLS next */
+		tun_sess_start(c);		/* TCP is up: TLS next */
 		return G_SOURCE_REMOVE;
+	}
+	case TUN_PHASE_SNIFFING:
+		return G_SOURCE_REMOVE;		/* not watched for output */
+	case TUN_PHASE_TLS:
+		tun_sess_handshake(c);
+		return G_SOURCE_REMOVE;
+	case TUN_PHASE_UP:
+	case TUN_NUM_PHASES:
+		break;
 	}
 	tun_conn_flush(c);
 	/* room again: streams may send what they held back */
@@ -389,9 +556,15 @@ static gboolean tun_handshake_timeout_cb(gpointer data)
 {
 	struct tun_conn *c = data;
 
+	char why[96];
+
 	c->handshake_timer = 0;
 	c->tun->stats.auth_failures++;
-	tun_conn_close(c, VS_TUN_ERR_TIMEOUT, "handshake timed out");
+	c->tun->stats.handshake_timeouts++;
+	g_snprintf(why, sizeof(why), "handshake not done within %d ms (%s)",
+		   c->initiator ? VS_TUN_CONNECT_DEADLINE_MS : VS_TUN_PREAUTH_DEADLINE_MS,
+		   tun_phase_names[c->phase]);
+	tun_conn_close(c, VS_TUN_ERR_TIMEOUT, why);
 	return G_SOURCE_REMOVE;
 }
 
@@ -399,7 +572,7 @@ static void tun_conn_free(struct tun_conn *c)
 {
 	g_byte_array_unref(c->out);
 	g_hash_table_destroy(c->in_streams);
-	g_clear_object(&c->tls);
+	tun_sess_free(c);
 	g_object_unref(c->sock);
 	g_free(c);
 }
@@ -418,16 +591,21 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 	if (c->dead)
 		return;
 	if (code && tun_conn_transport_up(c)) {
-		GByteArray *err = g_byte_array_new();
-
-		vs_tun_encode_error(err, code, why);
-		tun_io_send(c, err->data, err->len, NULL);	/* best effort */
-		g_byte_array_unref(err);
+		/*
+		 * Before authentication nothing queued matters but the ERROR:
+		 * an AUTH queued for a peer refused after its HELLO stays
+		 * here (what GnuTLS holds already, a prefix, must go)
+		 */
+		if (c->auth.state != VS_TUN_AUTH_AUTHENTICATED)
+			g_byte_array_set_size(c->out, (guint)MIN(c->out->len,
+								 c->sess->send_pending));
+		vs_tun_encode_error(c->out, code, why);
+		tun_conn_flush_last(c);
 	}
-	tun_tls_abort(c);
 	c->dead = true;
-	vs_log_at(VS_LOGC_TUN, code ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL, "connection %s (%s) closed: %s%s%s", c->desc,
-	       tun_conn_peer_name(c), code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
+	vs_log_at(VS_LOGC_TUN, code || c->refused ? VS_LOG_WARNING : VS_LOG_NOTICE, NULL,
+		  "connection %s (%s) closed: %s%s%s", c->desc, tun_conn_peer_name(c),
+		  code ? vs_tun_err_str(code) : "", code ? ": " : "", why);
 	/*
 	 * Every way an authenticated connection ends (EOF, reset, write or
 	 * protocol error, the peer's ERROR, shutdown) comes through here:
@@ -440,15 +618,11 @@ void tun_conn_close(struct tun_conn *c, enum vs_tun_err code, const char *why)
 		c->announced = false;
 		tun_conn_announce(c, false, reason);
 	}
-	if (c->in_src) {
-		g_source_destroy(c->in_src);
-		g_source_unref(c->in_src);
-	}
-	if (c->out_src) {
-		g_source_destroy(c->out_src);
-		g_source_unref(c->out_src);
-	}
-	c->in_src = c->out_src = NULL;
+	tun_src_drop(&c->in_src);
+	tun_src_drop(&c->out_src);
+	tun_src_drop(&c->more_src);
+	tun_src_drop(&c->flush_src);
+	tun_slot_release(c, false);
 	if (c->handshake_timer)
 		g_source_remove(c->handshake_timer);
 	c->handshake_timer = 0;
@@ -495,14 +669,31 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 		return false;
 	}
 	vs_tun_auth_start(&c->auth, c->out);
-	c->in_src = tun_io_watch(c, G_IO_IN);
 	return true;
 }
 
+void tun_conn_refuse_version(struct tun_conn *c, unsigned int version, bool tell,
+			     const char *how)
+{
+	char why[VS_TUN_ERRMSG_MAX + 200];
+
+	c->tun->stats.version_refusals++;
+	if (tell && tun_conn_transport_up(c)) {
+		/* what the older shim logs: its own side of the story */
+		vs_tun_encode_error(c->out, VS_TUN_ERR_BAD_VERSION, VS_TUN_V1_REFUSAL_TEXT);
+		tun_conn_flush_last(c);
+	}
+	g_snprintf(why, sizeof(why),
+		   "peer speaks tunnel protocol v%u (%s); this shim speaks v%d only: upgrade "
+		   "vhost-shim on both hosts before migrating between them (docs/tunnel-protocol.md, "
+		   "\"Versions\")", version, how, VS_TUN_VERSION);
+	tun_conn_close(c, VS_TUN_OK, why);
+}
+
 /*
- * A new connection, TCP-connected or connecting.  Without TLS its HELLO is
- * queued at once; with TLS the caller starts the TLS handshake once TCP is
- * up (tun_tls_start()), and the HELLO follows it.
+ * A new connection: an outgoing one connecting (its caller starts TLS once
+ * TCP is up), an accepted one sniffing its first bytes.  Its handshake
+ * deadline covers TLS and HELLO/AUTH together.
  */
 struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
 			      struct tun_peer *peer, const char *desc)
@@ -513,16 +704,20 @@ struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
 	c->sock = sock;
 	c->initiator = initiator;
 	c->peer = peer;
+	c->phase = TUN_PHASE_CONNECTING;
 	c->out = g_byte_array_new();
 	c->in_streams = g_hash_table_new_full(NULL, NULL, NULL, tun_in_free);
 	g_strlcpy(c->desc, desc, sizeof(c->desc));
 	vs_tun_decoder_init(&c->dec);
 	g_socket_set_blocking(sock, FALSE);
 	tun_keepalive_socket(t, sock);
-	/* the handshake timeout covers TLS and HELLO/AUTH together */
-	c->handshake_timer = g_timeout_add(TUN_HANDSHAKE_TIMEOUT_MS, tun_handshake_timeout_cb, c);
+	c->handshake_timer = g_timeout_add(initiator ? VS_TUN_CONNECT_DEADLINE_MS
+						     : VS_TUN_PREAUTH_DEADLINE_MS,
+					   tun_handshake_timeout_cb, c);
 	t->conns = g_list_prepend(t->conns, c);
-	if (!tun_tls_enabled(t) && !tun_conn_start_auth(c, t->psk, t->psk_len))
-		return NULL;	/* closed, freed from an idle callback */
+	if (!initiator) {
+		tun_conn_set_phase(c, TUN_PHASE_SNIFFING);
+		tun_conn_watch(c, true, false);
+	}
 	return c;
 }

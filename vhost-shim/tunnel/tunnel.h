@@ -3,9 +3,11 @@
  * tunnel.h - the authenticated TCP tunnel between shims (transport)
  *
  * Theory of operation: each shim listens on one TCP address and connects
- * to peers named in its configuration.  A connection carries the messages
- * of include/vhost-shim/tunnel_wire.h (codec: tunnel_proto.h); after a mutual
- * HMAC handshake it multiplexes one *stream* per migrating VM.
+ * to peers named in its configuration.  A connection is a TLS 1.3 session
+ * (a pre-shared key with ECDHE, or x509 certificates: tunnel_tls.h) that
+ * carries the messages of include/vhost-shim/tunnel_wire.h (codec:
+ * tunnel_proto.h); after a mutual HMAC handshake bound to that session it
+ * multiplexes one *stream* per migrating VM.
  *
  * One struct vs_tun is one such endpoint (the daemon keeps one; the unit
  * test runs two in one process).  It knows nothing of ports, VMs or
@@ -35,9 +37,17 @@
  * peer that breaks one gets ERROR(PROTOCOL) and is disconnected, with one
  * log line and a count (protocol_errors).
  *
+ * Before authentication a connection holds one of a few pre-authentication
+ * slots: VS_TUN_PREAUTH_PER_SOURCE per remote address, VS_TUN_PREAUTH_MAX
+ * in all for addresses that are not a configured peer's (the oldest is
+ * closed to make room), and VS_TUN_PREAUTH_DEADLINE_MS to authenticate.
+ * So connections that never authenticate cannot keep a real peer out.
+ *
  * All of it runs on the GLib main loop (the global default context);
  * nothing here blocks.  Memory is bounded by the senders' buffer caps plus
- * VS_TUN_SEND_QUEUE_MAX per connection.
+ * twice VS_TUN_SEND_QUEUE_MAX per connection: whatever a peer makes us
+ * queue (PONG, ACK, VM_REJECT...) counts, and a peer that does not read
+ * is closed (slow_readers).
  */
 #ifndef VS_TUNNEL_H
 #define VS_TUNNEL_H
@@ -59,6 +69,28 @@ typedef struct vs_tun vs_tun;
 #define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
 #define VS_TUN_RECONNECT_MIN_MS	100
 #define VS_TUN_RECONNECT_MAX_MS	2000
+
+/*
+ * Security consideration: connections that have not authenticated yet.
+ * Each remote address may run VS_TUN_PREAUTH_PER_SOURCE handshakes at a
+ * time (a peer needs one; more are refused at once).  Addresses that are
+ * not a configured peer's share VS_TUN_PREAUTH_MAX slots, the oldest
+ * handshake making room for a new one, so a flood from many addresses
+ * delays a real peer's handshake (of milliseconds) only while it keeps
+ * all of them busy; a configured peer's own address is never counted
+ * there.  An accepted connection has VS_TUN_PREAUTH_DEADLINE_MS to
+ * finish TLS and HELLO/AUTH: one round trip for TLS 1.3 and one for
+ * HELLO/AUTH take milliseconds between hosts, and 2 s still allows for a
+ * main loop stalled on a loaded host; an idle connection holds its slot
+ * no longer.  Our own connections get VS_TUN_CONNECT_DEADLINE_MS, which
+ * includes the TCP connect.  Authenticated incoming connections are
+ * capped at VS_TUN_AUTHED_MAX.
+ */
+#define VS_TUN_PREAUTH_PER_SOURCE	4
+#define VS_TUN_PREAUTH_MAX		32
+#define VS_TUN_PREAUTH_DEADLINE_MS	2000
+#define VS_TUN_CONNECT_DEADLINE_MS	5000
+#define VS_TUN_AUTHED_MAX		64
 /*
  * Keepalive defaults (tunnel_keepalive.c).  A silent peer is detected
  * within 5 s, half the default hold-ms (10 s), so that a source whose
@@ -192,9 +224,13 @@ struct vs_tun_peer_cfg {
  * @node_name:	our name towards peers
  * @listen:	"IP:port" to accept peers on, NULL for none; port 0 takes
  *		any free port (vs_tun_listen_port())
- * @key_file:	pre-shared key file, NULL for none (TLS only)
- * @tls:	x509 mutual TLS under every connection
+ * @key_file:	pre-shared key file, NULL for none (x509 only)
+ * @tls:	x509: certificates authenticate the TLS sessions (else the
+ *		pre-shared key does)
  * @tls_ca/@tls_cert/@tls_key: its files, with @tls
+ * @tls_crl:	with @tls, a CRL of the CA, NULL for none
+ * @tls_crl_optional: @tls_crl is used only if it exists (the default name
+ *		in tls-dir), checked again at each reload
  * @peers/@n_peers: the peers
  * @keepalive_ms: PING a connection idle this long (0: VS_TUN_KEEPALIVE_MS)
  * @keepalive_timeout_ms: close one silent this long (0:
@@ -208,6 +244,8 @@ struct vs_tun_cfg {
 	const char *tls_ca;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *tls_crl;
+	bool tls_crl_optional;
 	const struct vs_tun_peer_cfg *peers;
 	unsigned int n_peers;
 	unsigned int keepalive_ms;
@@ -215,7 +253,7 @@ struct vs_tun_cfg {
 };
 
 /**
- * vs_tun_new() - load the key and the TLS credentials, start listening
+ * vs_tun_new() - load the key or the TLS credentials, start listening
  * @cfg:	configuration; without a listener or a peer, nothing is loaded
  *		and the tunnel is idle (migrations buffer locally only)
  * @ops:	callbacks, kept (static storage)
@@ -234,6 +272,20 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
  */
 void vs_tun_free(struct vs_tun *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_tun, vs_tun_free)
+
+/**
+ * vs_tun_reload() - read the key file, or the CA, CRL, certificate and key,
+ * again (SIGHUP): new connections use them, established ones keep the
+ * credentials they were made with, except that with certificates a peer
+ * whose certificate no longer verifies (revoked by the new CRL, or from
+ * a CA no longer trusted) is disconnected, with one log line each
+ * @t:		tunnel, or NULL (nothing to do)
+ * @error:	set, and the credentials in use left alone, if the new ones
+ *		are refused (the same checks as at startup)
+ *
+ * Return: TRUE on success, and without a tunnel
+ */
+gboolean vs_tun_reload(struct vs_tun *t, GError **error);
 
 /**
  * vs_tun_add_peer() - configure one more peer
@@ -413,6 +465,16 @@ struct vs_tun_stats {
 	uint64_t connections_opened;
 	uint64_t auth_failures;		/* peers refused by the handshake, TLS included */
 	uint64_t tls_failures;		/* of those, refused by TLS (certificate, handshake) */
+	uint64_t handshake_timeouts;	/* of those, not done within the deadline */
+	uint64_t tls_record_errors;	/* records that did not verify after the handshake:
+					 * changed, spliced in or replayed on the way */
+	uint64_t version_refusals;	/* peers that speak another protocol version (v1) */
+	uint64_t preauth_refused;	/* accepted, closed at once: their address had
+					 * VS_TUN_PREAUTH_PER_SOURCE handshakes running */
+	uint64_t preauth_evicted;	/* handshakes closed to make room for a newer one */
+	uint64_t authed_refused;	/* authenticated beyond VS_TUN_AUTHED_MAX */
+	uint64_t slow_readers;		/* closed: the peer did not read what we queued */
+	uint64_t reloads;		/* credentials reloaded (vs_tun_reload()) */
 	uint64_t protocol_errors;
 	uint64_t streams_rejected;
 	uint64_t reconnects;

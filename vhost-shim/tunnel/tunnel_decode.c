@@ -17,6 +17,10 @@
  *
  * vs_tun_seq_check() is the destination's rule for a FRAME's sequence
  * number once it is decoded: new, duplicate (a resend) or gap.
+ *
+ * vs_tun_sniff() looks at the first bytes a peer sent, before any TLS:
+ * a TLS ClientHello, a version-1 HELLO in clear (refused with a clear
+ * error, docs/tunnel-protocol.md "Versions"), or neither.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -478,4 +482,53 @@ enum vs_tun_seq_verdict vs_tun_seq_check(uint64_t next_expected, uint64_t seq)
 	if (seq < next_expected)
 		return VS_TUN_SEQ_DUPLICATE;
 	return seq == next_expected ? VS_TUN_SEQ_NEW : VS_TUN_SEQ_GAP;
+}
+
+/*
+ * Security model: the bytes are the first ones a stranger sent.  Each byte
+ * is judged as soon as it is there, so that anything else is refused at its
+ * first wrong byte, and nothing past VS_TUN_SNIFF_LEN is looked at.
+ */
+enum vs_tun_sniff vs_tun_sniff(const uint8_t *buf, size_t len)
+{
+	static const uint8_t v1[VS_TUN_SNIFF_LEN] = {
+		0, 0, 0, 0,		/* len: checked below */
+		VS_TUN_MSG_HELLO, 0, 0, 0,	/* type, flags, reserved */
+		(uint8_t)(VS_TUN_MAGIC >> 24), (uint8_t)(VS_TUN_MAGIC >> 16),
+		(uint8_t)(VS_TUN_MAGIC >> 8), (uint8_t)VS_TUN_MAGIC,
+	};
+	size_t i, n = MIN(len, (size_t)VS_TUN_SNIFF_LEN);
+
+	if (!n)
+		return VS_TUN_SNIFF_MORE;
+	if (buf[0] == VS_TUN_TLS_RECORD_HANDSHAKE)
+		return n < 2 ? VS_TUN_SNIFF_MORE
+			     : buf[1] == VS_TUN_TLS_RECORD_VERSION_MAJOR ? VS_TUN_SNIFF_TLS
+									 : VS_TUN_SNIFF_OTHER;
+	/* a HELLO's len is VS_TUN_HELLO_MIN_MSG..VS_TUN_HELLO_MAX_MSG (< 256) */
+	for (i = 0; i < n; i++) {
+		bool ok = i < 3 ? buf[i] == 0
+			  : i == 3 ? buf[i] >= VS_TUN_HELLO_MIN_MSG && buf[i] <= VS_TUN_HELLO_MAX_MSG
+				   : buf[i] == v1[i];
+
+		if (!ok)
+			return VS_TUN_SNIFF_OTHER;
+	}
+	return n == VS_TUN_SNIFF_LEN ? VS_TUN_SNIFF_V1 : VS_TUN_SNIFF_MORE;
+}
+
+const char *vs_tun_sniff_str(enum vs_tun_sniff s)
+{
+	switch (s) {
+	case VS_TUN_SNIFF_MORE:
+		return "undecided";
+	case VS_TUN_SNIFF_TLS:
+		return "TLS";
+	case VS_TUN_SNIFF_V1:
+		return "tunnel protocol v1 in clear";
+	case VS_TUN_SNIFF_OTHER:
+	case VS_TUN_NUM_SNIFFS:
+		break;
+	}
+	return "neither TLS nor the tunnel protocol";
 }

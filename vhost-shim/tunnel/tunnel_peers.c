@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * tunnel_peers.c - the tunnel's peers and listener: configuration, the
- * outgoing connection to each peer and its reconnect backoff, accepted
- * connections, EXPECT announcements, init and shutdown
+ * tunnel_peers.c - the tunnel's peers: configuration, the outgoing
+ * connection to each peer and its reconnect backoff, EXPECT
+ * announcements, init, reload and shutdown
  *
  * Theory of operation: see tunnel.h and tunnel_priv.h.  vs_tun_new() takes
  * the peers and the listen address from its configuration (and
@@ -13,9 +13,11 @@
  * failed connect, or the close of a connection that still has streams or
  * EXPECTs to carry, schedules another with exponential backoff from
  * VS_TUN_RECONNECT_MIN_MS to VS_TUN_RECONNECT_MAX_MS
- * (tun_peer_schedule_reconnect()).  The listener accepts up to
- * TUN_MAX_CONNS connections in all and hands each to tunnel.c
- * (tun_conn_new()), which authenticates it before anything else.
+ * (tun_peer_schedule_reconnect()).  The listener is tunnel_listen.c.
+ *
+ * Credentials (tunnel_tls.c) are loaded by vs_tun_new() and again by
+ * vs_tun_reload(), from the paths kept in t->cred_cfg; each session keeps
+ * the credentials it was made with.
  */
 #include <errno.h>
 #include <string.h>
@@ -27,8 +29,6 @@
 #include "tunnel_tls.h"
 #include "util.h"
 #include "config.h"
-
-#define TUN_MAX_CONNS		 64
 
 struct tun_peer *tun_find_peer(const struct vs_tun *t, const char *name)
 {
@@ -105,17 +105,12 @@ void tun_peer_connect(struct tun_peer *p)
 			return;
 		}
 		c = tun_conn_new(p->tun, sock, true, p, desc);
-		if (!c)
-			return;
 		p->tun->stats.connections_opened++;
 		p->conn = c;
-		c->connected = !pending;
 		if (pending)
-			c->out_src = tun_io_watch(c, G_IO_OUT);	/* the connect's completion */
-		else if (tun_tls_enabled(p->tun))
-			tun_tls_start(c);
+			tun_conn_watch(c, false, true);	/* the connect's completion */
 		else
-			tun_conn_flush(c);
+			tun_sess_start(c);
 	}
 }
 
@@ -147,53 +142,11 @@ void vs_tun_announce_expect(struct vs_tun *t, const char *vm, const uint8_t mac[
 	vs_log(TUN, INFO, vm, "announced as expected to %u peer(s)", sent);
 }
 
-/* --- listener ------------------------------------------------------------- */
-
-static gboolean tun_accept_cb(GSocket *ls, GIOCondition cond, gpointer data)
-{
-	struct vs_tun *t = data;
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) ra = NULL;
-	g_autofree char *desc = NULL;
-	GSocket *s = g_socket_accept(ls, NULL, &err);
-	struct tun_conn *c;
-
-	if (!s)
-		return G_SOURCE_CONTINUE;
-	ra = g_socket_get_remote_address(s, NULL);
-	if (ra && G_IS_INET_SOCKET_ADDRESS(ra)) {
-		g_autofree char *a = g_inet_address_to_string(
-			g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(ra)));
-
-		desc = g_strdup_printf("from %s:%u", a,
-				       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(ra)));
-	} else {
-		desc = g_strdup("from ?");
-	}
-	if (g_list_length(t->conns) >= TUN_MAX_CONNS) {
-		vs_log(TUN, WARNING, NULL, "connection %s refused: %d connections", desc,
-		       TUN_MAX_CONNS);
-		g_socket_close(s, NULL);
-		g_object_unref(s);
-		return G_SOURCE_CONTINUE;
-	}
-	t->stats.connections_accepted++;
-	c = tun_conn_new(t, s, false, NULL, desc);
-	if (!c)
-		return G_SOURCE_CONTINUE;
-	c->connected = true;	/* accepted: TCP is up */
-	if (tun_tls_enabled(t))
-		tun_tls_start(c);
-	else
-		tun_conn_flush(c);
-	return G_SOURCE_CONTINUE;
-}
-
 /*
  * "IP:port" (or "localhost:port"); @any_port: port 0 is allowed, for a
  * listener that takes whatever port is free (the unit tests)
  */
-static GInetSocketAddress *tun_parse_addr(const char *text, bool any_port, GError **error)
+GInetSocketAddress *tun_parse_addr(const char *text, bool any_port, GError **error)
 {
 	g_autofree char *host = NULL, *port1 = NULL;
 	g_autoptr(GInetAddress) ia = NULL;
@@ -322,28 +275,6 @@ guint16 vs_tun_listen_port(const struct vs_tun *t)
 		       ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a)) : 0;
 }
 
-static gboolean tun_listen(struct vs_tun *t, const char *listen, GError **error)
-{
-	g_autoptr(GInetSocketAddress) la = tun_parse_addr(listen, true, error);
-	g_autoptr(GSocket) ls = NULL;
-
-	if (!la)
-		return FALSE;
-	ls = g_socket_new(g_socket_address_get_family(G_SOCKET_ADDRESS(la)),
-			  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-	if (!ls || !g_socket_bind(ls, G_SOCKET_ADDRESS(la), TRUE, error) ||
-	    !g_socket_listen(ls, error)) {
-		g_prefix_error(error, "tunnel listen %s: ", listen);
-		return FALSE;
-	}
-	g_socket_set_blocking(ls, FALSE);
-	t->listen_sock = g_steal_pointer(&ls);
-	t->listen_src = g_socket_create_source(t->listen_sock, G_IO_IN, NULL);
-	g_source_set_callback(t->listen_src, (GSourceFunc)(void (*)(void))tun_accept_cb, t, NULL);
-	g_source_attach(t->listen_src, NULL);
-	return TRUE;
-}
-
 struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops *ops,
 			  void *opaque, GError **error)
 {
@@ -369,12 +300,18 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	if (!cfg->listen && !cfg->n_peers)
 		return g_steal_pointer(&t);	/* no tunnel: migrations buffer locally only */
 	g_strlcpy(t->node_name, cfg->node_name, sizeof(t->node_name));
-	/* with TLS the key is optional; vs_cfg_validate() wants one or the other,
-	 * and refuses frames in clear over a non-loopback address unless
-	 * allow-cleartext=true (vs_cfg_tunnel_cleartext()) */
-	if (cfg->key_file && !vs_tun_load_psk(cfg->key_file, t->psk, &t->psk_len, error))
-		return NULL;
-	if (!tun_tls_init(t, cfg, error))
+	t->cred_cfg.key_file = g_strdup(cfg->key_file);
+	t->cred_cfg.tls = cfg->tls;
+	if (cfg->tls) {
+		t->cred_cfg.tls_ca = g_strdup(cfg->tls_ca);
+		t->cred_cfg.tls_cert = g_strdup(cfg->tls_cert);
+		t->cred_cfg.tls_key = g_strdup(cfg->tls_key);
+		t->cred_cfg.tls_crl = g_strdup(cfg->tls_crl);
+		t->cred_cfg.tls_crl_optional = cfg->tls_crl_optional;
+	}
+	/* with x509 the key is optional; vs_cfg_validate() wants one or the other */
+	t->creds = tun_creds_load(t, 1, error);
+	if (!t->creds)
 		return NULL;
 	for (i = 0; i < cfg->n_peers; i++)
 		if (!vs_tun_add_peer(t, cfg->peers[i].name, cfg->peers[i].address, error))
@@ -383,11 +320,63 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 		return NULL;
 	t->enabled = true;
 	vs_log(TUN, NOTICE, NULL,
-	       "tunnel: node %s, listening on %s, %u peer(s), %s%s, keepalive %u/%u ms",
-	       t->node_name, cfg->listen ? cfg->listen : "(none)", cfg->n_peers,
-	       tun_tls_enabled(t) ? "x509 TLS" : "no TLS", t->psk_len ? ", pre-shared key" : "",
-	       t->keepalive_ms, t->keepalive_timeout_ms);
+	       "tunnel: node %s, listening on %s, %u peer(s), TLS 1.3 with %s%s%s, keepalive "
+	       "%u/%u ms", t->node_name, cfg->listen ? cfg->listen : "(none)", cfg->n_peers,
+	       cfg->tls ? "certificates" : "a pre-shared key",
+	       cfg->tls && cfg->key_file ? " and a pre-shared key" : "",
+	       tun_creds_has_crl(t->creds) ? ", CRL" : "", t->keepalive_ms,
+	       t->keepalive_timeout_ms);
 	return g_steal_pointer(&t);
+}
+
+gboolean vs_tun_reload(struct vs_tun *t, GError **error)
+{
+	g_autoptr(GPtrArray) cut = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) victims = g_ptr_array_new();
+	struct tun_creds *cr;
+	unsigned int kept;
+	GList *l;
+	guint i;
+
+	if (!t || !t->enabled)
+		return TRUE;
+	cr = tun_creds_load(t, tun_creds_generation(t->creds) + 1, error);
+	if (!cr) {
+		g_prefix_error(error, "reload refused, the credentials in use stay: ");
+		return FALSE;
+	}
+	tun_creds_unref(t->creds);
+	t->creds = cr;
+	t->stats.reloads++;
+	/*
+	 * A peer the new CA or CRL no longer accepts is cut off now.  First
+	 * the verdicts, then the closes: a close runs callbacks, and
+	 * connections are freed only from idle callbacks, so the pointers
+	 * stay good until this returns
+	 */
+	for (l = t->conns; l; l = l->next) {
+		struct tun_conn *c = l->data;
+		char why[320];
+
+		if (!c->dead && !tun_sess_recheck(c, cr, why, sizeof(why))) {
+			g_ptr_array_add(victims, c);
+			g_ptr_array_add(cut, g_strdup(why));
+		}
+	}
+	kept = g_list_length(t->conns) - victims->len;
+	for (i = 0; i < victims->len; i++) {
+		struct tun_conn *c = g_ptr_array_index(victims, i);
+
+		if (c->dead)
+			continue;
+		t->stats.tls_failures++;
+		c->refused = true;
+		tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, g_ptr_array_index(cut, i));
+	}
+	vs_log(TUN, NOTICE, NULL, "credentials reloaded (generation %u): new connections use "
+	       "them, %u established connection(s) keep theirs, %u cut off",
+	       tun_creds_generation(cr), kept, victims->len);
+	return TRUE;
 }
 
 void vs_tun_free(struct vs_tun *t)
@@ -396,18 +385,15 @@ void vs_tun_free(struct vs_tun *t)
 		return;
 	while (t->conns)
 		tun_conn_close(t->conns->data, VS_TUN_ERR_SHUTDOWN, "shutting down");
-	if (t->listen_src) {
-		g_source_destroy(t->listen_src);
-		g_source_unref(t->listen_src);
-	}
-	if (t->listen_sock) {
-		g_socket_close(t->listen_sock, NULL);
-		g_object_unref(t->listen_sock);
-	}
+	tun_listen_stop(t);
 	if (t->peers)
 		g_ptr_array_unref(t->peers);
 	g_hash_table_destroy(t->in_by_vm);	/* emptied by the connections' close */
-	explicit_bzero(t->psk, sizeof(t->psk));
-	tun_tls_fini(t);
+	tun_creds_unref(t->creds);
+	g_free(t->cred_cfg.key_file);
+	g_free(t->cred_cfg.tls_ca);
+	g_free(t->cred_cfg.tls_cert);
+	g_free(t->cred_cfg.tls_key);
+	g_free(t->cred_cfg.tls_crl);
 	g_free(t);
 }

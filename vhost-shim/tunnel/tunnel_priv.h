@@ -4,15 +4,17 @@
  * else
  *
  * Theory of operation: the transport of tunnel.h is one module in a few
- * files.  tunnel.c has the connections (handshake, read, write, close)
+ * files.  tunnel.c has the connections (phases, read, write, close)
  * and dispatches every decoded message; tunnel_peers.c has the peers
- * (connect, reconnect backoff), the listener, init and shutdown;
- * tunnel_keepalive.c the keepalive (PING/PONG, timeout, probe).
- * tunnel_stream.c has the streams: the source's outgoing stream (retain,
- * flush, trim, take back, close) and the destination's incoming ones,
- * with the stream rules of both.  tunnel_io.c moves a connection's bytes,
- * through TLS or the plain socket, and tunnel_tls.c runs the TLS handshake
- * (tunnel_tls.h).  All run on the main loop thread, which owns each
+ * (connect, reconnect backoff), init, reload and shutdown;
+ * tunnel_listen.c the listener, the pre-authentication slots and the
+ * sniffing of a connection's first bytes; tunnel_keepalive.c the
+ * keepalive (PING/PONG, timeout, probe).  tunnel_stream.c has the
+ * streams: the source's outgoing stream (retain, flush, trim, take back,
+ * close) and the destination's incoming ones, with the stream rules of
+ * both.  tunnel_io.c moves a connection's bytes through its TLS session,
+ * tunnel_session.c runs the TLS handshake and tunnel_tls.c holds the
+ * credentials (tunnel_tls.h).  All run on the main loop thread, which owns each
  * struct vs_tun and everything it points to; every connection, peer and
  * stream points back at its tunnel, the only state there is.
  *
@@ -31,13 +33,47 @@
 #include <stdint.h>
 
 #include <gio/gio.h>
+#include <gnutls/gnutls.h>
 
 #include "tunnel.h"
 #include "tunnel_proto.h"
 
 struct tun_conn;
-struct tun_tls;
-struct tun_tls_op;
+struct tun_creds;
+
+/**
+ * enum tun_conn_phase - where a connection's transport is (its one
+ * setter, tun_conn_set_phase(), logs "OLD -> NEW" at debug level)
+ * @TUN_PHASE_CONNECTING: outgoing: the TCP connect is in flight
+ * @TUN_PHASE_SNIFFING: incoming: its first bytes are read to tell a TLS
+ *	ClientHello from a version-1 HELLO in clear (vs_tun_sniff())
+ * @TUN_PHASE_TLS: the TLS handshake is in flight (tunnel_session.c)
+ * @TUN_PHASE_UP: TLS is up: the HELLO/AUTH handshake (c->auth) and then
+ *	the streams run inside it
+ */
+enum tun_conn_phase {
+	TUN_PHASE_CONNECTING,
+	TUN_PHASE_SNIFFING,
+	TUN_PHASE_TLS,
+	TUN_PHASE_UP,
+	TUN_NUM_PHASES
+};
+
+/*
+ * One connection's TLS session (tunnel_session.c, tunnel_io.c).  GnuTLS
+ * reads and writes the connection's socket itself, through tunnel_io.c's
+ * pull and push functions, which also keep the peer's first bytes.
+ */
+struct tun_sess {
+	gnutls_session_t s;
+	struct tun_creds *creds;	/* those it was made with: a reference */
+	bool up;			/* handshake done */
+	bool broken;			/* a fatal TLS error: nothing more goes out */
+	size_t send_pending;		/* bytes of c->out in a record send that
+					 * returned GNUTLS_E_AGAIN (resumed with
+					 * NULL, 0, as GnuTLS wants) */
+	int io_errno;			/* errno of the last failed send or recv */
+};
 
 struct tun_peer {
 	struct vs_tun *tun;
@@ -58,12 +94,24 @@ struct tun_conn {
 	struct vs_tun *tun;
 	GSocket *sock;
 	GSource *in_src, *out_src;
+	GSource *more_src;		/* decrypted bytes wait in GnuTLS: read on */
+	GSource *flush_src;		/* frames queued: write them at the next turn */
 	bool initiator;
-	bool connected;			/* TCP connected */
+	enum tun_conn_phase phase;
 	bool dead;
+	bool refused;			/* closed for a TLS verdict: log a warning */
 	struct tun_peer *peer;		/* outgoing connections only */
-	GIOStream *tls;			/* TLS mode: the session, once its handshake is done */
-	struct tun_tls_op *tls_op;	/* TLS handshake in flight, else NULL */
+	struct tun_sess *sess;		/* from the TLS handshake on, else NULL */
+	/* the peer's first bytes: sniffed before TLS (incoming), kept for
+	 * the diagnosis of a failed handshake (outgoing) */
+	uint8_t first[VS_TUN_SNIFF_LEN];
+	size_t first_len;
+	size_t first_off;		/* of them, handed to GnuTLS */
+	/* incoming, until authenticated: a pre-authentication slot */
+	bool preauth;
+	bool known_src;			/* from a configured peer's address */
+	char src[48];			/* the remote IP address */
+	bool authed_slot;		/* incoming, authenticated: counted */
 	struct vs_tun_decoder dec;
 	struct vs_tun_auth auth;
 	GByteArray *out;
@@ -112,21 +160,35 @@ struct vs_tun_in {
 };
 
 
+/* The files the credentials come from, kept for reloads (SIGHUP) */
+struct tun_cred_cfg {
+	char *key_file;			/* NULL: none (x509 only) */
+	bool tls;			/* x509 */
+	char *tls_ca, *tls_cert, *tls_key;
+	char *tls_crl;			/* NULL: no CRL */
+	bool tls_crl_optional;		/* only if the file exists (at each load) */
+};
+
 /* One tunnel endpoint (tunnel.h): all the state the transport has */
 struct vs_tun {
 	const struct vs_tun_ops *ops;
 	void *opaque;			/* the callbacks' first argument */
 	bool enabled;
 	char node_name[VS_TUN_NODE_NAME_MAX + 1];
-	uint8_t psk[VS_TUN_PSK_MAX];
-	size_t psk_len;
-	struct tun_tls *tls;		/* tls=x509: credentials, else NULL */
+	struct tun_cred_cfg cred_cfg;
+	struct tun_creds *creds;	/* for new connections; sessions hold their own */
 	unsigned int keepalive_ms;	/* PING after this long without input */
 	unsigned int keepalive_timeout_ms; /* ERROR(TIMEOUT) after this long */
 	GSocket *listen_sock;
 	GSource *listen_src;
 	GPtrArray *peers;		/* struct tun_peer * */
-	GList *conns;			/* struct tun_conn * */
+	GList *conns;			/* struct tun_conn *, newest first */
+	/* pre-authentication slots (tunnel_listen.c) */
+	GHashTable *preauth_by_src;	/* remote IP -> handshakes running (GUINT) */
+	unsigned int n_preauth;		/* of those, from unknown addresses */
+	unsigned int n_authed_in;	/* incoming, authenticated */
+	gint64 refusal_logged_at;	/* refusals are logged once a second */
+	uint64_t refusals_unlogged;
 	GHashTable *in_by_vm;		/* VM name -> its one struct vs_tun_in */
 	uint32_t next_stream_id;
 	struct vs_tun_stats stats;
@@ -162,10 +224,17 @@ const char *tun_conn_peer_name(const struct tun_conn *c);
 void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /**
- * tun_conn_start_auth() - the transport is up: start the HELLO/AUTH
- * handshake keyed by @key and read the connection; closes @c on failure
+ * tun_conn_set_phase() - the one setter of c->phase
  * @c:		connection
- * @key:	the AUTH key: the pre-shared key, or one derived from TLS
+ * @next:	its new phase (phases only move forward)
+ */
+void tun_conn_set_phase(struct tun_conn *c, enum tun_conn_phase next);
+
+/**
+ * tun_conn_start_auth() - TLS is up: start the HELLO/AUTH handshake keyed
+ * by @key inside it; closes @c on failure
+ * @c:		connection
+ * @key:	the AUTH key, derived from the TLS session
  * @key_len:	its bytes, VS_TUN_PSK_MIN..VS_TUN_PSK_MAX
  *
  * Return: true on success
@@ -173,13 +242,42 @@ void tun_conn_protocol_error(struct tun_conn *c, const char *fmt, ...) G_GNUC_PR
 bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len);
 
 /**
- * tun_conn_transport_up() - can bytes go out on @c: TCP connected and,
- * in TLS mode, the TLS handshake done
+ * tun_conn_transport_up() - can messages go out on @c: its TLS session is
+ * up and intact
  * @c:		connection
  *
  * Return: true if so
  */
 bool tun_conn_transport_up(const struct tun_conn *c);
+
+/**
+ * tun_conn_watch() - what @c waits for on its socket: input, output, or
+ * both (a source is created or destroyed as needed)
+ * @c:		connection
+ * @in:		wait until readable
+ * @out:	wait until writable
+ */
+void tun_conn_watch(struct tun_conn *c, bool in, bool out);
+
+/*
+ * The text of the ERROR(BAD_VERSION) an older shim gets, which it logs as
+ * "peer ...: ERROR BAD_VERSION: <text>" (at most VS_TUN_ERROR_TEXT_MAX)
+ */
+#define VS_TUN_V1_REFUSAL_TEXT \
+	"this peer speaks tunnel protocol v2 (TLS 1.3) only: upgrade vhost-shim here to " \
+	"migrate to or from it"
+
+/**
+ * tun_conn_refuse_version() - the peer speaks tunnel protocol version
+ * @version (1): one log line that says to upgrade, counted
+ * (version_refusals), then close
+ * @c:		connection
+ * @version:	the peer's version
+ * @tell:	send it ERROR(BAD_VERSION, VS_TUN_V1_REFUSAL_TEXT) inside TLS
+ * @how:	how we know, for the log line
+ */
+void tun_conn_refuse_version(struct tun_conn *c, unsigned int version, bool tell,
+			     const char *how);
 
 /**
  * tun_conn_on_readable() - bytes (or EOF) to read on @c
@@ -222,6 +320,14 @@ bool tun_conn_ready(const struct tun_conn *c);
 void tun_conn_flush(struct tun_conn *c);
 
 /**
+ * tun_conn_flush_soon() - flush @c at the next turn of the main loop, so
+ * that the frames pushed in this one (the pump pushes up to its budget
+ * per tick) go out in full TLS records, not one record per frame
+ * @c:		connection
+ */
+void tun_conn_flush_soon(struct tun_conn *c);
+
+/**
  * tun_conn_queued() - bytes waiting in a connection's output queue
  * @c:		connection, or NULL
  *
@@ -230,23 +336,69 @@ void tun_conn_flush(struct tun_conn *c);
 size_t tun_conn_queued(const struct tun_conn *c);
 
 /**
- * tun_conn_new() - a new connection, TCP-connected or connecting, on the
- * list of connections with its handshake timer running; without TLS its
- * HELLO is queued (the caller flushes), with TLS the caller starts the TLS
- * handshake once TCP is up
+ * tun_conn_new() - a new connection on the list of connections, with its
+ * handshake deadline running: an outgoing one in TUN_PHASE_CONNECTING
+ * (the caller starts TLS once TCP is up), an accepted one in
+ * TUN_PHASE_SNIFFING, reading its first bytes
  * @t:		tunnel
  * @sock:	the socket, which the connection takes
  * @initiator:	we connected (true) or accepted (false)
  * @peer:	the configured peer we connected to, NULL if accepted
  * @desc:	"to addr:port" or "from addr:port", for the logs
  *
- * Return: the connection, or NULL if it was closed at once (a handshake
- * could not start: logged, and freed from an idle callback)
+ * Return: the connection
  */
 struct tun_conn *tun_conn_new(struct vs_tun *t, GSocket *sock, bool initiator,
 			      struct tun_peer *peer, const char *desc);
 
-/* --- tunnel_peers.c: peers, listener, init --- */
+/* --- tunnel_listen.c: the listener, pre-authentication slots, sniffing --- */
+
+/**
+ * tun_listen() - listen on "IP:port" (port 0: any free port)
+ * @t:		tunnel
+ * @listen:	address
+ * @error:	set on failure
+ *
+ * Return: TRUE on success
+ */
+gboolean tun_listen(struct vs_tun *t, const char *listen, GError **error);
+
+/**
+ * tun_listen_stop() - close the listener
+ * @t:		tunnel
+ */
+void tun_listen_stop(struct vs_tun *t);
+
+/**
+ * tun_conn_sniff() - an accepted connection's first bytes arrived: start
+ * TLS for a ClientHello, refuse a version-1 peer with a clear ERROR in its
+ * own protocol, close anything else; may close @c
+ * @c:		connection in TUN_PHASE_SNIFFING
+ */
+void tun_conn_sniff(struct tun_conn *c);
+
+/**
+ * tun_slot_release() - @c leaves its pre-authentication slot (it is
+ * authenticated or closing); it may take an authenticated one
+ * @c:		connection
+ * @authed:	it was authenticated: count it against VS_TUN_AUTHED_MAX
+ *
+ * Return: false if @authed and the authenticated connections are at their
+ * cap (the caller closes @c)
+ */
+bool tun_slot_release(struct tun_conn *c, bool authed);
+
+/* --- tunnel_peers.c: peers, init --- */
+
+/**
+ * tun_parse_addr() - "IP:port" or "localhost:port"
+ * @text:	address
+ * @any_port:	port 0 is allowed (a listener on any free port)
+ * @error:	set if it does not parse
+ *
+ * Return: the address, or NULL
+ */
+GInetSocketAddress *tun_parse_addr(const char *text, bool any_port, GError **error);
 
 /**
  * tun_peer_connect() - open the outgoing connection to @p, unless it is
@@ -292,33 +444,65 @@ void tun_conn_probe(struct tun_conn *c);
  */
 void tun_keepalive_socket(const struct vs_tun *t, GSocket *sock);
 
-/* --- tunnel_io.c: a connection's bytes, through TLS or the socket --- */
+/* --- tunnel_io.c: a connection's bytes, through its TLS session --- */
 
 /**
- * tun_io_send() - write what the transport takes now, never blocking
+ * tun_io_attach() - make @s read and write @c's socket (custom pull and
+ * push functions, which keep the peer's first bytes in c->first and hand
+ * GnuTLS those already sniffed first)
  * @c:		connection
- * @buf:	bytes
- * @len:	their number
+ * @s:		its new session
+ */
+void tun_io_attach(struct tun_conn *c, gnutls_session_t s);
+
+/**
+ * tun_io_send() - encrypt and write what the socket takes now, never
+ * blocking, from the start of c->out
+ * @c:		connection whose session is up
+ * @len:	bytes at the start of c->out to send (the first record of at
+ *		most 16 KiB goes)
  * @error:	G_IO_ERROR_WOULD_BLOCK when nothing fits now
  *
- * Return: bytes written, or -1 with @error set
+ * Return: bytes of c->out sent (to be removed from it), or -1 with @error
+ * set
  */
-gssize tun_io_send(struct tun_conn *c, const void *buf, size_t len, GError **error);
+gssize tun_io_send(struct tun_conn *c, size_t len, GError **error);
 
 /**
- * tun_io_recv() - read what is there, never blocking
- * @c:		connection
+ * tun_io_recv() - decrypt what is there, never blocking
+ * @c:		connection whose session is up
  * @buf:	room
  * @len:	its size
- * @error:	G_IO_ERROR_WOULD_BLOCK when nothing is there
+ * @error:	G_IO_ERROR_WOULD_BLOCK when nothing is there; a record that
+ *		does not verify (changed, spliced in, replayed) is counted
+ *		(tls_record_errors) and described here
  *
  * Return: bytes read, 0 at the end of the stream, or -1 with @error set
  */
 gssize tun_io_recv(struct tun_conn *c, void *buf, size_t len, GError **error);
 
 /**
- * tun_io_watch() - a source, attached to the default context, that calls
- * tun_conn_on_readable() (G_IO_IN) or tun_conn_on_writable() (G_IO_OUT)
+ * tun_sess_alert_str() - a fatal alert the peer sent, in words, with what
+ * it probably means (another key, our certificate refused...)
+ * @c:		connection whose session received the alert
+ *
+ * Return: "alert Certificate is bad: it refused our certificate" (g_free it)
+ */
+char *tun_sess_alert_str(const struct tun_conn *c);
+
+/**
+ * tun_io_pending() - does GnuTLS hold decrypted bytes not read yet (the
+ * socket will not say so)
+ * @c:		connection
+ *
+ * Return: true if so
+ */
+bool tun_io_pending(const struct tun_conn *c);
+
+/**
+ * tun_io_watch() - a source on @c's socket, attached to the default
+ * context, that calls tun_conn_on_readable() (G_IO_IN) or
+ * tun_conn_on_writable() (G_IO_OUT)
  * @c:		connection
  * @cond:	G_IO_IN or G_IO_OUT
  *

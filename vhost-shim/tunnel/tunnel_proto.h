@@ -10,18 +10,20 @@
  *    GByteArray or written to a caller's buffer.  They refuse (return 0,
  *    write nothing) a message that a decoder would reject, so a bug here
  *    cannot make the peer hang up.
- *  - struct vs_tun_decoder is fed whatever recv() returned, split anywhere,
+ *  - struct vs_tun_decoder is fed whatever TLS decrypted, split anywhere,
  *    and hands back one complete, validated message at a time.  The first
  *    violation kills it for good: the caller sends ERROR and closes.
  *  - struct vs_tun_auth is the handshake: HELLO each way, then AUTH each
  *    way, and a gate that refuses every other message until the peer has
- *    proven it holds the pre-shared key.
+ *    proven it holds the AUTH key (derived from the TLS session it runs in).
+ *  - vs_tun_sniff() tells a TLS ClientHello from a version-1 HELLO sent in
+ *    clear, before any TLS.
  *
- * The caller (the GIO tunnel) owns sockets, timers, randomness for nonces
- * (vs_tun_random_nonce()) and the key file (vs_tun_load_psk()).
+ * The caller (the GIO tunnel) owns sockets, TLS, timers, randomness for
+ * nonces (vs_tun_random_nonce()) and the key file (vs_tun_load_psk()).
  *
- * Files: names and encoders are in tunnel_codec.c, the decoder and
- * vs_tun_seq_check() in tunnel_decode.c (tunnel_codec_priv.h is what those
+ * Files: names and encoders are in tunnel_codec.c, the decoder, vs_tun_sniff()
+ * and vs_tun_seq_check() in tunnel_decode.c (tunnel_codec_priv.h is what those
  * two share), and the handshake, the key file and nonces in tunnel_auth.c.
  * This header is the interface of all three.
  *
@@ -351,6 +353,43 @@ enum vs_tun_seq_verdict {
  * Return: the verdict (TCP keeps order, so a gap is a sender bug)
  */
 enum vs_tun_seq_verdict vs_tun_seq_check(uint64_t next_expected, uint64_t seq);
+
+/* ---- The first bytes of a connection ------------------------------------ */
+
+/**
+ * enum vs_tun_sniff - what a connection's first bytes are
+ * @VS_TUN_SNIFF_MORE:	too few bytes to tell; nothing seen so far rules
+ *			either out (wait for more, up to VS_TUN_SNIFF_LEN)
+ * @VS_TUN_SNIFF_TLS:	a TLS handshake record (0x16 0x03): version 2
+ * @VS_TUN_SNIFF_V1:	a version-1 HELLO in clear (length, type HELLO,
+ *			flags and reserved 0, magic): an old shim
+ * @VS_TUN_SNIFF_OTHER:	neither
+ */
+enum vs_tun_sniff {
+	VS_TUN_SNIFF_MORE,
+	VS_TUN_SNIFF_TLS,
+	VS_TUN_SNIFF_V1,
+	VS_TUN_SNIFF_OTHER,
+	VS_TUN_NUM_SNIFFS
+};
+
+/**
+ * vs_tun_sniff() - tell a TLS ClientHello from a version-1 HELLO in clear
+ * @buf:	the first bytes the peer sent
+ * @len:	their number; bytes past VS_TUN_SNIFF_LEN are ignored
+ *
+ * Return: the verdict; a longer prefix of the same bytes never changes a
+ * verdict other than VS_TUN_SNIFF_MORE
+ */
+enum vs_tun_sniff vs_tun_sniff(const uint8_t *buf, size_t len);
+
+/**
+ * vs_tun_sniff_str() - a verdict for log lines
+ * @s:		verdict
+ *
+ * Return: a static string
+ */
+const char *vs_tun_sniff_str(enum vs_tun_sniff s);
 
 /* ---- Handshake --------------------------------------------------------- */
 

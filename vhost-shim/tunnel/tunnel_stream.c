@@ -11,7 +11,9 @@
  *   - flush: once the destination accepted the stream (VM_ACCEPT), frames
  *     from send_seq on go to the connection's output queue, up to
  *     VS_TUN_SEND_QUEUE_MAX; the rest wait for room (backpressure, never a
- *     drop: vs_tun_stream_can_push() tells the pump to stop).  It starts
+ *     drop: vs_tun_stream_can_push() tells the pump to stop).  The queue
+ *     goes to the socket at the next turn of the main loop, so a tick's
+ *     frames share TLS records instead of one record each.  It starts
  *     at s->unsent, the first frame not written, so a push costs O(1)
  *     however many frames are retained (a blackout keeps them all); only
  *     VM_ACCEPT, which moves send_seq back, looks it up again;
@@ -135,7 +137,8 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		vs_tun_encode_barrier(c->out, s->stream_id, s->barrier_seq);
 		s->barrier_due = false;
 	}
-	tun_conn_flush(c);
+	/* the frames of this main-loop turn together, in full TLS records */
+	tun_conn_flush_soon(c);
 }
 
 struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, const char *vm,

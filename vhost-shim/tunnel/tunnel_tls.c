@@ -1,141 +1,232 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * tunnel_tls.c - x509 mutual TLS under the tunnel: credentials, handshake
+ * tunnel_tls.c - the tunnel's TLS credentials: load, check, reload
  *
- * Theory of operation: see tunnel_tls.h.  tun_tls_init() loads the CA
- * (a GTlsFileDatabase), our certificate and its key once, and refuses to
- * start, naming the file, if one is missing or unreadable, if our
- * certificate is not valid now, does not verify against the CA for both
- * TLS server and client use, or does not name our node.  Every connection
- * then wraps its GSocket in a GTlsClientConnection (we dialled) or a
- * GTlsServerConnection (we accepted, client certificate REQUIRED), both
- * with our certificate and the CA as their only trust anchor, and runs the
- * handshake asynchronously on the main loop.
+ * Theory of operation: see tunnel_tls.h.  tun_creds_load() reads what the
+ * configuration names (the key file; with tls=x509 also the CA, the CRL,
+ * our certificate and its key) into one struct tun_creds, with GnuTLS
+ * credentials and the priority of its mode, and refuses, naming the file
+ * and what to fix, a key or a certificate a peer would refuse: a missing
+ * or unreadable file, a key file anyone else can read, a certificate not
+ * valid now, one that does not verify against the CA for both TLS server
+ * and client use (or that the CRL revokes), one that does not name our
+ * node.  At startup a refusal stops the daemon; on SIGHUP
+ * (vs_tun_reload()) it leaves the credentials in use alone.
  *
- * Verification: GnuTLS checks the chain, the dates and the key purpose
- * and reports problems through "accept-certificate"; that handler only
- * records them, except a bare BAD_IDENTITY, which it lets through: we give
- * GnuTLS no identity to check, because the identity rule is ours, applied
- * by tun_tls_peer_named() when the handshake is done and again when HELLO
- * names the peer.  A failed handshake is turned into one log line that
- * says what was wrong with which certificate, counted in auth_failures
- * and tls_failures, and the connection is closed; nothing is sent in
- * clear.  A handshake still in flight when its connection closes is
- * detached (op->c = NULL) and cancelled: its callback then only frees.
+ * Lifetime: the tunnel holds a reference on its current credentials, and
+ * every TLS session one on those it was made with, since GnuTLS keeps
+ * pointers to them for the whole session.  A reload replaces the tunnel's;
+ * the old ones go with their last session.  So established connections
+ * keep their keys and certificates, and new ones use the new files.
  *
- * Once TLS is up, the AUTH key is derived from the session (tunnel_tls.h)
- * and tunnel.c starts the HELLO/AUTH handshake inside TLS.
+ * The pre-shared key reaches GnuTLS's server side through a callback that
+ * finds the session's own credentials (gnutls_session_get_ptr() is the
+ * connection); the client side gets it once, at load.  Keys are wiped
+ * when the last reference goes.
  */
 #include <string.h>
-
-#include <gio/gio.h>
+#include <time.h>
 
 #include "log.h"
 #include "tunnel_priv.h"
+#include "tunnel_proto.h"
 #include "tunnel_tls.h"
 
-#define TLS_EXPORTER_LEN	32	/* RFC 9266 tls-exporter: 32 bytes */
-
-/* A tunnel's TLS credentials (vs_tun.tls), owned by the main loop thread */
-struct tun_tls {
-	GTlsCertificate *cert;		/* ours, with its private key */
-	GTlsDatabase *ca;		/* the only trust anchor */
-	char *ca_path;			/* for log lines */
+struct tun_creds {
+	gint ref;
+	unsigned int generation;
+	uint8_t psk[VS_TUN_PSK_MAX];	/* key-file, if any */
+	size_t psk_len;
+	bool x509;
+	gnutls_priority_t prio;
+	gnutls_psk_client_credentials_t psk_client;	/* pre-shared key mode */
+	gnutls_psk_server_credentials_t psk_server;
+	gnutls_certificate_credentials_t cert;		/* x509: ours, CA, CRL */
+	gnutls_x509_trust_list_t trust;			/* x509: CA and CRL, to verify */
+	char *ca_path;
+	bool crl;					/* a CRL is loaded */
 };
 
-/* A handshake in flight; outlives its connection if that closes first */
-struct tun_tls_op {
-	struct tun_conn *c;		/* NULL once the connection is gone */
-	GIOStream *conn;		/* the GTlsConnection */
-	GCancellable *cancel;
-	GTlsCertificateFlags rejected;	/* what accept-certificate refused */
-	char *rejected_subject;		/* the refused certificate's subject */
-};
-
-bool tun_tls_enabled(const struct vs_tun *t)
+struct tun_creds *tun_creds_ref(struct tun_creds *cr)
 {
-	return t->tls != NULL;
+	g_atomic_int_inc(&cr->ref);
+	return cr;
 }
 
-/* "expired, not signed by our CA" for the bits of @f */
-static char *tls_flags_str(GTlsCertificateFlags f)
+void tun_creds_unref(struct tun_creds *cr)
+{
+	if (!cr || !g_atomic_int_dec_and_test(&cr->ref))
+		return;
+	if (cr->prio)
+		gnutls_priority_deinit(cr->prio);
+	if (cr->psk_client)
+		gnutls_psk_free_client_credentials(cr->psk_client);
+	if (cr->psk_server)
+		gnutls_psk_free_server_credentials(cr->psk_server);
+	if (cr->cert)
+		gnutls_certificate_free_credentials(cr->cert);
+	if (cr->trust)
+		gnutls_x509_trust_list_deinit(cr->trust, 1);
+	explicit_bzero(cr->psk, sizeof(cr->psk));
+	g_free(cr->ca_path);
+	g_free(cr);
+}
+
+bool tun_creds_x509(const struct tun_creds *cr)
+{
+	return cr->x509;
+}
+
+bool tun_creds_has_crl(const struct tun_creds *cr)
+{
+	return cr && cr->crl;
+}
+
+unsigned int tun_creds_generation(const struct tun_creds *cr)
+{
+	return cr->generation;
+}
+
+const uint8_t *tun_creds_psk(const struct tun_creds *cr, size_t *len)
+{
+	*len = cr->psk_len;
+	return cr->psk;
+}
+
+const char *tun_creds_ca_path(const struct tun_creds *cr)
+{
+	return cr->ca_path ? cr->ca_path : "";
+}
+
+int tun_creds_apply(struct tun_creds *cr, gnutls_session_t session, bool server)
+{
+	int r = gnutls_priority_set(session, cr->prio);
+
+	if (r < 0)
+		return r;
+	if (!cr->x509)
+		return server ? gnutls_credentials_set(session, GNUTLS_CRD_PSK, cr->psk_server)
+			      : gnutls_credentials_set(session, GNUTLS_CRD_PSK, cr->psk_client);
+	r = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cr->cert);
+	if (r < 0)
+		return r;
+	if (server) {
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+		/*
+		 * Do not name our CA in the CertificateRequest: a client whose
+		 * certificate comes from another CA would then send none, and
+		 * the log would say "no certificate" instead of naming the
+		 * certificate and what is wrong with it
+		 */
+		gnutls_certificate_send_x509_rdn_sequence(session, 1);
+	}
+	return 0;
+}
+
+/* ---- Certificates: names and verdicts ---------------------------------- */
+
+char *tun_tls_status_str(unsigned int status)
 {
 	static const struct {
-		GTlsCertificateFlags flag;
+		unsigned int flag;
 		const char *text;
 	} names[] = {
-		{ G_TLS_CERTIFICATE_UNKNOWN_CA, "not signed by our CA" },
-		{ G_TLS_CERTIFICATE_BAD_IDENTITY, "does not name the node" },
-		{ G_TLS_CERTIFICATE_NOT_ACTIVATED, "not valid yet" },
-		{ G_TLS_CERTIFICATE_EXPIRED, "expired" },
-		{ G_TLS_CERTIFICATE_REVOKED, "revoked" },
-		{ G_TLS_CERTIFICATE_INSECURE, "uses an insecure algorithm" },
-		{ G_TLS_CERTIFICATE_GENERIC_ERROR, "cannot be verified" },
+		{ GNUTLS_CERT_SIGNER_NOT_FOUND, "not signed by our CA" },
+		{ GNUTLS_CERT_SIGNER_NOT_CA, "signed by a certificate that is not a CA" },
+		{ GNUTLS_CERT_REVOKED, "revoked (tls-crl)" },
+		{ GNUTLS_CERT_NOT_ACTIVATED, "not valid yet" },
+		{ GNUTLS_CERT_EXPIRED, "expired" },
+		{ GNUTLS_CERT_PURPOSE_MISMATCH, "not for this use (key purpose)" },
+		{ GNUTLS_CERT_INSECURE_ALGORITHM, "uses an insecure algorithm" },
+		{ GNUTLS_CERT_SIGNATURE_FAILURE, "bad signature" },
+		{ GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE, "breaks its signer's constraints" },
+		{ GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED, "tls-crl is out of date" },
+		{ GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE, "tls-crl is issued in the future" },
+		{ GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS, "has an unknown critical extension" },
 	};
 	GString *s = g_string_new(NULL);
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (f & names[i].flag)
+		if (status & names[i].flag)
 			g_string_append_printf(s, "%s%s", s->len ? ", " : "", names[i].text);
 	if (!s->len)
-		g_string_append(s, "rejected");
+		g_string_append(s, "cannot be verified");
 	return g_string_free(s, FALSE);
 }
 
-/*
- * The names a certificate carries, for tunnel_tls_id.c: its CN (NULL if
- * none or ambiguous) and its DNS subjectAltNames as a NULL-terminated
- * vector.  A DNS name with a NUL or of 256 bytes or more is left out.
- */
-static void tls_cert_names(GTlsCertificate *cert, char **cn, GStrv *dns)
+char *tun_tls_crt_subject(gnutls_x509_crt_t crt)
 {
-	g_autofree char *dn = g_tls_certificate_get_subject_name(cert);
-	g_autoptr(GPtrArray) names = g_tls_certificate_get_dns_names(cert);
-	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-	guint i;
+	gnutls_datum_t dn = { NULL, 0 };
+	char *s;
 
-	*cn = vs_tun_tls_dn_common_name(dn);
-	for (i = 0; names && i < names->len; i++) {
-		gsize len;
-		const char *d = g_bytes_get_data(g_ptr_array_index(names, i), &len);
-
-		if (d && len && len < 256 && !memchr(d, '\0', len)) {
-			g_autofree char *name = g_strndup(d, len);
-
-			g_strv_builder_add(b, name);
-		}
-	}
-	*dns = g_strv_builder_end(b);
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 || !dn.data)
+		return g_strdup("?");
+	s = g_strndup((const char *)dn.data, dn.size);
+	gnutls_free(dn.data);
+	return s;
 }
 
-static bool tls_cert_names_node(GTlsCertificate *cert, const char *name)
+/*
+ * The names a certificate carries, for tunnel_tls_id.c: its subject DN
+ * (its CN is found there) and its DNS subjectAltNames as a NULL-terminated
+ * vector.  A DNS name with a NUL or of 256 bytes or more is left out.
+ */
+bool tun_tls_crt_names_node(gnutls_x509_crt_t crt, const char *name)
 {
-	g_autofree char *cn = NULL;
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	g_autofree char *dn = tun_tls_crt_subject(crt);
+	g_autofree char *cn = vs_tun_tls_dn_common_name(dn);
 	g_auto(GStrv) dns = NULL;
+	unsigned int i;
 
-	tls_cert_names(cert, &cn, &dns);
+	for (i = 0; i < 64; i++) {
+		char buf[256];
+		size_t size = sizeof(buf) - 1;
+		int r = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
+
+		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (r == GNUTLS_E_SHORT_MEMORY_BUFFER || r != GNUTLS_SAN_DNSNAME)
+			continue;	/* too long for a node name, or not a DNS name */
+		if (size && size < sizeof(buf) && !memchr(buf, '\0', size)) {
+			buf[size] = '\0';
+			g_strv_builder_add(b, buf);
+		}
+	}
+	dns = g_strv_builder_end(b);
 	return vs_tun_tls_names_match(cn, (const char *const *)dns, name);
 }
 
-bool tun_tls_peer_named(struct tun_conn *c, const char *name, char *why, size_t why_len)
+bool tun_creds_verify_chain(const struct tun_creds *cr, gnutls_x509_crt_t *chain, unsigned int n,
+			    bool server, char *why, size_t why_len)
 {
-	GTlsCertificate *cert = c->tls ? g_tls_connection_get_peer_certificate(
-						 G_TLS_CONNECTION(c->tls)) : NULL;
-	g_autofree char *dn = NULL;
+	gnutls_typed_vdata_st purpose = {
+		.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		.data = (unsigned char *)(server ? GNUTLS_KP_TLS_WWW_SERVER
+						 : GNUTLS_KP_TLS_WWW_CLIENT),
+	};
+	unsigned int status = 0;
+	int r = gnutls_x509_trust_list_verify_crt2(cr->trust, chain, n, &purpose, 1, 0, &status,
+						   NULL);
 
-	if (cert && tls_cert_names_node(cert, name))
-		return true;
-	dn = cert ? g_tls_certificate_get_subject_name(cert) : NULL;
-	g_snprintf(why, why_len, "TLS: peer certificate (%s) does not name node %s",
-		   dn ? dn : "none", name);
-	return false;
+	if (r < 0) {
+		g_snprintf(why, why_len, "%s", gnutls_strerror(r));
+		return false;
+	}
+	if (status) {
+		g_autofree char *what = tun_tls_status_str(status);
+
+		g_snprintf(why, why_len, "%s", what);
+		return false;
+	}
+	return true;
 }
 
-/* ---- Startup: our credentials ----------------------------------------- */
+/* ---- Loading ------------------------------------------------------------ */
 
 /* Read @path fully, so that a missing or unreadable file says so plainly */
-static gboolean tls_check_readable(const char *key, const char *path, GError **error)
+static gboolean creds_check_readable(const char *key, const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
 	g_autoptr(GError) err = NULL;
@@ -154,287 +245,195 @@ static gboolean tls_check_readable(const char *key, const char *path, GError **e
 	return TRUE;
 }
 
-static gboolean tls_check_dates(GTlsCertificate *cert, const char *path, GError **error)
+static char *creds_time_str(time_t t)
 {
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autoptr(GDateTime) from = g_tls_certificate_get_not_valid_before(cert);
-	g_autoptr(GDateTime) until = g_tls_certificate_get_not_valid_after(cert);
+	g_autoptr(GDateTime) d = g_date_time_new_from_unix_utc(t);
 
-	if (from && g_date_time_compare(now, from) < 0) {
-		g_autofree char *t = g_date_time_format_iso8601(from);
-
-		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: not valid before %s",
-			    path, t);
-		return FALSE;
-	}
-	if (until && g_date_time_compare(now, until) > 0) {
-		g_autofree char *t = g_date_time_format_iso8601(until);
-
-		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: expired on %s", path, t);
-		return FALSE;
-	}
-	return TRUE;
+	return d ? g_date_time_format_iso8601(d) : g_strdup_printf("%lld", (long long)t);
 }
 
 /* Our certificate must pass the checks a peer will make, in both roles */
-static gboolean tls_check_chain(struct tun_tls *tls, GTlsCertificate *cert, const char *path,
-				GError **error)
+static gboolean creds_check_own(struct tun_creds *cr, const struct vs_tun *t, GError **error)
 {
-	static const char *const purposes[] = { G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER,
-						G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT };
-	size_t i;
+	const char *path = t->cred_cfg.tls_cert;
+	g_autofree char *data = NULL;
+	gnutls_x509_crt_t *chain = NULL;
+	unsigned int n = 0, i;
+	gboolean ok = FALSE;
+	gsize len = 0;
+	time_t now = time(NULL);
+	char why[200];
+	gnutls_datum_t d;
+	int r;
 
-	for (i = 0; i < G_N_ELEMENTS(purposes); i++) {
-		g_autoptr(GError) err = NULL;
-		GTlsCertificateFlags f = g_tls_database_verify_chain(
-			tls->ca, cert, purposes[i], NULL, NULL, G_TLS_DATABASE_VERIFY_NONE, NULL, &err);
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		len = 0;
+	d.data = (unsigned char *)data;
+	d.size = (unsigned int)len;
+	r = gnutls_x509_crt_list_import2(&chain, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+	if (r < 0 || !n) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: %s", path,
+			    r < 0 ? gnutls_strerror(r) : "no certificate in it");
+		goto out;
+	}
+	if (gnutls_x509_crt_get_activation_time(chain[0]) > now) {
+		g_autofree char *at = creds_time_str(gnutls_x509_crt_get_activation_time(chain[0]));
 
-		if (err) {
-			g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: %s", path,
-				    err->message);
-			return FALSE;
-		}
-		if (f) {
-			g_autofree char *what = tls_flags_str(f);
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: not valid before %s",
+			    path, at);
+		goto out;
+	}
+	if (gnutls_x509_crt_get_expiration_time(chain[0]) < now) {
+		g_autofree char *at = creds_time_str(gnutls_x509_crt_get_expiration_time(chain[0]));
 
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s: expired on %s", path, at);
+		goto out;
+	}
+	for (i = 0; i < 2; i++)
+		if (!tun_creds_verify_chain(cr, chain, n, i == 0, why, sizeof(why))) {
 			g_set_error(error, VS_TUN_ERROR, 0,
-				    "[tunnel] tls-cert %s does not verify against tls-ca %s as a TLS "
-				    "%s: %s", path, tls->ca_path, i ? "client" : "server", what);
-			return FALSE;
+				    "[tunnel] tls-cert %s does not verify against tls-ca %s as a "
+				    "TLS %s: %s", path, cr->ca_path, i ? "client" : "server", why);
+			goto out;
 		}
-	}
-	return TRUE;
-}
-
-static void tls_free(struct tun_tls *tls)
-{
-	if (!tls)
-		return;
-	g_clear_object(&tls->cert);
-	g_clear_object(&tls->ca);
-	g_free(tls->ca_path);
-	g_free(tls);
-}
-
-gboolean tun_tls_init(struct vs_tun *t, const struct vs_tun_cfg *cfg, GError **error)
-{
-	const char *cert_path = cfg->tls_cert, *key_path = cfg->tls_key;
-	g_autoptr(GError) err = NULL;
-	struct tun_tls *tls;
-
-	if (!cfg->tls)
-		return TRUE;
-	if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
-		g_set_error(error, VS_TUN_ERROR, 0,
-			    "[tunnel] tls=x509: GIO has no TLS backend (install glib-networking)");
-		return FALSE;
-	}
-	if (!tls_check_readable("tls-ca", cfg->tls_ca, error) ||
-	    !tls_check_readable("tls-cert", cert_path, error) ||
-	    !tls_check_readable("tls-key", key_path, error))
-		return FALSE;
-	tls = g_new0(struct tun_tls, 1);
-	tls->ca_path = g_strdup(cfg->tls_ca);
-	tls->ca = g_tls_file_database_new(tls->ca_path, &err);
-	if (!tls->ca) {
-		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-ca %s: %s", tls->ca_path,
-			    err->message);
-		goto fail;
-	}
-	tls->cert = g_tls_certificate_new_from_files(cert_path, key_path, &err);
-	if (!tls->cert) {
-		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s, tls-key %s: %s",
-			    cert_path, key_path, err->message);
-		goto fail;
-	}
-	if (!tls_check_dates(tls->cert, cert_path, error) ||
-	    !tls_check_chain(tls, tls->cert, cert_path, error))
-		goto fail;
-	if (!tls_cert_names_node(tls->cert, t->node_name)) {
-		g_autofree char *dn = g_tls_certificate_get_subject_name(tls->cert);
+	if (!tun_tls_crt_names_node(chain[0], t->node_name)) {
+		g_autofree char *dn = tun_tls_crt_subject(chain[0]);
 
 		g_set_error(error, VS_TUN_ERROR, 0,
 			    "[tunnel] tls-cert %s (%s) does not name this node '%s': peers would "
-			    "refuse it (give it DNS subjectAltName %s)", cert_path, dn ? dn : "?",
-			    t->node_name, t->node_name);
+			    "refuse it (give it DNS subjectAltName %s)", path, dn, t->node_name,
+			    t->node_name);
+		goto out;
+	}
+	ok = TRUE;
+out:
+	for (i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(chain[i]);
+	gnutls_free(chain);
+	return ok;
+}
+
+static gboolean creds_load_x509(struct tun_creds *cr, const struct vs_tun *t, GError **error)
+{
+	const struct tun_cred_cfg *cc = &t->cred_cfg;
+	/* the default CRL file counts only if it is there, now */
+	const char *crl = cc->tls_crl && (!cc->tls_crl_optional ||
+					  g_file_test(cc->tls_crl, G_FILE_TEST_EXISTS))
+				  ? cc->tls_crl : NULL;
+	int r;
+
+	if (!creds_check_readable("tls-ca", cc->tls_ca, error) ||
+	    !creds_check_readable("tls-cert", cc->tls_cert, error) ||
+	    !creds_check_readable("tls-key", cc->tls_key, error) ||
+	    (crl && !creds_check_readable("tls-crl", crl, error)))
+		return FALSE;
+	cr->ca_path = g_strdup(cc->tls_ca);
+	if (gnutls_certificate_allocate_credentials(&cr->cert) < 0 ||
+	    gnutls_x509_trust_list_init(&cr->trust, 0) < 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] TLS: out of memory");
+		return FALSE;
+	}
+	/* CRLs are checked against the CA as they are added (CA first) */
+	gnutls_certificate_set_flags(cr->cert, GNUTLS_CERTIFICATE_VERIFY_CRLS);
+	r = gnutls_certificate_set_x509_trust_file(cr->cert, cc->tls_ca, GNUTLS_X509_FMT_PEM);
+	if (r <= 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-ca %s: %s", cc->tls_ca,
+			    r < 0 ? gnutls_strerror(r) : "no certificate in it");
+		return FALSE;
+	}
+	if (crl) {
+		r = gnutls_certificate_set_x509_crl_file(cr->cert, crl, GNUTLS_X509_FMT_PEM);
+		if (r <= 0) {
+			g_set_error(error, VS_TUN_ERROR, 0,
+				    "[tunnel] tls-crl %s: %s (a PEM CRL signed by tls-ca %s, before "
+				    "its next update date)", crl,
+				    r < 0 ? gnutls_strerror(r) : "no valid CRL in it", cc->tls_ca);
+			return FALSE;
+		}
+		cr->crl = true;
+	}
+	r = gnutls_x509_trust_list_add_trust_file(cr->trust, cc->tls_ca, crl,
+						  GNUTLS_X509_FMT_PEM, GNUTLS_TL_VERIFY_CRL, 0);
+	if (r <= 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-ca %s: %s", cc->tls_ca,
+			    r < 0 ? gnutls_strerror(r) : "no certificate in it");
+		return FALSE;
+	}
+	r = gnutls_certificate_set_x509_key_file2(cr->cert, cc->tls_cert, cc->tls_key,
+						  GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r < 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] tls-cert %s, tls-key %s: %s",
+			    cc->tls_cert, cc->tls_key, gnutls_strerror(r));
+		return FALSE;
+	}
+	return creds_check_own(cr, t, error);
+}
+
+/*
+ * GnuTLS server side: the key for the identity the client named.  The
+ * session's credentials are those of its connection (a reload in the
+ * middle of a handshake does not change them).  One identity only.
+ */
+static int creds_psk_server_cb(gnutls_session_t session, const gnutls_datum_t *identity,
+			       gnutls_datum_t *key)
+{
+	struct tun_conn *c = gnutls_session_get_ptr(session);
+	const struct tun_creds *cr = c ? tun_sess_creds(c) : NULL;
+
+	if (!cr || !cr->psk_len || identity->size != strlen(VS_TUN_TLS_PSK_IDENTITY) ||
+	    memcmp(identity->data, VS_TUN_TLS_PSK_IDENTITY, identity->size))
+		return -1;
+	key->data = gnutls_malloc(cr->psk_len);
+	if (!key->data)
+		return -1;
+	memcpy(key->data, cr->psk, cr->psk_len);
+	key->size = (unsigned int)cr->psk_len;
+	return 0;
+}
+
+static gboolean creds_load_psk(struct tun_creds *cr, GError **error)
+{
+	gnutls_datum_t key = { cr->psk, (unsigned int)cr->psk_len };
+
+	if (gnutls_psk_allocate_client_credentials(&cr->psk_client) < 0 ||
+	    gnutls_psk_allocate_server_credentials(&cr->psk_server) < 0 ||
+	    gnutls_psk_set_client_credentials(cr->psk_client, VS_TUN_TLS_PSK_IDENTITY, &key,
+					      GNUTLS_PSK_KEY_RAW) < 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] TLS: cannot set up the pre-shared key");
+		return FALSE;
+	}
+	gnutls_psk_set_server_credentials_function2(cr->psk_server, creds_psk_server_cb);
+	return TRUE;
+}
+
+struct tun_creds *tun_creds_load(const struct vs_tun *t, unsigned int generation,
+				 GError **error)
+{
+	const struct tun_cred_cfg *cc = &t->cred_cfg;
+	struct tun_creds *cr = g_new0(struct tun_creds, 1);
+	const char *prio = cc->tls ? VS_TUN_TLS_PRIORITY_X509 : VS_TUN_TLS_PRIORITY_PSK;
+	const char *bad = NULL;
+	int r;
+
+	cr->ref = 1;
+	cr->generation = generation;
+	cr->x509 = cc->tls;
+	if (cc->key_file && !vs_tun_load_psk(cc->key_file, cr->psk, &cr->psk_len, error))
+		goto fail;
+	if (!cc->tls && !cr->psk_len) {
+		g_set_error(error, VS_TUN_ERROR, 0, "[tunnel] key-file or tls=x509 is required");
 		goto fail;
 	}
-	t->tls = tls;
-	vs_log(TUN, INFO, NULL, "TLS: certificate %s, CA %s", cert_path, tls->ca_path);
-	return TRUE;
+	if (cc->tls ? !creds_load_x509(cr, t, error) : !creds_load_psk(cr, error))
+		goto fail;
+	r = gnutls_priority_init(&cr->prio, prio, &bad);
+	if (r < 0) {
+		g_set_error(error, VS_TUN_ERROR, 0, "TLS priority \"%s\": %s at \"%s\"", prio,
+			    gnutls_strerror(r), bad ? bad : "?");
+		goto fail;
+	}
+	return cr;
 fail:
-	tls_free(tls);
-	return FALSE;
-}
-
-void tun_tls_fini(struct vs_tun *t)
-{
-	tls_free(t->tls);
-	t->tls = NULL;
-}
-
-/* ---- Per connection ---------------------------------------------------- */
-
-static void tls_op_free(struct tun_tls_op *op)
-{
-	if (op->conn)
-		g_signal_handlers_disconnect_by_data(op->conn, op);
-	g_clear_object(&op->conn);
-	g_clear_object(&op->cancel);
-	g_free(op->rejected_subject);
-	g_free(op);
-}
-
-/* GnuTLS found problems with the peer's certificate: record them */
-static gboolean tls_accept_certificate_cb(GTlsConnection *conn, GTlsCertificate *peer_cert,
-					  GTlsCertificateFlags errors, gpointer data)
-{
-	struct tun_tls_op *op = data;
-
-	/* we give GnuTLS no identity to check (a server never has one): the
-	 * identity rule is ours, applied once the handshake is done */
-	if (!(errors & ~G_TLS_CERTIFICATE_BAD_IDENTITY))
-		return TRUE;
-	op->rejected = errors & ~G_TLS_CERTIFICATE_BAD_IDENTITY;
-	g_free(op->rejected_subject);
-	op->rejected_subject = g_tls_certificate_get_subject_name(peer_cert);
-	return FALSE;
-}
-
-/* The AUTH key of a TLS session (tunnel_tls.h); FALSE with @why set */
-static bool tls_auth_key(struct tun_conn *c, uint8_t key[TLS_EXPORTER_LEN], char **why)
-{
-	g_autoptr(GByteArray) exporter = g_byte_array_new();
-	g_autoptr(GError) err = NULL;
-	gsize len = TLS_EXPORTER_LEN;
-	GHmac *h;
-
-	if (!g_tls_connection_get_channel_binding_data(G_TLS_CONNECTION(c->tls),
-						       G_TLS_CHANNEL_BINDING_TLS_EXPORTER,
-						       exporter, &err) ||
-	    exporter->len != TLS_EXPORTER_LEN) {
-		*why = g_strdup_printf("TLS: no tls-exporter channel binding: %s",
-				       err ? err->message : "wrong length");
-		return false;
-	}
-	if (!c->tun->psk_len) {
-		memcpy(key, exporter->data, TLS_EXPORTER_LEN);
-	} else {
-		h = g_hmac_new(G_CHECKSUM_SHA256, c->tun->psk, c->tun->psk_len);
-		g_hmac_update(h, exporter->data, exporter->len);
-		g_hmac_get_digest(h, key, &len);
-		g_hmac_unref(h);
-	}
-	explicit_bzero(exporter->data, exporter->len);
-	return true;
-}
-
-/* Refuse the peer: one log line (tun_conn_close()), two counters */
-static void tls_refuse(struct tun_conn *c, const char *why)
-{
-	c->tun->stats.auth_failures++;
-	c->tun->stats.tls_failures++;
-	tun_conn_close(c, VS_TUN_ERR_AUTH_FAIL, why);
-}
-
-/* The text for a failed handshake: ours to say what was wrong */
-static char *tls_failure_str(const struct tun_tls *tls, const struct tun_tls_op *op,
-			     const GError *err)
-{
-	if (op->rejected) {
-		g_autofree char *what = tls_flags_str(op->rejected);
-
-		return g_strdup_printf("TLS: peer certificate (%s) refused: %s (tls-ca %s)",
-				       op->rejected_subject ? op->rejected_subject : "?", what,
-				       tls->ca_path);
-	}
-	if (g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
-		return g_strdup("TLS: peer sent no certificate");
-	return g_strdup_printf("TLS handshake failed: %s", err->message);
-}
-
-static void tls_handshake_done_cb(GObject *src, GAsyncResult *res, gpointer data)
-{
-	struct tun_tls_op *op = data;
-	struct tun_conn *c = op->c;
-	g_autoptr(GError) err = NULL;
-	g_autofree char *why = NULL;
-	uint8_t key[TLS_EXPORTER_LEN];
-	char text[200];
-	bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(src), res, &err);
-
-	if (!c) {		/* the connection closed meanwhile */
-		tls_op_free(op);
-		return;
-	}
-	c->tls_op = NULL;
-	if (!ok) {
-		why = tls_failure_str(c->tun->tls, op, err);
-		tls_op_free(op);
-		tls_refuse(c, why);
-		return;
-	}
-	g_signal_handlers_disconnect_by_data(op->conn, op);
-	c->tls = g_steal_pointer(&op->conn);
-	tls_op_free(op);
-	/* the peer answering at this address must be the one we dialled */
-	if (c->initiator && !tun_tls_peer_named(c, c->peer->name, text, sizeof(text))) {
-		tls_refuse(c, text);
-		return;
-	}
-	if (!tls_auth_key(c, key, &why)) {
-		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
-		return;
-	}
-	vs_log(TUN, INFO, NULL, "connection %s: TLS up", c->desc);
-	if (tun_conn_start_auth(c, key, sizeof(key)))
-		tun_conn_flush(c);
-	explicit_bzero(key, sizeof(key));
-}
-
-void tun_tls_start(struct tun_conn *c)
-{
-	const struct tun_tls *tls = c->tun->tls;
-	g_autoptr(GSocketConnection) base = g_socket_connection_factory_create_connection(c->sock);
-	g_autoptr(GError) err = NULL;
-	struct tun_tls_op *op;
-	GIOStream *conn;
-
-	if (c->initiator) {
-		conn = g_tls_client_connection_new(G_IO_STREAM(base), NULL, &err);
-	} else {
-		conn = g_tls_server_connection_new(G_IO_STREAM(base), tls->cert, &err);
-		if (conn)
-			g_object_set(conn, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED,
-				     NULL);
-	}
-	if (!conn) {
-		g_autofree char *why = g_strdup_printf("TLS: %s", err->message);
-
-		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
-		return;
-	}
-	g_tls_connection_set_certificate(G_TLS_CONNECTION(conn), tls->cert);
-	g_tls_connection_set_database(G_TLS_CONNECTION(conn), tls->ca);
-	/* the tunnel's own END/ERROR say when a stream ends, not close_notify */
-	g_tls_connection_set_require_close_notify(G_TLS_CONNECTION(conn), FALSE);
-	op = g_new0(struct tun_tls_op, 1);
-	op->c = c;
-	op->conn = conn;
-	op->cancel = g_cancellable_new();
-	g_signal_connect(conn, "accept-certificate", G_CALLBACK(tls_accept_certificate_cb), op);
-	c->tls_op = op;
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(conn), G_PRIORITY_DEFAULT, op->cancel,
-					 tls_handshake_done_cb, op);
-}
-
-void tun_tls_abort(struct tun_conn *c)
-{
-	struct tun_tls_op *op = c->tls_op;
-
-	if (!op)
-		return;
-	c->tls_op = NULL;
-	op->c = NULL;		/* the callback only frees it now */
-	g_cancellable_cancel(op->cancel);
+	tun_creds_unref(cr);
+	return NULL;
 }

@@ -6,9 +6,9 @@
  * on strings, so that the unit tests pin it without certificates: the DNS
  * subjectAltNames decide when there are any (RFC 6125), the subject CN
  * only when there are none, names compare ASCII case-insensitively, and
- * nothing is a wildcard.  tunnel_tls.c feeds them what GIO extracts from a
- * peer's certificate (g_tls_certificate_get_subject_name(), an RFC 4514
- * string printed by GnuTLS, and g_tls_certificate_get_dns_names()).
+ * nothing is a wildcard.  tunnel_tls.c feeds them what GnuTLS extracts from
+ * a certificate (gnutls_x509_crt_get_dn3(), an RFC 4514 string, and the
+ * DNS subjectAltNames).
  *
  * Security model: the DN and the names come from a certificate the CA
  * signed, but the CA may sign for other purposes too, so they are parsed
