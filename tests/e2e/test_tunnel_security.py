@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shimlib  # noqa: E402
 import test_migration as tm  # noqa: E402
+from vshimtest import certs  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
 PORT_A, PORT_B = tm.PORT_A, tm.PORT_B
@@ -356,7 +357,7 @@ def make_crl(ca_dir, revoked_cert, out):
     tmpl = out + ".tmpl"
     with open(tmpl, "w") as f:
         f.write("crl_next_update = 2\ncrl_number = 1\n")
-    tm.tls_certtool("--generate-crl", "--load-ca-privkey", os.path.join(ca_dir, "ca-key.pem"),
+    certs.tls_certtool("--generate-crl", "--load-ca-privkey", os.path.join(ca_dir, "ca-key.pem"),
                     "--load-ca-certificate", os.path.join(ca_dir, "ca-cert.pem"),
                     "--load-certificate", revoked_cert, "--template", tmpl, "--outfile", out)
 
@@ -367,14 +368,14 @@ def peer_events(shim, kind):
 
 
 def make_ca(d, name):
-    """A CA that may sign CRLs too (tm.tls_make_ca's may not)."""
+    """A CA that may sign CRLs too (certs.tls_make_ca's may not)."""
     os.makedirs(d, exist_ok=True)
     tmpl = os.path.join(d, "ca.tmpl")
     with open(tmpl, "w") as f:
         f.write('cn = "%s"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 2\n' % name)
-    tm.tls_certtool("--generate-privkey", "--key-type", "ecdsa",
+    certs.tls_certtool("--generate-privkey", "--key-type", "ecdsa",
                     "--outfile", os.path.join(d, "ca-key.pem"))
-    tm.tls_certtool("--generate-self-signed", "--load-privkey", os.path.join(d, "ca-key.pem"),
+    certs.tls_certtool("--generate-self-signed", "--load-privkey", os.path.join(d, "ca-key.pem"),
                     "--template", tmpl, "--outfile", os.path.join(d, "ca-cert.pem"))
     return d
 
@@ -398,7 +399,7 @@ def tls_client_cert(ns, port, cert, key):
 
 def scenario_tls_reload(ns, workdir, tap):
     ca = make_ca(os.path.join(workdir, "ca"), "vhost-shim test CA")
-    dirs = {n: tm.tls_make_host(ca, os.path.join(workdir, "pki-" + n), n)
+    dirs = {n: certs.tls_make_host(ca, os.path.join(workdir, "pki-" + n), n)
             for n in ("hosta", "hostb", "hostc")}
     shims = {}
     try:
@@ -419,7 +420,7 @@ def scenario_tls_reload(ns, workdir, tap):
         old_der = der_of(os.path.join(dirs["hosta"], "server-cert.pem"))
 
         # new certificate and key for hosta, and a CRL that revokes hostc
-        tm.tls_make_host(ca, dirs["hosta"], "hosta")
+        certs.tls_make_host(ca, dirs["hosta"], "hosta")
         new_der = der_of(os.path.join(dirs["hosta"], "server-cert.pem"))
         make_crl(ca, os.path.join(dirs["hostc"], "server-cert.pem"),
                  os.path.join(dirs["hosta"], "ca-crl.pem"))
