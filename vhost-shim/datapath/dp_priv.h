@@ -226,7 +226,7 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * flooded copies are recognised (the others reach the guest as
  * duplicates, never as losses).
  */
-#define VS_DEDUP_SLOTS 16384
+#define VS_DEDUP_SLOTS 65536	/* per origin: 1 MiB a port, touched only in a migration */
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
 	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
