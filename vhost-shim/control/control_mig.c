@@ -126,24 +126,6 @@ static struct vs_vm *cmig_port(JsonObject *args, GError **error)
 	return vm;
 }
 
-/* Canonical UUID text, 8-4-4-4-12 hex digits (either case) */
-static gboolean cmig_uuid_valid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != VS_MIG_VM_UUID_LEN)
-		return FALSE;
-	for (i = 0; i < VS_MIG_VM_UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return FALSE;
-		} else if (!g_ascii_isxdigit(s[i])) {
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 /* 1..VS_MIG_VM_NAME_MAX bytes of UTF-8, printable characters only */
 static gboolean cmig_vm_name_valid(const char *s)
 {
@@ -180,7 +162,7 @@ JsonNode *vs_ctl_cmd_migrate_expect(struct vs_ctl_session *s, JsonObject *args, 
 	char old_name[sizeof(((struct vs_mig *)0)->vm_name)];
 	struct vs_vm *vm;
 
-	if (uuid && !cmig_uuid_valid(uuid)) {
+	if (uuid && !vs_valid_uuid(uuid)) {
 		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
 			    "Parameter 'vm-uuid' expects a UUID such as "
 			    "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d");
