@@ -13,7 +13,12 @@
  *     validate; one that does not must say why.
  *  3. Each line through the small helpers the parsers are built from
  *     (vs_parse_mac(), vs_parse_hostport(), vs_valid_node_name(),
- *     vs_log_level_from_string(), vs_buf_policy_set() on "key=value").
+ *     vs_log_level_from_string(), vs_buf_policy_set() on "key=value"),
+ *     and as a --policy rule (vs_cfg_add_policy()).
+ * [policy NAME] groups: every rule that got into the configuration passed
+ * vs_flow_rule_validate(), names and ids are unique, and its one-line form
+ * (vs_flow_syntax_format()) parses back to an equal rule; a configuration
+ * that validates compiles for each of its ports.
  * Everywhere: TRUE/non-NULL if and only if no GError, and the error has a
  * message (GLib itself aborts the run, through fuzz_quiet_logs(), if a
  * GError is set twice).
@@ -24,6 +29,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "flow_set.h"
+#include "flow_syntax.h"
 #include "fuzz_common.h"
 
 #define FUZZ_CFG_MAX_LINES	8
@@ -53,6 +60,33 @@ static void cfg_check_port(const struct vs_port_cfg *pc, const char *what)
 			   pc->uplink);
 }
 
+/* Every rule in the set is valid, unique, and survives its text form */
+static void cfg_check_rules(const struct vs_flow_set *set)
+{
+	guint i, j;
+
+	FUZZ_CHECK(set->rules->len <= VS_FLOW_MAX_SET_RULES, "%u rules", set->rules->len);
+	for (i = 0; i < set->rules->len; i++) {
+		const struct vs_flow_rule *r = g_ptr_array_index(set->rules, i);
+		g_autoptr(GError) err = NULL;
+		g_autofree char *line = vs_flow_syntax_format(r);
+		g_autoptr(vs_flow_rule) back = vs_flow_syntax_parse_line(line, &err);
+
+		FUZZ_CHECK(vs_flow_rule_validate(r, NULL), "rule %s accepted but invalid", r->name);
+		FUZZ_CHECK(back, "rule %s: its line '%s' does not parse: %s", r->name, line,
+			   err ? err->message : "?");
+		back->id = r->id;
+		FUZZ_CHECK(vs_flow_rule_equal(r, back), "rule %s: '%s' parses to another rule",
+			   r->name, line);
+		for (j = 0; j < i; j++) {
+			const struct vs_flow_rule *o = g_ptr_array_index(set->rules, j);
+
+			FUZZ_CHECK(strcmp(r->name, o->name) && r->id != o->id,
+				   "duplicate rule %s", r->name);
+		}
+	}
+}
+
 static void cfg_keyfile(const char *data, size_t size)
 {
 	g_autoptr(vs_cfg) cfg = vs_cfg_new();
@@ -78,6 +112,7 @@ static void cfg_keyfile(const char *data, size_t size)
 	}
 	FUZZ_CHECK(cfg->peers->len <= VS_MAX_PEERS, "%u peers", cfg->peers->len);
 	FUZZ_CHECK(cfg->ports->len <= VS_MAX_PORTS, "%u ports", cfg->ports->len);
+	cfg_check_rules(cfg->flow_rules);
 	if (!ok)
 		return;
 
@@ -92,7 +127,24 @@ static void cfg_keyfile(const char *data, size_t size)
 		FUZZ_CHECK(argv_huge && argv_huge[0], "EAL argv with hugepages");
 		FUZZ_CHECK(g_strv_length(argv) >= 5, "EAL argv of %u words", g_strv_length(argv));
 		FUZZ_CHECK(vs_valid_node_name(cfg->node_name), "node name '%s'", cfg->node_name);
+		for (i = 0; i < cfg->ports->len; i++) {
+			const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+			g_autoptr(GError) cerr = NULL;
+			g_autoptr(vs_flow_table) t = vs_flow_set_compile(cfg->flow_rules, pc->name,
+									 &pc->policy, NULL, &cerr);
+
+			FUZZ_CHECK(t, "port %s: valid configuration, rules do not compile: %s",
+				   pc->name, cerr ? cerr->message : "?");
+		}
 	}
+}
+
+static void cfg_policy_line(struct vs_cfg *cfg, const char *line)
+{
+	g_autoptr(GError) err = NULL;
+	gboolean ok = vs_cfg_add_policy(cfg, line, &err);
+
+	cfg_check_error(ok, err, "vs_cfg_add_policy");
 }
 
 static void cfg_spec(const char *spec, const char *what)
@@ -156,6 +208,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autofree char *text = g_strndup((const char *)data, size);	/* up to a NUL */
+	g_autoptr(vs_cfg) pcfg = vs_cfg_new();
 	g_auto(GStrv) lines = NULL;
 	unsigned int i;
 
@@ -165,6 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; lines[i] && i < FUZZ_CFG_MAX_LINES; i++) {
 		cfg_spec(lines[i], "spec line");
 		cfg_helpers(lines[i]);
+		cfg_policy_line(pcfg, lines[i]);
 	}
+	cfg_check_rules(pcfg->flow_rules);
 	return 0;
 }

@@ -47,6 +47,8 @@
 #include "config.h"
 #include "control.h"
 #include "control_priv.h"
+#include "dp_flow.h"
+#include "flow_set.h"
 #include "fuzz_common.h"
 #include "vm.h"
 
@@ -123,6 +125,9 @@ static void ctlfz_session_reset(void)
 	s->eof = false;
 	memset(&ctl.counters, 0, sizeof(ctl.counters));
 	vs_vm_remove_all();
+	/* policy-add/-del change the configuration's rules: none per run */
+	g_ptr_array_set_size(ctl.cfg->flow_rules->rules, 0);
+	ctl.cfg->flow_rules->next_id = 0;
 }
 
 /* Read what the server wrote, letting it write the rest of its queue */
@@ -346,6 +351,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	g_free(cfg->uplink_drivers);
 	cfg->uplink_drivers = g_strdup(VS_DEFAULT_UPLINK_DRIVERS " net_null fail:");
 	ctl.cfg = cfg;
+	vs_dp_flow_set_rules(cfg->flow_rules);	/* as main.c does */
 	fuzz_quiet_logs();
 	g_log_set_handler("vhost-shim", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
 			  ctlfz_log_cb, NULL);

@@ -17,6 +17,12 @@
  * Finally the RARP announcement built for a MAC taken from the input must
  * classify as OTHER for another VM and as OWN_MAC for its own.
  *
+ * The frame is also one the VM sent: vs_learn_frame() (learn.c) learns
+ * from the exactly-sized copy, twice (the second time learns nothing new),
+ * and its table stays within its caps, holds no multicast source MAC, and
+ * every entry builds an announcement (announce.c) of the documented length
+ * whose ICMPv6 checksum, for an NA, verifies.
+ *
  * The same frame also goes through vs_pkt_hash64(), the dedup filter's
  * hash (dataplane.c), from the exactly-sized copy: it must not read past
  * @len, must not depend on the bytes after it, and must change when one
@@ -30,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "fuzz_common.h"
+#include "learn.h"
 #include "pkt.h"
 
 static const uint8_t fuzz_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -63,6 +71,62 @@ static void pkt_check_verdict(enum vs_pkt_class c, size_t len)
 		   "verdict %d for a frame of %zu bytes", (int)c, len);
 }
 
+/* The ICMPv6 checksum of an NA built by vs_announce_na() verifies */
+static bool pkt_na_sum_ok(const uint8_t *f, size_t len)
+{
+	size_t ip = len == 90 ? 18 : 14, i;
+	uint32_t sum = 32 + 58;
+
+	for (i = ip + 8; i < ip + 40; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	for (i = ip + 40; i < len; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* Learn from the frame the VM sent; the table and its announcements */
+static void pkt_learn(const uint8_t *data, size_t size)
+{
+	static struct vs_learn t;
+	struct vs_learn_delta d = { 0 }, again = { 0 };
+	uint8_t *copy = fuzz_dup_exact(data, size);
+	uint8_t buf[VS_ANNOUNCE_MAX_FRAME];
+	uint32_t i;
+	size_t n;
+
+	vs_learn_init(&t, 1000);
+	vs_learn_frame(&t, copy, size, 1, &d);
+	vs_learn_frame(&t, copy, size, 2, &again);
+	free(copy);
+	FUZZ_CHECK(d.learned <= 2 && !d.evicted && !d.aged, "one frame learned %u", d.learned);
+	FUZZ_CHECK(!again.learned, "the same frame learned again");
+	FUZZ_CHECK(t.n_l2 <= 1 && t.n_ip <= 1 && t.n_l2 <= VS_LEARN_MAX_L2, "table %u/%u",
+		   t.n_l2, t.n_ip);
+	for (i = 0; i < t.n_l2; i++) {
+		FUZZ_CHECK(!(t.l2[i].mac[0] & 1), "multicast source learned");
+		FUZZ_CHECK(t.l2[i].vlan == VS_LEARN_UNTAGGED ||
+			   (t.l2[i].vlan >= 1 && t.l2[i].vlan <= 4095), "VLAN %u", t.l2[i].vlan);
+		n = vs_announce_rarp(buf, sizeof(buf), t.l2[i].mac, t.l2[i].vlan);
+		FUZZ_CHECK(n == (t.l2[i].vlan == VS_LEARN_UNTAGGED ? 60u : 64u), "RARP %zu", n);
+	}
+	for (i = 0; i < t.n_ip; i++) {
+		const struct vs_learn_ip *e = &t.ip[i];
+
+		if (e->family == VS_LEARN_IPV4) {
+			n = vs_announce_garp(buf, sizeof(buf), e->mac, e->vlan, e->addr);
+			FUZZ_CHECK(n == (e->vlan == VS_LEARN_UNTAGGED ? 60u : 64u), "GARP %zu", n);
+		} else {
+			n = vs_announce_na(buf, sizeof(buf), e->mac, e->vlan, e->addr);
+			FUZZ_CHECK(n == (e->vlan == VS_LEARN_UNTAGGED ? 86u : 90u), "NA %zu", n);
+			FUZZ_CHECK(pkt_na_sum_ok(buf, n), "NA checksum");
+		}
+	}
+	vs_learn_expire(&t, 2000, &d);
+	FUZZ_CHECK(!t.n_l2 && !t.n_ip, "aged table not empty");
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_logs();
@@ -80,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	whole = pkt_classify_exact(data, size, fuzz_vm_mac);
 	pkt_check_verdict(whole, size);
+	pkt_learn(data, size);
 	if (size >= 12 && !memcmp(data + 6, fuzz_vm_mac, 6))
 		FUZZ_CHECK(whole == VS_PKT_OWN_MAC || size < VS_PKT_ETH_HLEN, "frame from the VM: %d",
 			   (int)whole);

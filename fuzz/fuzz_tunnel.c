@@ -116,7 +116,7 @@ static bool tun_msg_equal(const struct vs_tun_msg *x, const struct vs_tun_msg *y
 
 	if (x->type != y->type)
 		return false;
-	if (x->type == VS_TUN_MSG_FRAME) {
+	if (x->type == VS_TUN_MSG_FRAME || x->type == VS_TUN_MSG_FRAME_TIMES) {
 		if (x->u.frame.len != y->u.frame.len ||
 		    memcmp(x->u.frame.data, y->u.frame.data, x->u.frame.len))
 			return false;
@@ -137,7 +137,8 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 		if (m->u.hello.version != VS_TUN_VERSION ||
 		    m->u.hello.compat_version != VS_TUN_COMPAT_VERSION)
 			return;		/* the helper always announces ours */
-		got = vs_tun_encode_hello(out, m->u.hello.role, m->u.hello.nonce, m->u.hello.name);
+		got = vs_tun_encode_hello_ext(out, m->u.hello.role, m->u.hello.nonce,
+					      m->u.hello.name, m->u.hello.ext);
 		break;
 	case VS_TUN_MSG_AUTH:
 		got = vs_tun_encode_auth(out, m->u.auth.mac);
@@ -164,6 +165,12 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 					  m->u.frame.origin, m->u.frame.data, m->u.frame.len);
 		break;
 	}
+	case VS_TUN_MSG_FRAME_TIMES:
+		got = vs_tun_encode_frame_times(out, m->u.frame.stream_id, m->u.frame.seq,
+						m->u.frame.origin, m->u.frame.age_us,
+						m->u.frame.sent_us, m->u.frame.data,
+						m->u.frame.len);
+		break;
 	case VS_TUN_MSG_ACK:
 		got = vs_tun_encode_ack(out, m->u.ack.stream_id, m->u.ack.seq);
 		break;
@@ -233,10 +240,15 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 		memcpy(want, wire, n);
 		want_len = n;
 		if (m->type == VS_TUN_MSG_HELLO) {
-			/* extension bytes after the name are skipped, not sent on */
+			/* extension items after the name: only the known ones are
+			 * kept, and re-encoded canonically (frame-times: 01 00) */
 			want_len = VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_hello) +
 				   want[VS_TUN_HDR_LEN + offsetof(struct vs_tun_wire_hello, name_len)];
 			FUZZ_CHECK(want_len <= n, "HELLO name past the message");
+			if (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES) {
+				want[want_len++] = VS_TUN_EXT_FRAME_TIMES;
+				want[want_len++] = 0;
+			}
 			tun_put_be32(want, (uint32_t)(want_len - VS_TUN_LEN_FIELD));
 		} else if (m->type == VS_TUN_MSG_ERROR) {
 			for (i = VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_error); i < n; i++)
@@ -262,7 +274,7 @@ static void tun_touch_frame(const struct vs_tun_msg *m)
 	volatile uint8_t sum = 0;
 	size_t i;
 
-	if (m->type != VS_TUN_MSG_FRAME)
+	if (m->type != VS_TUN_MSG_FRAME && m->type != VS_TUN_MSG_FRAME_TIMES)
 		return;
 	FUZZ_CHECK(m->u.frame.data && m->u.frame.len >= VS_TUN_MIN_FRAME &&
 		   m->u.frame.len <= VS_TUN_MAX_FRAME, "frame of %zu bytes", m->u.frame.len);
@@ -600,7 +612,7 @@ static void tun_fuzz_encoder(const uint8_t *p, size_t len)
 	len -= flen;
 	n = MIN(len, sizeof(m.u));
 	memcpy(&m.u, p, n);
-	if (m.type == VS_TUN_MSG_FRAME) {
+	if (m.type == VS_TUN_MSG_FRAME || m.type == VS_TUN_MSG_FRAME_TIMES) {
 		m.u.frame.data = frame;
 		m.u.frame.len = flen;
 	}

@@ -43,7 +43,8 @@ ROOT = os.path.dirname(HERE)
 
 MAGIC = 0x56534854
 (HELLO, AUTH, VM_OPEN, VM_ACCEPT, VM_REJECT, FRAME, ACK, RESUMED, LIVE_SEEN,
- BARRIER, ABORT, END, EXPECT, PING, PONG, ERROR) = range(1, 17)
+ BARRIER, ABORT, END, EXPECT, PING, PONG, ERROR, FRAME_TIMES) = range(1, 18)
+EXT_FRAME_TIMES = b"\x01\x00"     # HELLO extension: tag 1, length 0
 INITIATOR, RESPONDER = 0, 1
 FORGE_AUTH, ENCODER = 0x01, 0x02
 VM_MAC = bytes.fromhex("525400123456")
@@ -87,6 +88,10 @@ def eth_frame(n=60, ethertype=0x0800):
 
 def frame(sid, seq, origin, data):
     return msg(FRAME, struct.pack(">IQB", sid, seq, origin) + data)
+
+
+def frame_times(sid, seq, origin, age_us, sent_us, data):
+    return msg(FRAME_TIMES, struct.pack(">IQBIQ", sid, seq, origin, age_us, sent_us) + data)
 
 
 def expect(name, mac=VM_MAC):
@@ -143,6 +148,16 @@ def tunnel_seeds():
     s["expect"] = prologue(0, 15) + expect(b"vm-2_x")
     s["ping-pong"] = prologue(0, 16) + token(PING, 2**64 - 1) + token(PONG, 0)
     s["error-max-text"] = prologue(0, 17) + error(1, b"x" * 128)
+    # the frame-times extension (HELLO) and FRAME_TIMES
+    s["frame-times"] = prologue(FORGE_AUTH, 30) + \
+        hello(RESPONDER, b"hostB", ext=b"\x07\x01\xff" + EXT_FRAME_TIMES) + auth() + \
+        vm_open(1, b"vm1", 1) + vm_accept_bytes(1, 1) + \
+        frame_times(1, 1, 0, 5000, 2**40, eth_frame(60)) + \
+        frame_times(1, 2, 1, 2**32 - 1, 2**64 - 1, eth_frame(14)) + frame(1, 3, 1, eth_frame(14))
+    s["frame-times-jumbo"] = prologue(0, 31) + frame_times(1, 1, 0, 0, 0, eth_frame(9216))
+    s["frame-times-short"] = prologue(0, 32) + msg(FRAME_TIMES, struct.pack(">IQB", 1, 1, 0) +
+                                                   eth_frame(14))
+    s["hello-ext-truncated"] = prologue(0, 33) + hello(INITIATOR, b"hostB", ext=b"\x01\x00\x05\x09")
     s["error-unprintable"] = prologue(0, 18) + error(999, b"bad\x00\x1b\xffbytes")
     s["truncated"] = prologue(0, 19) + token(PING, 1)[:-3]
     s["bad-reserved"] = prologue(0, 20) + msg(PING, struct.pack(">Q", 1), flags=1)
@@ -272,6 +287,19 @@ def config_seeds():
     s["spec-lines"] = (b"name=a_name_15_chars,socket=/a,mac=52:54:00:00:00:01,queues=8,uplink=x\n"
                        b"name=vm1,socket=/a,mac=52:54:00:00:00:01,hold-ms=5,udp-policy=drop,uplink=03:00.0,a\n"
                        b"udp-max-bytes=100\n52:54:00:00:00:01\n127.0.0.1:80\nwarning\n")
+    # [policy NAME] groups, then --policy lines (the fuzz target reads
+    # each line as one too)
+    s["policy"] = (
+        b"[port vm1]\nsocket=/run/vm1.sock\nmac=52:54:00:00:00:01\nuplink=net_tap0,iface=t0\n"
+        b"udp-max-pkts=3000\n"
+        b"[policy voip]\nmatch=proto=udp,dport=5060-5080,dscp=ef\naction=buffer\npriority=7\n"
+        b"max-pkts=1000\nport=vm1\n"
+        b"[policy bulk]\nmatch=src=10.0.0.0/8,proto=udp\npriority=0\n"
+        b"[policy v6]\nmatch=dst=2001:db8::/32,proto=tcp,sport=22\naction=hold\n"
+        b"trigger=tcp-syn\ntimeout-ms=500\nlinger-ms=100\n"
+        b"[policy junk]\nmatch=vlan=7\naction=drop\n"
+        b"name=voip2 match=proto=udp,dport=5004 action=buffer priority=5 max-pkts=200\n"
+        b"name=x action=drop match=src=::1/128\n")
     return s
 
 

@@ -32,6 +32,7 @@
 #include "control.h"
 #include "control_mig.h"
 #include "dataplane.h"
+#include "dp_flow.h"
 #include "disc_daemon.h"
 #include "handover.h"
 #include "log.h"
@@ -215,6 +216,7 @@ static char *opt_config;
 static char **opt_ports;
 static gboolean opt_check;
 static char **opt_peers;
+static char **opt_policies;
 
 static const GOptionEntry main_options_head[] = {
 	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -228,6 +230,9 @@ static const GOptionEntry main_options_head[] = {
 static const GOptionEntry main_options_tail[] = {
 	{ "peer", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &opt_peers,
 	  "A peer shim: NAME=HOST:PORT (repeatable)", "PEER" },
+	{ "policy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_policies,
+	  "A flow-policy rule: \"name=NAME KEY=VALUE ...\" (repeatable; "
+	  "docs/configuration.md, \"Flow policy\")", "RULE" },
 	{ "check-config", 0, 0, G_OPTION_ARG_NONE, &opt_check,
 	  "Validate the configuration, print it and exit", NULL },
 	{ NULL },
@@ -260,6 +265,12 @@ static gboolean main_build_cfg(struct vs_cfg *cfg, const struct vs_cfg_cmdline *
 		}
 		if (!vs_cfg_add_peer(cfg, kv[0], kv[1], error))
 			return FALSE;
+	}
+	for (spec = opt_policies; spec && *spec; spec++) {
+		if (!vs_cfg_add_policy(cfg, *spec, error)) {
+			g_prefix_error(error, "--policy: ");
+			return FALSE;
+		}
 	}
 	for (spec = opt_ports; spec && *spec; spec++) {
 		struct vs_port_cfg *pc = vs_port_cfg_parse_spec(*spec, error);
@@ -336,6 +347,7 @@ int main(int argc, char **argv)
 	}
 	/* cfg outlives both: it is freed after vs_ctl_stop() and the ports */
 	vs_reach_set_cfg(cfg);
+	vs_dp_flow_set_rules(cfg->flow_rules);
 	if (!vs_ctl_start(cfg, &error)) {
 		vs_log(MAIN, ERR, NULL, "control socket: %s", error->message);
 		goto out;

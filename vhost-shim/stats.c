@@ -47,11 +47,23 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("migrations-out", migrations_out),
 	VS_STAT_COUNTER("migrations-in", migrations_in),
 	VS_STAT_COUNTER("rollbacks", rollbacks),
+	VS_STAT_COUNTER("addrs-learned", addrs_learned),
+	VS_STAT_COUNTER("addrs-evicted", addrs_evicted),
+	VS_STAT_COUNTER("addrs-aged", addrs_aged),
+	VS_STAT_COUNTER("announce-frames", announce_frames),
 	VS_STAT_GAUGE("last-blackout-us", last_blackout_us),
 	VS_STAT_GAUGE("last-resume-to-first-replay-us", last_resume_to_first_replay_us),
 	VS_STAT_GAUGE("last-resume-to-last-replay-us", last_resume_to_last_replay_us),
+	VS_STAT_GAUGE("tcp-ct-entries", tcp_ct_entries),
+	VS_STAT_COUNTER("tcp-ct-evicted", tcp_ct_evicted),
+	VS_STAT_COUNTER("tcp-ct-aged", tcp_ct_aged),
+	VS_STAT_COUNTER("tcp-ct-full", tcp_ct_full),
+	VS_STAT_COUNTER("tcp-ct-bad-acks", tcp_ct_bad_acks),
+	VS_STAT_COUNTER("resets-sent", resets_sent),
+	VS_STAT_COUNTER("challenges-sent", challenges_sent),
 	VS_STAT_GAUGE("arrival-rate-pps", arrival_rate_pps),
 	VS_STAT_GAUGE("replay-rate-pps", replay_rate_pps),
+	VS_STAT_GAUGE("poll-max-us", poll_max_us),
 };
 
 const unsigned int vs_num_stat_fields = sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]);

@@ -97,9 +97,26 @@ struct vs_port_stats {
 	uint64_t last_resume_to_first_replay_us;
 	uint64_t last_resume_to_last_replay_us;
 
+	/* announcements (lcore): learn.h, announce.h */
+	uint64_t addrs_learned;		/* MAC/VLAN pairs and IPs learned from TX */
+	uint64_t addrs_evicted;		/* dropped for room (the table was full) */
+	uint64_t addrs_aged;		/* forgotten, not seen for the ageing time */
+	uint64_t announce_frames;	/* RARP, GARP and NA frames sent */
+	/* TCP connection tracking and validated resets (lcore, dp_tcp.h) */
+	uint64_t tcp_ct_entries;	/* slots of the table in use */
+	uint64_t tcp_ct_evicted;	/* slots taken over from closed or idle connections */
+	uint64_t tcp_ct_aged;		/* of those, from connections idle for idle-ms */
+	uint64_t tcp_ct_full;		/* segments of connections that found no slot */
+	uint64_t tcp_ct_bad_acks;	/* peer ACKs of data the VM never sent, ignored */
+	uint64_t resets_sent;		/* validated RSTs sent to the VM's peers */
+	uint64_t challenges_sent;	/* out-of-window ACKs drawing a peer's ACK */
+
 	/* replay pacing (lcore) */
 	uint64_t arrival_rate_pps;	/* frames for this VM reaching its uplink */
 	uint64_t replay_rate_pps;	/* pace of the replay under way (0: none) */
+
+	/* lcore time (lcore; reset at new_device) */
+	uint64_t poll_max_us;		/* longest single pass over the port */
 };
 
 /**

@@ -94,6 +94,16 @@
 #define VS_TUN_HELLO_EXT_MAX	64
 
 /*
+ * HELLO extensions: a list of (u8 tag, u8 len, len bytes) up to the end of
+ * the body.  Unknown tags are skipped; an item that runs past the body is
+ * TRUNCATED_BODY.  Each is a capability of its sender: both sides must send
+ * it before either uses what it offers.
+ * @VS_TUN_EXT_FRAME_TIMES: len 0: "send me FRAME_TIMES instead of FRAME"
+ *		(the frames' arrival times, for the duplicate filter)
+ */
+#define VS_TUN_EXT_FRAME_TIMES	1
+
+/*
  * Security consideration: the largest Ethernet frame (destination MAC to end
  * of payload, no FCS) a FRAME may carry.  9216 is the largest frame common
  * data-centre switches forward: a 9000-byte jumbo MTU plus the Ethernet
@@ -155,6 +165,7 @@ enum vs_tun_type {
 	VS_TUN_MSG_PING = 14,
 	VS_TUN_MSG_PONG = 15,
 	VS_TUN_MSG_ERROR = 16,
+	VS_TUN_MSG_FRAME_TIMES = 17,	/* only to a peer that sent VS_TUN_EXT_FRAME_TIMES */
 	VS_TUN_NUM_TYPES
 };
 
@@ -323,6 +334,25 @@ struct vs_tun_wire_frame {
 } __attribute__((packed));
 
 /**
+ * struct vs_tun_wire_frame_times - FRAME_TIMES body, then the frame
+ * (VS_TUN_MIN_FRAME .. VS_TUN_MAX_FRAME bytes) up to the end of the body
+ * @stream_id:	stream from VM_OPEN
+ * @seq:	1..VS_TUN_SEQ_MAX, +1 per frame of the stream
+ * @origin:	enum vs_tun_origin
+ * @age_us:	microseconds from the frame's arrival at the sender to @sent_us
+ *		(saturates at 2^32 - 1)
+ * @sent_us:	the sender's monotonic clock, in microseconds, when it wrote
+ *		this message (any origin: only differences matter)
+ */
+struct vs_tun_wire_frame_times {
+	uint32_t stream_id;
+	uint64_t seq;
+	uint8_t origin;
+	uint32_t age_us;
+	uint64_t sent_us;
+} __attribute__((packed));
+
+/**
  * struct vs_tun_wire_expect - EXPECT body, then name[name_len] (1..15 bytes)
  * @mac:	the VM's (unicast) MAC
  * @name_len:	length of the VM name that follows
@@ -348,10 +378,10 @@ struct vs_tun_wire_error {
 	uint8_t text_len;
 } __attribute__((packed));
 
-/* The smallest and largest header.len of any message in versions 1 and 2 */
+/* The smallest and largest header.len of any message (a FRAME's largest is 9233) */
 #define VS_TUN_MIN_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD)
 #define VS_TUN_MAX_MSG		(VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD + \
-				 sizeof(struct vs_tun_wire_frame) + VS_TUN_MAX_FRAME)
+				 sizeof(struct vs_tun_wire_frame_times) + VS_TUN_MAX_FRAME)
 /* The largest message on the wire, header included */
 #define VS_TUN_MAX_WIRE		(VS_TUN_LEN_FIELD + VS_TUN_MAX_MSG)
 /* Header plus fixed FRAME part: what precedes the frame bytes */
@@ -377,7 +407,8 @@ static_assert(sizeof(struct vs_tun_wire_frame) == 13, "FRAME fixed part");
 static_assert(sizeof(struct vs_tun_wire_expect) == 7, "EXPECT fixed part");
 static_assert(sizeof(struct vs_tun_wire_token) == 8, "PING/PONG size");
 static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
-static_assert(VS_TUN_MAX_MSG == 9233, "largest message: a maximal FRAME");
+static_assert(sizeof(struct vs_tun_wire_frame_times) == 25, "FRAME_TIMES fixed part");
+static_assert(VS_TUN_MAX_MSG == 9245, "largest message: a maximal FRAME_TIMES");
 static_assert(VS_TUN_HELLO_MIN_MSG == 47 && VS_TUN_HELLO_MAX_MSG == 173, "HELLO lengths");
 static_assert(VS_TUN_SNIFF_LEN == VS_TUN_HDR_LEN + sizeof(uint32_t), "header + magic");
 static_assert(sizeof(VS_TUN_AUTH_LABEL) - 1 == VS_TUN_AUTH_LABEL_LEN, "label length");

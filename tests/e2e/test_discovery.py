@@ -49,8 +49,8 @@ ETCD_TLS_CLIENT, ETCD_TLS_PEER = 23792, 23802
 PORT_A, PORT_B = 7411, 7412
 PORT_C, PORT_D, PORT_E = 7413, 7414, 7415
 PPS = 5000
-# The guest of the lossless migration tests (tests/e2e/test_migration.py,
-# TUNED_GUEST): an 8 MB receive buffer for its UDP sink, since a TCG guest on
+# The guest of the lossless migration tests (TUNED_GUEST in
+# tests/lib/vshimtest/pair.py): an 8 MB receive buffer for its UDP sink, since a TCG guest on
 # this 2-core machine loses datagrams in its own socket right after a resume
 # even when nothing is replayed; these checks are about the shims
 TUNED_GUEST = "vshim.rcvbuf=8388608"

@@ -52,7 +52,7 @@ IP = "10.77.0.31/24"
 TUN_A, TUN_B = 7411, 7412
 PPS = 2000
 # The guest's UDP sink gets an 8 MB receive buffer (vshim.rcvbuf=, as
-# test_migration.py's TUNED_GUEST): this test checks the hook, libvirt and
+# vshimtest.pair's TUNED_GUEST): this test checks the hook, libvirt and
 # the shims; a default TCG guest on this 2-core machine drops datagrams in
 # its own socket right after each resume, replay or none.  Measured here
 # with the kernel's default buffer: 293, 169, 229 and 113 lost with the

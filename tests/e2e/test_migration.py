@@ -47,6 +47,10 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               startup, a lossless migration over TLS, a certificate from
               another CA and a client without one refused and counted
 
+The scenarios about the tunnel (tunnel-break, tunnel-cut-acked, bad-peer,
+unknown-vm, tls) are written in migration_tunnel.py; the harness (Pair,
+TlsPair) is tests/lib/vshimtest/pair.py; this script runs them all.
+
 TAP output; exit 77 without root/QEMU outside CI.  Migration tests want the
 patched QEMU (qemu-patches/; tools/test.sh builds it before the tests): stock
 QEMU 7.2 corrupts a TCG guest in about 1 migration in 7.  These tests do not
@@ -69,190 +73,27 @@ SO_RCVBUFFORCE) except where a test says why it needs more (TUNED_GUEST).
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
-from vshimtest.certs import tls_make_ca, tls_make_host  # noqa: E402
-
-MAC = "52:54:00:77:02:01"
-IP = "10.77.0.21/24"
-PORT_A, PORT_B = 7401, 7402
-
+from vshimtest.pair import (IP, LONG_THROTTLE, MAC, PORT_A, PORT_B,  # noqa: E402
+                            TUNED_GUEST, Pair, diagnose_loss, wait_received)
+from migration_tunnel import (scenario_bad_peer, scenario_tls,  # noqa: E402
+                              scenario_tunnel_break, scenario_tunnel_cut_acked,
+                              scenario_unknown_vm)
 
 clean = shimlib.loss_counts
 
 
-# A guest whose UDP sink has an 8 MB receive buffer (tests/guest/init).  The
-# test guest otherwise runs the kernel's default network settings, and a TCG
-# guest on this 2-core machine cannot absorb 5000 pps right after a resume:
-# even the buffering-off control run, which replays nothing, loses datagrams
-# in the guest's own socket then (RcvbufErrors; 1601 and 82 in its two
-# migrations when measured), and at 2000 pps it lost 302 in stragglers and
-# 52 in cancel with the shim's counters all clean.  The migration tests
-# check the shim (every datagram delivered, in order), so they use this
-# guest; udp's default-guest runs measure what the replay costs a guest
-# that does not tune its buffers.
-TUNED_GUEST = "vshim.rcvbuf=8388608"
 # migration-long-precopy's guest.  With the kernel's defaults it lost 47 of
 # 24630 datagrams, all in its own socket (47 RcvbufErrors), while both
 # shims' counters were clean (destination migrations-in 1, 21 frames
 # tunnelled, 288 replayed; source peer-lost 0): the TCG guest's post-resume
 # capacity again, not the shim (see TUNED_GUEST)
 LONG_GUEST = TUNED_GUEST
-
-
-class Pair:
-    """Two shims, one VM port each (same VM), and the VM on one of them."""
-
-    def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST,
-                 shim_args=None):
-        self.ns = ns
-        self.guest_append = guest_append
-        self.workdir = workdir
-        self.tap = tap
-        os.makedirs(workdir, exist_ok=True)
-        self.key = os.path.join(workdir, "psk.key")
-        shimlib.write_key(self.key)
-        key_b_path = self.key
-        if key_b:
-            key_b_path = os.path.join(workdir, "psk-b.key")
-            shimlib.write_key(key_b_path, key_b)
-        opts = {"linger-ms": 1000}
-        opts.update(port_opts or {})
-        self.shims = [
-            shimlib.Shim(ns, "hosta", workdir, tunnel_port=PORT_A, peers={"hostb": PORT_B},
-                         key_file=self.key, extra_args=shim_args),
-            shimlib.Shim(ns, "hostb", workdir, tunnel_port=PORT_B, peers={"hosta": PORT_A},
-                         key_file=key_b_path, extra_args=shim_args),
-        ]
-        for s in self.shims:
-            s.add_port("vm1", MAC, **opts)
-            s.start()
-        self.cur = 0
-        self.gen = 0
-        self.guest = None
-        self.downtimes = []
-
-    def boot(self):
-        self.guest = self._guest(self.shims[0], incoming=False)
-        self.guest.start()
-        self.guest.wait_ready(timeout=90)
-        return self.guest
-
-    def _guest(self, shim, incoming):
-        self.gen += 1
-        name = "g%d" % self.gen
-        return vt.Guest(shim.port("vm1").netdev(), ns=self.ns, name=name, ip=IP, mac=MAC,
-                        workdir=os.path.join(self.workdir, name), incoming=incoming,
-                        append=self.guest_append)
-
-    @property
-    def src(self):
-        return self.shims[self.cur]
-
-    @property
-    def dst(self):
-        return self.shims[1 - self.cur]
-
-    def start_incoming(self):
-        dg = self._guest(self.dst, incoming=True)
-        dg.start()
-        sock = dg.incoming_uri[len("unix:"):]
-        vt.wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
-                    "incoming migration socket")
-        return dg
-
-    def arm(self, explicit=False):
-        """Arm the destination (auto mode: it announces itself to the
-        source); explicit: also tell the source its peer."""
-        self.dst.execute("migrate-expect", {"port": "vm1"})
-        if explicit:
-            self.src.execute("migrate-set-peer", {"port": "vm1", "peer": self.dst.name})
-        vt.wait_for(lambda: self.src.migration("vm1").get("peer") == self.dst.name, 10, 0.02,
-                    "source to learn its destination")
-
-    def finish(self, dg, settle=True):
-        """After a completed migration: stop the old QEMU, flip roles, wait
-        for both shims to settle (replay done, linger over)."""
-        old = self.guest
-        self.guest = dg
-        old.stop()
-        self.cur = 1 - self.cur
-        if settle:
-            self.shims[self.cur].wait_state("vm1", "none", 20)
-            self.shims[1 - self.cur].wait_state("vm1", "none", 20)
-
-    def migrate(self, arm=True, explicit=False, settle=True):
-        dg = self.start_incoming()
-        if arm:
-            self.arm(explicit)
-        downtime = self.guest.migrate_to(dg)
-        self.downtimes.append(downtime)
-        self.finish(dg, settle)
-        return downtime
-
-    def held_blackout(self, pps=2000):
-        """Boot the VM under UDP at pps and migrate it with
-        pause-before-switchover: returns (sender, incoming guest) with the
-        source QEMU in pre-switchover and the source shim in src-blackout,
-        which lasts until migrate-continue or migrate_cancel."""
-        g = self.boot()
-        g.reset()
-        snd = vt.UdpSender(self.ns, g.addr, pps=pps, duration=600, size=100).start()
-        time.sleep(1.5)
-        dg = self.start_incoming()
-        self.arm()
-        g.qmp("migrate-set-capabilities", capabilities=[
-            {"capability": "pause-before-switchover", "state": True}])
-        g.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "pre-switchover", 60, 0.05,
-                    "pre-switchover")
-        vt.wait_for(lambda: self.src.migration("vm1")["state"] == "src-blackout", 10, 0.02,
-                    "source blackout")
-        return snd, dg
-
-    def stop(self):
-        if self.guest:
-            self.guest.stop()
-        return [s.stop() for s in self.shims]
-
-
-def wait_received(g, n, stream=0, timeout=15):
-    return shimlib.wait_stream(g, n, stream, timeout)
-
-
-def diagnose_loss(tap, pair, per, sent):
-    """A datagram is missing: say which, in which migration, and what the
-    guest received around it (arrival times), for the failure's log."""
-    try:
-        tl = pair.guest.timeline(0)
-    except Exception as e:  # noqa: BLE001 - diagnostics only
-        tap.diag("no timeline: %s" % e)
-        return
-    try:
-        links = json.loads(pair.ns.run(["ip", "-s", "-j", "link"]).stdout)
-        tap.diag("namespace links with drops: %s" % {
-            l["ifname"]: {d: l["stats64"][d]["dropped"] for d in ("rx", "tx")}
-            for l in links if l["stats64"]["rx"]["dropped"] or l["stats64"]["tx"]["dropped"]})
-    except Exception as e:  # noqa: BLE001 - diagnostics only
-        tap.diag("no link stats: %s" % e)
-    seen = {}
-    for i, (_, seq) in enumerate(tl):
-        seen.setdefault(seq, i)
-    missing = [q for q in range(sent) if q not in seen][:20]
-    for q in missing:
-        mig = max([m["migration"] for m in per if m["highest_seq_before"] <= q] or [0])
-        near = [(seq, t) for t, seq in tl if abs(seq - q) <= 3]
-        nxt = seen.get(q + 1)
-        ctx = [(seq, t) for t, seq in tl[max(0, nxt - 5):nxt + 5]] if nxt is not None else []
-        tap.diag("missing seq %d (migration %d): neighbours (seq, arrival us) %s; arrival "
-                 "order around seq %d: %s" % (q, mig, near, q + 1, ctx))
-
-
 
 
 def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000, port_opts=None,
@@ -560,228 +401,6 @@ def scenario_stragglers(ns, workdir, tap):
         pair.stop()
 
 
-def iptables(ns, *args):
-    return ns.run(["iptables"] + list(args), check=False)
-
-
-# an iptables OUTPUT rule that answers every packet towards B's tunnel port
-# with a TCP reset: the source's connection dies, and stays down until the
-# rule goes
-CUT_TO_B = ["-p", "tcp", "--dport", str(PORT_B), "-j", "REJECT", "--reject-with", "tcp-reset"]
-
-
-def scenario_tunnel_break(ns, workdir, tap):
-    # the destination holds live frames behind the tunnel for up to 5 s, so a
-    # 1 s cut costs neither frames nor order
-    pair = Pair(ns, workdir, tap, port_opts={"replay-hold-ms": 5000, "linger-ms": 4000})
-    try:
-        g = pair.boot()
-        g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=3000, duration=600, size=100).start()
-        time.sleep(1.5)
-        dg = pair.start_incoming()
-        pair.arm()
-        # cut the tunnel (RST to every packet towards B) as soon as the
-        # migration starts: the stream is open but idle then, so the first
-        # blackout frame hits the cut; heal it 1 s into the blackout
-        rule = CUT_TO_B
-        pair.guest.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: pair.src.migration("vm1")["state"] in ("src-active", "src-blackout"),
-                    60, 0.005, "migration start")
-        r = iptables(ns, "-I", "OUTPUT", *rule)
-        if r.returncode != 0:
-            vt.skip_or_fail("iptables unusable: %s" % r.stderr)
-        vt.wait_for(lambda: pair.src.migration("vm1")["state"] != "src-active", 60, 0.005,
-                    "blackout")
-        time.sleep(1.0)
-        iptables(ns, "-D", "OUTPUT", *rule)
-        vt.wait_for(lambda: pair.guest.qmp("query-migrate").get("status") == "completed",
-                    60, 0.05, "migration completed")
-        src = pair.src
-        pair.finish(dg)
-        time.sleep(1.0)
-        sres = snd.stop()
-        final = wait_received(pair.guest, sres["sent"])
-        st = src.stats("vm1")
-        want = {"received": sres["sent"], "lost": 0, "reordered": 0, "duplicated": 0,
-                "corrupted": 0}
-        peers = src.execute("query-peers")
-        tap.ok(clean(final) == want and peers["reconnects"] >= 1,
-               "tunnel cut with the stream open, before its first frame, and healed: %d "
-               "reconnect(s), 0 lost, 0 duplicated"
-               % peers["reconnects"], {"guest": final, "source": st, "peers": peers})
-    finally:
-        iptables(ns, "-F", "OUTPUT")
-        pair.stop()
-
-
-def resend_points(shim):
-    """The seqs the source's stream resent from, one per VM_ACCEPT, from
-    its log ("stream N accepted by hostb, resend from X")."""
-    import re
-    return [int(m) for m in re.findall(r"accepted by \S+, resend from (\d+)", shim.log_text())]
-
-
-def scenario_tunnel_cut_acked(ns, workdir, tap):
-    """The tunnel is cut in the middle of a stream the destination has
-    partly received and acknowledged, with frames still coming, twice:
-
-    1. In the blackout, held open with pause-before-switchover so that the
-       stream runs for seconds.  Once B holds a few hundred tunnelled
-       frames, every packet towards B is answered with a TCP reset (the
-       source's connection dies with frames in flight or queued); 1 s
-       later the rule goes.  Nothing is freed before RESUMED, so this
-       shows the resume point: B's VM_ACCEPT names its next expected seq
-       (what it really has) and the source resends from there, not from 1.
-    2. After the switchover, while a static FDB entry keeps the VM's
-       frames going to the source (stragglers): after RESUMED the source
-       frees what B acknowledged, and resends from B's next expected seq
-       out of what it kept.
-
-    After both, the guest has every datagram once, in order."""
-    pair = Pair(ns, workdir, tap, port_opts={"hold-ms": 30000, "replay-hold-ms": 5000,
-                                             "linger-ms": 10000})
-    rule = CUT_TO_B
-    try:
-        snd, dg = pair.held_blackout()
-        g = pair.guest
-        a, b = pair.src, pair.dst
-        vt.wait_for(lambda: b.stats("vm1")["tunnel-rx-frames"] >= 400, 20, 0.02,
-                    "400 frames tunnelled to B")
-        time.sleep(0.1)     # B acks as it goes: let some acks reach A
-        r = iptables(ns, "-I", "OUTPUT", *rule)
-        if r.returncode != 0:
-            vt.skip_or_fail("iptables unusable: %s" % r.stderr)
-        cut_rx = b.stats("vm1")["tunnel-rx-frames"]
-        reconnects0 = a.execute("query-peers")["reconnects"]
-        time.sleep(1.0)     # the source buffers; its reconnects are refused
-        during_rx = b.stats("vm1")["tunnel-rx-frames"]
-        iptables(ns, "-D", "OUTPUT", *rule)
-        vt.wait_for(lambda: len(resend_points(a)) >= 2, 20, 0.05, "the stream re-accepted")
-        vt.wait_for(lambda: b.stats("vm1")["tunnel-rx-frames"] >= during_rx + 400, 20, 0.05,
-                    "the stream flowing again")
-        points = resend_points(a)
-        peers_a = a.execute("query-peers")
-        info = {"resend_from": points, "b_rx_at_cut": cut_rx, "b_rx_after_1s_cut": during_rx,
-                "peers": peers_a}
-        # the first accept starts at 1; the one after the cut where B was
-        tap.ok(len(points) == 2 and points[0] == 1 and points[1] > 400 and
-               peers_a["reconnects"] > reconnects0 and during_rx - cut_rx <= 64,
-               "blackout: tunnel cut after B took %d frames, nothing crossed during the cut "
-               "(%d), the source reconnected and resent from seq %d (B's next expected), not "
-               "from 1" % (cut_rx, during_rx - cut_rx, points[1]), info)
-
-        # 2. the switch keeps sending the VM's frames to the source
-        src_tap = a.port("vm1").tap
-        ns.fdb_add(MAC, src_tap)
-        g.qmp("migrate-continue", state="pre-switchover")
-        vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "completed", 60, 0.05,
-                    "migration completed")
-        vt.wait_for(lambda: a.migration("vm1")["state"] == "src-forwarding", 20, 0.02,
-                    "source forwarding stragglers")
-        vt.wait_for(lambda: a.stats("vm1")["stragglers-forwarded"] >= 300, 20, 0.02,
-                    "300 stragglers forwarded")
-        time.sleep(0.1)
-        iptables(ns, "-I", "OUTPUT", *rule)
-        cut2_rx = b.stats("vm1")["tunnel-rx-frames"]
-        cut2_stragglers = a.stats("vm1")["stragglers-forwarded"]
-        time.sleep(0.7)
-        during2_rx = b.stats("vm1")["tunnel-rx-frames"]
-        iptables(ns, "-D", "OUTPUT", *rule)
-        vt.wait_for(lambda: len(resend_points(a)) >= 3, 20, 0.05,
-                    "the stream re-accepted after the second cut")
-        vt.wait_for(lambda: b.stats("vm1")["tunnel-rx-frames"] >= during2_rx + 300, 20, 0.05,
-                    "stragglers flowing again")
-        ns.fdb_del(MAC, src_tap, check=False)
-        points = resend_points(a)
-        sa = a.stats("vm1")
-        pair.finish(dg)
-        time.sleep(1.0)
-        sres = snd.stop()
-        final = wait_received(pair.guest, sres["sent"])
-        sb = b.stats("vm1")
-        info.update({"resend_from": points, "b_rx_at_cut2": cut2_rx,
-                     "stragglers_at_cut2": cut2_stragglers,
-                     "b_rx_after_cut2": during2_rx, "guest": final, "source": sa,
-                     "destination": sb})
-        tap.ok(len(points) == 3 and points[2] > points[1] + 300 and
-               during2_rx - cut2_rx <= 64 and sa["drops"]["peer-lost"] == 0,
-               "forwarding (after RESUMED): tunnel cut after %d stragglers, nothing crossed "
-               "during the cut (%d), the source resent from seq %d (B's next expected); no "
-               "straggler lost to the peer (peer-lost 0)"
-               % (cut2_stragglers, during2_rx - cut2_rx, points[2]), info)
-        want = {"received": sres["sent"], "lost": 0, "reordered": 0, "duplicated": 0,
-                "corrupted": 0}
-        # tunnel-duplicates: frames B got twice through the tunnel (a resend
-        # from before its next expected seq).  drops.duplicate counts B's
-        # own uplink copies of tunnelled frames (the bridge floods), which
-        # the dedup filter drops by design.
-        # once the switch floods the VM's frames to both hosts, B sees live
-        # traffic and A answers LIVE_SEEN with a barrier, after emptying its
-        # uplink's queues: no straggler A had not read yet may follow them
-        barriers = [l for l in a.log_text().splitlines() if "barrier after seq" in l]
-        info["barriers"] = barriers
-        tap.ok(clean(final) == want and sb["tunnel-duplicates"] == 0 and len(barriers) >= 1,
-               "after both cuts: %d sent, %d received, 0 lost/reordered/duplicated; nothing "
-               "resent twice (destination tunnel-duplicates 0; %d uplink copies deduplicated); "
-               "the source's barrier came after its uplink queues were emptied (%d)"
-               % (sres["sent"], final["received"], sb["drops"]["duplicate"], len(barriers)), info)
-    finally:
-        iptables(ns, "-F", "OUTPUT")
-        pair.stop()
-
-
-def scenario_bad_peer(ns, workdir, tap):
-    import secrets
-    pair = Pair(ns, workdir, tap, key_b=secrets.token_hex(32))
-    try:
-        g = pair.boot()
-        a, b = pair.shims
-        # wrong key: B's EXPECT cannot reach A, A's stream cannot reach B
-        b.execute("migrate-expect", {"port": "vm1"})
-        a.execute("migrate-set-peer", {"port": "vm1", "peer": "hostb"})
-        time.sleep(2.0)
-        pa, pb = a.execute("query-peers"), b.execute("query-peers")
-        tap.ok(pa["auth-failures"] + pb["auth-failures"] >= 1 and
-               a.migration("vm1").get("peer") == "hostb",
-               "wrong key: handshake refused and counted (auth failures %d/%d)"
-               % (pa["auth-failures"], pb["auth-failures"]), {"a": pa, "b": pb})
-        pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
-        tap.ok(pr.received == 5 and a.alive() and b.alive(),
-               "the VM is unaffected and both daemons run", pr)
-    finally:
-        pair.stop()
-
-
-def scenario_unknown_vm(ns, workdir, tap):
-    """Same key, but the destination does not expect the VM: its stream is
-    refused and counted, nothing is injected, the VM keeps running."""
-    pair = Pair(ns, workdir, tap)
-    try:
-        g = pair.boot()
-        a, b = pair.shims
-        a.execute("migrate-set-peer", {"port": "vm1", "peer": "hostb"})
-        # migration starts on A (dirty logging on): A opens a stream to B
-        g.qmp("migrate-set-parameters", **{"max-bandwidth": 1 << 20})
-        dg = pair.start_incoming()
-        g.qmp("migrate", uri=dg.incoming_uri)
-        vt.wait_for(lambda: b.execute("query-peers")["streams-rejected"] >= 1, 20, 0.05,
-                    "B to refuse the stream")
-        g.qmp("migrate_cancel")
-        vt.wait_for(lambda: g.status() == "running", 30, 0.05, "VM running on A")
-        dg.stop()
-        pb = b.execute("query-peers")
-        sb = b.stats("vm1")
-        pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
-        tap.ok(pb["streams-rejected"] >= 1 and sb["tunnel-rx-frames"] == 0,
-               "frames for a VM the destination does not expect: stream refused (%d), "
-               "nothing accepted" % pb["streams-rejected"], {"peers": pb, "stats": sb})
-        tap.ok(pr.received == 5 and a.alive() and b.alive(),
-               "the VM is unaffected and both daemons run", pr)
-    finally:
-        pair.stop()
-
-
 def scenario_dst_restart(ns, workdir, tap):
     """The destination shim is SIGKILLed during the blackout, with the
     source's stream open, and restarted (same config, tunnel port and
@@ -906,7 +525,8 @@ LONG_HOLD_MS = int(os.environ.get("VSHIM_LONG_HOLD_MS", "2000"))
 LONG_PRECOPY_S = float(os.environ.get("VSHIM_LONG_PRECOPY_S", 3 * LONG_HOLD_MS / 1000.0 + 0.5))
 # more than the whole migration below
 LONG_EXPECT_TIMEOUT_MS = max(25000, int(LONG_PRECOPY_S * 1000) + 20000)
-LONG_THROTTLE = 1 << 20         # bytes/s of pre-copy: it cannot converge
+LONG_PPS = 3000                 # UDP through the throttled pre-copy (LONG_THROTTLE)
+LONG_TCP_RATE = 1 << 20         # and a TCP stream, bytes/s
 
 
 def scenario_long_precopy(ns, workdir, tap):
@@ -916,7 +536,8 @@ def scenario_long_precopy(ns, workdir, tap):
     peer-lost.  Here the destination is armed before the migration starts
     (as the libvirt hook does at migrate begin), pre-copy is throttled with
     max-bandwidth for more than 3 x hold-ms and then let go, under UDP at
-    2000 pps.  Then expect-timeout-ms, the one bound left on an
+    3000 pps and a TCP stream at 1 MB/s (checked by the guest: every byte,
+    in order, longest gap <= 300 ms).  Then expect-timeout-ms, the one bound left on an
     expectation, disarms a port that no VM reaches."""
     conf = os.path.join(workdir, "migration.conf")
     os.makedirs(workdir, exist_ok=True)
@@ -928,7 +549,10 @@ def scenario_long_precopy(ns, workdir, tap):
         g = pair.boot()
         g.reset()
         src, dst = pair.src, pair.dst
-        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
+        snd = vt.UdpSender(ns, g.addr, pps=LONG_PPS, duration=LONG_PRECOPY_S + 600,
+                           size=100).start()
+        tcp = vt.TcpSender(ns, g.addr, int(LONG_TCP_RATE * (LONG_PRECOPY_S + 25)),
+                           timeout=LONG_PRECOPY_S + 200, rate=LONG_TCP_RATE).start()
         time.sleep(1.5)
         dg = pair.start_incoming()
         pair.arm()                          # before the migration, as the hook
@@ -968,11 +592,15 @@ def scenario_long_precopy(ns, workdir, tap):
         time.sleep(1.0)
         sres = snd.stop()
         final = wait_received(pair.guest, sres["sent"])
+        tres = tcp.wait(timeout=LONG_PRECOPY_S + 200)
         pair.guest.check()
+        gtcp = pair.guest.stats()["tcp"]
         gk = pair.guest.stats().get("kernel", {})
         ss, ds = src.stats("vm1"), dst.stats("vm1")
         want = shimlib.lossless(sres["sent"])
-        res = {"guest": final,
+        res = {"guest": final, "tcp_sender": tres,
+               "guest_tcp": {k: gtcp.get(k) for k in ("bytes", "last_conn_bytes", "max_gap_us",
+                                                      "corrupted", "connections")},
                "guest_kernel_drops": {k: v - kernel_before.get(k, 0) for k, v in gk.items()},
                "source": {k: ss[k] for k in ("tunnel-tx-frames", "migrations-out",
                                               "last-blackout-us")},
@@ -986,10 +614,17 @@ def scenario_long_precopy(ns, workdir, tap):
         tap.ok(clean(final) == want and ss["drops"]["peer-lost"] == 0 and
                ds["migrations-in"] == 1 and ds["tunnel-rx-frames"] > 0 and
                ds["expect-timeouts"] == 0 and ds["tunnel-frames-discarded"] == 0,
-               "UDP 2000 pps through a %.1f s pre-copy: %d sent, %d received, 0 lost/reordered/"
+               "UDP %d pps through a %.1f s pre-copy: %d sent, %d received, 0 lost/reordered/"
                "duplicated; %d frames tunnelled, source peer-lost 0, destination "
-               "migrations-in 1" % (precopy_s, sres["sent"], final["received"],
+               "migrations-in 1" % (LONG_PPS, precopy_s, sres["sent"], final["received"],
                                     ds["tunnel-rx-frames"]), res)
+        tcp_got = gtcp["last_conn_bytes"] or gtcp["bytes"]
+        tap.ok(tres["ok"] and gtcp["corrupted"] == 0 and tcp_got == tres["sent"] and
+               gtcp["max_gap_us"] <= 300000,
+               "TCP at %d B/s through the same migration: %d bytes sent, %d verified by the "
+               "guest, longest gap %d ms <= 300 ms"
+               % (LONG_TCP_RATE, tres["sent"], tcp_got, gtcp["max_gap_us"] // 1000),
+               {"sender": tres, "guest": gtcp})
 
         # an expectation no VM fulfils ends after expect-timeout-ms, counted
         old = src                            # the VM left it: nothing arrives
@@ -1090,191 +725,6 @@ def scenario_back_to_back(ns, workdir, tap):
         pair.stop()
 
 
-# -- migration-tls: x509 mutual TLS between the shims ------------------------
-
-def tls_config(workdir, node, tls_dir, extra=""):
-    """A config file with [tunnel] tls=x509 and tls-dir (plus extra lines)."""
-    path = os.path.join(workdir, "%s-tls.conf" % node)
-    with open(path, "w") as f:
-        f.write("[tunnel]\ntls=x509\ntls-dir=%s\n%s" % (tls_dir, extra))
-    return path
-
-
-class TlsPair(Pair):
-    """Pair's two shims with tls=x509 and no pre-shared key: certificates
-    from one CA, generated here."""
-
-    def __init__(self, ns, workdir, tap, ca):
-        self.ns = ns
-        self.guest_append = TUNED_GUEST
-        self.workdir = workdir
-        self.tap = tap
-        opts = {"linger-ms": 1000}
-        self.shims = []
-        for name, port, peer, peer_port in (("hosta", PORT_A, "hostb", PORT_B),
-                                            ("hostb", PORT_B, "hosta", PORT_A)):
-            d = tls_make_host(ca, os.path.join(workdir, "pki-" + name), name)
-            conf = tls_config(workdir, name, d)
-            s = shimlib.Shim(ns, name, workdir, tunnel_port=port, peers={peer: peer_port},
-                             extra_args=["--config", conf])
-            s.add_port("vm1", MAC, **opts)
-            self.shims.append(s)
-        for s in self.shims:
-            s.start()
-        self.cur = 0
-        self.gen = 0
-        self.guest = None
-        self.downtimes = []
-
-
-def tls_check_config(conf_text, workdir, name, extra_args=()):
-    """vhost-shim --check-config with conf_text as its config file: (exit
-    status, output)."""
-    path = os.path.join(workdir, name + ".conf")
-    with open(path, "w") as f:
-        f.write(conf_text)
-    r = subprocess.run([shimlib.shim_binary(), "--check-config", "--config", path] +
-                       list(extra_args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=30)
-    return r.returncode, r.stdout.strip()
-
-
-def tls_log_lines(shim, needle):
-    return [ln for ln in shim.log_text().splitlines() if needle in ln]
-
-
-def tls_connect_without_cert(ns, port):
-    """A TLS client without a certificate knocks on 127.0.0.1:port in ns."""
-    import socket
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    raw = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        raw.settimeout(5)
-        raw.connect(("127.0.0.1", port))
-        with ctx.wrap_socket(raw) as s:
-            s.recv(1)      # TLS 1.3: the server's verdict comes after the handshake
-    except (ssl.SSLError, OSError):
-        pass
-    finally:
-        raw.close()
-
-
-def scenario_tls(ns, workdir, tap):
-    """x509 mutual TLS: cleartext refused, bad credentials refused at
-    startup, a lossless migration over TLS, foreign certificates refused."""
-    ca = tls_make_ca(os.path.join(workdir, "ca1"), "vhost-shim test CA")
-    ca2 = tls_make_ca(os.path.join(workdir, "ca2"), "another CA")
-    key = os.path.join(workdir, "psk.key")
-    shimlib.write_key(key)
-
-    # (c) nothing travels in clear any more (tunnel protocol v2: TLS 1.3 with
-    # the key too): a pre-shared key to a non-loopback peer is accepted, and
-    # the obsolete allow-cleartext is refused with a clear message
-    remote = "[tunnel]\nnode-name=hosta\nlisten=127.0.0.1:%d\n%s\n[peer hostb]\naddress=10.77.0.99:%d\n"
-    rc1, out1 = tls_check_config(remote % (PORT_A, "key-file=%s" % key, PORT_B), workdir, "psk")
-    rc2, out2 = tls_check_config(remote % (PORT_A, "key-file=%s\nallow-cleartext=true" % key,
-                                           PORT_B), workdir, "clear-allowed")
-    rc3, out3 = tls_check_config(remote % (PORT_A, "tls=x509", PORT_B), workdir, "clear-tls")
-    tap.ok(rc1 == 0 and rc2 != 0 and "allow-cleartext: no longer exists" in out2 and
-           rc3 == 0, "non-loopback peer: accepted with a pre-shared key (TLS 1.3) or tls=x509; "
-           "the obsolete allow-cleartext refused", {"psk": [rc1, out1],
-                                                    "allow-cleartext": [rc2, out2],
-                                                    "tls": [rc3, out3]})
-
-    # a bad local certificate or key is a clear error at startup
-    bad = {}
-    good_c = tls_make_host(ca, os.path.join(workdir, "pki-hostc"), "hostc")
-    expired = tls_make_host(ca, os.path.join(workdir, "pki-expired"), "hostc", expired=True)
-    other = tls_make_host(ca, os.path.join(workdir, "pki-other"), "hostq")
-    for what, extra, needle in (
-            ("missing key", "tls-key=%s/nonexistent.pem\n" % workdir,
-             "tls-key %s/nonexistent.pem: " % workdir),
-            ("expired cert", "tls-cert=%s/server-cert.pem\ntls-key=%s/server-key.pem\n"
-             % (expired, expired), "expired on"),
-            ("cert for another node", "tls-cert=%s/server-cert.pem\ntls-key=%s/server-key.pem\n"
-             % (other, other), "does not name this node")):
-        s = shimlib.Shim(ns, "hostc", workdir, tunnel_port=PORT_B + 10,
-                         extra_args=["--config", tls_config(workdir, "hostc", good_c, extra)])
-        proc = ns.popen(s.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            ns.kill(proc)
-            out = b"(still running)"
-        shimlib.remove_dpdk_files(s.prefix)     # it started EAL before refusing
-        text = out.decode(errors="replace")
-        lines = [ln for ln in text.splitlines() if needle in ln]
-        bad[what] = {"status": proc.returncode, "lines": lines}
-        if not lines:
-            bad[what]["output"] = text[-1500:]
-    tap.ok(all(v["status"] not in (0, None) and len(v["lines"]) == 1 for v in bad.values()),
-           "bad local certificate or key: the daemon refuses to start with one clear line",
-           bad)
-
-    # (a) a migration over TLS: handshake with good certificates, frames flow
-    pair = TlsPair(ns, workdir, tap, ca)
-    rogue = None
-    try:
-        g = pair.boot()
-        g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=2000, duration=600, size=100).start()
-        time.sleep(1.5)
-        pair.migrate()
-        time.sleep(1.0)
-        sres = snd.stop()
-        final = wait_received(pair.guest, sres["sent"])
-        a, b = pair.shims
-        st = pair.src.stats("vm1")
-        peers = {s.name: s.execute("query-peers") for s in pair.shims}
-        tls_up = {s.name: len(tls_log_lines(s, "TLS up")) for s in pair.shims}
-        want = shimlib.lossless(sres["sent"])
-        tap.ok(clean(final) == want and st["tunnel-rx-frames"] > 0 and
-               all(v >= 1 for v in tls_up.values()) and
-               all(p["auth-failures"] == 0 for p in peers.values()),
-               "migration over x509 TLS: %d frames through the tunnel, 0 lost, in order"
-               % st["tunnel-rx-frames"],
-               {"guest": final, "dst": st, "peers": peers, "tls-up": tls_up})
-
-        # (b) a peer whose certificate comes from another CA is refused by
-        # B: it trusts both CAs, so it is B that says no, and a client
-        # without a certificate is refused too
-        b_before = b.execute("query-peers")
-        rogue_dir = tls_make_host(ca2, os.path.join(workdir, "pki-rogue"), "hostc")
-        with open(os.path.join(ca, "ca-cert.pem")) as f1, \
-                open(os.path.join(rogue_dir, "ca-cert.pem"), "a") as f2:
-            f2.write(f1.read())
-        rogue = shimlib.Shim(ns, "hostc", workdir, peers={"hostb": PORT_B},
-                             extra_args=["--config", tls_config(workdir, "rogue", rogue_dir)])
-        rogue.add_port("vm9", "52:54:00:77:02:09")
-        rogue.start()
-        rogue.execute("migrate-expect", {"port": "vm9"})   # EXPECT: connects to B
-        vt.wait_for(lambda: b.execute("query-peers")["tls-failures"] > b_before["tls-failures"],
-                    20, 0.1, "B to refuse hostc's certificate")
-        tls_connect_without_cert(ns, PORT_B)
-        vt.wait_for(lambda: len(tls_log_lines(b, "peer sent no certificate")) >= 1, 20, 0.1,
-                    "B to refuse a client without a certificate")
-        time.sleep(0.5)
-        pb = b.execute("query-peers")
-        foreign = tls_log_lines(b, "not signed by our CA")
-        nocert = tls_log_lines(b, "peer sent no certificate")
-        pr = ns.ping(pair.guest.addr, count=5, interval=0.2, timeout=2.0)
-        tap.ok(len(foreign) >= 1 and "CN=hostc" in foreign[0] and len(nocert) == 1 and
-               pb["tls-failures"] >= b_before["tls-failures"] + 2 and
-               pb["auth-failures"] >= b_before["auth-failures"] + 2 and
-               pr.received == 5 and a.alive() and b.alive() and rogue.alive(),
-               "certificate from another CA and a client without certificate: refused, "
-               "logged, counted (tls-failures %d -> %d); the VM and the daemons unaffected"
-               % (b_before["tls-failures"], pb["tls-failures"]),
-               {"peers": pb, "foreign": foreign, "no-cert": nocert, "ping": pr.received})
-    finally:
-        if rogue:
-            rogue.stop()
-        pair.stop()
-
-
 SCENARIOS = {
     "udp": (scenario_udp, 6),
     "tcp": (scenario_tcp, 2),
@@ -1287,7 +737,7 @@ SCENARIOS = {
     "unknown-vm": (scenario_unknown_vm, 2),
     "dst-restart": (scenario_dst_restart, 3),
     "tls": (scenario_tls, 4),
-    "long-precopy": (scenario_long_precopy, 3),
+    "long-precopy": (scenario_long_precopy, 4),
     "back-to-back": (scenario_back_to_back, 2),
 }
 

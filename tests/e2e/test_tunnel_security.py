@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """End to end: what the tunnel (protocol v2, TLS 1.3) refuses, with real
 daemons in a test namespace, as tests/e2e/test_migration.py runs them
-(its Pair, guests and certificates are reused).  Scenarios (argument 1):
+(its Pair, guests and certificates are reused: vshimtest.pair,
+vshimtest.certs).  Scenarios (argument 1):
 
   tamper      a man in the middle (a TCP relay in the namespace, between
               the source shim and the destination's tunnel port) flips one
@@ -40,13 +41,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shimlib  # noqa: E402
-import test_migration as tm  # noqa: E402
 from vshimtest import certs  # noqa: E402
 import vshimtest as vt  # noqa: E402
+from vshimtest import pair as vp  # noqa: E402
 
-PORT_A, PORT_B = tm.PORT_A, tm.PORT_B
+PORT_A, PORT_B = vp.PORT_A, vp.PORT_B
 PORT_PROXY = 7409
 FLOOD_SRC = "127.0.0.2"
 
@@ -148,13 +148,13 @@ class TamperProxy:
         self.ls.close()
 
 
-class ProxyPair(tm.Pair):
-    """tm.Pair's two PSK shims, but hosta reaches hostb through a relay on
+class ProxyPair(vp.Pair):
+    """vp.Pair's two PSK shims, but hosta reaches hostb through a relay on
     proxy_port (hostb reaches hosta directly)."""
 
     def __init__(self, ns, workdir, tap, proxy_port, port_opts=None):
         self.ns = ns
-        self.guest_append = tm.TUNED_GUEST
+        self.guest_append = vp.TUNED_GUEST
         self.workdir = workdir
         self.tap = tap
         os.makedirs(workdir, exist_ok=True)
@@ -169,7 +169,7 @@ class ProxyPair(tm.Pair):
                          key_file=self.key),
         ]
         for s in self.shims:
-            s.add_port("vm1", tm.MAC, **opts)
+            s.add_port("vm1", vp.MAC, **opts)
             s.start()
         self.cur = 0
         self.gen = 0
@@ -200,7 +200,7 @@ def scenario_tamper(ns, workdir, tap):
         vt.wait_for(lambda: proxy.tampered, 20, 0.02, "a FRAME record rewritten")
         vt.wait_for(lambda: b.execute("query-peers")["tls-record-errors"] >= 1, 20, 0.05,
                     "B to refuse the record")
-        vt.wait_for(lambda: len(tm.resend_points(a)) >= 2, 20, 0.05, "the stream resumed")
+        vt.wait_for(lambda: len(vp.resend_points(a)) >= 2, 20, 0.05, "the stream resumed")
         rx_after = b.stats("vm1")["tunnel-rx-frames"]
         vt.wait_for(lambda: b.stats("vm1")["tunnel-rx-frames"] >= rx_after + 200, 20, 0.05,
                     "the stream flowing again")
@@ -210,12 +210,12 @@ def scenario_tamper(ns, workdir, tap):
         pair.finish(dg)
         time.sleep(1.0)
         sres = snd.stop()
-        final = tm.wait_received(pair.guest, sres["sent"])
+        final = vp.wait_received(pair.guest, sres["sent"])
         udp_errors = kernel_udp_errors(pair.guest)     # since the guest booted
         pb, pa = b.execute("query-peers"), a.execute("query-peers")
         rejected = log_lines(b, "TLS record rejected")
         told = log_lines(a, "Bad record MAC")
-        points = tm.resend_points(a)
+        points = vp.resend_points(a)
         drops = {s.name: {k: v for k, v in s.stats("vm1")["drops"].items() if v}
                  for s in pair.shims}
         info = {"tampered": proxy.tampered, "proxy_connections": proxy.connections,
@@ -235,7 +235,7 @@ def scenario_tamper(ns, workdir, tap):
                "next expected" % ("alert bad_record_mac" if told else "connection closed",
                                   points[-1] if points else 0), info)
         want = shimlib.lossless(sres["sent"])
-        tap.ok(tm.clean(final) == want and udp_errors == 0,
+        tap.ok(shimlib.loss_counts(final) == want and udp_errors == 0,
                "nothing wrong reached the guest: %d sent, %d received, 0 lost, reordered, "
                "duplicated or corrupted, no UDP error in the guest's kernel"
                % (sres["sent"], final["received"]), info)
@@ -306,7 +306,7 @@ class IdleFlood:
 
 
 def scenario_idle_flood(ns, workdir, tap):
-    pair = tm.Pair(ns, workdir, tap)
+    pair = vp.Pair(ns, workdir, tap)
     floods = []
     try:
         g = pair.boot()
@@ -318,7 +318,7 @@ def scenario_idle_flood(ns, workdir, tap):
         pair.migrate()
         time.sleep(1.0)
         sres = snd.stop()
-        final = tm.wait_received(pair.guest, sres["sent"])
+        final = vp.wait_received(pair.guest, sres["sent"])
         for f in floods:
             f.stop()
         peers = {s.name: s.execute("query-peers") for s in pair.shims}
@@ -336,7 +336,7 @@ def scenario_idle_flood(ns, workdir, tap):
                "beyond 4 (%s), timed out at 2 s (%s)"
                % (FLOOD_SRC, [p["preauth-refused"] for p in peers.values()],
                   [p["handshake-timeouts"] for p in peers.values()]), info)
-        tap.ok(tm.clean(final) == shimlib.lossless(sres["sent"]) and st["tunnel-rx-frames"] > 0,
+        tap.ok(shimlib.loss_counts(final) == shimlib.lossless(sres["sent"]) and st["tunnel-rx-frames"] > 0,
                "a migration under the flood: %d sent, %d received, 0 lost, %d frames "
                "through the tunnel" % (sres["sent"], final["received"], st["tunnel-rx-frames"]),
                info)
@@ -407,7 +407,7 @@ def scenario_tls_reload(ns, workdir, tap):
                                   ("hostb", PORT_B, {"hosta": PORT_A}),
                                   ("hostc", None, {"hosta": PORT_A})):
             s = shimlib.Shim(ns, name, workdir, tunnel_port=port, peers=peers,
-                             extra_args=["--config", tm.tls_config(workdir, name, dirs[name])])
+                             extra_args=["--config", vp.tls_config(workdir, name, dirs[name])])
             s.add_port("vm-" + name[-1], "52:54:00:77:03:0%d" % (len(shims) + 1))
             shims[name] = s.start()
         a, b, c = shims["hosta"], shims["hostb"], shims["hostc"]
@@ -461,7 +461,7 @@ def scenario_tls_reload(ns, workdir, tap):
                % (told[0].split("closed: ", 1)[-1] if told else "nothing"),
                {"hosta": revoked, "hostc": told})
         # the tls-crl key at startup: a daemon whose own certificate is revoked
-        conf = tm.tls_config(workdir, "hostc2", dirs["hostc"],
+        conf = vp.tls_config(workdir, "hostc2", dirs["hostc"],
                              "tls-crl=%s\n" % os.path.join(dirs["hosta"], "ca-crl.pem"))
         s = shimlib.Shim(ns, "hostc", workdir, tunnel_port=PORT_B + 10,
                          extra_args=["--config", conf])
@@ -522,7 +522,7 @@ def scenario_v1_peer(ns, workdir, tap):
     ls.listen(4)
     b = shimlib.Shim(ns, "hostb", workdir, tunnel_port=PORT_B, peers={"hosta": PORT_A},
                      key_file=key)
-    b.add_port("vm1", tm.MAC)
+    b.add_port("vm1", vp.MAC)
     b.start()
     try:
         # 1. the old shim dials: its HELLO in clear, our ERROR in its framing

@@ -548,15 +548,40 @@ static void kernel_drop_counters(uint64_t *udp_in_errors, uint64_t *udp_rcvbuf_e
 	}
 }
 
+/*
+ * The kernel's IPv6 UDP counters (/proc/net/snmp6, "Name value" lines):
+ * datagrams delivered to a socket, and to a port without one; 0 without
+ * IPv6.  Tests that send datagrams the agent does not read count them so.
+ */
+static void kernel_udp6_counters(uint64_t *in_datagrams, uint64_t *no_ports)
+{
+	char name[64];
+	unsigned long long v;
+	FILE *f = fopen("/proc/net/snmp6", "r");
+
+	*in_datagrams = *no_ports = 0;
+	while (f && fscanf(f, "%63s %llu", name, &v) == 2) {
+		if (!strcmp(name, "Udp6InDatagrams"))
+			*in_datagrams = v;
+		else if (!strcmp(name, "Udp6NoPorts"))
+			*no_ports = v;
+	}
+	if (f)
+		fclose(f);
+}
+
 static void cmd_stats(struct sbuf *b)
 {
 	int first = 1;
-	uint64_t udp_in_errors, udp_rcvbuf_errors, rx_dropped;
+	uint64_t udp_in_errors, udp_rcvbuf_errors, rx_dropped, udp6_in, udp6_no_ports;
 
 	kernel_drop_counters(&udp_in_errors, &udp_rcvbuf_errors, &rx_dropped);
+	kernel_udp6_counters(&udp6_in, &udp6_no_ports);
 	sb_printf(b, "{\"now_us\":%" PRIu64 ",\"uptime_us\":%" PRIu64, now_us(), now_us() - start_us);
 	sb_printf(b, ",\"kernel\":{\"udp_in_errors\":%" PRIu64 ",\"udp_rcvbuf_errors\":%" PRIu64
-		  ",\"rx_dropped\":%" PRIu64 "}", udp_in_errors, udp_rcvbuf_errors, rx_dropped);
+		  ",\"rx_dropped\":%" PRIu64 ",\"udp6_in_datagrams\":%" PRIu64
+		  ",\"udp6_no_ports\":%" PRIu64 "}", udp_in_errors, udp_rcvbuf_errors, rx_dropped,
+		  udp6_in, udp6_no_ports);
 	sb_printf(b, ",\"bad_magic\":%" PRIu64 ",\"short\":%" PRIu64 ",\"bad_stream\":%" PRIu64
 		  ",\"ctl_requests\":%" PRIu64, g_bad_magic, g_short, g_bad_stream, g_ctl_requests);
 	sb_printf(b, ",\"streams\":{");

@@ -43,6 +43,9 @@ esac
 
 # Kernel modules for virtio-net over PCI, in load order.
 MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
+# 802.1Q VLAN devices, in load order: in the initramfs, loaded by /init only
+# when a test asks for a VLAN (vshim.vlan=)
+VLAN_MODULES="llc stp garp mrp 8021q"
 
 need() { # need TOOL PACKAGE
 	command -v "$1" >/dev/null 2>&1 ||
@@ -165,7 +168,10 @@ for applet in $("$BUSYBOX" --list); do
 	[ "$applet" = busybox ] || ln -s busybox "$R/bin/$applet"
 done
 : >"$R/etc/modules"
-for m in $MODULES; do
+: >"$R/etc/modules.vlan"
+for m in $MODULES $VLAN_MODULES; do
+	list=$R/etc/modules
+	case " $VLAN_MODULES " in *" $m "*) list=$R/etc/modules.vlan ;; esac
 	# modules.builtin lists paths; '-' and '_' are equivalent in names.
 	if [ -f "$MODDIR/modules.builtin" ] &&
 		sed 's/-/_/g' "$MODDIR/modules.builtin" | grep -Eq "/${m}\.ko(\.[a-z]+)?$"; then
@@ -181,7 +187,7 @@ for m in $MODULES; do
 	*.ko.gz) gzip -dc "$f" >"$R/lib/modules/$m.ko" ;;
 	*) die "unknown module compression: $f" ;;
 	esac
-	echo "$m" >>"$R/etc/modules"
+	echo "$m" >>"$list"
 done
 
 gcc -static -O2 -Wall -Werror -s -o "$R/bin/vshim-agent" "$SRC/agent.c"

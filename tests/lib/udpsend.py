@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--burst", type=int, default=16, help="max datagrams sent back to back when late")
     ap.add_argument("--max-lag-ms", type=float, default=200.0)
     ap.add_argument("--src", default=None, help="source address to bind")
+    ap.add_argument("--sport", type=int, default=0, help="source port to bind (0: any)")
     a = ap.parse_args()
     if a.size < proto.HDR_LEN:
         ap.error("--size must be >= %d" % proto.HDR_LEN)
@@ -65,8 +66,8 @@ def main():
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     except OSError:
         pass
-    if a.src:
-        s.bind((a.src, 0))
+    if a.src or a.sport:
+        s.bind((a.src or "0.0.0.0", a.sport))
     dst = (a.dst, a.port)
     period_ns = 1e9 / a.pps
     max_lag_ns = a.max_lag_ms * 1e6

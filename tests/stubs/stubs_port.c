@@ -10,7 +10,8 @@
  * code.  vs_vm_add() validates like the real one and fails for the uplink
  * "fail", so the error path of port-add is reachable; the port's buffer
  * policy starts as its configuration's, as vs_ho_attach() makes it in the
- * daemon.  The fuzz target calls vs_vm_remove_all() before each run, so
+ * daemon, and its flow-policy table is compiled from vs_dp_flow_rules() as
+ * port.c does (vs_dp_quiesce() has no lcores to wait for).  The fuzz target calls vs_vm_remove_all() before each run, so
  * no state leaks from one input to the next.
  */
 #include <string.h>
@@ -18,10 +19,14 @@
 #include <gio/gio.h>
 
 #include "config.h"
+#include "dataplane.h"
+#include "dp_flow.h"
+#include "dp_tcp.h"
 #include "vm.h"
 
 struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 {
+	struct vs_flow_table *t;
 	struct vs_vm *vm;
 	unsigned int slot;
 
@@ -40,13 +45,26 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 	vm->slot = slot;
 	vm->vid = -1;
 	vm->policy = pc->policy;
+	t = vs_dp_flow_compile(vm, vs_dp_flow_rules(), &vm->policy, error);
+	if (!t) {
+		vs_port_cfg_free(pc);
+		g_free(vm);
+		return NULL;
+	}
+	vs_dp_flow_install(vm, t);
 	vs_port_registry_insert(vm);
 	return vm;
+}
+
+/* No lcores here: nothing to wait for */
+void vs_dp_quiesce(void)
+{
 }
 
 void vs_vm_remove(struct vs_vm *vm)
 {
 	vs_port_registry_remove(vm);
+	vs_dp_flow_detach(vm);
 	vs_port_cfg_free(vm->cfg);
 	g_free(vm);
 }
@@ -59,4 +77,10 @@ static void stub_remove_cb(struct vs_vm *vm, void *opaque)
 void vs_vm_remove_all(void)
 {
 	vs_vm_foreach(stub_remove_cb, NULL);
+}
+
+/* dp_tcp.c: reset-flows asks the lcore; no lcore here */
+void vs_dp_tcp_reset(struct vs_vm *vm)
+{
+	(void)vm;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "control.h"
 #include "ctl_harness.h"
+#include "dp_flow.h"
 #include "vm.h"
 
 gint64 test_time_scale(void)
@@ -73,6 +74,7 @@ void fixture_start_with(struct fixture *f, void (*tweak)(struct vs_cfg *cfg))
 	f->cfg = test_cfg_new(f->dir, f->path);
 	if (tweak)
 		tweak(f->cfg);
+	vs_dp_flow_set_rules(f->cfg->flow_rules);	/* as main.c does */
 	g_assert_true(vs_ctl_start(f->cfg, &err));
 	g_assert_no_error(err);
 }
@@ -89,6 +91,7 @@ void fixture_stop(struct fixture *f)
 
 	vs_ctl_stop();
 	vs_vm_remove_all();
+	vs_dp_flow_set_rules(NULL);
 	g_assert_false(g_file_test(f->path, G_FILE_TEST_EXISTS));
 	g_assert_cmpint(unlink(link), ==, 0);
 	g_assert_cmpint(unlink(file), ==, 0);

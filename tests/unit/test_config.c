@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "flow_set.h"
 #include "log.h"
 
 static void test_defaults(void)
@@ -169,6 +170,58 @@ static void test_keyfile_errors(void)
 	check_keyfile_error("[port vm1]\nsocket=/a\\\n", "");
 }
 
+#define POLICY_PORT "[port vm1]\nsocket=/run/vhost-shim/vm1.sock\nmac=52:54:00:00:00:01\n" \
+	"uplink=net_tap0,iface=t0\nudp-max-pkts=3000\n"
+
+/* [policy NAME] groups and --policy lines: one rule set, checked per port */
+static void test_policy(void)
+{
+	static const char ok[] = POLICY_PORT
+		"[policy voip]\nmatch=proto=udp,dport=5004\npriority=7\nmax-pkts=1000\n"
+		"[policy bulk]\nmatch=proto=udp,dport=9000-9100\nport=vm1\n";
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(GError) err = NULL;
+	const struct vs_flow_rule *r;
+
+	g_assert_true(vs_cfg_load_keyfile(cfg, ok, strlen(ok), &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_cfg_add_policy(cfg, "name=dns match=proto=udp,dport=53 action=drop",
+					&err));
+	vs_cfg_validate(cfg, &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(cfg->flow_rules->rules->len, ==, 3);
+	r = vs_flow_set_find(cfg->flow_rules, "voip");
+	g_assert_nonnull(r);
+	g_assert_cmpuint(r->priority, ==, 7);
+	g_assert_cmpuint(r->max_pkts, ==, 1000);
+	r = vs_flow_set_find(cfg->flow_rules, "dns");
+	g_assert_nonnull(r);
+	g_assert_cmpint(r->action, ==, VS_FLOW_ACT_DROP);
+	g_assert_cmpuint(r->id, ==, 2);	/* after the file's two */
+	/* a name twice, from the file and the command line */
+	g_assert_false(vs_cfg_add_policy(cfg, "name=voip match=any", &err));
+	g_assert_nonnull(err);
+	g_assert_nonnull(strstr(err->message, "exists"));
+
+	check_keyfile_error("[policy a]\nmatch=proto=udp,dport=99999\n", "dport");
+	check_keyfile_error("[policy a]\ncolour=red\n", "colour");
+	check_keyfile_error("[policy a]\naction=drop\npriority=3\n", "a");
+	check_keyfile_error("[policy default-udp]\nmatch=any\n", "default-udp");
+	/* a rule's cap above what the port can hold: named by the port */
+	check_keyfile_error(POLICY_PORT "[policy big]\nmatch=proto=udp\nmax-pkts=100000\n",
+			    "port vm1");
+	/* the same rule for another port only is fine */
+	{
+		static const char other[] = POLICY_PORT
+			"[policy big]\nmatch=proto=udp\nmax-pkts=100000\nport=vm2\n";
+		g_autoptr(vs_cfg) c2 = vs_cfg_new();
+		g_autoptr(GError) e2 = NULL;
+
+		g_assert_true(vs_cfg_load_keyfile(c2, other, strlen(other), &e2));
+		g_assert_true(vs_cfg_validate(c2, &e2));
+	}
+}
+
 #define DISC_TUNNEL "[tunnel]\nlisten=127.0.0.1:7400\nkey-file=/k\n"
 
 /* [discovery]: what vs_cfg_validate() refuses, and a port's vm-uuid */
@@ -219,6 +272,23 @@ static void test_discovery(void)
 					     "vm-uuid=9a8b7c6d5e4f4a3b9c2d1e0f9a8b7c6d,uplink=x",
 					     &err));
 	g_assert_nonnull(strstr(err->message, "vm-uuid"));
+	g_clear_error(&err);
+	vs_port_cfg_free(pc);
+	/* postcopy: off unless asked (docs/migration.md, "Post-copy") */
+	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,uplink=x", &err);
+	g_assert_no_error(err);
+	g_assert_false(pc->postcopy);
+	vs_port_cfg_free(pc);
+	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,postcopy=on,"
+				    "uplink=x", &err);
+	g_assert_no_error(err);
+	g_assert_true(pc->postcopy);
+	vs_port_cfg_free(pc);
+	g_assert_null(vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,"
+					     "postcopy=maybe,uplink=x", &err));
+	g_assert_nonnull(strstr(err->message, "postcopy"));
+	g_clear_error(&err);
+	pc = NULL;
 }
 
 static void test_too_many_ports(void)
@@ -775,6 +845,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/keyfile/ok", test_keyfile_ok);
 	g_test_add_func("/config/keyfile/errors", test_keyfile_errors);
 	g_test_add_func("/config/discovery", test_discovery);
+	g_test_add_func("/config/policy", test_policy);
 	g_test_add_func("/config/eal-argv", test_eal_argv);
 	g_test_add_func("/config/mac-and-pci-strict", test_mac_and_pci_strict);
 	g_test_add_func("/config/keys/table", test_keys_table);

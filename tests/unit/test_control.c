@@ -735,7 +735,7 @@ static void test_query_ports_state(void)
 
 	fixture_start(&f);
 	vm = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,mode=client,queues=2,"
-		       "uplink=net_tap0,iface=t0");
+		       "tcp-on-loss=reset,uplink=net_tap0,iface=t0");
 	vm->vid = 0;
 	vm->features = 0x170208000ULL;	/* a running port reports them (4737c9f) */
 	c = tc_connect(f.path);
@@ -743,7 +743,8 @@ static void test_query_ports_state(void)
 	ret = tc_cmd(c, "{\"execute\": \"query-ports\"}");
 	g_assert_cmpstr(ret, ==, "{\"return\": [{\"name\": \"vm1\", \"socket\": \"/s1\", \"mode\": "
 				 "\"client\", \"mac\": \"52:54:00:00:00:01\", \"uplink\": "
-				 "\"net_tap0,iface=t0\", \"queues\": 2, \"state\": \"running\", "
+				 "\"net_tap0,iface=t0\", \"queues\": 2, \"tcp-on-loss\": \"reset\", "
+				 "\"state\": \"running\", "
 				 "\"features\": \"0x170208000\", \"ring\": \"split\"}]}");
 	g_clear_pointer(&c, tc_free);
 	fixture_stop(&f);
@@ -792,9 +793,11 @@ int main(int argc, char **argv)
 	DO_TEST("ports");
 	DO_TEST("control-stats");
 	DO_TEST("migrate-expect");
+	DO_TEST("reset-flows");
 	DO_TEST("buffer-policy");
 	DO_TEST("port-reach");
 	DO_TEST("discovery-off");
+	DO_TEST("policy");
 
 	g_test_add_func("/control/split", test_split);
 	g_test_add_func("/control/json/valid", test_json_valid);

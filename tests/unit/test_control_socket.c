@@ -663,7 +663,8 @@ static void test_vshimctl(void)
 	g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
 	g_autofree char *o6 = NULL, *o7 = NULL, *o8 = NULL, *o9 = NULL;
 	g_autofree char *o10 = NULL, *o11 = NULL, *o12 = NULL, *o13 = NULL;
-	g_autofree char *o14 = NULL, *o15 = NULL, *nosock = NULL, *s7 = NULL;
+	g_autofree char *o14 = NULL, *o15 = NULL, *o16 = NULL, *o17 = NULL;
+	g_autofree char *nosock = NULL, *s7 = NULL;
 	g_autofree char *uid_line = NULL;
 	g_autofree char *python = g_find_program_in_path("python3");
 
@@ -679,7 +680,8 @@ static void test_vshimctl(void)
 	s7 = g_build_filename(f.dir, "s7", NULL);	/* in socket-dir */
 	g_assert_cmpint(run_vshimctl(f.path, &o2, "port-add", "vm7", "--socket", s7, "--mac",
 				     "52:54:00:00:00:07", "--uplink", "net_null0", "--queues", "2",
-				     NULL), ==, 0);
+				     "--tcp-on-loss", "reset", NULL), ==, 0);
+	g_assert_cmpint(vs_vm_find_by_name("vm7")->cfg->tcp_on_loss, ==, VS_TCP_ON_LOSS_RESET);
 	g_assert_cmpint(run_vshimctl(f.path, &o3, "ports", NULL), ==, 0);
 	g_assert_nonnull(strstr(o3, "vm7"));
 	g_assert_nonnull(strstr(o3, "52:54:00:00:00:07"));
@@ -713,6 +715,10 @@ static void test_vshimctl(void)
 			json_member_int(o14, "clients-accepted") + 1);
 	/* the 11th vshimctl run on this server */
 	g_assert_cmpint(json_member_int(o14, "clients-accepted"), ==, 11);
+	/* reset-flows: the port's tcp-on-loss says what happens */
+	g_assert_cmpint(run_vshimctl(f.path, &o16, "reset-flows", "vm7", NULL), ==, 0);
+	g_assert_nonnull(strstr(o16, "vm7: TCP peers being reset"));
+	g_assert_cmpint(run_vshimctl(f.path, &o17, "reset-flows", "nope", NULL), ==, 1);
 	g_assert_cmpint(run_vshimctl(f.path, &o7, "no-such-subcommand", NULL), ==, 2);
 	g_assert_cmpint(run_vshimctl(nosock, &o8, "version", NULL), ==, 3);
 	g_assert_cmpint(run_vshimctl(f.path, &o9, "port-del", "vm7", NULL), ==, 0);

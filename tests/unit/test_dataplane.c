@@ -24,9 +24,13 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "announce.h"
 #include "dataplane.h"
+#include "dp_flow.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
+#include "flow_set.h"
+#include "flow_syntax.h"
 #include "pkt.h"
 #include "vm.h"
 
@@ -51,6 +55,7 @@ static struct {
 	uint32_t vring_frames[8];	/* frames enqueued per guest RX vring */
 	bool fake_clock;		/* the lcore reads now, not the TSC */
 	uint64_t now;			/* the fake clock, in TSC cycles */
+	GPtrArray *sent;		/* GBytes of each frame sent, if set */
 } t;
 
 static uint32_t t_seq_of(struct rte_mbuf *m)
@@ -92,6 +97,11 @@ static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, u
 
 static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
+	uint16_t i;
+
+	for (i = 0; t.sent && i < n; i++)
+		g_ptr_array_add(t.sent, g_bytes_new(rte_pktmbuf_mtod(pkts[i], const void *),
+						    rte_pktmbuf_data_len(pkts[i])));
 	rte_pktmbuf_free_bulk(pkts, n);
 	t.tx += n;
 	return n;
@@ -157,7 +167,18 @@ static struct rte_mbuf *t_frame(uint32_t seq, uint16_t len)
 	p[22] = 64;
 	p[23] = 17;			/* UDP */
 	memcpy(p + 42, &seq, sizeof(seq));
+	*vs_dp_arrival(m) = 0;		/* no arrival time (a tunnelled frame of a peer
+					 * that sends none); uplink_rx stamps its own */
 	return m;
+}
+
+/* Tunnel a frame that reached the source @age_us ago (< 0: no time) */
+static void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us)
+{
+	struct rte_mbuf *m = t_frame(seq, 64);
+
+	vs_dp_arrival_set_age(m, age_us);
+	g_assert_cmpint(vs_dp_inject_put(vm, m), ==, 0);
 }
 
 static void t_uplink_queue(uint32_t first, uint32_t n)
@@ -227,6 +248,7 @@ static void t_port_free(struct vs_vm *vm)
 	struct rte_mbuf *m;
 
 	vs_dp_port_fini(vm);
+	vs_dp_flow_detach(vm);
 	while ((m = g_queue_pop_head(&t.rx)))
 		rte_pktmbuf_free(m);
 	g_array_free(t.got, TRUE);
@@ -384,6 +406,192 @@ static void test_caps(void)
 	t_uplink_queue(400, 3);
 	t_poll(vm, 1);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* A UDP frame to destination port @dport (t_frame()'s, with ports) */
+static struct rte_mbuf *t_frame_dport(uint32_t seq, uint16_t dport)
+{
+	struct rte_mbuf *m = t_frame(seq, 64);
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+	p[34] = 0x30;			/* source port 12345 */
+	p[35] = 0x39;
+	p[36] = (uint8_t)(dport >> 8);
+	p[37] = (uint8_t)dport;
+	p[38] = 0;			/* UDP length: the rest */
+	p[39] = 64 - 34;
+	return m;
+}
+
+static void t_uplink_queue_dport(uint32_t first, uint32_t n, uint16_t dport)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		g_queue_push_tail(&t.rx, t_frame_dport(first + i, dport));
+}
+
+/* Compile @lines (--policy rules) for @vm and publish the table */
+static void t_rules(struct vs_vm *vm, struct vs_flow_set *set, const char *const *lines)
+{
+	g_autoptr(GError) err = NULL;
+	struct vs_flow_table *tab;
+
+	for (; *lines; lines++) {
+		struct vs_flow_rule *r = vs_flow_syntax_parse_line(*lines, &err);
+
+		g_assert_no_error(err);
+		g_assert_true(vs_flow_set_add(set, r, &err));
+	}
+	tab = vs_dp_flow_compile(vm, set, &vm->policy, &err);
+	g_assert_no_error(err);
+	vs_dp_flow_install(vm, tab);
+}
+
+static struct vs_dp_flow_ctr t_rule_ctr(const struct vs_vm *vm, const char *name)
+{
+	const struct vs_flow_table *tab = vm->dp.flow->t;
+	struct vs_dp_flow_ctr c;
+	uint32_t i;
+
+	for (i = 0; i < tab->n_rules; i++)
+		if (!strcmp(tab->rules[i].name, name)) {
+			vs_dp_flow_get_ctr(vm, i, &c);
+			return c;
+		}
+	g_assert_not_reached();
+}
+
+/*
+ * Flow policy: under caps that cannot hold both flows, the high-priority
+ * rule's reservation keeps every one of its frames while the bulk rule is
+ * refused (pressure) and counted under its rule; a rule with action=drop;
+ * a table replaced mid-episode keeps the accounting (by rule id); a port
+ * without rules keeps the class caps and counts under the default rules
+ */
+static void test_flow_rules(void)
+{
+	static const char *const rules[] = {
+		"name=hi match=proto=udp,dport=5004 priority=7 max-pkts=20",
+		"name=bulk match=proto=udp,dport=9000",
+		"name=junk match=proto=udp,dport=7 action=drop",
+		NULL,
+	};
+	static const char *const more[] = { "name=late match=proto=udp,dport=9001", NULL };
+	g_autoptr(vs_flow_set) set = vs_flow_set_new();
+	struct vs_vm *vm = t_port_new();
+	struct vs_dp_flow_ctr c;
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 40;
+	vm->policy.max_pkts[VS_PKT_TCP] = 5;
+	vm->policy.max_pkts[VS_PKT_OTHER] = 5;	/* totals: 50 packets */
+	t_rules(vm, set, rules);
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue_dport(1, 100, 9000);	/* bulk first: it fills what is not reserved */
+	t_uplink_queue_dport(1001, 20, 5004);
+	t_uplink_queue_dport(2001, 3, 7);
+	t_poll(vm, 5);
+	c = t_rule_ctr(vm, "hi");
+	g_assert_cmpuint(c.matched, ==, 20);
+	g_assert_cmpuint(c.buffered, ==, 20);
+	g_assert_cmpuint(c.dropped, ==, 0);
+	c = t_rule_ctr(vm, "bulk");
+	g_assert_cmpuint(c.matched, ==, 100);
+	g_assert_cmpuint(c.buffered, ==, 30);
+	g_assert_cmpuint(c.dropped, ==, 70);
+	c = t_rule_ctr(vm, "junk");
+	g_assert_cmpuint(c.dropped, ==, 3);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 70);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 50);
+
+	/* a new table mid-episode: the counts stay, by rule id */
+	t_rules(vm, set, more);
+	t_uplink_queue_dport(3001, 5, 9001);
+	t_uplink_queue_dport(3101, 1, 5004);	/* hi is at its own cap */
+	t_poll(vm, 2);
+	c = t_rule_ctr(vm, "late");
+	g_assert_cmpuint(c.dropped, ==, 5);	/* the buffer is full */
+	c = t_rule_ctr(vm, "hi");
+	g_assert_cmpuint(c.buffered, ==, 20);
+	g_assert_cmpuint(c.dropped, ==, 1);
+	c = t_rule_ctr(vm, "bulk");
+	g_assert_cmpuint(c.matched, ==, 100);	/* carried over */
+
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 5);
+	g_assert_cmpuint(t.got->len, ==, 50);
+	t_check_accounting(vm, 0);
+
+	/* the next episode starts from nothing */
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue_dport(4001, 10, 5004);
+	t_poll(vm, 1);
+	c = t_rule_ctr(vm, "hi");
+	g_assert_cmpuint(c.buffered, ==, 30);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+
+	/* a full guest ring (frames held behind a replay, against what held
+	 * holds now): bulk keeps at most the totals less hi's reservation */
+	vm = t_port_new();
+	vm->policy.max_pkts[VS_PKT_UDP] = 40;
+	vm->policy.max_pkts[VS_PKT_TCP] = 5;
+	vm->policy.max_pkts[VS_PKT_OTHER] = 5;
+	{
+		g_autoptr(vs_flow_set) set2 = vs_flow_set_new();
+		unsigned int hi_got = 0;
+		guint k;
+
+		t_rules(vm, set2, rules);
+		t.guest_room = 0;
+		t_uplink_queue_dport(1, 100, 9000);
+		t_uplink_queue_dport(1001, 20, 5004);
+		t_poll(vm, 10);
+		g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+		g_assert_cmpuint(rte_ring_count(vm->dp.held), <=, 50);
+		c = t_rule_ctr(vm, "hi");
+		g_assert_cmpuint(c.buffered, ==, 20);
+		g_assert_cmpuint(c.dropped, ==, 0);
+		c = t_rule_ctr(vm, "bulk");	/* (held feeds the pending burst) */
+		g_assert_cmpuint(c.dropped, >, 0);
+		g_assert_cmpuint(c.buffered + c.dropped, ==, c.matched);
+		t.guest_room = T_UNLIMITED;
+		t_poll(vm, 5);
+		g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+		for (k = 0; k < t.got->len; k++)
+			hi_got += g_array_index(t.got, uint32_t, k) > 1000;
+		g_assert_cmpuint(hi_got, ==, 20);
+		t_check_accounting(vm, 0);
+	}
+	t_port_free(vm);
+
+	/* no rules: the class caps, counted under the default rules */
+	vm = t_port_new();
+	vm->policy.max_pkts[VS_PKT_UDP] = 10;
+	{
+		static const char *const none[] = { NULL };
+		g_autoptr(vs_flow_set) empty = vs_flow_set_new();
+
+		t_rules(vm, empty, none);
+	}
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 25);
+	t_poll(vm, 1);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
+	c = t_rule_ctr(vm, "default-udp");
+	g_assert_cmpuint(c.matched, ==, 25);
+	g_assert_cmpuint(c.buffered, ==, 10);
+	g_assert_cmpuint(c.dropped, ==, 15);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
 }
@@ -803,6 +1011,107 @@ static void test_dedup_origins(void)
 	t_port_free(vm);
 }
 
+/*
+ * The duplicate filter compares arrival times: a byte-identical repeat that
+ * reached the source in the blackout and this host directly 100 ms later is
+ * a second transmission, not a copy; a flood copy (both hosts at once) is,
+ * even when the tunnel delivers it late; a frame without an arrival time (a
+ * peer without the frame-times extension) is compared regardless of time.
+ */
+static void test_dedup_times(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	g_assert_cmpuint(vm->policy.dedup_window_ms, ==, VS_DEFAULT_DEDUP_WINDOW_MS);
+	t_clock_fake();
+	vs_dp_dedup_open(vm);
+
+	/* a repeat: tunnelled (arrived just now at the source), then the next
+	 * transmission directly 100 ms later: both delivered */
+	t_inject_aged(vm, 1, 0);
+	t_poll(vm, 1);
+	t_clock_advance_us(100000);
+	t_uplink_queue(1, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 2);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
+
+	/* the same, direct first: the tunnelled one arrived 100 ms after it */
+	t_uplink_queue(2, 1);
+	t_poll(vm, 1);
+	t_clock_advance_us(100000);
+	t_inject_aged(vm, 2, 0);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 4);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
+
+	/* a flood copy: both hosts at once: one delivered */
+	t_inject_aged(vm, 3, 0);
+	t_uplink_queue(3, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 5);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+
+	/* a delayed tunnel copy: the direct one now, the tunnelled one 400 ms
+	 * later but 400 ms old (it waited in the source's blackout buffer and a
+	 * slow tunnel): 30 ms apart at the network, within the window */
+	t_uplink_queue(4, 1);
+	t_poll(vm, 1);
+	t_clock_advance_us(400000);
+	t_inject_aged(vm, 4, 370000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 6);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
+
+	/* just outside the window (51 ms apart): both */
+	t_uplink_queue(5, 1);
+	t_poll(vm, 1);
+	t_clock_advance_us(51000);
+	t_inject_aged(vm, 5, 0);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 8);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
+
+	/* the closest entry in time is the one a copy cancels: three repeats
+	 * tunnelled 100 ms apart, then the flood copy of the middle one */
+	t_inject_aged(vm, 6, 200000);
+	t_inject_aged(vm, 6, 100000);
+	t_inject_aged(vm, 6, 0);
+	t_poll(vm, 1);
+	t_clock_advance_us(1000);
+	t_uplink_queue(6, 1);		/* 101 ms after the middle one's arrival: */
+	t_poll(vm, 1);			/* 1 ms after the newest's: its copy */
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+	t_clock_advance_us(100000);
+	t_uplink_queue(6, 1);		/* a new transmission 100 ms later */
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 12);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+
+	/* no arrival time (a peer without the extension): compared regardless
+	 * of time, as before the times existed */
+	t_inject_aged(vm, 7, -1);
+	t_poll(vm, 1);
+	t_clock_advance_us(100000);
+	t_uplink_queue(7, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 13);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 4);
+
+	/* dedup-window-ms 0: regardless of time */
+	vm->policy.dedup_window_ms = 0;
+	t_inject_aged(vm, 8, 0);
+	t_poll(vm, 1);
+	t_clock_advance_us(500000);
+	t_uplink_queue(8, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 14);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 5);
+
+	t_check_accounting(vm, 10);
+	t_port_free(vm);
+}
+
 /* What the uplink dropped before the shim saw it is a shim counter too */
 static void test_uplink_drops(void)
 {
@@ -943,6 +1252,121 @@ static void test_announce(void)
 	t_port_free(vm);
 }
 
+/* A frame the guest sent: from @src on @vlan (0: untagged), IPv4 or IPv6 */
+static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const uint8_t *ip,
+				      size_t iplen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	size_t off = 12;
+	uint8_t *p;
+
+	g_assert_nonnull(m);
+	g_assert_nonnull(rte_pktmbuf_append(m, 80));
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(p, 0, 80);
+	memcpy(p, t_peer_mac, 6);
+	memcpy(p + 6, src, 6);
+	if (vlan) {
+		p[12] = 0x81;
+		p[14] = (uint8_t)(vlan >> 8);
+		p[15] = (uint8_t)vlan;
+		off = 16;
+	}
+	p[off] = iplen == 4 ? 0x08 : 0x86;
+	p[off + 1] = iplen == 4 ? 0x00 : 0xdd;
+	p[off + 2] = iplen == 4 ? 0x45 : 0x60;
+	memcpy(p + off + 2 + (iplen == 4 ? 12 : 8), ip, iplen);
+	return m;
+}
+
+static void t_sent_is(unsigned int i, const uint8_t *want, size_t len)
+{
+	gsize got_len;
+	const uint8_t *got = g_bytes_get_data(g_ptr_array_index(t.sent, i), &got_len);
+
+	g_assert_cmpmem(got, got_len, want, len);
+}
+
+/*
+ * announce=all: what the guest's TX taught is announced, byte for byte, on
+ * its VLANs; a learned MAC is the VM's own in the buffer; entries age out;
+ * announce=rarp and off
+ */
+static void test_announce_learned(void)
+{
+	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x99 };
+	static const uint8_t ip4[4] = { 10, 0, 0, 5 };
+	static const uint8_t ip6[16] = { 0xfd, 0, [13] = 0x64, [15] = 2 };
+	static const char *const rules[] = { "name=any match=proto=udp", NULL };
+	g_autoptr(vs_flow_set) set = vs_flow_set_new();
+	struct vs_vm *vm = t_port_new();
+	struct rte_mbuf *tx[3];
+	uint8_t want[VS_ANNOUNCE_MAX_FRAME];
+	size_t len;
+
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t_clock_fake();
+	tx[0] = t_guest_frame(t_vm_mac, 0, ip4, 4);
+	tx[1] = t_guest_frame(mac2, 100, ip6, 16);
+	tx[2] = t_guest_frame(mac2, 100, ip6, 16);
+	dp_learn(vm, tx, 3);
+	rte_pktmbuf_free_bulk(tx, 3);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 0), ==, 2);
+
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 4);
+	g_assert_cmpuint(vm->stats.announce_frames, ==, 4);
+	len = vs_announce_rarp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED);
+	t_sent_is(0, want, len);
+	len = vs_announce_rarp(want, sizeof(want), mac2, 100);
+	t_sent_is(1, want, len);
+	len = vs_announce_garp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ip4);
+	t_sent_is(2, want, len);
+	len = vs_announce_na(want, sizeof(want), mac2, 100, ip6);
+	t_sent_is(3, want, len);
+
+	/* a frame from the second MAC, flooded back while buffering: own */
+	vs_dp_buffer_start(vm, true);
+	g_queue_push_tail(&t.rx, t_guest_frame(mac2, 100, ip6, 16));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 1);
+	/* the same on a port with flow rules (dp_buffer_rules) */
+	t_rules(vm, set, rules);
+	g_queue_push_tail(&t.rx, t_guest_frame(mac2, 100, ip6, 16));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 2);
+	vs_dp_set_live(vm);
+
+	/* aged out: only the configured MAC's RARP is left */
+	t_clock_advance_us((uint64_t)(VS_LEARN_DEFAULT_AGE_MS + 1) * 1000);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_assert_cmpuint(vm->stats.addrs_aged, ==, 4);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 0);
+
+	/* rarp: no learning, the configured MAC only; off: nothing */
+	vm->cfg->announce = VS_ANNOUNCE_RARP;
+	tx[0] = t_guest_frame(mac2, 7, ip4, 4);
+	dp_learn(vm, tx, 1);
+	rte_pktmbuf_free(tx[0]);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	vm->cfg->announce = VS_ANNOUNCE_OFF;
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
+	t_port_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -965,17 +1389,20 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/order/pending-inject-held-live", test_order);
 	g_test_add_func("/dataplane/order/replay-waits-for-device", test_replay_without_device);
 	g_test_add_func("/dataplane/caps", test_caps);
+	g_test_add_func("/dataplane/flow-rules", test_flow_rules);
 	g_test_add_func("/dataplane/drain", test_drain);
 	g_test_add_func("/dataplane/ring-full", test_ring_full);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);
 	g_test_add_func("/dataplane/announce", test_announce);
+	g_test_add_func("/dataplane/announce-learned", test_announce_learned);
 	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
 	g_test_add_func("/dataplane/multiqueue/fewer-enabled", test_multiqueue_fewer_enabled);
 	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
+	g_test_add_func("/dataplane/dedup/times", test_dedup_times);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/pace", test_pace);
 	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);

@@ -29,6 +29,7 @@
 #include <rte_vhost.h>
 
 #include "dp_handshake.h"
+#include "dp_tcp.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "port_registry.h"
@@ -204,7 +205,7 @@ static void test_expect_outlasts_hold(void)
 	g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 0);
 	g_assert_cmpuint(e.vm->stats.tunnel_frames_discarded, ==, 10);
 	g_assert_null(e.vm->ho->in);
-	g_assert_false(e.vm->ho->in_resumable);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_NONE);
 
 	/* the source, still in its blackout, streams on: nothing is queued */
 	t_send_frames(&e, 1, 11, 5);
@@ -344,6 +345,431 @@ static void test_migrated_on_while_replaying(void)
 	t_env_fini(&e);
 }
 
+/*
+ * hold-ms runs out in a blackout (tcp-on-loss=reset).  With the source
+ * QEMU still connected the migration may yet complete (a final stage
+ * longer than hold-ms): the buffer is dropped, the VM's TCP peers are not
+ * reset.  With no QEMU connected the VM is gone: they are.
+ */
+static void test_hold_expired_resets(void)
+{
+	unsigned int qemu;
+
+	for (qemu = 0; qemu <= 1; qemu++) {
+		struct t_env e;
+
+		t_env_init(&e, 200, 60000);
+		e.vm->cfg->tcp_on_loss = VS_TCP_ON_LOSS_RESET;
+		g_assert_nonnull(e.vm->dp.tcp);		/* vs_ho_attach() made it */
+		e.vm->frontends = 1;
+		e.vm->vid = 0;
+		t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+		t_vhost(e.vm, VS_VHOST_EV_FEATURES, true);
+		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+		e.vm->vid = -1;
+		t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+		e.vm->frontends = (int)qemu;
+		g_assert_true(run_until(t_state_none, e.vm, DEADLINE_MS));
+		g_assert_cmpuint(e.vm->dp.tcp->reset_req, ==, qemu ? 0 : 1);
+		t_env_fini(&e);
+	}
+}
+
+/* --- the replay's phase (enum ho_replay_phase) ----------------------------- */
+
+/*
+ * The transitions the phase's documentation promises, written as the
+ * scenarios they come from (not a copy of ho_replay_next()'s switch).
+ */
+static void test_replay_phase_transitions(void)
+{
+	static const struct {
+		enum ho_replay_phase from;
+		enum ho_replay_input in;
+		enum ho_replay_phase to;
+	} t[] = {
+		/* an arrival starts open, whatever an earlier replay left */
+		{ HO_REPLAY_TUNNEL_DONE, HO_REPLAY_IN_START_ARRIVAL, HO_REPLAY_TUNNEL_OPEN },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_START_ARRIVAL, HO_REPLAY_TUNNEL_OPEN },
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_START_ARRIVAL, HO_REPLAY_TUNNEL_OPEN },
+		/* a resume after a pause, a rollback: nothing tunnelled to await */
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_START_LOCAL, HO_REPLAY_TUNNEL_DONE },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_START_LOCAL, HO_REPLAY_TUNNEL_DONE },
+		/* the first live frame asks the source for its barrier, once */
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_LIVE_SEEN, HO_REPLAY_LIVE_SEEN },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_LIVE_SEEN, HO_REPLAY_LIVE_SEEN },
+		/* once the tunnel is done, live frames change nothing */
+		{ HO_REPLAY_TUNNEL_DONE, HO_REPLAY_IN_LIVE_SEEN, HO_REPLAY_TUNNEL_DONE },
+		/* replay-hold-ms bounds the wait for the barrier, after LIVE_SEEN only */
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_HOLD_EXPIRED, HO_REPLAY_TUNNEL_OPEN },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_HOLD_EXPIRED, HO_REPLAY_TUNNEL_DONE },
+		{ HO_REPLAY_TUNNEL_DONE, HO_REPLAY_IN_HOLD_EXPIRED, HO_REPLAY_TUNNEL_DONE },
+		/* BARRIER or END ends the tunnelled part whenever it comes */
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_STREAM_DONE, HO_REPLAY_TUNNEL_DONE },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_STREAM_DONE, HO_REPLAY_TUNNEL_DONE },
+		{ HO_REPLAY_TUNNEL_DONE, HO_REPLAY_IN_STREAM_DONE, HO_REPLAY_TUNNEL_DONE },
+		/* and so does a stream that never (re)connects */
+		{ HO_REPLAY_TUNNEL_OPEN, HO_REPLAY_IN_NO_STREAM, HO_REPLAY_TUNNEL_DONE },
+		{ HO_REPLAY_LIVE_SEEN, HO_REPLAY_IN_NO_STREAM, HO_REPLAY_TUNNEL_DONE },
+	};
+	unsigned int i;
+	int v;
+
+	for (i = 0; i < G_N_ELEMENTS(t); i++) {
+		enum ho_replay_phase got = ho_replay_next(t[i].from, t[i].in);
+
+		if (got != t[i].to)
+			g_error("%s --%s--> %s, not %s", ho_replay_phase_to_string(t[i].from),
+				ho_replay_input_to_string(t[i].in), ho_replay_phase_to_string(got),
+				ho_replay_phase_to_string(t[i].to));
+	}
+	/* every phase and input has a name (the debug log line) */
+	for (v = 0; v < HO_REPLAY_NUM_PHASES; v++)
+		g_assert_cmpstr(ho_replay_phase_to_string(v), !=, "?");
+	for (v = 0; v < HO_REPLAY_NUM_INPUTS; v++)
+		g_assert_cmpstr(ho_replay_input_to_string(v), !=, "?");
+}
+
+/* Skip messages from the tunnel until one of @type; fail if none comes */
+static void t_expect_msg(struct t_env *e, enum vs_tun_type type)
+{
+	struct vs_tun_msg m = { 0 };
+
+	while (fp_recv(&e->src, &m, DEADLINE_MS) && m.type != type)
+		;
+	g_assert_cmpint(m.type, ==, type);
+}
+
+static bool t_phase_done(void *arg)
+{
+	return ((struct vs_vm *)arg)->ho->replay_phase == HO_REPLAY_TUNNEL_DONE;
+}
+
+static bool t_phase_live_seen(void *arg)
+{
+	return ((struct vs_vm *)arg)->ho->replay_phase == HO_REPLAY_LIVE_SEEN;
+}
+
+/* The VM arrives (new_device in dst-expecting), its stream admitted */
+static void t_arrive(struct t_env *e, unsigned int frames)
+{
+	t_arm(e);
+	t_open_stream(e, 1, 1);
+	t_send_frames(e, 1, 1, frames);
+	t_wait_frames(e, frames);
+	g_assert_cmpint(e->vm->ho->in_state, ==, HO_IN_ADMITTED);
+	e->vm->vid = 0;			/* the VM runs here */
+	t_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	t_expect_msg(e, VS_TUN_MSG_RESUMED);
+}
+
+/* The lcore held a live frame behind the replay (dp_handshake.h) */
+static void t_lcore_live_seen(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dp.hs.live_seen, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * An arrival: tunnel-open at the resume; a live frame sends LIVE_SEEN
+ * (live-seen), again to a stream that reconnects; the BARRIER makes it
+ * tunnel-done.
+ */
+static void test_replay_phase_arrival(void)
+{
+	struct t_env e;
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_BARRIER };
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arrive(&e, 3);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	run_for(50);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+
+	t_lcore_live_seen(e.vm);
+	g_assert_true(run_until(t_phase_live_seen, e.vm, DEADLINE_MS));
+	t_expect_msg(&e, VS_TUN_MSG_LIVE_SEEN);
+
+	/* cut: the admitted stream resumes, and is asked for its barrier again */
+	fp_close(&e.src);
+	drain_loop();
+	g_assert_null(e.vm->ho->in);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_ADMITTED);
+	t_open_stream(&e, 2, 4);
+	t_expect_msg(&e, VS_TUN_MSG_RESUMED);
+	t_expect_msg(&e, VS_TUN_MSG_LIVE_SEEN);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_LIVE_SEEN);
+
+	m.u.stream_seq.stream_id = 2;
+	m.u.stream_seq.last_seq = 3;
+	fp_send(&e.src, &m);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	g_assert_cmpuint(e.vm->stats.tunnel_frames_discarded, ==, 0);
+	t_env_fini(&e);
+}
+
+/* No BARRIER within replay-hold-ms of LIVE_SEEN: live frames go first, counted */
+static void test_replay_phase_hold_expired(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 200;
+	t_arrive(&e, 2);
+	t_lcore_live_seen(e.vm);
+	g_assert_true(run_until(t_phase_live_seen, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	t_env_fini(&e);
+}
+
+/* No stream at all: replay-hold-ms after the resume, the tunnel is done */
+static void test_replay_phase_no_stream(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 200;
+	t_arm(&e);
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_NONE);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	t_env_fini(&e);
+}
+
+/* A resume after a pause replays local frames only: done from the start */
+static void test_replay_phase_local_resume(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	e.vm->vid = -1;
+	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_PAUSED);
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
+	t_env_fini(&e);
+}
+
+/* BARRIER of stream @id, or END (@end) */
+static void t_send_stream_seq(struct t_env *e, bool end, uint32_t id, uint64_t last_seq)
+{
+	struct vs_tun_msg m = { .type = end ? VS_TUN_MSG_END : VS_TUN_MSG_BARRIER };
+
+	m.u.stream_seq.stream_id = id;
+	m.u.stream_seq.last_seq = last_seq;
+	fp_send(&e->src, &m);
+}
+
+static bool t_inject_closed(void *arg)
+{
+	return vs_dp_inject_closed((struct vs_vm *)arg);
+}
+
+/*
+ * The source's BARRIER came while the port was still armed (it answered a
+ * LIVE_SEEN of an earlier arrival, or a cut stream's retry): the phase was
+ * tunnel-done before the resume.  The resume opens it again: stragglers
+ * may still come, the inject ring stays open, and the lcore's first live
+ * frame asks for a barrier again.
+ */
+static void test_replay_phase_barrier_before_resume(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 3);
+	t_wait_frames(&e, 3);
+	t_send_stream_seq(&e, false, 1, 3);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
+
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	t_expect_msg(&e, VS_TUN_MSG_RESUMED);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	g_assert_true(run_until(t_replay_q_empty, e.vm, DEADLINE_MS));
+	run_for(50);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	g_assert_false(vs_dp_inject_closed(e.vm));
+
+	t_lcore_live_seen(e.vm);
+	g_assert_true(run_until(t_phase_live_seen, e.vm, DEADLINE_MS));
+	t_expect_msg(&e, VS_TUN_MSG_LIVE_SEEN);
+	g_assert_false(vs_dp_inject_closed(e.vm));
+	t_send_stream_seq(&e, false, 1, 3);
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	t_env_fini(&e);
+}
+
+/* END during the replay: tunnel-done, the stream forgotten, the ring closed */
+static void test_replay_phase_end(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arrive(&e, 3);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	g_assert_true(run_until(t_replay_q_empty, e.vm, DEADLINE_MS));
+	run_for(50);
+	g_assert_false(vs_dp_inject_closed(e.vm));
+	t_send_stream_seq(&e, true, 1, 3);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
+	g_assert_null(e.vm->ho->in);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_NONE);
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	g_assert_cmpuint(e.vm->stats.tunnel_frames_discarded, ==, 0);
+	t_env_fini(&e);
+}
+
+/*
+ * A stream accepted, then cut, and not back: what counts is that none is
+ * connected now (still admitted: it may come back), so replay-hold-ms
+ * after the resume the tunnel is done and the ring closes.
+ */
+static void test_replay_phase_stream_cut(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	/* long enough that the arrival and the cut fit in it on a loaded
+	 * machine (300 ms did not, twice) */
+	e.vm->policy.replay_hold_ms = 1500;
+	t_arrive(&e, 2);
+	fp_close(&e.src);
+	drain_loop();
+	g_assert_null(e.vm->ho->in);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_ADMITTED);
+	g_assert_false(vs_dp_inject_closed(e.vm));
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
+	/* not before replay-hold-ms from the resume */
+	g_assert_cmpint(g_get_monotonic_time() - e.vm->ho->t_up, >=, 1500 * 1000);
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 0);
+	t_env_fini(&e);
+}
+
+/* --- the source ------------------------------------------------------------ */
+
+static unsigned int t_ev_resumed_at_dst, t_ev_rolled_back;
+
+static bool t_count_events(const char *event, struct vs_vm *vm, void *obj)
+{
+	if (!strcmp(event, "VM_RESUMED_AT_DESTINATION"))
+		t_ev_resumed_at_dst++;
+	else if (!strcmp(event, "MIGRATION_ROLLED_BACK"))
+		t_ev_rolled_back++;
+	json_object_unref(obj);
+	return true;
+}
+
+/* The source's switchover: pre-copy (log-on), then the device goes (blackout) */
+static void t_src_blackout(struct t_env *e)
+{
+	t_vhost(e->vm, VS_VHOST_EV_FEATURES, true);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+	e->vm->vid = -1;
+	vs_ho_device_gone_sync(e->vm);	/* as vhost_port.c's destroy_device */
+	t_vhost(e->vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+}
+
+/*
+ * Rollback: the VM resumes at the source in its blackout.  The replay is of
+ * local frames only: tunnel-done from the start, whatever phase the port
+ * was left in, and the inject ring closes at once (nothing tunnelled).
+ */
+static void test_replay_phase_rollback(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	vs_ho_set_event_cb(t_count_events);
+	t_ev_rolled_back = 0;
+	t_src_blackout(&e);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.rollbacks, ==, 1);
+	g_assert_cmpuint(t_ev_rolled_back, ==, 1);
+	vs_ho_set_event_cb(NULL);
+	t_env_fini(&e);
+}
+
+/*
+ * RESUMED twice: the tunnel cut while the source forwarded stragglers, its
+ * stream reconnected, and the destination (which accepts an admitted
+ * stream in any state) sent RESUMED again; QEMU's LOG_OFF and another
+ * device-down come too.  The migration is committed once: one
+ * VM_RESUMED_AT_DESTINATION, one linger timer (removed with the port: it
+ * must not fire on freed memory), the blackout as measured at the first
+ * RESUMED.  A device-down starts a capped episode in the dataplane
+ * (vs_ho_device_gone_sync()): stragglers still go to the tunnel uncapped.
+ */
+static void test_src_forwarding_again(void)
+{
+	struct t_env e;
+	uint64_t blackout;
+	guint linger;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.linger_ms = 60000;
+	vs_ho_set_event_cb(t_count_events);
+	t_ev_resumed_at_dst = 0;
+	t_src_blackout(&e);
+	run_for(20);
+	ho_feed(e.vm, VS_MIG_EV_PEER_RESUMED);	/* as vs_ho_tun_out_event(RESUMED) */
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
+	g_assert_cmpuint(t_ev_resumed_at_dst, ==, 1);
+	linger = e.vm->ho->linger_timer;
+	g_assert_cmpuint(linger, !=, 0);
+	blackout = e.vm->stats.last_blackout_us;
+	g_assert_cmpuint(blackout, >=, 20000);
+	g_assert_true(e.vm->dp.hs.no_caps);
+
+	run_for(50);
+	ho_feed(e.vm, VS_MIG_EV_PEER_RESUMED);
+	t_vhost(e.vm, VS_VHOST_EV_FEATURES, false);	/* log-off */
+	vs_ho_device_gone_sync(e.vm);
+	g_assert_false(e.vm->dp.hs.no_caps);
+	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
+	g_assert_true(e.vm->dp.hs.no_caps);
+	g_assert_cmpuint(t_ev_resumed_at_dst, ==, 1);
+	g_assert_cmpuint(e.vm->ho->linger_timer, ==, linger);
+	g_assert_cmpuint(e.vm->stats.last_blackout_us, ==, blackout);
+
+	/* the port goes before linger-ms: no timer of it is left */
+	vs_ho_set_event_cb(NULL);
+	t_env_fini(&e);
+	g_assert_null(g_main_context_find_source_by_id(NULL, linger));
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -368,6 +794,18 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/expect/reconnect", test_reconnect_keeps_stream);
 	g_test_add_func("/handover/back-to-back/migrated-on-while-replaying",
 			test_migrated_on_while_replaying);
+	g_test_add_func("/handover/replay-phase/transitions", test_replay_phase_transitions);
+	g_test_add_func("/handover/replay-phase/arrival", test_replay_phase_arrival);
+	g_test_add_func("/handover/replay-phase/hold-expired", test_replay_phase_hold_expired);
+	g_test_add_func("/handover/replay-phase/no-stream", test_replay_phase_no_stream);
+	g_test_add_func("/handover/replay-phase/local-resume", test_replay_phase_local_resume);
+	g_test_add_func("/handover/replay-phase/barrier-before-resume",
+			test_replay_phase_barrier_before_resume);
+	g_test_add_func("/handover/replay-phase/end", test_replay_phase_end);
+	g_test_add_func("/handover/replay-phase/stream-cut", test_replay_phase_stream_cut);
+	g_test_add_func("/handover/replay-phase/rollback", test_replay_phase_rollback);
+	g_test_add_func("/handover/src/hold-expired-resets", test_hold_expired_resets);
+	g_test_add_func("/handover/src/forwarding-again", test_src_forwarding_again);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

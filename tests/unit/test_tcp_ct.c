@@ -343,6 +343,7 @@ static void test_bounds(void)
 		g_assert_null(vs_tcp_ct_lookup(&ct, VS_FLOW_AF_INET, vm, 22, peer, 1003));
 		g_assert_nonnull(vs_tcp_ct_lookup(&ct, VS_FLOW_AF_INET, vm, 22, peer, 2000));
 		g_assert_cmpuint(ct.stats.reused, ==, 1);
+		g_assert_cmpuint(ct.stats.aged, ==, 0);
 		/* full again; after idle-ms, the least recently used one goes (1000, at 10) */
 		s.sport = 2001;
 		n = ff_build(f, &s);
@@ -353,6 +354,8 @@ static void test_bounds(void)
 						  VS_FLOW_TCP_LOSS_DROP, 1010));
 		g_assert_null(vs_tcp_ct_lookup(&ct, VS_FLOW_AF_INET, vm, 22, peer, 1000));
 		g_assert_nonnull(vs_tcp_ct_lookup(&ct, VS_FLOW_AF_INET, vm, 22, peer, 1001));
+		g_assert_cmpuint(ct.stats.reused, ==, 2);
+		g_assert_cmpuint(ct.stats.aged, ==, 1);
 	}
 	/* no IP, not TCP: nothing */
 	memset(&k, 0, sizeof(k));

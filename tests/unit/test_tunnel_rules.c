@@ -364,6 +364,38 @@ static void test_direction(void)
 }
 
 /*
+ * FRAME_TIMES from a peer whose HELLO did not offer frame-times (the fake
+ * peer's offers none): a protocol error, counted, the connection closed;
+ * its times never reach the duplicate filter
+ */
+static void test_frame_times_unnegotiated(void)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME_TIMES };
+	uint8_t buf[FRAME_LEN];
+	struct fake_peer f;
+	struct side b;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_source(&f, &b, 1);
+	frame_fill(buf, 1);
+	m.u.frame.stream_id = 1;
+	m.u.frame.seq = 1;
+	m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
+	m.u.frame.data = buf;
+	m.u.frame.len = FRAME_LEN;
+	m.u.frame.age_us = 1000;
+	m.u.frame.sent_us = 123456789;
+	fp_send(&f, &m);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
+	g_assert_cmpuint(b.seqs->len, ==, 0);
+	g_assert_cmpuint(b.timed, ==, 0);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
  * EXPECT carries the VM's MAC up; the layer above takes it only for its
  * port of that name and MAC, and the tunnel counts one with another MAC
  * (not one for a VM that is not here).  A refused stream is asked again
@@ -460,6 +492,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/busy", test_busy);
 	g_test_add_func("/tun/rules/barrier-end", test_barrier_end);
 	g_test_add_func("/tun/rules/direction", test_direction);
+	g_test_add_func("/tun/rules/frame-times-unnegotiated", test_frame_times_unnegotiated);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
 	rc = g_test_run();

@@ -167,6 +167,49 @@ static void test_stream_ack_trim(void)
 	pair_fini(&a, &b);
 }
 
+/*
+ * The frame-times extension: offered by both, frames carry their age and the
+ * destination gets each one's arrival in its own clock (one host here: the
+ * same clock, so the estimate is the true arrival plus the fastest one-way
+ * delay); a side that does not offer it gets plain FRAMEs (no time).
+ */
+static void test_frame_times(void)
+{
+	struct side a, b;
+	struct vs_tun_stream *s;
+	struct want_frames w = { &b, 3 };
+	uint8_t buf[FRAME_LEN];
+	int64_t at;
+	unsigned int off;
+
+	for (off = 0; off < 2; off++) {
+		pair_init(&a, &b);
+		if (off)
+			vs_tun_set_frame_times(b.t, false);	/* a peer of before */
+		s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+		g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+		at = g_get_monotonic_time() - 300000;	/* 300 ms ago */
+		frame_fill(buf, 1);
+		vs_tun_stream_push_at(s, VS_TUN_ORIGIN_BLACKOUT, buf, FRAME_LEN, at);
+		frame_fill(buf, 2);
+		vs_tun_stream_push(s, VS_TUN_ORIGIN_BLACKOUT, buf, FRAME_LEN);	/* no time */
+		frame_fill(buf, 3);
+		vs_tun_stream_push_at(s, VS_TUN_ORIGIN_STRAGGLER, buf, FRAME_LEN, at + 100000);
+		g_assert_true(run_until(got_frames, &w, DEADLINE_MS));
+		check_seqs(&b, 3);
+		if (off) {
+			g_assert_cmpuint(b.timed, ==, 0);
+		} else {
+			g_assert_cmpuint(b.timed, ==, 2);
+			/* the last one's estimate: its arrival, a little later at most */
+			g_assert_cmpint(b.last_arrival_us, >=, at + 100000);
+			g_assert_cmpint(b.last_arrival_us, <, at + 100000 + 20000);
+		}
+		vs_tun_stream_close(s, false);
+		pair_fini(&a, &b);
+	}
+}
+
 static bool reopened(void *arg)
 {
 	struct side *b = arg;
@@ -541,6 +584,7 @@ int main(int argc, char **argv)
 	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_INFO);
 	th_init();
 	g_test_add_func("/tun/transport/handshake", test_handshake);
+	g_test_add_func("/tun/transport/frame-times", test_frame_times);
 	g_test_add_func("/tun/transport/wrong-key", test_wrong_key);
 	g_test_add_func("/tun/transport/learned-peer", test_learned_peer);
 	g_test_add_func("/tun/transport/stream-ack-trim", test_stream_ack_trim);

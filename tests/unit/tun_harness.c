@@ -96,6 +96,8 @@ static void cb_frame(void *opaque, struct vs_tun_in *in, const char *vm, uint64_
 	if (len < FRAME_LEN || memcmp(data, want, FRAME_LEN) || seq != sd->next_expected)
 		sd->frame_bad = true;
 	sd->next_expected = seq + 1;
+	sd->last_arrival_us = vs_tun_in_frame_arrival_us(in);
+	sd->timed += !!sd->last_arrival_us;
 	g_array_append_val(sd->seqs, seq);
 }
 

@@ -51,6 +51,8 @@ struct side {
 	GArray *seqs;			/* uint64_t: every new frame, in arrival order */
 	uint64_t dups;
 	bool frame_bad;			/* a frame's bytes did not match its seq */
+	uint64_t timed;			/* new frames that came with an arrival time */
+	int64_t last_arrival_us;	/* the last new frame's (0: none) */
 	unsigned int in_events[VS_TUN_IN_NUM_EVENTS];
 	uint64_t in_event_seq[VS_TUN_IN_NUM_EVENTS];
 	guint in_event_frames[VS_TUN_IN_NUM_EVENTS];	/* frames got by then */

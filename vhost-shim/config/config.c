@@ -21,13 +21,17 @@
  *             busy-poll, idle-sleep-us, control-socket, control-group,
  *             control-clients-per-uid, socket-dir, uplink-drivers,
  *             uplink-interfaces, log-level
- *   [port NAME]  socket, mode (server|client), mac, uplink, queues, vm-uuid
+ *   [port NAME]  socket, mode (server|client), mac, uplink, queues, vm-uuid,
+ *             announce (all|rarp|off)
  *   [tunnel]  node-name, listen, key-file, auto-announce, tls (none|x509),
  *             tls-dir, tls-ca, tls-cert, tls-key, tls-crl, keepalive-ms,
  *             keepalive-timeout-ms
  *   [peer NAME]  address
  *   [discovery]  etcd, prefix, advertise, ttl, timeout-ms, etcd-ca,
  *             etcd-cert, etcd-key
+ *   [policy NAME]  a flow-policy rule: match, action, priority, ...
+ *             (flow_syntax.h); every port's rules must compile against
+ *             its buffer policy (vs_cfg_validate())
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -35,6 +39,8 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "flow_set.h"
+#include "flow_syntax.h"
 #include "reach.h"
 
 G_DEFINE_QUARK(vs-cfg-error-quark, vs_cfg_error)
@@ -61,6 +67,7 @@ struct vs_cfg *vs_cfg_new(void)
 	cfg->node_name = g_strdup(g_get_host_name());
 	cfg->ports = g_ptr_array_new_with_free_func((GDestroyNotify)vs_port_cfg_free);
 	cfg->peers = g_ptr_array_new_with_free_func((GDestroyNotify)cfg_peer_free);
+	cfg->flow_rules = vs_flow_set_new();
 	return cfg;
 }
 
@@ -100,6 +107,7 @@ void vs_cfg_free(struct vs_cfg *cfg)
 	vs_cfg_section_clear(VS_CFG_SECTION_MIGRATION, cfg);
 	g_ptr_array_unref(cfg->ports);
 	g_ptr_array_unref(cfg->peers);
+	vs_flow_set_free(cfg->flow_rules);
 	g_free(cfg);
 }
 
@@ -558,6 +566,8 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 			}
 			if (!vs_cfg_add_port(cfg, g_steal_pointer(&pc), error))
 				return FALSE;
+		} else if (g_str_has_prefix(groups[i], VS_FLOW_GROUP_PREFIX)) {
+			continue;	/* every [policy NAME] at once, below */
 		} else if (g_str_has_prefix(groups[i], "peer ")) {
 			g_autofree char *addr = cfg_get_string(kf, groups[i], "address", NULL);
 
@@ -571,8 +581,33 @@ gboolean vs_cfg_load_keyfile(struct vs_cfg *cfg, const char *data, gsize len, GE
 		} else {
 			g_set_error(error, VS_CFG_ERROR, 0,
 				    "unknown group [%s]: expected [daemon], [tunnel], [discovery], "
-				    "[migration], [port NAME] or [peer NAME]",
+				    "[migration], [port NAME], [peer NAME] or [policy NAME]",
 				    groups[i]);
+			return FALSE;
+		}
+	}
+	return vs_flow_set_load_keyfile(cfg->flow_rules, kf, error);
+}
+
+gboolean vs_cfg_add_policy(struct vs_cfg *cfg, const char *line, GError **error)
+{
+	struct vs_flow_rule *r = vs_flow_syntax_parse_line(line, error);
+
+	return r && vs_flow_set_add(cfg->flow_rules, r, error);
+}
+
+/* Every port's rules compile against its buffer policy (flow_rules.h) */
+static gboolean cfg_policy_validate(const struct vs_cfg *cfg, GError **error)
+{
+	guint i;
+
+	for (i = 0; i < cfg->ports->len; i++) {
+		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
+		g_autoptr(vs_flow_table) t = vs_flow_set_compile(cfg->flow_rules, pc->name,
+								 &pc->policy, NULL, error);
+
+		if (!t) {
+			g_prefix_error(error, "port %s: ", pc->name);
 			return FALSE;
 		}
 	}
@@ -646,6 +681,8 @@ gboolean vs_cfg_validate(const struct vs_cfg *cfg, GError **error)
 			    "configured");
 		return FALSE;
 	}
+	if (!cfg_policy_validate(cfg, error))
+		return FALSE;
 	return cfg_disc_validate(cfg, error);
 }
 

@@ -68,6 +68,10 @@ VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
 #define VS_MIN_REPLAY_PACE_PCT		110	/* slower never catches up well */
 #define VS_MAX_REPLAY_PACE_PCT		10000
 #define VS_REPLAY_PACE_FLOOR_PPS	1000	/* before any arrival is seen */
+/* Duplicate filter: a tunnelled and a direct frame are copies only if they
+ * reached the network within this many ms of each other (docs/migration.md) */
+#define VS_DEFAULT_DEDUP_WINDOW_MS	50
+#define VS_MAX_DEDUP_WINDOW_MS		10000
 /* Security consideration: caps bound per-VM memory; a frame costs one mbuf */
 #define VS_MAX_BUFFER_PKTS		(1u << 20)
 #define VS_MAX_BUFFER_BYTES		(1ull << 32)
@@ -103,6 +107,30 @@ enum vs_port_mode {
 };
 VS_ENUM_DECL(vs_port_mode, enum vs_port_mode);
 
+/*
+ * A port's announcements after a resume (datapath/learn.h, announce.h):
+ * what it learns from the VM's TX and what it sends on the uplink
+ */
+enum vs_announce_mode {
+	VS_ANNOUNCE_ALL,	/* learn; RARP per MAC and VLAN, GARP, NA */
+	VS_ANNOUNCE_RARP,	/* one untagged RARP for the configured MAC */
+	VS_ANNOUNCE_OFF,	/* nothing (the VM or the network does it) */
+	VS_ANNOUNCE_NUM_MODES,
+};
+VS_ENUM_DECL(vs_announce_mode, enum vs_announce_mode);
+
+/*
+ * A port's tcp-on-loss: what its VM's TCP peers get when the VM is gone for
+ * good (docs/migration.md "Validated TCP resets").  The same values, in the
+ * same order, as enum vs_flow_tcp_loss (policy/flow_rules.h)
+ */
+enum vs_tcp_on_loss {
+	VS_TCP_ON_LOSS_DROP,	/* nothing: the peers time out */
+	VS_TCP_ON_LOSS_RESET,	/* a RST each peer accepts */
+	VS_TCP_ON_LOSS_NUM,
+};
+VS_ENUM_DECL(vs_tcp_on_loss, enum vs_tcp_on_loss);
+
 /**
  * struct vs_buf_policy - what happens to a VM's frames while it cannot
  * receive them (blackout, pause), per class (UDP, TCP, other)
@@ -119,6 +147,11 @@ VS_ENUM_DECL(vs_port_mode, enum vs_port_mode);
  *		at, never slower than VS_REPLAY_PACE_FLOOR_PPS (1..109 count
  *		as VS_MIN_REPLAY_PACE_PCT: slower never catches up); 0: as fast as the
  *		guest's ring takes them
+ * @dedup_window_ms: the duplicate filter takes a tunnelled and a direct
+ *		frame for copies only if their arrival times (the source's,
+ *		estimated in this host's clock, and this host's) are at most
+ *		this far apart; 0: regardless of time (tunnelled frames of a
+ *		peer that sends no arrival times are always compared so)
  */
 struct vs_buf_policy {
 	bool enabled;
@@ -130,6 +163,7 @@ struct vs_buf_policy {
 	uint32_t linger_ms;
 	uint32_t replay_hold_ms;
 	uint32_t replay_pace_pct;
+	uint32_t dedup_window_ms;
 };
 
 /**
@@ -170,6 +204,9 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  * @queues:	queue pairs, on the vhost side and on the uplink
  * @vm_uuid:	the UUID of the VM it serves, canonical lower-case text, or
  *		NULL: with [discovery], the shim watches where that VM goes
+ * @postcopy:	offer post-copy live migration (RTE_VHOST_USER_POSTCOPY_SUPPORT:
+ *		QEMU's postcopy-ram; docs/migration.md, "Post-copy")
+ * @tcp_on_loss: what its VM's TCP peers get when the VM is gone for good
  * @policy:	its buffer policy
  *
  * Every pointer here is the field of a key of config_keys.h:
@@ -183,6 +220,9 @@ struct vs_port_cfg {
 	char *uplink;
 	unsigned int queues;
 	char *vm_uuid;
+	bool postcopy;
+	enum vs_announce_mode announce;
+	enum vs_tcp_on_loss tcp_on_loss;
 	struct vs_buf_policy policy;
 };
 
@@ -299,7 +339,12 @@ struct vs_cfg {
 	char *etcd_key;		/* its key */
 	/* [migration] */
 	unsigned int expect_timeout_ms;	/* an armed destination waits this long */
+	/* [policy NAME] and --policy: the flow-policy rules of every port
+	 * (flow_set.h); the control socket's policy-add/-del change it */
+	struct vs_flow_set *flow_rules;
 };
+
+struct vs_flow_set;
 
 #define VS_CFG_ERROR (vs_cfg_error_quark())
 GQuark vs_cfg_error_quark(void);
@@ -438,6 +483,17 @@ const char *vs_cfg_disc_advertise(const struct vs_cfg *cfg);
  * Return: TRUE if well-formed
  */
 gboolean vs_parse_hostport(const char *s, char **host, guint16 *port);
+
+/**
+ * vs_cfg_add_policy() - add one flow-policy rule from its one-line form
+ * (--policy "name=NAME KEY=VALUE ...", flow_syntax.h)
+ * @cfg:	configuration
+ * @line:	the rule
+ * @error:	set when the rule is invalid or its name is taken
+ *
+ * Return: TRUE on success
+ */
+gboolean vs_cfg_add_policy(struct vs_cfg *cfg, const char *line, GError **error);
 
 /**
  * vs_cfg_validate() - check the whole configuration

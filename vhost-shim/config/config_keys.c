@@ -48,6 +48,14 @@ VS_ENUM_IMPL(vs_port_mode, enum vs_port_mode, VS_PORT_NUM_MODES,
 	     [VS_PORT_MODE_SERVER] = "server",
 	     [VS_PORT_MODE_CLIENT] = "client");
 
+VS_ENUM_IMPL(vs_announce_mode, enum vs_announce_mode, VS_ANNOUNCE_NUM_MODES,
+	     [VS_ANNOUNCE_ALL] = "all",
+	     [VS_ANNOUNCE_RARP] = "rarp",
+	     [VS_ANNOUNCE_OFF] = "off");
+VS_ENUM_IMPL(vs_tcp_on_loss, enum vs_tcp_on_loss, VS_TCP_ON_LOSS_NUM,
+	     [VS_TCP_ON_LOSS_DROP] = "drop",
+	     [VS_TCP_ON_LOSS_RESET] = "reset");
+
 VS_ENUM_IMPL(vs_tls_mode, enum vs_tls_mode, VS_TLS_NUM_MODES,
 	     [VS_TLS_NONE] = "none",
 	     [VS_TLS_X509] = "x509");
@@ -215,6 +223,17 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .dflt = VS_DEFAULT_QUEUES, .doc = "Queue pairs" },
 	{ .name = "vm-uuid", PORT(vm_uuid, SZ_PTR), T_STR,
 	  .doc = "UUID of the VM it serves: [discovery] watches where it goes" },
+	{ .name = "postcopy", PORT(postcopy, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = false,
+	  .doc = "Offer post-copy migration to QEMU (userfaultfd; needs CAP_SYS_PTRACE "
+		 "when vm.unprivileged_userfaultfd is 0); off: see migration.md, Post-copy" },
+	{ .name = "announce", PORT(announce, SZ_ENUM), T_ENUM(vs_announce_mode),
+	  .dflt = VS_ANNOUNCE_RARP,
+	  .doc = "After a resume: all (RARP per learned MAC and VLAN, gratuitous ARP, "
+		 "IPv6 NA), rarp (the configured MAC only) or off" },
+	{ .name = "tcp-on-loss", PORT(tcp_on_loss, SZ_ENUM), T_ENUM(vs_tcp_on_loss),
+	  .dflt = VS_TCP_ON_LOSS_DROP,
+	  .doc = "reset: RST the VM's TCP peers when it is gone for good (hold-ms expired, "
+		 "reset-flows); drop: let them time out" },
 
 	/* The buffer policy: [port NAME], --port and set-buffer-policy */
 	{ .name = "buffer", POLICY(enabled, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = true,
@@ -237,6 +256,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  T_UINT(0, VS_MAX_REPLAY_PACE_PCT), .dflt = VS_DEFAULT_REPLAY_PACE_PCT,
 	  .doc = "Pace of a replay, in percent of its frames' arrival rate (0: off; "
 		 "below 110 counts as 110)" },
+	{ .name = "dedup-window-ms", POLICY(dedup_window_ms, SZ_UINT),
+	  T_UINT(0, VS_MAX_DEDUP_WINDOW_MS), .dflt = VS_DEFAULT_DEDUP_WINDOW_MS,
+	  .doc = "A tunnelled and a direct frame are copies only if they reached the network "
+		 "this close in time (0: regardless of time)" },
 };
 
 const unsigned int vs_cfg_num_keys = G_N_ELEMENTS(vs_cfg_keys);
@@ -245,8 +268,10 @@ const unsigned int vs_cfg_num_keys = G_N_ELEMENTS(vs_cfg_keys);
 static_assert(sizeof(enum vs_hugepages_mode) == sizeof(int) &&
 	      sizeof(enum vs_log_level) == sizeof(int) &&
 	      sizeof(enum vs_tls_mode) == sizeof(int) &&
+	      sizeof(enum vs_announce_mode) == sizeof(int) &&
 	      sizeof(enum vs_pkt_class_policy) == sizeof(int) &&
-	      sizeof(enum vs_overflow_policy) == sizeof(int), "enum fields are int-sized");
+	      sizeof(enum vs_overflow_policy) == sizeof(int) &&
+	      sizeof(enum vs_tcp_on_loss) == sizeof(int), "enum fields are int-sized");
 
 const struct vs_cfg_key *vs_cfg_key_find(enum vs_cfg_section section, const char *name)
 {

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "control.h"
 #include "control_mig.h"
+#include "control_policy.h"
 #include "disc_daemon.h"
 #include "log.h"
 #include "pkt.h"
@@ -144,6 +145,7 @@ static JsonNode *ctl_port_stats(const struct vs_vm *vm)
 			       offsetof(struct vs_port_stats, buffered_pkts));
 	ctl_add_class_counters(o, "buffered-bytes", &cur, base,
 			       offsetof(struct vs_port_stats, buffered_bytes));
+	json_object_set_member(o, "policy-rules", vs_ctl_policy_stats(vm));
 	json_node_take_object(n, o);
 	return n;
 }
@@ -186,6 +188,7 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 	json_object_set_string_member(o, "mac", mac);
 	json_object_set_string_member(o, "uplink", pc->uplink);
 	json_object_set_int_member(o, "queues", pc->queues);
+	json_object_set_string_member(o, "tcp-on-loss", vs_tcp_on_loss_to_string(pc->tcp_on_loss));
 	/* vid is published by the vhost thread with a release store */
 	if (__atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0) {
 		uint64_t features = __atomic_load_n(&vm->features, __ATOMIC_RELAXED);
@@ -284,6 +287,7 @@ static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GE
 	g_autoptr(vs_port_cfg) pc = vs_port_cfg_new();	/* the defaults of --port */
 	const char *mac = vs_ctl_arg_str(args, "mac", "");
 	const char *mode = vs_ctl_arg_str(args, "mode", NULL);
+	const char *tcp_on_loss = vs_ctl_arg_str(args, "tcp-on-loss", NULL);
 	g_autofree char *name = NULL;
 
 	pc->name = g_strdup(vs_ctl_arg_str(args, "name", ""));
@@ -292,6 +296,10 @@ static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GE
 	if (mode)	/* the schema has checked the name */
 		pc->client = vs_port_mode_from_string(mode) == VS_PORT_MODE_CLIENT;
 	pc->queues = (unsigned int)vs_ctl_arg_int(args, "queues", pc->queues);
+	if (json_object_has_member(args, "announce"))	/* the schema has checked the name */
+		pc->announce = vs_announce_mode_from_string(vs_ctl_arg_str(args, "announce", "all"));
+	if (tcp_on_loss)	/* the schema has checked the name */
+		pc->tcp_on_loss = (enum vs_tcp_on_loss)vs_tcp_on_loss_from_string(tcp_on_loss);
 	if (!vs_parse_mac(mac, pc->mac)) {
 		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC,
 			    "Parameter 'mac' expects a unicast MAC address such as "
@@ -345,6 +353,8 @@ static const struct vs_ctl_arg ctl_args_port_add[] = {
 	{ .name = "uplink", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "mode", .type = VS_CTL_ARG_ENUM, .values = &vs_port_mode_enum },
 	{ .name = "queues", .type = VS_CTL_ARG_INT, .min = 1, .max = VS_MAX_QUEUES },
+	{ .name = "announce", .type = VS_CTL_ARG_ENUM, .values = &vs_announce_mode_enum },
+	{ .name = "tcp-on-loss", .type = VS_CTL_ARG_ENUM, .values = &vs_tcp_on_loss_enum },
 	{ .name = NULL },
 };
 
@@ -375,6 +385,8 @@ const struct vs_ctl_cmd vs_ctl_cmds[] = {
 		vs_ctl_args_mig_expect),
 	CTL_CMD("migrate-set-peer", vs_ctl_cmd_migrate_set_peer, VS_CTL_CMD_MUTATES,
 		vs_ctl_args_mig_set_peer),
+	CTL_CMD("policy-add", vs_ctl_cmd_policy_add, VS_CTL_CMD_MUTATES, vs_ctl_args_policy_add),
+	CTL_CMD("policy-del", vs_ctl_cmd_policy_del, VS_CTL_CMD_MUTATES, vs_ctl_args_policy_del),
 	CTL_CMD(VS_CTL_CMD_PORT_ADD, ctl_cmd_port_add, VS_CTL_CMD_MUTATES, ctl_args_port_add),
 	CTL_CMD(VS_CTL_CMD_PORT_DEL, ctl_cmd_port_del, VS_CTL_CMD_MUTATES, ctl_args_name),
 	CTL_CMD(VS_CTL_CMD_QMP_CAPABILITIES, vs_ctl_cmd_qmp_capabilities,
@@ -385,9 +397,11 @@ const struct vs_ctl_cmd vs_ctl_cmds[] = {
 	CTL_CMD("query-discovery", vs_ctl_cmd_query_discovery, 0, NULL),
 	CTL_CMD("query-migration", vs_ctl_cmd_query_migration, 0, vs_ctl_args_mig_opt_port),
 	CTL_CMD("query-peers", vs_ctl_cmd_query_peers, 0, NULL),
+	CTL_CMD("query-policy", vs_ctl_cmd_query_policy, 0, vs_ctl_args_query_policy),
 	CTL_CMD(VS_CTL_CMD_QUERY_PORTS, ctl_cmd_query_ports, 0, NULL),
 	CTL_CMD(VS_CTL_CMD_QUERY_STATS, ctl_cmd_query_stats, 0, ctl_args_opt_port),
 	CTL_CMD(VS_CTL_CMD_QUERY_VERSION, vs_ctl_cmd_query_version, 0, NULL),
+	CTL_CMD("reset-flows", vs_ctl_cmd_reset_flows, VS_CTL_CMD_MUTATES, vs_ctl_args_mig_port),
 	CTL_CMD_FN("set-buffer-policy", vs_ctl_cmd_set_buffer_policy, VS_CTL_CMD_MUTATES,
 		vs_ctl_args_set_buffer_policy),
 	CTL_CMD(VS_CTL_CMD_STATS_RESET, ctl_cmd_stats_reset, VS_CTL_CMD_MUTATES,

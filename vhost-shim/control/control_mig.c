@@ -10,7 +10,9 @@
  *   source:      migrate-set-peer {port, peer}  (before the blackout)
  * or, in automatic mode, only the destination is armed and it announces
  * itself to its peers.  query-migration reports the state machine and the
- * figures of the last migration; set-buffer-policy changes caps at runtime.
+ * figures of the last migration; set-buffer-policy changes caps at runtime
+ * (and republishes the port's flow-policy table, whose default rules they
+ * are); reset-flows resets the TCP peers of a VM that is gone for good.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@
 #include "config_keys.h"
 #include "control.h"
 #include "control_mig.h"
+#include "dp_flow.h"
+#include "dp_tcp.h"
 #include "handover.h"
 #include "migration.h"
 #include "tunnel.h"
@@ -212,6 +216,31 @@ JsonNode *vs_ctl_cmd_migrate_cancel(struct vs_ctl_session *s, JsonObject *args, 
 }
 
 /*
+ * reset-flows {port}: the VM is being destroyed; its TCP peers whose
+ * connection's tcp-on-loss is reset get a RST they accept (dp_tcp.h), sent
+ * by the port's lcore right after this returns.  The reply names the
+ * port's tcp-on-loss: with drop, nothing is sent.
+ */
+JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GError **error)
+{
+	struct vs_vm *vm = cmig_port(args, error);
+	JsonObject *o;
+	JsonNode *n;
+
+	if (!vm)
+		return NULL;
+	vs_log(CTL, INFO, vm->cfg->name, "reset-flows: TCP peers reset (tcp-on-loss %s)",
+	       vs_tcp_on_loss_to_string(vm->cfg->tcp_on_loss));
+	vs_dp_tcp_reset(vm);
+	o = json_object_new();
+	json_object_set_string_member(o, "tcp-on-loss",
+				      vs_tcp_on_loss_to_string(vm->cfg->tcp_on_loss));
+	n = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(n, o);
+	return n;
+}
+
+/*
  * The replay's catch-up time: while one runs, what is left of the backlog
  * over the rate it shrinks at (replay rate - arrival rate); otherwise the
  * last one's, measured (resume to the last frame held behind it).
@@ -253,6 +282,11 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 	json_object_set_int_member(o, "replay-rate-pps", (gint64)VS_STAT_GET(st->replay_rate_pps));
 	json_object_set_int_member(o, "catch-up-us", (gint64)cmig_catch_up_us(vm));
 	json_object_set_int_member(o, "transitions", vm->mig.transitions);
+	/* what the next resume announces (datapath/learn.h) */
+	json_object_set_string_member(o, "announce", vs_announce_mode_to_string(vm->cfg->announce));
+	json_object_set_int_member(o, "learned-macs", vs_learn_count(&vm->dp.learn, 0));
+	json_object_set_int_member(o, "learned-ipv4", vs_learn_count(&vm->dp.learn, 4));
+	json_object_set_int_member(o, "learned-ipv6", vs_learn_count(&vm->dp.learn, 6));
 	json_array_add_object_element(arr, o);
 }
 
@@ -317,6 +351,9 @@ JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *arg
 				       GError **error)
 {
 	struct vs_vm *vm = cmig_port(args, error);
+	const struct vs_cfg *cfg = vs_ctl_config();
+	struct vs_flow_table *t;
+	g_autoptr(GError) err = NULL;
 	struct vs_buf_policy p;
 	GList *members, *l;
 
@@ -340,7 +377,15 @@ JsonNode *vs_ctl_cmd_set_buffer_policy(struct vs_ctl_session *s, JsonObject *arg
 		}
 	}
 	g_list_free(members);
+	/* the default flow rules are the per-class settings: the port's
+	 * rules must still fit its caps (dp_flow.h) */
+	t = vs_dp_flow_compile(vm, cfg ? cfg->flow_rules : NULL, &p, &err);
+	if (!t) {
+		g_set_error(error, VS_CTL_ERROR, VS_CTL_ERR_GENERIC, "%s", err->message);
+		return NULL;
+	}
 	vm->policy = p;
+	vs_dp_flow_install(vm, t);
 	return cmig_policy_json(&vm->policy);
 }
 

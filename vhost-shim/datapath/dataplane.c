@@ -34,6 +34,7 @@
 #include "dataplane.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
+#include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
 #include "util.h"
@@ -199,6 +200,16 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
 	return q;	/* not reached */
 }
 
+/* The frames' arrival time: the held ones' age goes on the tunnel, and the
+ * duplicate filter compares it (dp_dedup.c) */
+static void dp_stamp_arrival(struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		*vs_dp_arrival(pkts[i]) = now;
+}
+
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
@@ -228,6 +239,8 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 * lcore owns this LIVE -> REPLAY switch and the way back.  With
 	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
+	if (!dedup)	/* held frames carry their arrival time */
+		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc());
 	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
 		return;
 	for (i = sent; i < n; i++)
@@ -346,6 +359,8 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 		else
 			pkts[kept++] = pkts[i];
 	}
+	dp_learn(vm, pkts, kept);	/* announce=all: the addresses it uses */
+	dp_tcp_track(vm, pkts, kept, VS_TCP_CT_FROM_VM);
 	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, kept);
 	VS_STAT_ADD(vm->stats.tx_pkts, sent);
 	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
@@ -411,6 +426,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 		work += dp_replay(vm, vid, enabled, mode);
 	mode = vs_dp_mode(vm);
 	dp_announce(vm);
+	work += dp_tcp_reset_poll(vm);
 
 	draining = dp_drain_wanted(vm, &drain);
 	now = vs_dp_ops->tsc();
@@ -426,6 +442,9 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
+			if (mode != VS_DP_LIVE || dp_dedup_on(vm))
+				dp_stamp_arrival(pkts, n, now);
+			dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_PEER);
 			if (mode == VS_DP_BUFFER)
 				dp_buffer(vm, pkts, n);
 			else if (mode == VS_DP_REPLAY)
@@ -448,12 +467,23 @@ static void dp_sleep_us(unsigned int us)
 	nanosleep(&ts, NULL);
 }
 
+/* The longest single pass over a port (poll-max-us): what every other
+ * port of the lcore waited behind it, e.g. a post-copy page fault */
+static void dp_poll_time(struct vs_vm *vm, uint64_t cycles, uint64_t hz)
+{
+	uint64_t us = cycles * 1000000 / hz;
+
+	if (us > __atomic_load_n(&vm->stats.poll_max_us, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->stats.poll_max_us, us, __ATOMIC_RELAXED);
+}
+
 static int dp_worker_main(void *arg)
 {
 	unsigned int worker = (unsigned int)(uintptr_t)arg;
 	unsigned int tid = rte_lcore_id();
 	unsigned int idle_loops = 0, sleep_us = DP_FIRST_SLEEP_US;
 	struct dp_port_list *ports = &dp_ports[worker];
+	uint64_t hz = rte_get_tsc_hz() ? rte_get_tsc_hz() : 1;
 
 	rte_rcu_qsbr_thread_register(dp_qsbr, tid);
 	rte_rcu_qsbr_thread_online(dp_qsbr, tid);
@@ -467,8 +497,12 @@ static int dp_worker_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct vs_vm *vm = __atomic_load_n(&ports->vm[i], __ATOMIC_ACQUIRE);
 
-			if (vm)
+			if (vm) {
+				uint64_t t0 = rte_get_tsc_cycles();
+
 				work += vs_dp_poll_port(vm);
+				dp_poll_time(vm, rte_get_tsc_cycles() - t0, hz);
+			}
 		}
 		rte_rcu_qsbr_quiescent(dp_qsbr, tid);
 

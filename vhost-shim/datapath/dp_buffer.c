@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dp_buffer.c - the lcore's buffer, replay, drain and announce, and the
+ * dp_buffer.c - the lcore's buffer, replay and drain, and the
  * main loop's half of the handshake (dp_handshake.h)
  *
  * Theory of operation: see dp_handshake.h for the rings and the shared
  * words, and who writes what.  The lcore half:
  *  - BUFFER: dp_buffer() classifies each frame, applies the class policy
- *    and the caps of the episode, and appends it to held;
+ *    and the caps of the episode, and appends it to held; on a port with
+ *    flow-policy rules (dp_flow.h) each frame's rule decides instead:
+ *    its action, its own caps and the priorities under the VM's totals
+ *    (flow_prio.h, dp_rules.c), tail drop only;
  *  - REPLAY: dp_replay() delivers the pending burst, then inject, then
  *    (once inject_done) held, and switches the port back to LIVE itself;
  *    meanwhile dp_hold_live() queues new frames behind, in held;
@@ -18,7 +21,8 @@
  *    replayed with the rest instead of being dropped;
  *  - LIVE with frames in held (a burst queued behind the main loop's last
  *    drain): dp_adopt_held();
- *  - drain (barrier) and announce requests, served once per poll.
+ *  - drain (barrier) requests, served once per poll (announce requests:
+ *    dp_announce.c).
  *
  * Invariant (no silent loss): a frame the lcore takes from the uplink is
  * delivered, in held, in the pending burst, or counted in exactly one drop
@@ -33,8 +37,10 @@
 #include <rte_ring.h>
 
 #include "dataplane.h"
+#include "dp_flow.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
+#include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
 #include "vm.h"
@@ -75,8 +81,8 @@ static void dp_held_count(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int
 	}
 }
 
-/* lcore: the sole producer */
-static unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+/* lcore: the sole producer (dp_priv.h) */
+unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
 	unsigned int put;
 
@@ -146,6 +152,9 @@ static bool dp_drop_oldest(struct vs_vm *vm)
  */
 void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct vs_dp_flow *f = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
+	bool rules = f && f->t->n_user;
+	uint32_t dslot;	/* the default rules' first slot */
 	bool caps = !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED);
 	const struct vs_buf_policy *p = &vm->policy;
 	struct vs_dp_buffer_acct *a = &vm->dp.acct;
@@ -157,22 +166,40 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 	if (ep != a->episode) {
 		memset(a, 0, sizeof(*a));
 		a->episode = ep;
+		if (f)
+			dp_flow_sync(vm, f, true);
+	} else if (f) {
+		dp_flow_sync(vm, f, false);
 	}
+	dslot = f ? f->t->n_user : 0;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t len = rte_pktmbuf_pkt_len(m);
-		enum vs_pkt_class cls = dp_classify(vm, m);
+		enum vs_pkt_class cls;
+
+		if (rules) {
+			if (!dp_buffer_rules(vm, f, m, caps, &cls))
+				continue;
+			goto buffered;
+		}
+		/* no rules: today's per-class caps, counted under the default rules */
+		cls = dp_classify(vm, m);
 
 		if (cls == VS_PKT_RUNT) {
 			dp_drop(vm, m, VS_DROP_RUNT);
 			continue;
 		}
-		if (cls == VS_PKT_OWN_MAC) {	/* never replay a VM its own frames */
+		/* never replay a VM its own frames, from any MAC it uses */
+		if (cls == VS_PKT_OWN_MAC || dp_learned_own(vm, m)) {
 			dp_drop(vm, m, VS_DROP_OWN_MAC);
 			continue;
 		}
+		if (caps && f)
+			dp_flow_inc(&f->ctr[dslot + cls].matched);
 		if (caps) {
 			if (p->class_policy[cls] == VS_CLASS_DROP) {
+				if (f)
+					dp_flow_inc(&f->ctr[dslot + cls].dropped);
 				dp_drop(vm, m, VS_DROP_POLICY);
 				continue;
 			}
@@ -185,14 +212,21 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 			}
 			if (a->pkts[cls] + 1 > p->max_pkts[cls] ||
 			    a->bytes[cls] + len > p->max_bytes[cls] || dp_held_over(vm, cls, len)) {
+				if (f)
+					dp_flow_inc(&f->ctr[dslot + cls].dropped);
 				dp_drop(vm, m, VS_DROP_BUFFER_FULL);
 				continue;
 			}
 		}
 		if (!dp_held_put(vm, &m, 1)) {
+			if (caps && f)
+				dp_flow_inc(&f->ctr[dslot + cls].dropped);
 			dp_drop(vm, m, VS_DROP_BUFFER_FULL);
 			continue;
 		}
+		if (caps && f)
+			dp_flow_inc(&f->ctr[dslot + cls].buffered);
+buffered:
 		a->pkts[cls]++;
 		a->bytes[cls] += len;
 		VS_STAT_ADD(vm->stats.buffered_pkts[cls], 1);
@@ -211,7 +245,8 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 /*
  * dp_hold() - frames that must wait behind a replay, appended to held
  * within the buffer caps (class policy, per-class packets and bytes, the
- * overflow policy), counted against what held holds now: a replay that
+ * overflow policy; on a port with rules, dp_hold_rules()), counted against
+ * what held holds now: a replay that
  * waits for a slow guest or a silent tunnel cannot take every mbuf of the
  * pool, and the pump always finds mbufs for the frames that go ahead.
  *
@@ -219,6 +254,7 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
  */
 static unsigned int dp_hold(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct vs_dp_flow *f = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
 	const struct vs_buf_policy *p = &vm->policy;
 	unsigned int held = 0;
 	uint16_t i;
@@ -226,7 +262,13 @@ static unsigned int dp_hold(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t len = rte_pktmbuf_pkt_len(m);
-		enum vs_pkt_class c = dp_cap_class(vm, m);
+		enum vs_pkt_class c;
+
+		if (f && f->t->n_user) {	/* by rule and priority (dp_rules.c) */
+			held += dp_hold_rules(vm, f, m);
+			continue;
+		}
+		c = dp_cap_class(vm, m);
 
 		if (p->class_policy[c] == VS_CLASS_DROP) {
 			dp_drop(vm, m, VS_DROP_POLICY);
@@ -530,26 +572,7 @@ uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 	return VS_DP_LIVE;
 }
 
-/* --- lcore: announce and drain --------------------------------------------- */
-
-void dp_announce(struct vs_vm *vm)
-{
-	uint32_t req = __atomic_load_n(&vm->dp.hs.announce_req, __ATOMIC_ACQUIRE);
-	struct rte_mbuf *m;
-
-	if (req == vm->dp.announce_done)
-		return;
-	vm->dp.announce_done = req;
-	m = rte_pktmbuf_alloc(vm->pool);
-	if (!m) {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_NO_MEMORY], 1);
-		return;
-	}
-	m->data_len = m->pkt_len = (uint32_t)vs_pkt_build_rarp(
-		rte_pktmbuf_mtod(m, uint8_t *), vm->cfg->mac);
-	if (vs_dp_ops->uplink_tx(vm->eth_port, 0, &m, 1) != 1)
-		dp_drop(vm, m, VS_DROP_UPLINK_FULL);
-}
+/* --- lcore: drain (the announce is in dp_announce.c) ----------------------- */
 
 /*
  * The source's main loop asks for a drain when the destination reports
@@ -585,6 +608,12 @@ gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_s
 	snprintf(name, sizeof(name), "vs_inj_%s", vm->cfg->name);
 	vm->dp.inject = rte_ring_create(name, inject_size, SOCKET_ID_ANY,
 					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!vs_dp_arrival_init()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot register the mbuf arrival-time field: %s",
+			    vm->cfg->name, rte_strerror(rte_errno));
+		return FALSE;
+	}
 	if (!vm->dp.held || !vm->dp.inject) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
 			    "port %s: cannot allocate buffer rings (%u entries)", vm->cfg->name,
@@ -592,6 +621,12 @@ gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_s
 		return FALSE;
 	}
 	vm->dp.dedup = g_new0(struct vs_dp_dedup, 1);
+	vs_learn_init(&vm->dp.learn, 0);
+	if (!vs_dp_tcp_init(vm, VS_TCP_CT_DEFAULT_SIZE, VS_TCP_CT_DEFAULT_IDLE_MS)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVAL,
+			    "port %s: cannot set up its TCP connection table", vm->cfg->name);
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -611,6 +646,7 @@ void vs_dp_port_fini(struct vs_vm *vm)
 	rte_ring_free(dp->inject);
 	dp->held = dp->inject = NULL;
 	g_clear_pointer(&dp->dedup, g_free);
+	vs_dp_tcp_fini(vm);
 }
 
 enum vs_dp_mode vs_dp_mode(const struct vs_vm *vm)

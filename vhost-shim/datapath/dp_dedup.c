@@ -1,23 +1,68 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dp_dedup.c - the destination's duplicate filter (lcore)
+ * dp_dedup.c - the destination's duplicate filter (lcore), and the frames'
+ * arrival times it compares
  *
  * Theory of operation: see struct vs_dp_dedup in dp_priv.h: two tables,
- * one per origin, a frame is checked against the other origin's only, and
- * a match removes the entry it matched.  The main
- * loop opens a window (vs_dp_dedup_open(): a new epoch, active) when the VM
- * resumes at the destination and closes it once the source's stream ended;
- * the lcore, the table's only user, wipes the table when it sees a new
- * epoch.
+ * one per origin, a frame is checked against the other origin's only, a
+ * match needs arrival times within the port's dedup-window-ms, and it
+ * removes the entry it matched.  The main loop opens a window
+ * (vs_dp_dedup_open(): a new epoch, active) when the VM resumes at the
+ * destination and closes it once the source's stream ended; the lcore,
+ * the table's only user, wipes the table when it sees a new epoch.
+ *
+ * Arrival times live in an mbuf dynamic field (vs_dp_arrival()): the
+ * lcore stamps the frames it receives whenever it buffers or filters; the
+ * main loop reads a held frame's age when it streams it to the tunnel
+ * (vs_dp_arrival_age_us()) and stamps a tunnelled frame with the source's
+ * arrival time before it injects it (vs_dp_arrival_set_age()).
  */
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "pkt.h"
 #include "vm.h"
+
+int vs_dp_arrival_off = -1;
+
+bool vs_dp_arrival_init(void)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "vhost_shim_arrival_tsc",
+		.size = sizeof(uint64_t),
+		.align = __alignof__(uint64_t),
+	};
+
+	if (vs_dp_arrival_off < 0)	/* the same offset on every call */
+		vs_dp_arrival_off = rte_mbuf_dynfield_register(&desc);
+	return vs_dp_arrival_off >= 0;
+}
+
+int64_t vs_dp_arrival_age_us(struct rte_mbuf *m)
+{
+	uint64_t t = *vs_dp_arrival(m), now = vs_dp_ops->tsc();
+
+	if (!t)
+		return -1;
+	return now > t ? (int64_t)((now - t) * 1000000 / rte_get_tsc_hz()) : 0;
+}
+
+void vs_dp_arrival_set_age(struct rte_mbuf *m, int64_t age_us)
+{
+	uint64_t now = vs_dp_ops->tsc(), ago;
+
+	if (age_us < 0) {
+		*vs_dp_arrival(m) = 0;
+		return;
+	}
+	ago = (uint64_t)age_us * rte_get_tsc_hz() / 1000000;
+	*vs_dp_arrival(m) = now > ago ? now - ago : 1;
+}
 
 static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
 {
@@ -33,25 +78,53 @@ static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
 
 /* The bucket comes from the high half: bit 0 of the hash is always set,
  * so h % buckets would only ever pick the odd buckets */
-static inline uint64_t *dp_dedup_bucket(struct vs_dp_dedup *d, enum vs_dp_origin origin,
-					uint64_t h)
+static inline struct vs_dp_dedup_entry *dp_dedup_bucket(struct vs_dp_dedup *d,
+							enum vs_dp_origin origin, uint64_t h)
 {
 	return &d->slot[origin][((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
 }
 
-/* Forget one entry @h of a bucket, if it is there; the newer ones move up */
-static bool dp_dedup_take(uint64_t *b, uint64_t h)
+static inline uint64_t dp_tsc_dist(uint64_t a, uint64_t b)
 {
-	unsigned int w;
+	return a > b ? a - b : b - a;
+}
 
-	for (w = 0; w < 4 && b[w] != h; w++)
-		;
-	if (w == 4)
+/*
+ * dp_dedup_take() - forget the entry of a bucket that is @h and closest in
+ * time to @tsc, if one is within @window (0: any time; an unknown time on
+ * either side matches any time); the newer ones move up
+ *
+ * Return: true if one was there
+ */
+static bool dp_dedup_take(struct vs_dp_dedup_entry *b, uint64_t h, uint64_t tsc,
+			  uint64_t window)
+{
+	unsigned int w, best = 4;
+	uint64_t best_dist = UINT64_MAX;
+
+	for (w = 0; w < 4; w++) {
+		uint64_t dist;
+
+		if (b[w].hash != h)
+			continue;
+		dist = (!window || !tsc || !b[w].tsc) ? 0 : dp_tsc_dist(tsc, b[w].tsc);
+		if (dist <= window && dist < best_dist) {
+			best = w;
+			best_dist = dist;
+		}
+	}
+	if (best == 4)
 		return false;
-	for (; w < 3; w++)
+	for (w = best; w < 3; w++)
 		b[w] = b[w + 1];
-	b[3] = 0;
+	b[3].hash = 0;
+	b[3].tsc = 0;
 	return true;
+}
+
+static uint64_t dp_dedup_window(const struct vs_vm *vm)
+{
+	return (uint64_t)vm->policy.dedup_window_ms * rte_get_tsc_hz() / 1000;
 }
 
 void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
@@ -62,7 +135,9 @@ void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 	for (i = 0; i < n; i++) {
 		uint64_t h = dp_frame_hash(pkts[i]);
 
-		dp_dedup_take(dp_dedup_bucket(vm->dp.dedup, origin, h), h);
+		/* the entry dp_dedup() just recorded: same hash, same time */
+		dp_dedup_take(dp_dedup_bucket(vm->dp.dedup, origin, h), h,
+			      *vs_dp_arrival(pkts[i]), 0);
 	}
 }
 
@@ -73,6 +148,7 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 								: VS_DP_ORIGIN_DIRECT;
 	struct vs_dp_dedup *d = vm->dp.dedup;
 	uint32_t epoch = __atomic_load_n(&vm->dp.hs.dedup_epoch, __ATOMIC_ACQUIRE);
+	uint64_t window = dp_dedup_window(vm);
 	uint16_t i, kept = 0;
 
 	if (d->epoch != epoch) {
@@ -80,20 +156,19 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 		d->epoch = epoch;
 	}
 	for (i = 0; i < n; i++) {
-		uint64_t h = dp_frame_hash(pkts[i]);
+		uint64_t h = dp_frame_hash(pkts[i]), tsc = *vs_dp_arrival(pkts[i]);
 		/* 4-way buckets, oldest way replaced: a copy is recognised as long
 		 * as fewer than 4 newer frames landed in its bucket meanwhile */
-		uint64_t *b;
+		struct vs_dp_dedup_entry *b;
 
-		if (dp_dedup_take(dp_dedup_bucket(d, other, h), h)) {
+		if (dp_dedup_take(dp_dedup_bucket(d, other, h), h, tsc, window)) {
 			dp_drop(vm, pkts[i], VS_DROP_DUPLICATE);
 			continue;
 		}
 		b = dp_dedup_bucket(d, origin, h);
-		b[3] = b[2];
-		b[2] = b[1];
-		b[1] = b[0];
-		b[0] = h;
+		memmove(&b[1], &b[0], 3 * sizeof(*b));
+		b[0].hash = h;
+		b[0].tsc = tsc;
 		pkts[kept++] = pkts[i];
 	}
 	return kept;

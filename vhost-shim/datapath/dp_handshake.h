@@ -37,6 +37,8 @@
 
 #include <gio/gio.h>
 
+#include "flow_prio.h"
+#include "learn.h"
 #include "pkt.h"
 #include "stats.h"
 
@@ -84,6 +86,8 @@ struct vs_dp_pending {
 };
 
 struct vs_dp_dedup;
+struct vs_dp_flow;
+struct vs_dp_tcp;
 
 /**
  * struct vs_dp_handshake - the words shared by the lcore and the main loop
@@ -121,8 +125,10 @@ struct vs_dp_dedup;
  *		the release store of @mode that starts the next replay).
  * @replay_finished: lcore stores true (release) after its REPLAY -> LIVE;
  *		main reads (acquire) and clears it like @live_seen.
- * @announce_req: main adds 1 (release) per RARP wanted; lcore compares
- *		with its private announce_done and sends one RARP per change.
+ * @announce_req: main adds 1 (release) per announcement wanted; lcore
+ *		compares with its private announce_done and sends one round
+ *		per change (dp_announce.c: a RARP, or with announce=all a RARP
+ *		per learned MAC and VLAN, a GARP per IPv4, an NA per IPv6).
  * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
  *		RX queues into held; the value is the request's ticket.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
@@ -182,8 +188,15 @@ struct vs_dp_handshake {
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
  * @announce_done: lcore only: announce requests served
+ * @learn:	lcore only (but for its counts): the addresses the VM
+ *		transmits from (learn.h), with announce=all
  * @dedup:	lcore only (allocated and freed by the main loop while no
  *		lcore sees the port)
+ * @flow:	the port's flow-policy table and counters: main stores
+ *		(release), lcore loads (acquire) once per burst (dp_flow.h)
+ * @facct:	lcore only: the rules' caps accounting of the episode
+ * @tcp:	TCP connection table and reset requests (dp_tcp.h), allocated
+ *		and freed like @dedup
  */
 /* Lcore-private: the arrival rate and the replay's token bucket */
 struct vs_dp_pace {
@@ -207,6 +220,10 @@ struct vs_dp_port {
 	struct vs_dp_pending pending;
 	uint32_t announce_done;
 	struct vs_dp_dedup *dedup;
+	struct vs_dp_flow *flow;
+	struct vs_flow_acct facct;
+	struct vs_learn learn;
+	struct vs_dp_tcp *tcp;
 };
 
 /**
@@ -329,7 +346,8 @@ bool vs_dp_replay_finished(const struct vs_vm *vm);
 /* --- requests (main loop) --- */
 
 /**
- * vs_dp_announce() - ask the lcore to send one RARP for the VM's MAC
+ * vs_dp_announce() - ask the lcore to announce the VM on its uplink (one
+ * round: see @announce_req)
  * @vm:		port
  */
 void vs_dp_announce(struct vs_vm *vm);
@@ -420,5 +438,29 @@ void vs_dp_dedup_open(struct vs_vm *vm);
  * @vm:		port
  */
 void vs_dp_dedup_close(struct vs_vm *vm);
+
+/**
+ * vs_dp_arrival_init() - register the mbuf field that holds a frame's
+ * arrival time (once; vs_dp_port_init() calls it)
+ *
+ * Return: true on success, false if DPDK has no room for the field
+ */
+bool vs_dp_arrival_init(void);
+
+/**
+ * vs_dp_arrival_age_us() - how long ago a frame reached this host's uplink
+ * @m:		a frame taken from held
+ *
+ * Return: microseconds, or -1 if the frame has no arrival time
+ */
+int64_t vs_dp_arrival_age_us(struct rte_mbuf *m);
+
+/**
+ * vs_dp_arrival_set_age() - give a frame to inject an arrival time in the
+ * lcore's clock: @age_us microseconds ago
+ * @m:		frame
+ * @age_us:	its age; < 0: unknown (the filter compares it regardless of time)
+ */
+void vs_dp_arrival_set_age(struct rte_mbuf *m, int64_t age_us);
 
 #endif /* VS_DP_HANDSHAKE_H */

@@ -5,9 +5,9 @@
  *
  * Theory of operation: the lcore's half of a port is split by concern:
  * dataplane.c has the workers, the live path and the guest's TX;
- * dp_buffer.c the buffer, the replay, the drain and the announce (and the
- * main loop's half of the handshake, dp_handshake.h); dp_dedup.c the
- * duplicate filter.  Every call that reaches the guest or the uplink goes
+ * dp_buffer.c the buffer, the replay and the drain (and the main loop's
+ * half of the handshake, dp_handshake.h); dp_announce.c what the VM's TX
+ * teaches and the announcements; dp_dedup.c the duplicate filter.  Every call that reaches the guest or the uplink goes
  * through struct vs_dp_ops, so that tests/unit/test_dataplane.c can drive
  * vs_dp_poll_port() on real rings and mbufs with a fake guest and uplink.
  */
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include "stats.h"
 #include "util.h"
@@ -106,6 +107,63 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
 /* --- dp_buffer.c (lcore) --- */
 
 /**
+ * dp_held_put() - append frames to held, counted by class (lcore: the
+ * sole producer)
+ * @vm:		port
+ * @pkts:	frames
+ * @n:		number of frames
+ *
+ * Return: frames enqueued (the first ones); the caller owns the rest
+ */
+unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+
+/* One writer (the lcore): a plain increment, published relaxed */
+static inline void dp_flow_inc(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+/* --- dp_rules.c (lcore): the flow policy's rules --- */
+
+struct vs_dp_flow;
+
+/**
+ * dp_flow_sync() - key the rules' caps accounting to @f's table
+ * @vm:		port
+ * @f:		the wrapper loaded for this burst
+ * @new_episode: a buffering episode starts: nothing admitted yet
+ *
+ * A table that replaced the one the accounting is keyed to keeps its
+ * counts by rule id; after two changes unseen, every admitted frame stays
+ * counted as an orphan.
+ */
+void dp_flow_sync(struct vs_vm *vm, const struct vs_dp_flow *f, bool new_episode);
+
+/**
+ * dp_hold_rules() - one frame of a port with rules that must wait behind
+ * a replay (dp_hold()), admitted against what held holds now
+ * @vm:		port
+ * @f:		the wrapper loaded for this burst
+ * @m:		the frame, consumed: into held, or dropped and counted
+ *
+ * Return: true if @m went into held
+ */
+bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m);
+
+/**
+ * dp_buffer_rules() - one frame of a port with rules, in BUFFER mode
+ * @vm:		port
+ * @f:		the wrapper loaded for this burst
+ * @m:		the frame, consumed: into held, or dropped and counted
+ * @caps:	false while stragglers are forwarded (held's size bounds them)
+ * @cls:	output: the frame's class
+ *
+ * Return: true if @m went into held
+ */
+bool dp_buffer_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m, bool caps,
+		     enum vs_pkt_class *cls);
+
+/**
  * dp_buffer() - append frames to held in arrival order (BUFFER mode)
  * @vm:		port
  * @pkts:	frames, all consumed (held or counted)
@@ -158,11 +216,31 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
  */
 uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
 
+/* --- dp_announce.c (lcore) --- */
+
 /**
- * dp_announce() - send a RARP for the VM's MAC if the main loop asked
+ * dp_announce() - announce the VM on the uplink if the main loop asked: a
+ * RARP for its MAC, or (announce=all) what dp_learn() learned
  * @vm:		port
  */
 void dp_announce(struct vs_vm *vm);
+
+/**
+ * dp_learn() - learn the source addresses of frames the VM sent (announce=all)
+ * @vm:		port
+ * @pkts:	frames on their way to the uplink (not consumed)
+ * @n:		number of frames
+ */
+void dp_learn(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_learned_own() - is a frame from the uplink from a MAC the VM sent from
+ * @vm:		port
+ * @m:		frame (at least an Ethernet header: not a runt)
+ *
+ * Return: true if announce=all learned its source MAC
+ */
+bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m);
 
 /**
  * dp_requeue() - a new buffering episode began while frames were on their
@@ -213,24 +291,50 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * Duplicate filter of the destination, lcore only.  The only copies a
  * migration creates are a frame that reached the VM through the tunnel and
  * the same frame received directly by this host (a switch flooding the
- * VM's MAC to both hosts during the switchover).  So each origin's
- * delivered frames are recorded in a table of their own (64-bit hash over
- * the whole frame, 4-way set-associative buckets): a tunnelled frame is
- * looked up only among the direct ones and vice versa, and an entry that
- * matched is forgotten, so one copy cancels exactly one frame.  Two frames
- * of the same origin are never compared: byte-identical repeats (health
- * checks, VRRP adverts, BPDUs) are legitimate.  A full bucket forgets its
+ * VM's MAC to both hosts during the switchover): one transmission that
+ * reached both hosts at about the same time.  So each origin's delivered
+ * frames are recorded in a table of their own (64-bit hash over the whole
+ * frame and the frame's arrival time, 4-way set-associative buckets): a
+ * tunnelled frame is looked up only among the direct ones and vice versa,
+ * and only an entry whose arrival time is within the port's
+ * dedup-window-ms of the frame's matches (the closest one); an entry that
+ * matched is forgotten, so one copy cancels exactly one frame.  Arrival
+ * times are TSC values in the mbuf's arrival field (vs_dp_arrival()):
+ * direct frames get the poll's TSC when the uplink hands them over, a
+ * tunnelled frame the source's arrival time estimated in this host's clock
+ * (handover_tun.c; 0 when the source's shim sends none, and then the
+ * frame is compared regardless of time, as before the times existed).  Two
+ * frames of the same origin are never compared: byte-identical repeats
+ * (health checks, VRRP adverts, BPDUs) are legitimate, and so is a repeat
+ * that reached the source in the blackout and this host directly 100 ms
+ * later: its arrival times are too far apart.  A full bucket forgets its
  * oldest entry (a copy may then pass); two different frames would need
  * equal 64-bit hashes to be mistaken for each other.  Byte-identical
- * frames share one bucket: of N > 4 identical frames tunnelled, at most 4
- * flooded copies are recognised (the others reach the guest as
+ * frames share one bucket: of N > 4 identical frames tunnelled, at most
+ * the 4 newest can cancel a flooded copy (the others reach the guest as
  * duplicates, never as losses).
  */
-#define VS_DEDUP_SLOTS 65536	/* per origin: 1 MiB a port, touched only in a migration */
+#define VS_DEDUP_SLOTS 65536	/* per origin: 2 MiB a port, touched only in a migration */
+struct vs_dp_dedup_entry {
+	uint64_t hash;			/* 0: empty */
+	uint64_t tsc;			/* arrival, 0: unknown */
+};
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
-	uint64_t slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
+	struct vs_dp_dedup_entry slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
 };
+
+/* Offset of the mbuf field that holds a frame's arrival TSC (dataplane.c) */
+extern int vs_dp_arrival_off;
+
+/*
+ * vs_dp_arrival() - a frame's arrival time: the TSC when this host's uplink
+ * handed it over (or the source's, estimated in this clock); 0: unknown
+ */
+static inline uint64_t *vs_dp_arrival(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, vs_dp_arrival_off, uint64_t *);
+}
 
 /**
  * dp_dedup_on() - is the duplicate filter active

@@ -13,6 +13,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane.h"
+#include "dp_flow.h"
 #include "handover.h"
 #include "log.h"
 #include "port.h"
@@ -35,6 +36,7 @@ static unsigned int port_pool_size(const struct vs_port_cfg *pc)
 
 struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 {
+	struct vs_flow_table *flow;
 	struct vs_vm *vm;
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 	unsigned int slot;
@@ -63,6 +65,11 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 	}
 	if (!vs_ho_attach(vm, error))
 		goto fail;
+	/* before the port is published: vs_dp_flow_install() need not wait */
+	flow = vs_dp_flow_compile(vm, vs_dp_flow_rules(), &vm->policy, error);
+	if (!flow)
+		goto fail;
+	vs_dp_flow_install(vm, flow);
 	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
 		goto fail;
 	vm->uplink_open = true;
@@ -89,6 +96,7 @@ void vs_vm_remove(struct vs_vm *vm)
 	if (vm->uplink_open)
 		vs_uplink_close(vm->cfg->name, vm->eth_port);
 	vs_ho_detach(vm);
+	vs_dp_flow_detach(vm);
 	rte_mempool_free(vm->pool);
 	vs_log(MAIN, NOTICE, vm->cfg->name, "port removed");
 	vs_port_cfg_free(vm->cfg);

@@ -11,6 +11,7 @@
 
 #include <rte_telemetry.h>
 
+#include "dp_flow.h"
 #include "migration.h"
 #include "stats.h"
 #include "telemetry.h"
@@ -83,12 +84,55 @@ static int tel_stats_cb(const char *cmd, const char *params, struct rte_tel_data
 	return 0;
 }
 
+/* One rule's counters as a dict of /vhost_shim/policy */
+static void tel_rule_cb(const char *name, const struct vs_dp_flow_ctr *c, void *opaque)
+{
+	struct rte_tel_data *d = opaque, *r = rte_tel_data_alloc();
+	char key[48];
+	char *p;
+
+	if (!r)
+		return;
+	rte_tel_data_start_dict(r);
+	rte_tel_data_add_dict_u64(r, "matched", c->matched);
+	rte_tel_data_add_dict_u64(r, "buffered", c->buffered);
+	rte_tel_data_add_dict_u64(r, "dropped", c->dropped);
+	rte_tel_data_add_dict_u64(r, "stragglers", c->stragglers);
+	tel_key(key, sizeof(key), "", name);
+	for (p = key; *p; p++)	/* a rule name may have '.', too */
+		if (*p == '.')
+			*p = '_';
+	if (rte_tel_data_add_dict_container(d, key, r, 0))
+		rte_tel_data_free(r);	/* more than DPDK's 256 entries */
+}
+
+static int tel_policy_cb(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct vs_vm *vm;
+
+	if (!params || !*params)
+		return -1;	/* usage: /vhost_shim/policy,<port> */
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vs_vm_find_by_name(params);
+	if (!vm) {
+		g_mutex_unlock(&vs_vm_registry_lock);
+		return -1;
+	}
+	rte_tel_data_start_dict(d);
+	vs_dp_flow_foreach_ctr(vm, tel_rule_cb, d);
+	g_mutex_unlock(&vs_vm_registry_lock);
+	return 0;
+}
+
 int vs_telemetry_register(void)
 {
 	if (rte_telemetry_register_cmd("/vhost_shim/ports", tel_ports_cb,
 				       "Lists the vhost-shim ports. Takes no parameters") ||
 	    rte_telemetry_register_cmd("/vhost_shim/stats", tel_stats_cb,
-				       "Counters of one vhost-shim port. Parameters: port name"))
+				       "Counters of one vhost-shim port. Parameters: port name") ||
+	    rte_telemetry_register_cmd("/vhost_shim/policy", tel_policy_cb,
+				       "Flow-policy rule counters of one vhost-shim port. "
+				       "Parameters: port name"))
 		return -1;
 	return 0;
 }

@@ -20,7 +20,11 @@
  * guest-malformed drops), so a guest that asks for them (packed=on) runs
  * on split rings.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -97,6 +101,7 @@ static int vhost_new_device_cb(int vid)
 	for (q = 0; q < vrings; q++)
 		rte_vhost_enable_guest_notification(vid, q, 0);
 	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->stats.poll_max_us, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->vid, vid, __ATOMIC_RELEASE);
 	vs_log(MAIN, INFO, vm->cfg->name,
 	       "device up: vid %d, %u vrings, %u queue pair(s) used, features 0x%" PRIx64, vid,
@@ -165,18 +170,135 @@ static int vhost_features_changed_cb(int vid, uint64_t features)
 	return 0;
 }
 
+/*
+ * The post-copy phases (docs/migration.md, "Post-copy").  DPDK handles
+ * POSTCOPY_ADVISE, POSTCOPY_LISTEN and POSTCOPY_END itself and tells no
+ * device callback, so the port watches the messages go by: the
+ * vhost-user request is the first 32-bit word of every message (the wire
+ * format), and the hook never handles one.  Logged only, for now: the
+ * ground for keeping a post-copy VM's page faults off the worker.
+ */
+#define VHOST_USER_REQ_POSTCOPY_ADVISE	28
+#define VHOST_USER_REQ_POSTCOPY_LISTEN	29
+#define VHOST_USER_REQ_POSTCOPY_END	30
+
+static enum rte_vhost_msg_result vhost_msg_watch_cb(int vid, void *msg)
+{
+	static const char *const what[] = {
+		[VHOST_USER_REQ_POSTCOPY_ADVISE - VHOST_USER_REQ_POSTCOPY_ADVISE] =
+			"post-copy advised: DPDK registers the VM's memory with userfaultfd",
+		[VHOST_USER_REQ_POSTCOPY_LISTEN - VHOST_USER_REQ_POSTCOPY_ADVISE] =
+			"post-copy listening: the VM runs here while its memory arrives",
+		[VHOST_USER_REQ_POSTCOPY_END - VHOST_USER_REQ_POSTCOPY_ADVISE] =
+			"post-copy ended: all of the VM's memory is here",
+	};
+	uint32_t req;
+	struct vs_vm *vm;
+
+	memcpy(&req, msg, sizeof(req));
+	if (req < VHOST_USER_REQ_POSTCOPY_ADVISE || req > VHOST_USER_REQ_POSTCOPY_END)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	/*
+	 * DPDK opens a userfaultfd at ADVISE whatever the port offered: a
+	 * frontend that sends it to a port that did not offer post-copy (a
+	 * hostile one, or one that ignored the feature bits) is refused, and
+	 * DPDK closes its connection
+	 */
+	if (req != VHOST_USER_REQ_POSTCOPY_END && (!vm || !vm->postcopy_offered)) {
+		vs_log(MAIN, WARNING, vm ? vm->cfg->name : NULL,
+		       "post-copy message %u refused (vid %d): the port did not offer post-copy",
+		       req, vid);
+		g_mutex_unlock(&vs_vm_registry_lock);
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
+	vs_log(MAIN, INFO, vm ? vm->cfg->name : NULL, "%s (vid %d)",
+	       what[req - VHOST_USER_REQ_POSTCOPY_ADVISE], vid);
+	g_mutex_unlock(&vs_vm_registry_lock);
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+static const struct rte_vhost_user_extern_ops vhost_msg_watch = {
+	.pre_msg_handle = vhost_msg_watch_cb,
+};
+
+/* A frontend connection opened or closed: count it on its port */
+static void vhost_count_frontend(int vid, int delta)
+{
+	struct vs_vm *vm;
+
+	g_mutex_lock(&vs_vm_registry_lock);
+	vm = vhost_lookup_locked(vid);
+	if (vm)
+		__atomic_add_fetch(&vm->frontends, delta, __ATOMIC_RELEASE);
+	g_mutex_unlock(&vs_vm_registry_lock);
+}
+
+static int vhost_new_connection_cb(int vid)
+{
+	if (rte_vhost_extern_callback_register(vid, &vhost_msg_watch, NULL))
+		vs_log(MAIN, WARNING, NULL, "vid %d: cannot watch its post-copy messages", vid);
+	vhost_count_frontend(vid, 1);
+	return 0;
+}
+
+static void vhost_destroy_connection_cb(int vid)
+{
+	vhost_count_frontend(vid, -1);
+}
+
 static const struct rte_vhost_device_ops vhost_ops = {
+	.new_connection = vhost_new_connection_cb,
+	.destroy_connection = vhost_destroy_connection_cb,
 	.new_device = vhost_new_device_cb,
 	.destroy_device = vhost_destroy_device_cb,
 	.vring_state_changed = vhost_vring_state_changed_cb,
 	.features_changed = vhost_features_changed_cb,
 };
 
+/*
+ * Can this process create a userfaultfd, as DPDK does at POSTCOPY_ADVISE?
+ * With vm.unprivileged_userfaultfd=0 it needs CAP_SYS_PTRACE (the packaged
+ * unit keeps CAP_NET_ADMIN only).  Offering post-copy without it would let
+ * QEMU start a post-copy migration that the destination then fails at
+ * ADVISE; not offering it makes QEMU refuse postcopy-ram up front.
+ */
+static bool vhost_userfaultfd_usable(int *err)
+{
+#ifdef __NR_userfaultfd
+	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		*err = errno;
+		return false;
+	}
+	close(fd);
+	return true;
+#else
+	*err = ENOSYS;
+	return false;
+#endif
+}
+
 gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 {
 	const char *path = vm->cfg->socket_path;
 	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
 
+	bool postcopy = false;
+	int uffd_err = 0;
+
+	if (vm->cfg->postcopy) {
+		postcopy = vhost_userfaultfd_usable(&uffd_err);
+		if (postcopy)
+			flags |= RTE_VHOST_USER_POSTCOPY_SUPPORT; /* migration.md, "Post-copy" */
+		else
+			vs_log(MAIN, WARNING, vm->cfg->name,
+			       "post-copy not offered: userfaultfd: %s (needs CAP_SYS_PTRACE "
+			       "or vm.unprivileged_userfaultfd=1)", g_strerror(uffd_err));
+	}
+	vm->postcopy_offered = postcopy;	/* before the socket exists */
 	if (vm->cfg->client) {
 		flags |= RTE_VHOST_USER_CLIENT;		/* reconnects every second */
 	} else if (!vs_reach_clear_stale(path, error)) {
@@ -199,8 +321,9 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 			    "cannot start vhost-user socket %s (directory missing?)", path);
 		return FALSE;
 	}
-	vs_log(MAIN, INFO, vm->cfg->name, "vhost-user socket %s (%s mode)", path,
-	       vs_port_mode_to_string(vm->cfg->client));
+	vs_log(MAIN, INFO, vm->cfg->name, "vhost-user socket %s (%s mode%s)", path,
+	       vs_port_mode_to_string(vm->cfg->client),
+	       postcopy ? ", post-copy offered" : "");
 	return TRUE;
 }
 

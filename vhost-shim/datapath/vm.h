@@ -43,6 +43,13 @@ struct vs_handover;
  * @vring_enabled: bitmask of enabled vrings (vhost thread writes)
  * @dev_queues:	queue pairs the guest negotiated, <= cfg->queues
  * @features:	negotiated virtio features (vhost thread writes)
+ * @frontends:	vhost-user connections (QEMU) on the port's socket now: the
+ *		vhost thread counts them (new_connection, destroy_connection),
+ *		the main loop reads (atomics).  0 in a blackout: the source QEMU
+ *		is gone, so the VM will not resume from it
+ * @postcopy_offered: the socket was registered with post-copy support
+ *		(set before it exists; the vhost thread refuses POSTCOPY_ADVISE
+ *		and POSTCOPY_LISTEN on a port without it)
  * @stats:	counters, see stats.h for the writer rules
  * @mig:	the migration state machine (main loop)
  * @policy:	buffering policy (main loop writes, lcore reads)
@@ -61,6 +68,8 @@ struct vs_vm {
 	uint32_t vring_enabled;
 	unsigned int dev_queues;
 	uint64_t features;
+	int frontends;
+	bool postcopy_offered;
 
 	struct vs_port_stats stats;
 

@@ -22,8 +22,36 @@
  * buffer ends up delivered to the VM (here or at the destination) or
  * counted in exactly one drop reason.
  *
- * Files: this one has the mode switches, timers, the BUFFER_OVERFLOW
- * watch, the entry actions of each state and the API of handover.h; the
+ * Entry actions: ho_feed() gives the event to the state machine
+ * (migration.c) and, if it was accepted, runs the entry action of the
+ * state now current: ho_entry_for() returns one function per enum
+ * vs_mig_state from a switch without a default, so a state without one
+ * fails the build (-Wswitch).
+ * Each gets the old state and the event, since what entering a state does
+ * depends on where it came from (none after src-forwarding completes a
+ * migration, after dst-expecting disarms, after hold-expired drops the
+ * buffer).  Then the pump and the BUFFER_OVERFLOW watch are kicked.
+ *
+ * Beside the state, four small typed states (handover_priv.h documents
+ * each value and transition):
+ *  - the replay's phase (enum ho_replay_phase, one writer:
+ *    ho_replay_feed()): an arrival's replay starts tunnel-open; a live
+ *    frame behind it sends LIVE_SEEN (live-seen); BARRIER or END, or
+ *    replay-hold-ms without them (after LIVE_SEEN, or after the resume
+ *    while no stream is connected), make it tunnel-done, and the inject
+ *    ring closes once the replay queue is empty.  A replay of local frames (pause,
+ *    rollback) starts tunnel-done.
+ *  - the destination's claim on its incoming stream (enum ho_in_state):
+ *    admitted from the stream's acceptance until ho_in_forget(); an
+ *    admitted stream that was cut may reconnect in any state.
+ *  - the source's pending BARRIER (enum ho_barrier), from LIVE_SEEN until
+ *    the pump sends it.
+ *  - replay_on: a replay the lcore has not finished (it may outlast
+ *    replaying).
+ *
+ * Files: this one has the mode switches, timers, the entry actions of
+ * each state and the API of handover.h; the BUFFER_OVERFLOW watch is
+ * handover_overflow.c; the
  * pump, which moves frames between rings, the tunnel and the replay queue,
  * is handover_pump.c; the tunnel's callbacks are handover_tun.c.
  * handover_priv.h is what they share.
@@ -38,6 +66,7 @@
 #include <rte_vhost.h>
 
 #include "config.h"
+#include "dp_tcp.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "log.h"
@@ -85,8 +114,12 @@ bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data)
 	return false;
 }
 
-/* Return: false if the event was not sent (rate-limited, or no listener) */
-static bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
+bool ho_has_event_cb(void)
+{
+	return ho_event_cb != NULL;
+}
+
+bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data)
 {
 	if (!data)
 		data = json_object_new();
@@ -123,8 +156,7 @@ static void ho_start_replay(struct vs_vm *vm, bool complete)
 		vs_dp_replay_skip(vm);	/* baseline: nothing held, nothing to order */
 		return;
 	}
-	vm->ho->in_ended = complete;
-	vm->ho->live_seen_sent = false;
+	ho_replay_feed(vm, complete ? HO_REPLAY_IN_START_LOCAL : HO_REPLAY_IN_START_ARRIVAL);
 	vm->ho->live_seen_at = 0;
 	vs_dp_replay_start(vm);
 }
@@ -253,11 +285,11 @@ void ho_in_forget(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 
-	if (ho->in || ho->in_resumable)
+	if (ho->in || ho->in_state != HO_IN_NONE)
 		vs_log(MIG, INFO, vm->cfg->name,
 		       "incoming stream forgotten: frames it still brings are discarded");
 	ho->in = NULL;
-	ho->in_resumable = false;
+	ho->in_state = HO_IN_NONE;
 }
 
 static gboolean ho_linger_expired_cb(gpointer data)
@@ -286,80 +318,11 @@ static gboolean ho_announce_cb(gpointer data)
 
 static void ho_announce(struct vs_vm *vm)
 {
+	if (vm->cfg->announce == VS_ANNOUNCE_OFF)	/* the port's "announce" key */
+		return;
 	ho_clear_timer(&vm->ho->announce_timer);
 	vm->ho->announce_step = 0;
 	ho_announce_cb(vm);
-}
-
-/* --- BUFFER_OVERFLOW ------------------------------------------------------ */
-
-/*
- * Buffer-full drops are counted where they happen: by the lcore
- * (dataplane.c, the caps of the local buffer) and by the main loop
- * (handover_tun.c, the tunnelled replay queue).  The lcore must never call
- * into the control socket, so the main loop reports both: this watch runs
- * every HO_OVERFLOW_CHECK_MS while any port is in a migration state or its
- * lcore is not LIVE (the only times a buffer fills), and compares the
- * port's counter with its value at the last BUFFER_OVERFLOW sent.  The
- * event is rate-limited per port by the control socket (main.c); one that
- * was suppressed is offered again at the next tick, so "dropped" always
- * counts from the last event clients saw, and the watch keeps running
- * until every drop has been reported.  Cost: two relaxed counter reads
- * per port and tick, and no timer at all while nothing buffers.
- */
-#define HO_OVERFLOW_CHECK_MS	250
-
-static guint ho_overflow_source;
-
-static uint64_t ho_buffer_full_total(const struct vs_vm *vm)
-{
-	return VS_STAT_GET(vm->stats.drops[VS_DROP_BUFFER_FULL]) +
-	       VS_STAT_GET(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL]);
-}
-
-static void ho_overflow_check(struct vs_vm *vm, void *opaque)
-{
-	bool *busy = opaque;
-	uint64_t total;
-	JsonObject *d;
-
-	if (!vm->ho)
-		return;
-	if (vm->mig.state != VS_MIG_STATE_NONE ||
-	    vs_dp_mode(vm) != VS_DP_LIVE)
-		*busy = true;
-	total = ho_buffer_full_total(vm);
-	if (total == vm->ho->overflow_reported)
-		return;
-	if (!ho_event_cb) {		/* nobody to tell */
-		vm->ho->overflow_reported = total;
-		return;
-	}
-	d = json_object_new();
-	json_object_set_int_member(d, "dropped", (gint64)(total - vm->ho->overflow_reported));
-	json_object_set_int_member(d, "total", (gint64)total);
-	if (ho_emit(vm, "BUFFER_OVERFLOW", d))
-		vm->ho->overflow_reported = total;
-	else
-		*busy = true;		/* suppressed: offer it again next tick */
-}
-
-static gboolean ho_overflow_cb(gpointer data)
-{
-	bool busy = false;
-
-	vs_vm_foreach(ho_overflow_check, &busy);
-	if (!busy) {
-		ho_overflow_source = 0;
-		return G_SOURCE_REMOVE;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-static void ho_kick_overflow_watch(void)
-{
-	if (!ho_overflow_source)
-		ho_overflow_source = g_timeout_add(HO_OVERFLOW_CHECK_MS, ho_overflow_cb, NULL);
 }
 
 /* --- state entry actions --------------------------------------------------- */
@@ -370,7 +333,7 @@ static void ho_open_stream(struct vs_vm *vm)
 
 	if (ho->out || !ho->peer)
 		return;
-	ho->barrier_wanted = false;	/* a new stream: no LIVE_SEEN yet */
+	ho->barrier = HO_BARRIER_NONE;	/* a new stream: no LIVE_SEEN yet */
 	ho->out = vs_tun_stream_open(ho_tun, ho->peer, vm->cfg->name, vm->cfg->mac);
 }
 
@@ -409,183 +372,326 @@ static void ho_take_back(struct vs_vm *vm)
 	}
 }
 
-static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev)
+/*
+ * Entry actions, one function per state (ho_entry_for()).  Each runs after
+ * the state machine accepted @ev and moved from @old to the state it is
+ * named after, which may be @old itself (the table of migration.c lets
+ * some events leave the state as it is): a function that must act only
+ * when the state is really entered checks @old itself.  @now is the
+ * transition's time (g_get_monotonic_time()).
+ */
+typedef void (*ho_entry_fn)(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+			    gint64 now);
+
+/* none, from src-forwarding: the migration is over, the VM runs elsewhere */
+static void ho_end_forwarding(struct vs_vm *vm)
+{
+	/* stragglers the destination never acked and cannot get any more
+	 * (peer down, or restarted and refusing), and those still queued
+	 * behind a slow tunnel: counted */
+	ho_close_stream(vm, true);
+	vs_dp_set_no_caps(vm, false);
+	vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);
+	ho_emit(vm, "MIGRATION_COMPLETED", NULL);
+	g_clear_pointer(&vm->ho->peer, g_free);
+}
+
+/* none, after hold-ms: the buffer is dropped, every frame counted */
+static void ho_drop_expired_buffer(struct vs_vm *vm, enum vs_mig_state old)
 {
 	struct vs_handover *ho = vm->ho;
-	gint64 now = g_get_monotonic_time();
-	const struct vs_buf_policy *p = &vm->policy;
+	/* streaming to a destination we cannot reach: whether the VM resumed
+	 * there is unknown */
+	bool vm_unknown = ho->out && !vs_tun_stream_connected(ho->out);
+	/*
+	 * A blackout whose source QEMU is still connected is a migration
+	 * still under way (a final stage longer than hold-ms): the VM may yet
+	 * resume at the destination.  Only a QEMU gone means a VM gone.
+	 */
+	bool qemu_alive = old == VS_MIG_STATE_SRC_BLACKOUT &&
+			  __atomic_load_n(&vm->frontends, __ATOMIC_ACQUIRE) > 0;
 
-	/* the expectation is over, however it ended */
-	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
-		ho_clear_timer(&ho->expect_timer);
+	vs_dp_held_drop_all(vm, vm_unknown ? VS_DROP_PEER_LOST : VS_DROP_BUFFER_EXPIRED);
+	if (ho->out) {
+		uint64_t n = vs_tun_stream_retained(ho->out);
 
-	switch (vm->mig.state) {
-	case VS_MIG_STATE_NONE:
-		ho_clear_timer(&ho->hold_timer);
-		ho_clear_timer(&ho->linger_timer);
-		if (old == VS_MIG_STATE_SRC_FORWARDING) {
-			/* stragglers the destination never acked and cannot get
-			 * any more (peer down, or restarted and refusing), and
-			 * those still queued behind a slow tunnel: counted */
-			ho_close_stream(vm, true);
-			vs_dp_set_no_caps(vm, false);
-			vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);
-			ho_emit(vm, "MIGRATION_COMPLETED", NULL);
-			g_clear_pointer(&ho->peer, g_free);
-		} else if (ev == VS_MIG_EV_HOLD_EXPIRED) {
-			vs_dp_held_drop_all(vm, ho->out && !vs_tun_stream_connected(ho->out)
-						 ? VS_DROP_PEER_LOST : VS_DROP_BUFFER_EXPIRED);
-			if (ho->out) {
-				uint64_t n = vs_tun_stream_retained(ho->out);
+		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], n);
+		ho_close_stream(vm, false);
+	}
+	ho_drop_replay_q(vm, VS_DROP_BUFFER_EXPIRED, true);
+	vs_log(MIG, WARNING, vm->cfg->name, "buffer held for %u ms: dropped", vm->policy.hold_ms);
+	/*
+	 * The VM did not come back: its TCP peers are reset where tcp-on-loss
+	 * says so (dp_tcp.h).  Not when it may run at an unreachable
+	 * destination: resetting a live VM's connections is worse than leaving
+	 * a lost VM's to time out.
+	 */
+	if (!vm_unknown && !qemu_alive)
+		vs_dp_tcp_reset(vm);
+	else if (vm->cfg->tcp_on_loss == VS_TCP_ON_LOSS_RESET)
+		vs_log(MIG, WARNING, vm->cfg->name, "TCP peers not reset: %s",
+		       vm_unknown ? "the destination is unreachable, the VM may run there"
+				  : "its QEMU is still connected, the migration may yet complete");
+}
 
-				VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], n);
-				ho_close_stream(vm, false);
-			}
-			ho_drop_replay_q(vm, VS_DROP_BUFFER_EXPIRED, true);
-			vs_log(MIG, WARNING, vm->cfg->name, "buffer held for %u ms: dropped",
-			       p->hold_ms);
-		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
-			/*
-			 * Cancelled, the source rolled back, or expect-timeout-ms
-			 * passed: the source still has every frame it streamed
-			 * (nothing is freed before RESUMED) and delivers them
-			 * (rollback) or counts them (its hold-ms).  Whatever the
-			 * stream still brings is not injected behind live frames.
-			 */
-			ho_in_forget(vm);
-			VS_STAT_ADD(vm->stats.tunnel_frames_discarded,
-				    g_queue_get_length(&ho->replay_q));
-			ho_drop_replay_q(vm, VS_DROP_POLICY, false);
-			vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
-			g_clear_pointer(&ho->expect_from, g_free);
-		} else if (old == VS_MIG_STATE_REPLAYING) {
-			ho_emit(vm, "REPLAY_DONE", json_object_new());
-			g_clear_pointer(&ho->expect_from, g_free);
-		} else if (old == VS_MIG_STATE_SRC_ACTIVE) {
-			ho_close_stream(vm, false);	/* migration cancelled in pre-copy */
-		}
-		/*
-		 * After a replay the lcore has switched itself to LIVE already,
-		 * and may since have gone back to REPLAY for a full guest ring
-		 * (dp_deliver()) with frames in the held ring: forcing LIVE here would
-		 * strand them there.  Every other way out of a migration state
-		 * leaves BUFFER or REPLAY mode from here.
-		 */
-		if (old != VS_MIG_STATE_NONE &&
-		    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE) &&
-		    !ho->replay_on)	/* a replay that outlived replaying ends itself */
-			vs_dp_set_live(vm);
+/*
+ * none, from dst-expecting: cancelled, the source rolled back, or
+ * expect-timeout-ms passed: the source still has every frame it streamed
+ * (nothing is freed before RESUMED) and delivers them (rollback) or
+ * counts them (its hold-ms).  Whatever the stream still brings is not
+ * injected behind live frames.
+ */
+static void ho_disarm(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+
+	ho_in_forget(vm);
+	VS_STAT_ADD(vm->stats.tunnel_frames_discarded, g_queue_get_length(&ho->replay_q));
+	ho_drop_replay_q(vm, VS_DROP_POLICY, false);
+	vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
+	g_clear_pointer(&ho->expect_from, g_free);
+}
+
+static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+			  gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+
+	ho_clear_timer(&ho->hold_timer);
+	ho_clear_timer(&ho->linger_timer);
+	if (old == VS_MIG_STATE_SRC_FORWARDING) {
+		ho_end_forwarding(vm);
+	} else if (ev == VS_MIG_EV_HOLD_EXPIRED) {
+		ho_drop_expired_buffer(vm, old);
+	} else if (old == VS_MIG_STATE_DST_EXPECTING) {
+		ho_disarm(vm);
+	} else if (old == VS_MIG_STATE_REPLAYING) {
+		ho_emit(vm, "REPLAY_DONE", json_object_new());
+		g_clear_pointer(&ho->expect_from, g_free);
+	} else if (old == VS_MIG_STATE_SRC_ACTIVE) {
+		ho_close_stream(vm, false);	/* migration cancelled in pre-copy */
+	}
+	/*
+	 * After a replay the lcore has switched itself to LIVE already,
+	 * and may since have gone back to REPLAY for a full guest ring
+	 * (dp_deliver()) with frames in the held ring: forcing LIVE here would
+	 * strand them there.  Every other way out of a migration state
+	 * leaves BUFFER or REPLAY mode from here.
+	 */
+	if (old != VS_MIG_STATE_NONE &&
+	    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE) &&
+	    !ho->replay_on)	/* a replay that outlived replaying ends itself */
+		vs_dp_set_live(vm);
+}
+
+static void ho_enter_paused(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+			    gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (old == VS_MIG_STATE_PAUSED)
+		return;
+	ho->replay_on = false;	/* buffering takes the replay's frames */
+	ho_start_buffering(vm, true);
+	ho->t_down = now;
+	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
+}
+
+static void ho_enter_src_active(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+				gint64 now)
+{
+	if (old == VS_MIG_STATE_SRC_ACTIVE)
+		return;
+	/* leaving: no copies to filter here, once the replay of the last
+	 * arrival (if still on) is done */
+	if (old == VS_MIG_STATE_REPLAYING)
+		ho_dedup_close_later(vm);
+	else
+		ho_dedup_close(vm);
+	VS_STAT_ADD(vm->stats.migrations_out, 1);
+	ho_open_stream(vm);	/* before the blackout, if we know where */
+	ho_emit(vm, "MIGRATION_STARTED", NULL);
+}
+
+static void ho_enter_src_blackout(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+				  gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (old == VS_MIG_STATE_SRC_BLACKOUT)
+		return;
+	/* a replay still on (migrated on in its course) ends: the lcore
+	 * puts what it had on the way back in front of held */
+	ho->replay_on = false;
+	ho_start_buffering(vm, true);
+	ho->t_down = now;
+	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
+	ho_open_stream(vm);
+	ho_emit(vm, "BLACKOUT_STARTED", NULL);
+}
+
+/*
+ * src-forwarding again: the table keeps it on log-off, device-down and
+ * peer-resumed.  The migration was committed once, on the first RESUMED
+ * (blackout measured, stream committed, linger-ms armed, the event sent):
+ * none of that is repeated.  A second RESUMED is the destination's answer
+ * to a stream that reconnected (vs_ho_tun_open() sends it to a stream
+ * accepted outside dst-expecting).  log-off is QEMU clearing its features:
+ * nothing to do.  device-down: vs_ho_device_gone_sync() started a capped
+ * buffering episode, but stragglers still go to the tunnel uncapped.
+ */
+static void ho_forwarding_again(struct vs_vm *vm, enum vs_mig_event ev)
+{
+	switch (ev) {
+	case VS_MIG_EV_PEER_RESUMED:
+		vs_log(MIG, INFO, vm->cfg->name,
+		       "RESUMED again (its stream reconnected): already forwarding");
 		break;
-
-	case VS_MIG_STATE_PAUSED:
-		if (old != VS_MIG_STATE_PAUSED) {
-			ho->replay_on = false;	/* buffering takes the replay's frames */
-			ho_start_buffering(vm, true);
-			ho->t_down = now;
-			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
-		}
-		break;
-
-	case VS_MIG_STATE_SRC_ACTIVE:
-		if (old != VS_MIG_STATE_SRC_ACTIVE) {
-			/* leaving: no copies to filter here, once the replay of
-			 * the last arrival (if still on) is done */
-			if (old == VS_MIG_STATE_REPLAYING)
-				ho_dedup_close_later(vm);
-			else
-				ho_dedup_close(vm);
-			VS_STAT_ADD(vm->stats.migrations_out, 1);
-			ho_open_stream(vm);	/* before the blackout, if we know where */
-			ho_emit(vm, "MIGRATION_STARTED", NULL);
-		}
-		break;
-
-	case VS_MIG_STATE_SRC_BLACKOUT:
-		if (old != VS_MIG_STATE_SRC_BLACKOUT) {
-			/* a replay still on (migrated on in its course) ends: the
-			 * lcore puts what it had on the way back in front of held */
-			ho->replay_on = false;
-			ho_start_buffering(vm, true);
-			ho->t_down = now;
-			ho->hold_timer = g_timeout_add(p->hold_ms, ho_hold_expired_cb, vm);
-			ho_open_stream(vm);
-			ho_emit(vm, "BLACKOUT_STARTED", NULL);
-		}
-		break;
-
-	case VS_MIG_STATE_SRC_FORWARDING: {
-		JsonObject *d = json_object_new();
-
-		ho_clear_timer(&ho->hold_timer);
-		VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
+	case VS_MIG_EV_DEVICE_DOWN:
 		vs_dp_set_no_caps(vm, true);
-		if (ho->out)
-			vs_tun_stream_commit(ho->out);
-		ho->linger_timer = g_timeout_add(p->linger_ms, ho_linger_expired_cb, vm);
-		json_object_set_int_member(d, "blackout-us", (gint64)(now - ho->t_down));
-		ho_emit(vm, "VM_RESUMED_AT_DESTINATION", d);
+		break;
+	case VS_MIG_EV_LOG_OFF:
+	case VS_MIG_EV_LOG_ON:
+	case VS_MIG_EV_DEVICE_UP:
+	case VS_MIG_EV_EXPECT:
+	case VS_MIG_EV_CANCEL:
+	case VS_MIG_EV_PEER_ABORT:
+	case VS_MIG_EV_REPLAY_DONE:
+	case VS_MIG_EV_LINGER_EXPIRED:
+	case VS_MIG_EV_HOLD_EXPIRED:
+	case VS_MIG_EV_EXPECT_EXPIRED:
+	case VS_MIG_NUM_EVENTS:
 		break;
 	}
+}
 
+static void ho_enter_src_forwarding(struct vs_vm *vm, enum vs_mig_state old,
+				    enum vs_mig_event ev, gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+	JsonObject *d;
+
+	if (old == VS_MIG_STATE_SRC_FORWARDING) {
+		ho_forwarding_again(vm, ev);
+		return;
+	}
+	ho_clear_timer(&ho->hold_timer);
+	VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
+	vs_dp_set_no_caps(vm, true);
+	if (ho->out)
+		vs_tun_stream_commit(ho->out);
+	ho_clear_timer(&ho->linger_timer);	/* armed once, never twice */
+	ho->linger_timer = g_timeout_add(vm->policy.linger_ms, ho_linger_expired_cb, vm);
+	d = json_object_new();
+	json_object_set_int_member(d, "blackout-us", (gint64)(now - ho->t_down));
+	ho_emit(vm, "VM_RESUMED_AT_DESTINATION", d);
+}
+
+static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
+				   enum vs_mig_event ev, gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (old == VS_MIG_STATE_DST_EXPECTING) {
+		if (ev == VS_MIG_EV_EXPECT)	/* re-armed: the expectation lasts again */
+			ho_arm_expect_timer(vm);
+		return;
+	}
+	ho_dedup_close(vm);
+	if (old == VS_MIG_STATE_SRC_FORWARDING) {
+		ho_close_stream(vm, true);
+		ho_clear_timer(&ho->linger_timer);
+	}
+	ho_start_buffering(vm, true);
+	/* a new migration: a stream of an earlier one must not feed it (its
+	 * seqs start at 1 again); frames of it already queued are older than
+	 * any of the new one's, and are replayed first */
+	ho_in_forget(vm);
+	ho->in_next_seq = 1;	/* sequence numbers start at 1 */
+	ho->t_down = now;
+	ho_clear_timer(&ho->hold_timer);
+	ho_arm_expect_timer(vm);
+	vs_tun_announce_expect(ho_tun, vm->cfg->name, vm->cfg->mac);
+	ho_emit(vm, "MIGRATION_EXPECTED", NULL);
+}
+
+static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
+			       gint64 now)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (old == VS_MIG_STATE_REPLAYING)
+		return;
+	ho_clear_timer(&ho->hold_timer);
+	ho->t_up = now;
+	ho->t_first_replay = 0;
+	ho->replayed_at_up = VS_STAT_GET(vm->stats.replayed_pkts);
+	if (old == VS_MIG_STATE_SRC_BLACKOUT) {
+		JsonObject *d = json_object_new();
+
+		VS_STAT_ADD(vm->stats.rollbacks, 1);
+		VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
+		ho_take_back(vm);
+		ho_start_replay(vm, true);
+		json_object_set_int_member(d, "frames", (gint64)g_queue_get_length(&ho->replay_q));
+		ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
+	} else if (old == VS_MIG_STATE_DST_EXPECTING) {
+		VS_STAT_ADD(vm->stats.migrations_in, 1);
+		ho_dedup_open(vm);
+		/* an armed destination waits (bounded) for the source's stream
+		 * even if it is not up yet: a cut tunnel reconnects */
+		ho_start_replay(vm, false);
+		if (ho->in)
+			vs_tun_in_send_resumed(ho->in);
+		ho_announce(vm);
+		ho_emit(vm, "VM_RESUMED", NULL);
+	} else {	/* PAUSED: an ordinary resume */
+		ho_start_replay(vm, true);
+	}
+}
+
+/*
+ * The entry action of @state.  No default: a state added to enum
+ * vs_mig_state without a case here fails the build (-Wswitch, -Werror).
+ *
+ * Return: the function, or NULL for a value outside the enum
+ */
+static ho_entry_fn ho_entry_for(enum vs_mig_state state)
+{
+	switch (state) {
+	case VS_MIG_STATE_NONE:
+		return ho_enter_none;
+	case VS_MIG_STATE_PAUSED:
+		return ho_enter_paused;
+	case VS_MIG_STATE_SRC_ACTIVE:
+		return ho_enter_src_active;
+	case VS_MIG_STATE_SRC_BLACKOUT:
+		return ho_enter_src_blackout;
+	case VS_MIG_STATE_SRC_FORWARDING:
+		return ho_enter_src_forwarding;
 	case VS_MIG_STATE_DST_EXPECTING:
-		if (old != VS_MIG_STATE_DST_EXPECTING) {
-			ho_dedup_close(vm);
-			if (old == VS_MIG_STATE_SRC_FORWARDING) {
-				ho_close_stream(vm, true);
-				ho_clear_timer(&ho->linger_timer);
-			}
-			ho_start_buffering(vm, true);
-			/* a new migration: a stream of an earlier one must not
-			 * feed it (its seqs start at 1 again); frames of it
-			 * already queued are older than any of the new one's,
-			 * and are replayed first */
-			ho_in_forget(vm);
-			ho->in_next_seq = 1;	/* sequence numbers start at 1 */
-			ho->t_down = now;
-			ho_clear_timer(&ho->hold_timer);
-			ho_arm_expect_timer(vm);
-			vs_tun_announce_expect(ho_tun, vm->cfg->name, vm->cfg->mac);
-			ho_emit(vm, "MIGRATION_EXPECTED", NULL);
-		} else if (ev == VS_MIG_EV_EXPECT) {
-			/* re-armed: the expectation lasts again */
-			ho_arm_expect_timer(vm);
-		}
-		break;
-
+		return ho_enter_dst_expecting;
 	case VS_MIG_STATE_REPLAYING:
-		if (old == VS_MIG_STATE_REPLAYING)
-			break;
-		ho_clear_timer(&ho->hold_timer);
-		ho->t_up = now;
-		ho->first_replay_seen = false;
-		ho->replayed_at_up = VS_STAT_GET(vm->stats.replayed_pkts);
-		if (old == VS_MIG_STATE_SRC_BLACKOUT) {
-			JsonObject *d = json_object_new();
-
-			VS_STAT_ADD(vm->stats.rollbacks, 1);
-			VS_STAT_SET(vm->stats.last_blackout_us, (uint64_t)(now - ho->t_down));
-			ho_take_back(vm);
-			ho_start_replay(vm, true);
-			json_object_set_int_member(d, "frames", (gint64)g_queue_get_length(&ho->replay_q));
-			ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
-		} else if (old == VS_MIG_STATE_DST_EXPECTING) {
-			VS_STAT_ADD(vm->stats.migrations_in, 1);
-			ho_dedup_open(vm);
-			/* an armed destination waits (bounded) for the source's
-			 * stream even if it is not up yet: a cut tunnel reconnects */
-			ho_start_replay(vm, false);
-			if (ho->in)
-				vs_tun_in_send_resumed(ho->in);
-			ho_announce(vm);
-			ho_emit(vm, "VM_RESUMED", NULL);
-		} else {	/* PAUSED: an ordinary resume */
-			ho_start_replay(vm, true);
-		}
-		break;
-
+		return ho_enter_replaying;
 	case VS_MIG_NUM_STATES:
 		break;
 	}
+	return NULL;
+}
+
+static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev)
+{
+	ho_entry_fn fn = ho_entry_for(vm->mig.state);
+
+	/* the expectation is over, however it ended */
+	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+		ho_clear_timer(&vm->ho->expect_timer);
+	if (!fn) {	/* cannot happen: vs_mig_event() only moves to a state */
+		vs_log(MIG, ERR, vm->cfg->name, "state %d out of range: no entry action",
+		       (int)vm->mig.state);
+		return;
+	}
+	fn(vm, old, ev, g_get_monotonic_time());
 	if (ho_needs_pump(vm))
 		ho_kick_pump();
 	/* every state but NONE may fill a buffer: watch for overflows */

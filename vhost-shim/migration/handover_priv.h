@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * handover_priv.h - what handover.c, handover_pump.c and handover_tun.c
- * share, and nobody else
+ * handover_priv.h - what the handover's files share, and nobody else
  *
- * Theory of operation: the handover is one module in three files.
+ * Theory of operation: the handover is one module in several files.
  * handover.c runs the state machine's entry actions and the public API of
  * handover.h; handover_pump.c moves frames between the lcore's rings, the
- * tunnel and the replay queue; handover_tun.c holds the callbacks the tunnel
- * makes (vs_ho_tun_*(), declared in handover.h), which turn tunnel messages
- * into migration events and frames into the replay queue.  All run on the
+ * tunnel and the replay queue, and owns the replay's phase;
+ * handover_overflow.c reports buffer-full drops (BUFFER_OVERFLOW);
+ * handover_disc.c is the [discovery] glue; handover_tun.c holds the
+ * callbacks the tunnel makes (vs_ho_tun_*(), declared in handover.h),
+ * which turn tunnel messages into migration events and frames into the
+ * replay queue.  All run on the
  * main loop thread, which owns every struct vs_handover.
  */
 #ifndef VS_HANDOVER_PRIV_H
@@ -20,11 +22,109 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "enum.h"
 #include "migration.h"
 
 struct vs_vm;
 struct vs_tun_stream;
 struct vs_tun_in;
+
+/**
+ * enum ho_replay_phase - how far the tunnelled part of a replay is
+ * (vm->ho->replay_phase; main loop only)
+ * @HO_REPLAY_TUNNEL_OPEN: tunnelled frames may still come (an arrival's
+ *	replay, from the resume on); the lcore has held no live frame behind
+ *	the replay yet.  The zero value: a new port starts here.
+ * @HO_REPLAY_LIVE_SEEN: the lcore held a live frame behind the replay:
+ *	LIVE_SEEN went to the source (and goes again to a stream that
+ *	reconnects), whose BARRIER or END is awaited, replay-hold-ms at most
+ * @HO_REPLAY_TUNNEL_DONE: no tunnelled frame is awaited any more: once the
+ *	replay queue is empty the inject ring closes and the lcore finishes
+ *	the replay, then live frames flow
+ * @HO_REPLAY_NUM_PHASES: sentinel
+ *
+ * Transitions (ho_replay_next(), one input each; see handover_pump.c):
+ *   any        --START_ARRIVAL-->  TUNNEL_OPEN   dst-expecting -> replaying
+ *   any        --START_LOCAL---->  TUNNEL_DONE   resume after a pause, rollback
+ *   TUNNEL_OPEN --LIVE_SEEN----->  LIVE_SEEN     the lcore saw a live frame
+ *   LIVE_SEEN  --HOLD_EXPIRED--->  TUNNEL_DONE   no BARRIER within replay-hold-ms
+ *   any        --STREAM_DONE---->  TUNNEL_DONE   BARRIER or END received
+ *   any        --NO_STREAM------>  TUNNEL_DONE   no stream connected now,
+ *                                                replay-hold-ms after the resume
+ * Any other input leaves the phase as it is.  A replay of the baseline (no
+ * buffering, nothing held) starts no phase: the lcore skips it.
+ */
+enum ho_replay_phase {
+	HO_REPLAY_TUNNEL_OPEN,
+	HO_REPLAY_LIVE_SEEN,
+	HO_REPLAY_TUNNEL_DONE,
+	HO_REPLAY_NUM_PHASES
+};
+VS_ENUM_DECL(ho_replay_phase, enum ho_replay_phase);
+
+/**
+ * enum ho_replay_input - what moves a replay's phase (ho_replay_next())
+ * @HO_REPLAY_IN_START_ARRIVAL: a replay of an arrival starts, its source's
+ *	stream still to come or to finish
+ * @HO_REPLAY_IN_START_LOCAL: a replay of local frames only starts (resume
+ *	after a pause, rollback): complete from the start
+ * @HO_REPLAY_IN_LIVE_SEEN: the lcore held a live frame behind the replay
+ * @HO_REPLAY_IN_HOLD_EXPIRED: replay-hold-ms passed since LIVE_SEEN went out
+ * @HO_REPLAY_IN_STREAM_DONE: the source's BARRIER or END came
+ * @HO_REPLAY_IN_NO_STREAM: replay-hold-ms after the resume, no stream is
+ *	connected now (none came, or it was cut and has not reconnected;
+ *	vm->ho->in is NULL, whatever vm->ho->in_state says)
+ * @HO_REPLAY_NUM_INPUTS: sentinel
+ */
+enum ho_replay_input {
+	HO_REPLAY_IN_START_ARRIVAL,
+	HO_REPLAY_IN_START_LOCAL,
+	HO_REPLAY_IN_LIVE_SEEN,
+	HO_REPLAY_IN_HOLD_EXPIRED,
+	HO_REPLAY_IN_STREAM_DONE,
+	HO_REPLAY_IN_NO_STREAM,
+	HO_REPLAY_NUM_INPUTS
+};
+VS_ENUM_DECL(ho_replay_input, enum ho_replay_input);
+
+/**
+ * enum ho_in_state - the destination's claim on an incoming stream
+ * (vm->ho->in_state)
+ * @HO_IN_NONE: no stream of this migration (none accepted yet, or it
+ *	ended or was forgotten): outside dst-expecting and replaying a
+ *	stream is refused
+ * @HO_IN_ADMITTED: a stream was accepted for this migration and neither
+ *	ended nor was forgotten; vm->ho->in is it while it is connected, NULL
+ *	while it is cut: a reconnect may resume it, in any state
+ * @HO_IN_NUM_STATES: sentinel
+ *
+ * NONE -> ADMITTED when vs_ho_tun_open() accepts a stream; ADMITTED ->
+ * NONE in ho_in_forget(): END, ABORT, dst-expecting left for none
+ * (cancel, peer-abort, expect-expired), a new expectation.  The resume
+ * (dst-expecting -> replaying) keeps it admitted: the replay awaits it.
+ */
+enum ho_in_state {
+	HO_IN_NONE,
+	HO_IN_ADMITTED,
+	HO_IN_NUM_STATES
+};
+
+/**
+ * enum ho_barrier - the source's answer to LIVE_SEEN (vm->ho->barrier)
+ * @HO_BARRIER_NONE: no BARRIER to send
+ * @HO_BARRIER_PENDING: LIVE_SEEN came: the pump sends the BARRIER once the
+ *	lcore drained the uplink's queues into the stream (barrier_drain), or
+ *	after HO_BARRIER_WAIT_MAX_US
+ * @HO_BARRIER_NUM_STATES: sentinel
+ *
+ * NONE -> PENDING in ho_request_barrier(); PENDING -> NONE when the pump
+ * sends it, or when a new outgoing stream opens.
+ */
+enum ho_barrier {
+	HO_BARRIER_NONE,
+	HO_BARRIER_PENDING,
+	HO_BARRIER_NUM_STATES
+};
 
 /**
  * struct vs_handover - migration state of one port beyond the state
@@ -37,16 +137,14 @@ struct vs_handover {
 	struct vs_tun_stream *out;	/* source stream */
 	struct vs_tun_in *in;		/* destination stream (owned by tunnel) */
 	uint64_t in_next_seq;		/* destination: first seq not received */
-	bool in_ended;			/* END or BARRIER received */
-	bool in_resumable;		/* a stream was accepted in this migration
-					 * and not ended: a reconnect may resume it */
+	enum ho_in_state in_state;	/* destination: may @in (re)connect */
 	guint expect_timer;		/* destination: expect-timeout-ms */
 	gint64 armed_at;		/* destination: last migrate-expect */
-	bool live_seen_sent;
-	bool barrier_wanted;		/* source: LIVE_SEEN came, BARRIER not sent */
+	enum ho_barrier barrier;	/* source: LIVE_SEEN came, BARRIER not sent */
 	gint64 barrier_asked_at;
 	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
-	gint64 live_seen_at;
+	gint64 live_seen_at;		/* replay: LIVE_SEEN sent (HO_REPLAY_LIVE_SEEN) */
+	enum ho_replay_phase replay_phase;
 	bool replay_on;			/* a replay started and the lcore has not
 					 * finished it (it may outlast REPLAYING:
 					 * migrated on meanwhile, src-active) */
@@ -54,7 +152,7 @@ struct vs_handover {
 	uint64_t replay_q_bytes;
 	gint64 t_down, t_up;
 	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
-	bool first_replay_seen;
+	gint64 t_first_replay;		/* first replayed frame seen since t_up, or 0 */
 	guint hold_timer, linger_timer;
 	unsigned int announce_step;
 	guint announce_timer;
@@ -98,6 +196,23 @@ void ho_in_forget(struct vs_vm *vm);
 bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data);
 
 /**
+ * ho_emit() - send a control event about @vm (its "port" member added)
+ * @vm:		port
+ * @event:	event name
+ * @data:	JSON object, consumed, or NULL for an empty one
+ *
+ * Return: false if the event was not sent (rate-limited, or no listener)
+ */
+bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data);
+
+/**
+ * ho_has_event_cb() - has anyone asked for the handover's events
+ *
+ * Return: true if vs_ho_set_event_cb() set a callback
+ */
+bool ho_has_event_cb(void);
+
+/**
  * ho_dedup_close_later() - stop filtering duplicate frames in a moment,
  * once the pump pushed the last tunnelled frame
  * @vm:		port
@@ -105,6 +220,24 @@ bool ho_emit_event(const char *event, struct vs_vm *vm, JsonObject *data);
 void ho_dedup_close_later(struct vs_vm *vm);
 
 /* --- handover_pump.c --- */
+
+/**
+ * ho_replay_next() - the phase a replay moves to (enum ho_replay_phase
+ * documents the transitions); pure
+ * @cur:	current phase
+ * @in:		what happened
+ *
+ * Return: the new phase (@cur if @in does not move it)
+ */
+enum ho_replay_phase ho_replay_next(enum ho_replay_phase cur, enum ho_replay_input in);
+
+/**
+ * ho_replay_feed() - move @vm's replay phase (the only writer of
+ * vm->ho->replay_phase); logs a change at debug level
+ * @vm:		port with a handover
+ * @in:		what happened
+ */
+void ho_replay_feed(struct vs_vm *vm, enum ho_replay_input in);
 
 /**
  * ho_needs_pump() - has @vm frames for the pump to move, or a replay to
@@ -134,5 +267,13 @@ void ho_pump_to_tunnel(struct vs_vm *vm);
  * pump has streamed the held ring up to that point
  */
 void ho_request_barrier(struct vs_vm *vm);
+
+/* --- handover_overflow.c --- */
+
+/**
+ * ho_kick_overflow_watch() - start the BUFFER_OVERFLOW watch unless it
+ * runs; it stops itself once no port buffers and every drop was reported
+ */
+void ho_kick_overflow_watch(void);
 
 #endif /* VS_HANDOVER_PRIV_H */

@@ -29,6 +29,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "dp_flow.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "log.h"
@@ -75,7 +76,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
 
 		ho->replay_q_bytes -= f->len;
-		vs_tun_stream_push(ho->out, origin, f->data, f->len);
+		vs_tun_stream_push_at(ho->out, origin, f->data, f->len, f->arrival_us);
 		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
 		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, f->len);
 		g_free(f);
@@ -87,6 +88,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
 		const void *data;
 		uint32_t len;
+		int64_t age;
 
 		if (!vs_dp_held_take(vm, &m, 1))
 			break;
@@ -97,11 +99,15 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 			continue;
 		}
 		data = rte_pktmbuf_read(m, 0, len, copy);
-		vs_tun_stream_push(ho->out, origin, data, len);
+		age = vs_dp_arrival_age_us(m);
+		vs_tun_stream_push_at(ho->out, origin, data, len,
+				      age < 0 ? 0 : g_get_monotonic_time() - age);
 		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
 		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, len);
-		if (origin == VS_TUN_ORIGIN_STRAGGLER)
+		if (origin == VS_TUN_ORIGIN_STRAGGLER) {
 			VS_STAT_ADD(vm->stats.stragglers_forwarded, 1);
+			vs_dp_flow_count_straggler(vm, data, len, len);
+		}
 		rte_pktmbuf_free(m);
 	}
 }
@@ -113,8 +119,8 @@ void ho_request_barrier(struct vs_vm *vm)
 	struct vs_handover *ho = vm->ho;
 
 	ho->barrier_drain = vs_dp_drain_request(vm);
-	if (!ho->barrier_wanted) {
-		ho->barrier_wanted = true;
+	if (ho->barrier == HO_BARRIER_NONE) {
+		ho->barrier = HO_BARRIER_PENDING;
 		ho->barrier_asked_at = g_get_monotonic_time();
 	}
 	ho_kick_pump();
@@ -133,7 +139,7 @@ static void ho_pump_barrier(struct vs_vm *vm)
 	enum vs_dp_drain_state st;
 	int64_t seq;
 
-	if (!ho->barrier_wanted)
+	if (ho->barrier != HO_BARRIER_PENDING)
 		return;
 	st = vs_dp_drain_state(vm, ho->barrier_drain);
 	if (st != VS_DP_DRAIN_REACHED) {
@@ -145,13 +151,59 @@ static void ho_pump_barrier(struct vs_vm *vm)
 		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the uplink's backlog"
 				: "an answer from the lcore");
 	}
-	ho->barrier_wanted = false;
+	ho->barrier = HO_BARRIER_NONE;
 	seq = vs_tun_stream_barrier(ho->out);
 	if (seq >= 0)
 		vs_log(MIG, INFO, vm->cfg->name,
 		       "destination sees live traffic: barrier after seq %" PRId64
 		       " (uplink queues emptied into the stream, %" PRId64 " ms)", seq,
 		       (g_get_monotonic_time() - ho->barrier_asked_at) / 1000);
+}
+
+/* --- the replay's phase (enum ho_replay_phase) --------------------------- */
+
+VS_ENUM_IMPL(ho_replay_phase, enum ho_replay_phase, HO_REPLAY_NUM_PHASES,
+	     [HO_REPLAY_TUNNEL_OPEN] = "tunnel-open",
+	     [HO_REPLAY_LIVE_SEEN] = "live-seen",
+	     [HO_REPLAY_TUNNEL_DONE] = "tunnel-done");
+
+VS_ENUM_IMPL(ho_replay_input, enum ho_replay_input, HO_REPLAY_NUM_INPUTS,
+	     [HO_REPLAY_IN_START_ARRIVAL] = "start-arrival",
+	     [HO_REPLAY_IN_START_LOCAL] = "start-local",
+	     [HO_REPLAY_IN_LIVE_SEEN] = "live-seen",
+	     [HO_REPLAY_IN_HOLD_EXPIRED] = "hold-expired",
+	     [HO_REPLAY_IN_STREAM_DONE] = "stream-done",
+	     [HO_REPLAY_IN_NO_STREAM] = "no-stream");
+
+enum ho_replay_phase ho_replay_next(enum ho_replay_phase cur, enum ho_replay_input in)
+{
+	switch (in) {
+	case HO_REPLAY_IN_START_ARRIVAL:
+		return HO_REPLAY_TUNNEL_OPEN;
+	case HO_REPLAY_IN_START_LOCAL:
+	case HO_REPLAY_IN_STREAM_DONE:
+	case HO_REPLAY_IN_NO_STREAM:
+		return HO_REPLAY_TUNNEL_DONE;
+	case HO_REPLAY_IN_LIVE_SEEN:
+		return cur == HO_REPLAY_TUNNEL_OPEN ? HO_REPLAY_LIVE_SEEN : cur;
+	case HO_REPLAY_IN_HOLD_EXPIRED:
+		return cur == HO_REPLAY_LIVE_SEEN ? HO_REPLAY_TUNNEL_DONE : cur;
+	case HO_REPLAY_NUM_INPUTS:
+		break;
+	}
+	return cur;
+}
+
+void ho_replay_feed(struct vs_vm *vm, enum ho_replay_input in)
+{
+	struct vs_handover *ho = vm->ho;
+	enum ho_replay_phase next = ho_replay_next(ho->replay_phase, in);
+
+	if (next != ho->replay_phase)
+		vs_log(MIG, DEBUG, vm->cfg->name, "replay: %s -> %s (%s)",
+		       ho_replay_phase_to_string(ho->replay_phase),
+		       ho_replay_phase_to_string(next), ho_replay_input_to_string(in));
+	ho->replay_phase = next;
 }
 
 /* Replay: replay_q -> the inject ring, as fast as the guest takes it */
@@ -174,6 +226,10 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
 		} else {
 			memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
+			/* the duplicate filter compares it with direct frames by
+			 * when it reached the network (unknown: any time) */
+			vs_dp_arrival_set_age(m, f->arrival_us ? g_get_monotonic_time() -
+						 f->arrival_us : -1);
 			if (vs_dp_inject_put(vm, m)) {
 				rte_pktmbuf_free(m);
 				break;
@@ -193,14 +249,14 @@ static void ho_pump_replay(struct vs_vm *vm)
 
 	ho_pump_to_inject(vm);
 
-	if (!ho->first_replay_seen && replayed > ho->replayed_at_up) {
-		ho->first_replay_seen = true;
+	if (!ho->t_first_replay && replayed > ho->replayed_at_up) {
+		ho->t_first_replay = now;
 		VS_STAT_SET(vm->stats.last_resume_to_first_replay_us, (uint64_t)(now - ho->t_up));
 	}
 	/* Order stragglers before live frames: ask the source for a barrier */
-	if (!ho->in_ended && vs_dp_live_seen(vm)) {
-		if (!ho->live_seen_sent) {
-			ho->live_seen_sent = true;
+	if (ho->replay_phase != HO_REPLAY_TUNNEL_DONE && vs_dp_live_seen(vm)) {
+		if (ho->replay_phase == HO_REPLAY_TUNNEL_OPEN) {
+			ho_replay_feed(vm, HO_REPLAY_IN_LIVE_SEEN);
 			ho->live_seen_at = now;
 			if (ho->in)
 				vs_tun_in_send_live_seen(ho->in);
@@ -210,15 +266,15 @@ static void ho_pump_replay(struct vs_vm *vm)
 			vs_log(MIG, WARNING, vm->cfg->name,
 			       "replay hold window (%u ms) expired: live frames go first",
 			       vm->policy.replay_hold_ms);
-			ho->in_ended = true;
+			ho_replay_feed(vm, HO_REPLAY_IN_HOLD_EXPIRED);
 		}
 	}
 	/* a broken stream may come back: the hold window above bounds the wait,
 	 * and without any stream replay-hold-ms after the resume ends it */
-	if (!ho->in_ended && !ho->in && ho->replay_on &&
+	if (ho->replay_phase != HO_REPLAY_TUNNEL_DONE && !ho->in && ho->replay_on &&
 	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
-		ho->in_ended = true;
-	if (ho->in_ended && g_queue_is_empty(&ho->replay_q))
+		ho_replay_feed(vm, HO_REPLAY_IN_NO_STREAM);
+	if (ho->replay_phase == HO_REPLAY_TUNNEL_DONE && g_queue_is_empty(&ho->replay_q))
 		vs_dp_inject_close(vm);
 
 	if (ho->replay_on && vs_dp_replay_finished(vm)) {

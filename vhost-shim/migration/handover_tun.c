@@ -63,7 +63,7 @@ enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char
 	}
 	/* A broken stream may reconnect during the replay or after it */
 	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING &&
-	    vm->mig.state != VS_MIG_STATE_REPLAYING && !vm->ho->in_resumable) {
+	    vm->mig.state != VS_MIG_STATE_REPLAYING && vm->ho->in_state == HO_IN_NONE) {
 		g_set_error(error, VS_TUN_ERROR, 0,
 			    "port %s: not expecting a migration (state %s)", vm_name,
 			    vs_mig_state_to_string(vm->mig.state));
@@ -75,13 +75,13 @@ enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char
 		return VS_TUN_REJECT_NOT_EXPECTED;
 	}
 	vm->ho->in = in;
-	vm->ho->in_resumable = true;
+	vm->ho->in_state = HO_IN_ADMITTED;
 	*next_expected = vm->ho->in_next_seq;
 	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
 	       vm->ho->in_next_seq);
 	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
 		vs_tun_in_send_resumed(in);	/* it may have missed it */
-	if (vm->ho->live_seen_sent && !vm->ho->in_ended)
+	if (vm->ho->replay_phase == HO_REPLAY_LIVE_SEEN)
 		vs_tun_in_send_live_seen(in);	/* live frames wait for its barrier */
 	return VS_TUN_REJECT_NONE;
 }
@@ -122,6 +122,7 @@ void vs_ho_tun_frame(void *opaque, struct vs_tun_in *in, const char *vm_name, ui
 	f = g_malloc(sizeof(*f) + len);
 	f->seq = seq;
 	f->origin = origin;
+	f->arrival_us = vs_tun_in_frame_arrival_us(in);
 	f->len = len;
 	memcpy(f->data, data, len);
 	g_queue_push_tail(&ho->replay_q, f);
@@ -154,11 +155,11 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
 		break;
 	case VS_TUN_IN_BARRIER:
-		vm->ho->in_ended = true;
+		ho_replay_feed(vm, HO_REPLAY_IN_STREAM_DONE);
 		ho_kick_pump();
 		break;
 	case VS_TUN_IN_END:
-		vm->ho->in_ended = true;
+		ho_replay_feed(vm, HO_REPLAY_IN_STREAM_DONE);
 		ho_in_forget(vm);
 		/* the last tunnelled frame may still be on its way to the
 		 * guest: close the window once the pump has pushed it */

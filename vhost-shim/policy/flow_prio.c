@@ -106,13 +106,20 @@ void vs_flow_prio_release(struct vs_flow_acct *a, const struct vs_flow_table *t,
 void vs_flow_prio_rebase(struct vs_flow_acct *a, const struct vs_flow_table *from,
 			 const struct vs_flow_table *to)
 {
-	uint64_t pkts[VS_FLOW_MAX_SLOTS] = { 0 }, bytes[VS_FLOW_MAX_SLOTS] = { 0 };
 	uint32_t map[VS_FLOW_MAX_SLOTS];
-	uint32_t s;
 
 	vs_flow_rules_slot_map(from, to, map);
-	for (s = 0; s < from->n_rules; s++) {
-		if (map[s] == VS_FLOW_NO_SLOT) {
+	vs_flow_prio_rebase_map(a, map, from->n_rules, to);
+}
+
+void vs_flow_prio_rebase_map(struct vs_flow_acct *a, const uint32_t *map, uint32_t n_from,
+			     const struct vs_flow_table *to)
+{
+	uint64_t pkts[VS_FLOW_MAX_SLOTS] = { 0 }, bytes[VS_FLOW_MAX_SLOTS] = { 0 };
+	uint32_t s;
+
+	for (s = 0; s < n_from && s < VS_FLOW_MAX_SLOTS; s++) {
+		if (!map || map[s] == VS_FLOW_NO_SLOT || map[s] >= to->n_rules) {
 			a->orphan_pkts += a->rule_pkts[s];
 			a->orphan_bytes += a->rule_bytes[s];
 		} else {

@@ -144,4 +144,16 @@ void vs_flow_prio_release(struct vs_flow_acct *a, const struct vs_flow_table *t,
 void vs_flow_prio_rebase(struct vs_flow_acct *a, const struct vs_flow_table *from,
 			 const struct vs_flow_table *to);
 
+/**
+ * vs_flow_prio_rebase_map() - vs_flow_prio_rebase() from a slot map, for
+ * a caller that no longer has the old table (the lcore: dp_flow.h)
+ * @a:		accounting, keyed to a table of @n_from rules
+ * @map:	per old slot: its slot in @to or VS_FLOW_NO_SLOT; NULL: every
+ *		old slot is gone (its frames become orphans)
+ * @n_from:	slots of the old table (at most VS_FLOW_MAX_SLOTS are read)
+ * @to:		the new table
+ */
+void vs_flow_prio_rebase_map(struct vs_flow_acct *a, const uint32_t *map, uint32_t n_from,
+			     const struct vs_flow_table *to);
+
 #endif /* VS_FLOW_PRIO_H */

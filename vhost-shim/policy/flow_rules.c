@@ -399,6 +399,7 @@ static int flow_by_id_cmp(const void *a, const void *b, void *opaque)
 /*
  * flow_check_reservations() - does every priority that has rules keep
  * something under the totals, after the reservations of the rules above it
+ * (if there are any)
  */
 static gboolean flow_check_reservations(const struct vs_flow_table *t, GError **error)
 {
@@ -418,7 +419,10 @@ static gboolean flow_check_reservations(const struct vs_flow_table *t, GError **
 		res_b[c->priority] += c->res_bytes;
 	}
 	for (l = VS_FLOW_PRIO_LEVELS - 1; l >= 0; l--) {
-		if (used[l] && (above_p >= t->total_pkts || above_b >= t->total_bytes)) {
+		/* totals of 0 with nothing reserved (every class cap 0, as
+		 * set-buffer-policy allows) are the caps' doing, not the rules' */
+		if (used[l] && (above_p || above_b) &&
+		    (above_p >= t->total_pkts || above_b >= t->total_bytes)) {
 			g_set_error(error, VS_FLOW_ERROR, 0,
 				    "policy: the caps of the rules above priority %d (%" G_GUINT64_FORMAT
 				    " packets, %" G_GUINT64_FORMAT " bytes) are held in reserve and "

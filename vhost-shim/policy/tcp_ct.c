@@ -129,6 +129,8 @@ static struct vs_tcp_ct_entry *ct_place(struct vs_tcp_ct *ct, uint8_t af, const 
 		ct->stats.created++;
 	else
 		ct->stats.reused++;
+	if (best_rank == 2)
+		ct->stats.aged++;
 	memset(best, 0, sizeof(*best));
 	best->af = af;
 	memcpy(best->vm_addr, vm, 16);

@@ -139,6 +139,7 @@ struct vs_tcp_ct_entry {
  * struct vs_tcp_ct_stats - counters (lcore writes, main loop reads)
  * @created:	connections tracked
  * @reused:	slots taken over from closed or idle connections
+ * @aged:	of @reused, those taken from a connection idle for idle-ms
  * @full:	segments of connections that found no slot
  * @bad_ack:	peer acknowledgements beyond what the VM sent, ignored
  * @closed:	connections seen closing (RST, both FINs acknowledged)
@@ -146,6 +147,7 @@ struct vs_tcp_ct_entry {
 struct vs_tcp_ct_stats {
 	uint64_t created;
 	uint64_t reused;
+	uint64_t aged;
 	uint64_t full;
 	uint64_t bad_ack;
 	uint64_t closed;

@@ -339,6 +339,12 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 					c->initiator ? "we dialled" : "we accepted");
 		return;
 	}
+	/* FRAME_TIMES only where both HELLOs offered frame-times (3.11) */
+	if (m->type == VS_TUN_MSG_FRAME_TIMES &&
+	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_FRAME_TIMES)) {
+		tun_conn_protocol_error(c, "FRAME_TIMES without the frame-times extension");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
 		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
@@ -347,6 +353,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		return;
 	case VS_TUN_MSG_VM_OPEN:
 	case VS_TUN_MSG_FRAME:
+	case VS_TUN_MSG_FRAME_TIMES:
 	case VS_TUN_MSG_ABORT:
 	case VS_TUN_MSG_END:
 	case VS_TUN_MSG_BARRIER:
@@ -668,6 +675,7 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
 		return false;
 	}
+	c->auth.my_ext = c->tun->no_frame_times ? 0 : VS_TUN_HELLO_EXT_FRAME_TIMES;
 	vs_tun_auth_start(&c->auth, c->out);
 	return true;
 }

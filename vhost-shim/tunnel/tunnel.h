@@ -108,6 +108,8 @@ typedef struct vs_tun vs_tun;
 struct vs_tun_frame {
 	uint64_t seq;
 	uint8_t origin;		/* VS_TUN_ORIGIN_* */
+	int64_t arrival_us;	/* when it reached the network, in this host's
+				 * g_get_monotonic_time(); 0: unknown */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -385,6 +387,20 @@ bool vs_tun_stream_can_push(const struct vs_tun_stream *s);
 void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len);
 
 /**
+ * vs_tun_stream_push_at() - vs_tun_stream_push() of a frame whose arrival
+ * time is known
+ * @s:		stream
+ * @origin:	VS_TUN_ORIGIN_*
+ * @data:	frame
+ * @len:	its length
+ * @arrival_us:	when it reached this host, in g_get_monotonic_time()
+ *		units (0: unknown); its age goes with it to a peer that
+ *		offered frame-times
+ */
+void vs_tun_stream_push_at(struct vs_tun_stream *s, uint8_t origin, const void *data,
+			   uint32_t len, int64_t arrival_us);
+
+/**
  * vs_tun_stream_commit() - the VM runs at the destination (RESUMED): from
  * now on acked frames are freed, since no rollback can need them
  * @s:		stream
@@ -508,6 +524,29 @@ bool vs_tun_peer_connected(const struct vs_tun *t, const char *peer);
  * @in:		incoming stream
  */
 void vs_tun_in_send_resumed(struct vs_tun_in *in);
+
+/**
+ * vs_tun_in_frame_arrival_us() - inside the frame callback: when the frame
+ * reached the source's network, estimated in this host's clock
+ * @in:		the stream the callback got
+ *
+ * The source's shim sends it only if both HELLOs offered the frame-times
+ * extension (docs/tunnel-protocol.md 3.11): the frame's age at the source
+ * and the source's clock when it sent it; the offset between the clocks
+ * is the smallest (receipt - sent) the stream has seen, so queueing on the
+ * way only makes one frame's estimate later than it was, never the next.
+ *
+ * Return: g_get_monotonic_time() units, or 0 if the frame came without times
+ */
+int64_t vs_tun_in_frame_arrival_us(const struct vs_tun_in *in);
+
+/**
+ * vs_tun_set_frame_times() - offer the frame-times HELLO extension on the
+ * connections made from now on (default: on); tests play an older peer
+ * @t:		tunnel
+ * @on:		offer it
+ */
+void vs_tun_set_frame_times(struct vs_tun *t, bool on);
 
 /**
  * vs_tun_in_send_live_seen() - tell the source live frames reached the VM

@@ -224,6 +224,7 @@ enum vs_tun_err vs_tun_auth_start(struct vs_tun_auth *a, GByteArray *out)
 	m.u.hello.version = a->my_version;
 	m.u.hello.compat_version = a->my_compat;
 	m.u.hello.role = (uint8_t)a->role;
+	m.u.hello.ext = a->my_ext;
 	memcpy(m.u.hello.nonce, a->my_nonce, VS_TUN_NONCE_LEN);
 	g_strlcpy(m.u.hello.name, a->my_name, sizeof(m.u.hello.name));
 	if (!vs_tun_encode(out, &m))	/* init validated every field */
@@ -263,6 +264,7 @@ static enum vs_tun_err auth_peer_hello(struct vs_tun_auth *a, const struct vs_tu
 
 	a->peer_version = pv;
 	a->peer_compat = pc;
+	a->peer_ext = m->u.hello.ext;
 	a->version = MIN(pv, a->my_version);
 	memcpy(a->peer_nonce, m->u.hello.nonce, VS_TUN_NONCE_LEN);
 	g_strlcpy(a->peer_name, m->u.hello.name, sizeof(a->peer_name));

@@ -69,6 +69,10 @@ const struct tun_type_info tun_types[VS_TUN_NUM_TYPES] = {
 	[VS_TUN_MSG_PONG] = TUN_FIXED("PONG", VS_TUN_DIR_BOTH, sizeof(struct vs_tun_wire_token)),
 	[VS_TUN_MSG_ERROR] = TUN_VAR("ERROR", VS_TUN_DIR_BOTH, sizeof(struct vs_tun_wire_error),
 				     sizeof(struct vs_tun_wire_error) + VS_TUN_ERROR_TEXT_MAX),
+	[VS_TUN_MSG_FRAME_TIMES] = TUN_VAR("FRAME_TIMES", VS_TUN_DIR_SRC_TO_DST,
+					   sizeof(struct vs_tun_wire_frame_times),
+					   sizeof(struct vs_tun_wire_frame_times) +
+					   VS_TUN_MAX_FRAME),
 };
 static_assert(G_N_ELEMENTS(tun_types) == VS_TUN_NUM_TYPES, "type table");
 /* The frame is the largest body; every other one fits well below it */
@@ -191,7 +195,10 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 	case VS_TUN_MSG_HELLO:
 		if (m->u.hello.role >= VS_TUN_NUM_ROLES || !vs_tun_node_name_valid(m->u.hello.name))
 			return 0;
-		return sizeof(struct vs_tun_wire_hello) + strlen(m->u.hello.name);
+		if (m->u.hello.ext & ~VS_TUN_HELLO_EXT_ALL)
+			return 0;
+		return sizeof(struct vs_tun_wire_hello) + strlen(m->u.hello.name) +
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES ? 2 : 0);
 	case VS_TUN_MSG_AUTH:
 		return sizeof(struct vs_tun_wire_auth);
 	case VS_TUN_MSG_VM_OPEN:
@@ -214,6 +221,13 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		    n < VS_TUN_MIN_FRAME || n > VS_TUN_MAX_FRAME)
 			return 0;
 		return sizeof(struct vs_tun_wire_frame) + n;
+	case VS_TUN_MSG_FRAME_TIMES:
+		n = m->u.frame.len;
+		if (!m->u.frame.stream_id || !tun_seq_ok(m->u.frame.seq, false) ||
+		    m->u.frame.origin >= VS_TUN_NUM_ORIGINS || !m->u.frame.data ||
+		    n < VS_TUN_MIN_FRAME || n > VS_TUN_MAX_FRAME)
+			return 0;
+		return sizeof(struct vs_tun_wire_frame_times) + n;
 	case VS_TUN_MSG_ACK:
 		if (!m->u.ack.stream_id || !tun_seq_ok(m->u.ack.seq, true))
 			return 0;
@@ -287,6 +301,11 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 		memcpy(h.nonce, m->u.hello.nonce, VS_TUN_NONCE_LEN);
 		wr_put(&w, &h, sizeof(h));
 		wr_put(&w, m->u.hello.name, h.name_len);
+		if (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES) {
+			static const uint8_t ft[2] = { VS_TUN_EXT_FRAME_TIMES, 0 };
+
+			wr_put(&w, ft, sizeof(ft));
+		}
 		break;
 	}
 	case VS_TUN_MSG_AUTH:
@@ -328,6 +347,19 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 			.stream_id = GUINT32_TO_BE(m->u.frame.stream_id),
 			.seq = GUINT64_TO_BE(m->u.frame.seq),
 			.origin = m->u.frame.origin,
+		};
+
+		wr_put(&w, &f, sizeof(f));
+		wr_put(&w, m->u.frame.data, m->u.frame.len);
+		break;
+	}
+	case VS_TUN_MSG_FRAME_TIMES: {
+		struct vs_tun_wire_frame_times f = {
+			.stream_id = GUINT32_TO_BE(m->u.frame.stream_id),
+			.seq = GUINT64_TO_BE(m->u.frame.seq),
+			.origin = m->u.frame.origin,
+			.age_us = GUINT32_TO_BE(m->u.frame.age_us),
+			.sent_us = GUINT64_TO_BE(m->u.frame.sent_us),
 		};
 
 		wr_put(&w, &f, sizeof(f));
@@ -457,6 +489,22 @@ size_t vs_tun_encode_hello(GByteArray *out, enum vs_tun_role role,
 	return vs_tun_encode(out, &m);
 }
 
+size_t vs_tun_encode_hello_ext(GByteArray *out, enum vs_tun_role role,
+			       const uint8_t nonce[VS_TUN_NONCE_LEN], const char *name,
+			       uint32_t ext)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_HELLO };
+
+	m.u.hello.version = VS_TUN_VERSION;
+	m.u.hello.compat_version = VS_TUN_COMPAT_VERSION;
+	m.u.hello.role = (uint8_t)role;
+	m.u.hello.ext = ext;
+	memcpy(m.u.hello.nonce, nonce, VS_TUN_NONCE_LEN);
+	if (!tun_copy_name(m.u.hello.name, sizeof(m.u.hello.name), name))
+		return 0;
+	return vs_tun_encode(out, &m);
+}
+
 size_t vs_tun_encode_auth(GByteArray *out, const uint8_t mac[VS_TUN_MAC_LEN])
 {
 	struct vs_tun_msg m = { .type = VS_TUN_MSG_AUTH };
@@ -507,6 +555,22 @@ size_t vs_tun_encode_frame(GByteArray *out, uint32_t stream_id, uint64_t seq,
 	m.u.frame.origin = (uint8_t)origin;
 	m.u.frame.data = frame;
 	m.u.frame.len = len;
+	return vs_tun_encode(out, &m);
+}
+
+size_t vs_tun_encode_frame_times(GByteArray *out, uint32_t stream_id, uint64_t seq,
+				 enum vs_tun_origin origin, uint32_t age_us, uint64_t sent_us,
+				 const uint8_t *frame, size_t len)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME_TIMES };
+
+	m.u.frame.stream_id = stream_id;
+	m.u.frame.seq = seq;
+	m.u.frame.origin = (uint8_t)origin;
+	m.u.frame.data = frame;
+	m.u.frame.len = len;
+	m.u.frame.age_us = age_us;
+	m.u.frame.sent_us = sent_us;
 	return vs_tun_encode(out, &m);
 }
 

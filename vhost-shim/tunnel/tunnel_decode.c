@@ -208,12 +208,25 @@ static enum vs_tun_err tun_parse_hello(struct vs_tun_decoder *d, struct tun_rd *
 	err = rd_name(d, r, "HELLO", h.name_len, VS_TUN_NODE_NAME_MAX, true, m->u.hello.name);
 	if (err)
 		return err;
-	/* Extension bytes of a later version: skipped, but bounded on their own
-	 * (max_body only bounds name + extension together) */
+	/* Extensions, bounded on their own (max_body only bounds name +
+	 * extension together): (tag, len, value) items; unknown tags skipped */
 	if (rd_left(r) > VS_TUN_HELLO_EXT_MAX)
 		return tun_dec_fail(d, VS_TUN_ERR_TOO_LARGE,
 				    "HELLO: %zu extension bytes, at most %d", rd_left(r),
 				    VS_TUN_HELLO_EXT_MAX);
+	m->u.hello.ext = 0;
+	while (rd_left(r)) {
+		const uint8_t *tl = rd_take(r, 2);
+
+		/* an item that runs past the body ends the list: a peer of a
+		 * later version may use the area otherwise; so is a known tag
+		 * with another length ignored */
+		if (!tl || !rd_take(r, tl[1]))
+			break;
+		if (tl[0] == VS_TUN_EXT_FRAME_TIMES && !tl[1])
+			m->u.hello.ext |= VS_TUN_HELLO_EXT_FRAME_TIMES;
+	}
+	r->off = r->len;
 	return VS_TUN_OK;
 }
 
@@ -247,23 +260,39 @@ static enum vs_tun_err tun_parse_vm_open(struct vs_tun_decoder *d, struct tun_rd
 static enum vs_tun_err tun_parse_frame(struct vs_tun_decoder *d, struct tun_rd *r,
 				       struct vs_tun_msg *m)
 {
-	struct vs_tun_wire_frame f;
+	const char *what = m->type == VS_TUN_MSG_FRAME ? "FRAME" : "FRAME_TIMES";
 	size_t n;
 	enum vs_tun_err err;
 
-	rd_fixed(r, &f, sizeof(f));
-	m->u.frame.stream_id = GUINT32_FROM_BE(f.stream_id);
-	m->u.frame.seq = GUINT64_FROM_BE(f.seq);
-	m->u.frame.origin = f.origin;
-	if ((err = rd_stream(d, "FRAME", m->u.frame.stream_id)) ||
-	    (err = rd_seq(d, "FRAME", m->u.frame.seq, false)))
+	if (m->type == VS_TUN_MSG_FRAME) {
+		struct vs_tun_wire_frame f;
+
+		rd_fixed(r, &f, sizeof(f));
+		m->u.frame.stream_id = GUINT32_FROM_BE(f.stream_id);
+		m->u.frame.seq = GUINT64_FROM_BE(f.seq);
+		m->u.frame.origin = f.origin;
+		m->u.frame.age_us = 0;
+		m->u.frame.sent_us = 0;
+	} else {	/* the type's min_body: the fixed part is there */
+		struct vs_tun_wire_frame_times f;
+
+		rd_fixed(r, &f, sizeof(f));
+		m->u.frame.stream_id = GUINT32_FROM_BE(f.stream_id);
+		m->u.frame.seq = GUINT64_FROM_BE(f.seq);
+		m->u.frame.origin = f.origin;
+		m->u.frame.age_us = GUINT32_FROM_BE(f.age_us);
+		m->u.frame.sent_us = GUINT64_FROM_BE(f.sent_us);
+	}
+	if ((err = rd_stream(d, what, m->u.frame.stream_id)) ||
+	    (err = rd_seq(d, what, m->u.frame.seq, false)))
 		return err;
-	if (f.origin >= VS_TUN_NUM_ORIGINS)
-		return tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD, "FRAME: origin %u unknown", f.origin);
+	if (m->u.frame.origin >= VS_TUN_NUM_ORIGINS)
+		return tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD, "%s: origin %u unknown", what,
+				    m->u.frame.origin);
 	n = rd_left(r);
 	if (n < VS_TUN_MIN_FRAME)
 		return tun_dec_fail(d, VS_TUN_ERR_RUNT_FRAME,
-				    "FRAME: %zu bytes, shorter than an Ethernet header", n);
+				    "%s: %zu bytes, shorter than an Ethernet header", what, n);
 	/* n <= VS_TUN_MAX_FRAME: the type's max_body */
 	m->u.frame.data = rd_take(r, n);
 	m->u.frame.len = n;
@@ -305,6 +334,7 @@ static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, siz
 	enum vs_tun_err err = VS_TUN_OK;
 
 	memset(m, 0, sizeof(*m));
+	m->type = type;		/* for the parsers that serve two types */
 	switch (type) {
 	case VS_TUN_MSG_HELLO:
 		err = tun_parse_hello(d, &r, m);
@@ -332,6 +362,7 @@ static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, siz
 		break;
 	}
 	case VS_TUN_MSG_FRAME:
+	case VS_TUN_MSG_FRAME_TIMES:
 		err = tun_parse_frame(d, &r, m);
 		break;
 	case VS_TUN_MSG_ACK:

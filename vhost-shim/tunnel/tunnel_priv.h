@@ -147,6 +147,10 @@ struct vs_tun_stream {
 	uint64_t barrier_seq;
 };
 
+/* A frame that came this much later than the stream's fastest: its time
+ * is not believed (unknown: the filter compares it regardless of time) */
+#define VS_TUN_FRAME_AGE_MAX_US	(600LL * 1000 * 1000)
+
 struct vs_tun_in {
 	struct tun_conn *conn;
 	uint32_t stream_id;
@@ -157,6 +161,11 @@ struct vs_tun_in {
 	bool opening;			/* inside stream_open: replies wait */
 	bool resumed_due;		/* RESUMED asked for while opening */
 	bool live_seen_due;		/* LIVE_SEEN asked for while opening */
+	/* frame times (FRAME_TIMES): the source's clock minus ours, as the
+	 * smallest (receipt - sent) seen, and the frame being delivered */
+	bool have_clock_off;
+	int64_t clock_off_us;
+	int64_t frame_arrival_us;	/* 0: unknown */
 };
 
 
@@ -191,6 +200,7 @@ struct vs_tun {
 	uint64_t refusals_unlogged;
 	GHashTable *in_by_vm;		/* VM name -> its one struct vs_tun_in */
 	uint32_t next_stream_id;
+	bool no_frame_times;		/* do not offer the frame-times extension */
 	struct vs_tun_stats stats;
 };
 

@@ -63,9 +63,13 @@ GQuark vs_tun_error_quark(void);
 /* Who may send a message type on a stream (the session layer checks it) */
 enum vs_tun_dir {
 	VS_TUN_DIR_BOTH,	/* handshake, EXPECT, PING/PONG, ERROR */
-	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME, BARRIER, ABORT, END */
+	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME(_TIMES), BARRIER, ABORT, END */
 	VS_TUN_DIR_DST_TO_SRC,	/* VM_ACCEPT/REJECT, ACK, RESUMED, LIVE_SEEN */
 };
+
+/* HELLO extensions a shim knows, as bits of vs_tun_msg.u.hello.ext */
+#define VS_TUN_HELLO_EXT_FRAME_TIMES	(1u << VS_TUN_EXT_FRAME_TIMES)
+#define VS_TUN_HELLO_EXT_ALL		VS_TUN_HELLO_EXT_FRAME_TIMES
 
 /**
  * struct vs_tun_msg - one decoded (or to-be-encoded) message
@@ -87,6 +91,7 @@ struct vs_tun_msg {
 			uint8_t role;		/* enum vs_tun_role */
 			uint8_t nonce[VS_TUN_NONCE_LEN];
 			char name[VS_TUN_NODE_NAME_MAX + 1];
+			uint32_t ext;		/* VS_TUN_HELLO_EXT_* the sender offers */
 		} hello;
 		struct {
 			uint8_t mac[VS_TUN_MAC_LEN];
@@ -111,6 +116,9 @@ struct vs_tun_msg {
 			uint8_t origin;		/* enum vs_tun_origin */
 			const uint8_t *data;
 			size_t len;
+			/* FRAME_TIMES only (FRAME: 0) */
+			uint32_t age_us;
+			uint64_t sent_us;
 		} frame;
 		struct {
 			uint32_t stream_id;
@@ -240,6 +248,10 @@ size_t vs_tun_encode_frame_head(uint8_t *head, uint32_t stream_id, uint64_t seq,
  */
 size_t vs_tun_encode_hello(GByteArray *out, enum vs_tun_role role,
 			   const uint8_t nonce[VS_TUN_NONCE_LEN], const char *name);
+/* HELLO with the extensions of @ext (VS_TUN_HELLO_EXT_*) */
+size_t vs_tun_encode_hello_ext(GByteArray *out, enum vs_tun_role role,
+			       const uint8_t nonce[VS_TUN_NONCE_LEN], const char *name,
+			       uint32_t ext);
 size_t vs_tun_encode_auth(GByteArray *out, const uint8_t mac[VS_TUN_MAC_LEN]);
 size_t vs_tun_encode_vm_open(GByteArray *out, uint32_t stream_id,
 			     const uint8_t mac[VS_TUN_ETH_ALEN], const char *name,
@@ -248,6 +260,24 @@ size_t vs_tun_encode_vm_accept(GByteArray *out, uint32_t stream_id, uint64_t nex
 size_t vs_tun_encode_vm_reject(GByteArray *out, uint32_t stream_id, enum vs_tun_reject reason);
 size_t vs_tun_encode_frame(GByteArray *out, uint32_t stream_id, uint64_t seq,
 			   enum vs_tun_origin origin, const uint8_t *frame, size_t len);
+
+/**
+ * vs_tun_encode_frame_times() - append a FRAME_TIMES (only to a peer whose
+ * HELLO offered VS_TUN_HELLO_EXT_FRAME_TIMES)
+ * @out:	buffer to append to
+ * @stream_id:	stream, != 0
+ * @seq:	1..VS_TUN_SEQ_MAX
+ * @origin:	blackout or straggler
+ * @age_us:	microseconds from the frame's arrival here to @sent_us
+ * @sent_us:	our monotonic clock now, in microseconds
+ * @frame:	the frame
+ * @len:	VS_TUN_MIN_FRAME..VS_TUN_MAX_FRAME
+ *
+ * Return: bytes appended, 0 (nothing appended) if an argument is invalid
+ */
+size_t vs_tun_encode_frame_times(GByteArray *out, uint32_t stream_id, uint64_t seq,
+				 enum vs_tun_origin origin, uint32_t age_us, uint64_t sent_us,
+				 const uint8_t *frame, size_t len);
 size_t vs_tun_encode_ack(GByteArray *out, uint32_t stream_id, uint64_t seq);
 size_t vs_tun_encode_resumed(GByteArray *out, uint32_t stream_id);
 size_t vs_tun_encode_live_seen(GByteArray *out, uint32_t stream_id);
@@ -431,6 +461,9 @@ extern const char *const vs_tun_auth_state_names[VS_TUN_AUTH_NUM_STATES];
  * @my_nonce/@my_name: what our HELLO carries
  * @peer_nonce/@peer_name/@peer_version/@peer_compat: from the peer's HELLO;
  *		@peer_name is authenticated only once AUTHENTICATED
+ * @my_ext:	HELLO extensions we offer (VS_TUN_HELLO_EXT_*; 0 after init,
+ *		set it before vs_tun_auth_start())
+ * @peer_ext:	the extensions the peer's HELLO offered
  */
 struct vs_tun_auth {
 	enum vs_tun_auth_state state;
@@ -448,6 +481,8 @@ struct vs_tun_auth {
 	char peer_name[VS_TUN_NODE_NAME_MAX + 1];
 	uint16_t peer_version;
 	uint16_t peer_compat;
+	uint32_t my_ext;
+	uint32_t peer_ext;
 };
 
 /**

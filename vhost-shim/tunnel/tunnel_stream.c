@@ -16,7 +16,9 @@
  *     frames share TLS records instead of one record each.  It starts
  *     at s->unsent, the first frame not written, so a push costs O(1)
  *     however many frames are retained (a blackout keeps them all); only
- *     VM_ACCEPT, which moves send_seq back, looks it up again;
+ *     VM_ACCEPT, which moves send_seq back, looks it up again.  A frame
+ *     with an arrival time goes as FRAME_TIMES (its age now, our clock)
+ *     when both HELLOs offered frame-times, else as a FRAME;
  *   - barrier: BARRIER(S) goes to the output queue right behind frame S,
  *     the last pushed when it was asked for, so it never overtakes a
  *     straggler that still waits for room;
@@ -34,7 +36,8 @@
  *
  * An incoming stream (struct vs_tun_in) belongs to its connection in
  * tunnel.c; here are only the destination's replies on it (RESUMED,
- * LIVE_SEEN) and its destroy notifier, which tells the callbacks it is gone.
+ * LIVE_SEEN) and its destroy notifier, which tells the callbacks it is gone,
+ * and the estimate of a FRAME_TIMES's arrival in our clock (tun_in_arrival()).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -115,6 +118,26 @@ static void tun_stream_seek(struct vs_tun_stream *s)
 	s->unsent = l;
 }
 
+/*
+ * One frame on the wire: with its age and our clock if the peer offered
+ * frame-times and the frame has an arrival time, else as a FRAME
+ */
+static void tun_stream_encode(struct tun_conn *c, struct vs_tun_stream *s,
+			      const struct vs_tun_frame *f)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if ((c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_FRAME_TIMES) && f->arrival_us) {
+		gint64 age = now > f->arrival_us ? now - f->arrival_us : 0;
+
+		vs_tun_encode_frame_times(c->out, s->stream_id, f->seq, f->origin,
+					  (uint32_t)MIN(age, (gint64)UINT32_MAX), (uint64_t)now,
+					  f->data, f->len);
+		return;
+	}
+	vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
+}
+
 void tun_stream_flush(struct vs_tun_stream *s)
 {
 	struct tun_conn *c = s->peer->conn;
@@ -129,7 +152,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 			c->tun->stats.send_queue_full++;
 			break;
 		}
-		vs_tun_encode_frame(c->out, s->stream_id, f->seq, f->origin, f->data, f->len);
+		tun_stream_encode(c, s, f);
 		s->send_seq = f->seq + 1;
 	}
 	s->unsent = l;
@@ -213,10 +236,17 @@ bool vs_tun_stream_can_push(const struct vs_tun_stream *s)
 
 void vs_tun_stream_push(struct vs_tun_stream *s, uint8_t origin, const void *data, uint32_t len)
 {
+	vs_tun_stream_push_at(s, origin, data, len, 0);
+}
+
+void vs_tun_stream_push_at(struct vs_tun_stream *s, uint8_t origin, const void *data,
+			   uint32_t len, int64_t arrival_us)
+{
 	struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
 
 	f->seq = s->next_seq++;
 	f->origin = origin;
+	f->arrival_us = arrival_us;
 	f->len = len;
 	memcpy(f->data, data, len);
 	g_queue_push_tail(&s->frames, f);
@@ -358,6 +388,7 @@ static uint32_t tun_msg_stream_id(const struct vs_tun_msg *m)
 	case VS_TUN_MSG_VM_REJECT:
 		return m->u.vm_reject.stream_id;
 	case VS_TUN_MSG_FRAME:
+	case VS_TUN_MSG_FRAME_TIMES:
 		return m->u.frame.stream_id;
 	case VS_TUN_MSG_ACK:
 		return m->u.ack.stream_id;
@@ -537,6 +568,45 @@ static void tun_in_open(struct tun_conn *c, const struct vs_tun_msg *m)
 	tun_conn_flush(c);
 }
 
+/*
+ * When a FRAME_TIMES's frame reached the source's network, in our clock:
+ * its arrival in the source's clock (sent - age) plus the clocks' offset,
+ * estimated as the smallest (receipt - sent) of the stream, which is the
+ * offset plus the fastest one-way delay: a frame that queued on the way
+ * (our output, the kernels, a slow link) has a larger (receipt - sent) and
+ * changes nothing.  So the estimate is late by at most that fastest delay.
+ * Security: sent_us and age_us are the peer's; a bogus pair makes only
+ * its own stream's frames match or miss in the duplicate filter.
+ */
+static int64_t tun_in_arrival(struct vs_tun_in *in, const struct vs_tun_msg *m)
+{
+	int64_t now = g_get_monotonic_time();
+	int64_t sample = (int64_t)((uint64_t)now - m->u.frame.sent_us), late, age;
+
+	if (!in->have_clock_off || sample < in->clock_off_us) {
+		in->clock_off_us = sample;
+		in->have_clock_off = true;
+	}
+	/* how much later than the fastest this one came, plus its age */
+	if (__builtin_sub_overflow(sample, in->clock_off_us, &late) ||
+	    late > VS_TUN_FRAME_AGE_MAX_US)
+		return 0;
+	age = late + (int64_t)m->u.frame.age_us;
+	if (age >= now)
+		return 0;
+	return now - age;
+}
+
+int64_t vs_tun_in_frame_arrival_us(const struct vs_tun_in *in)
+{
+	return in->frame_arrival_us;
+}
+
+void vs_tun_set_frame_times(struct vs_tun *t, bool on)
+{
+	t->no_frame_times = !on;
+}
+
 static void tun_in_frame(struct tun_conn *c, struct vs_tun_in *in, const struct vs_tun_msg *m)
 {
 	switch (vs_tun_seq_check(in->next_expected, m->u.frame.seq)) {
@@ -550,6 +620,7 @@ static void tun_in_frame(struct tun_conn *c, struct vs_tun_in *in, const struct 
 	case VS_TUN_SEQ_DUPLICATE:
 		break;
 	}
+	in->frame_arrival_us = m->type == VS_TUN_MSG_FRAME_TIMES ? tun_in_arrival(in, m) : 0;
 	/* the callback counts and drops duplicates itself */
 	c->tun->ops->frame(c->tun->opaque, in, in->vm_name, m->u.frame.seq, m->u.frame.origin,
 			   m->u.frame.data, (uint32_t)m->u.frame.len);
@@ -608,12 +679,12 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	if (!in) {
 		/* BARRIER, END or ABORT of a stream already gone (replaced by
 		 * the same source's newer one, or refused) is harmless */
-		if (m->type == VS_TUN_MSG_FRAME)
+		if (m->type == VS_TUN_MSG_FRAME || m->type == VS_TUN_MSG_FRAME_TIMES)
 			tun_conn_protocol_error(c, "stream %u: FRAME on a stream that is not open",
 						id);
 		return;
 	}
-	if (m->type == VS_TUN_MSG_FRAME)
+	if (m->type == VS_TUN_MSG_FRAME || m->type == VS_TUN_MSG_FRAME_TIMES)
 		tun_in_frame(c, in, m);
 	else
 		tun_in_msg(c, in, m);

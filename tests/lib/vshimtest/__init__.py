@@ -22,10 +22,19 @@ Python 3 standard library only (Debian's /usr/bin/python3).  Modules:
 * ``tap``: ``Tap`` (TAP output) and ``tap_main``, the one main of the
   end-to-end scripts;
 * ``certs``: test certificates made with certtool (``tls_make_ca``,
-  ``tls_make_host``), imported as ``vshimtest.certs``.
+  ``tls_make_host``), imported as ``vshimtest.certs``;
+* ``faults``: ``Partition`` (a silent partition: iptables DROP rules on
+  TCP ports, removed by exact spec) and ``LogOnFrontend`` (a vhost-user
+  frontend that switches a port's dirty logging on and off, so a shim
+  starts a migration without a guest), imported as ``vshimtest.faults``;
+* ``pair``: ``Pair`` and ``TlsPair``, two shims standing for two hosts and
+  a VM migrating between them, with the helpers the migration tests share
+  (``wait_received``, ``resend_points``, ``diagnose_loss``, ``tls_config``),
+  imported as ``vshimtest.pair``.
 
 ``import vshimtest as vt`` and ``from vshimtest import X`` see every
-public name of every module, as when this was one file.
+public name of every module but ``certs``, ``faults`` and ``pair``, as
+when this was one file.
 
 Every process started here is tracked and stopped by PID (never by name);
 namespaces are deleted on exit, on exceptions, and on SIGTERM/SIGHUP.

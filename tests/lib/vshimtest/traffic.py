@@ -214,7 +214,8 @@ class UdpSender(_NsScript):
     script = "udpsend.py"
 
     def __init__(self, ns, dst, pps, count=None, duration=None, port=proto.PORT_UDP_SINK,
-                 stream=0, size=64, start_seq=0, burst=16, max_lag_ms=200, src=None):
+                 stream=0, size=64, start_seq=0, burst=16, max_lag_ms=200, src=None,
+                 sport=0):
         """pps: datagrams per second; count and/or duration (seconds) bound
         the run; size: datagram size including the 24-byte header."""
         if not count and not duration:
@@ -228,6 +229,8 @@ class UdpSender(_NsScript):
             args += ["--duration", duration]
         if src:
             args += ["--src", src]
+        if sport:
+            args += ["--sport", sport]
         super().__init__(ns, args)
 
 

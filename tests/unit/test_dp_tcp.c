@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_dp_tcp.c - a port's TCP table on its lcore and the validated resets
+ *
+ * Theory of operation: as test_dataplane.c, EAL without hugepages or
+ * devices, real mbufs, the guest and the uplink faked behind struct
+ * vs_dp_ops.  The fake uplink hands out the peer's segments a test queued
+ * and keeps a copy of every frame the lcore sends; the fake guest TX hands
+ * the VM's segments to dp_tcp_track() as dp_vm_to_uplink() does and sends
+ * them.  Each test drives vs_dp_poll_port() as a worker does, asks for a
+ * reset as the main loop does (vs_dp_tcp_reset()), on a fake clock, and
+ * reads the RSTs and solicitations back field by field.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+#include "dp_handshake.h"
+#include "dp_priv.h"
+#include "dp_tcp.h"
+#include "flow_frames.h"
+#include "vm.h"
+
+#define T_POOL_SIZE	1023
+#define VM_IP		"10.0.0.2"
+#define PEER_IP		"192.0.2.5"
+#define VM_PORT		5001
+#define PEER_PORT	40000
+
+static struct rte_mempool *t_pool;
+
+static struct {
+	GQueue rx;		/* struct rte_mbuf *: the peer's segments, in order */
+	GQueue guest;		/* struct rte_mbuf *: the VM's segments, in order */
+	GPtrArray *sent;	/* GBytes: every frame the lcore sent on the uplink */
+	uint64_t now;		/* fake TSC */
+} t;
+
+static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
+{
+	return n;	/* the guest takes everything; the caller frees */
+}
+
+static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
+		pkts[i] = g_queue_pop_head(&t.rx);
+	return i;
+}
+
+static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		g_ptr_array_add(t.sent, g_bytes_new(rte_pktmbuf_mtod(pkts[i], void *),
+						    rte_pktmbuf_data_len(pkts[i])));
+	rte_pktmbuf_free_bulk(pkts, n);
+	return n;
+}
+
+/* The VM's segments go out as dp_vm_to_uplink() sends them: tracked, sent */
+static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
+{
+	struct rte_mbuf *pkts[VS_DP_BURST];
+	uint16_t n = 0, sent;
+
+	while (n < VS_DP_BURST && !g_queue_is_empty(&t.guest))
+		pkts[n++] = g_queue_pop_head(&t.guest);
+	if (!n)
+		return 0;
+	dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_VM);
+	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, n);
+	g_assert_cmpuint(sent, ==, n);
+	return n;
+}
+
+static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
+{
+	*nombuf = *missed = 0;
+	return 0;
+}
+
+static uint64_t t_tsc(void)
+{
+	return t.now;
+}
+
+static const struct vs_dp_ops t_ops = {
+	.guest_enqueue = t_guest_enqueue,
+	.uplink_rx = t_uplink_rx,
+	.uplink_tx = t_uplink_tx,
+	.guest_tx = t_guest_tx,
+	.uplink_drops = t_uplink_drops,
+	.tsc = t_tsc,
+};
+
+static void t_advance_ms(uint64_t ms)
+{
+	t.now += ms * (rte_get_tsc_hz() / 1000);
+}
+
+/* One TCP segment into an mbuf: from the VM (guest TX) or the peer */
+static struct rte_mbuf *t_seg(bool from_vm, uint8_t flags, uint32_t seq, uint32_t ack,
+			      size_t plen)
+{
+	static const uint8_t payload[1400];
+	struct ff_spec s = { .src = from_vm ? VM_IP : PEER_IP, .dst = from_vm ? PEER_IP : VM_IP,
+			     .from_vm = from_vm, .proto = 6,
+			     .sport = from_vm ? VM_PORT : PEER_PORT,
+			     .dport = from_vm ? PEER_PORT : VM_PORT,
+			     .tcp_flags = flags, .seq = seq, .ack = ack, .win = 502,
+			     .payload = payload, .plen = plen, .pad_to = 60 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	uint8_t f[2048];
+	size_t n = ff_build(f, &s);
+
+	g_assert_nonnull(m);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+	return m;
+}
+
+static void t_peer(uint8_t flags, uint32_t seq, uint32_t ack, size_t plen)
+{
+	g_queue_push_tail(&t.rx, t_seg(false, flags, seq, ack, plen));
+}
+
+static void t_vm(uint8_t flags, uint32_t seq, uint32_t ack, size_t plen)
+{
+	g_queue_push_tail(&t.guest, t_seg(true, flags, seq, ack, plen));
+}
+
+static struct vs_vm *t_port_new(enum vs_tcp_on_loss on_loss)
+{
+	static unsigned int serial;
+	struct vs_vm *vm = g_new0(struct vs_vm, 1);
+	g_autoptr(GError) err = NULL;
+
+	vm->cfg = g_new0(struct vs_port_cfg, 1);
+	vm->cfg->name = g_strdup_printf("tcp%u", serial++);
+	memcpy(vm->cfg->mac, ff_vm_mac, 6);
+	vm->cfg->queues = 1;
+	vm->cfg->tcp_on_loss = on_loss;
+	vs_buf_policy_init(&vm->policy);
+	vm->pool = t_pool;
+	vm->vid = 0;
+	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
+	g_assert_true(vs_dp_port_init(vm, 1024, 256, &err));
+	g_assert_no_error(err);
+	g_assert_nonnull(vm->dp.tcp);
+	g_queue_init(&t.rx);
+	g_queue_init(&t.guest);
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t.now = rte_get_tsc_hz();	/* 1 s */
+	return vm;
+}
+
+static void t_port_free(struct vs_vm *vm)
+{
+	g_assert_true(g_queue_is_empty(&t.rx));
+	g_assert_true(g_queue_is_empty(&t.guest));
+	vs_dp_port_fini(vm);
+	g_assert_null(vm->dp.tcp);
+	g_ptr_array_free(t.sent, TRUE);
+	g_free(vm->cfg->name);
+	g_free(vm->cfg);
+	g_free(vm);
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, T_POOL_SIZE);
+}
+
+static void t_poll(struct vs_vm *vm, unsigned int times)
+{
+	while (times--)
+		vs_dp_poll_port(vm);
+}
+
+/* What a frame the lcore sent says, read from the RFCs' layouts */
+struct t_tcp {
+	uint8_t dst_mac[6], src_mac[6];
+	char src[16], dst[16];
+	uint16_t sport, dport, win;
+	uint32_t seq, ack;
+	uint8_t flags;
+	bool csum_ok;
+};
+
+static uint32_t t_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 1071 over the pseudo-header and the segment: 0 when correct */
+static uint16_t t_tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 12; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	sum += 6 + (uint32_t)len;
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(tcp[i] << 8 | tcp[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static struct t_tcp t_parse(unsigned int i)
+{
+	gsize len;
+	const uint8_t *f;
+	const uint8_t *ip, *tcp;
+	struct t_tcp r;
+
+	g_assert_cmpuint(i, <, t.sent->len);
+	f = g_bytes_get_data(g_ptr_array_index(t.sent, i), &len);
+	g_assert_cmpuint(len, >=, 54);
+	g_assert_cmpuint(f[12], ==, 0x08);
+	g_assert_cmpuint(f[13], ==, 0x00);
+	ip = f + 14;
+	g_assert_cmpuint(ip[9], ==, 6);
+	tcp = ip + 20;
+	memcpy(r.dst_mac, f, 6);
+	memcpy(r.src_mac, f + 6, 6);
+	g_snprintf(r.src, sizeof(r.src), "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
+	g_snprintf(r.dst, sizeof(r.dst), "%u.%u.%u.%u", ip[16], ip[17], ip[18], ip[19]);
+	r.sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
+	r.dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+	r.seq = t_be32(tcp + 4);
+	r.ack = t_be32(tcp + 8);
+	r.flags = tcp[13];
+	r.win = (uint16_t)(tcp[14] << 8 | tcp[15]);
+	r.csum_ok = t_tcp_csum(ip, tcp, (size_t)(ip[2] << 8 | ip[3]) - 20) == 0;
+	return r;
+}
+
+/* The frame goes from the VM's address and port to the peer's */
+static void t_assert_to_peer(const struct t_tcp *r)
+{
+	g_assert_cmpmem(r->src_mac, 6, ff_vm_mac, 6);
+	g_assert_cmpmem(r->dst_mac, 6, ff_peer_mac, 6);
+	g_assert_cmpstr(r->src, ==, VM_IP);
+	g_assert_cmpstr(r->dst, ==, PEER_IP);
+	g_assert_cmpuint(r->sport, ==, VM_PORT);
+	g_assert_cmpuint(r->dport, ==, PEER_PORT);
+	g_assert_true(r->csum_ok);
+}
+
+/*
+ * An established connection, seen from both sides (the peer connects to
+ * the VM, each sends data the other acknowledges); the sequence numbers of
+ * the VM's side wrap around 2^32 on the way.
+ */
+#define PEER_ISN	1000u
+#define VM_ISN		0xfffffe00u
+
+static void t_establish(struct vs_vm *vm)
+{
+	t_peer(VS_TCP_SYN, PEER_ISN, 0, 0);
+	t_poll(vm, 1);
+	t_vm(VS_TCP_SYN | VS_TCP_ACK, VM_ISN, PEER_ISN + 1, 0);
+	t_poll(vm, 1);
+	t_peer(VS_TCP_ACK, PEER_ISN + 1, VM_ISN + 1, 100);
+	t_poll(vm, 1);
+	t_vm(VS_TCP_ACK, VM_ISN + 1, PEER_ISN + 101, 1000);	/* crosses 2^32 */
+	t_poll(vm, 1);
+	t_peer(VS_TCP_ACK, PEER_ISN + 101, VM_ISN + 1001, 0);
+	t_poll(vm, 1);
+}
+
+/* Tracked from both directions; reset: one RST, seq = the peer's ACK */
+static void test_rst_exact(void)
+{
+	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	struct t_tcp r;
+
+	t_establish(vm);
+	g_assert_cmpuint(t.sent->len, ==, 2);	/* the VM's own two segments */
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 1);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 0);
+	g_ptr_array_set_size(t.sent, 0);
+
+	t_poll(vm, 3);
+	g_assert_cmpuint(t.sent->len, ==, 0);	/* nothing without a request */
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	r = t_parse(0);
+	t_assert_to_peer(&r);
+	g_assert_cmpuint(r.flags, ==, VS_TCP_RST | VS_TCP_ACK);
+	g_assert_cmpuint(r.seq, ==, (uint32_t)(VM_ISN + 1001));
+	g_assert_cmpuint(r.seq, ==, 0x1e9);	/* wrapped */
+	g_assert_cmpuint(r.ack, ==, PEER_ISN + 101);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
+	g_assert_cmpuint(vm->stats.challenges_sent, ==, 0);
+
+	/* reset once: later polls and requests send nothing more */
+	t_advance_ms(1000);
+	t_poll(vm, 3);
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 3);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	t_port_free(vm);
+}
+
+/* tcp-on-loss=drop: tracked all the same, never reset */
+static void test_drop(void)
+{
+	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_DROP);
+
+	t_establish(vm);
+	g_ptr_array_set_size(t.sent, 0);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 1);
+	/*
+	 * UDP, a non-IP frame and a peer's tagged TCP SYN: none is tracked (a
+	 * peer's segment only updates a connection the VM opened or answered:
+	 * the uplink is promiscuous, and a flooded or forged segment must not
+	 * make an entry whose RST the shim would send as another host)
+	 */
+	{
+		struct ff_spec u = { .src = PEER_IP, .dst = VM_IP, .proto = 17, .sport = 53,
+				     .dport = 53, .pad_to = 60 };
+		struct ff_spec v = { .src = PEER_IP, .dst = VM_IP, .proto = 6, .n_tags = 1,
+				     .vids = { 7 }, .sport = 1, .dport = 2,
+				     .tcp_flags = VS_TCP_SYN, .pad_to = 60 };
+		const struct ff_spec *specs[] = { &u, NULL, &v };
+		unsigned int i;
+
+		for (i = 0; i < G_N_ELEMENTS(specs); i++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+			uint8_t f[256] = { 0 };
+			size_t n = 60;
+
+			if (specs[i]) {
+				n = ff_build(f, specs[i]);
+			} else {	/* ARP's ethertype */
+				f[12] = 0x08;
+				f[13] = 0x06;
+			}
+			memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+			g_queue_push_tail(&t.rx, m);
+		}
+		t_poll(vm, 1);
+		g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 1);
+	}
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 3);
+	t_advance_ms(1000);
+	t_poll(vm, 3);
+	g_assert_cmpuint(t.sent->len, ==, 0);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 0);
+	g_assert_cmpuint(vm->stats.challenges_sent, ==, 0);
+	t_port_free(vm);
+}
+
+/*
+ * The VM sent more than the peer acknowledged: its RCV.NXT is unknown, so
+ * first an ACK half the sequence space away; the peer's duplicate ACK
+ * gives it, and the RST carries exactly that.
+ */
+static void test_solicit_answered(void)
+{
+	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	uint32_t rcv_nxt = VM_ISN + 1001 + 500;
+	struct t_tcp r;
+
+	t_establish(vm);
+	t_vm(VS_TCP_ACK | VS_TCP_PSH, VM_ISN + 1001, PEER_ISN + 101, 1000);	/* unacked */
+	t_poll(vm, 1);
+	g_ptr_array_set_size(t.sent, 0);
+
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	r = t_parse(0);
+	t_assert_to_peer(&r);
+	g_assert_cmpuint(r.flags, ==, VS_TCP_ACK);
+	g_assert_cmpuint(r.seq, ==, (uint32_t)(VM_ISN + 1001 + 0x80000000u));
+	g_assert_cmpuint(r.ack, ==, PEER_ISN + 101);
+	g_assert_cmpuint(vm->stats.challenges_sent, ==, 1);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 0);
+
+	/* not before the wait: the peer answers meanwhile */
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	t_peer(VS_TCP_ACK, PEER_ISN + 101, rcv_nxt, 0);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	t_advance_ms(DP_TCP_SOLICIT_WAIT_MS);
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.sent->len, ==, 2);
+	r = t_parse(1);
+	t_assert_to_peer(&r);
+	g_assert_cmpuint(r.flags & VS_TCP_RST, ==, VS_TCP_RST);
+	g_assert_cmpuint(r.seq, ==, rcv_nxt);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
+	g_assert_cmpuint(vm->stats.challenges_sent, ==, 1);
+	t_advance_ms(1000);
+	t_poll(vm, 3);
+	g_assert_cmpuint(t.sent->len, ==, 2);
+	t_port_free(vm);
+}
+
+/*
+ * No answer: VS_TCP_CT_MAX_SOLICITS solicitations, then the RST with the
+ * best value known; a connection the peer never spoke on gets the
+ * solicitations and then nothing (no value to send)
+ */
+static void test_solicit_unanswered(void)
+{
+	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	unsigned int i, solicits = 0, rsts = 0;
+
+	t_establish(vm);
+	t_vm(VS_TCP_ACK | VS_TCP_PSH, VM_ISN + 1001, PEER_ISN + 101, 1000);
+	/* a second connection, the VM's SYN only */
+	{
+		struct ff_spec s = { .src = VM_IP, .dst = PEER_IP, .from_vm = true, .proto = 6,
+				     .sport = 33000, .dport = 80, .tcp_flags = VS_TCP_SYN,
+				     .seq = 7, .pad_to = 60 };
+		struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+		uint8_t f[256];
+		size_t n = ff_build(f, &s);
+
+		memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+		g_queue_push_tail(&t.guest, m);
+	}
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 2);
+	g_ptr_array_set_size(t.sent, 0);
+
+	vs_dp_tcp_reset(vm);
+	for (i = 0; i < 10; i++) {
+		t_poll(vm, 1);
+		t_advance_ms(DP_TCP_SOLICIT_WAIT_MS);
+	}
+	for (i = 0; i < t.sent->len; i++) {
+		struct t_tcp r = t_parse(i);
+
+		if (r.flags & VS_TCP_RST) {
+			rsts++;
+			g_assert_cmpuint(r.sport, ==, VM_PORT);
+			g_assert_cmpuint(r.seq, ==, (uint32_t)(VM_ISN + 1001));	/* best known */
+		} else {
+			solicits++;
+		}
+	}
+	g_assert_cmpuint(solicits, ==, 2 * VS_TCP_CT_MAX_SOLICITS);
+	g_assert_cmpuint(rsts, ==, 1);
+	g_assert_cmpuint(vm->stats.challenges_sent, ==, 2 * VS_TCP_CT_MAX_SOLICITS);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
+	g_assert_false(vm->dp.tcp->walk_due);
+	t_port_free(vm);
+}
+
+/* One SYN of a new connection, from the VM (guest TX) or from a peer */
+static void t_syn(bool from_vm, uint16_t vm_port, uint16_t peer_port, uint32_t seq)
+{
+	struct ff_spec s = { .src = from_vm ? VM_IP : PEER_IP, .dst = from_vm ? PEER_IP : VM_IP,
+			     .proto = 6, .sport = from_vm ? vm_port : peer_port,
+			     .dport = from_vm ? peer_port : vm_port,
+			     .tcp_flags = VS_TCP_SYN, .seq = seq, .pad_to = 60 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	uint8_t f[256];
+	size_t n = ff_build(f, &s);
+
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+	g_queue_push_tail(from_vm ? &t.guest : &t.rx, m);
+}
+
+/*
+ * Bounded: a flood of new connections the VM opens fills the table,
+ * counted; a flood of segments from the network makes no entry at all
+ */
+static void test_bounds(void)
+{
+	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	uint64_t entries;
+	unsigned int i;
+
+	for (i = 0; i < VS_TCP_CT_DEFAULT_SIZE + 500; i++) {
+		t_syn(false, (uint16_t)(5000 + i % 4), (uint16_t)(1024 + i / 4), i);
+		if (g_queue_get_length(&t.rx) == VS_DP_BURST)
+			t_poll(vm, 1);
+	}
+	t_poll(vm, 2);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 0);
+	g_assert_cmpuint(vm->stats.tcp_ct_full, ==, 0);
+
+	for (i = 0; i < VS_TCP_CT_DEFAULT_SIZE + 500; i++) {
+		t_syn(true, (uint16_t)(5000 + i % 4), (uint16_t)(1024 + i / 4), i);
+		if (g_queue_get_length(&t.guest) == VS_DP_BURST)
+			t_poll(vm, 1);
+	}
+	t_poll(vm, 2);
+	entries = vm->stats.tcp_ct_entries;
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, <=, VS_TCP_CT_DEFAULT_SIZE);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries + vm->stats.tcp_ct_full, ==,
+			 VS_TCP_CT_DEFAULT_SIZE + 500);
+	g_assert_cmpuint(vm->stats.tcp_ct_full, >=, 500);
+	g_assert_cmpuint(vm->stats.tcp_ct_aged, ==, 0);
+	/* after idle-ms, new connections take the idle ones' slots */
+	t_advance_ms(VS_TCP_CT_DEFAULT_IDLE_MS);
+	for (i = 0; i < 64; i++) {
+		t_syn(true, (uint16_t)(30000 + i), 80, i);
+		if (g_queue_get_length(&t.guest) == VS_DP_BURST)
+			t_poll(vm, 1);
+	}
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_aged, >=, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_evicted, ==, vm->stats.tcp_ct_aged);
+	g_assert_cmpuint(vm->stats.tcp_ct_aged + (vm->stats.tcp_ct_entries - entries), ==, 64);
+	t_port_free(vm);
+}
+
+int main(int argc, char **argv)
+{
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			     "--file-prefix", "vs-unit-dp-tcp", "-l", "0", NULL };
+	char rundir[PATH_MAX];
+	int ret;
+
+	g_test_init(&argc, &argv, NULL);
+	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
+		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+		return 1;
+	}
+	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	g_assert_nonnull(t_pool);
+	vs_dp_set_ops(&t_ops);
+
+	g_test_add_func("/dp-tcp/rst-exact", test_rst_exact);
+	g_test_add_func("/dp-tcp/drop", test_drop);
+	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
+	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
+	g_test_add_func("/dp-tcp/bounds", test_bounds);
+	ret = g_test_run();
+	rte_mempool_free(t_pool);
+	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
+	rte_eal_cleanup();
+	rmdir(rundir);
+	return ret;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_learn.c - the table of a VM's addresses (learn.c: what is learned,
+ * the bounds, ageing, eviction) and the announcement frames (announce.c:
+ * byte-exact RARP, gratuitous ARP and Neighbour Advertisement, tagged and
+ * untagged, lengths and the ICMPv6 checksum)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "announce.h"
+#include "learn.h"
+#include "pkt.h"
+
+static const uint8_t mac1[6] = { 0x52, 0x54, 0, 0, 0, 1 };
+static const uint8_t mac2[6] = { 0x52, 0x54, 0, 0, 0, 2 };
+
+/* A frame from @src on @vlan (0: untagged) of @type with @l3 */
+static size_t frame(uint8_t *f, const uint8_t *src, uint16_t vlan, uint16_t type,
+		    const uint8_t *l3, size_t l3len)
+{
+	size_t off = 12;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, src, 6);
+	if (vlan) {
+		f[12] = 0x81;
+		f[13] = 0x00;
+		f[14] = (uint8_t)(vlan >> 8);
+		f[15] = (uint8_t)vlan;
+		off = 16;
+	}
+	f[off] = (uint8_t)(type >> 8);
+	f[off + 1] = (uint8_t)type;
+	memcpy(f + off + 2, l3, l3len);
+	return off + 2 + l3len;
+}
+
+static size_t ip4_frame(uint8_t *f, const uint8_t *src, uint16_t vlan, const uint8_t a[4])
+{
+	uint8_t h[20] = { 0x45 };
+
+	memcpy(h + 12, a, 4);
+	return frame(f, src, vlan, 0x0800, h, sizeof(h));
+}
+
+static size_t ip6_frame(uint8_t *f, const uint8_t *src, uint16_t vlan, const uint8_t a[16])
+{
+	uint8_t h[40] = { 0x60 };
+
+	memcpy(h + 8, a, 16);
+	return frame(f, src, vlan, 0x86dd, h, sizeof(h));
+}
+
+static const struct vs_learn_ip *find_ip(const struct vs_learn *t, const uint8_t *a, size_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->n_ip; i++)
+		if (!memcmp(t->ip[i].addr, a, n))
+			return &t->ip[i];
+	return NULL;
+}
+
+static void test_learn_kinds(void)
+{
+	static const uint8_t a4[4] = { 10, 0, 0, 5 }, arp_ip[4] = { 10, 0, 1, 7 };
+	static const uint8_t a6[16] = { 0xfd, 0, [13] = 0x64, [15] = 2 };
+	uint8_t arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 }, f[128];
+	struct vs_learn_delta d = { 0 };
+	const struct vs_learn_ip *e;
+	struct vs_learn t;
+	size_t n;
+
+	vs_learn_init(&t, 0);
+	g_assert_cmpuint(t.age_ms, ==, VS_LEARN_DEFAULT_AGE_MS);
+	n = ip4_frame(f, mac1, 0, a4);
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = ip6_frame(f, mac2, 100, a6);
+	vs_learn_frame(&t, f, n, 2, &d);
+	memcpy(arp + 8, mac1, 6);
+	memcpy(arp + 14, arp_ip, 4);
+	n = frame(f, mac1, 0, 0x0806, arp, sizeof(arp));
+	vs_learn_frame(&t, f, n, 3, &d);
+	/* the same again: nothing new */
+	vs_learn_frame(&t, f, n, 4, &d);
+
+	g_assert_cmpuint(d.learned, ==, 5);	/* 2 (MAC, VLAN) + 3 addresses */
+	g_assert_cmpuint(d.evicted, ==, 0);
+	g_assert_cmpuint(vs_learn_count(&t, 0), ==, 2);
+	g_assert_cmpuint(vs_learn_count(&t, 4), ==, 2);
+	g_assert_cmpuint(vs_learn_count(&t, 6), ==, 1);
+	g_assert_true(vs_learn_has_mac(&t, mac1));
+	g_assert_true(vs_learn_has_mac(&t, mac2));
+	g_assert_cmpuint(t.l2[1].vlan, ==, 100);
+	g_assert_cmpuint(t.l2[0].vlan, ==, VS_LEARN_UNTAGGED);
+	e = find_ip(&t, a6, 16);
+	g_assert_nonnull(e);
+	g_assert_cmpuint(e->family, ==, VS_LEARN_IPV6);
+	g_assert_cmpuint(e->vlan, ==, 100);
+	g_assert_cmpmem(e->mac, 6, mac2, 6);
+	e = find_ip(&t, arp_ip, 4);
+	g_assert_nonnull(e);
+	g_assert_cmpuint(e->seen_ms, ==, 4);
+}
+
+/* Sources that are never learned, and frames cut anywhere */
+static void test_learn_ignored(void)
+{
+	static const uint8_t mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 }, zero_mac[6];
+	static const uint8_t bad4[][4] = { { 0, 0, 0, 0 }, { 127, 0, 0, 1 },
+					   { 224, 0, 0, 1 }, { 255, 255, 255, 255 } };
+	static const uint8_t bad6[][16] = { { 0 }, { [15] = 1 }, { 0xff, 0x02, [15] = 1 } };
+	static const uint8_t a6[16] = { 0xfe, 0x80, [15] = 9 };
+	struct vs_learn_delta d = { 0 };
+	uint8_t f[128], qinq[4] = { 0, 10, 0x08, 0x00 };
+	struct vs_learn t;
+	size_t n, cut;
+	unsigned int i;
+
+	vs_learn_init(&t, 1000);
+	n = ip4_frame(f, mcast, 0, bad4[0]);
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = ip4_frame(f, zero_mac, 0, bad4[0]);
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = frame(f, mac1, 0, 0x88a8, qinq, sizeof(qinq));	/* QinQ */
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_cmpuint(d.learned, ==, 0);
+	for (i = 0; i < G_N_ELEMENTS(bad4); i++) {
+		n = ip4_frame(f, mac1, 0, bad4[i]);
+		vs_learn_frame(&t, f, n, 1, &d);
+	}
+	for (i = 0; i < G_N_ELEMENTS(bad6); i++) {
+		n = ip6_frame(f, mac1, 0, bad6[i]);
+		vs_learn_frame(&t, f, n, 1, &d);
+	}
+	g_assert_cmpuint(d.learned, ==, 1);	/* the MAC only */
+	g_assert_cmpuint(t.n_ip, ==, 0);
+
+	/* a link-local address on VLAN 7, cut at every length: never read past */
+	vs_learn_init(&t, 1000);
+	memset(&d, 0, sizeof(d));
+	n = ip6_frame(f, mac2, 7, a6);
+	for (cut = 0; cut < n; cut++) {
+		g_autofree uint8_t *copy = g_memdup2(f, cut ? cut : 1);
+
+		vs_learn_frame(&t, copy, cut, 1, &d);
+	}
+	g_assert_cmpuint(t.n_ip, ==, 0);	/* IPv6 header never complete */
+	g_assert_cmpuint(t.n_l2, ==, 1);	/* from 18 bytes on */
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_cmpuint(t.n_ip, ==, 1);
+	/* a priority tag (VLAN 0) is the native VLAN */
+	{
+		uint8_t h[40] = { 0x60 };
+
+		memcpy(h + 8, a6, 16);
+		n = frame(f, mac2, 0xe000, 0x86dd, h, sizeof(h));	/* PCP 7, VID 0 */
+	}
+	vs_learn_frame(&t, f, n, 2, &d);
+	g_assert_cmpuint(t.l2[1].vlan, ==, VS_LEARN_UNTAGGED);
+}
+
+/* The bounds: a full table evicts its least recently seen entry */
+static void test_learn_bound(void)
+{
+	struct vs_learn_delta d = { 0 };
+	uint8_t f[128], mac[6], a[4] = { 10, 1, 0, 0 };
+	struct vs_learn t;
+	unsigned int i;
+	size_t n;
+
+	vs_learn_init(&t, 1000000);
+	memcpy(mac, mac1, 6);
+	for (i = 0; i < 100; i++) {
+		mac[5] = (uint8_t)i;
+		a[3] = (uint8_t)i;
+		n = ip4_frame(f, mac, 0, a);
+		vs_learn_frame(&t, f, n, 10 + i, &d);
+		/* the keeper, seen all along, must survive */
+		mac[5] = 200;
+		a[3] = 200;
+		n = ip4_frame(f, mac, 0, a);
+		vs_learn_frame(&t, f, n, 10 + i, &d);
+	}
+	g_assert_cmpuint(t.n_l2, ==, VS_LEARN_MAX_L2);
+	g_assert_cmpuint(t.n_ip, ==, VS_LEARN_MAX_IP);
+	g_assert_cmpuint(d.learned, ==, 202);
+	g_assert_cmpuint(d.evicted, ==, 202 - VS_LEARN_MAX_L2 - VS_LEARN_MAX_IP);
+	g_assert_cmpuint(d.aged, ==, 0);
+	g_assert_true(vs_learn_has_mac(&t, mac));	/* the keeper */
+	mac[5] = 99;
+	g_assert_true(vs_learn_has_mac(&t, mac));
+	mac[5] = 100 - (VS_LEARN_MAX_L2 - 1);		/* the oldest kept */
+	g_assert_true(vs_learn_has_mac(&t, mac));
+	mac[5]--;					/* the oldest went first */
+	g_assert_false(vs_learn_has_mac(&t, mac));
+	a[3] = 200;
+	g_assert_nonnull(find_ip(&t, a, 4));
+	a[3] = 100 - (VS_LEARN_MAX_IP - 1);
+	g_assert_nonnull(find_ip(&t, a, 4));
+	a[3]--;
+	g_assert_null(find_ip(&t, a, 4));
+	g_assert_cmpuint(vs_learn_count(&t, 0), ==, VS_LEARN_MAX_L2);
+	g_assert_cmpuint(vs_learn_count(&t, 4), ==, VS_LEARN_MAX_IP);
+	g_assert_cmpuint(vs_learn_count(&t, 6), ==, 0);
+}
+
+/* Ageing: not seen for age_ms, forgotten; a full table reuses an aged slot */
+static void test_learn_ageing(void)
+{
+	static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct vs_learn_delta d = { 0 };
+	uint8_t f[128], mac[6];
+	struct vs_learn t;
+	unsigned int i;
+	size_t n;
+
+	vs_learn_init(&t, 100);
+	n = ip6_frame(f, mac1, 5, a6);
+	vs_learn_frame(&t, f, n, 1000, &d);
+	vs_learn_expire(&t, 1100, &d);		/* exactly age_ms: kept */
+	g_assert_cmpuint(d.aged, ==, 0);
+	vs_learn_frame(&t, f, n, 1090, &d);	/* seen again */
+	vs_learn_expire(&t, 1190, &d);
+	g_assert_cmpuint(t.n_l2, ==, 1);
+	vs_learn_expire(&t, 1191, &d);
+	g_assert_cmpuint(d.aged, ==, 2);
+	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 0);
+	g_assert_cmpuint(vs_learn_count(&t, 0) + vs_learn_count(&t, 6), ==, 0);
+	g_assert_false(vs_learn_has_mac(&t, mac1));
+
+	/* full of old entries: a new one takes an aged slot, counted as aged */
+	memset(&d, 0, sizeof(d));
+	memcpy(mac, mac1, 6);
+	for (i = 0; i < VS_LEARN_MAX_L2; i++) {
+		mac[5] = (uint8_t)i;
+		n = frame(f, mac, 0, 0x9000, f, 0);
+		vs_learn_frame(&t, f, n, 2000, &d);
+	}
+	mac[5] = 200;
+	n = frame(f, mac, 0, 0x9000, f, 0);
+	vs_learn_frame(&t, f, n, 5000, &d);
+	g_assert_cmpuint(d.learned, ==, VS_LEARN_MAX_L2 + 1);
+	g_assert_cmpuint(d.evicted, ==, 0);
+	g_assert_cmpuint(d.aged, ==, 1);
+	g_assert_true(vs_learn_has_mac(&t, mac));
+}
+
+/* The announcement frames, byte for byte */
+static void test_rarp(void)
+{
+	static const uint8_t want_tagged[64] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 1,
+		0x81, 0x00, 0x00, 0x64, 0x80, 0x35,
+		0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03,
+		0x52, 0x54, 0, 0, 0, 1, 0, 0, 0, 0,
+		0x52, 0x54, 0, 0, 0, 1, 0, 0, 0, 0,
+	};
+	uint8_t buf[VS_ANNOUNCE_MAX_FRAME], old[60];
+
+	/* untagged: exactly the RARP the shim always sent (pkt.c) */
+	g_assert_cmpuint(vs_announce_rarp(buf, sizeof(buf), mac1, VS_LEARN_UNTAGGED), ==, 60);
+	g_assert_cmpuint(vs_pkt_build_rarp(old, mac1), ==, 60);
+	g_assert_cmpmem(buf, 60, old, 60);
+	g_assert_cmpuint(vs_announce_rarp(buf, sizeof(buf), mac1, 0), ==, 60);
+	g_assert_cmpmem(buf, 60, old, 60);
+	g_assert_cmpuint(vs_announce_rarp(buf, sizeof(buf), mac1, 100), ==, 64);
+	g_assert_cmpmem(buf, 64, want_tagged, 64);
+	g_assert_cmpuint(vs_announce_rarp(buf, 63, mac1, 100), ==, 0);
+	g_assert_cmpuint(vs_announce_rarp(buf, 59, mac1, VS_LEARN_UNTAGGED), ==, 0);
+}
+
+static void test_garp(void)
+{
+	static const uint8_t ip[4] = { 192, 0, 2, 10 };
+	static const uint8_t want[60] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 2,
+		0x08, 0x06,
+		0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,
+		0x52, 0x54, 0, 0, 0, 2, 192, 0, 2, 10,
+		0, 0, 0, 0, 0, 0, 192, 0, 2, 10,
+	};
+	uint8_t buf[VS_ANNOUNCE_MAX_FRAME];
+
+	g_assert_cmpuint(vs_announce_garp(buf, sizeof(buf), mac2, VS_LEARN_UNTAGGED, ip), ==, 60);
+	g_assert_cmpmem(buf, 60, want, 60);
+	memset(buf, 0xaa, sizeof(buf));
+	g_assert_cmpuint(vs_announce_garp(buf, sizeof(buf), mac2, 4095, ip), ==, 64);
+	g_assert_cmpmem(buf, 12, want, 12);
+	g_assert_cmpuint(buf[12], ==, 0x81);
+	g_assert_cmpuint(buf[13], ==, 0x00);
+	g_assert_cmpuint(buf[14], ==, 0x0f);
+	g_assert_cmpuint(buf[15], ==, 0xff);
+	g_assert_cmpmem(buf + 16, 48, want + 12, 48);
+}
+
+/* Reference vectors computed independently (Python, struct and a
+ * one's-complement sum over the pseudo-header) */
+static void test_na(void)
+{
+	static const char want_tagged[] =
+		"3333000000015254000000018100006486dd6000000000203afffd0000000000000000"
+		"00000000640002ff0200000000000000000000000000018800097d20000000fd000000"
+		"0000000000000000006400020201525400000001";
+	static const uint8_t ip6[16] = { 0xfd, 0, [13] = 0x64, [15] = 2 };
+	uint8_t buf[VS_ANNOUNCE_MAX_FRAME + 4], want[90];
+	uint32_t sum = 0;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(want); i++) {
+		unsigned int b;
+
+		g_assert_true(sscanf(want_tagged + 2 * i, "%2x", &b) == 1);
+		want[i] = (uint8_t)b;
+	}
+	memset(buf, 0xaa, sizeof(buf));
+	n = vs_announce_na(buf, sizeof(buf), mac1, 100, ip6);
+	g_assert_cmpuint(n, ==, 90);
+	g_assert_cmpmem(buf, 90, want, 90);
+	g_assert_cmpuint(buf[90], ==, 0xaa);	/* nothing written past the frame */
+	/* untagged: the same without the tag */
+	n = vs_announce_na(buf, sizeof(buf), mac1, VS_LEARN_UNTAGGED, ip6);
+	g_assert_cmpuint(n, ==, 86);
+	g_assert_cmpmem(buf, 12, want, 12);
+	g_assert_cmpmem(buf + 12, 74, want + 16, 74);
+	/* the checksum verifies: pseudo-header + ICMPv6 sums to 0xffff */
+	for (i = 0; i < 32; i += 2)
+		sum += (uint32_t)(buf[22 + i] << 8 | buf[23 + i]);
+	sum += 32 + 58;
+	for (i = 0; i < 32; i += 2)
+		sum += (uint32_t)(buf[54 + i] << 8 | buf[55 + i]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	g_assert_cmphex(sum, ==, 0xffff);
+	g_assert_cmpuint(buf[21], ==, 255);	/* hop limit */
+	g_assert_cmpuint(vs_announce_na(buf, 85, mac1, VS_LEARN_UNTAGGED, ip6), ==, 0);
+	g_assert_cmpuint(vs_announce_na(buf, 89, mac1, 100, ip6), ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/learn/kinds", test_learn_kinds);
+	g_test_add_func("/learn/ignored", test_learn_ignored);
+	g_test_add_func("/learn/bound", test_learn_bound);
+	g_test_add_func("/learn/ageing", test_learn_ageing);
+	g_test_add_func("/announce/rarp", test_rarp);
+	g_test_add_func("/announce/garp", test_garp);
+	g_test_add_func("/announce/na", test_na);
+	return g_test_run();
+}
