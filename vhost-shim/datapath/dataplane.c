@@ -306,6 +306,14 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	 * rte_vhost_enqueue_burst() already does: bounded, since no callback
 	 * waits for an lcore under those locks, dataplane.h "Lock rule"); and it
 	 * counts from last_used_idx, not last_avail_idx.
+	 *
+	 * Known gap (not fixed): this read takes no lock, and DPDK 22.11 tells
+	 * no callback when SET_MEM_TABLE replaces the memory of a running
+	 * device: under the vring locks it unmaps the old regions
+	 * (vhost_user.c:1313) before it retranslates the rings (1394), so a
+	 * dequeue that lost its trylock to that message, then this read of the
+	 * old avail pointer, can touch an unmapped page.  QEMU sends it on
+	 * memory hotplug; no test does that.
 	 */
 	/* split rings only: a packed ring is never offered (vhost_port.c) */
 	if (__atomic_load_n(&vm->features, __ATOMIC_RELAXED) & (1ULL << VIRTIO_F_RING_PACKED))
