@@ -9,9 +9,12 @@
  *
  * Memory ordering: lcores load vm->vid and vm->vring_enabled with acquire
  * semantics once per port per loop.  The vhost thread stores them with
- * release semantics and then calls vs_dp_quiesce(), so by the time
- * destroy_device() returns to DPDK (which then answers GET_VRING_BASE and
- * unmaps guest memory), no lcore is still using the old vid.
+ * release semantics; after clearing vid it calls vs_dp_quiesce(), so by the
+ * time destroy_device() returns to DPDK (which then answers GET_VRING_BASE
+ * and unmaps guest memory), no lcore is still using the old vid.  A vring
+ * mask change is not waited for (vs_dp_vring_state(): DPDK holds the
+ * vrings' access locks then, and a lcore may be spinning on one inside
+ * rte_vhost_enqueue_burst()).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -159,6 +162,18 @@ void vs_dp_quiesce(void)
 		rte_rcu_qsbr_synchronize(dp_qsbr, RTE_QSBR_THRID_INVALID);
 }
 
+void vs_dp_vring_state(struct vs_vm *vm, unsigned int vring, bool enable)
+{
+	if (vring >= 32)	/* beyond VS_MAX_QUEUES pairs: never polled */
+		return;
+	if (enable)
+		__atomic_fetch_or(&vm->vring_enabled, 1u << vring, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(&vm->vring_enabled, ~(1u << vring), __ATOMIC_RELEASE);
+	/* no vs_dp_quiesce(): the caller's DPDK holds the vrings' locks
+	 * (dataplane.h, "Lock rule") */
+}
+
 void vs_dp_unpublish(struct vs_vm *vm)
 {
 	struct dp_port_list *l = &dp_ports[vm->worker];
@@ -285,9 +300,20 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	struct rte_vhost_vring vr;
 
 	/*
-	 * Not rte_vhost_avail_entries(): it takes the ring's access lock, which
-	 * DPDK's vhost thread holds while it calls destroy_device(), and that
-	 * waits (vs_dp_quiesce()) for this lcore: a deadlock on GET_VRING_BASE.
+	 * Not rte_vhost_avail_entries(): it takes the ring's access lock with
+	 * a blocking rte_spinlock_lock(), so this lcore would stall behind every
+	 * vhost-user message DPDK handles with the device's locks held (as
+	 * rte_vhost_enqueue_burst() already does: bounded, since no callback
+	 * waits for an lcore under those locks, dataplane.h "Lock rule"); and it
+	 * counts from last_used_idx, not last_avail_idx.
+	 *
+	 * Known gap (not fixed): this read takes no lock, and DPDK 22.11 tells
+	 * no callback when SET_MEM_TABLE replaces the memory of a running
+	 * device: under the vring locks it unmaps the old regions
+	 * (vhost_user.c:1313) before it retranslates the rings (1394), so a
+	 * dequeue that lost its trylock to that message, then this read of the
+	 * old avail pointer, can touch an unmapped page.  QEMU sends it on
+	 * memory hotplug; no test does that.
 	 */
 	/* split rings only: a packed ring is never offered (vhost_port.c) */
 	if (__atomic_load_n(&vm->features, __ATOMIC_RELAXED) & (1ULL << VIRTIO_F_RING_PACKED))

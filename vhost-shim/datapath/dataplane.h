@@ -7,8 +7,20 @@
  * published into a fixed slot array with release stores, and removed with
  * vs_dp_unpublish(), which waits on an RCU QSBR variable until every worker
  * has passed a quiescent point after the removal.  vs_dp_quiesce() gives
- * the same guarantee for a port whose device went away (destroy_device,
- * vring disabled): when it returns, no lcore is inside rte_vhost for it.
+ * the same guarantee for a port whose device went away (destroy_device):
+ * when it returns, no lcore is inside rte_vhost for it.
+ *
+ * Lock rule: a worker may be spinning inside rte_vhost on a virtqueue's
+ * access_lock (rte_vhost_enqueue_burst() takes it with a blocking
+ * rte_spinlock_lock() in DPDK 22.11), and until it gets the lock it passes
+ * no quiescent point.  So no thread may wait for the workers (vs_dp_quiesce(),
+ * vs_dp_unpublish()) while it holds, or while DPDK holds for it, an
+ * access_lock.  DPDK's vhost thread holds every access_lock of a device
+ * while it calls vring_state_changed, features_changed and the message
+ * hooks for most requests (vhost_port.c lists them): those callbacks never
+ * wait for a worker; a vring's state goes to the workers through
+ * vs_dp_vring_state(), which does not wait.  Only destroy_device, which
+ * DPDK calls without the lock, quiesces.
  *
  * Workers report a quiescent state once per loop and go offline while they
  * sleep, so a sleeping worker never delays a writer.  When a whole loop
@@ -71,8 +83,29 @@ void vs_dp_unpublish(struct vs_vm *vm);
 /**
  * vs_dp_quiesce() - wait until every worker passed a quiescent point
  *
- * Call after changing published state (vid, vring mask) that lcores read.
+ * Call after changing published state (vid) that lcores read.  Never with
+ * a virtqueue's access_lock held (the lock rule above): it would wait for
+ * good for a worker spinning on that lock.
  */
 void vs_dp_quiesce(void);
+
+/**
+ * vs_dp_vring_state() - tell the port's worker that a vring was enabled or
+ * disabled (DPDK's vhost thread, from vring_state_changed)
+ * @vm:		port
+ * @vring:	vring index; 32 and above are never polled and ignored
+ * @enable:	new state
+ *
+ * Does not wait for the worker: DPDK calls vring_state_changed with every
+ * access_lock of the device held (the lock rule above).  Nothing needs the
+ * wait: a worker that still uses the old mask for one pass reaches a
+ * disabled vring through rte_vhost_enqueue_burst() and
+ * rte_vhost_dequeue_burst(), which check the vring's enabled flag under its
+ * lock and then move nothing, and through the TX stall check's lock-free
+ * read of the avail index, whose guest memory a vring's state change does
+ * not unmap (only SET_MEM_TABLE and the end of the device do; the latter
+ * is destroy_device's quiescence).
+ */
+void vs_dp_vring_state(struct vs_vm *vm, unsigned int vring, bool enable);
 
 #endif /* VS_DATAPLANE_H */

@@ -12,8 +12,43 @@
  * Callback rules (DPDK 22.11): destroy_device() must not return while an
  * lcore may still touch the device, because DPDK answers GET_VRING_BASE
  * right after it without taking the vring lock; so it clears vid, then
- * quiesces the lcores (RCU).  Offloads are disabled so that every frame the
- * guest sends is complete (checksummed, not GSO) and fits one mbuf.
+ * quiesces the lcores (RCU).  It may wait: DPDK calls it with no
+ * virtqueue access_lock held (below).  No other callback waits for an
+ * lcore (vs_dp_quiesce()), because DPDK calls them with every access_lock
+ * of the device held, and a busy lcore spins on one of those inside
+ * rte_vhost_enqueue_burst() without passing a quiescent point: a deadlock
+ * of the vhost thread and the lcore (dataplane.h, "Lock rule").  Where,
+ * in DPDK's lib/vhost/ (line numbers of v22.11.11, Debian 12's
+ * libdpdk-dev, then of v22.11 where they differ):
+ *  - vhost_user_msg_handler() (vhost_user.c:2974 / 2963) takes every
+ *    access_lock with vhost_user_lock_all_queue_pairs() (3066 / 3050;
+ *    rte_spinlock_lock() at 2949 / 2938) for SET_FEATURES,
+ *    SET_PROTOCOL_FEATURES, SET_OWNER, SET_MEM_TABLE, SET_LOG_BASE,
+ *    SET_LOG_FD, SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR, SET_VRING_ENABLE,
+ *    SEND_RARP, NET_SET_MTU and SET_SLAVE_REQ_FD (3049-3064 / 3033-3048),
+ *    and releases them at 3181 / 3165.  In between it calls
+ *    pre_msg_handle (3078 / 3062), the request's handler, post_msg_handle
+ *    (3130 / 3114) and vring_state_changed through
+ *    vhost_user_notify_queue_state() (3175 / 3159 -> 256) for each vring
+ *    whose readiness changed; SET_VRING_ENABLE's handler (2161 / 2157)
+ *    sets vq->enabled before that (2181 / 2177).  The handlers of
+ *    SET_VRING_CALL (1789 / 1788) and SET_VRING_KICK (2052 / 2051) call
+ *    vring_state_changed(0) themselves, and SET_FEATURES's calls
+ *    features_changed (363), all under those locks.
+ *  - rte_vhost_enqueue_burst() (virtio_net.c:1604 / 1598) ->
+ *    virtio_dev_rx() takes the vring's access_lock with
+ *    rte_spinlock_lock() (1570 / 1564): it spins until it gets it;
+ *    rte_vhost_dequeue_burst() (3231 / 3229) only tries it
+ *    (rte_spinlock_trylock(), 3259 / 3257) and else returns 0.
+ *  - destroy_device comes from vhost_destroy_device_notify() (vhost.c:713,
+ *    the call at 723 / 722), at GET_VRING_BASE (vhost_user.c:2091 / 2090)
+ *    and RESET_OWNER (278), which take no lock ("we don't lock all queues
+ *    on VHOST_USER_GET_VRING_BASE", 3042 / 3026), and when the connection
+ *    ends (socket.c:322 / 320, after the handler released the locks;
+ *    vhost.c:739 / 738).  new_device comes after the unlock (3194 / 3177).
+ *
+ * Offloads are disabled so that every frame the guest sends is complete
+ * (checksummed, not GSO) and fits one mbuf.
  * Packed rings are not offered: the lcore's TX stall check reads the split
  * ring's avail index (on a packed ring that address holds the driver's
  * event-suppression flags, and the check counted millions of bogus
@@ -129,6 +164,20 @@ static void vhost_destroy_device_cb(int vid)
 	g_mutex_unlock(&vs_vm_registry_lock);
 }
 
+/*
+ * DPDK holds every access_lock of the device here (the callback rules
+ * above), so this must not wait for an lcore.  It used to call
+ * vs_dp_quiesce() on a disable: a guest that enabled fewer queue pairs
+ * (ethtool -L) or a SET_VRING_CALL/KICK on a running ring, with frames
+ * arriving for the VM, left the lcore spinning in rte_vhost_enqueue_burst()
+ * on a lock this thread held while this thread waited for the lcore's
+ * quiescent state: both stuck for good, and every port of that lcore and
+ * every vhost-user socket with them (found by reading DPDK, reproduced on
+ * the worker loop by tests/unit/test_dp_quiesce.c).  The lcores read the mask once per
+ * pass; DPDK refuses a disabled vring under its lock (vs_dp_vring_state()).
+ * The registry lock is safe to take here: no holder of it waits for an
+ * lcore except destroy_device, on this same thread and without the locks.
+ */
 static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 {
 	struct vs_vm *vm;
@@ -138,12 +187,7 @@ static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 	g_mutex_lock(&vs_vm_registry_lock);
 	vm = vhost_lookup_locked(vid);
 	if (vm) {
-		if (enable) {
-			__atomic_fetch_or(&vm->vring_enabled, 1u << vring, __ATOMIC_RELEASE);
-		} else {
-			__atomic_fetch_and(&vm->vring_enabled, ~(1u << vring), __ATOMIC_RELEASE);
-			vs_dp_quiesce();
-		}
+		vs_dp_vring_state(vm, vring, enable);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "vring %u %s", vring,
 		       enable ? "enabled" : "disabled");
 	}
@@ -151,6 +195,8 @@ static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 	return 0;
 }
 
+/* Called under every access_lock of the device (SET_FEATURES): no wait
+ * for an lcore here (the callback rules above) */
 static int vhost_features_changed_cb(int vid, uint64_t features)
 {
 	struct vs_vm *vm;
@@ -182,6 +228,9 @@ static int vhost_features_changed_cb(int vid, uint64_t features)
 #define VHOST_USER_REQ_POSTCOPY_LISTEN	29
 #define VHOST_USER_REQ_POSTCOPY_END	30
 
+/* pre_msg_handle: DPDK calls it under every access_lock of the device for
+ * most requests (the callback rules above); the post-copy ones it watches
+ * take no lock, and it never waits for an lcore */
 static enum rte_vhost_msg_result vhost_msg_watch_cb(int vid, void *msg)
 {
 	static const char *const what[] = {

@@ -7,7 +7,8 @@
  * vring_state_changed and features_changed.  They run on DPDK's vhost event
  * thread.  They do the minimum that must happen synchronously (publish or
  * retract the device for the lcores, and quiesce them before DPDK may unmap
- * guest memory) and post everything else to the GLib main loop as a
+ * guest memory: destroy_device only, the others run under the device's
+ * vring locks and never wait for an lcore, vhost_port.c) and post everything else to the GLib main loop as a
  * struct vs_vhost_event, where the handover takes it (vs_ho_vhost_event())
  * if the port still exists.  Ports are found through the registry
  * (port_registry.h); creating and removing them (port.c) calls the two
