@@ -210,12 +210,21 @@ static void test_learn_ownership(void)
 	n = ns_own(f, mac1, 0, ll6);
 	vs_learn_frame(&t, f, n, 2, &d);
 	g_assert_nonnull(find_ip(&t, ll6, 16));
+	/* a Router Solicitation's source, not ::; a truncated one teaches nothing */
+	n = nd_frame(f, mac1, 0, 133, unspec, NULL, 0, 255);
+	vs_learn_frame(&t, f, n, 2, &d);
+	g_assert_cmpuint(t.n_ip, ==, 2);
+	n = nd_frame(f, mac1, 0, 133, fwd6, NULL, 0, 255);
+	vs_learn_frame(&t, f, 14 + 40 + 7, 2, &d);
+	g_assert_cmpuint(t.n_ip, ==, 2);
+	vs_learn_frame(&t, f, n, 2, &d);
+	g_assert_cmpuint(t.n_ip, ==, 3);
+	g_assert_nonnull(find_ip(&t, fwd6, 16));	/* it is the VM's now */
 	n = arp_own(f, mac1, 0, own4);
 	vs_learn_frame(&t, f, n, 2, &d);
 	g_assert_nonnull(find_ip(&t, own4, 4));
-	g_assert_cmpuint(t.n_ip, ==, 3);
+	g_assert_cmpuint(t.n_ip, ==, 4);
 	g_assert_null(find_ip(&t, fwd4, 4));
-	g_assert_null(find_ip(&t, fwd6, 16));
 }
 
 /*

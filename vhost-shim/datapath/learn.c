@@ -16,6 +16,7 @@
 #define ETHERTYPE_VLAN	0x8100
 #define ETHERTYPE_QINQ	0x88a8
 #define IPPROTO_ICMPV6_	58
+#define ICMPV6_RS	133
 #define ICMPV6_RA	134
 #define ICMPV6_NS	135
 #define ICMPV6_NA	136
@@ -235,13 +236,19 @@ static void learn_nd(struct vs_learn *t, const uint8_t *ip6, size_t room,
 {
 	const uint8_t *icmp = ip6 + 40;
 
-	/* RFC 4861 7.1, 6.1.2: an RA has 16 bytes or more, an NS or NA 24
-	 * (with its target); hop limit 255 */
-	if (room < 40 + 16 || (ip6[0] >> 4) != 6 || ip6[6] != IPPROTO_ICMPV6_ ||
+	/* RFC 4861 6.1, 7.1: an RS has 8 bytes or more, an RA 16, an NS or
+	 * NA 24 (with its target); hop limit 255 */
+	if (room < 40 + 8 || (ip6[0] >> 4) != 6 || ip6[6] != IPPROTO_ICMPV6_ ||
 	    ip6[7] != 255 || icmp[1] != 0)
 		return;
 	switch (icmp[0]) {
+	case ICMPV6_RS:
+		if (learn_ip6_ok(ip6 + 8))	/* not :: (no address yet) */
+			learn_ip(t, VS_LEARN_IPV6, ip6 + 8, l2, -1, now, d);
+		break;
 	case ICMPV6_RA:
+		if (room < 40 + 16)
+			break;
 		learn_router(t, l2);
 		if (learn_ip6_ok(ip6 + 8))
 			learn_ip(t, VS_LEARN_IPV6, ip6 + 8, l2, -1, now, d);

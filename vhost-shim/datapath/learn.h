@@ -26,8 +26,9 @@
  *     - ICMPv6 (next header 58 right after the IPv6 header, hop limit 255
  *       as RFC 4861 requires of neighbour discovery): a Neighbour
  *       Advertisement's target, a Neighbour Solicitation's source unless
- *       it is :: (duplicate address detection claims nothing yet), and a
- *       Router Advertisement's source.  Link-local addresses are learned:
+ *       it is :: (duplicate address detection claims nothing yet), a
+ *       Router Solicitation's source unless it is ::, and a Router
+ *       Advertisement's source.  Link-local addresses are learned:
  *       every IPv6 neighbour caches them, and a router's link-local is
  *       its hosts' next hop.
  *    An address is announced with the flags the VM advertised for it
@@ -50,9 +51,10 @@
  * lcore with relaxed atomics (a count a frame old is fine for display).
  *
  * Cost: a frame from the (MAC, VLAN) it came from last time (the common
- * case) is two compares against the last hit and, unless it is ARP or
- * ICMPv6, a look at its EtherType; otherwise a scan of at most
- * VS_LEARN_MAX_L2 + VS_LEARN_MAX_IP entries.
+ * case) is two compares against the last hit and a look at its EtherType
+ * (and, for IPv6, its next header and hop limit); an ARP or neighbour
+ * discovery message scans at most VS_LEARN_MAX_L2 + VS_LEARN_MAX_IP
+ * entries.
  *
  * Security model: the guest chooses what it sends, so it chooses what is
  * announced; it could send the same frames (gratuitous ARPs, NAs) itself.
