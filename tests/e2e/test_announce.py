@@ -189,8 +189,10 @@ def icmp6_sum(src, dst, icmp):
 
 def ns_frame(target, vlan=None):
     """A Neighbour Solicitation from FAKE for target (to its solicited-node
-    multicast group), tagged with vlan if given."""
-    src = socket.inet_pton(socket.AF_INET6, FAKE_IP6)
+    multicast group), tagged with vlan if given; from FAKE's link-local
+    address for a link-local target."""
+    source = link_local(FAKE) if target.startswith("fe80:") else FAKE_IP6
+    src = socket.inet_pton(socket.AF_INET6, source)
     tgt = socket.inet_pton(socket.AF_INET6, target)
     dst = b"\xff\x02" + b"\0" * 9 + b"\x01\xff" + tgt[13:16]
     icmp = bytearray(struct.pack("!BBHI", 135, 0, 0, 0) + tgt + b"\x01\x01" + mac_bytes(FAKE))
