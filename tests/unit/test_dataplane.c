@@ -1406,6 +1406,42 @@ static void test_announce_learned(void)
 	t_port_free(vm);
 }
 
+/*
+ * The NA keeps what the VM advertised: learned from its own NA with Router
+ * and Override (and Solicited, which an unsolicited NA never carries), it
+ * goes out with Router and Override
+ */
+static void test_announce_router(void)
+{
+	static const uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct vs_vm *vm = t_port_new();
+	uint8_t want[VS_ANNOUNCE_MAX_FRAME], *p;
+	struct rte_mbuf *tx;
+	size_t len;
+
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t_clock_fake();
+	tx = t_guest_frame(t_vm_mac, 0, ip6, 16);	/* an NS: make it an NA */
+	p = rte_pktmbuf_mtod(tx, uint8_t *) + 14 + 40;
+	p[0] = 136;
+	p[4] = 0xe0;					/* Router, Solicited, Override */
+	memcpy(p + 8, ip6, 16);				/* target */
+	dp_learn(vm, &tx, 1);
+	rte_pktmbuf_free(tx);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 1);
+
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 2);		/* RARP, NA */
+	len = vs_announce_na(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ip6,
+			     VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	t_sent_is(1, want, len);
+	g_assert_cmphex(want[14 + 40 + 4], ==, 0xa0);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
+	t_port_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -1436,6 +1472,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);
 	g_test_add_func("/dataplane/announce", test_announce);
 	g_test_add_func("/dataplane/announce-learned", test_announce_learned);
+	g_test_add_func("/dataplane/announce-router", test_announce_router);
 	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
