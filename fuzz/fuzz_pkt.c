@@ -21,7 +21,7 @@
  * from the exactly-sized copy, twice (the second time learns nothing new),
  * and its table stays within its caps, holds no multicast source MAC, and
  * every entry builds an announcement (announce.c) of the documented length
- * whose ICMPv6 checksum, for an NA, verifies.
+ * whose ICMPv6 checksum, for an NA, verifies, and which is never Solicited.
  *
  * The same frame also goes through vs_pkt_hash64(), the dedup filter's
  * hash (dataplane.c), from the exactly-sized copy: it must not read past
@@ -107,7 +107,7 @@ static void pkt_learn(const uint8_t *data, size_t size)
 	for (i = 0; i < t.n_l2; i++) {
 		FUZZ_CHECK(!(t.l2[i].mac[0] & 1), "multicast source learned");
 		FUZZ_CHECK(t.l2[i].vlan == VS_LEARN_UNTAGGED ||
-			   (t.l2[i].vlan >= 1 && t.l2[i].vlan <= 4095), "VLAN %u", t.l2[i].vlan);
+			   (t.l2[i].vlan >= 1 && t.l2[i].vlan <= 4094), "VLAN %u", t.l2[i].vlan);
 		n = vs_announce_rarp(buf, sizeof(buf), t.l2[i].mac, t.l2[i].vlan);
 		FUZZ_CHECK(n == (t.l2[i].vlan == VS_LEARN_UNTAGGED ? 60u : 64u), "RARP %zu", n);
 	}
@@ -118,9 +118,13 @@ static void pkt_learn(const uint8_t *data, size_t size)
 			n = vs_announce_garp(buf, sizeof(buf), e->mac, e->vlan, e->addr);
 			FUZZ_CHECK(n == (e->vlan == VS_LEARN_UNTAGGED ? 60u : 64u), "GARP %zu", n);
 		} else {
-			n = vs_announce_na(buf, sizeof(buf), e->mac, e->vlan, e->addr);
+			FUZZ_CHECK(!(e->na_flags & ~(VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE)),
+				   "NA flags %#x", e->na_flags);
+			n = vs_announce_na(buf, sizeof(buf), e->mac, e->vlan, e->addr,
+					   e->na_flags);
 			FUZZ_CHECK(n == (e->vlan == VS_LEARN_UNTAGGED ? 86u : 90u), "NA %zu", n);
 			FUZZ_CHECK(pkt_na_sum_ok(buf, n), "NA checksum");
+			FUZZ_CHECK((buf[n - 32 + 4] & 0x40) == 0, "NA with Solicited");
 		}
 	}
 	vs_learn_expire(&t, 2000, &d);

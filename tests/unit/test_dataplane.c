@@ -1252,7 +1252,10 @@ static void test_announce(void)
 	t_port_free(vm);
 }
 
-/* A frame the guest sent: from @src on @vlan (0: untagged), IPv4 or IPv6 */
+/*
+ * A frame the guest sent from @src on @vlan (0: untagged) that shows it
+ * owns @ip: its ARP request (IPv4), its Neighbour Solicitation (IPv6)
+ */
 static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const uint8_t *ip,
 				      size_t iplen)
 {
@@ -1261,9 +1264,9 @@ static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const u
 	uint8_t *p;
 
 	g_assert_nonnull(m);
-	g_assert_nonnull(rte_pktmbuf_append(m, 80));
+	g_assert_nonnull(rte_pktmbuf_append(m, 90));
 	p = rte_pktmbuf_mtod(m, uint8_t *);
-	memset(p, 0, 80);
+	memset(p, 0, 90);
 	memcpy(p, t_peer_mac, 6);
 	memcpy(p + 6, src, 6);
 	if (vlan) {
@@ -1272,10 +1275,24 @@ static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const u
 		p[15] = (uint8_t)vlan;
 		off = 16;
 	}
-	p[off] = iplen == 4 ? 0x08 : 0x86;
-	p[off + 1] = iplen == 4 ? 0x00 : 0xdd;
-	p[off + 2] = iplen == 4 ? 0x45 : 0x60;
-	memcpy(p + off + 2 + (iplen == 4 ? 12 : 8), ip, iplen);
+	p += off;
+	if (iplen == 4) {
+		static const uint8_t arp[8] = { 0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4 };
+
+		memcpy(p, arp, sizeof(arp));
+		p[9] = 1;			/* request */
+		memcpy(p + 10, src, 6);		/* sender hardware address */
+		memcpy(p + 16, ip, 4);		/* sender protocol address */
+	} else {
+		p[0] = 0x86;
+		p[1] = 0xdd;
+		p[2] = 0x60;
+		p[2 + 6] = 58;			/* ICMPv6 */
+		p[2 + 7] = 255;			/* hop limit */
+		memcpy(p + 2 + 8, ip, 16);	/* source */
+		p[2 + 40] = 135;		/* Neighbour Solicitation */
+		p[2 + 48] = 0xfd;		/* target: someone else */
+	}
 	return m;
 }
 
@@ -1324,7 +1341,7 @@ static void test_announce_learned(void)
 	t_sent_is(1, want, len);
 	len = vs_announce_garp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ip4);
 	t_sent_is(2, want, len);
-	len = vs_announce_na(want, sizeof(want), mac2, 100, ip6);
+	len = vs_announce_na(want, sizeof(want), mac2, 100, ip6, VS_LEARN_NA_OVERRIDE);
 	t_sent_is(3, want, len);
 
 	/* a frame from the second MAC, flooded back while buffering: own */
@@ -1339,13 +1356,35 @@ static void test_announce_learned(void)
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 2);
 	vs_dp_set_live(vm);
 
+	/* the VM left (or a migration in starts): forgotten, only the
+	 * configured MAC's RARP and MAC are left */
+	vs_dp_learn_forget(vm);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 0), ==, 0);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 4), ==, 0);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 0);
+	vs_dp_buffer_start(vm, true);
+	g_queue_push_tail(&t.rx, t_guest_frame(mac2, 100, ip6, 16));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 2);	/* not own any more */
+	vs_dp_held_drop_all(vm, VS_DROP_POLICY);
+	vs_dp_set_live(vm);
+	/* learned again */
+	tx[0] = t_guest_frame(mac2, 100, ip6, 16);
+	dp_learn(vm, tx, 1);
+	rte_pktmbuf_free(tx[0]);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 6);
+
 	/* aged out: only the configured MAC's RARP is left */
 	t_clock_advance_us((uint64_t)(VS_LEARN_DEFAULT_AGE_MS + 1) * 1000);
 	g_ptr_array_set_size(t.sent, 0);
 	vs_dp_announce(vm);
 	t_poll(vm, 1);
 	g_assert_cmpuint(t.sent->len, ==, 1);
-	g_assert_cmpuint(vm->stats.addrs_aged, ==, 4);
+	g_assert_cmpuint(vm->stats.addrs_aged, ==, 2);
 	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 0);
 
 	/* rarp: no learning, the configured MAC only; off: nothing */
@@ -1353,7 +1392,7 @@ static void test_announce_learned(void)
 	tx[0] = t_guest_frame(mac2, 7, ip4, 4);
 	dp_learn(vm, tx, 1);
 	rte_pktmbuf_free(tx[0]);
-	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 6);
 	g_ptr_array_set_size(t.sent, 0);
 	vs_dp_announce(vm);
 	t_poll(vm, 1);
@@ -1362,6 +1401,42 @@ static void test_announce_learned(void)
 	vs_dp_announce(vm);
 	t_poll(vm, 1);
 	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
+	t_port_free(vm);
+}
+
+/*
+ * The NA keeps what the VM advertised: learned from its own NA with Router
+ * and Override (and Solicited, which an unsolicited NA never carries), it
+ * goes out with Router and Override
+ */
+static void test_announce_router(void)
+{
+	static const uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct vs_vm *vm = t_port_new();
+	uint8_t want[VS_ANNOUNCE_MAX_FRAME], *p;
+	struct rte_mbuf *tx;
+	size_t len;
+
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t_clock_fake();
+	tx = t_guest_frame(t_vm_mac, 0, ip6, 16);	/* an NS: make it an NA */
+	p = rte_pktmbuf_mtod(tx, uint8_t *) + 14 + 40;
+	p[0] = 136;
+	p[4] = 0xe0;					/* Router, Solicited, Override */
+	memcpy(p + 8, ip6, 16);				/* target */
+	dp_learn(vm, &tx, 1);
+	rte_pktmbuf_free(tx);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 1);
+
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 2);		/* RARP, NA */
+	len = vs_announce_na(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ip6,
+			     VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	t_sent_is(1, want, len);
+	g_assert_cmphex(want[14 + 40 + 4], ==, 0xa0);
 	g_ptr_array_unref(t.sent);
 	t.sent = NULL;
 	t_port_free(vm);
@@ -1397,6 +1472,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);
 	g_test_add_func("/dataplane/announce", test_announce);
 	g_test_add_func("/dataplane/announce-learned", test_announce_learned);
+	g_test_add_func("/dataplane/announce-router", test_announce_router);
 	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);

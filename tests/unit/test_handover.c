@@ -770,6 +770,47 @@ static void test_src_forwarding_again(void)
 	g_assert_null(g_main_context_find_source_by_id(NULL, linger));
 }
 
+/*
+ * The addresses learned from the VM's TX are forgotten when the VM has
+ * left (src-forwarding -> none: its stragglers' window is over) and when a
+ * migration in starts (dst-expecting), not while the VM may still run here
+ * (a blackout, a rollback): a VM that comes back is not announced with
+ * what it used before it left.
+ */
+static uint32_t t_forget_reqs(const struct t_env *e)
+{
+	return __atomic_load_n(&e->vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
+}
+
+static void test_learn_forgotten(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.linger_ms = 60000;
+	t_src_blackout(&e);
+	g_assert_cmpuint(t_forget_reqs(&e), ==, 0);
+	ho_feed(e.vm, VS_MIG_EV_PEER_RESUMED);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
+	g_assert_cmpuint(t_forget_reqs(&e), ==, 0);	/* stragglers: still its MACs */
+	ho_feed(e.vm, VS_MIG_EV_LINGER_EXPIRED);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
+	g_assert_cmpuint(t_forget_reqs(&e), ==, 1);
+	t_arm(&e);
+	g_assert_cmpuint(t_forget_reqs(&e), ==, 2);
+	ho_feed(e.vm, VS_MIG_EV_CANCEL);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
+
+	/* a rollback: the VM never left */
+	t_src_blackout(&e);
+	e.vm->vid = 0;
+	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	g_assert_cmpuint(t_forget_reqs(&e), ==, 2);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -789,6 +830,7 @@ int main(int argc, char **argv)
 	th_init();
 
 	g_test_add_func("/handover/expect/outlasts-hold-ms", test_expect_outlasts_hold);
+	g_test_add_func("/handover/announce/learn-forgotten", test_learn_forgotten);
 	g_test_add_func("/handover/expect/re-arm", test_rearm_restarts_timeout);
 	g_test_add_func("/handover/expect/cancel", test_cancel_forgets_stream);
 	g_test_add_func("/handover/expect/reconnect", test_reconnect_keeps_stream);

@@ -5,9 +5,11 @@
  * Theory of operation: see announce.h.  Each builder writes the Ethernet
  * header (and tag) with ann_eth(), then its payload, then pads.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "announce.h"
+#include "learn.h"
 
 #define ETHERTYPE_ARP	0x0806
 #define ETHERTYPE_RARP	0x8035
@@ -22,9 +24,16 @@ static inline void ann_put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static inline int ann_tagged(uint16_t vlan)
+/* 0 and VS_LEARN_UNTAGGED: no tag */
+static inline bool ann_tagged(uint16_t vlan)
 {
-	return vlan >= 1 && vlan <= 4095;
+	return vlan != 0 && vlan != VS_LEARN_UNTAGGED;
+}
+
+/* A VID a frame may carry: 1-4094 (4095 is reserved), or no tag */
+static inline bool ann_vlan_ok(uint16_t vlan)
+{
+	return !ann_tagged(vlan) || vlan < VS_LEARN_VID_RESERVED;
 }
 
 /*
@@ -63,7 +72,7 @@ static size_t ann_arp(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t 
 {
 	size_t len = ann_min_len(vlan), off;
 
-	if (room < len)
+	if (room < len || !ann_vlan_ok(vlan))
 		return 0;
 	memset(buf, 0, len);
 	off = ann_eth(buf, ann_bcast, mac, vlan, type);
@@ -107,7 +116,7 @@ static uint32_t ann_sum(uint32_t sum, const uint8_t *p, size_t len)
 }
 
 size_t vs_announce_na(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t vlan,
-		      const uint8_t ip6[16])
+		      const uint8_t ip6[16], uint8_t flags)
 {
 	static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 };
 	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
@@ -116,7 +125,7 @@ size_t vs_announce_na(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t 
 	uint8_t *ip, *icmp;
 	uint32_t sum;
 
-	if (room < len)
+	if (room < len || !ann_vlan_ok(vlan))
 		return 0;
 	memset(buf, 0, len);
 	off = ann_eth(buf, all_nodes_mac, mac, vlan, ETHERTYPE_IPV6);
@@ -129,7 +138,8 @@ size_t vs_announce_na(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t 
 	memcpy(ip + 24, all_nodes, 16);
 	icmp = ip + 40;
 	icmp[0] = ICMPV6_NA;
-	icmp[4] = 0x20;				/* Override; not Router, not Solicited */
+	/* Router and Override as asked; never Solicited (RFC 4861 7.2.6) */
+	icmp[4] = flags & (VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
 	memcpy(icmp + 8, ip6, 16);		/* target */
 	icmp[24] = 2;				/* option: target link-layer address */
 	icmp[25] = 1;				/* length in units of 8 bytes */

@@ -11,11 +11,16 @@
  *    target protocol addresses are the address, RFC 5227's ARP
  *    Announcement), so that IPv4 neighbours refresh their caches;
  *  - an unsolicited Neighbour Advertisement per IPv6 address (RFC 4861
- *    7.2.6: to ff02::1, hop limit 255, Override set, Solicited and Router
- *    clear, with a Target Link-Layer Address option), so that IPv6
- *    neighbours update their caches without probing.
+ *    7.2.6: to ff02::1, hop limit 255, Solicited clear, Router and
+ *    Override as the VM advertised them (learn.h), with a Target
+ *    Link-Layer Address option), so that IPv6 neighbours update their
+ *    caches without probing, and keep a router as a router (an NA with
+ *    Router clear makes a host drop it from its default routers, RFC 4861
+ *    7.2.5).
  * Each goes on the address's VLAN: tagged with one 802.1Q tag (priority 0)
- * when it was learned tagged.  Frames are padded to the Ethernet minimum
+ * when it was learned tagged.  VLAN ids 1-4094 are tagged; 0 and
+ * VS_LEARN_UNTAGGED mean no tag; 4095 (reserved) and anything above is
+ * refused (the builder writes nothing).  Frames are padded to the Ethernet minimum
  * (60 bytes untagged, 64 tagged, without FCS).  The builders are pure:
  * bytes in, bytes out.
  */
@@ -33,9 +38,10 @@
  * @buf:	output
  * @room:	bytes at @buf
  * @mac:	the MAC
- * @vlan:	VLAN id 1-4095, or VS_LEARN_UNTAGGED (or 0): no tag
+ * @vlan:	VLAN id 1-4094, or VS_LEARN_UNTAGGED (or 0): no tag
  *
- * Return: frame length (60, tagged 64), 0 if @room is too small
+ * Return: frame length (60, tagged 64), 0 if @room is too small or @vlan
+ * is not a VLAN id a frame may carry
  */
 size_t vs_announce_rarp(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t vlan);
 
@@ -47,7 +53,7 @@ size_t vs_announce_rarp(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_
  * @vlan:	as for vs_announce_rarp()
  * @ip:		the IPv4 address, network order
  *
- * Return: frame length (60, tagged 64), 0 if @room is too small
+ * Return: frame length (60, tagged 64), 0 as for vs_announce_rarp()
  */
 size_t vs_announce_garp(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t vlan,
 			const uint8_t ip[4]);
@@ -59,10 +65,11 @@ size_t vs_announce_garp(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_
  * @mac:	the MAC the address is at (source and target link-layer address)
  * @vlan:	as for vs_announce_rarp()
  * @ip6:	the IPv6 address (target, and source of the packet)
+ * @flags:	VS_LEARN_NA_ROUTER, VS_LEARN_NA_OVERRIDE (other bits ignored)
  *
- * Return: frame length (86, tagged 90), 0 if @room is too small
+ * Return: frame length (86, tagged 90), 0 as for vs_announce_rarp()
  */
 size_t vs_announce_na(uint8_t *buf, size_t room, const uint8_t mac[6], uint16_t vlan,
-		      const uint8_t ip6[16]);
+		      const uint8_t ip6[16], uint8_t flags);
 
 #endif /* VS_ANNOUNCE_H */

@@ -16,7 +16,11 @@
  * The table (learn.h) is this lcore's alone: dp_learn() fills it from the
  * guest's TX bursts (dataplane.c), dp_announce() reads it, and dp_buffer()
  * asks dp_learned_own() whether a frame from the uplink comes from one of
- * the VM's MACs (never replayed to it).  No lock, no atomic read-modify-
+ * the VM's MACs (never replayed to it).  The main loop asks the lcore to
+ * empty it (vs_dp_learn_forget()) when the VM has left the host and when a
+ * migration in starts, so that a VM that comes back is not announced with
+ * what it used here before it left (an address it may since have given
+ * up); dp_announce() serves that request before an announce request.  No lock, no atomic read-modify-
  * write: the main loop only reads the table's counts (query-migration) and
  * the port's counters.
  *
@@ -98,7 +102,8 @@ static void dp_announce_add(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned i
 	else if (ip->family == VS_LEARN_IPV4)
 		len = vs_announce_garp(buf, rte_pktmbuf_tailroom(m), ip->mac, ip->vlan, ip->addr);
 	else
-		len = vs_announce_na(buf, rte_pktmbuf_tailroom(m), ip->mac, ip->vlan, ip->addr);
+		len = vs_announce_na(buf, rte_pktmbuf_tailroom(m), ip->mac, ip->vlan, ip->addr,
+				     ip->na_flags);
 	if (!len) {	/* an mbuf of less than 90 bytes: not a pool we create */
 		dp_drop(vm, m, VS_DROP_NO_MEMORY);
 		return;
@@ -109,12 +114,17 @@ static void dp_announce_add(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned i
 
 void dp_announce(struct vs_vm *vm)
 {
+	uint32_t forget = __atomic_load_n(&vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
 	uint32_t req = __atomic_load_n(&vm->dp.hs.announce_req, __ATOMIC_ACQUIRE);
 	struct rte_mbuf *pkts[DP_ANNOUNCE_MAX];
 	struct vs_learn *t = &vm->dp.learn;
 	struct vs_learn_delta d = { 0 };
 	unsigned int n = 0, sent = 0, i;
 
+	if (forget != vm->dp.learn_forget_done) {
+		vm->dp.learn_forget_done = forget;
+		vs_learn_forget(t);
+	}
 	if (req == vm->dp.announce_done)
 		return;
 	vm->dp.announce_done = req;

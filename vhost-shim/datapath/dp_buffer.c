@@ -738,6 +738,11 @@ void vs_dp_announce(struct vs_vm *vm)
 	__atomic_fetch_add(&vm->dp.hs.announce_req, 1, __ATOMIC_RELEASE);
 }
 
+void vs_dp_learn_forget(struct vs_vm *vm)
+{
+	__atomic_fetch_add(&vm->dp.hs.learn_forget_req, 1, __ATOMIC_RELEASE);
+}
+
 uint32_t vs_dp_drain_request(struct vs_vm *vm)
 {
 	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);

@@ -129,6 +129,10 @@ struct vs_dp_tcp;
  *		compares with its private announce_done and sends one round
  *		per change (dp_announce.c: a RARP, or with announce=all a RARP
  *		per learned MAC and VLAN, a GARP per IPv4, an NA per IPv6).
+ * @learn_forget_req: main adds 1 (release) when the VM left the host (or
+ *		a migration in starts): the lcore compares with its private
+ *		learn_forget_done and empties its address table (learn.h)
+ *		before it serves an announce request or learns again
  * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
  *		RX queues into held; the value is the request's ticket.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
@@ -165,6 +169,7 @@ struct vs_dp_handshake {
 	bool live_seen;
 	bool replay_finished;
 	uint32_t announce_req;
+	uint32_t learn_forget_req;
 	uint32_t drain_req;
 	uint32_t drain_done;
 	uint64_t drain_mark;
@@ -188,6 +193,7 @@ struct vs_dp_handshake {
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
  * @announce_done: lcore only: announce requests served
+ * @learn_forget_done: lcore only: forget requests served
  * @learn:	lcore only (but for its counts): the addresses the VM
  *		transmits from (learn.h), with announce=all
  * @dedup:	lcore only (allocated and freed by the main loop while no
@@ -219,6 +225,7 @@ struct vs_dp_port {
 	struct vs_dp_buffer_acct acct;
 	struct vs_dp_pending pending;
 	uint32_t announce_done;
+	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;
 	struct vs_dp_flow *flow;
 	struct vs_flow_acct facct;
@@ -351,6 +358,14 @@ bool vs_dp_replay_finished(const struct vs_vm *vm);
  * @vm:		port
  */
 void vs_dp_announce(struct vs_vm *vm);
+
+/**
+ * vs_dp_learn_forget() - ask the lcore to forget the addresses it learned
+ * from the VM's TX (see @learn_forget_req): the VM left, and what it used
+ * here must not be announced when it comes back
+ * @vm:		port
+ */
+void vs_dp_learn_forget(struct vs_vm *vm);
 
 /**
  * vs_dp_drain_request() - ask the lcore to empty the uplink's RX queues

@@ -219,8 +219,9 @@ uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
 /* --- dp_announce.c (lcore) --- */
 
 /**
- * dp_announce() - announce the VM on the uplink if the main loop asked: a
- * RARP for its MAC, or (announce=all) what dp_learn() learned
+ * dp_announce() - forget the learned addresses if the main loop asked, then
+ * announce the VM on the uplink if it asked: a RARP for its MAC, or
+ * (announce=all) what dp_learn() learned
  * @vm:		port
  */
 void dp_announce(struct vs_vm *vm);

@@ -15,6 +15,13 @@
 #define ETHERTYPE_IPV6	0x86dd
 #define ETHERTYPE_VLAN	0x8100
 #define ETHERTYPE_QINQ	0x88a8
+#define IPPROTO_ICMPV6_	58
+#define ICMPV6_RS	133
+#define ICMPV6_RA	134
+#define ICMPV6_NS	135
+#define ICMPV6_NA	136
+#define ARP_REQUEST	1
+#define ARP_REPLY	2
 
 static inline bool learn_room(size_t len, size_t off, size_t need)
 {
@@ -43,14 +50,26 @@ void vs_learn_init(struct vs_learn *t, uint64_t age_ms)
 	t->age_ms = age_ms ? age_ms : VS_LEARN_DEFAULT_AGE_MS;
 }
 
+void vs_learn_forget(struct vs_learn *t)
+{
+	t->n_l2 = t->n_ip = 0;
+	t->last_l2 = t->last_ip = 0;
+	learn_publish_counts(t);
+}
+
 /* Is an entry last seen at @seen too old at @now */
 static inline bool learn_old(const struct vs_learn *t, uint64_t seen, uint64_t now)
 {
 	return now > seen && now - seen > t->age_ms;
 }
 
-static void learn_l2(struct vs_learn *t, const uint8_t mac[6], uint16_t vlan, uint64_t now,
-		     struct vs_learn_delta *d)
+/*
+ * learn_l2() - (@mac, @vlan) seen at @now, added if new
+ *
+ * Return: its entry
+ */
+static struct vs_learn_l2 *learn_l2(struct vs_learn *t, const uint8_t mac[6], uint16_t vlan,
+				    uint64_t now, struct vs_learn_delta *d)
 {
 	struct vs_learn_l2 *e;
 	uint32_t i, victim = 0;
@@ -59,7 +78,7 @@ static void learn_l2(struct vs_learn *t, const uint8_t mac[6], uint16_t vlan, ui
 		e = &t->l2[t->last_l2];
 		if (e->vlan == vlan && !memcmp(e->mac, mac, 6)) {
 			e->seen_ms = now;
-			return;
+			return e;
 		}
 	}
 	for (i = 0; i < t->n_l2; i++) {
@@ -67,7 +86,7 @@ static void learn_l2(struct vs_learn *t, const uint8_t mac[6], uint16_t vlan, ui
 		if (e->vlan == vlan && !memcmp(e->mac, mac, 6)) {
 			e->seen_ms = now;
 			t->last_l2 = i;
-			return;
+			return e;
 		}
 		if (e->seen_ms < t->l2[victim].seen_ms)
 			victim = i;
@@ -82,15 +101,26 @@ static void learn_l2(struct vs_learn *t, const uint8_t mac[6], uint16_t vlan, ui
 	e = &t->l2[victim];
 	memcpy(e->mac, mac, 6);
 	e->vlan = vlan;
+	e->router = false;
 	e->seen_ms = now;
 	t->last_l2 = victim;
 	d->learned++;
 	learn_publish_counts(t);
+	return e;
 }
 
+/*
+ * learn_ip() - @addr seen at @now from (@l2's MAC, VLAN), added if new
+ * @na_flags:	IPv6: the flags of the VM's NA for it, or -1 (not an NA:
+ *		Override, and Router if @l2 sent an RA, for a new entry; a
+ *		known one keeps its own, plus Router if @l2 sent an RA)
+ */
 static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t *addr,
-		     const uint8_t mac[6], uint16_t vlan, uint64_t now, struct vs_learn_delta *d)
+		     const struct vs_learn_l2 *l2, int na_flags, uint64_t now,
+		     struct vs_learn_delta *d)
 {
+	const uint8_t *mac = l2->mac;
+	uint16_t vlan = l2->vlan;
 	size_t alen = fam == VS_LEARN_IPV4 ? 4 : 16;
 	struct vs_learn_ip *e;
 	uint32_t i, victim = 0;
@@ -122,15 +152,35 @@ static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t
 	memcpy(e->mac, mac, 6);
 	e->family = (uint8_t)fam;
 	e->vlan = vlan;
+	e->na_flags = fam == VS_LEARN_IPV4 ? 0 : VS_LEARN_NA_OVERRIDE;
 	e->seen_ms = now;
 	t->last_ip = victim;
 	d->learned++;
 	learn_publish_counts(t);
-	return;
+	goto flags;
 hit:
 	e->seen_ms = now;
 	if (memcmp(e->mac, mac, 6))	/* the address moved to another MAC */
 		memcpy(e->mac, mac, 6);
+flags:
+	if (fam == VS_LEARN_IPV4)
+		return;
+	if (na_flags >= 0)
+		e->na_flags = (uint8_t)na_flags & (VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	else if (l2->router)
+		e->na_flags |= VS_LEARN_NA_ROUTER;
+}
+
+/* (@l2's MAC, VLAN) sent a Router Advertisement: the VM routes there */
+static void learn_router(struct vs_learn *t, struct vs_learn_l2 *l2)
+{
+	uint32_t i;
+
+	l2->router = true;
+	for (i = 0; i < t->n_ip; i++)
+		if (t->ip[i].family == VS_LEARN_IPV6 && t->ip[i].vlan == l2->vlan &&
+		    !memcmp(t->ip[i].mac, l2->mac, 6))
+			t->ip[i].na_flags |= VS_LEARN_NA_ROUTER;
 }
 
 /* A unicast source MAC, not all zeroes */
@@ -157,11 +207,72 @@ static bool learn_ip6_ok(const uint8_t *a)
 	return memcmp(a, zero, 15) || (a[15] != 0 && a[15] != 1);
 }
 
+/*
+ * learn_arp() - an ARP request or reply: its sender protocol address, if
+ * its sender hardware address is the frame's source MAC and it is not a
+ * probe's 0.0.0.0
+ */
+static void learn_arp(struct vs_learn *t, const uint8_t *arp, size_t room,
+		      const struct vs_learn_l2 *l2, uint64_t now, struct vs_learn_delta *d)
+{
+	uint16_t op;
+
+	if (room < 28 || learn_be16(arp) != 1 || learn_be16(arp + 2) != ETHERTYPE_IPV4 ||
+	    arp[4] != 6 || arp[5] != 4)
+		return;
+	op = learn_be16(arp + 6);
+	if ((op != ARP_REQUEST && op != ARP_REPLY) || memcmp(arp + 8, l2->mac, 6) ||
+	    !learn_ip4_ok(arp + 14))
+		return;
+	learn_ip(t, VS_LEARN_IPV4, arp + 14, l2, -1, now, d);
+}
+
+/*
+ * learn_nd() - an IPv6 packet: what its neighbour discovery message, if it
+ * is one, shows the VM owns (see the theory of operation in learn.h)
+ */
+static void learn_nd(struct vs_learn *t, const uint8_t *ip6, size_t room,
+		     struct vs_learn_l2 *l2, uint64_t now, struct vs_learn_delta *d)
+{
+	const uint8_t *icmp = ip6 + 40;
+
+	/* RFC 4861 6.1, 7.1: an RS has 8 bytes or more, an RA 16, an NS or
+	 * NA 24 (with its target); hop limit 255 */
+	if (room < 40 + 8 || (ip6[0] >> 4) != 6 || ip6[6] != IPPROTO_ICMPV6_ ||
+	    ip6[7] != 255 || icmp[1] != 0)
+		return;
+	switch (icmp[0]) {
+	case ICMPV6_RS:
+		if (learn_ip6_ok(ip6 + 8))	/* not :: (no address yet) */
+			learn_ip(t, VS_LEARN_IPV6, ip6 + 8, l2, -1, now, d);
+		break;
+	case ICMPV6_RA:
+		if (room < 40 + 16)
+			break;
+		learn_router(t, l2);
+		if (learn_ip6_ok(ip6 + 8))
+			learn_ip(t, VS_LEARN_IPV6, ip6 + 8, l2, -1, now, d);
+		break;
+	case ICMPV6_NS:
+		/* not :: (duplicate address detection) */
+		if (room >= 40 + 24 && learn_ip6_ok(ip6 + 8))
+			learn_ip(t, VS_LEARN_IPV6, ip6 + 8, l2, -1, now, d);
+		break;
+	case ICMPV6_NA:
+		if (room >= 40 + 24 && learn_ip6_ok(icmp + 8))
+			learn_ip(t, VS_LEARN_IPV6, icmp + 8, l2, icmp[4], now, d);
+		break;
+	default:
+		break;
+	}
+}
+
 void vs_learn_frame(struct vs_learn *t, const uint8_t *f, size_t len, uint64_t now,
 		    struct vs_learn_delta *d)
 {
 	const uint8_t *mac = f + 6;
 	uint16_t vlan = VS_LEARN_UNTAGGED, type;
+	struct vs_learn_l2 *l2;
 	size_t l3;
 
 	if (len < 14 || !learn_mac_ok(mac))
@@ -174,30 +285,24 @@ void vs_learn_frame(struct vs_learn *t, const uint8_t *f, size_t len, uint64_t n
 		if (!learn_room(len, 14, 4))
 			return;
 		vlan = learn_be16(f + 14) & 0x0fff;
+		if (vlan == VS_LEARN_VID_RESERVED)
+			return;
 		if (vlan == 0)	/* priority tag: the native VLAN */
 			vlan = VS_LEARN_UNTAGGED;
 		type = learn_be16(f + 16);
 		l3 = 18;
 	}
-	learn_l2(t, mac, vlan, now, d);
+	l2 = learn_l2(t, mac, vlan, now, d);
 
 	switch (type) {
-	case ETHERTYPE_IPV4:
-		if (learn_room(len, l3, 20) && (f[l3] >> 4) == 4 && learn_ip4_ok(f + l3 + 12))
-			learn_ip(t, VS_LEARN_IPV4, f + l3 + 12, mac, vlan, now, d);
-		break;
 	case ETHERTYPE_ARP:
-		/* Ethernet/IPv4 ARP: the sender's protocol address */
-		if (learn_room(len, l3, 28) && learn_be16(f + l3) == 1 &&
-		    learn_be16(f + l3 + 2) == ETHERTYPE_IPV4 && f[l3 + 4] == 6 && f[l3 + 5] == 4 &&
-		    learn_ip4_ok(f + l3 + 14))
-			learn_ip(t, VS_LEARN_IPV4, f + l3 + 14, mac, vlan, now, d);
+		learn_arp(t, f + l3, len - l3, l2, now, d);
 		break;
 	case ETHERTYPE_IPV6:
-		if (learn_room(len, l3, 40) && (f[l3] >> 4) == 6 && learn_ip6_ok(f + l3 + 8))
-			learn_ip(t, VS_LEARN_IPV6, f + l3 + 8, mac, vlan, now, d);
+		learn_nd(t, f + l3, len - l3, l2, now, d);
 		break;
-	default:	/* a second tag, or not IP: the MAC and VLAN only */
+	default:	/* IPv4 (a source address proves nothing), a second tag,
+			 * not IP: the MAC and VLAN only */
 		break;
 	}
 }

@@ -10,15 +10,39 @@
  * until they probe.  So the lcore that owns a port watches the VM's TX and
  * records, per port:
  *  - every source MAC, with the VLAN it was sent on (the outermost 802.1Q
- *    tag, or untagged): up to VS_LEARN_MAX_L2 (MAC, VLAN) pairs;
- *  - every IPv4 (IP source, ARP sender) and IPv6 source address, with the
- *    MAC and VLAN it was last sent from: up to VS_LEARN_MAX_IP addresses.
+ *    tag, or untagged): up to VS_LEARN_MAX_L2 (MAC, VLAN) pairs.  From
+ *    every frame: the uplink's switch learns every source MAC the port
+ *    sends from, frames the VM bridges included, so a RARP per pair only
+ *    restores what the switch knew before the migration;
+ *  - the IPv4 and IPv6 addresses the VM shows it owns, with the MAC and
+ *    VLAN it last showed it from: up to VS_LEARN_MAX_IP addresses.  An IP
+ *    packet's source address proves nothing (a router, NAT or VPN VM
+ *    forwards other hosts' packets, and announcing their addresses would
+ *    pull those hosts' traffic to the VM), so addresses are learned from
+ *    neighbour discovery only, which a router never forwards:
+ *     - ARP request or reply (Ethernet/IPv4): the sender protocol address,
+ *       if the sender hardware address is the frame's source MAC; not a
+ *       probe's 0.0.0.0 (RFC 5227: a probe claims nothing);
+ *     - ICMPv6 (next header 58 right after the IPv6 header, hop limit 255
+ *       as RFC 4861 requires of neighbour discovery): a Neighbour
+ *       Advertisement's target, a Neighbour Solicitation's source unless
+ *       it is :: (duplicate address detection claims nothing yet), a
+ *       Router Solicitation's source unless it is ::, and a Router
+ *       Advertisement's source.  Link-local addresses are learned:
+ *       every IPv6 neighbour caches them, and a router's link-local is
+ *       its hosts' next hop.
+ *    An address is announced with the flags the VM advertised for it
+ *    (@na_flags: Router, Override of its last NA for it); one first seen
+ *    in an NS or RA gets Override, and Router if its (MAC, VLAN) sent a
+ *    Router Advertisement (the VM routes), which also sets Router on every
+ *    IPv6 address of that (MAC, VLAN) learned before.
  * Entries not seen for age_ms are aged out; a full table evicts its least
- * recently seen entry.  What is learned is announced at the resume on the
- * announcement schedule (dp_announce(): RARP per MAC and VLAN, gratuitous
- * ARP per IPv4 address, unsolicited Neighbour Advertisement per IPv6
- * address), and every learned MAC counts as the VM's own in the buffer
- * (its frames are never replayed to it).
+ * recently seen entry; vs_learn_forget() empties it when the VM leaves the
+ * host.  What is learned is announced at the resume on the announcement
+ * schedule (dp_announce(): RARP per MAC and VLAN, gratuitous ARP per IPv4
+ * address, unsolicited Neighbour Advertisement per IPv6 address), and
+ * every learned MAC counts as the VM's own in the buffer (its frames are
+ * never replayed to it).
  *
  * Threads: the table is private to the lcore that owns the port (it sees
  * the TX, it builds the announcements, it classifies buffered frames), so
@@ -26,17 +50,21 @@
  * only words other threads read are the counts in @shown, stored by the
  * lcore with relaxed atomics (a count a frame old is fine for display).
  *
- * Cost: a frame from the address it came from last time (the common case)
- * is two compares against the last hit; otherwise a scan of at most
- * VS_LEARN_MAX_L2 + VS_LEARN_MAX_IP entries.
+ * Cost: a frame from the (MAC, VLAN) it came from last time (the common
+ * case) is two compares against the last hit and a look at its EtherType
+ * (and, for IPv6, its next header and hop limit); an ARP or neighbour
+ * discovery message scans at most VS_LEARN_MAX_L2 + VS_LEARN_MAX_IP
+ * entries.
  *
  * Security model: the guest chooses what it sends, so it chooses what is
  * announced; it could send the same frames (gratuitous ARPs, NAs) itself.
  * The table is bounded; a guest that cycles through source addresses
  * evicts only its own entries.  Multicast, broadcast, all-zero and
  * unspecified sources are not learned; a frame we cannot parse is learned
- * from as far as it parses (never an error).  Frames with an outer 802.1ad
- * (QinQ) tag are not learned: the announcements carry one tag.
+ * from as far as it parses (never an error).  VLAN ids are 12 bits by
+ * construction; VID 4095 is reserved (IEEE 802.1Q) and a frame tagged with
+ * it teaches nothing.  Frames with an outer 802.1ad (QinQ) tag are not
+ * learned: the announcements carry one tag.
  */
 #ifndef VS_LEARN_H
 #define VS_LEARN_H
@@ -52,6 +80,11 @@
 #define VS_LEARN_DEFAULT_AGE_MS	300000u
 /* The VLAN of an untagged frame */
 #define VS_LEARN_UNTAGGED	0xffffu
+/* VID 4095: reserved by IEEE 802.1Q, never learned nor announced */
+#define VS_LEARN_VID_RESERVED	4095u
+/* Neighbour Advertisement flags, as in the NA's first flags byte */
+#define VS_LEARN_NA_ROUTER	0x80u
+#define VS_LEARN_NA_OVERRIDE	0x20u
 
 /**
  * enum vs_learn_family - address family of a learned IP address
@@ -67,22 +100,26 @@ enum vs_learn_family {
  * struct vs_learn_l2 - a source MAC and the VLAN it was sent on
  * @seen_ms:	when it was last seen (the caller's clock)
  * @mac:	source MAC
- * @vlan:	VLAN id (0-4095) of the outermost 802.1Q tag, or VS_LEARN_UNTAGGED
+ * @vlan:	VLAN id (1-4094) of the outermost 802.1Q tag, or VS_LEARN_UNTAGGED
+ * @router:	it sent a Router Advertisement (since it was learned)
  */
 struct vs_learn_l2 {
 	uint64_t seen_ms;
 	uint8_t mac[6];
 	uint16_t vlan;
+	bool router;
 };
 
 /**
- * struct vs_learn_ip - a source IP address
+ * struct vs_learn_ip - an IP address the VM showed it owns
  * @seen_ms:	when it was last seen
  * @addr:	the address (IPv4: the first 4 bytes)
  * @mac:	the source MAC it was last sent from
  * @vlan:	the VLAN it was sent on (part of the key: one address may be
  *		used on two VLANs)
  * @family:	enum vs_learn_family
+ * @na_flags:	IPv6: VS_LEARN_NA_ROUTER, VS_LEARN_NA_OVERRIDE as the VM
+ *		advertised them (see the theory of operation); IPv4: 0
  */
 struct vs_learn_ip {
 	uint64_t seen_ms;
@@ -90,6 +127,7 @@ struct vs_learn_ip {
 	uint8_t mac[6];
 	uint16_t vlan;
 	uint8_t family;
+	uint8_t na_flags;
 };
 
 /**
@@ -132,7 +170,15 @@ struct vs_learn_delta {
 void vs_learn_init(struct vs_learn *t, uint64_t age_ms);
 
 /**
- * vs_learn_frame() - learn the source addresses of one frame the VM sent
+ * vs_learn_forget() - forget every entry (the VM left the host), keeping
+ * the ageing time
+ * @t:		table
+ */
+void vs_learn_forget(struct vs_learn *t);
+
+/**
+ * vs_learn_frame() - learn the addresses one frame the VM sent shows
+ * it uses (see the theory of operation)
  * @t:		table
  * @frame:	frame bytes (the first segment)
  * @len:	bytes at @frame

@@ -394,6 +394,7 @@ static void ho_end_forwarding(struct vs_vm *vm)
 	vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);
 	ho_emit(vm, "MIGRATION_COMPLETED", NULL);
 	g_clear_pointer(&vm->ho->peer, g_free);
+	vs_dp_learn_forget(vm);	/* the VM runs elsewhere: not announced from here */
 }
 
 /* none, after hold-ms: the buffer is dropped, every frame counted */
@@ -603,6 +604,9 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 		ho_clear_timer(&ho->linger_timer);
 	}
 	ho_start_buffering(vm, true);
+	/* what the VM used while it ran here before (if it did) may be stale:
+	 * announce only what it shows it uses after it arrives */
+	vs_dp_learn_forget(vm);
 	/* a new migration: a stream of an earlier one must not feed it (its
 	 * seqs start at 1 again); frames of it already queued are older than
 	 * any of the new one's, and are replayed first */
