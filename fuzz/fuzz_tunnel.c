@@ -180,6 +180,10 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 	case VS_TUN_MSG_LIVE_SEEN:
 		got = vs_tun_encode_live_seen(out, m->u.stream.stream_id);
 		break;
+	case VS_TUN_MSG_SOURCE_DIRECT:
+		got = vs_tun_encode_source_direct(out, m->u.source_direct.stream_id,
+						  m->u.source_direct.af, m->u.source_direct.addr);
+		break;
 	case VS_TUN_MSG_ABORT:
 		got = vs_tun_encode_abort(out, m->u.stream.stream_id);
 		break;
