@@ -81,7 +81,7 @@ static bool t_straggler(struct vs_vm *vm, const char *src)
 			     .dport = 5000, .pad_to = 60 };
 	size_t n = ff_build(f, &s);
 
-	return ho_straggler_admit(vm, f, (uint32_t)n);
+	return ho_straggler_admit(vm, f, (uint32_t)n, -1);
 }
 
 static void t_report(struct vs_vm *vm, const char *src)
@@ -160,6 +160,26 @@ static void test_timeout_stops_source(void)
 	t_port_free(vm);
 }
 
+/* A straggler that waited in held since before its source was reported
+ * is still tunnelled; one that arrived after the report is not */
+static void test_queued_before_report(void)
+{
+	uint8_t f[128];
+	struct ff_spec s = { .src = "10.77.0.11", .dst = "10.77.0.50", .proto = 17,
+			     .sport = 4000, .dport = 5000, .pad_to = 60 };
+	uint32_t n = (uint32_t)ff_build(f, &s);
+	struct vs_vm *vm = t_port(60000);
+
+	ho_stragglers_begin(vm);
+	g_usleep(30 * 1000);
+	t_report(vm, "10.77.0.11");
+	g_assert_true(ho_straggler_admit(vm, f, n, 20 * 1000));	/* arrived 20 ms ago */
+	g_assert_false(ho_straggler_admit(vm, f, n, 0));
+	g_assert_false(ho_straggler_admit(vm, f, n, -1));
+	g_assert_cmpuint(t_stopped(vm), ==, 2);
+	t_port_free(vm);
+}
+
 /* Outside forwarding nothing is decided; a new forwarding starts afresh */
 static void test_only_while_forwarding(void)
 {
@@ -200,6 +220,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/stragglers/report-through-callback",
 			test_report_through_callback);
 	g_test_add_func("/handover/stragglers/timeout", test_timeout_stops_source);
+	g_test_add_func("/handover/stragglers/queued-before-report", test_queued_before_report);
 	g_test_add_func("/handover/stragglers/only-while-forwarding", test_only_while_forwarding);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);

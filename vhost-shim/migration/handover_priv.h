@@ -323,10 +323,13 @@ void ho_stragglers_free(struct vs_handover *ho);
  * @vm:		port in src-forwarding
  * @frame:	the frame
  * @len:	its length
+ * @age_us:	how long ago it reached this host (< 0: unknown, now); a
+ *		frame is judged by when it arrived, not when its turn came
  *
  * Return: true to tunnel it
  */
-bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len);
+bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
+			int64_t age_us);
 
 /**
  * ho_stragglers_report_direct() - source: the destination reports that

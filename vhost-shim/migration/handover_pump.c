@@ -103,12 +103,13 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 			continue;
 		}
 		data = rte_pktmbuf_read(m, 0, len, copy);
-		/* a straggler of a source already switched: dropped, counted */
-		if (origin == VS_TUN_ORIGIN_STRAGGLER && !ho_straggler_admit(vm, data, len)) {
+		age = vs_dp_arrival_age_us(m);
+		/* a straggler that reached us after its source was switched:
+		 * dropped, counted */
+		if (origin == VS_TUN_ORIGIN_STRAGGLER && !ho_straggler_admit(vm, data, len, age)) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		age = vs_dp_arrival_age_us(m);
 		vs_tun_stream_push_at(ho->out, origin, data, len,
 				      age < 0 ? 0 : g_get_monotonic_time() - age);
 		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);

@@ -129,8 +129,10 @@ void ho_stragglers_free(struct vs_handover *ho)
 	g_clear_pointer(&ho->src_slots, g_free);
 }
 
-bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len)
+bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
+			int64_t age_us)
 {
+	uint64_t now = ho_now_ms();
 	struct vs_handover *ho = vm->ho;
 	const struct vs_dp_flow *f = vm->dp.flow;
 	enum vs_flow_src_verdict v;
@@ -143,8 +145,12 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len)
 	slot = vs_flow_rules_match(f->t, &key);
 	if (slot == VS_FLOW_NO_SLOT)	/* a runt or the VM's own: as before */
 		return true;
+	/* judged by when it reached us (flow_src.h): it may have waited in
+	 * held since before its source stopped */
+	if (age_us > 0)
+		now -= MIN(now, (uint64_t)age_us / 1000);
 	v = vs_flow_src_straggler(ho->src, &f->t->rules[slot], &key,
-				  vs_flow_key_events(&key, frame, len), ho_now_ms());
+				  vs_flow_key_events(&key, frame, len), now);
 	ho_src_sync(vm);
 	if (v == VS_FLOW_SRC_TUNNEL)
 		return true;

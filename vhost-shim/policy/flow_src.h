@@ -41,8 +41,9 @@
  *
  * Bounds: the table is a caller-provided array of a power-of-two size,
  * open addressing with at most VS_FLOW_SRC_PROBE probes: O(1) per frame,
- * no allocation, one owner (the lcore that forwards the VM's stragglers;
- * reports from the main loop reach it through the dataplane's ring).
+ * no allocation, one owner: the thread that tunnels the VM's stragglers
+ * and receives the reports, the main loop (handover_stragglers.c; the
+ * lcore only queues stragglers in the held ring).
  * Ageing: an entry that can be rebuilt without changing any verdict is
  * reused when a new source needs its place: WAITING (rebuilt identical),
  * ARMED (rebuilt WAITING: the source is tunnelled longer, never less), and
@@ -186,10 +187,13 @@ void vs_flow_src_begin(struct vs_flow_src *t, uint64_t now_ms);
  * @key:	the frame's key; sources are per IP address (a frame without
  *		an IP header shares one entry per rule)
  * @events:	the frame's events (vs_flow_key_events())
- * @now_ms:	now
+ * @now_ms:	when the frame reached this host (now, if it is not known)
  *
  * Time-outs due are applied first; the verdict is taken; then the frame's
  * events are applied (so a frame that fires the trigger is tunnelled).
+ * A frame is judged by when it arrived: one that arrived before its
+ * source's stop_ms and waited in a queue (the held ring, behind a slow
+ * tunnel) is tunnelled even if the source stopped meanwhile.
  *
  * Return: VS_FLOW_SRC_TUNNEL or VS_FLOW_SRC_STOP
  */
