@@ -3,8 +3,8 @@
 """End to end: per-source straggler switching (issue 20).
 
 Two shims (hosta, hostb) and a real QEMU guest, as test_migration.py.  Two
-sources on the host side send UDP to the guest (10.77.0.11 as stream 0,
-10.77.0.12 as stream 1, 500 pps each).  A static FDB entry keeps every
+sources on the host side send UDP to the guest (10.77.0.31 as stream 0,
+10.77.0.32 as stream 1, 200 pps each).  A static FDB entry keeps every
 frame to the VM going to hosta's uplink after the switchover, so both
 sources' frames are stragglers that hosta tunnels to hostb.  Then:
 
@@ -36,13 +36,33 @@ import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import MAC, Pair, wait_received  # noqa: E402
 
-SRC1, SRC2 = "10.77.0.11", "10.77.0.12"
+SRC1, SRC2 = "10.77.0.31", "10.77.0.32"
 LINGER_MS = 5000
-PPS = 500
+# 5 ms between datagrams of a source: see "Order" in docs/migration.md,
+# "Per-source straggler switching" (no per-source barrier)
+PPS = 200
 
 
 def tc(ns, *args, check=True):
     return ns.run(["tc"] + list(args), check=check)
+
+
+def redirect_source(ns, tap, src, to):
+    """Frames from src leaving through tap go out through to instead (u32
+    on the source address, mirred redirect).  DPDK's net_tap puts a multiq
+    root qdisc (handle 1:) and an ingress qdisc on its tap, so the filter
+    goes on that root; without it, on a clsact qdisc.  Returns how."""
+    qd = tc(ns, "qdisc", "show", "dev", tap).stdout
+    if "multiq" in qd:
+        parent = ["parent", "1:"]
+    elif tc(ns, "qdisc", "add", "dev", tap, "clsact", check=False).returncode == 0:
+        parent = ["egress"]
+    else:
+        tc(ns, "qdisc", "replace", "dev", tap, "root", "handle", "1:", "prio")
+        parent = ["parent", "1:"]
+    tc(ns, "filter", "add", "dev", tap, *parent, "protocol", "ip", "u32",
+       "match", "ip", "src", src + "/32", "action", "mirred", "egress", "redirect", "dev", to)
+    return {"qdiscs": qd.strip(), "parent": " ".join(parent)}
 
 
 def scenario(ns, workdir, tap):
@@ -66,10 +86,7 @@ def scenario(ns, workdir, tap):
         pair.guest.migrate_to(dg)
         t0 = time.monotonic()           # (about) the resume
         time.sleep(0.5)
-        tc(ns, "qdisc", "add", "dev", a_tap, "clsact")
-        tc(ns, "filter", "add", "dev", a_tap, "egress", "protocol", "ip", "u32",
-           "match", "ip", "src", SRC1 + "/32",
-           "action", "mirred", "egress", "redirect", "dev", b_tap)
+        how = redirect_source(ns, a_tap, SRC1, b_tap)
         t1 = time.monotonic() - t0
         time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
         st_a1 = a.stats("vm1")
@@ -90,7 +107,7 @@ def scenario(ns, workdir, tap):
         keys = ("stragglers-forwarded", "sources-switched", "sources-timed-out",
                 "direct-reports-sent", "direct-reports-received", "tunnel-tx-frames",
                 "tunnel-rx-frames", "replayed-pkts")
-        res = {"switch_1_s": round(t1, 3), "switch_2_s": round(t2, 3), "check_s": round(t3, 3),
+        res = {"redirect": how, "switch_1_s": round(t1, 3), "switch_2_s": round(t2, 3), "check_s": round(t3, 3),
                "source_at_2s": {k: st_a1[k] for k in keys},
                "source_at_4.5s": {k: st_a2[k] for k in keys},
                "source_state_at_4.5s": mig_a2.get("state"),
@@ -108,13 +125,12 @@ def scenario(ns, workdir, tap):
                st_a2["direct-reports-received"] == 2 and
                st_a2["sources-timed-out"] == 0 and
                mig_a2.get("state") == "src-forwarding" and
-               sb["direct-reports-sent"] == 2 and sa["stragglers-forwarded"] > 0,
+               sb["direct-reports-sent"] >= 2 and sa["stragglers-forwarded"] > 0,
                "each source's stragglers stopped at its own switch, before linger-ms "
                "(%d ms): 1 report by 2 s, 2 by 4.5 s, no time-out, source still forwarding"
                % LINGER_MS, res)
     finally:
         if a_tap:
-            tc(ns, "qdisc", "del", "dev", a_tap, "clsact", check=False)
             ns.fdb_del(MAC, a_tap, check=False)
         if b_tap:
             ns.fdb_del(MAC, b_tap, check=False)
