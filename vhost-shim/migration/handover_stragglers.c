@@ -132,7 +132,8 @@ void ho_stragglers_free(struct vs_handover *ho)
 bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 			int64_t age_us)
 {
-	uint64_t now = ho_now_ms();
+	int64_t arrival_us = g_get_monotonic_time() - (age_us > 0 ? age_us : 0);
+	uint64_t arrival = arrival_us > 0 ? (uint64_t)arrival_us / 1000 : 0;
 	struct vs_handover *ho = vm->ho;
 	const struct vs_dp_flow *f = vm->dp.flow;
 	enum vs_flow_src_verdict v;
@@ -146,11 +147,11 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 	if (slot == VS_FLOW_NO_SLOT)	/* a runt or the VM's own: as before */
 		return true;
 	/* judged by when it reached us (flow_src.h): it may have waited in
-	 * held since before its source stopped */
-	if (age_us > 0)
-		now -= MIN(now, (uint64_t)age_us / 1000);
+	 * held since before its source stopped.  Rounded down, and a
+	 * report's time up: a frame of the same millisecond as the report
+	 * is tunnelled, never lost */
 	v = vs_flow_src_straggler(ho->src, &f->t->rules[slot], &key,
-				  vs_flow_key_events(&key, frame, len), now);
+				  vs_flow_key_events(&key, frame, len), arrival);
 	ho_src_sync(vm);
 	if (v == VS_FLOW_SRC_TUNNEL)
 		return true;
@@ -177,7 +178,7 @@ void ho_stragglers_report_direct(struct vs_vm *vm, enum vs_flow_af af, const uin
 {
 	struct vs_handover *ho = vm->ho;
 	const struct vs_dp_flow *f = vm->dp.flow;
-	uint64_t now = ho_now_ms();
+	uint64_t now = ((uint64_t)g_get_monotonic_time() + 999) / 1000;	/* rounded up */
 	uint32_t s;
 
 	if (!ho->src_on || !f)
