@@ -4,10 +4,10 @@
  *
  * Theory of operation: after a VM resumed at the destination, frames its
  * peers still send to the old host ("stragglers") are tunnelled to the
- * destination.  Today that stops for all sources at once, linger-ms after
- * the resume.  Here it stops per source and rule: each (source address,
- * rule) has an entry whose state says whether that source's stragglers are
- * still tunnelled.
+ * destination.  The port's linger-ms after the resume ends that for all
+ * sources at once (the outer bound, handover_stragglers.c); here it stops
+ * earlier, per source and rule: each (source address, rule) has an entry
+ * whose state says whether that source's stragglers are still tunnelled.
  *
  *   WAITING  --trigger fires------------------------> LINGERING
  *   WAITING  --SIP BYE (trigger sip-bye-next)-------> ARMED
@@ -23,8 +23,8 @@
  *  - STOPPED:   stragglers of this source are no longer tunnelled (the
  *               caller drops and counts them).
  * A source's last straggler is thus tunnelled at the latest at
- * resume + timeout-ms + linger-ms, the bound today's per-VM linger-ms
- * gives.  The frame that fires a trigger is itself still tunnelled (it
+ * resume + timeout-ms + linger-ms (with the default rules, the port's
+ * linger-ms).  The frame that fires a trigger is itself still tunnelled (it
  * reached the old host and has nowhere else to go); the switch applies
  * to the frames after it.
  *
