@@ -53,8 +53,9 @@ def redirect_source(ns, tap, src, to):
     root qdisc (handle 1:) and an ingress qdisc on its tap, so the filter
     goes on that root; without it, on a clsact qdisc.  Returns how."""
     qd = tc(ns, "qdisc", "show", "dev", tap).stdout
-    if "multiq" in qd:
-        parent = ["parent", "1:"]
+    multiq = [ln.split() for ln in qd.splitlines() if ln.split()[:2] == ["qdisc", "multiq"]]
+    if multiq:
+        parent = ["parent", multiq[0][2]]       # "qdisc multiq 1: root ..."
     elif tc(ns, "qdisc", "add", "dev", tap, "clsact", check=False).returncode == 0:
         parent = ["egress"]
     else:
