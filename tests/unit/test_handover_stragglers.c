@@ -11,7 +11,8 @@
  * destination reports as direct stops at once while another goes on; a
  * source stops at its time-out without a report; nothing is decided
  * outside forwarding; a report on another stream than the port's is
- * ignored; every refused straggler is counted (straggler-stopped).
+ * ignored; every refused straggler is counted (straggler-stopped).  And
+ * the destination's lcore half (dp_direct.h): which frames note a source.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -19,10 +20,13 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "dataplane.h"
+#include "dp_direct.h"
 #include "dp_flow.h"
 #include "flow_frames.h"
 #include "handover.h"
@@ -184,6 +188,94 @@ static void test_queued_before_report(void)
 	t_port_free(vm);
 }
 
+/* An mbuf holding a UDP frame from @src to @dst_mac */
+static struct rte_mbuf *t_mbuf(const char *src, const uint8_t dst_mac[6])
+{
+	struct ff_spec s = { .src = src, .dst = "10.77.0.50", .proto = 17, .sport = 4000,
+			     .dport = 5000, .pad_to = 60 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	uint8_t f[128];
+	size_t n = ff_build(f, &s);
+
+	g_assert_nonnull(m);
+	memcpy(f, dst_mac, 6);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+	return m;
+}
+
+/* The lcore notes @src's frame; how many notes the main loop can take */
+static unsigned int t_note(struct vs_vm *vm, const char *src, const uint8_t dst_mac[6])
+{
+	struct rte_mbuf *m = t_mbuf(src, dst_mac);
+	struct vs_dp_direct_note note;
+	unsigned int n = 0;
+
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	rte_pktmbuf_free(m);
+	while (vs_dp_direct_take(vm, &note)) {
+		uint8_t want[16];
+
+		ff_addr(src, want);
+		g_assert_cmpuint(note.af, ==, VS_FLOW_AF_INET);
+		g_assert_cmpmem(note.addr, 16, want, 16);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Destination: while the window is open, each source whose unicast frames
+ * to the VM arrive is noted once; broadcast proves nothing; nothing is
+ * noted outside the window; a new window (the next migration) notes every
+ * source again
+ */
+static void test_destination_notes(void)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct vs_vm *vm = t_port(60000);
+
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 0);	/* closed */
+	vs_dp_dedup_open(vm);
+	g_assert_true(vs_dp_direct_window(vm));
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", bcast), ==, 0);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 1);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 0);	/* once */
+	g_assert_cmpuint(t_note(vm, "10.77.0.32", ff_vm_mac), ==, 1);
+	vs_dp_dedup_close(vm);
+	g_assert_false(vs_dp_direct_window(vm));
+	g_assert_cmpuint(t_note(vm, "10.77.0.33", ff_vm_mac), ==, 0);
+	vs_dp_dedup_open(vm);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 1);	/* a new window */
+	vs_dp_dedup_close(vm);
+	t_port_free(vm);
+}
+
+/* A full queue: the source is noted again on a later frame, not lost */
+static void test_destination_queue_full(void)
+{
+	struct vs_dp_direct_note note;
+	struct vs_vm *vm = t_port(60000);
+	char addr[32];
+	unsigned int i;
+
+	vs_dp_dedup_open(vm);
+	for (i = 0; i <= VS_DP_DIRECT_QUEUE; i++) {
+		struct rte_mbuf *m;
+
+		g_snprintf(addr, sizeof(addr), "10.1.%u.%u", i / 250, i % 250 + 1);
+		m = t_mbuf(addr, ff_vm_mac);
+		dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+		rte_pktmbuf_free(m);
+	}
+	/* the last one found the queue full: not noted */
+	for (i = 0; vs_dp_direct_take(vm, &note); i++)
+		;
+	g_assert_cmpuint(i, ==, VS_DP_DIRECT_QUEUE);
+	g_assert_cmpuint(t_note(vm, addr, ff_vm_mac), ==, 1);
+	vs_dp_dedup_close(vm);
+	t_port_free(vm);
+}
+
 /* Outside forwarding nothing is decided; a new forwarding starts afresh */
 static void test_only_while_forwarding(void)
 {
@@ -226,6 +318,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/stragglers/timeout", test_timeout_stops_source);
 	g_test_add_func("/handover/stragglers/queued-before-report", test_queued_before_report);
 	g_test_add_func("/handover/stragglers/only-while-forwarding", test_only_while_forwarding);
+	g_test_add_func("/handover/stragglers/destination-notes", test_destination_notes);
+	g_test_add_func("/handover/stragglers/destination-queue-full", test_destination_queue_full);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
