@@ -180,6 +180,10 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 	case VS_TUN_MSG_LIVE_SEEN:
 		got = vs_tun_encode_live_seen(out, m->u.stream.stream_id);
 		break;
+	case VS_TUN_MSG_SOURCE_DIRECT:
+		got = vs_tun_encode_source_direct(out, m->u.source_direct.stream_id,
+						  m->u.source_direct.af, m->u.source_direct.addr);
+		break;
 	case VS_TUN_MSG_ABORT:
 		got = vs_tun_encode_abort(out, m->u.stream.stream_id);
 		break;
@@ -241,12 +245,17 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 		want_len = n;
 		if (m->type == VS_TUN_MSG_HELLO) {
 			/* extension items after the name: only the known ones are
-			 * kept, and re-encoded canonically (frame-times: 01 00) */
+			 * kept, and re-encoded canonically (frame-times: 01 00,
+			 * then source-direct: 02 00) */
 			want_len = VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_hello) +
 				   want[VS_TUN_HDR_LEN + offsetof(struct vs_tun_wire_hello, name_len)];
 			FUZZ_CHECK(want_len <= n, "HELLO name past the message");
 			if (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES) {
 				want[want_len++] = VS_TUN_EXT_FRAME_TIMES;
+				want[want_len++] = 0;
+			}
+			if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT) {
+				want[want_len++] = VS_TUN_EXT_SOURCE_DIRECT;
 				want[want_len++] = 0;
 			}
 			tun_put_be32(want, (uint32_t)(want_len - VS_TUN_LEN_FIELD));

@@ -130,6 +130,7 @@ static const struct vs_tun_ops main_tun_ops = {
 	.frame = vs_ho_tun_frame,
 	.in_event = vs_ho_tun_in_event,
 	.out_event = vs_ho_tun_out_event,
+	.source_direct = vs_ho_tun_source_direct,
 	.expect = vs_ho_tun_expect,
 	.peer_event = main_tun_peer_event,
 };

@@ -37,7 +37,8 @@
 	X(DUPLICATE, "duplicate")	    /* same frame reached both hosts (flood) */ \
 	X(GUEST_MALFORMED, "guest-malformed") /* TX chain dropped or refused by DPDK */ \
 	X(UPLINK_NO_MBUF, "uplink-no-mbuf")   /* uplink had no mbuf to receive into */ \
-	X(UPLINK_MISSED, "uplink-missed")     /* uplink RX queue overflowed */
+	X(UPLINK_MISSED, "uplink-missed")     /* uplink RX queue overflowed */ \
+	X(STRAGGLER_STOPPED, "straggler-stopped") /* its source was switched */
 
 enum vs_drop_reason {
 #define VS_DROP_ENUM(id, name) VS_DROP_##id,
@@ -86,6 +87,10 @@ struct vs_port_stats {
 	uint64_t tunnel_duplicates;
 	uint64_t tunnel_reconnects;
 	uint64_t stragglers_forwarded;
+	uint64_t sources_switched;	/* source: by their trigger (flow_src.h) */
+	uint64_t sources_timed_out;	/* source: by their time-out */
+	uint64_t direct_reports_sent;	/* destination: SOURCE_DIRECTs sent */
+	uint64_t direct_reports_received;	/* source: SOURCE_DIRECTs received */
 	uint64_t announces_sent;
 	uint64_t hold_window_expired;
 	uint64_t expect_timeouts;	/* expect-timeout-ms passed while armed */

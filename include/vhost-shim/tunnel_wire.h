@@ -100,8 +100,11 @@
  * it before either uses what it offers.
  * @VS_TUN_EXT_FRAME_TIMES: len 0: "send me FRAME_TIMES instead of FRAME"
  *		(the frames' arrival times, for the duplicate filter)
+ * @VS_TUN_EXT_SOURCE_DIRECT: len 0: "I understand SOURCE_DIRECT" (the
+ *		per-source straggler switch, docs/migration.md)
  */
 #define VS_TUN_EXT_FRAME_TIMES	1
+#define VS_TUN_EXT_SOURCE_DIRECT 2
 
 /*
  * Security consideration: the largest Ethernet frame (destination MAC to end
@@ -146,6 +149,9 @@
  * @VS_TUN_MSG_PING:	both ways: keepalive, answered by PONG
  * @VS_TUN_MSG_PONG:	both ways: echoes the PING token
  * @VS_TUN_MSG_ERROR:	both ways: error code and text, then the sender closes
+ * @VS_TUN_MSG_FRAME_TIMES: source -> destination: FRAME with arrival times
+ * @VS_TUN_MSG_SOURCE_DIRECT: destination -> source: frames from this source
+ *			address now reach the destination directly
  */
 enum vs_tun_type {
 	VS_TUN_MSG_NONE = 0,
@@ -166,6 +172,7 @@ enum vs_tun_type {
 	VS_TUN_MSG_PONG = 15,
 	VS_TUN_MSG_ERROR = 16,
 	VS_TUN_MSG_FRAME_TIMES = 17,	/* only to a peer that sent VS_TUN_EXT_FRAME_TIMES */
+	VS_TUN_MSG_SOURCE_DIRECT = 18,	/* only to a peer that sent VS_TUN_EXT_SOURCE_DIRECT */
 	VS_TUN_NUM_TYPES
 };
 
@@ -352,6 +359,24 @@ struct vs_tun_wire_frame_times {
 	uint64_t sent_us;
 } __attribute__((packed));
 
+/* SOURCE_DIRECT address families (wire values, not AF_*) */
+enum vs_tun_src_af {
+	VS_TUN_SRC_AF_INET = 4,		/* IPv4: addr[0..3], addr[4..15] zero */
+	VS_TUN_SRC_AF_INET6 = 6,	/* IPv6: addr[0..15] */
+};
+
+/**
+ * struct vs_tun_wire_source_direct - SOURCE_DIRECT body
+ * @stream_id:	the stream (VM) the report is about
+ * @af:		enum vs_tun_src_af
+ * @addr:	the source's IP address, network byte order
+ */
+struct vs_tun_wire_source_direct {
+	uint32_t stream_id;
+	uint8_t af;
+	uint8_t addr[16];
+} __attribute__((packed));
+
 /**
  * struct vs_tun_wire_expect - EXPECT body, then name[name_len] (1..15 bytes)
  * @mac:	the VM's (unicast) MAC
@@ -408,6 +433,7 @@ static_assert(sizeof(struct vs_tun_wire_expect) == 7, "EXPECT fixed part");
 static_assert(sizeof(struct vs_tun_wire_token) == 8, "PING/PONG size");
 static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
 static_assert(sizeof(struct vs_tun_wire_frame_times) == 25, "FRAME_TIMES fixed part");
+static_assert(sizeof(struct vs_tun_wire_source_direct) == 21, "SOURCE_DIRECT size");
 static_assert(VS_TUN_MAX_MSG == 9245, "largest message: a maximal FRAME_TIMES");
 static_assert(VS_TUN_HELLO_MIN_MSG == 47 && VS_TUN_HELLO_MAX_MSG == 173, "HELLO lengths");
 static_assert(VS_TUN_SNIFF_LEN == VS_TUN_HDR_LEN + sizeof(uint32_t), "header + magic");

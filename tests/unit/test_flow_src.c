@@ -221,6 +221,32 @@ static void test_linger(void)
 	vs_flow_rules_free(o.t);
 }
 
+/*
+ * A frame is judged by when it reached the old host: one queued before its
+ * source stopped (the held ring behind a slow tunnel) is still tunnelled
+ * when its turn comes after the stop; one that arrived at or after it is not
+ */
+static void test_judged_by_arrival(void)
+{
+	struct one_rule o = rule("name=r match=any timeout-ms=1000");	/* trigger direct, linger 0 */
+	struct vs_flow_src_entry slots[64];
+	struct vs_flow_src t;
+
+	vs_flow_src_init(&t, slots, 64, 7);
+	vs_flow_src_begin(&t, 0);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.1", 0, 100), ==, VS_FLOW_SRC_TUNNEL);
+	report(&t, o.r, "10.0.0.1", VS_FLOW_EV_DIRECT, 500);
+	g_assert_cmpint(state_of(&t, o.r, "10.0.0.1"), ==, VS_FLOW_SRC_STOPPED);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.1", 0, 499), ==, VS_FLOW_SRC_TUNNEL);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.1", 0, 500), ==, VS_FLOW_SRC_STOP);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.1", 0, 450), ==, VS_FLOW_SRC_TUNNEL);
+	/* the time-out likewise: stopped at 1000, a frame of 999 still goes */
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.2", 0, 1200), ==, VS_FLOW_SRC_STOP);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.2", 0, 999), ==, VS_FLOW_SRC_TUNNEL);
+	g_assert_cmpint(straggle(&t, o.r, "10.0.0.2", 0, 1000), ==, VS_FLOW_SRC_STOP);
+	vs_flow_rules_free(o.t);
+}
+
 static void test_tcp_syn(void)
 {
 	struct one_rule o = rule("name=r match=proto=tcp trigger=tcp-syn timeout-ms=9000");
@@ -438,6 +464,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/flow-src/timeout", test_timeout);
 	g_test_add_func("/flow-src/direct-arrival", test_direct_arrival);
 	g_test_add_func("/flow-src/linger", test_linger);
+	g_test_add_func("/flow-src/judged-by-arrival", test_judged_by_arrival);
 	g_test_add_func("/flow-src/tcp-syn", test_tcp_syn);
 	g_test_add_func("/flow-src/sip", test_sip);
 	g_test_add_func("/flow-src/full-table", test_full_table);

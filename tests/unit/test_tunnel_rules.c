@@ -396,6 +396,44 @@ static void test_frame_times_unnegotiated(void)
 }
 
 /*
+ * SOURCE_DIRECT from a destination whose HELLO did not offer source-direct
+ * (the fake peer offers no extension): ERROR(PROTOCOL), nothing reported
+ */
+static void test_source_direct_unnegotiated(void)
+{
+	g_autofree char *addr = NULL;
+	struct vs_tun_msg m;
+	struct fake_peer f;
+	GSocket *ls;
+	struct side a;
+	struct vs_tun_stream *s;
+
+	side_init(&a, "hosta", "127.0.0.1:0");
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	fp_accept(&f, ls, "hostb");
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, m.u.vm_open.stream_id, 1);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	memset(&m.u, 0, sizeof(m.u));
+	m.type = VS_TUN_MSG_SOURCE_DIRECT;
+	m.u.source_direct.stream_id = 1;
+	m.u.source_direct.af = VS_TUN_SRC_AF_INET;
+	m.u.source_direct.addr[0] = 10;
+	fp_send(&f, &m);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->protocol_errors, ==, 1);
+	g_assert_cmpuint(a.source_directs, ==, 0);
+	fp_close(&f);
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	drain_loop();
+}
+
+/*
  * EXPECT carries the VM's MAC up; the layer above takes it only for its
  * port of that name and MAC, and the tunnel counts one with another MAC
  * (not one for a VM that is not here).  A refused stream is asked again
@@ -493,6 +531,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/barrier-end", test_barrier_end);
 	g_test_add_func("/tun/rules/direction", test_direction);
 	g_test_add_func("/tun/rules/frame-times-unnegotiated", test_frame_times_unnegotiated);
+	g_test_add_func("/tun/rules/source-direct-unnegotiated", test_source_direct_unnegotiated);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
 	rc = g_test_run();

@@ -210,6 +210,47 @@ static void test_frame_times(void)
 	}
 }
 
+static bool got_direct(void *arg)
+{
+	return ((struct side *)arg)->source_directs > 0;
+}
+
+/*
+ * The source-direct extension: offered by both, the destination's
+ * SOURCE_DIRECT reaches the source's callback with the address; a source
+ * that does not offer it (a peer of before) never gets one: the
+ * destination does not send it.
+ */
+static void test_source_direct(void)
+{
+	static const uint8_t v4[16] = { 10, 77, 0, 11 };
+	struct side a, b;
+	struct vs_tun_stream *s;
+	unsigned int off;
+
+	for (off = 0; off < 2; off++) {
+		pair_init(&a, &b);
+		if (off)
+			vs_tun_set_source_direct(a.t, false);	/* an older source */
+		s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+		g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+		g_assert_nonnull(b.in);
+		g_assert_cmpint(vs_tun_in_send_source_direct(b.in, VS_TUN_SRC_AF_INET, v4), ==,
+				!off);
+		if (!off) {
+			g_assert_true(run_until(got_direct, &a, DEADLINE_MS));
+			g_assert_cmpuint(a.last_direct_af, ==, VS_TUN_SRC_AF_INET);
+			g_assert_cmpmem(a.last_direct_addr, 16, v4, 16);
+		} else {
+			/* let anything that was sent arrive: nothing was */
+			run_until(got_direct, &a, 200);
+			g_assert_cmpuint(a.source_directs, ==, 0);
+		}
+		vs_tun_stream_close(s, false);
+		pair_fini(&a, &b);
+	}
+}
+
 static bool reopened(void *arg)
 {
 	struct side *b = arg;
@@ -585,6 +626,7 @@ int main(int argc, char **argv)
 	th_init();
 	g_test_add_func("/tun/transport/handshake", test_handshake);
 	g_test_add_func("/tun/transport/frame-times", test_frame_times);
+	g_test_add_func("/tun/transport/source-direct", test_source_direct);
 	g_test_add_func("/tun/transport/wrong-key", test_wrong_key);
 	g_test_add_func("/tun/transport/learned-peer", test_learned_peer);
 	g_test_add_func("/tun/transport/stream-ack-trim", test_stream_ack_trim);

@@ -123,6 +123,16 @@ static void cb_out_event(void *opaque, struct vs_tun_stream *s, const char *vm,
 		sd->last_reject = reason;
 }
 
+static void cb_source_direct(void *opaque, struct vs_tun_stream *s, const char *vm,
+			     uint8_t af, const uint8_t addr[16])
+{
+	struct side *sd = opaque;
+
+	sd->source_directs++;
+	sd->last_direct_af = af;
+	memcpy(sd->last_direct_addr, addr, 16);
+}
+
 static bool cb_expect(void *opaque, const char *vm, const uint8_t mac[6], const char *peer)
 {
 	struct side *sd = opaque;
@@ -160,6 +170,7 @@ static const struct vs_tun_ops test_ops = {
 	.out_event = cb_out_event,
 	.expect = cb_expect,
 	.peer_event = cb_peer_event,
+	.source_direct = cb_source_direct,
 };
 
 /* --- the fixture ----------------------------------------------------------- */

@@ -58,6 +58,9 @@ struct side {
 	guint in_event_frames[VS_TUN_IN_NUM_EVENTS];	/* frames got by then */
 	/* source */
 	unsigned int out_events[VS_TUN_OUT_NUM_EVENTS];
+	unsigned int source_directs;	/* SOURCE_DIRECTs received */
+	uint8_t last_direct_af;
+	uint8_t last_direct_addr[16];
 	enum vs_tun_reject last_reject;
 	/* automatic mode: EXPECTs are taken for VM_MAC only, and ask
 	 * @retry_stream (if set) to try again, as the handover does */

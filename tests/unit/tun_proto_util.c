@@ -176,6 +176,12 @@ size_t sample_msgs(struct vs_tun_msg *m)
 	m[n].u.frame.sent_us = 0x8000000000000001ull;
 	m[n].u.frame.data = frame_bytes;
 	m[n++].u.frame.len = 61;
+	m[n].type = VS_TUN_MSG_SOURCE_DIRECT;
+	m[n].u.source_direct.stream_id = 42;
+	m[n].u.source_direct.af = VS_TUN_SRC_AF_INET6;
+	for (i = 0; i < 16; i++)
+		m[n].u.source_direct.addr[i] = (uint8_t)(0x20 + i);
+	n++;
 	g_assert_cmpuint(n, ==, VS_TUN_NUM_TYPES - 1);
 	return n;
 }

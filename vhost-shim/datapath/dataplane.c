@@ -35,6 +35,7 @@
 #include <rte_vhost.h>
 
 #include "dataplane.h"
+#include "dp_direct.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
@@ -468,8 +469,10 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
-			if (mode != VS_DP_LIVE || dp_dedup_on(vm))
+			if (mode != VS_DP_LIVE || dp_dedup_on(vm)) {
 				dp_stamp_arrival(pkts, n, now);
+				dp_direct_note(vm, pkts, n, now);
+			}
 			dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_PEER);
 			if (mode == VS_DP_BUFFER)
 				dp_buffer(vm, pkts, n);

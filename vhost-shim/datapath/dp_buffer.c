@@ -39,6 +39,7 @@
 #include "dataplane.h"
 #include "dp_flow.h"
 #include "dp_handshake.h"
+#include "dp_direct.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
 #include "log.h"
@@ -621,6 +622,7 @@ gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_s
 		return FALSE;
 	}
 	vm->dp.dedup = g_new0(struct vs_dp_dedup, 1);
+	vm->dp.direct = vs_dp_direct_new();
 	vs_learn_init(&vm->dp.learn, 0);
 	if (!vs_dp_tcp_init(vm, VS_TCP_CT_DEFAULT_SIZE, VS_TCP_CT_DEFAULT_IDLE_MS)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVAL,
@@ -646,6 +648,7 @@ void vs_dp_port_fini(struct vs_vm *vm)
 	rte_ring_free(dp->inject);
 	dp->held = dp->inject = NULL;
 	g_clear_pointer(&dp->dedup, g_free);
+	g_clear_pointer(&dp->direct, g_free);
 	vs_dp_tcp_fini(vm);
 }
 

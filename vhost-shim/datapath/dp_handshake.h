@@ -86,6 +86,7 @@ struct vs_dp_pending {
 };
 
 struct vs_dp_dedup;
+struct vs_dp_direct;
 struct vs_dp_flow;
 struct vs_dp_tcp;
 
@@ -227,6 +228,7 @@ struct vs_dp_port {
 	uint32_t announce_done;
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;
+	struct vs_dp_direct *direct;	/* destination: sources seen directly */
 	struct vs_dp_flow *flow;
 	struct vs_flow_acct facct;
 	struct vs_learn learn;

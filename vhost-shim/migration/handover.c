@@ -50,7 +50,9 @@
  *    replaying).
  *
  * Files: this one has the mode switches, timers, the entry actions of
- * each state and the API of handover.h; the BUFFER_OVERFLOW watch is
+ * each state and the API of handover.h; the stragglers (linger-ms, the
+ * per-source switch, the destination's direct reports) are
+ * handover_stragglers.c; the BUFFER_OVERFLOW watch is
  * handover_overflow.c; the
  * pump, which moves frames between rings, the tunnel and the replay queue,
  * is handover_pump.c; the tunnel's callbacks are handover_tun.c.
@@ -174,63 +176,6 @@ static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool 
 	ho->replay_q_bytes = 0;
 }
 
-/*
- * The destination may get a frame twice while frames come both through the
- * tunnel and over its uplink (a switch flooding the VM's MAC to both
- * hosts during the switchover): the lcore filters copies from the resume
- * until the source ends its stream, or for linger-ms + hold-ms at most.
- */
-static gboolean ho_dedup_close_cb(gpointer data);
-
-static void ho_dedup_open(struct vs_vm *vm)
-{
-	if (!vm->policy.enabled)	/* the baseline filters nothing */
-		return;
-	vs_dp_dedup_open(vm);
-	if (vm->ho->dedup_timer)
-		g_source_remove(vm->ho->dedup_timer);
-	vm->ho->dedup_timer = g_timeout_add(vm->policy.linger_ms + vm->policy.hold_ms,
-					    ho_dedup_close_cb, vm);
-}
-
-static void ho_dedup_close(struct vs_vm *vm)
-{
-	vs_dp_dedup_close(vm);
-	if (vm->ho->dedup_timer) {
-		g_source_remove(vm->ho->dedup_timer);
-		vm->ho->dedup_timer = 0;
-	}
-}
-
-#define HO_DEDUP_RECHECK_MS	200
-
-static gboolean ho_dedup_close_cb(gpointer data)
-{
-	struct vs_vm *vm = data;
-
-	/*
-	 * A paced replay may still hold tunnelled frames, or direct ones
-	 * behind them, whose copies went the other way: the window lasts
-	 * until the replay is done (bounded: the replay ends, or the state
-	 * machine leaves replaying).
-	 */
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING || vm->ho->replay_on ||
-	    !g_queue_is_empty(&vm->ho->replay_q)) {
-		vm->ho->dedup_timer = g_timeout_add(HO_DEDUP_RECHECK_MS, ho_dedup_close_cb, vm);
-		return G_SOURCE_REMOVE;
-	}
-	vm->ho->dedup_timer = 0;
-	vs_dp_dedup_close(vm);
-	return G_SOURCE_REMOVE;
-}
-
-void ho_dedup_close_later(struct vs_vm *vm)
-{
-	if (vm->ho->dedup_timer)
-		g_source_remove(vm->ho->dedup_timer);
-	vm->ho->dedup_timer = g_timeout_add(200, ho_dedup_close_cb, vm);
-}
-
 /* --- timers ---------------------------------------------------------------- */
 
 static void ho_clear_timer(guint *id)
@@ -290,15 +235,6 @@ void ho_in_forget(struct vs_vm *vm)
 		       "incoming stream forgotten: frames it still brings are discarded");
 	ho->in = NULL;
 	ho->in_state = HO_IN_NONE;
-}
-
-static gboolean ho_linger_expired_cb(gpointer data)
-{
-	struct vs_vm *vm = data;
-
-	vm->ho->linger_timer = 0;
-	ho_feed(vm, VS_MIG_EV_LINGER_EXPIRED);
-	return G_SOURCE_REMOVE;
 }
 
 static gboolean ho_announce_cb(gpointer data)
@@ -459,7 +395,7 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	struct vs_handover *ho = vm->ho;
 
 	ho_clear_timer(&ho->hold_timer);
-	ho_clear_timer(&ho->linger_timer);
+	ho_stragglers_end(vm);
 	if (old == VS_MIG_STATE_SRC_FORWARDING) {
 		ho_end_forwarding(vm);
 	} else if (ev == VS_MIG_EV_HOLD_EXPIRED) {
@@ -581,8 +517,7 @@ static void ho_enter_src_forwarding(struct vs_vm *vm, enum vs_mig_state old,
 	vs_dp_set_no_caps(vm, true);
 	if (ho->out)
 		vs_tun_stream_commit(ho->out);
-	ho_clear_timer(&ho->linger_timer);	/* armed once, never twice */
-	ho->linger_timer = g_timeout_add(vm->policy.linger_ms, ho_linger_expired_cb, vm);
+	ho_stragglers_begin(vm);	/* linger-ms, and each source's switch */
 	d = json_object_new();
 	json_object_set_int_member(d, "blackout-us", (gint64)(now - ho->t_down));
 	ho_emit(vm, "VM_RESUMED_AT_DESTINATION", d);
@@ -601,7 +536,7 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 	ho_dedup_close(vm);
 	if (old == VS_MIG_STATE_SRC_FORWARDING) {
 		ho_close_stream(vm, true);
-		ho_clear_timer(&ho->linger_timer);
+		ho_stragglers_end(vm);
 	}
 	ho_start_buffering(vm, true);
 	/* what the VM used while it ran here before (if it did) may be stale:
@@ -848,7 +783,7 @@ void vs_ho_detach(struct vs_vm *vm)
 	if (ho) {
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->expect_timer);
-		ho_clear_timer(&ho->linger_timer);
+		ho_stragglers_free(ho);
 		ho_clear_timer(&ho->announce_timer);
 		ho_clear_timer(&ho->dedup_timer);
 		ho_close_stream(vm, false);

@@ -182,6 +182,18 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 			enum vs_tun_in_event ev, uint64_t seq);
 void vs_ho_tun_out_event(void *opaque, struct vs_tun_stream *s, const char *vm_name,
 			 enum vs_tun_out_event ev, enum vs_tun_reject reason);
+
+/**
+ * vs_ho_tun_source_direct() - source: the destination reports that frames
+ * from @addr reach it directly (SOURCE_DIRECT; handover_stragglers.c)
+ * @opaque:	unused
+ * @s:		the stream it came on (ignored unless it is the port's)
+ * @vm_name:	port
+ * @af:		enum vs_tun_src_af (checked by the decoder)
+ * @addr:	the address, 16 bytes
+ */
+void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *vm_name,
+			     uint8_t af, const uint8_t addr[16]);
 bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6],
 		      const char *peer);
 

@@ -7,6 +7,8 @@
  * handover.h; handover_pump.c moves frames between the lcore's rings, the
  * tunnel and the replay queue, and owns the replay's phase;
  * handover_overflow.c reports buffer-full drops (BUFFER_OVERFLOW);
+ * handover_stragglers.c forwards stragglers source by source within
+ * linger-ms and reports the sources that arrive directly;
  * handover_disc.c is the [discovery] glue; handover_tun.c holds the
  * callbacks the tunnel makes (vs_ho_tun_*(), declared in handover.h),
  * which turn tunnel messages into migration events and frames into the
@@ -23,9 +25,12 @@
 #include <json-glib/json-glib.h>
 
 #include "enum.h"
+#include "flow_key.h"
 #include "migration.h"
 
 struct vs_vm;
+struct vs_flow_src;
+struct vs_flow_src_entry;
 struct vs_tun_stream;
 struct vs_tun_in;
 
@@ -154,6 +159,12 @@ struct vs_handover {
 	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
 	gint64 t_first_replay;		/* first replayed frame seen since t_up, or 0 */
 	guint hold_timer, linger_timer;
+	/* source: per-source straggler switching (handover_stragglers.c) */
+	bool src_on;			/* forwarding stragglers: @src decides */
+	struct vs_flow_src *src;	/* made on the first forwarding */
+	struct vs_flow_src_entry *src_slots;
+	uint64_t src_fired_seen;	/* src->stats already added to the port's */
+	uint64_t src_timeouts_seen;
 	unsigned int announce_step;
 	guint announce_timer;
 	guint dedup_timer;
@@ -161,7 +172,7 @@ struct vs_handover {
 					 * BUFFER_OVERFLOW event sent */
 };
 
-/* --- handover.c --- */
+/* --- handover.c (and the window functions of handover_stragglers.c) --- */
 
 /* The tunnel streams go through (vs_ho_set_tunnel()), or NULL */
 extern struct vs_tun *ho_tun;
@@ -211,6 +222,21 @@ bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data);
  * Return: true if vs_ho_set_event_cb() set a callback
  */
 bool ho_has_event_cb(void);
+
+/**
+ * ho_dedup_open() - destination, at the resume: the window in which
+ * frames may come both ways opens (the duplicate filter, and the notes of
+ * sources that arrive directly), until the source ENDs, or linger-ms +
+ * hold-ms (handover_stragglers.c)
+ * @vm:		port
+ */
+void ho_dedup_open(struct vs_vm *vm);
+
+/**
+ * ho_dedup_close() - the window closes now
+ * @vm:		port
+ */
+void ho_dedup_close(struct vs_vm *vm);
 
 /**
  * ho_dedup_close_later() - stop filtering duplicate frames in a moment,
@@ -267,6 +293,69 @@ void ho_pump_to_tunnel(struct vs_vm *vm);
  * pump has streamed the held ring up to that point
  */
 void ho_request_barrier(struct vs_vm *vm);
+
+/* --- handover_stragglers.c --- */
+
+/**
+ * ho_stragglers_begin() - source: the VM resumed at the destination:
+ * every source's stragglers are tunnelled from now, each until its switch
+ * (flow_src.h), all until linger-ms (LINGER_EXPIRED)
+ * @vm:		port entering src-forwarding
+ */
+void ho_stragglers_begin(struct vs_vm *vm);
+
+/**
+ * ho_stragglers_end() - source: forwarding is over (or never began): the
+ * linger timer is cleared, the table no longer decides
+ * @vm:		port
+ */
+void ho_stragglers_end(struct vs_vm *vm);
+
+/**
+ * ho_stragglers_free() - free what begin made (port removal)
+ * @ho:		the port's handover
+ */
+void ho_stragglers_free(struct vs_handover *ho);
+
+/**
+ * ho_straggler_admit() - source: tunnel this straggler, or drop it (its
+ * source was switched: counted as straggler-stopped)
+ * @vm:		port in src-forwarding
+ * @frame:	the frame
+ * @len:	its length
+ * @age_us:	how long ago it reached this host (< 0: unknown, now); a
+ *		frame is judged by when it arrived, not when its turn came
+ *
+ * Return: true to tunnel it
+ */
+bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
+			int64_t age_us);
+
+/**
+ * ho_stragglers_report_direct() - source: the destination reports that
+ * frames from @addr reach it directly: the trigger of every rule with
+ * trigger=direct whose frames can come from @addr
+ * @vm:		port
+ * @af:		VS_FLOW_AF_INET or VS_FLOW_AF_INET6
+ * @addr:	the address (16 bytes)
+ */
+void ho_stragglers_report_direct(struct vs_vm *vm, enum vs_flow_af af, const uint8_t addr[16]);
+
+/**
+ * ho_direct_wanted() - destination: may the lcore note sources for a
+ * stream that can take the reports (the pump runs for them)
+ * @vm:		port with a handover
+ *
+ * Return: true while it may
+ */
+bool ho_direct_wanted(const struct vs_vm *vm);
+
+/**
+ * ho_direct_pump() - destination: report the sources the lcore noted
+ * (SOURCE_DIRECT), each once per window
+ * @vm:		port with a handover
+ */
+void ho_direct_pump(struct vs_vm *vm);
 
 /* --- handover_overflow.c --- */
 

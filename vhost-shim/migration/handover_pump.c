@@ -16,6 +16,10 @@
  *    the outgoing stream, while the tunnel's send window takes frames,
  *    and the BARRIER that answers LIVE_SEEN once the lcore has emptied
  *    the uplink's queues and the stream has everything they held;
+ *    a straggler of a source already switched is dropped and counted
+ *    instead (handover_stragglers.c);
+ *  - destination, while the duplicate filter's window is open: the
+ *    sources the lcore saw arrive directly -> SOURCE_DIRECT reports;
  *  - otherwise: the replay queue -> the inject ring, while the ring and the
  *    pool have room (a full ring or a busy pool waits for the next tick,
  *    it never drops), then the replay's bookkeeping: the first-replay
@@ -100,6 +104,12 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		}
 		data = rte_pktmbuf_read(m, 0, len, copy);
 		age = vs_dp_arrival_age_us(m);
+		/* a straggler that reached us after its source was switched:
+		 * dropped, counted */
+		if (origin == VS_TUN_ORIGIN_STRAGGLER && !ho_straggler_admit(vm, data, len, age)) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		vs_tun_stream_push_at(ho->out, origin, data, len,
 				      age < 0 ? 0 : g_get_monotonic_time() - age);
 		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
@@ -298,7 +308,13 @@ static void ho_pump_one(struct vs_vm *vm, void *opaque)
 {
 	bool *busy = opaque;
 
-	if (!vm->ho || !ho_needs_pump(vm))
+	if (!vm->ho)
+		return;
+	if (ho_direct_wanted(vm)) {	/* destination: sources seen directly */
+		*busy = true;
+		ho_direct_pump(vm);
+	}
+	if (!ho_needs_pump(vm))
 		return;
 	*busy = true;
 	if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||

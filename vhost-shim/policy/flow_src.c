@@ -278,7 +278,10 @@ enum vs_flow_src_verdict vs_flow_src_straggler(struct vs_flow_src *t,
 	} else {
 		e->last_ms = now_ms;
 		src_tick(t, e, r, now_ms);
-		v = e->state == VS_FLOW_SRC_STOPPED ? VS_FLOW_SRC_STOP : VS_FLOW_SRC_TUNNEL;
+		/* judged by when it reached us: a frame that came before its
+		 * source stopped, and waited in a queue, is still tunnelled */
+		v = e->state == VS_FLOW_SRC_STOPPED && now_ms >= e->stop_ms ? VS_FLOW_SRC_STOP
+									  : VS_FLOW_SRC_TUNNEL;
 		src_set(t, e, r, src_event(r, events), now_ms);
 		src_tick(t, e, r, now_ms);
 	}

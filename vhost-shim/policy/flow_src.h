@@ -4,10 +4,10 @@
  *
  * Theory of operation: after a VM resumed at the destination, frames its
  * peers still send to the old host ("stragglers") are tunnelled to the
- * destination.  Today that stops for all sources at once, linger-ms after
- * the resume.  Here it stops per source and rule: each (source address,
- * rule) has an entry whose state says whether that source's stragglers are
- * still tunnelled.
+ * destination.  The port's linger-ms after the resume ends that for all
+ * sources at once (the outer bound, handover_stragglers.c); here it stops
+ * earlier, per source and rule: each (source address, rule) has an entry
+ * whose state says whether that source's stragglers are still tunnelled.
  *
  *   WAITING  --trigger fires------------------------> LINGERING
  *   WAITING  --SIP BYE (trigger sip-bye-next)-------> ARMED
@@ -23,8 +23,8 @@
  *  - STOPPED:   stragglers of this source are no longer tunnelled (the
  *               caller drops and counts them).
  * A source's last straggler is thus tunnelled at the latest at
- * resume + timeout-ms + linger-ms, the bound today's per-VM linger-ms
- * gives.  The frame that fires a trigger is itself still tunnelled (it
+ * resume + timeout-ms + linger-ms (with the default rules, the port's
+ * linger-ms).  The frame that fires a trigger is itself still tunnelled (it
  * reached the old host and has nowhere else to go); the switch applies
  * to the frames after it.
  *
@@ -41,8 +41,9 @@
  *
  * Bounds: the table is a caller-provided array of a power-of-two size,
  * open addressing with at most VS_FLOW_SRC_PROBE probes: O(1) per frame,
- * no allocation, one owner (the lcore that forwards the VM's stragglers;
- * reports from the main loop reach it through the dataplane's ring).
+ * no allocation, one owner: the thread that tunnels the VM's stragglers
+ * and receives the reports, the main loop (handover_stragglers.c; the
+ * lcore only queues stragglers in the held ring).
  * Ageing: an entry that can be rebuilt without changing any verdict is
  * reused when a new source needs its place: WAITING (rebuilt identical),
  * ARMED (rebuilt WAITING: the source is tunnelled longer, never less), and
@@ -186,10 +187,13 @@ void vs_flow_src_begin(struct vs_flow_src *t, uint64_t now_ms);
  * @key:	the frame's key; sources are per IP address (a frame without
  *		an IP header shares one entry per rule)
  * @events:	the frame's events (vs_flow_key_events())
- * @now_ms:	now
+ * @now_ms:	when the frame reached this host (now, if it is not known)
  *
  * Time-outs due are applied first; the verdict is taken; then the frame's
  * events are applied (so a frame that fires the trigger is tunnelled).
+ * A frame is judged by when it arrived: one that arrived before its
+ * source's stop_ms and waited in a queue (the held ring, behind a slow
+ * tunnel) is tunnelled even if the source stopped meanwhile.
  *
  * Return: VS_FLOW_SRC_TUNNEL or VS_FLOW_SRC_STOP
  */

@@ -345,6 +345,12 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_protocol_error(c, "FRAME_TIMES without the frame-times extension");
 		return;
 	}
+	/* SOURCE_DIRECT likewise, only where both offered source-direct */
+	if (m->type == VS_TUN_MSG_SOURCE_DIRECT &&
+	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT)) {
+		tun_conn_protocol_error(c, "SOURCE_DIRECT without the source-direct extension");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
 		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
@@ -364,6 +370,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_ACK:
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
+	case VS_TUN_MSG_SOURCE_DIRECT:
 		tun_stream_handle(c, m);
 		break;
 	case VS_TUN_MSG_EXPECT:
@@ -675,7 +682,8 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
 		return false;
 	}
-	c->auth.my_ext = c->tun->no_frame_times ? 0 : VS_TUN_HELLO_EXT_FRAME_TIMES;
+	c->auth.my_ext = (c->tun->no_frame_times ? 0 : VS_TUN_HELLO_EXT_FRAME_TIMES) |
+			 (c->tun->no_source_direct ? 0 : VS_TUN_HELLO_EXT_SOURCE_DIRECT);
 	vs_tun_auth_start(&c->auth, c->out);
 	return true;
 }

@@ -193,6 +193,9 @@ struct vs_tun_peer_event {
  *	to every peer): return true
  * @peer_event: a connection was authenticated, or an authenticated one
  *	is gone; a PEER_LOST always follows a PEER_CONNECTED of the same one
+ * @source_direct: source: SOURCE_DIRECT on stream @s of @vm: frames from
+ *	the address @addr (@af: enum vs_tun_src_af, checked) now reach the
+ *	destination directly.  May be NULL (ignored).
  */
 struct vs_tun_ops {
 	enum vs_tun_reject (*stream_open)(void *opaque, struct vs_tun_in *in, const char *vm,
@@ -206,6 +209,8 @@ struct vs_tun_ops {
 			  enum vs_tun_out_event ev, enum vs_tun_reject reason);
 	bool (*expect)(void *opaque, const char *vm, const uint8_t mac[6], const char *peer);
 	void (*peer_event)(void *opaque, const struct vs_tun_peer_event *ev);
+	void (*source_direct)(void *opaque, struct vs_tun_stream *s, const char *vm,
+			      uint8_t af, const uint8_t addr[16]);
 };
 
 /* --- the endpoint ---------------------------------------------------------- */
@@ -555,5 +560,29 @@ void vs_tun_set_frame_times(struct vs_tun *t, bool on);
  * @in:		incoming stream
  */
 void vs_tun_in_send_live_seen(struct vs_tun_in *in);
+
+/**
+ * vs_tun_in_send_source_direct() - tell the source that frames from @addr
+ * now reach the VM here directly (SOURCE_DIRECT), so it stops tunnelling
+ * that source's stragglers (docs/migration.md)
+ * @in:		incoming stream
+ * @af:		enum vs_tun_src_af
+ * @addr:	16 bytes, an IPv4 address in the first 4 and the rest zero
+ *
+ * Sent only on a ready connection whose two HELLOs offered the
+ * source-direct extension: an older source never gets it (it tunnels
+ * until its linger-ms, as before).
+ *
+ * Return: true if it was sent
+ */
+bool vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af, const uint8_t addr[16]);
+
+/**
+ * vs_tun_set_source_direct() - offer the source-direct HELLO extension on
+ * the connections made from now on (default: on); tests play an older peer
+ * @t:		tunnel
+ * @on:		offer it
+ */
+void vs_tun_set_source_direct(struct vs_tun *t, bool on);
 
 #endif /* VS_TUNNEL_H */

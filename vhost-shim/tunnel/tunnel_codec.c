@@ -73,6 +73,8 @@ const struct tun_type_info tun_types[VS_TUN_NUM_TYPES] = {
 					   sizeof(struct vs_tun_wire_frame_times),
 					   sizeof(struct vs_tun_wire_frame_times) +
 					   VS_TUN_MAX_FRAME),
+	[VS_TUN_MSG_SOURCE_DIRECT] = TUN_FIXED("SOURCE_DIRECT", VS_TUN_DIR_DST_TO_SRC,
+					       sizeof(struct vs_tun_wire_source_direct)),
 };
 static_assert(G_N_ELEMENTS(tun_types) == VS_TUN_NUM_TYPES, "type table");
 /* The frame is the largest body; every other one fits well below it */
@@ -198,7 +200,8 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		if (m->u.hello.ext & ~VS_TUN_HELLO_EXT_ALL)
 			return 0;
 		return sizeof(struct vs_tun_wire_hello) + strlen(m->u.hello.name) +
-		       (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES ? 2 : 0);
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES ? 2 : 0) +
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT ? 2 : 0);
 	case VS_TUN_MSG_AUTH:
 		return sizeof(struct vs_tun_wire_auth);
 	case VS_TUN_MSG_VM_OPEN:
@@ -232,6 +235,11 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		if (!m->u.ack.stream_id || !tun_seq_ok(m->u.ack.seq, true))
 			return 0;
 		return sizeof(struct vs_tun_wire_stream_seq);
+	case VS_TUN_MSG_SOURCE_DIRECT:
+		if (!m->u.source_direct.stream_id ||
+		    !vs_tun_source_addr_ok(m->u.source_direct.af, m->u.source_direct.addr))
+			return 0;
+		return sizeof(struct vs_tun_wire_source_direct);
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
 	case VS_TUN_MSG_ABORT:
@@ -306,6 +314,11 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 
 			wr_put(&w, ft, sizeof(ft));
 		}
+		if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT) {
+			static const uint8_t sd[2] = { VS_TUN_EXT_SOURCE_DIRECT, 0 };
+
+			wr_put(&w, sd, sizeof(sd));
+		}
 		break;
 	}
 	case VS_TUN_MSG_AUTH:
@@ -373,6 +386,16 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 		};
 
 		wr_put(&w, &ss, sizeof(ss));
+		break;
+	}
+	case VS_TUN_MSG_SOURCE_DIRECT: {
+		struct vs_tun_wire_source_direct sd = {
+			.stream_id = GUINT32_TO_BE(m->u.source_direct.stream_id),
+			.af = m->u.source_direct.af,
+		};
+
+		memcpy(sd.addr, m->u.source_direct.addr, sizeof(sd.addr));
+		wr_put(&w, &sd, sizeof(sd));
 		break;
 	}
 	case VS_TUN_MSG_RESUMED:
@@ -599,6 +622,26 @@ size_t vs_tun_encode_resumed(GByteArray *out, uint32_t stream_id)
 size_t vs_tun_encode_live_seen(GByteArray *out, uint32_t stream_id)
 {
 	return tun_encode_stream(out, VS_TUN_MSG_LIVE_SEEN, stream_id);
+}
+
+size_t vs_tun_encode_source_direct(GByteArray *out, uint32_t stream_id, uint8_t af,
+				   const uint8_t addr[16])
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_DIRECT };
+
+	m.u.source_direct.stream_id = stream_id;
+	m.u.source_direct.af = af;
+	memcpy(m.u.source_direct.addr, addr, sizeof(m.u.source_direct.addr));
+	return vs_tun_encode(out, &m);
+}
+
+bool vs_tun_source_addr_ok(uint8_t af, const uint8_t addr[16])
+{
+	static const uint8_t zero[12];
+
+	if (af == VS_TUN_SRC_AF_INET)
+		return !memcmp(addr + 4, zero, sizeof(zero));
+	return af == VS_TUN_SRC_AF_INET6;
 }
 
 size_t vs_tun_encode_abort(GByteArray *out, uint32_t stream_id)

@@ -225,6 +225,8 @@ static enum vs_tun_err tun_parse_hello(struct vs_tun_decoder *d, struct tun_rd *
 			break;
 		if (tl[0] == VS_TUN_EXT_FRAME_TIMES && !tl[1])
 			m->u.hello.ext |= VS_TUN_HELLO_EXT_FRAME_TIMES;
+		else if (tl[0] == VS_TUN_EXT_SOURCE_DIRECT && !tl[1])
+			m->u.hello.ext |= VS_TUN_HELLO_EXT_SOURCE_DIRECT;
 	}
 	r->off = r->len;
 	return VS_TUN_OK;
@@ -372,6 +374,23 @@ static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, siz
 		if (!(err = rd_stream(d, what, m->u.ack.stream_id)))
 			err = rd_seq(d, what, m->u.ack.seq, true);
 		break;
+	case VS_TUN_MSG_SOURCE_DIRECT: {
+		struct vs_tun_wire_source_direct sd;
+
+		rd_fixed(&r, &sd, sizeof(sd));
+		m->u.source_direct.stream_id = GUINT32_FROM_BE(sd.stream_id);
+		m->u.source_direct.af = sd.af;
+		memcpy(m->u.source_direct.addr, sd.addr, sizeof(sd.addr));
+		if ((err = rd_stream(d, what, m->u.source_direct.stream_id)))
+			break;
+		/* Security: a family we do not know, or an IPv4 address with
+		 * bytes set past its 4, is a broken peer: nothing is guessed */
+		if (!vs_tun_source_addr_ok(sd.af, sd.addr))
+			err = tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD,
+					   "SOURCE_DIRECT: address family %u unknown, or an "
+					   "IPv4 address with bytes past its 4", sd.af);
+		break;
+	}
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
 	case VS_TUN_MSG_ABORT:

@@ -201,6 +201,7 @@ struct vs_tun {
 	GHashTable *in_by_vm;		/* VM name -> its one struct vs_tun_in */
 	uint32_t next_stream_id;
 	bool no_frame_times;		/* do not offer the frame-times extension */
+	bool no_source_direct;		/* do not offer the source-direct extension */
 	struct vs_tun_stats stats;
 };
 

@@ -64,12 +64,15 @@ GQuark vs_tun_error_quark(void);
 enum vs_tun_dir {
 	VS_TUN_DIR_BOTH,	/* handshake, EXPECT, PING/PONG, ERROR */
 	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME(_TIMES), BARRIER, ABORT, END */
-	VS_TUN_DIR_DST_TO_SRC,	/* VM_ACCEPT/REJECT, ACK, RESUMED, LIVE_SEEN */
+	VS_TUN_DIR_DST_TO_SRC,	/* VM_ACCEPT/REJECT, ACK, RESUMED, LIVE_SEEN,
+				 * SOURCE_DIRECT */
 };
 
 /* HELLO extensions a shim knows, as bits of vs_tun_msg.u.hello.ext */
 #define VS_TUN_HELLO_EXT_FRAME_TIMES	(1u << VS_TUN_EXT_FRAME_TIMES)
-#define VS_TUN_HELLO_EXT_ALL		VS_TUN_HELLO_EXT_FRAME_TIMES
+#define VS_TUN_HELLO_EXT_SOURCE_DIRECT	(1u << VS_TUN_EXT_SOURCE_DIRECT)
+#define VS_TUN_HELLO_EXT_ALL		(VS_TUN_HELLO_EXT_FRAME_TIMES | \
+					 VS_TUN_HELLO_EXT_SOURCE_DIRECT)
 
 /**
  * struct vs_tun_msg - one decoded (or to-be-encoded) message
@@ -137,6 +140,11 @@ struct vs_tun_msg {
 			uint8_t mac[VS_TUN_ETH_ALEN];
 			char name[VS_TUN_VM_NAME_MAX + 1];
 		} expect;
+		struct {
+			uint32_t stream_id;
+			uint8_t af;		/* enum vs_tun_src_af */
+			uint8_t addr[16];
+		} source_direct;
 		/* PING, PONG */
 		struct {
 			uint64_t token;
@@ -195,6 +203,15 @@ bool vs_tun_node_name_valid(const char *name);
  * Return: true if 1..VS_TUN_VM_NAME_MAX characters of [A-Za-z0-9_-]
  */
 bool vs_tun_vm_name_valid(const char *name);
+
+/**
+ * vs_tun_source_addr_ok() - check a SOURCE_DIRECT address
+ * @af:		enum vs_tun_src_af, or any received value
+ * @addr:	16 bytes
+ *
+ * Return: true if @af is known and, for IPv4, bytes 4..15 are zero
+ */
+bool vs_tun_source_addr_ok(uint8_t af, const uint8_t addr[16]);
 
 /* ---- Encoding ---------------------------------------------------------- */
 
@@ -281,6 +298,19 @@ size_t vs_tun_encode_frame_times(GByteArray *out, uint32_t stream_id, uint64_t s
 size_t vs_tun_encode_ack(GByteArray *out, uint32_t stream_id, uint64_t seq);
 size_t vs_tun_encode_resumed(GByteArray *out, uint32_t stream_id);
 size_t vs_tun_encode_live_seen(GByteArray *out, uint32_t stream_id);
+
+/**
+ * vs_tun_encode_source_direct() - append a SOURCE_DIRECT (only to a peer
+ * whose HELLO offered VS_TUN_HELLO_EXT_SOURCE_DIRECT)
+ * @out:	buffer
+ * @stream_id:	the stream (not 0)
+ * @af:		enum vs_tun_src_af
+ * @addr:	16 bytes; an IPv4 address in the first 4, the rest zero
+ *
+ * Return: bytes appended, 0 if a field is invalid (nothing appended)
+ */
+size_t vs_tun_encode_source_direct(GByteArray *out, uint32_t stream_id, uint8_t af,
+				   const uint8_t addr[16]);
 size_t vs_tun_encode_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq_before_barrier);
 size_t vs_tun_encode_abort(GByteArray *out, uint32_t stream_id);
 size_t vs_tun_encode_end(GByteArray *out, uint32_t stream_id, uint64_t last_seq);

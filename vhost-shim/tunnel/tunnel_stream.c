@@ -363,6 +363,25 @@ void vs_tun_in_send_live_seen(struct vs_tun_in *in)
 	tun_in_send(in, VS_TUN_MSG_LIVE_SEEN);
 }
 
+bool vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af, const uint8_t addr[16])
+{
+	struct tun_conn *c = in->conn;
+
+	/* an older peer never gets it: it did not offer the extension */
+	if (in->opening || !tun_conn_ready(c) ||
+	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT))
+		return false;
+	if (!vs_tun_encode_source_direct(c->out, in->stream_id, af, addr))
+		return false;
+	tun_conn_flush(c);
+	return true;
+}
+
+void vs_tun_set_source_direct(struct vs_tun *t, bool on)
+{
+	t->no_source_direct = !on;
+}
+
 void tun_in_free(gpointer data)
 {
 	struct vs_tun_in *in = data;
@@ -395,6 +414,8 @@ static uint32_t tun_msg_stream_id(const struct vs_tun_msg *m)
 	case VS_TUN_MSG_BARRIER:
 	case VS_TUN_MSG_END:
 		return m->u.stream_seq.stream_id;
+	case VS_TUN_MSG_SOURCE_DIRECT:
+		return m->u.source_direct.stream_id;
 	default:
 		return m->u.stream.stream_id;	/* RESUMED, LIVE_SEEN, ABORT */
 	}
@@ -481,6 +502,11 @@ void tun_stream_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_LIVE_SEEN:
 		t->ops->out_event(t->opaque, s, s->vm_name, VS_TUN_OUT_LIVE_SEEN,
 				  VS_TUN_REJECT_NONE);
+		break;
+	case VS_TUN_MSG_SOURCE_DIRECT:
+		if (t->ops->source_direct)
+			t->ops->source_direct(t->opaque, s, s->vm_name, m->u.source_direct.af,
+					      m->u.source_direct.addr);
 		break;
 	default:
 		break;		/* tunnel.c sends no other type here */

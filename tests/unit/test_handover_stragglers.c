@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_handover_stragglers.c - the source's per-source straggler switch
+ * (handover_stragglers.c) on a real port
+ *
+ * Theory of operation: the real handover and dataplane rings on EAL
+ * without hugepages or devices (as test_handover.c), a port with the
+ * default flow-policy rules (trigger direct, time-out = the port's
+ * linger-ms, linger 0 after the switch), and stragglers handed to
+ * ho_straggler_admit() as the pump hands them.  Checked: a source the
+ * destination reports as direct stops at once while another goes on; a
+ * source stops at its time-out without a report; nothing is decided
+ * outside forwarding; a report on another stream than the port's is
+ * ignored; every refused straggler is counted (straggler-stopped).  And
+ * the destination's lcore half (dp_direct.h): which frames note a source.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+#include "dp_direct.h"
+#include "dp_flow.h"
+#include "flow_frames.h"
+#include "handover.h"
+#include "handover_priv.h"
+#include "port_registry.h"
+#include "vm.h"
+#include "vhost-shim/tunnel_wire.h"
+
+#define T_POOL_SIZE	1023
+#define T_NAME		"vm1"
+
+static struct rte_mempool *t_pool;
+
+static struct vs_vm *t_port(unsigned int linger_ms)
+{
+	g_autoptr(GError) err = NULL;
+	struct vs_flow_table *t;
+	struct vs_vm *vm;
+
+	vm = g_new0(struct vs_vm, 1);
+	vm->cfg = g_new0(struct vs_port_cfg, 1);
+	vm->cfg->name = g_strdup(T_NAME);
+	vm->cfg->socket_path = g_strdup("/nonexistent/vm1.sock");
+	memcpy(vm->cfg->mac, ff_vm_mac, 6);
+	vm->cfg->queues = 1;
+	vs_buf_policy_init(&vm->cfg->policy);
+	vm->cfg->policy.linger_ms = linger_ms;
+	vm->pool = t_pool;
+	vm->vid = -1;
+	g_assert_true(vs_ho_attach(vm, &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_port_registry_reserve(vm->cfg, &vm->slot, &err));
+	vs_port_registry_insert(vm);
+	t = vs_dp_flow_compile(vm, NULL, &vm->policy, &err);
+	g_assert_no_error(err);
+	vs_dp_flow_install(vm, t);
+	return vm;
+}
+
+static void t_port_free(struct vs_vm *vm)
+{
+	vs_port_registry_remove(vm);
+	vs_dp_flow_detach(vm);
+	vs_ho_detach(vm);
+	g_free(vm->cfg->name);
+	g_free(vm->cfg->socket_path);
+	g_free(vm->cfg);
+	g_free(vm);
+}
+
+/* A UDP straggler from @src to the VM */
+static bool t_straggler(struct vs_vm *vm, const char *src)
+{
+	uint8_t f[128];
+	struct ff_spec s = { .src = src, .dst = "10.77.0.50", .proto = 17, .sport = 4000,
+			     .dport = 5000, .pad_to = 60 };
+	size_t n = ff_build(f, &s);
+
+	return ho_straggler_admit(vm, f, (uint32_t)n, -1);
+}
+
+static void t_report(struct vs_vm *vm, const char *src)
+{
+	uint8_t a[16];
+
+	ff_addr(src, a);
+	ho_stragglers_report_direct(vm, VS_FLOW_AF_INET, a);
+	/* a report's time is rounded up to the next millisecond, a frame's
+	 * down (in the frames' favour): the stragglers below come later */
+	g_usleep(2 * 1000);
+}
+
+static uint64_t t_stopped(const struct vs_vm *vm)
+{
+	return vm->stats.ctl_drops[VS_DROP_STRAGGLER_STOPPED];
+}
+
+/* Two sources: the one reported stops at once, the other goes on */
+static void test_direct_report_stops_one_source(void)
+{
+	struct vs_vm *vm = t_port(60000);
+
+	ho_stragglers_begin(vm);
+	g_assert_cmpuint(vm->ho->linger_timer, !=, 0);	/* the outer bound */
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	g_assert_true(t_straggler(vm, "10.77.0.12"));
+	t_report(vm, "10.77.0.11");
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	g_assert_true(t_straggler(vm, "10.77.0.12"));
+	g_assert_cmpuint(t_stopped(vm), ==, 2);
+	/* one report switches the source under each rule that can have it
+	 * (the three default rules): counted per (source, rule) */
+	g_assert_cmpuint(vm->stats.sources_switched, ==, 3);
+	g_assert_cmpuint(vm->stats.sources_timed_out, ==, 0);
+	t_report(vm, "10.77.0.12");
+	g_assert_false(t_straggler(vm, "10.77.0.12"));
+	g_assert_cmpuint(t_stopped(vm), ==, 3);
+	g_assert_cmpuint(vm->stats.sources_switched, ==, 6);
+	t_port_free(vm);
+}
+
+/* The report reaches the port through the tunnel's callback, and only for
+ * the port's own stream */
+static void test_report_through_callback(void)
+{
+	static const uint8_t a[16] = { 10, 77, 0, 11 };
+	struct vs_vm *vm = t_port(60000);
+
+	ho_stragglers_begin(vm);
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	/* another stream's (a migration before): ignored */
+	vs_ho_tun_source_direct(NULL, (struct vs_tun_stream *)vm, T_NAME, VS_TUN_SRC_AF_INET, a);
+	g_assert_cmpuint(vm->stats.direct_reports_received, ==, 0);
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	/* a port of another name: nothing */
+	vs_ho_tun_source_direct(NULL, vm->ho->out, "vm9", VS_TUN_SRC_AF_INET, a);
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	vs_ho_tun_source_direct(NULL, vm->ho->out, T_NAME, VS_TUN_SRC_AF_INET, a);
+	g_assert_cmpuint(vm->stats.direct_reports_received, ==, 1);
+	g_usleep(2 * 1000);
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	t_port_free(vm);
+}
+
+/* No report: a source stops at its time-out (the port's linger-ms) */
+static void test_timeout_stops_source(void)
+{
+	struct vs_vm *vm = t_port(40);
+
+	ho_stragglers_begin(vm);
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	g_usleep(60 * 1000);
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	g_assert_false(t_straggler(vm, "10.77.0.12"));	/* unseen so far: the same */
+	g_assert_cmpuint(t_stopped(vm), ==, 2);
+	g_assert_cmpuint(vm->stats.sources_timed_out, ==, 2);
+	g_assert_cmpuint(vm->stats.sources_switched, ==, 0);
+	t_port_free(vm);
+}
+
+/* A straggler that waited in held since before its source was reported
+ * is still tunnelled; one that arrived after the report is not */
+static void test_queued_before_report(void)
+{
+	uint8_t f[128];
+	struct ff_spec s = { .src = "10.77.0.11", .dst = "10.77.0.50", .proto = 17,
+			     .sport = 4000, .dport = 5000, .pad_to = 60 };
+	uint32_t n = (uint32_t)ff_build(f, &s);
+	struct vs_vm *vm = t_port(60000);
+
+	ho_stragglers_begin(vm);
+	g_usleep(30 * 1000);
+	t_report(vm, "10.77.0.11");
+	g_assert_true(ho_straggler_admit(vm, f, n, 20 * 1000));	/* arrived 20 ms ago */
+	g_assert_false(ho_straggler_admit(vm, f, n, 0));
+	g_assert_false(ho_straggler_admit(vm, f, n, -1));
+	g_assert_cmpuint(t_stopped(vm), ==, 2);
+	t_port_free(vm);
+}
+
+/* An mbuf holding a UDP frame from @src to @dst_mac */
+static struct rte_mbuf *t_mbuf(const char *src, const uint8_t dst_mac[6])
+{
+	struct ff_spec s = { .src = src, .dst = "10.77.0.50", .proto = 17, .sport = 4000,
+			     .dport = 5000, .pad_to = 60 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	uint8_t f[128];
+	size_t n = ff_build(f, &s);
+
+	g_assert_nonnull(m);
+	memcpy(f, dst_mac, 6);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+	return m;
+}
+
+/* The lcore notes @src's frame; how many notes the main loop can take */
+static unsigned int t_note(struct vs_vm *vm, const char *src, const uint8_t dst_mac[6])
+{
+	struct rte_mbuf *m = t_mbuf(src, dst_mac);
+	struct vs_dp_direct_note note;
+	unsigned int n = 0;
+
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	rte_pktmbuf_free(m);
+	while (vs_dp_direct_take(vm, &note)) {
+		uint8_t want[16];
+
+		ff_addr(src, want);
+		g_assert_cmpuint(note.af, ==, VS_FLOW_AF_INET);
+		g_assert_cmpmem(note.addr, 16, want, 16);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Destination: while the window is open, each source whose unicast frames
+ * to the VM arrive is noted once; broadcast proves nothing; nothing is
+ * noted outside the window; a new window (the next migration) notes every
+ * source again
+ */
+static void test_destination_notes(void)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct vs_vm *vm = t_port(60000);
+
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 0);	/* closed */
+	vs_dp_dedup_open(vm);
+	g_assert_true(vs_dp_direct_window(vm));
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", bcast), ==, 0);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 1);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 0);	/* once */
+	g_assert_cmpuint(t_note(vm, "10.77.0.32", ff_vm_mac), ==, 1);
+	vs_dp_dedup_close(vm);
+	g_assert_false(vs_dp_direct_window(vm));
+	g_assert_cmpuint(t_note(vm, "10.77.0.33", ff_vm_mac), ==, 0);
+	vs_dp_dedup_open(vm);
+	g_assert_cmpuint(t_note(vm, "10.77.0.31", ff_vm_mac), ==, 1);	/* a new window */
+	vs_dp_dedup_close(vm);
+	t_port_free(vm);
+}
+
+/* A full queue: the source is noted again on a later frame, not lost */
+static void test_destination_queue_full(void)
+{
+	struct vs_dp_direct_note note;
+	struct vs_vm *vm = t_port(60000);
+	char addr[32];
+	unsigned int i;
+
+	vs_dp_dedup_open(vm);
+	for (i = 0; i <= VS_DP_DIRECT_QUEUE; i++) {
+		struct rte_mbuf *m;
+
+		g_snprintf(addr, sizeof(addr), "10.1.%u.%u", i / 250, i % 250 + 1);
+		m = t_mbuf(addr, ff_vm_mac);
+		dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+		rte_pktmbuf_free(m);
+	}
+	/* the last one found the queue full: not noted */
+	for (i = 0; vs_dp_direct_take(vm, &note); i++)
+		;
+	g_assert_cmpuint(i, ==, VS_DP_DIRECT_QUEUE);
+	g_assert_cmpuint(t_note(vm, addr, ff_vm_mac), ==, 1);
+	vs_dp_dedup_close(vm);
+	t_port_free(vm);
+}
+
+/* Outside forwarding nothing is decided; a new forwarding starts afresh */
+static void test_only_while_forwarding(void)
+{
+	struct vs_vm *vm = t_port(60000);
+
+	t_report(vm, "10.77.0.11");
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	ho_stragglers_begin(vm);
+	t_report(vm, "10.77.0.11");
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	ho_stragglers_end(vm);
+	g_assert_cmpuint(vm->ho->linger_timer, ==, 0);
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	ho_stragglers_begin(vm);	/* the next migration: every source anew */
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	g_assert_cmpuint(t_stopped(vm), ==, 1);
+	t_port_free(vm);
+}
+
+int main(int argc, char **argv)
+{
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			     "--file-prefix", "vs-unit-ho-stragglers",
+			     "-l", "0", NULL };
+	char rundir[PATH_MAX];
+	int ret;
+
+	g_test_init(&argc, &argv, NULL);
+	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
+		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+		return 1;
+	}
+	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	g_assert_nonnull(t_pool);
+	g_test_add_func("/handover/stragglers/direct-report-stops-one-source",
+			test_direct_report_stops_one_source);
+	g_test_add_func("/handover/stragglers/report-through-callback",
+			test_report_through_callback);
+	g_test_add_func("/handover/stragglers/timeout", test_timeout_stops_source);
+	g_test_add_func("/handover/stragglers/queued-before-report", test_queued_before_report);
+	g_test_add_func("/handover/stragglers/only-while-forwarding", test_only_while_forwarding);
+	g_test_add_func("/handover/stragglers/destination-notes", test_destination_notes);
+	g_test_add_func("/handover/stragglers/destination-queue-full", test_destination_queue_full);
+	ret = g_test_run();
+	rte_mempool_free(t_pool);
+	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
+	rte_eal_cleanup();
+	rmdir(rundir);
+	return ret;
+}

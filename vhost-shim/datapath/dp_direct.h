@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_direct.h - destination: which sources reach the VM directly
+ *
+ * Theory of operation: after a VM resumed here, its peers' frames still
+ * reach the old host for a while ("stragglers", tunnelled to us) until
+ * the network learns the VM's new place.  The old host stops tunnelling
+ * a source's stragglers once we tell it that source's frames arrive here
+ * directly (SOURCE_DIRECT, docs/migration.md; the default trigger of
+ * flow_src.h).  This module is how we notice.
+ *
+ * While the duplicate filter's window is open (hs.dedup_active: from the
+ * resume until the source ends its stream, linger-ms + hold-ms at most,
+ * i.e. while stragglers may come) the lcore looks at each frame the
+ * uplink brings: a unicast frame to the VM's MAC with a well-formed IP
+ * header is evidence that its source reaches us directly.  Broadcast and
+ * multicast are not (a switch sends them to both hosts).  The lcore
+ * notes each source once per window (vs_flow_src_note_direct() on a table
+ * it owns, forgotten when a new window opens: hs.dedup_epoch) and hands
+ * new ones to the main loop through a single-producer single-consumer
+ * queue: the lcore writes an entry, then publishes @head (release); the
+ * main loop reads entries below @head (acquire), then publishes @tail.
+ * When the queue is full the lcore does not note the source, so one of
+ * its next frames notes it again: nothing is lost, only later.
+ *
+ * The main loop (the handover's pump) takes the notes with
+ * vs_dp_direct_take() and sends them to the source shim.
+ */
+#ifndef VS_DP_DIRECT_H
+#define VS_DP_DIRECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow_src.h"
+
+struct vs_vm;
+struct rte_mbuf;
+
+/* Security consideration: per port, sources noted per window and queued */
+#define VS_DP_DIRECT_SLOTS	1024
+#define VS_DP_DIRECT_QUEUE	256	/* a power of two */
+
+/**
+ * struct vs_dp_direct_note - a source that reaches the VM directly
+ * @af:		VS_FLOW_AF_INET or VS_FLOW_AF_INET6
+ * @addr:	its address (IPv4 in the first 4 bytes, the rest zero)
+ */
+struct vs_dp_direct_note {
+	uint8_t af;
+	uint8_t addr[16];
+};
+
+/**
+ * struct vs_dp_direct - a port's notes (vm->dp.direct)
+ * @epoch:	lcore: the hs.dedup_epoch its table belongs to
+ * @notes:	lcore: the sources noted in this window
+ * @slots:	@notes' entries
+ * @head:	lcore writes (release), main loop reads (acquire)
+ * @tail:	main loop writes (release), lcore reads (acquire)
+ * @q:		the queue: entries @tail..@head-1 (mod VS_DP_DIRECT_QUEUE)
+ */
+struct vs_dp_direct {
+	uint32_t epoch;
+	struct vs_flow_src notes;
+	struct vs_flow_src_entry slots[VS_DP_DIRECT_SLOTS];
+	uint32_t head;
+	uint32_t tail;
+	struct vs_dp_direct_note q[VS_DP_DIRECT_QUEUE];
+};
+
+/**
+ * vs_dp_direct_new() - a port's empty notes (main loop, port creation)
+ *
+ * Return: the notes, to free with g_free()
+ */
+struct vs_dp_direct *vs_dp_direct_new(void);
+
+/**
+ * dp_direct_note() - lcore: note the sources of @pkts, frames the uplink
+ * brought, while the window is open
+ * @vm:		port
+ * @pkts:	frames
+ * @n:		how many
+ * @tsc:	now
+ */
+void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc);
+
+/**
+ * vs_dp_direct_take() - main loop: the oldest source noted and not taken
+ * @vm:		port
+ * @out:	the note
+ *
+ * Return: false if there is none
+ */
+bool vs_dp_direct_take(struct vs_vm *vm, struct vs_dp_direct_note *out);
+
+/**
+ * vs_dp_direct_window() - main loop: is the window open (the lcore notes)
+ * @vm:		port
+ *
+ * Return: true while it is
+ */
+bool vs_dp_direct_window(const struct vs_vm *vm);
+
+#endif /* VS_DP_DIRECT_H */
