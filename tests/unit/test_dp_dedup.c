@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -145,7 +146,7 @@ static struct rte_mbuf *t_frame(uint32_t seq, uint16_t len)
 	p[22] = 64;
 	p[23] = 17;			/* UDP */
 	memcpy(p + 42, &seq, sizeof(seq));
-	*vs_dp_arrival(m) = 0;		/* uplink_rx stamps its own */
+	vs_dp_arrival_stamp(m, 0, 0);	/* uplink_rx stamps its own */
 	return m;
 }
 
@@ -404,6 +405,167 @@ static void test_dedup_times(void)
 	t_port_free(vm);
 }
 
+/*
+ * A stalled lcore: frames that reached the uplink during a stall are
+ * received in one burst after it and stamped with that poll's time, late
+ * by up to the stall.  Their arrival is an interval back to the previous
+ * poll, so a flood copy whose tunnelled twin reached the source early in
+ * the stall is still recognised; the interval is at most
+ * VS_DP_ARRIVAL_SLACK_MAX_MS long, so a stall longer than that does not
+ * widen the window further.
+ */
+static void test_dedup_stall(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_clock_fake();
+	vs_dp_dedup_open(vm);
+	t_poll(vm, 1);			/* the last poll before the stall */
+
+	/* 200 ms stall; the frame reached both hosts 10 ms into it: the
+	 * tunnelled copy says so (190 ms old), the direct one is stamped at
+	 * the end of the stall, 190 ms late: one delivered */
+	t_clock_advance_us(200000);
+	t_inject_aged(vm, 1, 190000);
+	t_uplink_queue(1, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+
+	/* no stall (polled 1 ms before): a repeat 100 ms apart is not a copy */
+	t_idle(vm, 100000);
+	t_inject_aged(vm, 2, 100000);
+	t_clock_advance_us(1000);
+	t_uplink_queue(2, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 3);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+
+	/* a 3 s stall: the direct frame's interval is the last second of it
+	 * only; the tunnelled one reached the source 10 ms into the stall */
+	t_idle(vm, 1000);
+	t_clock_advance_us(3000000);
+	t_inject_aged(vm, 3, 2990000);
+	t_uplink_queue(3, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 5);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+	/* ...and one within that second is a copy again */
+	t_poll(vm, 1);
+	t_clock_advance_us(3000000);
+	t_inject_aged(vm, 4, 990000);
+	t_uplink_queue(4, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 6);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
+
+	t_check_accounting(vm, 4);
+	t_port_free(vm);
+}
+
+/*
+ * An entry of unknown time matches a frame of any time, but a known time
+ * within the window is a better match: a direct frame cancels the
+ * tunnelled entry that reached the network with it, not an untimed one
+ * that happens to be closer in the bucket; the untimed one is left for a
+ * later copy.
+ */
+static void test_dedup_unknown_time(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_clock_fake();
+	vs_dp_dedup_open(vm);
+	t_inject_aged(vm, 1, 2000);	/* known: 2 ms ago */
+	t_inject_aged(vm, 1, -1);	/* unknown (newest in the bucket) */
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, 2);
+
+	t_uplink_queue(1, 1);		/* the flood copy of the timed one */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+	/* 100 ms later: outside the timed one's window (it is gone anyway),
+	 * the untimed entry still matches it */
+	t_idle(vm, 100000);
+	t_uplink_queue(1, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
+	g_assert_cmpuint(t.got->len, ==, 2);
+
+	/* the other way: a tunnelled frame without a time takes the newest
+	 * direct entry, a timed one the closest timed entry */
+	t_uplink_queue(2, 1);
+	t_poll(vm, 1);
+	t_idle(vm, 100000);
+	t_uplink_queue(2, 1);
+	t_poll(vm, 1);
+	t_inject_aged(vm, 2, 100000);	/* the first one's copy */
+	t_poll(vm, 1);
+	t_inject_aged(vm, 2, 100000);	/* no timed entry that old left */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
+	t_inject_aged(vm, 2, -1);	/* untimed: takes the other */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 4);
+	g_assert_cmpuint(t.got->len, ==, 5);
+
+	t_check_accounting(vm, 5);
+	t_port_free(vm);
+}
+
+/*
+ * Ages and TSC cycles convert without overflow: a hostile peer's age (any
+ * int64) is unknown beyond VS_DP_ARRIVAL_AGE_MAX_US, exact up to it; a
+ * frame held longer than that has an unknown age, not a wrapped one.
+ */
+static void test_arrival_age_limits(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint64_t hz = rte_get_tsc_hz();
+	struct rte_mbuf *m = t_frame(1, 64);
+
+	t_clock_fake();
+	t.now = 10 * 3600 * hz + 12345;		/* 10 h after the TSC's start */
+
+	vs_dp_arrival_set_age(m, INT64_MAX);
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, 0);
+	vs_dp_arrival_set_age(m, VS_DP_ARRIVAL_AGE_MAX_US + 1);
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, 0);
+	vs_dp_arrival_set_age(m, (int64_t)UINT32_MAX * 4000);	/* no wrap either */
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, 0);
+	vs_dp_arrival_set_age(m, VS_DP_ARRIVAL_AGE_MAX_US);
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, t.now - 3600 * hz);
+	g_assert_cmpuint(*vs_dp_arrival_slack(m), ==, 0);
+	vs_dp_arrival_set_age(m, 2000000);
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, t.now - 2 * hz);
+	g_assert_cmpint(vs_dp_arrival_age_us(m), ==, 2000000);
+	vs_dp_arrival_set_age(m, -1);
+	g_assert_cmpuint(*vs_dp_arrival(m), ==, 0);
+	g_assert_cmpint(vs_dp_arrival_age_us(m), ==, -1);
+
+	/* ages from the TSC: 30 min exact; 3 h (whose µs product wraps a
+	 * uint64 at any TSC rate over 1.7 GHz) unknown */
+	vs_dp_arrival_stamp(m, t.now - 1800 * hz, 0);
+	g_assert_cmpint(vs_dp_arrival_age_us(m), ==, 1800LL * 1000 * 1000);
+	vs_dp_arrival_stamp(m, t.now - 3 * 3600 * hz, 0);
+	g_assert_cmpint(vs_dp_arrival_age_us(m), ==, -1);
+	vs_dp_arrival_stamp(m, 1, 0);
+	g_assert_cmpint(vs_dp_arrival_age_us(m), ==, -1);
+	rte_pktmbuf_free(m);
+
+	/* end to end: a frame of a hostile age is untimed, not wrapped into
+	 * some time that happens to match or miss */
+	vs_dp_dedup_open(vm);
+	t_inject_aged(vm, 9, INT64_MAX);
+	t_poll(vm, 1);
+	t_idle(vm, 500000);
+	t_uplink_queue(9, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+	t_check_accounting(vm, 1);
+	t_port_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -424,6 +586,9 @@ int main(int argc, char **argv)
 
 	g_test_add_func("/dp-dedup/origins", test_dedup_origins);
 	g_test_add_func("/dp-dedup/times", test_dedup_times);
+	g_test_add_func("/dp-dedup/stall", test_dedup_stall);
+	g_test_add_func("/dp-dedup/unknown-time", test_dedup_unknown_time);
+	g_test_add_func("/dp-dedup/age-limits", test_arrival_age_limits);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */
