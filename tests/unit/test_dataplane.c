@@ -172,15 +172,6 @@ static struct rte_mbuf *t_frame(uint32_t seq, uint16_t len)
 	return m;
 }
 
-/* Tunnel a frame that reached the source @age_us ago (< 0: no time) */
-static void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us)
-{
-	struct rte_mbuf *m = t_frame(seq, 64);
-
-	vs_dp_arrival_set_age(m, age_us);
-	g_assert_cmpint(vs_dp_inject_put(vm, m), ==, 0);
-}
-
 static void t_uplink_queue(uint32_t first, uint32_t n)
 {
 	uint32_t i;
@@ -959,159 +950,6 @@ static void test_multiqueue_fewer_enabled(void)
 	t_port_free(vm);
 }
 
-/*
- * The duplicate filter: a tunnelled frame and the same frame received
- * directly are one frame; byte-identical repeats of one origin are not
- * copies; an entry that matched is forgotten.
- */
-static void test_dedup_origins(void)
-{
-	struct vs_vm *vm = t_port_new();
-	int i;
-
-	vs_dp_dedup_open(vm);
-	/* the same frame twice from the tunnel, then twice directly */
-	t_inject(vm, 7, 1);
-	t_inject(vm, 7, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 2);
-	t_uplink_queue(7, 1);
-	t_uplink_queue(7, 1);
-	t_uplink_queue(7, 1);			/* a third: a legitimate repeat */
-	t_poll(vm, 1);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
-	g_assert_cmpuint(t.got->len, ==, 3);
-
-	/* direct first, the tunnelled copy later */
-	t_uplink_queue(8, 1);
-	t_poll(vm, 1);
-	t_inject(vm, 8, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-
-	/* 20 identical frames of one origin: all delivered */
-	for (i = 0; i < 20; i++) {
-		t_uplink_queue(9, 1);
-		t_poll(vm, 1);
-	}
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-	g_assert_cmpuint(t.got->len, ==, 24);
-
-	/* a new window forgets the old one; a closed one filters nothing */
-	vs_dp_dedup_open(vm);
-	t_inject(vm, 9, 1);
-	t_poll(vm, 1);
-	vs_dp_dedup_close(vm);
-	t_uplink_queue(10, 1);
-	t_inject(vm, 10, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-	g_assert_cmpuint(t.got->len, ==, 27);
-	t_check_accounting(vm, 5);
-	t_port_free(vm);
-}
-
-/*
- * The duplicate filter compares arrival times: a byte-identical repeat that
- * reached the source in the blackout and this host directly 100 ms later is
- * a second transmission, not a copy; a flood copy (both hosts at once) is,
- * even when the tunnel delivers it late; a frame without an arrival time (a
- * peer without the frame-times extension) is compared regardless of time.
- */
-static void test_dedup_times(void)
-{
-	struct vs_vm *vm = t_port_new();
-
-	g_assert_cmpuint(vm->policy.dedup_window_ms, ==, VS_DEFAULT_DEDUP_WINDOW_MS);
-	t_clock_fake();
-	vs_dp_dedup_open(vm);
-
-	/* a repeat: tunnelled (arrived just now at the source), then the next
-	 * transmission directly 100 ms later: both delivered */
-	t_inject_aged(vm, 1, 0);
-	t_poll(vm, 1);
-	t_clock_advance_us(100000);
-	t_uplink_queue(1, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 2);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
-
-	/* the same, direct first: the tunnelled one arrived 100 ms after it */
-	t_uplink_queue(2, 1);
-	t_poll(vm, 1);
-	t_clock_advance_us(100000);
-	t_inject_aged(vm, 2, 0);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 4);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
-
-	/* a flood copy: both hosts at once: one delivered */
-	t_inject_aged(vm, 3, 0);
-	t_uplink_queue(3, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 5);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
-
-	/* a delayed tunnel copy: the direct one now, the tunnelled one 400 ms
-	 * later but 400 ms old (it waited in the source's blackout buffer and a
-	 * slow tunnel): 30 ms apart at the network, within the window */
-	t_uplink_queue(4, 1);
-	t_poll(vm, 1);
-	t_clock_advance_us(400000);
-	t_inject_aged(vm, 4, 370000);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 6);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
-
-	/* just outside the window (51 ms apart): both */
-	t_uplink_queue(5, 1);
-	t_poll(vm, 1);
-	t_clock_advance_us(51000);
-	t_inject_aged(vm, 5, 0);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 8);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 2);
-
-	/* the closest entry in time is the one a copy cancels: three repeats
-	 * tunnelled 100 ms apart, then the flood copy of the middle one */
-	t_inject_aged(vm, 6, 200000);
-	t_inject_aged(vm, 6, 100000);
-	t_inject_aged(vm, 6, 0);
-	t_poll(vm, 1);
-	t_clock_advance_us(1000);
-	t_uplink_queue(6, 1);		/* 101 ms after the middle one's arrival: */
-	t_poll(vm, 1);			/* 1 ms after the newest's: its copy */
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-	t_clock_advance_us(100000);
-	t_uplink_queue(6, 1);		/* a new transmission 100 ms later */
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 12);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 3);
-
-	/* no arrival time (a peer without the extension): compared regardless
-	 * of time, as before the times existed */
-	t_inject_aged(vm, 7, -1);
-	t_poll(vm, 1);
-	t_clock_advance_us(100000);
-	t_uplink_queue(7, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 13);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 4);
-
-	/* dedup-window-ms 0: regardless of time */
-	vm->policy.dedup_window_ms = 0;
-	t_inject_aged(vm, 8, 0);
-	t_poll(vm, 1);
-	t_clock_advance_us(500000);
-	t_uplink_queue(8, 1);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 14);
-	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 5);
-
-	t_check_accounting(vm, 10);
-	t_port_free(vm);
-}
-
 /* What the uplink dropped before the shim saw it is a shim counter too */
 static void test_uplink_drops(void)
 {
@@ -1477,8 +1315,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
 	g_test_add_func("/dataplane/multiqueue/fewer-enabled", test_multiqueue_fewer_enabled);
-	g_test_add_func("/dataplane/dedup/origins", test_dedup_origins);
-	g_test_add_func("/dataplane/dedup/times", test_dedup_times);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/pace", test_pace);
 	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);

@@ -395,6 +395,158 @@ static void test_frame_times_unnegotiated(void)
 	drain_loop();
 }
 
+/* FRAME_TIMES of frame @seq on stream @id: sent at @sent_us, @age_us old */
+static void send_frame_times(struct fake_peer *fp, uint32_t id, uint64_t seq, uint64_t sent_us,
+			     uint32_t age_us)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME_TIMES };
+	uint8_t buf[FRAME_LEN];
+
+	frame_fill(buf, seq);
+	m.u.frame.stream_id = id;
+	m.u.frame.seq = seq;
+	m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
+	m.u.frame.data = buf;
+	m.u.frame.len = FRAME_LEN;
+	m.u.frame.age_us = age_us;
+	m.u.frame.sent_us = sent_us;
+	fp_send(fp, &m);
+}
+
+/* A source that offers frame-times, with stream @id open for VM_NAME */
+static void fake_timed_source(struct fake_peer *f, struct side *b, uint32_t id,
+			      uint64_t want_next)
+{
+	struct vs_tun_msg m;
+
+	fp_connect_ext(f, "hosta", vs_tun_listen_port(b->t), VS_TUN_HELLO_EXT_FRAME_TIMES);
+	send_open(f, id, want_next);
+	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+}
+
+/* Wait until @b got @n new frames */
+static void wait_frames(struct side *b, guint n)
+{
+	g_assert_true(run_until(got_frames, &(struct want_frames){ b, n }, DEADLINE_MS));
+}
+
+/*
+ * The clocks' offset belongs to the connection, not to a stream: a stream
+ * whose first frame waited behind another stream's backlog (here: written
+ * 300 ms before it was sent, as a queued frame looks) gets the offset that
+ * an earlier stream's fast frame measured, so its frame is placed 300 ms
+ * back, where it reached the source's network, not at its receipt.
+ */
+static void test_frame_times_shared_clock(void)
+{
+	const int64_t skew = 1000LL * 1000 * 1000;	/* the source's clock: 1000 s ahead */
+	int64_t before, after, sent1, got1;
+	struct vs_tun_msg m;
+	struct fake_peer f;
+	struct side b;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_timed_source(&f, &b, 1, 1);
+	sent1 = g_get_monotonic_time();
+	send_frame_times(&f, 1, 1, (uint64_t)(sent1 + skew), 0);	/* a fast frame */
+	wait_frames(&b, 1);
+	got1 = g_get_monotonic_time();
+	g_assert_cmpint(b.last_arrival_us, >=, sent1);
+	g_assert_cmpint(b.last_arrival_us, <=, got1);
+	send_seq(&f, VS_TUN_MSG_END, 1, 1);
+
+	/* another stream on the same connection (another VM's, or this one's
+	 * next), whose frame queued 300 ms behind a backlog on the way */
+	send_open(&f, 2, 2);
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
+	before = g_get_monotonic_time();
+	send_frame_times(&f, 2, 2, (uint64_t)(before - 300000 + skew), 0);
+	wait_frames(&b, 2);
+	after = g_get_monotonic_time();
+	/* its arrival: when it was written (before - 300 ms), late by at
+	 * most the fast frame's delay; a per-stream minimum said "now" */
+	g_assert_cmpint(b.last_arrival_us, >=, before - 300000);
+	g_assert_cmpint(b.last_arrival_us, <=, after - 300000 + (got1 - sent1));
+	g_assert_cmpuint(b.timed, ==, 2);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 0);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
+ * Times that cannot be right are not believed and are counted: the frame
+ * is delivered untimed (the duplicate filter compares it regardless of
+ * time).  An age over an hour; a frame that came more than 600 s later
+ * than the connection's fastest (a peer whose clock jumped, or lies).
+ */
+static void test_frame_times_rejected(void)
+{
+	const int64_t skew = -5000LL * 1000 * 1000;	/* 5000 s behind ours */
+	struct fake_peer f;
+	struct side b;
+	int64_t now;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_timed_source(&f, &b, 1, 1);
+	now = g_get_monotonic_time();
+	send_frame_times(&f, 1, 1, (uint64_t)(now + skew), 1000);
+	send_frame_times(&f, 1, 2, (uint64_t)(now + skew), 3601u * 1000 * 1000);
+	send_frame_times(&f, 1, 3, (uint64_t)(now + skew), UINT32_MAX);
+	send_frame_times(&f, 1, 4, (uint64_t)(now + skew - 601LL * 1000 * 1000), 0);
+	send_frame_times(&f, 1, 5, (uint64_t)(now + skew), 2000);
+	wait_frames(&b, 5);
+	check_seqs(&b, 5);
+	g_assert_cmpuint(b.timed, ==, 2);		/* 1 and 5 */
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 3);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 0);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
+ * The offset is a windowed minimum: a sample leaves the estimate once it
+ * is a whole window (VS_TUN_CLOCK_WINDOW_US) old, so clocks that drift
+ * apart are followed; a connection idle for a window starts over.
+ */
+static void test_frame_times_window(void)
+{
+	const int64_t w = VS_TUN_CLOCK_WINDOW_US, t0 = 1000LL * 1000 * 1000;
+	struct tun_clock k = { 0 };
+
+	/* sample = now - sent: 1000, then larger ones */
+	g_assert_cmpint(tun_clock_arrival(&k, t0, (uint64_t)(t0 - 1000), 0), ==, t0);
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + w / 6, (uint64_t)(t0 + w / 6 - 1500), 0), ==,
+			t0 + w / 6 - 500);
+	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
+	/* a new half-window: the old minimum still counts */
+	tun_clock_arrival(&k, t0 + w * 7 / 12, (uint64_t)(t0 + w * 7 / 12 - 1600), 0);
+	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
+	/* the next: the first half-window's minimum is gone */
+	tun_clock_arrival(&k, t0 + w * 7 / 6, (uint64_t)(t0 + w * 7 / 6 - 1700), 0);
+	g_assert_cmpint(tun_clock_offset(&k), ==, 1600);
+	/* a smaller sample is taken at once */
+	tun_clock_arrival(&k, t0 + w * 7 / 6 + 1, (uint64_t)(t0 + w * 7 / 6 + 1 - 900), 0);
+	g_assert_cmpint(tun_clock_offset(&k), ==, 900);
+	/* idle for over a window: the next sample alone */
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w, (uint64_t)(t0 + 3 * w - 5000), 7), ==,
+			t0 + 3 * w - 7);
+	g_assert_cmpint(tun_clock_offset(&k), ==, 5000);
+	/* the limits: 600 s late, an hour old, older than our clock */
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 1,
+					  (uint64_t)(t0 + 3 * w + 1 - 5000 - 600LL * 1000 * 1000), 0),
+			==, t0 + 3 * w + 1 - 600LL * 1000 * 1000);
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 2,
+					  (uint64_t)(t0 + 3 * w + 2 - 5001 - 600LL * 1000 * 1000), 0),
+			==, 0);
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 3, (uint64_t)(t0 + 3 * w + 3 - 5000),
+					  3600u * 1000 * 1000 + 1), ==, 0);
+	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 1000), ==, 1000);
+	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 2000), ==, 0);
+}
+
 /*
  * SOURCE_DIRECT from a destination whose HELLO did not offer source-direct
  * (the fake peer offers no extension): ERROR(PROTOCOL), nothing reported
@@ -532,6 +684,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/direction", test_direction);
 	g_test_add_func("/tun/rules/frame-times-unnegotiated", test_frame_times_unnegotiated);
 	g_test_add_func("/tun/rules/source-direct-unnegotiated", test_source_direct_unnegotiated);
+	g_test_add_func("/tun/rules/frame-times-shared-clock", test_frame_times_shared_clock);
+	g_test_add_func("/tun/rules/frame-times-rejected", test_frame_times_rejected);
+	g_test_add_func("/tun/rules/frame-times-window", test_frame_times_window);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
 	rc = g_test_run();

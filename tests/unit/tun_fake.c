@@ -228,7 +228,8 @@ static void fp_auth_key(struct fake_peer *fp, uint8_t key[VS_TUN_TLS_EXPORTER_LE
 	g_hmac_unref(h);
 }
 
-static void fp_handshake(struct fake_peer *fp, enum vs_tun_role role, const char *name)
+static void fp_handshake(struct fake_peer *fp, enum vs_tun_role role, const char *name,
+			 uint32_t ext)
 {
 	uint8_t nonce[VS_TUN_NONCE_LEN];
 	uint8_t key[VS_TUN_TLS_EXPORTER_LEN];
@@ -239,6 +240,7 @@ static void fp_handshake(struct fake_peer *fp, enum vs_tun_role role, const char
 	g_assert_true(vs_tun_random_nonce(nonce, NULL));
 	g_assert_cmpint(vs_tun_auth_init(&fp->auth, role, key, sizeof(key), name, nonce), ==,
 			VS_TUN_OK);
+	fp->auth.my_ext = ext;
 	vs_tun_auth_start(&fp->auth, fp->out);
 	fp_flush(fp);
 	while (fp->auth.state != VS_TUN_AUTH_AUTHENTICATED) {
@@ -307,7 +309,13 @@ int fp_connect_tls_prio(struct fake_peer *fp, guint16 port, const char *prio)
 void fp_connect(struct fake_peer *fp, const char *name, guint16 port)
 {
 	fp_connect_raw(fp, port);
-	fp_handshake(fp, VS_TUN_ROLE_INITIATOR, name);
+	fp_handshake(fp, VS_TUN_ROLE_INITIATOR, name, 0);
+}
+
+void fp_connect_ext(struct fake_peer *fp, const char *name, guint16 port, uint32_t ext)
+{
+	fp_connect_raw(fp, port);
+	fp_handshake(fp, VS_TUN_ROLE_INITIATOR, name, ext);
 }
 
 guint16 fp_listen(GSocket **listener)
@@ -341,7 +349,7 @@ void fp_accept_raw(struct fake_peer *fp, GSocket *listener)
 void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name)
 {
 	fp_accept_raw(fp, listener);
-	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name);
+	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name, 0);
 }
 
 int fp_expect_error(struct fake_peer *fp, unsigned int ms)

@@ -157,6 +157,9 @@ struct fake_peer {
 
 /* fp_connect() - dial @port as node @name: TLS, then HELLO/AUTH */
 void fp_connect(struct fake_peer *fp, const char *name, guint16 port);
+/* fp_connect_ext() - the same, offering the HELLO extensions @ext
+ * (VS_TUN_HELLO_EXT_*) */
+void fp_connect_ext(struct fake_peer *fp, const char *name, guint16 port, uint32_t ext);
 /* fp_connect_tls() - dial @port and complete TLS only (nothing sent inside) */
 void fp_connect_tls(struct fake_peer *fp, guint16 port);
 /* fp_connect_tls_prio() - dial @port and try TLS with the shared key under

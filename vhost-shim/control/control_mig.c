@@ -421,6 +421,7 @@ JsonNode *vs_ctl_cmd_query_peers(struct vs_ctl_session *s, JsonObject *args, GEr
 	json_object_set_int_member(o, "authed-refused", (gint64)ts->authed_refused);
 	json_object_set_int_member(o, "slow-readers", (gint64)ts->slow_readers);
 	json_object_set_int_member(o, "credential-reloads", (gint64)ts->reloads);
+	json_object_set_int_member(o, "frame-times-rejected", (gint64)ts->frame_times_rejected);
 	json_node_take_object(n, o);
 	return n;
 }

@@ -216,14 +216,31 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
 	return q;	/* not reached */
 }
 
-/* The frames' arrival time: the held ones' age goes on the tunnel, and the
- * duplicate filter compares it (dp_dedup.c) */
-static void dp_stamp_arrival(struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+/*
+ * The frames' arrival time: the held ones' age goes on the tunnel, and the
+ * duplicate filter compares it (dp_dedup.c).  A burst gets the TSC of the
+ * poll that received it, and a slack back to the port's previous poll:
+ * its frames reached the uplink's queue in between (a poll empties it,
+ * unless over VS_DP_BURST came), so after a stall of the lcore the stamp
+ * is late by up to the stall and the interval still holds the truth.
+ */
+static void dp_stamp_arrival(struct rte_mbuf **pkts, uint16_t n, uint64_t now, uint64_t slack)
 {
 	uint16_t i;
 
 	for (i = 0; i < n; i++)
-		*vs_dp_arrival(pkts[i]) = now;
+		vs_dp_arrival_stamp(pkts[i], now, slack);
+}
+
+/* The slack of the frames a poll at @now receives (dp_stamp_arrival()) */
+static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
+{
+	uint64_t prev = vm->dp.rx_polled_at;
+	uint64_t max = rte_get_tsc_hz() / 1000 * VS_DP_ARRIVAL_SLACK_MAX_MS;
+
+	if (!prev || now <= prev)
+		return 0;
+	return RTE_MIN(now - prev, max);
 }
 
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
@@ -256,7 +273,7 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
 	if (!dedup)	/* held frames carry their arrival time */
-		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc());
+		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
 	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
 		return;
 	for (i = sent; i < n; i++)
@@ -439,7 +456,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	unsigned int work = 0;
 	unsigned int bursts = 0;
 	unsigned int rx = 0;
-	uint64_t now;
+	uint64_t now, slack;
 	uint32_t drain;
 	bool draining;
 	uint16_t q;
@@ -457,6 +474,8 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 
 	draining = dp_drain_wanted(vm, &drain);
 	now = vs_dp_ops->tsc();
+	slack = dp_arrival_slack(vm, now);
+	vm->dp.rx_polled_at = now;
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
 		uint16_t n;
@@ -470,7 +489,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
 			if (mode != VS_DP_LIVE || dp_dedup_on(vm)) {
-				dp_stamp_arrival(pkts, n, now);
+				dp_stamp_arrival(pkts, n, now, slack);
 				dp_direct_note(vm, pkts, n, now);
 			}
 			dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_PEER);

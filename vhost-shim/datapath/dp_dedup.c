@@ -11,11 +11,14 @@
  * destination and closes it once the source's stream ended; the lcore,
  * the table's only user, wipes the table when it sees a new epoch.
  *
- * Arrival times live in an mbuf dynamic field (vs_dp_arrival()): the
- * lcore stamps the frames it receives whenever it buffers or filters; the
+ * Arrival times live in an mbuf dynamic field (struct vs_dp_arrival): the
+ * lcore stamps the frames it receives whenever it buffers or filters, with
+ * the poll's TSC and a slack back to its previous poll (dataplane.c); the
  * main loop reads a held frame's age when it streams it to the tunnel
  * (vs_dp_arrival_age_us()) and stamps a tunnelled frame with the source's
- * arrival time before it injects it (vs_dp_arrival_set_age()).
+ * arrival time before it injects it (vs_dp_arrival_set_age()).  Ages over
+ * VS_DP_ARRIVAL_AGE_MAX_US are unknown both ways, and the conversions
+ * between microseconds and TSC cycles cannot overflow.
  */
 #include <string.h>
 
@@ -33,9 +36,9 @@ int vs_dp_arrival_off = -1;
 bool vs_dp_arrival_init(void)
 {
 	static const struct rte_mbuf_dynfield desc = {
-		.name = "vhost_shim_arrival_tsc",
-		.size = sizeof(uint64_t),
-		.align = __alignof__(uint64_t),
+		.name = "vhost_shim_arrival",
+		.size = sizeof(struct vs_dp_arrival),
+		.align = __alignof__(struct vs_dp_arrival),
 	};
 
 	if (vs_dp_arrival_off < 0)	/* the same offset on every call */
@@ -43,25 +46,45 @@ bool vs_dp_arrival_init(void)
 	return vs_dp_arrival_off >= 0;
 }
 
+/*
+ * Conversions that cannot overflow: whole seconds and the rest apart, so
+ * the largest product is (10^6 - 1) * hz, or (hz - 1) * 10^6, for ages up
+ * to VS_DP_ARRIVAL_AGE_MAX_US (and TSC rates up to 10^13 Hz)
+ */
+static uint64_t dp_us_to_tsc(uint64_t us, uint64_t hz)
+{
+	return us / 1000000 * hz + us % 1000000 * hz / 1000000;
+}
+
+static uint64_t dp_tsc_to_us(uint64_t tsc, uint64_t hz)
+{
+	return tsc / hz * 1000000 + tsc % hz * 1000000 / hz;
+}
+
 int64_t vs_dp_arrival_age_us(struct rte_mbuf *m)
 {
-	uint64_t t = *vs_dp_arrival(m), now = vs_dp_ops->tsc();
+	uint64_t t = *vs_dp_arrival(m), now = vs_dp_ops->tsc(), hz = rte_get_tsc_hz(), us;
 
-	if (!t)
+	if (!t || !hz)
 		return -1;
-	return now > t ? (int64_t)((now - t) * 1000000 / rte_get_tsc_hz()) : 0;
+	if (now <= t)
+		return 0;
+	us = dp_tsc_to_us(now - t, hz);
+	return us > (uint64_t)VS_DP_ARRIVAL_AGE_MAX_US ? -1 : (int64_t)us;
 }
 
 void vs_dp_arrival_set_age(struct rte_mbuf *m, int64_t age_us)
 {
 	uint64_t now = vs_dp_ops->tsc(), ago;
 
-	if (age_us < 0) {
-		*vs_dp_arrival(m) = 0;
+	/* Security: @age_us may come from a peer (FRAME_TIMES): beyond the
+	 * maximum it is unknown, and below it the product cannot overflow */
+	if (age_us < 0 || age_us > VS_DP_ARRIVAL_AGE_MAX_US) {
+		vs_dp_arrival_stamp(m, 0, 0);
 		return;
 	}
-	ago = (uint64_t)age_us * rte_get_tsc_hz() / 1000000;
-	*vs_dp_arrival(m) = now > ago ? now - ago : 1;
+	ago = dp_us_to_tsc((uint64_t)age_us, rte_get_tsc_hz());
+	vs_dp_arrival_stamp(m, now > ago ? now - ago : 1, 0);
 }
 
 static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
@@ -84,41 +107,69 @@ static inline struct vs_dp_dedup_entry *dp_dedup_bucket(struct vs_dp_dedup *d,
 	return &d->slot[origin][((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
 }
 
-static inline uint64_t dp_tsc_dist(uint64_t a, uint64_t b)
+/*
+ * dp_arrival_gap() - how far apart two arrivals are: the gap between
+ * [@a - @a_slack, @a] and [@b - @b_slack, @b], 0 if they overlap
+ */
+static inline uint64_t dp_arrival_gap(uint64_t a, uint64_t a_slack, uint64_t b,
+				      uint64_t b_slack)
 {
-	return a > b ? a - b : b - a;
+	uint64_t a_early = a > a_slack ? a - a_slack : 0;
+	uint64_t b_early = b > b_slack ? b - b_slack : 0;
+
+	if (a < b_early)
+		return b_early - a;
+	if (b < a_early)
+		return a_early - b;
+	return 0;
 }
+
+/* How a dedup entry matches a frame: better ones first */
+enum dp_dedup_match {
+	DP_DEDUP_MATCH_TIMED,		/* both times known, within the window */
+	DP_DEDUP_MATCH_UNTIMED,		/* a time unknown: any time matches */
+	DP_DEDUP_MATCH_NONE,
+};
 
 /*
  * dp_dedup_take() - forget the entry of a bucket that is @h and closest in
- * time to @tsc, if one is within @window (0: any time; an unknown time on
- * either side matches any time); the newer ones move up
+ * time to the arrival @tsc (@slack before it), if one is within @window
+ * (0: any time); an entry with a known time within the window is preferred
+ * to one with an unknown time on either side, which matches any time (the
+ * newest such); the newer ones move up
  *
  * Return: true if one was there
  */
 static bool dp_dedup_take(struct vs_dp_dedup_entry *b, uint64_t h, uint64_t tsc,
-			  uint64_t window)
+			  uint64_t slack, uint64_t window)
 {
+	enum dp_dedup_match best_match = DP_DEDUP_MATCH_NONE;
+	uint64_t best_gap = UINT64_MAX;
 	unsigned int w, best = 4;
-	uint64_t best_dist = UINT64_MAX;
 
 	for (w = 0; w < 4; w++) {
-		uint64_t dist;
+		enum dp_dedup_match match = DP_DEDUP_MATCH_TIMED;
+		uint64_t gap = 0;
 
 		if (b[w].hash != h)
 			continue;
-		dist = (!window || !tsc || !b[w].tsc) ? 0 : dp_tsc_dist(tsc, b[w].tsc);
-		if (dist <= window && dist < best_dist) {
+		if (!tsc || !b[w].tsc)
+			match = window ? DP_DEDUP_MATCH_UNTIMED : DP_DEDUP_MATCH_TIMED;
+		else if (window)
+			gap = dp_arrival_gap(tsc, slack, b[w].tsc, b[w].slack);
+		if (gap > window)
+			continue;
+		if (match < best_match || (match == best_match && gap < best_gap)) {
 			best = w;
-			best_dist = dist;
+			best_match = match;
+			best_gap = gap;
 		}
 	}
 	if (best == 4)
 		return false;
 	for (w = best; w < 3; w++)
 		b[w] = b[w + 1];
-	b[3].hash = 0;
-	b[3].tsc = 0;
+	memset(&b[3], 0, sizeof(b[3]));
 	return true;
 }
 
@@ -137,7 +188,7 @@ void dp_dedup_forget(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 
 		/* the entry dp_dedup() just recorded: same hash, same time */
 		dp_dedup_take(dp_dedup_bucket(vm->dp.dedup, origin, h), h,
-			      *vs_dp_arrival(pkts[i]), 0);
+			      *vs_dp_arrival(pkts[i]), 0, 0);
 	}
 }
 
@@ -157,11 +208,12 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 	}
 	for (i = 0; i < n; i++) {
 		uint64_t h = dp_frame_hash(pkts[i]), tsc = *vs_dp_arrival(pkts[i]);
+		uint64_t slack = tsc ? *vs_dp_arrival_slack(pkts[i]) : 0;
 		/* 4-way buckets, oldest way replaced: a copy is recognised as long
 		 * as fewer than 4 newer frames landed in its bucket meanwhile */
 		struct vs_dp_dedup_entry *b;
 
-		if (dp_dedup_take(dp_dedup_bucket(d, other, h), h, tsc, window)) {
+		if (dp_dedup_take(dp_dedup_bucket(d, other, h), h, tsc, slack, window)) {
 			dp_drop(vm, pkts[i], VS_DROP_DUPLICATE);
 			continue;
 		}
@@ -169,6 +221,7 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 		memmove(&b[1], &b[0], 3 * sizeof(*b));
 		b[0].hash = h;
 		b[0].tsc = tsc;
+		b[0].slack = slack;
 		pkts[kept++] = pkts[i];
 	}
 	return kept;

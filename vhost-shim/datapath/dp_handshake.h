@@ -193,6 +193,8 @@ struct vs_dp_handshake {
  * @pace:	lcore only: the replay's pace (dp_buffer.c)
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
+ * @rx_polled_at: lcore only: when it last polled the uplink (the slack of
+ *		the next burst's arrival times, dp_stamp_arrival())
  * @announce_done: lcore only: announce requests served
  * @learn_forget_done: lcore only: forget requests served
  * @learn:	lcore only (but for its counts): the addresses the VM
@@ -220,6 +222,7 @@ struct vs_dp_port {
 	struct vs_dp_handshake hs;
 	struct vs_dp_pace pace;
 	uint64_t stats_at;		/* lcore: TSC of the last uplink stats read */
+	uint64_t rx_polled_at;		/* lcore: TSC of the last uplink poll */
 	uint64_t rx_nombuf, rx_missed;	/* lcore: uplink counters then */
 	struct rte_ring *held;
 	struct rte_ring *inject;
@@ -468,7 +471,8 @@ bool vs_dp_arrival_init(void);
  * vs_dp_arrival_age_us() - how long ago a frame reached this host's uplink
  * @m:		a frame taken from held
  *
- * Return: microseconds, or -1 if the frame has no arrival time
+ * Return: microseconds, or -1 if the frame has no arrival time or is older
+ * than VS_DP_ARRIVAL_AGE_MAX_US
  */
 int64_t vs_dp_arrival_age_us(struct rte_mbuf *m);
 
@@ -476,7 +480,8 @@ int64_t vs_dp_arrival_age_us(struct rte_mbuf *m);
  * vs_dp_arrival_set_age() - give a frame to inject an arrival time in the
  * lcore's clock: @age_us microseconds ago
  * @m:		frame
- * @age_us:	its age; < 0: unknown (the filter compares it regardless of time)
+ * @age_us:	its age; < 0 or over VS_DP_ARRIVAL_AGE_MAX_US (an hour): unknown
+ *		(the filter compares it regardless of time)
  */
 void vs_dp_arrival_set_age(struct rte_mbuf *m, int64_t age_us);
 

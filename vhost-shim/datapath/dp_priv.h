@@ -299,13 +299,24 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * tunnelled frame is looked up only among the direct ones and vice versa,
  * and only an entry whose arrival time is within the port's
  * dedup-window-ms of the frame's matches (the closest one); an entry that
- * matched is forgotten, so one copy cancels exactly one frame.  Arrival
- * times are TSC values in the mbuf's arrival field (vs_dp_arrival()):
- * direct frames get the poll's TSC when the uplink hands them over, a
- * tunnelled frame the source's arrival time estimated in this host's clock
- * (handover_tun.c; 0 when the source's shim sends none, and then the
- * frame is compared regardless of time, as before the times existed).  Two
- * frames of the same origin are never compared: byte-identical repeats
+ * matched is forgotten, so one copy cancels exactly one frame.
+ *
+ * Arrival times are intervals in the lcore's TSC (struct vs_dp_arrival in
+ * the mbuf): a direct frame's latest is the TSC of the poll that received
+ * it, its slack the time since the port's previous poll (capped at
+ * VS_DP_ARRIVAL_SLACK_MAX_MS), because the frame reached the uplink's
+ * queue somewhere in between: after an lcore stall a whole burst gets one
+ * stamp, late by up to the stall, and its interval still holds the truth.
+ * A tunnelled frame's time is the source's arrival time estimated in this
+ * host's clock (handover_tun.c), slack 0 (the wire has no slack: the
+ * source's own stall is not known here).  Two intervals are as far apart
+ * as the gap between them (0 if they overlap), and the window applies to
+ * that gap.  A frame of unknown time (0: a source's shim that sends none,
+ * or a time not believed) is compared regardless of time, but an entry
+ * with a known time within the window is preferred to one with an unknown
+ * time, and of unknown ones the newest is taken.
+ *
+ * Two frames of the same origin are never compared: byte-identical repeats
  * (health checks, VRRP adverts, BPDUs) are legitimate, and so is a repeat
  * that reached the source in the blackout and this host directly 100 ms
  * later: its arrival times are too far apart.  A full bucket forgets its
@@ -315,17 +326,39 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * the 4 newest can cancel a flooded copy (the others reach the guest as
  * duplicates, never as losses).
  */
-#define VS_DEDUP_SLOTS 65536	/* per origin: 2 MiB a port, touched only in a migration */
+#define VS_DEDUP_SLOTS 65536	/* per origin: 3 MiB a port, touched only in a migration */
 struct vs_dp_dedup_entry {
 	uint64_t hash;			/* 0: empty */
-	uint64_t tsc;			/* arrival, 0: unknown */
+	uint64_t tsc;			/* arrival (latest), 0: unknown */
+	uint64_t slack;			/* it may have been this much earlier */
 };
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
 	struct vs_dp_dedup_entry slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
 };
 
-/* Offset of the mbuf field that holds a frame's arrival TSC (dataplane.c) */
+/*
+ * A direct frame's slack is at most this: a stall longer than a second is
+ * not tolerated beyond it (the frames of the stall's first part can then
+ * miss their copies), so that a stall does not make the window a second
+ * wide for legitimate repeats (VRRP adverts, health checks at 1 s)
+ */
+#define VS_DP_ARRIVAL_SLACK_MAX_MS	1000
+
+/*
+ * Ages beyond this are unknown: no migration's frame is that old, and the
+ * conversions between microseconds and TSC cycles cannot overflow below it
+ * (vs_dp_arrival_set_age() takes a peer's value)
+ */
+#define VS_DP_ARRIVAL_AGE_MAX_US	(3600LL * 1000 * 1000)
+
+/* The mbuf field of a frame's arrival (dp_dedup.c registers it) */
+struct vs_dp_arrival {
+	uint64_t tsc;			/* latest possible arrival; 0: unknown */
+	uint64_t slack;			/* TSC cycles it may have been earlier */
+};
+
+/* Offset of the mbuf field that holds a frame's arrival (dp_dedup.c) */
 extern int vs_dp_arrival_off;
 
 /*
@@ -334,7 +367,20 @@ extern int vs_dp_arrival_off;
  */
 static inline uint64_t *vs_dp_arrival(struct rte_mbuf *m)
 {
-	return RTE_MBUF_DYNFIELD(m, vs_dp_arrival_off, uint64_t *);
+	return &RTE_MBUF_DYNFIELD(m, vs_dp_arrival_off, struct vs_dp_arrival *)->tsc;
+}
+
+/* vs_dp_arrival_slack() - how much earlier than vs_dp_arrival() it may have been */
+static inline uint64_t *vs_dp_arrival_slack(struct rte_mbuf *m)
+{
+	return &RTE_MBUF_DYNFIELD(m, vs_dp_arrival_off, struct vs_dp_arrival *)->slack;
+}
+
+/* vs_dp_arrival_stamp() - set a frame's arrival: @tsc (0: unknown), @slack before it */
+static inline void vs_dp_arrival_stamp(struct rte_mbuf *m, uint64_t tsc, uint64_t slack)
+{
+	*vs_dp_arrival(m) = tsc;
+	*vs_dp_arrival_slack(m) = tsc ? slack : 0;
 }
 
 /**

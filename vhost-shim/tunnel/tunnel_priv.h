@@ -12,7 +12,8 @@
  * keepalive (PING/PONG, timeout, probe).  tunnel_stream.c has the
  * streams: the source's outgoing stream (retain, flush, trim, take back,
  * close) and the destination's incoming ones, with the stream rules of
- * both.  tunnel_io.c moves a connection's bytes through its TLS session,
+ * both; tunnel_clock.c a connection's estimate of its peer's clock (the
+ * arrival times of FRAME_TIMES).  tunnel_io.c moves a connection's bytes through its TLS session,
  * tunnel_session.c runs the TLS handshake and tunnel_tls.c holds the
  * credentials (tunnel_tls.h).  All run on the main loop thread, which owns each
  * struct vs_tun and everything it points to; every connection, peer and
@@ -75,6 +76,55 @@ struct tun_sess {
 	int io_errno;			/* errno of the last failed send or recv */
 };
 
+/* --- tunnel_clock.c: a FRAME_TIMES's arrival in our clock --- */
+
+/* A frame that came this much later than the connection's fastest, or
+ * whose arrival would be this old: its time is not believed (unknown: the
+ * filter compares it regardless of time), and counted */
+#define VS_TUN_FRAME_LATE_MAX_US	(600LL * 1000 * 1000)
+#define VS_TUN_FRAME_AGE_MAX_US		(3600LL * 1000 * 1000)
+
+/* The minimum of (receipt - sent) is kept over this long (or half of it) */
+#define VS_TUN_CLOCK_WINDOW_US		(60LL * 1000 * 1000)
+
+/*
+ * struct tun_clock - a connection's estimate of the peer's clock minus
+ * ours (plus the fastest one-way delay): a windowed minimum of the samples
+ * @have:	a sample was taken
+ * @since_us:	start of the current half-window (our clock)
+ * @min_us:	the smallest sample in it
+ * @have_prev:	the half-window before it had samples
+ * @prev_min_us: their smallest
+ */
+struct tun_clock {
+	bool have;
+	int64_t since_us;
+	int64_t min_us;
+	bool have_prev;
+	int64_t prev_min_us;
+};
+
+/**
+ * tun_clock_offset() - the estimate now
+ * @k:		clock (with a sample)
+ *
+ * Return: the smallest sample of the window, in microseconds
+ */
+int64_t tun_clock_offset(const struct tun_clock *k);
+
+/**
+ * tun_clock_arrival() - take a FRAME_TIMES's sample, and its frame's
+ * arrival in our clock
+ * @k:		the connection's clock
+ * @now_us:	our monotonic clock, at receipt
+ * @sent_us:	the message's sent_us (the peer's clock)
+ * @age_us:	the message's age_us
+ *
+ * Return: the arrival (our monotonic clock, µs), 0 if not believed
+ */
+int64_t tun_clock_arrival(struct tun_clock *k, int64_t now_us, uint64_t sent_us,
+			  uint32_t age_us);
+
 struct tun_peer {
 	struct vs_tun *tun;
 	char *name;
@@ -122,6 +172,7 @@ struct tun_conn {
 	gint64 probe_at;		/* a probe's PING went then; 0: none */
 	uint64_t ping_token;
 	GHashTable *in_streams;		/* stream id -> struct vs_tun_in */
+	struct tun_clock clock;		/* the peer's clock: its streams' FRAME_TIMES */
 	bool announced;			/* PEER_CONNECTED sent: PEER_LOST on close */
 	bool expect_refused_logged;	/* one log line per connection */
 	char desc[96];
@@ -147,10 +198,6 @@ struct vs_tun_stream {
 	uint64_t barrier_seq;
 };
 
-/* A frame that came this much later than the stream's fastest: its time
- * is not believed (unknown: the filter compares it regardless of time) */
-#define VS_TUN_FRAME_AGE_MAX_US	(600LL * 1000 * 1000)
-
 struct vs_tun_in {
 	struct tun_conn *conn;
 	uint32_t stream_id;
@@ -161,11 +208,8 @@ struct vs_tun_in {
 	bool opening;			/* inside stream_open: replies wait */
 	bool resumed_due;		/* RESUMED asked for while opening */
 	bool live_seen_due;		/* LIVE_SEEN asked for while opening */
-	/* frame times (FRAME_TIMES): the source's clock minus ours, as the
-	 * smallest (receipt - sent) seen, and the frame being delivered */
-	bool have_clock_off;
-	int64_t clock_off_us;
-	int64_t frame_arrival_us;	/* 0: unknown */
+	int64_t frame_arrival_us;	/* the frame being delivered's (FRAME_TIMES,
+					 * tunnel_clock.c); 0: unknown */
 };
 
 

@@ -37,7 +37,8 @@
  * An incoming stream (struct vs_tun_in) belongs to its connection in
  * tunnel.c; here are only the destination's replies on it (RESUMED,
  * LIVE_SEEN) and its destroy notifier, which tells the callbacks it is gone,
- * and the estimate of a FRAME_TIMES's arrival in our clock (tun_in_arrival()).
+ * and a FRAME_TIMES's arrival in our clock (tun_in_arrival(), estimated per
+ * connection by tunnel_clock.c).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -595,32 +596,18 @@ static void tun_in_open(struct tun_conn *c, const struct vs_tun_msg *m)
 }
 
 /*
- * When a FRAME_TIMES's frame reached the source's network, in our clock:
- * its arrival in the source's clock (sent - age) plus the clocks' offset,
- * estimated as the smallest (receipt - sent) of the stream, which is the
- * offset plus the fastest one-way delay: a frame that queued on the way
- * (our output, the kernels, a slow link) has a larger (receipt - sent) and
- * changes nothing.  So the estimate is late by at most that fastest delay.
- * Security: sent_us and age_us are the peer's; a bogus pair makes only
- * its own stream's frames match or miss in the duplicate filter.
+ * When a FRAME_TIMES's frame reached the source's network, in our clock
+ * (tunnel_clock.c: one estimate per connection); a time not believed is
+ * unknown, and counted
  */
-static int64_t tun_in_arrival(struct vs_tun_in *in, const struct vs_tun_msg *m)
+static int64_t tun_in_arrival(struct tun_conn *c, const struct vs_tun_msg *m)
 {
-	int64_t now = g_get_monotonic_time();
-	int64_t sample = (int64_t)((uint64_t)now - m->u.frame.sent_us), late, age;
+	int64_t arrival = tun_clock_arrival(&c->clock, g_get_monotonic_time(),
+					    m->u.frame.sent_us, m->u.frame.age_us);
 
-	if (!in->have_clock_off || sample < in->clock_off_us) {
-		in->clock_off_us = sample;
-		in->have_clock_off = true;
-	}
-	/* how much later than the fastest this one came, plus its age */
-	if (__builtin_sub_overflow(sample, in->clock_off_us, &late) ||
-	    late > VS_TUN_FRAME_AGE_MAX_US)
-		return 0;
-	age = late + (int64_t)m->u.frame.age_us;
-	if (age >= now)
-		return 0;
-	return now - age;
+	if (!arrival)
+		c->tun->stats.frame_times_rejected++;
+	return arrival;
 }
 
 int64_t vs_tun_in_frame_arrival_us(const struct vs_tun_in *in)
@@ -646,7 +633,7 @@ static void tun_in_frame(struct tun_conn *c, struct vs_tun_in *in, const struct 
 	case VS_TUN_SEQ_DUPLICATE:
 		break;
 	}
-	in->frame_arrival_us = m->type == VS_TUN_MSG_FRAME_TIMES ? tun_in_arrival(in, m) : 0;
+	in->frame_arrival_us = m->type == VS_TUN_MSG_FRAME_TIMES ? tun_in_arrival(c, m) : 0;
 	/* the callback counts and drops duplicates itself */
 	c->tun->ops->frame(c->tun->opaque, in, in->vm_name, m->u.frame.seq, m->u.frame.origin,
 			   m->u.frame.data, (uint32_t)m->u.frame.len);
