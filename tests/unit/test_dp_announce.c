@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_dp_announce.c - the lcore's announcements of the VM
+ *
+ * Theory of operation: the fakes of dp_harness.h, on real rings and mbufs;
+ * the fake uplink keeps every frame it sent (t.sent) so a test compares
+ * them byte for byte.  Announce requests are served, not queued;
+ * announce=all announces the addresses the guest's TX taught, on its
+ * VLANs, until they age out; announce=rarp and off.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "announce.h"
+#include "dp_flow.h"
+#include "dp_handshake.h"
+#include "pkt.h"
+#include "dp_harness.h"
+
+static void test_announce(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.tx, ==, 0);
+	vs_dp_announce(vm);
+	vs_dp_announce(vm);
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.tx, ==, 1);	/* requests served, not queued */
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.tx, ==, 2);
+	t_port_free(vm);
+}
+
+/* A frame the guest sent: from @src on @vlan (0: untagged), IPv4 or IPv6 */
+static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const uint8_t *ip,
+				      size_t iplen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	size_t off = 12;
+	uint8_t *p;
+
+	g_assert_nonnull(m);
+	g_assert_nonnull(rte_pktmbuf_append(m, 80));
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(p, 0, 80);
+	memcpy(p, t_peer_mac, 6);
+	memcpy(p + 6, src, 6);
+	if (vlan) {
+		p[12] = 0x81;
+		p[14] = (uint8_t)(vlan >> 8);
+		p[15] = (uint8_t)vlan;
+		off = 16;
+	}
+	p[off] = iplen == 4 ? 0x08 : 0x86;
+	p[off + 1] = iplen == 4 ? 0x00 : 0xdd;
+	p[off + 2] = iplen == 4 ? 0x45 : 0x60;
+	memcpy(p + off + 2 + (iplen == 4 ? 12 : 8), ip, iplen);
+	return m;
+}
+
+static void t_sent_is(unsigned int i, const uint8_t *want, size_t len)
+{
+	gsize got_len;
+	const uint8_t *got = g_bytes_get_data(g_ptr_array_index(t.sent, i), &got_len);
+
+	g_assert_cmpmem(got, got_len, want, len);
+}
+
+/*
+ * announce=all: what the guest's TX taught is announced, byte for byte, on
+ * its VLANs; a learned MAC is the VM's own in the buffer; entries age out;
+ * announce=rarp and off
+ */
+static void test_announce_learned(void)
+{
+	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x99 };
+	static const uint8_t ip4[4] = { 10, 0, 0, 5 };
+	static const uint8_t ip6[16] = { 0xfd, 0, [13] = 0x64, [15] = 2 };
+	static const char *const rules[] = { "name=any match=proto=udp", NULL };
+	g_autoptr(vs_flow_set) set = vs_flow_set_new();
+	struct vs_vm *vm = t_port_new();
+	struct rte_mbuf *tx[3];
+	uint8_t want[VS_ANNOUNCE_MAX_FRAME];
+	size_t len;
+
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t_clock_fake();
+	tx[0] = t_guest_frame(t_vm_mac, 0, ip4, 4);
+	tx[1] = t_guest_frame(mac2, 100, ip6, 16);
+	tx[2] = t_guest_frame(mac2, 100, ip6, 16);
+	dp_learn(vm, tx, 3);
+	rte_pktmbuf_free_bulk(tx, 3);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 0), ==, 2);
+
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 4);
+	g_assert_cmpuint(vm->stats.announce_frames, ==, 4);
+	len = vs_announce_rarp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED);
+	t_sent_is(0, want, len);
+	len = vs_announce_rarp(want, sizeof(want), mac2, 100);
+	t_sent_is(1, want, len);
+	len = vs_announce_garp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ip4);
+	t_sent_is(2, want, len);
+	len = vs_announce_na(want, sizeof(want), mac2, 100, ip6);
+	t_sent_is(3, want, len);
+
+	/* a frame from the second MAC, flooded back while buffering: own */
+	vs_dp_buffer_start(vm, true);
+	g_queue_push_tail(&t.rx, t_guest_frame(mac2, 100, ip6, 16));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 1);
+	/* the same on a port with flow rules (dp_buffer_rules) */
+	t_rules(vm, set, rules);
+	g_queue_push_tail(&t.rx, t_guest_frame(mac2, 100, ip6, 16));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OWN_MAC], ==, 2);
+	vs_dp_set_live(vm);
+
+	/* aged out: only the configured MAC's RARP is left */
+	t_clock_advance_us((uint64_t)(VS_LEARN_DEFAULT_AGE_MS + 1) * 1000);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_assert_cmpuint(vm->stats.addrs_aged, ==, 4);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 0);
+
+	/* rarp: no learning, the configured MAC only; off: nothing */
+	vm->cfg->announce = VS_ANNOUNCE_RARP;
+	tx[0] = t_guest_frame(mac2, 7, ip4, 4);
+	dp_learn(vm, tx, 1);
+	rte_pktmbuf_free(tx[0]);
+	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	vm->cfg->announce = VS_ANNOUNCE_OFF;
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
+	t_port_free(vm);
+}
+
+static void add_tests(void)
+{
+	g_test_add_func("/dataplane/announce", test_announce);
+	g_test_add_func("/dataplane/announce-learned", test_announce_learned);
+}
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, "dp-announce", add_tests);
+}
