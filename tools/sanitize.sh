@@ -44,4 +44,5 @@ G_SLICE=always-malloc G_DEBUG=gc-friendly VS_TEST_TIME_SCALE=20 \
   meson test -C build --suite unit --no-rebuild --print-errorlogs --timeout-multiplier 20 \
   --logbase valgrind \
   --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite -q' \
-  config migration pkt tunnel-proto control flow-key flow-rules flow-syntax flow-prio flow-src tcp-ct
+  config config-keys migration pkt tunnel-proto control control-proto control-cmds flow-key \
+  flow-rules flow-syntax flow-prio flow-src tcp-ct

@@ -374,13 +374,7 @@ def scenario(ns, workdir, tap):
 
 
 def main():
-    def run(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS(ipv6=True) as ns:
-            state["ns"] = ns.name
-            scenario(ns, workdir, tap)
-
-    return vt.tap_main(5, "ann", run)
+    return vt.netns_main(5, "ann", scenario, ipv6=True)
 
 
 if __name__ == "__main__":

@@ -172,13 +172,7 @@ def scenario(ns, workdir, tap):
 
 
 def main():
-    def run(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS(ipv6=True) as ns:
-            state["ns"] = ns.name
-            scenario(ns, workdir, tap)
-
-    return vt.tap_main(4, "identical", run)
+    return vt.netns_main(4, "identical", scenario, ipv6=True)
 
 
 if __name__ == "__main__":

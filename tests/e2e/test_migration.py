@@ -743,20 +743,8 @@ SCENARIOS = {
 
 
 def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else "udp"
-    if name not in SCENARIOS:
-        print("usage: %s {%s}" % (sys.argv[0], "|".join(SCENARIOS)), file=sys.stderr)
-        return 2
-    fn, plan = SCENARIOS[name]
-
-    def run(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS() as ns:
-            state["ns"] = ns.name
-            fn(ns, workdir, tap)
-
     # VSHIM_KEEP=DIR keeps the logs in DIR (tap_main)
-    return vt.tap_main(plan, "mig", run)
+    return vt.scenario_main(SCENARIOS, "udp", "mig")
 
 
 if __name__ == "__main__":

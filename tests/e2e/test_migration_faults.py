@@ -536,18 +536,7 @@ SCENARIOS = {
 
 
 def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else "partition"
-    if name not in SCENARIOS:
-        print("usage: %s {%s}" % (sys.argv[0], "|".join(SCENARIOS)), file=sys.stderr)
-        return 2
-    fn, plan = SCENARIOS[name]
-
-    def body(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS() as ns:
-            state["ns"] = ns.name
-            fn(ns, workdir, tap)
-    return shimlib.tap_main(plan, "migfault-" + name, body)
+    return vt.scenario_main(SCENARIOS, "partition", "migfault-{name}")
 
 
 if __name__ == "__main__":

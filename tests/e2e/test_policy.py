@@ -178,13 +178,7 @@ def scenario(ns, workdir, tap):
 
 
 def main():
-    def run(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS() as ns:
-            state["ns"] = ns.name
-            scenario(ns, workdir, tap)
-
-    return vt.tap_main(6, "policy", run)
+    return vt.netns_main(6, "policy", scenario)
 
 
 if __name__ == "__main__":

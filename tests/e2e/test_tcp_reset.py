@@ -321,17 +321,15 @@ def scenario_drop(ns, workdir, tap, state):
         pair.stop()
 
 
-def main():
-    def run(tap, state, workdir):
-        vt.build_guest()
-        with vt.NetNS() as ns:
-            state["ns"] = ns.name
-            scenario_reset(ns, workdir, tap, state)
-            scenario_challenge(ns, workdir, tap, state)
-            scenario_unreachable(ns, workdir, tap, state)
-            scenario_drop(ns, workdir, tap, state)
+def scenarios(ns, workdir, tap, state):
+    scenario_reset(ns, workdir, tap, state)
+    scenario_challenge(ns, workdir, tap, state)
+    scenario_unreachable(ns, workdir, tap, state)
+    scenario_drop(ns, workdir, tap, state)
 
-    return vt.tap_main(5, "tcpreset", run)
+
+def main():
+    return vt.netns_main(5, "tcpreset", scenarios, with_state=True)
 
 
 if __name__ == "__main__":

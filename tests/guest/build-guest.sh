@@ -10,7 +10,7 @@
 #     linux-image-amd64 metapackage depends on), fetched with
 #     `apt-get download` and unpacked with dpkg-deb, never installed;
 #   * initramfs: busybox-static, the virtio-net kernel modules, /init and the
-#     static test agent (tests/guest/agent.c).
+#     static test agent (tests/guest/agent*.c, AGENT_SRCS below).
 #
 # Idempotent and fast when cached: OUTDIR/.stamp records the inputs (kernel
 # package version, sources of this directory, busybox version); a rebuild
@@ -43,6 +43,8 @@ esac
 
 # Kernel modules for virtio-net over PCI, in load order.
 MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
+# The test agent: main() in agent.c, one file per service (agent.h)
+AGENT_SRCS=("$SRC/agent.c" "$SRC/agent_udp.c" "$SRC/agent_tcp.c" "$SRC/agent_send.c" "$SRC/agent_ctl.c")
 # 802.1Q VLAN devices, in load order: in the initramfs, loaded by /init only
 # when a test asks for a VLAN (vshim.vlan=)
 VLAN_MODULES="llc stp garp mrp 8021q"
@@ -109,7 +111,7 @@ KEY=$( {
 	echo "kernel $KPKG $KVER $KSHA"
 	echo "busybox $(dpkg-query -W -f='${Version}' busybox-static)"
 	echo "gcc $(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion)"
-	cat "$SRC/build-guest.sh" "$SRC/agent.c" "$SRC/agent-proto.h" "$SRC/init"
+	cat "$SRC/build-guest.sh" "${AGENT_SRCS[@]}" "$SRC/agent.h" "$SRC/agent-proto.h" "$SRC/init"
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$KEY" ] &&
 	[ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
@@ -190,7 +192,7 @@ for m in $MODULES $VLAN_MODULES; do
 	echo "$m" >>"$list"
 done
 
-gcc -static -O2 -Wall -Werror -s -o "$R/bin/vshim-agent" "$SRC/agent.c"
+gcc -static -O2 -Wall -Werror -s -o "$R/bin/vshim-agent" "${AGENT_SRCS[@]}"
 install -m 755 "$SRC/init" "$R/init"
 echo "$KPKG $KVER" >"$R/etc/vshim-kernel"
 

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_control.c - control socket: protocol, limits, commands
+ * test_control.c - control socket: conversations, limits, events
  *
  * Theory of operation: the fixture and the test client are
  * ctl_harness.h's (the real control socket, stub ports); the socket file,
- * client slots and vshimctl are test_control_socket.c's.
+ * client slots and vshimctl are test_control_socket.c's, the splitter and
+ * the JSON layer test_control_proto.c's, the command table and the port
+ * commands test_control_cmds.c's.  Here: whole conversations from golden
+ * files, a session's limits (a client that half-closes still gets its
+ * answers, a slow client, one that does not read), and the events
+ * broadcast to clients (their lines normalised as the golden files' are).
  *
  * Golden files: tests/control/NAME.in holds request lines, sent on a fresh
  * connection as they are (plus LF), and NAME.out the lines expected back,
@@ -231,215 +236,6 @@ static void test_golden(gconstpointer data)
 	golden_run(data, 7);		/* split everywhere */
 }
 
-/* ------------------------------------------------------------------ */
-/* Splitter (control_split.c), without a session                         */
-/* ------------------------------------------------------------------ */
-
-/* Split @in fed @chunk bytes at a time; each event as "EV:value" */
-static char *split_all(const char *in, size_t len, size_t chunk)
-{
-	struct ctl_split sp = { .buf = g_byte_array_new() };
-	GString *out = g_string_new(NULL);
-	size_t off = 0;
-
-	while (off < len) {
-		size_t n = MIN(chunk, len - off), used = 0;
-		const unsigned char *p = (const unsigned char *)in + off;
-
-		while (n) {
-			enum ctl_split_event ev = ctl_split_step(&sp, p, n, &used);
-
-			switch (ev) {
-			case CTL_SPLIT_EV_MORE:
-				break;
-			case CTL_SPLIT_EV_MESSAGE:
-				g_string_append_printf(out, "M:%.*s|", (int)sp.buf->len,
-						       (const char *)sp.buf->data);
-				g_byte_array_set_size(sp.buf, 0);
-				break;
-			case CTL_SPLIT_EV_LEXICAL:
-				g_string_append_printf(out, "L:%02x|", sp.bad);
-				break;
-			case CTL_SPLIT_EV_STRAY:
-				g_string_append_printf(out, "S:%c|", sp.bad);
-				break;
-			case CTL_SPLIT_EV_OVERSIZE:
-				g_string_append(out, "O|");
-				break;
-			case CTL_SPLIT_EV_TOO_DEEP:
-				g_string_append(out, "D|");
-				break;
-			}
-			p += used;
-			n -= used;
-			off += used;
-		}
-	}
-	g_byte_array_unref(sp.buf);
-	return g_string_free(out, FALSE);
-}
-
-static void test_split(void)
-{
-	static const struct {
-		const char *in, *want;
-	} cases[] = {
-		{ "{\"a\": [1, \"]}\"]} ", "M:{\"a\": [1, \"]}\"]}|" },
-		{ "42 true\n'x\\'y' ", "M:42|M:true|M:'x\\'y'|" },
-		{ "] {}", "S:]|M:{}|" },
-		{ "{\x01\x02} {}", "L:01|S:}|M:{}|" },	/* one error per run */
-		{ "[\"a\n] {}", "L:0a|S:]|M:{}|" },	/* no CR/LF inside a string */
-		{ "\xff{}", "L:ff|M:{}|" },
-	};
-	size_t i, chunk;
-
-	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-		for (chunk = 1; chunk <= strlen(cases[i].in); chunk++) {
-			g_autofree char *got = split_all(cases[i].in, strlen(cases[i].in), chunk);
-
-			if (strcmp(got, cases[i].want))
-				g_error("'%s' in pieces of %zu: got %s, want %s", cases[i].in, chunk,
-					got, cases[i].want);
-		}
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Parser and serializer                                                */
-/* ------------------------------------------------------------------ */
-
-static void test_json_valid(void)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-		{ "{}", "{}" },
-		{ " [ ] ", "[]" },
-		{ "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\"}",
-		  "{\"a\": 1, \"b\": [true, false, null], \"c\": \"x\"}" },
-		{ "{'a': 'it\\'s'}", "{\"a\": \"it's\"}" },
-		{ "\"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\"",
-		  "\"\\u00e9\\ud83d\\ude00/\\b\\f\\n\\r\\t\"" },
-		{ "\"\xc3\xa9\"", "\"\\u00e9\"" },
-		{ "-0", "0" },
-		{ "9223372036854775807", "9223372036854775807" },
-		{ "-9223372036854775808", "-9223372036854775808" },
-		{ "9223372036854775808", "9.223372036854776e+18" },
-		{ "1.5", "1.5" },
-		{ "1.0", "1.0" },
-		{ "0.1", "0.1" },
-		{ "1e3", "1000.0" },
-		{ "-2.5E-3", "-0.0025" },
-		{ "\"\x7f\"", "\"\\u007f\"" },
-	};
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(GError) err = NULL;
-		g_autoptr(JsonNode) n = vs_ctl_json_parse(cases[i].in, strlen(cases[i].in), &err);
-		g_autofree char *s = NULL;
-
-		if (!n)
-			g_error("rejected %s: %s", cases[i].in, err->message);
-		s = vs_ctl_json_to_string(n);
-		g_assert_cmpstr(s, ==, cases[i].out);
-	}
-}
-
-static void test_json_invalid(void)
-{
-	static const char *const cases[] = {
-		"", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{1:2}",
-		"01", "1.", ".5", "+1", "0x10", "1e", "-", "NaN", "Infinity", "nul", "truex",
-		"1e999", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u0000\"", "\"\\ud800\"",
-		"\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "\"\xff\"", "\"\xc3\x28\"",
-		"{\"a\":1} {\"b\":2}", "{\"a\":/*c*/1}", "[1 2]", "{\"a\":1}x",
-	};
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(GError) err = NULL;
-		g_autoptr(JsonNode) n = vs_ctl_json_parse(cases[i], strlen(cases[i]), &err);
-
-		if (n)
-			g_error("accepted invalid JSON '%s'", cases[i]);
-		g_assert_error(err, VS_CTL_ERROR, VS_CTL_ERR_GENERIC);
-		g_assert_true(g_str_has_prefix(err->message, "JSON parse error, "));
-	}
-}
-
-/* Nesting: the limit parses, one past it does not */
-static void test_json_depth(void)
-{
-	unsigned int depth;
-
-	for (depth = VS_CTL_MAX_DEPTH; depth <= VS_CTL_MAX_DEPTH + 1; depth++) {
-		g_autoptr(GString) s = g_string_new(NULL);
-		g_autoptr(GError) err = NULL;
-		g_autoptr(JsonNode) n = NULL;
-		unsigned int i;
-
-		for (i = 0; i < depth; i++)
-			g_string_append(s, i % 2 ? "[" : "{\"a\":");
-		for (i = depth; i-- > 0;)
-			g_string_append(s, i % 2 ? "]" : "}");
-		/* odd depths end in "{"a":" + "}": make the innermost a value */
-		g_string_replace(s, ":}", ":0}", 1);
-		g_string_replace(s, ":[]", ":[0]", 1);
-		n = vs_ctl_json_parse(s->str, s->len, &err);
-		if (depth <= VS_CTL_MAX_DEPTH) {
-			g_assert_no_error(err);
-			g_assert_nonnull(n);
-		} else {
-			g_assert_null(n);
-			g_assert_nonnull(strstr(err->message, "nesting depth"));
-		}
-	}
-}
-
-static void test_json_size(void)
-{
-	g_autofree char *buf = g_malloc(VS_CTL_MAX_MSG_SIZE + 1);
-	g_autoptr(GError) err = NULL;
-	g_autoptr(JsonNode) n = NULL;
-
-	memset(buf, ' ', VS_CTL_MAX_MSG_SIZE + 1);
-	buf[0] = '1';
-	n = vs_ctl_json_parse(buf, VS_CTL_MAX_MSG_SIZE, &err);
-	g_assert_no_error(err);
-	g_assert_nonnull(n);
-	g_clear_pointer(&n, json_node_unref);
-	n = vs_ctl_json_parse(buf, VS_CTL_MAX_MSG_SIZE + 1, &err);
-	g_assert_null(n);
-	g_assert_nonnull(strstr(err->message, "too big"));
-}
-
-/* ------------------------------------------------------------------ */
-/* Table                                                                */
-/* ------------------------------------------------------------------ */
-
-static void test_table(void)
-{
-	size_t i;
-
-	g_assert_cmpuint(vs_ctl_num_cmds, >, 0);
-	for (i = 0; i < vs_ctl_num_cmds; i++) {
-		const struct vs_ctl_cmd *c = &vs_ctl_cmds[i];
-		const struct vs_ctl_arg *a;
-
-		g_assert_nonnull(c->handler);
-		if (i)
-			g_assert_cmpint(strcmp(vs_ctl_cmds[i - 1].name, c->name), <, 0);
-		for (a = vs_ctl_cmd_args(c); a && a->name; a++) {
-			if (a->type == VS_CTL_ARG_ENUM)
-				g_assert_nonnull(a->values);
-			if (a->type == VS_CTL_ARG_INT)
-				g_assert_cmpint(a->min, <=, a->max);
-		}
-	}
-}
-
-/* A client that sends and half-closes still gets its answers */
 static void test_eof(void)
 {
 	struct fixture f = { 0 };
@@ -660,118 +456,6 @@ static void test_ratelimit(void)
 	fixture_stop(&f);
 }
 
-/* ------------------------------------------------------------------ */
-/* Port commands against stub ports                                     */
-/* ------------------------------------------------------------------ */
-
-static gint64 stat_of(struct tclient *c, const char *port, const char *member,
-		      const char *sub)
-{
-	g_autofree char *req = g_strdup_printf("{\"execute\": \"query-stats\", \"arguments\": "
-					       "{\"port\": \"%s\"}}", port);
-	g_autofree char *reply = tc_cmd(c, req);
-	g_autoptr(JsonNode) n = vs_ctl_json_parse(reply, strlen(reply), NULL);
-	JsonArray *a = json_object_get_array_member(json_node_get_object(n), "return");
-	JsonObject *o = json_array_get_object_element(a, 0);
-
-	g_assert_cmpuint(json_array_get_length(a), ==, 1);
-	if (sub)
-		o = json_object_get_object_member(o, member);
-	return json_object_get_int_member(o, sub ? sub : member);
-}
-
-static void test_stats_reset(void)
-{
-	struct fixture f = { 0 };
-	g_autoptr(tclient) c = NULL;
-	struct vs_vm *vm1, *vm2;
-
-	fixture_start(&f);
-	vm1 = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,uplink=u1");
-	vm2 = stub_port("name=vm2,socket=/s2,mac=52:54:00:00:00:02,uplink=u2");
-	vm1->stats.rx_pkts = 10;
-	vm1->stats.drops[VS_DROP_NOT_READY] = 3;
-	vm1->stats.ctl_drops[VS_DROP_NOT_READY] = 4;
-	vm1->stats.buffered_pkts[1] = 5;
-	vm1->stats.last_blackout_us = 777;
-	vm2->stats.rx_pkts = 20;
-	c = tc_connect(f.path);
-	tc_negotiate(c);
-
-	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 10);
-	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 7);
-	g_assert_cmpint(stat_of(c, "vm1", "buffered-pkts", "tcp"), ==, 5);
-	g_free(tc_cmd(c, "{\"execute\": \"stats-reset\", \"arguments\": {\"port\": \"vm1\"}}"));
-	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 0);
-	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 0);
-	g_assert_cmpint(stat_of(c, "vm1", "buffered-pkts", "tcp"), ==, 0);
-	g_assert_cmpint(stat_of(c, "vm1", "last-blackout-us", NULL), ==, 777);	/* gauge */
-	g_assert_cmpint(stat_of(c, "vm2", "rx-pkts", NULL), ==, 20);		/* other port */
-
-	vm1->stats.rx_pkts += 6;
-	vm1->stats.ctl_drops[VS_DROP_NOT_READY]++;
-	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 6);
-	g_assert_cmpint(stat_of(c, "vm1", "drops", "not-ready"), ==, 1);
-
-	g_free(tc_cmd(c, "{\"execute\": \"stats-reset\"}"));
-	g_assert_cmpint(stat_of(c, "vm2", "rx-pkts", NULL), ==, 0);
-
-	/* a port re-created under the same name starts from its own zero */
-	vs_vm_remove(vm1);
-	vm1 = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,uplink=u1");
-	vm1->stats.rx_pkts = 2;
-	g_assert_cmpint(stat_of(c, "vm1", "rx-pkts", NULL), ==, 2);
-
-	g_clear_pointer(&c, tc_free);
-	fixture_stop(&f);
-}
-
-static void test_query_ports_state(void)
-{
-	struct fixture f = { 0 };
-	g_autoptr(tclient) c = NULL;
-	g_autofree char *ret = NULL;
-	struct vs_vm *vm;
-
-	fixture_start(&f);
-	vm = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,mode=client,queues=2,"
-		       "tcp-on-loss=reset,uplink=net_tap0,iface=t0");
-	vm->vid = 0;
-	vm->features = 0x170208000ULL;	/* a running port reports them (4737c9f) */
-	c = tc_connect(f.path);
-	tc_negotiate(c);
-	ret = tc_cmd(c, "{\"execute\": \"query-ports\"}");
-	g_assert_cmpstr(ret, ==, "{\"return\": [{\"name\": \"vm1\", \"socket\": \"/s1\", \"mode\": "
-				 "\"client\", \"mac\": \"52:54:00:00:00:01\", \"uplink\": "
-				 "\"net_tap0,iface=t0\", \"queues\": 2, \"tcp-on-loss\": \"reset\", "
-				 "\"state\": \"running\", "
-				 "\"features\": \"0x170208000\", \"ring\": \"split\"}]}");
-	g_clear_pointer(&c, tc_free);
-	fixture_stop(&f);
-}
-
-/* query-commands lists every row of the table, in table order */
-static void test_query_commands(void)
-{
-	struct fixture f = { 0 };
-	g_autoptr(tclient) c = NULL;
-	g_autoptr(GString) want = g_string_new("{\"return\": [");
-	g_autofree char *ret = NULL;
-	size_t i;
-
-	fixture_start(&f);
-	c = tc_connect(f.path);
-	tc_negotiate(c);
-	for (i = 0; i < vs_ctl_num_cmds; i++)
-		g_string_append_printf(want, "%s{\"name\": \"%s\"}", i ? ", " : "",
-				       vs_ctl_cmds[i].name);
-	g_string_append(want, "]}");
-	ret = tc_cmd(c, "{\"execute\": \"query-commands\"}");
-	g_assert_cmpstr(ret, ==, want->str);
-	g_clear_pointer(&c, tc_free);
-	fixture_stop(&f);
-}
-
 #define DO_TEST(name) g_test_add_data_func("/control/golden/" name, name, test_golden)
 
 int main(int argc, char **argv)
@@ -799,19 +483,10 @@ int main(int argc, char **argv)
 	DO_TEST("discovery-off");
 	DO_TEST("policy");
 
-	g_test_add_func("/control/split", test_split);
-	g_test_add_func("/control/json/valid", test_json_valid);
-	g_test_add_func("/control/json/invalid", test_json_invalid);
-	g_test_add_func("/control/json/limits/depth", test_json_depth);
-	g_test_add_func("/control/json/limits/size", test_json_size);
-	g_test_add_func("/control/table", test_table);
 	g_test_add_func("/control/socket/eof", test_eof);
 	g_test_add_func("/control/limits/slow-client", test_slow_client);
 	g_test_add_func("/control/limits/backpressure", test_backpressure);
 	g_test_add_func("/control/events/broadcast", test_events);
 	g_test_add_func("/control/events/ratelimit", test_ratelimit);
-	g_test_add_func("/control/cmd/stats-reset", test_stats_reset);
-	g_test_add_func("/control/cmd/query-ports", test_query_ports_state);
-	g_test_add_func("/control/cmd/query-commands", test_query_commands);
 	return g_test_run();
 }

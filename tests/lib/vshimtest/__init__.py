@@ -21,6 +21,9 @@ Python 3 standard library only (Debian's /usr/bin/python3).  Modules:
   the files EAL leaves behind (tests/lib/shimlib.py re-exports it);
 * ``tap``: ``Tap`` (TAP output) and ``tap_main``, the one main of the
   end-to-end scripts;
+* ``scenarios``: ``scenario_main`` (a scenario named on the command line)
+  and ``netns_main`` (one scenario in a new NetNS), the main() of the
+  scripts built on ``tap_main``;
 * ``certs``: test certificates made with certtool (``tls_make_ca``,
   ``tls_make_host``), imported as ``vshimtest.certs``;
 * ``faults``: ``Partition`` (a silent partition: iptables DROP rules on
@@ -49,3 +52,4 @@ from .traffic import *  # noqa: F401,F403
 from .guest import *  # noqa: F401,F403
 from .shim import *  # noqa: F401,F403
 from .tap import *  # noqa: F401,F403
+from .scenarios import *  # noqa: F401,F403

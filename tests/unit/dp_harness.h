@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_harness.h - what the dataplane's unit tests share
+ *
+ * Theory of operation: EAL runs without hugepages, devices or shared files
+ * (--no-huge --no-pci --in-memory), so mempools and rings are real and the
+ * test runs in a second as any user that may mlock nothing.  The guest and
+ * the uplink are fakes behind struct vs_dp_ops: the uplink hands out the
+ * frames a test queued, the guest's RX ring takes as many frames per call
+ * as the test allows and records their sequence numbers.  Each test drives
+ * vs_dp_poll_port() the way a worker does, and the main loop's half
+ * through dp_handshake.h, and checks the order of what the guest got and
+ * that every frame the uplink gave is accounted for:
+ *   uplink_rx = delivered + drops + in held, inject or the pending burst.
+ *
+ * The tests are split by concern into binaries of their own (test_dataplane.c,
+ * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c);
+ * each one's main() is t_main(), which starts EAL, creates the pool t_pool,
+ * installs the fakes and runs the tests it registers.  t_port_new() resets
+ * the fakes' state t, and t_port_free() checks every mbuf came back.
+ */
+#ifndef VS_DP_HARNESS_H
+#define VS_DP_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+#include "dp_priv.h"
+#include "flow_set.h"
+#include "vm.h"
+
+#define T_POOL_SIZE	8191
+#define T_MAX_FRAMES	20000
+#define T_UNLIMITED	UINT32_MAX
+
+extern struct rte_mempool *t_pool;
+extern const uint8_t t_vm_mac[6];
+extern const uint8_t t_peer_mac[6];
+
+/* The fake uplink's and guest's state, reset by t_port_new() */
+struct t_state {
+	GQueue rx;			/* struct rte_mbuf *, handed out in order */
+	uint64_t tx;			/* frames sent on the uplink */
+	uint32_t guest_room;		/* frames the guest's ring takes per call */
+	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
+	GArray *got;			/* uint32_t seq of each frame delivered */
+	uint64_t nombuf, missed;	/* the uplink's own drop counters */
+	uint16_t rx_q;			/* the uplink queue t.rx's frames come on */
+	uint32_t vring_frames[8];	/* frames enqueued per guest RX vring */
+	bool fake_clock;		/* the lcore reads now, not the TSC */
+	uint64_t now;			/* the fake clock, in TSC cycles */
+	GPtrArray *sent;		/* GBytes of each frame sent, if set */
+};
+
+extern struct t_state t;
+
+/* The sequence number a t_frame() carries */
+uint32_t t_seq_of(struct rte_mbuf *m);
+/* The fake clock from now on, starting at the TSC's value */
+void t_clock_fake(void);
+void t_clock_advance_us(uint64_t us);
+
+/* An IPv4 UDP frame to the VM carrying @seq at offset 42 */
+struct rte_mbuf *t_frame(uint32_t seq, uint16_t len);
+/* Tunnel a frame that reached the source @age_us ago (< 0: no time) */
+void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us);
+/* The uplink hands out frames first..first+n-1 */
+void t_uplink_queue(uint32_t first, uint32_t n);
+/* Frames first..first+n-1 come through the tunnel */
+void t_inject(struct vs_vm *vm, uint32_t first, uint32_t n);
+/* Compile @lines (--policy rules) for @vm and publish the table */
+void t_rules(struct vs_vm *vm, struct vs_flow_set *set, const char *const *lines);
+
+/* A port on t_pool with one queue, its vrings enabled, the fakes reset */
+struct vs_vm *t_port_new(void);
+/* Every drop counted, of every reason */
+uint64_t t_drops(const struct vs_vm *vm);
+/* uplink_rx = delivered + counted drops + in flight (frames the test
+ * injected count as received too: @injected) */
+void t_check_accounting(const struct vs_vm *vm, uint64_t injected);
+/* Free the port and check every mbuf came back to t_pool */
+void t_port_free(struct vs_vm *vm);
+/* vs_dp_poll_port() @times; Return: the work it reported */
+unsigned int t_poll(struct vs_vm *vm, unsigned int times);
+/* the guest got exactly first..first+n-1 at t.got[at..] */
+void t_assert_run(unsigned int at, uint32_t first, uint32_t n);
+
+/*
+ * t_main() - a test binary's main(): EAL (its --file-prefix vs-unit-@name),
+ * t_pool and the fakes, then @add_tests registers the tests and they run
+ * Return: g_test_run()'s, or 1 if EAL did not start
+ */
+int t_main(int argc, char **argv, const char *name, void (*add_tests)(void));
+
+#endif /* VS_DP_HARNESS_H */

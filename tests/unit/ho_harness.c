@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ho_harness.c - the handover's unit tests' environment
+ *
+ * Theory of operation: see ho_harness.h.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_vhost.h>
+
+#include "dp_handshake.h"
+#include "dp_tcp.h"
+#include "handover.h"
+#include "handover_priv.h"
+#include "port_registry.h"
+#include "tun_harness.h"
+#include "vhost_port.h"
+#include "vm.h"
+#include "ho_harness.h"
+
+struct rte_mempool *t_pool;
+
+static void t_peer_event(void *opaque, const struct vs_tun_peer_event *ev)
+{
+}
+
+/* main.c's table: the handover's callbacks, and a peer event of our own */
+static const struct vs_tun_ops t_ops = {
+	.stream_open = vs_ho_tun_open,
+	.frame = vs_ho_tun_frame,
+	.in_event = vs_ho_tun_in_event,
+	.out_event = vs_ho_tun_out_event,
+	.expect = vs_ho_tun_expect,
+	.peer_event = t_peer_event,
+};
+
+void t_env_init(struct t_env *e, unsigned int hold_ms, unsigned int expect_timeout_ms)
+{
+	struct vs_tun_cfg cfg = { .node_name = "hostb", .listen = "127.0.0.1:0",
+				  .key_file = th_key_path };
+	g_autoptr(GError) err = NULL;
+	struct vs_vm *vm;
+
+	memset(e, 0, sizeof(*e));
+	e->tun = vs_tun_new(&cfg, &t_ops, NULL, &err);
+	g_assert_no_error(err);
+	vs_ho_set_tunnel(e->tun);
+	vs_ho_set_expect_timeout(expect_timeout_ms);
+
+	vm = g_new0(struct vs_vm, 1);
+	vm->cfg = g_new0(struct vs_port_cfg, 1);
+	vm->cfg->name = g_strdup(VM_NAME);
+	vm->cfg->socket_path = g_strdup("/nonexistent/vm1.sock");
+	memcpy(vm->cfg->mac, VM_MAC, 6);
+	vm->cfg->queues = 1;
+	vs_buf_policy_init(&vm->cfg->policy);
+	vm->cfg->policy.hold_ms = hold_ms;
+	vm->pool = t_pool;
+	vm->vid = -1;			/* no device yet: the VM runs at the source */
+	g_assert_true(vs_ho_attach(vm, &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_port_registry_reserve(vm->cfg, &vm->slot, &err));
+	vs_port_registry_insert(vm);
+	e->vm = vm;
+}
+
+void t_env_fini(struct t_env *e)
+{
+	struct vs_vm *vm = e->vm;
+
+	fp_close(&e->src);
+	vs_port_registry_remove(vm);
+	vs_ho_detach(vm);
+	vs_ho_set_tunnel(NULL);
+	vs_tun_free(e->tun);
+	drain_loop();
+	g_free(vm->cfg->name);
+	g_free(vm->cfg->socket_path);
+	g_free(vm->cfg);
+	g_free(vm);
+	/* every mbuf came back */
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, T_POOL_SIZE);
+}
+
+void t_arm(struct t_env *e)
+{
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(vs_ho_expect(e->vm, NULL, &err));
+	g_assert_no_error(err);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
+}
+
+/* The source dials, opens stream @id for the port and is accepted */
+void t_open_stream(struct t_env *e, uint32_t id, uint64_t want_next)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
+
+	fp_connect(&e->src, "hosta", vs_tun_listen_port(e->tun));
+	m.u.vm_open.stream_id = id;
+	memcpy(m.u.vm_open.mac, VM_MAC, 6);
+	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
+	m.u.vm_open.first_seq = 1;
+	fp_send(&e->src, &m);
+	while (fp_recv(&e->src, &m, DEADLINE_MS) && m.type != VS_TUN_MSG_VM_ACCEPT)
+		;
+	g_assert_cmpint(m.type, ==, VS_TUN_MSG_VM_ACCEPT);
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+}
+
+void t_send_frames(struct t_env *e, uint32_t id, uint64_t first, unsigned int n)
+{
+	uint8_t buf[FRAME_LEN];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
+
+		frame_fill(buf, first + i);
+		m.u.frame.stream_id = id;
+		m.u.frame.seq = first + i;
+		m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
+		m.u.frame.data = buf;
+		m.u.frame.len = FRAME_LEN;
+		fp_send(&e->src, &m);
+	}
+}
+
+struct t_frames_seen {
+	struct vs_vm *vm;
+	uint64_t n;			/* tunnel-rx-frames + tunnel-frames-discarded
+					 * (a frame counted in both: queued, then
+					 * discarded with the queue, counts twice) */
+};
+
+static bool t_frames_seen(void *arg)
+{
+	struct t_frames_seen *w = arg;
+
+	return w->vm->stats.tunnel_rx_frames + w->vm->stats.tunnel_frames_discarded >= w->n;
+}
+
+void t_wait_frames(struct t_env *e, uint64_t n)
+{
+	struct t_frames_seen w = { e->vm, n };
+
+	g_assert_true(run_until(t_frames_seen, &w, DEADLINE_MS));
+}
+
+bool t_state_none(void *arg)
+{
+	return ((struct vs_vm *)arg)->mig.state == VS_MIG_STATE_NONE;
+}

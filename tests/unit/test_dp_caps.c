@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_dp_caps.c - the buffer's caps and the replay's pace
+ *
+ * Theory of operation: the fakes of dp_harness.h, on real rings and mbufs,
+ * with the fake clock where time matters.  An episode's buffer has caps
+ * (frames, bytes, the pool's share) and a policy for what it drops when
+ * full (the newest or the oldest); the caps also hold for frames queued
+ * behind a replay and for the mini-replay of a full guest ring.  The
+ * replay is paced against the arrival rate the lcore measured, which
+ * counts frames the tunnel brings too.  Every test checks that each frame
+ * is delivered or counted as a drop.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dp_handshake.h"
+#include "pkt.h"
+#include "dp_harness.h"
+
+/* The caps of an episode, drop-newest and drop-oldest, and a new episode */
+static void test_caps(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 10;
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 25);
+	t_poll(vm, 1);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 15);
+	g_assert_cmpuint(vm->stats.buffer_peak_pkts, ==, 10);
+
+	/* the same episode: buffer_start with caps keeps it */
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(100, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 16);
+
+	/* drop-oldest keeps the newest 10 */
+	vm->policy.overflow = VS_OVERFLOW_DROP_OLDEST;
+	t_uplink_queue(200, 12);
+	t_poll(vm, 1);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 28);
+
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
+	t_assert_run(0, 202, 10);
+	t_check_accounting(vm, 0);
+
+	/* no caps (straggler forwarding): only the ring bounds it */
+	vs_dp_buffer_start(vm, false);
+	t_uplink_queue(300, 40);
+	t_poll(vm, 2);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 40);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 28);
+
+	/* a class the policy drops */
+	vs_dp_buffer_start(vm, true);	/* from no caps: a new episode */
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	t_uplink_queue(400, 3);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * Frames held behind a replay obey the caps, counted against what held
+ * holds now: a replay stalled on a silent tunnel cannot take the pool.
+ */
+static void test_caps_behind_replay(void)
+{
+	struct vs_vm *vm = t_port_new();
+	unsigned int avail0 = rte_mempool_avail_count(t_pool);
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 50;
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 30);
+	t_poll(vm, 1);
+	vs_dp_replay_start(vm);			/* inject not closed: held waits */
+	t_uplink_queue(100, 4000);		/* a flood meanwhile */
+	t_poll(vm, 200);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 50);
+	g_assert_cmpuint(vm->stats.live_held_pkts, ==, 20);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 3980);
+	/* the pool keeps every mbuf beyond the caps for the replay path */
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), >=, avail0 - 50);
+	t_check_accounting(vm, 0);
+
+	/* drop-oldest: the newest 50 are kept */
+	vm->policy.overflow = VS_OVERFLOW_DROP_OLDEST;
+	t_uplink_queue(5000, 60);
+	t_poll(vm, 3);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 50);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 10);
+	t_assert_run(0, 5010, 50);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+
+	/* a class the policy does not buffer is not held either */
+	vs_dp_replay_start(vm);
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	t_uplink_queue(6000, 3);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_POLICY], ==, 3);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* The ring-full mini-replay obeys the caps too */
+static void test_caps_ring_full(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->policy.max_pkts[VS_PKT_UDP] = 40;
+	t.guest_room = 0;
+	t_uplink_queue(1, 1000);
+	t_poll(vm, 40);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held) + vm->dp.pending.n, <=, 40 + 32);
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), <=, 40);
+	t_check_accounting(vm, 0);
+	t.guest_room = T_UNLIMITED;
+	t_poll(vm, 5);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	/* delivered in order, gaps where the caps dropped */
+	for (guint i = 1; i < t.got->len; i++)
+		g_assert_cmpuint(g_array_index(t.got, uint32_t, i), >,
+				 g_array_index(t.got, uint32_t, i - 1));
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * A paced replay on the fake clock: R = the floor while no frame arrives,
+ * pace% of the arrival rate once they do, a bucket of 4 ms (at least one
+ * burst); it completes, in order.
+ */
+static void test_pace(void)
+{
+	struct vs_vm *vm = t_port_new();
+	guint n, ms;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;
+	t_inject(vm, 1, 200);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	for (ms = 0; ms < 100; ms++) {		/* 100 ms, polled every 100 us */
+		t_poll(vm, 1);
+		for (n = 0; n < 10; n++) {
+			t_clock_advance_us(100);
+			t_poll(vm, 1);
+		}
+	}
+	/* the floor, 1000 pps: 100 frames in 100 ms, and the first burst */
+	g_assert_cmpuint(t.got->len, >=, 100);
+	g_assert_cmpuint(t.got->len, <=, 100 + VS_DP_BURST);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, 200);
+
+	/* 800 frames arriving at 4000 pps, buffered */
+	vs_dp_buffer_start(vm, true);
+	for (n = 0; n < 800; n++) {
+		t_uplink_queue(1000 + n, 1);
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 3900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 4100);
+	/* the replay, with frames still arriving at 4000 pps (held behind
+	 * it): 150%, 6000 pps, so 600 frames in 100 ms, plus a bucket */
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	n = t.got->len;
+	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
+		t_uplink_queue(5000 + ms, 1);
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 5800);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6200);
+	g_assert_cmpuint(t.got->len - n, >=, 560);
+	g_assert_cmpuint(t.got->len - n, <=, 620 + 6200 * 4 / 1000);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	t_assert_run(200, 1000, 800);
+	t_assert_run(1000, 5000, 400);
+	t_check_accounting(vm, 200);
+
+	/* off: one burst, as fast as the ring takes it */
+	vm->policy.replay_pace_pct = 0;
+	t_inject(vm, 5000, 200);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_poll(vm, 3);
+	g_assert_true(vs_dp_replay_finished(vm));
+	t_port_free(vm);
+}
+
+/* Frames the tunnel brings count in the arrival rate (stragglers, and
+ * the blackout's frames at the destination); a flood that brings every
+ * frame both ways does not double it */
+static void test_pace_tunnel_arrivals(void)
+{
+	struct vs_vm *vm = t_port_new();
+	unsigned int n;
+
+	t_clock_fake();
+	for (n = 0; n < 500; n++) {		/* 250 ms at 2000 frames/s */
+		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
+		t_clock_advance_us(500);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2100);
+
+	for (n = 0; n < 500; n++) {
+		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 1, __ATOMIC_RELAXED);
+		t_uplink_queue(n, 1);
+		t_clock_advance_us(500);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 1900);
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 2100);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+static void add_tests(void)
+{
+	g_test_add_func("/dataplane/caps", test_caps);
+	g_test_add_func("/dataplane/caps/behind-replay", test_caps_behind_replay);
+	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
+	g_test_add_func("/dataplane/pace", test_pace);
+	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);
+}
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, "dp-caps", add_tests);
+}
