@@ -47,6 +47,10 @@
 #define VSHIM_PORT_UDP_SINK 7000
 #define VSHIM_PORT_CTL 7001
 #define VSHIM_PORT_TCP_SINK 7002
+/* a second UDP sink socket, the same accounting: a flow that must not share
+ * its socket buffer with another (test_policy.py: a high-priority flow beside
+ * a 20000 pps bulk one, as an application would give each service its own) */
+#define VSHIM_PORT_UDP_SINK2 7003
 
 #define VSHIM_MAX_STREAMS 16
 #define VSHIM_TCP_MOD 251

@@ -96,8 +96,8 @@ int main(void)
 {
 	static uint8_t buf[RX_BUF + 1];
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(VSHIM_PORT_TCP_SINK) };
-	struct pollfd pfd[3 + MAX_TCP_CONNS];
-	int one = 1, sink, ctl, lfd;
+	struct pollfd pfd[4 + MAX_TCP_CONNS];
+	int one = 1, sink, sink2, ctl, lfd;
 
 	signal(SIGCHLD, SIG_IGN); /* children are reaped automatically */
 	signal(SIGPIPE, SIG_IGN);
@@ -114,6 +114,7 @@ int main(void)
 	 * RcvbufErrors, guest stats "kernel"), unless the test asked for a
 	 * tuned guest (vshim.rcvbuf=, see init) */
 	sink = udp_socket(VSHIM_PORT_UDP_SINK, rcvbuf_env());
+	sink2 = udp_socket(VSHIM_PORT_UDP_SINK2, rcvbuf_env());
 	ctl = udp_socket(VSHIM_PORT_CTL, 0);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (lfd < 0)
@@ -131,9 +132,10 @@ int main(void)
 		pfd[n++] = (struct pollfd){ .fd = sink, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = sink2, .events = POLLIN };
 		for (int i = 0; i < MAX_TCP_CONNS; i++) {
 			if (conns[i].fd >= 0) {
-				map[n - 3] = i;
+				map[n - 4] = i;
 				pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
 			}
 		}
@@ -156,8 +158,10 @@ int main(void)
 		}
 		if (pfd[2].revents)
 			tcp_accept(lfd);
-		for (int j = 3; j < n; j++)
+		if (pfd[3].revents)
+			udp_sink_drain(sink2, buf);
+		for (int j = 4; j < n; j++)
 			if (pfd[j].revents)
-				tcp_read(&conns[map[j - 3]], buf);
+				tcp_read(&conns[map[j - 4]], buf);
 	}
 }

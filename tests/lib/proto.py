@@ -11,6 +11,7 @@ import struct
 
 MAGIC = 0x5653484D
 PORT_UDP_SINK = 7000
+PORT_UDP_SINK2 = 7003   # a second sink socket, same accounting (agent-proto.h)
 PORT_CTL = 7001
 PORT_TCP_SINK = 7002
 MAX_STREAMS = 16
