@@ -23,8 +23,18 @@
  * When the queue is full the lcore does not note the source, so one of
  * its next frames notes it again: nothing is lost, only later.
  *
+ * Each note carries the epoch of the window it was made in.  The queue
+ * outlives a window (the main loop takes notes only while it has a
+ * stream to send them on, and the window lasts past the stream's END),
+ * so a note left from one window must never be sent in the next, to
+ * another migration's source: the main loop empties the queue when a
+ * window opens (vs_dp_direct_flush(), before the new epoch), and
+ * vs_dp_direct_peek() skips a note of another epoch (one the lcore made
+ * while the epoch changed).
+ *
  * The main loop (the handover's pump) takes the notes with
- * vs_dp_direct_take() and sends them to the source shim.
+ * vs_dp_direct_peek() and, once sent, vs_dp_direct_commit(), and sends
+ * them to the source shim.
  */
 #ifndef VS_DP_DIRECT_H
 #define VS_DP_DIRECT_H
@@ -43,10 +53,12 @@ struct rte_mbuf;
 
 /**
  * struct vs_dp_direct_note - a source that reaches the VM directly
+ * @epoch:	the window's hs.dedup_epoch when it was noted
  * @af:		VS_FLOW_AF_INET or VS_FLOW_AF_INET6
  * @addr:	its address (IPv4 in the first 4 bytes, the rest zero)
  */
 struct vs_dp_direct_note {
+	uint32_t epoch;
 	uint8_t af;
 	uint8_t addr[16];
 };
@@ -87,13 +99,37 @@ struct vs_dp_direct *vs_dp_direct_new(void);
 void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc);
 
 /**
- * vs_dp_direct_take() - main loop: the oldest source noted and not taken
+ * vs_dp_direct_peek() - main loop: the oldest note of the current window,
+ * left in the queue (notes of another window before it are dropped)
+ * @vm:		port
+ * @out:	the note
+ *
+ * Return: false if there is none
+ */
+bool vs_dp_direct_peek(struct vs_vm *vm, struct vs_dp_direct_note *out);
+
+/**
+ * vs_dp_direct_commit() - main loop: remove the note vs_dp_direct_peek()
+ * returned (it was sent)
+ * @vm:		port
+ */
+void vs_dp_direct_commit(struct vs_vm *vm);
+
+/**
+ * vs_dp_direct_take() - main loop: peek and commit in one
  * @vm:		port
  * @out:	the note
  *
  * Return: false if there is none
  */
 bool vs_dp_direct_take(struct vs_vm *vm, struct vs_dp_direct_note *out);
+
+/**
+ * vs_dp_direct_flush() - main loop: forget every queued note (a window
+ * opens: what an earlier window noted is not this migration's)
+ * @vm:		port
+ */
+void vs_dp_direct_flush(struct vs_vm *vm);
 
 /**
  * vs_dp_direct_window() - main loop: is the window open (the lcore notes)

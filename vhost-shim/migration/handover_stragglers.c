@@ -222,6 +222,7 @@ void ho_dedup_open(struct vs_vm *vm)
 {
 	if (!vm->policy.enabled)	/* the baseline filters nothing */
 		return;
+	vs_dp_direct_flush(vm);		/* an earlier window's notes: not ours */
 	vs_dp_dedup_open(vm);
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
