@@ -307,6 +307,45 @@ static void test_destination_stale_notes(void)
 	t_port_free(vm);
 }
 
+static gboolean t_never(gpointer data)
+{
+	g_assert_not_reached();
+	return G_SOURCE_REMOVE;
+}
+
+/* An announcement step still pending from the VM's last arrival here */
+static void t_announcing(struct vs_vm *vm)
+{
+	if (!vm->ho->announce_timer)
+		vm->ho->announce_timer = g_timeout_add(60000, t_never, vm);
+}
+
+/*
+ * The VM leaves (src-active, src-blackout) or is expected again
+ * (dst-expecting): the announcement steps of its last arrival stop, or
+ * they would move the switches, and its peers' frames, back here
+ */
+static void test_leaving_stops_announcing(void)
+{
+	struct vs_vm *vm = t_port(60000);
+
+	t_announcing(vm);
+	ho_feed(vm, VS_MIG_EV_LOG_ON);			/* src-active */
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+	g_assert_cmpuint(vm->ho->announce_timer, ==, 0);
+	t_announcing(vm);
+	ho_feed(vm, VS_MIG_EV_DEVICE_DOWN);		/* src-blackout */
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+	g_assert_cmpuint(vm->ho->announce_timer, ==, 0);
+	ho_feed(vm, VS_MIG_EV_HOLD_EXPIRED);		/* none */
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_NONE);
+	t_announcing(vm);
+	ho_feed(vm, VS_MIG_EV_EXPECT);			/* dst-expecting */
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
+	g_assert_cmpuint(vm->ho->announce_timer, ==, 0);
+	t_port_free(vm);
+}
+
 /* Outside forwarding nothing is decided; a new forwarding starts afresh */
 static void test_only_while_forwarding(void)
 {
@@ -352,6 +391,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/stragglers/destination-notes", test_destination_notes);
 	g_test_add_func("/handover/stragglers/destination-queue-full", test_destination_queue_full);
 	g_test_add_func("/handover/stragglers/destination-stale-notes", test_destination_stale_notes);
+	g_test_add_func("/handover/stragglers/leaving-stops-announcing",
+			test_leaving_stops_announcing);
 	ret = g_test_run();
 	rte_mempool_free(t_pool);
 	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));

@@ -224,6 +224,19 @@ bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data);
 bool ho_has_event_cb(void);
 
 /**
+ * ho_announce() - destination, at the resume: announce the VM now and at
+ * the next steps (handover_announce.c)
+ * @vm:		port
+ */
+void ho_announce(struct vs_vm *vm);
+
+/**
+ * ho_announce_stop() - the VM leaves (or the port goes): no more steps
+ * @vm:		port
+ */
+void ho_announce_stop(struct vs_vm *vm);
+
+/**
  * ho_dedup_open() - destination, at the resume: the window in which
  * frames may come both ways opens (the duplicate filter, and the notes of
  * sources that arrive directly), until the source ENDs, or linger-ms +
