@@ -336,8 +336,9 @@ void ho_stragglers_free(struct vs_handover *ho);
  * @vm:		port in src-forwarding
  * @frame:	the frame
  * @len:	its length
- * @age_us:	how long ago it reached this host (< 0: unknown, now); a
- *		frame is judged by when it arrived, not when its turn came
+ * @age_us:	how long ago it reached this host; a frame is judged by
+ *		when it arrived, not when its turn came (< 0: unknown, i.e.
+ *		old: tunnelled, its source's state neither read nor changed)
  *
  * Return: true to tunnel it
  */

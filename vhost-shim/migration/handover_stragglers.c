@@ -142,6 +142,11 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 
 	if (!ho->src_on || !f)
 		return true;
+	/* no arrival time: a frame put back into held from an earlier hop's
+	 * inject ring, or older than the stamps reach; old either way, so
+	 * never judged as arrived now (which would favour dropping it) */
+	if (age_us < 0)
+		return true;
 	vs_flow_key_parse(frame, len, len, vm->cfg->mac, &key);
 	slot = vs_flow_rules_match(f->t, &key);
 	if (slot == VS_FLOW_NO_SLOT)	/* a runt or the VM's own: as before */
