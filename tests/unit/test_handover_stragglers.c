@@ -6,7 +6,8 @@
  * Theory of operation: the real handover and dataplane rings on EAL
  * without hugepages or devices (as test_handover.c), a port with the
  * default flow-policy rules (trigger direct, time-out = the port's
- * linger-ms, linger 0 after the switch), and stragglers handed to
+ * linger-ms; linger 0 after the switch, except where the default's 500 ms
+ * is the point), and stragglers handed to
  * ho_straggler_admit() as the pump hands them.  Checked: a source the
  * destination reports as direct stops at once while another goes on; a
  * source stops at its time-out without a report; nothing is decided
@@ -40,11 +41,14 @@
 
 static struct rte_mempool *t_pool;
 
-static struct vs_vm *t_port(unsigned int linger_ms)
+/* A port whose rules are the defaults, with linger-ms @rule_linger_ms
+ * after a source's switch (UINT_MAX: the default's own) */
+static struct vs_vm *t_port_rule_linger(unsigned int linger_ms, unsigned int rule_linger_ms)
 {
 	g_autoptr(GError) err = NULL;
 	struct vs_flow_table *t;
 	struct vs_vm *vm;
+	uint32_t i;
 
 	vm = g_new0(struct vs_vm, 1);
 	vm->cfg = g_new0(struct vs_port_cfg, 1);
@@ -62,8 +66,16 @@ static struct vs_vm *t_port(unsigned int linger_ms)
 	vs_port_registry_insert(vm);
 	t = vs_dp_flow_compile(vm, NULL, &vm->policy, &err);
 	g_assert_no_error(err);
+	for (i = 0; rule_linger_ms != UINT_MAX && i < t->n_rules; i++)
+		t->rules[i].linger_ms = rule_linger_ms;
 	vs_dp_flow_install(vm, t);
 	return vm;
+}
+
+/* ... with linger-ms 0 after a switch: a report stops its source at once */
+static struct vs_vm *t_port(unsigned int linger_ms)
+{
+	return t_port_rule_linger(linger_ms, 0);
 }
 
 static void t_port_free(struct vs_vm *vm)
@@ -126,6 +138,21 @@ static void test_direct_report_stops_one_source(void)
 	g_assert_false(t_straggler(vm, "10.77.0.12"));
 	g_assert_cmpuint(t_stopped(vm), ==, 3);
 	g_assert_cmpuint(vm->stats.sources_switched, ==, 6);
+	t_port_free(vm);
+}
+
+/* The default rules linger after a direct report (frames still on the
+ * old path, MLAG/ECMP peers syncing): tunnelled for that long, then not */
+static void test_default_linger_after_report(void)
+{
+	struct vs_vm *vm = t_port_rule_linger(60000, UINT_MAX);
+
+	ho_stragglers_begin(vm);
+	t_report(vm, "10.77.0.11");
+	g_assert_true(t_straggler(vm, "10.77.0.11"));
+	g_usleep((VS_FLOW_DEFAULT_DIRECT_LINGER_MS + 30) * 1000);
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	g_assert_cmpuint(t_stopped(vm), ==, 1);
 	t_port_free(vm);
 }
 
@@ -401,6 +428,8 @@ int main(int argc, char **argv)
 	g_assert_nonnull(t_pool);
 	g_test_add_func("/handover/stragglers/direct-report-stops-one-source",
 			test_direct_report_stops_one_source);
+	g_test_add_func("/handover/stragglers/default-linger-after-report",
+			test_default_linger_after_report);
 	g_test_add_func("/handover/stragglers/report-through-callback",
 			test_report_through_callback);
 	g_test_add_func("/handover/stragglers/timeout", test_timeout_stops_source);

@@ -9,8 +9,10 @@
  * trigger fires, by default "this source's frames now reach the
  * destination directly", or when the rule's time-out ends (resume +
  * timeout-ms, by default the port's linger-ms), and then the rule's own
- * linger-ms later (default 0).  A straggler of a stopped source is
- * dropped and counted (drop reason straggler-stopped), never silently.
+ * linger-ms later (default 500 ms under direct-arrival, flow_rules.h:
+ * one direct frame does not prove the rest go direct).  A straggler of
+ * a stopped source is dropped and counted (drop reason
+ * straggler-stopped), never silently.
  *
  *   source                                      destination
  *   SRC_FORWARDING entered: linger timer,       resume: the duplicate
