@@ -459,6 +459,35 @@ static void test_note_direct(void)
 	g_assert_true(vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, 11));
 }
 
+/*
+ * A flood of sources: notes are never reused within a window, so no
+ * source is reported twice and a window reports at most the table's size
+ * of sources; the ones that find no place are counted, not reported
+ */
+static void test_note_direct_flood(void)
+{
+	struct vs_flow_src_entry slots[VS_FLOW_SRC_MIN_SIZE];
+	unsigned int reported = 0, again = 0, i;
+	struct vs_flow_src t;
+
+	vs_flow_src_init(&t, slots, VS_FLOW_SRC_MIN_SIZE, 5);
+	vs_flow_src_begin(&t, 0);
+	for (i = 0; i < 200; i++) {
+		uint8_t a[16] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+
+		reported += vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, i);
+	}
+	g_assert_cmpuint(reported, ==, VS_FLOW_SRC_MIN_SIZE);
+	g_assert_cmpuint(t.stats.untracked, ==, 200 - VS_FLOW_SRC_MIN_SIZE);
+	g_assert_cmpuint(t.stats.reused, ==, 0);
+	for (i = 0; i < 200; i++) {	/* their next frames: nothing more */
+		uint8_t a[16] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+
+		again += vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, 1000 + i);
+	}
+	g_assert_cmpuint(again, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -473,5 +502,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/flow-src/full-table", test_full_table);
 	g_test_add_func("/flow-src/model", test_model);
 	g_test_add_func("/flow-src/note-direct", test_note_direct);
+	g_test_add_func("/flow-src/note-direct-flood", test_note_direct_flood);
 	return g_test_run();
 }
