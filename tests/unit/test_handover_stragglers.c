@@ -33,6 +33,7 @@
 #include "handover.h"
 #include "handover_priv.h"
 #include "port_registry.h"
+#include "tunnel_priv.h"
 #include "vm.h"
 #include "vhost-shim/tunnel_wire.h"
 
@@ -391,6 +392,34 @@ static void test_leaving_stops_announcing(void)
 	t_port_free(vm);
 }
 
+/*
+ * A report the stream cannot send now (its connection not ready: a
+ * reconnect) stays queued for the next tick instead of being lost
+ */
+static void test_destination_unsent_note_kept(void)
+{
+	struct vs_tun_in down = { .conn = NULL };	/* a connection not ready */
+	struct vs_dp_direct_note note;
+	struct vs_vm *vm = t_port(60000);
+	struct rte_mbuf *m;
+	uint8_t want[16];
+
+	ho_dedup_open(vm);
+	m = t_mbuf("10.77.0.51", ff_vm_mac);
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	rte_pktmbuf_free(m);
+	vm->ho->in = &down;
+	g_assert_true(ho_direct_wanted(vm));
+	ho_direct_pump(vm);
+	vm->ho->in = NULL;
+	g_assert_cmpuint(vm->stats.direct_reports_sent, ==, 0);
+	g_assert_true(vs_dp_direct_take(vm, &note));	/* still there */
+	ff_addr("10.77.0.51", want);
+	g_assert_cmpmem(note.addr, 16, want, 16);
+	ho_dedup_close(vm);
+	t_port_free(vm);
+}
+
 /* Outside forwarding nothing is decided; a new forwarding starts afresh */
 static void test_only_while_forwarding(void)
 {
@@ -439,6 +468,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/stragglers/destination-notes", test_destination_notes);
 	g_test_add_func("/handover/stragglers/destination-queue-full", test_destination_queue_full);
 	g_test_add_func("/handover/stragglers/destination-stale-notes", test_destination_stale_notes);
+	g_test_add_func("/handover/stragglers/destination-unsent-note-kept",
+			test_destination_unsent_note_kept);
 	g_test_add_func("/handover/stragglers/leaving-stops-announcing",
 			test_leaving_stops_announcing);
 	ret = g_test_run();

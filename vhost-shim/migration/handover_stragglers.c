@@ -208,9 +208,13 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
 	if (!vm || !vm->ho || s != vm->ho->out)
 		return;		/* removed, or another migration's stream */
 	VS_STAT_ADD(vm->stats.direct_reports_received, 1);
-	if (!inet_ntop(af == VS_TUN_SRC_AF_INET ? AF_INET : AF_INET6, addr, text, sizeof(text)))
-		g_strlcpy(text, "?", sizeof(text));
-	vs_log(MIG, DEBUG, vm->cfg->name, "source %s reaches the destination directly", text);
+	if (vs_log_would(VS_LOGC_MIG, VS_LOG_DEBUG)) {	/* no formatting per report otherwise */
+		if (!inet_ntop(af == VS_TUN_SRC_AF_INET ? AF_INET : AF_INET6, addr, text,
+			       sizeof(text)))
+			g_strlcpy(text, "?", sizeof(text));
+		vs_log(MIG, DEBUG, vm->cfg->name, "source %s reaches the destination directly",
+		       text);
+	}
 	ho_stragglers_report_direct(vm, af == VS_TUN_SRC_AF_INET ? VS_FLOW_AF_INET
 								  : VS_FLOW_AF_INET6, addr);
 }
@@ -286,12 +290,17 @@ void ho_direct_pump(struct vs_vm *vm)
 	struct vs_dp_direct_note note;
 	unsigned int i;
 
-	/* without a stream the notes wait in the queue (it is bounded: the
-	 * lcore notes no more while it is full) */
-	for (i = 0; i < VS_DP_DIRECT_QUEUE && ho->in && vs_dp_direct_take(vm, &note); i++) {
+	/* without a stream, or while it cannot send, the notes wait in the
+	 * queue (it is bounded: the lcore notes no more while it is full);
+	 * a note leaves it once sent, or if the source can never take it */
+	for (i = 0; i < VS_DP_DIRECT_QUEUE && ho->in && vs_dp_direct_peek(vm, &note); i++) {
 		uint8_t af = note.af == VS_FLOW_AF_INET ? VS_TUN_SRC_AF_INET : VS_TUN_SRC_AF_INET6;
+		enum vs_tun_send_result r = vs_tun_in_send_source_direct(ho->in, af, note.addr);
 
-		if (vs_tun_in_send_source_direct(ho->in, af, note.addr))
+		if (r == VS_TUN_SEND_LATER)
+			break;		/* the next tick, or the stream's return */
+		vs_dp_direct_commit(vm);
+		if (r == VS_TUN_SEND_DONE)
 			VS_STAT_ADD(vm->stats.direct_reports_sent, 1);
 	}
 }
