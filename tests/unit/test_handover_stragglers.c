@@ -25,8 +25,10 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include "dataplane.h"
+#include "dp_handshake.h"
 #include "dp_direct.h"
 #include "dp_flow.h"
 #include "flow_frames.h"
@@ -34,6 +36,7 @@
 #include "handover_priv.h"
 #include "port_registry.h"
 #include "tunnel_priv.h"
+#include "util.h"
 #include "vm.h"
 #include "vhost-shim/tunnel_wire.h"
 
@@ -420,6 +423,39 @@ static void test_destination_unsent_note_kept(void)
 	t_port_free(vm);
 }
 
+/*
+ * Forwarding ends (LINGER_EXPIRED) with stragglers still in held (a slow
+ * tunnel): those of a source already stopped count as straggler-stopped,
+ * not peer-lost
+ */
+static void test_linger_end_counts_stopped(void)
+{
+	static const char *const src[] = { "10.77.0.11", "10.77.0.12" };
+	struct vs_vm *vm = t_port(60000);
+	unsigned int i;
+
+	ho_feed(vm, VS_MIG_EV_LOG_ON);
+	ho_feed(vm, VS_MIG_EV_DEVICE_DOWN);
+	ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
+	/* no lcore here to hand back what it had (the blackout's start) */
+	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);
+	vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);	/* the blackout's, if any */
+	VS_STAT_SET(vm->stats.ctl_drops[VS_DROP_PEER_LOST], 0);
+	t_report(vm, "10.77.0.11");
+	for (i = 0; i < G_N_ELEMENTS(src); i++) {
+		struct rte_mbuf *m = t_mbuf(src[i], ff_vm_mac);
+
+		vs_dp_arrival_set_age(m, 0);
+		g_assert_cmpint(rte_ring_enqueue(vm->dp.held, m), ==, 0);
+	}
+	ho_feed(vm, VS_MIG_EV_LINGER_EXPIRED);
+	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_NONE);
+	g_assert_cmpuint(t_stopped(vm), ==, 1);
+	g_assert_cmpuint(vm->stats.ctl_drops[VS_DROP_PEER_LOST], ==, 1);
+	t_port_free(vm);
+}
+
 /* Outside forwarding nothing is decided; a new forwarding starts afresh */
 static void test_only_while_forwarding(void)
 {
@@ -470,6 +506,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/stragglers/destination-stale-notes", test_destination_stale_notes);
 	g_test_add_func("/handover/stragglers/destination-unsent-note-kept",
 			test_destination_unsent_note_kept);
+	g_test_add_func("/handover/stragglers/linger-end-counts-stopped",
+			test_linger_end_counts_stopped);
 	g_test_add_func("/handover/stragglers/leaving-stops-announcing",
 			test_leaving_stops_announcing);
 	ret = g_test_run();

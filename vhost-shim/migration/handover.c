@@ -370,6 +370,8 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	struct vs_handover *ho = vm->ho;
 
 	ho_clear_timer(&ho->hold_timer);
+	if (old == VS_MIG_STATE_SRC_FORWARDING)
+		ho_stragglers_drop_held(vm);	/* while the table still decides */
 	ho_stragglers_end(vm);
 	if (old == VS_MIG_STATE_SRC_FORWARDING) {
 		ho_end_forwarding(vm);

@@ -331,6 +331,14 @@ void ho_stragglers_end(struct vs_vm *vm);
 void ho_stragglers_free(struct vs_handover *ho);
 
 /**
+ * ho_stragglers_drop_held() - source, forwarding ends (LINGER_EXPIRED):
+ * the stragglers still in held are dropped, those of sources already
+ * stopped counted as straggler-stopped, the others as peer-lost
+ * @vm:		port in src-forwarding
+ */
+void ho_stragglers_drop_held(struct vs_vm *vm);
+
+/**
  * ho_straggler_admit() - source: tunnel this straggler, or drop it (its
  * source was switched: counted as straggler-stopped)
  * @vm:		port in src-forwarding

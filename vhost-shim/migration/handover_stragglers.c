@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <rte_mbuf.h>
 
 #include "dataplane.h"
 #include "dp_direct.h"
@@ -164,6 +165,24 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 		return true;
 	VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_STRAGGLER_STOPPED], 1);
 	return false;
+}
+
+void ho_stragglers_drop_held(struct vs_vm *vm)
+{
+	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+	struct rte_mbuf *m;
+
+	if (!vm->ho->src_on)
+		return;
+	while (vs_dp_held_take(vm, &m, 1)) {
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		const void *data = len <= sizeof(copy) ? rte_pktmbuf_read(m, 0, len, copy) : NULL;
+
+		/* a stopped source's: counted straggler-stopped by the verdict */
+		if (!data || ho_straggler_admit(vm, data, len, vs_dp_arrival_age_us(m)))
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], 1);
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* Can frames from @addr match @r (its family and source prefix)? */
