@@ -10,8 +10,9 @@
  * flow_src.h).  This module is how we notice.
  *
  * While the duplicate filter's window is open (hs.dedup_active: from the
- * resume until the source ends its stream, linger-ms + hold-ms at most,
- * i.e. while stragglers may come) the lcore looks at each frame the
+ * resume until 200 ms after the source ends its stream, or linger-ms +
+ * hold-ms without an END, and in 200 ms steps longer while a paced replay
+ * is on: while stragglers may come) the lcore looks at each frame the
  * uplink brings: a unicast frame to the VM's MAC with a well-formed IP
  * header is evidence that its source reaches us directly.  Broadcast and
  * multicast are not (a switch sends them to both hosts).  The lcore
@@ -69,6 +70,8 @@ struct vs_dp_direct_note {
  * @notes:	lcore: the sources noted in this window
  * @slots:	@notes' entries
  * @head:	lcore writes (release), main loop reads (acquire)
+ * @pad_:	@head and @tail on cache lines of their own (each side
+ *		writes one of them per note)
  * @tail:	main loop writes (release), lcore reads (acquire)
  * @q:		the queue: entries @tail..@head-1 (mod VS_DP_DIRECT_QUEUE)
  */
@@ -77,6 +80,7 @@ struct vs_dp_direct {
 	struct vs_flow_src notes;
 	struct vs_flow_src_entry slots[VS_DP_DIRECT_SLOTS];
 	uint32_t head;
+	uint8_t pad_[128 - sizeof(uint32_t)];
 	uint32_t tail;
 	struct vs_dp_direct_note q[VS_DP_DIRECT_QUEUE];
 };

@@ -28,8 +28,9 @@
  *   linger timer: LINGER_EXPIRED (the outer bound: the stream ENDs,
  *     whatever each source's state)
  *
- * The destination's window: from the resume until the source ENDs its
- * stream (or linger-ms + hold-ms, and not before a paced replay is done)
+ * The destination's window: from the resume until 200 ms after the
+ * source ENDs its stream (or linger-ms + hold-ms, and in 200 ms steps
+ * longer while a paced replay is on)
  * frames may come both ways: the duplicate filter runs, and the lcore
  * notes the sources it sees arrive directly (ho_dedup_open() and its
  * closing below).
@@ -244,7 +245,8 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
  * The destination may get a frame twice while frames come both through the
  * tunnel and over its uplink (a switch flooding the VM's MAC to both
  * hosts during the switchover): the lcore filters copies from the resume
- * until the source ends its stream, or for linger-ms + hold-ms at most.
+ * until 200 ms after the source ends its stream (ho_dedup_close_later()),
+ * or linger-ms + hold-ms; either way not before a paced replay is done.
  */
 static gboolean ho_dedup_close_cb(gpointer data);
 

@@ -121,7 +121,8 @@ struct vs_flow_src_entry {
 #define VS_FLOW_SRC_NOTE_ID	UINT32_MAX
 
 /**
- * struct vs_flow_src_stats - counters (lcore writes, main loop reads)
+ * struct vs_flow_src_stats - counters (the table's owner alone: the
+ * source's main loop, or the destination's lcore for its notes)
  * @created:	entries made
  * @reused:	entries reused for another source (ageing)
  * @untracked:	stragglers of sources that found no entry
