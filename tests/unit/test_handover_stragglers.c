@@ -307,6 +307,12 @@ static void test_destination_queue_full(void)
 	char addr[32];
 	unsigned int i;
 
+	/*
+	 * A fixed hash seed: with a random one, about 3 runs in 100 one of
+	 * the 257 sources finds its 8 probes taken (notes are not reused
+	 * within a window) and is not noted, which this test is not about
+	 */
+	vs_flow_src_init(&vm->dp.direct->notes, vm->dp.direct->slots, VS_DP_DIRECT_SLOTS, 1);
 	vs_dp_dedup_open(vm);
 	for (i = 0; i <= VS_DP_DIRECT_QUEUE; i++) {
 		struct rte_mbuf *m;
