@@ -28,6 +28,12 @@ void vs_log_at(enum vs_log_component comp, enum vs_log_level level,
 	      "%d %s%s%s", (int)comp, who ? who : "", who ? ": " : "", msg);
 }
 
+bool vs_log_would(enum vs_log_component comp, enum vs_log_level level)
+{
+	(void)comp;
+	return level <= log_glib_level;
+}
+
 void vs_log_set_level(enum vs_log_level level)
 {
 	log_glib_level = level;

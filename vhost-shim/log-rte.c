@@ -53,6 +53,11 @@ void vs_log_at(enum vs_log_component comp, enum vs_log_level level,
 			vs_log_component_to_string(comp), msg);
 }
 
+bool vs_log_would(enum vs_log_component comp, enum vs_log_level level)
+{
+	return rte_log_can_log(log_type(comp), level);
+}
+
 void vs_log_set_level(enum vs_log_level level)
 {
 	rte_log_set_level_pattern("user.vhostshim.*", level);

@@ -15,6 +15,7 @@
 #define VS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "enum.h"
 
@@ -50,6 +51,16 @@ VS_ENUM_DECL(vs_log_component, enum vs_log_component);
 void vs_log_at(enum vs_log_component comp, enum vs_log_level level,
 	       const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/**
+ * vs_log_would() - would vs_log_at() log at this level (to skip formatting
+ * work for a line nobody sees)
+ * @comp:	component
+ * @level:	severity
+ *
+ * Return: true if it would
+ */
+bool vs_log_would(enum vs_log_component comp, enum vs_log_level level);
 
 /**
  * vs_log_set_level() - set the level of every vhost-shim component

@@ -14,8 +14,9 @@ sources' frames are stragglers that hosta tunnels to hostb.  Then:
   resume + 3 s    source 2 is switched: the FDB entry moves to hostb's tap
 
 hostb sees each source's frames arrive directly and reports it
-(SOURCE_DIRECT); hosta stops tunnelling that source's stragglers then,
-not at linger-ms (5000 ms here).  Checked: both streams 0 lost,
+(SOURCE_DIRECT); hosta stops tunnelling that source's stragglers 500 ms
+later (the default rules' linger-ms after a direct-arrival switch), not
+at linger-ms (5000 ms here).  Checked: both streams 0 lost,
 0 reordered, 0 duplicated; hosta received exactly one report for
 source 1 by resume + 2 s (and none for source 2 yet), a second one
 after source 2's switch, both before linger-ms; hostb sent 2; neither

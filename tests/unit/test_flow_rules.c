@@ -518,6 +518,7 @@ static void test_defaults(void)
 	g_assert_cmpuint(c->max_pkts, ==, 100);
 	g_assert_cmpuint(c->timeout_ms, ==, 1234);
 	g_assert_cmpint(c->trigger, ==, VS_FLOW_TRIG_DIRECT);
+	g_assert_cmpuint(c->linger_ms, ==, VS_FLOW_DEFAULT_DIRECT_LINGER_MS);
 	g_assert_cmpuint(c->res_pkts, ==, 0);
 	g_assert_cmpuint(c->res_bytes, ==, 0);
 	c = &t->rules[VS_PKT_TCP];
@@ -544,6 +545,36 @@ static void test_defaults(void)
 	g_assert_cmpuint(vs_flow_rules_match(t, &k), ==, VS_FLOW_NO_SLOT);
 	s.from_vm = true;
 	g_assert_cmpstr(match_frame(t, &s), ==, "(none)");
+}
+
+/*
+ * A rule's linger-ms after its switch: as set; else 500 ms under the
+ * trigger direct-arrival (one direct frame does not prove the rest go
+ * direct: frames in flight, MLAG/ECMP peers syncing), 0 under the others
+ */
+static void test_compile_linger_defaults(void)
+{
+	static const char *const lines[] = {
+		"name=direct match=proto=udp,dport=1000",
+		"name=direct0 match=proto=udp,dport=1001 linger-ms=0",
+		"name=syn match=proto=tcp trigger=tcp-syn",
+		"name=syn700 match=proto=tcp,dport=1002 trigger=tcp-syn linger-ms=700",
+	};
+	static const uint32_t want[] = { VS_FLOW_DEFAULT_DIRECT_LINGER_MS, 0, 0, 700 };
+	g_autoptr(GError) err = NULL;
+	g_autoptr(vs_flow_table) t = compile_lines(lines, G_N_ELEMENTS(lines), NULL, &err);
+	guint i, j, seen = 0;
+
+	g_assert_no_error(err);
+	g_assert_cmpuint(VS_FLOW_DEFAULT_DIRECT_LINGER_MS, >, 0);
+	for (i = 0; i < t->n_rules; i++)
+		for (j = 0; j < G_N_ELEMENTS(lines); j++)
+			if (strstr(lines[j], t->rules[i].name) == lines[j] + 5 &&
+			    lines[j][5 + strlen(t->rules[i].name)] == ' ') {
+				g_assert_cmpuint(t->rules[i].linger_ms, ==, want[j]);
+				seen++;
+			}
+	g_assert_cmpuint(seen, ==, G_N_ELEMENTS(lines));
 }
 
 static void expect_compile_error(const char *const *lines, guint n, const char *needle)
@@ -685,6 +716,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/flow-rules/random-vs-scan", test_random_rules);
 	g_test_add_func("/flow-rules/defaults", test_defaults);
 	g_test_add_func("/flow-rules/compile-errors", test_compile_errors);
+	g_test_add_func("/flow-rules/compile-linger-defaults", test_compile_linger_defaults);
 	g_test_add_func("/flow-rules/ports-and-slots", test_ports_and_slots);
 	if (g_test_perf())
 		g_test_add_func("/flow-rules/perf", test_perf);

@@ -162,16 +162,19 @@ static void test_timeout(void)
 /*
  * The issue's per-source scenario: two sources switched to reach the
  * destination directly, one after 0.5 s, the other after 3 s; each
- * source's stragglers stop when its own direct arrival is reported.
+ * source's stragglers stop when its own direct arrival is reported, and
+ * the rule's default linger-ms after it (frames still on the old path).
  */
 static void test_direct_arrival(void)
 {
 	struct one_rule o = rule("name=r match=any timeout-ms=5000");
+	const uint64_t linger = VS_FLOW_DEFAULT_DIRECT_LINGER_MS;
 	struct vs_flow_src_entry slots[64];
 	struct vs_flow_src t;
 	uint64_t ms;
 
 	g_assert_cmpint(o.r->trigger, ==, VS_FLOW_TRIG_DIRECT);
+	g_assert_cmpuint(o.r->linger_ms, ==, linger);
 	vs_flow_src_init(&t, slots, 64, 7);
 	vs_flow_src_begin(&t, 0);
 	for (ms = 0; ms < 6000; ms += 10) {
@@ -180,9 +183,9 @@ static void test_direct_arrival(void)
 		if (ms == 3000)
 			report(&t, o.r, "10.0.0.2", VS_FLOW_EV_DIRECT, ms);
 		g_assert_cmpint(straggle(&t, o.r, "10.0.0.1", 0, ms), ==,
-				ms < 500 ? VS_FLOW_SRC_TUNNEL : VS_FLOW_SRC_STOP);
+				ms < 500 + linger ? VS_FLOW_SRC_TUNNEL : VS_FLOW_SRC_STOP);
 		g_assert_cmpint(straggle(&t, o.r, "10.0.0.2", 0, ms), ==,
-				ms < 3000 ? VS_FLOW_SRC_TUNNEL : VS_FLOW_SRC_STOP);
+				ms < 3000 + linger ? VS_FLOW_SRC_TUNNEL : VS_FLOW_SRC_STOP);
 	}
 	g_assert_cmpuint(t.stats.fired, ==, 2);
 	g_assert_cmpuint(t.stats.timeouts, ==, 0);
@@ -228,7 +231,7 @@ static void test_linger(void)
  */
 static void test_judged_by_arrival(void)
 {
-	struct one_rule o = rule("name=r match=any timeout-ms=1000");	/* trigger direct, linger 0 */
+	struct one_rule o = rule("name=r match=any timeout-ms=1000 linger-ms=0");	/* trigger direct */
 	struct vs_flow_src_entry slots[64];
 	struct vs_flow_src t;
 
@@ -456,6 +459,35 @@ static void test_note_direct(void)
 	g_assert_true(vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, 11));
 }
 
+/*
+ * A flood of sources: notes are never reused within a window, so no
+ * source is reported twice and a window reports at most the table's size
+ * of sources; the ones that find no place are counted, not reported
+ */
+static void test_note_direct_flood(void)
+{
+	struct vs_flow_src_entry slots[VS_FLOW_SRC_MIN_SIZE];
+	unsigned int reported = 0, again = 0, i;
+	struct vs_flow_src t;
+
+	vs_flow_src_init(&t, slots, VS_FLOW_SRC_MIN_SIZE, 5);
+	vs_flow_src_begin(&t, 0);
+	for (i = 0; i < 200; i++) {
+		uint8_t a[16] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+
+		reported += vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, i);
+	}
+	g_assert_cmpuint(reported, ==, VS_FLOW_SRC_MIN_SIZE);
+	g_assert_cmpuint(t.stats.untracked, ==, 200 - VS_FLOW_SRC_MIN_SIZE);
+	g_assert_cmpuint(t.stats.reused, ==, 0);
+	for (i = 0; i < 200; i++) {	/* their next frames: nothing more */
+		uint8_t a[16] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+
+		again += vs_flow_src_note_direct(&t, VS_FLOW_AF_INET, a, 1000 + i);
+	}
+	g_assert_cmpuint(again, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -470,5 +502,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/flow-src/full-table", test_full_table);
 	g_test_add_func("/flow-src/model", test_model);
 	g_test_add_func("/flow-src/note-direct", test_note_direct);
+	g_test_add_func("/flow-src/note-direct-flood", test_note_direct_flood);
 	return g_test_run();
 }

@@ -48,6 +48,7 @@ static void dp_direct_one(struct vs_vm *vm, struct vs_dp_direct *d, struct rte_m
 	if (!vs_flow_src_note_direct(&d->notes, key.af, key.src, now_ms))
 		return;
 	note = &d->q[head & (VS_DP_DIRECT_QUEUE - 1)];
+	note->epoch = d->epoch;
 	note->af = (uint8_t)key.af;
 	memcpy(note->addr, key.src, sizeof(note->addr));
 	__atomic_store_n(&d->head, head + 1, __ATOMIC_RELEASE);
@@ -71,19 +72,52 @@ void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64
 		dp_direct_one(vm, d, pkts[i], now_ms);
 }
 
-bool vs_dp_direct_take(struct vs_vm *vm, struct vs_dp_direct_note *out)
+bool vs_dp_direct_peek(struct vs_vm *vm, struct vs_dp_direct_note *out)
 {
 	struct vs_dp_direct *d = vm->dp.direct;
+	bool found = false;
+	uint32_t epoch;
+	uint32_t head;
 	uint32_t tail;
 
 	if (!d)
 		return false;
-	tail = d->tail;
-	if (tail == __atomic_load_n(&d->head, __ATOMIC_ACQUIRE))
+	epoch = __atomic_load_n(&vm->dp.hs.dedup_epoch, __ATOMIC_ACQUIRE);
+	head = __atomic_load_n(&d->head, __ATOMIC_ACQUIRE);
+	for (tail = d->tail; tail != head && !found; ) {
+		*out = d->q[tail & (VS_DP_DIRECT_QUEUE - 1)];
+		found = out->epoch == epoch;
+		if (!found)
+			tail++;
+	}
+	if (tail != d->tail)		/* another window's notes: never sent */
+		__atomic_store_n(&d->tail, tail, __ATOMIC_RELEASE);
+	return found;
+}
+
+void vs_dp_direct_commit(struct vs_vm *vm)
+{
+	struct vs_dp_direct *d = vm->dp.direct;
+
+	if (d && d->tail != __atomic_load_n(&d->head, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&d->tail, d->tail + 1, __ATOMIC_RELEASE);
+}
+
+bool vs_dp_direct_take(struct vs_vm *vm, struct vs_dp_direct_note *out)
+{
+	if (!vs_dp_direct_peek(vm, out))
 		return false;
-	*out = d->q[tail & (VS_DP_DIRECT_QUEUE - 1)];
-	__atomic_store_n(&d->tail, tail + 1, __ATOMIC_RELEASE);
+	vs_dp_direct_commit(vm);
 	return true;
+}
+
+void vs_dp_direct_flush(struct vs_vm *vm)
+{
+	struct vs_dp_direct *d = vm->dp.direct;
+
+	if (d)
+		__atomic_store_n(&d->tail, __atomic_load_n(&d->head, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
 }
 
 bool vs_dp_direct_window(const struct vs_vm *vm)

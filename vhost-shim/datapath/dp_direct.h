@@ -10,8 +10,9 @@
  * flow_src.h).  This module is how we notice.
  *
  * While the duplicate filter's window is open (hs.dedup_active: from the
- * resume until the source ends its stream, linger-ms + hold-ms at most,
- * i.e. while stragglers may come) the lcore looks at each frame the
+ * resume until 200 ms after the source ends its stream, or linger-ms +
+ * hold-ms without an END, and in 200 ms steps longer while a paced replay
+ * is on: while stragglers may come) the lcore looks at each frame the
  * uplink brings: a unicast frame to the VM's MAC with a well-formed IP
  * header is evidence that its source reaches us directly.  Broadcast and
  * multicast are not (a switch sends them to both hosts).  The lcore
@@ -23,8 +24,18 @@
  * When the queue is full the lcore does not note the source, so one of
  * its next frames notes it again: nothing is lost, only later.
  *
+ * Each note carries the epoch of the window it was made in.  The queue
+ * outlives a window (the main loop takes notes only while it has a
+ * stream to send them on, and the window lasts past the stream's END),
+ * so a note left from one window must never be sent in the next, to
+ * another migration's source: the main loop empties the queue when a
+ * window opens (vs_dp_direct_flush(), before the new epoch), and
+ * vs_dp_direct_peek() skips a note of another epoch (one the lcore made
+ * while the epoch changed).
+ *
  * The main loop (the handover's pump) takes the notes with
- * vs_dp_direct_take() and sends them to the source shim.
+ * vs_dp_direct_peek() and, once sent, vs_dp_direct_commit(), and sends
+ * them to the source shim.
  */
 #ifndef VS_DP_DIRECT_H
 #define VS_DP_DIRECT_H
@@ -43,10 +54,12 @@ struct rte_mbuf;
 
 /**
  * struct vs_dp_direct_note - a source that reaches the VM directly
+ * @epoch:	the window's hs.dedup_epoch when it was noted
  * @af:		VS_FLOW_AF_INET or VS_FLOW_AF_INET6
  * @addr:	its address (IPv4 in the first 4 bytes, the rest zero)
  */
 struct vs_dp_direct_note {
+	uint32_t epoch;
 	uint8_t af;
 	uint8_t addr[16];
 };
@@ -57,6 +70,8 @@ struct vs_dp_direct_note {
  * @notes:	lcore: the sources noted in this window
  * @slots:	@notes' entries
  * @head:	lcore writes (release), main loop reads (acquire)
+ * @pad_:	@head and @tail on cache lines of their own (each side
+ *		writes one of them per note)
  * @tail:	main loop writes (release), lcore reads (acquire)
  * @q:		the queue: entries @tail..@head-1 (mod VS_DP_DIRECT_QUEUE)
  */
@@ -65,6 +80,7 @@ struct vs_dp_direct {
 	struct vs_flow_src notes;
 	struct vs_flow_src_entry slots[VS_DP_DIRECT_SLOTS];
 	uint32_t head;
+	uint8_t pad_[128 - sizeof(uint32_t)];
 	uint32_t tail;
 	struct vs_dp_direct_note q[VS_DP_DIRECT_QUEUE];
 };
@@ -87,13 +103,37 @@ struct vs_dp_direct *vs_dp_direct_new(void);
 void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc);
 
 /**
- * vs_dp_direct_take() - main loop: the oldest source noted and not taken
+ * vs_dp_direct_peek() - main loop: the oldest note of the current window,
+ * left in the queue (notes of another window before it are dropped)
+ * @vm:		port
+ * @out:	the note
+ *
+ * Return: false if there is none
+ */
+bool vs_dp_direct_peek(struct vs_vm *vm, struct vs_dp_direct_note *out);
+
+/**
+ * vs_dp_direct_commit() - main loop: remove the note vs_dp_direct_peek()
+ * returned (it was sent)
+ * @vm:		port
+ */
+void vs_dp_direct_commit(struct vs_vm *vm);
+
+/**
+ * vs_dp_direct_take() - main loop: peek and commit in one
  * @vm:		port
  * @out:	the note
  *
  * Return: false if there is none
  */
 bool vs_dp_direct_take(struct vs_vm *vm, struct vs_dp_direct_note *out);
+
+/**
+ * vs_dp_direct_flush() - main loop: forget every queued note (a window
+ * opens: what an earlier window noted is not this migration's)
+ * @vm:		port
+ */
+void vs_dp_direct_flush(struct vs_vm *vm);
 
 /**
  * vs_dp_direct_window() - main loop: is the window open (the lcore notes)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handover.c - migration actions: buffer, tunnel, replay, announce
+ * (handover_announce.c)
  *
  * Theory of operation: see handover.h for the threads and the pump; see
  * docs/migration.md for the sequence on each host.  In short:
@@ -80,8 +81,6 @@
 #include "vhost-shim/tunnel_wire.h"
 
 #define HO_INJECT_RING_SIZE	4096
-/* QEMU re-announces at about 0, 50, 200, 450, 800 ms: we announce with it */
-static const unsigned int ho_announce_ms[] = { 0, 50, 200, 450 };
 
 static vs_ho_event_cb ho_event_cb;
 static vs_ho_state_cb ho_state_cb;
@@ -237,30 +236,6 @@ void ho_in_forget(struct vs_vm *vm)
 	ho->in_state = HO_IN_NONE;
 }
 
-static gboolean ho_announce_cb(gpointer data)
-{
-	struct vs_vm *vm = data;
-	struct vs_handover *ho = vm->ho;
-
-	vs_dp_announce(vm);
-	VS_STAT_ADD(vm->stats.announces_sent, 1);
-	ho->announce_timer = 0;
-	if (++ho->announce_step < G_N_ELEMENTS(ho_announce_ms))
-		ho->announce_timer = g_timeout_add(ho_announce_ms[ho->announce_step] -
-						   ho_announce_ms[ho->announce_step - 1],
-						   ho_announce_cb, vm);
-	return G_SOURCE_REMOVE;
-}
-
-static void ho_announce(struct vs_vm *vm)
-{
-	if (vm->cfg->announce == VS_ANNOUNCE_OFF)	/* the port's "announce" key */
-		return;
-	ho_clear_timer(&vm->ho->announce_timer);
-	vm->ho->announce_step = 0;
-	ho_announce_cb(vm);
-}
-
 /* --- state entry actions --------------------------------------------------- */
 
 static void ho_open_stream(struct vs_vm *vm)
@@ -395,6 +370,8 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	struct vs_handover *ho = vm->ho;
 
 	ho_clear_timer(&ho->hold_timer);
+	if (old == VS_MIG_STATE_SRC_FORWARDING)
+		ho_stragglers_drop_held(vm);	/* while the table still decides */
 	ho_stragglers_end(vm);
 	if (old == VS_MIG_STATE_SRC_FORWARDING) {
 		ho_end_forwarding(vm);
@@ -439,6 +416,7 @@ static void ho_enter_src_active(struct vs_vm *vm, enum vs_mig_state old, enum vs
 {
 	if (old == VS_MIG_STATE_SRC_ACTIVE)
 		return;
+	ho_announce_stop(vm);	/* the VM leaves: announced here no more */
 	/* leaving: no copies to filter here, once the replay of the last
 	 * arrival (if still on) is done */
 	if (old == VS_MIG_STATE_REPLAYING)
@@ -457,6 +435,7 @@ static void ho_enter_src_blackout(struct vs_vm *vm, enum vs_mig_state old, enum 
 
 	if (old == VS_MIG_STATE_SRC_BLACKOUT)
 		return;
+	ho_announce_stop(vm);
 	/* a replay still on (migrated on in its course) ends: the lcore
 	 * puts what it had on the way back in front of held */
 	ho->replay_on = false;
@@ -534,6 +513,7 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 		return;
 	}
 	ho_dedup_close(vm);
+	ho_announce_stop(vm);
 	if (old == VS_MIG_STATE_SRC_FORWARDING) {
 		ho_close_stream(vm, true);
 		ho_stragglers_end(vm);
@@ -784,7 +764,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->expect_timer);
 		ho_stragglers_free(ho);
-		ho_clear_timer(&ho->announce_timer);
+		ho_announce_stop(vm);
 		ho_clear_timer(&ho->dedup_timer);
 		ho_close_stream(vm, false);
 		ho_drop_replay_q(vm, VS_DROP_NOT_READY, false);

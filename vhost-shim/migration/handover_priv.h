@@ -224,6 +224,19 @@ bool ho_emit(struct vs_vm *vm, const char *event, JsonObject *data);
 bool ho_has_event_cb(void);
 
 /**
+ * ho_announce() - destination, at the resume: announce the VM now and at
+ * the next steps (handover_announce.c)
+ * @vm:		port
+ */
+void ho_announce(struct vs_vm *vm);
+
+/**
+ * ho_announce_stop() - the VM leaves (or the port goes): no more steps
+ * @vm:		port
+ */
+void ho_announce_stop(struct vs_vm *vm);
+
+/**
  * ho_dedup_open() - destination, at the resume: the window in which
  * frames may come both ways opens (the duplicate filter, and the notes of
  * sources that arrive directly), until the source ENDs, or linger-ms +
@@ -318,13 +331,22 @@ void ho_stragglers_end(struct vs_vm *vm);
 void ho_stragglers_free(struct vs_handover *ho);
 
 /**
+ * ho_stragglers_drop_held() - source, forwarding ends (LINGER_EXPIRED):
+ * the stragglers still in held are dropped, those of sources already
+ * stopped counted as straggler-stopped, the others as peer-lost
+ * @vm:		port in src-forwarding
+ */
+void ho_stragglers_drop_held(struct vs_vm *vm);
+
+/**
  * ho_straggler_admit() - source: tunnel this straggler, or drop it (its
  * source was switched: counted as straggler-stopped)
  * @vm:		port in src-forwarding
  * @frame:	the frame
  * @len:	its length
- * @age_us:	how long ago it reached this host (< 0: unknown, now); a
- *		frame is judged by when it arrived, not when its turn came
+ * @age_us:	how long ago it reached this host; a frame is judged by
+ *		when it arrived, not when its turn came (< 0: unknown, i.e.
+ *		old: tunnelled, its source's state neither read nor changed)
  *
  * Return: true to tunnel it
  */

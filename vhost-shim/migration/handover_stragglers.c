@@ -9,8 +9,10 @@
  * trigger fires, by default "this source's frames now reach the
  * destination directly", or when the rule's time-out ends (resume +
  * timeout-ms, by default the port's linger-ms), and then the rule's own
- * linger-ms later (default 0).  A straggler of a stopped source is
- * dropped and counted (drop reason straggler-stopped), never silently.
+ * linger-ms later (default 500 ms under direct-arrival, flow_rules.h:
+ * one direct frame does not prove the rest go direct).  A straggler of
+ * a stopped source is dropped and counted (drop reason
+ * straggler-stopped), never silently.
  *
  *   source                                      destination
  *   SRC_FORWARDING entered: linger timer,       resume: the duplicate
@@ -26,8 +28,9 @@
  *   linger timer: LINGER_EXPIRED (the outer bound: the stream ENDs,
  *     whatever each source's state)
  *
- * The destination's window: from the resume until the source ENDs its
- * stream (or linger-ms + hold-ms, and not before a paced replay is done)
+ * The destination's window: from the resume until 200 ms after the
+ * source ENDs its stream (or linger-ms + hold-ms, and in 200 ms steps
+ * longer while a paced replay is on)
  * frames may come both ways: the duplicate filter runs, and the lcore
  * notes the sources it sees arrive directly (ho_dedup_open() and its
  * closing below).
@@ -49,6 +52,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <rte_mbuf.h>
 
 #include "dataplane.h"
 #include "dp_direct.h"
@@ -142,6 +146,11 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 
 	if (!ho->src_on || !f)
 		return true;
+	/* no arrival time: a frame put back into held from an earlier hop's
+	 * inject ring, or older than the stamps reach; old either way, so
+	 * never judged as arrived now (which would favour dropping it) */
+	if (age_us < 0)
+		return true;
 	vs_flow_key_parse(frame, len, len, vm->cfg->mac, &key);
 	slot = vs_flow_rules_match(f->t, &key);
 	if (slot == VS_FLOW_NO_SLOT)	/* a runt or the VM's own: as before */
@@ -157,6 +166,24 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 		return true;
 	VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_STRAGGLER_STOPPED], 1);
 	return false;
+}
+
+void ho_stragglers_drop_held(struct vs_vm *vm)
+{
+	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+	struct rte_mbuf *m;
+
+	if (!vm->ho->src_on)
+		return;
+	while (vs_dp_held_take(vm, &m, 1)) {
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		const void *data = len <= sizeof(copy) ? rte_pktmbuf_read(m, 0, len, copy) : NULL;
+
+		/* a stopped source's: counted straggler-stopped by the verdict */
+		if (!data || ho_straggler_admit(vm, data, len, vs_dp_arrival_age_us(m)))
+			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], 1);
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* Can frames from @addr match @r (its family and source prefix)? */
@@ -201,9 +228,13 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
 	if (!vm || !vm->ho || s != vm->ho->out)
 		return;		/* removed, or another migration's stream */
 	VS_STAT_ADD(vm->stats.direct_reports_received, 1);
-	if (!inet_ntop(af == VS_TUN_SRC_AF_INET ? AF_INET : AF_INET6, addr, text, sizeof(text)))
-		g_strlcpy(text, "?", sizeof(text));
-	vs_log(MIG, DEBUG, vm->cfg->name, "source %s reaches the destination directly", text);
+	if (vs_log_would(VS_LOGC_MIG, VS_LOG_DEBUG)) {	/* no formatting per report otherwise */
+		if (!inet_ntop(af == VS_TUN_SRC_AF_INET ? AF_INET : AF_INET6, addr, text,
+			       sizeof(text)))
+			g_strlcpy(text, "?", sizeof(text));
+		vs_log(MIG, DEBUG, vm->cfg->name, "source %s reaches the destination directly",
+		       text);
+	}
 	ho_stragglers_report_direct(vm, af == VS_TUN_SRC_AF_INET ? VS_FLOW_AF_INET
 								  : VS_FLOW_AF_INET6, addr);
 }
@@ -214,7 +245,8 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
  * The destination may get a frame twice while frames come both through the
  * tunnel and over its uplink (a switch flooding the VM's MAC to both
  * hosts during the switchover): the lcore filters copies from the resume
- * until the source ends its stream, or for linger-ms + hold-ms at most.
+ * until 200 ms after the source ends its stream (ho_dedup_close_later()),
+ * or linger-ms + hold-ms; either way not before a paced replay is done.
  */
 static gboolean ho_dedup_close_cb(gpointer data);
 
@@ -222,6 +254,7 @@ void ho_dedup_open(struct vs_vm *vm)
 {
 	if (!vm->policy.enabled)	/* the baseline filters nothing */
 		return;
+	vs_dp_direct_flush(vm);		/* an earlier window's notes: not ours */
 	vs_dp_dedup_open(vm);
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
@@ -278,12 +311,17 @@ void ho_direct_pump(struct vs_vm *vm)
 	struct vs_dp_direct_note note;
 	unsigned int i;
 
-	/* without a stream the notes wait in the queue (it is bounded: the
-	 * lcore notes no more while it is full) */
-	for (i = 0; i < VS_DP_DIRECT_QUEUE && ho->in && vs_dp_direct_take(vm, &note); i++) {
+	/* without a stream, or while it cannot send, the notes wait in the
+	 * queue (it is bounded: the lcore notes no more while it is full);
+	 * a note leaves it once sent, or if the source can never take it */
+	for (i = 0; i < VS_DP_DIRECT_QUEUE && ho->in && vs_dp_direct_peek(vm, &note); i++) {
 		uint8_t af = note.af == VS_FLOW_AF_INET ? VS_TUN_SRC_AF_INET : VS_TUN_SRC_AF_INET6;
+		enum vs_tun_send_result r = vs_tun_in_send_source_direct(ho->in, af, note.addr);
 
-		if (vs_tun_in_send_source_direct(ho->in, af, note.addr))
+		if (r == VS_TUN_SEND_LATER)
+			break;		/* the next tick, or the stream's return */
+		vs_dp_direct_commit(vm);
+		if (r == VS_TUN_SEND_DONE)
 			VS_STAT_ADD(vm->stats.direct_reports_sent, 1);
 	}
 }

@@ -83,6 +83,8 @@ enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char
 		vs_tun_in_send_resumed(in);	/* it may have missed it */
 	if (vm->ho->replay_phase == HO_REPLAY_LIVE_SEEN)
 		vs_tun_in_send_live_seen(in);	/* live frames wait for its barrier */
+	if (ho_direct_wanted(vm))
+		ho_kick_pump();		/* direct sources noted while it was away */
 	return VS_TUN_REJECT_NONE;
 }
 

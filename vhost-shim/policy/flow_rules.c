@@ -295,6 +295,13 @@ static void flow_prefix_words(const struct vs_flow_prefix *p, uint64_t val[2], u
 	val[1] &= mask[1];
 }
 
+/* A rule's linger-ms after its switch when it sets none (flow_rules.h) */
+static uint32_t flow_default_linger(enum vs_flow_trigger trigger)
+{
+	return trigger == VS_FLOW_TRIG_DIRECT ? VS_FLOW_DEFAULT_DIRECT_LINGER_MS
+					      : VS_FLOW_DEFAULT_LINGER_MS;
+}
+
 static void flow_compile_rule(const struct vs_flow_rule *r, const struct vs_buf_policy *defaults,
 			      const struct vs_flow_port_opts *o, struct vs_flow_crule *c)
 {
@@ -331,7 +338,7 @@ static void flow_compile_rule(const struct vs_flow_rule *r, const struct vs_buf_
 		c->res_bytes = r->max_bytes;
 	c->max_pkts = (r->set & VS_FLOW_SET_MAX_PKTS) ? r->max_pkts : (uint32_t)o->total_max_pkts;
 	c->max_bytes = (r->set & VS_FLOW_SET_MAX_BYTES) ? r->max_bytes : o->total_max_bytes;
-	c->linger_ms = r->linger_ms;
+	c->linger_ms = (r->set & VS_FLOW_SET_LINGER) ? r->linger_ms : flow_default_linger(r->trigger);
 	c->timeout_ms = (r->set & VS_FLOW_SET_TIMEOUT) ? r->timeout_ms : defaults->linger_ms;
 	c->trigger = r->trigger;
 	c->tcp_on_loss = (r->set & VS_FLOW_SET_TCP_LOSS) ? r->tcp_on_loss : o->tcp_on_loss;
@@ -352,7 +359,7 @@ static void flow_compile_default(enum vs_pkt_class cls, const struct vs_buf_poli
 		c->action = cls == VS_PKT_TCP ? VS_FLOW_ACT_HOLD : VS_FLOW_ACT_BUFFER;
 	c->max_pkts = p->max_pkts[cls];
 	c->max_bytes = p->max_bytes[cls];
-	c->linger_ms = VS_FLOW_DEFAULT_LINGER_MS;
+	c->linger_ms = flow_default_linger(VS_FLOW_TRIG_DIRECT);
 	c->timeout_ms = p->linger_ms;
 	c->trigger = VS_FLOW_TRIG_DIRECT;
 	c->tcp_on_loss = cls == VS_PKT_TCP ? o->tcp_on_loss : VS_FLOW_TCP_LOSS_DROP;

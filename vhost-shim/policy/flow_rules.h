@@ -72,7 +72,19 @@
 #define VS_FLOW_NAME_MAX	31
 /* priorities 0 (lowest, the default) .. 7 */
 #define VS_FLOW_PRIO_LEVELS	8
+/*
+ * A rule's linger-ms (stragglers still tunnelled after its switch) unless
+ * the rule sets it: 0, but VS_FLOW_DEFAULT_DIRECT_LINGER_MS under the
+ * trigger direct-arrival.  That trigger fires on one frame of the source
+ * reaching the destination directly, which does not prove that the rest
+ * do: frames already in flight on the old path, and a network that sends
+ * some of the source's frames each way for a while (MLAG/ECMP peers whose
+ * MAC tables sync with a delay) still reach the old host.  The cost: the
+ * frames of those 500 ms that also reached the destination directly are
+ * tunnelled too, and its duplicate filter removes them.
+ */
 #define VS_FLOW_DEFAULT_LINGER_MS 0
+#define VS_FLOW_DEFAULT_DIRECT_LINGER_MS 500
 /* the bytes a max-pkts reservation keeps per packet: a full-size frame
  * with two VLAN tags, without FCS (1514 + 8) */
 #define VS_FLOW_RES_FRAME_BYTES	1522

@@ -131,7 +131,12 @@ static unsigned int src_reuse_rank(const struct vs_flow_src_entry *e, uint64_t n
 {
 	if (e->state == VS_FLOW_SRC_FREE)
 		return 0;
-	if (e->rule_id == VS_FLOW_SRC_NOTE_ID || now_ms >= e->end_ms)
+	/* a note is kept for the whole window: reused, its source would be
+	 * reported again on its next frame (a flood of sources: a report per
+	 * frame) */
+	if (e->rule_id == VS_FLOW_SRC_NOTE_ID)
+		return 3;
+	if (now_ms >= e->end_ms)
 		return 1;
 	if (e->state == VS_FLOW_SRC_WAITING)
 		return 1;
@@ -330,9 +335,10 @@ bool vs_flow_src_note_direct(struct vs_flow_src *t, enum vs_flow_af af, const ui
 		return false;
 	}
 	e = src_place(t, (uint8_t)af, addr, VS_FLOW_SRC_NOTE_ID, now_ms);
-	if (e)
-		e->state = VS_FLOW_SRC_STOPPED;	/* reported; never changes */
-	else
+	if (!e) {	/* no place: not reported, so it switches by its time-out */
 		t->stats.untracked++;
+		return false;
+	}
+	e->state = VS_FLOW_SRC_STOPPED;	/* reported; never changes */
 	return true;
 }

@@ -48,10 +48,11 @@
  * reused when a new source needs its place: WAITING (rebuilt identical),
  * ARMED (rebuilt WAITING: the source is tunnelled longer, never less), and
  * any entry past its own final deadline (rebuilt STOPPED).  A LINGERING or
- * STOPPED entry before that deadline is kept.  A source that finds no
- * place is "untracked": its stragglers are tunnelled until
+ * STOPPED entry before that deadline is kept, and so is a destination's
+ * note (vs_flow_src_note_direct()).  A source that finds no place is
+ * "untracked": its stragglers are tunnelled until
  * resume + timeout-ms + linger-ms, as today, and its triggers are not
- * seen; that is counted.
+ * seen; stats.untracked counts it (not exported by query-stats).
  */
 #ifndef VS_FLOW_SRC_H
 #define VS_FLOW_SRC_H
@@ -120,7 +121,8 @@ struct vs_flow_src_entry {
 #define VS_FLOW_SRC_NOTE_ID	UINT32_MAX
 
 /**
- * struct vs_flow_src_stats - counters (lcore writes, main loop reads)
+ * struct vs_flow_src_stats - counters (the table's owner alone: the
+ * source's main loop, or the destination's lcore for its notes)
  * @created:	entries made
  * @reused:	entries reused for another source (ageing)
  * @untracked:	stragglers of sources that found no entry
@@ -245,8 +247,12 @@ int vs_flow_src_transition(enum vs_flow_src_state from, enum vs_flow_src_event e
  * @addr:	source address
  * @now_ms:	now
  *
- * Return: true the first time a source is seen (or when its note was
- * reused for another source since): report it to the old host
+ * Notes are never reused for another source until vs_flow_src_begin():
+ * at most one report per source, and at most the table's size of them,
+ * per window.  A source that finds no place is not reported (counted
+ * untracked): the old host switches it by its time-out.
+ *
+ * Return: true the first time a source is seen: report it to the old host
  */
 bool vs_flow_src_note_direct(struct vs_flow_src *t, enum vs_flow_af af, const uint8_t addr[16],
 			     uint64_t now_ms);

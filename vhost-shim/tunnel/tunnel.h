@@ -566,6 +566,13 @@ void vs_tun_set_frame_times(struct vs_tun *t, bool on);
  */
 void vs_tun_in_send_live_seen(struct vs_tun_in *in);
 
+/* What became of a message its caller may offer again */
+enum vs_tun_send_result {
+	VS_TUN_SEND_NEVER = -1,	/* the peer cannot take it (an extension it lacks) */
+	VS_TUN_SEND_LATER = 0,	/* not now: the connection not ready, or its queue full */
+	VS_TUN_SEND_DONE = 1,	/* queued */
+};
+
 /**
  * vs_tun_in_send_source_direct() - tell the source that frames from @addr
  * now reach the VM here directly (SOURCE_DIRECT), so it stops tunnelling
@@ -576,11 +583,15 @@ void vs_tun_in_send_live_seen(struct vs_tun_in *in);
  *
  * Sent only on a ready connection whose two HELLOs offered the
  * source-direct extension: an older source never gets it (it tunnels
- * until its linger-ms, as before).
+ * until its linger-ms, as before); and only while the connection's output
+ * queue is below VS_TUN_SEND_QUEUE_MAX.
  *
- * Return: true if it was sent
+ * Return: VS_TUN_SEND_DONE if it was queued; VS_TUN_SEND_LATER if not
+ * now (the connection is not ready, or its queue is full): the caller
+ * keeps it; VS_TUN_SEND_NEVER if the peer cannot take it
  */
-bool vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af, const uint8_t addr[16]);
+enum vs_tun_send_result vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af,
+						     const uint8_t addr[16]);
 
 /**
  * vs_tun_set_source_direct() - offer the source-direct HELLO extension on

@@ -364,18 +364,23 @@ void vs_tun_in_send_live_seen(struct vs_tun_in *in)
 	tun_in_send(in, VS_TUN_MSG_LIVE_SEEN);
 }
 
-bool vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af, const uint8_t addr[16])
+enum vs_tun_send_result vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af,
+						     const uint8_t addr[16])
 {
 	struct tun_conn *c = in->conn;
 
+	if (in->opening || !tun_conn_ready(c))
+		return VS_TUN_SEND_LATER;
 	/* an older peer never gets it: it did not offer the extension */
-	if (in->opening || !tun_conn_ready(c) ||
-	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT))
-		return false;
+	if (!(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT))
+		return VS_TUN_SEND_NEVER;
+	/* a source that does not read: the report waits, the queue is bounded */
+	if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX)
+		return VS_TUN_SEND_LATER;
 	if (!vs_tun_encode_source_direct(c->out, in->stream_id, af, addr))
-		return false;
+		return VS_TUN_SEND_NEVER;	/* a bad af or address: cannot happen */
 	tun_conn_flush(c);
-	return true;
+	return VS_TUN_SEND_DONE;
 }
 
 void vs_tun_set_source_direct(struct vs_tun *t, bool on)
