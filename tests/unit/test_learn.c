@@ -278,6 +278,57 @@ static void test_learn_router(void)
 	g_assert_cmpuint(find_ip(&t, p6, 16)->na_flags, ==, 0);
 }
 
+/*
+ * Review B, A1: the NA flags are known from the VM's own NA for the
+ * address, or an RA from its (MAC, VLAN), before or after; an address seen
+ * only in an NS or RS has unknown flags (it gets no NA: dp_announce.c)
+ */
+static void test_learn_flags_known(void)
+{
+	static const uint8_t ll6[16] = { 0xfe, 0x80, [15] = 1 };
+	static const uint8_t g6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t h6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+	static const uint8_t r6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 3 };
+	static const uint8_t a4[4] = { 10, 0, 0, 5 };
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 0);
+	n = ns_own(f, mac1, 0, g6);
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = nd_frame(f, mac1, 0, 133, h6, NULL, 0, 255);	/* an RS */
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = arp_own(f, mac1, 0, a4);
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_false(find_ip(&t, g6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, a4, 4)->na_flags_known);
+	/* its NA for g6: g6's flags known, h6's still not */
+	n = nd_frame(f, mac1, 0, 136, g6, g6, 0x20, 255);
+	vs_learn_frame(&t, f, n, 2, &d);
+	g_assert_true(find_ip(&t, g6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+	/* a later NS keeps them known */
+	n = ns_own(f, mac1, 0, g6);
+	vs_learn_frame(&t, f, n, 3, &d);
+	g_assert_true(find_ip(&t, g6, 16)->na_flags_known);
+
+	/* mac2: an NS, then an RA from it: known, Router; then one after */
+	n = ns_own(f, mac2, 0, r6);
+	vs_learn_frame(&t, f, n, 4, &d);
+	g_assert_false(find_ip(&t, r6, 16)->na_flags_known);
+	n = nd_frame(f, mac2, 0, 134, ll6, NULL, 0, 255);
+	vs_learn_frame(&t, f, n, 5, &d);
+	g_assert_true(find_ip(&t, r6, 16)->na_flags_known);
+	g_assert_true(find_ip(&t, ll6, 16)->na_flags_known);
+	g_assert_cmpuint(find_ip(&t, r6, 16)->na_flags, ==,
+			 VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	/* mac1's h6 did not become known by mac2's RA */
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+}
+
 /* VID 4095 is reserved: a frame tagged with it teaches nothing */
 static void test_learn_vlan(void)
 {
@@ -615,6 +666,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/learn/kinds", test_learn_kinds);
 	g_test_add_func("/learn/ownership", test_learn_ownership);
 	g_test_add_func("/learn/router", test_learn_router);
+	g_test_add_func("/learn/na-flags-known", test_learn_flags_known);
 	g_test_add_func("/learn/vlan-reserved", test_learn_vlan);
 	g_test_add_func("/learn/forget", test_learn_forget);
 	g_test_add_func("/learn/ignored", test_learn_ignored);

@@ -11,7 +11,8 @@
  *  - rarp: one untagged RARP for the configured MAC (QEMU's self-announce);
  *  - all: that RARP, then a RARP per (MAC, VLAN) the VM was seen sending
  *    from, a gratuitous ARP per IPv4 address and an unsolicited Neighbour
- *    Advertisement per IPv6 address (announce.h), each on its VLAN;
+ *    Advertisement per IPv6 address whose Router flag is known (the VM's
+ *    NA or RA showed it: learn.h), each on its VLAN;
  *  - off: nothing.
  * The table (learn.h) is this lcore's alone: dp_learn() fills it from the
  * guest's TX bursts (dataplane.c), dp_announce() reads it, and dp_buffer()
@@ -138,8 +139,9 @@ void dp_announce(struct vs_vm *vm)
 			if (t->l2[i].vlan != VS_LEARN_UNTAGGED ||
 			    memcmp(t->l2[i].mac, vm->cfg->mac, 6))
 				dp_announce_add(vm, pkts, &n, NULL, t->l2[i].mac, t->l2[i].vlan);
-		for (i = 0; i < t->n_ip; i++)
-			dp_announce_add(vm, pkts, &n, &t->ip[i], NULL, 0);
+		for (i = 0; i < t->n_ip; i++)	/* an NA only with known flags (learn.h) */
+			if (t->ip[i].family == VS_LEARN_IPV4 || t->ip[i].na_flags_known)
+				dp_announce_add(vm, pkts, &n, &t->ip[i], NULL, 0);
 	}
 	while (sent < n) {
 		uint16_t burst = (uint16_t)RTE_MIN(n - sent, (unsigned int)VS_DP_BURST);

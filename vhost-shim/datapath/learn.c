@@ -114,6 +114,10 @@ static struct vs_learn_l2 *learn_l2(struct vs_learn *t, const uint8_t mac[6], ui
  * @na_flags:	IPv6: the flags of the VM's NA for it, or -1 (not an NA:
  *		Override, and Router if @l2 sent an RA, for a new entry; a
  *		known one keeps its own, plus Router if @l2 sent an RA)
+ *
+ * The flags are known (na_flags_known) once the VM sent an NA for the
+ * address or an RA from its (MAC, VLAN); until then the address is not
+ * announced with an NA (learn.h).
  */
 static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t *addr,
 		     const struct vs_learn_l2 *l2, int na_flags, uint64_t now,
@@ -153,6 +157,7 @@ static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t
 	e->family = (uint8_t)fam;
 	e->vlan = vlan;
 	e->na_flags = fam == VS_LEARN_IPV4 ? 0 : VS_LEARN_NA_OVERRIDE;
+	e->na_flags_known = false;
 	e->seen_ms = now;
 	t->last_ip = victim;
 	d->learned++;
@@ -165,10 +170,13 @@ hit:
 flags:
 	if (fam == VS_LEARN_IPV4)
 		return;
-	if (na_flags >= 0)
+	if (na_flags >= 0) {
 		e->na_flags = (uint8_t)na_flags & (VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
-	else if (l2->router)
+		e->na_flags_known = true;
+	} else if (l2->router) {
 		e->na_flags |= VS_LEARN_NA_ROUTER;
+		e->na_flags_known = true;
+	}
 }
 
 /* (@l2's MAC, VLAN) sent a Router Advertisement: the VM routes there */
@@ -179,8 +187,10 @@ static void learn_router(struct vs_learn *t, struct vs_learn_l2 *l2)
 	l2->router = true;
 	for (i = 0; i < t->n_ip; i++)
 		if (t->ip[i].family == VS_LEARN_IPV6 && t->ip[i].vlan == l2->vlan &&
-		    !memcmp(t->ip[i].mac, l2->mac, 6))
+		    !memcmp(t->ip[i].mac, l2->mac, 6)) {
 			t->ip[i].na_flags |= VS_LEARN_NA_ROUTER;
+			t->ip[i].na_flags_known = true;
+		}
 }
 
 /* A unicast source MAC, not all zeroes */

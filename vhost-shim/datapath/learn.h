@@ -35,7 +35,14 @@
  *    (@na_flags: Router, Override of its last NA for it); one first seen
  *    in an NS or RA gets Override, and Router if its (MAC, VLAN) sent a
  *    Router Advertisement (the VM routes), which also sets Router on every
- *    IPv6 address of that (MAC, VLAN) learned before.
+ *    IPv6 address of that (MAC, VLAN) learned before.  Only then are the
+ *    flags known (@na_flags_known): an address seen in an NS or RS alone
+ *    gets no NA, because an NA with Router clear for a router's address
+ *    makes the hosts that receive it drop their default route through it
+ *    (RFC 4861 7.2.5: Linux clears NTF_ROUTER) until its next RA, and
+ *    Router set for a host's would make them route through it.  Its MAC
+ *    does not change in a migration, so the RARP for its (MAC, VLAN)
+ *    moves the switches and the neighbour caches stay right.
  * Entries not seen for age_ms are aged out; a full table evicts its least
  * recently seen entry; vs_learn_forget() empties it when the VM leaves the
  * host.  What is learned is announced at the resume on the announcement
@@ -120,6 +127,8 @@ struct vs_learn_l2 {
  * @family:	enum vs_learn_family
  * @na_flags:	IPv6: VS_LEARN_NA_ROUTER, VS_LEARN_NA_OVERRIDE as the VM
  *		advertised them (see the theory of operation); IPv4: 0
+ * @na_flags_known: IPv6: the VM sent an NA for it, or an RA from its (MAC,
+ *		VLAN): only then is it announced with an NA; IPv4: false
  */
 struct vs_learn_ip {
 	uint64_t seen_ms;
@@ -128,6 +137,7 @@ struct vs_learn_ip {
 	uint16_t vlan;
 	uint8_t family;
 	uint8_t na_flags;
+	bool na_flags_known;
 };
 
 /**
