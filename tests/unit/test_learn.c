@@ -69,6 +69,16 @@ static size_t arp_frame(uint8_t *f, const uint8_t *src, uint16_t vlan, uint16_t 
 	return frame(f, src, vlan, 0x0806, arp, sizeof(arp));
 }
 
+/* A gratuitous ARP reply from @src for @spa (target protocol address @spa) */
+static size_t arp_gratuitous_reply(uint8_t *f, const uint8_t *src, uint16_t vlan,
+				   const uint8_t spa[4])
+{
+	size_t n = arp_frame(f, src, vlan, 2, src, spa);
+
+	memcpy(f + n - 4, spa, 4);	/* tpa: the last field */
+	return n;
+}
+
 /* The VM's ARP request from @src for @spa: what owning @spa looks like */
 static size_t arp_own(uint8_t *f, const uint8_t *src, uint16_t vlan, const uint8_t spa[4])
 {
@@ -124,7 +134,7 @@ static void test_learn_kinds(void)
 
 	vs_learn_init(&t, 0);
 	g_assert_cmpuint(t.age_ms, ==, VS_LEARN_DEFAULT_AGE_MS);
-	n = arp_frame(f, mac1, 0, 2, mac1, a4);		/* a reply */
+	n = arp_gratuitous_reply(f, mac1, 0, a4);
 	vs_learn_frame(&t, f, n, 1, &d);
 	n = ns_own(f, mac2, 100, a6);
 	vs_learn_frame(&t, f, n, 2, &d);
@@ -327,6 +337,35 @@ static void test_learn_flags_known(void)
 			 VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
 	/* mac1's h6 did not become known by mac2's RA */
 	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+}
+
+/*
+ * Review B, A2: a plain ARP reply proves nothing (proxy ARP: the VM's MAC
+ * as sender hardware address, the proxied host's as sender protocol
+ * address); a request, or a gratuitous reply, from the same address does
+ */
+static void test_learn_arp_reply(void)
+{
+	static const uint8_t proxied[4] = { 10, 0, 0, 77 }, own[4] = { 10, 0, 0, 2 };
+	static const uint8_t g4[4] = { 10, 0, 0, 3 };
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 0);
+	n = arp_frame(f, mac1, 0, 2, mac1, proxied);	/* a reply (tpa 0.0.0.0) */
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_cmpuint(t.n_ip, ==, 0);
+	g_assert_cmpuint(t.n_l2, ==, 1);		/* the MAC is the VM's */
+	n = arp_own(f, mac1, 0, own);			/* its request */
+	vs_learn_frame(&t, f, n, 2, &d);
+	n = arp_gratuitous_reply(f, mac1, 0, g4);
+	vs_learn_frame(&t, f, n, 3, &d);
+	g_assert_cmpuint(t.n_ip, ==, 2);
+	g_assert_nonnull(find_ip(&t, own, 4));
+	g_assert_nonnull(find_ip(&t, g4, 4));
+	g_assert_null(find_ip(&t, proxied, 4));
 }
 
 /* VID 4095 is reserved: a frame tagged with it teaches nothing */
@@ -667,6 +706,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/learn/ownership", test_learn_ownership);
 	g_test_add_func("/learn/router", test_learn_router);
 	g_test_add_func("/learn/na-flags-known", test_learn_flags_known);
+	g_test_add_func("/learn/arp-reply", test_learn_arp_reply);
 	g_test_add_func("/learn/vlan-reserved", test_learn_vlan);
 	g_test_add_func("/learn/forget", test_learn_forget);
 	g_test_add_func("/learn/ignored", test_learn_ignored);

@@ -218,9 +218,11 @@ static bool learn_ip6_ok(const uint8_t *a)
 }
 
 /*
- * learn_arp() - an ARP request or reply: its sender protocol address, if
- * its sender hardware address is the frame's source MAC and it is not a
- * probe's 0.0.0.0
+ * learn_arp() - an ARP request, or a gratuitous ARP reply (sender and
+ * target protocol addresses equal): its sender protocol address, if its
+ * sender hardware address is the frame's source MAC and it is not a
+ * probe's 0.0.0.0.  Not a plain reply: it answers for the target of a
+ * request, which a proxy ARP answers for another host (learn.h).
  */
 static void learn_arp(struct vs_learn *t, const uint8_t *arp, size_t room,
 		      const struct vs_learn_l2 *l2, uint64_t now, struct vs_learn_delta *d)
@@ -231,8 +233,9 @@ static void learn_arp(struct vs_learn *t, const uint8_t *arp, size_t room,
 	    arp[4] != 6 || arp[5] != 4)
 		return;
 	op = learn_be16(arp + 6);
-	if ((op != ARP_REQUEST && op != ARP_REPLY) || memcmp(arp + 8, l2->mac, 6) ||
-	    !learn_ip4_ok(arp + 14))
+	if (op != ARP_REQUEST && !(op == ARP_REPLY && !memcmp(arp + 14, arp + 24, 4)))
+		return;
+	if (memcmp(arp + 8, l2->mac, 6) || !learn_ip4_ok(arp + 14))
 		return;
 	learn_ip(t, VS_LEARN_IPV4, arp + 14, l2, -1, now, d);
 }

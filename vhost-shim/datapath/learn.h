@@ -20,9 +20,15 @@
  *    forwards other hosts' packets, and announcing their addresses would
  *    pull those hosts' traffic to the VM), so addresses are learned from
  *    neighbour discovery only, which a router never forwards:
- *     - ARP request or reply (Ethernet/IPv4): the sender protocol address,
- *       if the sender hardware address is the frame's source MAC; not a
- *       probe's 0.0.0.0 (RFC 5227: a probe claims nothing);
+ *     - ARP request, or gratuitous ARP reply (sender and target protocol
+ *       addresses equal) (Ethernet/IPv4): the sender protocol address, if
+ *       the sender hardware address is the frame's source MAC; not a
+ *       probe's 0.0.0.0 (RFC 5227: a probe claims nothing).  Not a plain
+ *       reply: it answers for the address asked about, and a VM doing
+ *       proxy ARP answers with its own MAC for other hosts' addresses
+ *       (the later rounds would send the VM their traffic).  A VM that
+ *       only answers is learned from its next request (Linux sends one
+ *       within seconds to confirm a neighbour it answered);
  *     - ICMPv6 (next header 58 right after the IPv6 header, hop limit 255
  *       as RFC 4861 requires of neighbour discovery): a Neighbour
  *       Advertisement's target, a Neighbour Solicitation's source unless
