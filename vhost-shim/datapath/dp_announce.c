@@ -115,8 +115,16 @@ static void dp_announce_add(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned i
 
 void dp_announce(struct vs_vm *vm)
 {
-	uint32_t forget = __atomic_load_n(&vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
+	/*
+	 * announce_req first: the main loop bumps learn_forget_req before
+	 * announce_req (release), so an announce request this poll sees
+	 * comes with every forget request made before it, and the table is
+	 * emptied before that round.  Loaded the other way round, a forget
+	 * and an announce made between the two loads served the announce
+	 * with the table not yet forgotten.
+	 */
 	uint32_t req = __atomic_load_n(&vm->dp.hs.announce_req, __ATOMIC_ACQUIRE);
+	uint32_t forget = __atomic_load_n(&vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
 	struct rte_mbuf *pkts[DP_ANNOUNCE_MAX];
 	struct vs_learn *t = &vm->dp.learn;
 	struct vs_learn_delta d = { 0 };
