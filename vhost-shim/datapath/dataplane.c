@@ -277,6 +277,15 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
 	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
 		return;
+	/*
+	 * Dropped: the filter must forget them, else their tunnelled copy,
+	 * which the VM still needs, would be dropped as a duplicate.  Here
+	 * when buffering is off, when destroy_device switched the port to
+	 * BUFFER in this pass (dp_hold_ring_full() refuses), or without a
+	 * device.
+	 */
+	if (dedup)
+		dp_dedup_forget(vm, &pkts[sent], n - sent, VS_DP_ORIGIN_DIRECT);
 	for (i = sent; i < n; i++)
 		dp_drop(vm, pkts[i], vid >= 0 ? VS_DROP_VM_RING_FULL : VS_DROP_NOT_READY);
 }
