@@ -148,8 +148,8 @@ static void test_learn_kinds(void)
 	g_assert_cmpuint(vs_learn_count(&t, 0), ==, 2);
 	g_assert_cmpuint(vs_learn_count(&t, 4), ==, 2);
 	g_assert_cmpuint(vs_learn_count(&t, 6), ==, 1);
-	g_assert_true(vs_learn_has_mac(&t, mac1));
-	g_assert_true(vs_learn_has_mac(&t, mac2));
+	g_assert_true(vs_learn_has_mac(&t, mac1, 0));
+	g_assert_true(vs_learn_has_mac(&t, mac2, 0));
 	g_assert_cmpuint(t.l2[1].vlan, ==, 100);
 	g_assert_cmpuint(t.l2[0].vlan, ==, VS_LEARN_UNTAGGED);
 	e = find_ip(&t, a6, 16);
@@ -408,7 +408,7 @@ static void test_learn_forget(void)
 	vs_learn_forget(&t);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 0);
 	g_assert_cmpuint(vs_learn_count(&t, 0) + vs_learn_count(&t, 4), ==, 0);
-	g_assert_false(vs_learn_has_mac(&t, mac1));
+	g_assert_false(vs_learn_has_mac(&t, mac1, 0));
 	g_assert_cmpuint(t.age_ms, ==, 1234);
 	vs_learn_frame(&t, f, n, 2, &d);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 2);
@@ -495,13 +495,13 @@ static void test_learn_bound(void)
 	g_assert_cmpuint(d.learned, ==, 202);
 	g_assert_cmpuint(d.evicted, ==, 202 - VS_LEARN_MAX_L2 - VS_LEARN_MAX_IP);
 	g_assert_cmpuint(d.aged, ==, 0);
-	g_assert_true(vs_learn_has_mac(&t, mac));	/* the keeper */
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));	/* the keeper */
 	mac[5] = 99;
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));
 	mac[5] = 100 - (VS_LEARN_MAX_L2 - 1);		/* the oldest kept */
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));
 	mac[5]--;					/* the oldest went first */
-	g_assert_false(vs_learn_has_mac(&t, mac));
+	g_assert_false(vs_learn_has_mac(&t, mac, 0));
 	a[3] = 200;
 	g_assert_nonnull(find_ip(&t, a, 4));
 	a[3] = 100 - (VS_LEARN_MAX_IP - 1);
@@ -535,7 +535,7 @@ static void test_learn_ageing(void)
 	g_assert_cmpuint(d.aged, ==, 2);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 0);
 	g_assert_cmpuint(vs_learn_count(&t, 0) + vs_learn_count(&t, 6), ==, 0);
-	g_assert_false(vs_learn_has_mac(&t, mac1));
+	g_assert_false(vs_learn_has_mac(&t, mac1, 0));
 
 	/* full of old entries: a new one takes an aged slot, counted as aged */
 	memset(&d, 0, sizeof(d));
@@ -551,7 +551,30 @@ static void test_learn_ageing(void)
 	g_assert_cmpuint(d.learned, ==, VS_LEARN_MAX_L2 + 1);
 	g_assert_cmpuint(d.evicted, ==, 0);
 	g_assert_cmpuint(d.aged, ==, 1);
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 5000));
+}
+
+/*
+ * Review B, A4: ageing is lazy (vs_learn_expire() runs at an announce), but
+ * a MAC not seen for age_ms is not the VM's own any more (a MAC used once
+ * would make another host's frames own-mac drops in every blackout)
+ */
+static void test_learn_has_mac_ageing(void)
+{
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 100);
+	n = frame(f, mac1, 0, 0x9000, f, 0);
+	vs_learn_frame(&t, f, n, 1000, &d);
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1000));
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1100));	/* exactly age_ms */
+	g_assert_false(vs_learn_has_mac(&t, mac1, 1101));
+	g_assert_cmpuint(t.n_l2, ==, 1);			/* still in the table */
+	vs_learn_frame(&t, f, n, 1200, &d);			/* seen again */
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1201));
 }
 
 /* The announcement frames, byte for byte */
@@ -712,6 +735,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/learn/ignored", test_learn_ignored);
 	g_test_add_func("/learn/bound", test_learn_bound);
 	g_test_add_func("/learn/ageing", test_learn_ageing);
+	g_test_add_func("/learn/has-mac-ageing", test_learn_has_mac_ageing);
 	g_test_add_func("/announce/rarp", test_rarp);
 	g_test_add_func("/announce/garp", test_garp);
 	g_test_add_func("/announce/na", test_na);

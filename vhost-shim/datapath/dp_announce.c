@@ -79,7 +79,8 @@ bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m)
 {
 	if (vm->cfg->announce != VS_ANNOUNCE_ALL || rte_pktmbuf_data_len(m) < 12)
 		return false;
-	return vs_learn_has_mac(&vm->dp.learn, rte_pktmbuf_mtod(m, const uint8_t *) + 6);
+	return vs_learn_has_mac(&vm->dp.learn, rte_pktmbuf_mtod(m, const uint8_t *) + 6,
+				dp_now_ms());
 }
 
 /* One frame of the round into @pkts[*n] (or counted as no-memory) */

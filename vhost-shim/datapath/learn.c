@@ -339,12 +339,15 @@ void vs_learn_expire(struct vs_learn *t, uint64_t now, struct vs_learn_delta *d)
 	learn_publish_counts(t);
 }
 
-bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6])
+bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6], uint64_t now)
 {
 	uint32_t i;
 
+	/* ageing is lazy (vs_learn_expire() at an announce): an entry not
+	 * seen for age_ms is not the VM's any more, whether or not it is
+	 * still in the table */
 	for (i = 0; i < t->n_l2; i++)
-		if (!memcmp(t->l2[i].mac, mac, 6))
+		if (!memcmp(t->l2[i].mac, mac, 6) && !learn_old(t, t->l2[i].seen_ms, now))
 			return true;
 	return false;
 }

@@ -55,7 +55,8 @@
  * schedule (dp_announce(): RARP per MAC and VLAN, gratuitous ARP per IPv4
  * address, unsolicited Neighbour Advertisement per IPv6 address), and
  * every learned MAC counts as the VM's own in the buffer (its frames are
- * never replayed to it).
+ * never replayed to it) until it ages: vs_learn_has_mac() checks the age
+ * itself, as entries are dropped from the table only at an announce.
  *
  * Threads: the table is private to the lcore that owns the port (it sees
  * the TX, it builds the announcements, it classifies buffered frames), so
@@ -216,10 +217,11 @@ void vs_learn_expire(struct vs_learn *t, uint64_t now_ms, struct vs_learn_delta 
  * vs_learn_has_mac() - is @mac one the VM sent from (on any VLAN)
  * @t:		table
  * @mac:	a MAC
+ * @now_ms:	the caller's clock
  *
- * Return: true if a (MAC, VLAN) entry has it
+ * Return: true if a (MAC, VLAN) entry has it, seen within age_ms
  */
-bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6]);
+bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6], uint64_t now_ms);
 
 /**
  * vs_learn_count() - entries of a kind, for display (any thread)
