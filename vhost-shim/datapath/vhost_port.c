@@ -188,6 +188,12 @@ static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 	g_mutex_lock(&vs_vm_registry_lock);
 	vm = vhost_lookup_locked(vid);
 	if (vm) {
+		/* the device's vrings as of now: a frontend may add some after
+		 * new_device (the lcores ignore the bits beyond dev_queues) */
+		if (enable)
+			__atomic_store_n(&vm->dev_queues,
+					 MIN(rte_vhost_get_vring_num(vid) / 2, vm->cfg->queues),
+					 __ATOMIC_RELAXED);
 		vs_dp_vring_state(vm, vring, enable);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "vring %u %s", vring,
 		       enable ? "enabled" : "disabled");
