@@ -20,10 +20,13 @@ may since have given up), and the table is not carried by the migration
 (docs/migration.md, "Announcements"), so on the return hosta announces
 what the guest shows after the resume.  An idle guest without its own
 announcements shows nothing, so right after hosta's VM_RESUMED the test,
-as a host "FAKE" on br0, asks the guest for its addresses: an ARP request
-for its IPv4 address, a Neighbour Solicitation for fd00:77::2, and one
-tagged 100 for MAC2's link-local address.  The guest's answers (unicast to
-FAKE) teach hosta; the later rounds announce them.  Before the return the
+as a host "FAKE" on br0, makes the guest show its addresses: an ICMP echo
+request from an IPv4 address the guest has never seen (its ARP request for
+it shows the guest's IPv4 address; an ARP reply would not: hosta learns
+IPv4 from requests and gratuitous ARPs only), a Neighbour Solicitation for
+fd00:77::2, and one tagged 100 for MAC2's link-local address (the NAs,
+unicast to FAKE, show the IPv6 addresses and their flags).  What the guest
+sends teaches hosta; the later rounds announce it.  Before the return the
 test gives the namespace's neighbour entry of the guest's IPv6 address a
 wrong link-layer address (stale).  Checks:
 
@@ -203,11 +206,25 @@ def ns_frame(target, vlan=None):
     return eth + ip6 + bytes(icmp)
 
 
-def arp_request_frame(target):
-    """An ARP request from FAKE for target."""
-    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac_bytes(FAKE) + \
-        socket.inet_aton(FAKE_IP) + b"\0" * 6 + socket.inet_aton(target)
-    return b"\xff" * 6 + mac_bytes(FAKE) + b"\x08\x06" + arp + b"\0" * 18
+def inet_sum(data):
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+
+
+def echo_request_frame(target):
+    """An ICMP echo request from FAKE (FAKE_IP) to target, at the guest's
+    MAC.  Its reply needs FAKE_IP's MAC, which the guest has never seen:
+    it asks with an ARP request, from which hosta learns the guest's
+    address (an ARP reply, the answer to FAKE asking, would not teach it:
+    a proxy ARP answers for other hosts)."""
+    icmp = bytearray(struct.pack("!BBHHH", 8, 0, 0, 0x77, 1) + b"announce")
+    struct.pack_into("!H", icmp, 2, inet_sum(bytes(icmp)))
+    ip = bytearray(struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(icmp), 0x77, 0x4000, 64, 1, 0)
+                   + socket.inet_aton(FAKE_IP) + socket.inet_aton(target))
+    struct.pack_into("!H", ip, 10, inet_sum(bytes(ip)))
+    return mac_bytes(MAC) + mac_bytes(FAKE) + b"\x08\x00" + bytes(ip) + bytes(icmp)
 
 
 def neigh_of(ns, addr):
@@ -322,7 +339,7 @@ def scenario(ns, workdir, tap):
         # FAKE asks the guest for its addresses: its answers teach hosta
         t_ask = time.time()
         ll2 = link_local(MAC2)
-        for f in (arp_request_frame(vt.strip_prefix(IP)), ns_frame(IP6), ns_frame(ll2, VID)):
+        for f in (echo_request_frame(vt.strip_prefix(IP)), ns_frame(IP6), ns_frame(ll2, VID)):
             ask.send(f)
         time.sleep(1.5)     # the 4 rounds: 0, 50, 200, 450 ms
         frames = cap.stop()

@@ -68,6 +68,7 @@ static void test_multiqueue_fewer_enabled(void)
 
 	/* a 1-vCPU guest on a queues=4 port: queue pair 0 only */
 	vm->cfg->queues = 4;
+	vm->dev_queues = 4;
 	t.rx_q = 2;
 	t_uplink_queue(1, 40);
 	t_poll(vm, 2);
@@ -81,6 +82,33 @@ static void test_multiqueue_fewer_enabled(void)
 	t_poll(vm, 1);
 	g_assert_cmpuint(t.vring_frames[VS_VRING_RX(2)], ==, 10);
 	t_assert_run(40, 41, 10);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * Review B, V1: the enabled mask outlives a connection (DPDK tells no
+ * vring_state_changed(0) when it ends).  A guest that used two queue
+ * pairs, then a new QEMU on the socket whose device has one: the bits of
+ * pair 1 are stale.  The frames of uplink queue 1 go to the device's
+ * vring 0, not to vring 2 which it does not have, with no drop and no
+ * switch to REPLAY.
+ */
+static void test_multiqueue_stale_vrings(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->cfg->queues = 2;
+	vm->dev_queues = 1;
+	vm->vring_enabled = 0xf;	/* pairs 0 and 1, the last connection's */
+	t.rx_q = 1;
+	t_uplink_queue(1, 20);
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.vring_frames[VS_VRING_RX(1)], ==, 0);
+	g_assert_cmpuint(t.vring_frames[VS_VRING_RX(0)], ==, 20);
+	t_assert_run(0, 1, 20);
+	g_assert_cmpuint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
 }
@@ -111,6 +139,7 @@ static void add_tests(void)
 {
 	g_test_add_func("/dataplane/live", test_live);
 	g_test_add_func("/dataplane/multiqueue/fewer-enabled", test_multiqueue_fewer_enabled);
+	g_test_add_func("/dataplane/multiqueue/stale-vrings", test_multiqueue_stale_vrings);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 }
 

@@ -82,6 +82,21 @@ static struct rte_mbuf *t_guest_frame(const uint8_t *src, uint16_t vlan, const u
 	return m;
 }
 
+/* t_guest_frame()'s IPv6 one made the guest's ICMPv6 @type (134 RA, 136 NA
+ * for @ip with @flags) */
+static struct rte_mbuf *t_guest_nd(const uint8_t *src, uint16_t vlan, const uint8_t *ip,
+				   uint8_t type, uint8_t flags)
+{
+	struct rte_mbuf *m = t_guest_frame(src, vlan, ip, 16);
+	uint8_t *icmp = rte_pktmbuf_mtod(m, uint8_t *) + (vlan ? 18 : 14) + 40;
+
+	icmp[0] = type;
+	icmp[4] = flags;
+	if (type == 136)
+		memcpy(icmp + 8, ip, 16);	/* target */
+	return m;
+}
+
 static void t_sent_is(unsigned int i, const uint8_t *want, size_t len)
 {
 	gsize got_len;
@@ -111,7 +126,7 @@ static void test_announce_learned(void)
 	t_clock_fake();
 	tx[0] = t_guest_frame(t_vm_mac, 0, ip4, 4);
 	tx[1] = t_guest_frame(mac2, 100, ip6, 16);
-	tx[2] = t_guest_frame(mac2, 100, ip6, 16);
+	tx[2] = t_guest_nd(mac2, 100, ip6, 136, 0x20);	/* its NA: Override */
 	dp_learn(vm, tx, 3);
 	rte_pktmbuf_free_bulk(tx, 3);
 	g_assert_cmpuint(vm->stats.addrs_learned, ==, 4);
@@ -228,11 +243,54 @@ static void test_announce_router(void)
 	t_port_free(vm);
 }
 
+/*
+ * Review B, A1: an IPv6 address seen only in the VM's NS (or RS) is not
+ * announced with an NA: whether the VM routes is unknown, and an NA with
+ * Router clear for a router's address makes Linux hosts drop their
+ * default route through it.  The RARP moves its MAC.  Once the VM sent
+ * an RA from that (MAC, VLAN), the NA goes out, with Router.
+ */
+static void test_announce_flags_unknown(void)
+{
+	static const uint8_t ll6[16] = { 0xfe, 0x80, [15] = 1 };
+	struct vs_vm *vm = t_port_new();
+	uint8_t want[VS_ANNOUNCE_MAX_FRAME];
+	struct rte_mbuf *tx;
+	size_t len;
+
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	t_clock_fake();
+	tx = t_guest_frame(t_vm_mac, 0, ll6, 16);	/* its NS */
+	dp_learn(vm, &tx, 1);
+	rte_pktmbuf_free(tx);
+	g_assert_cmpuint(vs_learn_count(&vm->dp.learn, 6), ==, 1);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);		/* the RARP only */
+	len = vs_announce_rarp(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED);
+	t_sent_is(0, want, len);
+
+	tx = t_guest_nd(t_vm_mac, 0, ll6, 134, 0);	/* its RA */
+	dp_learn(vm, &tx, 1);
+	rte_pktmbuf_free(tx);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_announce(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 2);		/* RARP, NA */
+	len = vs_announce_na(want, sizeof(want), t_vm_mac, VS_LEARN_UNTAGGED, ll6,
+			     VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	t_sent_is(1, want, len);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/announce", test_announce);
 	g_test_add_func("/dataplane/announce-learned", test_announce_learned);
 	g_test_add_func("/dataplane/announce-router", test_announce_router);
+	g_test_add_func("/dataplane/announce-flags-unknown", test_announce_flags_unknown);
 }
 
 int main(int argc, char **argv)

@@ -45,6 +45,7 @@ static const uint8_t t_peer_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
 static struct {
 	GQueue rx;			/* struct rte_mbuf *, handed out in order */
 	GArray *got;			/* uint32_t seq of each frame delivered */
+	uint32_t guest_room;		/* frames the guest's ring takes per call */
 	bool fake_clock;		/* the lcore reads now, not the TSC */
 	uint64_t now;			/* the fake clock, in TSC cycles */
 } t;
@@ -63,6 +64,7 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 
 	g_assert_cmpint(vid, ==, 0);
 	g_assert_cmpuint(vring, ==, VS_VRING_RX(0));
+	n = (uint16_t)MIN((uint32_t)n, t.guest_room);
 	for (i = 0; i < n; i++) {
 		uint32_t seq = t_seq_of(pkts[i]);
 
@@ -185,6 +187,7 @@ static struct vs_vm *t_port_new(void)
 	vm->cfg->name = g_strdup_printf("d%u", serial++);
 	memcpy(vm->cfg->mac, t_vm_mac, 6);
 	vm->cfg->queues = 1;
+	vm->dev_queues = 1;
 	vs_buf_policy_init(&vm->policy);
 	vm->policy.replay_pace_pct = 0;
 	vm->pool = t_pool;
@@ -196,6 +199,7 @@ static struct vs_vm *t_port_new(void)
 	memset(&t, 0, sizeof(t));
 	g_queue_init(&t.rx);
 	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	t.guest_room = T_UNLIMITED;
 	return vm;
 }
 
@@ -311,6 +315,42 @@ static void test_dedup_origins(void)
  * even when the tunnel delivers it late; a frame without an arrival time (a
  * peer without the frame-times extension) is compared regardless of time.
  */
+/*
+ * Review B, D5: a direct frame the filter recorded, then dropped (the
+ * guest's ring full with buffering off, or no device), is forgotten: its
+ * tunnelled copy is the only one the VM gets, and is delivered.
+ */
+static void test_dedup_dropped_forgotten(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	vm->policy.enabled = false;		/* a full ring drops */
+	vs_dp_dedup_open(vm);
+	t.guest_room = 0;
+	t_uplink_queue(30, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 1);
+	t.guest_room = T_UNLIMITED;
+	t_inject(vm, 30, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
+	g_assert_cmpuint(t.got->len, ==, 1);
+	g_assert_cmpuint(g_array_index(t.got, uint32_t, 0), ==, 30);
+
+	/* no device: dropped as not-ready, forgotten the same */
+	vm->vid = -1;
+	t_uplink_queue(31, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_NOT_READY], ==, 1);
+	vm->vid = 0;
+	t_inject(vm, 31, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_DUPLICATE], ==, 0);
+	g_assert_cmpuint(t.got->len, ==, 2);
+	t_check_accounting(vm, 2);
+	t_port_free(vm);
+}
+
 static void test_dedup_times(void)
 {
 	struct vs_vm *vm = t_port_new();
@@ -586,6 +626,7 @@ int main(int argc, char **argv)
 
 	g_test_add_func("/dp-dedup/origins", test_dedup_origins);
 	g_test_add_func("/dp-dedup/times", test_dedup_times);
+	g_test_add_func("/dp-dedup/dropped-forgotten", test_dedup_dropped_forgotten);
 	g_test_add_func("/dp-dedup/stall", test_dedup_stall);
 	g_test_add_func("/dp-dedup/unknown-time", test_dedup_unknown_time);
 	g_test_add_func("/dp-dedup/age-limits", test_arrival_age_limits);

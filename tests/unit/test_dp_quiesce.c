@@ -195,6 +195,7 @@ static struct vs_vm *t_port_new(void)
 	vm->cfg->name = g_strdup("q0");
 	memcpy(vm->cfg->mac, t_vm_mac, 6);
 	vm->cfg->queues = 1;
+	vm->dev_queues = 1;
 	vs_buf_policy_init(&vm->policy);
 	vm->pool = t_pool;
 	vm->vid = 0;

@@ -150,6 +150,7 @@ static struct vs_vm *t_port_new(enum vs_tcp_on_loss on_loss)
 	vm->cfg->name = g_strdup_printf("tcp%u", serial++);
 	memcpy(vm->cfg->mac, ff_vm_mac, 6);
 	vm->cfg->queues = 1;
+	vm->dev_queues = 1;
 	vm->cfg->tcp_on_loss = on_loss;
 	vs_buf_policy_init(&vm->policy);
 	vm->pool = t_pool;

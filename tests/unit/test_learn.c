@@ -69,6 +69,16 @@ static size_t arp_frame(uint8_t *f, const uint8_t *src, uint16_t vlan, uint16_t 
 	return frame(f, src, vlan, 0x0806, arp, sizeof(arp));
 }
 
+/* A gratuitous ARP reply from @src for @spa (target protocol address @spa) */
+static size_t arp_gratuitous_reply(uint8_t *f, const uint8_t *src, uint16_t vlan,
+				   const uint8_t spa[4])
+{
+	size_t n = arp_frame(f, src, vlan, 2, src, spa);
+
+	memcpy(f + n - 4, spa, 4);	/* tpa: the last field */
+	return n;
+}
+
 /* The VM's ARP request from @src for @spa: what owning @spa looks like */
 static size_t arp_own(uint8_t *f, const uint8_t *src, uint16_t vlan, const uint8_t spa[4])
 {
@@ -124,7 +134,7 @@ static void test_learn_kinds(void)
 
 	vs_learn_init(&t, 0);
 	g_assert_cmpuint(t.age_ms, ==, VS_LEARN_DEFAULT_AGE_MS);
-	n = arp_frame(f, mac1, 0, 2, mac1, a4);		/* a reply */
+	n = arp_gratuitous_reply(f, mac1, 0, a4);
 	vs_learn_frame(&t, f, n, 1, &d);
 	n = ns_own(f, mac2, 100, a6);
 	vs_learn_frame(&t, f, n, 2, &d);
@@ -138,8 +148,8 @@ static void test_learn_kinds(void)
 	g_assert_cmpuint(vs_learn_count(&t, 0), ==, 2);
 	g_assert_cmpuint(vs_learn_count(&t, 4), ==, 2);
 	g_assert_cmpuint(vs_learn_count(&t, 6), ==, 1);
-	g_assert_true(vs_learn_has_mac(&t, mac1));
-	g_assert_true(vs_learn_has_mac(&t, mac2));
+	g_assert_true(vs_learn_has_mac(&t, mac1, 0));
+	g_assert_true(vs_learn_has_mac(&t, mac2, 0));
 	g_assert_cmpuint(t.l2[1].vlan, ==, 100);
 	g_assert_cmpuint(t.l2[0].vlan, ==, VS_LEARN_UNTAGGED);
 	e = find_ip(&t, a6, 16);
@@ -278,6 +288,86 @@ static void test_learn_router(void)
 	g_assert_cmpuint(find_ip(&t, p6, 16)->na_flags, ==, 0);
 }
 
+/*
+ * Review B, A1: the NA flags are known from the VM's own NA for the
+ * address, or an RA from its (MAC, VLAN), before or after; an address seen
+ * only in an NS or RS has unknown flags (it gets no NA: dp_announce.c)
+ */
+static void test_learn_flags_known(void)
+{
+	static const uint8_t ll6[16] = { 0xfe, 0x80, [15] = 1 };
+	static const uint8_t g6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t h6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+	static const uint8_t r6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 3 };
+	static const uint8_t a4[4] = { 10, 0, 0, 5 };
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 0);
+	n = ns_own(f, mac1, 0, g6);
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = nd_frame(f, mac1, 0, 133, h6, NULL, 0, 255);	/* an RS */
+	vs_learn_frame(&t, f, n, 1, &d);
+	n = arp_own(f, mac1, 0, a4);
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_false(find_ip(&t, g6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, a4, 4)->na_flags_known);
+	/* its NA for g6: g6's flags known, h6's still not */
+	n = nd_frame(f, mac1, 0, 136, g6, g6, 0x20, 255);
+	vs_learn_frame(&t, f, n, 2, &d);
+	g_assert_true(find_ip(&t, g6, 16)->na_flags_known);
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+	/* a later NS keeps them known */
+	n = ns_own(f, mac1, 0, g6);
+	vs_learn_frame(&t, f, n, 3, &d);
+	g_assert_true(find_ip(&t, g6, 16)->na_flags_known);
+
+	/* mac2: an NS, then an RA from it: known, Router; then one after */
+	n = ns_own(f, mac2, 0, r6);
+	vs_learn_frame(&t, f, n, 4, &d);
+	g_assert_false(find_ip(&t, r6, 16)->na_flags_known);
+	n = nd_frame(f, mac2, 0, 134, ll6, NULL, 0, 255);
+	vs_learn_frame(&t, f, n, 5, &d);
+	g_assert_true(find_ip(&t, r6, 16)->na_flags_known);
+	g_assert_true(find_ip(&t, ll6, 16)->na_flags_known);
+	g_assert_cmpuint(find_ip(&t, r6, 16)->na_flags, ==,
+			 VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
+	/* mac1's h6 did not become known by mac2's RA */
+	g_assert_false(find_ip(&t, h6, 16)->na_flags_known);
+}
+
+/*
+ * Review B, A2: a plain ARP reply proves nothing (proxy ARP: the VM's MAC
+ * as sender hardware address, the proxied host's as sender protocol
+ * address); a request, or a gratuitous reply, from the same address does
+ */
+static void test_learn_arp_reply(void)
+{
+	static const uint8_t proxied[4] = { 10, 0, 0, 77 }, own[4] = { 10, 0, 0, 2 };
+	static const uint8_t g4[4] = { 10, 0, 0, 3 };
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 0);
+	n = arp_frame(f, mac1, 0, 2, mac1, proxied);	/* a reply (tpa 0.0.0.0) */
+	vs_learn_frame(&t, f, n, 1, &d);
+	g_assert_cmpuint(t.n_ip, ==, 0);
+	g_assert_cmpuint(t.n_l2, ==, 1);		/* the MAC is the VM's */
+	n = arp_own(f, mac1, 0, own);			/* its request */
+	vs_learn_frame(&t, f, n, 2, &d);
+	n = arp_gratuitous_reply(f, mac1, 0, g4);
+	vs_learn_frame(&t, f, n, 3, &d);
+	g_assert_cmpuint(t.n_ip, ==, 2);
+	g_assert_nonnull(find_ip(&t, own, 4));
+	g_assert_nonnull(find_ip(&t, g4, 4));
+	g_assert_null(find_ip(&t, proxied, 4));
+}
+
 /* VID 4095 is reserved: a frame tagged with it teaches nothing */
 static void test_learn_vlan(void)
 {
@@ -318,7 +408,7 @@ static void test_learn_forget(void)
 	vs_learn_forget(&t);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 0);
 	g_assert_cmpuint(vs_learn_count(&t, 0) + vs_learn_count(&t, 4), ==, 0);
-	g_assert_false(vs_learn_has_mac(&t, mac1));
+	g_assert_false(vs_learn_has_mac(&t, mac1, 0));
 	g_assert_cmpuint(t.age_ms, ==, 1234);
 	vs_learn_frame(&t, f, n, 2, &d);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 2);
@@ -405,13 +495,13 @@ static void test_learn_bound(void)
 	g_assert_cmpuint(d.learned, ==, 202);
 	g_assert_cmpuint(d.evicted, ==, 202 - VS_LEARN_MAX_L2 - VS_LEARN_MAX_IP);
 	g_assert_cmpuint(d.aged, ==, 0);
-	g_assert_true(vs_learn_has_mac(&t, mac));	/* the keeper */
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));	/* the keeper */
 	mac[5] = 99;
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));
 	mac[5] = 100 - (VS_LEARN_MAX_L2 - 1);		/* the oldest kept */
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 0));
 	mac[5]--;					/* the oldest went first */
-	g_assert_false(vs_learn_has_mac(&t, mac));
+	g_assert_false(vs_learn_has_mac(&t, mac, 0));
 	a[3] = 200;
 	g_assert_nonnull(find_ip(&t, a, 4));
 	a[3] = 100 - (VS_LEARN_MAX_IP - 1);
@@ -445,7 +535,7 @@ static void test_learn_ageing(void)
 	g_assert_cmpuint(d.aged, ==, 2);
 	g_assert_cmpuint(t.n_l2 + t.n_ip, ==, 0);
 	g_assert_cmpuint(vs_learn_count(&t, 0) + vs_learn_count(&t, 6), ==, 0);
-	g_assert_false(vs_learn_has_mac(&t, mac1));
+	g_assert_false(vs_learn_has_mac(&t, mac1, 0));
 
 	/* full of old entries: a new one takes an aged slot, counted as aged */
 	memset(&d, 0, sizeof(d));
@@ -461,7 +551,30 @@ static void test_learn_ageing(void)
 	g_assert_cmpuint(d.learned, ==, VS_LEARN_MAX_L2 + 1);
 	g_assert_cmpuint(d.evicted, ==, 0);
 	g_assert_cmpuint(d.aged, ==, 1);
-	g_assert_true(vs_learn_has_mac(&t, mac));
+	g_assert_true(vs_learn_has_mac(&t, mac, 5000));
+}
+
+/*
+ * Review B, A4: ageing is lazy (vs_learn_expire() runs at an announce), but
+ * a MAC not seen for age_ms is not the VM's own any more (a MAC used once
+ * would make another host's frames own-mac drops in every blackout)
+ */
+static void test_learn_has_mac_ageing(void)
+{
+	struct vs_learn_delta d = { 0 };
+	struct vs_learn t;
+	uint8_t f[128];
+	size_t n;
+
+	vs_learn_init(&t, 100);
+	n = frame(f, mac1, 0, 0x9000, f, 0);
+	vs_learn_frame(&t, f, n, 1000, &d);
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1000));
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1100));	/* exactly age_ms */
+	g_assert_false(vs_learn_has_mac(&t, mac1, 1101));
+	g_assert_cmpuint(t.n_l2, ==, 1);			/* still in the table */
+	vs_learn_frame(&t, f, n, 1200, &d);			/* seen again */
+	g_assert_true(vs_learn_has_mac(&t, mac1, 1201));
 }
 
 /* The announcement frames, byte for byte */
@@ -615,11 +728,14 @@ int main(int argc, char **argv)
 	g_test_add_func("/learn/kinds", test_learn_kinds);
 	g_test_add_func("/learn/ownership", test_learn_ownership);
 	g_test_add_func("/learn/router", test_learn_router);
+	g_test_add_func("/learn/na-flags-known", test_learn_flags_known);
+	g_test_add_func("/learn/arp-reply", test_learn_arp_reply);
 	g_test_add_func("/learn/vlan-reserved", test_learn_vlan);
 	g_test_add_func("/learn/forget", test_learn_forget);
 	g_test_add_func("/learn/ignored", test_learn_ignored);
 	g_test_add_func("/learn/bound", test_learn_bound);
 	g_test_add_func("/learn/ageing", test_learn_ageing);
+	g_test_add_func("/learn/has-mac-ageing", test_learn_has_mac_ageing);
 	g_test_add_func("/announce/rarp", test_rarp);
 	g_test_add_func("/announce/garp", test_garp);
 	g_test_add_func("/announce/na", test_na);

@@ -8,13 +8,14 @@
  * is still ours afterwards.
  *
  * Memory ordering: lcores load vm->vid and vm->vring_enabled with acquire
- * semantics once per port per loop.  The vhost thread stores them with
- * release semantics; after clearing vid it calls vs_dp_quiesce(), so by the
- * time destroy_device() returns to DPDK (which then answers GET_VRING_BASE
- * and unmaps guest memory), no lcore is still using the old vid.  A vring
- * mask change is not waited for (vs_dp_vring_state(): DPDK holds the
- * vrings' access locks then, and a lcore may be spinning on one inside
- * rte_vhost_enqueue_burst()).
+ * semantics once per port per loop, and use only the bits of the vrings
+ * of the device's queue pairs (vm->dev_queues, stored before vid).  The
+ * vhost thread stores them with release semantics; after clearing vid it
+ * calls vs_dp_quiesce(), so by the time destroy_device() returns to DPDK
+ * (which then answers GET_VRING_BASE and unmaps guest memory), no lcore
+ * is still using the old vid.  A vring mask change is not waited for
+ * (vs_dp_vring_state(): DPDK holds the vrings' access locks then, and a
+ * lcore may be spinning on one inside rte_vhost_enqueue_burst()).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -276,6 +277,15 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
 	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
 		return;
+	/*
+	 * Dropped: the filter must forget them, else their tunnelled copy,
+	 * which the VM still needs, would be dropped as a duplicate.  Here
+	 * when buffering is off, when destroy_device switched the port to
+	 * BUFFER in this pass (dp_hold_ring_full() refuses), or without a
+	 * device.
+	 */
+	if (dedup)
+		dp_dedup_forget(vm, &pkts[sent], n - sent, VS_DP_ORIGIN_DIRECT);
 	for (i = sent; i < n; i++)
 		dp_drop(vm, pkts[i], vid >= 0 ? VS_DROP_VM_RING_FULL : VS_DROP_NOT_READY);
 }
@@ -448,10 +458,26 @@ static void dp_uplink_drops(struct vs_vm *vm)
  * flood while draining */
 #define DP_DRAIN_MAX_BURSTS	64
 
+/*
+ * The vrings of the queue pairs the device has (vm->dev_queues, set by
+ * new_device before it publishes vid).  A bit beyond them is stale: the
+ * enabled mask outlives a connection that set it (vhost_port.c clears it
+ * when the port's last frontend goes, but DPDK tells no callback of
+ * RESET_OWNER), and a vring the device does not have must never be
+ * enqueued to or polled.
+ */
+static uint32_t dp_device_vrings(const struct vs_vm *vm)
+{
+	unsigned int nq = __atomic_load_n(&vm->dev_queues, __ATOMIC_RELAXED);
+
+	return nq >= 16 ? UINT32_MAX : (1u << (2 * nq)) - 1;
+}
+
 unsigned int vs_dp_poll_port(struct vs_vm *vm)
 {
 	int vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);
-	uint32_t enabled = __atomic_load_n(&vm->vring_enabled, __ATOMIC_ACQUIRE);
+	uint32_t enabled = __atomic_load_n(&vm->vring_enabled, __ATOMIC_ACQUIRE) &
+			   dp_device_vrings(vm);
 	uint32_t mode = vs_dp_mode(vm);
 	unsigned int work = 0;
 	unsigned int bursts = 0;

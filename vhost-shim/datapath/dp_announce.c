@@ -11,7 +11,8 @@
  *  - rarp: one untagged RARP for the configured MAC (QEMU's self-announce);
  *  - all: that RARP, then a RARP per (MAC, VLAN) the VM was seen sending
  *    from, a gratuitous ARP per IPv4 address and an unsolicited Neighbour
- *    Advertisement per IPv6 address (announce.h), each on its VLAN;
+ *    Advertisement per IPv6 address whose Router flag is known (the VM's
+ *    NA or RA showed it: learn.h), each on its VLAN;
  *  - off: nothing.
  * The table (learn.h) is this lcore's alone: dp_learn() fills it from the
  * guest's TX bursts (dataplane.c), dp_announce() reads it, and dp_buffer()
@@ -78,7 +79,8 @@ bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m)
 {
 	if (vm->cfg->announce != VS_ANNOUNCE_ALL || rte_pktmbuf_data_len(m) < 12)
 		return false;
-	return vs_learn_has_mac(&vm->dp.learn, rte_pktmbuf_mtod(m, const uint8_t *) + 6);
+	return vs_learn_has_mac(&vm->dp.learn, rte_pktmbuf_mtod(m, const uint8_t *) + 6,
+				dp_now_ms());
 }
 
 /* One frame of the round into @pkts[*n] (or counted as no-memory) */
@@ -114,8 +116,16 @@ static void dp_announce_add(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned i
 
 void dp_announce(struct vs_vm *vm)
 {
-	uint32_t forget = __atomic_load_n(&vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
+	/*
+	 * announce_req first: the main loop bumps learn_forget_req before
+	 * announce_req (release), so an announce request this poll sees
+	 * comes with every forget request made before it, and the table is
+	 * emptied before that round.  Loaded the other way round, a forget
+	 * and an announce made between the two loads served the announce
+	 * with the table not yet forgotten.
+	 */
 	uint32_t req = __atomic_load_n(&vm->dp.hs.announce_req, __ATOMIC_ACQUIRE);
+	uint32_t forget = __atomic_load_n(&vm->dp.hs.learn_forget_req, __ATOMIC_ACQUIRE);
 	struct rte_mbuf *pkts[DP_ANNOUNCE_MAX];
 	struct vs_learn *t = &vm->dp.learn;
 	struct vs_learn_delta d = { 0 };
@@ -138,8 +148,9 @@ void dp_announce(struct vs_vm *vm)
 			if (t->l2[i].vlan != VS_LEARN_UNTAGGED ||
 			    memcmp(t->l2[i].mac, vm->cfg->mac, 6))
 				dp_announce_add(vm, pkts, &n, NULL, t->l2[i].mac, t->l2[i].vlan);
-		for (i = 0; i < t->n_ip; i++)
-			dp_announce_add(vm, pkts, &n, &t->ip[i], NULL, 0);
+		for (i = 0; i < t->n_ip; i++)	/* an NA only with known flags (learn.h) */
+			if (t->ip[i].family == VS_LEARN_IPV4 || t->ip[i].na_flags_known)
+				dp_announce_add(vm, pkts, &n, &t->ip[i], NULL, 0);
 	}
 	while (sent < n) {
 		uint16_t burst = (uint16_t)RTE_MIN(n - sent, (unsigned int)VS_DP_BURST);

@@ -133,7 +133,9 @@ struct vs_dp_tcp;
  * @learn_forget_req: main adds 1 (release) when the VM left the host (or
  *		a migration in starts): the lcore compares with its private
  *		learn_forget_done and empties its address table (learn.h)
- *		before it serves an announce request or learns again
+ *		before it serves an announce request or learns again; it
+ *		loads @announce_req first, then this, so a forget asked
+ *		before an announce is served before it
  * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
  *		RX queues into held; the value is the request's ticket.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,

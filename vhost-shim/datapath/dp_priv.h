@@ -299,7 +299,10 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * tunnelled frame is looked up only among the direct ones and vice versa,
  * and only an entry whose arrival time is within the port's
  * dedup-window-ms of the frame's matches (the closest one); an entry that
- * matched is forgotten, so one copy cancels exactly one frame.
+ * matched is forgotten, so one copy cancels exactly one frame.  A frame
+ * recorded but then not delivered (held for a replay, or dropped: a full
+ * ring with buffering off, no device) is forgotten too (dp_dedup_forget()),
+ * so its other copy still reaches the VM.
  *
  * Arrival times are intervals in the lcore's TSC (struct vs_dp_arrival in
  * the mbuf): a direct frame's latest is the TSC of the poll that received

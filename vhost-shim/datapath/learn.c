@@ -114,6 +114,10 @@ static struct vs_learn_l2 *learn_l2(struct vs_learn *t, const uint8_t mac[6], ui
  * @na_flags:	IPv6: the flags of the VM's NA for it, or -1 (not an NA:
  *		Override, and Router if @l2 sent an RA, for a new entry; a
  *		known one keeps its own, plus Router if @l2 sent an RA)
+ *
+ * The flags are known (na_flags_known) once the VM sent an NA for the
+ * address or an RA from its (MAC, VLAN); until then the address is not
+ * announced with an NA (learn.h).
  */
 static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t *addr,
 		     const struct vs_learn_l2 *l2, int na_flags, uint64_t now,
@@ -153,6 +157,7 @@ static void learn_ip(struct vs_learn *t, enum vs_learn_family fam, const uint8_t
 	e->family = (uint8_t)fam;
 	e->vlan = vlan;
 	e->na_flags = fam == VS_LEARN_IPV4 ? 0 : VS_LEARN_NA_OVERRIDE;
+	e->na_flags_known = false;
 	e->seen_ms = now;
 	t->last_ip = victim;
 	d->learned++;
@@ -165,10 +170,13 @@ hit:
 flags:
 	if (fam == VS_LEARN_IPV4)
 		return;
-	if (na_flags >= 0)
+	if (na_flags >= 0) {
 		e->na_flags = (uint8_t)na_flags & (VS_LEARN_NA_ROUTER | VS_LEARN_NA_OVERRIDE);
-	else if (l2->router)
+		e->na_flags_known = true;
+	} else if (l2->router) {
 		e->na_flags |= VS_LEARN_NA_ROUTER;
+		e->na_flags_known = true;
+	}
 }
 
 /* (@l2's MAC, VLAN) sent a Router Advertisement: the VM routes there */
@@ -179,8 +187,10 @@ static void learn_router(struct vs_learn *t, struct vs_learn_l2 *l2)
 	l2->router = true;
 	for (i = 0; i < t->n_ip; i++)
 		if (t->ip[i].family == VS_LEARN_IPV6 && t->ip[i].vlan == l2->vlan &&
-		    !memcmp(t->ip[i].mac, l2->mac, 6))
+		    !memcmp(t->ip[i].mac, l2->mac, 6)) {
 			t->ip[i].na_flags |= VS_LEARN_NA_ROUTER;
+			t->ip[i].na_flags_known = true;
+		}
 }
 
 /* A unicast source MAC, not all zeroes */
@@ -208,9 +218,11 @@ static bool learn_ip6_ok(const uint8_t *a)
 }
 
 /*
- * learn_arp() - an ARP request or reply: its sender protocol address, if
- * its sender hardware address is the frame's source MAC and it is not a
- * probe's 0.0.0.0
+ * learn_arp() - an ARP request, or a gratuitous ARP reply (sender and
+ * target protocol addresses equal): its sender protocol address, if its
+ * sender hardware address is the frame's source MAC and it is not a
+ * probe's 0.0.0.0.  Not a plain reply: it answers for the target of a
+ * request, which a proxy ARP answers for another host (learn.h).
  */
 static void learn_arp(struct vs_learn *t, const uint8_t *arp, size_t room,
 		      const struct vs_learn_l2 *l2, uint64_t now, struct vs_learn_delta *d)
@@ -221,8 +233,9 @@ static void learn_arp(struct vs_learn *t, const uint8_t *arp, size_t room,
 	    arp[4] != 6 || arp[5] != 4)
 		return;
 	op = learn_be16(arp + 6);
-	if ((op != ARP_REQUEST && op != ARP_REPLY) || memcmp(arp + 8, l2->mac, 6) ||
-	    !learn_ip4_ok(arp + 14))
+	if (op != ARP_REQUEST && !(op == ARP_REPLY && !memcmp(arp + 14, arp + 24, 4)))
+		return;
+	if (memcmp(arp + 8, l2->mac, 6) || !learn_ip4_ok(arp + 14))
 		return;
 	learn_ip(t, VS_LEARN_IPV4, arp + 14, l2, -1, now, d);
 }
@@ -326,12 +339,15 @@ void vs_learn_expire(struct vs_learn *t, uint64_t now, struct vs_learn_delta *d)
 	learn_publish_counts(t);
 }
 
-bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6])
+bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6], uint64_t now)
 {
 	uint32_t i;
 
+	/* ageing is lazy (vs_learn_expire() at an announce): an entry not
+	 * seen for age_ms is not the VM's any more, whether or not it is
+	 * still in the table */
 	for (i = 0; i < t->n_l2; i++)
-		if (!memcmp(t->l2[i].mac, mac, 6))
+		if (!memcmp(t->l2[i].mac, mac, 6) && !learn_old(t, t->l2[i].seen_ms, now))
 			return true;
 	return false;
 }

@@ -20,9 +20,15 @@
  *    forwards other hosts' packets, and announcing their addresses would
  *    pull those hosts' traffic to the VM), so addresses are learned from
  *    neighbour discovery only, which a router never forwards:
- *     - ARP request or reply (Ethernet/IPv4): the sender protocol address,
- *       if the sender hardware address is the frame's source MAC; not a
- *       probe's 0.0.0.0 (RFC 5227: a probe claims nothing);
+ *     - ARP request, or gratuitous ARP reply (sender and target protocol
+ *       addresses equal) (Ethernet/IPv4): the sender protocol address, if
+ *       the sender hardware address is the frame's source MAC; not a
+ *       probe's 0.0.0.0 (RFC 5227: a probe claims nothing).  Not a plain
+ *       reply: it answers for the address asked about, and a VM doing
+ *       proxy ARP answers with its own MAC for other hosts' addresses
+ *       (the later rounds would send the VM their traffic).  A VM that
+ *       only answers is learned from its next request (Linux sends one
+ *       within seconds to confirm a neighbour it answered);
  *     - ICMPv6 (next header 58 right after the IPv6 header, hop limit 255
  *       as RFC 4861 requires of neighbour discovery): a Neighbour
  *       Advertisement's target, a Neighbour Solicitation's source unless
@@ -35,14 +41,22 @@
  *    (@na_flags: Router, Override of its last NA for it); one first seen
  *    in an NS or RA gets Override, and Router if its (MAC, VLAN) sent a
  *    Router Advertisement (the VM routes), which also sets Router on every
- *    IPv6 address of that (MAC, VLAN) learned before.
+ *    IPv6 address of that (MAC, VLAN) learned before.  Only then are the
+ *    flags known (@na_flags_known): an address seen in an NS or RS alone
+ *    gets no NA, because an NA with Router clear for a router's address
+ *    makes the hosts that receive it drop their default route through it
+ *    (RFC 4861 7.2.5: Linux clears NTF_ROUTER) until its next RA, and
+ *    Router set for a host's would make them route through it.  Its MAC
+ *    does not change in a migration, so the RARP for its (MAC, VLAN)
+ *    moves the switches and the neighbour caches stay right.
  * Entries not seen for age_ms are aged out; a full table evicts its least
  * recently seen entry; vs_learn_forget() empties it when the VM leaves the
  * host.  What is learned is announced at the resume on the announcement
  * schedule (dp_announce(): RARP per MAC and VLAN, gratuitous ARP per IPv4
  * address, unsolicited Neighbour Advertisement per IPv6 address), and
  * every learned MAC counts as the VM's own in the buffer (its frames are
- * never replayed to it).
+ * never replayed to it) until it ages: vs_learn_has_mac() checks the age
+ * itself, as entries are dropped from the table only at an announce.
  *
  * Threads: the table is private to the lcore that owns the port (it sees
  * the TX, it builds the announcements, it classifies buffered frames), so
@@ -120,6 +134,8 @@ struct vs_learn_l2 {
  * @family:	enum vs_learn_family
  * @na_flags:	IPv6: VS_LEARN_NA_ROUTER, VS_LEARN_NA_OVERRIDE as the VM
  *		advertised them (see the theory of operation); IPv4: 0
+ * @na_flags_known: IPv6: the VM sent an NA for it, or an RA from its (MAC,
+ *		VLAN): only then is it announced with an NA; IPv4: false
  */
 struct vs_learn_ip {
 	uint64_t seen_ms;
@@ -128,6 +144,7 @@ struct vs_learn_ip {
 	uint16_t vlan;
 	uint8_t family;
 	uint8_t na_flags;
+	bool na_flags_known;
 };
 
 /**
@@ -200,10 +217,11 @@ void vs_learn_expire(struct vs_learn *t, uint64_t now_ms, struct vs_learn_delta 
  * vs_learn_has_mac() - is @mac one the VM sent from (on any VLAN)
  * @t:		table
  * @mac:	a MAC
+ * @now_ms:	the caller's clock
  *
- * Return: true if a (MAC, VLAN) entry has it
+ * Return: true if a (MAC, VLAN) entry has it, seen within age_ms
  */
-bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6]);
+bool vs_learn_has_mac(const struct vs_learn *t, const uint8_t mac[6], uint64_t now_ms);
 
 /**
  * vs_learn_count() - entries of a kind, for display (any thread)

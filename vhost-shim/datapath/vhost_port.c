@@ -131,7 +131,8 @@ static int vhost_new_device_cb(int vid)
 	}
 	rte_vhost_get_negotiated_features(vid, &features);
 	vrings = rte_vhost_get_vring_num(vid);
-	vm->dev_queues = MIN(vrings / 2, vm->cfg->queues);
+	/* before vid (release): the lcores ignore the vrings beyond it */
+	__atomic_store_n(&vm->dev_queues, MIN(vrings / 2, vm->cfg->queues), __ATOMIC_RELAXED);
 	/* We poll: ask the guest not to kick us for every TX frame */
 	for (q = 0; q < vrings; q++)
 		rte_vhost_enable_guest_notification(vid, q, 0);
@@ -187,6 +188,12 @@ static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 	g_mutex_lock(&vs_vm_registry_lock);
 	vm = vhost_lookup_locked(vid);
 	if (vm) {
+		/* the device's vrings as of now: a frontend may add some after
+		 * new_device (the lcores ignore the bits beyond dev_queues) */
+		if (enable)
+			__atomic_store_n(&vm->dev_queues,
+					 MIN(rte_vhost_get_vring_num(vid) / 2, vm->cfg->queues),
+					 __ATOMIC_RELAXED);
 		vs_dp_vring_state(vm, vring, enable);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "vring %u %s", vring,
 		       enable ? "enabled" : "disabled");
@@ -272,15 +279,30 @@ static const struct rte_vhost_user_extern_ops vhost_msg_watch = {
 	.pre_msg_handle = vhost_msg_watch_cb,
 };
 
-/* A frontend connection opened or closed: count it on its port */
+/*
+ * A frontend connection opened or closed: count it on its port.
+ *
+ * When the port's last frontend goes, its vrings go with it, but DPDK
+ * tells no vring_state_changed(0) for them (the connection's end calls
+ * destroy_device, then frees the device).  The enabled mask is cleared
+ * then, else the next connection inherits it: a guest that now enables
+ * one queue pair of two would find the uplink's second queue still sent
+ * to a vring it never enabled (drops, or DPDK's "invalid virtqueue idx").
+ * Not on any close: a second frontend on the socket (a same-host
+ * migration's) may still use them.  No lcore is waited for: the device
+ * is gone (vid -1, quiesced by destroy_device) and nothing enqueues.
+ */
 static void vhost_count_frontend(int vid, int delta)
 {
 	struct vs_vm *vm;
 
 	g_mutex_lock(&vs_vm_registry_lock);
 	vm = vhost_lookup_locked(vid);
-	if (vm)
-		__atomic_add_fetch(&vm->frontends, delta, __ATOMIC_RELEASE);
+	if (vm && __atomic_add_fetch(&vm->frontends, delta, __ATOMIC_RELEASE) <= 0 &&
+	    delta < 0) {
+		__atomic_store_n(&vm->vring_enabled, 0, __ATOMIC_RELEASE);
+		vs_log(MAIN, DEBUG, vm->cfg->name, "last frontend gone: every vring disabled");
+	}
 	g_mutex_unlock(&vs_vm_registry_lock);
 }
 
