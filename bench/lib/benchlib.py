@@ -371,11 +371,15 @@ def machine():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    # the version probe's EAL runtime directory goes with it (it was left
+    # in /var/run/dpdk after every benchmark run)
+    ver_prefix = "vshimb-%d-0-ver" % os.getpid()
     dpdk = re.search(r"RTE Version: '([^']+)'", _cmd_first_line(["dpdk-testpmd", "-v",
                                                                   "--no-huge", "-m", "64",
                                                                   "--no-pci", "--file-prefix",
-                                                                  "vshimb-ver", "--",
+                                                                  ver_prefix, "--",
                                                                   "--help"]))
+    shutil.rmtree(os.path.join("/var/run/dpdk", ver_prefix), ignore_errors=True)
     qemu = _cmd_first_line(vt.qemu_command() + ["--version"]).splitlines()
     virt = _cmd_first_line(["systemd-detect-virt"]).strip() or "?"
     hyp = ""
