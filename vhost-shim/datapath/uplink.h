@@ -20,6 +20,8 @@ struct rte_mempool;
 
 #define VS_UPLINK_RX_DESC 1024
 #define VS_UPLINK_TX_DESC 1024
+/* A net_tap uplink's kernel queue (its txqueuelen), see uplink.c */
+#define VS_UPLINK_TAP_QLEN 4096
 
 /**
  * vs_uplink_open() - probe, configure and start an uplink
@@ -41,5 +43,21 @@ gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queue
  * @port_id:	ethdev port id
  */
 void vs_uplink_close(const char *who, uint16_t port_id);
+
+/**
+ * vs_uplink_kernel_drops() - frames the host kernel dropped on their way
+ *	to a net_tap uplink
+ * @port_id:	ethdev port id
+ * @drops:	output: the tap interface's tx_dropped (sysfs)
+ *
+ * DPDK's net_tap reports no imissed: when the shim's lcore does not read
+ * the tap for longer than its kernel queue (txqueuelen frames) lasts, the
+ * kernel drops what the bridge sends to it and counts it only as the tap
+ * interface's tx_dropped.  Those frames never reached the shim; the lcore
+ * adds them to uplink-missed.
+ *
+ * Return: 0, or -ENOTSUP for drivers other than net_tap, or -errno
+ */
+int vs_uplink_kernel_drops(uint16_t port_id, uint64_t *drops);
 
 #endif /* VS_UPLINK_H */

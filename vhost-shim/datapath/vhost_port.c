@@ -138,6 +138,7 @@ static int vhost_new_device_cb(int vid)
 		rte_vhost_enable_guest_notification(vid, q, 0);
 	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->stats.poll_max_us, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->stats.uplink_gap_max_us, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->vid, vid, __ATOMIC_RELEASE);
 	vs_log(MAIN, INFO, vm->cfg->name,
 	       "device up: vid %d, %u vrings, %u queue pair(s) used, features 0x%" PRIx64, vid,

@@ -167,6 +167,43 @@ def wait_received(g, n, stream=0, timeout=15):
     return wait_stream(g, n, stream, timeout)
 
 
+def link_drops(ns):
+    """The namespace's interfaces that dropped frames, {ifname: {"rx": n,
+    "tx": n}}: a shim's net_tap uplink counts in "tx" the frames the
+    kernel could not queue to it (its queue full while the shim's lcore
+    was off the CPU), which no counter of the shim sees."""
+    try:
+        links = json.loads(ns.run(["ip", "-s", "-j", "link"]).stdout)
+        return {l["ifname"]: {d: l["stats64"][d]["dropped"] for d in ("rx", "tx")}
+                for l in links if l["stats64"]["rx"]["dropped"] or l["stats64"]["tx"]["dropped"]}
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        return {"error": str(e)}
+
+
+def missing_ranges(guest, stream, sent, limit=10):
+    """The seqs of @stream (0..sent-1) the guest never received, as up to
+    @limit ranges [(first, last, arrival_us_before, arrival_us_after)]:
+    the guest's arrival times of the datagrams received just before and
+    after each hole place it against the migration (diagnostics)."""
+    try:
+        tl = guest.timeline(stream)
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        return "no timeline: %s" % e
+    at = {}
+    for t, seq in tl:
+        at.setdefault(seq, t)
+    out, q = [], 0
+    while q < sent and len(out) < limit:
+        if q in at:
+            q += 1
+            continue
+        first = q
+        while q < sent and q not in at:
+            q += 1
+        out.append((first, q - 1, at.get(first - 1), at.get(q)))
+    return out
+
+
 def diagnose_loss(tap, pair, per, sent):
     """A datagram is missing: say which, in which migration, and what the
     guest received around it (arrival times), for the failure's log."""
@@ -175,13 +212,7 @@ def diagnose_loss(tap, pair, per, sent):
     except Exception as e:  # noqa: BLE001 - diagnostics only
         tap.diag("no timeline: %s" % e)
         return
-    try:
-        links = json.loads(pair.ns.run(["ip", "-s", "-j", "link"]).stdout)
-        tap.diag("namespace links with drops: %s" % {
-            l["ifname"]: {d: l["stats64"][d]["dropped"] for d in ("rx", "tx")}
-            for l in links if l["stats64"]["rx"]["dropped"] or l["stats64"]["tx"]["dropped"]})
-    except Exception as e:  # noqa: BLE001 - diagnostics only
-        tap.diag("no link stats: %s" % e)
+    tap.diag("namespace links with drops: %s" % link_drops(pair.ns))
     seen = {}
     for i, (_, seq) in enumerate(tl):
         seen.setdefault(seq, i)
