@@ -22,11 +22,12 @@ for any cap to matter, and its length varies; holding it makes the
 frames of each flow in the blackout known (about rate x BLACKOUT_S).
 Checks:
 
-  - hi: received in order, none twice, and lost no more than the frames
-    the kernel dropped on their way to the shims' net_tap uplinks
-    (uplink-missed of both shims: a worker lcore off the CPU longer than
-    the tap's queue lasts, which this 2-core host under this load does;
-    0 when nothing was missed);
+  - hi: received in order, none twice, and lost nothing when the shims'
+    uplinks missed nothing; frames the kernel dropped on their way to a
+    shim's net_tap (uplink-missed: a worker lcore off the CPU longer than
+    the tap's queue lasts, which this 2-core host under this load did)
+    fall on both flows by arrival, and hi may then lose at most twice its
+    share of them plus 3;
   - the source counted hi's frames under its rule, buffered all, dropped 0;
   - bulk lost frames in the blackout, every one of them counted under its
     rule at the source (bulk.dropped == the source's buffer-full drops),
@@ -46,6 +47,7 @@ TAP output; exit 77 without root/QEMU outside CI.
 """
 
 import json
+import math
 import os
 import sys
 import time
@@ -163,30 +165,36 @@ def scenario(ns, workdir, tap):
 
         # Frames the kernel dropped on their way to a shim's net_tap (its
         # queue full while the worker lcore was off the CPU: 47 and 130 ms
-        # measured on this 2-core host under this load) never reach the
-        # shim: no policy can keep them, but uplink-missed counts them.
-        # hi's losses must be no more than those; the shims drop none of
-        # its frames (next check)
+        # measured on this 2-core host under this load, with the kernel's
+        # 1000-frame queue) never reach the shim: no policy can keep them,
+        # but uplink-missed counts them.  They fall on both flows by
+        # arrival, so hi's part of them is about its share of the traffic
+        # (one run: 22 of 248); hi may lose at most twice that share plus 3,
+        # and nothing when nothing was missed
         missed = sum(after["drops"].get("uplink-missed", 0) - bef["drops"].get("uplink-missed", 0)
                      for after, bef in ((s_src, src_before), (s_dst, dst_before)))
+        hi_share = HI_PPS / (HI_PPS + max(rate, 1.0))
+        allowance = math.ceil(2 * missed * hi_share) + 3 if missed else 0
         hi_counts = shimlib.loss_counts(fin_hi)
-        tap.ok(hi_counts["lost"] <= missed and hi_counts == dict(
+        tap.ok(hi_counts["lost"] <= allowance and hi_counts == dict(
                    shimlib.lossless(hres["sent"]), received=hres["sent"] - hi_counts["lost"],
                    lost=hi_counts["lost"]),
-               "hi (priority 7, %d pps): %d sent, received in order, none twice, %d lost: "
-               "none by the shims, at most the %d frames the uplinks' kernel queues dropped "
-               "before the shims saw them (uplink-missed)"
-               % (HI_PPS, hres["sent"], hi_counts["lost"], missed), hi_counts)
+               "hi (priority 7, %d pps): %d sent, received in order, none twice, %d lost "
+               "(allowed %d: the uplinks' kernel queues dropped %d frames of both flows "
+               "before the shims saw them, uplink-missed)"
+               % (HI_PPS, hres["sent"], hi_counts["lost"], allowance, missed), hi_counts)
         if shimlib.loss_counts(fin_hi)["lost"]:
             gaps = [t2 - t1 for (t1, _), (t2, _) in zip(pair.guest.timeline(HI_STREAM),
                                                        pair.guest.timeline(HI_STREAM)[1:])]
             tap.diag("hi's missing seqs (first, last, guest arrival us before, after): %s; "
                      "hi's longest arrival gap %d us" % (
                          missing_ranges(pair.guest, HI_STREAM, hres["sent"]), max(gaps or [0])))
+        c_hi_dst = rule_ctr(s_dst, "hi", dst_before)
         tap.ok(c_hi["matched"] > 0 and c_hi["buffered"] == c_hi["matched"]
-               and c_hi["dropped"] == 0,
-               "source: hi's %d frames of the migration all buffered under its rule, 0 dropped"
-               % c_hi["matched"], c_hi)
+               and c_hi["dropped"] == 0 and c_hi_dst["dropped"] == 0,
+               "source: hi's %d frames of the migration all buffered under its rule, 0 dropped "
+               "(destination: 0 of %d dropped)" % (c_hi["matched"], c_hi_dst["matched"]),
+               {"source": c_hi, "destination": c_hi_dst})
         buffer_full = s_src["drops"].get("buffer-full", 0) - \
             src_before["drops"].get("buffer-full", 0)
         # every buffer-full drop is counted under exactly one rule: bulk's,

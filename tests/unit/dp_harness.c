@@ -5,6 +5,7 @@
  * Theory of operation: see dp_harness.h.  The fakes are the functions of
  * struct vs_dp_ops; they read and write the state t the tests set up.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <limits.h>
 #include <string.h>
@@ -89,6 +90,8 @@ static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint
 
 static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
 {
+	if (t.stats_fail)
+		return -EIO;
 	*nombuf = t.nombuf;
 	*missed = t.missed;
 	return 0;

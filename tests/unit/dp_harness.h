@@ -50,6 +50,7 @@ struct t_state {
 	uint32_t guest_budget;		/* frames it takes in all (T_UNLIMITED) */
 	GArray *got;			/* uint32_t seq of each frame delivered */
 	uint64_t nombuf, missed;	/* the uplink's own drop counters */
+	bool stats_fail;		/* the uplink's stats read fails */
 	uint16_t rx_q;			/* the uplink queue t.rx's frames come on */
 	uint32_t vring_frames[8];	/* frames enqueued per guest RX vring */
 	bool fake_clock;		/* the lcore reads now, not the TSC */

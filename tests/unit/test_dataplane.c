@@ -135,12 +135,63 @@ static void test_uplink_drops(void)
 	t_port_free(vm);
 }
 
+/*
+ * A net_tap's kernel drops (published by the main loop's watch, uplink.h)
+ * join uplink-missed by their growth, on the same 100 ms read, and a
+ * failing ethdev stats read does not lose or repeat them
+ */
+static void test_uplink_kernel_drops(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_clock_fake();
+	t_poll(vm, 1);
+	t.missed = 2;
+	__atomic_store_n(&vm->dp.uplink_kernel_missed, 40, __ATOMIC_RELAXED);
+	t_clock_advance_us(110 * 1000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_MISSED], ==, 42);
+	__atomic_store_n(&vm->dp.uplink_kernel_missed, 45, __ATOMIC_RELAXED);
+	t.stats_fail = true;
+	t_clock_advance_us(110 * 1000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_MISSED], ==, 47);
+	t.stats_fail = false;
+	t_clock_advance_us(110 * 1000);
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_MISSED], ==, 47);
+	t_port_free(vm);
+}
+
+/* uplink-gap-max-us: the time between a pass that received frames and
+ * the next pass; not the time after an empty pass (the worker's idle
+ * sleep) */
+static void test_uplink_gap(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_clock_fake();
+	t_poll(vm, 1);			/* nothing received */
+	t_clock_advance_us(50 * 1000);	/* an idle sleep */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.uplink_gap_max_us, ==, 0);
+	t_uplink_queue(1, 5);
+	t_poll(vm, 1);			/* receives */
+	t_clock_advance_us(30 * 1000);	/* off the CPU */
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.uplink_gap_max_us, >=, 29 * 1000);
+	g_assert_cmpuint(vm->stats.uplink_gap_max_us, <=, 31 * 1000);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/live", test_live);
 	g_test_add_func("/dataplane/multiqueue/fewer-enabled", test_multiqueue_fewer_enabled);
 	g_test_add_func("/dataplane/multiqueue/stale-vrings", test_multiqueue_stale_vrings);
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
+	g_test_add_func("/dataplane/uplink-drops/kernel", test_uplink_kernel_drops);
+	g_test_add_func("/dataplane/uplink-gap", test_uplink_gap);
 }
 
 int main(int argc, char **argv)

@@ -39,7 +39,6 @@
 #include "dp_direct.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
-#include "uplink.h"
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
@@ -72,15 +71,12 @@ static uint16_t dp_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, 
 static int dp_uplink_drops_get(uint16_t port, uint64_t *nombuf, uint64_t *missed)
 {
 	struct rte_eth_stats st;
-	uint64_t kernel;
 	int ret = rte_eth_stats_get(port, &st);
 
 	if (ret)
 		return ret;
 	*nombuf = st.rx_nombuf;
 	*missed = st.imissed;
-	if (!vs_uplink_kernel_drops(port, &kernel))
-		*missed += kernel;	/* net_tap: its kernel queue overflowed */
 	return 0;
 }
 
@@ -224,10 +220,11 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
 /*
  * The frames' arrival time: the held ones' age goes on the tunnel, and the
  * duplicate filter compares it (dp_dedup.c).  A burst gets the TSC of the
- * poll that received it, and a slack back to the port's previous poll:
- * its frames reached the uplink's queue in between (a poll empties it,
- * unless over VS_DP_BURST came), so after a stall of the lcore the stamp
- * is late by up to the stall and the interval still holds the truth.
+ * poll that received it, and a slack back to the last poll that emptied
+ * the uplink's queues (every queue gave less than VS_DP_BURST): its frames
+ * reached the queue since then, so after a stall of the lcore, or behind a
+ * backlog that took several polls to read (a deep net_tap queue), the
+ * stamp is late by up to that time and the interval still holds the truth.
  */
 static void dp_stamp_arrival(struct rte_mbuf **pkts, uint16_t n, uint64_t now, uint64_t slack)
 {
@@ -240,7 +237,7 @@ static void dp_stamp_arrival(struct rte_mbuf **pkts, uint16_t n, uint64_t now, u
 /* The slack of the frames a poll at @now receives (dp_stamp_arrival()) */
 static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
 {
-	uint64_t prev = vm->dp.rx_polled_at;
+	uint64_t prev = vm->dp.rx_emptied_at;
 	uint64_t max = rte_get_tsc_hz() / 1000 * VS_DP_ARRIVAL_SLACK_MAX_MS;
 
 	if (!prev || now <= prev)
@@ -443,11 +440,16 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 static void dp_uplink_drops(struct vs_vm *vm)
 {
 	struct vs_dp_port *dp = &vm->dp;
-	uint64_t now = vs_dp_ops->tsc(), nombuf, missed;
+	uint64_t now = vs_dp_ops->tsc(), nombuf, missed, kernel;
 
 	if (now - dp->stats_at < rte_get_tsc_hz() / 1000 * DP_UPLINK_STATS_MS)
 		return;
 	dp->stats_at = now;
+	/* net_tap: what its kernel queue dropped (uplink.h, main loop reads) */
+	kernel = __atomic_load_n(&dp->uplink_kernel_missed, __ATOMIC_RELAXED);
+	if (kernel > dp->rx_kernel_missed)
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_MISSED], kernel - dp->rx_kernel_missed);
+	dp->rx_kernel_missed = kernel;
 	if (vs_dp_ops->uplink_drops(vm->eth_port, &nombuf, &missed))
 		return;
 	if (nombuf > dp->rx_nombuf)
@@ -459,9 +461,11 @@ static void dp_uplink_drops(struct vs_vm *vm)
 }
 
 /*
- * dp_uplink_gap() - the longest time the uplink went unread (gauge
- * uplink-gap-max-us): the lcore's time off the CPU or in one long pass.
- * An uplink whose queue holds less than that at the arrival rate dropped
+ * dp_uplink_gap() - the longest time the uplink went unread while frames
+ * were arriving (gauge uplink-gap-max-us): measured only after a pass that
+ * received frames, after which the worker does not sleep, so it is the
+ * lcore's time off the CPU or in one long pass, never its idle sleep.  An
+ * uplink whose queue holds less than that at the arrival rate dropped
  * frames (uplink-missed).
  */
 static void dp_uplink_gap(struct vs_vm *vm, uint64_t now)
@@ -505,7 +509,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	unsigned int rx = 0;
 	uint64_t now, slack;
 	uint32_t drain;
-	bool draining;
+	bool draining, emptied = true;
 	uint16_t q;
 
 	if (dp_requeue_wanted(vm, mode))
@@ -522,7 +526,8 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	draining = dp_drain_wanted(vm, &drain);
 	now = vs_dp_ops->tsc();
 	slack = dp_arrival_slack(vm, now);
-	dp_uplink_gap(vm, now);
+	if (vm->dp.rx_last)
+		dp_uplink_gap(vm, now);
 	vm->dp.rx_polled_at = now;
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
@@ -548,9 +553,14 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			else
 				dp_deliver(vm, vid, enabled, q, pkts, n);
 		} while (draining && n == VS_DP_BURST && ++bursts < DP_DRAIN_MAX_BURSTS);
+		if (n == VS_DP_BURST)
+			emptied = false;	/* more may wait behind this burst */
 		work += vs_dp_ops->guest_tx(vm, vid, enabled, q);
 	}
 	dp_rate_account(vm, rx, now);
+	vm->dp.rx_last = rx;
+	if (emptied)
+		vm->dp.rx_emptied_at = now;
 	if (draining)
 		dp_drain_done(vm, drain);
 	return work;

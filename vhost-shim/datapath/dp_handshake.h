@@ -195,8 +195,16 @@ struct vs_dp_handshake {
  * @pace:	lcore only: the replay's pace (dp_buffer.c)
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
- * @rx_polled_at: lcore only: when it last polled the uplink (the slack of
- *		the next burst's arrival times, dp_stamp_arrival())
+ * @uplink_kernel_missed: main loop stores (relaxed), lcore loads: what the
+ *		host kernel dropped on its way to a net_tap uplink
+ *		(vs_uplink_watch_new()); @rx_kernel_missed: lcore only, its value
+ *		at the last read
+ * @rx_last:	lcore only: frames the last pass received (uplink-gap-max-us)
+ * @rx_polled_at: lcore only: when it last polled the uplink
+ *		(uplink-gap-max-us)
+ * @rx_emptied_at: lcore only: when a poll last left the uplink's queues
+ *		empty (the slack of the next burst's arrival times,
+ *		dp_stamp_arrival())
  * @announce_done: lcore only: announce requests served
  * @learn_forget_done: lcore only: forget requests served
  * @learn:	lcore only (but for its counts): the addresses the VM
@@ -225,7 +233,11 @@ struct vs_dp_port {
 	struct vs_dp_pace pace;
 	uint64_t stats_at;		/* lcore: TSC of the last uplink stats read */
 	uint64_t rx_polled_at;		/* lcore: TSC of the last uplink poll */
+	uint64_t rx_emptied_at;		/* lcore: ... of the last that emptied it */
 	uint64_t rx_nombuf, rx_missed;	/* lcore: uplink counters then */
+	uint64_t uplink_kernel_missed;	/* main stores: net_tap kernel drops (uplink.h) */
+	uint64_t rx_kernel_missed;	/* lcore: uplink_kernel_missed then */
+	unsigned int rx_last;		/* lcore: frames the last pass received */
 	struct rte_ring *held;
 	struct rte_ring *inject;
 	struct vs_dp_buffer_acct acct;

@@ -73,6 +73,8 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
 		goto fail;
 	vm->uplink_open = true;
+	vm->uplink_watch = vs_uplink_watch_new(pc->name, vm->eth_port,
+					       &vm->dp.uplink_kernel_missed);
 
 	vs_port_registry_insert(vm);
 	vs_dp_publish(vm);
@@ -93,6 +95,7 @@ void vs_vm_remove(struct vs_vm *vm)
 	vs_port_registry_remove(vm);
 	vs_dp_unpublish(vm);
 	vs_vhost_port_unregister(vm);
+	vs_uplink_watch_free(vm->uplink_watch);
 	if (vm->uplink_open)
 		vs_uplink_close(vm->cfg->name, vm->eth_port);
 	vs_ho_detach(vm);

@@ -182,17 +182,33 @@ void vs_uplink_close(const char *who, uint16_t port_id)
 	vs_log(MAIN, INFO, who, "uplink %s closed", name);
 }
 
-int vs_uplink_kernel_drops(uint16_t port_id, uint64_t *drops)
+/*
+ * The kernel drop watch of a net_tap uplink (see uplink.h): a main-loop
+ * timer reads the tap's tx_dropped from sysfs by its interface index (the
+ * name is looked up each time: a tap can be renamed) and publishes what
+ * it dropped since the watch began.  The first good read is the baseline,
+ * so drops from before the port opened (a persistent tap) are not counted;
+ * a counter that goes backwards (the interface was recreated) starts a new
+ * baseline.  The first failure is logged, once until a read succeeds.
+ */
+#define UPLINK_WATCH_MS	100
+
+struct vs_uplink_watch {
+	char *who;
+	unsigned int if_index;
+	uint64_t *out;		/* atomic: main stores, lcore loads */
+	uint64_t last, total;	/* tx_dropped at the last read, growth since the first */
+	bool have_base, failing;
+	guint timer;
+};
+
+static int uplink_tap_tx_dropped(unsigned int if_index, uint64_t *dropped)
 {
-	struct rte_eth_dev_info info;
 	char ifname[IF_NAMESIZE], path[64 + IF_NAMESIZE], buf[32];
 	ssize_t n;
 	int fd;
 
-	if (rte_eth_dev_info_get(port_id, &info) || !info.driver_name ||
-	    strcmp(info.driver_name, "net_tap") || !info.if_index)
-		return -ENOTSUP;
-	if (!if_indextoname(info.if_index, ifname))
+	if (!if_indextoname(if_index, ifname))
 		return -errno;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", ifname);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -203,6 +219,56 @@ int vs_uplink_kernel_drops(uint16_t port_id, uint64_t *drops)
 	if (n <= 0)
 		return n < 0 ? -errno : -EIO;
 	buf[n] = '\0';
-	*drops = strtoull(buf, NULL, 10);
+	*dropped = strtoull(buf, NULL, 10);
 	return 0;
+}
+
+static gboolean uplink_watch_cb(gpointer data)
+{
+	struct vs_uplink_watch *w = data;
+	uint64_t now = 0;
+	int rc = uplink_tap_tx_dropped(w->if_index, &now);
+
+	if (rc) {
+		if (!w->failing)
+			vs_log(MAIN, WARNING, w->who, "uplink tap (ifindex %u): cannot read its kernel "
+			       "drops, uplink-missed misses them until it can: %s", w->if_index,
+			       g_strerror(-rc));
+		w->failing = true;
+		return G_SOURCE_CONTINUE;
+	}
+	w->failing = false;
+	if (w->have_base && now >= w->last)
+		w->total += now - w->last;
+	w->have_base = true;	/* else the first read, or a new interface */
+	w->last = now;
+	__atomic_store_n(w->out, w->total, __ATOMIC_RELAXED);
+	return G_SOURCE_CONTINUE;
+}
+
+struct vs_uplink_watch *vs_uplink_watch_new(const char *who, uint16_t port_id, uint64_t *out)
+{
+	struct rte_eth_dev_info info;
+	struct vs_uplink_watch *w;
+
+	if (rte_eth_dev_info_get(port_id, &info) || !info.driver_name ||
+	    strcmp(info.driver_name, "net_tap") || !info.if_index)
+		return NULL;
+	w = g_new0(struct vs_uplink_watch, 1);
+	w->who = g_strdup(who);
+	w->if_index = info.if_index;
+	w->out = out;
+	uplink_watch_cb(w);	/* the baseline */
+	w->timer = g_timeout_add(UPLINK_WATCH_MS, uplink_watch_cb, w);
+	return w;
+}
+
+void vs_uplink_watch_free(struct vs_uplink_watch *w)
+{
+	if (!w)
+		return;
+	if (w->timer)
+		g_source_remove(w->timer);
+	g_free(w->who);
+	g_free(w);
 }

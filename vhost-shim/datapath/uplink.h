@@ -17,6 +17,7 @@
 #include <gio/gio.h>
 
 struct rte_mempool;
+struct vs_uplink_watch;
 
 #define VS_UPLINK_RX_DESC 1024
 #define VS_UPLINK_TX_DESC 1024
@@ -45,19 +46,26 @@ gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queue
 void vs_uplink_close(const char *who, uint16_t port_id);
 
 /**
- * vs_uplink_kernel_drops() - frames the host kernel dropped on their way
- *	to a net_tap uplink
+ * vs_uplink_watch_new() - count what the host kernel drops on its way to a
+ *	net_tap uplink
+ * @who:	port name, for logs
  * @port_id:	ethdev port id
- * @drops:	output: the tap interface's tx_dropped (sysfs)
+ * @out:	where to publish the count (main loop stores, relaxed; the
+ *		lcore adds its growth to uplink-missed)
  *
  * DPDK's net_tap reports no imissed: when the shim's lcore does not read
  * the tap for longer than its kernel queue (txqueuelen frames) lasts, the
  * kernel drops what the bridge sends to it and counts it only as the tap
- * interface's tx_dropped.  Those frames never reached the shim; the lcore
- * adds them to uplink-missed.
+ * interface's tx_dropped.  That counter also has frames the shim would
+ * not have delivered (flooded frames for other MACs), so uplink-missed is
+ * an upper bound of the VM's frames lost there.  Read every 100 ms on the
+ * main loop (sysfs of the daemon's network namespace), never on the lcore.
  *
- * Return: 0, or -ENOTSUP for drivers other than net_tap, or -errno
+ * Return: the watch, or NULL for a driver other than net_tap
  */
-int vs_uplink_kernel_drops(uint16_t port_id, uint64_t *drops);
+struct vs_uplink_watch *vs_uplink_watch_new(const char *who, uint16_t port_id, uint64_t *out);
+
+/** vs_uplink_watch_free() - stop and free a watch (NULL is fine) */
+void vs_uplink_watch_free(struct vs_uplink_watch *w);
 
 #endif /* VS_UPLINK_H */

@@ -29,6 +29,7 @@
 
 struct rte_mempool;
 struct vs_handover;
+struct vs_uplink_watch;
 
 /**
  * struct vs_vm - one VM port
@@ -55,6 +56,7 @@ struct vs_handover;
  * @policy:	buffering policy (main loop writes, lcore reads)
  * @dp:		the lcore's buffer and its handshake with the main loop
  * @ho:		migration state beyond the state machine (main loop)
+ * @uplink_watch: net_tap kernel drop watch (main loop; NULL for others)
  * @vhost_registered, @uplink_open: what vs_vm_remove() must undo (port.c)
  */
 struct vs_vm {
@@ -79,6 +81,7 @@ struct vs_vm {
 	struct vs_dp_port dp;		/* lcore <-> main loop: dp_handshake.h */
 	struct vs_handover *ho;		/* main loop only */
 
+	struct vs_uplink_watch *uplink_watch;	/* main loop */
 	bool vhost_registered;
 	bool uplink_open;
 };
