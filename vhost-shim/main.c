@@ -9,7 +9,10 @@
  * the tunnel's key or certificates).  The main loop owns port lifecycle, the
  * control socket and (later) migration state machines; the workers only
  * move frames.  Shutdown removes every port (which quiesces the workers for
- * it), stops the workers and cleans EAL up.
+ * it), stops the workers and cleans EAL up.  DPDK's vhost thread posts
+ * its events to the main loop from before the first port is added until
+ * the loop returns; from then on they are dropped (vhost_events.h), so no
+ * event is handled while, or after, the ports go.
  *
  * Privileges: the daemon keeps the capabilities it was started with and
  * drops none itself, because port-add at runtime creates uplinks and needs
@@ -41,6 +44,7 @@
 #include "telemetry.h"
 #include "tunnel.h"
 #include "util.h"
+#include "vhost_port.h"
 #include "vm.h"
 
 static GMainLoop *main_loop;
@@ -364,6 +368,9 @@ int main(int argc, char **argv)
 	vs_ho_set_tunnel(tun);
 	vs_ho_set_expect_timeout(cfg->expect_timeout_ms);
 	vs_ctl_mig_set_tunnel(tun);
+	/* before the first port: a client-mode port may connect at once, and
+	 * its events wait for g_main_loop_run() (vhost_events.h) */
+	vs_vhost_port_events_start();
 	for (i = 0; i < cfg->ports->len; i++) {
 		const struct vs_port_cfg *pc = g_ptr_array_index(cfg->ports, i);
 		GError *perr = NULL;
@@ -392,6 +399,10 @@ int main(int argc, char **argv)
 	status = EXIT_SUCCESS;
 
 out_ports:
+	/* First, now that the loop has returned: the queued vhost events and
+	 * those posted from now on are dropped, none is handled during the
+	 * teardown (vs_disc_daemon_stop() still iterates the context) */
+	vs_vhost_port_events_stop();
 	vs_disc_daemon_stop();	/* revokes our keys while ports and tunnel still exist */
 	vs_vm_foreach(main_log_port_stats, NULL);
 	vs_vm_remove_all();

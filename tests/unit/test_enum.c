@@ -15,6 +15,7 @@
 #include "migration.h"
 #include "pkt.h"
 #include "stats.h"
+#include "vhost_events.h"
 
 /* A sparse enum with aliases, as enum vs_log_level is */
 enum tenum {
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 		{ "vs_port_mode", &vs_port_mode_enum },
 		{ "vs_tls_mode", &vs_tls_mode_enum },
 		{ "vs_cfg_section", &vs_cfg_section_enum },
+		{ "vs_vhost_event_type", &vs_vhost_event_type_enum },
 		{ "tenum", &tenum_enum },
 	};
 	size_t i;

@@ -24,7 +24,10 @@
  * the GError code when the domain is VS_CTL_ERROR, GenericError otherwise.
  *
  * Threads: everything here runs on the main loop thread, including
- * vs_ctl_emit_event().  Other threads post to it with g_main_context_invoke().
+ * vs_ctl_emit_event().  Other threads post to it through a GSource attached
+ * to the main context, as datapath/vhost_events.c does, never with
+ * g_main_context_invoke(): that runs the callback on the calling thread
+ * whenever the main loop is not running (startup, shutdown).
  */
 #ifndef VS_CONTROL_H
 #define VS_CONTROL_H

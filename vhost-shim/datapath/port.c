@@ -5,8 +5,9 @@
  * Theory of operation: see port.h.  Removal order matters: first the port
  * leaves the registry (so vhost callbacks can no longer find it), then the
  * lcores (RCU), then the vhost socket is unregistered (which may run
- * destroy_device for it, finding nothing to do), and only then are the
- * uplink and the mempool freed.
+ * destroy_device for it, finding nothing to do) and the vhost events it
+ * posted before and the main loop did not handle yet are dropped
+ * (vhost_events.h), and only then are the uplink and the mempool freed.
  */
 #include <rte_lcore.h>
 #include <rte_mbuf.h>

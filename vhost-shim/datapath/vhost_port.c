@@ -55,6 +55,7 @@
  * guest-malformed drops), so a guest that asks for them (packed=on) runs
  * on split rings.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -81,30 +82,43 @@
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO) |      \
 	 (1ULL << VIRTIO_F_RING_PACKED))
 
-/* On the main loop: hand the event to the handover if the port is still there */
-static gboolean vhost_event_dispatch_cb(gpointer data)
+/*
+ * On the main loop thread (vhost_events.h): hand the event to the
+ * handover if the port is still there.  Removing a port drops its queued
+ * events (vs_vhost_port_unregister()), so the lookup finds the port the
+ * event was posted for; it is looked up rather than remembered because
+ * only this thread may rely on a port staying (port_registry.h).
+ */
+static void vhost_event_handler(const struct vs_vhost_event *ev)
 {
-	const struct vs_vhost_event *ev = data;
 	struct vs_vm *vm = vs_vm_find_by_name(ev->name);
 
 	if (vm)		/* else removed meanwhile */
 		vs_ho_vhost_event(vm, ev);
-	return G_SOURCE_REMOVE;
 }
 
-/* Called on the vhost thread: the main loop handles it later */
+/* an event names its port whole: forget and the lookup compare names */
+static_assert(sizeof(((struct vs_vhost_event *)NULL)->name) > VS_NAME_MAX, "port name fits");
+
+/*
+ * Called on the vhost thread, under vs_vm_registry_lock: the main loop
+ * handles it later, never this thread (vhost_events.h).  Dropped when
+ * the main loop no longer takes events (shutdown): the port is going.
+ */
 static void vhost_post_event(const struct vs_vm *vm, enum vs_vhost_event_type type,
 			     unsigned int vring, int enable)
 {
-	struct vs_vhost_event *ev = g_new0(struct vs_vhost_event, 1);
+	struct vs_vhost_event ev = {
+		.type = type,
+		.features = __atomic_load_n(&vm->features, __ATOMIC_RELAXED),
+		.vring = vring,
+		.enable = enable,
+	};
 
-	g_strlcpy(ev->name, vm->cfg->name, sizeof(ev->name));
-	ev->type = type;
-	ev->features = __atomic_load_n(&vm->features, __ATOMIC_RELAXED);
-	ev->vring = vring;
-	ev->enable = enable;
-	g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, vhost_event_dispatch_cb, ev,
-				   g_free);
+	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
+	if (!vs_vhost_events_post(&ev))
+		vs_log(MAIN, DEBUG, vm->cfg->name, "%s not handled: shutting down",
+		       vs_vhost_event_type_to_string(type));
 }
 
 static struct vs_vm *vhost_lookup_locked(int vid)
@@ -407,4 +421,18 @@ void vs_vhost_port_unregister(struct vs_vm *vm)
 	 * could remove whatever took the path since */
 	rte_vhost_driver_unregister(vm->cfg->socket_path);
 	vm->vhost_registered = false;
+	/* no callback posts for it any more (it left the registry, and the
+	 * unregister waited for callbacks in progress): what they posted
+	 * must not reach a later port of this name */
+	vs_vhost_events_forget(vm->cfg->name);
+}
+
+void vs_vhost_port_events_start(void)
+{
+	vs_vhost_events_start(NULL, vhost_event_handler);
+}
+
+void vs_vhost_port_events_stop(void)
+{
+	vs_vhost_events_stop();
 }

@@ -8,43 +8,24 @@
  * thread.  They do the minimum that must happen synchronously (publish or
  * retract the device for the lcores, and quiesce them before DPDK may unmap
  * guest memory: destroy_device only, the others run under the device's
- * vring locks and never wait for an lcore, vhost_port.c) and post everything else to the GLib main loop as a
- * struct vs_vhost_event, where the handover takes it (vs_ho_vhost_event())
- * if the port still exists.  Ports are found through the registry
- * (port_registry.h); creating and removing them (port.c) calls the two
- * functions below, never the other way round.
+ * vring locks and never wait for an lcore, vhost_port.c) and post everything
+ * else as a struct vs_vhost_event (vhost_events.h), which only the main loop
+ * thread dispatches, later, to the handover (vs_ho_vhost_event()) if the
+ * port still exists; never on the vhost thread, not even while the main
+ * loop is not running.  Ports are found through the registry
+ * (port_registry.h); creating and removing them (port.c) calls
+ * vs_vhost_port_register() and vs_vhost_port_unregister(), never the other
+ * way round.  Events are taken from vs_vhost_port_events_start() to
+ * vs_vhost_port_events_stop() (main.c), and dropped outside that window.
  */
 #ifndef VS_VHOST_PORT_H
 #define VS_VHOST_PORT_H
 
-#include <stdint.h>
-
 #include <gio/gio.h>
 
+#include "vhost_events.h"
+
 struct vs_vm;
-
-enum vs_vhost_event_type {
-	VS_VHOST_EV_NEW_DEVICE,
-	VS_VHOST_EV_DESTROY_DEVICE,
-	VS_VHOST_EV_FEATURES,
-	VS_VHOST_EV_VRING_STATE,
-};
-
-/**
- * struct vs_vhost_event - what the vhost thread saw, for the main loop
- * @name:	port name (the port may be gone when this is handled)
- * @type:	what happened
- * @features:	negotiated features at the time of the event
- * @vring:	vring index (VRING_STATE)
- * @enable:	new vring state (VRING_STATE)
- */
-struct vs_vhost_event {
-	char name[32];
-	enum vs_vhost_event_type type;
-	uint64_t features;
-	unsigned int vring;
-	int enable;
-};
 
 /**
  * vs_vhost_port_register() - create the vhost-user socket of a port
@@ -56,9 +37,22 @@ struct vs_vhost_event {
 gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error);
 
 /**
- * vs_vhost_port_unregister() - close the socket and any connection on it
+ * vs_vhost_port_unregister() - close the socket and any connection on it,
+ * and drop the port's vhost events not handled yet
  * @vm:		port, already hidden from the registry and the lcores
  */
 void vs_vhost_port_unregister(struct vs_vm *vm);
+
+/**
+ * vs_vhost_port_events_start() - the main loop thread takes the vhost
+ * thread's events from now on (before the first port is added)
+ */
+void vs_vhost_port_events_start(void);
+
+/**
+ * vs_vhost_port_events_stop() - the vhost thread's events are dropped from
+ * now on (once the main loop has returned, before the ports are removed)
+ */
+void vs_vhost_port_events_stop(void);
 
 #endif /* VS_VHOST_PORT_H */

@@ -658,6 +658,7 @@ void vs_ho_vhost_event(struct vs_vm *vm, const struct vs_vhost_event *ev)
 		ho_feed(vm, VS_MIG_EV_DEVICE_DOWN);
 		break;
 	case VS_VHOST_EV_VRING_STATE:
+	case VS_VHOST_NUM_EVENT_TYPES:
 		break;
 	}
 }
