@@ -6,6 +6,7 @@
  * struct vs_dp_ops; they read and write the state t the tests set up.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <limits.h>
 #include <string.h>
@@ -16,10 +17,12 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_spinlock.h>
 
 #include "dataplane.h"
 #include "dp_flow.h"
 #include "dp_priv.h"
+#include "dp_tcp.h"
 #include "flow_set.h"
 #include "flow_syntax.h"
 #include "pkt.h"
@@ -42,13 +45,24 @@ uint32_t t_seq_of(struct rte_mbuf *m)
 	return seq;
 }
 
+/*
+ * The guest's RX ring, as DPDK's rte_vhost_enqueue_burst() treats its
+ * caller: the vring's access lock, taken with a blocking spin (a worker
+ * that finds it held waits inside its poll), then nothing taken if the
+ * device disabled the vring
+ */
 static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t i, take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
+	uint16_t i, take = 0;
 
 	g_assert_cmpint(vid, ==, 0);
 	g_assert_cmpuint(vring % 2, ==, 0);	/* an RX vring */
-	g_assert_cmpuint(vring, <, G_N_ELEMENTS(t.vring_frames));
+	g_assert_cmpuint(vring, <, T_VRINGS);
+	__atomic_store_n(&t.enqueue_waiting, 1, __ATOMIC_RELEASE);
+	rte_spinlock_lock(&t.vring_lock[vring]);
+	__atomic_store_n(&t.enqueue_waiting, 0, __ATOMIC_RELEASE);
+	if (!t.vring_disabled[vring])
+		take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
 	for (i = 0; i < take; i++) {
 		uint32_t seq = t_seq_of(pkts[i]);
 
@@ -57,6 +71,7 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	if (t.guest_budget != T_UNLIMITED)
 		t.guest_budget -= take;
 	t.vring_frames[vring] += take;
+	rte_spinlock_unlock(&t.vring_lock[vring]);
 	return take;
 }
 
@@ -83,9 +98,20 @@ static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, u
 	return n;
 }
 
+/* The VM's frames (t.guest) go out as dp_vm_to_uplink() sends them: tracked, sent */
 static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
 {
-	return 0;
+	struct rte_mbuf *pkts[VS_DP_BURST];
+	uint16_t n = 0, sent;
+
+	while (n < VS_DP_BURST && !g_queue_is_empty(&t.guest))
+		pkts[n++] = g_queue_pop_head(&t.guest);
+	if (!n)
+		return 0;
+	dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_VM);
+	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, n);
+	g_assert_cmpuint(sent, ==, n);
+	return n;
 }
 
 static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
@@ -180,6 +206,7 @@ struct vs_vm *t_port_new(void)
 	static unsigned int serial;
 	struct vs_vm *vm = g_new0(struct vs_vm, 1);
 	g_autoptr(GError) err = NULL;
+	unsigned int i;
 
 	vm->cfg = g_new0(struct vs_port_cfg, 1);
 	vm->cfg->name = g_strdup_printf("t%u", serial++);
@@ -196,6 +223,9 @@ struct vs_vm *t_port_new(void)
 
 	memset(&t, 0, sizeof(t));
 	g_queue_init(&t.rx);
+	g_queue_init(&t.guest);
+	for (i = 0; i < T_VRINGS; i++)
+		rte_spinlock_init(&t.vring_lock[i]);
 	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	t.guest_room = T_UNLIMITED;
 	t.guest_budget = T_UNLIMITED;
@@ -226,11 +256,16 @@ void t_port_free(struct vs_vm *vm)
 {
 	struct rte_mbuf *m;
 
+	vs_dp_unpublish(vm);		/* a worker's port; else a no-op */
 	vs_dp_port_fini(vm);
+	g_assert_null(vm->dp.tcp);
 	vs_dp_flow_detach(vm);
 	while ((m = g_queue_pop_head(&t.rx)))
 		rte_pktmbuf_free(m);
+	while ((m = g_queue_pop_head(&t.guest)))
+		rte_pktmbuf_free(m);
 	g_array_free(t.got, TRUE);
+	g_clear_pointer(&t.sent, g_ptr_array_unref);
 	g_free(vm->cfg->name);
 	g_free(vm->cfg);
 	g_free(vm);
@@ -276,12 +311,31 @@ void t_rules(struct vs_vm *vm, struct vs_flow_set *set, const char *const *lines
 
 /* --- main ------------------------------------------------------------------ */
 
-int t_main(int argc, char **argv, const char *name, void (*add_tests)(void))
+/* "--lcores=0@(cpus),1@(cpus)": a worker lcore on whatever CPUs we may use */
+static char *t_lcores_arg(void)
+{
+	g_autoptr(GString) cpus = g_string_new(NULL);
+	cpu_set_t set;
+	int i;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &set))
+				g_string_append_printf(cpus, "%s%d", cpus->len ? "," : "", i);
+	if (!cpus->len)
+		g_string_append(cpus, "0");
+	return g_strdup_printf("--lcores=0@(%s),1@(%s)", cpus->str, cpus->str);
+}
+
+/* t_main()'s and t_main_with_worker()'s: a worker lcore if @with_worker */
+static int t_run(int argc, char **argv, const char *name, void (*add_tests)(void),
+		 bool with_worker)
 {
 	g_autofree char *prefix = g_strdup_printf("vs-unit-%s", name);
+	g_autofree char *lcores = with_worker ? t_lcores_arg() : g_strdup("-l0");
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
-			     "--file-prefix", prefix,
-			     "-l", "0", NULL };
+			     "--file-prefix", prefix, lcores, NULL };
+	g_autoptr(GError) err = NULL;
 	char rundir[PATH_MAX];
 	int ret;
 
@@ -294,13 +348,30 @@ int t_main(int argc, char **argv, const char *name, void (*add_tests)(void))
 					 SOCKET_ID_ANY);
 	g_assert_nonnull(t_pool);
 	vs_dp_set_ops(&t_ops);
+	/* adaptive sleep: an idle worker sleeps offline, one in a poll is online */
+	if (with_worker && (!vs_dp_init(false, 1000, &err) || !vs_dp_start(&err))) {
+		printf("Bail out! %s\n", err->message);
+		return 1;
+	}
 
 	add_tests();
 	ret = g_test_run();
+	if (with_worker)
+		vs_dp_stop();
 	rte_mempool_free(t_pool);
 	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */
 	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
 	rte_eal_cleanup();
 	rmdir(rundir);
 	return ret;
+}
+
+int t_main(int argc, char **argv, const char *name, void (*add_tests)(void))
+{
+	return t_run(argc, argv, name, add_tests, false);
+}
+
+int t_main_with_worker(int argc, char **argv, const char *name, void (*add_tests)(void))
+{
+	return t_run(argc, argv, name, add_tests, true);
 }

@@ -13,11 +13,23 @@
  * that every frame the uplink gave is accounted for:
  *   uplink_rx = delivered + drops + in held, inject or the pending burst.
  *
+ * The guest's RX ring behaves towards its caller as DPDK 22.11's
+ * rte_vhost_enqueue_burst() does: it takes the vring's access lock
+ * (t.vring_lock) with a blocking spin, then refuses every frame if the
+ * device disabled the vring (t.vring_disabled).  In a single-threaded test
+ * the lock is always free; test_dp_quiesce.c holds it from the test thread,
+ * as DPDK's vhost thread does while it handles a message, to catch a worker
+ * spinning on it.  The guest's TX ring hands out the frames a test queued in t.guest
+ * and sends them as dp_vm_to_uplink() does (tracked by the TCP table, then
+ * on the uplink).
+ *
  * The tests are split by concern into binaries of their own (test_dataplane.c,
- * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c);
- * each one's main() is t_main(), which starts EAL, creates the pool t_pool,
- * installs the fakes and runs the tests it registers.  t_port_new() resets
- * the fakes' state t, and t_port_free() checks every mbuf came back.
+ * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c,
+ * test_dp_dedup.c, test_dp_tcp.c, test_dp_quiesce.c); each one's main() is
+ * t_main(), which starts EAL, creates the pool t_pool, installs the fakes
+ * and runs the tests it registers, or t_main_with_worker(), which also runs
+ * the real worker loop on an lcore of its own.  t_port_new() resets the
+ * fakes' state t, and t_port_free() checks every mbuf came back.
  */
 #ifndef VS_DP_HARNESS_H
 #define VS_DP_HARNESS_H
@@ -28,6 +40,7 @@
 #include <glib.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_spinlock.h>
 
 #include "dataplane.h"
 #include "dp_priv.h"
@@ -37,6 +50,7 @@
 #define T_POOL_SIZE	8191
 #define T_MAX_FRAMES	20000
 #define T_UNLIMITED	UINT32_MAX
+#define T_VRINGS	8	/* the fake device's vrings: four queue pairs */
 
 extern struct rte_mempool *t_pool;
 extern const uint8_t t_vm_mac[6];
@@ -52,10 +66,15 @@ struct t_state {
 	uint64_t nombuf, missed;	/* the uplink's own drop counters */
 	bool stats_fail;		/* the uplink's stats read fails */
 	uint16_t rx_q;			/* the uplink queue t.rx's frames come on */
-	uint32_t vring_frames[8];	/* frames enqueued per guest RX vring */
+	uint32_t vring_frames[T_VRINGS];	/* frames enqueued per guest RX vring */
+	rte_spinlock_t vring_lock[T_VRINGS];	/* DPDK's access_lock of each vring */
+	bool vring_disabled[T_VRINGS];	/* the device's own flag, under vring_lock */
+	int enqueue_waiting;		/* the enqueue spins on a vring_lock (atomic) */
+	GQueue guest;			/* struct rte_mbuf *: the VM's frames, in order */
 	bool fake_clock;		/* the lcore reads now, not the TSC */
 	uint64_t now;			/* the fake clock, in TSC cycles */
-	GPtrArray *sent;		/* GBytes of each frame sent, if set */
+	GPtrArray *sent;		/* GBytes of each frame sent, if set;
+					 * t_port_free() frees it */
 };
 
 extern struct t_state t;
@@ -84,7 +103,8 @@ uint64_t t_drops(const struct vs_vm *vm);
 /* uplink_rx = delivered + counted drops + in flight (frames the test
  * injected count as received too: @injected) */
 void t_check_accounting(const struct vs_vm *vm, uint64_t injected);
-/* Free the port and check every mbuf came back to t_pool */
+/* Free the port (unpublished, if it was) and check every mbuf came back to
+ * t_pool and the port's TCP table is gone */
 void t_port_free(struct vs_vm *vm);
 /* vs_dp_poll_port() @times; Return: the work it reported */
 unsigned int t_poll(struct vs_vm *vm, unsigned int times);
@@ -97,5 +117,13 @@ void t_assert_run(unsigned int at, uint32_t first, uint32_t n);
  * Return: g_test_run()'s, or 1 if EAL did not start
  */
 int t_main(int argc, char **argv, const char *name, void (*add_tests)(void));
+
+/*
+ * t_main_with_worker() - as t_main(), with a worker lcore besides the main
+ * one on which vs_dp_start() runs the real worker loop (sleeping when idle);
+ * a port the test publishes (vs_dp_publish()) is polled there
+ * Return: g_test_run()'s, or 1 if EAL or the worker did not start
+ */
+int t_main_with_worker(int argc, char **argv, const char *name, void (*add_tests)(void));
 
 #endif /* VS_DP_HARNESS_H */

@@ -3,249 +3,28 @@
  * test_dp_dedup.c - the destination's duplicate filter on its lcore, and
  * the frames' arrival times it compares (dp_dedup.c)
  *
- * Theory of operation: as test_dataplane.c, EAL without hugepages or
- * devices (--no-huge --no-pci --in-memory), real rings and mbufs, the guest
- * and the uplink faked behind struct vs_dp_ops, on a fake clock where a
- * test needs one.  Tunnelled frames are put into inject with the age the
- * source would have sent (vs_dp_arrival_set_age(), as handover_pump.c
- * does), direct ones queued on the fake uplink; each test drives
- * vs_dp_poll_port() as a worker does and counts what the guest got and
+ * Theory of operation: the fakes of dp_harness.h (EAL without hugepages
+ * or devices, real rings and mbufs, the guest and the uplink faked behind
+ * struct vs_dp_ops), on its fake clock where a test needs one.  Tunnelled
+ * frames are put into inject with the age the source would have sent
+ * (vs_dp_arrival_set_age(), as handover_pump.c does), direct ones queued
+ * on the fake uplink; each test drives vs_dp_poll_port() as a worker does
+ * and counts what the guest got (t.got, its take-limit t.guest_room) and
  * what the filter dropped as `duplicate`.  The lcore polls a port
  * continuously, so a test that moves the clock polls once at the new time
  * (t_idle()) unless it means to model a stall: frames the uplink hands
  * over after a gap may have arrived anywhere in it.
  */
-#include <limits.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+#include <stdint.h>
 
 #include <glib.h>
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
-#include <rte_ring.h>
 
 #include "dataplane.h"
-#include "dp_flow.h"
-#include "dp_handshake.h"
 #include "dp_priv.h"
 #include "vm.h"
-
-#define T_POOL_SIZE	1023
-#define T_UNLIMITED	UINT32_MAX
-
-static struct rte_mempool *t_pool;
-static const uint8_t t_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const uint8_t t_peer_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
-
-/* --- fake uplink and guest ------------------------------------------------ */
-
-static struct {
-	GQueue rx;			/* struct rte_mbuf *, handed out in order */
-	GArray *got;			/* uint32_t seq of each frame delivered */
-	uint32_t guest_room;		/* frames the guest's ring takes per call */
-	bool fake_clock;		/* the lcore reads now, not the TSC */
-	uint64_t now;			/* the fake clock, in TSC cycles */
-} t;
-
-static uint32_t t_seq_of(struct rte_mbuf *m)
-{
-	uint32_t seq;
-
-	memcpy(&seq, rte_pktmbuf_mtod_offset(m, uint8_t *, 42), sizeof(seq));
-	return seq;
-}
-
-static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	g_assert_cmpint(vid, ==, 0);
-	g_assert_cmpuint(vring, ==, VS_VRING_RX(0));
-	n = (uint16_t)MIN((uint32_t)n, t.guest_room);
-	for (i = 0; i < n; i++) {
-		uint32_t seq = t_seq_of(pkts[i]);
-
-		g_array_append_val(t.got, seq);
-	}
-	return n;
-}
-
-static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
-		pkts[i] = g_queue_pop_head(&t.rx);
-	return i;
-}
-
-static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
-{
-	rte_pktmbuf_free_bulk(pkts, n);
-	return n;
-}
-
-static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
-{
-	return 0;
-}
-
-static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
-{
-	*nombuf = 0;
-	*missed = 0;
-	return 0;
-}
-
-static uint64_t t_tsc(void)
-{
-	return t.fake_clock ? t.now : rte_get_tsc_cycles();
-}
-
-/* The fake clock from now on, starting at the TSC's value */
-static void t_clock_fake(void)
-{
-	t.now = rte_get_tsc_cycles();
-	t.fake_clock = true;
-}
-
-static void t_clock_advance_us(uint64_t us)
-{
-	t.now += us * rte_get_tsc_hz() / 1000000;
-}
-
-static const struct vs_dp_ops t_ops = {
-	.guest_enqueue = t_guest_enqueue,
-	.uplink_rx = t_uplink_rx,
-	.uplink_tx = t_uplink_tx,
-	.guest_tx = t_guest_tx,
-	.uplink_drops = t_uplink_drops,
-	.tsc = t_tsc,
-};
-
-/* --- frames and ports ------------------------------------------------------ */
-
-/* An IPv4 UDP frame to the VM carrying @seq at offset 42, no arrival time */
-static struct rte_mbuf *t_frame(uint32_t seq, uint16_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
-	uint8_t *p;
-
-	g_assert_nonnull(m);
-	g_assert_cmpuint(len, >=, 46);
-	g_assert_nonnull(rte_pktmbuf_append(m, len));
-	p = rte_pktmbuf_mtod(m, uint8_t *);
-	memset(p, 0, len);
-	memcpy(p, t_vm_mac, 6);
-	memcpy(p + 6, t_peer_mac, 6);
-	p[12] = 0x08;			/* IPv4 */
-	p[14] = 0x45;
-	p[16] = (uint8_t)((len - 14) >> 8);
-	p[17] = (uint8_t)(len - 14);
-	p[22] = 64;
-	p[23] = 17;			/* UDP */
-	memcpy(p + 42, &seq, sizeof(seq));
-	vs_dp_arrival_stamp(m, 0, 0);	/* uplink_rx stamps its own */
-	return m;
-}
-
-/* Tunnel a frame that reached the source @age_us ago (< 0: no time) */
-static void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us)
-{
-	struct rte_mbuf *m = t_frame(seq, 64);
-
-	vs_dp_arrival_set_age(m, age_us);
-	g_assert_cmpint(vs_dp_inject_put(vm, m), ==, 0);
-}
-
-static void t_uplink_queue(uint32_t first, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		g_queue_push_tail(&t.rx, t_frame(first + i, 64));
-}
-
-static void t_inject(struct vs_vm *vm, uint32_t first, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		g_assert_cmpint(vs_dp_inject_put(vm, t_frame(first + i, 64)), ==, 0);
-}
-
-static struct vs_vm *t_port_new(void)
-{
-	static unsigned int serial;
-	struct vs_vm *vm = g_new0(struct vs_vm, 1);
-	g_autoptr(GError) err = NULL;
-
-	vm->cfg = g_new0(struct vs_port_cfg, 1);
-	vm->cfg->name = g_strdup_printf("d%u", serial++);
-	memcpy(vm->cfg->mac, t_vm_mac, 6);
-	vm->cfg->queues = 1;
-	vm->dev_queues = 1;
-	vs_buf_policy_init(&vm->policy);
-	vm->policy.replay_pace_pct = 0;
-	vm->pool = t_pool;
-	vm->vid = 0;
-	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
-	g_assert_true(vs_dp_port_init(vm, 1024, 256, &err));
-	g_assert_no_error(err);
-
-	memset(&t, 0, sizeof(t));
-	g_queue_init(&t.rx);
-	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	t.guest_room = T_UNLIMITED;
-	return vm;
-}
-
-static uint64_t t_drops(const struct vs_vm *vm)
-{
-	uint64_t n = 0;
-	unsigned int i;
-
-	for (i = 0; i < VS_DROP_NUM_REASONS; i++)
-		n += vm->stats.drops[i] + vm->stats.ctl_drops[i];
-	return n;
-}
-
-/* uplink_rx = delivered + counted drops + in flight (frames the test
- * injected count as received too: @injected) */
-static void t_check_accounting(const struct vs_vm *vm, uint64_t injected)
-{
-	g_assert_cmpuint(vm->stats.uplink_rx_pkts + injected, ==,
-			 vm->stats.rx_pkts + t_drops(vm) + vs_dp_buffered_now(vm));
-	g_assert_cmpuint(vm->stats.rx_pkts, ==, t.got->len);
-}
-
-static void t_port_free(struct vs_vm *vm)
-{
-	struct rte_mbuf *m;
-
-	vs_dp_port_fini(vm);
-	vs_dp_flow_detach(vm);
-	while ((m = g_queue_pop_head(&t.rx)))
-		rte_pktmbuf_free(m);
-	g_array_free(t.got, TRUE);
-	g_free(vm->cfg->name);
-	g_free(vm->cfg);
-	g_free(vm);
-	/* every mbuf came back: nothing leaked, nothing freed twice */
-	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, T_POOL_SIZE);
-}
-
-static unsigned int t_poll(struct vs_vm *vm, unsigned int times)
-{
-	unsigned int i, work = 0;
-
-	for (i = 0; i < times; i++)
-		work += vs_dp_poll_port(vm);
-	return work;
-}
+#include "dp_harness.h"
 
 /* Time passes and the lcore keeps polling: one poll at the new time */
 static void t_idle(struct vs_vm *vm, uint64_t us)
@@ -606,35 +385,17 @@ static void test_arrival_age_limits(void)
 	t_port_free(vm);
 }
 
-int main(int argc, char **argv)
+static void add_tests(void)
 {
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
-			     "--file-prefix", "vs-unit-dp-dedup",
-			     "-l", "0", NULL };
-	char rundir[PATH_MAX];
-	int ret;
-
-	g_test_init(&argc, &argv, NULL);
-	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
-		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
-		return 1;
-	}
-	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	g_assert_nonnull(t_pool);
-	vs_dp_set_ops(&t_ops);
-
 	g_test_add_func("/dp-dedup/origins", test_dedup_origins);
 	g_test_add_func("/dp-dedup/times", test_dedup_times);
 	g_test_add_func("/dp-dedup/dropped-forgotten", test_dedup_dropped_forgotten);
 	g_test_add_func("/dp-dedup/stall", test_dedup_stall);
 	g_test_add_func("/dp-dedup/unknown-time", test_dedup_unknown_time);
 	g_test_add_func("/dp-dedup/age-limits", test_arrival_age_limits);
-	ret = g_test_run();
-	rte_mempool_free(t_pool);
-	/* EAL leaves its (empty, with --no-shconf) runtime directory behind */
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, "dp-dedup", add_tests);
 }

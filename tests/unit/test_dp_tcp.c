@@ -2,113 +2,35 @@
 /*
  * test_dp_tcp.c - a port's TCP table on its lcore and the validated resets
  *
- * Theory of operation: as test_dataplane.c, EAL without hugepages or
- * devices, real mbufs, the guest and the uplink faked behind struct
- * vs_dp_ops.  The fake uplink hands out the peer's segments a test queued
- * and keeps a copy of every frame the lcore sends; the fake guest TX hands
- * the VM's segments to dp_tcp_track() as dp_vm_to_uplink() does and sends
- * them.  Each test drives vs_dp_poll_port() as a worker does, asks for a
- * reset as the main loop does (vs_dp_tcp_reset()), on a fake clock, and
- * reads the RSTs and solicitations back field by field.
+ * Theory of operation: the fakes of dp_harness.h (EAL without hugepages
+ * or devices, real mbufs, the guest and the uplink faked behind struct
+ * vs_dp_ops).  The fake uplink hands out the peer's segments a test queued
+ * (t.rx) and keeps a copy of every frame the lcore sends (t.sent); the fake
+ * guest TX hands the VM's segments (t.guest) to dp_tcp_track() as
+ * dp_vm_to_uplink() does and sends them.  Each test drives
+ * vs_dp_poll_port() as a worker does, asks for a reset as the main loop
+ * does (vs_dp_tcp_reset()), on a fake clock, and reads the RSTs and
+ * solicitations back field by field.
  */
-#include <limits.h>
-#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <glib.h>
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 
 #include "dataplane.h"
-#include "dp_handshake.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
 #include "flow_frames.h"
 #include "vm.h"
+#include "dp_harness.h"
 
-#define T_POOL_SIZE	1023
 #define VM_IP		"10.0.0.2"
 #define PEER_IP		"192.0.2.5"
 #define VM_PORT		5001
 #define PEER_PORT	40000
-
-static struct rte_mempool *t_pool;
-
-static struct {
-	GQueue rx;		/* struct rte_mbuf *: the peer's segments, in order */
-	GQueue guest;		/* struct rte_mbuf *: the VM's segments, in order */
-	GPtrArray *sent;	/* GBytes: every frame the lcore sent on the uplink */
-	uint64_t now;		/* fake TSC */
-} t;
-
-static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
-{
-	return n;	/* the guest takes everything; the caller frees */
-}
-
-static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
-		pkts[i] = g_queue_pop_head(&t.rx);
-	return i;
-}
-
-static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	for (i = 0; i < n; i++)
-		g_ptr_array_add(t.sent, g_bytes_new(rte_pktmbuf_mtod(pkts[i], void *),
-						    rte_pktmbuf_data_len(pkts[i])));
-	rte_pktmbuf_free_bulk(pkts, n);
-	return n;
-}
-
-/* The VM's segments go out as dp_vm_to_uplink() sends them: tracked, sent */
-static unsigned int t_guest_tx(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
-{
-	struct rte_mbuf *pkts[VS_DP_BURST];
-	uint16_t n = 0, sent;
-
-	while (n < VS_DP_BURST && !g_queue_is_empty(&t.guest))
-		pkts[n++] = g_queue_pop_head(&t.guest);
-	if (!n)
-		return 0;
-	dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_VM);
-	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, n);
-	g_assert_cmpuint(sent, ==, n);
-	return n;
-}
-
-static int t_uplink_drops(uint16_t port, uint64_t *nombuf, uint64_t *missed)
-{
-	*nombuf = *missed = 0;
-	return 0;
-}
-
-static uint64_t t_tsc(void)
-{
-	return t.now;
-}
-
-static const struct vs_dp_ops t_ops = {
-	.guest_enqueue = t_guest_enqueue,
-	.uplink_rx = t_uplink_rx,
-	.uplink_tx = t_uplink_tx,
-	.guest_tx = t_guest_tx,
-	.uplink_drops = t_uplink_drops,
-	.tsc = t_tsc,
-};
-
-static void t_advance_ms(uint64_t ms)
-{
-	t.now += ms * (rte_get_tsc_hz() / 1000);
-}
 
 /* One TCP segment into an mbuf: from the VM (guest TX) or the peer */
 static struct rte_mbuf *t_seg(bool from_vm, uint8_t flags, uint32_t seq, uint32_t ack,
@@ -140,49 +62,29 @@ static void t_vm(uint8_t flags, uint32_t seq, uint32_t ack, size_t plen)
 	g_queue_push_tail(&t.guest, t_seg(true, flags, seq, ack, plen));
 }
 
-static struct vs_vm *t_port_new(enum vs_tcp_on_loss on_loss)
+/*
+ * A port of the harness whose MAC is the one ff_build() gives the VM, with
+ * @on_loss, every frame it sends kept (t.sent), on the fake clock at 1 s
+ */
+static struct vs_vm *t_tcp_port_new(enum vs_tcp_on_loss on_loss)
 {
-	static unsigned int serial;
-	struct vs_vm *vm = g_new0(struct vs_vm, 1);
-	g_autoptr(GError) err = NULL;
+	struct vs_vm *vm = t_port_new();
 
-	vm->cfg = g_new0(struct vs_port_cfg, 1);
-	vm->cfg->name = g_strdup_printf("tcp%u", serial++);
 	memcpy(vm->cfg->mac, ff_vm_mac, 6);
-	vm->cfg->queues = 1;
-	vm->dev_queues = 1;
 	vm->cfg->tcp_on_loss = on_loss;
-	vs_buf_policy_init(&vm->policy);
-	vm->pool = t_pool;
-	vm->vid = 0;
-	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
-	g_assert_true(vs_dp_port_init(vm, 1024, 256, &err));
-	g_assert_no_error(err);
 	g_assert_nonnull(vm->dp.tcp);
-	g_queue_init(&t.rx);
-	g_queue_init(&t.guest);
 	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-	t.now = rte_get_tsc_hz();	/* 1 s */
+	t_clock_fake();
+	t.now = rte_get_tsc_hz();
 	return vm;
 }
 
-static void t_port_free(struct vs_vm *vm)
+/* Every segment a test queued was polled, then t_port_free() */
+static void t_tcp_port_free(struct vs_vm *vm)
 {
 	g_assert_true(g_queue_is_empty(&t.rx));
 	g_assert_true(g_queue_is_empty(&t.guest));
-	vs_dp_port_fini(vm);
-	g_assert_null(vm->dp.tcp);
-	g_ptr_array_free(t.sent, TRUE);
-	g_free(vm->cfg->name);
-	g_free(vm->cfg);
-	g_free(vm);
-	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, T_POOL_SIZE);
-}
-
-static void t_poll(struct vs_vm *vm, unsigned int times)
-{
-	while (times--)
-		vs_dp_poll_port(vm);
+	t_port_free(vm);
 }
 
 /* What a frame the lcore sent says, read from the RFCs' layouts */
@@ -282,7 +184,7 @@ static void t_establish(struct vs_vm *vm)
 /* Tracked from both directions; reset: one RST, seq = the peer's ACK */
 static void test_rst_exact(void)
 {
-	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
 	struct t_tcp r;
 
 	t_establish(vm);
@@ -306,18 +208,18 @@ static void test_rst_exact(void)
 	g_assert_cmpuint(vm->stats.challenges_sent, ==, 0);
 
 	/* reset once: later polls and requests send nothing more */
-	t_advance_ms(1000);
+	t_clock_advance_us(1000 * 1000);
 	t_poll(vm, 3);
 	vs_dp_tcp_reset(vm);
 	t_poll(vm, 3);
 	g_assert_cmpuint(t.sent->len, ==, 1);
-	t_port_free(vm);
+	t_tcp_port_free(vm);
 }
 
 /* tcp-on-loss=drop: tracked all the same, never reset */
 static void test_drop(void)
 {
-	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_DROP);
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_DROP);
 
 	t_establish(vm);
 	g_ptr_array_set_size(t.sent, 0);
@@ -356,12 +258,12 @@ static void test_drop(void)
 	}
 	vs_dp_tcp_reset(vm);
 	t_poll(vm, 3);
-	t_advance_ms(1000);
+	t_clock_advance_us(1000 * 1000);
 	t_poll(vm, 3);
 	g_assert_cmpuint(t.sent->len, ==, 0);
 	g_assert_cmpuint(vm->stats.resets_sent, ==, 0);
 	g_assert_cmpuint(vm->stats.challenges_sent, ==, 0);
-	t_port_free(vm);
+	t_tcp_port_free(vm);
 }
 
 /*
@@ -371,7 +273,7 @@ static void test_drop(void)
  */
 static void test_solicit_answered(void)
 {
-	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
 	uint32_t rcv_nxt = VM_ISN + 1001 + 500;
 	struct t_tcp r;
 
@@ -397,7 +299,7 @@ static void test_solicit_answered(void)
 	t_peer(VS_TCP_ACK, PEER_ISN + 101, rcv_nxt, 0);
 	t_poll(vm, 1);
 	g_assert_cmpuint(t.sent->len, ==, 1);
-	t_advance_ms(DP_TCP_SOLICIT_WAIT_MS);
+	t_clock_advance_us(DP_TCP_SOLICIT_WAIT_MS * 1000);
 	t_poll(vm, 2);
 	g_assert_cmpuint(t.sent->len, ==, 2);
 	r = t_parse(1);
@@ -406,10 +308,10 @@ static void test_solicit_answered(void)
 	g_assert_cmpuint(r.seq, ==, rcv_nxt);
 	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
 	g_assert_cmpuint(vm->stats.challenges_sent, ==, 1);
-	t_advance_ms(1000);
+	t_clock_advance_us(1000 * 1000);
 	t_poll(vm, 3);
 	g_assert_cmpuint(t.sent->len, ==, 2);
-	t_port_free(vm);
+	t_tcp_port_free(vm);
 }
 
 /*
@@ -419,7 +321,7 @@ static void test_solicit_answered(void)
  */
 static void test_solicit_unanswered(void)
 {
-	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
 	unsigned int i, solicits = 0, rsts = 0;
 
 	t_establish(vm);
@@ -443,7 +345,7 @@ static void test_solicit_unanswered(void)
 	vs_dp_tcp_reset(vm);
 	for (i = 0; i < 10; i++) {
 		t_poll(vm, 1);
-		t_advance_ms(DP_TCP_SOLICIT_WAIT_MS);
+		t_clock_advance_us(DP_TCP_SOLICIT_WAIT_MS * 1000);
 	}
 	for (i = 0; i < t.sent->len; i++) {
 		struct t_tcp r = t_parse(i);
@@ -461,7 +363,7 @@ static void test_solicit_unanswered(void)
 	g_assert_cmpuint(vm->stats.challenges_sent, ==, 2 * VS_TCP_CT_MAX_SOLICITS);
 	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
 	g_assert_false(vm->dp.tcp->walk_due);
-	t_port_free(vm);
+	t_tcp_port_free(vm);
 }
 
 /* One SYN of a new connection, from the VM (guest TX) or from a peer */
@@ -485,7 +387,7 @@ static void t_syn(bool from_vm, uint16_t vm_port, uint16_t peer_port, uint32_t s
  */
 static void test_bounds(void)
 {
-	struct vs_vm *vm = t_port_new(VS_TCP_ON_LOSS_RESET);
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
 	uint64_t entries;
 	unsigned int i;
 
@@ -511,7 +413,7 @@ static void test_bounds(void)
 	g_assert_cmpuint(vm->stats.tcp_ct_full, >=, 500);
 	g_assert_cmpuint(vm->stats.tcp_ct_aged, ==, 0);
 	/* after idle-ms, new connections take the idle ones' slots */
-	t_advance_ms(VS_TCP_CT_DEFAULT_IDLE_MS);
+	t_clock_advance_us(VS_TCP_CT_DEFAULT_IDLE_MS * 1000);
 	for (i = 0; i < 64; i++) {
 		t_syn(true, (uint16_t)(30000 + i), 80, i);
 		if (g_queue_get_length(&t.guest) == VS_DP_BURST)
@@ -521,35 +423,19 @@ static void test_bounds(void)
 	g_assert_cmpuint(vm->stats.tcp_ct_aged, >=, 1);
 	g_assert_cmpuint(vm->stats.tcp_ct_evicted, ==, vm->stats.tcp_ct_aged);
 	g_assert_cmpuint(vm->stats.tcp_ct_aged + (vm->stats.tcp_ct_entries - entries), ==, 64);
-	t_port_free(vm);
+	t_tcp_port_free(vm);
 }
 
-int main(int argc, char **argv)
+static void add_tests(void)
 {
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
-			     "--file-prefix", "vs-unit-dp-tcp", "-l", "0", NULL };
-	char rundir[PATH_MAX];
-	int ret;
-
-	g_test_init(&argc, &argv, NULL);
-	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
-		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
-		return 1;
-	}
-	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	g_assert_nonnull(t_pool);
-	vs_dp_set_ops(&t_ops);
-
 	g_test_add_func("/dp-tcp/rst-exact", test_rst_exact);
 	g_test_add_func("/dp-tcp/drop", test_drop);
 	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
 	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
 	g_test_add_func("/dp-tcp/bounds", test_bounds);
-	ret = g_test_run();
-	rte_mempool_free(t_pool);
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, "dp-tcp", add_tests);
 }

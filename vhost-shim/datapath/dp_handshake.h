@@ -8,8 +8,9 @@
  * meet in struct vs_dp_port (vm->dp): two rings and a handful of shared
  * words.  Every shared word is documented below with its writers, its
  * readers and the memory order that publishes it, and is reached only
- * through the functions of this header (main loop, vhost thread) and of
- * dp_buffer.c (lcore).
+ * through the functions of this header (main loop, vhost thread:
+ * dp_handshake.c) and of dp_buffer.c, dp_replay.c and the drain's half in
+ * dp_handshake.c (lcore).
  *
  *   vm->dp.held    the lcore's buffer: frames from the uplink, in arrival
  *                  order (BUFFER), live frames behind a replay (REPLAY).
@@ -192,7 +193,7 @@ struct vs_dp_handshake {
  * @inject:	main loop -> lcore ring
  * @acct:	lcore only: the caps' accounting of the episode
  * @pending:	lcore only: a burst the guest's RX ring has not taken yet
- * @pace:	lcore only: the replay's pace (dp_buffer.c)
+ * @pace:	lcore only: the replay's pace (dp_replay.c)
  * @stats_at, @rx_nombuf, @rx_missed: lcore only: the uplink's own drop
  *		counters at the last read (vs_dp_poll_port())
  * @uplink_kernel_missed: main loop stores (relaxed), lcore loads: what the

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * dp_priv.h - what the lcore's files share (dataplane.c, dp_buffer.c,
- * dp_dedup.c), and the seam the dataplane unit test uses
+ * dp_replay.c, dp_dedup.c, ...), and the seam the dataplane unit test uses
  *
  * Theory of operation: the lcore's half of a port is split by concern:
  * dataplane.c has the workers, the live path and the guest's TX;
- * dp_buffer.c the buffer, the replay and the drain (and the main loop's
- * half of the handshake, dp_handshake.h); dp_announce.c what the VM's TX
- * teaches and the announcements; dp_dedup.c the duplicate filter.  Every call that reaches the guest or the uplink goes
- * through struct vs_dp_ops, so that tests/unit/test_dataplane.c can drive
- * vs_dp_poll_port() on real rings and mbufs with a fake guest and uplink.
+ * dp_buffer.c held, its caps and the frames that wait behind a replay;
+ * dp_replay.c the replay, its pace and the requeue; dp_handshake.c the
+ * main loop's half of the handshake (dp_handshake.h) and the drain;
+ * dp_announce.c what the VM's TX teaches and the announcements;
+ * dp_dedup.c the duplicate filter.  Every call that reaches the guest or
+ * the uplink goes through struct vs_dp_ops, so that
+ * tests/unit/test_dataplane.c can drive vs_dp_poll_port() on real rings
+ * and mbufs with a fake guest and uplink.
  */
 #ifndef VS_DP_PRIV_H
 #define VS_DP_PRIV_H
@@ -104,7 +107,7 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
 	rte_pktmbuf_free(m);
 }
 
-/* --- dp_buffer.c (lcore) --- */
+/* --- dp_buffer.c (lcore): held, its caps, frames behind a replay --- */
 
 /**
  * dp_held_put() - append frames to held, counted by class (lcore: the
@@ -117,11 +120,54 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
  */
 unsigned int dp_held_put(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
 
+/**
+ * dp_held_take() - take frames from the front of held, counted by class
+ * (any consumer: the lcore's replay and drop-oldest, the main loop)
+ * @vm:		port
+ * @pkts:	output: the frames, now the caller's
+ * @n:		at most this many
+ *
+ * Return: frames taken
+ */
+unsigned int dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+
 /* One writer (the lcore): a plain increment, published relaxed */
 static inline void dp_flow_inc(uint64_t *c)
 {
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
+
+/**
+ * dp_buffer() - append frames to held in arrival order (BUFFER mode)
+ * @vm:		port
+ * @pkts:	frames, all consumed (held or counted)
+ * @n:		number of frames
+ *
+ * The caps and class policies apply unless the episode has none
+ * (straggler forwarding), where only held's size bounds it.
+ */
+void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_hold_live() - queue live frames behind a replay in progress
+ * @vm:		port
+ * @pkts:	frames, all consumed
+ * @n:		number of frames
+ */
+void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_hold_ring_full() - the guest's ring did not take a live burst whole:
+ * switch to a replay of our own and keep the rest in order in held
+ * @vm:		port
+ * @pkts:	the frames the guest did not take
+ * @n:		number of them
+ * @dedup:	the filter passed them (they must pass again when delivered)
+ *
+ * Return: true if the frames were consumed; false if the port is not LIVE
+ * any more or does not buffer (the caller drops them)
+ */
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup);
 
 /* --- dp_rules.c (lcore): the flow policy's rules --- */
 
@@ -163,37 +209,7 @@ bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m);
 bool dp_buffer_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m, bool caps,
 		     enum vs_pkt_class *cls);
 
-/**
- * dp_buffer() - append frames to held in arrival order (BUFFER mode)
- * @vm:		port
- * @pkts:	frames, all consumed (held or counted)
- * @n:		number of frames
- *
- * The caps and class policies apply unless the episode has none
- * (straggler forwarding), where only held's size bounds it.
- */
-void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
-
-/**
- * dp_hold_live() - queue live frames behind a replay in progress
- * @vm:		port
- * @pkts:	frames, all consumed
- * @n:		number of frames
- */
-void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
-
-/**
- * dp_hold_ring_full() - the guest's ring did not take a live burst whole:
- * switch to a replay of our own and keep the rest in order in held
- * @vm:		port
- * @pkts:	the frames the guest did not take
- * @n:		number of them
- * @dedup:	the filter passed them (they must pass again when delivered)
- *
- * Return: true if the frames were consumed; false if the port is not LIVE
- * any more or does not buffer (the caller drops them)
- */
-bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup);
+/* --- dp_replay.c (lcore): the replay, its pace, requeue --- */
 
 /**
  * dp_replay() - deliver pending, inject, then held, ahead of live frames
@@ -215,33 +231,6 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
  * Return: the mode to go on with
  */
 uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
-
-/* --- dp_announce.c (lcore) --- */
-
-/**
- * dp_announce() - forget the learned addresses if the main loop asked, then
- * announce the VM on the uplink if it asked: a RARP for its MAC, or
- * (announce=all) what dp_learn() learned
- * @vm:		port
- */
-void dp_announce(struct vs_vm *vm);
-
-/**
- * dp_learn() - learn the source addresses of frames the VM sent (announce=all)
- * @vm:		port
- * @pkts:	frames on their way to the uplink (not consumed)
- * @n:		number of frames
- */
-void dp_learn(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
-
-/**
- * dp_learned_own() - is a frame from the uplink from a MAC the VM sent from
- * @vm:		port
- * @m:		frame (at least an Ethernet header: not a runt)
- *
- * Return: true if announce=all learned its source MAC
- */
-bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m);
 
 /**
  * dp_requeue() - a new buffering episode began while frames were on their
@@ -270,6 +259,8 @@ bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
  */
 void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now);
 
+/* --- dp_handshake.c (lcore's half of the drain) --- */
+
 /**
  * dp_drain_wanted() - is a drain request waiting
  * @vm:		port
@@ -285,6 +276,34 @@ bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket);
  * @ticket:	from dp_drain_wanted()
  */
 void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
+
+
+/* --- dp_announce.c (lcore) --- */
+
+/**
+ * dp_announce() - forget the learned addresses if the main loop asked, then
+ * announce the VM on the uplink if it asked: a RARP for its MAC, or
+ * (announce=all) what dp_learn() learned
+ * @vm:		port
+ */
+void dp_announce(struct vs_vm *vm);
+
+/**
+ * dp_learn() - learn the source addresses of frames the VM sent (announce=all)
+ * @vm:		port
+ * @pkts:	frames on their way to the uplink (not consumed)
+ * @n:		number of frames
+ */
+void dp_learn(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * dp_learned_own() - is a frame from the uplink from a MAC the VM sent from
+ * @vm:		port
+ * @m:		frame (at least an Ethernet header: not a runt)
+ *
+ * Return: true if announce=all learned its source MAC
+ */
+bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m);
 
 /* --- dp_dedup.c (lcore) --- */
 

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_handshake.c - the main loop's half of a port's handshake with its
+ * lcore (dp_handshake.h), and the drain request both halves serve
+ *
+ * Theory of operation: see dp_handshake.h for the rings and the shared
+ * words, and who writes what.  The main loop (and the vhost thread) never
+ * touch the guest or the uplink: they set up and free a port's rings,
+ * switch its mode, start buffering episodes and replays, put frames into
+ * inject and take them from held, and read how far the lcore got.  A
+ * drain is the one request whose answer both halves write: the main loop
+ * takes a ticket (vs_dp_drain_request()), the lcore answers it once per
+ * poll after it emptied the uplink's queues (dp_drain_wanted(),
+ * dp_drain_done()), and the main loop compares the answer with what it
+ * took from held (vs_dp_drain_state()).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dataplane.h"
+#include "dp_direct.h"
+#include "dp_handshake.h"
+#include "dp_priv.h"
+#include "dp_tcp.h"
+#include "vm.h"
+
+/* --- lcore: drain (the announce is in dp_announce.c) ----------------------- */
+
+/*
+ * The source's main loop asks for a drain when the destination reports
+ * live traffic (LIVE_SEEN): every frame that reached this uplink before
+ * then must be in the stream before the BARRIER that closes it.  Frames
+ * still in the uplink's queues were not yet in held, so the lcore empties
+ * the queues first (vs_dp_poll_port()), then records how far it has filled
+ * held; the main loop sends the barrier once held was taken up to that
+ * mark (vs_dp_drain_state()).
+ */
+bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket)
+{
+	*ticket = __atomic_load_n(&vm->dp.hs.drain_req, __ATOMIC_ACQUIRE);
+	return *ticket != __atomic_load_n(&vm->dp.hs.drain_done, __ATOMIC_RELAXED);
+}
+
+void dp_drain_done(struct vs_vm *vm, uint32_t ticket)
+{
+	__atomic_store_n(&vm->dp.hs.drain_mark,
+			 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->dp.hs.drain_done, ticket, __ATOMIC_RELEASE);
+}
+
+/* --- main loop (and the vhost thread) ------------------------------------- */
+
+gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_size,
+			 GError **error)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "vs_held_%s", vm->cfg->name);
+	vm->dp.held = rte_ring_create(name, held_size, SOCKET_ID_ANY, RING_F_SP_ENQ);
+	snprintf(name, sizeof(name), "vs_inj_%s", vm->cfg->name);
+	vm->dp.inject = rte_ring_create(name, inject_size, SOCKET_ID_ANY,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!vs_dp_arrival_init()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot register the mbuf arrival-time field: %s",
+			    vm->cfg->name, rte_strerror(rte_errno));
+		return FALSE;
+	}
+	if (!vm->dp.held || !vm->dp.inject) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+			    "port %s: cannot allocate buffer rings (%u entries)", vm->cfg->name,
+			    held_size);
+		return FALSE;
+	}
+	vm->dp.dedup = g_new0(struct vs_dp_dedup, 1);
+	vm->dp.direct = vs_dp_direct_new();
+	vs_learn_init(&vm->dp.learn, 0);
+	if (!vs_dp_tcp_init(vm, VS_TCP_CT_DEFAULT_SIZE, VS_TCP_CT_DEFAULT_IDLE_MS)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVAL,
+			    "port %s: cannot set up its TCP connection table", vm->cfg->name);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void vs_dp_port_fini(struct vs_vm *vm)
+{
+	struct vs_dp_port *dp = &vm->dp;
+	struct rte_mbuf *m;
+
+	while (dp->held && rte_ring_dequeue(dp->held, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	while (dp->inject && rte_ring_dequeue(dp->inject, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	if (dp->pending.n)
+		rte_pktmbuf_free_bulk(&dp->pending.pkts[dp->pending.head], dp->pending.n);
+	dp->pending.n = 0;
+	rte_ring_free(dp->held);
+	rte_ring_free(dp->inject);
+	dp->held = dp->inject = NULL;
+	g_clear_pointer(&dp->dedup, g_free);
+	g_clear_pointer(&dp->direct, g_free);
+	vs_dp_tcp_fini(vm);
+}
+
+enum vs_dp_mode vs_dp_mode(const struct vs_vm *vm)
+{
+	return (enum vs_dp_mode)__atomic_load_n(&vm->dp.hs.mode, __ATOMIC_ACQUIRE);
+}
+
+void vs_dp_set_live(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+}
+
+/* A new buffering episode: the lcore restarts its caps, and leftovers of
+ * it are not-ready until the main loop drains it for a reason */
+static void dp_new_episode(struct vs_vm *vm, bool no_caps)
+{
+	__atomic_store_n(&vm->dp.hs.no_caps, no_caps, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->dp.hs.held_drop_reason, VS_DROP_NOT_READY, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vm->dp.hs.episode, 1, __ATOMIC_RELEASE);
+}
+
+void vs_dp_buffer_start(struct vs_vm *vm, bool caps)
+{
+	/* already buffering with caps since destroy_device: same episode */
+	if (caps && vs_dp_mode(vm) == VS_DP_BUFFER &&
+	    !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED))
+		return;
+	dp_new_episode(vm, !caps);
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_BUFFER, __ATOMIC_RELEASE);
+	/* a replay may have been under way: its frames go back into held */
+	__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+}
+
+void vs_dp_device_gone(struct vs_vm *vm)
+{
+	uint32_t live = VS_DP_LIVE;
+
+	dp_new_episode(vm, false);
+	if (__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_BUFFER, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+	/* in REPLAY the main loop's vs_dp_buffer_start() follows (device-down) */
+}
+
+void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps)
+{
+	__atomic_store_n(&vm->dp.hs.no_caps, no_caps, __ATOMIC_RELAXED);
+}
+
+void vs_dp_replay_start(struct vs_vm *vm)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+
+	__atomic_store_n(&hs->inject_done, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&hs->live_seen, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->replay_finished, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->mode, VS_DP_REPLAY, __ATOMIC_RELEASE);
+}
+
+void vs_dp_replay_skip(struct vs_vm *vm)
+{
+	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->dp.hs.replay_finished, true, __ATOMIC_RELEASE);
+}
+
+void vs_dp_inject_close(struct vs_vm *vm)
+{
+	if (!__atomic_load_n(&vm->dp.hs.inject_done, __ATOMIC_RELAXED))
+		__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
+}
+
+bool vs_dp_inject_closed(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.inject_done, __ATOMIC_ACQUIRE);
+}
+
+bool vs_dp_live_seen(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.live_seen, __ATOMIC_ACQUIRE);
+}
+
+bool vs_dp_replay_finished(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.replay_finished, __ATOMIC_ACQUIRE);
+}
+
+void vs_dp_announce(struct vs_vm *vm)
+{
+	__atomic_fetch_add(&vm->dp.hs.announce_req, 1, __ATOMIC_RELEASE);
+}
+
+void vs_dp_learn_forget(struct vs_vm *vm)
+{
+	__atomic_fetch_add(&vm->dp.hs.learn_forget_req, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t vs_dp_drain_request(struct vs_vm *vm)
+{
+	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);
+}
+
+/* Positions are 64-bit counts: they do not wrap in practice, and are
+ * compared by difference anyway */
+enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket)
+{
+	const struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint64_t mark, taken;
+
+	if (__atomic_load_n(&hs->drain_done, __ATOMIC_ACQUIRE) != ticket)
+		return VS_DP_DRAIN_PENDING;
+	mark = __atomic_load_n(&hs->drain_mark, __ATOMIC_RELAXED);
+	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);
+	return (int64_t)(taken - mark) >= 0 ? VS_DP_DRAIN_REACHED : VS_DP_DRAIN_ANSWERED;
+}
+
+unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+{
+	if (__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE))
+		return 0;	/* frames still go to the front: wait */
+	return dp_held_take(vm, pkts, n);
+}
+
+void vs_dp_held_drop_all(struct vs_vm *vm, enum vs_drop_reason reason)
+{
+	struct rte_mbuf *m;
+
+	/* a burst the lcore queues behind this drain is counted the same way */
+	__atomic_store_n(&vm->dp.hs.held_drop_reason, reason, __ATOMIC_RELEASE);
+	while (dp_held_take(vm, &m, 1)) {
+		VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
+		rte_pktmbuf_free(m);
+	}
+}
+
+bool vs_dp_held_empty(const struct vs_vm *vm)
+{
+	return rte_ring_empty(vm->dp.held);
+}
+
+int vs_dp_inject_put(struct vs_vm *vm, struct rte_mbuf *m)
+{
+	return rte_ring_sp_enqueue(vm->dp.inject, m) ? -ENOBUFS : 0;
+}
+
+bool vs_dp_inject_full(const struct vs_vm *vm)
+{
+	return rte_ring_full(vm->dp.inject);
+}
+
+uint64_t vs_dp_buffered_now(const struct vs_vm *vm)
+{
+	return rte_ring_count(vm->dp.held) + rte_ring_count(vm->dp.inject) +
+	       __atomic_load_n(&vm->dp.pending.n, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_replay.c - the lcore's replay: its order, its pace, and the frames
+ * that were on their way when a new buffering episode began
+ *
+ * Theory of operation: see dp_handshake.h for the rings and the shared
+ * words, and who writes what.  The lcore half:
+ *  - REPLAY: dp_replay() delivers the pending burst, then inject, then
+ *    (once inject_done) held, and switches the port back to LIVE itself;
+ *    meanwhile dp_hold_live() (dp_buffer.c) queues new frames behind, in
+ *    held;
+ *  - pace: the replay goes at a multiple of the rate the VM's frames
+ *    arrive at (dp_rate_account(), dp_pace()), so the guest's stack is
+ *    not handed the whole blackout as one burst;
+ *  - a new buffering episode while frames were on their way to the guest
+ *    (a switchover during a replay): dp_requeue() puts the pending burst
+ *    and inject back in front of held, in order, so they are streamed or
+ *    replayed with the rest instead of being dropped;
+ *  - LIVE with frames in held (a burst queued behind the main loop's last
+ *    drain): dp_adopt_held().
+ *
+ * Invariant (no silent loss): a frame the replay takes is delivered, back
+ * in held or the pending burst, or counted in exactly one drop reason.
+ */
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "dp_handshake.h"
+#include "dp_priv.h"
+#include "vm.h"
+
+/* --- lcore: the replay's pace ---------------------------------------------- */
+
+/*
+ * A replay delivered as fast as the guest's ring takes it arrives as one
+ * burst at the shim's rate, far above the traffic's: a guest with default
+ * socket buffers then drops the burst inside its own stack (issue 16: a
+ * 5000 pps UDP stream, 48-499 datagrams lost per migration as
+ * RcvbufErrors).  So the replay, and the live frames held behind it, are
+ * paced: a token bucket fills at R = max(floor, pace% of the arrival
+ * rate r) and a frame costs one token.  r is what reaches this VM on this
+ * host: its uplink, in every mode (so it is known before a rollback's
+ * replay), or the frames the tunnel brings (counted by the main loop as
+ * they arrive: at the destination the blackout's frames, streamed as the
+ * source buffered them, and the stragglers), whichever is larger.
+ * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
+ * so an lcore that slept in between catches up by that much only.
+ * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
+ */
+#define DP_RATE_WINDOW_MS	100
+#define DP_RATE_MIN_MS		10
+#define DP_PACE_BURST_MS	4
+
+static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
+{
+	const struct vs_dp_pace *pc = &vm->dp.pace;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, cur = 0;
+
+	if (dt >= hz / 1000 * DP_RATE_MIN_MS)	/* the window under way, once it means something */
+		cur = RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt;
+	return RTE_MAX(pc->prev_pps, cur);
+}
+
+void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
+{
+	struct vs_dp_pace *pc = &vm->dp.pace;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc;
+	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
+
+	/*
+	 * The VM's frames that reach this host through the tunnel count too
+	 * (the main loop counts them as they arrive): at the destination the
+	 * blackout's frames and the stragglers come that way.  The larger of
+	 * the two rates, not their sum: while a switch floods the VM's MAC to
+	 * both hosts, every frame arrives both ways (and one copy is dropped
+	 * as a duplicate).
+	 */
+	pc->win_frames += n;
+	pc->win_tun += tun - pc->tun_seen;
+	pc->tun_seen = tun;
+	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
+		return;
+	/* a window that ended long ago says nothing about the last one */
+	pc->prev_pps = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS
+			       ? RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt : 0;
+	pc->win_tsc = now;
+	pc->win_frames = pc->win_tun = 0;
+	VS_STAT_SET(vm->stats.arrival_rate_pps, pc->prev_pps);
+}
+
+/*
+ * dp_pace() - how many of @want replayed frames may go now
+ *
+ * Return: @want when pacing is off, else what the bucket holds
+ */
+static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
+{
+	struct vs_dp_pace *pc = &vm->dp.pace;
+	uint32_t pct = vm->policy.replay_pace_pct;
+	uint64_t now, rate;
+	double burst;
+
+	if (!pct)
+		return want;
+	pct = RTE_MAX(pct, (uint32_t)VS_MIN_REPLAY_PACE_PCT);
+	now = vs_dp_ops->tsc();
+	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, dp_arrival_pps(vm, now) * pct / 100);
+	burst = (double)RTE_MAX((uint64_t)VS_DP_BURST, rate * DP_PACE_BURST_MS / 1000);
+	pc->credit += (double)(now - pc->tsc) * (double)rate / (double)rte_get_tsc_hz();
+	pc->tsc = now;
+	if (pc->credit > burst)
+		pc->credit = burst;
+	if (VS_STAT_GET(vm->stats.replay_rate_pps) != rate)
+		VS_STAT_SET(vm->stats.replay_rate_pps, rate);
+	return pc->credit >= want ? want : (uint16_t)pc->credit;
+}
+
+/* --- lcore: replay --------------------------------------------------------- */
+
+/*
+ * dp_flush_pending() - push the pending replay burst into the guest
+ *
+ * Return: true when nothing is pending any more
+ */
+static bool dp_flush_pending(struct vs_vm *vm, int vid)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	uint16_t sent, allowed;
+
+	if (!pd->n)
+		return true;
+	allowed = dp_pace(vm, pd->n);
+	if (!allowed)
+		return false;	/* paced: the bucket refills by the next poll */
+	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], allowed);
+	if (vm->policy.replay_pace_pct)
+		vm->dp.pace.credit -= sent;
+	if (sent) {
+		VS_STAT_ADD(vm->stats.rx_pkts, sent);
+		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pd->pkts[pd->head], sent));
+		VS_STAT_ADD(vm->stats.replayed_pkts, sent);
+		rte_pktmbuf_free_bulk(&pd->pkts[pd->head], sent);
+		pd->head += sent;
+		pd->n -= sent;
+	}
+	if (!pd->n)
+		pd->head = 0;
+	return pd->n == 0;	/* ring full: retry next loop, never drop */
+}
+
+/*
+ * Order: the pending burst, then inject (tunnelled or retained frames,
+ * older than anything in held), then - once the main loop says nothing
+ * more will be injected ahead - held.  When all three are empty the lcore
+ * itself switches the port to LIVE, so no frame can slip between the last
+ * held one and the first live one.
+ */
+unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	unsigned int work = 0, rounds;
+	uint16_t n;
+
+	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
+		return 0;	/* keep everything until the device is back */
+	for (rounds = 0; rounds < 4; rounds++) {
+		if (!dp_flush_pending(vm, vid))
+			break;
+		pd->origin = VS_DP_ORIGIN_TUNNEL;
+		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
+							 RTE_DIM(pd->pkts), NULL);
+		if (!n && mode == VS_DP_REPLAY &&
+		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE)) {
+			/*
+			 * inject again: the main loop may have put its last
+			 * burst there between the read above and its store of
+			 * inject_done, which the acquire load made visible.
+			 * Only once inject is empty after inject_done may held,
+			 * which is newer, go.
+			 */
+			n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
+								 RTE_DIM(pd->pkts), NULL);
+			if (!n) {
+				pd->origin = VS_DP_ORIGIN_DIRECT;
+				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
+			}
+			if (!n) {	/* both empty after inject_done: done */
+				uint32_t replay = VS_DP_REPLAY;
+
+				/* a CAS: the main loop may have switched the
+				 * port to BUFFER meanwhile (device gone) */
+				if (__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE,
+								false, __ATOMIC_ACQ_REL,
+								__ATOMIC_ACQUIRE))
+					__atomic_store_n(&hs->replay_finished, true,
+							 __ATOMIC_RELEASE);
+			}
+		}
+		if (!n)
+			break;
+		pd->head = 0;
+		pd->n = dp_dedup_on(vm) ? dp_dedup(vm, pd->pkts, n, pd->origin) : n;
+		work += n;
+	}
+	return work;
+}
+
+/* Frames that were accepted already: only held's size bounds them */
+static void dp_requeue_put(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+{
+	unsigned int put = dp_held_put(vm, pkts, n);
+	uint16_t i;
+
+	for (i = (uint16_t)put; i < n; i++)
+		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+}
+
+void dp_requeue(struct vs_vm *vm)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, i;
+	struct rte_mbuf *burst[VS_DP_BURST];
+	uint16_t n;
+
+	if (pd->n) {
+		if (dp_dedup_on(vm))	/* they were not delivered */
+			dp_dedup_forget(vm, &pd->pkts[pd->head], pd->n, pd->origin);
+		dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
+		moved += pd->n;
+		pd->n = pd->head = 0;
+	}
+	while ((n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)burst,
+							 RTE_DIM(burst), NULL))) {
+		dp_requeue_put(vm, burst, n);
+		moved += n;
+	}
+	/* what held had goes behind them: rotate it once */
+	for (i = 0; moved && i < before; i += n) {
+		n = (uint16_t)dp_held_take(vm, burst, RTE_MIN(RTE_DIM(burst), before - i));
+		if (!n)
+			break;	/* the main loop dropped them meanwhile */
+		dp_requeue_put(vm, burst, n);
+	}
+	/* the main loop may take from held again */
+	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);
+}
+
+bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	bool asked = __atomic_load_n(&hs->requeue, __ATOMIC_ACQUIRE);
+
+	if (asked)	/* mode was stored before: BUFFER, or a later one */
+		mode = __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE);
+	if (mode != VS_DP_BUFFER) {
+		/* a replay again already: its frames stay on their way */
+		if (asked)
+			__atomic_store_n(&hs->requeue, false, __ATOMIC_RELEASE);
+		return false;
+	}
+	return asked || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject);
+}
+
+/*
+ * The main loop switches a port to LIVE after it has drained held, but
+ * this lcore may have read BUFFER just before and queued one more burst:
+ * with nobody left to drain the ring, those frames would wait there for the
+ * next migration and arrive late and out of order.  If the VM runs here
+ * they are delivered first, as a short replay; if it does not, they are
+ * dropped and counted under the reason the main loop counted the rest of
+ * that buffer (held_drop_reason: peer-lost, buffer-expired, ...), so one
+ * episode's frames all add up in one place.
+ */
+uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t live = VS_DP_LIVE;
+	enum vs_drop_reason reason;
+	struct rte_mbuf *m;
+
+	if (vid >= 0) {
+		if (__atomic_compare_exchange_n(&hs->mode, &live, VS_DP_REPLAY, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&hs->inject_done, true, __ATOMIC_RELEASE);
+			return VS_DP_REPLAY;
+		}
+		return live;	/* the main loop switched it meanwhile */
+	}
+	reason = (enum vs_drop_reason)__atomic_load_n(&hs->held_drop_reason, __ATOMIC_ACQUIRE);
+	while (dp_held_take(vm, &m, 1))
+		dp_drop(vm, m, reason);
+	return VS_DP_LIVE;
+}
