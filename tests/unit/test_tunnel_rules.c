@@ -479,9 +479,7 @@ static void test_frame_times_shared_clock(void)
  * Times that cannot be right are not believed and are counted: the frame
  * is delivered untimed (the duplicate filter compares it regardless of
  * time).  An age over an hour; a frame that came more than 600 s later
- * than the connection's fastest (a peer whose clock jumped, or lies); one
- * sent 100 s "ahead" (an outlier: the estimate does not move, so the next
- * frame is timed as before).
+ * than the connection's fastest (a peer whose clock jumped, or lies).
  */
 static void test_frame_times_rejected(void)
 {
@@ -497,12 +495,11 @@ static void test_frame_times_rejected(void)
 	send_frame_times(&f, 1, 2, (uint64_t)(now + skew), 3601u * 1000 * 1000);
 	send_frame_times(&f, 1, 3, (uint64_t)(now + skew), UINT32_MAX);
 	send_frame_times(&f, 1, 4, (uint64_t)(now + skew - 601LL * 1000 * 1000), 0);
-	send_frame_times(&f, 1, 5, (uint64_t)(now + skew + 100LL * 1000 * 1000), 0);
-	send_frame_times(&f, 1, 6, (uint64_t)(now + skew), 2000);
-	wait_frames(&b, 6);
-	check_seqs(&b, 6);
-	g_assert_cmpuint(b.timed, ==, 2);		/* 1 and 6 */
-	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 4);
+	send_frame_times(&f, 1, 5, (uint64_t)(now + skew), 2000);
+	wait_frames(&b, 5);
+	check_seqs(&b, 5);
+	g_assert_cmpuint(b.timed, ==, 2);		/* 1 and 5 */
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 3);
 	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 0);
 	fp_close(&f);
 	side_fini(&b);
@@ -548,105 +545,6 @@ static void test_frame_times_window(void)
 					  3600u * 1000 * 1000 + 1), ==, 0);
 	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 1000), ==, 1000);
 	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 2000), ==, 0);
-}
-
-/*
- * The window's age bound: a sample counts for at least half a window and
- * never for a whole one (VS_TUN_CLOCK_WINDOW_US: "the last 30 to 60 s").
- * Half-windows start at fixed times, so one that began with a late sample
- * cannot hold a sample from before it for another half-window.
- */
-static void test_frame_times_window_age(void)
-{
-	const int64_t w = VS_TUN_CLOCK_WINDOW_US, t0 = 1000LL * 1000 * 1000;
-	struct tun_clock k = { 0 };
-
-	tun_clock_arrival(&k, t0, (uint64_t)(t0 - 1000), 0);
-	tun_clock_arrival(&k, t0 + w - 1, (uint64_t)(t0 + w - 1 - 2000), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);	/* just under w old */
-	tun_clock_arrival(&k, t0 + w, (uint64_t)(t0 + w - 3000), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 2000);	/* 1000 is w old: gone */
-	tun_clock_arrival(&k, t0 + w * 5 / 4, (uint64_t)(t0 + w * 5 / 4 - 3000), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 2000);	/* w/4 + 1 old */
-	tun_clock_arrival(&k, t0 + w * 3 / 2 - 1, (uint64_t)(t0 + w * 3 / 2 - 1 - 3000), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 2000);	/* w/2 old: still in */
-	tun_clock_arrival(&k, t0 + w * 3 / 2, (uint64_t)(t0 + w * 3 / 2 - 4000), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 3000);
-}
-
-/*
- * One sample far ahead (sent_us in the future: a buggy or hostile peer, a
- * glitch) is refused: its frame has no time (0, counted by the caller) and
- * the estimate does not move, so the next frames are timed as before.  A
- * sample ahead by less than VS_TUN_CLOCK_STEP_MAX_US is taken at once
- * (a faster path, drift).
- */
-static void test_frame_times_outlier(void)
-{
-	const int64_t t0 = 1000LL * 1000 * 1000, ahead = 10LL * 1000 * 1000;
-	const int64_t step = VS_TUN_CLOCK_STEP_MAX_US;
-	struct tun_clock k = { 0 };
-
-	g_assert_cmpint(tun_clock_arrival(&k, t0, (uint64_t)(t0 - 1000), 0), ==, t0);
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 10, (uint64_t)(t0 + 10 - 1000 + ahead), 0),
-			==, 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 20, (uint64_t)(t0 + 20 - 1500), 0), ==,
-			t0 + 20 - 500);
-	/* another single one, long after: refused too (not the 2nd of a run) */
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 40LL * 1000 * 1000,
-					  (uint64_t)(t0 + 40LL * 1000 * 1000 - 1000 + ahead), 0),
-			==, 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
-	/* within the bound: taken */
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 40LL * 1000 * 1000 + 1,
-					  (uint64_t)(t0 + 40LL * 1000 * 1000 + 1 - 1000 + step), 0),
-			==, t0 + 40LL * 1000 * 1000 + 1);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000 - step);
-}
-
-/*
- * A sustained shift (the peer's clock stepped 10 s ahead) is adopted at
- * its VS_TUN_CLOCK_CONFIRM_SAMPLES-th sample: the ones before it are
- * refused; an outlier elsewhere before them does not count towards it,
- * nor is it adopted.  At the latest (samples too far apart to confirm
- * each other), it is adopted once the old level has left the window.
- */
-static void test_frame_times_step(void)
-{
-	const int64_t t0 = 1000LL * 1000 * 1000, ahead = 10LL * 1000 * 1000;
-	struct tun_clock k = { 0 };
-	int64_t now = t0;
-	int i;
-
-	tun_clock_arrival(&k, now, (uint64_t)(now - 1000), 0);
-	now += 1000;
-	tun_clock_arrival(&k, now, (uint64_t)(now - 1000 + 50 * ahead), 0);	/* outlier */
-	for (i = 1; i < VS_TUN_CLOCK_CONFIRM_SAMPLES; i++) {
-		now += 1000;
-		g_assert_cmpint(tun_clock_arrival(&k, now, (uint64_t)(now - 1000 + ahead - i), 7),
-				==, 0);
-		g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
-	}
-	now += 1000;
-	g_assert_cmpint(tun_clock_arrival(&k, now, (uint64_t)(now - 1000 + ahead), 7), ==,
-			now - 7);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000 - ahead);
-	/* the new level is the estimate now: the old one is far behind it */
-	now += 1000;
-	g_assert_cmpint(tun_clock_arrival(&k, now, (uint64_t)(now - 1200 + ahead), 0), ==,
-			now - 200);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000 - ahead);
-
-	/* samples too sparse to confirm (over half a window apart): adopted
-	 * once the old level has left the window */
-	memset(&k, 0, sizeof(k));
-	tun_clock_arrival(&k, t0, (uint64_t)(t0 - 1000), 0);
-	now = t0 + 40LL * 1000 * 1000;
-	g_assert_cmpint(tun_clock_arrival(&k, now, (uint64_t)(now - 1000 + ahead), 0), ==, 0);
-	now = t0 + VS_TUN_CLOCK_WINDOW_US + 11LL * 1000 * 1000;
-	g_assert_cmpint(tun_clock_arrival(&k, now, (uint64_t)(now - 1000 + ahead), 0), ==, now);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000 - ahead);
 }
 
 /*
@@ -789,9 +687,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/frame-times-shared-clock", test_frame_times_shared_clock);
 	g_test_add_func("/tun/rules/frame-times-rejected", test_frame_times_rejected);
 	g_test_add_func("/tun/rules/frame-times-window", test_frame_times_window);
-	g_test_add_func("/tun/rules/frame-times-window-age", test_frame_times_window_age);
-	g_test_add_func("/tun/rules/frame-times-outlier", test_frame_times_outlier);
-	g_test_add_func("/tun/rules/frame-times-step", test_frame_times_step);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
 	rc = g_test_run();

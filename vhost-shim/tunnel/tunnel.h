@@ -503,8 +503,7 @@ struct vs_tun_stats {
 	uint64_t expects_refused;	/* EXPECTs the layer above found wrong */
 	uint64_t keepalive_timeouts;	/* connections closed as silent */
 	uint64_t frame_times_rejected;	/* FRAME_TIMES whose time was not believed
-					 * (tunnel_clock.c: implausible, or an
-					 * unconfirmed sample): delivered untimed */
+					 * (tunnel_clock.c): delivered untimed */
 };
 
 /**
@@ -542,9 +541,9 @@ void vs_tun_in_send_resumed(struct vs_tun_in *in);
  * extension (docs/tunnel-protocol.md 3.11): the frame's age at the source
  * and the source's clock when it sent it; the offset between the clocks
  * is the smallest (receipt - sent) the connection has seen in the last
- * 30 to 60 s, whichever stream it was on (tunnel_clock.c), so queueing
+ * minute or so, whichever stream it was on (tunnel_clock.c), so queueing
  * on the way only makes one frame's estimate later than it was, never the
- * next; a sample far below it is believed only once confirmed.
+ * next.
  *
  * Return: g_get_monotonic_time() units, or 0 if the frame came without
  * times or with times not believed (counted: frame_times_rejected)

@@ -84,45 +84,31 @@ struct tun_sess {
 #define VS_TUN_FRAME_LATE_MAX_US	(600LL * 1000 * 1000)
 #define VS_TUN_FRAME_AGE_MAX_US		(3600LL * 1000 * 1000)
 
-/* The minimum of (receipt - sent) is kept over the last 30 to 60 s: a
- * sample counts for at least half of this and less than all of it */
+/* The minimum of (receipt - sent) is kept over this long (or half of it) */
 #define VS_TUN_CLOCK_WINDOW_US		(60LL * 1000 * 1000)
-
-/* A sample more than this below the estimate (a peer clock ahead by more)
- * is refused unless VS_TUN_CLOCK_CONFIRM_SAMPLES of them, each within this
- * of the others, come within half a window: a single outlier moves the
- * estimate by at most this, a step of the peer's clock is adopted at its
- * third sample */
-#define VS_TUN_CLOCK_STEP_MAX_US	(5LL * 1000)
-#define VS_TUN_CLOCK_CONFIRM_SAMPLES	3
 
 /*
  * struct tun_clock - a connection's estimate of the peer's clock minus
  * ours (plus the fastest one-way delay): a windowed minimum of the samples
- * it took (zeroed: none yet)
- * @have:	an estimate: a half-window below has a sample
+ * @have:	a sample was taken
  * @since_us:	start of the current half-window (our clock)
- * @min_us:	the smallest sample in it, INT64_MAX if none
- * @prev_min_us: the smallest in the half-window before it, INT64_MAX if none
- * @run:	refused samples at one level so far (0: none)
- * @run_since_us: when the first of them came
- * @run_min_us:	their smallest
+ * @min_us:	the smallest sample in it
+ * @have_prev:	the half-window before it had samples
+ * @prev_min_us: their smallest
  */
 struct tun_clock {
 	bool have;
 	int64_t since_us;
 	int64_t min_us;
+	bool have_prev;
 	int64_t prev_min_us;
-	int run;
-	int64_t run_since_us;
-	int64_t run_min_us;
 };
 
 /**
  * tun_clock_offset() - the estimate now
  * @k:		clock (with a sample)
  *
- * Return: the smallest sample taken in the window, in microseconds
+ * Return: the smallest sample of the window, in microseconds
  */
 int64_t tun_clock_offset(const struct tun_clock *k);
 
@@ -135,7 +121,6 @@ int64_t tun_clock_offset(const struct tun_clock *k);
  * @age_us:	the message's age_us
  *
  * Return: the arrival (our monotonic clock, µs), 0 if not believed
- * (the sample refused, or the time implausible)
  */
 int64_t tun_clock_arrival(struct tun_clock *k, int64_t now_us, uint64_t sent_us,
 			  uint32_t age_us);
