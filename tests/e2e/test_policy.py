@@ -184,8 +184,8 @@ def scenario(ns, workdir, tap):
                "before the shims saw them, uplink-missed)"
                % (HI_PPS, hres["sent"], hi_counts["lost"], allowance, missed), hi_counts)
         if shimlib.loss_counts(fin_hi)["lost"]:
-            gaps = [t2 - t1 for (t1, _), (t2, _) in zip(pair.guest.timeline(HI_STREAM),
-                                                       pair.guest.timeline(HI_STREAM)[1:])]
+            tl = pair.guest.timeline(HI_STREAM)
+            gaps = [t2 - t1 for (t1, _), (t2, _) in zip(tl, tl[1:])]
             tap.diag("hi's missing seqs (first, last, guest arrival us before, after): %s; "
                      "hi's longest arrival gap %d us" % (
                          missing_ranges(pair.guest, HI_STREAM, hres["sent"]), max(gaps or [0])))

@@ -94,14 +94,21 @@ static void t_port_free(struct vs_vm *vm)
 }
 
 /* A UDP straggler from @src to the VM */
-static bool t_straggler(struct vs_vm *vm, const char *src)
+/* A UDP straggler from @src that reached the source @age_us ago (-1:
+ * unknown): does the source tunnel it? */
+static bool t_straggler_aged(struct vs_vm *vm, const char *src, int64_t age_us)
 {
 	uint8_t f[128];
 	struct ff_spec s = { .src = src, .dst = "10.77.0.50", .proto = 17, .sport = 4000,
 			     .dport = 5000, .pad_to = 60 };
 	size_t n = ff_build(f, &s);
 
-	return ho_straggler_admit(vm, f, (uint32_t)n, 0);	/* arrived now */
+	return ho_straggler_admit(vm, f, (uint32_t)n, age_us);
+}
+
+static bool t_straggler(struct vs_vm *vm, const char *src)
+{
+	return t_straggler_aged(vm, src, 0);	/* arrived now */
 }
 
 static void t_report(struct vs_vm *vm, const char *src)
@@ -203,17 +210,13 @@ static void test_timeout_stops_source(void)
  * is still tunnelled; one that arrived after the report is not */
 static void test_queued_before_report(void)
 {
-	uint8_t f[128];
-	struct ff_spec s = { .src = "10.77.0.11", .dst = "10.77.0.50", .proto = 17,
-			     .sport = 4000, .dport = 5000, .pad_to = 60 };
-	uint32_t n = (uint32_t)ff_build(f, &s);
 	struct vs_vm *vm = t_port(60000);
 
 	ho_stragglers_begin(vm);
 	g_usleep(30 * 1000);
 	t_report(vm, "10.77.0.11");
-	g_assert_true(ho_straggler_admit(vm, f, n, 20 * 1000));	/* arrived 20 ms ago */
-	g_assert_false(ho_straggler_admit(vm, f, n, 0));
+	g_assert_true(t_straggler_aged(vm, "10.77.0.11", 20 * 1000));	/* arrived 20 ms ago */
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
 	g_assert_cmpuint(t_stopped(vm), ==, 1);
 	t_port_free(vm);
 }
@@ -223,16 +226,12 @@ static void test_queued_before_report(void)
  * arrived now, even after its source stopped */
 static void test_unknown_age_tunnelled(void)
 {
-	uint8_t f[128];
-	struct ff_spec s = { .src = "10.77.0.11", .dst = "10.77.0.50", .proto = 17,
-			     .sport = 4000, .dport = 5000, .pad_to = 60 };
-	uint32_t n = (uint32_t)ff_build(f, &s);
 	struct vs_vm *vm = t_port(60000);
 
 	ho_stragglers_begin(vm);
 	t_report(vm, "10.77.0.11");
-	g_assert_false(ho_straggler_admit(vm, f, n, 0));
-	g_assert_true(ho_straggler_admit(vm, f, n, -1));
+	g_assert_false(t_straggler(vm, "10.77.0.11"));
+	g_assert_true(t_straggler_aged(vm, "10.77.0.11", -1));
 	g_assert_cmpuint(t_stopped(vm), ==, 1);
 	t_port_free(vm);
 }
