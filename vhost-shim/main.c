@@ -63,7 +63,8 @@ static void main_log_port_stats(struct vs_vm *vm, void *opaque)
 	unsigned int i;
 
 	for (i = 0; i < VS_DROP_NUM_REASONS; i++) {
-		uint64_t d = VS_STAT_GET(s->drops[i]);
+		/* lcore's and main loop's drops, as query-stats adds them */
+		uint64_t d = VS_STAT_GET(s->drops[i]) + VS_STAT_GET(s->ctl_drops[i]);
 
 		if (d)
 			g_string_append_printf(drops, " %s=%" PRIu64, vs_drop_reason_to_string(i), d);

@@ -10,7 +10,9 @@ One vhost-shim, two real guests.  vm1 has small caps (2000 UDP frames).
    keeps exactly the cap (drop-newest), every other frame is counted as
    buffer-full, the daemon's memory does not grow with the flood (measured
    RSS), and vm2, on the same daemon and the same poller, receives its own
-   2000 pps stream without losing a datagram.  After `cont`, vm1 receives
+   2000 pps stream: the shim writes every datagram into its ring and drops
+   none (what vm2's own socket drops, with the kernel's default rmem, is
+   counted by its kernel and must be all the agent misses).  After `cont`, vm1 receives
    exactly the frames the shim says it buffered.  The drops are reported
    on the control socket as BUFFER_OVERFLOW events, at most one a second,
    whose "dropped" fields add up to the buffer-full counter.
@@ -41,7 +43,9 @@ def run(tap, state, workdir):
     with vt.NetNS() as ns:
         state["ns"] = ns.name
         shim = shimlib.Shim(ns, "hosta", workdir)
-        shim.add_port("vm1", "52:54:00:77:03:01", **{"udp-max-pkts": CAP})
+        # hold-ms well above how long step 2 keeps vm1 stopped: a slow run
+        # (about 20 s with a loaded host) must not expire its buffer
+        shim.add_port("vm1", "52:54:00:77:03:01", **{"udp-max-pkts": CAP, "hold-ms": 60000})
         shim.add_port("vm2", "52:54:00:77:03:02")
         shim.start()
         guests = []
@@ -81,6 +85,8 @@ def run(tap, state, workdir):
             g1.pause()
             shim.wait_state("vm1", "paused", 10)
             before = shim.stats("vm1")
+            before2 = shim.stats("vm2")
+            k2_before = g2.stats().get("kernel", {})
             ev_mark = len(shim.qmp.poll_events())
             rss0 = rss_kb(shim.proc.pid)
             steady = vt.UdpSender(ns, g2.addr, pps=2000, count=10000, stream=2,
@@ -104,9 +110,26 @@ def run(tap, state, workdir):
                    "daemon memory does not grow with the flood: RSS %d kB -> %d kB" % (rss0, rss1))
             tap.diag("daemon RSS under the flood: %d kB (before %d kB)" % (rss1, rss0))
             s2 = shimlib.wait_stream(g2, 10000, stream=2)
-            tap.ok(sres["sent"] == 10000 and shimlib.loss_counts(s2) == shimlib.lossless(10000),
+            after2 = shim.stats("vm2")
+            k2 = g2.stats().get("kernel", {})
+            rcvbuf = k2.get("udp_rcvbuf_errors", 0) - k2_before.get("udp_rcvbuf_errors", 0)
+            into_ring = after2["rx-pkts"] - before2["rx-pkts"]
+            drops2 = {k: v - before2["drops"].get(k, 0) for k, v in after2["drops"].items()
+                      if v != before2["drops"].get(k, 0)}
+            # Isolation is the shim's part: every one of vm2's datagrams
+            # written into its RX ring, no drop.  What the guest's own UDP
+            # socket then drops (kernel default rmem, its TCG vCPU off the
+            # host CPU under the flood) its kernel counts; the agent must
+            # miss exactly those (seen: 103 of 10000, 113 ms without a read).
+            c2 = shimlib.loss_counts(s2)
+            tap.ok(sres["sent"] == 10000 and into_ring >= 10000 and not drops2 and
+                   c2["received"] + rcvbuf == 10000 and c2["lost"] == rcvbuf and
+                   c2["reordered"] == 0 and c2["duplicated"] == 0 and c2["corrupted"] == 0,
                    "vm2 on the same daemon and poller: 10000 of 10000 datagrams during the "
-                   "flood, none lost", s2)
+                   "flood written into its ring (%d frames), no shim drop; the guest missed "
+                   "%d, all counted by its socket (udp_rcvbuf_errors %d)"
+                   % (into_ring, c2["lost"], rcvbuf),
+                   {"agent": s2, "shim_drops": drops2, "guest_kernel": k2})
             # BUFFER_OVERFLOW: every drop reported (a suppressed event is
             # offered again), at most one event a second for the port
             def overflow_events():

@@ -17,7 +17,8 @@ hostb sees each source's frames arrive directly and reports it
 (SOURCE_DIRECT); hosta stops tunnelling that source's stragglers 500 ms
 later (the default rules' linger-ms after a direct-arrival switch), not
 at linger-ms (5000 ms here).  Checked: both streams 0 lost,
-0 reordered, 0 duplicated; hosta received exactly one report for
+0 duplicated, reordered only at a switch (no per-source barrier: see
+MAX_OVERTAKEN); hosta received exactly one report for
 source 1 by resume + 2 s (and none for source 2 yet), a second one
 after source 2's switch, both before linger-ms; hostb sent 2; neither
 source timed out (sources-timed-out 0 at resume + 4.5 s); nothing was
@@ -35,13 +36,34 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
-from vshimtest.pair import MAC, Pair, link_drops, missing_ranges, wait_received  # noqa: E402
+from vshimtest.pair import MAC, Pair, link_drops, missing_ranges, overtaken, wait_received  # noqa: E402
 
 SRC1, SRC2 = "10.77.0.31", "10.77.0.32"
 LINGER_MS = 5000
 # 5 ms between datagrams of a source: see "Order" in docs/migration.md,
 # "Per-source straggler switching" (no per-source barrier)
 PPS = 200
+
+
+# "Order" in docs/migration.md, "Per-source straggler switching": there
+# is no per-source barrier, so a source's stragglers still in the tunnel
+# when its first frame reaches the destination directly may reach the
+# guest after that frame.  What the test allows of it: each late datagram
+# overtaken by at most this many of its source (100 ms at PPS), at most
+# this many late in all per source.  Measured: 0 in most runs; 1 (stream
+# 1, at its switch, the ASan daemon with the source's uplink unread for
+# 3 ms) in one CI run.
+MAX_OVERTAKEN = 20
+
+
+def in_switch_order(f, sent, late):
+    """@f (the agent's stream counters) shows every datagram received once,
+    intact, and @late (overtaken()) only what the missing per-source
+    barrier allows."""
+    c = shimlib.loss_counts(f)
+    return (c["received"] == sent and c["lost"] == 0 and c["duplicated"] == 0 and
+            c["corrupted"] == 0 and c["reordered"] <= MAX_OVERTAKEN and
+            len(late) <= MAX_OVERTAKEN and all(n <= MAX_OVERTAKEN for _seq, n in late))
 
 
 def tc(ns, *args, check=True):
@@ -138,10 +160,14 @@ def scenario(ns, workdir, tap):
             if shimlib.loss_counts(f)["lost"]:
                 tap.diag("stream %d's missing seqs (first, last, guest arrival us before, "
                          "after): %s" % (stream, missing_ranges(pair.guest, stream, r["sent"])))
-        tap.ok(shimlib.loss_counts(f1) == shimlib.lossless(r1["sent"]) and
-               shimlib.loss_counts(f2) == shimlib.lossless(r2["sent"]),
-               "two sources, switched at 0.5 s and 3 s: %d + %d sent, 0 lost, 0 reordered, "
-               "0 duplicated" % (r1["sent"], r2["sent"]), res)
+        late = [overtaken(pair.guest, 0), overtaken(pair.guest, 1)]
+        res["overtaken"] = late
+        tap.ok(all(in_switch_order(f, r["sent"], lt)
+                   for f, r, lt in ((f1, r1, late[0]), (f2, r2, late[1]))),
+               "two sources, switched at 0.5 s and 3 s: %d + %d sent, 0 lost, 0 duplicated; "
+               "reordered only at a switch (%d + %d datagrams overtaken by at most %d of "
+               "their source)" % (r1["sent"], r2["sent"], len(late[0]), len(late[1]),
+                                  MAX_OVERTAKEN), res)
         tap.ok(st_a1["direct-reports-received"] == 1 and
                st_a2["direct-reports-received"] == 2 and
                st_a2["sources-timed-out"] == 0 and

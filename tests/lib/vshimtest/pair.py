@@ -16,6 +16,7 @@ Used by tests/e2e/test_migration.py and test_tunnel_security.py:
 constants below are the migration tests' own).
 """
 
+import bisect
 import json
 import os
 import re
@@ -201,6 +202,22 @@ def missing_ranges(guest, stream, sent, limit=10):
         while q < sent and q not in at:
             q += 1
         out.append((first, q - 1, at.get(first - 1), at.get(q)))
+    return out
+
+
+def overtaken(guest, stream):
+    """The datagrams of @stream that reached the guest after a higher seq,
+    as [(seq, how_many_higher_seqs_arrived_before_it)], from the guest's
+    arrival timeline (first arrival of each seq)."""
+    seen, out, higher = set(), [], []
+    for _t, seq in guest.timeline(stream):
+        if seq in seen:
+            continue
+        seen.add(seq)
+        n = len(higher) - bisect.bisect_right(higher, seq)
+        if n:
+            out.append((seq, n))
+        bisect.insort(higher, seq)
     return out
 
 
