@@ -507,6 +507,44 @@ static void test_frame_times_rejected(void)
 }
 
 /*
+ * A resent frame already received (VS_TUN_SEQ_DUPLICATE) is dropped by the
+ * layer above and counted there (tunnel-duplicates): its times are neither
+ * a sample of the connection's clock nor counted as frame-times-rejected,
+ * whatever they say (docs/control-protocol.md, query-peers).  Here frame 1
+ * comes again an hour and more old, and frame 2 again sent 2^62 µs ahead:
+ * nothing is counted, and frame 3 is timed as well as frame 1 was.
+ */
+static void test_frame_times_duplicate(void)
+{
+	const int64_t skew = 1000LL * 1000 * 1000;
+	int64_t before, after;
+	struct fake_peer f;
+	struct side b;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_timed_source(&f, &b, 1, 1);
+	before = g_get_monotonic_time();
+	send_frame_times(&f, 1, 1, (uint64_t)(before + skew), 1000);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew), 1000);
+	send_frame_times(&f, 1, 1, (uint64_t)(before + skew), UINT32_MAX);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew) + (1ull << 62), 1000);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew) + (1ull << 62) + 1, 1000);
+	send_frame_times(&f, 1, 3, (uint64_t)(g_get_monotonic_time() + skew), 1000);
+	wait_frames(&b, 3);
+	after = g_get_monotonic_time();
+	check_seqs(&b, 3);
+	g_assert_cmpuint(b.dups, ==, 3);
+	g_assert_cmpuint(b.timed, ==, 3);
+	g_assert_cmpint(b.last_arrival_us, >=, before - 1000);
+	g_assert_cmpint(b.last_arrival_us, <=, after - 1000);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 0);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
  * The offset is a windowed minimum: a sample leaves the estimate once it
  * is a whole window (VS_TUN_CLOCK_WINDOW_US) old, so clocks that drift
  * apart are followed; a connection idle for a window starts over.
@@ -686,6 +724,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/source-direct-unnegotiated", test_source_direct_unnegotiated);
 	g_test_add_func("/tun/rules/frame-times-shared-clock", test_frame_times_shared_clock);
 	g_test_add_func("/tun/rules/frame-times-rejected", test_frame_times_rejected);
+	g_test_add_func("/tun/rules/frame-times-duplicate", test_frame_times_duplicate);
 	g_test_add_func("/tun/rules/frame-times-window", test_frame_times_window);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);
