@@ -308,6 +308,43 @@ static void test_jitter(void)
 	g_rand_free(r);
 }
 
+/*
+ * A few far-ahead samples, each alone (a peer whose clock glitches now
+ * and then), fill the half-window's slots for unconfirmed samples: they
+ * must not keep the honest ones out, or the fastest honest sample is never
+ * confirmed by the next fast frame and every frame that queued is placed
+ * late by its queueing until the next half-window (up to 30 s).  Four at a
+ * connection's start, then honest frames every 100 ms, every other one
+ * queued 50 ms: from the third on, all are placed right.  The same four on
+ * a connection with an estimate, then the peer's clock steps 2 s ahead:
+ * the new level is the estimate by its second sample.
+ */
+static void test_lone_glitches(void)
+{
+	struct tun_clock k = { 0 };
+	int64_t t = T0;
+	int i;
+
+	for (i = 0; i < VS_TUN_CLOCK_LONE_MAX; i++, t += 10 * MS)
+		frame_at(&k, PEER_AHEAD + (i + 1) * SEC, t - MS, t, t + FAST);
+	for (i = 0; i < 100; i++, t += 100 * MS) {
+		if (i < 2)
+			honest_at(&k, t, honest_delay(i));
+		else
+			assert_honest(&k, t, honest_delay(i));
+	}
+
+	k = (struct tun_clock){ 0 };
+	t = T0;
+	for (i = 0; i < 20; i++, t += 100 * MS)
+		assert_honest(&k, t, FAST);
+	for (i = 0; i < VS_TUN_CLOCK_LONE_MAX; i++, t += 10 * MS)
+		frame_at(&k, PEER_AHEAD + (i + 10) * SEC, t - MS, t, t + FAST);
+	for (i = 0; i < 100; i++, t += 100 * MS)
+		assert_timed_near(frame_at(&k, PEER_AHEAD + 2 * SEC, t - MS, t,
+					   t + honest_delay(i)), t - MS);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -318,5 +355,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/clock/window-age", test_window_age);
 	g_test_add_func("/tun/clock/extremes", test_extremes);
 	g_test_add_func("/tun/clock/jitter", test_jitter);
+	g_test_add_func("/tun/clock/lone-glitches", test_lone_glitches);
 	return g_test_run();
 }

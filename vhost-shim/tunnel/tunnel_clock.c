@@ -69,7 +69,10 @@
  *
  * A half-window keeps only what can still become its minimum: its
  * smallest confirmed sample, and up to VS_TUN_CLOCK_LONE_MAX unconfirmed
- * ones below it (the smallest).  A new sample confirms the ones of either
+ * ones below it, in the order they came: the smallest, and the newest
+ * (a sample smaller than one kept takes the largest one's place, any other
+ * the oldest one's but the smallest's, so a few far-ahead samples, each
+ * alone, do not keep the honest ones out).  A new sample confirms the ones of either
  * half-window within 5 ms of it, and they confirm it; a confirmed sample
  * stays in its own half-window, so it leaves the estimate on time.
  *
@@ -82,6 +85,8 @@
  * sample (sent_us is any 64-bit value): no value marks "none", and
  * differences are computed with overflow checks.
  */
+#include <string.h>
+
 #include "tunnel_priv.h"
 
 #define TUN_CLOCK_HALF_US	(VS_TUN_CLOCK_WINDOW_US / 2)
@@ -105,6 +110,13 @@ static void tun_clock_confirm(struct tun_clock_half *h, int64_t sample_us)
 	}
 }
 
+/* Forget the unconfirmed sample @i of @h (the others keep their order) */
+static void tun_clock_lone_remove(struct tun_clock_half *h, unsigned int i)
+{
+	memmove(&h->lone_us[i], &h->lone_us[i + 1], (h->n_lone - i - 1) * sizeof(h->lone_us[0]));
+	h->n_lone--;
+}
+
 /*
  * A new @sample_us and @h's samples: those of its lone ones within 5 ms of
  * it are confirmed (no longer lone).  Return: true if any sample of @h is
@@ -118,7 +130,7 @@ static bool tun_clock_pair(struct tun_clock_half *h, int64_t sample_us)
 	while (i < h->n_lone) {
 		if (tun_clock_near(h->lone_us[i], sample_us)) {
 			tun_clock_confirm(h, h->lone_us[i]);
-			h->lone_us[i] = h->lone_us[--h->n_lone];
+			tun_clock_lone_remove(h, i);
 			paired = true;
 		} else {
 			i++;
@@ -127,22 +139,29 @@ static bool tun_clock_pair(struct tun_clock_half *h, int64_t sample_us)
 	return paired;
 }
 
-/* Keep an unconfirmed @sample_us in @h if it could become its minimum */
+/*
+ * Keep an unconfirmed @sample_us in @h if it could become its minimum.
+ * When the slots are full, it takes the largest one's if it is smaller;
+ * else the oldest one's but the smallest's: far-ahead samples, each
+ * alone (a clock that glitches now and then), are the smallest, and must
+ * not keep out the honest ones, which the next fast frame confirms
+ */
 static void tun_clock_keep_lone(struct tun_clock_half *h, int64_t sample_us)
 {
-	unsigned int i, top = 0;
+	unsigned int i, top = 0, low = 0;
 
 	if (h->has_confirmed && sample_us >= h->confirmed_min_us)
 		return;
-	if (h->n_lone < VS_TUN_CLOCK_LONE_MAX) {
-		h->lone_us[h->n_lone++] = sample_us;
-		return;
+	if (h->n_lone == VS_TUN_CLOCK_LONE_MAX) {
+		for (i = 1; i < VS_TUN_CLOCK_LONE_MAX; i++) {
+			if (h->lone_us[i] > h->lone_us[top])
+				top = i;
+			if (h->lone_us[i] < h->lone_us[low])
+				low = i;
+		}
+		tun_clock_lone_remove(h, sample_us < h->lone_us[top] ? top : low == 0 ? 1 : 0);
 	}
-	for (i = 1; i < VS_TUN_CLOCK_LONE_MAX; i++)
-		if (h->lone_us[i] > h->lone_us[top])
-			top = i;
-	if (sample_us < h->lone_us[top])
-		h->lone_us[top] = sample_us;
+	h->lone_us[h->n_lone++] = sample_us;
 }
 
 /* Move the half-windows on to @now_us: none left, or our clock went back:

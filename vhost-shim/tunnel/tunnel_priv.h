@@ -103,7 +103,8 @@ struct tun_sess {
  *		VS_TUN_CLOCK_NEAR_US of it, in this half-window or the other)
  * @confirmed_min_us: the smallest of those
  * @n_lone:	how many of @lone_us are set
- * @lone_us:	unconfirmed samples below @confirmed_min_us (any, if none)
+ * @lone_us:	unconfirmed samples below @confirmed_min_us (any, if none), in
+ *		the order they came
  */
 struct tun_clock_half {
 	bool has_confirmed;
