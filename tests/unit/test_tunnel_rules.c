@@ -448,27 +448,30 @@ static void test_frame_times_shared_clock(void)
 
 	side_init(&b, "hostb", "127.0.0.1:0");
 	fake_timed_source(&f, &b, 1, 1);
+	/* two fast frames (one alone is believed for its own frame only:
+	 * tunnel_clock.c) */
 	sent1 = g_get_monotonic_time();
-	send_frame_times(&f, 1, 1, (uint64_t)(sent1 + skew), 0);	/* a fast frame */
-	wait_frames(&b, 1);
+	send_frame_times(&f, 1, 1, (uint64_t)(sent1 + skew), 0);
+	send_frame_times(&f, 1, 2, (uint64_t)(sent1 + skew), 0);
+	wait_frames(&b, 2);
 	got1 = g_get_monotonic_time();
 	g_assert_cmpint(b.last_arrival_us, >=, sent1);
 	g_assert_cmpint(b.last_arrival_us, <=, got1);
-	send_seq(&f, VS_TUN_MSG_END, 1, 1);
+	send_seq(&f, VS_TUN_MSG_END, 1, 2);
 
 	/* another stream on the same connection (another VM's, or this one's
 	 * next), whose frame queued 300 ms behind a backlog on the way */
-	send_open(&f, 2, 2);
+	send_open(&f, 2, 3);
 	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
 	before = g_get_monotonic_time();
-	send_frame_times(&f, 2, 2, (uint64_t)(before - 300000 + skew), 0);
-	wait_frames(&b, 2);
+	send_frame_times(&f, 2, 3, (uint64_t)(before - 300000 + skew), 0);
+	wait_frames(&b, 3);
 	after = g_get_monotonic_time();
 	/* its arrival: when it was written (before - 300 ms), late by at
-	 * most the fast frame's delay; a per-stream minimum said "now" */
+	 * most the fast frames' delay; a per-stream minimum said "now" */
 	g_assert_cmpint(b.last_arrival_us, >=, before - 300000);
 	g_assert_cmpint(b.last_arrival_us, <=, after - 300000 + (got1 - sent1));
-	g_assert_cmpuint(b.timed, ==, 2);
+	g_assert_cmpuint(b.timed, ==, 3);
 	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 0);
 	fp_close(&f);
 	side_fini(&b);
@@ -507,41 +510,95 @@ static void test_frame_times_rejected(void)
 }
 
 /*
+ * A resent frame already received (VS_TUN_SEQ_DUPLICATE) is dropped by the
+ * layer above and counted there (tunnel-duplicates): its times are neither
+ * a sample of the connection's clock nor counted as frame-times-rejected,
+ * whatever they say (docs/control-protocol.md, query-peers).  Here frame 1
+ * comes again an hour and more old, and frame 2 again sent 2^62 µs ahead:
+ * nothing is counted, and frame 3 is timed as well as frame 1 was.
+ */
+static void test_frame_times_duplicate(void)
+{
+	const int64_t skew = 1000LL * 1000 * 1000;
+	int64_t before, after;
+	struct fake_peer f;
+	struct side b;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	fake_timed_source(&f, &b, 1, 1);
+	before = g_get_monotonic_time();
+	send_frame_times(&f, 1, 1, (uint64_t)(before + skew), 1000);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew), 1000);
+	send_frame_times(&f, 1, 1, (uint64_t)(before + skew), UINT32_MAX);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew) + (1ull << 62), 1000);
+	send_frame_times(&f, 1, 2, (uint64_t)(before + skew) + (1ull << 62) + 1, 1000);
+	send_frame_times(&f, 1, 3, (uint64_t)(g_get_monotonic_time() + skew), 1000);
+	wait_frames(&b, 3);
+	after = g_get_monotonic_time();
+	check_seqs(&b, 3);
+	g_assert_cmpuint(b.dups, ==, 3);
+	g_assert_cmpuint(b.timed, ==, 3);
+	g_assert_cmpint(b.last_arrival_us, >=, before - 1000);
+	g_assert_cmpint(b.last_arrival_us, <=, after - 1000);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->frame_times_rejected, ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 0);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+/* The clock's estimate (it has one) */
+static int64_t clock_offset(const struct tun_clock *k)
+{
+	int64_t offset = 0;
+
+	g_assert_true(tun_clock_offset(k, &offset));
+	return offset;
+}
+
+/*
  * The offset is a windowed minimum: a sample leaves the estimate once it
  * is a whole window (VS_TUN_CLOCK_WINDOW_US) old, so clocks that drift
- * apart are followed; a connection idle for a window starts over.
+ * apart are followed; a connection idle for a window starts over.  (The
+ * glitches, the age bound and the extremes: test_tunnel_clock.c.)
  */
 static void test_frame_times_window(void)
 {
 	const int64_t w = VS_TUN_CLOCK_WINDOW_US, t0 = 1000LL * 1000 * 1000;
 	struct tun_clock k = { 0 };
+	int64_t offset;
 
-	/* sample = now - sent: 1000, then larger ones */
+	/* sample = now - sent: 1000 (no estimate yet: its own frame's), then
+	 * 1500, which confirms it (within VS_TUN_CLOCK_NEAR_US) */
 	g_assert_cmpint(tun_clock_arrival(&k, t0, (uint64_t)(t0 - 1000), 0), ==, t0);
+	g_assert_false(tun_clock_offset(&k, &offset));
 	g_assert_cmpint(tun_clock_arrival(&k, t0 + w / 6, (uint64_t)(t0 + w / 6 - 1500), 0), ==,
 			t0 + w / 6 - 500);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
+	g_assert_cmpint(clock_offset(&k), ==, 1000);
 	/* a new half-window: the old minimum still counts */
 	tun_clock_arrival(&k, t0 + w * 7 / 12, (uint64_t)(t0 + w * 7 / 12 - 1600), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1000);
+	g_assert_cmpint(clock_offset(&k), ==, 1000);
 	/* the next: the first half-window's minimum is gone */
 	tun_clock_arrival(&k, t0 + w * 7 / 6, (uint64_t)(t0 + w * 7 / 6 - 1700), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 1600);
-	/* a smaller sample is taken at once */
+	g_assert_cmpint(clock_offset(&k), ==, 1600);
+	/* a smaller sample near the others is taken at once */
 	tun_clock_arrival(&k, t0 + w * 7 / 6 + 1, (uint64_t)(t0 + w * 7 / 6 + 1 - 900), 0);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 900);
-	/* idle for over a window: the next sample alone */
+	g_assert_cmpint(clock_offset(&k), ==, 900);
+	/* idle for over a window: the next samples alone */
 	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w, (uint64_t)(t0 + 3 * w - 5000), 7), ==,
 			t0 + 3 * w - 7);
-	g_assert_cmpint(tun_clock_offset(&k), ==, 5000);
+	g_assert_false(tun_clock_offset(&k, &offset));
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 1, (uint64_t)(t0 + 3 * w + 1 - 5000),
+					  7), ==, t0 + 3 * w + 1 - 7);
+	g_assert_cmpint(clock_offset(&k), ==, 5000);
 	/* the limits: 600 s late, an hour old, older than our clock */
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 1,
-					  (uint64_t)(t0 + 3 * w + 1 - 5000 - 600LL * 1000 * 1000), 0),
-			==, t0 + 3 * w + 1 - 600LL * 1000 * 1000);
 	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 2,
-					  (uint64_t)(t0 + 3 * w + 2 - 5001 - 600LL * 1000 * 1000), 0),
+					  (uint64_t)(t0 + 3 * w + 2 - 5000 - 600LL * 1000 * 1000), 0),
+			==, t0 + 3 * w + 2 - 600LL * 1000 * 1000);
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 3,
+					  (uint64_t)(t0 + 3 * w + 3 - 5001 - 600LL * 1000 * 1000), 0),
 			==, 0);
-	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 3, (uint64_t)(t0 + 3 * w + 3 - 5000),
+	g_assert_cmpint(tun_clock_arrival(&k, t0 + 3 * w + 4, (uint64_t)(t0 + 3 * w + 4 - 5000),
 					  3600u * 1000 * 1000 + 1), ==, 0);
 	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 1000), ==, 1000);
 	g_assert_cmpint(tun_clock_arrival(&k, 2000, (uint64_t)(2000 - 5000), 2000), ==, 0);
@@ -686,6 +743,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/rules/source-direct-unnegotiated", test_source_direct_unnegotiated);
 	g_test_add_func("/tun/rules/frame-times-shared-clock", test_frame_times_shared_clock);
 	g_test_add_func("/tun/rules/frame-times-rejected", test_frame_times_rejected);
+	g_test_add_func("/tun/rules/frame-times-duplicate", test_frame_times_duplicate);
 	g_test_add_func("/tun/rules/frame-times-window", test_frame_times_window);
 	g_test_add_func("/tun/rules/expect-mac", test_expect_mac);
 	g_test_add_func("/tun/rules/peer-not-reading", test_peer_not_reading);

@@ -541,9 +541,10 @@ void vs_tun_in_send_resumed(struct vs_tun_in *in);
  * extension (docs/tunnel-protocol.md 3.11): the frame's age at the source
  * and the source's clock when it sent it; the offset between the clocks
  * is the smallest (receipt - sent) the connection has seen in the last
- * minute or so, whichever stream it was on (tunnel_clock.c), so queueing
- * on the way only makes one frame's estimate later than it was, never the
- * next.
+ * 30 to 60 s that another sample within 5 ms confirms, whichever stream it
+ * was on (tunnel_clock.c), so queueing on the way only makes one frame's
+ * estimate later than it was, not the next ones' once a second fast frame
+ * confirmed the fastest, and one far-ahead sent time only its own frame's.  A resent frame already received gets no time.
  *
  * Return: g_get_monotonic_time() units, or 0 if the frame came without
  * times or with times not believed (counted: frame_times_rejected)

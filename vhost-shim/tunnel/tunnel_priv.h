@@ -84,33 +84,59 @@ struct tun_sess {
 #define VS_TUN_FRAME_LATE_MAX_US	(600LL * 1000 * 1000)
 #define VS_TUN_FRAME_AGE_MAX_US		(3600LL * 1000 * 1000)
 
-/* The minimum of (receipt - sent) is kept over this long (or half of it) */
+/* A sample counts for the last 30 to 60 s: at least half of this, and
+ * less than all of it (two half-windows that start at fixed times) */
 #define VS_TUN_CLOCK_WINDOW_US		(60LL * 1000 * 1000)
+
+/* Two samples this close confirm each other: the smallest confirmed
+ * sample is the estimate, so one lone sample far below the others (a
+ * peer clock glitch) moves it by at most this much */
+#define VS_TUN_CLOCK_NEAR_US		(5LL * 1000)
+
+/* Unconfirmed samples kept per half-window (the smallest ones below its
+ * smallest confirmed sample) */
+#define VS_TUN_CLOCK_LONE_MAX		4
+
+/*
+ * struct tun_clock_half - the samples of one half-window that matter
+ * @has_confirmed: a sample in it was confirmed (another within
+ *		VS_TUN_CLOCK_NEAR_US of it, in this half-window or the other)
+ * @confirmed_min_us: the smallest of those
+ * @n_lone:	how many of @lone_us are set
+ * @lone_us:	unconfirmed samples below @confirmed_min_us (any, if none), in
+ *		the order they came
+ */
+struct tun_clock_half {
+	bool has_confirmed;
+	int64_t confirmed_min_us;
+	unsigned int n_lone;
+	int64_t lone_us[VS_TUN_CLOCK_LONE_MAX];
+};
 
 /*
  * struct tun_clock - a connection's estimate of the peer's clock minus
- * ours (plus the fastest one-way delay): a windowed minimum of the samples
- * @have:	a sample was taken
+ * ours (plus the fastest one-way delay): the smallest confirmed sample of
+ * the last 30 to 60 s (zeroed: no sample yet)
+ * @started:	@since_us is set
  * @since_us:	start of the current half-window (our clock)
- * @min_us:	the smallest sample in it
- * @have_prev:	the half-window before it had samples
- * @prev_min_us: their smallest
+ * @cur:	the current half-window's samples
+ * @prev:	the one before it (ended at @since_us)
  */
 struct tun_clock {
-	bool have;
+	bool started;
 	int64_t since_us;
-	int64_t min_us;
-	bool have_prev;
-	int64_t prev_min_us;
+	struct tun_clock_half cur;
+	struct tun_clock_half prev;
 };
 
 /**
- * tun_clock_offset() - the estimate now
- * @k:		clock (with a sample)
+ * tun_clock_offset() - the estimate as of the last sample taken
+ * @k:		clock
+ * @offset_us:	set to the estimate, if there is one
  *
- * Return: the smallest sample of the window, in microseconds
+ * Return: false if no sample of the window is confirmed (no estimate)
  */
-int64_t tun_clock_offset(const struct tun_clock *k);
+bool tun_clock_offset(const struct tun_clock *k, int64_t *offset_us);
 
 /**
  * tun_clock_arrival() - take a FRAME_TIMES's sample, and its frame's
@@ -120,7 +146,9 @@ int64_t tun_clock_offset(const struct tun_clock *k);
  * @sent_us:	the message's sent_us (the peer's clock)
  * @age_us:	the message's age_us
  *
- * Return: the arrival (our monotonic clock, µs), 0 if not believed
+ * Return: the arrival (our monotonic clock, µs), 0 if not believed; a
+ * sample below the estimate, or with none, is its own frame's offset (the
+ * frame is placed as if it had not queued)
  */
 int64_t tun_clock_arrival(struct tun_clock *k, int64_t now_us, uint64_t sent_us,
 			  uint32_t age_us);

@@ -601,9 +601,10 @@ static void tun_in_open(struct tun_conn *c, const struct vs_tun_msg *m)
 }
 
 /*
- * When a FRAME_TIMES's frame reached the source's network, in our clock
- * (tunnel_clock.c: one estimate per connection); a time not believed is
- * unknown, and counted
+ * When a new FRAME_TIMES's frame reached the source's network, in our
+ * clock (tunnel_clock.c: one estimate per connection); a time not believed
+ * is unknown, and counted.  Not for a resent frame already received: the
+ * layer above drops it (tunnel-duplicates)
  */
 static int64_t tun_in_arrival(struct tun_conn *c, const struct vs_tun_msg *m)
 {
@@ -634,11 +635,14 @@ static void tun_in_frame(struct tun_conn *c, struct vs_tun_in *in, const struct 
 		return;
 	case VS_TUN_SEQ_NEW:
 		in->next_expected = m->u.frame.seq + 1;
+		in->frame_arrival_us = m->type == VS_TUN_MSG_FRAME_TIMES ? tun_in_arrival(c, m) : 0;
 		break;
 	case VS_TUN_SEQ_DUPLICATE:
+		/* dropped above: its times are not a sample of the clock, nor
+		 * counted as rejected (docs/control-protocol.md, query-peers) */
+		in->frame_arrival_us = 0;
 		break;
 	}
-	in->frame_arrival_us = m->type == VS_TUN_MSG_FRAME_TIMES ? tun_in_arrival(c, m) : 0;
 	/* the callback counts and drops duplicates itself */
 	c->tun->ops->frame(c->tun->opaque, in, in->vm_name, m->u.frame.seq, m->u.frame.origin,
 			   m->u.frame.data, (uint32_t)m->u.frame.len);
