@@ -12,8 +12,8 @@ One vhost-shim, two real guests.  vm1 has small caps (2000 UDP frames).
    RSS), and vm2, on the same daemon and the same poller, receives its own
    2000 pps stream: the shim writes every datagram into its ring and drops
    none (what vm2's own socket drops, with the kernel's default rmem, is
-   counted by its kernel and must be all the agent misses).  After `cont`, vm1 receives
-   exactly the frames the shim says it buffered.  The drops are reported
+   counted by its kernel and must be all the agent misses).  After `cont`,
+   vm1 receives exactly the frames the shim says it buffered.  The drops are reported
    on the control socket as BUFFER_OVERFLOW events, at most one a second,
    whose "dropped" fields add up to the buffer-full counter.
 """

@@ -564,8 +564,9 @@ def scenario_long_precopy(ns, workdir, tap):
     (as the libvirt hook does at migrate begin), pre-copy is throttled with
     max-bandwidth for more than 3 x hold-ms and then let go, under UDP at
     3000 pps and a TCP stream at 1 MB/s (checked by the guest: every byte,
-    in order, on one connection; the longest gap printed).  Then expect-timeout-ms, the one bound left on an
-    expectation, disarms a port that no VM reaches."""
+    in order, on one connection; the longest gap printed).  Then
+    expect-timeout-ms, the one bound left on an expectation, disarms a port
+    that no VM reaches."""
     conf = os.path.join(workdir, "migration.conf")
     os.makedirs(workdir, exist_ok=True)
     with open(conf, "w") as f:

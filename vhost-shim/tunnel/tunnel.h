@@ -544,7 +544,8 @@ void vs_tun_in_send_resumed(struct vs_tun_in *in);
  * 30 to 60 s that another sample within 5 ms confirms, whichever stream it
  * was on (tunnel_clock.c), so queueing on the way only makes one frame's
  * estimate later than it was, not the next ones' once a second fast frame
- * confirmed the fastest, and one far-ahead sent time only its own frame's.  A resent frame already received gets no time.
+ * confirmed the fastest, and one far-ahead sent time only its own frame's.
+ * A resent frame already received gets no time.
  *
  * Return: g_get_monotonic_time() units, or 0 if the frame came without
  * times or with times not believed (counted: frame_times_rejected)

@@ -72,9 +72,10 @@
  * ones below it, in the order they came: the smallest, and the newest
  * (a sample smaller than one kept takes the largest one's place, any other
  * the oldest one's but the smallest's, so a few far-ahead samples, each
- * alone, do not keep the honest ones out).  A new sample confirms the ones of either
- * half-window within 5 ms of it, and they confirm it; a confirmed sample
- * stays in its own half-window, so it leaves the estimate on time.
+ * alone, do not keep the honest ones out).  A new sample confirms the ones
+ * of either half-window within 5 ms of it, and they confirm it; a
+ * confirmed sample stays in its own half-window, so it leaves the estimate
+ * on time.
  *
  * Security: sent_us and age_us are the peer's.  A bogus pair changes only
  * the times of its own connection's frames (all of one authenticated
@@ -159,7 +160,11 @@ static void tun_clock_keep_lone(struct tun_clock_half *h, int64_t sample_us)
 			if (h->lone_us[i] < h->lone_us[low])
 				low = i;
 		}
-		tun_clock_lone_remove(h, sample_us < h->lone_us[top] ? top : low == 0 ? 1 : 0);
+		/* the largest if @sample_us is smaller, else the oldest but the smallest */
+		if (sample_us < h->lone_us[top])
+			tun_clock_lone_remove(h, top);
+		else
+			tun_clock_lone_remove(h, low == 0 ? 1 : 0);
 	}
 	h->lone_us[h->n_lone++] = sample_us;
 }
