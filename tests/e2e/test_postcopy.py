@@ -307,10 +307,11 @@ def scenario_udp(ns, workdir, tap):
         # every datagram that did not reach the sink was dropped by the
         # guest's own kernel (RcvbufErrors count UDP datagrams, and the sink
         # is the guest's only UDP socket; both counted from seq 0): none in
-        # the shims.  What the shims did drop is other traffic: own-mac (the
-        # guest's frames looped back), not-ready (the namespace's broadcast
-        # ARP requests for the guest, which the bridge floods to the source's
-        # tap too, once the source's port is back to none: the frame log)
+        # the shims.  What the shims did drop is other traffic: the guest's
+        # own broadcasts (its gratuitous ARPs after the migration), which
+        # the bridge floods back to the source's tap: own-mac while the
+        # source's port still forwards, not-ready once it is back to none
+        # (the frame log and the not-ready moves show which)
         lossy = ("buffer-full", "buffer-expired", "peer-lost", "vm-ring-full", "no-memory",
                  "policy", "duplicate")
         shim_drops = sum(st["drops"][k] for st in (ss, ds) for k in lossy)

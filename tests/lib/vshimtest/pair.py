@@ -224,7 +224,8 @@ class FrameLog:
     AF_PACKET socket on it, a thread reading), for telling what a shim's
     drop counter counted: start(), stop() -> [(host monotonic s, dst MAC,
     ethertype, summary)], summary "udp DPORT seq N" for a test datagram
-    (tests/lib/proto.py's header), "arp OP TARGET-IP" for ARP, else ""."""
+    (tests/lib/proto.py's header), "arp OP SENDER-IP (SENDER-MAC) >
+    TARGET-IP" for ARP, else "from SOURCE-MAC"."""
 
     def __init__(self, ns, ifname):
         self.sock = ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
@@ -254,7 +255,11 @@ class FrameLog:
                                           struct.unpack("!Q", b[50:58])[0] if len(b) >= 58
                                           else -1)
             elif et == 0x0806 and len(b) >= 42:
-                what = "arp %d %s" % (struct.unpack("!H", b[20:22])[0], socket.inet_ntoa(b[38:42]))
+                what = "arp %d %s (%s) > %s" % (struct.unpack("!H", b[20:22])[0],
+                                                socket.inet_ntoa(b[28:32]), b[22:28].hex(":"),
+                                                socket.inet_ntoa(b[38:42]))
+            else:
+                what = "from %s" % b[6:12].hex(":")
             self.frames.append((t, b[0:6].hex(":"), "%04x" % et, what))
 
     def stop(self):
