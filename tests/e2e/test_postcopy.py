@@ -12,8 +12,14 @@ runs while its RAM arrives.  Scenarios (argument 1):
   udp        UDP at 3000 pps on the DEFAULT guest (kernel's socket buffers,
              no vshim.rcvbuf): 3 s of pre-copy, migrate-start-postcopy,
              post-copy to completion: 0 lost in the shims, 0 reordered,
-             0 duplicated; what the guest's own socket dropped
-             (RcvbufErrors) is reported apart.  The vhost-user sequence
+             0 duplicated; every datagram lost is one the guest's own
+             socket dropped (RcvbufErrors, counted from before the stream
+             starts).  The books of the loss are printed: the stream's
+             holes placed against the switchover, and every counter that
+             could have taken a datagram (the namespace's links, qdiscs
+             and ARP queue, both shims, the guest's IP/UDP MIBs, eth0,
+             backlog and virtio-net driver), and what reached the source's
+             tap after the switchover (its not-ready drops).  The vhost-user sequence
              both shims saw (DPDK's lib.vhost.config debug log, the shim's
              callbacks and transitions) is printed as TAP comments
              (docs/migration.md, "Post-copy").
@@ -45,7 +51,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
-from vshimtest.pair import Pair, wait_received  # noqa: E402
+from vshimtest.pair import (FrameLog, Pair, counters_delta, host_drop_counters,  # noqa: E402
+                            missing_ranges, wait_received)
 
 PPS = 3000
 PC_OPTS = {"postcopy": "on"}     # not the default (docs/migration.md, "Post-copy")
@@ -92,10 +99,11 @@ def set_postcopy(guest):
         {"capability": "postcopy-ram", "state": True}])
 
 
-def postcopy_migrate(pair, tap, before_switch=None, after_switch=None):
+def postcopy_migrate(pair, tap, before_switch=None, after_switch=None, on_poll=None):
     """Start the incoming QEMU, arm, migrate throttled, switch to post-copy
-    after PRECOPY_S and wait for completion.  Returns a dict of timings and
-    the shims' log offsets; the incoming Guest in ["dg"]."""
+    after PRECOPY_S and wait for completion (on_poll(), if given, at each
+    poll of query-migrate from the switchover on).  Returns a dict of
+    timings and the shims' log offsets; the incoming Guest in ["dg"]."""
     g = pair.guest
     dg = pair.start_incoming()
     set_postcopy(dg)
@@ -124,6 +132,8 @@ def postcopy_migrate(pair, tap, before_switch=None, after_switch=None):
         st = info.get("status")
         if pages_missing is None and st == "postcopy-active":
             pages_missing = info.get("ram", {}).get("remaining")
+        if on_poll:
+            on_poll()
         if st in ("completed", "failed", "cancelled"):
             break
         if time.monotonic() - t_switch > 180:
@@ -144,17 +154,79 @@ def dump_sequence(tap, pair, offs, src_i):
         tap.diag("%s (%s) saw: %s" % (role, s.name, "; ".join(seq_lines(s, offs[i]))))
 
 
+# what the udp scenario prints of each shim's query-stats besides "drops"
+SHIM_KEYS = ("uplink-rx-pkts", "rx-pkts", "vm-tx-pkts", "tx-pkts", "replayed-pkts",
+             "live-held-pkts", "tunnel-tx-frames", "tunnel-rx-frames", "tunnel-duplicates",
+             "stragglers-forwarded", "tunnel-frames-discarded", "poll-max-us",
+             "uplink-gap-max-us", "migrations-out", "migrations-in", "last-blackout-us",
+             "last-resume-to-last-replay-us")
+# the guest kernel's counters (agent "kfile snmp"/"kfile dev") that can
+# count a datagram the sink never read
+GUEST_SNMP = {"Ip": ("InReceives", "InHdrErrors", "InAddrErrors", "InUnknownProtos",
+                     "InDiscards", "InDelivers", "ReasmFails"),
+              "Udp": ("InDatagrams", "NoPorts", "InErrors", "RcvbufErrors", "InCsumErrors",
+                      "IgnoredMulti", "MemErrors")}
+GUEST_DEV = ("rx_packets", "rx_errs", "rx_drop", "rx_fifo", "rx_frame")
+
+
+def guest_books(kc):
+    """The counters of a Guest.kernel_counters() that place a datagram:
+    GUEST_SNMP, eth0's GUEST_DEV, the softnet backlog drops (column 2 of
+    /proc/net/softnet_stat, hex, summed over CPUs) and eth0's driver
+    counters (ethtool -S) whose name says drop or error."""
+    out = {p: {k: kc["snmp"].get(p, {}).get(k, 0) for k in ks} for p, ks in GUEST_SNMP.items()}
+    out["eth0"] = {k: kc["dev"].get("eth0", {}).get(k, 0) for k in GUEST_DEV}
+    out["softnet_dropped"] = sum(int(l.split()[1], 16) for l in kc["softnet"] if l.strip())
+    nic = kc["nic"]
+    out["nic"] = ({k: v for k, v in nic.items() if "drop" in k or "err" in k}
+                  if isinstance(nic, dict) else nic)
+    return out
+
+
+def shim_books(st):
+    """A shim's query-stats: SHIM_KEYS and the whole drops table."""
+    out = {k: st.get(k) for k in SHIM_KEYS}
+    out["drops"] = dict(st["drops"])
+    return out
+
+
 def scenario_udp(ns, workdir, tap):
     pair = Pair(ns, workdir, tap, guest_append="", shim_args=DEBUG_ARGS, port_opts=PC_OPTS)
     try:
         g = pair.boot()
         g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=PPS, duration=600, size=100).start()
-        time.sleep(2)
-        kernel_before = g.stats().get("kernel", {})
         src_i = pair.cur
         src, dst = pair.src, pair.dst
-        r = postcopy_migrate(pair, tap)
+        # the books before the stream starts (the sink counts its losses
+        # from seq 0): the guest's clock against ours (to place the holes),
+        # its kernel counters, the namespace's, both shims'
+        t_a = time.monotonic()
+        gst = g.stats()
+        t_b = time.monotonic()
+        guest_off_us = gst["now_us"] - (t_a + t_b) / 2 * 1e6
+        kernel_before = gst.get("kernel", {})
+        gbooks_before = guest_books(g.kernel_counters())
+        host_before = host_drop_counters(ns, g.addr)
+        shims_before = [shim_books(s.stats("vm1")) for s in (src, dst)]
+        snd = vt.UdpSender(ns, g.addr, pps=PPS, duration=600, size=100).start()
+        time.sleep(2)
+        # when each shim's not-ready count moved (host seconds from the
+        # switchover), sampled at each poll of the post-copy
+        nr_seen = [shims_before[0]["drops"]["not-ready"], shims_before[1]["drops"]["not-ready"]]
+        nr_moves = []
+
+        def sample_not_ready():
+            for i, sh in enumerate((src, dst)):
+                n = sh.stats("vm1")["drops"]["not-ready"]
+                if n != nr_seen[i]:
+                    nr_moves.append((sh.name, n - nr_seen[i], time.monotonic()))
+                    nr_seen[i] = n
+        flog = [None]
+
+        def log_source_tap():
+            flog[0] = FrameLog(ns, src.port("vm1").tap).start()
+        r = postcopy_migrate(pair, tap, before_switch=log_source_tap,
+                             on_poll=sample_not_ready)
         dump_sequence(tap, pair, r["offs"], src_i)
         ph_dst = phases_seen(dst, r["offs"][1 - src_i])
         ph_src = phases_seen(src, r["offs"][src_i])
@@ -168,12 +240,20 @@ def scenario_udp(ns, workdir, tap):
             % (r["precopy_s"], THROTTLE, (r["remaining_at_switch"] or 0) >> 20,
                r["postcopy_s"], r["status"], ", ".join(ph_dst)),
             {"mid": r["mid"], "query-migrate": r["info"], "phases": [ph_src, ph_dst]})
+        t_finish = time.monotonic()
         pair.finish(r["dg"])
+        sample_not_ready()
         time.sleep(1.0)
+        sample_not_ready()
+        t_stop = time.monotonic()
         sres = snd.stop()
+        t_snd = t_stop - sres["elapsed"]   # the sender's own start (seq 0)
+        src_frames = flog[0].stop()
         final = wait_received(pair.guest, sres["sent"])
         pair.guest.check()
-        gk = pair.guest.stats().get("kernel", {})
+        gst = pair.guest.stats()
+        t_c = time.monotonic()
+        gk = gst.get("kernel", {})
         kdrops = {k: v - kernel_before.get(k, 0) for k, v in gk.items()}
         rcvbuf = kdrops.get("udp_rcvbuf_errors", 0)
         ss, ds = src.stats("vm1"), dst.stats("vm1")
@@ -186,14 +266,58 @@ def scenario_udp(ns, workdir, tap):
                                                    "last-resume-to-last-replay-us")},
                "destination_drops": {k: v for k, v in ds["drops"].items() if v}}
         tap.diag(json.dumps(res))
+        # where the datagrams the sink never read went missing: the holes
+        # in the stream, each placed on the host clock from the switchover
+        # (the guest's arrival times of its neighbours, through the offset
+        # measured before; the sender's schedule, seq / PPS), and every
+        # counter on the way that could have counted them (deltas over the
+        # migration): the namespace's links, qdiscs and ARP queue, both
+        # shims, the guest's IP/UDP MIBs, eth0, backlog and driver
+        guest_drift_ms = (gst["now_us"] - t_c * 1e6 - guest_off_us) / 1000.0
+
+        def since_switch(guest_us):
+            return (None if guest_us is None else
+                    round((guest_us - guest_off_us) / 1e6 - r["t_switch"], 3))
+        # [first seq, last seq, sent at (s), neighbours arrived at (s)]
+        holes = [[a, b, round(t_snd + a / PPS - r["t_switch"], 3), since_switch(ta),
+                  since_switch(tb)]
+                 for a, b, ta, tb in missing_ranges(pair.guest, 0, sres["sent"], limit=400)]
+        books = {
+            "times_s_from_switch": {"precopy_start": round(r["t0"] - r["t_switch"], 3),
+                                    "postcopy_done": round(r["t_done"] - r["t_switch"], 3),
+                                    "source_qemu_stopped": round(t_finish - r["t_switch"], 3),
+                                    "guest_clock_drift_ms": round(guest_drift_ms, 1)},
+            "holes": holes,
+            "not_ready_moves_s_from_switch": [(n, d, round(t - r["t_switch"], 3))
+                                              for n, d, t in nr_moves],
+            # what reached the source's tap from 0.5 s after the switchover
+            # (its last datagram is the last the bridge sent it)
+            "source_tap_frames": len(src_frames),
+            "source_tap_last_datagram": next(
+                ([round(t - r["t_switch"], 3), w] for t, _, _, w in reversed(src_frames)
+                 if w.startswith("udp 7000")), None),
+            "source_tap_after_0.5s": [(round(t - r["t_switch"], 3), m, e, w)
+                                      for t, m, e, w in src_frames
+                                      if t - r["t_switch"] > 0.5][:40],
+            "host": counters_delta(host_drop_counters(ns, pair.guest.addr), host_before),
+            "guest": counters_delta(guest_books(pair.guest.kernel_counters()),
+                                    gbooks_before),
+            "source": counters_delta(shim_books(ss), shims_before[0]),
+            "destination": counters_delta(shim_books(ds), shims_before[1])}
         # every datagram that did not reach the sink was dropped by the
         # guest's own kernel (RcvbufErrors count UDP datagrams, and the sink
-        # is the guest's only UDP socket): none in the shims.  What the
-        # shims did drop is other traffic: own-mac (the guest's frames
-        # looped back), not-ready (a broadcast after the source's QEMU quit)
+        # is the guest's only UDP socket; both counted from seq 0): none in
+        # the shims.  What the shims did drop is other traffic: the guest's
+        # own broadcasts (its gratuitous ARPs after the migration), which
+        # the bridge floods back to the source's tap: own-mac while the
+        # source's port still forwards, not-ready once it is back to none
+        # (the frame log and the not-ready moves show which)
         lossy = ("buffer-full", "buffer-expired", "peer-lost", "vm-ring-full", "no-memory",
                  "policy", "duplicate")
         shim_drops = sum(st["drops"][k] for st in (ss, ds) for k in lossy)
+        uncounted = final["lost"] - rcvbuf
+        tap.diag("loss books (lost %d, RcvbufErrors %d, uncounted %d): %s"
+                 % (final["lost"], rcvbuf, uncounted, json.dumps(books)))
         tap.ok(final["lost"] == rcvbuf and shim_drops == 0 and final["reordered"] == 0 and
                final["duplicated"] == 0 and final["corrupted"] == 0 and
                ds["migrations-in"] == 1 and ds["tunnel-rx-frames"] > 0,

@@ -35,6 +35,11 @@
  *        N entries separated by spaces; the first is "ARRIVAL_US,SEQ", each
  *        further one "DELTA_US,DELTA_SEQ" relative to the previous entry
  *        (DELTA_SEQ may be negative).
+ *   kfile snmp|netstat|dev|softnet|udp    -> the text of /proc/net/snmp,
+ *        /proc/net/netstat, /proc/net/dev, /proc/net/softnet_stat or
+ *        /proc/net/udp (the guest kernel's counters)
+ *   nicstats                               -> eth0's `ethtool -S` counters,
+ *        one "name value" a line
  *   anything else                          -> "err ..."
  */
 #ifndef VSHIM_AGENT_PROTO_H

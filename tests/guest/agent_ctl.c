@@ -14,6 +14,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -135,6 +139,104 @@ static void kernel_udp6_counters(uint64_t *in_datagrams, uint64_t *no_ports)
 	}
 	if (f)
 		fclose(f);
+}
+
+/*
+ * "kfile NAME": the text of one of the guest kernel's network counter files,
+ * for a test that must place a frame the agent never received (which layer
+ * dropped it).  Only the files below, by short name; the reply is cut at
+ * CTL_REPLY_MAX like any other.
+ */
+static const char *const kfiles[][2] = {
+	{ "snmp", "/proc/net/snmp" },		/* Ip, Icmp, Tcp, Udp MIBs */
+	{ "netstat", "/proc/net/netstat" },	/* TcpExt, IpExt */
+	{ "dev", "/proc/net/dev" },		/* per interface rx/tx, errs, drop */
+	{ "softnet", "/proc/net/softnet_stat" },	/* per CPU backlog drops */
+	{ "udp", "/proc/net/udp" },		/* per socket rx queue and drops */
+};
+
+static void cmd_kfile(struct sbuf *b, char **argv, int argc)
+{
+	char buf[4096];
+	const char *path = NULL;
+	size_t n;
+	FILE *f;
+
+	for (size_t i = 0; argc == 2 && i < sizeof(kfiles) / sizeof(kfiles[0]); i++)
+		if (!strcmp(argv[1], kfiles[i][0]))
+			path = kfiles[i][1];
+	if (!path) {
+		sb_printf(b, "err usage: kfile snmp|netstat|dev|softnet|udp");
+		return;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		sb_printf(b, "err %s: %s", path, strerror(errno));
+		return;
+	}
+	while ((n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
+		buf[n] = 0;
+		sb_printf(b, "%s", buf);
+	}
+	fclose(f);
+}
+
+/*
+ * "nicstats": eth0's driver statistics (what `ethtool -S eth0` prints; for
+ * virtio-net the per-queue packets, drops, kicks), one "name value" a line,
+ * read with the ETHTOOL_GSSET_INFO, ETHTOOL_GSTRINGS and ETHTOOL_GSTATS
+ * ioctls (the guest has no ethtool binary).
+ */
+static void cmd_nicstats(struct sbuf *b)
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		uint32_t len;
+	} sset = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_STATS } };
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_stats *vals = NULL;
+	struct ifreq ifr;
+	uint32_t n;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	ifr.ifr_data = (void *)&sset;
+	if (fd < 0 || ioctl(fd, SIOCETHTOOL, &ifr) < 0 || !sset.hdr.sset_mask) {
+		sb_printf(b, "err ETHTOOL_GSSET_INFO: %s", strerror(errno));
+		goto out;
+	}
+	n = sset.len;
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	vals = calloc(1, sizeof(*vals) + (size_t)n * sizeof(uint64_t));
+	if (!names || !vals) {
+		sb_printf(b, "err no memory");
+		goto out;
+	}
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_STATS;
+	names->len = n;
+	ifr.ifr_data = (void *)names;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		sb_printf(b, "err ETHTOOL_GSTRINGS: %s", strerror(errno));
+		goto out;
+	}
+	vals->cmd = ETHTOOL_GSTATS;
+	vals->n_stats = n;
+	ifr.ifr_data = (void *)vals;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		sb_printf(b, "err ETHTOOL_GSTATS: %s", strerror(errno));
+		goto out;
+	}
+	for (uint32_t i = 0; i < n && i < vals->n_stats; i++)
+		sb_printf(b, "%.*s %" PRIu64 "\n", ETH_GSTRING_LEN,
+			  (const char *)names->data + (size_t)i * ETH_GSTRING_LEN,
+			  (uint64_t)vals->data[i]);
+out:
+	free(names);
+	free(vals);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void cmd_stats(struct sbuf *b)
@@ -365,6 +467,10 @@ void handle_ctl(int fd, char *req, size_t reqlen)
 		cmd_tcpsend(&b, argv, argc);
 	else if (!strcmp(argv[0], "timeline"))
 		cmd_timeline(&b, argv, argc);
+	else if (!strcmp(argv[0], "kfile"))
+		cmd_kfile(&b, argv, argc);
+	else if (!strcmp(argv[0], "nicstats") && argc == 1)
+		cmd_nicstats(&b);
 	else
 		sb_printf(&b, "err unknown command '%s'", argv[0]);
 

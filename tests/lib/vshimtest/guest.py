@@ -16,8 +16,8 @@ from .env import (CRASH_PATTERNS, DEFAULT_GUEST_IP, DEFAULT_GUEST_MAC, ERROR_MAR
                   _terminate_popen, build_guest, install_signal_handlers, pdeathsig_prefix,
                   qemu_command, strip_prefix, wait_for)
 from .qmp import QMP
-from .traffic import (agent_cmd, agent_reset, agent_send, agent_stats, agent_tcpsend,
-                      agent_timeline, agent_wait_tx_idle)
+from .traffic import (agent_cmd, agent_kernel_counters, agent_reset, agent_send, agent_stats,
+                      agent_tcpsend, agent_timeline, agent_wait_tx_idle)
 
 class VhostUserNetdev:
     """vhost-user NIC: ``-chardev socket,id=chr0,path=PATH[,server=on]
@@ -487,6 +487,10 @@ class Guest:
     def timeline(self, stream=0):
         """agent_timeline(self.ns, self.addr, stream) (errors as for cmd)."""
         return self._agent(agent_timeline, stream)
+
+    def kernel_counters(self):
+        """agent_kernel_counters(self.ns, self.addr) (errors as for cmd)."""
+        return self._agent(agent_kernel_counters)
 
 
 def compare_ram(path_a, path_b, page_size=4096, limit=None):

@@ -20,6 +20,9 @@ import bisect
 import json
 import os
 import re
+import socket
+import struct
+import threading
 import time
 
 from .certs import tls_make_host
@@ -179,6 +182,102 @@ def link_drops(ns):
                 for l in links if l["stats64"]["rx"]["dropped"] or l["stats64"]["tx"]["dropped"]}
     except Exception as e:  # noqa: BLE001 - diagnostics only
         return {"error": str(e)}
+
+
+def host_drop_counters(ns, guest_ip=None):
+    """Everything in the test namespace that can drop a frame on its way
+    from a host sender to a shim's uplink, for the books of a loss the
+    shims did not count: each link's packets and drops ("ip -s link"; a
+    net_tap uplink counts in tx_dropped what the kernel could not queue to
+    the shim), the qdiscs' drops and overlimits ("tc -s qdisc"), the
+    neighbour cache's unresolved_discards (frames queued for an ARP answer
+    that did not come in time, /proc/net/stat/arp_cache, summed over CPUs),
+    the namespace's Ip OutDiscards/OutNoRoutes and Udp SndbufErrors/
+    OutDatagrams (/proc/net/snmp), and with guest_ip its neighbour entry."""
+    out = {}
+    try:
+        links = json.loads(ns.run(["ip", "-s", "-j", "link"]).stdout)
+        out["links"] = {l["ifname"]: {"%s_%s" % (d, k): l["stats64"][d][k]
+                                      for d in ("rx", "tx") for k in ("packets", "dropped")}
+                        for l in links if l["ifname"] != "lo"}
+        qd = json.loads(ns.run(["tc", "-s", "-j", "qdisc", "show"]).stdout)
+        out["qdiscs"] = {"%s %s" % (q.get("dev"), q.get("kind")): {
+            k: q.get(k, 0) for k in ("packets", "drops", "overlimits", "requeues")}
+            for q in qd if q.get("dev") != "lo"}
+        with open("/proc/net/stat/arp_cache") as f:  # init_net only, all namespaces'
+            lines = f.read().split("\n")
+        col = lines[0].split().index("unresolved_discards")
+        out["arp_unresolved_discards"] = sum(int(l.split()[col], 16) for l in lines[1:] if l)
+        from .traffic import parse_snmp
+        snmp = parse_snmp(ns.run(["cat", "/proc/net/snmp"]).stdout)
+        out["ip"] = {k: snmp["Ip"][k] for k in ("OutRequests", "OutDiscards", "OutNoRoutes")}
+        out["udp"] = {k: snmp["Udp"][k] for k in ("OutDatagrams", "SndbufErrors")}
+        if guest_ip:
+            out["neigh"] = ns.run(["ip", "neigh", "show", guest_ip.split("/")[0]]).stdout.strip()
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        out["error"] = str(e)
+    return out
+
+
+class FrameLog:
+    """The frames the kernel hands to one interface of the namespace (an
+    AF_PACKET socket on it, a thread reading), for telling what a shim's
+    drop counter counted: start(), stop() -> [(host monotonic s, dst MAC,
+    ethertype, summary)], summary "udp DPORT seq N" for a test datagram
+    (tests/lib/proto.py's header), "arp OP SENDER-IP (SENDER-MAC) >
+    TARGET-IP" for ARP, else "from SOURCE-MAC"."""
+
+    def __init__(self, ns, ifname):
+        self.sock = ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        self.sock.bind((ifname, 0))
+        self.sock.settimeout(0.1)
+        self.frames = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop:
+            try:
+                b = self.sock.recv(128)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            t = time.monotonic()
+            et = struct.unpack("!H", b[12:14])[0]
+            what = ""
+            if et == 0x0800 and b[23] == 17 and len(b) >= 50:
+                what = "udp %d seq %d" % (struct.unpack("!H", b[36:38])[0],
+                                          struct.unpack("!Q", b[50:58])[0] if len(b) >= 58
+                                          else -1)
+            elif et == 0x0806 and len(b) >= 42:
+                what = "arp %d %s (%s) > %s" % (struct.unpack("!H", b[20:22])[0],
+                                                socket.inet_ntoa(b[28:32]), b[22:28].hex(":"),
+                                                socket.inet_ntoa(b[38:42]))
+            else:
+                what = "from %s" % b[6:12].hex(":")
+            self.frames.append((t, b[0:6].hex(":"), "%04x" % et, what))
+
+    def stop(self):
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
+        return self.frames
+
+
+def counters_delta(after, before):
+    """after - before for the numbers of two nested dicts of counters (as
+    host_drop_counters() returns); other values as in after."""
+    if isinstance(after, dict):
+        return {k: counters_delta(v, before.get(k, {}) if isinstance(before, dict) else {})
+                for k, v in after.items()}
+    if isinstance(after, int) and isinstance(before, int):
+        return after - before
+    return after
 
 
 def missing_ranges(guest, stream, sent, limit=10):

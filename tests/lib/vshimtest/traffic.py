@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Traffic: the guest agent's client (``agent_cmd``, ``agent_stats``,
 ``agent_reset``, ``agent_send``, ``agent_tcpsend``, ``agent_timeline``,
-``agent_wait_tx_idle``; the workload of tests/guest/agent.c) and the host
+``agent_wait_tx_idle``, ``agent_kernel_counters``; the workload of tests/guest/agent.c) and the host
 side, ``UdpSender``, ``UdpReceiver``, ``TcpSender``, ``TcpReceiver``
 (tests/lib/udpsend.py etc. run inside a NetNS)."""
 
@@ -120,6 +120,51 @@ def agent_timeline(ns, guest_ip, stream=0):
         out.extend(ents)
         if not ents or len(out) >= total:
             return out
+
+
+def parse_snmp(text):
+    """/proc/net/snmp (pairs of "Proto: names" / "Proto: values" lines) as
+    {"Ip": {"InReceives": n, ...}, "Udp": {...}, ...}."""
+    out, heads = {}, {}
+    for line in text.splitlines():
+        proto_, _, rest = line.partition(":")
+        if proto_ in heads:
+            out[proto_] = {k: int(v) for k, v in zip(heads.pop(proto_), rest.split())}
+        elif rest:
+            heads[proto_] = rest.split()
+    return out
+
+
+def parse_net_dev(text):
+    """/proc/net/dev as {ifname: {"rx_packets", "rx_errs", "rx_drop",
+    "rx_fifo", "rx_frame", "tx_packets", "tx_drop", ...}}."""
+    rx = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
+    tx = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
+    out = {}
+    for line in text.splitlines()[2:]:
+        name, _, rest = line.partition(":")
+        vals = [int(v) for v in rest.split()]
+        out[name.strip()] = dict(zip(["rx_" + k for k in rx] + ["tx_" + k for k in tx], vals))
+    return out
+
+
+def agent_kernel_counters(ns, guest_ip):
+    """The guest kernel's network counters, for placing a datagram the
+    agent never received: {"snmp": parse_snmp(/proc/net/snmp), "dev":
+    parse_net_dev(/proc/net/dev), "softnet": the lines of
+    /proc/net/softnet_stat (per CPU, hex: processed, dropped, squeezed...),
+    "nic": eth0's `ethtool -S` counters {name: value} or the agent's
+    error}.  Needs an agent with the kfile and nicstats commands."""
+    res = {"snmp": parse_snmp(agent_cmd(ns, guest_ip, "kfile snmp")),
+           "dev": parse_net_dev(agent_cmd(ns, guest_ip, "kfile dev")),
+           "softnet": agent_cmd(ns, guest_ip, "kfile softnet").split("\n")[:-1]}
+    nic = agent_cmd(ns, guest_ip, "nicstats")
+    if nic.startswith("err"):
+        res["nic"] = nic
+    else:
+        res["nic"] = {k: int(v) for k, _, v in
+                      (line.rpartition(" ") for line in nic.splitlines() if line)}
+    return res
 
 
 # ---------------------------------------------------------------------------
