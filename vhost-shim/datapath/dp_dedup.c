@@ -9,7 +9,8 @@
  * removes the entry it matched.  The main loop opens a window
  * (vs_dp_dedup_open(): a new epoch, active) when the VM resumes at the
  * destination and closes it once the source's stream ended; the lcore,
- * the table's only user, wipes the table when it sees a new epoch.
+ * the table's only user, sees the new epoch and treats every bucket an
+ * older window wrote as empty, clearing it when it first touches it.
  *
  * Arrival times live in an mbuf dynamic field (struct vs_dp_arrival): the
  * lcore stamps the frames it receives whenever it buffers or filters, with
@@ -99,12 +100,24 @@ static inline uint64_t dp_frame_hash(const struct rte_mbuf *m)
 	       1;	/* 0: empty slot */
 }
 
-/* The bucket comes from the high half: bit 0 of the hash is always set,
- * so h % buckets would only ever pick the odd buckets */
+/*
+ * dp_dedup_bucket() - the ways of @origin's bucket for the hash @h, in the
+ * current window: a bucket an older window wrote is cleared first
+ *
+ * The bucket comes from the high half: bit 0 of the hash is always set,
+ * so h % buckets would only ever pick the odd buckets.
+ */
 static inline struct vs_dp_dedup_entry *dp_dedup_bucket(struct vs_dp_dedup *d,
 							enum vs_dp_origin origin, uint64_t h)
 {
-	return &d->slot[origin][((h >> 32) % (VS_DEDUP_SLOTS / 4)) * 4];
+	struct vs_dp_dedup_bucket *b =
+		&d->bucket[origin][(h >> 32) % (VS_DEDUP_SLOTS / VS_DEDUP_WAYS)];
+
+	if (b->epoch != d->epoch) {
+		memset(b->way, 0, sizeof(b->way));
+		b->epoch = d->epoch;
+	}
+	return b->way;
 }
 
 /*
@@ -145,9 +158,9 @@ static bool dp_dedup_take(struct vs_dp_dedup_entry *b, uint64_t h, uint64_t tsc,
 {
 	enum dp_dedup_match best_match = DP_DEDUP_MATCH_NONE;
 	uint64_t best_gap = UINT64_MAX;
-	unsigned int w, best = 4;
+	unsigned int w, best = VS_DEDUP_WAYS;
 
-	for (w = 0; w < 4; w++) {
+	for (w = 0; w < VS_DEDUP_WAYS; w++) {
 		enum dp_dedup_match match = DP_DEDUP_MATCH_TIMED;
 		uint64_t gap = 0;
 
@@ -165,11 +178,11 @@ static bool dp_dedup_take(struct vs_dp_dedup_entry *b, uint64_t h, uint64_t tsc,
 			best_gap = gap;
 		}
 	}
-	if (best == 4)
+	if (best == VS_DEDUP_WAYS)
 		return false;
-	for (w = best; w < 3; w++)
+	for (w = best; w + 1 < VS_DEDUP_WAYS; w++)
 		b[w] = b[w + 1];
-	memset(&b[3], 0, sizeof(b[3]));
+	memset(&b[VS_DEDUP_WAYS - 1], 0, sizeof(*b));
 	return true;
 }
 
@@ -202,10 +215,7 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 	uint64_t window = dp_dedup_window(vm);
 	uint16_t i, kept = 0;
 
-	if (d->epoch != epoch) {
-		memset(d->slot, 0, sizeof(d->slot));
-		d->epoch = epoch;
-	}
+	d->epoch = epoch;	/* the buckets of an older one are cleared as touched */
 	for (i = 0; i < n; i++) {
 		uint64_t h = dp_frame_hash(pkts[i]), tsc = *vs_dp_arrival(pkts[i]);
 		uint64_t slack = tsc ? *vs_dp_arrival_slack(pkts[i]) : 0;
@@ -218,7 +228,7 @@ uint16_t dp_dedup(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
 			continue;
 		}
 		b = dp_dedup_bucket(d, origin, h);
-		memmove(&b[1], &b[0], 3 * sizeof(*b));
+		memmove(&b[1], &b[0], (VS_DEDUP_WAYS - 1) * sizeof(*b));
 		b[0].hash = h;
 		b[0].tsc = tsc;
 		b[0].slack = slack;

@@ -348,15 +348,26 @@ bool dp_learned_own(const struct vs_vm *vm, const struct rte_mbuf *m);
  * the 4 newest can cancel a flooded copy (the others reach the guest as
  * duplicates, never as losses).
  */
-#define VS_DEDUP_SLOTS 65536	/* per origin: 3 MiB a port, touched only in a migration */
+#define VS_DEDUP_SLOTS 65536	/* per origin: 3.25 MiB a port, touched only in a migration */
+#define VS_DEDUP_WAYS 4		/* entries per bucket */
 struct vs_dp_dedup_entry {
 	uint64_t hash;			/* 0: empty */
 	uint64_t tsc;			/* arrival (latest), 0: unknown */
 	uint64_t slack;			/* it may have been this much earlier */
 };
+/*
+ * A bucket belongs to the window (epoch) that last wrote it: one of an
+ * older window is empty, and is cleared when it is first touched, so a new
+ * window costs nothing up front (a wipe of the whole table stalled the
+ * lcore for a millisecond or two at every resume)
+ */
+struct vs_dp_dedup_bucket {
+	uint32_t epoch;
+	struct vs_dp_dedup_entry way[VS_DEDUP_WAYS];
+};
 struct vs_dp_dedup {
 	uint32_t epoch;			/* hs.dedup_epoch seen last */
-	struct vs_dp_dedup_entry slot[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS];
+	struct vs_dp_dedup_bucket bucket[VS_DP_NUM_ORIGINS][VS_DEDUP_SLOTS / VS_DEDUP_WAYS];
 };
 
 /*
