@@ -26,6 +26,16 @@ from the namespace while `virsh migrate --live` moves it A->B, then B->A
 Then the same without the hook (the domain XML for B is given with --xml),
 so nothing arms the shims: that run's losses are reported, not asserted.
 
+With the argument `postcopy` (meson: libvirt-postcopy) it runs instead
+the hook's run as post-copy migrations (issue 19): the ports with
+postcopy=on, each migration `virsh migrate --live --postcopy --bandwidth 1`
+(pre-copy throttled to 1 MiB/s: 256 MiB cannot converge) and, 3 s after
+QEMU's migration started (domjobinfo shows memory figures),
+`virsh migrate-postcopy` on the source host; the same UDP accounting, and
+the destination shim must log the three post-copy phases (the source
+none), with most of the guest's memory still on the source at the
+switchover (domjobinfo's "Memory remaining").
+
 TAP output; exit 77 (skip) when libvirt, QEMU or root are missing, unless
 CI=true.  Everything started is stopped by PID: libvirtd, every process
 left in its mount namespace (QEMU), the shims, the network namespace; the
@@ -43,6 +53,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
+from test_postcopy import PC_OPTS, PHASES, PRECOPY_S, phases_seen  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HOOK = os.path.join(REPO, "libvirt-hooks", "vhost-shim")
@@ -60,6 +71,9 @@ PPS = 2000
 # 607 and 451 frames: the loss does not grow with the replay), and 40 in a
 # migration without any handover.
 TUNED_GUEST = "vshim.rcvbuf=8388608"
+# the postcopy run's pre-copy bandwidth (virsh migrate --bandwidth, MiB/s):
+# 256 MiB cannot converge, pages are still missing at migrate-postcopy
+POSTCOPY_BANDWIDTH_MIB = 1
 # directories each libvirtd gets its own copy of (host path -> subdirectory)
 BIND = [("/etc/libvirt", "etc"), ("/run/libvirt", "run"), ("/var/lib/libvirt", "lib"),
         ("/var/log/libvirt", "log"), ("/var/cache/libvirt", "cache"),
@@ -239,12 +253,26 @@ class Libvirtd:
         return self
 
     def virsh(self, *args, check=True, timeout=120):
-        r = subprocess.run(["virsh", "-q", "-c", self.uri] + list(args), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=timeout)
+        return self.virsh_wait(self.virsh_start(*args), check=check, timeout=timeout)
+
+    def virsh_start(self, *args):
+        """virsh ARGS started, not waited for (virsh_wait())."""
+        p = subprocess.Popen(["virsh", "-q", "-c", self.uri] + list(args),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        p.what = "virsh -c %s %s" % (self.name, " ".join(args))
+        return p
+
+    def virsh_wait(self, p, check=True, timeout=120):
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         if check and r.returncode != 0:
-            raise vt.HarnessError("virsh -c %s %s: %s%s" % (self.name, " ".join(args),
-                                                           r.stdout, r.stderr))
+            raise vt.HarnessError("%s: %s%s" % (p.what, r.stdout, r.stderr))
         return r
 
     def domains(self):
@@ -361,12 +389,25 @@ def stream(ns):
 VSHIMCTL = os.path.join(REPO, "tools", "vshimctl")
 
 
+def memory_remaining_mib(jobinfo):
+    """domjobinfo's "Memory remaining" in MiB, None when absent."""
+    units = {"B": 1.0 / (1 << 20), "KiB": 1.0 / 1024, "MiB": 1.0, "GiB": 1024.0}
+    for line in jobinfo.splitlines():
+        f = line.split()
+        if line.startswith("Memory remaining:") and len(f) == 4 and f[3] in units:
+            return float(f[2]) * units[f[3]]
+    return None
+
+
 class Run:
     """One boot on A and the migrations A->B, B->A under UDP.  arming:
     "hook" (the hooks are installed), "vshimctl" (vshimctl migrate arms
-    both shims and runs virsh) or "none"."""
+    both shims and runs virsh) or "none".  postcopy: each migration is
+    `virsh migrate --live --postcopy --bandwidth 1` (pre-copy throttled to
+    1 MiB/s: it cannot converge) and, PRECOPY_S after QEMU's migration
+    started, `virsh migrate-postcopy`."""
 
-    def __init__(self, ns, tap, workdir, hosts, shims, arming, guest):
+    def __init__(self, ns, tap, workdir, hosts, shims, arming, guest, postcopy=False):
         self.ns = ns
         self.tap = tap
         self.workdir = workdir
@@ -374,7 +415,34 @@ class Run:
         self.shims = shims
         self.arming = arming
         self.guest = guest
+        self.postcopy = postcopy
         self.per = []
+
+    def postcopy_migrate(self, hs, hd, opts):
+        """virsh migrate --postcopy, switched over PRECOPY_S after QEMU's
+        migration started; returns domjobinfo's memory remaining (MiB) on
+        the source just before."""
+        def remaining():
+            return memory_remaining_mib(hs.virsh("domjobinfo", DOMAIN, check=False).stdout)
+        mig = hs.virsh_start("migrate", "--live", "--postcopy", "--bandwidth",
+                             str(POSTCOPY_BANDWIDTH_MIB), DOMAIN, hd.uri, *opts)
+        try:
+            # libvirt starts QEMU's migration (postcopy-ram set just before
+            # it) once the destination is prepared: seconds with a TCG
+            # QEMU on a loaded machine.  migrate-postcopy before that is
+            # refused ("Enable postcopy with migrate_set_capability before
+            # the start of migration"); domjobinfo has no memory figures
+            vt.wait_for(remaining, 60, 0.2, "QEMU's migration to start")
+            time.sleep(PRECOPY_S)
+            left = remaining()
+            hs.virsh("migrate-postcopy", DOMAIN)
+        except BaseException:
+            # still in pre-copy, which cannot converge: end it
+            hs.virsh("domjobabort", DOMAIN, check=False)
+            raise
+        finally:
+            self.tap.diag("%s: %s" % (mig.what, hs.virsh_wait(mig, timeout=180).stdout.strip()))
+        return left
 
     def migrate(self, src, dst):
         hs, hd = self.hosts[src], self.hosts[dst]
@@ -390,6 +458,8 @@ class Run:
             opts += ["--xml", path]
         hook_before = len(hd.hook_lines())
         hook_src_before = len(hs.hook_lines())
+        log_before = [len(s.log_text()) for s in (ss, sd)]
+        remaining_mib = None
         before = stream(self.ns)
         m0 = {s.name: s.migration("vm1") for s in self.shims}
         s0 = {s.name: s.stats("vm1") for s in self.shims}
@@ -404,6 +474,9 @@ class Run:
                 raise vt.HarnessError("%s: exit %d: %s" % (" ".join(cmd), r.returncode,
                                                             r.stdout))
             vshimctl_out = r.stdout.strip()
+        elif self.postcopy:
+            remaining_mib = self.postcopy_migrate(hs, hd, opts)
+            vshimctl_out = None
         else:
             hs.virsh("migrate", "--live", DOMAIN, hd.uri, *opts, timeout=180)
             vshimctl_out = None
@@ -444,6 +517,10 @@ class Run:
                "hook_src": hs.hook_lines()[hook_src_before:]}
         if vshimctl_out is not None:
             res["vshimctl"] = vshimctl_out
+        if self.postcopy:
+            res["memory_remaining_mib_at_switch"] = remaining_mib
+            res["postcopy_phases"] = {"source": phases_seen(ss, log_before[0]),
+                                      "destination": phases_seen(sd, log_before[1])}
         self.per.append(res)
         self.tap.diag(json.dumps(res))
         return res
@@ -479,7 +556,14 @@ def clean(s):
     return {k: s.get(k) for k in ("received", "lost", "reordered", "duplicated", "corrupted")}
 
 
-def scenario(ns, tap, workdir, state):
+def hook_armed(m):
+    """In migration m (Run.migrate's result), the destination's hook
+    rewrote the socket path and armed the port."""
+    return (any("rewritten" in l for l in m["hook"]) and
+            any("armed for the incoming migration" in l for l in m["hook"]))
+
+
+def scenario(ns, tap, workdir, state, postcopy=False):
     paths = vt.build_guest()
     emulator = vt.qemu_command()[0]
     key = os.path.join(workdir, "psk.key")
@@ -490,7 +574,7 @@ def scenario(ns, tap, workdir, state):
                           key_file=key)]
     state["shims"] = shims
     for s in shims:
-        s.add_port("vm1", MAC, **{"linger-ms": 1000})
+        s.add_port("vm1", MAC, **{"linger-ms": 1000}, **(PC_OPTS if postcopy else {}))
         s.start()
     base = os.path.join(workdir, "lv")
     hosts = [Libvirtd("hosta", os.path.join(base, "a"), 49152 + (os.getpid() % 100) * 20,
@@ -512,6 +596,8 @@ def scenario(ns, tap, workdir, state):
         f.write(domain_xml(emulator, paths["kernel"], paths["initrd"], sa,
                            os.path.join(workdir, "console.log")))
     del sb
+    if postcopy:
+        return postcopy_checks(ns, tap, workdir, hosts, shims, guest)
 
     results = {}
     for arming in ("hook", "vshimctl", "none"):
@@ -525,10 +611,8 @@ def scenario(ns, tap, workdir, state):
 
     sres, final, per = results["hook"]
     for m in per:
-        armed = [l for l in m["hook"] if "armed for the incoming migration" in l]
-        rewritten = [l for l in m["hook"] if "rewritten" in l]
-        tap.ok(m["lost"] == 0 and m["reordered"] == 0 and m["duplicated"] == 0 and armed and
-               rewritten and m["handover"],
+        tap.ok(m["lost"] == 0 and m["reordered"] == 0 and m["duplicated"] == 0 and
+               hook_armed(m) and m["handover"],
                "with the hook, virsh migrate --live %s at %d pps: %d lost, %d reordered, %d "
                "duplicated (the hook rewrote the socket path and armed the port; the source "
                "shim streamed to it, %d frames replayed)"
@@ -558,10 +642,38 @@ def scenario(ns, tap, workdir, state):
     return results
 
 
+def postcopy_checks(ns, tap, workdir, hosts, shims, guest):
+    """The postcopy run: the hooks installed, ports with postcopy=on, A->B
+    and B->A each a post-copy migration under UDP (Run, postcopy)."""
+    tap.diag("run armed by: hook, post-copy")
+    r = Run(ns, tap, workdir, hosts, shims, "hook", guest, postcopy=True)
+    sres, final = r.run()
+    for m in r.per:
+        ph = m["postcopy_phases"]
+        tap.ok(m["lost"] == 0 and m["reordered"] == 0 and m["duplicated"] == 0 and
+               hook_armed(m) and m["handover"] and ph["destination"] == list(PHASES) and
+               not ph["source"] and (m["memory_remaining_mib_at_switch"] or 0) > 64,
+               "with the hook, virsh migrate --live --postcopy %s, migrate-postcopy after "
+               "%.0f s of pre-copy at %d MiB/s (%.0f MiB still to send) at %d pps: %d lost, %d "
+               "reordered, %d duplicated (the hook rewrote the socket path and armed the "
+               "port; the destination shim logged %s; the source streamed a %.0f ms "
+               "blackout to it, %d frames replayed)"
+               % (m["direction"], PRECOPY_S, POSTCOPY_BANDWIDTH_MIB,
+                  m["memory_remaining_mib_at_switch"] or 0, PPS, m["lost"], m["reordered"],
+                  m["duplicated"], ", ".join(ph["destination"]),
+                  (m["blackout_us"] or 0) / 1000.0, m["replayed"]), m)
+    tap.ok(clean(final) == shimlib.lossless(sres["sent"]),
+           "with the hook, post-copy both ways: %d sent, %d received, 0 lost/reordered/"
+           "duplicated/corrupted" % (sres["sent"], final["received"]),
+           {"sender": sres, "guest": final})
+    return {"hook-postcopy": (sres, final, r.per)}
+
+
 PLAN = 5     # and tap_main's last: nothing left behind
+PLAN_POSTCOPY = 3
 
 
-def run(tap, state, workdir):
+def run(tap, state, workdir, postcopy=False):
     """The host preparation, a namespace, the scenario; libvirtds and shims
     are stopped (and the preparation undone) whatever happens."""
     prep = HostPrep()
@@ -571,7 +683,7 @@ def run(tap, state, workdir):
         with vt.NetNS() as ns:
             state["ns"] = ns.name
             try:
-                scenario(ns, tap, workdir, state)
+                scenario(ns, tap, workdir, state, postcopy)
             finally:
                 for h in state.get("hosts", []):
                     state["killed"] += h.stop()
@@ -599,11 +711,14 @@ def libvirt_left(state):
 
 
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+    arg = sys.argv[1] if len(sys.argv) > 1 else "precopy"
+    if arg not in ("precopy", "postcopy"):
         print(__doc__)
-        return 0
-    return vt.tap_main(PLAN, "lv", run, require=require_libvirt, diagnose=diagnose,
-                       leftovers=libvirt_left)
+        return 0 if arg in ("-h", "--help") else 2
+    postcopy = arg == "postcopy"
+    return vt.tap_main(PLAN_POSTCOPY if postcopy else PLAN, "lv",
+                       lambda tap, state, workdir: run(tap, state, workdir, postcopy),
+                       require=require_libvirt, diagnose=diagnose, leftovers=libvirt_left)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import (IP, LONG_THROTTLE, MAC, PORT_A, PORT_B,  # noqa: E402
-                            TUNED_GUEST, Pair, diagnose_loss, wait_received)
+                            TUNED_GUEST, Pair, diagnose_loss, tcp_counters, tcp_delta,
+                            wait_received)
 from migration_tunnel import (scenario_bad_peer, scenario_tls,  # noqa: E402
                               scenario_tunnel_break, scenario_tunnel_cut_acked,
                               scenario_unknown_vm)
@@ -228,30 +229,6 @@ def scenario_udp(ns, workdir, tap):
     tap.ok(final2["lost"] > 0,
            "control run, buffering off: %d of %d datagrams lost in %d migrations (the test "
            "can fail)" % (final2["lost"], sres2["sent"], nc), {"guest": final2, "per": per2})
-
-
-TCP_COUNTERS = ("TcpRetransSegs", "TcpExtTCPDSACKRecv")
-
-
-def tcp_counters(ns):
-    """The namespace's stack's (the sender's) TCP segments retransmitted
-    so far, and D-SACKs received: a receiver D-SACKs a segment it already
-    had, so a retransmission answered by one was spurious (its original
-    was not lost, only late: held by the shim while the sender's RTO
-    fired)."""
-    out = ns.run(["nstat", "-az"] + list(TCP_COUNTERS)).stdout
-    got = {k: 0 for k in TCP_COUNTERS}
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) >= 2 and f[0] in got:
-            got[f[0]] = int(f[1])
-    return got
-
-
-def tcp_delta(a, b):
-    """{"retransmitted": n, "dsack": n} between two tcp_counters()."""
-    return {"retransmitted": b["TcpRetransSegs"] - a["TcpRetransSegs"],
-            "dsack": b["TcpExtTCPDSACKRecv"] - a["TcpExtTCPDSACKRecv"]}
 
 
 def scenario_tcp(ns, workdir, tap):

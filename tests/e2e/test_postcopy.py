@@ -23,6 +23,11 @@ runs while its RAM arrives.  Scenarios (argument 1):
              both shims saw (DPDK's lib.vhost.config debug log, the shim's
              callbacks and transitions) is printed as TAP comments
              (docs/migration.md, "Post-copy").
+  tcp        a TCP stream (4 MiB/s) from the namespace to the guest through
+             the same post-copy migration: every byte in order on one
+             connection, none dropped by the shims, every retransmission
+             of the namespace's stack answered by a D-SACK (spurious: the
+             segment was late, not lost); the longest gap is printed
   isolation  the same with a second VM on the destination shim, forwarding
              2000 pps all along: its longest gap during the post-copy phase
              is reported, and bounded
@@ -52,7 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import (FrameLog, Pair, counters_delta, host_drop_counters,  # noqa: E402
-                            missing_ranges, wait_received)
+                            missing_ranges, tcp_counters, tcp_delta, wait_received)
 
 PPS = 3000
 PC_OPTS = {"postcopy": "on"}     # not the default (docs/migration.md, "Post-copy")
@@ -84,6 +89,18 @@ def seq_lines(shim, start):
         else:
             out.append([key, 1])
     return ["%s%s" % (k, " x%d" % n if n > 1 else "") for k, n in out]
+
+
+# the drop counters that mean a frame for the VM was lost in a shim; the
+# others count other traffic: own-mac (the guest's frames looped back),
+# not-ready (a broadcast after the source's QEMU quit)
+LOSSY_DROPS = ("buffer-full", "buffer-expired", "peer-lost", "vm-ring-full", "no-memory",
+               "policy", "duplicate")
+
+
+def shim_losses(*stats):
+    """The frames for the VM that the shims (their port stats) dropped."""
+    return sum(st["drops"][k] for st in stats for k in LOSSY_DROPS)
 
 
 PHASES = ("post-copy advised", "post-copy listening", "post-copy ended")
@@ -312,9 +329,7 @@ def scenario_udp(ns, workdir, tap):
         # the bridge floods back to the source's tap: own-mac while the
         # source's port still forwards, not-ready once it is back to none
         # (the frame log and the not-ready moves show which)
-        lossy = ("buffer-full", "buffer-expired", "peer-lost", "vm-ring-full", "no-memory",
-                 "policy", "duplicate")
-        shim_drops = sum(st["drops"][k] for st in (ss, ds) for k in lossy)
+        shim_drops = shim_losses(ss, ds)     # LOSSY_DROPS
         uncounted = final["lost"] - rcvbuf
         tap.diag("loss books (lost %d, RcvbufErrors %d, uncounted %d): %s"
                  % (final["lost"], rcvbuf, uncounted, json.dumps(books)))
@@ -326,6 +341,59 @@ def scenario_udp(ns, workdir, tap):
                "the shims, 0 reordered/duplicated; %d frames tunnelled, %d replayed"
                % (PPS, sres["sent"], final["received"], final["lost"], rcvbuf,
                   ds["tunnel-rx-frames"], ds["replayed-pkts"]), res)
+    finally:
+        pair.stop()
+
+
+TCP_RATE = 4 << 20          # bytes/s of the tcp scenario's stream
+TCP_BYTES = 20 * TCP_RATE   # 20 s: from before the migration to after it
+
+
+def scenario_tcp(ns, workdir, tap):
+    pair = Pair(ns, workdir, tap, port_opts=PC_OPTS)
+    try:
+        g = pair.boot()
+        g.reset()
+        src, dst = pair.src, pair.dst
+        snd = vt.TcpSender(ns, g.addr, TCP_BYTES, timeout=120, rate=TCP_RATE).start()
+        time.sleep(3)
+        r0 = tcp_counters(ns)
+        r = postcopy_migrate(pair, tap)
+        tap.ok(r["status"] == "completed" and (r["remaining_at_switch"] or 0) > (64 << 20),
+               "post-copy under a TCP stream: pre-copy %.1f s throttled to %d B/s, %s MiB "
+               "still missing at migrate-start-postcopy, post-copy phase %.1f s, %s"
+               % (r["precopy_s"], THROTTLE, (r["remaining_at_switch"] or 0) >> 20,
+                  r["postcopy_s"], r["status"]),
+               {"mid": r["mid"], "query-migrate": r["info"]})
+        pair.finish(r["dg"])
+        time.sleep(2)
+        d = tcp_delta(r0, tcp_counters(ns))
+        tres = snd.wait(timeout=120)
+        pair.guest.check()
+        gtcp = pair.guest.stats()["tcp"]
+        ss, ds = src.stats("vm1"), dst.stats("vm1")
+        got = gtcp["last_conn_bytes"] or gtcp["bytes"]
+        res = dict(d, sender=tres,
+                   guest={k: gtcp.get(k) for k in ("bytes", "last_conn_bytes", "max_gap_us",
+                                                   "corrupted", "connections")},
+                   source={k: ss[k] for k in ("tunnel-tx-frames", "migrations-out",
+                                              "last-blackout-us")},
+                   source_drops={k: v for k, v in ss["drops"].items() if v},
+                   destination={k: ds[k] for k in ("tunnel-rx-frames", "migrations-in",
+                                                   "replayed-pkts")},
+                   destination_drops={k: v for k, v in ds["drops"].items() if v})
+        tap.diag(json.dumps(res))
+        # the longest gap is printed, not bounded (issue 19 asks <= 300 ms;
+        # a TCG guest's own stalls exceed that in pre-copy too)
+        tap.ok(tres["ok"] and got == tres["sent"] and gtcp["corrupted"] == 0 and
+               gtcp["connections"] == 1 and shim_losses(ss, ds) == 0 and
+               d["retransmitted"] <= d["dsack"] and ds["migrations-in"] == 1,
+               "TCP at %d B/s through a post-copy migration: %d bytes sent, %d verified by "
+               "the guest, in order, on one connection; none dropped by the shims "
+               "(%d frames tunnelled, %d replayed); %d retransmissions, all spurious (%d "
+               "D-SACKs back); longest gap %d ms"
+               % (TCP_RATE, tres["sent"], got, ds["tunnel-rx-frames"], ds["replayed-pkts"],
+                  d["retransmitted"], d["dsack"], gtcp["max_gap_us"] // 1000), res)
     finally:
         pair.stop()
 
@@ -518,6 +586,7 @@ def scenario_fail(ns, workdir, tap, kill_after=None):
 
 SCENARIOS = {
     "udp": (scenario_udp, 2),
+    "tcp": (scenario_tcp, 2),
     "isolation": (scenario_isolation, 2),
     "fail": (scenario_fail, 3),
     # by hand: fails when the destination's worker blocks on a page for

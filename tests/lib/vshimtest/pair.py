@@ -9,9 +9,11 @@ both, boots the VM on hosta and migrates it back and forth (``migrate``,
 ``TlsPair`` is the same with tls=x509 certificates from one CA
 (vshimtest.certs).  The helpers read what the tests check: a guest stream
 received in full (``wait_received``), the seqs a source resent from
-(``resend_points``), and where a lost datagram went (``diagnose_loss``).
+(``resend_points``), where a lost datagram went (``diagnose_loss``), and
+the namespace's TCP retransmissions and D-SACKs around a migration
+(``tcp_counters``, ``tcp_delta``).
 
-Used by tests/e2e/test_migration.py and test_tunnel_security.py:
+Used by the migration tests (tests/e2e/test_migration.py, test_postcopy.py...):
 ``from vshimtest.pair import Pair`` (not star-exported by vshimtest: the
 constants below are the migration tests' own).
 """
@@ -169,6 +171,30 @@ class Pair:
 
 def wait_received(g, n, stream=0, timeout=15):
     return wait_stream(g, n, stream, timeout)
+
+
+TCP_COUNTERS = ("TcpRetransSegs", "TcpExtTCPDSACKRecv")
+
+
+def tcp_counters(ns):
+    """The namespace's stack's (the sender's) TCP segments retransmitted
+    so far, and D-SACKs received: a receiver D-SACKs a segment it already
+    had, so a retransmission answered by one was spurious (its original
+    was not lost, only late: held by the shim while the sender's RTO
+    fired)."""
+    out = ns.run(["nstat", "-az"] + list(TCP_COUNTERS)).stdout
+    got = {k: 0 for k in TCP_COUNTERS}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in got:
+            got[f[0]] = int(f[1])
+    return got
+
+
+def tcp_delta(a, b):
+    """{"retransmitted": n, "dsack": n} between two tcp_counters()."""
+    return {"retransmitted": b["TcpRetransSegs"] - a["TcpRetransSegs"],
+            "dsack": b["TcpExtTCPDSACKRecv"] - a["TcpExtTCPDSACKRecv"]}
 
 
 def link_drops(ns):
