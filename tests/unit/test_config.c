@@ -227,6 +227,45 @@ static void test_policy(void)
 		g_assert_true(vs_cfg_load_keyfile(c2, other, strlen(other), &e2));
 		g_assert_true(vs_cfg_validate(c2, &e2));
 	}
+	/* the port's totals: a rule's cap above them is refused, one below is
+	 * compiled against them; 0 (the default) is the class caps summed */
+	check_keyfile_error(POLICY_PORT "total-max-pkts=500\n"
+			    "[policy voip]\nmatch=proto=udp\nmax-pkts=600\n",
+			    "exceed the port's total-max-pkts 500");
+	check_keyfile_error(POLICY_PORT "total-max-bytes=1000\n"
+			    "[policy voip]\nmatch=proto=udp\nmax-bytes=1001\n",
+			    "total-max-bytes 1000");
+	check_keyfile_error(POLICY_PORT "total-max-pkts=3145729\n", "total-max-pkts");
+	{
+		static const char totals[] = POLICY_PORT "total-max-pkts=500\n"
+			"total-max-bytes=100000\n[policy voip]\nmatch=proto=udp\nmax-pkts=400\n";
+		g_autoptr(vs_cfg) c3 = vs_cfg_new();
+		g_autoptr(GError) e3 = NULL;
+		g_autoptr(vs_flow_table) t = NULL;
+		const struct vs_port_cfg *pc;
+
+		g_assert_true(vs_cfg_load_keyfile(c3, totals, strlen(totals), &e3));
+		g_assert_true(vs_cfg_validate(c3, &e3));
+		pc = g_ptr_array_index(c3->ports, 0);
+		g_assert_cmpuint(pc->policy.total_max_pkts, ==, 500);
+		t = vs_flow_set_compile(c3->flow_rules, pc->name, &pc->policy, NULL, &e3);
+		g_assert_no_error(e3);
+		g_assert_cmpuint(t->total_pkts, ==, 500);
+		g_assert_cmpuint(t->total_bytes, ==, 100000);
+	}
+	{
+		g_autoptr(vs_cfg) c4 = vs_cfg_new();
+		g_autoptr(GError) e4 = NULL;
+		g_autoptr(vs_flow_table) t = NULL;
+		const struct vs_port_cfg *pc;
+
+		g_assert_true(vs_cfg_load_keyfile(c4, POLICY_PORT, strlen(POLICY_PORT), &e4));
+		pc = g_ptr_array_index(c4->ports, 0);
+		t = vs_flow_set_compile(c4->flow_rules, pc->name, &pc->policy, NULL, &e4);
+		g_assert_no_error(e4);
+		g_assert_cmpuint(t->total_pkts, ==, 3000 + pc->policy.max_pkts[VS_PKT_TCP] +
+							   pc->policy.max_pkts[VS_PKT_OTHER]);
+	}
 }
 
 #define DISC_TUNNEL "[tunnel]\nlisten=127.0.0.1:7400\nkey-file=/k\n"

@@ -164,6 +164,8 @@ struct vs_buf_policy {
 	uint32_t replay_hold_ms;
 	uint32_t replay_pace_pct;
 	uint32_t dedup_window_ms;
+	uint32_t total_max_pkts;	/* 0: the class caps summed */
+	uint64_t total_max_bytes;	/* 0: likewise */
 };
 
 /**

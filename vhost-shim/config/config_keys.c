@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config_keys.h"
+#include "flow_syntax.h"
 #include "vhost-shim/control_wire.h"
 
 VS_ENUM_IMPL(vs_cfg_section, enum vs_cfg_section, VS_CFG_NUM_SECTIONS,
@@ -260,6 +261,14 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  T_UINT(0, VS_MAX_DEDUP_WINDOW_MS), .dflt = VS_DEFAULT_DEDUP_WINDOW_MS,
 	  .doc = "A tunnelled and a direct frame are copies only if they reached the network "
 		 "this close in time (0: regardless of time)" },
+	{ .name = "total-max-pkts", POLICY(total_max_pkts, SZ_UINT),
+	  T_UINT(0, VS_FLOW_MAX_TOTAL_PKTS), .dflt = 0, .dflt_doc = "the class caps summed",
+	  .doc = "With [policy] rules: most frames buffered per episode, all rules together "
+		 "(0: the class caps summed)" },
+	{ .name = "total-max-bytes", POLICY(total_max_bytes, SZ_U64),
+	  T_U64(0, VS_FLOW_MAX_TOTAL_BYTES), .dflt = 0, .dflt_doc = "the class caps summed",
+	  .doc = "With [policy] rules: most bytes buffered per episode, all rules together "
+		 "(0: the class caps summed)" },
 };
 
 const unsigned int vs_cfg_num_keys = G_N_ELEMENTS(vs_cfg_keys);

@@ -456,12 +456,17 @@ struct vs_flow_table *vs_flow_rules_compile(struct vs_flow_rule *const *rules, g
 
 	if (opts)
 		o = *opts;
+	/* the port's total-max-* keys, else the class caps summed */
 	if (!(o.set & VS_FLOW_POPT_TOTAL_PKTS))
-		o.total_max_pkts = (uint64_t)defaults->max_pkts[0] + defaults->max_pkts[1] +
-				   defaults->max_pkts[2];
+		o.total_max_pkts = defaults->total_max_pkts
+					   ? defaults->total_max_pkts
+					   : (uint64_t)defaults->max_pkts[0] + defaults->max_pkts[1] +
+						     defaults->max_pkts[2];
 	if (!(o.set & VS_FLOW_POPT_TOTAL_BYTES))
-		o.total_max_bytes = defaults->max_bytes[0] + defaults->max_bytes[1] +
-				    defaults->max_bytes[2];
+		o.total_max_bytes = defaults->total_max_bytes
+					    ? defaults->total_max_bytes
+					    : defaults->max_bytes[0] + defaults->max_bytes[1] +
+						      defaults->max_bytes[2];
 
 	for (i = 0; i < n; i++) {
 		if (!vs_flow_rule_applies(rules[i], port))
