@@ -226,7 +226,6 @@ struct vs_dp_pace {
 	uint64_t prev_pps;		/* rate of the window before */
 	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
 	uint64_t tsc;			/* last refill of the bucket */
-	uint64_t start_tsc;		/* the replay's start (its slow start) */
 	double credit;			/* frames the replay may deliver now */
 };
 

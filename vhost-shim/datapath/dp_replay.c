@@ -49,27 +49,10 @@
  * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
- *
- * Slow start: a replay begins at DP_PACE_START_PCT of R and ramps up to R
- * linearly over DP_PACE_RAMP_MS.  A guest does not read its sockets for
- * some tens of milliseconds after a resume, longer after a migration
- * (bench/replay-guest: a warm TCG guest's reader first ran after 20-60 ms
- * of `cont`, even with nothing replayed; after a migration 80-140 ms),
- * and what reaches a socket then beyond its buffer is lost (RcvbufErrors).
- * A replay that starts slow hands the guest less in that stall, at the
- * cost of a longer catch-up (the backlog grows while R < r).
- * A new replay is a pace call after DP_RATE_WINDOW_MS without one.
- *
- * The window under way counts the uplink only: the tunnel brings a
- * blackout's frames in a burst when its stream catches up (the first
- * migration, when the tunnel opens), and a 10 ms slice of such a burst
- * measured 4x the traffic's rate; complete windows still count both.
  */
 #define DP_RATE_WINDOW_MS	100
 #define DP_RATE_MIN_MS		10
 #define DP_PACE_BURST_MS	4
-#define DP_PACE_START_PCT	20
-#define DP_PACE_RAMP_MS		250
 
 static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
 {
@@ -77,7 +60,7 @@ static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
 	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, cur = 0;
 
 	if (dt >= hz / 1000 * DP_RATE_MIN_MS)	/* the window under way, once it means something */
-		cur = pc->win_frames * hz / dt;
+		cur = RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt;
 	return RTE_MAX(pc->prev_pps, cur);
 }
 
@@ -108,17 +91,6 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 	VS_STAT_SET(vm->stats.arrival_rate_pps, pc->prev_pps);
 }
 
-/* R during the slow start: from DP_PACE_START_PCT of @rate up to @rate */
-static uint64_t dp_slow_start(const struct vs_dp_pace *pc, uint64_t rate, uint64_t now)
-{
-	uint64_t ramp = rte_get_tsc_hz() / 1000 * DP_PACE_RAMP_MS, t = now - pc->start_tsc;
-
-	if (t >= ramp)
-		return rate;
-	return rate * DP_PACE_START_PCT / 100 +
-	       (uint64_t)((double)rate * (100 - DP_PACE_START_PCT) / 100 * (double)t / (double)ramp);
-}
-
 /*
  * dp_pace() - how many of @want replayed frames may go now
  *
@@ -135,10 +107,7 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 		return want;
 	pct = RTE_MAX(pct, (uint32_t)VS_MIN_REPLAY_PACE_PCT);
 	now = vs_dp_ops->tsc();
-	if (!pc->tsc || now - pc->tsc > rte_get_tsc_hz() / 1000 * DP_RATE_WINDOW_MS)
-		pc->start_tsc = now;	/* a new replay: start slow */
-	rate = dp_arrival_pps(vm, now) * pct / 100;
-	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, dp_slow_start(pc, rate, now));
+	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, dp_arrival_pps(vm, now) * pct / 100);
 	burst = (double)RTE_MAX((uint64_t)VS_DP_BURST, rate * DP_PACE_BURST_MS / 1000);
 	pc->credit += (double)(now - pc->tsc) * (double)rate / (double)rte_get_tsc_hz();
 	pc->tsc = now;
