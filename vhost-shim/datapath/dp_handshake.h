@@ -399,7 +399,8 @@ uint32_t vs_dp_drain_request(struct vs_vm *vm);
 /**
  * vs_dp_drain_state() - how far the drain request @ticket got
  * @vm:		port
- * @ticket:	from vs_dp_drain_request(); a later request supersedes it
+ * @ticket:	from vs_dp_drain_request(); the answer to a later request
+ *		answers it too (against the later, stricter mark)
  *
  * Return: enum vs_dp_drain_state
  */
