@@ -603,4 +603,13 @@ enum vs_tun_send_result vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8
  */
 void vs_tun_set_source_direct(struct vs_tun *t, bool on);
 
+/**
+ * vs_tun_set_source_barrier() - offer the source-barrier HELLO extension on
+ * the connections made from now on (default: off, until the handover sends
+ * and honours SOURCE_BARRIER); offered only together with source-direct
+ * @t:		tunnel
+ * @on:		offer it
+ */
+void vs_tun_set_source_barrier(struct vs_tun *t, bool on);
+
 #endif /* VS_TUNNEL_H */

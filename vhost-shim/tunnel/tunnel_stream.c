@@ -388,6 +388,11 @@ void vs_tun_set_source_direct(struct vs_tun *t, bool on)
 	t->no_source_direct = !on;
 }
 
+void vs_tun_set_source_barrier(struct vs_tun *t, bool on)
+{
+	t->no_source_barrier = !on;
+}
+
 void tun_in_free(gpointer data)
 {
 	struct vs_tun_in *in = data;
