@@ -369,6 +369,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_ABORT:
 	case VS_TUN_MSG_END:
 	case VS_TUN_MSG_BARRIER:
+	case VS_TUN_MSG_SOURCE_BARRIER:
 		tun_in_handle(c, m);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
@@ -379,8 +380,6 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_SOURCE_DIRECT:
 		tun_stream_handle(c, m);
 		break;
-	case VS_TUN_MSG_SOURCE_BARRIER:
-		break;		/* not offered yet: nothing takes it (the check above) */
 	case VS_TUN_MSG_EXPECT:
 		/* the layer above checks the VM and its MAC */
 		if (!c->tun->ops->expect(c->tun->opaque, m->u.expect.name, m->u.expect.mac,
