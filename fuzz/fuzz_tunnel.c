@@ -184,6 +184,11 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 		got = vs_tun_encode_source_direct(out, m->u.source_direct.stream_id,
 						  m->u.source_direct.af, m->u.source_direct.addr);
 		break;
+	case VS_TUN_MSG_SOURCE_BARRIER:
+		got = vs_tun_encode_source_barrier(out, m->u.source_barrier.stream_id,
+						   m->u.source_barrier.last_seq,
+						   m->u.source_barrier.af, m->u.source_barrier.addr);
+		break;
 	case VS_TUN_MSG_ABORT:
 		got = vs_tun_encode_abort(out, m->u.stream.stream_id);
 		break;
@@ -246,7 +251,7 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 		if (m->type == VS_TUN_MSG_HELLO) {
 			/* extension items after the name: only the known ones are
 			 * kept, and re-encoded canonically (frame-times: 01 00,
-			 * then source-direct: 02 00) */
+			 * then source-direct: 02 00, then source-barrier: 03 00) */
 			want_len = VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_hello) +
 				   want[VS_TUN_HDR_LEN + offsetof(struct vs_tun_wire_hello, name_len)];
 			FUZZ_CHECK(want_len <= n, "HELLO name past the message");
@@ -256,6 +261,10 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 			}
 			if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT) {
 				want[want_len++] = VS_TUN_EXT_SOURCE_DIRECT;
+				want[want_len++] = 0;
+			}
+			if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER) {
+				want[want_len++] = VS_TUN_EXT_SOURCE_BARRIER;
 				want[want_len++] = 0;
 			}
 			tun_put_be32(want, (uint32_t)(want_len - VS_TUN_LEN_FIELD));

@@ -43,9 +43,11 @@ ROOT = os.path.dirname(HERE)
 
 MAGIC = 0x56534854
 (HELLO, AUTH, VM_OPEN, VM_ACCEPT, VM_REJECT, FRAME, ACK, RESUMED, LIVE_SEEN,
- BARRIER, ABORT, END, EXPECT, PING, PONG, ERROR, FRAME_TIMES, SOURCE_DIRECT) = range(1, 19)
+ BARRIER, ABORT, END, EXPECT, PING, PONG, ERROR, FRAME_TIMES, SOURCE_DIRECT,
+ SOURCE_BARRIER) = range(1, 20)
 EXT_FRAME_TIMES = b"\x01\x00"     # HELLO extension: tag 1, length 0
 EXT_SOURCE_DIRECT = b"\x02\x00"   # HELLO extension: tag 2, length 0
+EXT_SOURCE_BARRIER = b"\x03\x00"  # HELLO extension: tag 3, length 0
 INITIATOR, RESPONDER = 0, 1
 FORGE_AUTH, ENCODER = 0x01, 0x02
 VM_MAC = bytes.fromhex("525400123456")
@@ -97,6 +99,10 @@ def frame_times(sid, seq, origin, age_us, sent_us, data):
 
 def source_direct(sid, af, addr):
     return msg(SOURCE_DIRECT, struct.pack(">IB", sid, af) + addr.ljust(16, b"\0"))
+
+
+def source_barrier(sid, seq, af, addr):
+    return msg(SOURCE_BARRIER, struct.pack(">IQB", sid, seq, af) + addr.ljust(16, b"\0"))
 
 
 def expect(name, mac=VM_MAC):
@@ -170,11 +176,20 @@ def tunnel_seeds():
         source_direct(1, 6, bytes(range(16))) + source_direct(1, 5, b"")
     s["source-direct-bad-v4"] = prologue(0, 35) + source_direct(1, 4, b"\x0a\x00\x00\x01\x01")
     s["source-direct-short"] = prologue(0, 36) + msg(SOURCE_DIRECT, struct.pack(">IB", 1, 4))
+    # the source-barrier extension (HELLO) and SOURCE_BARRIER (IPv4, IPv6
+    # with the largest seq, then a bad family), a short one
+    s["source-barrier"] = prologue(FORGE_AUTH, 37) + \
+        hello(INITIATOR, b"hostB",
+              ext=EXT_FRAME_TIMES + EXT_SOURCE_DIRECT + EXT_SOURCE_BARRIER) + auth() + \
+        source_barrier(1, 42, 4, bytes([10, 77, 0, 11])) + \
+        source_barrier(1, 2**63 - 1, 6, bytes(range(16))) + source_barrier(1, 0, 5, b"")
+    s["source-barrier-short"] = prologue(0, 38) + \
+        msg(SOURCE_BARRIER, struct.pack(">IQB", 1, 1, 4) + b"\x0a\x00\x00")
     s["hello-ext-truncated"] = prologue(0, 33) + hello(INITIATOR, b"hostB", ext=b"\x01\x00\x05\x09")
     s["error-unprintable"] = prologue(0, 18) + error(999, b"bad\x00\x1b\xffbytes")
     s["truncated"] = prologue(0, 19) + token(PING, 1)[:-3]
     s["bad-reserved"] = prologue(0, 20) + msg(PING, struct.pack(">Q", 1), flags=1)
-    s["bad-type"] = prologue(0, 21) + msg(19, b"\x00" * 8)
+    s["bad-type"] = prologue(0, 21) + msg(20, b"\x00" * 8)
     s["too-large"] = prologue(0, 22) + struct.pack(">IBBH", 9234, FRAME, 0, 0)
     # Encoder mode: type, room (LE16), frame length (LE16), frame, union bytes
     # in the host's layout of struct vs_tun_msg (x86-64: natural alignment)

@@ -102,9 +102,13 @@
  *		(the frames' arrival times, for the duplicate filter)
  * @VS_TUN_EXT_SOURCE_DIRECT: len 0: "I understand SOURCE_DIRECT" (the
  *		per-source straggler switch, docs/migration.md)
+ * @VS_TUN_EXT_SOURCE_BARRIER: len 0: "I understand SOURCE_BARRIER" (the
+ *		per-source order after that switch; offered only with
+ *		source-direct)
  */
 #define VS_TUN_EXT_FRAME_TIMES	1
 #define VS_TUN_EXT_SOURCE_DIRECT 2
+#define VS_TUN_EXT_SOURCE_BARRIER 3
 
 /*
  * Security consideration: the largest Ethernet frame (destination MAC to end
@@ -152,6 +156,8 @@
  * @VS_TUN_MSG_FRAME_TIMES: source -> destination: FRAME with arrival times
  * @VS_TUN_MSG_SOURCE_DIRECT: destination -> source: frames from this source
  *			address now reach the destination directly
+ * @VS_TUN_MSG_SOURCE_BARRIER: source -> destination: the stragglers of this
+ *			source address the source will send end at last_seq
  */
 enum vs_tun_type {
 	VS_TUN_MSG_NONE = 0,
@@ -173,6 +179,7 @@ enum vs_tun_type {
 	VS_TUN_MSG_ERROR = 16,
 	VS_TUN_MSG_FRAME_TIMES = 17,	/* only to a peer that sent VS_TUN_EXT_FRAME_TIMES */
 	VS_TUN_MSG_SOURCE_DIRECT = 18,	/* only to a peer that sent VS_TUN_EXT_SOURCE_DIRECT */
+	VS_TUN_MSG_SOURCE_BARRIER = 19,	/* only to a peer that sent VS_TUN_EXT_SOURCE_BARRIER */
 	VS_TUN_NUM_TYPES
 };
 
@@ -359,7 +366,7 @@ struct vs_tun_wire_frame_times {
 	uint64_t sent_us;
 } __attribute__((packed));
 
-/* SOURCE_DIRECT address families (wire values, not AF_*) */
+/* SOURCE_DIRECT and SOURCE_BARRIER address families (wire values, not AF_*) */
 enum vs_tun_src_af {
 	VS_TUN_SRC_AF_INET = 4,		/* IPv4: addr[0..3], addr[4..15] zero */
 	VS_TUN_SRC_AF_INET6 = 6,	/* IPv6: addr[0..15] */
@@ -373,6 +380,20 @@ enum vs_tun_src_af {
  */
 struct vs_tun_wire_source_direct {
 	uint32_t stream_id;
+	uint8_t af;
+	uint8_t addr[16];
+} __attribute__((packed));
+
+/**
+ * struct vs_tun_wire_source_barrier - SOURCE_BARRIER body
+ * @stream_id:	the stream (VM) the barrier is on
+ * @last_seq:	seq of the last frame the source pushed before it (0: none)
+ * @af:		enum vs_tun_src_af
+ * @addr:	the source's IP address, network byte order (as SOURCE_DIRECT)
+ */
+struct vs_tun_wire_source_barrier {
+	uint32_t stream_id;
+	uint64_t last_seq;
 	uint8_t af;
 	uint8_t addr[16];
 } __attribute__((packed));
@@ -434,6 +455,7 @@ static_assert(sizeof(struct vs_tun_wire_token) == 8, "PING/PONG size");
 static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
 static_assert(sizeof(struct vs_tun_wire_frame_times) == 25, "FRAME_TIMES fixed part");
 static_assert(sizeof(struct vs_tun_wire_source_direct) == 21, "SOURCE_DIRECT size");
+static_assert(sizeof(struct vs_tun_wire_source_barrier) == 29, "SOURCE_BARRIER size");
 static_assert(VS_TUN_MAX_MSG == 9245, "largest message: a maximal FRAME_TIMES");
 static_assert(VS_TUN_HELLO_MIN_MSG == 47 && VS_TUN_HELLO_MAX_MSG == 173, "HELLO lengths");
 static_assert(VS_TUN_SNIFF_LEN == VS_TUN_HDR_LEN + sizeof(uint32_t), "header + magic");

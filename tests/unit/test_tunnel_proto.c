@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * test_tunnel_proto.c - tunnel codec: encoder, golden vectors, limits
- * (with test_tunnel_decode.c and test_tunnel_auth.c: test-tunnel-proto)
+ * (with test_tunnel_decode.c, test_tunnel_auth.c and
+ * test_tunnel_per_source.c: test-tunnel-proto)
  *
  * Theory of operation: every message type is encoded, decoded and encoded
  * again (the encoding is canonical, so equal bytes mean equal fields);
  * every limit is hit at its maximum and one past it; four golden byte
  * vectors pin the wire format.  The streaming decoder's tests are
  * test_tunnel_decode.c; the handshake's, the versions', the first bytes'
- * and the key file's are test_tunnel_auth.c; their shared helpers are
+ * and the key file's are test_tunnel_auth.c; SOURCE_DIRECT's and
+ * SOURCE_BARRIER's are test_tunnel_per_source.c; their shared helpers are
  * tun_proto_util.c.  main() registers every test in the order the paths
  * have always had.
  */
@@ -108,6 +110,9 @@ static void test_helpers(void)
 	g_assert_cmpuint(vs_tun_encode_source_direct(b, 42, VS_TUN_SRC_AF_INET6,
 						     m[17].u.source_direct.addr), ==,
 			 VS_TUN_HDR_LEN + 21);
+	g_assert_cmpuint(vs_tun_encode_source_barrier(b, 42, 17, VS_TUN_SRC_AF_INET,
+						      m[18].u.source_barrier.addr), ==,
+			 VS_TUN_HDR_LEN + 29);
 	g_assert_cmpmem(b->data, b->len, a->data, a->len);
 }
 
@@ -295,90 +300,6 @@ static void test_golden_frame_times(void)
 	g_assert_cmpuint(vs_tun_encode_frame_times(b, 1, 1, 0, 0, 0, frame_bytes,
 						   VS_TUN_MAX_FRAME + 1), ==, 0);
 	g_assert_cmpuint(b->len, ==, 47);
-}
-
-/* SOURCE_DIRECT: the stream, the family, the address (16 bytes) */
-static void test_golden_source_direct(void)
-{
-	static const char want[] =
-		"00000019 12 00 0000"		/* len 25, SOURCE_DIRECT */
-		"00000007"			/* stream 7 */
-		"04"				/* IPv4 */
-		"0a4d000b 000000000000000000000000";	/* 10.77.0.11 */
-	static const uint8_t v4[16] = { 10, 77, 0, 11 };
-	uint8_t v6[16], bad[16];
-	g_autoptr(GByteArray) w = hex(want);
-	g_autoptr(GByteArray) b = g_byte_array_new();
-	struct vs_tun_msg m;
-	unsigned int i;
-
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 7, VS_TUN_SRC_AF_INET, v4), ==, 29);
-	g_assert_cmpmem(b->data, b->len, w->data, w->len);
-	g_assert_cmpint(decode1(w, &m), ==, VS_TUN_OK);
-	g_assert_cmpint(m.type, ==, VS_TUN_MSG_SOURCE_DIRECT);
-	g_assert_cmpuint(m.u.source_direct.stream_id, ==, 7);
-	g_assert_cmpuint(m.u.source_direct.af, ==, VS_TUN_SRC_AF_INET);
-	g_assert_cmpmem(m.u.source_direct.addr, 16, v4, 16);
-	g_assert_cmpint(vs_tun_type_dir(VS_TUN_MSG_SOURCE_DIRECT), ==, VS_TUN_DIR_DST_TO_SRC);
-	for (i = 0; i < 16; i++)
-		v6[i] = (uint8_t)(0xf0 + i);
-	g_byte_array_set_size(b, 0);
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 1, VS_TUN_SRC_AF_INET6, v6), ==, 29);
-	g_assert_cmpint(decode1(b, &m), ==, VS_TUN_OK);
-	g_assert_cmpmem(m.u.source_direct.addr, 16, v6, 16);
-	/* the encoder refuses what the decoder would: no stream, an unknown
-	 * family, an IPv4 address with a byte set past its 4 */
-	memcpy(bad, v4, 16);
-	bad[4] = 1;
-	g_byte_array_set_size(b, 0);
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 0, VS_TUN_SRC_AF_INET, v4), ==, 0);
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 1, 5, v4), ==, 0);
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 1, 0, v4), ==, 0);
-	g_assert_cmpuint(vs_tun_encode_source_direct(b, 1, VS_TUN_SRC_AF_INET, bad), ==, 0);
-	g_assert_cmpuint(b->len, ==, 0);
-}
-
-/* A SOURCE_DIRECT body: stream, family, address bytes 0..3 and 15, @extra more */
-static GByteArray *sd_body(uint32_t stream, uint8_t af, uint32_t first, uint8_t last,
-			   unsigned int extra)
-{
-	GByteArray *sb = g_byte_array_new();
-
-	put_be(sb, stream, 4);
-	put_be(sb, af, 1);
-	put_be(sb, first, 4);
-	put_be(sb, 0, 8);
-	put_be(sb, 0, 3);
-	put_be(sb, last, 1);
-	while (extra--)
-		put_be(sb, 0, 1);
-	return sb;
-}
-
-/* SOURCE_DIRECT's body is fixed: one byte short or long is BAD_LENGTH;
- * its fields are checked */
-static void test_source_direct_limits(void)
-{
-
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 4, 0x0a000001, 0, 0), VS_TUN_OK);
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 6, 0xfe800000, 1, 0), VS_TUN_OK);
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 4, 0x0a000001, 1, 0),
-		   VS_TUN_ERR_BAD_FIELD);		/* IPv4 with byte 15 set */
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 5, 0x0a000001, 0, 0),
-		   VS_TUN_ERR_BAD_FIELD);		/* family 5 */
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 0, 0, 0, 0), VS_TUN_ERR_BAD_FIELD);
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(0, 4, 0x0a000001, 0, 0),
-		   VS_TUN_ERR_BAD_FIELD);		/* stream 0 */
-	check_body(VS_TUN_MSG_SOURCE_DIRECT, sd_body(1, 4, 0x0a000001, 0, 1),
-		   VS_TUN_ERR_BAD_LENGTH);		/* one byte long */
-	{
-		GByteArray *shortb = g_byte_array_new();
-
-		put_be(shortb, 1, 4);
-		put_be(shortb, 4, 1);
-		put_be(shortb, 0x0a000001, 4);		/* 9 of 21 bytes */
-		check_body(VS_TUN_MSG_SOURCE_DIRECT, shortb, VS_TUN_ERR_BAD_LENGTH);
-	}
 }
 
 /* HELLO with the frame-times extension: "01 00" after the name */
@@ -592,6 +513,8 @@ static void test_hello_ext_items(void)
 		{ "0200", VS_TUN_HELLO_EXT_SOURCE_DIRECT },
 		{ "0100 0200", VS_TUN_HELLO_EXT_FRAME_TIMES | VS_TUN_HELLO_EXT_SOURCE_DIRECT },
 		{ "0201ff 0100", VS_TUN_HELLO_EXT_FRAME_TIMES },	/* source-direct with a value */
+		{ "0300", VS_TUN_HELLO_EXT_SOURCE_BARRIER },
+		{ "0301ff 0200", VS_TUN_HELLO_EXT_SOURCE_DIRECT },	/* source-barrier with a value */
 	};
 	unsigned int i;
 
@@ -682,6 +605,9 @@ static void test_tables(void)
 	g_assert_cmpint(VS_TUN_MSG_FRAME_TIMES, ==, 17);
 	g_assert_cmpint(VS_TUN_MSG_SOURCE_DIRECT, ==, 18);
 	g_assert_cmpint(VS_TUN_EXT_SOURCE_DIRECT, ==, 2);
+	g_assert_cmpint(VS_TUN_MSG_SOURCE_BARRIER, ==, 19);
+	g_assert_cmpint(VS_TUN_EXT_SOURCE_BARRIER, ==, 3);
+	g_assert_cmpint(VS_TUN_NUM_TYPES, ==, 20);
 	g_assert_cmpint(VS_TUN_ERR_INTERNAL, ==, 20);
 	g_assert_cmpint(VS_TUN_MAX_MSG, ==, 9245);
 }
@@ -699,7 +625,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/golden/frame", test_golden_frame);
 	g_test_add_func("/tun/golden/frame-times", test_golden_frame_times);
 	g_test_add_func("/tun/golden/hello-ext", test_golden_hello_ext);
-	g_test_add_func("/tun/golden/source-direct", test_golden_source_direct);
+	tp_add_per_source_tests();
 	tp_add_decode_tests();
 	g_test_add_func("/tun/limits/frame-max", test_frame_max);
 	g_test_add_func("/tun/limits/frame-max-plus-one", test_frame_max_plus_one);
@@ -711,7 +637,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/limits/hello-ext", test_hello_ext_max);
 	g_test_add_func("/tun/limits/hello-ext-items", test_hello_ext_items);
 	g_test_add_func("/tun/limits/frame-times", test_frame_times_limits);
-	g_test_add_func("/tun/limits/source-direct", test_source_direct_limits);
 	g_test_add_func("/tun/limits/seq", test_seq_limits);
 	tp_add_auth_tests();
 	g_test_add_func("/tun/tables", test_tables);

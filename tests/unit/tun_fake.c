@@ -348,8 +348,13 @@ void fp_accept_raw(struct fake_peer *fp, GSocket *listener)
 
 void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name)
 {
+	fp_accept_ext(fp, listener, name, 0);
+}
+
+void fp_accept_ext(struct fake_peer *fp, GSocket *listener, const char *name, uint32_t ext)
+{
 	fp_accept_raw(fp, listener);
-	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name, 0);
+	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name, ext);
 }
 
 int fp_expect_error(struct fake_peer *fp, unsigned int ms)

@@ -133,6 +133,18 @@ static void cb_source_direct(void *opaque, struct vs_tun_stream *s, const char *
 	memcpy(sd->last_direct_addr, addr, 16);
 }
 
+static void cb_source_barrier(void *opaque, struct vs_tun_in *in, const char *vm,
+			      uint64_t last_seq, uint8_t af, const uint8_t addr[16])
+{
+	struct side *sd = opaque;
+
+	sd->source_barriers++;
+	sd->last_barrier_seq = last_seq;
+	sd->last_barrier_frames = sd->seqs->len;
+	sd->last_barrier_af = af;
+	memcpy(sd->last_barrier_addr, addr, 16);
+}
+
 static bool cb_expect(void *opaque, const char *vm, const uint8_t mac[6], const char *peer)
 {
 	struct side *sd = opaque;
@@ -171,6 +183,7 @@ static const struct vs_tun_ops test_ops = {
 	.expect = cb_expect,
 	.peer_event = cb_peer_event,
 	.source_direct = cb_source_direct,
+	.source_barrier = cb_source_barrier,
 };
 
 /* --- the fixture ----------------------------------------------------------- */

@@ -61,6 +61,13 @@ struct side {
 	unsigned int source_directs;	/* SOURCE_DIRECTs received */
 	uint8_t last_direct_af;
 	uint8_t last_direct_addr[16];
+	/* destination: SOURCE_BARRIERs received, and the last one's */
+	unsigned int source_barriers;
+	unsigned int want_barriers;	/* a test waits for this many */
+	uint64_t last_barrier_seq;
+	guint last_barrier_frames;	/* frames got by then */
+	uint8_t last_barrier_af;
+	uint8_t last_barrier_addr[16];
 	enum vs_tun_reject last_reject;
 	/* automatic mode: EXPECTs are taken for VM_MAC only, and ask
 	 * @retry_stream (if set) to try again, as the handover does */
@@ -174,6 +181,8 @@ guint16 fp_listen(GSocket **listener);
 /* fp_accept() - take the tunnel's connection on @listener, as node @name, and
  * complete TLS and HELLO/AUTH */
 void fp_accept(struct fake_peer *fp, GSocket *listener, const char *name);
+/* fp_accept_ext() - the same, offering the HELLO extensions @ext */
+void fp_accept_ext(struct fake_peer *fp, GSocket *listener, const char *name, uint32_t ext);
 /* fp_accept_raw() - take the tunnel's connection on @listener, no TLS */
 void fp_accept_raw(struct fake_peer *fp, GSocket *listener);
 /* fp_v1_hello() - play a version-1 shim in clear: send its HELLO as node @name */

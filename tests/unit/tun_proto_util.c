@@ -182,6 +182,13 @@ size_t sample_msgs(struct vs_tun_msg *m)
 	for (i = 0; i < 16; i++)
 		m[n].u.source_direct.addr[i] = (uint8_t)(0x20 + i);
 	n++;
+	m[n].type = VS_TUN_MSG_SOURCE_BARRIER;
+	m[n].u.source_barrier.stream_id = 42;
+	m[n].u.source_barrier.last_seq = 17;
+	m[n].u.source_barrier.af = VS_TUN_SRC_AF_INET;
+	m[n].u.source_barrier.addr[0] = 10;
+	m[n].u.source_barrier.addr[3] = 9;
+	n++;
 	g_assert_cmpuint(n, ==, VS_TUN_NUM_TYPES - 1);
 	return n;
 }

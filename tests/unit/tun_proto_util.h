@@ -2,7 +2,7 @@
 /*
  * tun_proto_util.h - helpers of the tunnel codec's tests (tun_proto_util.c)
  *
- * Theory of operation: see tun_proto_util.c.  The three files of
+ * Theory of operation: see tun_proto_util.c.  The four files of
  * test-tunnel-proto register their tests with tp_add_*_tests(), which
  * main() (test_tunnel_proto.c) calls in the order the paths were always
  * listed.
@@ -63,5 +63,6 @@ void check_body(uint8_t type, GByteArray *body, enum vs_tun_err want);
 /* Registration, in the order of the test paths (test_tunnel_proto.c's main()) */
 void tp_add_decode_tests(void);		/* test_tunnel_decode.c */
 void tp_add_auth_tests(void);		/* test_tunnel_auth.c */
+void tp_add_per_source_tests(void);	/* test_tunnel_per_source.c */
 
 #endif /* TUN_PROTO_UTIL_H */

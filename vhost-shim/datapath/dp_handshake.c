@@ -206,14 +206,20 @@ uint32_t vs_dp_drain_request(struct vs_vm *vm)
 	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);
 }
 
-/* Positions are 64-bit counts: they do not wrap in practice, and are
- * compared by difference anyway */
+/*
+ * A later answer answers every earlier ticket too: the lcore serves the last
+ * ticket it saw, and its mark, taken later, is the stricter one.  Tickets
+ * are compared by difference (they wrap after 2^31 requests in flight,
+ * which never are); positions are 64-bit counts: they do not wrap in
+ * practice, and are compared by difference anyway.
+ */
 enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket)
 {
 	const struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t done = __atomic_load_n(&hs->drain_done, __ATOMIC_ACQUIRE);
 	uint64_t mark, taken;
 
-	if (__atomic_load_n(&hs->drain_done, __ATOMIC_ACQUIRE) != ticket)
+	if ((int32_t)(done - ticket) < 0)
 		return VS_DP_DRAIN_PENDING;
 	mark = __atomic_load_n(&hs->drain_mark, __ATOMIC_RELAXED);
 	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);

@@ -351,6 +351,12 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_protocol_error(c, "SOURCE_DIRECT without the source-direct extension");
 		return;
 	}
+	/* SOURCE_BARRIER likewise, only where both offered source-barrier */
+	if (m->type == VS_TUN_MSG_SOURCE_BARRIER &&
+	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER)) {
+		tun_conn_protocol_error(c, "SOURCE_BARRIER without the source-barrier extension");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
 		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
@@ -363,6 +369,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_ABORT:
 	case VS_TUN_MSG_END:
 	case VS_TUN_MSG_BARRIER:
+	case VS_TUN_MSG_SOURCE_BARRIER:
 		tun_in_handle(c, m);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
@@ -682,8 +689,11 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 		tun_conn_close(c, VS_TUN_ERR_INTERNAL, why);
 		return false;
 	}
+	/* no source-barrier without source-direct: no report, no barrier */
 	c->auth.my_ext = (c->tun->no_frame_times ? 0 : VS_TUN_HELLO_EXT_FRAME_TIMES) |
-			 (c->tun->no_source_direct ? 0 : VS_TUN_HELLO_EXT_SOURCE_DIRECT);
+			 (c->tun->no_source_direct ? 0 : VS_TUN_HELLO_EXT_SOURCE_DIRECT) |
+			 (c->tun->no_source_direct || c->tun->no_source_barrier
+				  ? 0 : VS_TUN_HELLO_EXT_SOURCE_BARRIER);
 	vs_tun_auth_start(&c->auth, c->out);
 	return true;
 }

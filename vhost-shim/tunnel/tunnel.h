@@ -67,6 +67,13 @@ typedef struct vs_tun vs_tun;
 
 /* Security consideration: per-connection memory for unsent bytes */
 #define VS_TUN_SEND_QUEUE_MAX	(4u << 20)
+
+/*
+ * SOURCE_BARRIERs a stream holds while they wait for their frames: the
+ * handover asks at most one per source it was told about
+ * (VS_DP_DIRECT_SLOTS, 1024, per migration); more are refused
+ */
+#define VS_TUN_SOURCE_BARRIERS_MAX	1024
 #define VS_TUN_RECONNECT_MIN_MS	100
 #define VS_TUN_RECONNECT_MAX_MS	2000
 
@@ -196,6 +203,10 @@ struct vs_tun_peer_event {
  * @source_direct: source: SOURCE_DIRECT on stream @s of @vm: frames from
  *	the address @addr (@af: enum vs_tun_src_af, checked) now reach the
  *	destination directly.  May be NULL (ignored).
+ * @source_barrier: destination: SOURCE_BARRIER on @in: every straggler
+ *	from @addr (@af, checked) the source will send has a seq <=
+ *	@last_seq, and every frame <= @last_seq has come (through @frame)
+ *	before it; the stream goes on.  May be NULL (ignored).
  */
 struct vs_tun_ops {
 	enum vs_tun_reject (*stream_open)(void *opaque, struct vs_tun_in *in, const char *vm,
@@ -211,6 +222,8 @@ struct vs_tun_ops {
 	void (*peer_event)(void *opaque, const struct vs_tun_peer_event *ev);
 	void (*source_direct)(void *opaque, struct vs_tun_stream *s, const char *vm,
 			      uint8_t af, const uint8_t addr[16]);
+	void (*source_barrier)(void *opaque, struct vs_tun_in *in, const char *vm,
+			       uint64_t last_seq, uint8_t af, const uint8_t addr[16]);
 };
 
 /* --- the endpoint ---------------------------------------------------------- */
@@ -602,5 +615,48 @@ enum vs_tun_send_result vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8
  * @on:		offer it
  */
 void vs_tun_set_source_direct(struct vs_tun *t, bool on);
+
+/**
+ * vs_tun_set_source_barrier() - offer the source-barrier HELLO extension on
+ * the connections made from now on (default: off, until the handover sends
+ * and honours SOURCE_BARRIER); offered only together with source-direct
+ * @t:		tunnel
+ * @on:		offer it
+ */
+void vs_tun_set_source_barrier(struct vs_tun *t, bool on);
+
+/**
+ * vs_tun_stream_source_barrier_ok() - may @s carry SOURCE_BARRIER now
+ * @s:		outgoing stream, or NULL
+ *
+ * Return: true if it is accepted on a ready connection whose two HELLOs
+ * offered source-barrier
+ */
+bool vs_tun_stream_source_barrier_ok(const struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_source_barrier() - tell the destination that the
+ * stragglers from @addr end here (SOURCE_BARRIER, docs/tunnel-protocol.md
+ * 3.13): it goes to the connection right behind the last frame pushed so
+ * far, never ahead of one still waiting for room, and follows the resent
+ * frames if the connection goes before it is written
+ * @s:		outgoing stream
+ * @af:		enum vs_tun_src_af
+ * @addr:	16 bytes, an IPv4 address in the first 4 and the rest zero
+ *
+ * Return: the seq it names (the last frame pushed, 0 if none), or -1 if
+ * it cannot go: not vs_tun_stream_source_barrier_ok(), a bad address, or
+ * VS_TUN_SOURCE_BARRIERS_MAX already waiting
+ */
+int64_t vs_tun_stream_source_barrier(struct vs_tun_stream *s, uint8_t af, const uint8_t addr[16]);
+
+/**
+ * vs_tun_in_source_barrier_ok() - did both HELLOs of @in's connection offer
+ * source-barrier (so the source may send SOURCE_BARRIER on it)
+ * @in:		incoming stream, or NULL
+ *
+ * Return: true if so and the connection is ready
+ */
+bool vs_tun_in_source_barrier_ok(const struct vs_tun_in *in);
 
 #endif /* VS_TUNNEL_H */

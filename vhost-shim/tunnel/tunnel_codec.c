@@ -75,6 +75,8 @@ const struct tun_type_info tun_types[VS_TUN_NUM_TYPES] = {
 					   VS_TUN_MAX_FRAME),
 	[VS_TUN_MSG_SOURCE_DIRECT] = TUN_FIXED("SOURCE_DIRECT", VS_TUN_DIR_DST_TO_SRC,
 					       sizeof(struct vs_tun_wire_source_direct)),
+	[VS_TUN_MSG_SOURCE_BARRIER] = TUN_FIXED("SOURCE_BARRIER", VS_TUN_DIR_SRC_TO_DST,
+						sizeof(struct vs_tun_wire_source_barrier)),
 };
 static_assert(G_N_ELEMENTS(tun_types) == VS_TUN_NUM_TYPES, "type table");
 /* The frame is the largest body; every other one fits well below it */
@@ -201,7 +203,8 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 			return 0;
 		return sizeof(struct vs_tun_wire_hello) + strlen(m->u.hello.name) +
 		       (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES ? 2 : 0) +
-		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT ? 2 : 0);
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT ? 2 : 0) +
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER ? 2 : 0);
 	case VS_TUN_MSG_AUTH:
 		return sizeof(struct vs_tun_wire_auth);
 	case VS_TUN_MSG_VM_OPEN:
@@ -240,6 +243,12 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		    !vs_tun_source_addr_ok(m->u.source_direct.af, m->u.source_direct.addr))
 			return 0;
 		return sizeof(struct vs_tun_wire_source_direct);
+	case VS_TUN_MSG_SOURCE_BARRIER:
+		if (!m->u.source_barrier.stream_id ||
+		    !tun_seq_ok(m->u.source_barrier.last_seq, true) ||
+		    !vs_tun_source_addr_ok(m->u.source_barrier.af, m->u.source_barrier.addr))
+			return 0;
+		return sizeof(struct vs_tun_wire_source_barrier);
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
 	case VS_TUN_MSG_ABORT:
@@ -319,6 +328,11 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 
 			wr_put(&w, sd, sizeof(sd));
 		}
+		if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER) {
+			static const uint8_t sb[2] = { VS_TUN_EXT_SOURCE_BARRIER, 0 };
+
+			wr_put(&w, sb, sizeof(sb));
+		}
 		break;
 	}
 	case VS_TUN_MSG_AUTH:
@@ -396,6 +410,17 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 
 		memcpy(sd.addr, m->u.source_direct.addr, sizeof(sd.addr));
 		wr_put(&w, &sd, sizeof(sd));
+		break;
+	}
+	case VS_TUN_MSG_SOURCE_BARRIER: {
+		struct vs_tun_wire_source_barrier sb = {
+			.stream_id = GUINT32_TO_BE(m->u.source_barrier.stream_id),
+			.last_seq = GUINT64_TO_BE(m->u.source_barrier.last_seq),
+			.af = m->u.source_barrier.af,
+		};
+
+		memcpy(sb.addr, m->u.source_barrier.addr, sizeof(sb.addr));
+		wr_put(&w, &sb, sizeof(sb));
 		break;
 	}
 	case VS_TUN_MSG_RESUMED:
@@ -632,6 +657,18 @@ size_t vs_tun_encode_source_direct(GByteArray *out, uint32_t stream_id, uint8_t 
 	m.u.source_direct.stream_id = stream_id;
 	m.u.source_direct.af = af;
 	memcpy(m.u.source_direct.addr, addr, sizeof(m.u.source_direct.addr));
+	return vs_tun_encode(out, &m);
+}
+
+size_t vs_tun_encode_source_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq,
+				    uint8_t af, const uint8_t addr[16])
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
+
+	m.u.source_barrier.stream_id = stream_id;
+	m.u.source_barrier.last_seq = last_seq;
+	m.u.source_barrier.af = af;
+	memcpy(m.u.source_barrier.addr, addr, sizeof(m.u.source_barrier.addr));
 	return vs_tun_encode(out, &m);
 }
 

@@ -227,6 +227,8 @@ static enum vs_tun_err tun_parse_hello(struct vs_tun_decoder *d, struct tun_rd *
 			m->u.hello.ext |= VS_TUN_HELLO_EXT_FRAME_TIMES;
 		else if (tl[0] == VS_TUN_EXT_SOURCE_DIRECT && !tl[1])
 			m->u.hello.ext |= VS_TUN_HELLO_EXT_SOURCE_DIRECT;
+		else if (tl[0] == VS_TUN_EXT_SOURCE_BARRIER && !tl[1])
+			m->u.hello.ext |= VS_TUN_HELLO_EXT_SOURCE_BARRIER;
 	}
 	r->off = r->len;
 	return VS_TUN_OK;
@@ -389,6 +391,24 @@ static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, siz
 			err = tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD,
 					   "SOURCE_DIRECT: address family %u unknown, or an "
 					   "IPv4 address with bytes past its 4", sd.af);
+		break;
+	}
+	case VS_TUN_MSG_SOURCE_BARRIER: {
+		struct vs_tun_wire_source_barrier sb;
+
+		rd_fixed(&r, &sb, sizeof(sb));
+		m->u.source_barrier.stream_id = GUINT32_FROM_BE(sb.stream_id);
+		m->u.source_barrier.last_seq = GUINT64_FROM_BE(sb.last_seq);
+		m->u.source_barrier.af = sb.af;
+		memcpy(m->u.source_barrier.addr, sb.addr, sizeof(sb.addr));
+		if ((err = rd_stream(d, what, m->u.source_barrier.stream_id)) ||
+		    (err = rd_seq(d, what, m->u.source_barrier.last_seq, true)))
+			break;
+		/* Security: as SOURCE_DIRECT's address, nothing is guessed */
+		if (!vs_tun_source_addr_ok(sb.af, sb.addr))
+			err = tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD,
+					   "SOURCE_BARRIER: address family %u unknown, or an "
+					   "IPv4 address with bytes past its 4", sb.af);
 		break;
 	}
 	case VS_TUN_MSG_RESUMED:

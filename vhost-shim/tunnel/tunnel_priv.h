@@ -224,6 +224,8 @@ struct vs_tun_stream {
 	bool rejected;
 	bool barrier_due;		/* BARRIER(barrier_seq) waits for its frames */
 	uint64_t barrier_seq;
+	GQueue src_barriers;		/* SOURCE_BARRIERs waiting for their frames,
+					 * in order (tunnel_per_source.c) */
 };
 
 struct vs_tun_in {
@@ -274,6 +276,8 @@ struct vs_tun {
 	uint32_t next_stream_id;
 	bool no_frame_times;		/* do not offer the frame-times extension */
 	bool no_source_direct;		/* do not offer the source-direct extension */
+	bool no_source_barrier;		/* do not offer source-barrier (the default
+					 * until the handover sends and honours it) */
 	struct vs_tun_stats stats;
 };
 
@@ -651,6 +655,28 @@ void tun_stream_handle(struct tun_conn *c, const struct vs_tun_msg *m);
  * @m:		message
  */
 void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m);
+
+/* --- tunnel_per_source.c --- */
+
+/**
+ * tun_stream_flush_source_barriers() - write, in order, the SOURCE_BARRIERs
+ * of @s whose frames are written (called by tun_stream_flush())
+ * @c:		@s's connection, ready
+ * @s:		stream
+ */
+void tun_stream_flush_source_barriers(struct tun_conn *c, struct vs_tun_stream *s);
+
+/* tun_stream_free_source_barriers() - free those not written (the stream goes) */
+void tun_stream_free_source_barriers(struct vs_tun_stream *s);
+
+/**
+ * tun_in_source_barrier() - destination: SOURCE_BARRIER on @in: checked
+ * against the frames received, then ops->source_barrier
+ * @c:		connection
+ * @in:		the stream, open on @c
+ * @m:		the message
+ */
+void tun_in_source_barrier(struct tun_conn *c, struct vs_tun_in *in, const struct vs_tun_msg *m);
 
 /**
  * tun_in_free() - destroy notifier of a connection's incoming streams:

@@ -63,7 +63,8 @@ GQuark vs_tun_error_quark(void);
 /* Who may send a message type on a stream (the session layer checks it) */
 enum vs_tun_dir {
 	VS_TUN_DIR_BOTH,	/* handshake, EXPECT, PING/PONG, ERROR */
-	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME(_TIMES), BARRIER, ABORT, END */
+	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME(_TIMES), BARRIER, ABORT, END,
+				 * SOURCE_BARRIER */
 	VS_TUN_DIR_DST_TO_SRC,	/* VM_ACCEPT/REJECT, ACK, RESUMED, LIVE_SEEN,
 				 * SOURCE_DIRECT */
 };
@@ -71,8 +72,10 @@ enum vs_tun_dir {
 /* HELLO extensions a shim knows, as bits of vs_tun_msg.u.hello.ext */
 #define VS_TUN_HELLO_EXT_FRAME_TIMES	(1u << VS_TUN_EXT_FRAME_TIMES)
 #define VS_TUN_HELLO_EXT_SOURCE_DIRECT	(1u << VS_TUN_EXT_SOURCE_DIRECT)
+#define VS_TUN_HELLO_EXT_SOURCE_BARRIER	(1u << VS_TUN_EXT_SOURCE_BARRIER)
 #define VS_TUN_HELLO_EXT_ALL		(VS_TUN_HELLO_EXT_FRAME_TIMES | \
-					 VS_TUN_HELLO_EXT_SOURCE_DIRECT)
+					 VS_TUN_HELLO_EXT_SOURCE_DIRECT | \
+					 VS_TUN_HELLO_EXT_SOURCE_BARRIER)
 
 /**
  * struct vs_tun_msg - one decoded (or to-be-encoded) message
@@ -145,6 +148,12 @@ struct vs_tun_msg {
 			uint8_t af;		/* enum vs_tun_src_af */
 			uint8_t addr[16];
 		} source_direct;
+		struct {
+			uint32_t stream_id;
+			uint64_t last_seq;	/* 0: no frame before it */
+			uint8_t af;		/* enum vs_tun_src_af */
+			uint8_t addr[16];
+		} source_barrier;
 		/* PING, PONG */
 		struct {
 			uint64_t token;
@@ -205,7 +214,7 @@ bool vs_tun_node_name_valid(const char *name);
 bool vs_tun_vm_name_valid(const char *name);
 
 /**
- * vs_tun_source_addr_ok() - check a SOURCE_DIRECT address
+ * vs_tun_source_addr_ok() - check a SOURCE_DIRECT or SOURCE_BARRIER address
  * @af:		enum vs_tun_src_af, or any received value
  * @addr:	16 bytes
  *
@@ -311,6 +320,20 @@ size_t vs_tun_encode_live_seen(GByteArray *out, uint32_t stream_id);
  */
 size_t vs_tun_encode_source_direct(GByteArray *out, uint32_t stream_id, uint8_t af,
 				   const uint8_t addr[16]);
+
+/**
+ * vs_tun_encode_source_barrier() - append a SOURCE_BARRIER (only to a peer
+ * whose HELLO offered VS_TUN_HELLO_EXT_SOURCE_BARRIER)
+ * @out:	buffer
+ * @stream_id:	the stream (not 0)
+ * @last_seq:	seq of the last frame pushed before it, 0..VS_TUN_SEQ_MAX
+ * @af:		enum vs_tun_src_af
+ * @addr:	16 bytes; an IPv4 address in the first 4, the rest zero
+ *
+ * Return: bytes appended, 0 if a field is invalid (nothing appended)
+ */
+size_t vs_tun_encode_source_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq,
+				    uint8_t af, const uint8_t addr[16]);
 size_t vs_tun_encode_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq_before_barrier);
 size_t vs_tun_encode_abort(GByteArray *out, uint32_t stream_id);
 size_t vs_tun_encode_end(GByteArray *out, uint32_t stream_id, uint64_t last_seq);

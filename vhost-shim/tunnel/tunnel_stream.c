@@ -21,7 +21,8 @@
  *     when both HELLOs offered frame-times, else as a FRAME;
  *   - barrier: BARRIER(S) goes to the output queue right behind frame S,
  *     the last pushed when it was asked for, so it never overtakes a
- *     straggler that still waits for room;
+ *     straggler that still waits for room; SOURCE_BARRIERs likewise, each
+ *     behind its own S (tunnel_per_source.c);
  *   - trim: a frame is freed only once it is acked *and* the destination
  *     reported the VM running (commit), because a rollback before that
  *     needs every frame back;
@@ -161,6 +162,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		vs_tun_encode_barrier(c->out, s->stream_id, s->barrier_seq);
 		s->barrier_due = false;
 	}
+	tun_stream_flush_source_barriers(c, s);
 	/* the frames of this main-loop turn together, in full TLS records */
 	tun_conn_flush_soon(c);
 }
@@ -181,6 +183,7 @@ struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, con
 	s->next_seq = 1;
 	s->send_seq = 1;
 	g_queue_init(&s->frames);
+	g_queue_init(&s->src_barriers);
 	p->streams = g_list_append(p->streams, s);
 	vs_log(TUN, INFO, s->vm_name, "stream %u to %s", s->stream_id, p->name);
 	if (tun_conn_ready(p->conn))
@@ -285,6 +288,7 @@ static void tun_stream_free(struct vs_tun_stream *s)
 {
 	s->peer->streams = g_list_remove(s->peer->streams, s);
 	g_queue_clear_full(&s->frames, g_free);
+	tun_stream_free_source_barriers(s);
 	g_free(s);
 }
 
@@ -364,30 +368,6 @@ void vs_tun_in_send_live_seen(struct vs_tun_in *in)
 	tun_in_send(in, VS_TUN_MSG_LIVE_SEEN);
 }
 
-enum vs_tun_send_result vs_tun_in_send_source_direct(struct vs_tun_in *in, uint8_t af,
-						     const uint8_t addr[16])
-{
-	struct tun_conn *c = in->conn;
-
-	if (in->opening || !tun_conn_ready(c))
-		return VS_TUN_SEND_LATER;
-	/* an older peer never gets it: it did not offer the extension */
-	if (!(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT))
-		return VS_TUN_SEND_NEVER;
-	/* a source that does not read: the report waits, the queue is bounded */
-	if (tun_conn_queued(c) >= VS_TUN_SEND_QUEUE_MAX)
-		return VS_TUN_SEND_LATER;
-	if (!vs_tun_encode_source_direct(c->out, in->stream_id, af, addr))
-		return VS_TUN_SEND_NEVER;	/* a bad af or address: cannot happen */
-	tun_conn_flush(c);
-	return VS_TUN_SEND_DONE;
-}
-
-void vs_tun_set_source_direct(struct vs_tun *t, bool on)
-{
-	t->no_source_direct = !on;
-}
-
 void tun_in_free(gpointer data)
 {
 	struct vs_tun_in *in = data;
@@ -422,6 +402,8 @@ static uint32_t tun_msg_stream_id(const struct vs_tun_msg *m)
 		return m->u.stream_seq.stream_id;
 	case VS_TUN_MSG_SOURCE_DIRECT:
 		return m->u.source_direct.stream_id;
+	case VS_TUN_MSG_SOURCE_BARRIER:
+		return m->u.source_barrier.stream_id;
 	default:
 		return m->u.stream.stream_id;	/* RESUMED, LIVE_SEEN, ABORT */
 	}
@@ -699,8 +681,9 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	}
 	in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
 	if (!in) {
-		/* BARRIER, END or ABORT of a stream already gone (replaced by
-		 * the same source's newer one, or refused) is harmless */
+		/* BARRIER, SOURCE_BARRIER, END or ABORT of a stream already
+		 * gone (replaced by the same source's newer one, or refused)
+		 * is harmless */
 		if (m->type == VS_TUN_MSG_FRAME || m->type == VS_TUN_MSG_FRAME_TIMES)
 			tun_conn_protocol_error(c, "stream %u: FRAME on a stream that is not open",
 						id);
@@ -708,6 +691,8 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	}
 	if (m->type == VS_TUN_MSG_FRAME || m->type == VS_TUN_MSG_FRAME_TIMES)
 		tun_in_frame(c, in, m);
+	else if (m->type == VS_TUN_MSG_SOURCE_BARRIER)
+		tun_in_source_barrier(c, in, m);	/* not tun_in_msg(): the stream goes on */
 	else
 		tun_in_msg(c, in, m);
 }

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_tunnel_source_barrier.c - SOURCE_BARRIER in the tunnel: the source's
+ * per-stream queue of barriers, the destination's callback, and the rules
+ * a peer must keep (docs/tunnel-protocol.md 3.13)
+ *
+ * Theory of operation: tun_harness.h.  Two real tunnels on loopback for
+ * what a source and a destination do together (a barrier arrives after the
+ * frames it names, behind a full output queue and across a reconnect, and
+ * only where both HELLOs offered source-barrier); a scripted peer (struct
+ * fake_peer) for each rule the receiver enforces: not negotiated, ahead of
+ * the frames received, the wrong way.
+ */
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "log.h"
+#include "tun_harness.h"
+
+#define BOTH_EXT	(VS_TUN_HELLO_EXT_SOURCE_DIRECT | VS_TUN_HELLO_EXT_SOURCE_BARRIER)
+
+static const uint8_t v4[16] = { 10, 77, 0, 11 };
+
+/* --- two tunnels ------------------------------------------------------------ */
+
+static bool got_barriers(void *arg)
+{
+	const struct side *sd = arg;
+
+	return sd->source_barriers >= sd->want_barriers;
+}
+
+/* "hosta" and "hostb", each offering source-barrier as @a_on/@b_on say */
+static void barrier_pair(struct side *a, struct side *b, bool a_on, bool b_on)
+{
+	pair_init(a, b);
+	vs_tun_set_source_barrier(a->t, a_on);
+	vs_tun_set_source_barrier(b->t, b_on);
+}
+
+/*
+ * Both offer source-barrier: a barrier names the last frame pushed and
+ * reaches the destination's callback after it, with its address; one
+ * asked before any frame names 0.  Either side without it (an older peer,
+ * or the default): -1, and nothing is sent.
+ */
+static void test_source_barrier(void)
+{
+	static const uint8_t v6[16] = { 0xfe, 0x80, [15] = 1 };
+	struct vs_tun_stream *s;
+	struct side a, b;
+	unsigned int off;
+
+	barrier_pair(&a, &b, true, true);
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	g_assert_true(vs_tun_stream_source_barrier_ok(s));
+	g_assert_true(vs_tun_in_source_barrier_ok(b.in));
+	g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET6, v6), ==, 0);
+	push_frames(s, 5);
+	g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4), ==, 5);
+	b.want_barriers = 2;
+	g_assert_true(run_until(got_barriers, &b, DEADLINE_MS));
+	g_assert_cmpuint(b.last_barrier_seq, ==, 5);
+	g_assert_cmpuint(b.last_barrier_frames, ==, 5);
+	g_assert_cmpuint(b.last_barrier_af, ==, VS_TUN_SRC_AF_INET);
+	g_assert_cmpmem(b.last_barrier_addr, 16, v4, 16);
+	/* the stream goes on: a barrier is not an END */
+	push_frames(s, 2);
+	g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 7 }, DEADLINE_MS));
+	check_seqs(&b, 7);
+	g_assert_nonnull(b.in);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_END], ==, 0);
+	/* an address the codec refuses is refused here */
+	g_assert_cmpint(vs_tun_stream_source_barrier(s, 5, v4), ==, -1);
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+
+	/* one side without it, or source-direct off: never sent */
+	for (off = 0; off < 3; off++) {
+		barrier_pair(&a, &b, off != 0, off != 1);
+		if (off == 2)
+			vs_tun_set_source_direct(a.t, false);	/* no report, no barrier */
+		s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+		g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+		push_frames(s, 3);
+		g_assert_false(vs_tun_stream_source_barrier_ok(s));
+		g_assert_false(vs_tun_in_source_barrier_ok(b.in));
+		g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4), ==, -1);
+		g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 3 }, DEADLINE_MS));
+		run_for(100);
+		g_assert_cmpuint(b.source_barriers, ==, 0);
+		g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 0);
+		vs_tun_stream_close(s, false);
+		pair_fini(&a, &b);
+	}
+	/* no stream accepted yet: -1 */
+	barrier_pair(&a, &b, true, true);
+	b.verdict = VS_TUN_REJECT_BUSY;
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4), ==, -1);
+	vs_tun_stream_close(s, false);
+	pair_fini(&a, &b);
+}
+
+/* MANY frames of BIG bytes: more than the output queue and the socket take */
+#define MANY	2000
+#define BIG	8192
+
+/*
+ * A barrier asked for while frames still wait for room in the output queue
+ * goes behind the last of them, never ahead; and one not written when the
+ * connection goes follows the frames resent on the next one.
+ */
+static void test_source_barrier_backlog(void)
+{
+	struct vs_tun_stream *s;
+	struct side a, b;
+	unsigned int cut_it;
+
+	for (cut_it = 0; cut_it < 2; cut_it++) {
+		barrier_pair(&a, &b, true, true);
+		s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+		g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+		push_frames_len(s, MANY, BIG);
+		g_assert_cmpuint(s->send_seq, <, MANY);		/* some still wait for room */
+		g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4), ==, MANY);
+		if (cut_it) {
+			cut(out_conn(&a, "hostb"));
+			g_assert_true(run_until(stream_down, s, DEADLINE_MS));
+		}
+		b.want_barriers = 1;
+		g_assert_true(run_until(got_barriers, &b, 4 * DEADLINE_MS));
+		g_assert_cmpuint(b.last_barrier_seq, ==, MANY);
+		g_assert_cmpuint(b.last_barrier_frames, ==, MANY);
+		check_seqs(&b, MANY);
+		g_assert_cmpuint(b.dups, ==, 0);
+		g_assert_cmpuint(a.out_events[VS_TUN_OUT_INTERRUPTED], ==, cut_it);
+		run_for(50);
+		g_assert_cmpuint(b.source_barriers, ==, 1);	/* once */
+		vs_tun_stream_close(s, false);
+		pair_fini(&a, &b);
+	}
+}
+
+/* --- a scripted peer ---------------------------------------------------------- */
+
+static void send_open(struct fake_peer *fp, uint32_t id)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
+
+	m.u.vm_open.stream_id = id;
+	memcpy(m.u.vm_open.mac, VM_MAC, 6);
+	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
+	m.u.vm_open.first_seq = 1;
+	fp_send(fp, &m);
+}
+
+static void send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
+	uint8_t buf[FRAME_LEN];
+
+	frame_fill(buf, seq);
+	m.u.frame.stream_id = id;
+	m.u.frame.seq = seq;
+	m.u.frame.origin = VS_TUN_ORIGIN_STRAGGLER;
+	m.u.frame.data = buf;
+	m.u.frame.len = FRAME_LEN;
+	fp_send(fp, &m);
+}
+
+static void send_barrier(struct fake_peer *fp, uint32_t id, uint64_t last_seq)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
+
+	m.u.source_barrier.stream_id = id;
+	m.u.source_barrier.last_seq = last_seq;
+	m.u.source_barrier.af = VS_TUN_SRC_AF_INET;
+	memcpy(m.u.source_barrier.addr, v4, 16);
+	fp_send(fp, &m);
+}
+
+/* The next message of @type (others, such as ACKs, are skipped) */
+static bool recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
+{
+	while (fp_recv(fp, m, DEADLINE_MS))
+		if (m->type == type)
+			return true;
+	return false;
+}
+
+/* A fake source offering @ext opens stream 1 on @b, which has @want_next */
+static void fake_source(struct fake_peer *f, struct side *b, uint32_t ext, uint64_t want_next)
+{
+	struct vs_tun_msg m;
+
+	fp_connect_ext(f, "hosta", vs_tun_listen_port(b->t), ext);
+	send_open(f, 1);
+	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+}
+
+/*
+ * SOURCE_BARRIER where the two HELLOs did not both offer source-barrier
+ * (the source's lacks it; then the destination's, its default):
+ * ERROR(PROTOCOL), counted, nothing reaches the callback
+ */
+static void test_source_barrier_unnegotiated(void)
+{
+	struct fake_peer f;
+	struct side b;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		side_init(&b, "hostb", "127.0.0.1:0");
+		vs_tun_set_source_barrier(b.t, i == 0);
+		fake_source(&f, &b, i == 0 ? VS_TUN_HELLO_EXT_SOURCE_DIRECT : BOTH_EXT, 1);
+		send_frame(&f, 1, 1);
+		send_barrier(&f, 1, 1);
+		g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+		fp_close(&f);
+		g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
+		g_assert_cmpuint(b.source_barriers, ==, 0);
+		side_fini(&b);
+		drain_loop();
+	}
+}
+
+/*
+ * SOURCE_BARRIER(S) promises every frame <= S came before it, as BARRIER:
+ * S beyond what arrived is ERROR(PROTOCOL); S up to it reaches the
+ * callback and the stream stays open (unlike END).  One for a stream that
+ * is not open on the connection is ignored, as BARRIER.
+ */
+static void test_source_barrier_ahead(void)
+{
+	struct fake_peer f;
+	struct side b;
+	uint64_t i;
+
+	side_init(&b, "hostb", "127.0.0.1:0");
+	vs_tun_set_source_barrier(b.t, true);
+	fake_source(&f, &b, BOTH_EXT, 1);
+	for (i = 1; i <= 3; i++)
+		send_frame(&f, 1, i);
+	send_barrier(&f, 1, 4);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	check_seqs(&b, 3);
+	g_assert_cmpuint(b.source_barriers, ==, 0);
+	g_assert_true(run_until(at_least, &(struct count_watch){
+		&b.in_events[VS_TUN_IN_CLOSED], 1 }, DEADLINE_MS));
+
+	fake_source(&f, &b, BOTH_EXT, 4);
+	send_barrier(&f, 9, 1);			/* no such stream: ignored */
+	send_barrier(&f, 1, 3);			/* == received */
+	b.want_barriers = 1;
+	g_assert_true(run_until(got_barriers, &b, DEADLINE_MS));
+	g_assert_cmpuint(b.last_barrier_seq, ==, 3);
+	g_assert_cmpuint(b.last_barrier_af, ==, VS_TUN_SRC_AF_INET);
+	g_assert_cmpmem(b.last_barrier_addr, 16, v4, 16);
+	send_barrier(&f, 1, 0);			/* below: allowed */
+	send_frame(&f, 1, 4);			/* still open */
+	g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 4 }, DEADLINE_MS));
+	check_seqs(&b, 4);
+	g_assert_cmpuint(b.source_barriers, ==, 2);
+	g_assert_nonnull(b.in);
+	g_assert_cmpuint(b.in_events[VS_TUN_IN_END], ==, 0);
+	g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
+	fp_close(&f);
+	side_fini(&b);
+	drain_loop();
+}
+
+/*
+ * SOURCE_BARRIER goes source -> destination: one from the destination (on
+ * a connection the source dialled), even with the extension offered, is
+ * ERROR(PROTOCOL)
+ */
+static void test_source_barrier_direction(void)
+{
+	g_autofree char *addr = NULL;
+	struct vs_tun_stream *s;
+	struct fake_peer f;
+	struct vs_tun_msg m;
+	struct side a;
+	GSocket *ls;
+
+	side_init(&a, "hosta", "127.0.0.1:0");
+	vs_tun_set_source_barrier(a.t, true);
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	send_barrier(&f, m.u.vm_open.stream_id, 0);
+	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+	fp_close(&f);
+	g_assert_cmpuint(vs_tun_get_stats(a.t)->protocol_errors, ==, 1);
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	drain_loop();
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	vs_log_set_level(g_test_verbose() ? VS_LOG_DEBUG : VS_LOG_INFO);
+	th_init();
+	g_test_add_func("/tun/transport/source-barrier", test_source_barrier);
+	g_test_add_func("/tun/transport/source-barrier-backlog", test_source_barrier_backlog);
+	g_test_add_func("/tun/rules/source-barrier-unnegotiated", test_source_barrier_unnegotiated);
+	g_test_add_func("/tun/rules/source-barrier-ahead", test_source_barrier_ahead);
+	g_test_add_func("/tun/rules/source-barrier-direction", test_source_barrier_direction);
+	rc = g_test_run();
+	th_fini();
+	return rc;
+}
