@@ -188,41 +188,6 @@ static void test_drain_superseded(void)
 	t_port_free(vm);
 }
 
-/*
- * A drain is answered only by a poll that emptied the uplink: a flood
- * longer than one poll's bound (64 bursts of 32, 2048 frames) leaves the
- * ticket pending, and the next poll, which reads the rest and finds the
- * queue empty, answers it.
- */
-static void test_drain_needs_empty(void)
-{
-	struct vs_vm *vm = t_port_new();
-	uint32_t ticket;
-
-	ticket = vs_dp_drain_request(vm);
-	t_uplink_queue(1, 2100);
-	t_poll(vm, 1);
-	g_assert_cmpuint(t.got->len, ==, 2048);	/* the bound, not all */
-	g_assert_cmpuint(g_queue_get_length(&t.rx), ==, 52);
-	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_PENDING);
-	t_poll(vm, 1);
-	g_assert_cmpuint(g_queue_get_length(&t.rx), ==, 0);
-	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
-	t_assert_run(0, 1, 2100);
-
-	/* exactly the bound: the poll cannot tell the queue is empty, the
-	 * next one (reading nothing) answers */
-	ticket = vs_dp_drain_request(vm);
-	t_uplink_queue(3000, 2048);
-	t_poll(vm, 1);
-	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_PENDING);
-	t_poll(vm, 1);
-	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
-	t_assert_run(2100, 3000, 2048);
-	t_check_accounting(vm, 0);
-	t_port_free(vm);
-}
-
 /* A full guest ring in live mode: the rest waits in held, in order */
 static void test_ring_full(void)
 {
@@ -435,7 +400,6 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/order/replay-waits-for-device", test_replay_without_device);
 	g_test_add_func("/dataplane/drain", test_drain);
 	g_test_add_func("/dataplane/drain-superseded", test_drain_superseded);
-	g_test_add_func("/dataplane/drain-needs-empty", test_drain_needs_empty);
 	g_test_add_func("/dataplane/ring-full", test_ring_full);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);

@@ -480,8 +480,7 @@ static void dp_uplink_gap(struct vs_vm *vm, uint64_t now)
 }
 
 /* 2048 frames: more than an RX queue or a tap's backlog holds; bounds a
- * flood while draining (a poll that stops at it leaves the drain for the
- * next poll: only a poll that emptied the queues answers it) */
+ * flood while draining */
 #define DP_DRAIN_MAX_BURSTS	64
 
 /*
@@ -562,8 +561,8 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	vm->dp.rx_last = rx;
 	if (emptied)
 		vm->dp.rx_emptied_at = now;
-	if (draining && emptied)
-		dp_drain_done(vm, drain);	/* every frame before it is in held */
+	if (draining)
+		dp_drain_done(vm, drain);
 	return work;
 }
 

@@ -141,10 +141,8 @@ struct vs_dp_tcp;
  *		RX queues into held; the value is the request's ticket.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
  *		published by the release store of @drain_done).
- * @drain_done:	lcore stores the last ticket served (release), only after a
- *		poll that found every uplink queue empty (not one that
- *		stopped at its bound under a flood); main loads it (acquire),
- *		then @drain_mark, then @held_taken.
+ * @drain_done:	lcore stores the last ticket served (release); main loads
+ *		it (acquire), then @drain_mark, then @held_taken.
  * @held_put:	lcore only (sole producer of held): frames enqueued into
  *		held, stored (release) after the enqueue.
  * @held_taken:	every consumer of held adds what it dequeued (release),
