@@ -96,8 +96,10 @@ CH_PLAN = 6
 
 
 def _received(g):
+    """Per flow: datagrams received, and received out of order."""
     st = g.stats()["streams"]
-    return [st.get(str(i), {}).get("received", 0) for i in range(FLOWS)]
+    return ([st.get(str(i), {}).get("received", 0) for i in range(FLOWS)],
+            [st.get(str(i), {}).get("reordered", 0) for i in range(FLOWS)])
 
 
 def _guest_drops(g):
@@ -156,7 +158,8 @@ def run_channels(tap, state, workdir):
                 rx, st, gd = _received(g), shim.stats("vm1"), _guest_drops(g)[0]
                 row = {"to": n, "channels": ch, "ioctl_s": round(took, 3),
                        "query_ports": answered, "alive": shim.alive(),
-                       "rx_per_flow": [a - b for a, b in zip(rx, prev_rx)],
+                       "rx_per_flow": [a - b for a, b in zip(rx[0], prev_rx[0])],
+                       "reordered_per_flow": [a - b for a, b in zip(rx[1], prev_rx[1])],
                        "shim_drops": _delta(st["drops"], prev_s["drops"]),
                        "guest_drops": _delta(gd, prev_gd),
                        "replayed": st["replayed-pkts"] - prev_s["replayed-pkts"],
