@@ -25,8 +25,9 @@ worker loop.  Checked: the shim answers query-ports after every change,
 every flow keeps arriving between two changes, every datagram the guest
 did not get is counted (the shim's drops, the guest's UDP InErrors or
 eth0 rx drops), order per flow, the vring changes in the shim's (debug)
-log, nothing replayed without a migration.  Per-change figures are printed
-as TAP comments.
+log, nothing replayed without a migration, and the daemon's clean exit
+(status 0, no sanitizer report in its log: the ASan build, VSHIM_BIN).
+Per-change figures are printed as TAP comments.
 """
 
 import json
@@ -92,7 +93,7 @@ def run(tap, state, workdir):
 CH_STEPS = (1, 4, 2, 1, 4)
 CH_GAP = 1.2        # seconds between two changes
 CH_PPS = 200        # per flow
-CH_PLAN = 6
+CH_PLAN = 7
 
 
 def _received(g):
@@ -217,6 +218,13 @@ def run_channels(tap, state, workdir):
                    "%d events" % len(vrings), diag)
             tap.ok(replayed == 0,
                    "nothing replayed without a migration (%d)" % replayed, diag)
+            g.stop()
+            status = shim.stop()
+            reports = [line for line in shim.log_text().splitlines()
+                       if "Sanitizer" in line or "runtime error" in line]
+            tap.ok(status == 0 and not reports,
+                   "the daemon exits 0 on SIGTERM (%s), no sanitizer report in its log"
+                   % status, reports[:20] or None)
         finally:
             if g:
                 g.stop()
