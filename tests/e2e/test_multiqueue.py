@@ -27,12 +27,15 @@ did not get is counted (the shim's drops, the guest's UDP InErrors or
 eth0 rx drops), order per flow, the vring changes in the shim's (debug)
 log, nothing replayed without a migration, and the daemon's clean exit
 (status 0, no sanitizer report in its log: the ASan build, VSHIM_BIN).
-Per-change figures are printed as TAP comments.  Order per flow and "no
-replay" are checked strictly although a change may move a flow to another
-guest queue, which the guest may read before the old one, and a frame a
-vring refuses at a change takes the full-ring path, a short replay
-(docs/configuration.md, "queues"): each seen once in 14 runs, 1 datagram
-of each of 2 flows overtaken at 1 -> 4, 1 frame replayed at 2 -> 1.
+Per-change figures are printed as TAP comments.  Two known gaps of the
+daemon are allowed, bounded, and printed (docs/configuration.md,
+"queues"): a change may move a flow to another guest queue, which the
+guest may read before the old one (at most MAX_OVERTAKEN datagrams per
+flow in the run), and a frame a vring refuses at a change takes the
+full-ring path, a short in-order replay (at most one burst, 32 frames, per
+change).  Each was seen once in helper 51's 14 runs with strict checks
+(1 datagram of each of 2 flows overtaken at 1 -> 4; 1 frame replayed at
+2 -> 1); nothing was lost uncounted in any run, which stays strict.
 """
 
 import json
@@ -98,6 +101,8 @@ def run(tap, state, workdir):
 CH_STEPS = (1, 4, 2, 1, 4)
 CH_GAP = 1.2        # seconds between two changes
 CH_PPS = 200        # per flow
+MAX_OVERTAKEN = 4   # datagrams per flow overtaken at a queue move (seen: 1)
+MAX_REPLAY_PER_CHANGE = 32     # one burst a vring refused at a change (seen: 1)
 CH_PLAN = 7
 
 
@@ -209,20 +214,26 @@ def run_channels(tap, state, workdir):
             tap.ok(all(min(r["rx_per_flow"]) > 0 for r in rows),
                    "every flow arrived after every change (fewest per flow and change: %s)"
                    % [min(r["rx_per_flow"]) for r in rows], diag)
+            reordered = [st["reordered"] for st in streams]
             tap.ok(all(sr["sent"] == per_flow for sr in sres) and
                    sum(missing) <= counted and
-                   all(st["reordered"] == 0 and st["duplicated"] == 0 and st["corrupted"] == 0
-                       for st in streams),
+                   all(r <= MAX_OVERTAKEN for r in reordered) and
+                   all(st["duplicated"] == 0 and st["corrupted"] == 0 for st in streams),
                    "%d flows x %d datagrams: %d not received, %d counted as dropped "
-                   "(shim %s, guest %s); in order, no duplicate" %
-                   (FLOWS, per_flow, sum(missing), counted, drops, guest_drops), diag)
+                   "(shim %s, guest %s); no duplicate; overtaken at a queue move per flow "
+                   "%s (at most %d allowed, the documented gap)" %
+                   (FLOWS, per_flow, sum(missing), counted, drops, guest_drops, reordered,
+                    MAX_OVERTAKEN), diag)
             enabled = {int(v) for v, e in vrings if e == "enabled"}
             disabled = {int(v) for v, e in vrings if e == "disabled"}
             tap.ok(set(range(2, 8)) <= enabled and set(range(2, 8)) <= disabled,
                    "the shim saw vrings 2-7 enabled and disabled (SET_VRING_ENABLE): "
                    "%d events" % len(vrings), diag)
-            tap.ok(replayed == 0,
-                   "nothing replayed without a migration (%d)" % replayed, diag)
+            tap.ok(all(r["replayed"] <= MAX_REPLAY_PER_CHANGE for r in rows) and
+                   replayed == sum(r["replayed"] for r in rows),
+                   "replayed without a migration only at a change, at most one burst each "
+                   "(the full-ring path of a vring refused at a change): %s"
+                   % [r["replayed"] for r in rows], diag)
             g.stop()
             status = shim.stop()
             reports = [line for line in shim.log_text().splitlines()
