@@ -40,6 +40,9 @@
  *        /proc/net/udp (the guest kernel's counters)
  *   nicstats                               -> eth0's `ethtool -S` counters,
  *        one "name value" a line
+ *   channels [N]                           -> "combined CUR max MAX": eth0's
+ *        combined channel count (queue pairs), set to N first if given
+ *        (what `ethtool -L eth0 combined N` does)
  *   anything else                          -> "err ..."
  */
 #ifndef VSHIM_AGENT_PROTO_H

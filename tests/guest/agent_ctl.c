@@ -325,6 +325,54 @@ static int parse_u64(const char *s, uint64_t *v)
 	return (*end || errno) ? -1 : 0;
 }
 
+/*
+ * "channels [N]": eth0's combined channel count (for virtio-net the queue
+ * pairs the guest uses; `ethtool -l eth0`) with ETHTOOL_GCHANNELS, set to
+ * N first with ETHTOOL_SCHANNELS when given (`ethtool -L eth0 combined N`:
+ * the driver tells the device through its control queue, and QEMU enables
+ * or disables the vhost-user vrings).  Reply "combined CUR max MAX" as of
+ * after the change, or "err ...".
+ */
+static void cmd_channels(struct sbuf *b, char **argv, int argc)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	uint64_t want = 0;
+	int fd;
+
+	if (argc > 2 || (argc == 2 && (parse_u64(argv[1], &want) || want == 0))) {
+		sb_printf(b, "err usage: channels [N] (N>0)");
+		return;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	ifr.ifr_data = (void *)&ch;
+	if (fd < 0 || ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		sb_printf(b, "err ETHTOOL_GCHANNELS: %s", strerror(errno));
+		goto out;
+	}
+	if (argc == 2) {
+		ch.cmd = ETHTOOL_SCHANNELS;
+		ch.combined_count = (uint32_t)want;
+		if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+			sb_printf(b, "err ETHTOOL_SCHANNELS %" PRIu64 " (max %u): %s", want,
+				  ch.max_combined, strerror(errno));
+			goto out;
+		}
+		memset(&ch, 0, sizeof(ch));
+		ch.cmd = ETHTOOL_GCHANNELS;
+		if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+			sb_printf(b, "err ETHTOOL_GCHANNELS: %s", strerror(errno));
+			goto out;
+		}
+	}
+	sb_printf(b, "combined %u max %u", ch.combined_count, ch.max_combined);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static void cmd_send(struct sbuf *b, char **argv, int argc)
 {
 	struct sockaddr_in dst;
@@ -471,6 +519,8 @@ void handle_ctl(int fd, char *req, size_t reqlen)
 		cmd_kfile(&b, argv, argc);
 	else if (!strcmp(argv[0], "nicstats") && argc == 1)
 		cmd_nicstats(&b);
+	else if (!strcmp(argv[0], "channels"))
+		cmd_channels(&b, argv, argc);
 	else
 		sb_printf(&b, "err unknown command '%s'", argv[0]);
 

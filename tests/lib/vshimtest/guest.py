@@ -16,7 +16,7 @@ from .env import (CRASH_PATTERNS, DEFAULT_GUEST_IP, DEFAULT_GUEST_MAC, ERROR_MAR
                   _terminate_popen, build_guest, install_signal_handlers, pdeathsig_prefix,
                   qemu_command, strip_prefix, wait_for)
 from .qmp import QMP
-from .traffic import (agent_cmd, agent_kernel_counters, agent_reset, agent_send, agent_stats,
+from .traffic import (agent_channels, agent_cmd, agent_kernel_counters, agent_reset, agent_send, agent_stats,
                       agent_tcpsend, agent_timeline, agent_wait_tx_idle)
 
 class VhostUserNetdev:
@@ -491,6 +491,12 @@ class Guest:
     def kernel_counters(self):
         """agent_kernel_counters(self.ns, self.addr) (errors as for cmd)."""
         return self._agent(agent_kernel_counters)
+
+    def channels(self, combined=None):
+        """agent_channels(self.ns, self.addr, combined): eth0's combined
+        channel count, set first when combined is given (errors as for
+        cmd; HarnessError when the guest kernel refuses the count)."""
+        return self._agent(agent_channels, combined)
 
 
 def compare_ram(path_a, path_b, page_size=4096, limit=None):

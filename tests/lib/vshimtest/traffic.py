@@ -167,6 +167,19 @@ def agent_kernel_counters(ns, guest_ip):
     return res
 
 
+def agent_channels(ns, guest_ip, combined=None):
+    """eth0's combined channel count (the queue pairs a virtio-net guest
+    uses) as {"combined": n, "max": n}, set to combined first when given
+    (`ethtool -L eth0 combined N`, by ioctl: the guest has no ethtool).
+    Raises HarnessError when the guest kernel refuses."""
+    reply = agent_cmd(ns, guest_ip, "channels" if combined is None else
+                      "channels %d" % combined)
+    f = reply.split()
+    if len(f) != 4 or f[0] != "combined" or f[2] != "max":
+        raise HarnessError("agent channels: %s" % reply)
+    return {"combined": int(f[1]), "max": int(f[3])}
+
+
 # ---------------------------------------------------------------------------
 # Traffic helpers (subprocesses inside a NetNS)
 # ---------------------------------------------------------------------------
