@@ -106,6 +106,20 @@ def shim_losses(*stats):
 PHASES = ("post-copy advised", "post-copy listening", "post-copy ended")
 
 
+# The guest stack's own drops of a TCP segment it was sent (TcpExt of its
+# /proc/net/netstat, and IP's discards): a retransmission of such a segment
+# is not the shims' loss
+GUEST_TCP_DROPS = (("netstat", "TcpExt", "TCPRcvQDrop"), ("netstat", "TcpExt", "TCPBacklogDrop"),
+                   ("netstat", "TcpExt", "TCPOFODrop"), ("netstat", "TcpExt", "TCPZeroWindowDrop"),
+                   ("netstat", "TcpExt", "PFMemallocDrop"), ("netstat", "TcpExt", "TCPMinTTLDrop"),
+                   ("snmp", "Ip", "InDiscards"), ("snmp", "Tcp", "InErrs"))
+
+
+def guest_tcp_drops(k):
+    """{counter: value} of GUEST_TCP_DROPS from a Guest.kernel_counters()."""
+    return {name: k.get(f, {}).get(sect, {}).get(name, 0) for f, sect, name in GUEST_TCP_DROPS}
+
+
 def phases_seen(shim, start):
     """The post-copy phases the shim logged from byte offset start, in order."""
     return [p for line in shim.log_text()[start:].splitlines() for p in PHASES if p in line]
@@ -358,6 +372,7 @@ def scenario_tcp(ns, workdir, tap):
         snd = vt.TcpSender(ns, g.addr, TCP_BYTES, timeout=120, rate=TCP_RATE).start()
         time.sleep(3)
         r0 = tcp_counters(ns)
+        gk0 = guest_tcp_drops(g.kernel_counters())
         r = postcopy_migrate(pair, tap)
         tap.ok(r["status"] == "completed" and (r["remaining_at_switch"] or 0) > (64 << 20),
                "post-copy under a TCP stream: pre-copy %.1f s throttled to %d B/s, %s MiB "
@@ -368,6 +383,8 @@ def scenario_tcp(ns, workdir, tap):
         pair.finish(r["dg"])
         time.sleep(2)
         d = tcp_delta(r0, tcp_counters(ns))
+        gk1 = guest_tcp_drops(pair.guest.kernel_counters())
+        d["guest_drops"] = {k: v - gk0.get(k, 0) for k, v in gk1.items() if v - gk0.get(k, 0)}
         tres = snd.wait(timeout=120)
         pair.guest.check()
         gtcp = pair.guest.stats()["tcp"]
@@ -384,16 +401,24 @@ def scenario_tcp(ns, workdir, tap):
                    destination_drops={k: v for k, v in ds["drops"].items() if v})
         tap.diag(json.dumps(res))
         # the longest gap is printed, not bounded (issue 19 asks <= 300 ms;
-        # a TCG guest's own stalls exceed that in pre-copy too)
+        # a TCG guest's own stalls exceed that in pre-copy too).  Every
+        # retransmission is accounted for: spurious (its segment D-SACKed:
+        # the guest had the original, held by a shim while the sender's RTO
+        # fired) or one the default guest's own stack dropped and counted
+        # (guest_tcp_drops(): a CI run had 2 retransmissions and 1 D-SACK
+        # with the shims dropping nothing); an original lost anywhere
+        # uncounted, a shim included, leaves one unexplained
+        unexplained = d["retransmitted"] - d["dsack_segs"] - sum(d["guest_drops"].values())
         tap.ok(tres["ok"] and got == tres["sent"] and gtcp["corrupted"] == 0 and
                gtcp["connections"] == 1 and shim_losses(ss, ds) == 0 and
-               d["retransmitted"] <= d["dsack"] and ds["migrations-in"] == 1,
+               unexplained <= 0 and ds["migrations-in"] == 1,
                "TCP at %d B/s through a post-copy migration: %d bytes sent, %d verified by "
                "the guest, in order, on one connection; none dropped by the shims "
-               "(%d frames tunnelled, %d replayed); %d retransmissions, all spurious (%d "
-               "D-SACKs back); longest gap %d ms"
+               "(%d frames tunnelled, %d replayed); %d retransmissions: %d segments "
+               "D-SACKed back (spurious), guest's own drops %s; longest gap %d ms"
                % (TCP_RATE, tres["sent"], got, ds["tunnel-rx-frames"], ds["replayed-pkts"],
-                  d["retransmitted"], d["dsack"], gtcp["max_gap_us"] // 1000), res)
+                  d["retransmitted"], d["dsack_segs"], d["guest_drops"] or "none",
+                  gtcp["max_gap_us"] // 1000), res)
     finally:
         pair.stop()
 

@@ -173,7 +173,7 @@ def wait_received(g, n, stream=0, timeout=15):
     return wait_stream(g, n, stream, timeout)
 
 
-TCP_COUNTERS = ("TcpRetransSegs", "TcpExtTCPDSACKRecv")
+TCP_COUNTERS = ("TcpRetransSegs", "TcpExtTCPDSACKRecv", "TcpExtTCPDSACKRecvSegs")
 
 
 def tcp_counters(ns):
@@ -192,9 +192,13 @@ def tcp_counters(ns):
 
 
 def tcp_delta(a, b):
-    """{"retransmitted": n, "dsack": n} between two tcp_counters()."""
+    """{"retransmitted": n, "dsack": n, "dsack_segs": n} between two
+    tcp_counters(): dsack counts the ACKs that carried a D-SACK, dsack_segs
+    the segments they covered (one D-SACK block can cover two retransmitted
+    segments back to back)."""
     return {"retransmitted": b["TcpRetransSegs"] - a["TcpRetransSegs"],
-            "dsack": b["TcpExtTCPDSACKRecv"] - a["TcpExtTCPDSACKRecv"]}
+            "dsack": b["TcpExtTCPDSACKRecv"] - a["TcpExtTCPDSACKRecv"],
+            "dsack_segs": b["TcpExtTCPDSACKRecvSegs"] - a["TcpExtTCPDSACKRecvSegs"]}
 
 
 def link_drops(ns):

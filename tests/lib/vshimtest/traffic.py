@@ -150,12 +150,14 @@ def parse_net_dev(text):
 
 def agent_kernel_counters(ns, guest_ip):
     """The guest kernel's network counters, for placing a datagram the
-    agent never received: {"snmp": parse_snmp(/proc/net/snmp), "dev":
+    agent never received: {"snmp": parse_snmp(/proc/net/snmp), "netstat":
+    parse_snmp(/proc/net/netstat) (TcpExt, IpExt), "dev":
     parse_net_dev(/proc/net/dev), "softnet": the lines of
     /proc/net/softnet_stat (per CPU, hex: processed, dropped, squeezed...),
     "nic": eth0's `ethtool -S` counters {name: value} or the agent's
     error}.  Needs an agent with the kfile and nicstats commands."""
     res = {"snmp": parse_snmp(agent_cmd(ns, guest_ip, "kfile snmp")),
+           "netstat": parse_snmp(agent_cmd(ns, guest_ip, "kfile netstat")),
            "dev": parse_net_dev(agent_cmd(ns, guest_ip, "kfile dev")),
            "softnet": agent_cmd(ns, guest_ip, "kfile softnet").split("\n")[:-1]}
     nic = agent_cmd(ns, guest_ip, "nicstats")
