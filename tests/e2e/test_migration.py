@@ -81,6 +81,7 @@ import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import (IP, LONG_THROTTLE, MAC, PORT_A, PORT_B,  # noqa: E402
                             TUNED_GUEST, Pair, diagnose_loss, tcp_counters, tcp_delta,
+                            tcp_sockets_retransmitting,
                             wait_received)
 from migration_tunnel import (scenario_bad_peer, scenario_tls,  # noqa: E402
                               scenario_tunnel_break, scenario_tunnel_cut_acked,
@@ -255,9 +256,16 @@ def scenario_tcp(ns, workdir, tap):
                 d = tcp_delta(r0, tcp_counters(ns))
             res = snd.wait(timeout=100)
             tcp = pair.guest.stats()["tcp"]
+            # the stream's own counters (TCP_INFO of the sender's socket,
+            # the whole connection); the namespace's nstat delta above
+            # also counts the shims' tunnel on its loopback
+            conn = res.get("tcp_info") or {}
+            d = {"namespace": d, "retransmitted": conn.get("total_retrans", -1),
+                 "dsack": conn.get("dsack_dups", -1),
+                 "namespace_sockets": tcp_sockets_retransmitting(ns)}
             results[label] = dict(d, sender=res, guest=tcp)
-            tap.diag("%s: TCP max gap %d ms, %d segments retransmitted around the migration "
-                     "(%d D-SACKs back: spurious), %d bytes verified"
+            tap.diag("%s: TCP max gap %d ms, %d segments retransmitted by the stream "
+                     "(%d D-SACKed back: spurious), %d bytes verified"
                      % (label, tcp["max_gap_us"] // 1000, d["retransmitted"], d["dsack"],
                         tcp["last_conn_bytes"] or tcp["bytes"]))
         finally:
@@ -275,7 +283,7 @@ def scenario_tcp(ns, workdir, tap):
     # than the control run", which failed in CI at 1 spurious against a
     # control that lost 1.)
     tap.ok(s["sender"]["ok"] and s["guest"]["corrupted"] == 0 and
-           s["retransmitted"] <= s["dsack"],
+           0 <= s["retransmitted"] <= s["dsack"],
            "TCP through a migration with vhost-shim: every byte verified, none lost: %d "
            "retransmissions, all spurious (%d D-SACKs back; control: %d retransmitted, %d "
            "D-SACKs), longest gap %d ms"
@@ -284,7 +292,7 @@ def scenario_tcp(ns, workdir, tap):
     # The guest's clock stops during the blackout, so what it sees is the
     # recovery after it: fast retransmit here, an RTO stall when the tail of
     # a burst is lost.  Losing segments at all is what buffering prevents.
-    tap.ok(n["retransmitted"] > n["dsack"],
+    tap.ok(n["retransmitted"] > n["dsack"] >= 0,
            "control run without buffering: %d segments retransmitted, %d of them lost (not "
            "D-SACKed), longest gap %d ms"
            % (n["retransmitted"], n["retransmitted"] - n["dsack"],

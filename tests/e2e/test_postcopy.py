@@ -26,8 +26,9 @@ runs while its RAM arrives.  Scenarios (argument 1):
   tcp        a TCP stream (4 MiB/s) from the namespace to the guest through
              the same post-copy migration: every byte in order on one
              connection, none dropped by the shims, every retransmission
-             of the namespace's stack answered by a D-SACK (spurious: the
-             segment was late, not lost); the longest gap is printed
+             of the stream's connection (its TCP_INFO) answered by a
+             D-SACK (spurious: the segment was late, not lost) or a drop
+             the guest's stack counted; the longest gap is printed
   isolation  the same with a second VM on the destination shim, forwarding
              2000 pps all along: its longest gap during the post-copy phase
              is reported, and bounded
@@ -57,7 +58,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import (FrameLog, Pair, counters_delta, host_drop_counters,  # noqa: E402
-                            missing_ranges, tcp_counters, tcp_delta, wait_received)
+                            missing_ranges, tcp_counters, tcp_delta,
+                            tcp_sockets_retransmitting, wait_received)
 
 PPS = 3000
 PC_OPTS = {"postcopy": "on"}     # not the default (docs/migration.md, "Post-copy")
@@ -382,10 +384,14 @@ def scenario_tcp(ns, workdir, tap):
                {"mid": r["mid"], "query-migrate": r["info"]})
         pair.finish(r["dg"])
         time.sleep(2)
-        d = tcp_delta(r0, tcp_counters(ns))
+        d = {"namespace": tcp_delta(r0, tcp_counters(ns)),
+             "namespace_sockets": tcp_sockets_retransmitting(ns)}
         gk1 = guest_tcp_drops(pair.guest.kernel_counters())
         d["guest_drops"] = {k: v - gk0.get(k, 0) for k, v in gk1.items() if v - gk0.get(k, 0)}
         tres = snd.wait(timeout=120)
+        conn = tres.get("tcp_info") or {}
+        d["retransmitted"] = conn.get("total_retrans", -1)
+        d["dsack_segs"] = conn.get("dsack_dups", -1)
         pair.guest.check()
         gtcp = pair.guest.stats()["tcp"]
         ss, ds = src.stats("vm1"), dst.stats("vm1")
@@ -405,17 +411,22 @@ def scenario_tcp(ns, workdir, tap):
         # retransmission is accounted for: spurious (its segment D-SACKed:
         # the guest had the original, held by a shim while the sender's RTO
         # fired) or one the default guest's own stack dropped and counted
-        # (guest_tcp_drops(): a CI run had 2 retransmissions and 1 D-SACK
-        # with the shims dropping nothing); an original lost anywhere
-        # uncounted, a shim included, leaves one unexplained
+        # (guest_tcp_drops()); an original lost anywhere uncounted, a shim
+        # included, leaves one unexplained.  The stream's own counters
+        # (TCP_INFO of the sender's socket, read when the guest closed):
+        # the namespace's TcpRetransSegs also counts the shims' tunnel on
+        # its loopback, which twice left one retransmission "unexplained"
+        # in CI (2 retransmitted, 1 D-SACKed, no shim or guest drop);
+        # "namespace" keeps those figures, and "namespace_sockets" names
+        # the sockets that retransmitted
         unexplained = d["retransmitted"] - d["dsack_segs"] - sum(d["guest_drops"].values())
-        tap.ok(tres["ok"] and got == tres["sent"] and gtcp["corrupted"] == 0 and
+        tap.ok(tres["ok"] and conn and got == tres["sent"] and gtcp["corrupted"] == 0 and
                gtcp["connections"] == 1 and shim_losses(ss, ds) == 0 and
                unexplained <= 0 and ds["migrations-in"] == 1,
                "TCP at %d B/s through a post-copy migration: %d bytes sent, %d verified by "
                "the guest, in order, on one connection; none dropped by the shims "
                "(%d frames tunnelled, %d replayed); %d retransmissions: %d segments "
-               "D-SACKed back (spurious), guest's own drops %s; longest gap %d ms"
+               "of the stream's D-SACKed back (spurious), guest's own drops %s; longest gap %d ms"
                % (TCP_RATE, tres["sent"], got, ds["tunnel-rx-frames"], ds["replayed-pkts"],
                   d["retransmitted"], d["dsack_segs"], d["guest_drops"] or "none",
                   gtcp["max_gap_us"] // 1000), res)

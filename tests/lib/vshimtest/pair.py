@@ -191,6 +191,26 @@ def tcp_counters(ns):
     return got
 
 
+def tcp_sockets_retransmitting(ns):
+    """The namespace's TCP sockets that retransmitted, from `ss -tin`:
+    ["LOCAL > PEER retrans:CUR/TOTAL dsack_dups:N ..."], for telling which
+    connection a namespace-wide TcpRetransSegs belongs to (the shims'
+    tunnel runs on the namespace's loopback too).  Diagnostics only."""
+    try:
+        out = ns.run(["ss", "-tinH"]).stdout.splitlines()
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        return ["error: %s" % e]
+    res = []
+    for head, info in zip(out[0::2], out[1::2]):
+        if "retrans:" in info:
+            f = head.split()
+            keep = [w for w in info.split() if w.split(":")[0] in
+                    ("retrans", "dsack_dups", "lost", "reord_seen", "bytes_retrans")]
+            res.append("%s > %s %s" % (f[-2] if len(f) >= 2 else "?", f[-1] if f else "?",
+                                       " ".join(keep)))
+    return res
+
+
 def tcp_delta(a, b):
     """{"retransmitted": n, "dsack": n, "dsack_segs": n} between two
     tcp_counters(): dsack counts the ACKs that carried a D-SACK, dsack_segs
