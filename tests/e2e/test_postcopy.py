@@ -371,10 +371,12 @@ def scenario_tcp(ns, workdir, tap):
         g = pair.boot()
         g.reset()
         src, dst = pair.src, pair.dst
+        # the guest's drops over the connection's whole life, as its
+        # TCP_INFO counts its retransmissions
+        gk0 = guest_tcp_drops(g.kernel_counters())
         snd = vt.TcpSender(ns, g.addr, TCP_BYTES, timeout=120, rate=TCP_RATE).start()
         time.sleep(3)
         r0 = tcp_counters(ns)
-        gk0 = guest_tcp_drops(g.kernel_counters())
         r = postcopy_migrate(pair, tap)
         tap.ok(r["status"] == "completed" and (r["remaining_at_switch"] or 0) > (64 << 20),
                "post-copy under a TCP stream: pre-copy %.1f s throttled to %d B/s, %s MiB "
@@ -386,9 +388,9 @@ def scenario_tcp(ns, workdir, tap):
         time.sleep(2)
         d = {"namespace": tcp_delta(r0, tcp_counters(ns)),
              "namespace_sockets": tcp_sockets_retransmitting(ns)}
+        tres = snd.wait(timeout=120)
         gk1 = guest_tcp_drops(pair.guest.kernel_counters())
         d["guest_drops"] = {k: v - gk0.get(k, 0) for k, v in gk1.items() if v - gk0.get(k, 0)}
-        tres = snd.wait(timeout=120)
         conn = tres.get("tcp_info") or {}
         d["retransmitted"] = conn.get("total_retrans", -1)
         d["dsack_segs"] = conn.get("dsack_dups", -1)
