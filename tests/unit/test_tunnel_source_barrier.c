@@ -95,7 +95,8 @@ static void test_source_barrier(void)
 		vs_tun_stream_close(s, false);
 		pair_fini(&a, &b);
 	}
-	/* no stream accepted yet: -1 */
+	/* no stream at all, or none accepted yet: -1 */
+	g_assert_cmpint(vs_tun_stream_source_barrier(NULL, VS_TUN_SRC_AF_INET, v4), ==, -1);
 	barrier_pair(&a, &b, true, true);
 	b.verdict = VS_TUN_REJECT_BUSY;
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
