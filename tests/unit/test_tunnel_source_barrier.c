@@ -8,8 +8,9 @@
  * what a source and a destination do together (a barrier arrives after the
  * frames it names, behind a full output queue and across a reconnect, and
  * only where both HELLOs offered source-barrier); a scripted peer (struct
- * fake_peer) for each rule the receiver enforces: not negotiated, ahead of
- * the frames received, the wrong way.
+ * fake_peer) for each rule the receiver enforces: not negotiated (also by
+ * a peer that offered nothing), ahead of the frames received, the wrong
+ * way.
  */
 #include <string.h>
 
@@ -192,6 +193,60 @@ static void test_source_barrier_unnegotiated(void)
 }
 
 /*
+ * A source that offered no extension at all (an older one, or one that
+ * lies) sends SOURCE_BARRIER anyway, to a destination that offers it: on
+ * its open stream, or on one that is not open (which, negotiated, would be
+ * ignored).  Either is refused as a message sent the wrong way is (here
+ * an ACK from the source): ERROR(PROTOCOL), one protocol error counted,
+ * the connection closed and its stream CLOSED, nothing reaching the
+ * callback.  The log line tells which check refused it.
+ */
+static void test_source_barrier_no_extensions(void)
+{
+	static const struct {
+		enum vs_tun_type type;
+		uint32_t stream_id;
+		const char *log;
+	} cases[] = {
+		{ VS_TUN_MSG_SOURCE_BARRIER, 1, "SOURCE_BARRIER without the source-barrier extension" },
+		{ VS_TUN_MSG_SOURCE_BARRIER, 9, "SOURCE_BARRIER without the source-barrier extension" },
+		{ VS_TUN_MSG_ACK, 1, "ACK on a connection we accepted" },	/* the reference */
+	};
+	struct fake_peer f;
+	struct side b;
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		side_init(&b, "hostb", "127.0.0.1:0");
+		vs_tun_set_source_barrier(b.t, true);
+		th_log_clear();
+		fake_source(&f, &b, 0, 1);
+		fp_send_frame(&f, 1, 1, VS_TUN_ORIGIN_STRAGGLER);
+		if (cases[i].type == VS_TUN_MSG_SOURCE_BARRIER) {
+			send_barrier(&f, cases[i].stream_id, 1);
+		} else {
+			struct vs_tun_msg m = { .type = cases[i].type };
+
+			m.u.ack.stream_id = cases[i].stream_id;
+			m.u.ack.seq = 1;
+			fp_send(&f, &m);
+		}
+		g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+		g_assert_true(fp_wait_eof(&f, DEADLINE_MS));
+		g_assert_true(run_until(at_least, &(struct count_watch){
+			&b.in_events[VS_TUN_IN_CLOSED], 1 }, DEADLINE_MS));
+		g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
+		g_assert_null(b.t->conns);
+		check_seqs(&b, 1);
+		g_assert_cmpuint(b.source_barriers, ==, 0);
+		g_assert_nonnull(th_log_find(cases[i].log));
+		fp_close(&f);
+		side_fini(&b);
+		drain_loop();
+	}
+}
+
+/*
  * SOURCE_BARRIER(S) promises every frame <= S came before it, as BARRIER:
  * S beyond what arrived is ERROR(PROTOCOL); S up to it reaches the
  * callback and the stream stays open (unlike END).  One for a stream that
@@ -279,6 +334,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/transport/source-barrier", test_source_barrier);
 	g_test_add_func("/tun/transport/source-barrier-backlog", test_source_barrier_backlog);
 	g_test_add_func("/tun/rules/source-barrier-unnegotiated", test_source_barrier_unnegotiated);
+	g_test_add_func("/tun/rules/source-barrier-no-extensions",
+			test_source_barrier_no_extensions);
 	g_test_add_func("/tun/rules/source-barrier-ahead", test_source_barrier_ahead);
 	g_test_add_func("/tun/rules/source-barrier-direction", test_source_barrier_direction);
 	rc = g_test_run();
