@@ -101,36 +101,16 @@ void t_arm(struct t_env *e)
 /* The source dials, opens stream @id for the port and is accepted */
 void t_open_stream(struct t_env *e, uint32_t id, uint64_t want_next)
 {
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
-
 	fp_connect(&e->src, "hosta", vs_tun_listen_port(e->tun));
-	m.u.vm_open.stream_id = id;
-	memcpy(m.u.vm_open.mac, VM_MAC, 6);
-	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
-	m.u.vm_open.first_seq = 1;
-	fp_send(&e->src, &m);
-	while (fp_recv(&e->src, &m, DEADLINE_MS) && m.type != VS_TUN_MSG_VM_ACCEPT)
-		;
-	g_assert_cmpint(m.type, ==, VS_TUN_MSG_VM_ACCEPT);
-	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+	fp_open_stream(&e->src, id, 1, want_next);
 }
 
 void t_send_frames(struct t_env *e, uint32_t id, uint64_t first, unsigned int n)
 {
-	uint8_t buf[FRAME_LEN];
 	unsigned int i;
 
-	for (i = 0; i < n; i++) {
-		struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
-
-		frame_fill(buf, first + i);
-		m.u.frame.stream_id = id;
-		m.u.frame.seq = first + i;
-		m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
-		m.u.frame.data = buf;
-		m.u.frame.len = FRAME_LEN;
-		fp_send(&e->src, &m);
-	}
+	for (i = 0; i < n; i++)
+		fp_send_frame(&e->src, id, first + i, VS_TUN_ORIGIN_BLACKOUT);
 }
 
 struct t_frames_seen {

@@ -15,17 +15,6 @@
 
 /* --- scripted messages ------------------------------------------------------ */
 
-static void send_open(struct fake_peer *fp, uint32_t id, uint64_t first)
-{
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
-
-	m.u.vm_open.stream_id = id;
-	memcpy(m.u.vm_open.mac, VM_MAC, 6);
-	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
-	m.u.vm_open.first_seq = first;
-	fp_send(fp, &m);
-}
-
 /* VM_ACCEPT, ACK, BARRIER or END */
 static void send_seq(struct fake_peer *fp, enum vs_tun_type type, uint32_t id, uint64_t seq)
 {
@@ -55,29 +44,6 @@ static void send_stream(struct fake_peer *fp, enum vs_tun_type type, uint32_t id
 
 	m.u.stream.stream_id = id;
 	fp_send(fp, &m);
-}
-
-static void send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq)
-{
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
-	uint8_t buf[FRAME_LEN];
-
-	frame_fill(buf, seq);
-	m.u.frame.stream_id = id;
-	m.u.frame.seq = seq;
-	m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
-	m.u.frame.data = buf;
-	m.u.frame.len = FRAME_LEN;
-	fp_send(fp, &m);
-}
-
-/* The next message of @type (others, such as ACKs, are skipped) */
-static bool recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
-{
-	while (fp_recv(fp, m, DEADLINE_MS))
-		if (m->type == type)
-			return true;
-	return false;
 }
 
 static bool protocol_errors(void *t)
@@ -110,7 +76,7 @@ static void test_accept_bounds(void)
 
 	/* one past the next unassigned seq: frames that were never sent */
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	g_assert_cmpuint(m.u.vm_open.first_seq, ==, 1);
 	id = m.u.vm_open.stream_id;
 	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 7);
@@ -121,7 +87,7 @@ static void test_accept_bounds(void)
 
 	/* the bound itself: it has all five, nothing to resend */
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 6);
 	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
 	/* a second answer to the same VM_OPEN */
@@ -130,10 +96,10 @@ static void test_accept_bounds(void)
 	fp_close(&f);
 
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 6);
 	push_frames(s, 1);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_FRAME, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_FRAME, &m));
 	g_assert_cmpuint(m.u.frame.seq, ==, 6);
 	/* commit, and ACK what was sent: every frame is freed */
 	send_stream(&f, VS_TUN_MSG_RESUMED, id);
@@ -149,7 +115,7 @@ static void test_accept_bounds(void)
 
 	/* below the oldest frame still held (7: none held) */
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	g_assert_cmpuint(m.u.vm_open.first_seq, ==, 7);
 	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, id, 5);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
@@ -239,8 +205,8 @@ static void test_busy(void)
 
 	/* "hosta" again, on a new connection: it replaces its own stream */
 	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
-	send_open(&f, 99, 1);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
+	fp_send_vm_open(&f, 99, 1);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
 	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, 41);
 	g_assert_cmpuint(b.in_events[VS_TUN_IN_CLOSED], ==, 1);
 	/* the old connection's next frame finds no stream: that connection
@@ -259,12 +225,8 @@ static void test_busy(void)
 
 static void fake_source(struct fake_peer *f, struct side *b, uint64_t want_next)
 {
-	struct vs_tun_msg m;
-
 	fp_connect(f, "hosta", vs_tun_listen_port(b->t));
-	send_open(f, 1, 1);
-	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
-	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+	fp_open_stream(f, 1, 1, want_next);
 }
 
 /*
@@ -281,7 +243,7 @@ static void test_barrier_end(void)
 	side_init(&b, "hostb", "127.0.0.1:0");
 	fake_source(&f, &b, 1);
 	for (i = 1; i <= 3; i++)
-		send_frame(&f, 1, i);
+		fp_send_frame(&f, 1, i, VS_TUN_ORIGIN_BLACKOUT);
 	send_seq(&f, VS_TUN_MSG_BARRIER, 1, 4);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 	fp_close(&f);
@@ -343,13 +305,13 @@ static void test_direction(void)
 	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
-	send_open(&f, 5, 1);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	fp_send_vm_open(&f, 5, 1);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 	fp_close(&f);
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
-	send_frame(&f, m.u.vm_open.stream_id, 1);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	fp_send_frame(&f, m.u.vm_open.stream_id, 1, VS_TUN_ORIGIN_BLACKOUT);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 	fp_close(&f);
 	g_assert_true(run_until(protocol_errors, a.t, DEADLINE_MS));
@@ -399,15 +361,11 @@ static void test_frame_times_unnegotiated(void)
 static void send_frame_times(struct fake_peer *fp, uint32_t id, uint64_t seq, uint64_t sent_us,
 			     uint32_t age_us)
 {
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME_TIMES };
 	uint8_t buf[FRAME_LEN];
+	struct vs_tun_msg m;
 
-	frame_fill(buf, seq);
-	m.u.frame.stream_id = id;
-	m.u.frame.seq = seq;
-	m.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
-	m.u.frame.data = buf;
-	m.u.frame.len = FRAME_LEN;
+	frame_msg(&m, buf, id, seq, VS_TUN_ORIGIN_BLACKOUT);
+	m.type = VS_TUN_MSG_FRAME_TIMES;
 	m.u.frame.age_us = age_us;
 	m.u.frame.sent_us = sent_us;
 	fp_send(fp, &m);
@@ -417,12 +375,8 @@ static void send_frame_times(struct fake_peer *fp, uint32_t id, uint64_t seq, ui
 static void fake_timed_source(struct fake_peer *f, struct side *b, uint32_t id,
 			      uint64_t want_next)
 {
-	struct vs_tun_msg m;
-
 	fp_connect_ext(f, "hosta", vs_tun_listen_port(b->t), VS_TUN_HELLO_EXT_FRAME_TIMES);
-	send_open(f, id, want_next);
-	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
-	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+	fp_open_stream(f, id, want_next, want_next);
 }
 
 /* Wait until @b got @n new frames */
@@ -461,8 +415,8 @@ static void test_frame_times_shared_clock(void)
 
 	/* another stream on the same connection (another VM's, or this one's
 	 * next), whose frame queued 300 ms behind a backlog on the way */
-	send_open(&f, 2, 3);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
+	fp_send_vm_open(&f, 2, 3);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
 	before = g_get_monotonic_time();
 	send_frame_times(&f, 2, 3, (uint64_t)(before - 300000 + skew), 0);
 	wait_frames(&b, 3);
@@ -622,7 +576,7 @@ static void test_source_direct_unnegotiated(void)
 	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
 	fp_accept(&f, ls, "hostb");
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	send_seq(&f, VS_TUN_MSG_VM_ACCEPT, m.u.vm_open.stream_id, 1);
 	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
 	memset(&m.u, 0, sizeof(m.u));

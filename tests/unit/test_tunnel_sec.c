@@ -21,41 +21,15 @@
 
 /* --- scripted messages ------------------------------------------------------ */
 
-static void frame_msg(struct vs_tun_msg *m, uint8_t *buf, uint32_t id, uint64_t seq)
-{
-	memset(m, 0, sizeof(*m));
-	frame_fill(buf, seq);
-	m->type = VS_TUN_MSG_FRAME;
-	m->u.frame.stream_id = id;
-	m->u.frame.seq = seq;
-	m->u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
-	m->u.frame.data = buf;
-	m->u.frame.len = FRAME_LEN;
-}
-
-static bool recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
-{
-	while (fp_recv(fp, m, DEADLINE_MS))
-		if (m->type == type)
-			return true;
-	return false;
-}
-
 /* A fake source with stream 1 for VM_NAME accepted by @b, and frame 1 in */
 static void fake_source(struct fake_peer *f, struct side *b)
 {
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
-	uint8_t buf[FRAME_LEN];
+	struct vs_tun_msg m;
 
 	fp_connect(f, "hosta", vs_tun_listen_port(b->t));
-	m.u.vm_open.stream_id = 1;
-	memcpy(m.u.vm_open.mac, VM_MAC, 6);
-	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
-	m.u.vm_open.first_seq = 1;
-	fp_send(f, &m);
-	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
-	frame_msg(&m, buf, 1, 1);
-	fp_send(f, &m);
+	fp_send_vm_open(f, 1, 1);
+	g_assert_true(fp_recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
+	fp_send_frame(f, 1, 1, VS_TUN_ORIGIN_BLACKOUT);
 	g_assert_true(run_until(got_frames, &(struct want_frames){ b, 1 }, DEADLINE_MS));
 }
 
@@ -88,7 +62,7 @@ static void test_tamper_flipped(void)
 	side_init(&b, "hostb", "127.0.0.1:0");
 	th_log_clear();
 	fake_source(&f, &b);
-	frame_msg(&m, buf, 1, 2);
+	frame_msg(&m, buf, 1, 2, VS_TUN_ORIGIN_BLACKOUT);
 	rec = fp_seal(&f, &m);
 	g_assert_cmpuint(rec->len, >, 5 + FRAME_LEN);
 	rec->data[5 + 30] ^= 0x01;		/* inside the frame's bytes */
@@ -122,7 +96,7 @@ static void test_tamper_spliced(void)
 	b.next_expected = 1;
 	g_array_set_size(b.seqs, 0);
 	fake_source(&f, &b);
-	frame_msg(&m, buf, 1, 2);
+	frame_msg(&m, buf, 1, 2, VS_TUN_ORIGIN_BLACKOUT);
 	vs_tun_encode(clear, &m);
 	fp_send_raw(&f, clear->data, clear->len);
 	check_rejected(&f, &b, 2);
@@ -141,15 +115,9 @@ static void test_tamper_replayed(void)
 	side_init(&b, "hostb", "127.0.0.1:0");
 	th_log_clear();
 	fp_connect(&f, "hosta", vs_tun_listen_port(b.t));
-	memset(&m, 0, sizeof(m));
-	m.type = VS_TUN_MSG_VM_OPEN;
-	m.u.vm_open.stream_id = 1;
-	memcpy(m.u.vm_open.mac, VM_MAC, 6);
-	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
-	m.u.vm_open.first_seq = 1;
-	fp_send(&f, &m);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
-	frame_msg(&m, buf, 1, 1);
+	fp_send_vm_open(&f, 1, 1);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_ACCEPT, &m));
+	frame_msg(&m, buf, 1, 1, VS_TUN_ORIGIN_BLACKOUT);
 	rec = fp_seal(&f, &m);
 	fp_send_raw(&f, rec->data, rec->len);
 	g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 1 }, DEADLINE_MS));
@@ -236,7 +204,7 @@ static void test_v1_inside_tls(void)
 	g_assert_true(vs_tun_random_nonce(m.u.hello.nonce, NULL));
 	g_strlcpy(m.u.hello.name, "hosta", sizeof(m.u.hello.name));
 	fp_send(&f, &m);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_ERROR, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_ERROR, &m));
 	g_assert_cmpint(m.u.error.code, ==, VS_TUN_ERR_BAD_VERSION);
 	g_assert_cmpstr(m.u.error.text, ==, VS_TUN_V1_REFUSAL_TEXT);
 	g_assert_true(run_until(refused_v1, b.t, DEADLINE_MS));

@@ -8,8 +8,9 @@
  * what a source and a destination do together (a barrier arrives after the
  * frames it names, behind a full output queue and across a reconnect, and
  * only where both HELLOs offered source-barrier); a scripted peer (struct
- * fake_peer) for each rule the receiver enforces: not negotiated, ahead of
- * the frames received, the wrong way.
+ * fake_peer) for each rule the receiver enforces: not negotiated (also by
+ * a peer that offered nothing), ahead of the frames received, the wrong
+ * way.
  */
 #include <string.h>
 
@@ -95,7 +96,8 @@ static void test_source_barrier(void)
 		vs_tun_stream_close(s, false);
 		pair_fini(&a, &b);
 	}
-	/* no stream accepted yet: -1 */
+	/* no stream at all, or none accepted yet: -1 */
+	g_assert_cmpint(vs_tun_stream_source_barrier(NULL, VS_TUN_SRC_AF_INET, v4), ==, -1);
 	barrier_pair(&a, &b, true, true);
 	b.verdict = VS_TUN_REJECT_BUSY;
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
@@ -146,31 +148,6 @@ static void test_source_barrier_backlog(void)
 
 /* --- a scripted peer ---------------------------------------------------------- */
 
-static void send_open(struct fake_peer *fp, uint32_t id)
-{
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
-
-	m.u.vm_open.stream_id = id;
-	memcpy(m.u.vm_open.mac, VM_MAC, 6);
-	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
-	m.u.vm_open.first_seq = 1;
-	fp_send(fp, &m);
-}
-
-static void send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq)
-{
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_FRAME };
-	uint8_t buf[FRAME_LEN];
-
-	frame_fill(buf, seq);
-	m.u.frame.stream_id = id;
-	m.u.frame.seq = seq;
-	m.u.frame.origin = VS_TUN_ORIGIN_STRAGGLER;
-	m.u.frame.data = buf;
-	m.u.frame.len = FRAME_LEN;
-	fp_send(fp, &m);
-}
-
 static void send_barrier(struct fake_peer *fp, uint32_t id, uint64_t last_seq)
 {
 	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
@@ -182,24 +159,11 @@ static void send_barrier(struct fake_peer *fp, uint32_t id, uint64_t last_seq)
 	fp_send(fp, &m);
 }
 
-/* The next message of @type (others, such as ACKs, are skipped) */
-static bool recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
-{
-	while (fp_recv(fp, m, DEADLINE_MS))
-		if (m->type == type)
-			return true;
-	return false;
-}
-
 /* A fake source offering @ext opens stream 1 on @b, which has @want_next */
 static void fake_source(struct fake_peer *f, struct side *b, uint32_t ext, uint64_t want_next)
 {
-	struct vs_tun_msg m;
-
 	fp_connect_ext(f, "hosta", vs_tun_listen_port(b->t), ext);
-	send_open(f, 1);
-	g_assert_true(recv_type(f, VS_TUN_MSG_VM_ACCEPT, &m));
-	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
+	fp_open_stream(f, 1, 1, want_next);
 }
 
 /*
@@ -217,12 +181,66 @@ static void test_source_barrier_unnegotiated(void)
 		side_init(&b, "hostb", "127.0.0.1:0");
 		vs_tun_set_source_barrier(b.t, i == 0);
 		fake_source(&f, &b, i == 0 ? VS_TUN_HELLO_EXT_SOURCE_DIRECT : BOTH_EXT, 1);
-		send_frame(&f, 1, 1);
+		fp_send_frame(&f, 1, 1, VS_TUN_ORIGIN_STRAGGLER);
 		send_barrier(&f, 1, 1);
 		g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 		fp_close(&f);
 		g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
 		g_assert_cmpuint(b.source_barriers, ==, 0);
+		side_fini(&b);
+		drain_loop();
+	}
+}
+
+/*
+ * A source that offered no extension at all (an older one, or one that
+ * lies) sends SOURCE_BARRIER anyway, to a destination that offers it: on
+ * its open stream, or on one that is not open (which, negotiated, would be
+ * ignored).  Either is refused as a message sent the wrong way is (here
+ * an ACK from the source): ERROR(PROTOCOL), one protocol error counted,
+ * the connection closed and its stream CLOSED, nothing reaching the
+ * callback.  The log line tells which check refused it.
+ */
+static void test_source_barrier_no_extensions(void)
+{
+	static const struct {
+		enum vs_tun_type type;
+		uint32_t stream_id;
+		const char *log;
+	} cases[] = {
+		{ VS_TUN_MSG_SOURCE_BARRIER, 1, "SOURCE_BARRIER without the source-barrier extension" },
+		{ VS_TUN_MSG_SOURCE_BARRIER, 9, "SOURCE_BARRIER without the source-barrier extension" },
+		{ VS_TUN_MSG_ACK, 1, "ACK on a connection we accepted" },	/* the reference */
+	};
+	struct fake_peer f;
+	struct side b;
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		side_init(&b, "hostb", "127.0.0.1:0");
+		vs_tun_set_source_barrier(b.t, true);
+		th_log_clear();
+		fake_source(&f, &b, 0, 1);
+		fp_send_frame(&f, 1, 1, VS_TUN_ORIGIN_STRAGGLER);
+		if (cases[i].type == VS_TUN_MSG_SOURCE_BARRIER) {
+			send_barrier(&f, cases[i].stream_id, 1);
+		} else {
+			struct vs_tun_msg m = { .type = cases[i].type };
+
+			m.u.ack.stream_id = cases[i].stream_id;
+			m.u.ack.seq = 1;
+			fp_send(&f, &m);
+		}
+		g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
+		g_assert_true(fp_wait_eof(&f, DEADLINE_MS));
+		g_assert_true(run_until(at_least, &(struct count_watch){
+			&b.in_events[VS_TUN_IN_CLOSED], 1 }, DEADLINE_MS));
+		g_assert_cmpuint(vs_tun_get_stats(b.t)->protocol_errors, ==, 1);
+		g_assert_null(b.t->conns);
+		check_seqs(&b, 1);
+		g_assert_cmpuint(b.source_barriers, ==, 0);
+		g_assert_nonnull(th_log_find(cases[i].log));
+		fp_close(&f);
 		side_fini(&b);
 		drain_loop();
 	}
@@ -244,7 +262,7 @@ static void test_source_barrier_ahead(void)
 	vs_tun_set_source_barrier(b.t, true);
 	fake_source(&f, &b, BOTH_EXT, 1);
 	for (i = 1; i <= 3; i++)
-		send_frame(&f, 1, i);
+		fp_send_frame(&f, 1, i, VS_TUN_ORIGIN_STRAGGLER);
 	send_barrier(&f, 1, 4);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 	fp_close(&f);
@@ -262,7 +280,7 @@ static void test_source_barrier_ahead(void)
 	g_assert_cmpuint(b.last_barrier_af, ==, VS_TUN_SRC_AF_INET);
 	g_assert_cmpmem(b.last_barrier_addr, 16, v4, 16);
 	send_barrier(&f, 1, 0);			/* below: allowed */
-	send_frame(&f, 1, 4);			/* still open */
+	fp_send_frame(&f, 1, 4, VS_TUN_ORIGIN_STRAGGLER);	/* still open */
 	g_assert_true(run_until(got_frames, &(struct want_frames){ &b, 4 }, DEADLINE_MS));
 	check_seqs(&b, 4);
 	g_assert_cmpuint(b.source_barriers, ==, 2);
@@ -294,7 +312,7 @@ static void test_source_barrier_direction(void)
 	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
 	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
 	fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
-	g_assert_true(recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_VM_OPEN, &m));
 	send_barrier(&f, m.u.vm_open.stream_id, 0);
 	g_assert_cmpint(fp_expect_error(&f, DEADLINE_MS), ==, VS_TUN_ERR_PROTOCOL);
 	fp_close(&f);
@@ -316,6 +334,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/transport/source-barrier", test_source_barrier);
 	g_test_add_func("/tun/transport/source-barrier-backlog", test_source_barrier_backlog);
 	g_test_add_func("/tun/rules/source-barrier-unnegotiated", test_source_barrier_unnegotiated);
+	g_test_add_func("/tun/rules/source-barrier-no-extensions",
+			test_source_barrier_no_extensions);
 	g_test_add_func("/tun/rules/source-barrier-ahead", test_source_barrier_ahead);
 	g_test_add_func("/tun/rules/source-barrier-direction", test_source_barrier_direction);
 	rc = g_test_run();

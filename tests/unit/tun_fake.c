@@ -212,6 +212,26 @@ void fp_send_raw(struct fake_peer *fp, const void *buf, size_t len)
 	fp->capture = capture;
 }
 
+void fp_send_vm_open(struct fake_peer *fp, uint32_t id, uint64_t first_seq)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_OPEN };
+
+	m.u.vm_open.stream_id = id;
+	memcpy(m.u.vm_open.mac, VM_MAC, 6);
+	g_strlcpy(m.u.vm_open.name, VM_NAME, sizeof(m.u.vm_open.name));
+	m.u.vm_open.first_seq = first_seq;
+	fp_send(fp, &m);
+}
+
+void fp_send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq, enum vs_tun_origin origin)
+{
+	uint8_t buf[FRAME_LEN];
+	struct vs_tun_msg m;
+
+	frame_msg(&m, buf, id, seq, origin);
+	fp_send(fp, &m);
+}
+
 /* The AUTH key of the fake's session, as a tunnel derives it */
 static void fp_auth_key(struct fake_peer *fp, uint8_t key[VS_TUN_TLS_EXPORTER_LEN])
 {
@@ -355,6 +375,23 @@ void fp_accept_ext(struct fake_peer *fp, GSocket *listener, const char *name, ui
 {
 	fp_accept_raw(fp, listener);
 	fp_handshake(fp, VS_TUN_ROLE_RESPONDER, name, ext);
+}
+
+bool fp_recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m)
+{
+	while (fp_recv(fp, m, DEADLINE_MS))
+		if (m->type == type)
+			return true;
+	return false;
+}
+
+void fp_open_stream(struct fake_peer *fp, uint32_t id, uint64_t first_seq, uint64_t want_next)
+{
+	struct vs_tun_msg m;
+
+	fp_send_vm_open(fp, id, first_seq);
+	g_assert_true(fp_recv_type(fp, VS_TUN_MSG_VM_ACCEPT, &m));
+	g_assert_cmpuint(m.u.vm_accept.next_expected_seq, ==, want_next);
 }
 
 int fp_expect_error(struct fake_peer *fp, unsigned int ms)

@@ -82,6 +82,19 @@ void frame_fill(uint8_t *buf, uint64_t seq)
 	buf[FRAME_LEN - 1] = (uint8_t)(seq * 7);
 }
 
+void frame_msg(struct vs_tun_msg *m, uint8_t buf[FRAME_LEN], uint32_t id, uint64_t seq,
+	       enum vs_tun_origin origin)
+{
+	memset(m, 0, sizeof(*m));
+	frame_fill(buf, seq);
+	m->type = VS_TUN_MSG_FRAME;
+	m->u.frame.stream_id = id;
+	m->u.frame.seq = seq;
+	m->u.frame.origin = (uint8_t)origin;
+	m->u.frame.data = buf;
+	m->u.frame.len = FRAME_LEN;
+}
+
 static void cb_frame(void *opaque, struct vs_tun_in *in, const char *vm, uint64_t seq,
 		     uint8_t origin, const uint8_t *data, uint32_t len)
 {

@@ -121,6 +121,10 @@ bool got_frames(void *arg);		/* struct want_frames * */
 
 /* frame_fill() - the FRAME_LEN bytes of frame @seq, as the fake layer checks them */
 void frame_fill(uint8_t *buf, uint64_t seq);
+/* frame_msg() - FRAME @seq of stream @id from @origin, its bytes
+ * (frame_fill()) in @buf, which must outlive @m */
+void frame_msg(struct vs_tun_msg *m, uint8_t buf[FRAME_LEN], uint32_t id, uint64_t seq,
+	       enum vs_tun_origin origin);
 /* push_frames() - push @n frames (the next seqs) into @s */
 void push_frames(struct vs_tun_stream *s, unsigned int n);
 /* push_frames_len() - the same, @len bytes each (>= FRAME_LEN; zeroes
@@ -193,9 +197,19 @@ void fp_send(struct fake_peer *fp, const struct vs_tun_msg *m);
 GByteArray *fp_seal(struct fake_peer *fp, const struct vs_tun_msg *m);
 /* fp_send_raw() - put @len bytes on the socket as they are */
 void fp_send_raw(struct fake_peer *fp, const void *buf, size_t len);
+/* fp_send_vm_open() - VM_OPEN of stream @id for VM_NAME and VM_MAC, from @first_seq */
+void fp_send_vm_open(struct fake_peer *fp, uint32_t id, uint64_t first_seq);
+/* fp_open_stream() - fp_send_vm_open(), then wait for VM_ACCEPT and check
+ * that it resumes at @want_next */
+void fp_open_stream(struct fake_peer *fp, uint32_t id, uint64_t first_seq, uint64_t want_next);
+/* fp_send_frame() - FRAME @seq of stream @id from @origin (frame_msg()) */
+void fp_send_frame(struct fake_peer *fp, uint32_t id, uint64_t seq, enum vs_tun_origin origin);
 /* fp_recv() - the next message the tunnel sent, running the loop meanwhile;
  * false on EOF, a TLS error (fp->tls_err) or timeout */
 bool fp_recv(struct fake_peer *fp, struct vs_tun_msg *m, unsigned int ms);
+/* fp_recv_type() - the next message of @type, skipping others (such as
+ * ACKs); false as fp_recv() */
+bool fp_recv_type(struct fake_peer *fp, enum vs_tun_type type, struct vs_tun_msg *m);
 /* fp_expect_error() - skip messages until an ERROR; its code, or -1 */
 int fp_expect_error(struct fake_peer *fp, unsigned int ms);
 /* fp_wait_eof() - run the loop until the tunnel closed the connection */

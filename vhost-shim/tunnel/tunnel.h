@@ -640,7 +640,7 @@ bool vs_tun_stream_source_barrier_ok(const struct vs_tun_stream *s);
  * 3.13): it goes to the connection right behind the last frame pushed so
  * far, never ahead of one still waiting for room, and follows the resent
  * frames if the connection goes before it is written
- * @s:		outgoing stream
+ * @s:		outgoing stream, or NULL (-1)
  * @af:		enum vs_tun_src_af
  * @addr:	16 bytes, an IPv4 address in the first 4 and the rest zero
  *

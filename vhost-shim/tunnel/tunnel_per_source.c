@@ -90,11 +90,13 @@ bool vs_tun_stream_source_barrier_ok(const struct vs_tun_stream *s)
 int64_t vs_tun_stream_source_barrier(struct vs_tun_stream *s, uint8_t af, const uint8_t addr[16])
 {
 	struct tun_src_barrier *b;
-	uint64_t seq = s->next_seq - 1;
+	uint64_t seq;
 
+	/* _ok() first: it is what takes NULL */
 	if (!vs_tun_stream_source_barrier_ok(s) || !vs_tun_source_addr_ok(af, addr) ||
 	    g_queue_get_length(&s->src_barriers) >= VS_TUN_SOURCE_BARRIERS_MAX)
 		return -1;
+	seq = s->next_seq - 1;
 	/* behind every frame pushed so far, even those still waiting for
 	 * room in the output queue: tun_stream_flush() writes it after them */
 	b = g_new(struct tun_src_barrier, 1);
