@@ -140,6 +140,22 @@ void t_clock_advance_us(uint64_t us)
 	t.now += us * rte_get_tsc_hz() / 1000000;
 }
 
+/* The guest's RX ring's free entries, as rte_vhost_avail_entries() reports
+ * them: under the vring's access lock, taken with a blocking spin */
+static uint16_t t_guest_ring_free(int vid, uint16_t vring)
+{
+	uint16_t free;
+
+	g_assert_cmpint(vid, ==, 0);
+	g_assert_cmpuint(vring % 2, ==, 0);	/* an RX vring */
+	g_assert_cmpuint(vring, <, T_VRINGS);
+	rte_spinlock_lock(&t.vring_lock[vring]);
+	free = t.ring_free[vring];
+	t.ring_free_calls[vring]++;
+	rte_spinlock_unlock(&t.vring_lock[vring]);
+	return free;
+}
+
 static const struct vs_dp_ops t_ops = {
 	.guest_enqueue = t_guest_enqueue,
 	.uplink_rx = t_uplink_rx,
@@ -147,6 +163,7 @@ static const struct vs_dp_ops t_ops = {
 	.guest_tx = t_guest_tx,
 	.uplink_drops = t_uplink_drops,
 	.tsc = t_tsc,
+	.guest_ring_free = t_guest_ring_free,
 };
 
 /* --- frames and ports ------------------------------------------------------ */

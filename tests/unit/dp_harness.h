@@ -19,7 +19,9 @@
  * device disabled the vring (t.vring_disabled).  In a single-threaded test
  * the lock is always free; test_dp_quiesce.c holds it from the test thread,
  * as DPDK's vhost thread does while it handles a message, to catch a worker
- * spinning on it.  The guest's TX ring hands out the frames a test queued in t.guest
+ * spinning on it.  Its free entries (guest_ring_free, DPDK's
+ * rte_vhost_avail_entries()) are what the test sets in t.ring_free, read
+ * under the same lock and counted in t.ring_free_calls.  The guest's TX ring hands out the frames a test queued in t.guest
  * and sends them as dp_vm_to_uplink() does (tracked by the TCP table, then
  * on the uplink).
  *
@@ -75,6 +77,8 @@ struct t_state {
 	uint64_t now;			/* the fake clock, in TSC cycles */
 	GPtrArray *sent;		/* GBytes of each frame sent, if set;
 					 * t_port_free() frees it */
+	uint16_t ring_free[T_VRINGS];	/* what guest_ring_free reports per vring */
+	unsigned int ring_free_calls[T_VRINGS];	/* guest_ring_free called, per vring */
 };
 
 extern struct t_state t;

@@ -184,6 +184,33 @@ static void test_uplink_gap(void)
 	t_port_free(vm);
 }
 
+/* rx-ring-outstanding-at-stop/-at-start (issue 16): RX vring 0's size
+ * minus the free entries guest_ring_free reports; never read by the lcore */
+static void test_rx_ring_outstanding(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_uplink_queue(1, 40);
+	t_poll(vm, 2);
+	t_assert_run(0, 1, 40);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(0)], ==, 0);	/* not on the hot path */
+
+	t.ring_free[VS_VRING_RX(0)] = 200;
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 56);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(0)], ==, 1);
+	t.ring_free[VS_VRING_RX(0)] = 256;	/* the guest posted every entry */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 0);
+	t.ring_free[VS_VRING_RX(0)] = 0;	/* full, or disabled: reads as full */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 256);
+	t.ring_free[VS_VRING_RX(0)] = 300;	/* the guest's avail index is off */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 0);
+	t.ring_free[VS_VRING_RX(1)] = 7;	/* queue 1's vring is not the one read */
+	t.ring_free[VS_VRING_RX(0)] = 1000;
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 1024), ==, 24);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(1)], ==, 0);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/live", test_live);
@@ -192,6 +219,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/uplink-drops/kernel", test_uplink_kernel_drops);
 	g_test_add_func("/dataplane/uplink-gap", test_uplink_gap);
+	g_test_add_func("/dataplane/rx-ring-outstanding", test_rx_ring_outstanding);
 }
 
 int main(int argc, char **argv)

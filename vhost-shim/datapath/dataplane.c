@@ -85,6 +85,11 @@ static uint64_t dp_tsc(void)
 	return rte_get_tsc_cycles();
 }
 
+static uint16_t dp_guest_ring_free(int vid, uint16_t vring)
+{
+	return rte_vhost_avail_entries(vid, vring);
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
@@ -92,6 +97,7 @@ static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_tx = dp_vm_to_uplink,
 	.uplink_drops = dp_uplink_drops_get,
 	.tsc = dp_tsc,
+	.guest_ring_free = dp_guest_ring_free,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -99,7 +105,8 @@ const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
 void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
 	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
-			  ops->guest_tx && ops->uplink_drops && ops->tsc));
+			  ops->guest_tx && ops->uplink_drops && ops->tsc &&
+			  ops->guest_ring_free));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 
@@ -162,6 +169,15 @@ void vs_dp_quiesce(void)
 {
 	if (dp_qsbr)
 		rte_rcu_qsbr_synchronize(dp_qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+uint64_t vs_dp_rx_ring_outstanding(int vid, uint16_t size)
+{
+	uint16_t free = vs_dp_ops->guest_ring_free(vid, VS_VRING_RX(0));
+
+	/* the guest writes avail->idx: more free than the ring holds is its
+	 * error, not a negative count */
+	return free < size ? (uint64_t)(size - free) : 0;
 }
 
 void vs_dp_vring_state(struct vs_vm *vm, unsigned int vring, bool enable)
