@@ -90,6 +90,29 @@ static uint16_t dp_guest_ring_free(int vid, uint16_t vring)
 	return rte_vhost_avail_entries(vid, vring);
 }
 
+/*
+ * The valve's read (dp_priv.h, guest_ring_idle): no lock, the ring's
+ * pointers as DPDK translated them, so it has the TX stall check's gap
+ * (dp_tx_stall_check(): a SET_MEM_TABLE under way); split rings only (a
+ * packed ring is never offered, vhost_port.c).  used_event is the entry
+ * after the avail ring's last (virtio 1.1, 2.6.7.2).
+ */
+static bool dp_guest_ring_idle(int vid, uint16_t vring)
+{
+	struct rte_vhost_vring vr;
+	uint64_t features = 0;
+	uint16_t used_idx;
+
+	if (rte_vhost_get_vhost_vring(vid, vring, &vr) || !vr.avail || !vr.used || !vr.size ||
+	    rte_vhost_get_negotiated_features(vid, &features))
+		return false;
+	if (!(features & (1ULL << VIRTIO_RING_F_EVENT_IDX)))
+		return !(__atomic_load_n(&vr.avail->flags, __ATOMIC_ACQUIRE) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	used_idx = __atomic_load_n(&vr.used->idx, __ATOMIC_RELAXED);
+	return used_idx == __atomic_load_n(&vr.avail->ring[vr.size], __ATOMIC_ACQUIRE);
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
@@ -98,6 +121,7 @@ static const struct vs_dp_ops dp_dpdk_ops = {
 	.uplink_drops = dp_uplink_drops_get,
 	.tsc = dp_tsc,
 	.guest_ring_free = dp_guest_ring_free,
+	.guest_ring_idle = dp_guest_ring_idle,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -106,7 +130,7 @@ void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
 	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
 			  ops->guest_tx && ops->uplink_drops && ops->tsc &&
-			  ops->guest_ring_free));
+			  ops->guest_ring_free && ops->guest_ring_idle));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 
