@@ -69,6 +69,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_GAUGE("replay-rate-pps", replay_rate_pps),
 	VS_STAT_GAUGE("poll-max-us", poll_max_us),
 	VS_STAT_GAUGE("uplink-gap-max-us", uplink_gap_max_us),
+	VS_STAT_GAUGE("rx-ring-outstanding-at-stop", rx_ring_outstanding_at_stop),
+	VS_STAT_GAUGE("rx-ring-outstanding-at-start", rx_ring_outstanding_at_start),
 };
 
 const unsigned int vs_num_stat_fields = sizeof(vs_stat_fields) / sizeof(vs_stat_fields[0]);

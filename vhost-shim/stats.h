@@ -4,7 +4,8 @@
  *
  * Theory of operation: every counter has exactly one writer.  Dataplane
  * counters are written only by the lcore that owns the port; control-plane
- * counters only by the GLib main loop thread.  Readers (control socket,
+ * counters only by the GLib main loop thread; the RX ring gauges only by
+ * DPDK's vhost thread (its device callbacks).  Readers (control socket,
  * telemetry, shutdown summary) use VS_STAT_GET() and may see a snapshot that
  * is a few packets old, never a torn value.
  *
@@ -123,6 +124,12 @@ struct vs_port_stats {
 	/* lcore time (lcore; reset at new_device) */
 	uint64_t poll_max_us;		/* longest single pass over the port */
 	uint64_t uplink_gap_max_us;	/* longest time the uplink went unread */
+
+	/* the guest's RX vring 0 (vhost thread, vhost_port.c): entries the
+	 * shim filled that the guest had not reposted, at the last
+	 * destroy_device (after the lcores quiesced) and new_device */
+	uint64_t rx_ring_outstanding_at_stop;
+	uint64_t rx_ring_outstanding_at_start;
 };
 
 /**

@@ -45,6 +45,12 @@ uint32_t t_seq_of(struct rte_mbuf *m)
 	return seq;
 }
 
+/* The free entries of RX vring @vring's ring (t.ring_on) */
+static uint32_t t_ring_free_now(uint16_t vring)
+{
+	return t.ring_size[vring] - t.unread[vring] - t.unposted[vring];
+}
+
 /*
  * The guest's RX ring, as DPDK's rte_vhost_enqueue_burst() treats its
  * caller: the vring's access lock, taken with a blocking spin (a worker
@@ -63,6 +69,11 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	__atomic_store_n(&t.enqueue_waiting, 0, __ATOMIC_RELEASE);
 	if (!t.vring_disabled[vring])
 		take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
+	if (t.ring_on) {
+		take = (uint16_t)MIN((uint32_t)take, t_ring_free_now(vring));
+		t.unread[vring] += take;
+		t.used[vring] = (uint16_t)(t.used[vring] + take);
+	}
 	for (i = 0; i < take; i++) {
 		uint32_t seq = t_seq_of(pkts[i]);
 
@@ -140,6 +151,72 @@ void t_clock_advance_us(uint64_t us)
 	t.now += us * rte_get_tsc_hz() / 1000000;
 }
 
+/* The guest's RX ring's free entries, as rte_vhost_avail_entries() reports
+ * them: under the vring's access lock, taken with a blocking spin; 0 for a
+ * disabled vring.  Without t.ring_on: what the test set in t.ring_free */
+static uint16_t t_guest_ring_free(int vid, uint16_t vring)
+{
+	uint16_t free;
+
+	g_assert_cmpint(vid, ==, 0);
+	g_assert_cmpuint(vring % 2, ==, 0);	/* an RX vring */
+	g_assert_cmpuint(vring, <, T_VRINGS);
+	rte_spinlock_lock(&t.vring_lock[vring]);
+	if (!t.ring_on)
+		free = t.ring_free[vring];
+	else
+		free = t.vring_disabled[vring] ? 0 : (uint16_t)t_ring_free_now(vring);
+	t.ring_free_calls[vring]++;
+	rte_spinlock_unlock(&t.vring_lock[vring]);
+	return free;
+}
+
+/* The valve: has the guest read everything published and re-armed?  No
+ * lock (DPDK's reads of the ring are lock-free); false without t.ring_on */
+static bool t_guest_ring_idle(int vid, uint16_t vring)
+{
+	g_assert_cmpint(vid, ==, 0);
+	g_assert_cmpuint(vring % 2, ==, 0);
+	g_assert_cmpuint(vring, <, T_VRINGS);
+	t.ring_idle_calls[vring]++;
+	if (!t.ring_on)
+		return false;
+	if (t.event_idx)
+		return t.used[vring] == t.used_event[vring];
+	return !t.no_interrupt[vring];
+}
+
+/*
+ * The guest runs (a Linux guest's NAPI poll, drivers/net/virtio_net.c):
+ * reads what the shim filled, posts the buffers again once more than
+ * t.refill_above wait, and re-arms its interrupt when it found nothing
+ * more (used_event = what it consumed); while it still finds frames it
+ * polls with the interrupt off.  used_event then keeps its last value (a
+ * guest before 2021; later ones write 0, which the valve reads the same
+ * way unless used->idx is 0)
+ */
+uint32_t t_guest_run(uint16_t vring, uint32_t n)
+{
+	uint32_t took;
+
+	g_assert_cmpuint(vring % 2, ==, 0);
+	g_assert_cmpuint(vring, <, T_VRINGS);
+	if (t.stopped)
+		return 0;
+	took = MIN(n, t.unread[vring]);
+	t.unread[vring] -= took;
+	t.unposted[vring] += took;
+	if (t.unposted[vring] > t.refill_above)
+		t.unposted[vring] = 0;
+	if (!t.unread[vring]) {
+		t.used_event[vring] = t.used[vring];
+		t.no_interrupt[vring] = false;
+	} else {
+		t.no_interrupt[vring] = true;
+	}
+	return took;
+}
+
 static const struct vs_dp_ops t_ops = {
 	.guest_enqueue = t_guest_enqueue,
 	.uplink_rx = t_uplink_rx,
@@ -147,6 +224,8 @@ static const struct vs_dp_ops t_ops = {
 	.guest_tx = t_guest_tx,
 	.uplink_drops = t_uplink_drops,
 	.tsc = t_tsc,
+	.guest_ring_free = t_guest_ring_free,
+	.guest_ring_idle = t_guest_ring_idle,
 };
 
 /* --- frames and ports ------------------------------------------------------ */
@@ -218,14 +297,20 @@ struct vs_vm *t_port_new(void)
 	vm->pool = t_pool;
 	vm->vid = 0;
 	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
+	for (i = 0; i < T_VRINGS / 2; i++)
+		vm->rx_ring_size[i] = T_RING_SIZE;
 	g_assert_true(vs_dp_port_init(vm, 1024, 256, &err));
 	g_assert_no_error(err);
 
 	memset(&t, 0, sizeof(t));
 	g_queue_init(&t.rx);
 	g_queue_init(&t.guest);
-	for (i = 0; i < T_VRINGS; i++)
+	for (i = 0; i < T_VRINGS; i++) {
 		rte_spinlock_init(&t.vring_lock[i]);
+		t.ring_size[i] = T_RING_SIZE;
+	}
+	t.refill_above = 32;
+	t.event_idx = true;
 	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	t.guest_room = T_UNLIMITED;
 	t.guest_budget = T_UNLIMITED;

@@ -19,7 +19,24 @@
  * device disabled the vring (t.vring_disabled).  In a single-threaded test
  * the lock is always free; test_dp_quiesce.c holds it from the test thread,
  * as DPDK's vhost thread does while it handles a message, to catch a worker
- * spinning on it.  The guest's TX ring hands out the frames a test queued in t.guest
+ * spinning on it.
+ *
+ * Each RX vring is also a ring of t.ring_size[v] entries (256), as a Linux
+ * guest keeps it (docs/dev/plan-rx-ring-bound.md, section 8): the shim
+ * fills free entries (t.unread), the guest reads them when it runs
+ * (t_guest_run(); nothing while t.stopped) and posts them again only when
+ * more than t.refill_above (32, Linux's NAPI budget / 2) wait (t.unposted);
+ * when it finds nothing more to read it re-arms its interrupt (used_event
+ * = used->idx with t.event_idx, else VRING_AVAIL_F_NO_INTERRUPT cleared).
+ * guest_ring_free reports size - unread - unposted (DPDK's avail->idx -
+ * last_used_idx; 0 for a disabled vring) under the vring's lock;
+ * guest_ring_idle, the valve, whether the guest re-armed.  The ring limits
+ * the enqueue only with t.ring_on, so t.guest_room and t.guest_budget keep
+ * their meaning and the tests that predate it are unchanged; without it,
+ * guest_ring_free reports what the test set in t.ring_free.  Both ops
+ * count their calls (t.ring_free_calls, t.ring_idle_calls).
+ *
+ * The guest's TX ring hands out the frames a test queued in t.guest
  * and sends them as dp_vm_to_uplink() does (tracked by the TCP table, then
  * on the uplink).
  *
@@ -51,6 +68,7 @@
 #define T_MAX_FRAMES	20000
 #define T_UNLIMITED	UINT32_MAX
 #define T_VRINGS	8	/* the fake device's vrings: four queue pairs */
+#define T_RING_SIZE	256	/* a guest RX ring's entries (QEMU's default) */
 
 extern struct rte_mempool *t_pool;
 extern const uint8_t t_vm_mac[6];
@@ -75,12 +93,30 @@ struct t_state {
 	uint64_t now;			/* the fake clock, in TSC cycles */
 	GPtrArray *sent;		/* GBytes of each frame sent, if set;
 					 * t_port_free() frees it */
+	/* the guest's RX rings, per vring (see above) */
+	bool ring_on;			/* the ring limits the enqueue */
+	uint16_t ring_size[T_VRINGS];	/* T_RING_SIZE */
+	uint32_t unread[T_VRINGS];	/* filled by the shim, not read */
+	uint32_t unposted[T_VRINGS];	/* read, not posted again */
+	uint32_t refill_above;		/* the guest posts when more wait (32) */
+	bool stopped;			/* the guest's vCPUs do not run */
+	bool event_idx;			/* VIRTIO_RING_F_EVENT_IDX (true) */
+	uint16_t used[T_VRINGS];	/* used->idx: entries the shim published */
+	uint16_t used_event[T_VRINGS];	/* used->idx when the guest re-armed */
+	bool no_interrupt[T_VRINGS];	/* VRING_AVAIL_F_NO_INTERRUPT */
+	uint16_t ring_free[T_VRINGS];	/* guest_ring_free's answer without ring_on */
+	unsigned int ring_free_calls[T_VRINGS];	/* guest_ring_free called */
+	unsigned int ring_idle_calls[T_VRINGS];	/* guest_ring_idle called */
 };
 
 extern struct t_state t;
 
 /* The sequence number a t_frame() carries */
 uint32_t t_seq_of(struct rte_mbuf *m);
+/* The guest runs on RX vring @vring: reads up to @n frames, posts its
+ * buffers again past t.refill_above, re-arms when it found nothing more.
+ * Return: frames read (0 while t.stopped) */
+uint32_t t_guest_run(uint16_t vring, uint32_t n);
 /* The fake clock from now on, starting at the TSC's value */
 void t_clock_fake(void);
 void t_clock_advance_us(uint64_t us);

@@ -184,6 +184,103 @@ static void test_uplink_gap(void)
 	t_port_free(vm);
 }
 
+/* rx-ring-outstanding-at-stop/-at-start (issue 16): RX vring 0's size
+ * minus the free entries guest_ring_free reports; never read by the lcore */
+static void test_rx_ring_outstanding(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_uplink_queue(1, 40);
+	t_poll(vm, 2);
+	t_assert_run(0, 1, 40);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(0)], ==, 0);	/* not on the hot path */
+
+	t.ring_free[VS_VRING_RX(0)] = 200;
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 56);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(0)], ==, 1);
+	t.ring_free[VS_VRING_RX(0)] = 256;	/* the guest posted every entry */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 0);
+	t.ring_free[VS_VRING_RX(0)] = 0;	/* full, or disabled: reads as full */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 256);
+	t.ring_free[VS_VRING_RX(0)] = 300;	/* the guest's avail index is off */
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 256), ==, 0);
+	t.ring_free[VS_VRING_RX(1)] = 7;	/* queue 1's vring is not the one read */
+	t.ring_free[VS_VRING_RX(0)] = 1000;
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, 1024), ==, 24);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(1)], ==, 0);
+	t_port_free(vm);
+}
+
+/* Offer frames first..first+n-1 to RX vring 0 through the op, as the
+ * lcore does; Return: how many the ring took */
+static uint16_t t_offer(uint32_t first, uint16_t n)
+{
+	struct rte_mbuf *pkts[T_RING_SIZE + 64];
+	uint16_t i, took;
+
+	g_assert_cmpuint(n, <=, G_N_ELEMENTS(pkts));
+	for (i = 0; i < n; i++)
+		pkts[i] = t_frame(first + i, 64);
+	took = vs_dp_ops->guest_enqueue(0, VS_VRING_RX(0), pkts, n);
+	rte_pktmbuf_free_bulk(pkts, n);	/* the enqueue copies */
+	return took;
+}
+
+/* The harness's guest RX ring (dp_harness.h; plan-rx-ring-bound.md
+ * section 8): what guest_ring_free and guest_ring_idle report as a guest
+ * stops, runs, refills and re-arms */
+static void test_fake_ring(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+
+	g_assert_cmpuint(vm->rx_ring_size[0], ==, T_RING_SIZE);
+	t.ring_on = true;
+	g_assert_true(vs_dp_ops->guest_ring_idle(0, rx));	/* armed, nothing published */
+	/* a stopped guest: the ring fills up, then takes nothing */
+	t.stopped = true;
+	g_assert_cmpuint(t_offer(1, 200), ==, 200);
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, T_RING_SIZE), ==, 200);
+	g_assert_false(vs_dp_ops->guest_ring_idle(0, rx));
+	g_assert_cmpuint(t_offer(201, 100), ==, 56);
+	g_assert_cmpuint(vs_dp_ops->guest_ring_free(0, rx), ==, 0);
+	g_assert_cmpuint(t_guest_run(rx, 64), ==, 0);
+	t_assert_run(0, 1, 256);
+	/* it runs: reads 20 (not posted yet: 20 <= 32), then 40 (posted) */
+	t.stopped = false;
+	g_assert_cmpuint(t_guest_run(rx, 20), ==, 20);
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, T_RING_SIZE), ==, 256);
+	g_assert_false(vs_dp_ops->guest_ring_idle(0, rx));	/* still polling */
+	g_assert_cmpuint(t_guest_run(rx, 40), ==, 40);
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, T_RING_SIZE), ==, 196);
+	/* reads the rest: 4 read and not posted stay outstanding; re-armed */
+	g_assert_cmpuint(t_guest_run(rx, 1000), ==, 196);
+	g_assert_cmpuint(t.unposted[rx], ==, 0);
+	g_assert_cmpuint(t_guest_run(rx, 1000), ==, 0);
+	g_assert_true(vs_dp_ops->guest_ring_idle(0, rx));
+	g_assert_cmpuint(t_offer(257, 10), ==, 10);
+	g_assert_false(vs_dp_ops->guest_ring_idle(0, rx));	/* published past used_event */
+	g_assert_cmpuint(t_guest_run(rx, 1000), ==, 10);
+	g_assert_cmpuint(vs_dp_rx_ring_outstanding(0, T_RING_SIZE), ==, 10);	/* 10 <= 32 */
+	g_assert_true(vs_dp_ops->guest_ring_idle(0, rx));
+	/* without EVENT_IDX the valve reads the interrupt flag */
+	t.event_idx = false;
+	g_assert_cmpuint(t_offer(267, 40), ==, 40);
+	g_assert_true(vs_dp_ops->guest_ring_idle(0, rx));	/* not polling: flag clear */
+	g_assert_cmpuint(t_guest_run(rx, 30), ==, 30);
+	g_assert_false(vs_dp_ops->guest_ring_idle(0, rx));	/* polling: flag set */
+	g_assert_cmpuint(t_guest_run(rx, 30), ==, 10);
+	g_assert_true(vs_dp_ops->guest_ring_idle(0, rx));
+	/* a disabled vring: DPDK reports no free entry, takes nothing */
+	t.vring_disabled[rx] = true;
+	g_assert_cmpuint(vs_dp_ops->guest_ring_free(0, rx), ==, 0);
+	g_assert_cmpuint(t_offer(307, 1), ==, 0);
+	t_assert_run(0, 1, 306);
+	g_assert_cmpuint(t.ring_free_calls[rx], ==, 6);
+	g_assert_cmpuint(t.ring_idle_calls[rx], ==, 9);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/live", test_live);
@@ -192,6 +289,8 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/uplink-drops", test_uplink_drops);
 	g_test_add_func("/dataplane/uplink-drops/kernel", test_uplink_kernel_drops);
 	g_test_add_func("/dataplane/uplink-gap", test_uplink_gap);
+	g_test_add_func("/dataplane/rx-ring-outstanding", test_rx_ring_outstanding);
+	g_test_add_func("/dataplane/fake-ring", test_fake_ring);
 }
 
 int main(int argc, char **argv)

@@ -85,6 +85,34 @@ static uint64_t dp_tsc(void)
 	return rte_get_tsc_cycles();
 }
 
+static uint16_t dp_guest_ring_free(int vid, uint16_t vring)
+{
+	return rte_vhost_avail_entries(vid, vring);
+}
+
+/*
+ * The valve's read (dp_priv.h, guest_ring_idle): no lock, the ring's
+ * pointers as DPDK translated them, so it has the TX stall check's gap
+ * (dp_tx_stall_check(): a SET_MEM_TABLE under way); split rings only (a
+ * packed ring is never offered, vhost_port.c).  used_event is the entry
+ * after the avail ring's last (virtio 1.1, 2.6.7.2).
+ */
+static bool dp_guest_ring_idle(int vid, uint16_t vring)
+{
+	struct rte_vhost_vring vr;
+	uint64_t features = 0;
+	uint16_t used_idx;
+
+	if (rte_vhost_get_vhost_vring(vid, vring, &vr) || !vr.avail || !vr.used || !vr.size ||
+	    rte_vhost_get_negotiated_features(vid, &features))
+		return false;
+	if (!(features & (1ULL << VIRTIO_RING_F_EVENT_IDX)))
+		return !(__atomic_load_n(&vr.avail->flags, __ATOMIC_ACQUIRE) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	used_idx = __atomic_load_n(&vr.used->idx, __ATOMIC_RELAXED);
+	return used_idx == __atomic_load_n(&vr.avail->ring[vr.size], __ATOMIC_ACQUIRE);
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
@@ -92,6 +120,8 @@ static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_tx = dp_vm_to_uplink,
 	.uplink_drops = dp_uplink_drops_get,
 	.tsc = dp_tsc,
+	.guest_ring_free = dp_guest_ring_free,
+	.guest_ring_idle = dp_guest_ring_idle,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -99,7 +129,8 @@ const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
 void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
 	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
-			  ops->guest_tx && ops->uplink_drops && ops->tsc));
+			  ops->guest_tx && ops->uplink_drops && ops->tsc &&
+			  ops->guest_ring_free && ops->guest_ring_idle));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 
@@ -162,6 +193,15 @@ void vs_dp_quiesce(void)
 {
 	if (dp_qsbr)
 		rte_rcu_qsbr_synchronize(dp_qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+uint64_t vs_dp_rx_ring_outstanding(int vid, uint16_t size)
+{
+	uint16_t free = vs_dp_ops->guest_ring_free(vid, VS_VRING_RX(0));
+
+	/* the guest writes avail->idx: more free than the ring holds is its
+	 * error, not a negative count */
+	return free < size ? (uint64_t)(size - free) : 0;
 }
 
 void vs_dp_vring_state(struct vs_vm *vm, unsigned int vring, bool enable)

@@ -31,6 +31,7 @@
 #define VS_DATAPLANE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <gio/gio.h>
 
@@ -107,5 +108,24 @@ void vs_dp_quiesce(void);
  * is destroy_device's quiescence).
  */
 void vs_dp_vring_state(struct vs_vm *vm, unsigned int vring, bool enable);
+
+/**
+ * vs_dp_rx_ring_outstanding() - the entries of the guest's RX vring 0 that
+ * the shim filled and the guest has not reposted (DPDK's vhost thread:
+ * query-stats' rx-ring-outstanding-at-stop and -at-start, issue 16)
+ * @vid:	the device
+ * @size:	the vring's size (rte_vhost_get_vhost_vring())
+ *
+ * @size minus the free entries DPDK reports (rte_vhost_avail_entries()):
+ * what the guest has not read, plus what it read and has not reposted yet
+ * (a Linux guest reposts in batches of 32 and more).  DPDK reports 0 free
+ * for a vring it disabled or has not translated, so such a ring reads as
+ * full.  Takes the vring's access lock with a blocking spin: only where no
+ * lcore can hold it and DPDK does not (destroy_device after the quiesce,
+ * new_device before the port's vid is published; the lock rule above).
+ *
+ * Return: outstanding entries, 0..@size
+ */
+uint64_t vs_dp_rx_ring_outstanding(int vid, uint16_t size);
 
 #endif /* VS_DATAPLANE_H */

@@ -38,6 +38,18 @@
  * @uplink_drops: the uplink's own counters of frames it dropped before the
  *		shim saw them: no mbuf to receive into (rx_nombuf), queue full
  *		(imissed); returns 0 or -errno
+ * @guest_ring_free: rte_vhost_avail_entries(): the buffers the guest posted
+ *		on an RX vring that the shim has not filled (avail->idx -
+ *		last_used_idx); 0 also for a vring DPDK has disabled or not
+ *		translated.  Takes the vring's access lock with a blocking spin,
+ *		as the enqueue does: never from a callback that holds it
+ * @guest_ring_idle: has the guest consumed every entry the shim published
+ *		on an RX vring and re-armed its interrupt?  With
+ *		VIRTIO_RING_F_EVENT_IDX: used->idx == used_event; without it:
+ *		VRING_AVAIL_F_NO_INTERRUPT clear.  Lock-free reads of the ring
+ *		(rte_vhost_get_vhost_vring()'s pointers, as the TX stall check);
+ *		false when the ring is not known.  The valve of the RX ring
+ *		bound (docs/dev/plan-rx-ring-bound.md, section 3)
  */
 struct vs_dp_ops {
 	uint16_t (*guest_enqueue)(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
@@ -46,6 +58,8 @@ struct vs_dp_ops {
 	unsigned int (*guest_tx)(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
 	int (*uplink_drops)(uint16_t port, uint64_t *nombuf, uint64_t *missed);
 	uint64_t (*tsc)(void);		/* the lcore's clock: rates, pacing, stats reads */
+	uint16_t (*guest_ring_free)(int vid, uint16_t vring);
+	bool (*guest_ring_idle)(int vid, uint16_t vring);
 };
 
 /* The ops in use: the DPDK ones unless a test replaced them */

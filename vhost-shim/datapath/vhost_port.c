@@ -130,6 +130,35 @@ static struct vs_vm *vhost_lookup_locked(int vid)
 	return vs_vm_find_by_path_locked(path);
 }
 
+/*
+ * The entries of RX vring 0 the shim filled that the guest has not
+ * reposted (vs_dp_rx_ring_outstanding()): how full the guest's ring was
+ * when its device stopped or started (issue 16, docs/migration.md).  Takes
+ * the vring's lock: only where neither DPDK nor an lcore may hold it.  A
+ * device without vring 0 leaves the gauge as it was.
+ */
+static void vhost_measure_rx_ring(struct vs_vm *vm, int vid, uint64_t *gauge)
+{
+	struct rte_vhost_vring vr;
+
+	if (rte_vhost_get_vhost_vring(vid, 0, &vr) || !vr.size)
+		return;
+	__atomic_store_n(gauge, vs_dp_rx_ring_outstanding(vid, vr.size), __ATOMIC_RELAXED);
+}
+
+/*
+ * Remember the size of RX vring @vring (even) for the lcore
+ * (vm->rx_ring_size; rte_vhost_get_vhost_vring() takes no lock)
+ */
+static void vhost_note_rx_ring_size(struct vs_vm *vm, int vid, uint16_t vring)
+{
+	struct rte_vhost_vring vr;
+
+	if (vring % 2 || vring / 2 >= VS_MAX_QUEUES || rte_vhost_get_vhost_vring(vid, vring, &vr))
+		return;
+	__atomic_store_n(&vm->rx_ring_size[vring / 2], vr.size, __ATOMIC_RELAXED);
+}
+
 static int vhost_new_device_cb(int vid)
 {
 	struct vs_vm *vm;
@@ -148,11 +177,15 @@ static int vhost_new_device_cb(int vid)
 	/* before vid (release): the lcores ignore the vrings beyond it */
 	__atomic_store_n(&vm->dev_queues, MIN(vrings / 2, vm->cfg->queues), __ATOMIC_RELAXED);
 	/* We poll: ask the guest not to kick us for every TX frame */
-	for (q = 0; q < vrings; q++)
+	for (q = 0; q < vrings; q++) {
 		rte_vhost_enable_guest_notification(vid, q, 0);
+		vhost_note_rx_ring_size(vm, vid, (uint16_t)q);	/* before vid, too */
+	}
 	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->stats.poll_max_us, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->stats.uplink_gap_max_us, 0, __ATOMIC_RELAXED);
+	/* before vid: no lcore enqueues yet, and DPDK released the locks */
+	vhost_measure_rx_ring(vm, vid, &vm->stats.rx_ring_outstanding_at_start);
 	__atomic_store_n(&vm->vid, vid, __ATOMIC_RELEASE);
 	vs_log(MAIN, INFO, vm->cfg->name,
 	       "device up: vid %d, %u vrings, %u queue pair(s) used, features 0x%" PRIx64, vid,
@@ -173,6 +206,8 @@ static void vhost_destroy_device_cb(int vid)
 		__atomic_store_n(&vm->vid, -1, __ATOMIC_RELEASE);
 		/* Invariant: no lcore touches guest memory after we return */
 		vs_dp_quiesce();
+		/* no lcore holds the vring's lock now, and DPDK holds none here */
+		vhost_measure_rx_ring(vm, vid, &vm->stats.rx_ring_outstanding_at_stop);
 		vs_log(MAIN, INFO, vm->cfg->name, "device down: vid %d%s", vid,
 		       RTE_VHOST_NEED_LOG(vm->features) ? " (dirty logging on)" : "");
 		vhost_post_event(vm, VS_VHOST_EV_DESTROY_DEVICE, 0, 0);
@@ -205,10 +240,12 @@ static int vhost_vring_state_changed_cb(int vid, uint16_t vring, int enable)
 	if (vm) {
 		/* the device's vrings as of now: a frontend may add some after
 		 * new_device (the lcores ignore the bits beyond dev_queues) */
-		if (enable)
+		if (enable) {
 			__atomic_store_n(&vm->dev_queues,
 					 MIN(rte_vhost_get_vring_num(vid) / 2, vm->cfg->queues),
 					 __ATOMIC_RELAXED);
+			vhost_note_rx_ring_size(vm, vid, vring);
+		}
 		vs_dp_vring_state(vm, vring, enable);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "vring %u %s", vring,
 		       enable ? "enabled" : "disabled");

@@ -44,6 +44,10 @@ struct vs_uplink_watch;
  * @vring_enabled: bitmask of enabled vrings (vhost thread writes)
  * @dev_queues:	queue pairs the guest negotiated, <= cfg->queues
  * @features:	negotiated virtio features (vhost thread writes)
+ * @rx_ring_size: the size of each queue pair's guest RX vring (vhost
+ *		thread writes, relaxed, at new_device before vid and at a
+ *		vring's enable; 0: not known): the ring the bound of
+ *		docs/dev/plan-rx-ring-bound.md is measured against
  * @frontends:	vhost-user connections (QEMU) on the port's socket now: the
  *		vhost thread counts them (new_connection, destroy_connection),
  *		the main loop reads (atomics).  0 in a blackout: the source QEMU
@@ -70,6 +74,7 @@ struct vs_vm {
 	uint32_t vring_enabled;
 	unsigned int dev_queues;
 	uint64_t features;
+	uint16_t rx_ring_size[VS_MAX_QUEUES];
 	int frontends;
 	bool postcopy_offered;
 
