@@ -42,6 +42,7 @@
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
+#include "uplink.h"
 #include "util.h"
 #include "vm.h"
 
@@ -113,6 +114,13 @@ static bool dp_guest_ring_idle(int vid, uint16_t vring)
 	return used_idx == __atomic_load_n(&vr.avail->ring[vr.size], __ATOMIC_ACQUIRE);
 }
 
+/* The drain's bound of uplink queue @q (dp_priv.h, uplink_depth): for now
+ * what rte_eth_rx_queue_setup() was given */
+static uint32_t dp_uplink_depth(const struct vs_vm *vm, uint16_t q)
+{
+	return VS_UPLINK_RX_DESC;
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
@@ -122,6 +130,7 @@ static const struct vs_dp_ops dp_dpdk_ops = {
 	.tsc = dp_tsc,
 	.guest_ring_free = dp_guest_ring_free,
 	.guest_ring_idle = dp_guest_ring_idle,
+	.uplink_depth = dp_uplink_depth,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -130,7 +139,7 @@ void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
 	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
 			  ops->guest_tx && ops->uplink_drops && ops->tsc &&
-			  ops->guest_ring_free && ops->guest_ring_idle));
+			  ops->guest_ring_free && ops->guest_ring_idle && ops->uplink_depth));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 

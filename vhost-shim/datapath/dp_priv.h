@@ -50,6 +50,12 @@
  *		(rte_vhost_get_vhost_vring()'s pointers, as the TX stall check);
  *		false when the ring is not known.  The valve of the RX ring
  *		bound (docs/dev/plan-rx-ring-bound.md, section 3)
+ * @uplink_depth: an upper bound of the frames uplink queue @q holds now
+ *		(vs_uplink_rx_depth(): a tap's txqueuelen, the PMD's count of
+ *		filled descriptors, or the queue's descriptors).  Called by the
+ *		lcore once per queue when it first sees a drain ticket: the
+ *		queue is FIFO, so once it gave that many frames, every frame
+ *		that waited in it then has been read (dataplane.c, the drain)
  */
 struct vs_dp_ops {
 	uint16_t (*guest_enqueue)(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
@@ -60,6 +66,7 @@ struct vs_dp_ops {
 	uint64_t (*tsc)(void);		/* the lcore's clock: rates, pacing, stats reads */
 	uint16_t (*guest_ring_free)(int vid, uint16_t vring);
 	bool (*guest_ring_idle)(int vid, uint16_t vring);
+	uint32_t (*uplink_depth)(const struct vs_vm *vm, uint16_t q);
 };
 
 /* The ops in use: the DPDK ones unless a test replaced them */

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_dp_drain.c - the drain under load: when the lcore answers a drain
+ * ticket (the source's BARRIER waits for it), and that every frame waiting
+ * in the uplink's queues when the ticket was taken is below the mark
+ *
+ * Theory of operation: the fakes of dp_harness.h, on real rings and mbufs,
+ * a port buffering without caps (the source in its blackout or forwarding
+ * stragglers) whose held ring is deep enough for a flood, and a "pump"
+ * that takes everything from held between polls, as the main loop streams
+ * it, recording each frame's position in held (held_taken before it plus
+ * one).  Frames queued before a ticket carry sequence numbers below
+ * T_FLOOD, the flood's after it at or above: the answer's mark
+ * (drain_mark, held_put when the lcore answered) must be at or beyond the
+ * position of every frame of the first kind.  docs/dev/plan-rx-ring-bound.md
+ * section 10 is the rule under test: per queue, settled by a short burst
+ * or by reading the queue's depth since the ticket, with a budget of
+ * DP_DRAIN_MAX_BURSTS bursts per queue and poll.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dp_handshake.h"
+#include "pkt.h"
+#include "uplink.h"
+#include "dp_harness.h"
+
+#define T_FLOOD		1000000u	/* the flood's first sequence number */
+#define T_HELD_DEEP	8192		/* held: a poll's flood and more */
+
+/* What the pump saw: positions in held, and the frames queued before a
+ * ticket (seq < T_FLOOD) */
+struct t_pump {
+	uint64_t pos;			/* frames taken so far */
+	uint64_t before_max_pos;	/* the last position of a seq < T_FLOOD */
+	uint64_t before_n;		/* frames with seq < T_FLOOD taken */
+};
+
+/* A port that buffers without caps, its held ring T_HELD_DEEP deep */
+static struct vs_vm *t_port_deep(void)
+{
+	struct vs_vm *vm = t_port_new();
+	g_autoptr(GError) err = NULL;
+
+	vs_dp_port_fini(vm);
+	g_assert_true(vs_dp_port_init(vm, T_HELD_DEEP, 256, &err));
+	g_assert_no_error(err);
+	vs_dp_buffer_start(vm, false);
+	return vm;
+}
+
+/* The main loop streams everything held holds, in order */
+static void t_pump_all(struct vs_vm *vm, struct t_pump *p)
+{
+	struct rte_mbuf *m[64];
+	unsigned int n, i;
+
+	while ((n = vs_dp_held_take(vm, m, G_N_ELEMENTS(m)))) {
+		for (i = 0; i < n; i++) {
+			p->pos++;
+			if (t_seq_of(m[i]) < T_FLOOD) {
+				p->before_max_pos = p->pos;
+				p->before_n++;
+			}
+		}
+		rte_pktmbuf_free_bulk(m, n);
+	}
+}
+
+static bool t_answered(const struct vs_vm *vm, uint32_t ticket)
+{
+	return vs_dp_drain_state(vm, ticket) != VS_DP_DRAIN_PENDING;
+}
+
+static uint64_t t_mark(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.drain_mark, __ATOMIC_ACQUIRE);
+}
+
+/* Nothing dropped, and every frame the uplink gave was taken or is held */
+static void t_check_all_taken(const struct vs_vm *vm, const struct t_pump *p)
+{
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.uplink_rx_pkts, ==, p->pos + vs_dp_buffered_now(vm));
+}
+
+/*
+ * A short burst settles the queue: 100 frames are read and the ticket
+ * answered in the first poll, with all 100 below the mark.
+ */
+static void test_short_burst_settles(void)
+{
+	struct vs_vm *vm = t_port_deep();
+	struct t_pump p = { 0 };
+	uint32_t ticket;
+
+	t_uplink_queue(1, 100);
+	ticket = vs_dp_drain_request(vm);
+	t_poll(vm, 1);
+	g_assert_true(t_answered(vm, ticket));
+	g_assert_cmpuint(t_mark(vm), ==, 100);
+	t_pump_all(vm, &p);
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
+	g_assert_cmpuint(p.before_n, ==, 100);
+	t_check_all_taken(vm, &p);
+	t_port_free(vm);
+}
+
+/*
+ * Exactly k bursts of 32, then nothing: a queue that gave only full bursts
+ * may hold more, so the ticket is answered by the poll whose burst comes
+ * back short (the same poll for a few bursts; the next one when the k
+ * bursts used up the poll's budget), and every frame is below the mark.
+ */
+static void t_exact(unsigned int bursts, unsigned int polls_max)
+{
+	struct vs_vm *vm = t_port_deep();
+	struct t_pump p = { 0 };
+	uint32_t n = bursts * VS_DP_BURST, ticket;
+	unsigned int polls = 0;
+
+	t.depth[0] = VS_UPLINK_TAP_QLEN;	/* more than the frames */
+	t_uplink_queue(1, n);
+	ticket = vs_dp_drain_request(vm);
+	while (!t_answered(vm, ticket) && polls < 5) {
+		t_poll(vm, 1);
+		polls++;
+	}
+	g_assert_true(t_answered(vm, ticket));
+	g_assert_cmpuint(polls, <=, polls_max);
+	g_assert_cmpuint(t_mark(vm), ==, n);
+	t_pump_all(vm, &p);
+	g_assert_cmpuint(p.before_n, ==, n);
+	g_assert_cmpuint(p.before_max_pos, <=, t_mark(vm));
+	t_check_all_taken(vm, &p);
+	t_port_free(vm);
+}
+
+static void test_exact_burst(void)
+{
+	t_exact(3, 1);
+	t_exact(64, 2);		/* DP_DRAIN_MAX_BURSTS */
+}
+
+static void add_tests(void)
+{
+	g_test_add_func("/dataplane/drain/short-burst-settles", test_short_burst_settles);
+	g_test_add_func("/dataplane/drain/exact-burst", test_exact_burst);
+}
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, "dp-drain", add_tests);
+}
