@@ -17,6 +17,7 @@
  * or by reading the queue's depth since the ticket, with a budget of
  * DP_DRAIN_MAX_BURSTS bursts per queue and poll.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,10 +148,42 @@ static void test_exact_burst(void)
 	t_exact(64, 2);		/* DP_DRAIN_MAX_BURSTS */
 }
 
+/*
+ * The depth per uplink kind (vs_uplink_rx_depth(), pure): a tap's
+ * txqueuelen, whatever its PMD says of descriptors (VS_UPLINK_TAP_QLEN if
+ * unread); a PMD's count when it counts (0: empty); else the queue's
+ * descriptors, VS_UPLINK_RX_DESC if unknown.  Without a tap the ticket
+ * carries no txqueuelen, and no ioctl is made.
+ */
+static void test_depth_per_kind(void)
+{
+	struct vs_vm *vm;
+
+	g_assert_cmpuint(vs_uplink_rx_depth("net_tap", 4096, 1024, -ENOTSUP), ==, 4096);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_tap", 10000, 512, 7), ==, 10000);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_tap", -1, 512, -ENOTSUP), ==, VS_UPLINK_TAP_QLEN);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_ixgbe", -1, 512, 200), ==, 200);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_ixgbe", 4096, 512, 0), ==, 0);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_af_packet", -1, 512, -ENOTSUP), ==, 512);
+	g_assert_cmpuint(vs_uplink_rx_depth("net_af_packet", -1, 0, -ENOTSUP), ==,
+			 VS_UPLINK_RX_DESC);
+	g_assert_cmpuint(vs_uplink_rx_depth(NULL, 4096, 0, -EINVAL), ==, VS_UPLINK_RX_DESC);
+	/* no ethdev 0 here: nothing to read */
+	g_assert_cmpint(vs_uplink_tap_qlen(0, NULL), ==, -1);
+	g_assert_cmpint(vs_uplink_tap_qlen(0, "net_af_packet"), ==, -1);
+	g_assert_cmpint(vs_uplink_tap_qlen(0, "net_tap"), ==, -1);
+
+	vm = t_port_new();
+	vs_dp_drain_request(vm);
+	g_assert_cmpint(vm->dp.hs.drain_qlen, ==, -1);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/drain/short-burst-settles", test_short_burst_settles);
 	g_test_add_func("/dataplane/drain/exact-burst", test_exact_burst);
+	g_test_add_func("/dataplane/drain/depth-per-kind", test_depth_per_kind);
 }
 
 int main(int argc, char **argv)

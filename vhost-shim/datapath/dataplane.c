@@ -114,11 +114,22 @@ static bool dp_guest_ring_idle(int vid, uint16_t vring)
 	return used_idx == __atomic_load_n(&vr.avail->ring[vr.size], __ATOMIC_ACQUIRE);
 }
 
-/* The drain's bound of uplink queue @q (dp_priv.h, uplink_depth): for now
- * what rte_eth_rx_queue_setup() was given */
+/*
+ * The drain's bound of uplink queue @q (dp_priv.h, uplink_depth), when the
+ * lcore first sees a ticket: the tap's txqueuelen the main loop read at
+ * the ticket (hs.drain_qlen, published by the ticket's release add, which
+ * the lcore loaded with acquire), the PMD's count of filled descriptors
+ * (the lcore owns the queue; O(depth) for some PMDs, once per queue per
+ * ticket), or the table of vs_uplink_rx_table().  Frames that arrive
+ * between the ticket and this read only make the bound stricter.
+ */
 static uint32_t dp_uplink_depth(const struct vs_vm *vm, uint16_t q)
 {
-	return VS_UPLINK_RX_DESC;
+	int qlen = __atomic_load_n(&vm->dp.hs.drain_qlen, __ATOMIC_RELAXED);
+	int count = rte_eth_rx_queue_count(vm->eth_port, q);
+
+	return vs_uplink_rx_depth(vm->dp.uplink_driver, qlen,
+				  q < VS_MAX_QUEUES ? vm->dp.uplink_rx_desc[q] : 0, count);
 }
 
 static const struct vs_dp_ops dp_dpdk_ops = {

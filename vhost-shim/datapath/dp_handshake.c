@@ -26,6 +26,7 @@
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
+#include "uplink.h"
 #include "vm.h"
 
 /* --- lcore: drain (the announce is in dp_announce.c) ----------------------- */
@@ -203,6 +204,13 @@ void vs_dp_learn_forget(struct vs_vm *vm)
 
 uint32_t vs_dp_drain_request(struct vs_vm *vm)
 {
+	/*
+	 * A tap's queue may have been resized since the port opened: its
+	 * length now bounds what waits in it (one ioctl per ticket), and the
+	 * release add below publishes it with the ticket.
+	 */
+	__atomic_store_n(&vm->dp.hs.drain_qlen,
+			 vs_uplink_tap_qlen(vm->eth_port, vm->dp.uplink_driver), __ATOMIC_RELAXED);
 	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);
 }
 

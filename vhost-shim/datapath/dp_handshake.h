@@ -38,6 +38,7 @@
 
 #include <gio/gio.h>
 
+#include "config.h"
 #include "flow_prio.h"
 #include "learn.h"
 #include "pkt.h"
@@ -139,6 +140,13 @@ struct vs_dp_tcp;
  *		before an announce is served before it
  * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
  *		RX queues into held; the value is the request's ticket.
+ * @drain_qlen:	main stores (relaxed) a net_tap uplink's txqueuelen, read
+ *		at the ticket (-1: another driver, or unknown), before the
+ *		release add of @drain_req that publishes it; lcore loads it
+ *		(relaxed) after its acquire load of @drain_req, when it first
+ *		sees the ticket (the queue's depth, vs_uplink_rx_depth()).  It
+ *		may see a later ticket's value for an earlier one: the same
+ *		queue's length, read later.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
  *		published by the release store of @drain_done).
  * @drain_done:	lcore stores the last ticket served (release); main loads
@@ -175,6 +183,7 @@ struct vs_dp_handshake {
 	uint32_t announce_req;
 	uint32_t learn_forget_req;
 	uint32_t drain_req;
+	int32_t drain_qlen;
 	uint32_t drain_done;
 	uint64_t drain_mark;
 	uint64_t held_put;
@@ -217,6 +226,10 @@ struct vs_dp_handshake {
  * @facct:	lcore only: the rules' caps accounting of the episode
  * @tcp:	TCP connection table and reset requests (dp_tcp.h), allocated
  *		and freed like @dedup
+ * @uplink_driver, @uplink_rx_desc: main, before the port is published
+ *		(vs_uplink_rx_table()), read-only after: the uplink's PMD name
+ *		and each RX queue's descriptors, for the drain's depth
+ *		(vs_uplink_rx_depth())
  */
 /* Lcore-private: the arrival rate and the replay's token bucket */
 struct vs_dp_pace {
@@ -251,6 +264,8 @@ struct vs_dp_port {
 	struct vs_flow_acct facct;
 	struct vs_learn learn;
 	struct vs_dp_tcp *tcp;
+	const char *uplink_driver;
+	uint16_t uplink_rx_desc[VS_MAX_QUEUES];
 };
 
 /**
