@@ -149,6 +149,135 @@ static void test_exact_burst(void)
 }
 
 /*
+ * review 50's flood (f5d0af7): 2048 new frames before every poll, which
+ * each poll can read; the queue had a backlog of 3000 when the ticket was
+ * taken (the lcore was away), and can hold 4096.  The ticket is answered
+ * within 3 polls (once queue 0 gave 4096 frames since it), with the whole
+ * backlog below the mark; after the answer a poll reads one burst again
+ * (the drain is closed, review 50's B2).
+ */
+static void test_flood_settles_by_depth(void)
+{
+	struct vs_vm *vm = t_port_deep();
+	struct t_pump p = { 0 };
+	uint32_t ticket, seq = T_FLOOD;
+	uint64_t mark = 0, rx;
+	unsigned int i, answered_at = 0;
+
+	t.depth[0] = VS_UPLINK_TAP_QLEN;
+	t_uplink_queue(1, 3000);
+	ticket = vs_dp_drain_request(vm);
+	for (i = 1; i <= 200 && !answered_at; i++) {
+		t_uplink_queue(seq, 2048);
+		seq += 2048;
+		t_poll(vm, 1);
+		if (t_answered(vm, ticket)) {
+			answered_at = i;
+			mark = t_mark(vm);
+		}
+		t_pump_all(vm, &p);
+	}
+	g_assert_cmpuint(answered_at, >=, 1);
+	g_assert_cmpuint(answered_at, <=, 3);
+	g_assert_cmpuint(mark, >=, 3000);	/* one queue: position == seq */
+	g_assert_cmpuint(p.before_n, ==, 3000);
+	g_assert_cmpuint(p.before_max_pos, <=, mark);
+	g_assert_cmpuint(t.depth_calls[0], ==, 1);	/* once per ticket */
+	g_assert_cmpint(vs_dp_drain_state(vm, ticket), ==, VS_DP_DRAIN_REACHED);
+
+	rx = vm->stats.uplink_rx_pkts;
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.uplink_rx_pkts - rx, ==, VS_DP_BURST);
+	t_pump_all(vm, &p);
+	t_check_all_taken(vm, &p);
+	t_port_free(vm);
+}
+
+/*
+ * The budget is per queue: queue 0 flooded (2048 a poll, 4096 deep, a
+ * backlog of 1000 at the ticket), queue 1 holding 300.  Queue 1 is read
+ * empty in the first poll with its own budget, and the answer comes when
+ * queue 0 gave 4096 since the ticket; every frame of either queue that
+ * waited at the ticket is below the mark.
+ */
+static void test_per_queue_budget(void)
+{
+	struct vs_vm *vm = t_port_deep();
+	struct t_pump p = { 0 };
+	uint32_t ticket, seq = T_FLOOD;
+	uint64_t mark = 0;
+	unsigned int i, answered_at = 0;
+
+	vm->cfg->queues = 2;
+	vm->dev_queues = 2;
+	t.depth[0] = VS_UPLINK_TAP_QLEN;
+	t_uplink_queue_on(0, 1, 1000);
+	t_uplink_queue_on(1, 5001, 300);
+	ticket = vs_dp_drain_request(vm);
+	for (i = 1; i <= 10 && !answered_at; i++) {
+		t_uplink_queue_on(0, seq, 2048);
+		seq += 2048;
+		t_poll(vm, 1);
+		if (i == 1)
+			g_assert_cmpuint(t_uplink_waiting(1), ==, 0);
+		if (t_answered(vm, ticket)) {
+			answered_at = i;
+			mark = t_mark(vm);
+		}
+		t_pump_all(vm, &p);
+	}
+	g_assert_cmpuint(answered_at, ==, 2);	/* 4096 of queue 0 by then */
+	g_assert_cmpuint(p.before_n, ==, 1300);
+	g_assert_cmpuint(p.before_max_pos, <=, mark);
+	g_assert_cmpuint(t.depth_calls[0], ==, 1);
+	g_assert_cmpuint(t.depth_calls[1], ==, 1);
+	t_check_all_taken(vm, &p);
+	t_port_free(vm);
+}
+
+/*
+ * A second ticket while the first is open restarts the counts: its answer
+ * must cover the frames queued up to its own time.  Under the flood of
+ * test_flood_settles_by_depth() the first would settle in the second poll;
+ * the second ticket, taken after the first poll, is answered only when
+ * queue 0 gave 4096 since it (the third poll), and the first with it.
+ */
+static void test_superseded_restarts(void)
+{
+	struct vs_vm *vm = t_port_deep();
+	struct t_pump p = { 0 };
+	uint32_t a, b;
+	uint64_t before_b;
+
+	t.depth[0] = VS_UPLINK_TAP_QLEN;
+	t_uplink_queue(1, 3000);
+	a = vs_dp_drain_request(vm);
+	t_uplink_queue(3001, 2048);
+	t_poll(vm, 1);
+	g_assert_false(t_answered(vm, a));
+	t_pump_all(vm, &p);
+
+	before_b = 3000 + 2048;		/* queued before b: all below T_FLOOD */
+	b = vs_dp_drain_request(vm);
+	t_uplink_queue(T_FLOOD, 2048);
+	t_poll(vm, 1);
+	g_assert_false(t_answered(vm, a));	/* a alone would be settled */
+	g_assert_false(t_answered(vm, b));
+	t_pump_all(vm, &p);
+	t_uplink_queue(T_FLOOD + 2048, 2048);
+	t_poll(vm, 1);
+	g_assert_true(t_answered(vm, b));
+	g_assert_true(t_answered(vm, a));
+	g_assert_cmpuint(t_mark(vm), >=, before_b);
+	g_assert_cmpuint(t.depth_calls[0], ==, 2);	/* once per ticket */
+	t_pump_all(vm, &p);
+	g_assert_cmpuint(p.before_n, ==, before_b);
+	g_assert_cmpint(vs_dp_drain_state(vm, b), ==, VS_DP_DRAIN_REACHED);
+	t_check_all_taken(vm, &p);
+	t_port_free(vm);
+}
+
+/*
  * The depth per uplink kind (vs_uplink_rx_depth(), pure): a tap's
  * txqueuelen, whatever its PMD says of descriptors (VS_UPLINK_TAP_QLEN if
  * unread); a PMD's count when it counts (0: empty); else the queue's
@@ -184,6 +313,9 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/drain/short-burst-settles", test_short_burst_settles);
 	g_test_add_func("/dataplane/drain/exact-burst", test_exact_burst);
 	g_test_add_func("/dataplane/drain/depth-per-kind", test_depth_per_kind);
+	g_test_add_func("/dataplane/drain/flood-settles-by-depth", test_flood_settles_by_depth);
+	g_test_add_func("/dataplane/drain/per-queue-budget", test_per_queue_budget);
+	g_test_add_func("/dataplane/drain/superseded-restarts", test_superseded_restarts);
 }
 
 int main(int argc, char **argv)
