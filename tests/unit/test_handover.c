@@ -30,6 +30,7 @@
 #include <rte_vhost.h>
 
 #include "dp_handshake.h"
+#include "dp_priv.h"
 #include "dp_tcp.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -631,6 +632,50 @@ static void test_src_forwarding_again(void)
 }
 
 /*
+ * The source's BARRIER, its answer to LIVE_SEEN, waits for the lcore's
+ * drain answer (and the stream taking held up to its mark).  Answered: it
+ * goes, nothing counted.  Never answered: after 100 ms (the wait's start
+ * moved back, as a fake clock would) it goes anyway, without the
+ * guarantee, counted in barriers-unanswered and barriers-unanswered-lcore.
+ * No lcore polls here: the test answers as one does, with held empty.
+ */
+static bool t_barrier_sent(void *arg)
+{
+	return ((struct vs_vm *)arg)->ho->barrier == HO_BARRIER_NONE;
+}
+
+static void test_src_barrier_unanswered(void)
+{
+	g_autoptr(GError) err = NULL;
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	g_assert_true(vs_tun_add_peer(e.tun, "hostc", "127.0.0.1:9", &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_ho_set_peer(e.vm, "hostc", &err));
+	g_assert_no_error(err);
+	t_src_blackout(&e);
+	g_assert_nonnull(e.vm->ho->out);
+
+	ho_request_barrier(e.vm);
+	g_assert_cmpint(e.vm->ho->barrier, ==, HO_BARRIER_PENDING);
+	dp_drain_done(e.vm, e.vm->ho->barrier_drain);	/* the lcore's answer */
+	g_assert_true(run_until(t_barrier_sent, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.barriers_unanswered, ==, 0);
+	g_assert_cmpuint(e.vm->stats.barriers_unanswered_lcore, ==, 0);
+
+	ho_request_barrier(e.vm);
+	run_for(20);
+	g_assert_cmpint(e.vm->ho->barrier, ==, HO_BARRIER_PENDING);	/* still waits */
+	g_assert_cmpuint(e.vm->stats.barriers_unanswered, ==, 0);
+	e.vm->ho->barrier_asked_at -= 100 * 1000;
+	g_assert_true(run_until(t_barrier_sent, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.barriers_unanswered, ==, 1);
+	g_assert_cmpuint(e.vm->stats.barriers_unanswered_lcore, ==, 1);
+	t_env_fini(&e);
+}
+
+/*
  * The addresses learned from the VM's TX are forgotten when the VM has
  * left (src-forwarding -> none: its stragglers' window is over) and when a
  * migration in starts (dst-expecting), not while the VM may still run here
@@ -691,6 +736,7 @@ int main(int argc, char **argv)
 
 	g_test_add_func("/handover/expect/outlasts-hold-ms", test_expect_outlasts_hold);
 	g_test_add_func("/handover/announce/learn-forgotten", test_learn_forgotten);
+	g_test_add_func("/handover/source/barrier-unanswered", test_src_barrier_unanswered);
 	g_test_add_func("/handover/expect/re-arm", test_rearm_restarts_timeout);
 	g_test_add_func("/handover/expect/cancel", test_cancel_forgets_stream);
 	g_test_add_func("/handover/expect/reconnect", test_reconnect_keeps_stream);

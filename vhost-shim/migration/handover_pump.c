@@ -139,9 +139,12 @@ void ho_request_barrier(struct vs_vm *vm)
 /*
  * Source: the BARRIER goes out once everything the uplink had received
  * when LIVE_SEEN came is in the stream.  The lcore answers the drain
- * request with how far it had filled held after emptying the uplink's
- * queues; held being taken past that point means every frame up to there
- * was taken (streamed here, or dropped and counted): vs_dp_drain_state().
+ * request with how far it had filled held once every uplink queue gave
+ * what it held at the request (dp_handshake.c, the drain); held being
+ * taken past that point means every frame up to there was taken (streamed
+ * here, or dropped and counted): vs_dp_drain_state().  After
+ * HO_BARRIER_WAIT_MAX_US without that it goes anyway, logged and counted
+ * (barriers-unanswered; -lcore when the lcore had not answered).
  */
 static void ho_pump_barrier(struct vs_vm *vm)
 {
@@ -155,6 +158,12 @@ static void ho_pump_barrier(struct vs_vm *vm)
 	if (st != VS_DP_DRAIN_REACHED) {
 		if (g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
 			return;
+		/* without the guarantee: counted, and why (the lcore could not
+		 * read an uplink queue's depth in time, or the stream did not
+		 * take the backlog) */
+		VS_STAT_ADD(vm->stats.barriers_unanswered, 1);
+		if (st == VS_DP_DRAIN_PENDING)
+			VS_STAT_ADD(vm->stats.barriers_unanswered_lcore, 1);
 		vs_log(MIG, WARNING, vm->cfg->name,
 		       "barrier sent after %d ms without %s: stragglers may follow live frames",
 		       HO_BARRIER_WAIT_MAX_US / 1000,
