@@ -18,6 +18,7 @@
  * DP_DRAIN_MAX_BURSTS bursts per queue and poll.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -308,6 +309,42 @@ static void test_depth_per_kind(void)
 	t_port_free(vm);
 }
 
+/* --- the ticket counter (review 58) -------------------------------------- */
+
+/*
+ * The ticket counter wraps (uint32_t drain_req; vs_dp_port's drain_ticket
+ * starts at 0): the ticket 0 that follows UINT32_MAX is a new ticket, with
+ * its own depths (review 58, F4: it was taken for the one the lcore already
+ * served, so the first full burst settled the queue with 3000 - 32 frames
+ * of the ticket's time still queued).
+ */
+static void test_drain_ticket_wrap(void)
+{
+	struct vs_vm *vm = t_port_deep();
+	uint32_t ticket;
+
+	t.depth[0] = VS_UPLINK_TAP_QLEN;
+	vm->dp.hs.drain_req = UINT32_MAX;
+	vm->dp.hs.drain_done = UINT32_MAX;
+	t_uplink_queue(1, 3000);
+	ticket = vs_dp_drain_request(vm);
+	g_assert_cmpuint(ticket, ==, 0);
+	t_poll(vm, 1);
+	g_test_message("ticket 0: answered %d, mark %" PRIu64 ", depth asked %u times",
+		       t_answered(vm, ticket), t_mark(vm), t.depth_calls[0]);
+	g_assert_cmpuint(t.depth_calls[0], ==, 1);	/* its own depth */
+	if (t_answered(vm, ticket))
+		g_assert_cmpuint(t_mark(vm), >=, 3000);
+	t_poll(vm, 200);
+	{
+		struct t_pump p = { 0 };
+
+		t_pump_all(vm, &p);
+	}
+	t_port_free(vm);
+}
+
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/drain/short-burst-settles", test_short_burst_settles);
@@ -316,6 +353,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/drain/flood-settles-by-depth", test_flood_settles_by_depth);
 	g_test_add_func("/dataplane/drain/per-queue-budget", test_per_queue_budget);
 	g_test_add_func("/dataplane/drain/superseded-restarts", test_superseded_restarts);
+	g_test_add_func("/dataplane/drain/ticket-wrap", test_drain_ticket_wrap);
 }
 
 int main(int argc, char **argv)

@@ -68,8 +68,11 @@ void dp_drain_begin(struct vs_vm *vm, uint32_t ticket)
 	struct vs_dp_port *dp = &vm->dp;
 	uint16_t q, nq = (uint16_t)MIN(vm->cfg->queues, VS_MAX_QUEUES);
 
-	if (ticket == dp->drain_ticket)
+	/* drain_begun: a ticket that equals the last one served only after
+	 * 2^32 tickets, or the port's first being 0, is a new one (review 58 F4) */
+	if (dp->drain_begun && ticket == dp->drain_ticket)
 		return;		/* the counts are this ticket's already */
+	dp->drain_begun = true;
 	dp->drain_ticket = ticket;
 	dp->drain_settled = 0;
 	for (q = 0; q < nq; q++) {
@@ -105,6 +108,7 @@ bool dp_drain_all_settled(const struct vs_vm *vm)
 
 void dp_drain_done(struct vs_vm *vm, uint32_t ticket)
 {
+	vm->dp.drain_begun = false;	/* the next ticket starts its own counts */
 	__atomic_store_n(&vm->dp.hs.drain_mark,
 			 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->dp.hs.drain_done, ticket, __ATOMIC_RELEASE);

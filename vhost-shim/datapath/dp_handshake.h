@@ -229,8 +229,9 @@ struct vs_dp_handshake {
  * @facct:	lcore only: the rules' caps accounting of the episode
  * @tcp:	TCP connection table and reset requests (dp_tcp.h), allocated
  *		and freed like @dedup
- * @drain_ticket, @drain_settled, @drain_read, @drain_depth: lcore only:
- *		the drain ticket it serves (the last it saw), a bit per uplink
+ * @drain_ticket, @drain_begun, @drain_settled, @drain_read, @drain_depth:
+ *		lcore only: the drain ticket it serves (the last it saw; begun
+ *		until it is answered), a bit per uplink
  *		queue settled for it, the frames read from each queue since it
  *		first saw it, and how many each could hold then (the op
  *		uplink_depth); restarted by a newer ticket (dp_drain_begin())
@@ -273,6 +274,7 @@ struct vs_dp_port {
 	struct vs_learn learn;
 	struct vs_dp_tcp *tcp;
 	uint32_t drain_ticket;
+	bool drain_begun;
 	uint32_t drain_settled;
 	uint32_t drain_read[VS_MAX_QUEUES];
 	uint32_t drain_depth[VS_MAX_QUEUES];
