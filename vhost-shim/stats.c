@@ -46,6 +46,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("direct-reports-received", direct_reports_received),
 	VS_STAT_COUNTER("announces-sent", announces_sent),
 	VS_STAT_COUNTER("hold-window-expired", hold_window_expired),
+	VS_STAT_COUNTER("barriers-unanswered", barriers_unanswered),
+	VS_STAT_COUNTER("barriers-unanswered-lcore", barriers_unanswered_lcore),
 	VS_STAT_COUNTER("expect-timeouts", expect_timeouts),
 	VS_STAT_COUNTER("tunnel-frames-discarded", tunnel_frames_discarded),
 	VS_STAT_COUNTER("migrations-out", migrations_out),

@@ -94,6 +94,8 @@ struct vs_port_stats {
 	uint64_t direct_reports_received;	/* source: SOURCE_DIRECTs received */
 	uint64_t announces_sent;
 	uint64_t hold_window_expired;
+	uint64_t barriers_unanswered;	/* source: BARRIERs sent by the 100 ms fallback */
+	uint64_t barriers_unanswered_lcore;	/* ... of them: the lcore had not answered */
 	uint64_t expect_timeouts;	/* expect-timeout-ms passed while armed */
 	uint64_t tunnel_frames_discarded;	/* of a stream no longer expected */
 	uint64_t migrations_out;

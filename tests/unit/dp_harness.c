@@ -86,15 +86,33 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	return take;
 }
 
+/* Uplink queue @q's frames: t.rx for t.rx_q, else t.rxq[q] */
+static GQueue *t_uplink_fifo(uint16_t q)
+{
+	g_assert_cmpuint(q, <, T_UPLINK_QUEUES);
+	return q == t.rx_q ? &t.rx : &t.rxq[q];
+}
+
 static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
+	GQueue *fifo = t_uplink_fifo(q);
 	uint16_t i;
 
-	if (q != t.rx_q)
-		return 0;
-	for (i = 0; i < n && !g_queue_is_empty(&t.rx); i++)
-		pkts[i] = g_queue_pop_head(&t.rx);
+	for (i = 0; i < n && !g_queue_is_empty(fifo); i++)
+		pkts[i] = g_queue_pop_head(fifo);
 	return i;
+}
+
+unsigned int t_uplink_waiting(uint16_t q)
+{
+	return g_queue_get_length(t_uplink_fifo(q));
+}
+
+static uint32_t t_uplink_depth(const struct vs_vm *vm, uint16_t q)
+{
+	g_assert_cmpuint(q, <, T_UPLINK_QUEUES);
+	t.depth_calls[q]++;
+	return t.depth[q] ? t.depth[q] : T_UPLINK_DEPTH;
 }
 
 static uint16_t t_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
@@ -226,6 +244,7 @@ static const struct vs_dp_ops t_ops = {
 	.tsc = t_tsc,
 	.guest_ring_free = t_guest_ring_free,
 	.guest_ring_idle = t_guest_ring_idle,
+	.uplink_depth = t_uplink_depth,
 };
 
 /* --- frames and ports ------------------------------------------------------ */
@@ -266,10 +285,16 @@ void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us)
 
 void t_uplink_queue(uint32_t first, uint32_t n)
 {
+	t_uplink_queue_on(t.rx_q, first, n);
+}
+
+void t_uplink_queue_on(uint16_t q, uint32_t first, uint32_t n)
+{
+	GQueue *fifo = t_uplink_fifo(q);
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		g_queue_push_tail(&t.rx, t_frame(first + i, 64));
+		g_queue_push_tail(fifo, t_frame(first + i, 64));
 }
 
 void t_inject(struct vs_vm *vm, uint32_t first, uint32_t n)
@@ -304,6 +329,8 @@ struct vs_vm *t_port_new(void)
 
 	memset(&t, 0, sizeof(t));
 	g_queue_init(&t.rx);
+	for (i = 0; i < T_UPLINK_QUEUES; i++)
+		g_queue_init(&t.rxq[i]);
 	g_queue_init(&t.guest);
 	for (i = 0; i < T_VRINGS; i++) {
 		rte_spinlock_init(&t.vring_lock[i]);
@@ -340,6 +367,7 @@ void t_check_accounting(const struct vs_vm *vm, uint64_t injected)
 void t_port_free(struct vs_vm *vm)
 {
 	struct rte_mbuf *m;
+	unsigned int q;
 
 	vs_dp_unpublish(vm);		/* a worker's port; else a no-op */
 	vs_dp_port_fini(vm);
@@ -347,6 +375,9 @@ void t_port_free(struct vs_vm *vm)
 	vs_dp_flow_detach(vm);
 	while ((m = g_queue_pop_head(&t.rx)))
 		rte_pktmbuf_free(m);
+	for (q = 0; q < T_UPLINK_QUEUES; q++)
+		while ((m = g_queue_pop_head(&t.rxq[q])))
+			rte_pktmbuf_free(m);
 	while ((m = g_queue_pop_head(&t.guest)))
 		rte_pktmbuf_free(m);
 	g_array_free(t.got, TRUE);

@@ -36,6 +36,13 @@
  * guest_ring_free reports what the test set in t.ring_free.  Both ops
  * count their calls (t.ring_free_calls, t.ring_idle_calls).
  *
+ * The uplink has a FIFO per queue: t.rx is queue t.rx_q's (0 unless a test
+ * moves it), t.rxq[q] every other queue's (t_uplink_queue_on()); a burst
+ * takes what its queue holds, up to what was asked.  uplink_depth, the
+ * drain's bound of a queue, answers t.depth[q] (T_UPLINK_DEPTH, what
+ * rte_eth_rx_queue_setup() is given, unless the test set it) and counts
+ * its calls (t.depth_calls).
+ *
  * The guest's TX ring hands out the frames a test queued in t.guest
  * and sends them as dp_vm_to_uplink() does (tracked by the TCP table, then
  * on the uplink).
@@ -69,6 +76,8 @@
 #define T_UNLIMITED	UINT32_MAX
 #define T_VRINGS	8	/* the fake device's vrings: four queue pairs */
 #define T_RING_SIZE	256	/* a guest RX ring's entries (QEMU's default) */
+#define T_UPLINK_QUEUES	VS_MAX_QUEUES
+#define T_UPLINK_DEPTH	1024	/* uplink_depth's default: VS_UPLINK_RX_DESC */
 
 extern struct rte_mempool *t_pool;
 extern const uint8_t t_vm_mac[6];
@@ -84,6 +93,9 @@ struct t_state {
 	uint64_t nombuf, missed;	/* the uplink's own drop counters */
 	bool stats_fail;		/* the uplink's stats read fails */
 	uint16_t rx_q;			/* the uplink queue t.rx's frames come on */
+	GQueue rxq[T_UPLINK_QUEUES];	/* the other queues' frames, in order */
+	uint32_t depth[T_UPLINK_QUEUES];	/* uplink_depth's answer (0: T_UPLINK_DEPTH) */
+	unsigned int depth_calls[T_UPLINK_QUEUES];	/* uplink_depth called */
 	uint32_t vring_frames[T_VRINGS];	/* frames enqueued per guest RX vring */
 	rte_spinlock_t vring_lock[T_VRINGS];	/* DPDK's access_lock of each vring */
 	bool vring_disabled[T_VRINGS];	/* the device's own flag, under vring_lock */
@@ -127,6 +139,10 @@ struct rte_mbuf *t_frame(uint32_t seq, uint16_t len);
 void t_inject_aged(struct vs_vm *vm, uint32_t seq, int64_t age_us);
 /* The uplink hands out frames first..first+n-1 */
 void t_uplink_queue(uint32_t first, uint32_t n);
+/* ... on its queue @q */
+void t_uplink_queue_on(uint16_t q, uint32_t first, uint32_t n);
+/* Frames waiting in uplink queue @q */
+unsigned int t_uplink_waiting(uint16_t q);
 /* Frames first..first+n-1 come through the tunnel */
 void t_inject(struct vs_vm *vm, uint32_t first, uint32_t n);
 /* Compile @lines (--policy rules) for @vm and publish the table */

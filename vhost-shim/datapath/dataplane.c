@@ -42,6 +42,7 @@
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
+#include "uplink.h"
 #include "util.h"
 #include "vm.h"
 
@@ -113,6 +114,24 @@ static bool dp_guest_ring_idle(int vid, uint16_t vring)
 	return used_idx == __atomic_load_n(&vr.avail->ring[vr.size], __ATOMIC_ACQUIRE);
 }
 
+/*
+ * The drain's bound of uplink queue @q (dp_priv.h, uplink_depth), when the
+ * lcore first sees a ticket: the tap's txqueuelen the main loop read at
+ * the ticket (hs.drain_qlen, published by the ticket's release add, which
+ * the lcore loaded with acquire), the PMD's count of filled descriptors
+ * (the lcore owns the queue; O(depth) for some PMDs, once per queue per
+ * ticket), or the table of vs_uplink_rx_table().  Frames that arrive
+ * between the ticket and this read only make the bound stricter.
+ */
+static uint32_t dp_uplink_depth(const struct vs_vm *vm, uint16_t q)
+{
+	int qlen = __atomic_load_n(&vm->dp.hs.drain_qlen, __ATOMIC_RELAXED);
+	int count = rte_eth_rx_queue_count(vm->eth_port, q);
+
+	return vs_uplink_rx_depth(vm->dp.uplink_driver, qlen,
+				  q < VS_MAX_QUEUES ? vm->dp.uplink_rx_desc[q] : 0, count);
+}
+
 static const struct vs_dp_ops dp_dpdk_ops = {
 	.guest_enqueue = dp_guest_enqueue,
 	.uplink_rx = dp_uplink_rx,
@@ -122,6 +141,7 @@ static const struct vs_dp_ops dp_dpdk_ops = {
 	.tsc = dp_tsc,
 	.guest_ring_free = dp_guest_ring_free,
 	.guest_ring_idle = dp_guest_ring_idle,
+	.uplink_depth = dp_uplink_depth,
 };
 
 const struct vs_dp_ops *vs_dp_ops = &dp_dpdk_ops;
@@ -130,7 +150,7 @@ void vs_dp_set_ops(const struct vs_dp_ops *ops)
 {
 	g_assert(!ops || (ops->guest_enqueue && ops->uplink_rx && ops->uplink_tx &&
 			  ops->guest_tx && ops->uplink_drops && ops->tsc &&
-			  ops->guest_ring_free && ops->guest_ring_idle));
+			  ops->guest_ring_free && ops->guest_ring_idle && ops->uplink_depth));
 	vs_dp_ops = ops ? ops : &dp_dpdk_ops;
 }
 
@@ -519,8 +539,14 @@ static void dp_uplink_gap(struct vs_vm *vm, uint64_t now)
 		__atomic_store_n(&vm->stats.uplink_gap_max_us, us, __ATOMIC_RELAXED);
 }
 
-/* 2048 frames: more than an RX queue or a tap's backlog holds; bounds a
- * flood while draining */
+/*
+ * While a drain ticket is open, each queue not settled for it yet may read
+ * this many bursts in a poll (2048 frames), its own budget: one flooded
+ * queue cannot starve the others' settling, and a poll costs at most
+ * queues x 64 bursts.  Not a bound of what a queue holds (a tap's is
+ * VS_UPLINK_TAP_QLEN, 4096, or more): a deeper queue settles by its depth
+ * over several polls (dp_handshake.c, the drain).
+ */
 #define DP_DRAIN_MAX_BURSTS	64
 
 /*
@@ -545,7 +571,6 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			   dp_device_vrings(vm);
 	uint32_t mode = vs_dp_mode(vm);
 	unsigned int work = 0;
-	unsigned int bursts = 0;
 	unsigned int rx = 0;
 	uint64_t now, slack;
 	uint32_t drain;
@@ -564,6 +589,8 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	work += dp_tcp_reset_poll(vm);
 
 	draining = dp_drain_wanted(vm, &drain);
+	if (draining)
+		dp_drain_begin(vm, drain);
 	now = vs_dp_ops->tsc();
 	slack = dp_arrival_slack(vm, now);
 	if (vm->dp.rx_last)
@@ -571,10 +598,16 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	vm->dp.rx_polled_at = now;
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
+		/* one burst; while a drain ticket is open, until the queue
+		 * settles for it or spent its own budget of the poll */
+		bool unsettled = draining && !dp_drain_settled(vm, q);
+		unsigned int bursts = 0;
 		uint16_t n;
 
-		do {	/* one burst, or all the queue holds when draining */
+		do {
 			n = vs_dp_ops->uplink_rx(vm->eth_port, q, pkts, VS_DP_BURST);
+			if (unsettled && dp_drain_count(vm, q, n))
+				unsettled = false;
 			if (!n)
 				break;
 			work += n;
@@ -592,7 +625,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 				dp_hold_live(vm, pkts, n);
 			else
 				dp_deliver(vm, vid, enabled, q, pkts, n);
-		} while (draining && n == VS_DP_BURST && ++bursts < DP_DRAIN_MAX_BURSTS);
+		} while (unsettled && ++bursts < DP_DRAIN_MAX_BURSTS);
 		if (n == VS_DP_BURST)
 			emptied = false;	/* more may wait behind this burst */
 		work += vs_dp_ops->guest_tx(vm, vid, enabled, q);
@@ -601,7 +634,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	vm->dp.rx_last = rx;
 	if (emptied)
 		vm->dp.rx_emptied_at = now;
-	if (draining)
+	if (draining && dp_drain_all_settled(vm))
 		dp_drain_done(vm, drain);
 	return work;
 }

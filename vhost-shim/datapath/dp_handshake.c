@@ -9,10 +9,11 @@
  * switch its mode, start buffering episodes and replays, put frames into
  * inject and take them from held, and read how far the lcore got.  A
  * drain is the one request whose answer both halves write: the main loop
- * takes a ticket (vs_dp_drain_request()), the lcore answers it once per
- * poll after it emptied the uplink's queues (dp_drain_wanted(),
- * dp_drain_done()), and the main loop compares the answer with what it
- * took from held (vs_dp_drain_state()).
+ * takes a ticket (vs_dp_drain_request()), the lcore answers it in the poll
+ * where every uplink queue settled for it (dp_drain_wanted(),
+ * dp_drain_begin(), dp_drain_count(), dp_drain_done(); the rule is below),
+ * and the main loop compares the answer with what it took from held
+ * (vs_dp_drain_state()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
+#include "uplink.h"
 #include "vm.h"
 
 /* --- lcore: drain (the announce is in dp_announce.c) ----------------------- */
@@ -34,10 +36,26 @@
  * The source's main loop asks for a drain when the destination reports
  * live traffic (LIVE_SEEN): every frame that reached this uplink before
  * then must be in the stream before the BARRIER that closes it.  Frames
- * still in the uplink's queues were not yet in held, so the lcore empties
- * the queues first (vs_dp_poll_port()), then records how far it has filled
- * held; the main loop sends the barrier once held was taken up to that
- * mark (vs_dp_drain_state()).
+ * still in the uplink's queues were not yet in held, so the lcore reads
+ * them first (vs_dp_poll_port()), then records how far it has filled held;
+ * the main loop sends the barrier once held was taken up to that mark
+ * (vs_dp_drain_state()).
+ *
+ * When the frames of the ticket's time have all been read is decided per
+ * queue, from the poll where the lcore first sees the ticket: a queue is
+ * settled once a burst comes back short (it was empty at that moment) or
+ * once it has given as many frames as it could hold then (its depth: the
+ * queue is FIFO, so every frame that waited in it at the ticket has been
+ * read, however fast new ones arrive).  The ticket is answered in the poll
+ * where the last queue settles.  A queue that gives only full bursts under
+ * a steady flood settles by its depth within ceil(depth / VS_DP_BURST) of
+ * its own bursts, so the answer comes after a bounded number of polls
+ * (review 50's B1: "wait for a poll that empties every queue" never came
+ * under such a flood).  A newer ticket restarts the counts: its answer
+ * must cover the frames up to its own time, and answers the older ones
+ * with it.  All of it is the lcore's own state (struct vs_dp_port,
+ * drain_*), but for the ticket (acquire) and the tap's txqueuelen the
+ * main loop stored before it (hs.drain_qlen, read by the op uplink_depth).
  */
 bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket)
 {
@@ -45,8 +63,52 @@ bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket)
 	return *ticket != __atomic_load_n(&vm->dp.hs.drain_done, __ATOMIC_RELAXED);
 }
 
+void dp_drain_begin(struct vs_vm *vm, uint32_t ticket)
+{
+	struct vs_dp_port *dp = &vm->dp;
+	uint16_t q, nq = (uint16_t)MIN(vm->cfg->queues, VS_MAX_QUEUES);
+
+	/* drain_begun: a ticket that equals the last one served only after
+	 * 2^32 tickets, or the port's first being 0, is a new one (review 58 F4) */
+	if (dp->drain_begun && ticket == dp->drain_ticket)
+		return;		/* the counts are this ticket's already */
+	dp->drain_begun = true;
+	dp->drain_ticket = ticket;
+	dp->drain_settled = 0;
+	for (q = 0; q < nq; q++) {
+		dp->drain_read[q] = 0;
+		dp->drain_depth[q] = vs_dp_ops->uplink_depth(vm, q);
+	}
+}
+
+bool dp_drain_settled(const struct vs_vm *vm, uint16_t q)
+{
+	return q >= VS_MAX_QUEUES || (vm->dp.drain_settled & (1u << q));
+}
+
+bool dp_drain_count(struct vs_vm *vm, uint16_t q, uint16_t n)
+{
+	struct vs_dp_port *dp = &vm->dp;
+
+	if (q >= VS_MAX_QUEUES)
+		return true;
+	dp->drain_read[q] += n;
+	if (n < VS_DP_BURST || dp->drain_read[q] >= dp->drain_depth[q])
+		dp->drain_settled |= 1u << q;
+	return dp_drain_settled(vm, q);
+}
+
+bool dp_drain_all_settled(const struct vs_vm *vm)
+{
+	unsigned int nq = MIN(vm->cfg->queues, VS_MAX_QUEUES);
+	uint32_t all = (1u << nq) - 1;
+
+	return (vm->dp.drain_settled & all) == all;
+}
+
 void dp_drain_done(struct vs_vm *vm, uint32_t ticket)
 {
+	vm->dp.drain_begun = false;	/* the next ticket starts its own counts */
 	__atomic_store_n(&vm->dp.hs.drain_mark,
 			 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->dp.hs.drain_done, ticket, __ATOMIC_RELEASE);
@@ -203,6 +265,13 @@ void vs_dp_learn_forget(struct vs_vm *vm)
 
 uint32_t vs_dp_drain_request(struct vs_vm *vm)
 {
+	/*
+	 * A tap's queue may have been resized since the port opened: its
+	 * length now bounds what waits in it (one ioctl per ticket), and the
+	 * release add below publishes it with the ticket.
+	 */
+	__atomic_store_n(&vm->dp.hs.drain_qlen,
+			 vs_uplink_tap_qlen(vm->eth_port, vm->dp.uplink_driver), __ATOMIC_RELAXED);
 	return __atomic_add_fetch(&vm->dp.hs.drain_req, 1, __ATOMIC_RELEASE);
 }
 

@@ -38,6 +38,7 @@
 
 #include <gio/gio.h>
 
+#include "config.h"
 #include "flow_prio.h"
 #include "learn.h"
 #include "pkt.h"
@@ -139,8 +140,18 @@ struct vs_dp_tcp;
  *		before an announce is served before it
  * @drain_req:	main adds 1 (release) to ask the lcore to empty the uplink's
  *		RX queues into held; the value is the request's ticket.
+ * @drain_qlen:	main stores (relaxed) a net_tap uplink's txqueuelen, read
+ *		at the ticket (-1: another driver, or unknown), before the
+ *		release add of @drain_req that publishes it; lcore loads it
+ *		(relaxed) after its acquire load of @drain_req, when it first
+ *		sees the ticket (the queue's depth, vs_uplink_rx_depth()).  It
+ *		may see a later ticket's value for an earlier one: the same
+ *		queue's length, read later.
  * @drain_mark:	lcore: held_put when it served @drain_done (relaxed store,
- *		published by the release store of @drain_done).
+ *		published by the release store of @drain_done).  Served means
+ *		every uplink queue settled for the ticket since the lcore first
+ *		saw it: a burst came back short, or the queue gave as many frames
+ *		as it could hold then (dataplane.c, the drain).
  * @drain_done:	lcore stores the last ticket served (release); main loads
  *		it (acquire), then @drain_mark, then @held_taken.
  * @held_put:	lcore only (sole producer of held): frames enqueued into
@@ -175,6 +186,7 @@ struct vs_dp_handshake {
 	uint32_t announce_req;
 	uint32_t learn_forget_req;
 	uint32_t drain_req;
+	int32_t drain_qlen;
 	uint32_t drain_done;
 	uint64_t drain_mark;
 	uint64_t held_put;
@@ -217,6 +229,16 @@ struct vs_dp_handshake {
  * @facct:	lcore only: the rules' caps accounting of the episode
  * @tcp:	TCP connection table and reset requests (dp_tcp.h), allocated
  *		and freed like @dedup
+ * @drain_ticket, @drain_begun, @drain_settled, @drain_read, @drain_depth:
+ *		lcore only: the drain ticket it serves (the last it saw; begun
+ *		until it is answered), a bit per uplink
+ *		queue settled for it, the frames read from each queue since it
+ *		first saw it, and how many each could hold then (the op
+ *		uplink_depth); restarted by a newer ticket (dp_drain_begin())
+ * @uplink_driver, @uplink_rx_desc: main, before the port is published
+ *		(vs_uplink_rx_table()), read-only after: the uplink's PMD name
+ *		and each RX queue's descriptors, for the drain's depth
+ *		(vs_uplink_rx_depth())
  */
 /* Lcore-private: the arrival rate and the replay's token bucket */
 struct vs_dp_pace {
@@ -251,6 +273,13 @@ struct vs_dp_port {
 	struct vs_flow_acct facct;
 	struct vs_learn learn;
 	struct vs_dp_tcp *tcp;
+	uint32_t drain_ticket;
+	bool drain_begun;
+	uint32_t drain_settled;
+	uint32_t drain_read[VS_MAX_QUEUES];
+	uint32_t drain_depth[VS_MAX_QUEUES];
+	const char *uplink_driver;
+	uint16_t uplink_rx_desc[VS_MAX_QUEUES];
 };
 
 /**

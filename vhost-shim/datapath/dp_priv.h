@@ -50,6 +50,12 @@
  *		(rte_vhost_get_vhost_vring()'s pointers, as the TX stall check);
  *		false when the ring is not known.  The valve of the RX ring
  *		bound (docs/dev/plan-rx-ring-bound.md, section 3)
+ * @uplink_depth: an upper bound of the frames uplink queue @q holds now
+ *		(vs_uplink_rx_depth(): a tap's txqueuelen, the PMD's count of
+ *		filled descriptors, or the queue's descriptors).  Called by the
+ *		lcore once per queue when it first sees a drain ticket: the
+ *		queue is FIFO, so once it gave that many frames, every frame
+ *		that waited in it then has been read (dataplane.c, the drain)
  */
 struct vs_dp_ops {
 	uint16_t (*guest_enqueue)(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
@@ -60,6 +66,7 @@ struct vs_dp_ops {
 	uint64_t (*tsc)(void);		/* the lcore's clock: rates, pacing, stats reads */
 	uint16_t (*guest_ring_free)(int vid, uint16_t vring);
 	bool (*guest_ring_idle)(int vid, uint16_t vring);
+	uint32_t (*uplink_depth)(const struct vs_vm *vm, uint16_t q);
 };
 
 /* The ops in use: the DPDK ones unless a test replaced them */
@@ -285,7 +292,45 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now);
 bool dp_drain_wanted(struct vs_vm *vm, uint32_t *ticket);
 
 /**
- * dp_drain_done() - answer a drain request, after the queues were emptied
+ * dp_drain_begin() - the lcore sees drain ticket @ticket in a poll: if it
+ * is newer than the one it serves, restart the counts (nothing settled,
+ * nothing read, each queue's depth asked of the op uplink_depth)
+ * @vm:		port
+ * @ticket:	from dp_drain_wanted()
+ */
+void dp_drain_begin(struct vs_vm *vm, uint32_t ticket);
+
+/**
+ * dp_drain_settled() - is uplink queue @q settled for the open ticket
+ * @vm:		port
+ * @q:		uplink queue
+ *
+ * Return: true if it is (it is then read as usual, a burst a poll)
+ */
+bool dp_drain_settled(const struct vs_vm *vm, uint16_t q);
+
+/**
+ * dp_drain_count() - a burst of @n frames read from uplink queue @q while
+ * the ticket is open: settles the queue if the burst was short (it was
+ * empty then) or the queue gave its depth since the ticket
+ * @vm:		port
+ * @q:		uplink queue, not settled yet
+ * @n:		frames the burst returned (asked: VS_DP_BURST)
+ *
+ * Return: true if @q is settled now
+ */
+bool dp_drain_count(struct vs_vm *vm, uint16_t q, uint16_t n);
+
+/**
+ * dp_drain_all_settled() - is every uplink queue settled for the open ticket
+ * @vm:		port
+ *
+ * Return: true if the ticket may be answered (dp_drain_done())
+ */
+bool dp_drain_all_settled(const struct vs_vm *vm);
+
+/**
+ * dp_drain_done() - answer a drain request, once every queue settled
  * @vm:		port
  * @ticket:	from dp_drain_wanted()
  */

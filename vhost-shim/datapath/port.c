@@ -74,6 +74,8 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
 		goto fail;
 	vm->uplink_open = true;
+	/* the drain's depth of each RX queue (dataplane.c), fixed while open */
+	vs_uplink_rx_table(vm->eth_port, pc->queues, &vm->dp.uplink_driver, vm->dp.uplink_rx_desc);
 	vm->uplink_watch = vs_uplink_watch_new(pc->name, vm->eth_port,
 					       &vm->dp.uplink_kernel_missed);
 

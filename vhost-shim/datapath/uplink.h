@@ -25,6 +25,51 @@ struct vs_uplink_watch;
 #define VS_UPLINK_TAP_QLEN 4096
 
 /**
+ * vs_uplink_rx_depth() - (uplink_depth.c) an upper bound of the frames an uplink RX queue
+ * holds, the source's drain's (dataplane.c: a queue that gave this many
+ * frames since a ticket has given every frame that waited in it then)
+ * @driver:	the PMD's name (rte_eth_dev_info's driver_name), or NULL
+ * @txqueuelen:	net_tap: the tap's txqueuelen read at the ticket, <= 0 if
+ *		unknown (VS_UPLINK_TAP_QLEN, what the shim set, then)
+ * @nb_desc:	the queue's descriptors (rte_eth_rx_queue_info_get()), 0 if
+ *		unknown (VS_UPLINK_RX_DESC, what the shim asked for, then)
+ * @count_rc:	rte_eth_rx_queue_count() of the queue: its filled
+ *		descriptors, or -errno (-ENOTSUP: the PMD does not count)
+ *
+ * net_tap: the kernel's queue of the tap, each queue of a multi-queue tap
+ * txqueuelen long (the PMD has no ring of its own); a PMD that counts: the
+ * count; any other: its descriptors.  Pure: no device is touched.
+ *
+ * Return: frames, >= 0
+ */
+uint32_t vs_uplink_rx_depth(const char *driver, int txqueuelen, uint16_t nb_desc, int count_rc);
+
+/**
+ * vs_uplink_rx_table() - what vs_uplink_rx_depth() needs of an uplink that
+ * does not change while it is open (main loop, right after vs_uplink_open(),
+ * before the port is published)
+ * @port_id:	ethdev port id
+ * @queues:	RX queues (at most VS_MAX_QUEUES)
+ * @driver:	output: the PMD's name (a string of the driver's: it lives
+ *		as long as the port), NULL if unknown
+ * @nb_desc:	output, @queues entries: each queue's descriptors, 0 if the
+ *		PMD does not say
+ */
+void vs_uplink_rx_table(uint16_t port_id, unsigned int queues, const char **driver,
+			uint16_t *nb_desc);
+
+/**
+ * vs_uplink_tap_qlen() - a net_tap uplink's txqueuelen now (SIOCGIFTXQLEN;
+ * main loop: an ioctl, one per drain ticket)
+ * @port_id:	ethdev port id
+ * @driver:	its PMD's name (vs_uplink_rx_table()), NULL if unknown
+ *
+ * Return: the queue's length, or -1 for another driver or if it cannot be
+ * read
+ */
+int vs_uplink_tap_qlen(uint16_t port_id, const char *driver);
+
+/**
  * vs_uplink_open() - probe, configure and start an uplink
  * @who:	port name, for logs
  * @devargs:	DPDK devargs

@@ -128,20 +128,33 @@ void ho_request_barrier(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 
-	ho->barrier_drain = vs_dp_drain_request(vm);
-	if (ho->barrier == HO_BARRIER_NONE) {
-		ho->barrier = HO_BARRIER_PENDING;
-		ho->barrier_asked_at = g_get_monotonic_time();
+	/*
+	 * One drain per BARRIER: the first LIVE_SEEN fixes which frames the
+	 * BARRIER must follow.  A repeated one while it waits (a peer's
+	 * resend) would take a newer ticket, which restarts the lcore's
+	 * counts; a peer repeating it faster than a queue's depth drains
+	 * would keep every BARRIER on the fallback (review 58, F3).
+	 */
+	if (ho->barrier == HO_BARRIER_PENDING) {
+		vs_log(MIG, DEBUG, vm->cfg->name,
+		       "live traffic reported again: the barrier already waits for its drain");
+		return;
 	}
+	ho->barrier_drain = vs_dp_drain_request(vm);
+	ho->barrier = HO_BARRIER_PENDING;
+	ho->barrier_asked_at = g_get_monotonic_time();
 	ho_kick_pump();
 }
 
 /*
  * Source: the BARRIER goes out once everything the uplink had received
  * when LIVE_SEEN came is in the stream.  The lcore answers the drain
- * request with how far it had filled held after emptying the uplink's
- * queues; held being taken past that point means every frame up to there
- * was taken (streamed here, or dropped and counted): vs_dp_drain_state().
+ * request with how far it had filled held once every uplink queue gave
+ * what it held at the request (dp_handshake.c, the drain); held being
+ * taken past that point means every frame up to there was taken (streamed
+ * here, or dropped and counted): vs_dp_drain_state().  After
+ * HO_BARRIER_WAIT_MAX_US without that it goes anyway, logged and counted
+ * (barriers-unanswered; -lcore when the lcore had not answered).
  */
 static void ho_pump_barrier(struct vs_vm *vm)
 {
@@ -152,22 +165,35 @@ static void ho_pump_barrier(struct vs_vm *vm)
 	if (ho->barrier != HO_BARRIER_PENDING)
 		return;
 	st = vs_dp_drain_state(vm, ho->barrier_drain);
-	if (st != VS_DP_DRAIN_REACHED) {
-		if (g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
-			return;
-		vs_log(MIG, WARNING, vm->cfg->name,
-		       "barrier sent after %d ms without %s: stragglers may follow live frames",
-		       HO_BARRIER_WAIT_MAX_US / 1000,
-		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the uplink's backlog"
-				: "an answer from the lcore");
-	}
+	if (st != VS_DP_DRAIN_REACHED &&
+	    g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
+		return;
 	ho->barrier = HO_BARRIER_NONE;
 	seq = vs_tun_stream_barrier(ho->out);
-	if (seq >= 0)
-		vs_log(MIG, INFO, vm->cfg->name,
-		       "destination sees live traffic: barrier after seq %" PRId64
-		       " (uplink queues emptied into the stream, %" PRId64 " ms)", seq,
-		       (g_get_monotonic_time() - ho->barrier_asked_at) / 1000);
+	if (seq < 0) {
+		/* not sent, and not counted as sent (review 58, F2) */
+		vs_log(MIG, WARNING, vm->cfg->name,
+		       "barrier not sent: the tunnel's connection is not ready");
+		return;
+	}
+	if (st != VS_DP_DRAIN_REACHED) {
+		/* sent without the guarantee: counted, and why (the lcore could
+		 * not read an uplink queue's depth in time, or the stream did
+		 * not take the backlog) */
+		VS_STAT_ADD(vm->stats.barriers_unanswered, 1);
+		if (st == VS_DP_DRAIN_PENDING)
+			VS_STAT_ADD(vm->stats.barriers_unanswered_lcore, 1);
+		vs_log(MIG, WARNING, vm->cfg->name,
+		       "barrier sent after seq %" PRId64 " by the %d ms fallback, without %s: "
+		       "stragglers may follow live frames", seq, HO_BARRIER_WAIT_MAX_US / 1000,
+		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the uplink's backlog"
+				: "an answer from the lcore");
+		return;
+	}
+	vs_log(MIG, INFO, vm->cfg->name,
+	       "destination sees live traffic: barrier after seq %" PRId64
+	       " (uplink queues emptied into the stream, %" PRId64 " ms)", seq,
+	       (g_get_monotonic_time() - ho->barrier_asked_at) / 1000);
 }
 
 /* --- the replay's phase (enum ho_replay_phase) --------------------------- */
