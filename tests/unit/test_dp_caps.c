@@ -212,6 +212,56 @@ static void test_pace(void)
 	t_port_free(vm);
 }
 
+/*
+ * A backlog whose traffic stopped before the resume (a paused VM whose
+ * sender went quiet, a burst during a blackout): the replay goes at pace%
+ * of the rate those frames arrived at, the fastest window of the last
+ * stretch of traffic (not its slow tail), not at the floor.  Before: 20000 frames buffered in 0.2 s were replayed
+ * at 1000 pps, 20 s (bench/replay).
+ */
+static void test_pace_after_quiet(void)
+{
+	struct vs_vm *vm = t_port_new();
+	guint n, ms;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;
+	vs_dp_buffer_start(vm, true);
+	for (n = 0; n < 800; n++) {		/* 200 ms at 4000 pps, buffered */
+		t_uplink_queue(1 + n, 1);
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	for (n = 0; n < 10; n++) {		/* a tail: 10 frames at 100 pps */
+		t_uplink_queue(801 + n, 1);
+		t_clock_advance_us(10000);
+		t_poll(vm, 1);
+	}
+	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
+		t_clock_advance_us(1000);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(vm->stats.arrival_rate_pps, ==, 0);	/* the gauge: now */
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	/* 150% of 4000: 6000 pps, 600 frames in 100 ms plus a bucket */
+	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 5800);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6200);
+	g_assert_cmpuint(t.got->len, >=, 560);
+	g_assert_cmpuint(t.got->len, <=, 620 + 6200 * 4 / 1000);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, 810);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
 /* Frames the tunnel brings count in the arrival rate (stragglers, and
  * the blackout's frames at the destination); a flood that brings every
  * frame both ways does not double it */
@@ -248,6 +298,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/pace", test_pace);
 	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);
+	g_test_add_func("/dataplane/pace/after-quiet", test_pace_after_quiet);
 }
 
 int main(int argc, char **argv)
