@@ -448,6 +448,9 @@ struct vs_dp_dedup {
 struct vs_dp_arrival {
 	uint64_t tsc;			/* latest possible arrival; 0: unknown */
 	uint64_t slack;			/* TSC cycles it may have been earlier */
+	uint32_t held_class;		/* while in held: the class its caps count
+					 * it under (dp_buffer.c), so taking it
+					 * needs no second parse of its headers */
 };
 
 /* Offset of the mbuf field that holds a frame's arrival (dp_dedup.c) */
