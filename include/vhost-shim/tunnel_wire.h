@@ -116,7 +116,10 @@
  * data-centre switches forward: a 9000-byte jumbo MTU plus the Ethernet
  * header and two VLAN tags fits with room to spare.  The vhost ports
  * negotiate no GSO/TSO/UFO (vhost_port.c), so no larger frame can reach a
- * buffer; anything bigger is a broken or hostile peer.
+ * buffer; anything bigger is a broken or hostile peer.  A receiver holds
+ * each frame to its port's own limit too (its mtu plus 18 bytes, at most
+ * 9018): a larger one is dropped and counted oversize, the stream goes on
+ * (handover_tun.c).
  */
 #define VS_TUN_MIN_FRAME	14	/* an Ethernet header */
 #define VS_TUN_MAX_FRAME	9216

@@ -42,6 +42,11 @@ checks sequence numbers and payloads.  Scenarios (argument 1):
               linger-ms 5000), then B->A started at once, while B still
               replays: log-on in replaying starts a migration; 0 lost,
               reordered, duplicated across both (issue 15)
+  jumbo       MTU 9000 on the whole path (ports, QEMU host_mtu, guest,
+              bridge): 8000-byte UDP datagrams at 2000 pps through 2
+              migrations on the default guest: every one reaches the
+              guest's kernel whole (its own socket's drops are printed),
+              none oversize or fragmented (issue 18)
   tls         x509 mutual TLS (certificates made with certtool): the obsolete
               allow-cleartext refused, bad local credentials refused at
               startup, a lossless migration over TLS, a certificate from
@@ -65,7 +70,7 @@ VSHIM_DEFAULT_GUEST_MIGRATIONS (udp: migrations of each of the two runs on
 the default guest, paced and unpaced; unpaced must lose datagrams in the
 guest's socket, default 3),
 VSHIM_CONTROL_MIGRATIONS (udp: migrations of the buffering-off control run,
-default 2).
+default 2), VSHIM_JUMBO_MIGRATIONS (jumbo: migrations, default 2).
 
 The guest runs the kernel's default network settings (no rmem_max change, no
 SO_RCVBUFFORCE) except where a test says why it needs more (TUNED_GUEST).
@@ -99,15 +104,21 @@ LONG_GUEST = TUNED_GUEST
 
 
 def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000, port_opts=None,
-            guest_append=TUNED_GUEST):
+            guest_append=TUNED_GUEST, size=100, mtu=None, observe=None):
+    """UDP at pps (datagrams of size bytes) to the guest through migrations
+    A->B->A...; mtu: the path's (Pair); observe(pair, when): called with
+    "booted" (before the traffic) and "done" (after the last datagram, the
+    VM still running) for what a scenario checks besides the counts."""
     opts = dict(port_opts or {})
     if not buffer_on:
         opts["buffer"] = "off"
-    pair = Pair(ns, workdir, tap, port_opts=opts, guest_append=guest_append)
+    pair = Pair(ns, workdir, tap, port_opts=opts, guest_append=guest_append, mtu=mtu)
     try:
         g = pair.boot()
         g.reset()
-        snd = vt.UdpSender(ns, g.addr, pps=pps, duration=600, size=100).start()
+        if observe:
+            observe(pair, "booted")
+        snd = vt.UdpSender(ns, g.addr, pps=pps, duration=600, size=size).start()
         time.sleep(2)
         per = []
         events = None
@@ -149,6 +160,8 @@ def udp_run(ns, workdir, tap, migrations, buffer_on, pps=5000, port_opts=None,
         sres = snd.stop()
         final = wait_received(pair.guest, sres["sent"])
         pair.guest.check()
+        if observe:
+            observe(pair, "done")
         delivered = sum(sh.stats("vm1")["rx-pkts"] for sh in pair.shims)
         if buffer_on and final["lost"]:
             diagnose_loss(tap, pair, per, sres["sent"])
@@ -230,6 +243,76 @@ def scenario_udp(ns, workdir, tap):
     tap.ok(final2["lost"] > 0,
            "control run, buffering off: %d of %d datagrams lost in %d migrations (the test "
            "can fail)" % (final2["lost"], sres2["sent"], nc), {"guest": final2, "per": per2})
+
+
+def scenario_jumbo(ns, workdir, tap):
+    """MTU 9000 end to end (issue 18): the ports' mtu, QEMU's host_mtu, the
+    guest's eth0 and the namespace's bridge; 8000-byte datagrams at 2000
+    pps through live migrations A->B(->A), on the default guest (the
+    kernel's socket buffers): every datagram reaches the guest's kernel
+    (received by the agent or dropped by its own socket, RcvbufErrors),
+    none reordered, duplicated or corrupted, none dropped by a shim
+    (oversize, buffer, mbufs), none fragmented.  What the guest's socket
+    drops is printed, not asserted: measured at 24 % of the datagrams on
+    this 2-core TCG machine, most of it outside the migrations (seq 22 on,
+    before the first): 212992 bytes of default rcvbuf hold a few 8000-byte
+    datagrams, milliseconds at 2000 pps (see TUNED_GUEST for the same at
+    small sizes).
+
+    The guest's own packets to its subnet keep 1500 (vshim.tx_mtu, a
+    route's mtu): DPDK 22.11's net_tap, the ports' uplink here, sends no
+    frame over 1522 bytes whatever the MTU (configuration.md, mtu), so the
+    agent's larger replies would be dropped (oversize) unfragmented."""
+    n = int(os.environ.get("VSHIM_JUMBO_MIGRATIONS", "2"))
+    size, mtu = 8000, 9000
+    seen = {}
+
+    def observe(pair, when):
+        seen[when] = {
+            "ports": {sh.name: sh.execute("query-ports")[0] for sh in pair.shims},
+            "bridge_mtu": ns.link_mtu(ns.bridge),
+            "taps_mtu": {sh.name: ns.link_mtu(sh.port("vm1").tap) for sh in pair.shims},
+            "guest_ip": pair.guest.kernel_counters()["snmp"]["Ip"],
+            "guest_udp": pair.guest.kernel_counters()["snmp"]["Udp"],
+            "drops": {sh.name: sh.stats("vm1")["drops"] for sh in pair.shims},
+        }
+
+    sres, final, per, pair, _, delivered = udp_run(
+        ns, os.path.join(workdir, "jumbo"), tap, n, True, pps=2000, size=size, mtu=mtu,
+        guest_append="vshim.tx_mtu=1500", observe=observe)
+    b = seen["booted"]
+    src = b["ports"]["hosta"]
+    tap.ok(all(p["mtu"] == mtu for p in b["ports"].values()) and
+           src.get("guest-mtu") == mtu and b["bridge_mtu"] == mtu and
+           all(v == mtu for v in b["taps_mtu"].values()),
+           "MTU %d on the path: ports %s, guest-mtu (QEMU host_mtu, VIRTIO_NET_F_MTU) %s, "
+           "taps %s (set by the shims), bridge %d"
+           % (mtu, [p["mtu"] for p in b["ports"].values()], src.get("guest-mtu"),
+              b["taps_mtu"], b["bridge_mtu"]), b)
+    d = seen["done"]
+    reasm = d["guest_ip"]["ReasmReqds"] - b["guest_ip"]["ReasmReqds"]
+    rcvbuf = d["guest_udp"]["RcvbufErrors"] - b["guest_udp"]["RcvbufErrors"]
+    want = {"received": sres["sent"], "lost": 0, "reordered": 0, "duplicated": 0,
+            "corrupted": 0}
+    drops = {k: sum(v[k] for v in d["drops"].values())
+             for k in ("oversize", "buffer-full", "no-memory", "uplink-no-mbuf")}
+    got = dict(clean(final), received=final["received"] + rcvbuf, lost=final["lost"] - rcvbuf)
+    tap.ok(got == want and final["bytes"] == size * final["received"],
+           "UDP %d-byte datagrams at 2000 pps, %d migrations, MTU %d, default guest: %d sent, "
+           "all reached the guest's kernel: %d received whole (%d bytes) + %d dropped by its "
+           "socket (RcvbufErrors); 0 reordered/duplicated/corrupted"
+           % (size, n, mtu, sres["sent"], final["received"], final["bytes"], rcvbuf),
+           {"sender": sres, "guest": final, "per_migration": per})
+    tap.ok(not any(drops.values()) and reasm == 0,
+           "no frame dropped oversize, for want of a buffer or an mbuf (%s), none fragmented "
+           "(guest ReasmReqds +%d)" % (drops, reasm), {"per": per})
+    tap.diag("jumbo: downtimes (QEMU, ms) %s; per migration: replayed %s, "
+             "resume-to-last-replay us %s, lost in the guest's socket %s; guest max gap %d us, "
+             "RcvbufErrors +%d in all (%.1f %% of %d); frames delivered by the shims %d"
+             % (pair.downtimes, [m["replayed"] for m in per],
+                [m["resume_to_last_replay_us"] for m in per], [m["lost"] for m in per],
+                final["max_gap_us"], rcvbuf, 100.0 * rcvbuf / max(1, sres["sent"]),
+                sres["sent"], delivered))
 
 
 def scenario_tcp(ns, workdir, tap):
@@ -756,6 +839,7 @@ SCENARIOS = {
     "tls": (scenario_tls, 4),
     "long-precopy": (scenario_long_precopy, 4),
     "back-to-back": (scenario_back_to_back, 2),
+    "jumbo": (scenario_jumbo, 3),
 }
 
 

@@ -316,6 +316,7 @@ struct vs_vm *t_port_new(void)
 	vm->cfg->name = g_strdup_printf("t%u", serial++);
 	memcpy(vm->cfg->mac, t_vm_mac, 6);
 	vm->cfg->queues = 1;
+	vm->cfg->mtu = VS_DEFAULT_MTU;
 	vm->dev_queues = 1;
 	vs_buf_policy_init(&vm->policy);
 	vm->policy.replay_pace_pct = 0;	/* tests of order; pacing: test_pace() */

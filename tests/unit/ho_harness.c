@@ -60,6 +60,7 @@ void t_env_init(struct t_env *e, unsigned int hold_ms, unsigned int expect_timeo
 	vm->cfg->socket_path = g_strdup("/nonexistent/vm1.sock");
 	memcpy(vm->cfg->mac, VM_MAC, 6);
 	vm->cfg->queues = 1;
+	vm->cfg->mtu = VS_DEFAULT_MTU;
 	vs_buf_policy_init(&vm->cfg->policy);
 	vm->cfg->policy.hold_ms = hold_ms;
 	vm->pool = t_pool;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "vhost-shim/tunnel_wire.h"
 #include "flow_set.h"
 #include "log.h"
 
@@ -88,6 +89,59 @@ static void test_limits(void)
 	g_assert_nonnull(max_name);
 	g_assert_cmpuint(strlen(max_name->name), ==, VS_NAME_MAX);
 	g_assert_cmpuint(max_name->queues, ==, VS_MAX_QUEUES);
+}
+
+/*
+ * mtu: 68..9000 (the IPv4 minimum, a jumbo frame's usual size), default
+ * 1500; the largest frame a port carries is its MTU plus an Ethernet
+ * header and one VLAN tag, the bound the dataplane and the tunnel apply
+ */
+static void test_mtu(void)
+{
+	static const char *const bad[] = {
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=67,uplink=x",	/* min-1 */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=9001,uplink=x",	/* max+1 */
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=0,uplink=x",
+		"name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=jumbo,uplink=x",
+	};
+	static const struct {
+		const char *spec;
+		unsigned int mtu, max_frame;
+	} good[] = {
+		{ "name=vm1,socket=/a,mac=52:54:00:00:00:01,uplink=x", 1500, 1518 },
+		{ "name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=68,uplink=x", 68, 86 },
+		{ "name=vm1,socket=/a,mac=52:54:00:00:00:01,mtu=9000,uplink=x", 9000, 9018 },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(vs_port_cfg) pc = vs_port_cfg_parse_spec(bad[i], &err);
+
+		if (pc)
+			g_error("accepted bad spec '%s'", bad[i]);
+		g_assert_nonnull(strstr(err->message, "mtu"));
+		g_assert_nonnull(strstr(err->message, "68..9000"));
+	}
+	for (i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(vs_port_cfg) pc = vs_port_cfg_parse_spec(good[i].spec, &err);
+
+		g_assert_no_error(err);
+		g_assert_cmpuint(pc->mtu, ==, good[i].mtu);
+		g_assert_cmpuint(vs_port_cfg_max_frame(pc), ==, good[i].max_frame);
+	}
+	/* a value set behind the parser's back (port-add) is checked too */
+	{
+		g_autoptr(GError) err = NULL;
+		g_autoptr(vs_port_cfg) pc = vs_port_cfg_parse_spec(good[0].spec, &err);
+
+		pc->mtu = 9001;
+		g_assert_false(vs_port_cfg_validate(pc, &err));
+		g_assert_nonnull(strstr(err->message, "mtu must be 68..9000"));
+	}
+	/* the widest frame a port may have fits a tunnel FRAME */
+	g_assert_cmpuint(VS_MAX_MTU + VS_PORT_FRAME_OVERHEAD, <=, VS_TUN_MAX_FRAME);
 }
 
 static const char keyfile[] =
@@ -460,6 +514,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/spec/errors", test_spec_errors);
 	g_test_add_func("/config/limits/max", test_limits);
 	g_test_add_func("/config/limits/too-many-ports", test_too_many_ports);
+	g_test_add_func("/config/port/mtu", test_mtu);
 	g_test_add_func("/config/keyfile/ok", test_keyfile_ok);
 	g_test_add_func("/config/keyfile/errors", test_keyfile_errors);
 	g_test_add_func("/config/discovery", test_discovery);

@@ -128,17 +128,19 @@ static void test_query_ports_state(void)
 
 	fixture_start(&f);
 	vm = stub_port("name=vm1,socket=/s1,mac=52:54:00:00:00:01,mode=client,queues=2,"
-		       "tcp-on-loss=reset,uplink=net_tap0,iface=t0");
+		       "mtu=9000,tcp-on-loss=reset,uplink=net_tap0,iface=t0");
 	vm->vid = 0;
 	vm->features = 0x170208000ULL;	/* a running port reports them (4737c9f) */
+	vm->guest_mtu = 9000;		/* QEMU's host_mtu (VIRTIO_NET_F_MTU) */
 	c = tc_connect(f.path);
 	tc_negotiate(c);
 	ret = tc_cmd(c, "{\"execute\": \"query-ports\"}");
 	g_assert_cmpstr(ret, ==, "{\"return\": [{\"name\": \"vm1\", \"socket\": \"/s1\", \"mode\": "
 				 "\"client\", \"mac\": \"52:54:00:00:00:01\", \"uplink\": "
-				 "\"net_tap0,iface=t0\", \"queues\": 2, \"tcp-on-loss\": \"reset\", "
-				 "\"state\": \"running\", "
-				 "\"features\": \"0x170208000\", \"ring\": \"split\"}]}");
+				 "\"net_tap0,iface=t0\", \"queues\": 2, \"mtu\": 9000, "
+				 "\"tcp-on-loss\": \"reset\", \"state\": \"running\", "
+				 "\"features\": \"0x170208000\", \"ring\": \"split\", "
+				 "\"guest-mtu\": 9000}]}");
 	g_clear_pointer(&c, tc_free);
 	fixture_stop(&f);
 }

@@ -36,6 +36,7 @@
 #include "handover_priv.h"
 #include "port_registry.h"
 #include "tun_harness.h"
+#include "port_pool.h"
 #include "vhost_port.h"
 #include "vm.h"
 #include "ho_harness.h"
@@ -823,6 +824,84 @@ static void test_learn_forgotten(void)
 	t_env_fini(&e);
 }
 
+/*
+ * A port's MTU bounds the frames its tunnel takes (issue 18): at mtu 1500
+ * and 9000 a frame of the port's largest size (the MTU, an Ethernet header
+ * and a VLAN tag) is queued and replayed whole, in one mbuf of a pool
+ * sized as the port's (vs_port_mbuf_data_room()); one byte more is
+ * refused, counted oversize, and the stream goes on behind it.
+ */
+static void test_tunnel_frame_follows_mtu(void)
+{
+	static const unsigned int mtus[] = { VS_DEFAULT_MTU, VS_MAX_MTU };
+	static uint8_t big[VS_TUN_MAX_FRAME];
+	size_t t;
+
+	for (t = 0; t < G_N_ELEMENTS(mtus); t++) {
+		struct vs_port_cfg pc = { .mtu = mtus[t] };
+		const uint32_t max = vs_port_cfg_max_frame(&pc);
+		const uint32_t lens[] = { max, max + 1, FRAME_LEN };
+		char name[RTE_MEMPOOL_NAMESIZE];
+		struct rte_mempool *pool;
+		struct rte_mbuf *m[4];
+		struct t_env e;
+		unsigned int n, i;
+
+		/* the data room: DPDK's default up to 1500, the frame above */
+		snprintf(name, sizeof(name), "t_mtu_%u", mtus[t]);
+		pool = rte_pktmbuf_pool_create(name, 63, 0, 0, vs_port_mbuf_data_room(&pc),
+					       SOCKET_ID_ANY);
+		g_assert_nonnull(pool);
+		g_assert_cmpuint(rte_pktmbuf_data_room_size(pool), ==,
+				 mtus[t] == VS_DEFAULT_MTU ? RTE_MBUF_DEFAULT_BUF_SIZE
+							   : RTE_PKTMBUF_HEADROOM + max);
+
+		t_env_init(&e, 1000, 10000);
+		e.vm->cfg->mtu = mtus[t];
+		e.vm->pool = pool;
+		t_arm(&e);
+		t_open_stream(&e, 1, 1);
+		for (i = 0; i < G_N_ELEMENTS(lens); i++) {
+			struct vs_tun_msg msg;
+
+			memset(big, 0, sizeof(big));
+			memcpy(big, VM_MAC, 6);
+			big[lens[i] - 1] = (uint8_t)(i + 1);	/* the last byte arrives */
+			memset(&msg, 0, sizeof(msg));
+			msg.type = VS_TUN_MSG_FRAME;
+			msg.u.frame.stream_id = 1;
+			msg.u.frame.seq = i + 1;
+			msg.u.frame.origin = VS_TUN_ORIGIN_BLACKOUT;
+			msg.u.frame.data = big;
+			msg.u.frame.len = lens[i];
+			fp_send(&e.src, &msg);
+		}
+		t_wait_frames(&e, G_N_ELEMENTS(lens));
+		g_assert_cmpuint(e.vm->stats.ctl_drops[VS_DROP_OVERSIZE], ==, 1);
+		g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 2);
+
+		/* the VM arrives: both are injected, each in one mbuf */
+		e.vm->vid = 0;
+		t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+		g_assert_true(run_until(t_replay_q_empty, e.vm, DEADLINE_MS));
+		n = rte_ring_dequeue_burst(e.vm->dp.inject, (void **)m, G_N_ELEMENTS(m), NULL);
+		g_assert_cmpuint(n, ==, 2);
+		g_assert_cmpuint(rte_pktmbuf_pkt_len(m[0]), ==, max);
+		g_assert_cmpuint(m[0]->nb_segs, ==, 1);
+		g_assert_cmpuint(rte_pktmbuf_mtod(m[0], uint8_t *)[max - 1], ==, 1);
+		g_assert_cmpuint(rte_pktmbuf_pkt_len(m[1]), ==, FRAME_LEN);
+		g_assert_cmpuint(rte_pktmbuf_mtod(m[1], uint8_t *)[FRAME_LEN - 1], ==, 3);
+		g_assert_cmpuint(e.vm->stats.ctl_drops[VS_DROP_OVERSIZE], ==, 1);
+		rte_pktmbuf_free_bulk(m, n);
+		e.vm->vid = -1;
+		e.vm->pool = t_pool;
+		t_env_fini(&e);
+		g_assert_cmpuint(rte_mempool_avail_count(pool), ==, 63);
+		rte_mempool_free(pool);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -842,6 +921,7 @@ int main(int argc, char **argv)
 	th_init();
 
 	g_test_add_func("/handover/expect/outlasts-hold-ms", test_expect_outlasts_hold);
+	g_test_add_func("/handover/tunnel/frame-follows-mtu", test_tunnel_frame_follows_mtu);
 	g_test_add_func("/handover/announce/learn-forgotten", test_learn_forgotten);
 	g_test_add_func("/handover/source/barrier-unanswered", test_src_barrier_unanswered);
 	g_test_add_func("/handover/source/barrier-unsent-not-counted",

@@ -60,6 +60,7 @@ static struct vs_vm *t_port_rule_linger(unsigned int linger_ms, unsigned int rul
 	vm->cfg->socket_path = g_strdup("/nonexistent/vm1.sock");
 	memcpy(vm->cfg->mac, ff_vm_mac, 6);
 	vm->cfg->queues = 1;
+	vm->cfg->mtu = VS_DEFAULT_MTU;
 	vs_buf_policy_init(&vm->cfg->policy);
 	vm->cfg->policy.linger_ms = linger_ms;
 	vm->pool = t_pool;

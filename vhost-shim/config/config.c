@@ -21,7 +21,7 @@
  *             busy-poll, idle-sleep-us, control-socket, control-group,
  *             control-clients-per-uid, socket-dir, uplink-drivers,
  *             uplink-interfaces, log-level
- *   [port NAME]  socket, mode (server|client), mac, uplink, queues, vm-uuid,
+ *   [port NAME]  socket, mode (server|client), mac, uplink, queues, mtu, vm-uuid,
  *             announce (all|rarp|off)
  *   [tunnel]  node-name, listen, key-file, auto-announce, tls (none|x509),
  *             tls-dir, tls-ca, tls-cert, tls-key, tls-crl, keepalive-ms,
@@ -204,6 +204,11 @@ gboolean vs_port_cfg_validate(const struct vs_port_cfg *pc, GError **error)
 	if (pc->queues < 1 || pc->queues > VS_MAX_QUEUES) {
 		g_set_error(error, VS_CFG_ERROR, 0, "port %s: queues must be 1..%d",
 			    pc->name, VS_MAX_QUEUES);
+		return FALSE;
+	}
+	if (pc->mtu < VS_MIN_MTU || pc->mtu > VS_MAX_MTU) {
+		g_set_error(error, VS_CFG_ERROR, 0, "port %s: mtu must be %d..%d", pc->name,
+			    VS_MIN_MTU, VS_MAX_MTU);
 		return FALSE;
 	}
 	if (pc->vm_uuid && !vs_valid_uuid(pc->vm_uuid)) {

@@ -204,6 +204,9 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  * @mac:	the VM's MAC address (its own frames are never replayed to it)
  * @uplink:	DPDK devargs of the uplink port, e.g. "net_tap0,iface=t0"
  * @queues:	queue pairs, on the vhost side and on the uplink
+ * @mtu:	the largest IP packet it carries, VS_MIN_MTU..VS_MAX_MTU: set on
+ *		the uplink, the bound of the guest's frames and of the tunnel's
+ *		(vs_port_cfg_max_frame()), and what its mbufs are sized for
  * @vm_uuid:	the UUID of the VM it serves, canonical lower-case text, or
  *		NULL: with [discovery], the shim watches where that VM goes
  * @postcopy:	offer post-copy live migration (RTE_VHOST_USER_POSTCOPY_SUPPORT:
@@ -221,12 +224,38 @@ struct vs_port_cfg {
 	uint8_t mac[6];
 	char *uplink;
 	unsigned int queues;
+	unsigned int mtu;
 	char *vm_uuid;
 	bool postcopy;
 	enum vs_announce_mode announce;
 	enum vs_tcp_on_loss tcp_on_loss;
 	struct vs_buf_policy policy;
 };
+
+/*
+ * [port] mtu: 68 (the smallest IPv4 MTU, RFC 791) to 9000 (the usual jumbo
+ * MTU; with the Ethernet header and a VLAN tag it fits a tunnel FRAME,
+ * VS_TUN_MAX_FRAME), default 1500.  QEMU offers a guest the MTU of its
+ * host_mtu= (VIRTIO_NET_F_MTU); the port's must be at least that.
+ */
+#define VS_DEFAULT_MTU		1500
+#define VS_MIN_MTU		68
+#define VS_MAX_MTU		9000
+/* what a frame has beyond its IP packet: an Ethernet header and one VLAN
+ * tag (no FCS: vhost and the tunnel carry frames without it) */
+#define VS_PORT_FRAME_OVERHEAD	(14 + 4)
+
+/**
+ * vs_port_cfg_max_frame() - the largest frame a port carries
+ * @pc:		port
+ *
+ * Return: its MTU plus an Ethernet header and a VLAN tag: the bound of the
+ * guest's frames to the uplink and of a tunnelled frame for it
+ */
+static inline unsigned int vs_port_cfg_max_frame(const struct vs_port_cfg *pc)
+{
+	return pc->mtu + VS_PORT_FRAME_OVERHEAD;
+}
 
 /**
  * struct vs_peer_cfg - another shim this one exchanges VMs with

@@ -222,6 +222,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	{ .name = "uplink", PORT(uplink, SZ_PTR), T_STR, .doc = "DPDK devargs of the uplink" },
 	{ .name = "queues", PORT(queues, SZ_UINT), T_UINT(1, VS_MAX_QUEUES),
 	  .dflt = VS_DEFAULT_QUEUES, .doc = "Queue pairs" },
+	{ .name = "mtu", PORT(mtu, SZ_UINT), T_UINT(VS_MIN_MTU, VS_MAX_MTU),
+	  .dflt = VS_DEFAULT_MTU,
+	  .doc = "MTU of the uplink and the guest (QEMU's host_mtu): frames up to it plus "
+		 "18 bytes are carried, larger ones dropped as oversize" },
 	{ .name = "vm-uuid", PORT(vm_uuid, SZ_PTR), T_STR,
 	  .doc = "UUID of the VM it serves: [discovery] watches where it goes" },
 	{ .name = "postcopy", PORT(postcopy, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = false,

@@ -188,6 +188,7 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 	json_object_set_string_member(o, "mac", mac);
 	json_object_set_string_member(o, "uplink", pc->uplink);
 	json_object_set_int_member(o, "queues", pc->queues);
+	json_object_set_int_member(o, "mtu", pc->mtu);
 	json_object_set_string_member(o, "tcp-on-loss", vs_tcp_on_loss_to_string(pc->tcp_on_loss));
 	/* vid is published by the vhost thread with a release store */
 	if (__atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0) {
@@ -199,6 +200,9 @@ static void ctl_port_info_cb(struct vs_vm *vm, void *opaque)
 		json_object_set_string_member(o, "features", hex);
 		json_object_set_string_member(o, "ring", features & (1ULL << VIRTIO_F_RING_PACKED)
 							 ? "packed" : "split");
+		if (__atomic_load_n(&vm->guest_mtu, __ATOMIC_RELAXED))
+			json_object_set_int_member(o, "guest-mtu",
+						   __atomic_load_n(&vm->guest_mtu, __ATOMIC_RELAXED));
 	} else {
 		json_object_set_string_member(o, "state", "waiting");
 	}
@@ -296,6 +300,7 @@ static JsonNode *ctl_cmd_port_add(struct vs_ctl_session *s, JsonObject *args, GE
 	if (mode)	/* the schema has checked the name */
 		pc->client = vs_port_mode_from_string(mode) == VS_PORT_MODE_CLIENT;
 	pc->queues = (unsigned int)vs_ctl_arg_int(args, "queues", pc->queues);
+	pc->mtu = (unsigned int)vs_ctl_arg_int(args, "mtu", pc->mtu);
 	if (json_object_has_member(args, "announce"))	/* the schema has checked the name */
 		pc->announce = vs_announce_mode_from_string(vs_ctl_arg_str(args, "announce", "all"));
 	if (tcp_on_loss)	/* the schema has checked the name */
@@ -353,6 +358,7 @@ static const struct vs_ctl_arg ctl_args_port_add[] = {
 	{ .name = "uplink", .type = VS_CTL_ARG_STR, .required = true },
 	{ .name = "mode", .type = VS_CTL_ARG_ENUM, .values = &vs_port_mode_enum },
 	{ .name = "queues", .type = VS_CTL_ARG_INT, .min = 1, .max = VS_MAX_QUEUES },
+	{ .name = "mtu", .type = VS_CTL_ARG_INT, .min = VS_MIN_MTU, .max = VS_MAX_MTU },
 	{ .name = "announce", .type = VS_CTL_ARG_ENUM, .values = &vs_announce_mode_enum },
 	{ .name = "tcp-on-loss", .type = VS_CTL_ARG_ENUM, .values = &vs_tcp_on_loss_enum },
 	{ .name = NULL },

@@ -18,6 +18,7 @@
 #include "handover.h"
 #include "log.h"
 #include "port.h"
+#include "port_pool.h"
 #include "port_registry.h"
 #include "uplink.h"
 #include "vhost_port.h"
@@ -57,11 +58,11 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 
 	snprintf(pool_name, sizeof(pool_name), "vs_mp_%s", pc->name);
 	vm->pool = rte_pktmbuf_pool_create(pool_name, port_pool_size(pc), PORT_MBUF_CACHE, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+					   vs_port_mbuf_data_room(pc), rte_socket_id());
 	if (!vm->pool) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-			    "port %s: cannot allocate %u mbufs (raise memory-mb?)", pc->name,
-			    port_pool_size(pc));
+			    "port %s: cannot allocate %u mbufs of %u bytes (raise memory-mb?)",
+			    pc->name, port_pool_size(pc), vs_port_mbuf_data_room(pc));
 		goto fail;
 	}
 	if (!vs_ho_attach(vm, error))
@@ -71,7 +72,8 @@ struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
 	if (!flow)
 		goto fail;
 	vs_dp_flow_install(vm, flow);
-	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, vm->pool, &vm->eth_port, error))
+	if (!vs_uplink_open(pc->name, pc->uplink, pc->queues, pc->mtu, vm->pool, &vm->eth_port,
+			    error))
 		goto fail;
 	vm->uplink_open = true;
 	/* the drain's depth of each RX queue (dataplane.c), fixed while open */

@@ -4,7 +4,9 @@
  *
  * Theory of operation: see uplink.h.  Promiscuous mode is requested because
  * the uplink carries frames for the VM's MAC, not for the port's own; PMDs
- * that cannot do it (net_tap delivers everything anyway) are fine.
+ * that cannot do it (net_tap delivers everything anyway) are fine.  The
+ * port's MTU is the uplink's (rxmode.mtu; a driver that cannot take it
+ * fails the port, except net_tap: uplink_tap_mtu()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,13 +80,60 @@ static void uplink_tap_deepen(const char *who, const struct rte_eth_dev_info *in
 	close(fd);
 }
 
+/*
+ * uplink_tap_mtu() - a net_tap uplink's MTU over what its driver takes
+ *
+ * DPDK 22.11's net_tap says it receives frames of at most 1522 bytes
+ * (dev_info max_rx_pktlen), so ethdev refuses any MTU over 1504 for it,
+ * though it reads a frame of any size into one mbuf large enough (the
+ * port's pool, vs_port_mbuf_data_room()).  The tap interface's MTU, which
+ * the kernel's bridge checks before it hands the tap a frame, is set here
+ * instead, as the driver's own mtu_set does (SIOCSIFMTU): frames up to
+ * the port's MTU reach the guest.  The driver's own MTU stays 1500, and
+ * its transmit refuses frames over it: the guest's larger frames are
+ * dropped before it, counted oversize (dataplane.c), and the log says so.
+ *
+ * Return: TRUE if the interface has @mtu
+ */
+static gboolean uplink_tap_mtu(const char *who, const struct rte_eth_dev_info *info,
+			       unsigned int mtu, GError **error)
+{
+	struct ifreq ifr;
+	int fd, err = 0;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (!info->if_index || !if_indextoname(info->if_index, ifr.ifr_name)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "uplink: net_tap interface %u not found to set mtu %u",
+			    info->if_index, mtu);
+		return FALSE;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ifr.ifr_mtu = (int)mtu;
+	if (fd < 0 || ioctl(fd, SIOCSIFMTU, &ifr))
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "uplink tap %s: mtu %u: %s",
+			    ifr.ifr_name, mtu, g_strerror(err));
+		return FALSE;
+	}
+	vs_log(MAIN, WARNING, who, "uplink tap %s: mtu %u set on the interface; DPDK's net_tap "
+	       "sends frames of at most %u bytes, the guest's larger ones are dropped (oversize)",
+	       ifr.ifr_name, mtu, RTE_ETHER_MAX_VLAN_FRAME_LEN);
+	return TRUE;
+}
+
 static gboolean uplink_open(const char *who, const char *devargs, unsigned int queues,
-			    struct rte_mempool *pool, uint16_t *port_id, GError **error)
+			    unsigned int mtu, struct rte_mempool *pool, uint16_t *port_id,
+			    GError **error)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	g_autofree char *devname = g_strdup(devargs);
 	char *comma = strchr(devname, ',');
+	bool tap_mtu = false;
 	uint16_t pid, q;
 	int rc;
 
@@ -112,10 +161,18 @@ static gboolean uplink_open(const char *who, const char *devargs, unsigned int q
 		goto fail;
 	}
 	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.mtu = mtu;		/* ethdev checks it against the driver's limits */
+	if (info.driver_name && !strcmp(info.driver_name, "net_tap") &&
+	    mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN > info.max_rx_pktlen) {
+		conf.rxmode.mtu = RTE_ETHER_MTU;	/* uplink_tap_mtu() */
+		tap_mtu = true;
+	}
 	rc = rte_eth_dev_configure(pid, queues, queues, &conf);
 	if (rc) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "uplink '%s': configure failed: %s", devargs, rte_strerror(-rc));
+			    "uplink '%s': configure failed (mtu %u; driver %s: %u to %u, frames "
+			    "of at most %u bytes): %s", devargs, conf.rxmode.mtu, info.driver_name,
+			    info.min_mtu, info.max_mtu, info.max_rx_pktlen, rte_strerror(-rc));
 		goto fail;
 	}
 	for (q = 0; q < queues; q++) {
@@ -138,12 +195,14 @@ static gboolean uplink_open(const char *who, const char *devargs, unsigned int q
 		goto fail;
 	}
 	uplink_tap_deepen(who, &info);
+	if (tap_mtu && !uplink_tap_mtu(who, &info, mtu, error))
+		goto fail;
 	rc = rte_eth_promiscuous_enable(pid);
 	if (rc && rc != -ENOTSUP)
 		vs_log(MAIN, WARNING, who, "uplink %s: promiscuous mode: %s", devname,
 		       rte_strerror(-rc));
-	vs_log(MAIN, INFO, who, "uplink %s up: driver %s, port %u, %u queue(s)", devname,
-	       info.driver_name, pid, queues);
+	vs_log(MAIN, INFO, who, "uplink %s up: driver %s, port %u, %u queue(s), mtu %u", devname,
+	       info.driver_name, pid, queues, mtu);
 	*port_id = pid;
 	return TRUE;
 
@@ -153,13 +212,14 @@ fail:
 }
 
 gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queues,
-			struct rte_mempool *pool, uint16_t *port_id, GError **error)
+			unsigned int mtu, struct rte_mempool *pool, uint16_t *port_id,
+			GError **error)
 {
 	GError *err = NULL;
 	g_autofree char *hint = NULL;
 	vs_caps have;
 
-	if (uplink_open(who, devargs, queues, pool, port_id, &err))
+	if (uplink_open(who, devargs, queues, mtu, pool, port_id, &err))
 		return TRUE;
 	if (vs_priv_effective(&have))
 		hint = vs_priv_uplink_hint(devargs, have);

@@ -74,14 +74,17 @@ int vs_uplink_tap_qlen(uint16_t port_id, const char *driver);
  * @who:	port name, for logs
  * @devargs:	DPDK devargs
  * @queues:	rx/tx queue pairs
- * @pool:	mbuf pool for RX
+ * @mtu:	the port's MTU (rxmode.mtu; net_tap over 1504: set on its
+ *		interface, uplink.c)
+ * @pool:	mbuf pool for RX, its data room sized for @mtu
  * @port_id:	output: the ethdev port id
  * @error:	set on failure; the device is detached again
  *
  * Return: TRUE on success
  */
 gboolean vs_uplink_open(const char *who, const char *devargs, unsigned int queues,
-			struct rte_mempool *pool, uint16_t *port_id, GError **error);
+			unsigned int mtu, struct rte_mempool *pool, uint16_t *port_id,
+			GError **error);
 
 /**
  * vs_uplink_close() - stop, close and detach an uplink

@@ -48,7 +48,9 @@
  *    vhost.c:739 / 738).  new_device comes after the unlock (3194 / 3177).
  *
  * Offloads are disabled so that every frame the guest sends is complete
- * (checksummed, not GSO) and fits one mbuf.
+ * (checksummed, not GSO) and fits one mbuf (sized for the port's MTU,
+ * port_pool.h).  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
+ * host_mtu= reaches the guest, and new_device notes it.
  * Packed rings are not offered: the lcore's TX stall check reads the split
  * ring's avail index (on a packed ring that address holds the driver's
  * event-suppression flags, and the check counted millions of bogus
@@ -159,6 +161,26 @@ static void vhost_note_rx_ring_size(struct vs_vm *vm, int vid, uint16_t vring)
 	__atomic_store_n(&vm->rx_ring_size[vring / 2], vr.size, __ATOMIC_RELAXED);
 }
 
+/*
+ * vhost_note_guest_mtu() - the MTU QEMU gave the guest (its host_mtu=,
+ * VHOST_USER_NET_SET_MTU, which DPDK keeps once VIRTIO_NET_F_MTU is
+ * negotiated; DPDK offers the bit): one larger than the port's lets the
+ * guest send frames the port drops as oversize, which the log says
+ */
+static void vhost_note_guest_mtu(struct vs_vm *vm, int vid)
+{
+	uint16_t mtu = 0;
+
+	if (rte_vhost_get_mtu(vid, &mtu))
+		mtu = 0;		/* not negotiated: the guest chooses */
+	__atomic_store_n(&vm->guest_mtu, mtu, __ATOMIC_RELAXED);
+	if (mtu > vm->cfg->mtu)
+		vs_log(MAIN, WARNING, vm->cfg->name,
+		       "the guest's MTU is %u (QEMU's host_mtu), the port's %u: its frames "
+		       "over %u bytes are dropped (oversize); set the port's mtu", mtu,
+		       vm->cfg->mtu, vs_port_cfg_max_frame(vm->cfg));
+}
+
 static int vhost_new_device_cb(int vid)
 {
 	struct vs_vm *vm;
@@ -182,6 +204,7 @@ static int vhost_new_device_cb(int vid)
 		vhost_note_rx_ring_size(vm, vid, (uint16_t)q);	/* before vid, too */
 	}
 	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
+	vhost_note_guest_mtu(vm, vid);
 	__atomic_store_n(&vm->stats.poll_max_us, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vm->stats.uplink_gap_max_us, 0, __ATOMIC_RELAXED);
 	/* before vid: no lcore enqueues yet, and DPDK released the locks */

@@ -44,6 +44,9 @@ struct vs_uplink_watch;
  * @vring_enabled: bitmask of enabled vrings (vhost thread writes)
  * @dev_queues:	queue pairs the guest negotiated, <= cfg->queues
  * @features:	negotiated virtio features (vhost thread writes)
+ * @guest_mtu:	the MTU QEMU gave the guest (host_mtu=, VIRTIO_NET_F_MTU
+ *		negotiated), 0 if none: vhost thread writes at new_device,
+ *		relaxed; query-ports shows it
  * @rx_ring_size: the size of each queue pair's guest RX vring (vhost
  *		thread writes, relaxed, at new_device before vid and at a
  *		vring's enable; 0: not known): the ring the bound of
@@ -74,6 +77,7 @@ struct vs_vm {
 	uint32_t vring_enabled;
 	unsigned int dev_queues;
 	uint64_t features;
+	uint16_t guest_mtu;
 	uint16_t rx_ring_size[VS_MAX_QUEUES];
 	int frontends;
 	bool postcopy_offered;

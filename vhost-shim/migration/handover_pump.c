@@ -89,7 +89,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		return;
 	for (i = 0; i < HO_PUMP_BUDGET && vs_tun_stream_can_push(ho->out); i++) {
 		struct rte_mbuf *m;
-		uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+		uint8_t copy[VS_TUN_MAX_FRAME];
 		const void *data;
 		uint32_t len;
 		int64_t age;

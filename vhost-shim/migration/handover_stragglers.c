@@ -170,7 +170,7 @@ bool ho_straggler_admit(struct vs_vm *vm, const uint8_t *frame, uint32_t len,
 
 void ho_stragglers_drop_held(struct vs_vm *vm)
 {
-	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+	uint8_t copy[VS_TUN_MAX_FRAME];
 	struct rte_mbuf *m;
 
 	if (!vm->ho->src_on)

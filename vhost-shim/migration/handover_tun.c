@@ -14,8 +14,9 @@
  * first sequence number not yet received, so a reconnect neither loses
  * nor repeats a frame.  vs_ho_tun_frame() appends frames to the replay
  * queue, bounded by the buffer policy's caps; a frame beyond them is
- * counted as BUFFER_FULL, a repeat as a tunnel duplicate, never silently
- * lost.  ABORT rolls the expectation back, BARRIER/END let the replay
+ * counted as BUFFER_FULL, a repeat as a tunnel duplicate, one larger than
+ * the port carries (its MTU, vs_port_cfg_max_frame()) as OVERSIZE, never
+ * silently lost.  ABORT rolls the expectation back, BARRIER/END let the replay
  * finish the tunnelled frames and move on to live ones.  A frame of a
  * stream that is no longer the port's (its expectation ended by timeout,
  * cancel or ABORT, it ENDed, or a new expectation began) is discarded and
@@ -116,6 +117,13 @@ void vs_ho_tun_frame(void *opaque, struct vs_tun_in *in, const char *vm_name, ui
 	ho->in_next_seq = seq + 1;
 	VS_STAT_ADD(vm->stats.tunnel_rx_frames, 1);
 	VS_STAT_ADD(vm->stats.tunnel_rx_bytes, len);
+	/* Larger than the port carries (its MTU, vs_port_cfg_max_frame()):
+	 * the guest could not have sent or received it here; refused as the
+	 * guest's own oversized frames are, counted */
+	if (len > vs_port_cfg_max_frame(vm->cfg)) {
+		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_OVERSIZE], 1);
+		return;
+	}
 	/* Bounded like the local buffer: the caps of all classes together */
 	if (g_queue_get_length(&ho->replay_q) >= vs_buf_policy_total_pkts(&vm->policy)) {
 		VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_BUFFER_FULL], 1);

@@ -25,14 +25,16 @@ class VhostUserNetdev:
 
     path: the backend's socket; server: QEMU listens (the backend connects)
     instead of connecting; reconnect: seconds between reconnection attempts
-    when QEMU is the client.  Note QEMU 7.2 blocks its startup until the
-    vhost-user connection is up."""
+    when QEMU is the client; mtu: the device's ``host_mtu=`` (QEMU offers
+    the guest that MTU, VIRTIO_NET_F_MTU, and tells the backend).  Note
+    QEMU 7.2 blocks its startup until the vhost-user connection is up."""
 
-    def __init__(self, path, queues=1, server=False, reconnect=None):
+    def __init__(self, path, queues=1, server=False, reconnect=None, mtu=None):
         self.path = path
         self.queues = queues
         self.server = server
         self.reconnect = reconnect
+        self.mtu = mtu
 
     def qemu_args(self):
         """QEMU arguments for the backend (id net0)."""
@@ -46,7 +48,8 @@ class VhostUserNetdev:
 
     def device_opts(self):
         """Extra virtio-net-pci options."""
-        return ",mq=on" if self.queues > 1 else ""
+        return (",mq=on" if self.queues > 1 else "") + \
+            (",host_mtu=%d" % self.mtu if self.mtu else "")
 
     def in_netns(self):
         """vhost-user QEMU can run in any namespace."""

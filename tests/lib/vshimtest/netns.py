@@ -344,6 +344,14 @@ class NetNS:
         self._ip("neigh", "replace", strip_prefix(ip), "lladdr", mac, "dev", dev or self.bridge,
                  "nud", "permanent")
 
+    def set_mtu(self, ifname, mtu):
+        """Set the MTU of interface ifname inside the namespace."""
+        self._ip("link", "set", ifname, "mtu", str(mtu))
+
+    def link_mtu(self, ifname):
+        """The MTU of interface ifname inside the namespace."""
+        return json.loads(self._ip("-j", "link", "show", "dev", ifname).stdout)[0]["mtu"]
+
     def link_stats(self, ifname):
         """Return the kernel counters of ifname inside the namespace
         (dict: rx_packets, tx_packets, rx_dropped, ...)."""

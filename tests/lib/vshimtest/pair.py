@@ -57,9 +57,15 @@ class Pair:
     """Two shims, one VM port each (same VM), and the VM on one of them."""
 
     def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST,
-                 shim_args=None):
+                 shim_args=None, mtu=None):
+        """mtu: the MTU of the whole path: the ports' key, QEMU's host_mtu=,
+        the guest's eth0 (vshim.mtu) and the namespace's bridge, from which
+        the host traffic leaves (None: everything at its default)."""
         self.ns = ns
+        self.mtu = mtu
         self.guest_append = guest_append
+        if mtu:
+            self.guest_append = ("%s vshim.mtu=%d" % (guest_append, mtu)).strip()
         self.workdir = workdir
         self.tap = tap
         os.makedirs(workdir, exist_ok=True)
@@ -70,6 +76,8 @@ class Pair:
             key_b_path = os.path.join(workdir, "psk-b.key")
             write_key(key_b_path, key_b)
         opts = {"linger-ms": 1000}
+        if mtu:
+            opts["mtu"] = mtu
         opts.update(port_opts or {})
         self.shims = [
             Shim(ns, "hosta", workdir, tunnel_port=PORT_A, peers={"hostb": PORT_B},
@@ -80,6 +88,10 @@ class Pair:
         for s in self.shims:
             s.add_port("vm1", MAC, **opts)
             s.start()
+        if mtu:
+            # the shims set their taps' MTU (net_tap, uplink.c); the
+            # bridge, the namespace's own interface, is the test's
+            ns.set_mtu(ns.bridge, mtu)
         self.cur = 0
         self.gen = 0
         self.guest = None
@@ -94,7 +106,7 @@ class Pair:
     def _guest(self, shim, incoming):
         self.gen += 1
         name = "g%d" % self.gen
-        return Guest(shim.port("vm1").netdev(), ns=self.ns, name=name, ip=IP, mac=MAC,
+        return Guest(shim.port("vm1").netdev(mtu=self.mtu), ns=self.ns, name=name, ip=IP, mac=MAC,
                         workdir=os.path.join(self.workdir, name), incoming=incoming,
                         append=self.guest_append)
 
@@ -412,6 +424,7 @@ class TlsPair(Pair):
 
     def __init__(self, ns, workdir, tap, ca):
         self.ns = ns
+        self.mtu = None
         self.guest_append = TUNED_GUEST
         self.workdir = workdir
         self.tap = tap
