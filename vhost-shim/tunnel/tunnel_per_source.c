@@ -27,7 +27,8 @@
  *     it up (ops->source_barrier); the stream stays open.
  *   - source-barrier is offered only with source-direct (no report, no
  *     barrier), and not by default yet (vs_tun_set_source_barrier()):
- *     the handover does not send or honour it yet.
+ *     the destination's handover honours it (handover_source_hold.c),
+ *     the source's does not send it yet.
  */
 #include <inttypes.h>
 #include <string.h>
