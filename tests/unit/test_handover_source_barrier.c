@@ -232,6 +232,64 @@ static void test_ignored(void)
 	t_env_fini(&e);
 }
 
+static bool t_barriers_all(void *arg)
+{
+	return ((struct vs_vm *)arg)->stats.source_barriers_received >= HO_SRC_REL_MAX + 1;
+}
+
+static bool t_released_all(void *arg)
+{
+	return t_releases(arg) >= HO_SRC_REL_MAX;
+}
+
+/*
+ * While the replay queue holds their frames, at most HO_SRC_REL_MAX
+ * barriers wait; one more is ignored, counted; once the frames are
+ * injected, the waiting ones go to the lcore in the order they came
+ */
+static void test_bounded(void)
+{
+	struct t_env e;
+	struct rte_mbuf *m;
+	unsigned int i;
+	char src[32];
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arrive(&e, BOTH_EXT, 1);
+	for (i = 0; i <= HO_SRC_REL_MAX; i++) {
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		t_report(&e, src);
+	}
+	while ((m = rte_pktmbuf_alloc(t_pool)) && vs_dp_inject_put(e.vm, m) == 0)
+		;
+	if (m)
+		rte_pktmbuf_free(m);
+	t_send_frames(&e, 1, 2, 1);
+	for (i = 0; i <= HO_SRC_REL_MAX; i++) {
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		t_send_source_barrier(&e, src, 2);
+	}
+	g_assert_true(run_until(t_barriers_all, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.source_barriers_ignored, ==, 1);
+	g_assert_cmpuint(e.vm->ho->src_rel_n, ==, HO_SRC_REL_MAX);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	t_drain_inject(e.vm);		/* the lcore takes inject: frame 2 goes in */
+	g_assert_true(run_until(t_released_all, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(t_releases(e.vm), ==, HO_SRC_REL_MAX);
+	for (i = 0; i < HO_SRC_REL_MAX; i++) {	/* in the order they came */
+		uint8_t want[16];
+
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		ff_addr(src, want);
+		g_assert_cmpmem(e.vm->dp.hold->rel[i].addr, 16, want, 16);
+	}
+	t_drain_inject(e.vm);
+	g_assert_cmpuint(e.vm->ho->src_rel_n, ==, 0);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
 /* END is a barrier for every source: one release of all, once the replay
  * queue is empty */
 static void test_end_releases_all(void)
@@ -274,6 +332,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source-barrier/release-after-inject",
 			test_release_after_inject);
 	g_test_add_func("/handover/source-barrier/ignored", test_ignored);
+	g_test_add_func("/handover/source-barrier/bounded", test_bounded);
 	g_test_add_func("/handover/source-barrier/end-releases-all", test_end_releases_all);
 	ret = g_test_run();
 	th_fini();
