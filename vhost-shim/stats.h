@@ -79,6 +79,13 @@ struct vs_port_stats {
 	uint64_t buffer_peak_bytes;
 	uint64_t replayed_pkts;		/* delivered ahead of live frames */
 	uint64_t live_held_pkts;	/* live frames queued behind a replay */
+	/* the per-source barrier's hold at the destination (lcore, dp_source_hold.c) */
+	uint64_t source_held_pkts;	/* direct frames held for their source's barrier */
+	uint64_t source_barrier_releases;	/* sources released by their barrier */
+	uint64_t source_barrier_timeouts;	/* ... by source-barrier-ms instead */
+	uint64_t source_hold_overflow;	/* ... early: the hold's frames were full */
+	uint64_t source_hold_full;	/* sources not held: every slot taken */
+	uint64_t source_barriers_unmatched;	/* barriers for a source not held */
 
 	/* migration (main loop) */
 	uint64_t tunnel_tx_frames;
@@ -96,6 +103,10 @@ struct vs_port_stats {
 	uint64_t hold_window_expired;
 	uint64_t barriers_unanswered;	/* source: BARRIERs sent by the 100 ms fallback */
 	uint64_t barriers_unanswered_lcore;	/* ... of them: the lcore had not answered */
+	uint64_t source_barriers_received;	/* destination: SOURCE_BARRIERs taken */
+	uint64_t source_barriers_ignored;	/* destination: refused (not reported, full) */
+	uint64_t source_barriers_sent;	/* source: SOURCE_BARRIERs queued on the stream */
+	uint64_t source_barriers_abandoned;	/* source: dropped unsent (no drain answer) */
 	uint64_t expect_timeouts;	/* expect-timeout-ms passed while armed */
 	uint64_t tunnel_frames_discarded;	/* of a stream no longer expected */
 	uint64_t migrations_out;

@@ -22,6 +22,7 @@
 #include "dataplane.h"
 #include "dp_flow.h"
 #include "dp_priv.h"
+#include "dp_source_hold.h"
 #include "dp_tcp.h"
 #include "flow_set.h"
 #include "flow_syntax.h"
@@ -356,12 +357,14 @@ uint64_t t_drops(const struct vs_vm *vm)
 	return n;
 }
 
-/* uplink_rx = delivered + counted drops + in flight (frames the test
- * injected count as received too: @injected) */
+/* uplink_rx = delivered + counted drops + in flight, a held source's frames
+ * too (dp_source_hold.h; frames the test injected count as received too:
+ * @injected) */
 void t_check_accounting(const struct vs_vm *vm, uint64_t injected)
 {
 	g_assert_cmpuint(vm->stats.uplink_rx_pkts + injected, ==,
-			 vm->stats.rx_pkts + t_drops(vm) + vs_dp_buffered_now(vm));
+			 vm->stats.rx_pkts + t_drops(vm) + vs_dp_buffered_now(vm) +
+			 (vm->dp.hold ? vm->dp.hold->n : 0));
 	g_assert_cmpuint(vm->stats.rx_pkts, ==, t.got->len);
 }
 

@@ -49,7 +49,8 @@
  *
  * The tests are split by concern into binaries of their own (test_dataplane.c,
  * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c,
- * test_dp_dedup.c, test_dp_tcp.c, test_dp_quiesce.c); each one's main() is
+ * test_dp_dedup.c, test_dp_tcp.c, test_dp_quiesce.c, test_dp_drain.c,
+ * test_dp_source_hold.c); each one's main() is
  * t_main(), which starts EAL, creates the pool t_pool, installs the fakes
  * and runs the tests it registers, or t_main_with_worker(), which also runs
  * the real worker loop on an lcore of its own.  t_port_new() resets the
@@ -152,8 +153,9 @@ void t_rules(struct vs_vm *vm, struct vs_flow_set *set, const char *const *lines
 struct vs_vm *t_port_new(void);
 /* Every drop counted, of every reason */
 uint64_t t_drops(const struct vs_vm *vm);
-/* uplink_rx = delivered + counted drops + in flight (frames the test
- * injected count as received too: @injected) */
+/* uplink_rx = delivered + counted drops + in flight, a held source's frames
+ * too (dp_source_hold.h; frames the test injected count as received too:
+ * @injected) */
 void t_check_accounting(const struct vs_vm *vm, uint64_t injected);
 /* Free the port (unpublished, if it was) and check every mbuf came back to
  * t_pool and the port's TCP table is gone */

@@ -39,6 +39,7 @@ static const struct vs_tun_ops t_ops = {
 	.out_event = vs_ho_tun_out_event,
 	.expect = vs_ho_tun_expect,
 	.peer_event = t_peer_event,
+	.source_barrier = vs_ho_tun_source_barrier,
 };
 
 void t_env_init(struct t_env *e, unsigned int hold_ms, unsigned int expect_timeout_ms)

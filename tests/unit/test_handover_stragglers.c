@@ -259,7 +259,7 @@ static unsigned int t_note(struct vs_vm *vm, const char *src, const uint8_t dst_
 	struct vs_dp_direct_note note;
 	unsigned int n = 0;
 
-	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
 	rte_pktmbuf_free(m);
 	while (vs_dp_direct_take(vm, &note)) {
 		uint8_t want[16];
@@ -319,7 +319,7 @@ static void test_destination_queue_full(void)
 
 		g_snprintf(addr, sizeof(addr), "10.1.%u.%u", i / 250, i % 250 + 1);
 		m = t_mbuf(addr, ff_vm_mac);
-		dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+		dp_direct_note(vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
 		rte_pktmbuf_free(m);
 	}
 	/* the last one found the queue full: not noted */
@@ -345,7 +345,7 @@ static void test_destination_stale_notes(void)
 
 	ho_dedup_open(vm);
 	m = t_mbuf("10.77.0.41", ff_vm_mac);
-	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
 	rte_pktmbuf_free(m);
 	ho_dedup_close(vm);		/* not taken: the stream had ended */
 	ho_dedup_open(vm);		/* the VM is back: another migration */
@@ -353,7 +353,7 @@ static void test_destination_stale_notes(void)
 	/* the lcore noted in the window that was, as the main loop opened
 	 * the next one (the epoch changed after the queue was emptied) */
 	m = t_mbuf("10.77.0.42", ff_vm_mac);
-	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
 	rte_pktmbuf_free(m);
 	vs_dp_dedup_open(vm);
 	g_assert_false(vs_dp_direct_take(vm, &note));
@@ -415,7 +415,7 @@ static void test_destination_unsent_note_kept(void)
 
 	ho_dedup_open(vm);
 	m = t_mbuf("10.77.0.51", ff_vm_mac);
-	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles());
+	dp_direct_note(vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
 	rte_pktmbuf_free(m);
 	vm->ho->in = &down;
 	g_assert_true(ho_direct_wanted(vm));

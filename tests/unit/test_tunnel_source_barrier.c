@@ -148,6 +148,112 @@ static void test_source_barrier_backlog(void)
 
 /* --- a scripted peer ---------------------------------------------------------- */
 
+/* The fake destination answers the VM_OPEN on its connection: resume at @next */
+static uint32_t accept_stream(struct fake_peer *f, uint64_t next)
+{
+	struct vs_tun_msg m;
+	struct vs_tun_msg acc = { .type = VS_TUN_MSG_VM_ACCEPT };
+
+	g_assert_true(fp_recv_type(f, VS_TUN_MSG_VM_OPEN, &m));
+	acc.u.vm_accept.stream_id = m.u.vm_open.stream_id;
+	acc.u.vm_accept.next_expected_seq = next;
+	fp_send(f, &acc);
+	return m.u.vm_open.stream_id;
+}
+
+/*
+ * Review 53 R1: a SOURCE_BARRIER written into the connection's output
+ * queue, behind its frame, but not yet on the socket when the connection
+ * goes, is lost with it unless kept: the destination (a fake that reads
+ * nothing on the first connection) accepts the stream again from 1, and
+ * the barrier must follow the resent frames, once.  A barrier whose next
+ * frame the destination has received arrived too, and is not repeated.
+ */
+static void test_source_barrier_written_lost(void)
+{
+	g_autofree char *addr = NULL;
+	struct vs_tun_stream *s;
+	struct fake_peer f;
+	struct vs_tun_msg m;
+	struct side a;
+	uint64_t last = 0, frames = 0, barrier_at = 0;
+	unsigned int barriers = 0;
+	int64_t named;
+	GSocket *ls;
+
+	side_init(&a, "hosta", "127.0.0.1:0");
+	vs_tun_set_source_barrier(a.t, true);
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+	s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+	fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+	accept_stream(&f, 1);
+	g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+	/* the fake reads nothing more: frames fill the socket, then the
+	 * output queue; stop while every frame is in the queue */
+	while (tun_conn_queued(out_conn(&a, "hostb")) == 0 && s->next_seq < MANY)
+		push_frames_len(s, 1, BIG);
+	g_assert_cmpuint(tun_conn_queued(out_conn(&a, "hostb")), >, 0);
+	g_assert_cmpuint(s->send_seq, ==, s->next_seq);	/* none held back */
+	named = vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4);
+	g_assert_cmpint(named, ==, (int64_t)s->next_seq - 1);
+	g_assert_cmpuint(g_queue_get_length(&s->src_barriers), ==, 0);	/* written */
+	fp_close(&f);			/* gone, its input unread */
+	g_assert_true(run_until(stream_down, s, DEADLINE_MS));
+	/* the next connection: the destination has nothing, resend from 1 */
+	fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+	accept_stream(&f, 1);
+	while (fp_recv(&f, &m, DEADLINE_MS)) {
+		if (m.type == VS_TUN_MSG_FRAME) {
+			g_assert_cmpuint(m.u.frame.seq, ==, last + 1);
+			last = m.u.frame.seq;
+			frames++;
+		} else if (m.type == VS_TUN_MSG_SOURCE_BARRIER) {
+			g_assert_cmpuint(m.u.source_barrier.last_seq, ==, (uint64_t)named);
+			g_assert_cmpmem(m.u.source_barrier.addr, 16, v4, 16);
+			barrier_at = last;
+			barriers++;
+		}
+		if (barriers && last >= (uint64_t)named)
+			break;
+	}
+	g_assert_cmpuint(frames, ==, (uint64_t)named);
+	g_assert_cmpuint(barriers, ==, 1);
+	g_assert_cmpuint(barrier_at, ==, (uint64_t)named);	/* right behind its frame */
+	/* the frame after it acked: the destination has the barrier, and a
+	 * third connection that resumes behind it gets no copy */
+	push_frames(s, 1);
+	g_assert_true(fp_recv_type(&f, VS_TUN_MSG_FRAME, &m));
+	g_assert_cmpuint(m.u.frame.seq, ==, (uint64_t)named + 1);
+	{
+		struct vs_tun_msg ack = { .type = VS_TUN_MSG_ACK };
+
+		ack.u.ack.stream_id = s->stream_id;
+		ack.u.ack.seq = (uint64_t)named + 1;
+		fp_send(&f, &ack);
+	}
+	g_assert_true(run_until(acked_all, s, DEADLINE_MS));
+	g_assert_cmpuint(g_queue_get_length(&s->src_barriers_written), ==, 0);
+	fp_close(&f);
+	g_assert_true(run_until(stream_down, s, DEADLINE_MS));
+	fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+	accept_stream(&f, (uint64_t)named + 2);
+	push_frames(s, 1);
+	g_assert_true(fp_recv(&f, &m, DEADLINE_MS));
+	while (m.type != VS_TUN_MSG_FRAME) {	/* ACKs, keepalives: no barrier */
+		g_assert_cmpint(m.type, !=, VS_TUN_MSG_SOURCE_BARRIER);
+		g_assert_true(fp_recv(&f, &m, DEADLINE_MS));
+	}
+	g_assert_cmpuint(m.u.frame.seq, ==, (uint64_t)named + 2);
+	g_assert_false(fp_recv_type(&f, VS_TUN_MSG_SOURCE_BARRIER, &m));
+	fp_close(&f);
+	vs_tun_stream_close(s, false);
+	side_fini(&a);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	drain_loop();
+}
+
 static void send_barrier(struct fake_peer *fp, uint32_t id, uint64_t last_seq)
 {
 	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
@@ -333,6 +439,8 @@ int main(int argc, char **argv)
 	th_init();
 	g_test_add_func("/tun/transport/source-barrier", test_source_barrier);
 	g_test_add_func("/tun/transport/source-barrier-backlog", test_source_barrier_backlog);
+	g_test_add_func("/tun/transport/source-barrier-written-lost",
+			test_source_barrier_written_lost);
 	g_test_add_func("/tun/rules/source-barrier-unnegotiated", test_source_barrier_unnegotiated);
 	g_test_add_func("/tun/rules/source-barrier-no-extensions",
 			test_source_barrier_no_extensions);

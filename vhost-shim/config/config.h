@@ -72,6 +72,11 @@ VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
  * reached the network within this many ms of each other (docs/migration.md) */
 #define VS_DEFAULT_DEDUP_WINDOW_MS	50
 #define VS_MAX_DEDUP_WINDOW_MS		10000
+/* Per-source barrier: how long the destination holds a source's direct
+ * frames at most, waiting for its SOURCE_BARRIER (docs/migration.md "Order
+ * per source"); 0 holds nothing */
+#define VS_DEFAULT_SOURCE_BARRIER_MS	50
+#define VS_MAX_SOURCE_BARRIER_MS	1000
 /* Security consideration: caps bound per-VM memory; a frame costs one mbuf */
 #define VS_MAX_BUFFER_PKTS		(1u << 20)
 #define VS_MAX_BUFFER_BYTES		(1ull << 32)
@@ -152,6 +157,11 @@ VS_ENUM_DECL(vs_tcp_on_loss, enum vs_tcp_on_loss);
  *		estimated in this host's clock, and this host's) are at most
  *		this far apart; 0: regardless of time (tunnelled frames of a
  *		peer that sends no arrival times are always compared so)
+ * @source_barrier_ms: the destination holds a source's first direct frames
+ *		at most this long, waiting for the source shim's SOURCE_BARRIER
+ *		for it (every straggler of that source injected first); 0:
+ *		holds nothing (a source's direct frames may then overtake its
+ *		last stragglers)
  */
 struct vs_buf_policy {
 	bool enabled;
@@ -164,6 +174,7 @@ struct vs_buf_policy {
 	uint32_t replay_hold_ms;
 	uint32_t replay_pace_pct;
 	uint32_t dedup_window_ms;
+	uint32_t source_barrier_ms;
 	uint32_t total_max_pkts;	/* 0: the class caps summed */
 	uint64_t total_max_bytes;	/* 0: likewise */
 };

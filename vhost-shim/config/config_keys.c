@@ -265,6 +265,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  T_UINT(0, VS_MAX_DEDUP_WINDOW_MS), .dflt = VS_DEFAULT_DEDUP_WINDOW_MS,
 	  .doc = "A tunnelled and a direct frame are copies only if they reached the network "
 		 "this close in time (0: regardless of time)" },
+	{ .name = "source-barrier-ms", POLICY(source_barrier_ms, SZ_UINT),
+	  T_UINT(0, VS_MAX_SOURCE_BARRIER_MS), .dflt = VS_DEFAULT_SOURCE_BARRIER_MS,
+	  .doc = "Longest the destination holds a source's direct frames waiting for its "
+		 "SOURCE_BARRIER (0: holds nothing)" },
 	{ .name = "total-max-pkts", POLICY(total_max_pkts, SZ_UINT),
 	  T_UINT(0, VS_FLOW_MAX_TOTAL_PKTS), .dflt = 0, .dflt_doc = "the class caps summed",
 	  .doc = "With [policy] rules: most frames buffered per episode, all rules together "

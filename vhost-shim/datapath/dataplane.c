@@ -254,12 +254,6 @@ void vs_dp_unpublish(struct vs_vm *vm)
 	vs_dp_quiesce();
 }
 
-/*
- * dp_deliver() - live frames from the uplink into the guest's RX ring
- *
- * In live mode a full guest ring drops (counted): that is what a NIC does.
- * Replayed frames never take this path.
- */
 uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
 {
 	uint16_t on = 0, i, k;
@@ -305,8 +299,13 @@ static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
 	return RTE_MIN(now - prev, max);
 }
 
-static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
-		       struct rte_mbuf **pkts, uint16_t n)
+/*
+ * In live mode a full guest ring drops (counted) unless the port buffers:
+ * that is what a NIC does.  Replayed frames never take this path; a held
+ * source's frames do, once released (dp_source_hold.c).
+ */
+void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
+		     struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent = 0, i;
 	bool dedup = dp_dedup_on(vm);
@@ -584,7 +583,7 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 		mode = dp_adopt_held(vm, vid);
 	if (mode == VS_DP_REPLAY || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject))
 		work += dp_replay(vm, vid, enabled, mode);
-	mode = vs_dp_mode(vm);
+	mode = dp_source_hold_poll(vm, vid, enabled, vs_dp_mode(vm));
 	dp_announce(vm);
 	work += dp_tcp_reset_poll(vm);
 
@@ -598,11 +597,12 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	vm->dp.rx_polled_at = now;
 	for (q = 0; q < vm->cfg->queues; q++) {
 		struct rte_mbuf *pkts[VS_DP_BURST];
+		uint8_t slot[VS_DP_BURST];	/* each frame's held source */
 		/* one burst; while a drain ticket is open, until the queue
 		 * settles for it or spent its own budget of the poll */
 		bool unsettled = draining && !dp_drain_settled(vm, q);
 		unsigned int bursts = 0;
-		uint16_t n;
+		uint16_t n, held, left;
 
 		do {
 			n = vs_dp_ops->uplink_rx(vm->eth_port, q, pkts, VS_DP_BURST);
@@ -614,17 +614,23 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
+			held = 0;
 			if (mode != VS_DP_LIVE || dp_dedup_on(vm)) {
 				dp_stamp_arrival(pkts, n, now, slack);
-				dp_direct_note(vm, pkts, n, now);
+				held = dp_direct_note(vm, pkts, n, now, mode, slot);
 			}
 			dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_PEER);
+			/* after the TCP table saw them all */
+			left = held ? dp_source_hold_divert(vm, vid, enabled, mode, q, pkts, n,
+							    slot) : n;
+			if (!left)
+				continue;	/* all held for their source's barrier */
 			if (mode == VS_DP_BUFFER)
-				dp_buffer(vm, pkts, n);
+				dp_buffer(vm, pkts, left);
 			else if (mode == VS_DP_REPLAY)
-				dp_hold_live(vm, pkts, n);
+				dp_hold_live(vm, pkts, left);
 			else
-				dp_deliver(vm, vid, enabled, q, pkts, n);
+				dp_deliver_live(vm, vid, enabled, q, pkts, left);
 		} while (unsettled && ++bursts < DP_DRAIN_MAX_BURSTS);
 		if (n == VS_DP_BURST)
 			emptied = false;	/* more may wait behind this burst */

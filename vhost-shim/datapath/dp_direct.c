@@ -5,7 +5,10 @@
  * Theory of operation: see dp_direct.h.  The lcore half runs only while
  * the duplicate filter's window is open, and then costs a MAC compare per
  * frame and, for unicast frames to the VM, a flow-key parse and a lookup
- * in a table of a bounded number of probes.
+ * in a table of a bounded number of probes.  A source new in the window
+ * may be held from its first frame (dp_source_hold.h): the note says
+ * which frames of a burst belong to a held source, so the frame is parsed
+ * once for both.
  */
 #include <string.h>
 
@@ -15,6 +18,7 @@
 
 #include "dp_direct.h"
 #include "dp_priv.h"
+#include "dp_source_hold.h"
 #include "flow_key.h"
 #include "vm.h"
 
@@ -27,49 +31,69 @@ struct vs_dp_direct *vs_dp_direct_new(void)
 	return d;
 }
 
-static void dp_direct_one(struct vs_vm *vm, struct vs_dp_direct *d, struct rte_mbuf *m,
-			  uint64_t now_ms)
+/* The frame's held source's slot, VS_DP_HOLD_NONE if it is not held */
+static uint8_t dp_direct_one(struct vs_vm *vm, struct vs_dp_direct *d, struct rte_mbuf *m,
+			     uint64_t now_ms, uint64_t tsc, bool find, bool may_hold)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
 	uint32_t head = d->head;
 	struct vs_dp_direct_note *note;
 	struct vs_flow_key key;
+	uint8_t slot;
 
 	/* only a unicast frame to the VM says where its source sends it */
 	if (len < 6 || memcmp(frame, vm->cfg->mac, 6))
-		return;
+		return VS_DP_HOLD_NONE;
 	vs_flow_key_parse(frame, len, rte_pktmbuf_pkt_len(m), vm->cfg->mac, &key);
 	if (!(key.flags & VS_FLOW_KEY_L3))
-		return;
+		return VS_DP_HOLD_NONE;
+	/* held since its note: every later frame of it is held too */
+	slot = find ? dp_source_hold_find(vm, (uint8_t)key.af, key.src) : VS_DP_HOLD_NONE;
+	if (slot != VS_DP_HOLD_NONE)
+		return slot;
 	/* full: not noted now, so a later frame of the source notes it */
 	if (head - __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE) >= VS_DP_DIRECT_QUEUE)
-		return;
+		return VS_DP_HOLD_NONE;
 	if (!vs_flow_src_note_direct(&d->notes, key.af, key.src, now_ms))
-		return;
+		return VS_DP_HOLD_NONE;
 	note = &d->q[head & (VS_DP_DIRECT_QUEUE - 1)];
 	note->epoch = d->epoch;
 	note->af = (uint8_t)key.af;
 	memcpy(note->addr, key.src, sizeof(note->addr));
 	__atomic_store_n(&d->head, head + 1, __ATOMIC_RELEASE);
+	/* the source is new in this window: hold it from this frame on */
+	return may_hold ? dp_source_hold_begin(vm, note->af, note->addr, d->epoch, tsc)
+			: VS_DP_HOLD_NONE;
 }
 
-void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc)
+uint16_t dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc,
+			uint32_t mode, uint8_t *slot)
 {
 	struct vs_dp_direct *d = vm->dp.direct;
 	uint64_t now_ms = tsc / (rte_get_tsc_hz() / 1000 ? rte_get_tsc_hz() / 1000 : 1);
+	bool may_hold = slot && dp_source_hold_may_begin(vm, mode);
+	uint16_t i, held = 0;
 	uint32_t epoch;
-	uint16_t i;
 
+	if (slot)
+		memset(slot, VS_DP_HOLD_NONE, n);
 	if (!d || !__atomic_load_n(&vm->dp.hs.dedup_active, __ATOMIC_ACQUIRE))
-		return;
+		return 0;
 	epoch = __atomic_load_n(&vm->dp.hs.dedup_epoch, __ATOMIC_ACQUIRE);
 	if (epoch != d->epoch) {	/* a new window: every source is new again */
 		vs_flow_src_begin(&d->notes, now_ms);
 		d->epoch = epoch;
 	}
-	for (i = 0; i < n; i++)
-		dp_direct_one(vm, d, pkts[i], now_ms);
+	for (i = 0; i < n; i++) {
+		uint8_t s = dp_direct_one(vm, d, pkts[i], now_ms, tsc, slot != NULL, may_hold);
+
+		if (s != VS_DP_HOLD_NONE) {
+			slot[i] = s;
+			held++;
+		}
+	}
+	return held;
 }
 
 bool vs_dp_direct_peek(struct vs_vm *vm, struct vs_dp_direct_note *out)

@@ -94,13 +94,21 @@ struct vs_dp_direct *vs_dp_direct_new(void);
 
 /**
  * dp_direct_note() - lcore: note the sources of @pkts, frames the uplink
- * brought, while the window is open
+ * brought, while the window is open, and say which frames belong to a
+ * held source (dp_source_hold.h): one held already, or one noted now while
+ * holds are allowed (dp_source_hold_may_begin())
  * @vm:		port
  * @pkts:	frames
- * @n:		how many
+ * @n:		how many (at most VS_DP_BURST)
  * @tsc:	now
+ * @mode:	the mode the poll read
+ * @slot:	output: each frame's held source's slot, VS_DP_HOLD_NONE if
+ *		not held; NULL: nothing is held
+ *
+ * Return: frames of held sources
  */
-void dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc);
+uint16_t dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc,
+			uint32_t mode, uint8_t *slot);
 
 /**
  * vs_dp_direct_peek() - main loop: the oldest note of the current window,

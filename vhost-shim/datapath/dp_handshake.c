@@ -24,6 +24,7 @@
 
 #include "dataplane.h"
 #include "dp_direct.h"
+#include "dp_source_hold.h"
 #include "dp_handshake.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
@@ -140,6 +141,7 @@ gboolean vs_dp_port_init(struct vs_vm *vm, uint32_t held_size, uint32_t inject_s
 	}
 	vm->dp.dedup = g_new0(struct vs_dp_dedup, 1);
 	vm->dp.direct = vs_dp_direct_new();
+	vm->dp.hold = vs_dp_source_hold_new();
 	vs_learn_init(&vm->dp.learn, 0);
 	if (!vs_dp_tcp_init(vm, VS_TCP_CT_DEFAULT_SIZE, VS_TCP_CT_DEFAULT_IDLE_MS)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVAL,
@@ -166,6 +168,7 @@ void vs_dp_port_fini(struct vs_vm *vm)
 	dp->held = dp->inject = NULL;
 	g_clear_pointer(&dp->dedup, g_free);
 	g_clear_pointer(&dp->direct, g_free);
+	g_clear_pointer(&dp->hold, vs_dp_source_hold_free);
 	vs_dp_tcp_fini(vm);
 }
 

@@ -90,6 +90,7 @@ struct vs_dp_pending {
 struct vs_dp_dedup;
 struct vs_dp_direct;
 struct vs_dp_flow;
+struct vs_dp_source_hold;
 struct vs_dp_tcp;
 
 /**
@@ -174,6 +175,11 @@ struct vs_dp_tcp;
  *		may overlap; lcore loads (acquire) per burst.
  * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
  *		(acquire) and forgets what it recorded for an older window.
+ * @src_hold_on: main stores (release) true while the port's admitted stream
+ *		negotiated source-barrier and source-barrier-ms > 0, false when
+ *		it goes (vs_dp_source_hold_on()); lcore loads (acquire) when a
+ *		source is first noted in a window, to decide whether to hold it
+ *		(dp_source_hold.h; a held source stays held when it turns false).
  */
 struct vs_dp_handshake {
 	uint32_t mode;
@@ -196,6 +202,7 @@ struct vs_dp_handshake {
 	bool requeue;
 	bool dedup_active;
 	uint32_t dedup_epoch;
+	bool src_hold_on;
 };
 
 /**
@@ -229,6 +236,9 @@ struct vs_dp_handshake {
  * @facct:	lcore only: the rules' caps accounting of the episode
  * @tcp:	TCP connection table and reset requests (dp_tcp.h), allocated
  *		and freed like @dedup
+ * @hold:	destination: sources' direct frames held for their barrier
+ *		(dp_source_hold.h): lcore only but for its release queue;
+ *		allocated and freed like @dedup
  * @drain_ticket, @drain_begun, @drain_settled, @drain_read, @drain_depth:
  *		lcore only: the drain ticket it serves (the last it saw; begun
  *		until it is answered), a bit per uplink
@@ -271,6 +281,7 @@ struct vs_dp_port {
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;
 	struct vs_dp_direct *direct;	/* destination: sources seen directly */
+	struct vs_dp_source_hold *hold;	/* destination: held for their barrier */
 	struct vs_dp_flow *flow;
 	struct vs_flow_acct facct;
 	struct vs_learn learn;

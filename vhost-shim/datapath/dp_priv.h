@@ -9,7 +9,8 @@
  * dp_replay.c the replay, its pace and the requeue; dp_handshake.c the
  * main loop's half of the handshake (dp_handshake.h) and the drain;
  * dp_announce.c what the VM's TX teaches and the announcements;
- * dp_dedup.c the duplicate filter.  Every call that reaches the guest or
+ * dp_dedup.c the duplicate filter; dp_direct.c the sources seen directly,
+ * and dp_source_hold.c their first frames held for their barrier.  Every call that reaches the guest or
  * the uplink goes through struct vs_dp_ops, so that
  * tests/unit/test_dataplane.c can drive vs_dp_poll_port() on real rings
  * and mbufs with a fake guest and uplink.
@@ -118,6 +119,21 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
  * Return: @q if its RX vring is enabled or none is, else an enabled queue
  */
 uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
+
+/**
+ * dp_deliver_live() - live frames from the uplink into the guest's RX ring
+ * (LIVE mode): through the duplicate filter while it is on; what a full
+ * ring does not take is held behind a replay of the lcore's own (with
+ * buffering on) or dropped, counted
+ * @vm:		port
+ * @vid:	vhost device id (< 0: none, dropped as not-ready)
+ * @enabled:	enabled vrings
+ * @q:		the uplink queue the frames came from
+ * @pkts:	frames, all consumed
+ * @n:		number of frames
+ */
+void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
+		     struct rte_mbuf **pkts, uint16_t n);
 
 /*
  * dp_drop() - free a frame and count it (lcore counters) under @reason
@@ -336,6 +352,78 @@ bool dp_drain_all_settled(const struct vs_vm *vm);
  */
 void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
 
+
+/* --- dp_source_hold.c (lcore): a source's direct frames held for its
+ * barrier (dp_source_hold.h) --- */
+
+/**
+ * dp_source_hold_may_begin() - may a source noted now be held: the hold
+ * exists, the main loop allows holds (hs.src_hold_on), source-barrier-ms
+ * is not 0 and the port does not buffer
+ * @vm:		port
+ * @mode:	the mode this poll read
+ *
+ * Return: true if dp_source_hold_begin() may be called for this burst
+ */
+bool dp_source_hold_may_begin(struct vs_vm *vm, uint32_t mode);
+
+/**
+ * dp_source_hold_find() - the slot that holds a source
+ * @vm:		port
+ * @af:		VS_FLOW_AF_INET or VS_FLOW_AF_INET6
+ * @addr:	16 bytes
+ *
+ * Return: the slot, or VS_DP_HOLD_NONE
+ */
+uint8_t dp_source_hold_find(const struct vs_vm *vm, uint8_t af, const uint8_t *addr);
+
+/**
+ * dp_source_hold_begin() - hold a source noted for the first time in this
+ * window (every slot taken: not held, counted source-hold-full)
+ * @vm:		port
+ * @af:		its family
+ * @addr:	its address, 16 bytes
+ * @epoch:	the window (hs.dedup_epoch)
+ * @tsc:	now: its time-out runs from here
+ *
+ * Return: its slot, or VS_DP_HOLD_NONE
+ */
+uint8_t dp_source_hold_begin(struct vs_vm *vm, uint8_t af, const uint8_t *addr,
+			     uint32_t epoch, uint64_t tsc);
+
+/**
+ * dp_source_hold_divert() - move the frames of a burst that belong to held
+ * sources into the hold, in order (REPLAY: sets hs.live_seen, as a frame
+ * held behind the replay would); a frame that finds the hold full
+ * releases its source at once, its held frames first
+ * @vm:		port
+ * @vid:	vhost device id
+ * @enabled:	enabled vrings
+ * @mode:	the mode this poll read
+ * @q:		the uplink queue of the burst
+ * @pkts:	the burst, compacted in place
+ * @n:		frames in @pkts
+ * @slot:	each frame's slot from dp_direct_note() (VS_DP_HOLD_NONE: not held)
+ *
+ * Return: frames left in @pkts, to deliver as usual
+ */
+uint16_t dp_source_hold_divert(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode,
+			       uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+			       const uint8_t *slot);
+
+/**
+ * dp_source_hold_poll() - once a poll, before the uplink is read: take the
+ * main loop's releases, and deliver the sources released (by their
+ * barrier once inject and the pending burst are empty; at once by a time-
+ * out, a closed or new window, or BUFFER mode)
+ * @vm:		port
+ * @vid:	vhost device id
+ * @enabled:	enabled vrings
+ * @mode:	the mode this poll read (after the replay step)
+ *
+ * Return: the mode to go on with (a delivery may have started a replay)
+ */
+uint32_t dp_source_hold_poll(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode);
 
 /* --- dp_announce.c (lcore) --- */
 

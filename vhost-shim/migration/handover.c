@@ -234,6 +234,7 @@ void ho_in_forget(struct vs_vm *vm)
 		       "incoming stream forgotten: frames it still brings are discarded");
 	ho->in = NULL;
 	ho->in_state = HO_IN_NONE;
+	ho_source_hold_update(vm);	/* no new holds */
 }
 
 /* --- state entry actions --------------------------------------------------- */

@@ -194,6 +194,19 @@ void vs_ho_tun_out_event(void *opaque, struct vs_tun_stream *s, const char *vm_n
  */
 void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *vm_name,
 			     uint8_t af, const uint8_t addr[16]);
+/**
+ * vs_ho_tun_source_barrier() - destination: SOURCE_BARRIER on @in: every
+ * straggler from @addr has a seq <= @last_seq and has come
+ * (handover_source_hold.c)
+ * @opaque:	unused
+ * @in:		the stream it came on (ignored unless it is the port's)
+ * @vm_name:	port
+ * @last_seq:	checked by the tunnel: received already
+ * @af:		enum vs_tun_src_af (checked by the decoder)
+ * @addr:	the address, 16 bytes
+ */
+void vs_ho_tun_source_barrier(void *opaque, struct vs_tun_in *in, const char *vm_name,
+			      uint64_t last_seq, uint8_t af, const uint8_t addr[16]);
 bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6],
 		      const char *peer);
 

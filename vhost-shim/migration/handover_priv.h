@@ -12,7 +12,8 @@
  * handover_disc.c is the [discovery] glue; handover_tun.c holds the
  * callbacks the tunnel makes (vs_ho_tun_*(), declared in handover.h),
  * which turn tunnel messages into migration events and frames into the
- * replay queue.  All run on the
+ * replay queue; handover_source_hold.c is the destination's half of the
+ * per-source barrier.  All run on the
  * main loop thread, which owns every struct vs_handover.
  */
 #ifndef VS_HANDOVER_PRIV_H
@@ -131,6 +132,17 @@ enum ho_barrier {
 	HO_BARRIER_NUM_STATES
 };
 
+/* Destination: SOURCE_BARRIERs waiting for the replay queue
+ * (handover_source_hold.c): at most this many; more are ignored, counted */
+#define HO_SRC_REL_MAX	64
+
+/* One of them: release @addr once no frame <= @last_seq waits to be injected */
+struct ho_src_rel {
+	uint64_t last_seq;
+	uint8_t af;			/* enum vs_flow_af */
+	uint8_t addr[16];
+};
+
 /**
  * struct vs_handover - migration state of one port beyond the state
  * machine (vm->ho, main loop only)
@@ -170,6 +182,13 @@ struct vs_handover {
 	guint dedup_timer;
 	uint64_t overflow_reported;	/* buffer-full drops at the last
 					 * BUFFER_OVERFLOW event sent */
+	/* destination: per-source barriers (handover_source_hold.c) */
+	unsigned int src_reports_window;	/* SOURCE_DIRECTs sent this window */
+	unsigned int src_barriers_window;	/* SOURCE_BARRIERs taken this window */
+	struct ho_src_rel src_rel[HO_SRC_REL_MAX];	/* a FIFO */
+	unsigned int src_rel_head, src_rel_n;
+	bool src_release_all_due;	/* END: release every source once
+					 * the replay queue is empty */
 };
 
 /* --- handover.c (and the window functions of handover_stragglers.c) --- */
@@ -378,6 +397,52 @@ bool ho_direct_wanted(const struct vs_vm *vm);
  * @vm:		port with a handover
  */
 void ho_direct_pump(struct vs_vm *vm);
+
+/* --- handover_source_hold.c (destination) --- */
+
+/**
+ * ho_source_hold_update() - let the lcore hold sources' direct frames while
+ * the admitted stream negotiated source-barrier and source-barrier-ms > 0
+ * (at its admission, and when it goes)
+ * @vm:		port with a handover
+ */
+void ho_source_hold_update(struct vs_vm *vm);
+
+/**
+ * ho_source_hold_window() - a window opens: forget the last one's reports,
+ * barriers and releases
+ * @vm:		port with a handover
+ */
+void ho_source_hold_window(struct vs_vm *vm);
+
+/**
+ * ho_source_hold_end() - END: every source is released once the replay
+ * queue is empty
+ * @vm:		port with a handover
+ */
+void ho_source_hold_end(struct vs_vm *vm);
+
+/**
+ * ho_source_hold_abort() - ABORT: every source is released now
+ * @vm:		port with a handover
+ */
+void ho_source_hold_abort(struct vs_vm *vm);
+
+/**
+ * ho_source_releases_wanted() - do barriers wait for the replay queue
+ * @vm:		port with a handover
+ *
+ * Return: true while ho_pump_source_releases() has work
+ */
+bool ho_source_releases_wanted(const struct vs_vm *vm);
+
+/**
+ * ho_pump_source_releases() - pass on to the lcore, in order, the barriers
+ * whose frames have all left the replay queue (after the pump moved it
+ * into inject this tick); the rest wait for the next tick
+ * @vm:		port with a handover
+ */
+void ho_pump_source_releases(struct vs_vm *vm);
 
 /* --- handover_overflow.c --- */
 

@@ -25,7 +25,9 @@
  *    it never drops), then the replay's bookkeeping: the first-replay
  *    timestamp, the LIVE_SEEN barrier that orders stragglers before live
  *    frames, the replay-hold-ms bound on a silent tunnel, and
- *    REPLAY_DONE once the lcore has injected everything.
+ *    REPLAY_DONE once the lcore has injected everything;
+ *  - destination, then: the SOURCE_BARRIERs whose frames have all left the
+ *    replay queue -> the lcore's releases (handover_source_hold.c).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -340,15 +342,20 @@ static void ho_pump_one(struct vs_vm *vm, void *opaque)
 		*busy = true;
 		ho_direct_pump(vm);
 	}
-	if (!ho_needs_pump(vm))
-		return;
-	*busy = true;
-	if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||
-	     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out) {
-		ho_pump_to_tunnel(vm);
-		ho_pump_barrier(vm);
-	} else
-		ho_pump_replay(vm);
+	if (ho_needs_pump(vm)) {
+		*busy = true;
+		if ((vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT ||
+		     vm->mig.state == VS_MIG_STATE_SRC_FORWARDING) && vm->ho->out) {
+			ho_pump_to_tunnel(vm);
+			ho_pump_barrier(vm);
+		} else
+			ho_pump_replay(vm);
+	}
+	/* destination: after the replay queue went into inject this tick */
+	if (ho_source_releases_wanted(vm)) {
+		*busy = true;
+		ho_pump_source_releases(vm);
+	}
 }
 
 static gboolean ho_pump_cb(gpointer data)

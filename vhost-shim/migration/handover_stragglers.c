@@ -252,6 +252,7 @@ static gboolean ho_dedup_close_cb(gpointer data);
 
 void ho_dedup_open(struct vs_vm *vm)
 {
+	ho_source_hold_window(vm);
 	if (!vm->policy.enabled)	/* the baseline filters nothing */
 		return;
 	vs_dp_direct_flush(vm);		/* an earlier window's notes: not ours */
@@ -321,7 +322,9 @@ void ho_direct_pump(struct vs_vm *vm)
 		if (r == VS_TUN_SEND_LATER)
 			break;		/* the next tick, or the stream's return */
 		vs_dp_direct_commit(vm);
-		if (r == VS_TUN_SEND_DONE)
+		if (r == VS_TUN_SEND_DONE) {
 			VS_STAT_ADD(vm->stats.direct_reports_sent, 1);
+			ho->src_reports_window++;	/* a barrier may answer it */
+		}
 	}
 }

@@ -21,6 +21,8 @@
  * stream that is no longer the port's (its expectation ended by timeout,
  * cancel or ABORT, it ENDed, or a new expectation began) is discarded and
  * counted (tunnel-frames-discarded), never injected behind live frames.
+ * SOURCE_BARRIER, and whether the lcore may hold a source's direct frames
+ * for it, are handover_source_hold.c's.
  *
  * Source: RESUMED commits the migration (PEER_RESUMED); LIVE_SEEN asks
  * the pump for a BARRIER, sent once the lcore has emptied the uplink's
@@ -77,6 +79,7 @@ enum vs_tun_reject vs_ho_tun_open(void *opaque, struct vs_tun_in *in, const char
 	}
 	vm->ho->in = in;
 	vm->ho->in_state = HO_IN_ADMITTED;
+	ho_source_hold_update(vm);	/* holds start with the window */
 	*next_expected = vm->ho->in_next_seq;
 	vs_log(MIG, INFO, vm->cfg->name, "stream from %s accepted, next seq %" PRIu64, peer,
 	       vm->ho->in_next_seq);
@@ -161,6 +164,7 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 	}
 	switch (ev) {
 	case VS_TUN_IN_ABORT:
+		ho_source_hold_abort(vm);
 		ho_in_forget(vm);
 		ho_feed(vm, VS_MIG_EV_PEER_ABORT);
 		break;
@@ -170,6 +174,7 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		break;
 	case VS_TUN_IN_END:
 		ho_replay_feed(vm, HO_REPLAY_IN_STREAM_DONE);
+		ho_source_hold_end(vm);		/* a barrier for every source */
 		ho_in_forget(vm);
 		/* the last tunnelled frame may still be on its way to the
 		 * guest: close the window once the pump has pushed it */
@@ -177,8 +182,10 @@ void vs_ho_tun_in_event(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		ho_kick_pump();
 		break;
 	case VS_TUN_IN_CLOSED:
-		if (vm->ho->in == in)
+		if (vm->ho->in == in) {
 			vm->ho->in = NULL;
+			ho_source_hold_update(vm);	/* no new holds */
+		}
 		break;
 	case VS_TUN_IN_NUM_EVENTS:
 		break;

@@ -18,16 +18,24 @@
  *     (vs_tun_stream_source_barrier()), and tun_stream_flush() writes
  *     those whose frames are written (tun_stream_flush_source_barriers()).
  *     A barrier not written when the connection goes stays, and follows
- *     the frames resent on the next one (VM_ACCEPT moves send_seq back);
- *     one written and lost with its connection is not resent: the
- *     destination falls back to its time-out.  A connection without the
- *     extension (a peer restarted as an older version) gets none of them.
+ *     the frames resent on the next one (VM_ACCEPT moves send_seq back).
+ *     A written one is kept until the destination acks a frame after it
+ *     (it then has the barrier too: same connection, in order); a
+ *     VM_ACCEPT that resumes at or before that frame queues it again,
+ *     ahead of the unwritten ones, so one written into the output queue
+ *     but lost with its connection is resent (review 53 R1).  A
+ *     destination may then get a barrier twice (it arrived, frame S + 1
+ *     did not): the first releases the source, the copy uses one of the
+ *     destination's barriers per report (handover_source_hold.c).  A
+ *     connection without the extension (a peer restarted as an older
+ *     version) gets none of them.
  *   - The destination checks S as BARRIER's (every frame <= S came
  *     before it, so S beyond what arrived is ERROR(PROTOCOL)), and hands
  *     it up (ops->source_barrier); the stream stays open.
  *   - source-barrier is offered only with source-direct (no report, no
  *     barrier), and not by default yet (vs_tun_set_source_barrier()):
- *     the handover does not send or honour it yet.
+ *     the destination's handover honours it (handover_source_hold.c),
+ *     the source's does not send it yet.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -116,15 +124,45 @@ void tun_stream_flush_source_barriers(struct tun_conn *c, struct vs_tun_stream *
 	while ((b = g_queue_peek_head(&s->src_barriers)) && b->seq < s->send_seq) {
 		/* a connection without the extension gets none (the
 		 * destination times the source out instead) */
-		if (on)
+		g_queue_pop_head(&s->src_barriers);
+		if (on) {
 			vs_tun_encode_source_barrier(c->out, s->stream_id, b->seq, b->af, b->addr);
-		g_free(g_queue_pop_head(&s->src_barriers));
+			g_queue_push_tail(&s->src_barriers_written, b);
+		} else {
+			g_free(b);
+		}
 	}
 }
 
 void tun_stream_free_source_barriers(struct vs_tun_stream *s)
 {
 	g_queue_clear_full(&s->src_barriers, g_free);
+	g_queue_clear_full(&s->src_barriers_written, g_free);
+}
+
+/*
+ * A barrier is written behind its frame S and ahead of S + 1 on the same
+ * connection (a requeued one too: it is written before the resend passes
+ * S + 1), so a destination that has S + 1 has the barrier
+ */
+void tun_stream_acked_source_barriers(struct vs_tun_stream *s)
+{
+	struct tun_src_barrier *b;
+
+	while ((b = g_queue_peek_head(&s->src_barriers_written)) && b->seq < s->acked)
+		g_free(g_queue_pop_head(&s->src_barriers_written));
+}
+
+void tun_stream_resend_source_barriers(struct vs_tun_stream *s, uint64_t next)
+{
+	struct tun_src_barrier *b;
+
+	/* S + 1 < next: S + 1 arrived, so did the barrier (above) */
+	while ((b = g_queue_peek_head(&s->src_barriers_written)) && b->seq + 1 < next)
+		g_free(g_queue_pop_head(&s->src_barriers_written));
+	/* the rest may be lost: again, oldest first, ahead of the unwritten */
+	while ((b = g_queue_pop_tail(&s->src_barriers_written)))
+		g_queue_push_head(&s->src_barriers, b);
 }
 
 /* --- SOURCE_BARRIER (destination side) ------------------------------------- */

@@ -226,6 +226,8 @@ struct vs_tun_stream {
 	uint64_t barrier_seq;
 	GQueue src_barriers;		/* SOURCE_BARRIERs waiting for their frames,
 					 * in order (tunnel_per_source.c) */
+	GQueue src_barriers_written;	/* ... written, kept until a later frame
+					 * is acked (a reconnect may lose them) */
 };
 
 struct vs_tun_in {
@@ -666,8 +668,25 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m);
  */
 void tun_stream_flush_source_barriers(struct tun_conn *c, struct vs_tun_stream *s);
 
-/* tun_stream_free_source_barriers() - free those not written (the stream goes) */
+/* tun_stream_free_source_barriers() - free them all (the stream goes) */
 void tun_stream_free_source_barriers(struct vs_tun_stream *s);
+
+/**
+ * tun_stream_acked_source_barriers() - forget the written SOURCE_BARRIERs
+ * the destination has for sure: a frame after them is acked (on ACK)
+ * @s:		stream, s->acked updated
+ */
+void tun_stream_acked_source_barriers(struct vs_tun_stream *s);
+
+/**
+ * tun_stream_resend_source_barriers() - a connection accepted the stream
+ * from @next: the written SOURCE_BARRIERs it may lack (their frame, or the
+ * one behind them, not received) are queued again, ahead of the unwritten
+ * ones, to follow the resent frames (on VM_ACCEPT, before the flush)
+ * @s:		stream
+ * @next:	the destination's next expected seq
+ */
+void tun_stream_resend_source_barriers(struct vs_tun_stream *s, uint64_t next);
 
 /**
  * tun_in_source_barrier() - destination: SOURCE_BARRIER on @in: checked

@@ -184,6 +184,7 @@ struct vs_tun_stream *vs_tun_stream_open(struct vs_tun *t, const char *peer, con
 	s->send_seq = 1;
 	g_queue_init(&s->frames);
 	g_queue_init(&s->src_barriers);
+	g_queue_init(&s->src_barriers_written);
 	p->streams = g_list_append(p->streams, s);
 	vs_log(TUN, INFO, s->vm_name, "stream %u to %s", s->stream_id, p->name);
 	if (tun_conn_ready(p->conn))
@@ -438,6 +439,7 @@ static void tun_stream_accepted(struct tun_conn *c, struct vs_tun_stream *s, uin
 	if (!s->committed || next > s->acked)
 		s->acked = next - 1;
 	s->send_seq = next;
+	tun_stream_resend_source_barriers(s, next);
 	tun_stream_seek(s);
 	vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
 	       s->stream_id, c->peer->name, s->send_seq);
@@ -483,6 +485,7 @@ void tun_stream_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		if (m->u.ack.seq > s->acked)
 			s->acked = m->u.ack.seq;
 		tun_stream_trim(s);
+		tun_stream_acked_source_barriers(s);
 		break;
 	case VS_TUN_MSG_RESUMED:
 		t->ops->out_event(t->opaque, s, s->vm_name, VS_TUN_OUT_RESUMED, VS_TUN_REJECT_NONE);

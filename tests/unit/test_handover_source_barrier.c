@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_handover_source_barrier.c - the destination's main-loop half of the
+ * per-source barrier (handover_source_hold.c): when the lcore may hold a
+ * source's direct frames, and when a SOURCE_BARRIER becomes the lcore's
+ * release of it
+ *
+ * Theory of operation: the handover's harness (ho_harness.h: the real
+ * handover and dataplane, no lcore polls, a real tunnel whose upward
+ * callbacks are the handover's, and the source a scripted peer).  The
+ * destination's tunnel offers source-barrier (vs_tun_set_source_barrier());
+ * the source offers it with source-direct, or not.  The lcore's part is
+ * played by hand: dp_direct_note() notes a source (the pump then reports
+ * it, SOURCE_DIRECT), and the test takes frames from the inject ring as
+ * the lcore would.  What the main loop hands the lcore is read from the
+ * hold's release queue (vm->dp.hold: head, rel[]).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_vhost.h>
+
+#include "dp_direct.h"
+#include "dp_handshake.h"
+#include "dp_source_hold.h"
+#include "flow_frames.h"
+#include "flow_key.h"
+#include "handover.h"
+#include "handover_priv.h"
+#include "tun_harness.h"
+#include "vhost_events.h"
+#include "vm.h"
+#include "ho_harness.h"
+
+#define X		"10.77.0.11"
+#define BOTH_EXT	(VS_TUN_HELLO_EXT_SOURCE_DIRECT | VS_TUN_HELLO_EXT_SOURCE_BARRIER)
+
+static void t_vhost(struct vs_vm *vm, enum vs_vhost_event_type type)
+{
+	struct vs_vhost_event ev = { .type = type };
+
+	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
+	vs_ho_vhost_event(vm, &ev);
+}
+
+/* The source (offering @ext) opens stream 1 and sends frames 1..@frames;
+ * the VM resumes here (the window opens) */
+static void t_arrive(struct t_env *e, uint32_t ext, unsigned int frames)
+{
+	vs_tun_set_source_barrier(e->tun, true);
+	t_arm(e);
+	fp_connect_ext(&e->src, "hosta", vs_tun_listen_port(e->tun), ext);
+	fp_open_stream(&e->src, 1, 1, 1);
+	t_send_frames(e, 1, 1, frames);
+	t_wait_frames(e, frames);
+	e->vm->vid = 0;			/* the VM runs here */
+	t_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	g_assert_true(vs_dp_direct_window(e->vm));
+}
+
+static bool t_hold_on(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.src_hold_on, __ATOMIC_ACQUIRE);
+}
+
+/* The lcore notes @src reaching the VM directly; the pump reports it */
+static void t_report(struct t_env *e, const char *src)
+{
+	struct ff_spec s = { .src = src, .dst = "10.77.0.50", .proto = 17, .sport = 4000,
+			     .dport = 5000, .pad_to = 60 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t_pool);
+	struct vs_tun_msg msg;
+	uint8_t f[128], want[16];
+	size_t n = ff_build(f, &s);
+
+	g_assert_nonnull(m);
+	memcpy(f, VM_MAC, 6);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), f, n);
+	dp_direct_note(e->vm, &m, 1, rte_get_tsc_cycles(), VS_DP_LIVE, NULL);
+	rte_pktmbuf_free(m);
+	g_assert_true(fp_recv_type(&e->src, VS_TUN_MSG_SOURCE_DIRECT, &msg));
+	ff_addr(src, want);
+	g_assert_cmpmem(msg.u.source_direct.addr, 16, want, 16);
+}
+
+static void t_send_source_barrier(struct t_env *e, const char *src, uint64_t last_seq)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
+
+	m.u.source_barrier.stream_id = 1;
+	m.u.source_barrier.last_seq = last_seq;
+	m.u.source_barrier.af = VS_TUN_SRC_AF_INET;
+	ff_addr(src, m.u.source_barrier.addr);
+	fp_send(&e->src, &m);
+}
+
+static bool t_barriers_received(void *arg)
+{
+	const struct vs_vm *vm = ((const struct t_env *)arg)->vm;
+
+	return vm->stats.source_barriers_received > 0;
+}
+
+/* Releases the main loop queued for the lcore */
+static uint32_t t_releases(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hold->head, __ATOMIC_ACQUIRE);
+}
+
+static bool t_released(void *arg)
+{
+	return t_releases(arg) > 0;
+}
+
+/* The lcore's share: take every frame from inject */
+static unsigned int t_drain_inject(struct vs_vm *vm)
+{
+	struct rte_mbuf *m;
+	unsigned int n = 0;
+
+	while (rte_ring_dequeue(vm->dp.inject, (void **)&m) == 0) {
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+/* Holds are allowed while the admitted stream negotiated source-barrier */
+static void test_hold_on(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	g_assert_false(t_hold_on(e.vm));
+	t_arrive(&e, BOTH_EXT, 1);
+	g_assert_true(t_hold_on(e.vm));
+	fp_close(&e.src);		/* the stream goes: no new holds */
+	drain_loop();
+	g_assert_null(e.vm->ho->in);
+	g_assert_false(t_hold_on(e.vm));
+	t_env_fini(&e);
+
+	/* a source that offers source-direct only: never */
+	t_env_init(&e, 10000, 60000);
+	t_arrive(&e, VS_TUN_HELLO_EXT_SOURCE_DIRECT, 1);
+	g_assert_false(t_hold_on(e.vm));
+	t_env_fini(&e);
+
+	/* source-barrier-ms 0: never */
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.source_barrier_ms = 0;
+	t_arrive(&e, BOTH_EXT, 1);
+	g_assert_false(t_hold_on(e.vm));
+	t_env_fini(&e);
+}
+
+/*
+ * SOURCE_BARRIER(X, 6) reaches the lcore only once frames 4..6 have left the
+ * replay queue for inject: while inject is full they wait, and the release
+ * with them
+ */
+static void test_release_after_inject(void)
+{
+	struct t_env e;
+	uint8_t want[16];
+	unsigned int filler = 0;
+	struct rte_mbuf *m;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arrive(&e, BOTH_EXT, 3);
+	t_report(&e, X);
+	/* the lcore is slow: inject full, so the replay queue waits */
+	while ((m = rte_pktmbuf_alloc(t_pool)) && vs_dp_inject_put(e.vm, m) == 0)
+		filler++;
+	if (m)
+		rte_pktmbuf_free(m);
+	g_assert_cmpuint(filler, >, 0);
+	t_send_frames(&e, 1, 4, 3);
+	t_send_source_barrier(&e, X, 6);
+	g_assert_true(run_until(t_barriers_received, &e, DEADLINE_MS));
+	run_for(30);
+	g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 3);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	/* the lcore takes inject: frames 4..6 go in, then the release */
+	t_drain_inject(e.vm);
+	g_assert_true(run_until(t_released, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(g_queue_get_length(&e.vm->ho->replay_q), ==, 0);
+	g_assert_cmpuint(rte_ring_count(e.vm->dp.inject), ==, 3);
+	g_assert_cmpuint(t_releases(e.vm), ==, 1);
+	ff_addr(X, want);
+	g_assert_cmpuint(e.vm->dp.hold->rel[0].af, ==, VS_FLOW_AF_INET);
+	g_assert_cmpmem(e.vm->dp.hold->rel[0].addr, 16, want, 16);
+	g_assert_cmpuint(e.vm->dp.hold->rel[0].epoch, ==, e.vm->dp.hs.dedup_epoch);
+	g_assert_cmpuint(e.vm->stats.source_barriers_received, ==, 1);
+	g_assert_cmpuint(e.vm->stats.source_barriers_ignored, ==, 0);
+	t_drain_inject(e.vm);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
+/* A barrier beyond the reports sent this window is ignored, counted */
+static void test_ignored(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	t_arrive(&e, BOTH_EXT, 2);
+	t_send_source_barrier(&e, X, 2);	/* nothing reported yet */
+	g_assert_true(run_until(t_barriers_received, &e, DEADLINE_MS));
+	run_for(20);
+	g_assert_cmpuint(e.vm->stats.source_barriers_ignored, ==, 1);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	t_report(&e, X);
+	t_send_source_barrier(&e, X, 2);
+	t_send_source_barrier(&e, X, 2);	/* one report, one barrier */
+	run_for(50);
+	g_assert_cmpuint(e.vm->stats.source_barriers_received, ==, 3);
+	g_assert_cmpuint(e.vm->stats.source_barriers_ignored, ==, 2);
+	g_assert_true(run_until(t_released, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(t_releases(e.vm), ==, 1);
+	t_drain_inject(e.vm);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
+static bool t_barriers_all(void *arg)
+{
+	return ((struct vs_vm *)arg)->stats.source_barriers_received >= HO_SRC_REL_MAX + 1;
+}
+
+static bool t_released_all(void *arg)
+{
+	return t_releases(arg) >= HO_SRC_REL_MAX;
+}
+
+/*
+ * While the replay queue holds their frames, at most HO_SRC_REL_MAX
+ * barriers wait; one more is ignored, counted; once the frames are
+ * injected, the waiting ones go to the lcore in the order they came
+ */
+static void test_bounded(void)
+{
+	struct t_env e;
+	struct rte_mbuf *m;
+	unsigned int i;
+	char src[32];
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arrive(&e, BOTH_EXT, 1);
+	for (i = 0; i <= HO_SRC_REL_MAX; i++) {
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		t_report(&e, src);
+	}
+	while ((m = rte_pktmbuf_alloc(t_pool)) && vs_dp_inject_put(e.vm, m) == 0)
+		;
+	if (m)
+		rte_pktmbuf_free(m);
+	t_send_frames(&e, 1, 2, 1);
+	for (i = 0; i <= HO_SRC_REL_MAX; i++) {
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		t_send_source_barrier(&e, src, 2);
+	}
+	g_assert_true(run_until(t_barriers_all, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.source_barriers_ignored, ==, 1);
+	g_assert_cmpuint(e.vm->ho->src_rel_n, ==, HO_SRC_REL_MAX);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	t_drain_inject(e.vm);		/* the lcore takes inject: frame 2 goes in */
+	g_assert_true(run_until(t_released_all, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(t_releases(e.vm), ==, HO_SRC_REL_MAX);
+	for (i = 0; i < HO_SRC_REL_MAX; i++) {	/* in the order they came */
+		uint8_t want[16];
+
+		g_snprintf(src, sizeof(src), "10.78.%u.%u", i / 200, 1 + i % 200);
+		ff_addr(src, want);
+		g_assert_cmpmem(e.vm->dp.hold->rel[i].addr, 16, want, 16);
+	}
+	t_drain_inject(e.vm);
+	g_assert_cmpuint(e.vm->ho->src_rel_n, ==, 0);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
+/* END is a barrier for every source: one release of all, once the replay
+ * queue is empty */
+static void test_end_releases_all(void)
+{
+	struct t_env e;
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_END };
+
+	t_env_init(&e, 10000, 60000);
+	t_arrive(&e, BOTH_EXT, 2);
+	m.u.stream_seq.stream_id = 1;
+	m.u.stream_seq.last_seq = 2;
+	fp_send(&e.src, &m);
+	g_assert_true(run_until(t_released, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(t_releases(e.vm), ==, 1);
+	g_assert_cmpuint(e.vm->dp.hold->rel[0].af, ==, 0);	/* every source */
+	g_assert_false(t_hold_on(e.vm));	/* the stream is forgotten */
+	t_drain_inject(e.vm);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
+int main(int argc, char **argv)
+{
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			     "--file-prefix", "vs-unit-handover-source-barrier",
+			     "-l", "0", NULL };
+	char rundir[PATH_MAX];
+	int ret;
+
+	g_test_init(&argc, &argv, NULL);
+	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
+		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+		return 1;
+	}
+	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	g_assert_nonnull(t_pool);
+	th_init();
+	g_test_add_func("/handover/source-barrier/hold-on", test_hold_on);
+	g_test_add_func("/handover/source-barrier/release-after-inject",
+			test_release_after_inject);
+	g_test_add_func("/handover/source-barrier/ignored", test_ignored);
+	g_test_add_func("/handover/source-barrier/bounded", test_bounded);
+	g_test_add_func("/handover/source-barrier/end-releases-all", test_end_releases_all);
+	ret = g_test_run();
+	th_fini();
+	rte_mempool_free(t_pool);
+	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
+	rte_eal_cleanup();
+	rmdir(rundir);
+	return ret;
+}
