@@ -17,7 +17,8 @@
  * waits in held; a guest that keeps up never meets it; a refill threshold
  * above it is served by the valve; 0, a bound at or above the ring's size
  * and buffering off change nothing; no free entry reported means unknown;
- * frames of several entries overshoot by one burst at most.
+ * frames of several entries overshoot by one burst at most; a migration's
+ * paced replay fills a stopped guest's ring up to the bound only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -647,6 +648,61 @@ static void test_ring_bound_mergeable(void)
 	t_port_free(vm);
 }
 
+/*
+ * A migration's replay (250 tunnelled frames: inject holds 256) to a guest that does not run
+ * yet (its device starts before its vCPUs): the ring gets the bound, the
+ * rest waits in inject and the pending burst; once it runs the replay goes
+ * at the pace and never deeper than the bound: min(pace, room), in order
+ */
+#define T_REPLAYED	250
+
+static void test_ring_bound_replay(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t before;
+	unsigned int i;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;	/* no arrivals: the floor, 1000 pps */
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.stopped = true;
+	t_inject(vm, 1, T_REPLAYED);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	for (i = 0; i < 1000; i++) {		/* 100 ms */
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, T_BOUND);
+	g_assert_cmpuint(t.got->len, ==, T_BOUND);
+	g_assert_cmpuint(vs_dp_buffered_now(vm), ==, T_REPLAYED - T_BOUND);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	g_assert_cmpuint(vm->stats.ring_bound_held_pkts, ==, 0);	/* none came live */
+	g_assert_false(vs_dp_replay_finished(vm));
+
+	/* it runs, reading all it finds every 100 us: paced (the bucket holds
+	 * 4 ms at 1000 pps: one burst), never past the bound */
+	t.stopped = false;
+	for (i = 0; i < 10000 && !vs_dp_replay_finished(vm); i++) {
+		t_guest_run(rx, T_RING_SIZE);
+		before = t.got->len;
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+		g_assert_cmpuint(t.got->len - before, <=, VS_DP_BURST);
+		g_assert_cmpuint(t_outstanding(), <=, T_BOUND);
+	}
+	g_assert_true(vs_dp_replay_finished(vm));
+	t_assert_run(0, 1, T_REPLAYED);
+	/* the rest at 1000 pps after the first burst */
+	g_assert_cmpuint(i, >=, (T_REPLAYED - T_BOUND - VS_DP_BURST) * 10);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, T_REPLAYED);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/order/pending-inject-held-live", test_order);
@@ -659,6 +715,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/ring-bound/refill-threshold", test_ring_bound_refill_threshold);
 	g_test_add_func("/dataplane/ring-bound/off", test_ring_bound_off);
 	g_test_add_func("/dataplane/ring-bound/unknown", test_ring_bound_unknown);
+	g_test_add_func("/dataplane/ring-bound/replay", test_ring_bound_replay);
 	g_test_add_func("/dataplane/ring-bound/mergeable", test_ring_bound_mergeable);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
