@@ -18,7 +18,8 @@
  * above it is served by the valve; 0, a bound at or above the ring's size
  * and buffering off change nothing; no free entry reported means unknown;
  * frames of several entries overshoot by one burst at most; a migration's
- * paced replay fills a stopped guest's ring up to the bound only.
+ * paced replay fills a stopped guest's ring up to the bound only; a guest
+ * hovering at the bound does not switch the port on every burst.
  */
 #include <stdio.h>
 #include <string.h>
@@ -654,6 +655,57 @@ static void test_ring_bound_mergeable(void)
  * rest waits in inject and the pending burst; once it runs the replay goes
  * at the pace and never deeper than the bound: min(pace, room), in order
  */
+/*
+ * A guest that hovers at the bound (32 frames arrive per poll for 150
+ * polls, it runs in 2 polls of 5 and reads up to 100, then every poll):
+ * the port goes back to LIVE only with at most half
+ * the bound outstanding (or the guest idle), so it switches to REPLAY at
+ * most once per 32 entries the guest drained; in order, nothing dropped
+ */
+static void test_ring_bound_hysteresis(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t seq = 1, read = 0, read_at_switch = 0, live;
+	unsigned int i, switches = 0, lives = 0;
+	uint64_t rx_before;
+	int mode, was = VS_DP_LIVE;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	for (i = 0; i < 2000 && (i < 150 || t.got->len < seq - 1 || was != VS_DP_LIVE); i++) {
+		if (i < 150) {
+			t_uplink_queue(seq, VS_DP_BURST);
+			seq += VS_DP_BURST;
+		}
+		rx_before = vm->stats.rx_pkts - vm->stats.replayed_pkts;
+		t_poll(vm, 1);
+		live = (uint32_t)(vm->stats.rx_pkts - vm->stats.replayed_pkts - rx_before);
+		mode = vs_dp_mode(vm);
+		if (mode == VS_DP_REPLAY && was == VS_DP_LIVE) {
+			if (switches++)	/* since the last one, half the bound drained */
+				g_assert_cmpuint(read - read_at_switch, >=, T_BOUND / 2);
+			read_at_switch = read;
+		} else if (mode == VS_DP_LIVE && was == VS_DP_REPLAY) {
+			/* the ring when the replay ended: before this poll's
+			 * live frames */
+			lives++;
+			g_assert_true(t_outstanding() - live <= T_BOUND / 2 ||
+				      (uint16_t)(t.used[rx] - live) == t.used_event[rx]);
+		}
+		was = mode;
+		if (i >= 150 || i % 5 == 1 || i % 5 == 3)
+			read += t_guest_run(rx, i < 150 ? 100 : 64);
+	}
+	g_assert_cmpuint(switches, >, 0);
+	g_assert_cmpuint(lives, ==, switches);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	t_assert_run(0, 1, seq - 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
 #define T_REPLAYED	250
 
 static void test_ring_bound_replay(void)
@@ -713,6 +765,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/ring-bound/stopped-guest", test_ring_bound_stopped);
 	g_test_add_func("/dataplane/ring-bound/fast-guest", test_ring_bound_fast_guest);
 	g_test_add_func("/dataplane/ring-bound/refill-threshold", test_ring_bound_refill_threshold);
+	g_test_add_func("/dataplane/ring-bound/hysteresis", test_ring_bound_hysteresis);
 	g_test_add_func("/dataplane/ring-bound/off", test_ring_bound_off);
 	g_test_add_func("/dataplane/ring-bound/unknown", test_ring_bound_unknown);
 	g_test_add_func("/dataplane/ring-bound/replay", test_ring_bound_replay);

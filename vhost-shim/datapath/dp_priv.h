@@ -131,6 +131,17 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
 uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *limited);
 
 /**
+ * dp_ring_settled() - may a replay that delivered everything end (REPLAY
+ * -> LIVE)?  Not while the bound applies to RX vring 0 and more than half
+ * of it is outstanding there, unless the guest is idle (the valve's test)
+ * @vm:		port
+ * @vid:	its device
+ *
+ * Return: true when the bound is off or the ring has drained enough
+ */
+bool dp_ring_settled(struct vs_vm *vm, int vid);
+
+/**
  * dp_ring_bound_hit() - the bound held frames back: count it
  * @vm:		port
  * @held:	frames it sent to held (ring-bound-held-pkts)

@@ -200,6 +200,8 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 				pd->origin = VS_DP_ORIGIN_DIRECT;
 				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
 			}
+			if (!n && !dp_ring_settled(vm, vid))
+				break;	/* the ring drains first (dp_ring_bound.c) */
 			if (!n) {	/* both empty after inject_done: done */
 				uint32_t replay = VS_DP_REPLAY;
 

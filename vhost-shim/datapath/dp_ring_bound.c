@@ -38,6 +38,13 @@
  * disabled or untranslated vring, which DPDK reports as no free entry)
  * as much as "full": the whole burst is offered and the enqueue decides.
  *
+ * Back to LIVE without flapping: a replay that has delivered everything
+ * switches the port back to LIVE only once RX vring 0 (the replay's) has
+ * at most half the bound outstanding, or the guest is idle
+ * (dp_ring_settled(), dp_replay.c); until then live frames queue in held
+ * and go as room allows, so a guest hovering at the bound does not switch
+ * the port on every burst.
+ *
  * Counters (lcore): ring-bound-hits, the replay episodes the bound held
  * frames back in: each LIVE -> REPLAY switch of dp_deliver() it caused,
  * and any other replay (a migration's) in which it shortened an enqueue,
@@ -54,22 +61,41 @@
 #include "dp_priv.h"
 #include "vm.h"
 
-uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *limited)
+/*
+ * The bound that applies to RX queue @q of @vm now; @free and @outstanding:
+ * the vring's free entries and size - free (read only if a bound applies)
+ * Return: the bound; 0 when it is off or the free entries are unknown
+ */
+static uint32_t dp_ring_bound_now(struct vs_vm *vm, int vid, uint16_t q, uint16_t *free,
+				  uint16_t *outstanding)
 {
 	uint32_t bound = vm->policy.rx_ring_bound;
-	uint16_t size, free, outstanding, room;
+	uint16_t size;
 
-	*limited = false;
-	if (!bound || !n || !vm->policy.enabled || vid < 0 || q >= VS_MAX_QUEUES)
-		return n;
+	if (!bound || !vm->policy.enabled || vid < 0 || q >= VS_MAX_QUEUES)
+		return 0;
 	size = __atomic_load_n(&vm->rx_ring_size[q], __ATOMIC_RELAXED);
 	if (size <= bound ||
 	    (__atomic_load_n(&vm->features, __ATOMIC_RELAXED) & (1ULL << VIRTIO_F_RING_PACKED)))
+		return 0;
+	*free = vs_dp_ops->guest_ring_free(vid, VS_VRING_RX(q));
+	if (!*free)
+		return 0;	/* unknown, or full: the enqueue decides */
+	*outstanding = *free < size ? (uint16_t)(size - *free) : 0;
+	return bound;
+}
+
+uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *limited)
+{
+	uint16_t free = 0, outstanding = 0, room;
+	uint32_t bound;
+
+	*limited = false;
+	if (!n)
 		return n;
-	free = vs_dp_ops->guest_ring_free(vid, VS_VRING_RX(q));
-	if (!free)
-		return n;	/* unknown, or full: the enqueue decides */
-	outstanding = free < size ? (uint16_t)(size - free) : 0;
+	bound = dp_ring_bound_now(vm, vid, q, &free, &outstanding);
+	if (!bound)
+		return n;
 	room = bound > outstanding ? (uint16_t)(bound - outstanding) : 0;
 	if (room >= n)
 		return n;
@@ -79,6 +105,14 @@ uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *
 	}
 	*limited = true;
 	return room;
+}
+
+bool dp_ring_settled(struct vs_vm *vm, int vid)
+{
+	uint16_t free = 0, outstanding = 0;
+	uint32_t bound = dp_ring_bound_now(vm, vid, 0, &free, &outstanding);
+
+	return !bound || outstanding <= bound / 2 || vs_dp_ops->guest_ring_idle(vid, VS_VRING_RX(0));
 }
 
 void dp_ring_bound_hit(struct vs_vm *vm, unsigned int held, bool switched)
