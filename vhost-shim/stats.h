@@ -79,6 +79,9 @@ struct vs_port_stats {
 	uint64_t buffer_peak_bytes;
 	uint64_t replayed_pkts;		/* delivered ahead of live frames */
 	uint64_t live_held_pkts;	/* live frames queued behind a replay */
+	uint64_t ring_bound_hits;	/* times the RX ring bound held frames back */
+	uint64_t ring_bound_held_pkts;	/* live frames it sent to held */
+	uint64_t ring_bound_valve;	/* bursts its idle valve let through */
 
 	/* migration (main loop) */
 	uint64_t tunnel_tx_frames;

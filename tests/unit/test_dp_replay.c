@@ -11,6 +11,15 @@
  * switchover with a burst in flight or injected frames left over, and the
  * main loop's inject racing the lcore's poll.  Each checks the sequence
  * numbers the guest got and that every frame is accounted for.
+ *
+ * The RX ring bound (rx-ring-bound, dp_ring_bound.c) on the harness's
+ * guest ring (t.ring_on): a stopped guest gets the bound and the rest
+ * waits in held; a guest that keeps up never meets it; a refill threshold
+ * above it is served by the valve; 0, a bound at or above the ring's size
+ * and buffering off change nothing; no free entry reported means unknown;
+ * frames of several entries overshoot by one burst at most; a migration's
+ * paced replay fills a stopped guest's ring up to the bound only; a guest
+ * hovering at the bound does not switch the port on every burst.
  */
 #include <stdio.h>
 #include <string.h>
@@ -188,11 +197,10 @@ static void test_drain_superseded(void)
 	t_port_free(vm);
 }
 
-/* A full guest ring in live mode: the rest waits in held, in order */
-static void test_ring_full(void)
+/* A full guest ring in live mode: the rest waits in held, in order; with
+ * buffering off it drops.  @vm: a new port */
+static void t_ring_full(struct vs_vm *vm)
 {
-	struct vs_vm *vm = t_port_new();
-
 	t.guest_room = 5;
 	t_uplink_queue(1, 32);
 	t_poll(vm, 1);
@@ -212,6 +220,13 @@ static void test_ring_full(void)
 	t_poll(vm, 1);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 4);
 	t_check_accounting(vm, 0);
+}
+
+static void test_ring_full(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_ring_full(vm);
 	t_port_free(vm);
 }
 
@@ -394,6 +409,352 @@ static void test_race_inject_held(void)
 	t_port_free(vm);
 }
 
+/* --- the RX ring bound (docs/dev/plan-rx-ring-bound.md, section 8) -------- */
+
+#define T_BOUND	64
+
+/* The entries of RX vring 0 the shim filled and the guest has not reposted */
+static uint32_t t_outstanding(void)
+{
+	return t.unread[VS_VRING_RX(0)] + t.unposted[VS_VRING_RX(0)];
+}
+
+/*
+ * A stopped guest: the ring gets the bound's 64 frames, the rest waits in
+ * held (the port in its own replay), nothing dropped; once the guest runs
+ * everything comes in order and the ring never holds more than the bound
+ */
+static void test_ring_bound_stopped(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int i;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.stopped = true;
+	t_uplink_queue(1, 300);
+	t_poll(vm, 20);
+	g_assert_cmpuint(t.got->len, ==, T_BOUND);
+	t_assert_run(0, 1, T_BOUND);
+	g_assert_cmpuint(t.unread[rx], ==, T_BOUND);
+	g_assert_cmpuint(vs_dp_buffered_now(vm), ==, 300 - T_BOUND);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	/* the third burst met the bound; the rest queued behind it */
+	g_assert_cmpuint(vm->stats.ring_bound_held_pkts, ==, VS_DP_BURST);
+	g_assert_cmpuint(vm->stats.live_held_pkts, ==, 300 - T_BOUND - VS_DP_BURST);
+	g_assert_cmpuint(vm->stats.ring_bound_valve, ==, 0);
+	t_check_accounting(vm, 0);
+
+	/* it runs, 16 frames a poll: all of it, in order, never past the bound */
+	t.stopped = false;
+	for (i = 0; i < 200 && (t.got->len < 300 || vs_dp_mode(vm) != VS_DP_LIVE); i++) {
+		t_guest_run(rx, 16);
+		t_poll(vm, 1);
+		g_assert_cmpuint(t_outstanding(), <=, T_BOUND);
+	}
+	t_assert_run(0, 1, 300);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);	/* one episode */
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * A guest that reads after every poll (Linux's refill rule) never meets
+ * the bound: the port stays LIVE, and the free entries are read once per
+ * burst with frames, never on an idle poll
+ */
+static void test_ring_bound_fast_guest(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t seq = 1, n, bursts = 0;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	while (seq <= 10000) {
+		n = MIN(VS_DP_BURST, 10001 - seq);
+		t_uplink_queue(seq, n);
+		seq += n;
+		t_poll(vm, 1);
+		bursts++;
+		g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, bursts);
+		t_poll(vm, 2);		/* idle polls read nothing */
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, bursts);
+		t_guest_run(rx, T_RING_SIZE);
+	}
+	t_assert_run(0, 1, 10000);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+	g_assert_cmpuint(vm->stats.ring_bound_valve, ==, 0);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	g_assert_cmpuint(t.ring_idle_calls[rx], ==, 0);	/* never at the bound */
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* A guest that reposts only past @refill_above (more than the bound leaves
+ * it): the valve lets a burst through each time it re-armed, so everything
+ * arrives, in order, live; @event_idx false: the interrupt flag's valve */
+static void t_ring_bound_refill(bool event_idx)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t seq = 1;
+	unsigned int i;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.refill_above = 80;
+	t.event_idx = event_idx;
+	while (seq <= 3000) {
+		t_uplink_queue(seq, VS_DP_BURST);
+		seq += VS_DP_BURST;
+		t_poll(vm, 1);
+		g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+		g_assert_cmpuint(t_outstanding(), <=, t.refill_above + VS_DP_BURST);
+		t_guest_run(rx, T_RING_SIZE);
+	}
+	t_assert_run(0, 1, seq - 1);
+	g_assert_cmpuint(vm->stats.ring_bound_valve, >, 0);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+
+	/*
+	 * It stops right after re-arming: with EVENT_IDX one burst more (the
+	 * enqueue moves used->idx past used_event), then the bound holds; the
+	 * flag's valve stays open for a guest stopped with its interrupt on,
+	 * so the ring fills as without the bound (the weaker valve: never
+	 * worse than today)
+	 */
+	t.stopped = true;
+	t_uplink_queue(seq, 200);
+	t_poll(vm, 20);
+	if (event_idx) {
+		g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+		g_assert_cmpuint(t_outstanding(), <=, MAX(T_BOUND, t.refill_above) + VS_DP_BURST);
+	} else {
+		g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+		g_assert_cmpuint(t.got->len, ==, seq - 1 + 200);	/* all in the ring */
+	}
+	t.stopped = false;
+	for (i = 0; i < 100 && t.got->len < seq - 1 + 200; i++) {
+		t_guest_run(rx, T_RING_SIZE);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, seq - 1 + 200);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+static void test_ring_bound_refill_threshold(void)
+{
+	t_ring_bound_refill(true);
+	t_ring_bound_refill(false);
+}
+
+/* rx-ring-bound 0 is today's behaviour (test_ring_full's), and so are a
+ * bound at or above the ring's size and buffering off: nothing is read */
+static void test_ring_bound_off(void)
+{
+	static const uint32_t bounds[] = { 0, T_RING_SIZE, 32768 };
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int i;
+
+	for (i = 0; i < G_N_ELEMENTS(bounds); i++) {
+		struct vs_vm *vm = t_port_new();
+
+		vm->policy.rx_ring_bound = bounds[i];
+		t_ring_full(vm);	/* its buffering-off half: the bound is off too */
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, 0);
+		g_assert_cmpuint(t.ring_idle_calls[rx], ==, 0);
+		g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+		t_port_free(vm);
+	}
+	/* buffering off with a bound below the ring's size: off, nothing read */
+	{
+		struct vs_vm *vm = t_port_new();
+
+		vm->policy.enabled = false;
+		vm->policy.rx_ring_bound = T_BOUND;
+		t.ring_on = true;
+		t.stopped = true;
+		t_uplink_queue(1, 300);
+		t_poll(vm, 10);
+		t_assert_run(0, 1, T_RING_SIZE);
+		g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 300 - T_RING_SIZE);
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, 0);
+		t_check_accounting(vm, 0);
+		t_port_free(vm);
+	}
+}
+
+/* No free entry reported (a vring DPDK has not translated yet) while the
+ * ring does take frames: unknown, not full: the bursts go whole */
+static void test_ring_bound_unknown(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_free[rx] = 0;
+	t_uplink_queue(1, 300);
+	t_poll(vm, 10);
+	t_assert_run(0, 1, 300);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t.ring_free_calls[rx], ==, 10);
+	g_assert_cmpuint(t.ring_idle_calls[rx], ==, 0);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/* Mergeable buffers, frames of 3 entries: the bound counts entries and
+ * offers frames, so one burst may overshoot by its extra entries; then it
+ * holds, and everything comes in order */
+static void test_ring_bound_mergeable(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	const uint32_t k = 3;
+	unsigned int i;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.entries_per_frame = k;
+	t.stopped = true;
+	t_uplink_queue(1, 300);
+	t_poll(vm, 20);
+	g_assert_cmpuint(t.unread[rx], ==, VS_DP_BURST * k);	/* one burst: 96 > 64 */
+	g_assert_cmpuint(t.unread[rx], <=, T_BOUND + (k - 1) * VS_DP_BURST);
+	g_assert_cmpuint(t.got->len, ==, VS_DP_BURST);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t.stopped = false;
+	for (i = 0; i < 400 && (t.got->len < 300 || vs_dp_mode(vm) != VS_DP_LIVE); i++) {
+		t_guest_run(rx, 16 * k);
+		t_poll(vm, 1);
+		g_assert_cmpuint(t_outstanding(), <=, T_BOUND + (k - 1) * VS_DP_BURST);
+	}
+	t_assert_run(0, 1, 300);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * A migration's replay (250 tunnelled frames: inject holds 256) to a guest that does not run
+ * yet (its device starts before its vCPUs): the ring gets the bound, the
+ * rest waits in inject and the pending burst; once it runs the replay goes
+ * at the pace and never deeper than the bound: min(pace, room), in order
+ */
+/*
+ * A guest that hovers at the bound (32 frames arrive per poll for 150
+ * polls, it runs in 2 polls of 5 and reads up to 100, then every poll):
+ * the port goes back to LIVE only with at most half
+ * the bound outstanding (or the guest idle), so it switches to REPLAY at
+ * most once per 32 entries the guest drained; in order, nothing dropped
+ */
+static void test_ring_bound_hysteresis(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t seq = 1, read = 0, read_at_switch = 0, live;
+	unsigned int i, switches = 0, lives = 0;
+	uint64_t rx_before;
+	int mode, was = VS_DP_LIVE;
+
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	for (i = 0; i < 2000 && (i < 150 || t.got->len < seq - 1 || was != VS_DP_LIVE); i++) {
+		if (i < 150) {
+			t_uplink_queue(seq, VS_DP_BURST);
+			seq += VS_DP_BURST;
+		}
+		rx_before = vm->stats.rx_pkts - vm->stats.replayed_pkts;
+		t_poll(vm, 1);
+		live = (uint32_t)(vm->stats.rx_pkts - vm->stats.replayed_pkts - rx_before);
+		mode = vs_dp_mode(vm);
+		if (mode == VS_DP_REPLAY && was == VS_DP_LIVE) {
+			if (switches++)	/* since the last one, half the bound drained */
+				g_assert_cmpuint(read - read_at_switch, >=, T_BOUND / 2);
+			read_at_switch = read;
+		} else if (mode == VS_DP_LIVE && was == VS_DP_REPLAY) {
+			/* the ring when the replay ended: before this poll's
+			 * live frames */
+			lives++;
+			g_assert_true(t_outstanding() - live <= T_BOUND / 2 ||
+				      (uint16_t)(t.used[rx] - live) == t.used_event[rx]);
+		}
+		was = mode;
+		if (i >= 150 || i % 5 == 1 || i % 5 == 3)
+			read += t_guest_run(rx, i < 150 ? 100 : 64);
+	}
+	g_assert_cmpuint(switches, >, 0);
+	g_assert_cmpuint(lives, ==, switches);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	t_assert_run(0, 1, seq - 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+#define T_REPLAYED	250
+
+static void test_ring_bound_replay(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t before;
+	unsigned int i;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;	/* no arrivals: the floor, 1000 pps */
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.stopped = true;
+	t_inject(vm, 1, T_REPLAYED);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	for (i = 0; i < 1000; i++) {		/* 100 ms */
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, T_BOUND);
+	g_assert_cmpuint(t.got->len, ==, T_BOUND);
+	g_assert_cmpuint(vs_dp_buffered_now(vm), ==, T_REPLAYED - T_BOUND);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	g_assert_cmpuint(vm->stats.ring_bound_held_pkts, ==, 0);	/* none came live */
+	g_assert_false(vs_dp_replay_finished(vm));
+
+	/* it runs, reading all it finds every 100 us: paced (the bucket holds
+	 * 4 ms at 1000 pps: one burst), never past the bound */
+	t.stopped = false;
+	for (i = 0; i < 10000 && !vs_dp_replay_finished(vm); i++) {
+		t_guest_run(rx, T_RING_SIZE);
+		before = t.got->len;
+		t_clock_advance_us(100);
+		t_poll(vm, 1);
+		g_assert_cmpuint(t.got->len - before, <=, VS_DP_BURST);
+		g_assert_cmpuint(t_outstanding(), <=, T_BOUND);
+	}
+	g_assert_true(vs_dp_replay_finished(vm));
+	t_assert_run(0, 1, T_REPLAYED);
+	/* the rest at 1000 pps after the first burst */
+	g_assert_cmpuint(i, >=, (T_REPLAYED - T_BOUND - VS_DP_BURST) * 10);
+	g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 1);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, T_REPLAYED);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/order/pending-inject-held-live", test_order);
@@ -401,6 +762,14 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/drain", test_drain);
 	g_test_add_func("/dataplane/drain-superseded", test_drain_superseded);
 	g_test_add_func("/dataplane/ring-full", test_ring_full);
+	g_test_add_func("/dataplane/ring-bound/stopped-guest", test_ring_bound_stopped);
+	g_test_add_func("/dataplane/ring-bound/fast-guest", test_ring_bound_fast_guest);
+	g_test_add_func("/dataplane/ring-bound/refill-threshold", test_ring_bound_refill_threshold);
+	g_test_add_func("/dataplane/ring-bound/hysteresis", test_ring_bound_hysteresis);
+	g_test_add_func("/dataplane/ring-bound/off", test_ring_bound_off);
+	g_test_add_func("/dataplane/ring-bound/unknown", test_ring_bound_unknown);
+	g_test_add_func("/dataplane/ring-bound/replay", test_ring_bound_replay);
+	g_test_add_func("/dataplane/ring-bound/mergeable", test_ring_bound_mergeable);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);

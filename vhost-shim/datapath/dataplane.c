@@ -258,7 +258,9 @@ void vs_dp_unpublish(struct vs_vm *vm)
  * dp_deliver() - live frames from the uplink into the guest's RX ring
  *
  * In live mode a full guest ring drops (counted): that is what a NIC does.
- * Replayed frames never take this path.
+ * Replayed frames never take this path.  With the port's rx-ring-bound the
+ * ring is offered only what the bound leaves room for (dp_ring_offer(),
+ * dp_ring_bound.c); the rest waits in held exactly as behind a full ring.
  */
 uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q)
 {
@@ -308,8 +310,9 @@ static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = 0, i;
-	bool dedup = dp_dedup_on(vm);
+	uint16_t sent = 0, offer, more, i;
+	bool dedup = dp_dedup_on(vm), bounded = false;
+	unsigned int held;
 
 	if (dedup) {
 		n = dp_dedup(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
@@ -318,7 +321,9 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	}
 	q = dp_rx_queue(enabled, (uint16_t)vm->cfg->queues, q);
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
-		sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, n);
+		offer = dp_ring_offer(vm, vid, q, n, &bounded);
+		sent = offer ? vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, offer) : 0;
+		bounded = bounded && sent == offer;	/* else the ring was full anyway */
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
 		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(pkts, sent));
 	}
@@ -336,8 +341,22 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 */
 	if (!dedup)	/* held frames carry their arrival time */
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
-	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
+	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, &held)) {
+		if (bounded)
+			dp_ring_bound_hit(vm, held, true);
 		return;
+	}
+	if (bounded) {
+		/* the bound refused frames the ring had room for, and the
+		 * port left LIVE meanwhile: the ring takes them as without it */
+		more = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), &pkts[sent], n - sent);
+		VS_STAT_ADD(vm->stats.rx_pkts, more);
+		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pkts[sent], more));
+		rte_pktmbuf_free_bulk(&pkts[sent], more);
+		sent += more;
+		if (sent == n)
+			return;
+	}
 	/*
 	 * Dropped: the filter must forget them, else their tunnelled copy,
 	 * which the VM still needs, would be dropped as a duplicate.  Here

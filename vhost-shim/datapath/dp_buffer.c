@@ -15,8 +15,9 @@
  *    (flow_prio.h, dp_rules.c), tail drop only;
  *  - REPLAY: dp_hold_live() queues new frames behind the replay, in held,
  *    within the caps of what held holds now (dp_replay.c delivers them);
- *  - LIVE with a full guest ring: dp_hold_ring_full() starts a replay of
- *    the lcore's own (the rest of the burst waits in held, in order).
+ *  - LIVE with a full guest ring, or one filled up to the port's RX ring
+ *    bound (dp_ring_bound.c): dp_hold_ring_full() starts a replay of the
+ *    lcore's own (the rest of the burst waits in held, in order).
  *
  * Invariant (no silent loss): a frame the lcore takes from the uplink is
  * delivered, in held, in the pending burst, or counted in exactly one drop
@@ -152,6 +153,7 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t i;
 	int c;
 
+	vm->dp.ring_bound_holding = false;	/* a new episode (dp_ring_bound.c) */
 	if (ep != a->episode) {
 		memset(a, 0, sizeof(*a));
 		a->episode = ep;
@@ -282,7 +284,8 @@ void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 	VS_STAT_ADD(vm->stats.live_held_pkts, dp_hold(vm, pkts, n));
 }
 
-bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup)
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup,
+		       unsigned int *held)
 {
 	uint32_t live = VS_DP_LIVE;
 
@@ -293,6 +296,6 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
 	__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
 	if (dedup)	/* checked again when the replay delivers them */
 		dp_dedup_forget(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
-	dp_hold(vm, pkts, n);
+	*held = dp_hold(vm, pkts, n);
 	return true;
 }

@@ -265,6 +265,8 @@ struct vs_dp_port {
 	struct rte_ring *inject;
 	struct vs_dp_buffer_acct acct;
 	struct vs_dp_pending pending;
+	bool ring_bound_holding;	/* lcore: the RX ring bound held frames
+					 * back in this replay (dp_ring_bound.c) */
 	uint32_t announce_done;
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;

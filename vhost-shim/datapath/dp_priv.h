@@ -119,6 +119,45 @@ static inline uint64_t dp_sum_len(struct rte_mbuf **pkts, uint16_t n)
  */
 uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
 
+/**
+ * dp_ring_offer() - how many of @n frames to offer guest RX queue @q now:
+ * the RX ring bound and its valve (dp_ring_bound.c)
+ * @vm:		port
+ * @vid:	its device
+ * @q:		guest queue pair (RX vring VS_VRING_RX(@q))
+ * @n:		frames ready for it
+ * @limited:	set to true when the bound, not the valve, made the offer
+ *		smaller than @n (the caller counts a hit with
+ *		dp_ring_bound_hit() if the enqueue then took the whole offer)
+ *
+ * Reads the vring's free entries (guest_ring_free: the vring's lock, as
+ * the enqueue) only when the bound is on and @n > 0.
+ *
+ * Return: frames to offer, 0..@n (0: none now)
+ */
+uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *limited);
+
+/**
+ * dp_ring_settled() - may a replay that delivered everything end (REPLAY
+ * -> LIVE)?  Not while the bound applies to RX vring 0 and more than half
+ * of it is outstanding there, unless the guest is idle (the valve's test)
+ * @vm:		port
+ * @vid:	its device
+ *
+ * Return: true when the bound is off or the ring has drained enough
+ */
+bool dp_ring_settled(struct vs_vm *vm, int vid);
+
+/**
+ * dp_ring_bound_hit() - the bound held frames back: count it
+ * @vm:		port
+ * @held:	frames it sent to held (ring-bound-held-pkts)
+ * @switched:	it switched the port LIVE -> REPLAY (always a new hit); else
+ *		a shortened replay enqueue, a hit only for the first in the
+ *		replay episode
+ */
+void dp_ring_bound_hit(struct vs_vm *vm, unsigned int held, bool switched);
+
 /*
  * dp_drop() - free a frame and count it (lcore counters) under @reason
  */
@@ -184,11 +223,14 @@ void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
  * @pkts:	the frames the guest did not take
  * @n:		number of them
  * @dedup:	the filter passed them (they must pass again when delivered)
+ * @held:	set to how many of them went to held (the rest were dropped
+ *		by the caps or the class policy)
  *
  * Return: true if the frames were consumed; false if the port is not LIVE
  * any more or does not buffer (the caller drops them)
  */
-bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup);
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup,
+		       unsigned int *held);
 
 /* --- dp_rules.c (lcore): the flow policy's rules --- */
 

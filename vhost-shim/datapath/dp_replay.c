@@ -11,7 +11,9 @@
  *    held;
  *  - pace: the replay goes at a multiple of the rate the VM's frames
  *    arrive at (dp_rate_account(), dp_pace()), so the guest's stack is
- *    not handed the whole blackout as one burst;
+ *    not handed the whole blackout as one burst; and no deeper than the
+ *    port's RX ring bound lets the ring fill (dp_ring_offer(),
+ *    dp_ring_bound.c): min(pace, room);
  *  - a new buffering episode while frames were on their way to the guest
  *    (a switchover during a replay): dp_requeue() puts the pending burst
  *    and inject back in front of held, in order, so they are streamed or
@@ -121,7 +123,9 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 /* --- lcore: replay --------------------------------------------------------- */
 
 /*
- * dp_flush_pending() - push the pending replay burst into the guest
+ * dp_flush_pending() - push the pending replay burst into the guest, as
+ * fast as the pace allows and as deep as the RX ring bound lets the ring
+ * fill (dp_ring_offer(): min(pace, room))
  *
  * Return: true when nothing is pending any more
  */
@@ -129,13 +133,21 @@ static bool dp_flush_pending(struct vs_vm *vm, int vid)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
 	uint16_t sent, allowed;
+	bool bounded;
 
 	if (!pd->n)
 		return true;
 	allowed = dp_pace(vm, pd->n);
 	if (!allowed)
 		return false;	/* paced: the bucket refills by the next poll */
+	allowed = dp_ring_offer(vm, vid, 0, allowed, &bounded);
+	if (!allowed) {
+		dp_ring_bound_hit(vm, 0, false);
+		return false;	/* bounded: the guest reposts, or re-arms */
+	}
 	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], allowed);
+	if (bounded && sent == allowed)
+		dp_ring_bound_hit(vm, 0, false);
 	if (vm->policy.replay_pace_pct)
 		vm->dp.pace.credit -= sent;
 	if (sent) {
@@ -188,6 +200,8 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 				pd->origin = VS_DP_ORIGIN_DIRECT;
 				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
 			}
+			if (!n && !dp_ring_settled(vm, vid))
+				break;	/* the ring drains first (dp_ring_bound.c) */
 			if (!n) {	/* both empty after inject_done: done */
 				uint32_t replay = VS_DP_REPLAY;
 
@@ -195,9 +209,11 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 				 * port to BUFFER meanwhile (device gone) */
 				if (__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE,
 								false, __ATOMIC_ACQ_REL,
-								__ATOMIC_ACQUIRE))
+								__ATOMIC_ACQUIRE)) {
 					__atomic_store_n(&hs->replay_finished, true,
 							 __ATOMIC_RELEASE);
+					vm->dp.ring_bound_holding = false;
+				}
 			}
 		}
 		if (!n)
