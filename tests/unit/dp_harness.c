@@ -86,11 +86,12 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	return take;
 }
 
-/* Uplink queue @q's frames: t.rx for t.rx_q, else t.rxq[q] */
+/* Uplink queue @q's frames: t.rx for t.rx_q (any queue with t.rx_any_q),
+ * else t.rxq[q] */
 static GQueue *t_uplink_fifo(uint16_t q)
 {
 	g_assert_cmpuint(q, <, T_UPLINK_QUEUES);
-	return q == t.rx_q ? &t.rx : &t.rxq[q];
+	return q == t.rx_q || t.rx_any_q ? &t.rx : &t.rxq[q];
 }
 
 static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)

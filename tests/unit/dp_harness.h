@@ -98,6 +98,8 @@ struct t_state {
 	GQueue rxq[T_UPLINK_QUEUES];	/* the other queues' frames, in order */
 	uint32_t depth[T_UPLINK_QUEUES];	/* uplink_depth's answer (0: T_UPLINK_DEPTH) */
 	unsigned int depth_calls[T_UPLINK_QUEUES];	/* uplink_depth called */
+	bool rx_any_q;			/* review59: every uplink queue takes the
+					 * next burst of t.rx (one flow per burst) */
 	uint32_t vring_frames[T_VRINGS];	/* frames enqueued per guest RX vring */
 	rte_spinlock_t vring_lock[T_VRINGS];	/* DPDK's access_lock of each vring */
 	bool vring_disabled[T_VRINGS];	/* the device's own flag, under vring_lock */

@@ -21,6 +21,7 @@
  * paced replay fills a stopped guest's ring up to the bound only; a guest
  * hovering at the bound does not switch the port on every burst.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -755,6 +756,211 @@ static void test_ring_bound_replay(void)
 	t_port_free(vm);
 }
 
+/* --- review59: adversarial tests of the RX ring bound (ring3x) ----------- *
+ * These are expected to FAIL on ring3x at c2eb5af: each shows a finding of
+ * the review.  They are registered last and run with non-fatal assertions
+ * so that the rest of the binary's tests still run and report. */
+
+/* The first index of t.got at which the sequence is not at+1, or t.got->len */
+static unsigned int t_first_disorder(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < t.got->len; i++)
+		if (g_array_index(t.got, uint32_t, i) != i + 1)
+			return i;
+	return i;
+}
+
+/*
+ * R1: one pass that reads several bursts of the same uplink queue (the
+ * drain loop of vs_dp_poll_port()) keeps the mode it read before the loop.
+ * The first burst the bound refuses switches the port LIVE -> REPLAY and
+ * its frames go to held; the next burst still goes through dp_deliver(),
+ * whose dp_hold_ring_full() CAS now fails (the port is REPLAY, not LIVE),
+ * and the "bounded" fallback enqueues it into the ring "as without the
+ * bound": ahead of the held frames (same queue, same flow: reordered), past
+ * the bound, and once the ring is full, dropped as vm-ring-full.
+ * @bound: 64 (the finding) or 0 (what the code did before: compare)
+ */
+static void t_review_drain_pass(uint32_t bound)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int i, disorder;
+
+	g_test_set_nonfatal_assertions();
+	vm->policy.rx_ring_bound = bound;
+	t.ring_on = true;
+	t.stopped = true;
+	t_uplink_queue(1, 300);
+	vs_dp_drain_request(vm);	/* the pass reads every burst the queue has */
+	t_poll(vm, 1);
+	disorder = t_first_disorder();
+	g_printerr("\n  bound %u, one drain pass of 300 frames to a stopped guest: ring %u "
+		   "entries (got %u), first out of order at index %u (seq %u), held %" PRIu64 ", "
+		   "vm-ring-full drops %" PRIu64 ", mode %d, hits %" PRIu64 "\n",
+		   bound, t.unread[rx], t.got->len, disorder,
+		   disorder < t.got->len ? g_array_index(t.got, uint32_t, disorder) : 0,
+		   vs_dp_buffered_now(vm), vm->stats.drops[VS_DROP_VM_RING_FULL],
+		   vs_dp_mode(vm), vm->stats.ring_bound_hits);
+	if (bound)
+		g_assert_cmpuint(t.unread[rx], <=, bound);
+	g_assert_cmpuint(disorder, ==, t.got->len);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t.stopped = false;
+	for (i = 0; i < 400 && (vs_dp_buffered_now(vm) || vs_dp_mode(vm) != VS_DP_LIVE); i++) {
+		t_guest_run(rx, 16);
+		t_poll(vm, 1);
+	}
+	disorder = t_first_disorder();
+	g_printerr("  after the guest ran: got %u, first out of order at index %u, drops %" PRIu64
+		   "\n", t.got->len, disorder, t_drops(vm));
+	t_assert_run(0, 1, 300);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+static void test_review_drain_pass_bound(void)
+{
+	t_review_drain_pass(T_BOUND);
+}
+
+static void test_review_drain_pass_off(void)
+{
+	t_review_drain_pass(0);
+}
+
+/*
+ * R1b: the same stale mode without a drain: a 1-vCPU guest (queue pair 0
+ * only) on a queues=2 port, so both uplink queues map to RX vring 0
+ * (dp_rx_queue()).  In the pass where uplink queue 0's burst meets the
+ * bound and switches the port to REPLAY, queue 1's burst (read with the
+ * mode of the pass: LIVE) is refused by the bound too, its CAS fails, and
+ * the fallback enqueues it whole: the ring goes past the bound by a burst
+ * per further queue, ahead of the frames held just before it.  (The two
+ * queues carry different flows on a real uplink, so this one is the
+ * bound's overshoot and an overall reorder, not a per-flow one.)
+ */
+static void test_review_two_queues_one_vring(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int disorder;
+
+	g_test_set_nonfatal_assertions();
+	vm->cfg->queues = 2;
+	vm->dev_queues = 2;
+	vm->vring_enabled = 1u << VS_VRING_RX(0) | 1u << VS_VRING_TX(0);
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.rx_any_q = true;
+	t.stopped = true;
+	t_uplink_queue(1, 128);
+	t_poll(vm, 2);		/* pass 1: 1..32, 33..64; pass 2: 65..96, 97..128 */
+	disorder = t_first_disorder();
+	g_printerr("\n  ring %u entries (bound %u), got %u, first out of order at index %u "
+		   "(seq %u), held %" PRIu64 ", hits %" PRIu64 ", held-pkts %" PRIu64 "\n",
+		   t.unread[rx], T_BOUND, t.got->len, disorder,
+		   disorder < t.got->len ? g_array_index(t.got, uint32_t, disorder) : 0,
+		   vs_dp_buffered_now(vm), vm->stats.ring_bound_hits,
+		   vm->stats.ring_bound_held_pkts);
+	g_assert_cmpuint(t.unread[rx], <=, T_BOUND);
+	t.stopped = false;
+	t_guest_run(rx, T_RING_SIZE);
+	t_poll(vm, 3);
+	t_guest_run(rx, T_RING_SIZE);
+	t_poll(vm, 3);
+	g_assert_cmpuint(t.got->len, ==, 128);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * R2: multi-queue (plan section 6 and test 8, its commit 9 not on the
+ * branch).  Uplink queue 1 -> guest queue pair 1 (RX vring 2), whose vCPU
+ * does not run, while vCPU 0 reads RX vring 0 after every poll.  The bound
+ * on vring 2 switches the port to its own replay, which delivers to RX
+ * vring 0 only: the flow's later frames land on vring 0, which the guest
+ * reads, while its earlier ones sit unread on vring 2 (the guest's socket
+ * gets them out of order).  And the hysteresis looks at vring 0 only, so
+ * the port goes back LIVE at once and the next burst on queue 1 switches
+ * it again: one "hit" per burst, the flapping section 5 wanted to avoid.
+ */
+static void test_review_multiqueue(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx0 = VS_VRING_RX(0), rx1 = VS_VRING_RX(1);
+	unsigned int i, switches = 0;
+	int was = VS_DP_LIVE, mode;
+	uint32_t seq = 1;
+
+	g_test_set_nonfatal_assertions();
+	vm->cfg->queues = 2;
+	vm->dev_queues = 2;
+	vm->vring_enabled = 0xf;
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.rx_q = 1;
+	for (i = 0; i < 20; i++) {
+		t_uplink_queue(seq, VS_DP_BURST);
+		seq += VS_DP_BURST;
+		t_poll(vm, 1);
+		mode = vs_dp_mode(vm);
+		switches += mode == VS_DP_REPLAY && was == VS_DP_LIVE;
+		was = mode;
+		t_guest_run(rx0, T_RING_SIZE);	/* vCPU 0 runs, vCPU 1 does not */
+	}
+	t_poll(vm, 5);
+	g_printerr("\n  queue 1's 640 frames: RX vring 2 (queue pair 1) got %u (unread %u), "
+		   "RX vring 0 got %u; LIVE -> REPLAY switches %u, ring-bound-hits %" PRIu64
+		   ", held-pkts %" PRIu64 ", drops %" PRIu64 "\n",
+		   t.vring_frames[rx1], t.unread[rx1], t.vring_frames[rx0], switches,
+		   vm->stats.ring_bound_hits, vm->stats.ring_bound_held_pkts, t_drops(vm));
+	/* plan test 8: queue 1's frames wait, then go to queue 1, not 0 */
+	g_assert_cmpuint(t.vring_frames[rx0], ==, 0);
+	g_assert_cmpuint(switches, <=, 1);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
+ * R3: the theory comment (dp_ring_bound.c) says the free entries are read
+ * "right before an enqueue of a burst with frames (never on an idle
+ * poll)".  While the hysteresis keeps the port REPLAY with nothing left to
+ * deliver, dp_replay() calls dp_ring_settled() on every poll, idle ones
+ * included: a guest_ring_free (the vring's lock) per idle poll
+ */
+static void test_review_idle_poll_reads(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int before;
+
+	g_test_set_nonfatal_assertions();
+	vm->policy.rx_ring_bound = T_BOUND;
+	t.ring_on = true;
+	t.stopped = true;
+	t_uplink_queue(1, 100);
+	t_poll(vm, 5);
+	t.stopped = false;
+	t_guest_run(rx, 40);		/* reposts 40: 24 unread, room for 40 */
+	t_poll(vm, 1);			/* the 36 held ones go: 60 unread */
+	g_assert_cmpuint(vs_dp_buffered_now(vm), ==, 0);
+	before = t.ring_free_calls[rx];
+	t_poll(vm, 10);			/* idle: no frame anywhere */
+	g_printerr("\n  mode %d, 0 frames to deliver, 10 idle polls read the free entries %u "
+		   "times\n", vs_dp_mode(vm), t.ring_free_calls[rx] - before);
+	g_assert_cmpuint(t.ring_free_calls[rx] - before, ==, 0);
+	t.stopped = false;
+	t_guest_run(rx, T_RING_SIZE);
+	t_poll(vm, 2);
+	t_assert_run(0, 1, 100);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/order/pending-inject-held-live", test_order);
@@ -774,6 +980,13 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);
 	g_test_add_func("/dataplane/race/inject-held", test_race_inject_held);
+	/* review59: expected to fail on ring3x (findings), last on purpose */
+	g_test_add_func("/dataplane/ring-bound/review/drain-pass-off", test_review_drain_pass_off);
+	g_test_add_func("/dataplane/ring-bound/review/drain-pass-bound", test_review_drain_pass_bound);
+	g_test_add_func("/dataplane/ring-bound/review/two-queues-one-vring",
+			test_review_two_queues_one_vring);
+	g_test_add_func("/dataplane/ring-bound/review/multiqueue", test_review_multiqueue);
+	g_test_add_func("/dataplane/ring-bound/review/idle-poll-reads", test_review_idle_poll_reads);
 }
 
 int main(int argc, char **argv)
