@@ -913,6 +913,52 @@ static void test_review_poll_mode_refill(void)
 }
 
 /*
+ * R5: a port whose class policy drops a class during buffering
+ * (udp-policy drop; the same with a rule that drops): the frames the bound
+ * refuses go through dp_hold(), which drops them as policy, and so does
+ * every live frame of that class while the port stays in its own replay
+ * (the hysteresis lengthens it), although the ring has room for them.
+ * Bound 0 loses only what a full ring refuses.  @bound: 64 or 0
+ */
+static void t_review_class_drop(uint32_t bound)
+{
+	struct vs_vm *vm = t_port_new();
+	uint16_t rx = VS_VRING_RX(0);
+	uint32_t seq = 1;
+	unsigned int i;
+
+	g_test_set_nonfatal_assertions();
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	vm->policy.rx_ring_bound = bound;
+	t.ring_on = true;
+	/* the guest reads 24 per poll while 32 arrive: it lags 8 a poll, so
+	 * the ring (256) never fills in 20 polls (at most 160 + 32) */
+	for (i = 0; i < 20; i++) {
+		t_uplink_queue(seq, VS_DP_BURST);
+		seq += VS_DP_BURST;
+		t_poll(vm, 1);
+		t_guest_run(rx, 24);
+	}
+	g_printerr("\n  bound %u, udp-policy drop, %u frames, guest reads 24 of 32 a poll: "
+		   "delivered %u, dropped by policy %" PRIu64 " (vm-ring-full %" PRIu64
+		   "), ring outstanding %u of 256, hits %" PRIu64 "\n", bound, seq - 1, t.got->len,
+		   vm->stats.drops[VS_DROP_POLICY], vm->stats.drops[VS_DROP_VM_RING_FULL],
+		   t.unread[rx] + t.unposted[rx], vm->stats.ring_bound_hits);
+	g_assert_cmpuint(t_drops(vm), ==, 0);	/* the ring never filled */
+	t_port_free(vm);
+}
+
+static void test_review_class_drop_bound(void)
+{
+	t_review_class_drop(T_BOUND);
+}
+
+static void test_review_class_drop_off(void)
+{
+	t_review_class_drop(0);
+}
+
+/*
  * R2: multi-queue (plan section 6 and test 8, its commit 9 not on the
  * branch).  Uplink queue 1 -> guest queue pair 1 (RX vring 2), whose vCPU
  * does not run, while vCPU 0 reads RX vring 0 after every poll.  The bound
@@ -1020,6 +1066,9 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/ring-bound/review/two-queues-one-vring",
 			test_review_two_queues_one_vring);
 	g_test_add_func("/dataplane/ring-bound/review/multiqueue", test_review_multiqueue);
+	g_test_add_func("/dataplane/ring-bound/review/class-drop-off", test_review_class_drop_off);
+	g_test_add_func("/dataplane/ring-bound/review/class-drop-bound",
+			test_review_class_drop_bound);
 	g_test_add_func("/dataplane/ring-bound/review/poll-mode-refill",
 			test_review_poll_mode_refill);
 	g_test_add_func("/dataplane/ring-bound/review/idle-poll-reads", test_review_idle_poll_reads);
