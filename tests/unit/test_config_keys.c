@@ -284,7 +284,7 @@ static void test_keys_defaults(void)
 	g_assert_cmpuint(p->rx_ring_bound, ==, 0);	/* off until measured */
 }
 
-/* rx-ring-bound: 0 (off) or 48..32768, default 0, from a file and from a
+/* rx-ring-bound: 0 (off) or 64..32768, default 0, from a file and from a
  * --port spec, with the one message */
 static void test_key_rx_ring_bound(void)
 {
@@ -299,11 +299,11 @@ static void test_key_rx_ring_bound(void)
 
 	g_assert_nonnull(k);
 	g_assert_true(k->flags & VS_CFG_KEY_ZERO_OFF);
-	g_assert_cmpuint(k->min, ==, 48);
+	g_assert_cmpuint(k->min, ==, 64);
 	g_assert_cmpuint(k->max, ==, 32768);
 	g_assert_cmpuint(k->dflt, ==, 0);
 	help = vs_cfg_key_describe(k);
-	g_assert_cmpstr(help, ==, "0|48..32768");	/* its limits: test_keys_limits() */
+	g_assert_cmpstr(help, ==, "0|64..32768");	/* its limits: test_keys_limits() */
 
 	g_assert_true(vs_cfg_load_keyfile(cfg, file, strlen(file), &err));
 	g_assert_no_error(err);
@@ -316,9 +316,9 @@ static void test_key_rx_ring_bound(void)
 	g_assert_cmpuint(pc->policy.rx_ring_bound, ==, 256);
 	g_clear_pointer(&pc, vs_port_cfg_free);
 	pc = vs_port_cfg_parse_spec("name=vm2,socket=/s,mac=52:54:00:00:00:02,"
-				    "rx-ring-bound=32,uplink=x", &err);
+				    "rx-ring-bound=48,uplink=x", &err);
 	g_assert_null(pc);
-	g_assert_cmpstr(err->message, ==, "port vm2: rx-ring-bound: '32' is not 0 or 48..32768");
+	g_assert_cmpstr(err->message, ==, "port vm2: rx-ring-bound: '48' is not 0 or 64..32768");
 }
 
 /* The part of a message after the setting's name */

@@ -108,7 +108,7 @@ static inline bool vs_cfg_section_is_daemon(enum vs_cfg_section section)
  * @type:	how its text is read
  * @offset:	of its field in the section's struct
  * @min, @max:	VS_CFG_UINT, VS_CFG_U64: accepted range (and 0 with
- *		VS_CFG_KEY_ZERO_OFF: "0 or 48..32768")
+ *		VS_CFG_KEY_ZERO_OFF: "0 or 64..32768")
  * @values:	VS_CFG_SWITCH, VS_CFG_ENUM: the names
  * @dflt:	default of a number, bool or enum
  * @dflt_str:	default of a string (NULL: none)
