@@ -36,6 +36,7 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("ring-bound-hits", ring_bound_hits),
 	VS_STAT_COUNTER("ring-bound-held-pkts", ring_bound_held_pkts),
 	VS_STAT_COUNTER("ring-bound-valve", ring_bound_valve),
+	VS_STAT_COUNTER("ring-bound-multiqueue", ring_bound_multiqueue),
 	VS_STAT_COUNTER("tunnel-tx-frames", tunnel_tx_frames),
 	VS_STAT_COUNTER("tunnel-tx-bytes", tunnel_tx_bytes),
 	VS_STAT_COUNTER("tunnel-rx-frames", tunnel_rx_frames),

@@ -81,7 +81,9 @@ struct vs_port_stats {
 	uint64_t live_held_pkts;	/* live frames queued behind a replay */
 	uint64_t ring_bound_hits;	/* times the RX ring bound held frames back */
 	uint64_t ring_bound_held_pkts;	/* live frames it sent to held */
-	uint64_t ring_bound_valve;	/* bursts its idle valve let through */
+	uint64_t ring_bound_valve;	/* bursts its valves (idle, timed) let through */
+	uint64_t ring_bound_multiqueue;	/* bursts offered without it: the guest
+					 * has more than one RX vring enabled */
 
 	/* migration (main loop) */
 	uint64_t tunnel_tx_frames;

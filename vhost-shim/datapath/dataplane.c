@@ -310,7 +310,7 @@ static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
 static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		       struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = 0, offer, more, i;
+	uint16_t sent = 0, offer, i;
 	bool dedup = dp_dedup_on(vm), bounded = false;
 	unsigned int held;
 
@@ -321,7 +321,7 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	}
 	q = dp_rx_queue(enabled, (uint16_t)vm->cfg->queues, q);
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
-		offer = dp_ring_offer(vm, vid, q, n, &bounded);
+		offer = dp_ring_offer(vm, vid, enabled, q, n, &bounded);
 		sent = offer ? vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, offer) : 0;
 		bounded = bounded && sent == offer;	/* else the ring was full anyway */
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
@@ -336,32 +336,21 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 * busy.  With buffering on, keep the rest in order and let the replay
 	 * path deliver it before anything newer; it retries instead of
 	 * dropping, bounded by the buffer caps (buffer-full beyond them).  The
-	 * lcore owns this LIVE -> REPLAY switch and the way back.  With
+	 * lcore owns this LIVE -> REPLAY switch and the way back; a port the
+	 * main loop switched meanwhile takes them behind held too.  With
 	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
 	if (!dedup)	/* held frames carry their arrival time */
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
-	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, &held)) {
+	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, bounded, &held)) {
 		if (bounded)
 			dp_ring_bound_hit(vm, held, true);
 		return;
 	}
-	if (bounded) {
-		/* the bound refused frames the ring had room for, and the
-		 * port left LIVE meanwhile: the ring takes them as without it */
-		more = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), &pkts[sent], n - sent);
-		VS_STAT_ADD(vm->stats.rx_pkts, more);
-		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(&pkts[sent], more));
-		rte_pktmbuf_free_bulk(&pkts[sent], more);
-		sent += more;
-		if (sent == n)
-			return;
-	}
 	/*
 	 * Dropped: the filter must forget them, else their tunnelled copy,
 	 * which the VM still needs, would be dropped as a duplicate.  Here
-	 * when buffering is off, when destroy_device switched the port to
-	 * BUFFER in this pass (dp_hold_ring_full() refuses), or without a
+	 * when buffering is off (the bound is off then too), or without a
 	 * device.
 	 */
 	if (dedup)
@@ -629,6 +618,10 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 				unsettled = false;
 			if (!n)
 				break;
+			/* per burst: an earlier one of this pass may have
+			 * switched the port to REPLAY (a full ring, the RX
+			 * ring bound), and this one then goes behind held */
+			mode = vs_dp_mode(vm);
 			work += n;
 			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);

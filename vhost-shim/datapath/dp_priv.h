@@ -124,6 +124,8 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
  * the RX ring bound and its valve (dp_ring_bound.c)
  * @vm:		port
  * @vid:	its device
+ * @enabled:	the vrings the guest enabled (the bound applies with one RX
+ *		vring only, vring 0)
  * @q:		guest queue pair (RX vring VS_VRING_RX(@q))
  * @n:		frames ready for it
  * @limited:	set to true when the bound, not the valve, made the offer
@@ -135,7 +137,8 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
  *
  * Return: frames to offer, 0..@n (0: none now)
  */
-uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *limited);
+uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q, uint16_t n,
+		       bool *limited);
 
 /**
  * dp_ring_settled() - may a replay that delivered everything end (REPLAY
@@ -143,10 +146,14 @@ uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint16_t q, uint16_t n, bool *
  * of it is outstanding there, unless the guest is idle (the valve's test)
  * @vm:		port
  * @vid:	its device
+ * @enabled:	the vrings the guest enabled
+ *
+ * Reads the ring right after an offer, else in one call of
+ * DP_RING_SETTLE_POLLS (false in the others).
  *
  * Return: true when the bound is off or the ring has drained enough
  */
-bool dp_ring_settled(struct vs_vm *vm, int vid);
+bool dp_ring_settled(struct vs_vm *vm, int vid, uint32_t enabled);
 
 /**
  * dp_ring_bound_hit() - the bound held frames back: count it
@@ -217,20 +224,45 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
 void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
 
 /**
- * dp_hold_ring_full() - the guest's ring did not take a live burst whole:
- * switch to a replay of our own and keep the rest in order in held
+ * dp_hold_ring_full() - the guest's ring, or the RX ring bound, did not
+ * take a live burst whole: switch to a replay of our own and keep the rest
+ * in order in held
  * @vm:		port
  * @pkts:	the frames the guest did not take
  * @n:		number of them
  * @dedup:	the filter passed them (they must pass again when delivered)
+ * @bounded:	the bound refused them, not a full ring: they wait within
+ *		the caps but no class policy or rule drops them
  * @held:	set to how many of them went to held (the rest were dropped
- *		by the caps or the class policy)
+ *		by the caps or, without @bounded, the class policy)
  *
- * Return: true if the frames were consumed; false if the port is not LIVE
- * any more or does not buffer (the caller drops them)
+ * A port that left LIVE since the caller read its mode (the main loop
+ * switched it to BUFFER: destroy_device, a migration) takes them as that
+ * mode would: behind a replay, or buffered; never ahead of held.
+ *
+ * Return: true if the frames were consumed; false if the port does not
+ * buffer (the caller drops them)
  */
 bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup,
-		       unsigned int *held);
+		       bool bounded, unsigned int *held);
+
+/**
+ * dp_own_replay() - the lcore switched the port LIVE -> REPLAY itself (a
+ * full ring, the RX ring bound, held adopted): its replay takes held
+ * before inject (dp_replay.c)
+ * @vm:		port
+ */
+void dp_own_replay(struct vs_vm *vm);
+
+/**
+ * dp_own_replay_now() - is the port's replay one the lcore started itself,
+ * in the buffering episode it is in (a new episode makes it the main
+ * loop's)?
+ * @vm:		port
+ *
+ * Return: true for the lcore's own replay
+ */
+bool dp_own_replay_now(const struct vs_vm *vm);
 
 /* --- dp_rules.c (lcore): the flow policy's rules --- */
 
@@ -254,10 +286,12 @@ void dp_flow_sync(struct vs_vm *vm, const struct vs_dp_flow *f, bool new_episode
  * @vm:		port
  * @f:		the wrapper loaded for this burst
  * @m:		the frame, consumed: into held, or dropped and counted
+ * @waits:	the RX ring bound holds it back: a drop action does not
+ *		apply (the totals do)
  *
  * Return: true if @m went into held
  */
-bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m);
+bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m, bool waits);
 
 /**
  * dp_buffer_rules() - one frame of a port with rules, in BUFFER mode
