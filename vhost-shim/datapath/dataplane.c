@@ -342,11 +342,8 @@ static void dp_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 */
 	if (!dedup)	/* held frames carry their arrival time */
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
-	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, bounded, &held)) {
-		if (bounded)
-			dp_ring_bound_hit(vm, held, true);
-		return;
-	}
+	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, bounded, &held))
+		return;	/* the bound's hit counted there */
 	/*
 	 * Dropped: the filter must forget them, else their tunnelled copy,
 	 * which the VM still needs, would be dropped as a duplicate.  Here

@@ -305,6 +305,8 @@ bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, boo
 		if (bounded)	/* before dp_hold(): no policy drops them */
 			vm->dp.ring_bound_holding = true;
 		*held = dp_hold(vm, pkts, n);
+		if (bounded)	/* the bound's switch: a hit */
+			dp_ring_bound_hit(vm, *held, true);
 		return true;
 	}
 	/* the main loop switched the port since the caller read LIVE: these

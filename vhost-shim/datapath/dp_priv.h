@@ -232,7 +232,8 @@ void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
  * @n:		number of them
  * @dedup:	the filter passed them (they must pass again when delivered)
  * @bounded:	the bound refused them, not a full ring: they wait within
- *		the caps but no class policy or rule drops them
+ *		the caps but no class policy or rule drops them, and the
+ *		switch counts as a hit (dp_ring_bound_hit())
  * @held:	set to how many of them went to held (the rest were dropped
  *		by the caps or, without @bounded, the class policy)
  *
