@@ -86,6 +86,11 @@ struct vs_port_stats {
 	uint64_t source_hold_overflow;	/* ... early: the hold's frames were full */
 	uint64_t source_hold_full;	/* sources not held: every slot taken */
 	uint64_t source_barriers_unmatched;	/* barriers for a source not held */
+	uint64_t ring_bound_hits;	/* times the RX ring bound held frames back */
+	uint64_t ring_bound_held_pkts;	/* live frames it sent to held */
+	uint64_t ring_bound_valve;	/* bursts its valves (idle, timed) let through */
+	uint64_t ring_bound_multiqueue;	/* bursts offered without it: the guest
+					 * has more than one RX vring enabled */
 
 	/* migration (main loop) */
 	uint64_t tunnel_tx_frames;

@@ -70,10 +70,10 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	__atomic_store_n(&t.enqueue_waiting, 0, __ATOMIC_RELEASE);
 	if (!t.vring_disabled[vring])
 		take = (uint16_t)MIN((uint32_t)n, MIN(t.guest_room, t.guest_budget));
-	if (t.ring_on) {
-		take = (uint16_t)MIN((uint32_t)take, t_ring_free_now(vring));
-		t.unread[vring] += take;
-		t.used[vring] = (uint16_t)(t.used[vring] + take);
+	if (t.ring_on) {	/* each frame takes t.entries_per_frame entries */
+		take = (uint16_t)MIN((uint32_t)take, t_ring_free_now(vring) / t.entries_per_frame);
+		t.unread[vring] += take * t.entries_per_frame;
+		t.used[vring] = (uint16_t)(t.used[vring] + take * t.entries_per_frame);
 	}
 	for (i = 0; i < take; i++) {
 		uint32_t seq = t_seq_of(pkts[i]);
@@ -87,11 +87,12 @@ static uint16_t t_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts,
 	return take;
 }
 
-/* Uplink queue @q's frames: t.rx for t.rx_q, else t.rxq[q] */
+/* Uplink queue @q's frames: t.rx for t.rx_q (any queue with t.rx_any_q),
+ * else t.rxq[q] */
 static GQueue *t_uplink_fifo(uint16_t q)
 {
 	g_assert_cmpuint(q, <, T_UPLINK_QUEUES);
-	return q == t.rx_q ? &t.rx : &t.rxq[q];
+	return q == t.rx_q || t.rx_any_q ? &t.rx : &t.rxq[q];
 }
 
 static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
@@ -171,7 +172,8 @@ void t_clock_advance_us(uint64_t us)
 }
 
 /* The guest's RX ring's free entries, as rte_vhost_avail_entries() reports
- * them: under the vring's access lock, taken with a blocking spin; 0 for a
+ * them: under the vring's access lock, taken with a blocking spin (flagged
+ * in t.enqueue_waiting meanwhile, as the enqueue's); 0 for a
  * disabled vring.  Without t.ring_on: what the test set in t.ring_free */
 static uint16_t t_guest_ring_free(int vid, uint16_t vring)
 {
@@ -180,7 +182,9 @@ static uint16_t t_guest_ring_free(int vid, uint16_t vring)
 	g_assert_cmpint(vid, ==, 0);
 	g_assert_cmpuint(vring % 2, ==, 0);	/* an RX vring */
 	g_assert_cmpuint(vring, <, T_VRINGS);
+	__atomic_store_n(&t.enqueue_waiting, 1, __ATOMIC_RELEASE);
 	rte_spinlock_lock(&t.vring_lock[vring]);
+	__atomic_store_n(&t.enqueue_waiting, 0, __ATOMIC_RELEASE);
 	if (!t.ring_on)
 		free = t.ring_free[vring];
 	else
@@ -340,6 +344,7 @@ struct vs_vm *t_port_new(void)
 	}
 	t.refill_above = 32;
 	t.event_idx = true;
+	t.entries_per_frame = 1;
 	t.got = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	t.guest_room = T_UNLIMITED;
 	t.guest_budget = T_UNLIMITED;

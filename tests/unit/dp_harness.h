@@ -28,6 +28,8 @@
  * more than t.refill_above (32, Linux's NAPI budget / 2) wait (t.unposted);
  * when it finds nothing more to read it re-arms its interrupt (used_event
  * = used->idx with t.event_idx, else VRING_AVAIL_F_NO_INTERRUPT cleared).
+ * A frame takes t.entries_per_frame entries (1; more: a mergeable-buffer
+ * guest's jumbo frames), and t.unread, t.unposted count entries.
  * guest_ring_free reports size - unread - unposted (DPDK's avail->idx -
  * last_used_idx; 0 for a disabled vring) under the vring's lock;
  * guest_ring_idle, the valve, whether the guest re-armed.  The ring limits
@@ -97,10 +99,13 @@ struct t_state {
 	GQueue rxq[T_UPLINK_QUEUES];	/* the other queues' frames, in order */
 	uint32_t depth[T_UPLINK_QUEUES];	/* uplink_depth's answer (0: T_UPLINK_DEPTH) */
 	unsigned int depth_calls[T_UPLINK_QUEUES];	/* uplink_depth called */
+	bool rx_any_q;			/* review59: every uplink queue takes the
+					 * next burst of t.rx (one flow per burst) */
 	uint32_t vring_frames[T_VRINGS];	/* frames enqueued per guest RX vring */
 	rte_spinlock_t vring_lock[T_VRINGS];	/* DPDK's access_lock of each vring */
 	bool vring_disabled[T_VRINGS];	/* the device's own flag, under vring_lock */
-	int enqueue_waiting;		/* the enqueue spins on a vring_lock (atomic) */
+	int enqueue_waiting;		/* the enqueue or guest_ring_free spins on a
+					 * vring_lock (atomic) */
 	GQueue guest;			/* struct rte_mbuf *: the VM's frames, in order */
 	bool fake_clock;		/* the lcore reads now, not the TSC */
 	uint64_t now;			/* the fake clock, in TSC cycles */
@@ -112,6 +117,8 @@ struct t_state {
 	uint32_t unread[T_VRINGS];	/* filled by the shim, not read */
 	uint32_t unposted[T_VRINGS];	/* read, not posted again */
 	uint32_t refill_above;		/* the guest posts when more wait (32) */
+	uint32_t entries_per_frame;	/* a frame's buffers (1; more: mergeable
+					 * buffers and frames above one's size) */
 	bool stopped;			/* the guest's vCPUs do not run */
 	bool event_idx;			/* VIRTIO_RING_F_EVENT_IDX (true) */
 	uint16_t used[T_VRINGS];	/* used->idx: entries the shim published */

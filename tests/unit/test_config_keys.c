@@ -109,7 +109,14 @@ static void test_keys_limits(void)
 									  k->min - 1)
 							: g_strdup("-1");
 
-			range = g_strdup_printf("an integer in %s..%s", lo, hi);
+			if (k->flags & VS_CFG_KEY_ZERO_OFF) {	/* 0 | min..max */
+				g_assert_cmpuint(k->min, >, 1);
+				range = g_strdup_printf("0 or %s..%s", lo, hi);
+				key_accepts(k, "0", 0);
+				key_refuses(k, "1", range);
+			} else {
+				range = g_strdup_printf("an integer in %s..%s", lo, hi);
+			}
 			key_accepts(k, lo, k->min);
 			key_accepts(k, hi, k->max);
 			key_refuses(k, above, range);
@@ -176,7 +183,8 @@ static void test_keys_table(void)
 		g_assert_true(vs_cfg_key_find(k->section, k->name) == k);
 		if (k->type == VS_CFG_UINT || k->type == VS_CFG_U64) {
 			g_assert_cmpuint(k->min, <=, k->max);
-			g_assert_cmpuint(k->dflt, >=, k->min);
+			if (!(k->flags & VS_CFG_KEY_ZERO_OFF) || k->dflt)
+				g_assert_cmpuint(k->dflt, >=, k->min);
 			g_assert_cmpuint(k->dflt, <=, k->max);
 			if (k->type == VS_CFG_UINT)
 				g_assert_cmpuint(k->max, <=, G_MAXUINT);
@@ -273,6 +281,44 @@ static void test_keys_defaults(void)
 	g_assert_cmpuint(p->hold_ms, ==, 10000);
 	g_assert_cmpuint(p->linger_ms, ==, 2000);
 	g_assert_cmpuint(p->replay_hold_ms, ==, 300);
+	g_assert_cmpuint(p->rx_ring_bound, ==, 0);	/* off until measured */
+}
+
+/* rx-ring-bound: 0 (off) or 64..32768, default 0, from a file and from a
+ * --port spec, with the one message */
+static void test_key_rx_ring_bound(void)
+{
+	const struct vs_cfg_key *k = vs_cfg_key_find(VS_CFG_SECTION_POLICY, "rx-ring-bound");
+	static const char file[] = "[port vm1]\nsocket=/s\nmac=52:54:00:00:00:01\n"
+				   "uplink=x\nrx-ring-bound=64\n";
+	g_autoptr(vs_cfg) cfg = vs_cfg_new();
+	g_autoptr(vs_port_cfg) pc = NULL;
+	const struct vs_port_cfg *file_pc;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *help = NULL;
+
+	g_assert_nonnull(k);
+	g_assert_true(k->flags & VS_CFG_KEY_ZERO_OFF);
+	g_assert_cmpuint(k->min, ==, 64);
+	g_assert_cmpuint(k->max, ==, 32768);
+	g_assert_cmpuint(k->dflt, ==, 0);
+	help = vs_cfg_key_describe(k);
+	g_assert_cmpstr(help, ==, "0|64..32768");	/* its limits: test_keys_limits() */
+
+	g_assert_true(vs_cfg_load_keyfile(cfg, file, strlen(file), &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(cfg->ports->len, ==, 1);
+	file_pc = g_ptr_array_index(cfg->ports, 0);
+	g_assert_cmpuint(file_pc->policy.rx_ring_bound, ==, 64);
+	pc = vs_port_cfg_parse_spec("name=vm2,socket=/s,mac=52:54:00:00:00:02,"
+				    "rx-ring-bound=256,uplink=x", &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(pc->policy.rx_ring_bound, ==, 256);
+	g_clear_pointer(&pc, vs_port_cfg_free);
+	pc = vs_port_cfg_parse_spec("name=vm2,socket=/s,mac=52:54:00:00:00:02,"
+				    "rx-ring-bound=48,uplink=x", &err);
+	g_assert_null(pc);
+	g_assert_cmpstr(err->message, ==, "port vm2: rx-ring-bound: '48' is not 0 or 64..32768");
 }
 
 /* The part of a message after the setting's name */
@@ -449,6 +495,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/keys/table", test_keys_table);
 	g_test_add_func("/config/keys/limits", test_keys_limits);
 	g_test_add_func("/config/keys/defaults", test_keys_defaults);
+	g_test_add_func("/config/keys/rx-ring-bound", test_key_rx_ring_bound);
 	g_test_add_func("/config/keys/one-message", test_keys_one_message);
 	g_test_add_func("/config/keys/documented", test_keys_documented);
 	g_test_add_func("/config/cmdline", test_cmdline);

@@ -18,7 +18,10 @@
  *    deadlock vring_state_changed had when it quiesced;
  *  - vs_dp_vring_state(), what vring_state_changed calls now, returns.
  * A wait that never returns is bounded by a deadline (the lock is then
- * released, so the test fails instead of hanging).
+ * released, so the test fails instead of hanging).  With the RX ring
+ * bound on (rx-ring-bound) the worker spins first in guest_ring_free
+ * (DPDK's rte_vhost_avail_entries() takes the same lock): both tests run
+ * that way too.
  */
 #include <stdbool.h>
 
@@ -93,13 +96,17 @@ static bool t_call_within(struct t_call *c, GThread **th, unsigned int ms)
 /*
  * The vhost thread holds every vring lock (a message being handled), then
  * the uplink has frames for the VM: the worker enters the guest's enqueue
- * and spins there
+ * (@bound: guest_ring_free first, for the RX ring bound) and spins there
  */
-static struct vs_vm *t_worker_spinning(void)
+static struct vs_vm *t_worker_spinning(bool bound)
 {
 	struct vs_vm *vm = t_port_new();
 	gint64 end = g_get_monotonic_time() + T_DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
 
+	if (bound) {
+		vm->policy.rx_ring_bound = 64;
+		t.ring_on = true;
+	}
 	t_lock_all();
 	t_uplink_queue(0, T_FRAMES);	/* the worker's from vs_dp_publish() on */
 	vs_dp_publish(vm);
@@ -144,10 +151,10 @@ static void t_disable_rx(struct vs_vm *vm)
  * The hazard: waiting for the worker while the vring locks are held never
  * ends, for the worker waits for the lock.  It ends once they are released.
  */
-static void test_quiesce_under_lock_waits(void)
+static void t_quiesce_under_lock_waits(bool bound)
 {
 	struct t_call c = { .fn = t_quiesce };
-	struct vs_vm *vm = t_worker_spinning();
+	struct vs_vm *vm = t_worker_spinning(bound);
 	GThread *th;
 	bool returned;
 
@@ -160,7 +167,20 @@ static void test_quiesce_under_lock_waits(void)
 	g_assert_false(returned);		/* it waited while the lock was held */
 	g_assert_true(c.done);			/* and returned after */
 	g_assert_cmpuint(t.got->len, ==, T_FRAMES);
+	g_assert_cmpuint(t.ring_free_calls[VS_VRING_RX(0)], ==, bound ? 1 : 0);
 	t_port_free(vm);
+}
+
+static void test_quiesce_under_lock_waits(void)
+{
+	t_quiesce_under_lock_waits(false);
+}
+
+/* Test 12 of plan-rx-ring-bound.md: the same, the worker spinning in
+ * guest_ring_free */
+static void test_quiesce_under_lock_waits_bound(void)
+{
+	t_quiesce_under_lock_waits(true);
 }
 
 /*
@@ -168,10 +188,10 @@ static void test_quiesce_under_lock_waits(void)
  * spinning: it returns, and once the locks are gone the worker refuses the
  * disabled vring as DPDK does.
  */
-static void test_vring_disable_under_lock_returns(void)
+static void t_vring_disable_under_lock_returns(bool bound)
 {
 	struct t_call c = { .fn = t_disable_rx };
-	struct vs_vm *vm = t_worker_spinning();
+	struct vs_vm *vm = t_worker_spinning(bound);
 	GThread *th;
 	bool returned;
 
@@ -196,6 +216,18 @@ static void test_vring_disable_under_lock_returns(void)
 	t_port_free(vm);
 }
 
+static void test_vring_disable_under_lock_returns(void)
+{
+	t_vring_disable_under_lock_returns(false);
+}
+
+/* The same with the bound on: the disabled vring reports no free entry
+ * (unknown), the burst is offered whole and refused */
+static void test_vring_disable_under_lock_returns_bound(void)
+{
+	t_vring_disable_under_lock_returns(true);
+}
+
 /* Vrings beyond the 32 a mask holds are never polled: ignored */
 static void test_vring_beyond_mask(void)
 {
@@ -211,8 +243,12 @@ static void add_tests(void)
 {
 	g_test_add_func("/dp-quiesce/hazard/quiesce-under-vring-lock-waits",
 			test_quiesce_under_lock_waits);
+	g_test_add_func("/dp-quiesce/hazard/quiesce-under-vring-lock-waits/ring-bound",
+			test_quiesce_under_lock_waits_bound);
 	g_test_add_func("/dp-quiesce/vring-disable-under-vring-lock-returns",
 			test_vring_disable_under_lock_returns);
+	g_test_add_func("/dp-quiesce/vring-disable-under-vring-lock-returns/ring-bound",
+			test_vring_disable_under_lock_returns_bound);
 	g_test_add_func("/dp-quiesce/vring-beyond-mask", test_vring_beyond_mask);
 }
 

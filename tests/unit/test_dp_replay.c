@@ -188,11 +188,10 @@ static void test_drain_superseded(void)
 	t_port_free(vm);
 }
 
-/* A full guest ring in live mode: the rest waits in held, in order */
-static void test_ring_full(void)
+/* A full guest ring in live mode: the rest waits in held, in order; with
+ * buffering off it drops.  @vm: a new port */
+static void t_ring_full(struct vs_vm *vm)
 {
-	struct vs_vm *vm = t_port_new();
-
 	t.guest_room = 5;
 	t_uplink_queue(1, 32);
 	t_poll(vm, 1);
@@ -212,7 +211,50 @@ static void test_ring_full(void)
 	t_poll(vm, 1);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 4);
 	t_check_accounting(vm, 0);
+}
+
+static void test_ring_full(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	t_ring_full(vm);
 	t_port_free(vm);
+}
+
+/* rx-ring-bound 0 is today's behaviour (test_ring_full's), and so are a
+ * bound at or above the ring's size and buffering off: nothing is read */
+static void test_ring_bound_off(void)
+{
+	static const uint32_t bounds[] = { 0, T_RING_SIZE, 32768 };
+	uint16_t rx = VS_VRING_RX(0);
+	unsigned int i;
+
+	for (i = 0; i < G_N_ELEMENTS(bounds); i++) {
+		struct vs_vm *vm = t_port_new();
+
+		vm->policy.rx_ring_bound = bounds[i];
+		t_ring_full(vm);	/* its buffering-off half: the bound is off too */
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, 0);
+		g_assert_cmpuint(t.ring_idle_calls[rx], ==, 0);
+		g_assert_cmpuint(vm->stats.ring_bound_hits, ==, 0);
+		t_port_free(vm);
+	}
+	/* buffering off with a bound below the ring's size: off, nothing read */
+	{
+		struct vs_vm *vm = t_port_new();
+
+		vm->policy.enabled = false;
+		vm->policy.rx_ring_bound = 64;
+		t.ring_on = true;
+		t.stopped = true;
+		t_uplink_queue(1, 300);
+		t_poll(vm, 10);
+		t_assert_run(0, 1, T_RING_SIZE);
+		g_assert_cmpuint(vm->stats.drops[VS_DROP_VM_RING_FULL], ==, 300 - T_RING_SIZE);
+		g_assert_cmpuint(t.ring_free_calls[rx], ==, 0);
+		t_check_accounting(vm, 0);
+		t_port_free(vm);
+	}
 }
 
 /* Frames left in held while LIVE: replayed first if the VM runs, else
@@ -401,6 +443,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/drain", test_drain);
 	g_test_add_func("/dataplane/drain-superseded", test_drain_superseded);
 	g_test_add_func("/dataplane/ring-full", test_ring_full);
+	g_test_add_func("/dataplane/ring-bound/off", test_ring_bound_off);
 	g_test_add_func("/dataplane/adopt-held", test_adopt);
 	g_test_add_func("/dataplane/switchover/in-flight-burst", test_switchover_in_flight);
 	g_test_add_func("/dataplane/switchover/inject-leftovers", test_inject_leftovers);

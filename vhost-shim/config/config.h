@@ -68,6 +68,15 @@ VS_ENUM_DECL(vs_hugepages_mode, enum vs_hugepages_mode);
 #define VS_MIN_REPLAY_PACE_PCT		110	/* slower never catches up well */
 #define VS_MAX_REPLAY_PACE_PCT		10000
 #define VS_REPLAY_PACE_FLOOR_PPS	1000	/* before any arrival is seen */
+/* The RX ring bound (docs/dev/plan-rx-ring-bound.md): the most entries of a
+ * guest RX vring left filled and not reposted; 0 or MIN..MAX (32768:
+ * virtio's largest ring).  At 48 a running Linux guest, which keeps up to
+ * 32 entries read and not reposted, met it on every other burst of 32
+ * (review 59): 64 leaves room for a whole burst.  0 (off) until the e2e
+ * figures justify 64 */
+#define VS_DEFAULT_RX_RING_BOUND	0
+#define VS_MIN_RX_RING_BOUND		64
+#define VS_MAX_RX_RING_BOUND		32768
 /* Duplicate filter: a tunnelled and a direct frame are copies only if they
  * reached the network within this many ms of each other (docs/migration.md) */
 #define VS_DEFAULT_DEDUP_WINDOW_MS	50
@@ -152,6 +161,10 @@ VS_ENUM_DECL(vs_tcp_on_loss, enum vs_tcp_on_loss);
  *		at, never slower than VS_REPLAY_PACE_FLOOR_PPS (1..109 count
  *		as VS_MIN_REPLAY_PACE_PCT: slower never catches up); 0: as fast as the
  *		guest's ring takes them
+ * @rx_ring_bound: the most entries of each guest RX vring the lcore leaves
+ *		filled and not reposted (a stopped guest's ring holds at most
+ *		this many at its resume); the rest waits in held, in order;
+ *		0: off (the whole ring).  Off with @enabled false
  * @dedup_window_ms: the duplicate filter takes a tunnelled and a direct
  *		frame for copies only if their arrival times (the source's,
  *		estimated in this host's clock, and this host's) are at most
@@ -173,6 +186,7 @@ struct vs_buf_policy {
 	uint32_t linger_ms;
 	uint32_t replay_hold_ms;
 	uint32_t replay_pace_pct;
+	uint32_t rx_ring_bound;
 	uint32_t dedup_window_ms;
 	uint32_t source_barrier_ms;
 	uint32_t total_max_pkts;	/* 0: the class caps summed */

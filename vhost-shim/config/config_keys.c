@@ -261,6 +261,11 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  T_UINT(0, VS_MAX_REPLAY_PACE_PCT), .dflt = VS_DEFAULT_REPLAY_PACE_PCT,
 	  .doc = "Pace of a replay, in percent of its frames' arrival rate (0: off; "
 		 "below 110 counts as 110)" },
+	{ .name = "rx-ring-bound", POLICY(rx_ring_bound, SZ_UINT),
+	  T_UINT(VS_MIN_RX_RING_BOUND, VS_MAX_RX_RING_BOUND), .flags = VS_CFG_KEY_ZERO_OFF,
+	  .dflt = VS_DEFAULT_RX_RING_BOUND,
+	  .doc = "Most entries of a guest RX ring the shim leaves filled and not reposted; "
+		 "the rest waits in order in the buffer (0: off, the whole ring)" },
 	{ .name = "dedup-window-ms", POLICY(dedup_window_ms, SZ_UINT),
 	  T_UINT(0, VS_MAX_DEDUP_WINDOW_MS), .dflt = VS_DEFAULT_DEDUP_WINDOW_MS,
 	  .doc = "A tunnelled and a direct frame are copies only if they reached the network "
@@ -326,6 +331,9 @@ static char *cfg_key_values(const struct vs_cfg_key *k, bool help)
 		return g_strdup("an absolute path");
 	case VS_CFG_UINT:
 	case VS_CFG_U64:
+		if (k->flags & VS_CFG_KEY_ZERO_OFF)
+			return g_strdup_printf("0%s%" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+					       help ? "|" : " or ", k->min, k->max);
 		return g_strdup_printf("%" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT, k->min,
 				       k->max);
 	case VS_CFG_BOOL:
@@ -377,7 +385,7 @@ gboolean vs_cfg_key_set(const struct vs_cfg_key *k, void *base, const char *what
 			const char *text, GError **error)
 {
 	void *field = cfg_field(k, base);
-	guint64 v = 0;
+	guint64 v = 0, lo;
 	int e;
 
 	switch (k->type) {
@@ -391,7 +399,9 @@ gboolean vs_cfg_key_set(const struct vs_cfg_key *k, void *base, const char *what
 		return TRUE;
 	case VS_CFG_UINT:
 	case VS_CFG_U64:
-		if (!g_ascii_string_to_unsigned(text, 10, k->min, k->max, &v, NULL))
+		/* VS_CFG_KEY_ZERO_OFF: 0, or min..max */
+		lo = (k->flags & VS_CFG_KEY_ZERO_OFF) ? 0 : k->min;
+		if (!g_ascii_string_to_unsigned(text, 10, lo, k->max, &v, NULL) || (v && v < k->min))
 			break;
 		if (k->type == VS_CFG_UINT)
 			*(unsigned int *)field = (unsigned int)v;
@@ -442,7 +452,8 @@ gboolean vs_cfg_key_set(const struct vs_cfg_key *k, void *base, const char *what
 		g_autofree char *accepted = cfg_key_values(k, false);
 		const char *prefix = "";
 
-		if (k->type == VS_CFG_UINT || k->type == VS_CFG_U64)
+		if ((k->type == VS_CFG_UINT || k->type == VS_CFG_U64) &&
+		    !(k->flags & VS_CFG_KEY_ZERO_OFF))
 			prefix = "an integer in ";
 		g_set_error(error, VS_CFG_ERROR, 0, "%s: '%s' is not %s%s", what, text, prefix,
 			    accepted);

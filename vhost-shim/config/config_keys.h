@@ -99,6 +99,7 @@ static inline bool vs_cfg_section_is_daemon(enum vs_cfg_section section)
 /* Flags of a key */
 #define VS_CFG_KEY_FILENAME	(1u << 0)	/* its option's value is a file name */
 #define VS_CFG_KEY_SPEC_ONLY	(1u << 1)	/* --port only: a [port NAME] group names it */
+#define VS_CFG_KEY_ZERO_OFF	(1u << 2)	/* UINT, U64: 0 (off) besides @min..@max */
 
 /**
  * struct vs_cfg_key - one configuration key
@@ -106,7 +107,8 @@ static inline bool vs_cfg_section_is_daemon(enum vs_cfg_section section)
  * @section:	where it is written and which struct it sets
  * @type:	how its text is read
  * @offset:	of its field in the section's struct
- * @min, @max:	VS_CFG_UINT, VS_CFG_U64: accepted range
+ * @min, @max:	VS_CFG_UINT, VS_CFG_U64: accepted range (and 0 with
+ *		VS_CFG_KEY_ZERO_OFF: "0 or 64..32768")
  * @values:	VS_CFG_SWITCH, VS_CFG_ENUM: the names
  * @dflt:	default of a number, bool or enum
  * @dflt_str:	default of a string (NULL: none)

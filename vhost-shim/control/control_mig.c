@@ -61,7 +61,9 @@ const struct vs_ctl_arg vs_ctl_args_mig_set_peer[] = {
 
 /*
  * cmig_policy_arg() - the schema row of one buffer-policy key: integers
- * with the key's range, names of the key's enum
+ * with the key's range, names of the key's enum.  A key that also takes 0
+ * (VS_CFG_KEY_ZERO_OFF) gets 0..max here; vs_buf_policy_set() refuses the
+ * gap below its minimum with the configuration's message
  */
 static struct vs_ctl_arg cmig_policy_arg(const struct vs_cfg_key *k)
 {
@@ -71,7 +73,7 @@ static struct vs_ctl_arg cmig_policy_arg(const struct vs_cfg_key *k)
 	case VS_CFG_UINT:
 	case VS_CFG_U64:
 		a.type = VS_CTL_ARG_INT;
-		a.min = (int64_t)k->min;
+		a.min = (k->flags & VS_CFG_KEY_ZERO_OFF) ? 0 : (int64_t)k->min;
 		a.max = (int64_t)k->max;
 		break;
 	case VS_CFG_SWITCH:

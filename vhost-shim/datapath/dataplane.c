@@ -302,13 +302,17 @@ static uint64_t dp_arrival_slack(const struct vs_vm *vm, uint64_t now)
 /*
  * In live mode a full guest ring drops (counted) unless the port buffers:
  * that is what a NIC does.  Replayed frames never take this path; a held
- * source's frames do, once released (dp_source_hold.c).
+ * source's frames do, once released (dp_source_hold.c).  With the port's
+ * rx-ring-bound the ring is offered only what the bound leaves room for
+ * (dp_ring_offer(), dp_ring_bound.c); the rest waits in held exactly as
+ * behind a full ring.
  */
 void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		     struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = 0, i;
-	bool dedup = dp_dedup_on(vm);
+	uint16_t sent = 0, offer, i;
+	bool dedup = dp_dedup_on(vm), bounded = false;
+	unsigned int held;
 
 	if (dedup) {
 		n = dp_dedup(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
@@ -317,7 +321,9 @@ void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	}
 	q = dp_rx_queue(enabled, (uint16_t)vm->cfg->queues, q);
 	if (vid >= 0 && (enabled & (1u << VS_VRING_RX(q)))) {
-		sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, n);
+		offer = dp_ring_offer(vm, vid, enabled, q, n, &bounded);
+		sent = offer ? vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(q), pkts, offer) : 0;
+		bounded = bounded && sent == offer;	/* else the ring was full anyway */
 		VS_STAT_ADD(vm->stats.rx_pkts, sent);
 		VS_STAT_ADD(vm->stats.rx_bytes, dp_sum_len(pkts, sent));
 	}
@@ -330,18 +336,18 @@ void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 	 * busy.  With buffering on, keep the rest in order and let the replay
 	 * path deliver it before anything newer; it retries instead of
 	 * dropping, bounded by the buffer caps (buffer-full beyond them).  The
-	 * lcore owns this LIVE -> REPLAY switch and the way back.  With
+	 * lcore owns this LIVE -> REPLAY switch and the way back; a port the
+	 * main loop switched meanwhile takes them behind held too.  With
 	 * buffering off a full ring drops (vm-ring-full), as a NIC's would.
 	 */
 	if (!dedup)	/* held frames carry their arrival time */
 		dp_stamp_arrival(&pkts[sent], n - sent, vs_dp_ops->tsc(), 0);
-	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup))
-		return;
+	if (vid >= 0 && dp_hold_ring_full(vm, &pkts[sent], n - sent, dedup, bounded, &held))
+		return;	/* the bound's hit counted there */
 	/*
 	 * Dropped: the filter must forget them, else their tunnelled copy,
 	 * which the VM still needs, would be dropped as a duplicate.  Here
-	 * when buffering is off, when destroy_device switched the port to
-	 * BUFFER in this pass (dp_hold_ring_full() refuses), or without a
+	 * when buffering is off (the bound is off then too), or without a
 	 * device.
 	 */
 	if (dedup)
@@ -610,6 +616,10 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 				unsettled = false;
 			if (!n)
 				break;
+			/* per burst: an earlier one of this pass may have
+			 * switched the port to REPLAY (a full ring, the RX
+			 * ring bound), and this one then goes behind held */
+			mode = vs_dp_mode(vm);
 			work += n;
 			rx += n;
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);

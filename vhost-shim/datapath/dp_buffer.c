@@ -15,8 +15,9 @@
  *    (flow_prio.h, dp_rules.c), tail drop only;
  *  - REPLAY: dp_hold_live() queues new frames behind the replay, in held,
  *    within the caps of what held holds now (dp_replay.c delivers them);
- *  - LIVE with a full guest ring: dp_hold_ring_full() starts a replay of
- *    the lcore's own (the rest of the burst waits in held, in order).
+ *  - LIVE with a full guest ring, or one filled up to the port's RX ring
+ *    bound (dp_ring_bound.c): dp_hold_ring_full() starts a replay of the
+ *    lcore's own (the rest of the burst waits in held, in order).
  *
  * Invariant (no silent loss): a frame the lcore takes from the uplink is
  * delivered, in held, in the pending burst, or counted in exactly one drop
@@ -169,6 +170,7 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t i;
 	int c;
 
+	vm->dp.ring_bound_holding = false;	/* a new episode (dp_ring_bound.c) */
 	if (ep != a->episode) {
 		memset(a, 0, sizeof(*a));
 		a->episode = ep;
@@ -255,6 +257,9 @@ buffered:
  * what held holds now: a replay that
  * waits for a slow guest or a silent tunnel cannot take every mbuf of the
  * pool, and the pump always finds mbufs for the frames that go ahead.
+ * In a replay the RX ring bound held frames back in
+ * (vm->dp.ring_bound_holding), no class policy or rule drops a frame: the
+ * ring had room for it, so it waits, within the caps (dp_ring_bound.c).
  *
  * Return: frames held
  */
@@ -262,6 +267,7 @@ static unsigned int dp_hold(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n
 {
 	struct vs_dp_flow *f = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
 	const struct vs_buf_policy *p = &vm->policy;
+	bool waits = vm->dp.ring_bound_holding;
 	unsigned int held = 0;
 	uint16_t i;
 
@@ -271,12 +277,12 @@ static unsigned int dp_hold(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n
 		enum vs_pkt_class c;
 
 		if (f && f->t->n_user) {	/* by rule and priority (dp_rules.c) */
-			held += dp_hold_rules(vm, f, m);
+			held += dp_hold_rules(vm, f, m, waits);
 			continue;
 		}
 		c = dp_cap_class(vm, m);
 
-		if (p->class_policy[c] == VS_CLASS_DROP) {
+		if (p->class_policy[c] == VS_CLASS_DROP && !waits) {
 			dp_drop(vm, m, VS_DROP_POLICY);
 			continue;
 		}
@@ -299,17 +305,44 @@ void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 	VS_STAT_ADD(vm->stats.live_held_pkts, dp_hold(vm, pkts, n));
 }
 
-bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup)
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup,
+		       bool bounded, unsigned int *held)
 {
-	uint32_t live = VS_DP_LIVE;
+	uint32_t mode = VS_DP_LIVE;
 
-	if (!vm->policy.enabled ||
-	    !__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_REPLAY, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	*held = 0;
+	if (!vm->policy.enabled)
 		return false;
-	__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
 	if (dedup)	/* checked again when the replay delivers them */
 		dp_dedup_forget(vm, pkts, n, VS_DP_ORIGIN_DIRECT);
-	dp_hold(vm, pkts, n);
+	if (__atomic_compare_exchange_n(&vm->dp.hs.mode, &mode, VS_DP_REPLAY, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&vm->dp.hs.inject_done, true, __ATOMIC_RELEASE);
+		dp_own_replay(vm);
+		if (bounded)	/* before dp_hold(): no policy drops them */
+			vm->dp.ring_bound_holding = true;
+		*held = dp_hold(vm, pkts, n);
+		if (bounded)	/* the bound's switch: a hit */
+			dp_ring_bound_hit(vm, *held, true);
+		return true;
+	}
+	/* the main loop switched the port since the caller read LIVE: these
+	 * frames go where that mode puts them, behind what held has */
+	if (mode == VS_DP_BUFFER)
+		dp_buffer(vm, pkts, n);
+	else
+		dp_hold_live(vm, pkts, n);
 	return true;
+}
+
+void dp_own_replay(struct vs_vm *vm)
+{
+	vm->dp.own_replay = true;
+	vm->dp.own_replay_episode = __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
+}
+
+bool dp_own_replay_now(const struct vs_vm *vm)
+{
+	return vm->dp.own_replay &&
+	       vm->dp.own_replay_episode == __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
 }

@@ -263,6 +263,23 @@ struct vs_dp_pace {
 	double credit;			/* frames the replay may deliver now */
 };
 
+/*
+ * Lcore-private: the RX ring bound's timed valve and settle check
+ * (dp_ring_bound.c); zero while the bound has never held anything back
+ */
+struct vs_dp_ring_bound {
+	uint64_t stuck_since;		/* TSC of the first refused offer (or the
+					 * last timed valve) since the guest last
+					 * reposted; 0: not stuck */
+	uint64_t wait;			/* TSC cycles the next timed valve waits */
+	uint32_t settle_polls;		/* dp_ring_settled() calls since an offer */
+	uint16_t free_after;		/* free entries left by the last offer */
+	uint16_t fired;			/* frames the timed valve let through
+					 * since the guest last reposted */
+	uint16_t extra;			/* entries above the bound the guest
+					 * proved it needs (learned) */
+};
+
 struct vs_dp_port {
 	struct vs_dp_handshake hs;
 	struct vs_dp_pace pace;
@@ -277,6 +294,12 @@ struct vs_dp_port {
 	struct rte_ring *inject;
 	struct vs_dp_buffer_acct acct;
 	struct vs_dp_pending pending;
+	bool ring_bound_holding;	/* lcore: the RX ring bound held frames
+					 * back in this replay (dp_ring_bound.c) */
+	struct vs_dp_ring_bound rb;	/* lcore: the bound's valves */
+	bool own_replay;		/* lcore: it started this replay itself
+					 * (ring full, bound, adopted held) */
+	uint32_t own_replay_episode;	/* lcore: hs.episode at that switch */
 	uint32_t announce_done;
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;

@@ -135,6 +135,52 @@ uint16_t dp_rx_queue(uint32_t enabled, uint16_t nq, uint16_t q);
 void dp_deliver_live(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 		     struct rte_mbuf **pkts, uint16_t n);
 
+/**
+ * dp_ring_offer() - how many of @n frames to offer guest RX queue @q now:
+ * the RX ring bound and its valve (dp_ring_bound.c)
+ * @vm:		port
+ * @vid:	its device
+ * @enabled:	the vrings the guest enabled (the bound applies with one RX
+ *		vring only, vring 0)
+ * @q:		guest queue pair (RX vring VS_VRING_RX(@q))
+ * @n:		frames ready for it
+ * @limited:	set to true when the bound, not the valve, made the offer
+ *		smaller than @n (the caller counts a hit with
+ *		dp_ring_bound_hit() if the enqueue then took the whole offer)
+ *
+ * Reads the vring's free entries (guest_ring_free: the vring's lock, as
+ * the enqueue) only when the bound is on and @n > 0.
+ *
+ * Return: frames to offer, 0..@n (0: none now)
+ */
+uint16_t dp_ring_offer(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q, uint16_t n,
+		       bool *limited);
+
+/**
+ * dp_ring_settled() - may a replay that delivered everything end (REPLAY
+ * -> LIVE)?  Not while the bound applies to RX vring 0 and more than half
+ * of it is outstanding there, unless the guest is idle (the valve's test)
+ * @vm:		port
+ * @vid:	its device
+ * @enabled:	the vrings the guest enabled
+ *
+ * Reads the ring right after an offer, else in one call of
+ * DP_RING_SETTLE_POLLS (false in the others).
+ *
+ * Return: true when the bound is off or the ring has drained enough
+ */
+bool dp_ring_settled(struct vs_vm *vm, int vid, uint32_t enabled);
+
+/**
+ * dp_ring_bound_hit() - the bound held frames back: count it
+ * @vm:		port
+ * @held:	frames it sent to held (ring-bound-held-pkts)
+ * @switched:	it switched the port LIVE -> REPLAY (always a new hit); else
+ *		a shortened replay enqueue, a hit only for the first in the
+ *		replay episode
+ */
+void dp_ring_bound_hit(struct vs_vm *vm, unsigned int held, bool switched);
+
 /*
  * dp_drop() - free a frame and count it (lcore counters) under @reason
  */
@@ -194,17 +240,46 @@ void dp_buffer(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
 void dp_hold_live(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n);
 
 /**
- * dp_hold_ring_full() - the guest's ring did not take a live burst whole:
- * switch to a replay of our own and keep the rest in order in held
+ * dp_hold_ring_full() - the guest's ring, or the RX ring bound, did not
+ * take a live burst whole: switch to a replay of our own and keep the rest
+ * in order in held
  * @vm:		port
  * @pkts:	the frames the guest did not take
  * @n:		number of them
  * @dedup:	the filter passed them (they must pass again when delivered)
+ * @bounded:	the bound refused them, not a full ring: they wait within
+ *		the caps but no class policy or rule drops them, and the
+ *		switch counts as a hit (dp_ring_bound_hit())
+ * @held:	set to how many of them went to held (the rest were dropped
+ *		by the caps or, without @bounded, the class policy)
  *
- * Return: true if the frames were consumed; false if the port is not LIVE
- * any more or does not buffer (the caller drops them)
+ * A port that left LIVE since the caller read its mode (the main loop
+ * switched it to BUFFER: destroy_device, a migration) takes them as that
+ * mode would: behind a replay, or buffered; never ahead of held.
+ *
+ * Return: true if the frames were consumed; false if the port does not
+ * buffer (the caller drops them)
  */
-bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup);
+bool dp_hold_ring_full(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, bool dedup,
+		       bool bounded, unsigned int *held);
+
+/**
+ * dp_own_replay() - the lcore switched the port LIVE -> REPLAY itself (a
+ * full ring, the RX ring bound, held adopted): its replay takes held
+ * before inject (dp_replay.c)
+ * @vm:		port
+ */
+void dp_own_replay(struct vs_vm *vm);
+
+/**
+ * dp_own_replay_now() - is the port's replay one the lcore started itself,
+ * in the buffering episode it is in (a new episode makes it the main
+ * loop's)?
+ * @vm:		port
+ *
+ * Return: true for the lcore's own replay
+ */
+bool dp_own_replay_now(const struct vs_vm *vm);
 
 /* --- dp_rules.c (lcore): the flow policy's rules --- */
 
@@ -228,10 +303,12 @@ void dp_flow_sync(struct vs_vm *vm, const struct vs_dp_flow *f, bool new_episode
  * @vm:		port
  * @f:		the wrapper loaded for this burst
  * @m:		the frame, consumed: into held, or dropped and counted
+ * @waits:	the RX ring bound holds it back: a drop action does not
+ *		apply (the totals do)
  *
  * Return: true if @m went into held
  */
-bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m);
+bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m, bool waits);
 
 /**
  * dp_buffer_rules() - one frame of a port with rules, in BUFFER mode

@@ -11,7 +11,9 @@
  *    held;
  *  - pace: the replay goes at a multiple of the rate the VM's frames
  *    arrive at (dp_rate_account(), dp_pace()), so the guest's stack is
- *    not handed the whole blackout as one burst;
+ *    not handed the whole blackout as one burst; and no deeper than the
+ *    port's RX ring bound lets the ring fill (dp_ring_offer(),
+ *    dp_ring_bound.c): min(pace, room);
  *  - a new buffering episode while frames were on their way to the guest
  *    (a switchover during a replay): dp_requeue() puts the pending burst
  *    and inject back in front of held, in order, so they are streamed or
@@ -136,21 +138,31 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 /* --- lcore: replay --------------------------------------------------------- */
 
 /*
- * dp_flush_pending() - push the pending replay burst into the guest
+ * dp_flush_pending() - push the pending replay burst into the guest, as
+ * fast as the pace allows and as deep as the RX ring bound lets the ring
+ * fill (dp_ring_offer(): min(pace, room))
  *
  * Return: true when nothing is pending any more
  */
-static bool dp_flush_pending(struct vs_vm *vm, int vid)
+static bool dp_flush_pending(struct vs_vm *vm, int vid, uint32_t enabled)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
 	uint16_t sent, allowed;
+	bool bounded;
 
 	if (!pd->n)
 		return true;
 	allowed = dp_pace(vm, pd->n);
 	if (!allowed)
 		return false;	/* paced: the bucket refills by the next poll */
+	allowed = dp_ring_offer(vm, vid, enabled, 0, allowed, &bounded);
+	if (!allowed) {
+		dp_ring_bound_hit(vm, 0, false);
+		return false;	/* bounded: the guest reposts, or re-arms */
+	}
 	sent = vs_dp_ops->guest_enqueue(vid, VS_VRING_RX(0), &pd->pkts[pd->head], allowed);
+	if (bounded && sent == allowed)
+		dp_ring_bound_hit(vm, 0, false);
 	if (vm->policy.replay_pace_pct)
 		vm->dp.pace.credit -= sent;
 	if (sent) {
@@ -167,9 +179,62 @@ static bool dp_flush_pending(struct vs_vm *vm, int vid)
 }
 
 /*
- * Order: the pending burst, then inject (tunnelled or retained frames,
- * older than anything in held), then - once the main loop says nothing
- * more will be injected ahead - held.  When all three are empty the lcore
+ * dp_held_first() - does held go before inject: in a replay the lcore
+ * started itself (dp_own_replay_now()) because the RX ring bound held
+ * frames back (vm->dp.ring_bound_holding).  Its frames reached this host
+ * before anything the main loop injected since (a straggler's tunnelled
+ * copy), which the duplicate filter then drops if held had it.  Not with
+ * the bound off: a full ring's own replay keeps inject first, as before
+ * the bound, so that a straggler (older than the direct frames that
+ * arrive beside it) is not overtaken; which of the two orders is right
+ * is known only to within a replay's length, and the per-source barrier
+ * (plan-per-source-barrier.md) is what settles it.
+ */
+static bool dp_held_first(const struct vs_vm *vm)
+{
+	return vm->dp.ring_bound_holding && dp_own_replay_now(vm);
+}
+
+/*
+ * The next burst of a replay once inject_done: inject (tunnelled or
+ * retained frames, older than anything in held), then held; held first
+ * when dp_held_first().  Live frames held after a tunnelled copy arrived
+ * still go ahead of it then.
+ * Return: frames taken into pd->pkts (pd->origin set)
+ */
+static uint16_t dp_replay_next(struct vs_vm *vm)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	bool own = dp_held_first(vm);
+	uint16_t n = 0;
+
+	if (own) {
+		pd->origin = VS_DP_ORIGIN_DIRECT;
+		n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
+	}
+	if (!n) {
+		/*
+		 * inject again: the main loop may have put its last burst
+		 * there between the caller's read and its store of
+		 * inject_done, which the acquire load made visible.  Only
+		 * once inject is empty after inject_done may held, which is
+		 * newer, go.
+		 */
+		pd->origin = VS_DP_ORIGIN_TUNNEL;
+		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
+							 RTE_DIM(pd->pkts), NULL);
+	}
+	if (!n && !own) {
+		pd->origin = VS_DP_ORIGIN_DIRECT;
+		n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
+	}
+	return n;
+}
+
+/*
+ * Order: the pending burst, then inject, then - once the main loop says
+ * nothing more will be injected ahead - held (dp_replay_next(): held
+ * first in the lcore's own replay under the RX ring bound).  When all three are empty the lcore
  * itself switches the port to LIVE, so no frame can slip between the last
  * held one and the first live one.
  */
@@ -183,26 +248,19 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
 		return 0;	/* keep everything until the device is back */
 	for (rounds = 0; rounds < 4; rounds++) {
-		if (!dp_flush_pending(vm, vid))
+		if (!dp_flush_pending(vm, vid, enabled))
 			break;
-		pd->origin = VS_DP_ORIGIN_TUNNEL;
-		n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
-							 RTE_DIM(pd->pkts), NULL);
-		if (!n && mode == VS_DP_REPLAY &&
-		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE)) {
-			/*
-			 * inject again: the main loop may have put its last
-			 * burst there between the read above and its store of
-			 * inject_done, which the acquire load made visible.
-			 * Only once inject is empty after inject_done may held,
-			 * which is newer, go.
-			 */
+		n = 0;
+		if (mode != VS_DP_REPLAY || !dp_held_first(vm)) {
+			pd->origin = VS_DP_ORIGIN_TUNNEL;
 			n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)pd->pkts,
 								 RTE_DIM(pd->pkts), NULL);
-			if (!n) {
-				pd->origin = VS_DP_ORIGIN_DIRECT;
-				n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
-			}
+		}
+		if (!n && mode == VS_DP_REPLAY &&
+		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE)) {
+			n = dp_replay_next(vm);
+			if (!n && !dp_ring_settled(vm, vid, enabled))
+				break;	/* the ring drains first (dp_ring_bound.c) */
 			if (!n) {	/* both empty after inject_done: done */
 				uint32_t replay = VS_DP_REPLAY;
 
@@ -210,9 +268,12 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 				 * port to BUFFER meanwhile (device gone) */
 				if (__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE,
 								false, __ATOMIC_ACQ_REL,
-								__ATOMIC_ACQUIRE))
+								__ATOMIC_ACQUIRE)) {
 					__atomic_store_n(&hs->replay_finished, true,
 							 __ATOMIC_RELEASE);
+					vm->dp.ring_bound_holding = false;
+					vm->dp.own_replay = false;
+				}
 			}
 		}
 		if (!n)
@@ -301,6 +362,7 @@ uint32_t dp_adopt_held(struct vs_vm *vm, int vid)
 		if (__atomic_compare_exchange_n(&hs->mode, &live, VS_DP_REPLAY, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			__atomic_store_n(&hs->inject_done, true, __ATOMIC_RELEASE);
+			dp_own_replay(vm);
 			return VS_DP_REPLAY;
 		}
 		return live;	/* the main loop switched it meanwhile */

@@ -20,6 +20,9 @@
  * reserve (the reservations in full: what they hold now is not tracked
  * per rule), so a lower priority keeps at most total - reservations above
  * it there, and the higher ones always find their reservation free.
+ * Frames the RX ring bound holds back (dp_ring_bound.c) wait under those
+ * totals whatever their rule's action: a rule that drops is a migration
+ * buffer's policy, not a reason to lose what the ring had room for.
  */
 #include <rte_mbuf.h>
 
@@ -41,7 +44,7 @@ static uint64_t dp_held_total(const struct vs_vm *vm)
 }
 
 /* dp_priv.h */
-bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m)
+bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m, bool waits)
 {
 	const struct vs_flow_table *t = f->t;
 	const struct vs_dp_handshake *hs = &vm->dp.hs;
@@ -59,7 +62,7 @@ bool dp_hold_rules(struct vs_vm *vm, struct vs_dp_flow *f, struct rte_mbuf *m)
 		slot = t->n_user + VS_PKT_OTHER;
 	r = &t->rules[slot];
 	dp_flow_inc(&f->ctr[slot].matched);
-	if (r->action == VS_FLOW_ACT_DROP) {
+	if (r->action == VS_FLOW_ACT_DROP && !waits) {
 		dp_flow_inc(&f->ctr[slot].dropped);
 		dp_drop(vm, m, VS_DROP_POLICY);
 		return false;

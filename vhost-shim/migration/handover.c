@@ -389,7 +389,7 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	/*
 	 * After a replay the lcore has switched itself to LIVE already,
 	 * and may since have gone back to REPLAY for a full guest ring
-	 * (dp_deliver()) with frames in the held ring: forcing LIVE here would
+	 * (dp_deliver_live()) with frames in the held ring: forcing LIVE here would
 	 * strand them there.  Every other way out of a migration state
 	 * leaves BUFFER or REPLAY mode from here.
 	 */
