@@ -262,6 +262,58 @@ static void test_pace_after_quiet(void)
 	t_port_free(vm);
 }
 
+/*
+ * Review 63: the remembered rate is the fastest window of a stretch that
+ * never ends while some frame arrives every 100 ms.  Here a tunnel
+ * catch-up (20000 frames in 50 ms: a migration's backlog streamed at TCP
+ * speed) opens the stretch, a 20 pps trickle keeps it going for 4 s, 40 of
+ * those frames are buffered, and the traffic stops.  The backlog arrived at
+ * 20 pps, yet the replay is paced at 150% of the catch-up's window
+ * (migration.md: "the rate the backlog itself arrived at").
+ * (failed before the fix: replay-rate-pps 197314 <= 6000; before 8522e2a the floor, 1000)
+ */
+static void test_pace_stale_burst(void)
+{
+	struct vs_vm *vm = t_port_new();
+	guint n, ms;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;
+	for (ms = 0; ms < 50; ms++) {		/* 20000 tunnelled frames in 50 ms */
+		__atomic_fetch_add(&vm->stats.tunnel_rx_frames, 400, __ATOMIC_RELAXED);
+		t_clock_advance_us(1000);
+		t_poll(vm, 1);
+	}
+	for (n = 0; n < 40; n++) {		/* 2 s at 20 pps, live */
+		t_uplink_queue(1 + n, 1);
+		t_clock_advance_us(50000);
+		t_poll(vm, 1);
+	}
+	vs_dp_buffer_start(vm, true);
+	for (n = 0; n < 40; n++) {		/* 2 s at 20 pps, buffered */
+		t_uplink_queue(41 + n, 1);
+		t_clock_advance_us(50000);
+		t_poll(vm, 1);
+	}
+	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
+		t_clock_advance_us(1000);
+		t_poll(vm, 1);
+	}
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t_clock_advance_us(250);
+	t_poll(vm, 1);
+	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT, vm->stats.replay_rate_pps);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6000);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, 80);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
 /* Frames the tunnel brings count in the arrival rate (stragglers, and
  * the blackout's frames at the destination); a flood that brings every
  * frame both ways does not double it */
@@ -298,6 +350,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/caps/ring-full", test_caps_ring_full);
 	g_test_add_func("/dataplane/pace", test_pace);
 	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);
+	g_test_add_func("/dataplane/pace/stale-burst", test_pace_stale_burst);
 	g_test_add_func("/dataplane/pace/after-quiet", test_pace_after_quiet);
 }
 

@@ -502,9 +502,36 @@ static void test_worker_inject_release(void)
 	t_port_free(vm);
 }
 
+/*
+ * Review 63 F3: the device goes away while X is held.  X's frames went into
+ * held as dp_held_put() alone takes them: not counted buffered-pkts, and
+ * past the class policy (udp: drop) that every other frame of this episode
+ * meets in dp_buffer().  Where a live frame would go now is dp_buffer():
+ * X's frames are dropped by policy like Z's.
+ * (failed before the fix: X's 3 frames sat in held, 0 policy drops)
+ */
+static void test_device_gone_class_policy(void)
+{
+	struct vs_vm *vm = hold_port();
+
+	queue_from(X, 1, 3);
+	t_poll(vm, 1);
+	g_assert_cmpuint(held_now(vm), ==, 3);
+	vm->policy.class_policy[VS_PKT_UDP] = VS_CLASS_DROP;
+	vs_dp_device_gone(vm);
+	queue_from(Z, 4, 1);
+	t_poll(vm, 1);
+	g_assert_cmpuint(held_now(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	g_assert_cmpuint(vm->stats.buffered_pkts[VS_PKT_UDP], ==, vs_dp_buffered_now(vm));
+	g_assert_cmpuint(vs_dp_buffered_now(vm), ==, 0);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/source-hold/hold-then-barrier", test_hold_then_barrier);
+	g_test_add_func("/dataplane/source-hold/device-gone-class-policy", test_device_gone_class_policy);
 	g_test_add_func("/dataplane/source-hold/other-sources", test_other_sources);
 	g_test_add_func("/dataplane/source-hold/inject-first", test_inject_first);
 	g_test_add_func("/dataplane/source-hold/timeout", test_timeout);

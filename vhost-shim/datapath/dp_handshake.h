@@ -256,8 +256,10 @@ struct vs_dp_pace {
 	uint64_t win_frames;		/* frames the uplink received in it */
 	uint64_t win_tun;		/* frames the tunnel brought in it */
 	uint64_t prev_pps;		/* rate of the window before */
-	uint64_t busy_pps;		/* fastest window of the last stretch of traffic */
-	bool quiet;			/* the window before saw no frame */
+	uint64_t busy_pps;		/* fastest uplink window of the last stretch
+					 * of traffic in this buffering episode */
+	uint32_t busy_episode;		/* hs.episode busy_pps belongs to */
+	bool quiet;			/* the window before saw no uplink frame */
 	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
 	uint64_t tsc;			/* last refill of the bucket */
 	double credit;			/* frames the replay may deliver now */

@@ -50,12 +50,15 @@
  * source buffered them, and the stragglers), whichever is larger.
  * When nothing arrives any more (a paused VM whose sender went quiet, a
  * burst inside a blackout), r is the fastest window of the last stretch
- * of traffic (windows in a row that saw frames; not its slow tail): the
- * rate the backlog itself arrived at, which the guest took before.  While
- * frames arrive, r is theirs alone, so a past spike does not speed up a
- * later replay.  The floor only applies when nothing was ever measured
- * (without that memory, 20000 frames buffered in 0.4 s were replayed at
- * the floor, in 20 s: bench/replay).
+ * of uplink traffic (windows in a row that saw frames; not its slow tail)
+ * within the current buffering episode: the rate the backlog itself
+ * arrived at, which the guest took before.  Only the uplink's frames and
+ * only this episode's: a tunnel's catch-up (a backlog streamed at TCP
+ * speed) or an old spike kept alive by a trickle must not become the
+ * pace of a backlog that arrived slowly (review 63, F4).  While frames
+ * arrive, r is theirs alone.  Otherwise the floor (without the memory,
+ * 20000 frames buffered in 0.4 s were replayed at the floor, in 20 s:
+ * bench/replay).
  * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
@@ -78,8 +81,9 @@ static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now)
 void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 {
 	struct vs_dp_pace *pc = &vm->dp.pace;
-	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, up;
 	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
+	uint32_t ep;
 
 	/*
 	 * The VM's frames that reach this host through the tunnel count too
@@ -94,11 +98,18 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 	pc->tun_seen = tun;
 	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
 		return;
+	ep = __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
 	/* a window that ended long ago says nothing about the last one */
 	pc->prev_pps = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS
 			       ? RTE_MAX(pc->win_frames, pc->win_tun) * hz / dt : 0;
-	if (pc->prev_pps) {
-		pc->busy_pps = pc->quiet ? pc->prev_pps : RTE_MAX(pc->busy_pps, pc->prev_pps);
+	up = dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS ? pc->win_frames * hz / dt : 0;
+	if (ep != pc->busy_episode) {	/* a new buffering episode: forget */
+		pc->busy_episode = ep;
+		pc->busy_pps = 0;
+		pc->quiet = true;
+	}
+	if (up) {
+		pc->busy_pps = pc->quiet ? up : RTE_MAX(pc->busy_pps, up);
 		pc->quiet = false;
 	} else {
 		pc->quiet = true;

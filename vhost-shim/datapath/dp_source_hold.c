@@ -78,20 +78,18 @@ uint8_t dp_source_hold_begin(struct vs_vm *vm, uint8_t af, const uint8_t *addr,
 
 /*
  * A released source's frames go where a live frame would go now: to the
- * guest (LIVE), behind the replay (REPLAY), into held (BUFFER: the device
- * went away; beyond held's size buffer-full, as the requeue counts it)
+ * guest (LIVE), behind the replay (REPLAY), into the buffer (BUFFER: the
+ * device went away) through dp_buffer(), its class policy, caps and
+ * counts, as any frame the uplink gives then (review 63, F3: they went
+ * into held directly, past the policy and the caps)
  */
 static void hold_deliver(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q,
 			 struct rte_mbuf **pkts, uint16_t n)
 {
 	uint32_t mode = vs_dp_mode(vm);
-	unsigned int put;
-	uint16_t i;
 
 	if (mode == VS_DP_BUFFER) {
-		put = dp_held_put(vm, pkts, n);
-		for (i = (uint16_t)put; i < n; i++)
-			dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+		dp_buffer(vm, pkts, n);
 	} else if (mode == VS_DP_REPLAY) {
 		dp_hold_live(vm, pkts, n);
 	} else {

@@ -69,6 +69,7 @@
 #include <rte_vhost.h>
 
 #include "config.h"
+#include "dp_source_hold.h"
 #include "dp_tcp.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -755,7 +756,10 @@ gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 
 unsigned int vs_ho_pool_extra(const struct vs_port_cfg *pc)
 {
-	return vs_buf_policy_total_pkts(&pc->policy) + HO_INJECT_RING_SIZE + 64;
+	/* the destination's per-source hold takes its frames from the pool
+	 * too (review 63, F6) */
+	return vs_buf_policy_total_pkts(&pc->policy) + HO_INJECT_RING_SIZE + VS_DP_HOLD_FRAMES +
+	       64;
 }
 
 void vs_ho_detach(struct vs_vm *vm)
