@@ -56,6 +56,11 @@ TUNED_GUEST = "vshim.rcvbuf=8388608"
 class Pair:
     """Two shims, one VM port each (same VM), and the VM on one of them."""
 
+    # the path's MTU (None: every default); a class attribute too, for the
+    # subclasses that build their own shims without Pair.__init__ (Trio,
+    # ProxyPair, TlsPair)
+    mtu = None
+
     def __init__(self, ns, workdir, tap, port_opts=None, key_b=None, guest_append=TUNED_GUEST,
                  shim_args=None, mtu=None):
         """mtu: the MTU of the whole path: the ports' key, QEMU's host_mtu=,
