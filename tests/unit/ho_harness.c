@@ -140,3 +140,20 @@ bool t_state_none(void *arg)
 {
 	return ((struct vs_vm *)arg)->mig.state == VS_MIG_STATE_NONE;
 }
+
+bool t_ho_main_init(int *argc, char ***argv, const char *prefix)
+{
+	char *eal_argv[] = { (*argv)[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			     "--file-prefix", (char *)prefix, "-l", "0", NULL };
+
+	g_test_init(argc, argv, NULL);
+	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
+		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+		return false;
+	}
+	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	g_assert_nonnull(t_pool);
+	th_init();
+	return true;
+}

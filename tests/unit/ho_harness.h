@@ -25,8 +25,17 @@
 
 #define T_POOL_SIZE	8191
 
-/* The mbufs' pool, created by main() with T_POOL_SIZE mbufs */
+/* The mbufs' pool, created by t_ho_main_init() with T_POOL_SIZE mbufs */
 extern struct rte_mempool *t_pool;
+
+/*
+ * t_ho_main_init() - a handover test's start: g_test_init(), EAL without
+ * hugepages or devices (file prefix @prefix), t_pool and the tunnel
+ * harness (th_init())
+ *
+ * Return: false (after a TAP "Bail out!") if EAL did not start
+ */
+bool t_ho_main_init(int *argc, char ***argv, const char *prefix);
 
 struct t_env {
 	struct vs_tun *tun;

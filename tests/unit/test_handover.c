@@ -904,21 +904,11 @@ static void test_tunnel_frame_follows_mtu(void)
 
 int main(int argc, char **argv)
 {
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
-			     "--file-prefix", "vs-unit-handover",
-			     "-l", "0", NULL };
 	char rundir[PATH_MAX];
 	int ret;
 
-	g_test_init(&argc, &argv, NULL);
-	if (rte_eal_init((int)G_N_ELEMENTS(eal_argv) - 1, eal_argv) < 0) {
-		printf("Bail out! EAL init failed (it needs no hugepages: --no-huge)\n");
+	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover"))
 		return 1;
-	}
-	t_pool = rte_pktmbuf_pool_create("t_pool", T_POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	g_assert_nonnull(t_pool);
-	th_init();
 
 	g_test_add_func("/handover/expect/outlasts-hold-ms", test_expect_outlasts_hold);
 	g_test_add_func("/handover/tunnel/frame-follows-mtu", test_tunnel_frame_follows_mtu);
