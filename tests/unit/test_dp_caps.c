@@ -263,6 +263,58 @@ static void test_pace_after_quiet(void)
 }
 
 /*
+ * A guest that was handed 2000 pps live, then stopped while a flood
+ * arrived at 8000 pps, then quiet: the replay goes at the fastest rate
+ * the guest was handed on this host, 2000 pps, not at 150% of the
+ * flood's 8000 (CI run 11, e2e isolation: 2000 frames replayed at 12000
+ * pps into a default guest that had been stopped; it lost 5 in its
+ * socket).  Failed before the fix: replay-rate-pps 12000.
+ */
+static void test_pace_paused_flood(void)
+{
+	struct vs_vm *vm = t_port_new();
+	guint n, ms;
+
+	t_clock_fake();
+	vm->policy.replay_pace_pct = 150;
+	for (n = 0; n < 600; n++) {		/* 300 ms at 2000 pps, live */
+		t_uplink_queue(1 + n, 1);
+		t_clock_advance_us(500);
+		t_poll(vm, 1);
+	}
+	g_assert_cmpuint(t.got->len, ==, 600);
+	vs_dp_buffer_start(vm, true);
+	for (n = 0; n < 1000; n++) {		/* 125 ms at 8000 pps, buffered */
+		t_uplink_queue(601 + n, 1);
+		t_clock_advance_us(125);
+		t_poll(vm, 1);
+	}
+	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
+		t_clock_advance_us(1000);
+		t_poll(vm, 1);
+	}
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT, vm->stats.replay_rate_pps);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 1900);
+	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 2100);
+	/* 200 frames in 100 ms plus a bucket (one burst) */
+	g_assert_cmpuint(t.got->len - 600, >=, 180);
+	g_assert_cmpuint(t.got->len - 600, <=, 220 + VS_DP_BURST);
+	while (!vs_dp_replay_finished(vm)) {
+		t_clock_advance_us(250);
+		t_poll(vm, 1);
+	}
+	t_assert_run(0, 1, 1600);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+/*
  * Review 63: the remembered rate is the fastest window of a stretch that
  * never ends while some frame arrives every 100 ms.  Here a tunnel
  * catch-up (20000 frames in 50 ms: a migration's backlog streamed at TCP
@@ -352,6 +404,7 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/pace/tunnel-arrivals", test_pace_tunnel_arrivals);
 	g_test_add_func("/dataplane/pace/stale-burst", test_pace_stale_burst);
 	g_test_add_func("/dataplane/pace/after-quiet", test_pace_after_quiet);
+	g_test_add_func("/dataplane/pace/paused-flood", test_pace_paused_flood);
 }
 
 int main(int argc, char **argv)
