@@ -261,12 +261,12 @@ struct vs_dp_pace {
 	uint32_t busy_episode;		/* hs.episode busy_pps belongs to */
 	bool quiet;			/* the window before saw no uplink frame */
 	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
-	uint64_t rx_seen;		/* stats.rx_pkts at the window's start */
-	bool win_replayed;		/* the window saw a mode other than LIVE */
-	uint64_t taken_pps;		/* fastest all-LIVE window of frames
-					 * written into the guest's RX rings on
-					 * this host (0: none yet); caps a quiet
-					 * backlog's pace */
+	uint64_t live_at_win;		/* stats.rx_pkts - replayed_pkts at the
+					 * window's start */
+	uint64_t taken_pps;		/* fastest window of live frames (not
+					 * replayed ones) written into the guest's
+					 * RX rings by this port (0: none yet);
+					 * caps a quiet backlog's pace */
 	uint64_t tsc;			/* last refill of the bucket */
 	double credit;			/* frames the replay may deliver now */
 };

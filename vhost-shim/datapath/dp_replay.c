@@ -63,12 +63,13 @@
  * blackout) arrived faster than the guest may ever have read: a flood of
  * 8000 pps at a paused guest, replayed at 12000 pps, cost a default guest
  * 5 of 2000 datagrams in its socket (CI, e2e isolation).  So a quiet
- * backlog's R is also at most the fastest 100 ms window of frames written
- * into this guest's RX rings on this host while the port was LIVE
- * throughout (taken_pps: not a replay's, which the pace shapes),
- * once there is one; a guest never seen receiving is paced by the arrival
- * alone (bench/replay).  While frames arrive the guest must take r anyway,
- * and the cap does not apply.
+ * backlog's R is also at most the fastest 100 ms window of live frames
+ * (not replayed ones, which the pace shapes) this port has written into
+ * its guest's RX rings (taken_pps, the gauge live-peak-pps), and at least
+ * the floor: a guest seen taking only pings gets the floor.  A port that
+ * never handed its guest a live frame is paced by the arrival alone
+ * (bench/replay's new frontend).  While frames arrive the guest must take
+ * r anyway, and the cap does not apply.
  * The bucket holds DP_PACE_BURST_MS worth of tokens, at least one burst,
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r).
@@ -92,7 +93,7 @@ static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now, bool *remem
 void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 {
 	struct vs_dp_pace *pc = &vm->dp.pace;
-	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, up, rx;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, up, live;
 	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
 	uint32_t ep;
 
@@ -106,8 +107,6 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 	 */
 	pc->win_frames += n;
 	pc->win_tun += tun - pc->tun_seen;
-	if (vs_dp_mode(vm) != VS_DP_LIVE)
-		pc->win_replayed = true;
 	pc->tun_seen = tun;
 	if (dt < hz / 1000 * DP_RATE_WINDOW_MS)
 		return;
@@ -128,15 +127,17 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 		pc->quiet = true;
 	}
 	/*
-	 * What the guest was handed live: not a replay's windows, which the
-	 * pace itself shapes (a window that straddles a replay's start would
-	 * pin the cap at its few frames)
+	 * What the guest was handed live: every frame written into its rings
+	 * but those a replay wrote (dp_flush_pending() counts them in both),
+	 * which the pace itself shapes; both counters are this lcore's
 	 */
-	rx = VS_STAT_GET(vm->stats.rx_pkts);
-	if (!pc->win_replayed && rx >= pc->rx_seen && dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS)
-		pc->taken_pps = RTE_MAX(pc->taken_pps, (rx - pc->rx_seen) * hz / dt);
-	pc->rx_seen = rx;
-	pc->win_replayed = false;
+	live = VS_STAT_GET(vm->stats.rx_pkts) - VS_STAT_GET(vm->stats.replayed_pkts);
+	if (dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS &&
+	    (live - pc->live_at_win) * hz / dt > pc->taken_pps) {
+		pc->taken_pps = (live - pc->live_at_win) * hz / dt;
+		VS_STAT_SET(vm->stats.live_peak_pps, pc->taken_pps);
+	}
+	pc->live_at_win = live;
 	pc->win_tsc = now;
 	pc->win_frames = pc->win_tun = 0;
 	VS_STAT_SET(vm->stats.arrival_rate_pps, pc->prev_pps);
