@@ -319,7 +319,7 @@ static void test_pace_paused_flood(void)
  * guest's ring was full for one poll every 50 ms while it was handed
  * 2000 pps live (an ordinary guest at its pace: the rest of that burst
  * went to held and a replay of the lcore's own took it).  Every 100 ms
- * window then saw REPLAY and none counts, so taken_pps stays 0 and the
+ * window then saw REPLAY and none counts, so live-peak-pps stays 0 and the
  * flood is replayed at 150% of 8000 as if the guest had never received:
  * the guests that fill their ring, the slow ones, escape the cap.
  */
@@ -359,8 +359,8 @@ static void test_pace_paused_flood_ring_full(void)
 		t_clock_advance_us(250);
 		t_poll(vm, 1);
 	}
-	g_test_message("taken-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
-		       vm->dp.pace.taken_pps, vm->stats.replay_rate_pps);
+	g_test_message("live-peak-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
+		       vm->stats.live_peak_pps, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 2100);
 	while (!vs_dp_replay_finished(vm)) {
 		t_clock_advance_us(250);
@@ -412,9 +412,8 @@ static void test_pace_quiet_after_ping(void)
 		t_clock_advance_us(250);
 		t_poll(vm, 1);
 	}
-	g_test_message("taken-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
-		       vm->dp.pace.taken_pps, vm->stats.replay_rate_pps);
-	g_assert_cmpuint(vm->dp.pace.taken_pps, ==, 10);
+	g_test_message("live-peak-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
+		       vm->stats.live_peak_pps, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.live_peak_pps, ==, 10);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
 	while (!vs_dp_replay_finished(vm)) {
@@ -433,7 +432,7 @@ static void test_pace_quiet_after_ping(void)
  * frame live, one replay of a quiet backlog.  The window that closes at a
  * poll still in REPLAY is excluded and reset; the next poll delivers the
  * replay's last burst and switches to LIVE, and its window, LIVE at every
- * poll's end, counts that burst as "handed live": taken_pps > 0 from a
+ * poll's end, counts that burst as "handed live": live-peak-pps > 0 from a
  * replay alone (migration.md: "a replay's windows do not count"), and
  * the next quiet backlog of this never-live guest is capped (here at the
  * floor) instead of "paced by the arrival alone".
@@ -466,10 +465,10 @@ static void test_pace_replay_leaks_into_taken(void)
 		t_clock_advance_us(1000);
 		t_poll(vm, 1);
 	}
-	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT ", %u polls, taken-pps %" G_GUINT64_FORMAT,
-		       vm->stats.replay_rate_pps, polls, vm->dp.pace.taken_pps);
+	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT ", %u polls, live-peak-pps %" G_GUINT64_FORMAT,
+		       vm->stats.replay_rate_pps, polls, vm->stats.live_peak_pps);
 	g_assert_cmpuint(t.got->len, ==, T_LEAK_N);
-	g_assert_cmpuint(vm->dp.pace.taken_pps, ==, 0);	/* nothing was handed live */
+	g_assert_cmpuint(vm->stats.live_peak_pps, ==, 0);	/* nothing was handed live */
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
 }

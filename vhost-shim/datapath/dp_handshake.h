@@ -262,11 +262,8 @@ struct vs_dp_pace {
 	bool quiet;			/* the window before saw no uplink frame */
 	uint64_t tun_seen;		/* stats.tunnel_rx_frames counted so far */
 	uint64_t live_at_win;		/* stats.rx_pkts - replayed_pkts at the
-					 * window's start */
-	uint64_t taken_pps;		/* fastest window of live frames (not
-					 * replayed ones) written into the guest's
-					 * RX rings by this port (0: none yet);
-					 * caps a quiet backlog's pace */
+					 * window's start (their fastest window:
+					 * stats.live_peak_pps) */
 	uint64_t tsc;			/* last refill of the bucket */
 	double credit;			/* frames the replay may deliver now */
 };

@@ -65,7 +65,7 @@
  * 5 of 2000 datagrams in its socket (CI, e2e isolation).  So a quiet
  * backlog's R is also at most the fastest 100 ms window of live frames
  * (not replayed ones, which the pace shapes) this port has written into
- * its guest's RX rings (taken_pps, the gauge live-peak-pps), and at least
+ * its guest's RX rings (the gauge live-peak-pps), and at least
  * the floor: a guest seen taking only pings gets the floor.  A port that
  * never handed its guest a live frame is paced by the arrival alone
  * (bench/replay's new frontend).  While frames arrive the guest must take
@@ -132,10 +132,11 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 	 * which the pace itself shapes; both counters are this lcore's
 	 */
 	live = VS_STAT_GET(vm->stats.rx_pkts) - VS_STAT_GET(vm->stats.replayed_pkts);
-	if (dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS &&
-	    (live - pc->live_at_win) * hz / dt > pc->taken_pps) {
-		pc->taken_pps = (live - pc->live_at_win) * hz / dt;
-		VS_STAT_SET(vm->stats.live_peak_pps, pc->taken_pps);
+	if (dt < 2 * hz / 1000 * DP_RATE_WINDOW_MS) {
+		uint64_t live_pps = (live - pc->live_at_win) * hz / dt;
+
+		if (live_pps > VS_STAT_GET(vm->stats.live_peak_pps))
+			VS_STAT_SET(vm->stats.live_peak_pps, live_pps);
 	}
 	pc->live_at_win = live;
 	pc->win_tsc = now;
@@ -152,7 +153,7 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 {
 	struct vs_dp_pace *pc = &vm->dp.pace;
 	uint32_t pct = vm->policy.replay_pace_pct;
-	uint64_t now, rate;
+	uint64_t now, rate, peak;
 	bool remembered;
 	double burst;
 
@@ -162,8 +163,9 @@ static uint16_t dp_pace(struct vs_vm *vm, uint16_t want)
 	now = vs_dp_ops->tsc();
 	rate = dp_arrival_pps(vm, now, &remembered) * pct / 100;
 	/* a quiet backlog: no faster than the guest has taken on this host */
-	if (remembered && pc->taken_pps)
-		rate = RTE_MIN(rate, pc->taken_pps);
+	peak = VS_STAT_GET(vm->stats.live_peak_pps);	/* this lcore's own */
+	if (remembered && peak)
+		rate = RTE_MIN(rate, peak);
 	rate = RTE_MAX((uint64_t)VS_REPLAY_PACE_FLOOR_PPS, rate);
 	burst = (double)RTE_MAX((uint64_t)VS_DP_BURST, rate * DP_PACE_BURST_MS / 1000);
 	pc->credit += (double)(now - pc->tsc) * (double)rate / (double)rte_get_tsc_hz();
