@@ -407,6 +407,37 @@ unsigned int t_poll(struct vs_vm *vm, unsigned int times)
 	return work;
 }
 
+void t_poll_every(struct vs_vm *vm, unsigned int steps, uint64_t us)
+{
+	while (steps--) {
+		t_clock_advance_us(us);
+		t_poll(vm, 1);
+	}
+}
+
+void t_arrive(struct vs_vm *vm, uint32_t first, uint32_t n, uint64_t us)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		t_uplink_queue(first + i, 1);
+		t_clock_advance_us(us);
+		t_poll(vm, 1);
+	}
+}
+
+void t_replay_now(struct vs_vm *vm)
+{
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+}
+
+void t_replay_finish(struct vs_vm *vm, uint64_t us)
+{
+	while (!vs_dp_replay_finished(vm))
+		t_poll_every(vm, 1, us);
+}
+
 /* the guest got exactly first..first+n-1 at t.got[at..] */
 void t_assert_run(unsigned int at, uint32_t first, uint32_t n)
 {

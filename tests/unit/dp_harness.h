@@ -169,6 +169,14 @@ void t_check_accounting(const struct vs_vm *vm, uint64_t injected);
 void t_port_free(struct vs_vm *vm);
 /* vs_dp_poll_port() @times; Return: the work it reported */
 unsigned int t_poll(struct vs_vm *vm, unsigned int times);
+/* On the fake clock: @steps times, advance @us and poll once */
+void t_poll_every(struct vs_vm *vm, unsigned int steps, uint64_t us);
+/* @n frames first..first+n-1 arrive on the uplink, one every @us, each polled */
+void t_arrive(struct vs_vm *vm, uint32_t first, uint32_t n, uint64_t us);
+/* The main loop's replay of a buffer with nothing more to inject */
+void t_replay_now(struct vs_vm *vm);
+/* Poll every @us of the fake clock until the replay has finished */
+void t_replay_finish(struct vs_vm *vm, uint64_t us);
 /* the guest got exactly first..first+n-1 at t.got[at..] */
 void t_assert_run(unsigned int at, uint32_t first, uint32_t n);
 

@@ -49,8 +49,7 @@ static void test_caps(void)
 	g_assert_cmpuint(rte_ring_count(vm->dp.held), ==, 10);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_BUFFER_FULL], ==, 28);
 
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	t_poll(vm, 3);
 	t_assert_run(0, 202, 10);
 	t_check_accounting(vm, 0);
@@ -152,8 +151,7 @@ static void test_pace(void)
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
 	t_inject(vm, 1, 200);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	for (ms = 0; ms < 100; ms++) {		/* 100 ms, polled every 100 us */
 		t_poll(vm, 1);
 		for (n = 0; n < 10; n++) {
@@ -165,25 +163,17 @@ static void test_pace(void)
 	g_assert_cmpuint(t.got->len, >=, 100);
 	g_assert_cmpuint(t.got->len, <=, 100 + VS_DP_BURST);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(100);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 100);
 	t_assert_run(0, 1, 200);
 
 	/* 800 frames arriving at 4000 pps, buffered */
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 800; n++) {
-		t_uplink_queue(1000 + n, 1);
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 1000, 800, 250);
 	g_assert_cmpuint(vm->stats.arrival_rate_pps, >=, 3900);
 	g_assert_cmpuint(vm->stats.arrival_rate_pps, <=, 4100);
 	/* the replay, with frames still arriving at 4000 pps (held behind
 	 * it): 150%, 6000 pps, so 600 frames in 100 ms, plus a bucket */
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	n = t.got->len;
 	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
 		t_uplink_queue(5000 + ms, 1);
@@ -194,10 +184,7 @@ static void test_pace(void)
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6200);
 	g_assert_cmpuint(t.got->len - n, >=, 560);
 	g_assert_cmpuint(t.got->len - n, <=, 620 + 6200 * 4 / 1000);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(200, 1000, 800);
 	t_assert_run(1000, 5000, 400);
 	t_check_accounting(vm, 200);
@@ -205,8 +192,7 @@ static void test_pace(void)
 	/* off: one burst, as fast as the ring takes it */
 	vm->policy.replay_pace_pct = 0;
 	t_inject(vm, 5000, 200);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	t_poll(vm, 3);
 	g_assert_true(vs_dp_replay_finished(vm));
 	t_port_free(vm);
@@ -222,41 +208,22 @@ static void test_pace(void)
 static void test_pace_after_quiet(void)
 {
 	struct vs_vm *vm = t_port_new();
-	guint n, ms;
 
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 800; n++) {		/* 200 ms at 4000 pps, buffered */
-		t_uplink_queue(1 + n, 1);
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
-	for (n = 0; n < 10; n++) {		/* a tail: 10 frames at 100 pps */
-		t_uplink_queue(801 + n, 1);
-		t_clock_advance_us(10000);
-		t_poll(vm, 1);
-	}
-	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 1, 800, 250);		/* 200 ms at 4000 pps, buffered */
+	t_arrive(vm, 801, 10, 10000);		/* a tail: 10 frames at 100 pps */
+	t_poll_every(vm, 1000, 1000);		/* then 1 s of silence */
 	g_assert_cmpuint(vm->stats.arrival_rate_pps, ==, 0);	/* the gauge: now */
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
-	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_now(vm);
+	t_poll_every(vm, 400, 250);		/* 100 ms in steps of 250 us */
 	/* 150% of 4000: 6000 pps, 600 frames in 100 ms plus a bucket */
 	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 5800);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6200);
 	g_assert_cmpuint(t.got->len, >=, 560);
 	g_assert_cmpuint(t.got->len, <=, 620 + 6200 * 4 / 1000);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(0, 1, 810);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
@@ -273,42 +240,23 @@ static void test_pace_after_quiet(void)
 static void test_pace_paused_flood(void)
 {
 	struct vs_vm *vm = t_port_new();
-	guint n, ms;
 
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
-	for (n = 0; n < 600; n++) {		/* 300 ms at 2000 pps, live */
-		t_uplink_queue(1 + n, 1);
-		t_clock_advance_us(500);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 1, 600, 500);		/* 300 ms at 2000 pps, live */
 	g_assert_cmpuint(t.got->len, ==, 600);
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 1000; n++) {		/* 125 ms at 8000 pps, buffered */
-		t_uplink_queue(601 + n, 1);
-		t_clock_advance_us(125);
-		t_poll(vm, 1);
-	}
-	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
-	for (ms = 0; ms < 400; ms++) {		/* 100 ms in steps of 250 us */
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 601, 1000, 125);		/* 125 ms at 8000 pps, buffered */
+	t_poll_every(vm, 1000, 1000);		/* then 1 s of silence */
+	t_replay_now(vm);
+	t_poll_every(vm, 400, 250);		/* 100 ms in steps of 250 us */
 	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, >=, 1900);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 2100);
 	/* 200 frames in 100 ms plus a bucket (one burst) */
 	g_assert_cmpuint(t.got->len - 600, >=, 180);
 	g_assert_cmpuint(t.got->len - 600, <=, 220 + VS_DP_BURST);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(0, 1, 1600);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
@@ -326,7 +274,7 @@ static void test_pace_paused_flood(void)
 static void test_pace_paused_flood_ring_full(void)
 {
 	struct vs_vm *vm = t_port_new();
-	guint n, ms;
+	guint n;
 
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
@@ -344,28 +292,14 @@ static void test_pace_paused_flood_ring_full(void)
 	g_assert_cmpuint(t.got->len, ==, 600);
 	g_assert_cmpuint(vs_dp_mode(vm), ==, VS_DP_LIVE);
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 1000; n++) {		/* 125 ms at 8000 pps, buffered */
-		t_uplink_queue(601 + n, 1);
-		t_clock_advance_us(125);
-		t_poll(vm, 1);
-	}
-	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
-	for (ms = 0; ms < 400; ms++) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 601, 1000, 125);		/* 125 ms at 8000 pps, buffered */
+	t_poll_every(vm, 1000, 1000);		/* then 1 s of silence */
+	t_replay_now(vm);
+	t_poll_every(vm, 400, 250);
 	g_test_message("live-peak-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
 		       vm->stats.live_peak_pps, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 2100);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(0, 1, 1600);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
@@ -385,7 +319,7 @@ static void test_pace_paused_flood_ring_full(void)
 static void test_pace_quiet_after_ping(void)
 {
 	struct vs_vm *vm = t_port_new();
-	guint n, ms;
+	guint ms;
 
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
@@ -397,29 +331,15 @@ static void test_pace_quiet_after_ping(void)
 	}
 	g_assert_cmpuint(t.got->len, ==, 1);
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 1000; n++) {		/* 100 ms at 10000 pps, buffered */
-		t_uplink_queue(2 + n, 1);
-		t_clock_advance_us(100);
-		t_poll(vm, 1);
-	}
-	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
-	for (ms = 0; ms < 40; ms++) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 2, 1000, 100);		/* 100 ms at 10000 pps, buffered */
+	t_poll_every(vm, 1000, 1000);		/* then 1 s of silence */
+	t_replay_now(vm);
+	t_poll_every(vm, 40, 250);
 	g_test_message("live-peak-pps %" G_GUINT64_FORMAT ", replay-rate-pps %" G_GUINT64_FORMAT,
 		       vm->stats.live_peak_pps, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.live_peak_pps, ==, 10);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, ==, VS_REPLAY_PACE_FLOOR_PPS);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(0, 1, 1001);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
@@ -454,17 +374,13 @@ static void test_pace_replay_leaks_into_taken(void)
 		t_clock_advance_us(1000);
 		t_poll(vm, 1);
 	}
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	while (!vs_dp_replay_finished(vm)) {	/* an lcore that polls every 4 ms */
 		t_clock_advance_us(4000);
 		t_poll(vm, 1);
 		polls++;
 	}
-	for (ms = 0; ms < 300; ms++) {		/* nothing arrives: windows close */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
+	t_poll_every(vm, 300, 1000);		/* nothing arrives: windows close */
 	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT ", %u polls, live-peak-pps %" G_GUINT64_FORMAT,
 		       vm->stats.replay_rate_pps, polls, vm->stats.live_peak_pps);
 	g_assert_cmpuint(t.got->len, ==, T_LEAK_N);
@@ -486,7 +402,7 @@ static void test_pace_replay_leaks_into_taken(void)
 static void test_pace_stale_burst(void)
 {
 	struct vs_vm *vm = t_port_new();
-	guint n, ms;
+	guint ms;
 
 	t_clock_fake();
 	vm->policy.replay_pace_pct = 150;
@@ -495,31 +411,16 @@ static void test_pace_stale_burst(void)
 		t_clock_advance_us(1000);
 		t_poll(vm, 1);
 	}
-	for (n = 0; n < 40; n++) {		/* 2 s at 20 pps, live */
-		t_uplink_queue(1 + n, 1);
-		t_clock_advance_us(50000);
-		t_poll(vm, 1);
-	}
+	t_arrive(vm, 1, 40, 50000);		/* 2 s at 20 pps, live */
 	vs_dp_buffer_start(vm, true);
-	for (n = 0; n < 40; n++) {		/* 2 s at 20 pps, buffered */
-		t_uplink_queue(41 + n, 1);
-		t_clock_advance_us(50000);
-		t_poll(vm, 1);
-	}
-	for (ms = 0; ms < 1000; ms++) {		/* then 1 s of silence */
-		t_clock_advance_us(1000);
-		t_poll(vm, 1);
-	}
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_arrive(vm, 41, 40, 50000);		/* 2 s at 20 pps, buffered */
+	t_poll_every(vm, 1000, 1000);		/* then 1 s of silence */
+	t_replay_now(vm);
 	t_clock_advance_us(250);
 	t_poll(vm, 1);
 	g_test_message("replay-rate-pps %" G_GUINT64_FORMAT, vm->stats.replay_rate_pps);
 	g_assert_cmpuint(vm->stats.replay_rate_pps, <=, 6000);
-	while (!vs_dp_replay_finished(vm)) {
-		t_clock_advance_us(250);
-		t_poll(vm, 1);
-	}
+	t_replay_finish(vm, 250);
 	t_assert_run(0, 1, 80);
 	t_check_accounting(vm, 0);
 	t_port_free(vm);
