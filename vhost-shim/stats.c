@@ -39,6 +39,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("source-hold-overflow", source_hold_overflow),
 	VS_STAT_COUNTER("source-hold-full", source_hold_full),
 	VS_STAT_COUNTER("source-barriers-unmatched", source_barriers_unmatched),
+	VS_STAT_COUNTER("source-hold-ends", source_hold_ends),
+	VS_STAT_GAUGE("source-held-now", source_held_now),
 	VS_STAT_COUNTER("ring-bound-hits", ring_bound_hits),
 	VS_STAT_COUNTER("ring-bound-held-pkts", ring_bound_held_pkts),
 	VS_STAT_COUNTER("ring-bound-valve", ring_bound_valve),

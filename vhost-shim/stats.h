@@ -86,6 +86,9 @@ struct vs_port_stats {
 	uint64_t source_hold_overflow;	/* ... early: the hold's frames were full */
 	uint64_t source_hold_full;	/* sources not held: every slot taken */
 	uint64_t source_barriers_unmatched;	/* barriers for a source not held */
+	uint64_t source_hold_ends;	/* sources released without their own barrier:
+					 * END, ABORT, the window's end, BUFFER */
+	uint64_t source_held_now;	/* gauge: frames in the hold now */
 	uint64_t ring_bound_hits;	/* times the RX ring bound held frames back */
 	uint64_t ring_bound_held_pkts;	/* live frames it sent to held */
 	uint64_t ring_bound_valve;	/* bursts its valves (idle, timed) let through */

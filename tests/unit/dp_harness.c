@@ -98,8 +98,13 @@ static GQueue *t_uplink_fifo(uint16_t q)
 static uint16_t t_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
 	GQueue *fifo = t_uplink_fifo(q);
+	void (*before)(void *) = t.before_rx;
 	uint16_t i;
 
+	if (before) {
+		t.before_rx = NULL;
+		before(t.before_rx_arg);
+	}
 	for (i = 0; i < n && !g_queue_is_empty(fifo); i++)
 		pkts[i] = g_queue_pop_head(fifo);
 	return i;

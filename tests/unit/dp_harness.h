@@ -127,6 +127,10 @@ struct t_state {
 	uint16_t ring_free[T_VRINGS];	/* guest_ring_free's answer without ring_on */
 	unsigned int ring_free_calls[T_VRINGS];	/* guest_ring_free called */
 	unsigned int ring_idle_calls[T_VRINGS];	/* guest_ring_idle called */
+	/* called once, by the next uplink_rx, before it hands out frames: the
+	 * main loop's move between the lcore's reads of one poll */
+	void (*before_rx)(void *arg);
+	void *before_rx_arg;
 };
 
 extern struct t_state t;

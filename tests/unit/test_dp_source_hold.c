@@ -91,6 +91,7 @@ static void test_hold_then_barrier(void)
 	g_assert_cmpuint(t.got->len, ==, 0);
 	g_assert_cmpuint(held_now(vm), ==, 5);
 	g_assert_cmpuint(vm->stats.source_held_pkts, ==, 5);
+	g_assert_cmpuint(vm->stats.source_held_now, ==, 5);
 	t_check_accounting(vm, 0);
 
 	t_inject(vm, 100, 3);
@@ -100,7 +101,9 @@ static void test_hold_then_barrier(void)
 	t_assert_run(0, 100, 3);
 	t_assert_run(3, 1, 5);
 	g_assert_cmpuint(held_now(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.source_held_now, ==, 0);
 	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 1);
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 0);
 	g_assert_cmpuint(vm->stats.source_barrier_timeouts, ==, 0);
 	/* released: X's next frames go at once */
 	queue_from(X, 6, 2);
@@ -214,6 +217,71 @@ static void test_overflow(void)
 	t_port_free(vm);
 }
 
+/*
+ * The overflow releases X into a ring that fills (the port switches to
+ * REPLAY there): X's frames after it in the same burst go behind, not to
+ * the room the guest makes meanwhile (review 63, F2: they went with the
+ * mode read before the burst, LIVE, straight into the ring, ahead of X's
+ * frames in held)
+ */
+static void test_overflow_ring_full(void)
+{
+	const uint32_t all = VS_DP_HOLD_FRAMES + 8;
+	struct vs_vm *vm = hold_port();
+	unsigned int polls;
+
+	queue_from(X, 1, VS_DP_HOLD_FRAMES);
+	for (polls = 0; polls < 100 && held_now(vm) < VS_DP_HOLD_FRAMES; polls++)
+		t_poll(vm, 1);
+	g_assert_cmpuint(held_now(vm), ==, VS_DP_HOLD_FRAMES);
+	g_assert_cmpuint(t.got->len, ==, 0);
+	t.guest_room = 10;		/* the guest takes 10 frames a call */
+	queue_from(X, VS_DP_HOLD_FRAMES + 1, 8);	/* one burst, the first overflows */
+	for (polls = 0; polls < 1000 && t.got->len < all; polls++)
+		t_poll(vm, 1);
+	g_assert_cmpuint(t.got->len, ==, all);
+	t_assert_run(0, 1, all);
+	g_assert_cmpuint(vm->stats.source_hold_overflow, ==, 1);
+	g_assert_cmpuint(held_now(vm), ==, 0);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
+static void close_window(void *vm)
+{
+	vs_dp_dedup_close(vm);
+}
+
+/*
+ * The window closes after the hold's poll read it open and before the
+ * uplink's burst: X's next frame follows its held ones (review 63, F1:
+ * the note saw the window closed, looked for no slot and delivered it
+ * first, 3, 1, 2)
+ */
+static void test_window_closes_mid_poll(void)
+{
+	struct vs_vm *vm = hold_port();
+
+	queue_from(X, 1, 2);
+	t_poll(vm, 1);
+	g_assert_cmpuint(held_now(vm), ==, 2);
+	queue_from(X, 3, 1);
+	t.before_rx = close_window;
+	t.before_rx_arg = vm;
+	t_poll(vm, 2);
+	g_assert_cmpuint(t.got->len, ==, 3);
+	t_assert_run(0, 1, 3);
+	g_assert_cmpuint(held_now(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.source_held_now, ==, 0);
+	/* released by the window's end, not by a barrier (review 63, F8) */
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 1);
+	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 0);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
 /* VS_DP_HOLD_SOURCES sources at once: the next one is not held */
 static void test_slots_full(void)
 {
@@ -295,6 +363,7 @@ static void test_epoch(void)
 	t_assert_run(0, 1, 2);
 	g_assert_cmpuint(held_now(vm), ==, 2);
 	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 0);
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 1);	/* the new window */
 	g_assert_true(release(vm, X));
 	t_poll(vm, 1);
 	t_assert_run(2, 3, 2);
@@ -355,7 +424,9 @@ static void test_unmatched(void)
 	g_assert_true(vs_dp_source_release_all(vm));
 	t_poll(vm, 1);
 	t_assert_run(0, 1, 2);
-	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 2);
+	/* END's or ABORT's release is not a barrier's (review 63, F8) */
+	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 0);
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 2);
 	/* the queue is bounded: the lcore has not read it */
 	for (i = 0; i < VS_DP_RELEASE_QUEUE; i++)
 		g_assert_true(release(vm, Z));
@@ -383,6 +454,8 @@ static void test_buffer_requeue(void)
 	queue_from(Z, 5, 1);
 	t_poll(vm, 1);
 	g_assert_cmpuint(held_now(vm), ==, 0);
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 1);	/* the device went */
+	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 0);
 	t_check_accounting(vm, 0);
 	n = vs_dp_held_take(vm, m, RTE_DIM(m));
 	g_assert_cmpuint(n, ==, 5);
@@ -536,6 +609,9 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/source-hold/inject-first", test_inject_first);
 	g_test_add_func("/dataplane/source-hold/timeout", test_timeout);
 	g_test_add_func("/dataplane/source-hold/overflow", test_overflow);
+	g_test_add_func("/dataplane/source-hold/overflow-ring-full", test_overflow_ring_full);
+	g_test_add_func("/dataplane/source-hold/window-closes-mid-poll",
+			test_window_closes_mid_poll);
 	g_test_add_func("/dataplane/source-hold/slots-full", test_slots_full);
 	g_test_add_func("/dataplane/source-hold/dedup-held-copy", test_dedup_held_copy);
 	g_test_add_func("/dataplane/source-hold/replay-mode", test_replay_mode);

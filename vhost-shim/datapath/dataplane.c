@@ -625,14 +625,19 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 			VS_STAT_ADD(vm->stats.uplink_rx_pkts, n);
 			VS_STAT_ADD(vm->stats.uplink_rx_bytes, dp_sum_len(pkts, n));
 			held = 0;
-			if (mode != VS_DP_LIVE || dp_dedup_on(vm)) {
+			if (mode != VS_DP_LIVE || dp_dedup_on(vm) || dp_source_hold_busy(vm)) {
 				dp_stamp_arrival(pkts, n, now, slack);
 				held = dp_direct_note(vm, pkts, n, now, mode, slot);
 			}
 			dp_tcp_track(vm, pkts, n, VS_TCP_CT_FROM_PEER);
-			/* after the TCP table saw them all */
-			left = held ? dp_source_hold_divert(vm, vid, enabled, mode, q, pkts, n,
-							    slot) : n;
+			left = n;
+			if (held) {	/* after the TCP table saw them all */
+				left = dp_source_hold_divert(vm, vid, enabled, mode, q, pkts, n,
+							     slot);
+				/* an overflow's release may have filled the
+				 * ring (REPLAY): the rest go behind it */
+				mode = vs_dp_mode(vm);
+			}
 			if (!left)
 				continue;	/* all held for their source's barrier */
 			if (mode == VS_DP_BUFFER)

@@ -31,22 +31,29 @@ struct vs_dp_direct *vs_dp_direct_new(void)
 	return d;
 }
 
+/* Whether @m is a unicast IP frame to the VM, and its @key: only such a
+ * frame says where its source sends it */
+static bool dp_direct_source(const struct vs_vm *vm, struct rte_mbuf *m, struct vs_flow_key *key)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+
+	if (len < 6 || memcmp(frame, vm->cfg->mac, 6))
+		return false;
+	vs_flow_key_parse(frame, len, rte_pktmbuf_pkt_len(m), vm->cfg->mac, key);
+	return key->flags & VS_FLOW_KEY_L3;
+}
+
 /* The frame's held source's slot, VS_DP_HOLD_NONE if it is not held */
 static uint8_t dp_direct_one(struct vs_vm *vm, struct vs_dp_direct *d, struct rte_mbuf *m,
 			     uint64_t now_ms, uint64_t tsc, bool find, bool may_hold)
 {
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m);
 	uint32_t head = d->head;
 	struct vs_dp_direct_note *note;
 	struct vs_flow_key key;
 	uint8_t slot;
 
-	/* only a unicast frame to the VM says where its source sends it */
-	if (len < 6 || memcmp(frame, vm->cfg->mac, 6))
-		return VS_DP_HOLD_NONE;
-	vs_flow_key_parse(frame, len, rte_pktmbuf_pkt_len(m), vm->cfg->mac, &key);
-	if (!(key.flags & VS_FLOW_KEY_L3))
+	if (!dp_direct_source(vm, m, &key))
 		return VS_DP_HOLD_NONE;
 	/* held since its note: every later frame of it is held too */
 	slot = find ? dp_source_hold_find(vm, (uint8_t)key.af, key.src) : VS_DP_HOLD_NONE;
@@ -67,6 +74,30 @@ static uint8_t dp_direct_one(struct vs_vm *vm, struct vs_dp_direct *d, struct rt
 			: VS_DP_HOLD_NONE;
 }
 
+/*
+ * The window is closed: nothing is noted and no hold begins, but a source
+ * held from before keeps its frames' order.  The window may close between
+ * the hold's poll, which read it open and kept the source, and this burst
+ * (review 63, F1): the burst's frames of a held source go into the hold
+ * behind its others, and the next poll releases them all, in order.
+ */
+static uint16_t dp_direct_still_held(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n,
+				     uint8_t *slot)
+{
+	struct vs_flow_key key;
+	uint16_t i, held = 0;
+
+	if (!dp_source_hold_busy(vm))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!dp_direct_source(vm, pkts[i], &key))
+			continue;
+		slot[i] = dp_source_hold_find(vm, (uint8_t)key.af, key.src);
+		held += slot[i] != VS_DP_HOLD_NONE;
+	}
+	return held;
+}
+
 uint16_t dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, uint64_t tsc,
 			uint32_t mode, uint8_t *slot)
 {
@@ -79,7 +110,7 @@ uint16_t dp_direct_note(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, ui
 	if (slot)
 		memset(slot, VS_DP_HOLD_NONE, n);
 	if (!d || !__atomic_load_n(&vm->dp.hs.dedup_active, __ATOMIC_ACQUIRE))
-		return 0;
+		return slot ? dp_direct_still_held(vm, pkts, n, slot) : 0;
 	epoch = __atomic_load_n(&vm->dp.hs.dedup_epoch, __ATOMIC_ACQUIRE);
 	if (epoch != d->epoch) {	/* a new window: every source is new again */
 		vs_flow_src_begin(&d->notes, now_ms);

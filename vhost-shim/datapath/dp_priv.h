@@ -434,6 +434,15 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * barrier (dp_source_hold.h) --- */
 
 /**
+ * dp_source_hold_busy() - does the port hold a source now
+ * @vm:		port
+ *
+ * Return: true while some source's frames are held: a burst must be looked
+ * at for them even if the window closed since the hold's poll
+ */
+bool dp_source_hold_busy(const struct vs_vm *vm);
+
+/**
  * dp_source_hold_may_begin() - may a source noted now be held: the hold
  * exists, the main loop allows holds (hs.src_hold_on), source-barrier-ms
  * is not 0 and the port does not buffer
@@ -482,7 +491,8 @@ uint8_t dp_source_hold_begin(struct vs_vm *vm, uint8_t af, const uint8_t *addr,
  * @n:		frames in @pkts
  * @slot:	each frame's slot from dp_direct_note() (VS_DP_HOLD_NONE: not held)
  *
- * Return: frames left in @pkts, to deliver as usual
+ * Return: frames left in @pkts, to deliver as usual, in the mode the port
+ * has after it (vs_dp_mode(): an overflow's release may have switched it)
  */
 uint16_t dp_source_hold_divert(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode,
 			       uint16_t q, struct rte_mbuf **pkts, uint16_t n,

@@ -24,6 +24,11 @@
 
 /* --- lcore ---------------------------------------------------------------- */
 
+bool dp_source_hold_busy(const struct vs_vm *vm)
+{
+	return vm->dp.hold && vm->dp.hold->n_src;
+}
+
 bool dp_source_hold_may_begin(struct vs_vm *vm, uint32_t mode)
 {
 	return vm->dp.hold && mode != VS_DP_BUFFER && vm->policy.source_barrier_ms &&
@@ -128,6 +133,7 @@ static void hold_release(struct vs_vm *vm, int vid, uint32_t enabled, uint8_t k)
 	h->n = kept;
 	h->src[k].in_use = false;
 	h->n_src--;
+	VS_STAT_SET(vm->stats.source_held_now, kept);
 }
 
 uint16_t dp_source_hold_divert(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mode,
@@ -164,6 +170,7 @@ uint16_t dp_source_hold_divert(struct vs_vm *vm, int vid, uint32_t enabled, uint
 	}
 	if (held) {
 		VS_STAT_ADD(vm->stats.source_held_pkts, held);
+		VS_STAT_SET(vm->stats.source_held_now, h->n);
 		/* as dp_hold_live(): the replay's BARRIER must not wait on them */
 		if (mode == VS_DP_REPLAY && !__atomic_load_n(&vm->dp.hs.live_seen, __ATOMIC_RELAXED))
 			__atomic_store_n(&vm->dp.hs.live_seen, true, __ATOMIC_RELEASE);
@@ -192,6 +199,7 @@ static void hold_take_releases(struct vs_vm *vm, uint32_t epoch)
 			if (s->in_use && s->epoch == epoch &&
 			    (!r->af || hold_src_is(s, r->af, r->addr))) {
 				s->release = true;
+				s->release_all = s->release_all || !r->af;
 				matched = true;
 			}
 		}
@@ -226,8 +234,12 @@ uint32_t dp_source_hold_poll(struct vs_vm *vm, int vid, uint32_t enabled, uint32
 			continue;
 		if (!active || s->epoch != epoch || mode == VS_DP_BUFFER) {
 			/* the window is over, or the device went away */
+			VS_STAT_ADD(vm->stats.source_hold_ends, 1);
 		} else if (s->release && injected) {
-			VS_STAT_ADD(vm->stats.source_barrier_releases, 1);
+			if (s->release_all)	/* END or ABORT */
+				VS_STAT_ADD(vm->stats.source_hold_ends, 1);
+			else
+				VS_STAT_ADD(vm->stats.source_barrier_releases, 1);
 		} else if (now - s->first_tsc >= limit) {
 			VS_STAT_ADD(vm->stats.source_barrier_timeouts, 1);
 		} else {

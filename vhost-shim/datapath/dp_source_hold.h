@@ -31,7 +31,14 @@
  * source-hold-full) and VS_DP_HOLD_FRAMES frames in all (the frame that
  * finds it full releases its own source at once, its held frames first:
  * source-hold-overflow).  A closed window, a new window (hs.dedup_epoch)
- * or BUFFER mode (the device went away) releases every source at once.
+ * or BUFFER mode (the device went away) releases every source at once,
+ * at the next poll: frames of a held source that arrive before it, the
+ * window already closed, join the hold behind the others (dp_direct.c
+ * looks them up while any source is held), and the frames after an
+ * overflow's release go in the mode that release left (it may have filled
+ * the guest's ring and started a replay).  Releases without a barrier of
+ * the source's own (END, ABORT, the window, BUFFER) count as
+ * source-hold-ends; source-held-now is the hold's frames now.
  * hs.src_hold_on (main loop: the admitted stream negotiated the
  * extension, and source-barrier-ms > 0) only gates new holds: a held
  * source keeps waiting for a barrier that may come after a reconnect.
@@ -77,7 +84,9 @@ struct vs_vm;
 /**
  * struct vs_dp_hold_src - one held source (lcore only)
  * @in_use:	the slot holds a source
- * @release:	its barrier came: release once inject is empty
+ * @release:	a release came for it: release once inject is empty
+ * @release_all:	... END's or ABORT's, for every source (af 0): counted
+ *		source-hold-ends, not source-barrier-releases
  * @af, @addr:	the source (VS_FLOW_AF_INET: IPv4 in the first 4 bytes)
  * @epoch:	hs.dedup_epoch when the hold began
  * @first_tsc:	when its first frame was held: the time-out runs from here
@@ -86,6 +95,7 @@ struct vs_vm;
 struct vs_dp_hold_src {
 	bool in_use;
 	bool release;
+	bool release_all;
 	uint8_t af;
 	uint8_t addr[16];
 	uint32_t epoch;
