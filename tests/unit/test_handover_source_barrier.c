@@ -311,6 +311,38 @@ static void test_end_releases_all(void)
 	t_env_fini(&e);
 }
 
+static bool t_stream_forgotten(void *arg)
+{
+	return !((const struct vs_vm *)arg)->ho->in;
+}
+
+/*
+ * END and ABORT from a source without the extension: nothing was ever
+ * held, so nothing is released and the pump is not kept busy for it
+ * (review 63, F7: END queued a release of every source, and kept the pump
+ * ticking until the replay queue emptied)
+ */
+static void test_end_without_extension(void)
+{
+	struct t_env e;
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_END };
+
+	t_env_init(&e, 10000, 60000);
+	t_arrive(&e, VS_TUN_HELLO_EXT_SOURCE_DIRECT, 2);
+	g_assert_false(t_hold_on(e.vm));
+	m.u.stream_seq.stream_id = 1;
+	m.u.stream_seq.last_seq = 2;
+	fp_send(&e.src, &m);
+	g_assert_true(run_until(t_stream_forgotten, e.vm, DEADLINE_MS));
+	g_assert_false(ho_source_releases_wanted(e.vm));
+	t_drain_inject(e.vm);
+	run_for(50);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	g_assert_false(ho_source_releases_wanted(e.vm));
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	char rundir[PATH_MAX];
@@ -324,6 +356,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source-barrier/ignored", test_ignored);
 	g_test_add_func("/handover/source-barrier/bounded", test_bounded);
 	g_test_add_func("/handover/source-barrier/end-releases-all", test_end_releases_all);
+	g_test_add_func("/handover/source-barrier/end-without-extension",
+			test_end_without_extension);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

@@ -189,6 +189,9 @@ struct vs_handover {
 	unsigned int src_rel_head, src_rel_n;
 	bool src_release_all_due;	/* END: release every source once
 					 * the replay queue is empty */
+	bool src_hold_armed;		/* holds were allowed since the last
+					 * release of every source: END and
+					 * ABORT have something to release */
 };
 
 /* --- handover.c (and the window functions of handover_stragglers.c) --- */

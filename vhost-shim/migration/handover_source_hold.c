@@ -30,7 +30,10 @@
  *
  * END is a barrier for every source: once the replay queue is empty, every
  * held source is released.  ABORT releases them at once (the VM will not
- * stay).  A new window (ho_dedup_open()) forgets what the last one queued.
+ * stay).  Both only if holds were allowed since the last such release
+ * (src_hold_armed): with a peer that never negotiated the extension
+ * nothing is held, and neither queues a release nor keeps the pump busy.
+ * A new window (ho_dedup_open()) forgets what the last one queued.
  */
 #include <string.h>
 
@@ -49,9 +52,18 @@
 void ho_source_hold_update(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
+	bool on = ho->in && vm->policy.source_barrier_ms && vs_tun_in_source_barrier_ok(ho->in);
 
-	vs_dp_source_hold_on(vm, ho->in && vm->policy.source_barrier_ms &&
-				     vs_tun_in_source_barrier_ok(ho->in));
+	vs_dp_source_hold_on(vm, on);
+	ho->src_hold_armed = ho->src_hold_armed || on;
+}
+
+/* Every source is released (queued for the lcore): holds allowed from now
+ * on arm END and ABORT again */
+static void ho_source_released_all(struct vs_handover *ho, struct vs_vm *vm)
+{
+	ho->src_release_all_due = false;
+	ho->src_hold_armed = __atomic_load_n(&vm->dp.hs.src_hold_on, __ATOMIC_RELAXED);
 }
 
 void ho_source_hold_window(struct vs_vm *vm)
@@ -66,7 +78,8 @@ void ho_source_hold_window(struct vs_vm *vm)
 
 void ho_source_hold_end(struct vs_vm *vm)
 {
-	vm->ho->src_release_all_due = true;	/* once the replay queue is empty */
+	/* once the replay queue is empty */
+	vm->ho->src_release_all_due = vm->ho->src_hold_armed;
 }
 
 void ho_source_hold_abort(struct vs_vm *vm)
@@ -74,9 +87,16 @@ void ho_source_hold_abort(struct vs_vm *vm)
 	struct vs_handover *ho = vm->ho;
 
 	ho->src_rel_head = ho->src_rel_n = 0;	/* all of them anyway */
-	ho->src_release_all_due = !vs_dp_source_release_all(vm);
-	if (ho->src_release_all_due)
-		ho_kick_pump();
+	if (!ho->src_hold_armed) {
+		ho->src_release_all_due = false;
+		return;
+	}
+	if (vs_dp_source_release_all(vm)) {
+		ho_source_released_all(ho, vm);
+		return;
+	}
+	ho->src_release_all_due = true;
+	ho_kick_pump();
 }
 
 bool ho_source_releases_wanted(const struct vs_vm *vm)
@@ -107,7 +127,7 @@ void ho_pump_source_releases(struct vs_vm *vm)
 	}
 	if (ho->src_release_all_due && g_queue_is_empty(&ho->replay_q) &&
 	    vs_dp_source_release_all(vm))
-		ho->src_release_all_due = false;
+		ho_source_released_all(ho, vm);
 }
 
 void vs_ho_tun_source_barrier(void *opaque, struct vs_tun_in *in, const char *vm_name,
