@@ -254,6 +254,133 @@ static void test_source_barrier_written_lost(void)
 	drain_loop();
 }
 
+/* struct vs_tun_stream's acked has reached seq */
+struct want_acked {
+	const struct vs_tun_stream *s;
+	uint64_t seq;
+};
+
+static bool acked_through(void *arg)
+{
+	const struct want_acked *w = arg;
+
+	return w->s->acked >= w->seq;
+}
+
+/* @seq relative to @S, as "S-1", "S", "S+1" */
+static void trace_seq(GString *trace, const char *fmt, uint64_t seq, uint64_t S)
+{
+	g_autofree char *rel = seq == S ? g_strdup("S")
+					: g_strdup_printf("S%+" G_GINT64_FORMAT, (gint64)(seq - S));
+
+	g_string_append_printf(trace, fmt, rel);
+}
+
+/*
+ * The fake destination reads up to frame @until, and on until it has
+ * seen @barriers SOURCE_BARRIERs (or a deadline): frames in order from
+ * @last + 1; from frame @from on, frames and barriers go into @trace as
+ * " S-1 S B(S) S+1 ...", relative to @S (ACKs, keepalives skipped).
+ * Returns the last frame read.
+ */
+static uint64_t read_trace(struct fake_peer *f, GString *trace, uint64_t last, uint64_t from,
+			   uint64_t S, uint64_t until, unsigned int barriers)
+{
+	unsigned int seen = 0;
+	struct vs_tun_msg m;
+
+	while ((last < until || seen < barriers) && fp_recv(f, &m, DEADLINE_MS)) {
+		if (m.type == VS_TUN_MSG_FRAME) {
+			g_assert_cmpuint(m.u.frame.seq, ==, last + 1);
+			last = m.u.frame.seq;
+			if (last >= from)
+				trace_seq(trace, " %s", last, S);
+		} else if (m.type == VS_TUN_MSG_SOURCE_BARRIER) {
+			g_assert_cmpmem(m.u.source_barrier.addr, 16, v4, 16);
+			trace_seq(trace, " B(%s)", m.u.source_barrier.last_seq, S);
+			seen++;
+		}
+	}
+	g_assert_cmpuint(last, >=, until);
+	return last;
+}
+
+/*
+ * Review 63 F5: a SOURCE_BARRIER goes right behind its frame S and ahead
+ * of S + 1, even when S, S + 1 and S + 2 all wait for room in the output
+ * queue and are written together once it drains.  The source frees a
+ * written barrier once a frame after it is acked (the destination has it:
+ * tun_stream_acked_source_barriers()), which holds only in that order: a
+ * destination (a fake) that reads up to S + 1, acks it and goes must have
+ * had the barrier, and the next connection, resuming at S + 2, brings no
+ * copy.
+ */
+static void test_source_barrier_behind_its_frame(void)
+{
+	static const char *const want[] = {
+		"S-1 S B(S) S+1 S+2",		/* read on */
+		"S-1 S B(S) S+1 | S+2 S+3",	/* S + 1 acked, then a reconnect */
+	};
+	g_autofree char *addr = NULL;
+	struct vs_tun_stream *s;
+	struct fake_peer f;
+	struct side a;
+	unsigned int cut_it;
+	uint32_t id;
+	uint64_t S, last;
+	GSocket *ls;
+
+	for (cut_it = 0; cut_it < 2; cut_it++) {
+		g_autoptr(GString) trace = g_string_new(NULL);
+
+		side_init(&a, "hosta", "127.0.0.1:0");
+		vs_tun_set_source_barrier(a.t, true);
+		g_free(addr);
+		addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+		g_assert_true(vs_tun_add_peer(a.t, "hostb", addr, NULL));
+		s = vs_tun_stream_open(a.t, "hostb", VM_NAME, VM_MAC);
+		fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+		id = accept_stream(&f, 1);
+		g_assert_true(run_until(stream_connected, s, DEADLINE_MS));
+		/* nothing runs the loop: the output queue fills, and the
+		 * last frame pushed, S, waits for room */
+		while (s->send_seq == s->next_seq && s->next_seq < MANY)
+			push_frames_len(s, 1, BIG);
+		S = s->next_seq - 1;
+		g_assert_cmpuint(s->send_seq, ==, S);
+		g_assert_cmpint(vs_tun_stream_source_barrier(s, VS_TUN_SRC_AF_INET, v4), ==,
+				(int64_t)S);
+		push_frames_len(s, 2, BIG);			/* S + 1, S + 2 wait too */
+		g_assert_cmpuint(s->send_seq, ==, S);
+		g_assert_cmpuint(g_queue_get_length(&s->src_barriers), ==, 1);
+		last = read_trace(&f, trace, 0, S - 1, S, cut_it ? S + 1 : S + 2, !cut_it);
+		if (cut_it) {
+			struct vs_tun_msg ack = { .type = VS_TUN_MSG_ACK };
+
+			ack.u.ack.stream_id = id;
+			ack.u.ack.seq = S + 1;
+			fp_send(&f, &ack);
+			g_assert_true(run_until(acked_through, &(struct want_acked){ s, S + 1 },
+						DEADLINE_MS));
+			fp_close(&f);			/* gone, the rest unread */
+			g_assert_true(run_until(stream_down, s, DEADLINE_MS));
+			fp_accept_ext(&f, ls, "hostb", BOTH_EXT);
+			accept_stream(&f, S + 2);
+			push_frames(s, 1);		/* S + 3 */
+			g_string_append(trace, " |");
+			read_trace(&f, trace, last, S + 2, S, S + 3, 0);
+		}
+		g_assert_cmpstr(trace->str + 1, ==, want[cut_it]);
+		g_assert_cmpuint(g_queue_get_length(&s->src_barriers), ==, 0);
+		fp_close(&f);
+		vs_tun_stream_close(s, false);
+		side_fini(&a);
+		g_socket_close(ls, NULL);
+		g_object_unref(ls);
+		drain_loop();
+	}
+}
+
 static void send_barrier(struct fake_peer *fp, uint32_t id, uint64_t last_seq)
 {
 	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_BARRIER };
@@ -441,6 +568,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/transport/source-barrier-backlog", test_source_barrier_backlog);
 	g_test_add_func("/tun/transport/source-barrier-written-lost",
 			test_source_barrier_written_lost);
+	g_test_add_func("/tun/transport/source-barrier-behind-its-frame",
+			test_source_barrier_behind_its_frame);
 	g_test_add_func("/tun/rules/source-barrier-unnegotiated", test_source_barrier_unnegotiated);
 	g_test_add_func("/tun/rules/source-barrier-no-extensions",
 			test_source_barrier_no_extensions);

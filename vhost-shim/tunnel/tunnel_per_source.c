@@ -16,7 +16,10 @@
  *     connection right behind frame S, never ahead of a frame still
  *     waiting for room: each stream keeps a FIFO of barriers
  *     (vs_tun_stream_source_barrier()), and tun_stream_flush() writes
- *     those whose frames are written (tun_stream_flush_source_barriers()).
+ *     those whose frames are written (tun_stream_flush_source_barriers())
+ *     ahead of each frame it writes and after the last, so each goes
+ *     right behind its S and ahead of S + 1, even when S + 1.. waited
+ *     for room with S and are written in the same turn (review 63 F5).
  *     A barrier not written when the connection goes stays, and follows
  *     the frames resent on the next one (VM_ACCEPT moves send_seq back).
  *     A written one is kept until the destination acks a frame after it
@@ -142,8 +145,9 @@ void tun_stream_free_source_barriers(struct vs_tun_stream *s)
 
 /*
  * A barrier is written behind its frame S and ahead of S + 1 on the same
- * connection (a requeued one too: it is written before the resend passes
- * S + 1), so a destination that has S + 1 has the barrier
+ * connection (tun_stream_flush() writes the due ones ahead of each frame;
+ * a requeued one too: it is written before the resend passes S + 1), so
+ * a destination that has S + 1 has the barrier
  */
 void tun_stream_acked_source_barriers(struct vs_tun_stream *s)
 {

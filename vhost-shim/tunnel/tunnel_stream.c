@@ -19,10 +19,11 @@
  *     VM_ACCEPT, which moves send_seq back, looks it up again.  A frame
  *     with an arrival time goes as FRAME_TIMES (its age now, our clock)
  *     when both HELLOs offered frame-times, else as a FRAME;
- *   - barrier: BARRIER(S) goes to the output queue right behind frame S,
- *     the last pushed when it was asked for, so it never overtakes a
- *     straggler that still waits for room; SOURCE_BARRIERs likewise, each
- *     behind its own S (tunnel_per_source.c);
+ *   - barrier: BARRIER(S) goes to the output queue behind frame S, the
+ *     last pushed when it was asked for (after the frames written in the
+ *     same flush), so it never overtakes a straggler that still waits for
+ *     room; SOURCE_BARRIERs likewise, each right behind its own S and
+ *     ahead of S + 1 (tunnel_per_source.c);
  *   - trim: a frame is freed only once it is acked *and* the destination
  *     reported the VM running (commit), because a rollback before that
  *     needs every frame back;
@@ -154,6 +155,8 @@ void tun_stream_flush(struct vs_tun_stream *s)
 			c->tun->stats.send_queue_full++;
 			break;
 		}
+		/* SOURCE_BARRIERs behind the frames written, ahead of this one */
+		tun_stream_flush_source_barriers(c, s);
 		tun_stream_encode(c, s, f);
 		s->send_seq = f->seq + 1;
 	}
@@ -162,6 +165,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 		vs_tun_encode_barrier(c->out, s->stream_id, s->barrier_seq);
 		s->barrier_due = false;
 	}
+	/* and those behind the last frame written */
 	tun_stream_flush_source_barriers(c, s);
 	/* the frames of this main-loop turn together, in full TLS records */
 	tun_conn_flush_soon(c);
