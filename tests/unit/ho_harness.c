@@ -21,6 +21,7 @@
 #include "handover_priv.h"
 #include "port_registry.h"
 #include "tun_harness.h"
+#include "vhost_events.h"
 #include "vhost_port.h"
 #include "vm.h"
 #include "ho_harness.h"
@@ -39,6 +40,7 @@ static const struct vs_tun_ops t_ops = {
 	.out_event = vs_ho_tun_out_event,
 	.expect = vs_ho_tun_expect,
 	.peer_event = t_peer_event,
+	.source_direct = vs_ho_tun_source_direct,
 	.source_barrier = vs_ho_tun_source_barrier,
 };
 
@@ -156,4 +158,53 @@ bool t_ho_main_init(int *argc, char ***argv, const char *prefix)
 	g_assert_nonnull(t_pool);
 	th_init();
 	return true;
+}
+
+void t_ho_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging)
+{
+	struct vs_vhost_event ev = { .type = type };
+
+	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
+	if (logging)
+		ev.features = 1ULL << VHOST_F_LOG_ALL;
+	vs_ho_vhost_event(vm, &ev);
+}
+
+void t_src_blackout(struct t_env *e)
+{
+	t_ho_vhost(e->vm, VS_VHOST_EV_FEATURES, true);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+	e->vm->vid = -1;
+	vs_ho_device_gone_sync(e->vm);	/* as vhost_port.c's destroy_device */
+	t_ho_vhost(e->vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+}
+
+void t_src_connected(struct t_env *e, struct fake_peer *dst, GSocket **ls, uint32_t ext)
+{
+	g_autofree char *addr = g_strdup_printf("127.0.0.1:%u", fp_listen(ls));
+	g_autoptr(GError) err = NULL;
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_ACCEPT };
+	struct vs_tun_msg open;
+
+	g_assert_true(vs_tun_add_peer(e->tun, "hostc", addr, &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_ho_set_peer(e->vm, "hostc", &err));
+	g_assert_no_error(err);
+	t_src_blackout(e);
+	g_assert_nonnull(e->vm->ho->out);
+	fp_accept_ext(dst, *ls, "hostc", ext);
+	g_assert_true(fp_recv_type(dst, VS_TUN_MSG_VM_OPEN, &open));
+	m.u.vm_accept.stream_id = open.u.vm_open.stream_id;
+	m.u.vm_accept.next_expected_seq = open.u.vm_open.first_seq;
+	fp_send(dst, &m);
+	g_assert_true(run_until(stream_connected, e->vm->ho->out, DEADLINE_MS));
+}
+
+void t_src_disconnect(struct t_env *e, struct fake_peer *dst, GSocket *ls)
+{
+	fp_close(dst);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	t_env_fini(e);
 }

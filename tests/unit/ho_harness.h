@@ -21,6 +21,7 @@
 #include <rte_mempool.h>
 
 #include "tun_harness.h"
+#include "vhost_events.h"
 #include "vm.h"
 
 #define T_POOL_SIZE	8191
@@ -57,5 +58,16 @@ void t_send_frames(struct t_env *e, uint32_t id, uint64_t first, unsigned int n)
 void t_wait_frames(struct t_env *e, uint64_t n);
 /* run_until() condition: the port's (@arg) migration state is NONE */
 bool t_state_none(void *arg);
+/* DPDK's vhost thread reports @type for the port; @logging: the frontend
+ * asked for dirty-page logging (VHOST_F_LOG_ALL: a migration's pre-copy) */
+void t_ho_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging);
+/* The source's switchover: pre-copy (log-on), then the device goes (blackout) */
+void t_src_blackout(struct t_env *e);
+/* The source in its blackout with its stream accepted by @dst, a scripted
+ * destination listening on *@ls that offers the HELLO extensions @ext:
+ * VM_ACCEPT of everything from the stream's first seq */
+void t_src_connected(struct t_env *e, struct fake_peer *dst, GSocket **ls, uint32_t ext);
+/* ... and its end: the destination, its listener, then t_env_fini() */
+void t_src_disconnect(struct t_env *e, struct fake_peer *dst, GSocket *ls);
 
 #endif /* VS_HO_HARNESS_H */

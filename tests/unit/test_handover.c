@@ -154,16 +154,6 @@ static void test_reconnect_keeps_stream(void)
 	t_env_fini(&e);
 }
 
-static void t_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging)
-{
-	struct vs_vhost_event ev = { .type = type };
-
-	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
-	if (logging)
-		ev.features = 1ULL << VHOST_F_LOG_ALL;
-	vs_ho_vhost_event(vm, &ev);
-}
-
 static bool t_replay_q_empty(void *arg)
 {
 	return g_queue_is_empty(&((struct vs_vm *)arg)->ho->replay_q);
@@ -187,9 +177,9 @@ static void test_migrated_on_while_replaying(void)
 	t_send_frames(&e, 1, 1, 6);
 	t_wait_frames(&e, 6);
 	e.vm->vid = 0;			/* the VM runs here */
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
-	t_vhost(e.vm, VS_VHOST_EV_FEATURES, true);	/* pre-copy to the next host */
+	t_ho_vhost(e.vm, VS_VHOST_EV_FEATURES, true);	/* pre-copy to the next host */
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
 	g_assert_true(e.vm->ho->replay_on);
 	/* stragglers of the arrival still come and are still replayed */
@@ -200,7 +190,7 @@ static void test_migrated_on_while_replaying(void)
 	g_assert_cmpuint(e.vm->stats.migrations_out, ==, 1);
 	/* the switchover: a blackout, not a pause */
 	e.vm->vid = -1;
-	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
 	g_assert_false(e.vm->ho->replay_on);
 	g_assert_true(vs_dp_mode(e.vm) == VS_DP_BUFFER);
@@ -225,11 +215,11 @@ static void test_hold_expired_resets(void)
 		g_assert_nonnull(e.vm->dp.tcp);		/* vs_ho_attach() made it */
 		e.vm->frontends = 1;
 		e.vm->vid = 0;
-		t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
-		t_vhost(e.vm, VS_VHOST_EV_FEATURES, true);
+		t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+		t_ho_vhost(e.vm, VS_VHOST_EV_FEATURES, true);
 		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
 		e.vm->vid = -1;
-		t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+		t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
 		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
 		e.vm->frontends = (int)qemu;
 		g_assert_true(run_until(t_state_none, e.vm, DEADLINE_MS));
@@ -322,7 +312,7 @@ static void t_arrive(struct t_env *e, unsigned int frames)
 	t_wait_frames(e, frames);
 	g_assert_cmpint(e->vm->ho->in_state, ==, HO_IN_ADMITTED);
 	e->vm->vid = 0;			/* the VM runs here */
-	t_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	t_expect_msg(e, VS_TUN_MSG_RESUMED);
 }
@@ -397,7 +387,7 @@ static void test_replay_phase_no_stream(void)
 	e.vm->policy.replay_hold_ms = 200;
 	t_arm(&e);
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_NONE);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
@@ -413,14 +403,14 @@ static void test_replay_phase_local_resume(void)
 
 	t_env_init(&e, 10000, 60000);
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
 	e.vm->vid = -1;
-	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_PAUSED);
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
 	t_env_fini(&e);
@@ -463,7 +453,7 @@ static void test_replay_phase_barrier_before_resume(void)
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
 
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	t_expect_msg(&e, VS_TUN_MSG_RESUMED);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
@@ -547,17 +537,6 @@ static bool t_count_events(const char *event, struct vs_vm *vm, void *obj)
 	return true;
 }
 
-/* The source's switchover: pre-copy (log-on), then the device goes (blackout) */
-static void t_src_blackout(struct t_env *e)
-{
-	t_vhost(e->vm, VS_VHOST_EV_FEATURES, true);
-	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
-	e->vm->vid = -1;
-	vs_ho_device_gone_sync(e->vm);	/* as vhost_port.c's destroy_device */
-	t_vhost(e->vm, VS_VHOST_EV_DESTROY_DEVICE, true);
-	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
-}
-
 /*
  * Rollback: the VM resumes at the source in its blackout.  The replay is of
  * local frames only: tunnel-done from the start, whatever phase the port
@@ -573,7 +552,7 @@ static void test_replay_phase_rollback(void)
 	t_src_blackout(&e);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_OPEN);
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_TUNNEL_DONE);
 	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
@@ -616,10 +595,10 @@ static void test_src_forwarding_again(void)
 
 	run_for(50);
 	ho_feed(e.vm, VS_MIG_EV_PEER_RESUMED);
-	t_vhost(e.vm, VS_VHOST_EV_FEATURES, false);	/* log-off */
+	t_ho_vhost(e.vm, VS_VHOST_EV_FEATURES, false);	/* log-off */
 	vs_ho_device_gone_sync(e.vm);
 	g_assert_false(e.vm->dp.hs.no_caps);
-	t_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
+	t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, true);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
 	g_assert_true(e.vm->dp.hs.no_caps);
 	g_assert_cmpuint(t_ev_resumed_at_dst, ==, 1);
@@ -646,40 +625,6 @@ static bool t_barrier_sent(void *arg)
 }
 
 /*
- * The source in its blackout with its stream accepted by @dst, a scripted
- * destination listening on @ls: VM_ACCEPT of everything from the stream's
- * first seq, so vs_tun_stream_barrier() can send.
- */
-static void t_src_connected(struct t_env *e, struct fake_peer *dst, GSocket **ls)
-{
-	g_autofree char *addr = g_strdup_printf("127.0.0.1:%u", fp_listen(ls));
-	g_autoptr(GError) err = NULL;
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_ACCEPT };
-	struct vs_tun_msg open;
-
-	g_assert_true(vs_tun_add_peer(e->tun, "hostc", addr, &err));
-	g_assert_no_error(err);
-	g_assert_true(vs_ho_set_peer(e->vm, "hostc", &err));
-	g_assert_no_error(err);
-	t_src_blackout(e);
-	g_assert_nonnull(e->vm->ho->out);
-	fp_accept(dst, *ls, "hostc");
-	g_assert_true(fp_recv_type(dst, VS_TUN_MSG_VM_OPEN, &open));
-	m.u.vm_accept.stream_id = open.u.vm_open.stream_id;
-	m.u.vm_accept.next_expected_seq = open.u.vm_open.first_seq;
-	fp_send(dst, &m);
-	g_assert_true(run_until(stream_connected, e->vm->ho->out, DEADLINE_MS));
-}
-
-static void t_src_disconnect(struct t_env *e, struct fake_peer *dst, GSocket *ls)
-{
-	fp_close(dst);
-	g_socket_close(ls, NULL);
-	g_object_unref(ls);
-	t_env_fini(e);
-}
-
-/*
  * barriers-unanswered counts the BARRIERs sent by the 100 ms fallback,
  * without the drain's guarantee, and -lcore those whose drain the lcore
  * had not answered; a BARRIER sent after the lcore's answer counts
@@ -694,7 +639,7 @@ static void test_src_barrier_unanswered(void)
 	GSocket *ls;
 
 	t_env_init(&e, 10000, 60000);
-	t_src_connected(&e, &dst, &ls);
+	t_src_connected(&e, &dst, &ls, 0);
 
 	ho_request_barrier(e.vm);
 	g_assert_cmpint(e.vm->ho->barrier, ==, HO_BARRIER_PENDING);
@@ -763,7 +708,7 @@ static void test_src_live_seen_repeated(void)
 	int i;
 
 	t_env_init(&e, 10000, 60000);
-	t_src_connected(&e, &dst, &ls);
+	t_src_connected(&e, &dst, &ls, 0);
 
 	ho_request_barrier(e.vm);
 	ticket = e.vm->ho->barrier_drain;
@@ -817,7 +762,7 @@ static void test_learn_forgotten(void)
 	/* a rollback: the VM never left */
 	t_src_blackout(&e);
 	e.vm->vid = 0;
-	t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, true);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	g_assert_cmpuint(t_forget_reqs(&e), ==, 2);
 	e.vm->vid = -1;
@@ -882,7 +827,7 @@ static void test_tunnel_frame_follows_mtu(void)
 
 		/* the VM arrives: both are injected, each in one mbuf */
 		e.vm->vid = 0;
-		t_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+		t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
 		g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 		g_assert_true(run_until(t_replay_q_empty, e.vm, DEADLINE_MS));
 		n = rte_ring_dequeue_burst(e.vm->dp.inject, (void **)m, G_N_ELEMENTS(m), NULL);

@@ -14,6 +14,12 @@
  * it, SOURCE_DIRECT), and the test takes frames from the inject ring as
  * the lcore would.  What the main loop hands the lcore is read from the
  * hold's release queue (vm->dp.hold: head, rel[]).
+ *
+ * The source's half (handover_source_barrier.c) on the same harness, the
+ * other way round: the port is the source, forwarding, and a scripted
+ * destination (t_src_connected()) reports sources (SOURCE_DIRECT) and
+ * reads the SOURCE_BARRIERs.  No lcore polls: the test answers the drain
+ * tickets as one does with held empty (dp_drain_done()).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -29,26 +35,20 @@
 
 #include "dp_direct.h"
 #include "dp_handshake.h"
+#include "dp_priv.h"
 #include "dp_source_hold.h"
 #include "flow_frames.h"
 #include "flow_key.h"
 #include "handover.h"
 #include "handover_priv.h"
 #include "tun_harness.h"
+#include "tunnel_priv.h"
 #include "vhost_events.h"
 #include "vm.h"
 #include "ho_harness.h"
 
 #define X		"10.77.0.11"
 #define BOTH_EXT	(VS_TUN_HELLO_EXT_SOURCE_DIRECT | VS_TUN_HELLO_EXT_SOURCE_BARRIER)
-
-static void t_vhost(struct vs_vm *vm, enum vs_vhost_event_type type)
-{
-	struct vs_vhost_event ev = { .type = type };
-
-	g_strlcpy(ev.name, vm->cfg->name, sizeof(ev.name));
-	vs_ho_vhost_event(vm, &ev);
-}
 
 /* The source (offering @ext) opens stream 1 and sends frames 1..@frames;
  * the VM resumes here (the window opens) */
@@ -61,7 +61,7 @@ static void t_arrive(struct t_env *e, uint32_t ext, unsigned int frames)
 	t_send_frames(e, 1, 1, frames);
 	t_wait_frames(e, frames);
 	e->vm->vid = 0;			/* the VM runs here */
-	t_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE);
+	t_ho_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE, false);
 	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
 	g_assert_true(vs_dp_direct_window(e->vm));
 }
@@ -343,6 +343,172 @@ static void test_end_without_extension(void)
 	t_env_fini(&e);
 }
 
+/* --- the source's half ---------------------------------------------------- */
+
+/* The source forwarding (the VM resumed at the destination), its stream
+ * accepted by a destination @dst offering @ext; frames 1..3 pushed */
+static void t_src_forwarding(struct t_env *e, struct fake_peer *dst, GSocket **ls, uint32_t ext)
+{
+	static const uint8_t frame[60] = { 0x02 };
+	unsigned int i;
+
+	t_env_init(e, 10000, 60000);
+	vs_tun_set_source_barrier(e->tun, true);
+	t_src_connected(e, dst, ls, ext);
+	ho_feed(e->vm, VS_MIG_EV_PEER_RESUMED);	/* as vs_ho_tun_out_event(RESUMED) */
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
+	for (i = 0; i < 3; i++)
+		vs_tun_stream_push(e->vm->ho->out, VS_TUN_ORIGIN_STRAGGLER, frame, sizeof(frame));
+}
+
+static uint64_t t_reports_wanted;
+
+static bool t_reports_in(void *arg)
+{
+	return ((struct vs_vm *)arg)->stats.direct_reports_received >= t_reports_wanted;
+}
+
+/* The destination reports @src; wait until the port took the report */
+static void t_dst_reports(struct t_env *e, struct fake_peer *dst, const char *src)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_SOURCE_DIRECT };
+
+	t_reports_wanted = e->vm->stats.direct_reports_received + 1;
+	m.u.source_direct.stream_id = e->vm->ho->out->stream_id;
+	m.u.source_direct.af = VS_TUN_SRC_AF_INET;
+	ff_addr(src, m.u.source_direct.addr);
+	fp_send(dst, &m);
+	g_assert_true(run_until(t_reports_in, e->vm, DEADLINE_MS));
+}
+
+static uint32_t t_drain_requests(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.drain_req, __ATOMIC_ACQUIRE);
+}
+
+static bool t_sent_at_least_1(void *arg)
+{
+	return ((struct vs_vm *)arg)->stats.source_barriers_sent >= 1;
+}
+
+static bool t_sent_at_least_2(void *arg)
+{
+	return ((struct vs_vm *)arg)->stats.source_barriers_sent >= 2;
+}
+
+/*
+ * A report takes a drain ticket; the barrier waits for its answer, then
+ * goes behind the last frame pushed (3), for the source reported
+ */
+static void test_out_after_drain(void)
+{
+	struct fake_peer dst;
+	struct vs_tun_msg m;
+	struct t_env e;
+	uint8_t want[16];
+	uint32_t asked;
+	GSocket *ls;
+
+	t_src_forwarding(&e, &dst, &ls, BOTH_EXT);
+	asked = t_drain_requests(e.vm);
+	t_dst_reports(&e, &dst, X);
+	run_for(30);
+	g_assert_cmpuint(t_drain_requests(e.vm), ==, asked + 1);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 0);	/* not answered */
+	dp_drain_done(e.vm, e.vm->ho->src_bar_ticket);	/* the lcore's answer */
+	g_assert_true(run_until(t_sent_at_least_1, e.vm, DEADLINE_MS));
+	g_assert_true(fp_recv_type(&dst, VS_TUN_MSG_SOURCE_BARRIER, &m));
+	g_assert_cmpuint(m.u.source_barrier.last_seq, ==, e.vm->ho->out->next_seq - 1);
+	g_assert_cmpuint(m.u.source_barrier.last_seq, ==, 3);
+	ff_addr(X, want);
+	g_assert_cmpmem(m.u.source_barrier.addr, 16, want, 16);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 1);
+	g_assert_cmpuint(e.vm->stats.source_barriers_abandoned, ==, 0);
+	g_assert_false(ho_source_barriers_wanted(e.vm));
+	t_src_disconnect(&e, &dst, ls);
+}
+
+/*
+ * Reports that come while a ticket is out wait for the next one (a ticket
+ * per report would restart the lcore's drain each time): two reports, one
+ * ticket; a third after it, a second ticket once the first is answered;
+ * the barriers go in report order
+ */
+static void test_out_one_ticket(void)
+{
+	struct fake_peer dst;
+	struct vs_tun_msg m;
+	struct t_env e;
+	uint8_t want[16];
+	uint32_t asked;
+	GSocket *ls;
+
+	t_src_forwarding(&e, &dst, &ls, BOTH_EXT);
+	asked = t_drain_requests(e.vm);
+	t_dst_reports(&e, &dst, X);
+	t_dst_reports(&e, &dst, "10.77.0.12");
+	run_for(20);
+	g_assert_cmpuint(t_drain_requests(e.vm), ==, asked + 1);
+	dp_drain_done(e.vm, e.vm->ho->src_bar_ticket);
+	g_assert_true(run_until(t_sent_at_least_1, e.vm, DEADLINE_MS));
+	run_for(20);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 1);	/* the second waits */
+	g_assert_cmpuint(t_drain_requests(e.vm), ==, asked + 2);	/* for the next ticket */
+	dp_drain_done(e.vm, e.vm->ho->src_bar_ticket);
+	g_assert_true(run_until(t_sent_at_least_2, e.vm, DEADLINE_MS));
+	g_assert_true(fp_recv_type(&dst, VS_TUN_MSG_SOURCE_BARRIER, &m));
+	ff_addr(X, want);
+	g_assert_cmpmem(m.u.source_barrier.addr, 16, want, 16);
+	g_assert_true(fp_recv_type(&dst, VS_TUN_MSG_SOURCE_BARRIER, &m));
+	ff_addr("10.77.0.12", want);
+	g_assert_cmpmem(m.u.source_barrier.addr, 16, want, 16);
+	g_assert_cmpuint(e.vm->stats.source_barriers_abandoned, ==, 0);
+	t_src_disconnect(&e, &dst, ls);
+}
+
+/* No answer within 100 ms of the report: abandoned, counted, nothing sent
+ * (a barrier without the drain's guarantee would be a lie) */
+static void test_out_abandoned(void)
+{
+	struct fake_peer dst;
+	struct t_env e;
+	GSocket *ls;
+
+	t_src_forwarding(&e, &dst, &ls, BOTH_EXT);
+	t_dst_reports(&e, &dst, X);
+	run_for(20);
+	g_assert_true(ho_source_barriers_wanted(e.vm));
+	run_for(HO_BARRIER_WAIT_MAX_US / 1000 + 20);	/* the report's age: real time */
+	g_assert_false(ho_source_barriers_wanted(e.vm));
+	g_assert_cmpuint(e.vm->stats.source_barriers_abandoned, ==, 1);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 0);
+	/* a late answer sends nothing */
+	dp_drain_done(e.vm, e.vm->ho->src_bar_ticket);
+	run_for(20);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 0);
+	t_src_disconnect(&e, &dst, ls);
+}
+
+/* A destination without the extension: nothing waits, no ticket, nothing
+ * sent (it holds nothing) */
+static void test_out_older_peer(void)
+{
+	struct fake_peer dst;
+	struct t_env e;
+	uint32_t asked;
+	GSocket *ls;
+
+	t_src_forwarding(&e, &dst, &ls, VS_TUN_HELLO_EXT_SOURCE_DIRECT);
+	asked = t_drain_requests(e.vm);
+	t_dst_reports(&e, &dst, X);
+	run_for(20);
+	g_assert_false(ho_source_barriers_wanted(e.vm));
+	g_assert_cmpuint(t_drain_requests(e.vm), ==, asked);
+	g_assert_cmpuint(e.vm->stats.source_barriers_sent, ==, 0);
+	g_assert_cmpuint(e.vm->stats.source_barriers_abandoned, ==, 0);
+	t_src_disconnect(&e, &dst, ls);
+}
+
 int main(int argc, char **argv)
 {
 	char rundir[PATH_MAX];
@@ -358,6 +524,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source-barrier/end-releases-all", test_end_releases_all);
 	g_test_add_func("/handover/source-barrier/end-without-extension",
 			test_end_without_extension);
+	g_test_add_func("/handover/source-barrier/out-after-drain", test_out_after_drain);
+	g_test_add_func("/handover/source-barrier/out-one-ticket", test_out_one_ticket);
+	g_test_add_func("/handover/source-barrier/out-abandoned", test_out_abandoned);
+	g_test_add_func("/handover/source-barrier/out-older-peer", test_out_older_peer);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

@@ -259,6 +259,7 @@ static void ho_open_stream(struct vs_vm *vm)
  */
 static void ho_close_stream(struct vs_vm *vm, bool send_end)
 {
+	ho_source_barriers_forget(vm);	/* END: a barrier for every source */
 	if (vm->ho->out) {
 		uint64_t lost = vs_tun_stream_close(vm->ho->out, send_end);
 
@@ -275,6 +276,7 @@ static void ho_take_back(struct vs_vm *vm)
 	g_autoptr(GQueue) back = NULL;
 	struct vs_tun_frame *f;
 
+	ho_source_barriers_forget(vm);
 	if (!ho->out)
 		return;
 	back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */

@@ -132,6 +132,16 @@ enum ho_barrier {
 	HO_BARRIER_NUM_STATES
 };
 
+/* Source: a BARRIER or SOURCE_BARRIER whose drain the lcore has not
+ * answered (or the stream has not taken held up to its mark) in this
+ * long: the BARRIER goes anyway, counted; a SOURCE_BARRIER is abandoned */
+#define HO_BARRIER_WAIT_MAX_US	100000
+
+/* Source: reports waiting for their SOURCE_BARRIER
+ * (handover_source_barrier.c): at most this many (the destination reports
+ * a source once a window; VS_DP_DIRECT_SLOTS notes); more are abandoned */
+#define HO_SRC_BARRIER_MAX	1024
+
 /* Destination: SOURCE_BARRIERs waiting for the replay queue
  * (handover_source_hold.c): at most this many; more are ignored, counted */
 #define HO_SRC_REL_MAX	64
@@ -177,6 +187,11 @@ struct vs_handover {
 	struct vs_flow_src_entry *src_slots;
 	uint64_t src_fired_seen;	/* src->stats already added to the port's */
 	uint64_t src_timeouts_seen;
+	/* source: per-source barriers (handover_source_barrier.c) */
+	GQueue src_bar;			/* reports waiting, in arrival order */
+	uint32_t src_bar_ticket;	/* the drain ticket out for them */
+	bool src_bar_ticket_out;
+	gint64 src_bar_ticket_at;
 	unsigned int announce_step;
 	guint announce_timer;
 	guint dedup_timer;
@@ -446,6 +461,41 @@ bool ho_source_releases_wanted(const struct vs_vm *vm);
  * @vm:		port with a handover
  */
 void ho_pump_source_releases(struct vs_vm *vm);
+
+/* --- handover_source_barrier.c (source) --- */
+
+/**
+ * ho_source_barrier_report() - the destination reported @addr: send its
+ * SOURCE_BARRIER once its stragglers read so far are in the stream (only
+ * while forwarding on a stream that negotiated source-barrier)
+ * @vm:		port with a handover
+ * @af:		VS_TUN_SRC_AF_INET or VS_TUN_SRC_AF_INET6
+ * @addr:	16 bytes, as the report had them
+ */
+void ho_source_barrier_report(struct vs_vm *vm, uint8_t af, const uint8_t addr[16]);
+
+/**
+ * ho_source_barriers_wanted() - do reports wait for their barrier
+ * @vm:		port with a handover
+ *
+ * Return: true while ho_pump_source_barriers() has work
+ */
+bool ho_source_barriers_wanted(const struct vs_vm *vm);
+
+/**
+ * ho_pump_source_barriers() - send, in report order, the barriers whose
+ * drain is reached (after the pump moved held into the stream this tick);
+ * abandon those older than HO_BARRIER_WAIT_MAX_US; take a drain ticket for
+ * the reports without one, if none is out
+ * @vm:		port with a handover
+ */
+void ho_pump_source_barriers(struct vs_vm *vm);
+
+/**
+ * ho_source_barriers_forget() - the stream goes: its reports wait no more
+ * @vm:		port with a handover
+ */
+void ho_source_barriers_forget(struct vs_vm *vm);
 
 /* --- handover_overflow.c --- */
 

@@ -124,8 +124,6 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 	}
 }
 
-#define HO_BARRIER_WAIT_MAX_US	100000	/* an lcore that does not answer */
-
 void ho_request_barrier(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
@@ -350,6 +348,11 @@ static void ho_pump_one(struct vs_vm *vm, void *opaque)
 			ho_pump_barrier(vm);
 		} else
 			ho_pump_replay(vm);
+	}
+	/* source: after held went into the stream this tick */
+	if (ho_source_barriers_wanted(vm)) {
+		*busy = true;
+		ho_pump_source_barriers(vm);
 	}
 	/* destination: after the replay queue went into inject this tick */
 	if (ho_source_releases_wanted(vm)) {

@@ -237,6 +237,7 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
 	}
 	ho_stragglers_report_direct(vm, af == VS_TUN_SRC_AF_INET ? VS_FLOW_AF_INET
 								  : VS_FLOW_AF_INET6, addr);
+	ho_source_barrier_report(vm, af, addr);	/* after: its stragglers stop */
 }
 
 /* --- destination: the window in which stragglers may come --------------- */
