@@ -282,6 +282,30 @@ static void test_window_closes_mid_poll(void)
 	t_port_free(vm);
 }
 
+/*
+ * review 68: X's own SOURCE_BARRIER and then END's release of every
+ * source reach the lcore in the same poll (the pump queues both in one
+ * tick when the replay queue is empty).  X was released by its barrier:
+ * source-barrier-releases, not source-hold-ends ("released without a
+ * barrier of their own", control-protocol.md).  Fails: release_all wins.
+ */
+static void test_barrier_then_end_counted(void)
+{
+	struct vs_vm *vm = hold_port();
+
+	queue_from(X, 1, 2);
+	t_poll(vm, 1);
+	g_assert_cmpuint(held_now(vm), ==, 2);
+	g_assert_true(release(vm, X));
+	g_assert_true(vs_dp_source_release_all(vm));
+	t_poll(vm, 1);
+	t_assert_run(0, 1, 2);
+	g_assert_cmpuint(vm->stats.source_barrier_releases, ==, 1);
+	g_assert_cmpuint(vm->stats.source_hold_ends, ==, 0);
+	t_check_accounting(vm, 0);
+	t_port_free(vm);
+}
+
 /* VS_DP_HOLD_SOURCES sources at once: the next one is not held */
 static void test_slots_full(void)
 {
@@ -612,6 +636,8 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/source-hold/overflow-ring-full", test_overflow_ring_full);
 	g_test_add_func("/dataplane/source-hold/window-closes-mid-poll",
 			test_window_closes_mid_poll);
+	g_test_add_func("/dataplane/source-hold/barrier-then-end-counted",
+			test_barrier_then_end_counted);
 	g_test_add_func("/dataplane/source-hold/slots-full", test_slots_full);
 	g_test_add_func("/dataplane/source-hold/dedup-held-copy", test_dedup_held_copy);
 	g_test_add_func("/dataplane/source-hold/replay-mode", test_replay_mode);

@@ -343,6 +343,26 @@ static void test_end_without_extension(void)
 	t_env_fini(&e);
 }
 
+/* ... and ABORT */
+static void test_abort_without_extension(void)
+{
+	struct t_env e;
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_ABORT };
+
+	t_env_init(&e, 10000, 60000);
+	t_arrive(&e, VS_TUN_HELLO_EXT_SOURCE_DIRECT, 2);
+	g_assert_false(t_hold_on(e.vm));
+	m.u.stream.stream_id = 1;
+	fp_send(&e.src, &m);
+	g_assert_true(run_until(t_stream_forgotten, e.vm, DEADLINE_MS));
+	run_for(50);
+	g_assert_cmpuint(t_releases(e.vm), ==, 0);
+	g_assert_false(ho_source_releases_wanted(e.vm));
+	t_drain_inject(e.vm);
+	e.vm->vid = -1;
+	t_env_fini(&e);
+}
+
 /* --- the source's half ---------------------------------------------------- */
 
 /* The source forwarding (the VM resumed at the destination), its stream
@@ -524,6 +544,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source-barrier/end-releases-all", test_end_releases_all);
 	g_test_add_func("/handover/source-barrier/end-without-extension",
 			test_end_without_extension);
+	g_test_add_func("/handover/source-barrier/abort-without-extension",
+			test_abort_without_extension);
 	g_test_add_func("/handover/source-barrier/out-after-drain", test_out_after_drain);
 	g_test_add_func("/handover/source-barrier/out-one-ticket", test_out_one_ticket);
 	g_test_add_func("/handover/source-barrier/out-abandoned", test_out_abandoned);

@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include "dp_source_hold.h"
 #include "stats.h"
 #include "util.h"
 #include "vm.h"
@@ -440,7 +441,10 @@ void dp_drain_done(struct vs_vm *vm, uint32_t ticket);
  * Return: true while some source's frames are held: a burst must be looked
  * at for them even if the window closed since the hold's poll
  */
-bool dp_source_hold_busy(const struct vs_vm *vm);
+static inline bool dp_source_hold_busy(const struct vs_vm *vm)
+{
+	return vm->dp.hold && vm->dp.hold->n_src;
+}
 
 /**
  * dp_source_hold_may_begin() - may a source noted now be held: the hold

@@ -24,11 +24,6 @@
 
 /* --- lcore ---------------------------------------------------------------- */
 
-bool dp_source_hold_busy(const struct vs_vm *vm)
-{
-	return vm->dp.hold && vm->dp.hold->n_src;
-}
-
 bool dp_source_hold_may_begin(struct vs_vm *vm, uint32_t mode)
 {
 	return vm->dp.hold && mode != VS_DP_BUFFER && vm->policy.source_barrier_ms &&
@@ -198,8 +193,11 @@ static void hold_take_releases(struct vs_vm *vm, uint32_t epoch)
 
 			if (s->in_use && s->epoch == epoch &&
 			    (!r->af || hold_src_is(s, r->af, r->addr))) {
+				/* its own barrier, if that came first,
+				 * is what released it (review 68, N1) */
+				if (!s->release)
+					s->release_all = !r->af;
 				s->release = true;
-				s->release_all = s->release_all || !r->af;
 				matched = true;
 			}
 		}

@@ -74,6 +74,10 @@ void ho_source_hold_window(struct vs_vm *vm)
 	ho->src_barriers_window = 0;
 	ho->src_rel_head = ho->src_rel_n = 0;
 	ho->src_release_all_due = false;
+	/* a stream of the last window that negotiated holds and went without
+	 * END or ABORT arms this one no more: its holds end with its epoch
+	 * (review 68, N2) */
+	ho->src_hold_armed = __atomic_load_n(&vm->dp.hs.src_hold_on, __ATOMIC_RELAXED);
 }
 
 void ho_source_hold_end(struct vs_vm *vm)
