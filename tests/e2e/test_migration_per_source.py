@@ -6,7 +6,10 @@ Two shims (hosta, hostb) and a real QEMU guest, as test_migration.py.  Two
 sources on the host side send UDP to the guest (10.77.0.31 as stream 0,
 10.77.0.32 as stream 1, 200 pps each).  A static FDB entry keeps every
 frame to the VM going to hosta's uplink after the switchover, so both
-sources' frames are stragglers that hosta tunnels to hostb.  Then:
+sources' frames are stragglers that hosta tunnels to hostb.  The scenario
+runs twice: at 200 pps per source, and at 1000 (1 ms apart: a source's
+first direct frame then very likely overtakes stragglers still in the
+tunnel unless the per-source barrier holds it).  Then:
 
   resume + 0.5 s  source 1 is switched: a tc filter on hosta's tap
                   (egress, u32 on the source address, mirred redirect)
@@ -16,14 +19,19 @@ sources' frames are stragglers that hosta tunnels to hostb.  Then:
 hostb sees each source's frames arrive directly and reports it
 (SOURCE_DIRECT); hosta stops tunnelling that source's stragglers 500 ms
 later (the default rules' linger-ms after a direct-arrival switch), not
-at linger-ms (5000 ms here).  Checked: both streams 0 lost,
-0 duplicated, reordered only at a switch (no per-source barrier: see
-MAX_OVERTAKEN); hosta received exactly one report for
+at linger-ms (5000 ms here).  hostb holds each source's direct frames
+from its first one until hosta's SOURCE_BARRIER for it says its
+stragglers are all in the tunnel (docs/migration.md, "Order per
+source").  Checked, per rate: both streams 0 lost, 0 duplicated,
+0 reordered; hosta received exactly one report for
 source 1 by resume + 2 s (and none for source 2 yet), a second one
 after source 2's switch, both before linger-ms; hostb sent 2; neither
 source timed out (sources-timed-out 0 at resume + 4.5 s); nothing was
 refused that the guest then lacked (straggler-stopped is allowed to be
-non-zero only if the guest still got every datagram).
+non-zero only if the guest still got every datagram); hosta answered
+every report with a SOURCE_BARRIER (none abandoned), hostb took each one
+and released at least the two sources by their barrier, none by its
+time-out (source-barrier-ms, 50).
 
 TAP output; exit 77 without root/QEMU outside CI.
 """
@@ -40,30 +48,15 @@ from vshimtest.pair import MAC, Pair, link_drops, missing_ranges, overtaken, wai
 
 SRC1, SRC2 = "10.77.0.31", "10.77.0.32"
 LINGER_MS = 5000
-# 5 ms between datagrams of a source: see "Order" in docs/migration.md,
-# "Per-source straggler switching" (no per-source barrier)
-PPS = 200
+RATES = (200, 1000)              # pps per source, one scenario each
 
 
-# "Order" in docs/migration.md, "Per-source straggler switching": there
-# is no per-source barrier, so a source's stragglers still in the tunnel
-# when its first frame reaches the destination directly may reach the
-# guest after that frame.  What the test allows of it: each late datagram
-# overtaken by at most this many of its source (100 ms at PPS), at most
-# this many late in all per source.  Measured: 0 in most runs; 1 (stream
-# 1, at its switch, the ASan daemon with the source's uplink unread for
-# 3 ms) in one CI run.
-MAX_OVERTAKEN = 20
-
-
-def in_switch_order(f, sent, late):
+def in_order(f, sent, late):
     """@f (the agent's stream counters) shows every datagram received once,
-    intact, and @late (overtaken()) only what the missing per-source
-    barrier allows."""
+    intact, in order, and overtaken() found none late (@late)."""
     c = shimlib.loss_counts(f)
     return (c["received"] == sent and c["lost"] == 0 and c["duplicated"] == 0 and
-            c["corrupted"] == 0 and c["reordered"] <= MAX_OVERTAKEN and
-            len(late) <= MAX_OVERTAKEN and all(n <= MAX_OVERTAKEN for _seq, n in late))
+            c["corrupted"] == 0 and c["reordered"] == 0 and not late)
 
 
 def tc(ns, *args, check=True):
@@ -99,18 +92,18 @@ def redirect_source(ns, tap, how, src, to):
     return {"qdiscs": how["qdiscs"], "parent": " ".join(how["parent"])}
 
 
-def scenario(ns, workdir, tap):
+def scenario(ns, workdir, tap, pps):
+    workdir = os.path.join(workdir, "pps%d" % pps)
+    os.makedirs(workdir, exist_ok=True)
     pair = Pair(ns, workdir, tap, port_opts={"linger-ms": LINGER_MS})
     a_tap = b_tap = None
     try:
-        for ip in (SRC1, SRC2):
-            ns.run(["ip", "addr", "add", ip + "/24", "dev", ns.bridge])
         g = pair.boot()
         g.reset()
         how = prepare_redirect(ns, pair.src.port("vm1").tap)
-        snd1 = vt.UdpSender(ns, g.addr, pps=PPS, duration=600, size=100, stream=0,
+        snd1 = vt.UdpSender(ns, g.addr, pps=pps, duration=600, size=100, stream=0,
                             src=SRC1).start()
-        snd2 = vt.UdpSender(ns, g.addr, pps=PPS, duration=600, size=100, stream=1,
+        snd2 = vt.UdpSender(ns, g.addr, pps=pps, duration=600, size=100, stream=1,
                             src=SRC2).start()
         time.sleep(1.5)
         a, b = pair.src, pair.dst
@@ -141,8 +134,12 @@ def scenario(ns, workdir, tap):
         sa, sb = a.stats("vm1"), b.stats("vm1")
         keys = ("stragglers-forwarded", "sources-switched", "sources-timed-out",
                 "direct-reports-sent", "direct-reports-received", "tunnel-tx-frames",
-                "tunnel-rx-frames", "replayed-pkts")
-        res = {"redirect": how, "switch_1_s": round(t1, 3), "switch_2_s": round(t2, 3), "check_s": round(t3, 3),
+                "tunnel-rx-frames", "replayed-pkts", "source-barriers-sent",
+                "source-barriers-abandoned", "source-barriers-received",
+                "source-barriers-ignored", "source-held-pkts", "source-barrier-releases",
+                "source-barrier-timeouts", "source-hold-overflow", "source-hold-full",
+                "source-barriers-unmatched", "source-hold-ends")
+        res = {"pps": pps, "redirect": how, "switch_1_s": round(t1, 3), "switch_2_s": round(t2, 3), "check_s": round(t3, 3),
                "source_at_2s": {k: st_a1[k] for k in keys},
                "source_at_4.5s": {k: st_a2[k] for k in keys},
                "source_state_at_4.5s": mig_a2.get("state"),
@@ -162,20 +159,28 @@ def scenario(ns, workdir, tap):
                          "after): %s" % (stream, missing_ranges(pair.guest, stream, r["sent"])))
         late = [overtaken(pair.guest, 0), overtaken(pair.guest, 1)]
         res["overtaken"] = late
-        tap.ok(all(in_switch_order(f, r["sent"], lt)
+        tap.ok(all(in_order(f, r["sent"], lt)
                    for f, r, lt in ((f1, r1, late[0]), (f2, r2, late[1]))),
-               "two sources, switched at 0.5 s and 3 s: %d + %d sent, 0 lost, 0 duplicated; "
-               "reordered only at a switch (%d + %d datagrams overtaken by at most %d of "
-               "their source)" % (r1["sent"], r2["sent"], len(late[0]), len(late[1]),
-                                  MAX_OVERTAKEN), res)
+               "%d pps per source, switched at 0.5 s and 3 s: %d + %d sent, 0 lost, "
+               "0 duplicated, 0 reordered (%d + %d datagrams overtaken)"
+               % (pps, r1["sent"], r2["sent"], len(late[0]), len(late[1])), res)
         tap.ok(st_a1["direct-reports-received"] == 1 and
                st_a2["direct-reports-received"] == 2 and
                st_a2["sources-timed-out"] == 0 and
                mig_a2.get("state") == "src-forwarding" and
                sb["direct-reports-sent"] >= 2 and sa["stragglers-forwarded"] > 0,
-               "each source's stragglers stopped at its own switch, before linger-ms "
-               "(%d ms): 1 report by 2 s, 2 by 4.5 s, no time-out, source still forwarding"
-               % LINGER_MS, res)
+               "%d pps: each source's stragglers stopped at its own switch, before "
+               "linger-ms (%d ms): 1 report by 2 s, 2 by 4.5 s, no time-out, source still "
+               "forwarding" % (pps, LINGER_MS), res)
+        tap.ok(sa["source-barriers-sent"] == sa["direct-reports-received"] and
+               sa["source-barriers-abandoned"] == 0 and
+               sb["source-barriers-received"] == sa["source-barriers-sent"] and
+               sb["source-barriers-ignored"] == 0 and
+               sb["source-barrier-releases"] >= 2 and
+               sb["source-barrier-timeouts"] == 0 and sb["source-hold-overflow"] == 0,
+               "%d pps: every report answered by a SOURCE_BARRIER (%d sent, 0 abandoned), "
+               "each taken; %d sources released by their barrier, 0 by the time-out"
+               % (pps, sa["source-barriers-sent"], sb["source-barrier-releases"]), res)
     finally:
         if a_tap:
             ns.fdb_del(MAC, a_tap, check=False)
@@ -189,9 +194,12 @@ def main():
         vt.build_guest()
         with vt.NetNS() as ns:
             state["ns"] = ns.name
-            scenario(ns, workdir, tap)
+            for ip in (SRC1, SRC2):
+                ns.run(["ip", "addr", "add", ip + "/24", "dev", ns.bridge])
+            for pps in RATES:
+                scenario(ns, workdir, tap, pps)
 
-    return vt.tap_main(2, "mig-src", run)
+    return vt.tap_main(3 * len(RATES), "mig-src", run)
 
 
 if __name__ == "__main__":

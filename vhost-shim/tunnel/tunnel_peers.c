@@ -285,7 +285,6 @@ struct vs_tun *vs_tun_new(const struct vs_tun_cfg *cfg, const struct vs_tun_ops 
 	t->opaque = opaque;
 	t->peers = g_ptr_array_new_with_free_func(tun_peer_free);
 	t->in_by_vm = g_hash_table_new(g_str_hash, g_str_equal);
-	t->no_source_barrier = true;	/* not offered until the handover uses it */
 	t->keepalive_ms = cfg->keepalive_ms ? cfg->keepalive_ms : VS_TUN_KEEPALIVE_MS;
 	t->keepalive_timeout_ms = cfg->keepalive_timeout_ms ? cfg->keepalive_timeout_ms
 							    : VS_TUN_KEEPALIVE_TIMEOUT_MS;

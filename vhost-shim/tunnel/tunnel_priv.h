@@ -278,8 +278,8 @@ struct vs_tun {
 	uint32_t next_stream_id;
 	bool no_frame_times;		/* do not offer the frame-times extension */
 	bool no_source_direct;		/* do not offer the source-direct extension */
-	bool no_source_barrier;		/* do not offer source-barrier (the default
-					 * until the handover sends and honours it) */
+	bool no_source_barrier;		/* do not offer source-barrier (tests:
+					 * an older peer) */
 	struct vs_tun_stats stats;
 };
 
