@@ -171,6 +171,7 @@ static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool 
 	while ((f = g_queue_pop_head(&ho->replay_q))) {
 		if (count)
 			VS_STAT_ADD(vm->stats.ctl_drops[reason], 1);
+		ho->replay_q_taken++;
 		g_free(f);
 	}
 	ho->replay_q_bytes = 0;

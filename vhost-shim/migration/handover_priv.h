@@ -188,8 +188,12 @@ struct vs_handover {
 	uint64_t src_fired_seen;	/* src->stats already added to the port's */
 	uint64_t src_timeouts_seen;
 	/* source: per-source barriers (handover_source_barrier.c) */
+	uint64_t replay_q_taken;	/* frames taken from replay_q into the
+					 * stream (ho_pump_to_tunnel()) or
+					 * dropped, counted, ever */
 	GQueue src_bar;			/* reports waiting, in arrival order */
 	uint32_t src_bar_ticket;	/* the drain ticket out for them */
+	uint64_t src_bar_q_mark;	/* ... and replay_q_taken to reach */
 	bool src_bar_ticket_out;
 	gint64 src_bar_ticket_at;
 	unsigned int announce_step;

@@ -82,6 +82,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
 
 		ho->replay_q_bytes -= f->len;
+		ho->replay_q_taken++;
 		vs_tun_stream_push_at(ho->out, origin, f->data, f->len, f->arrival_us);
 		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
 		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, f->len);

@@ -9,12 +9,18 @@
  * direct frames (dp_source_hold.h) until this shim's SOURCE_BARRIER(X, S)
  * says: every frame of X this shim had read when the report came is in
  * the stream at or before frame S, or was dropped and counted.  Those
- * stragglers may still wait in the uplink's RX queues or in held.  So a
- * report takes a drain ticket (vs_dp_drain_request(): the lcore answers
- * once every uplink queue gave what it held at the request, with how far
- * it had filled held then), and the barrier goes once the ticket is
- * REACHED: the pump took held past that mark, each frame pushed by
- * ho_pump_to_tunnel() or dropped, counted, by ho_straggler_admit().
+ * stragglers may still wait in the uplink's RX queues, in held, or in the
+ * replay queue (frames tunnelled to this host by the one before, not
+ * replayed when the VM left again: ho_pump_to_tunnel() streams them first).
+ * So a report takes a drain ticket (vs_dp_drain_request(): the lcore
+ * answers once every uplink queue gave what it held at the request, with
+ * how far it had filled held then), which also marks the replay queue's
+ * end (replay_q_taken + its length), and the barrier goes once the
+ * ticket is REACHED, the pump took held past the lcore's mark, each frame
+ * pushed by ho_pump_to_tunnel() or dropped, counted, by
+ * ho_straggler_admit(), and took the replay queue past its mark
+ * (review 69, F1).  Frames the host before still sends after the report
+ * are not covered: the guarantee is this host's, one hop.
  * vs_tun_stream_source_barrier() then queues it behind the last frame
  * pushed, and the tunnel writes it right behind that frame.
  *
@@ -39,8 +45,9 @@
  * the source out by then: source-barrier-ms, 50 by default), the report
  * is abandoned, counted (source-barriers-abandoned) and logged at debug.
  * A barrier without the drain's guarantee would be a lie: none goes by a
- * fallback.  The stream's end (END, a rollback's ABORT) forgets them all:
- * END is a barrier for every source at the destination.
+ * fallback.  The stream's end (END, a rollback's ABORT, the port's
+ * removal) abandons those still waiting, counted: END is a barrier for
+ * every source at the destination.
  *
  * Main loop only: the reports come from the tunnel, the pump runs here.
  */
@@ -62,6 +69,7 @@ struct ho_src_barrier {
 	uint8_t addr[16];
 	bool ticketed;		/* @ticket is its drain's */
 	uint32_t ticket;
+	uint64_t q_mark;	/* replay_q_taken to reach */
 	gint64 reported_at;
 };
 
@@ -100,9 +108,19 @@ bool ho_source_barriers_wanted(const struct vs_vm *vm)
 void ho_source_barriers_forget(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
+	struct ho_src_barrier *b;
 
-	g_queue_clear_full(&ho->src_bar, g_free);
+	/* each report is sent or abandoned, counted (review 69, N4) */
+	while ((b = g_queue_pop_head(&ho->src_bar)))
+		ho_source_barrier_abandon(vm, b, "the stream ended");
 	ho->src_bar_ticket_out = false;
+}
+
+/* Every frame read before the ticket is in the stream (or dropped, counted) */
+static bool ho_source_barrier_reached(const struct vs_vm *vm, uint32_t ticket, uint64_t q_mark)
+{
+	return (int64_t)(vm->ho->replay_q_taken - q_mark) >= 0 &&
+	       vs_dp_drain_state(vm, ticket) == VS_DP_DRAIN_REACHED;
 }
 
 /* The reports that wait without a ticket share a new one, if none is out */
@@ -113,7 +131,7 @@ static void ho_source_barrier_ticket(struct vs_vm *vm, gint64 now)
 	GList *l;
 
 	if (ho->src_bar_ticket_out &&
-	    vs_dp_drain_state(vm, ho->src_bar_ticket) != VS_DP_DRAIN_REACHED &&
+	    !ho_source_barrier_reached(vm, ho->src_bar_ticket, ho->src_bar_q_mark) &&
 	    now - ho->src_bar_ticket_at < HO_BARRIER_WAIT_MAX_US)
 		return;
 	ho->src_bar_ticket_out = false;
@@ -121,6 +139,7 @@ static void ho_source_barrier_ticket(struct vs_vm *vm, gint64 now)
 	if (!b || b->ticketed)
 		return;
 	ho->src_bar_ticket = vs_dp_drain_request(vm);
+	ho->src_bar_q_mark = ho->replay_q_taken + g_queue_get_length(&ho->replay_q);
 	ho->src_bar_ticket_out = true;
 	ho->src_bar_ticket_at = now;
 	/* the unticketed ones are the newest: from the tail */
@@ -128,6 +147,7 @@ static void ho_source_barrier_ticket(struct vs_vm *vm, gint64 now)
 		b = l->data;
 		b->ticketed = true;
 		b->ticket = ho->src_bar_ticket;
+		b->q_mark = ho->src_bar_q_mark;
 	}
 }
 
@@ -143,7 +163,7 @@ void ho_pump_source_barriers(struct vs_vm *vm)
 	}
 	ho_source_barrier_ticket(vm, now);
 	while ((b = g_queue_peek_head(&ho->src_bar))) {
-		if (b->ticketed && vs_dp_drain_state(vm, b->ticket) == VS_DP_DRAIN_REACHED &&
+		if (b->ticketed && ho_source_barrier_reached(vm, b->ticket, b->q_mark) &&
 		    vs_tun_stream_source_barrier(ho->out, b->af, b->addr) >= 0) {
 			VS_STAT_ADD(vm->stats.source_barriers_sent, 1);
 			g_free(g_queue_pop_head(&ho->src_bar));

@@ -618,8 +618,8 @@ void vs_tun_set_source_direct(struct vs_tun *t, bool on);
 
 /**
  * vs_tun_set_source_barrier() - offer the source-barrier HELLO extension on
- * the connections made from now on (default: off, until the handover sends
- * and honours SOURCE_BARRIER); offered only together with source-direct
+ * the connections made from now on (default: on; off plays an older
+ * peer); offered only together with source-direct
  * @t:		tunnel
  * @on:		offer it
  */

@@ -29,16 +29,19 @@
  *     but lost with its connection is resent (review 53 R1).  A
  *     destination may then get a barrier twice (it arrived, frame S + 1
  *     did not): the first releases the source, the copy uses one of the
- *     destination's barriers per report (handover_source_hold.c).  A
- *     connection without the extension (a peer restarted as an older
- *     version) gets none of them.
+ *     destination's barriers per report (handover_source_hold.c).  At
+ *     most VS_TUN_SOURCE_BARRIERS_MAX written ones are kept (a
+ *     destination that reports and never acks: the oldest are given up,
+ *     review 69 F2).  A connection without the extension (a peer
+ *     restarted as an older version) gets none of them.
  *   - The destination checks S as BARRIER's (every frame <= S came
  *     before it, so S beyond what arrived is ERROR(PROTOCOL)), and hands
  *     it up (ops->source_barrier); the stream stays open.
  *   - source-barrier is offered only with source-direct (no report, no
- *     barrier), and not by default yet (vs_tun_set_source_barrier()):
- *     the destination's handover honours it (handover_source_hold.c),
- *     the source's does not send it yet.
+ *     barrier), by default (vs_tun_set_source_barrier(): tests turn it
+ *     off to play an older peer); the source's handover sends it
+ *     (handover_source_barrier.c), the destination's honours it
+ *     (handover_source_hold.c).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -131,6 +134,12 @@ void tun_stream_flush_source_barriers(struct tun_conn *c, struct vs_tun_stream *
 		if (on) {
 			vs_tun_encode_source_barrier(c->out, s->stream_id, b->seq, b->af, b->addr);
 			g_queue_push_tail(&s->src_barriers_written, b);
+			/* a destination that never acks keeps no more than
+			 * this many for a resend: the oldest is given up (it
+			 * times its source out; review 69, F2) */
+			if (g_queue_get_length(&s->src_barriers_written) >
+			    VS_TUN_SOURCE_BARRIERS_MAX)
+				g_free(g_queue_pop_head(&s->src_barriers_written));
 		} else {
 			g_free(b);
 		}
