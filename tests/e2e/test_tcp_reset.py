@@ -28,10 +28,15 @@ chunk every 50 ms:
          (iptables REJECT) in the blackout before the kill: the source
          cannot know whether the VM resumed there, so it resets nothing (at
          hold-ms + 1 s the peer's socket has no error, resets-sent 0).
-  drop   the same blackout and kill with the default tcp-on-loss=drop: at
-         hold-ms + 1 s the peer's socket has no error and is still
-         ESTABLISHED, retransmitting; the source sent no RST (resets-sent
-         0) while it tracked the connection (tcp-ct-entries >= 1).
+  drop   the port's default tcp-on-loss=drop.  First a rule's own
+         tcp-on-loss on the live port: reset-flows resets nothing; then
+         policy-add of a rule for the peer's address with tcp-on-loss=reset,
+         a few more segments, and reset-flows gives the peer's socket
+         ECONNRESET within 1 s; the rule is deleted.  Then the same
+         blackout and kill as above: at hold-ms + 1 s the peer's socket has
+         no error and is still ESTABLISHED, retransmitting; the source sent
+         no RST (resets-sent unchanged) while it tracked the connection
+         (tcp-ct-entries >= 1).
 
 TAP output; exit 77 without root/QEMU outside CI.
 """
@@ -298,6 +303,35 @@ def scenario_drop(ns, workdir, tap, state):
     try:
         g = pair.boot()
         state["pids"] += [s.proc.pid for s in pair.shims] + [g.pid]
+        # 1. a rule's own tcp-on-loss decides for the connections it matches
+        s0, sent = connect(ns, g.addr)
+        st0 = pair.src.stats("vm1")
+        pair.src.execute("reset-flows", {"port": "vm1"})
+        err0, _t, sent = poke_until(s0, sent, time.monotonic() + 1.0)
+        st1 = pair.src.stats("vm1")
+        rule = "name=peer match=src=%s,proto=tcp tcp-on-loss=reset" % PEER_IP
+        pair.src.execute("policy-add", {"rule": rule})
+        # the connection's next segments take the rule's tcp-on-loss
+        err1, _t, sent = poke_until(s0, sent, time.monotonic() + 0.5)
+        pair.src.execute("reset-flows", {"port": "vm1"})
+        t0 = time.monotonic()
+        err, t_err, sent = poke_until(s0, sent, t0 + 5)
+        dt = (t_err - t0) if t_err else None
+        st2 = pair.src.stats("vm1")
+        pair.src.execute("policy-del", {"name": "peer"})
+        tap.ok(err0 is None and err1 is None and st1["resets-sent"] == st0["resets-sent"] and
+               err == errno.ECONNRESET and dt <= 1.0 and
+               st2["resets-sent"] - st1["resets-sent"] == 1,
+               "tcp-on-loss=drop on the port: reset-flows resets nothing; with a rule %r "
+               "it gives the peer's socket %s %s s after it (resets-sent %d)" % (
+                   rule, errno.errorcode.get(err, err), "%.3f" % dt if dt is not None else "never",
+                   st2["resets-sent"] - st1["resets-sent"]),
+               {"before_rule": errno.errorcode.get(err0, err0),
+                "stats": {k: st2[k] for k in st2 if k.startswith(("tcp-", "res", "chal"))}})
+        s0.close()
+
+        # 2. the VM killed in a blackout
+        resets_before, challenges_before = st2["resets-sent"], st2["challenges-sent"]
         s, sent = connect(ns, g.addr)
         sent_before = sent
         dg, t_kill = blackout_and_kill(pair, tap)
@@ -305,11 +339,13 @@ def scenario_drop(ns, workdir, tap, state):
         info = tcp_info(s)
         st = pair.src.stats("vm1")
         tap.ok(err is None and info["state"] == TCP_ESTABLISHED and
-               (info["retransmits"] > 0 or info["unacked"] > 0) and st["resets-sent"] == 0 and
-               st["challenges-sent"] == 0 and st["tcp-ct-entries"] >= 1,
+               (info["retransmits"] > 0 or info["unacked"] > 0) and
+               st["resets-sent"] == resets_before and
+               st["challenges-sent"] == challenges_before and st["tcp-ct-entries"] >= 1,
                "VM killed in the blackout, tcp-on-loss=drop: at hold-ms + 1 s the peer's "
                "socket has no error, still established with %d segments unacknowledged "
-               "(%d bytes written, retransmits %d); resets-sent 0, tcp-ct-entries %d" % (
+               "(%d bytes written, retransmits %d); no new RST or challenge, "
+               "tcp-ct-entries %d" % (
                    info["unacked"], sent - sent_before, info["retransmits"],
                    st["tcp-ct-entries"]),
                {"error": errno.errorcode.get(err, err), "tcp_info": info,
@@ -329,7 +365,7 @@ def scenarios(ns, workdir, tap, state):
 
 
 def main():
-    return vt.netns_main(5, "tcpreset", scenarios, with_state=True)
+    return vt.netns_main(6, "tcpreset", scenarios, with_state=True)
 
 
 if __name__ == "__main__":

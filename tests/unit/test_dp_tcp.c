@@ -267,6 +267,57 @@ static void test_drop(void)
 }
 
 /*
+ * A rule's own tcp-on-loss decides for the connections it matches (issue
+ * 20: "only where the policy says tcp-on-loss=reset"), either way: a port
+ * that drops, with a rule that resets this peer, resets it; a port that
+ * resets, with a rule that drops it, does not; a rule for other peers
+ * leaves the port's say
+ */
+static void test_rule_decides(void)
+{
+	static const char *const reset_peer[] = {
+		"name=nfs match=src=" PEER_IP ",proto=tcp tcp-on-loss=reset", NULL };
+	static const char *const drop_peer[] = {
+		"name=keep match=src=" PEER_IP ",proto=tcp tcp-on-loss=drop", NULL };
+	static const char *const other_peer[] = {
+		"name=other match=src=198.51.100.0/24,proto=tcp tcp-on-loss=drop", NULL };
+	static const struct {
+		enum vs_tcp_on_loss port;
+		const char *const *rules;
+		unsigned int rsts;
+	} cases[] = {
+		{ VS_TCP_ON_LOSS_DROP, reset_peer, 1 },
+		{ VS_TCP_ON_LOSS_RESET, drop_peer, 0 },
+		{ VS_TCP_ON_LOSS_RESET, other_peer, 1 },
+		{ VS_TCP_ON_LOSS_DROP, other_peer, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(vs_flow_set) set = vs_flow_set_new();
+		struct vs_vm *vm = t_tcp_port_new(cases[i].port);
+
+		t_rules(vm, set, cases[i].rules);
+		t_establish(vm);
+		g_ptr_array_set_size(t.sent, 0);
+		vs_dp_tcp_reset(vm);
+		t_poll(vm, 1);
+		g_assert_cmpuint(t.sent->len, ==, cases[i].rsts);
+		g_assert_cmpuint(vm->stats.resets_sent, ==, cases[i].rsts);
+		if (cases[i].rsts) {
+			struct t_tcp r = t_parse(0);
+
+			t_assert_to_peer(&r);
+			g_assert_cmpuint(r.flags, ==, VS_TCP_RST | VS_TCP_ACK);
+			g_assert_cmpuint(r.seq, ==, (uint32_t)(VM_ISN + 1001));
+		}
+		g_assert_true(vs_dp_tcp_may_reset(vm) ==
+			      (cases[i].port == VS_TCP_ON_LOSS_RESET || cases[i].rules == reset_peer));
+		t_tcp_port_free(vm);
+	}
+}
+
+/*
  * The VM sent more than the peer acknowledged: its RCV.NXT is unknown, so
  * first an ACK half the sequence space away; the peer's duplicate ACK
  * gives it, and the RST carries exactly that.
@@ -430,6 +481,7 @@ static void add_tests(void)
 {
 	g_test_add_func("/dp-tcp/rst-exact", test_rst_exact);
 	g_test_add_func("/dp-tcp/drop", test_drop);
+	g_test_add_func("/dp-tcp/rule-decides", test_rule_decides);
 	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
 	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
 	g_test_add_func("/dp-tcp/bounds", test_bounds);

@@ -71,6 +71,64 @@ static const char *match_udp(const struct vs_flow_table *t, const char *src, con
 	return match_frame(t, &s);
 }
 
+/* The tcp-on-loss a TCP segment's connection gets, the port saying @port */
+static enum vs_flow_tcp_loss loss_of(const struct vs_flow_table *t, bool from_vm,
+				     const char *peer, uint16_t peer_port,
+				     enum vs_flow_tcp_loss port)
+{
+	bool v6 = strchr(peer, ':') != NULL;
+	const char *vm = v6 ? "2001:db8::2" : "10.0.0.2";
+	struct ff_spec s = { .v6 = v6, .from_vm = from_vm,
+			     .src = from_vm ? vm : peer, .dst = from_vm ? peer : vm,
+			     .proto = 6, .sport = from_vm ? 22 : peer_port,
+			     .dport = from_vm ? peer_port : 22, .tcp_flags = 0x10 };
+	struct vs_flow_key k;
+	uint8_t f[512];
+	size_t n = ff_build(f, &s);
+
+	vs_flow_key_parse(f, n, n, ff_vm_mac, &k);
+	return vs_flow_rules_tcp_loss(t, &k, from_vm, port);
+}
+
+/*
+ * A rule's own tcp-on-loss decides for the connections whose frames to the
+ * VM it matches, from either direction's segments (the VM's are matched
+ * with addresses and ports swapped); elsewhere, and for a rule that did
+ * not set it, the port's decides (read at the call: a port change applies
+ * without a new table)
+ */
+static void test_tcp_on_loss(void)
+{
+	static const char *const lines[] = {
+		"name=nfs match=src=192.0.2.0/24,proto=tcp,sport=2049 tcp-on-loss=reset",
+		"name=keep match=src=192.0.2.7,proto=tcp,sport=2049 tcp-on-loss=drop",
+		"name=plain match=src=198.51.100.0/24,proto=tcp",
+		"name=v6 match=src=2001:db8:5::/48,proto=tcp tcp-on-loss=reset",
+	};
+	static const char *const none[] = { "name=plain match=src=198.51.100.0/24,proto=tcp" };
+	g_autoptr(vs_flow_table) t = compile_ok(lines, 4);
+	g_autoptr(vs_flow_table) u = compile_ok(none, 1);
+	const enum vs_flow_tcp_loss D = VS_FLOW_TCP_LOSS_DROP, R = VS_FLOW_TCP_LOSS_RESET;
+	unsigned int dir;
+
+	g_assert_true(t->tcp_loss_rules);
+	g_assert_true(t->tcp_reset_rules);
+	g_assert_false(u->tcp_loss_rules);
+	for (dir = 0; dir < 2; dir++) {
+		bool vm = dir;
+
+		g_assert_cmpint(loss_of(t, vm, "192.0.2.9", 2049, D), ==, R);
+		g_assert_cmpint(loss_of(t, vm, "192.0.2.9", 80, D), ==, D);	/* default-tcp */
+		g_assert_cmpint(loss_of(t, vm, "192.0.2.9", 80, R), ==, R);	/* ... the port's */
+		g_assert_cmpint(loss_of(t, vm, "192.0.2.7", 2049, R), ==, D);	/* most specific */
+		g_assert_cmpint(loss_of(t, vm, "198.51.100.1", 80, R), ==, R);	/* not set: port */
+		g_assert_cmpint(loss_of(t, vm, "198.51.100.1", 80, D), ==, D);
+		g_assert_cmpint(loss_of(t, vm, "2001:db8:5::9", 443, D), ==, R);
+		g_assert_cmpint(loss_of(u, vm, "198.51.100.1", 80, R), ==, R);
+		g_assert_cmpint(loss_of(NULL, vm, "198.51.100.1", 80, D), ==, D);
+	}
+}
+
 static void test_longest_prefix(void)
 {
 	static const char *const lines[] = {
@@ -715,6 +773,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/flow-rules/subset-order", test_subset_order);
 	g_test_add_func("/flow-rules/random-vs-scan", test_random_rules);
 	g_test_add_func("/flow-rules/defaults", test_defaults);
+	g_test_add_func("/flow-rules/tcp-on-loss", test_tcp_on_loss);
 	g_test_add_func("/flow-rules/compile-errors", test_compile_errors);
 	g_test_add_func("/flow-rules/compile-linger-defaults", test_compile_linger_defaults);
 	g_test_add_func("/flow-rules/ports-and-slots", test_ports_and_slots);

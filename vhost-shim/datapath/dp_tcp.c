@@ -14,9 +14,11 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "dp_flow.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
 #include "flow_key.h"
+#include "flow_rules.h"
 #include "log.h"
 #include "tcp_reset.h"
 #include "vm.h"
@@ -50,6 +52,13 @@ gboolean vs_dp_tcp_init(struct vs_vm *vm, uint32_t entries, uint64_t idle_ms)
 void vs_dp_tcp_fini(struct vs_vm *vm)
 {
 	g_clear_pointer(&vm->dp.tcp, g_free);
+}
+
+bool vs_dp_tcp_may_reset(const struct vs_vm *vm)
+{
+	const struct vs_dp_flow *f = vm->dp.flow;	/* the main loop writes it */
+
+	return vm->cfg->tcp_on_loss == VS_TCP_ON_LOSS_RESET || (f && f->t->tcp_reset_rules);
 }
 
 void vs_dp_tcp_reset(struct vs_vm *vm)
@@ -98,14 +107,19 @@ static inline bool dp_tcp_maybe(const uint8_t *f, uint32_t len)
 void dp_tcp_track(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, enum vs_tcp_ct_dir dir)
 {
 	struct vs_dp_tcp *t = vm->dp.tcp;
-	enum vs_flow_tcp_loss on_loss;
+	const struct vs_flow_table *rules;
+	const struct vs_dp_flow *flow;
+	enum vs_flow_tcp_loss port_loss;
 	uint64_t now_ms = 0;
 	bool any = false;
 	uint16_t i;
 
 	if (!t || !n)
 		return;
-	on_loss = (enum vs_flow_tcp_loss)vm->cfg->tcp_on_loss;
+	port_loss = (enum vs_flow_tcp_loss)vm->cfg->tcp_on_loss;
+	/* a rule's own tcp-on-loss, where a configured rule has one */
+	flow = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
+	rules = flow && flow->t->tcp_loss_rules ? flow->t : NULL;
 	for (i = 0; i < n; i++) {
 		const uint8_t *f = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		struct vs_flow_key k;
@@ -136,8 +150,10 @@ void dp_tcp_track(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, enum vs_
 			now_ms = dp_tcp_now_ms();
 			any = true;
 		}
-		vs_tcp_ct_update(&t->ct, &k, f, rte_pktmbuf_data_len(pkts[i]), dir, on_loss,
-				 now_ms);
+		vs_tcp_ct_update(&t->ct, &k, f, rte_pktmbuf_data_len(pkts[i]), dir,
+				 rules ? vs_flow_rules_tcp_loss(rules, &k, dir == VS_TCP_CT_FROM_VM,
+								port_loss)
+				       : port_loss, now_ms);
 	}
 	if (any)
 		dp_tcp_publish(vm, &t->ct.stats);

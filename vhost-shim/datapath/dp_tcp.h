@@ -95,6 +95,16 @@ void vs_dp_tcp_fini(struct vs_vm *vm);
  */
 void vs_dp_tcp_reset(struct vs_vm *vm);
 
+/**
+ * vs_dp_tcp_may_reset() - may vs_dp_tcp_reset() reset any peer: the port's
+ * tcp-on-loss is reset, or a configured rule of the port says reset (main
+ * loop)
+ * @vm:		port
+ *
+ * Return: true if so
+ */
+bool vs_dp_tcp_may_reset(const struct vs_vm *vm);
+
 /* --- lcore ---------------------------------------------------------------- */
 
 /**

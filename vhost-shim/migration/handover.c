@@ -345,7 +345,7 @@ static void ho_drop_expired_buffer(struct vs_vm *vm, enum vs_mig_state old)
 	 */
 	if (!vm_unknown && !qemu_alive)
 		vs_dp_tcp_reset(vm);
-	else if (vm->cfg->tcp_on_loss == VS_TCP_ON_LOSS_RESET)
+	else if (vs_dp_tcp_may_reset(vm))
 		vs_log(MIG, WARNING, vm->cfg->name, "TCP peers not reset: %s",
 		       vm_unknown ? "the destination is unreachable, the VM may run there"
 				  : "its QEMU is still connected, the migration may yet complete");

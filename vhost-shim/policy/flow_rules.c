@@ -342,6 +342,7 @@ static void flow_compile_rule(const struct vs_flow_rule *r, const struct vs_buf_
 	c->timeout_ms = (r->set & VS_FLOW_SET_TIMEOUT) ? r->timeout_ms : defaults->linger_ms;
 	c->trigger = r->trigger;
 	c->tcp_on_loss = (r->set & VS_FLOW_SET_TCP_LOSS) ? r->tcp_on_loss : o->tcp_on_loss;
+	c->tcp_loss_set = r->set & VS_FLOW_SET_TCP_LOSS;
 	g_strlcpy(c->name, r->name, sizeof(c->name));
 }
 
@@ -500,7 +501,11 @@ struct vs_flow_table *vs_flow_rules_compile(struct vs_flow_rule *const *rules, g
 				    r->name, o.total_max_pkts, o.total_max_bytes);
 			return NULL;
 		}
-		flow_compile_rule(r, defaults, &o, &t->rules[n_user++]);
+		flow_compile_rule(r, defaults, &o, &t->rules[n_user]);
+		t->tcp_loss_rules |= t->rules[n_user].tcp_loss_set;
+		t->tcp_reset_rules |= t->rules[n_user].tcp_loss_set &&
+				      t->rules[n_user].tcp_on_loss == VS_FLOW_TCP_LOSS_RESET;
+		n_user++;
 	}
 	qsort(t->rules, n_user, sizeof(t->rules[0]), flow_crule_cmp_cb);
 	for (i = 1; i < n_user; i++) {
@@ -582,6 +587,30 @@ uint32_t vs_flow_rules_match(const struct vs_flow_table *t, const struct vs_flow
 			return s;
 	}
 	return t->n_user + (uint32_t)k->cls;
+}
+
+enum vs_flow_tcp_loss vs_flow_rules_tcp_loss(const struct vs_flow_table *t,
+					     const struct vs_flow_key *k, bool from_vm,
+					     enum vs_flow_tcp_loss port)
+{
+	struct vs_flow_key to_vm;
+	uint32_t s;
+
+	if (!t || !t->tcp_loss_rules)
+		return port;
+	if (from_vm) {	/* rules match the frames to the VM */
+		to_vm = *k;
+		memcpy(to_vm.src, k->dst, sizeof(to_vm.src));
+		memcpy(to_vm.dst, k->src, sizeof(to_vm.dst));
+		to_vm.sport = k->dport;
+		to_vm.dport = k->sport;
+		to_vm.cls = VS_PKT_TCP;	/* not the VM's own frame now */
+		k = &to_vm;
+	}
+	s = vs_flow_rules_match(t, k);
+	if (s >= t->n_user || !t->rules[s].tcp_loss_set)
+		return port;
+	return t->rules[s].tcp_on_loss;
 }
 
 uint32_t vs_flow_rules_slot(const struct vs_flow_table *t, uint32_t id)

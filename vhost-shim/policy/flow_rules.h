@@ -280,6 +280,8 @@ struct vs_flow_port_opts {
  * @timeout_ms:	always set
  * @trigger:	always set
  * @tcp_on_loss: always set
+ * @tcp_loss_set: the rule set its own tcp-on-loss (else the port's
+ *		applies, read when it is used: vs_flow_rules_tcp_loss())
  * @name:	the rule's name
  */
 struct vs_flow_crule {
@@ -310,6 +312,7 @@ struct vs_flow_crule {
 	uint32_t timeout_ms;
 	enum vs_flow_trigger trigger;
 	enum vs_flow_tcp_loss tcp_on_loss;
+	bool tcp_loss_set;
 	char name[VS_FLOW_NAME_MAX + 1];
 };
 
@@ -324,6 +327,8 @@ struct vs_flow_crule {
  *		default rule of class cls
  * @total_pkts:	the VM's global packet cap per episode
  * @total_bytes: likewise in bytes
+ * @tcp_loss_rules: some configured rule sets its own tcp-on-loss
+ * @tcp_reset_rules: ... to reset
  * @bucket_n:	entries of each bucket
  * @bucket:	slots of the configured rules that can match a frame of the
  *		bucket, in match order
@@ -336,6 +341,8 @@ struct vs_flow_table {
 	uint32_t n_rules;
 	uint64_t total_pkts;
 	uint64_t total_bytes;
+	bool tcp_loss_rules;
+	bool tcp_reset_rules;
 	uint16_t bucket_n[VS_FLOW_NUM_BUCKETS];
 	uint16_t bucket[VS_FLOW_NUM_BUCKETS][VS_FLOW_MAX_RULES];
 	uint16_t by_id[VS_FLOW_MAX_SLOTS];
@@ -431,6 +438,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vs_flow_table, vs_flow_rules_free)
  * no configured one matches), VS_FLOW_NO_SLOT for a runt or an own frame
  */
 uint32_t vs_flow_rules_match(const struct vs_flow_table *t, const struct vs_flow_key *key);
+
+/**
+ * vs_flow_rules_tcp_loss() - what a TCP connection's peer gets when the VM
+ * is gone for good: the tcp-on-loss of the configured rule that matches
+ * the connection's frames to the VM, if it set one, else the port's (lcore;
+ * no allocation)
+ * @t:		table, or NULL
+ * @key:	a segment's key (vs_flow_key_parse())
+ * @from_vm:	the segment is the VM's: matched as the peer's frames to the
+ *		VM would be (addresses and ports swapped)
+ * @port:	the port's tcp-on-loss
+ *
+ * Return: VS_FLOW_TCP_LOSS_DROP or VS_FLOW_TCP_LOSS_RESET
+ */
+enum vs_flow_tcp_loss vs_flow_rules_tcp_loss(const struct vs_flow_table *t,
+					     const struct vs_flow_key *key, bool from_vm,
+					     enum vs_flow_tcp_loss port);
 
 /**
  * vs_flow_rules_slot() - the slot of a rule id
