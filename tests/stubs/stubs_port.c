@@ -84,3 +84,9 @@ void vs_dp_tcp_reset(struct vs_vm *vm)
 {
 	(void)vm;
 }
+
+/* ... and no rules here: the port's tcp-on-loss alone */
+bool vs_dp_tcp_may_reset(const struct vs_vm *vm)
+{
+	return vm->cfg->tcp_on_loss == VS_TCP_ON_LOSS_RESET;
+}

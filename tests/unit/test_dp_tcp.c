@@ -318,6 +318,31 @@ static void test_rule_decides(void)
 }
 
 /*
+ * The rules in force when the resets go decide (review 70 F3: policy-del
+ * of the reset rule after the VM fell silent, being destroyed, changed
+ * nothing, since each segment had recorded its rule's tcp-on-loss)
+ */
+static void test_rule_deleted_still_resets(void)
+{
+	static const char *const reset_peer[] = {
+		"name=nfs match=src=" PEER_IP ",proto=tcp tcp-on-loss=reset", NULL };
+	static const char *const none[] = { NULL };
+	g_autoptr(vs_flow_set) set = vs_flow_set_new();
+	g_autoptr(vs_flow_set) set2 = vs_flow_set_new();
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_DROP);
+
+	t_rules(vm, set, reset_peer);
+	t_establish(vm);
+	t_rules(vm, set2, none);		/* policy-del nfs */
+	g_assert_false(vs_dp_tcp_may_reset(vm));
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 0);	/* failed: 1 */
+	t_tcp_port_free(vm);
+}
+
+/*
  * The VM sent more than the peer acknowledged: its RCV.NXT is unknown, so
  * first an ACK half the sequence space away; the peer's duplicate ACK
  * gives it, and the RST carries exactly that.
@@ -482,6 +507,7 @@ static void add_tests(void)
 	g_test_add_func("/dp-tcp/rst-exact", test_rst_exact);
 	g_test_add_func("/dp-tcp/drop", test_drop);
 	g_test_add_func("/dp-tcp/rule-decides", test_rule_decides);
+	g_test_add_func("/dp-tcp/rule-deleted", test_rule_deleted_still_resets);
 	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
 	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
 	g_test_add_func("/dp-tcp/bounds", test_bounds);

@@ -38,7 +38,9 @@ static void test_fields(void)
 		"name=voip port=vm1,vm2 match=src=10.0.0.0/8,dst=192.0.2.7,proto=udp,"
 		"sport=10000-20000,dport=5060,vlan=100,dscp=ef action=buffer priority=7 "
 		"max-pkts=4096 max-bytes=1000000 linger-ms=3000 trigger=sip-register "
-		"timeout-ms=5000 tcp-on-loss=drop");
+		"timeout-ms=5000");
+	/* tcp-on-loss may not go with dscp (flow_rules.c): on its own rule */
+	g_autoptr(vs_flow_rule) r2 = parse_ok("name=nfs match=proto=tcp tcp-on-loss=drop");
 	const struct vs_flow_match *m = &r->match;
 
 	g_assert_cmpstr(r->name, ==, "voip");
@@ -66,7 +68,8 @@ static void test_fields(void)
 	g_assert_cmpuint(r->linger_ms, ==, 3000);
 	g_assert_cmpuint(r->timeout_ms, ==, 5000);
 	g_assert_cmpint(r->trigger, ==, VS_FLOW_TRIG_SIP_REGISTER);
-	g_assert_cmpint(r->tcp_on_loss, ==, VS_FLOW_TCP_LOSS_DROP);
+	g_assert_cmpint(r2->tcp_on_loss, ==, VS_FLOW_TCP_LOSS_DROP);
+	g_assert_true(r2->set & VS_FLOW_SET_TCP_LOSS);
 }
 
 static void test_defaults(void)
@@ -253,12 +256,14 @@ static void test_round_trip(void)
 {
 	static const char *const lines[][2] = {
 		{ "name=a match=any", "name=a match=any" },
-		{ "trigger=none name=b match=proto=6,dport=80-80,src=10.0.0.0/8 action=hold",
-		  "name=b match=src=10.0.0.0/8,proto=tcp,dport=80 action=hold trigger=none" },
+		{ "trigger=none tcp-on-loss=drop name=b match=proto=6,dport=80-80,src=10.0.0.0/8 "
+		  "action=hold",
+		  "name=b match=src=10.0.0.0/8,proto=tcp,dport=80 action=hold trigger=none "
+		  "tcp-on-loss=drop" },
 		{ "name=c port=x,y match=dst=2001:DB8:0:0::/64,dscp=af41,vlan=7,proto=132,sport=1-2 "
-		  "priority=2 max-bytes=9 max-pkts=8 linger-ms=1 timeout-ms=2 tcp-on-loss=drop",
+		  "priority=2 max-bytes=9 max-pkts=8 linger-ms=1 timeout-ms=2",
 		  "name=c port=x,y match=dst=2001:db8::/64,proto=sctp,sport=1-2,vlan=7,dscp=34 "
-		  "priority=2 max-pkts=8 max-bytes=9 timeout-ms=2 linger-ms=1 tcp-on-loss=drop" },
+		  "priority=2 max-pkts=8 max-bytes=9 timeout-ms=2 linger-ms=1" },
 		{ "name=e match=proto=99", "name=e match=proto=99" },
 		{ "name=d match=src=0.0.0.0/0 action=drop trigger=sip-bye-next",
 		  "name=d match=src=0.0.0.0/0 action=drop trigger=sip-bye-next" },

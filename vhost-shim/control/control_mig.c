@@ -221,7 +221,8 @@ JsonNode *vs_ctl_cmd_migrate_cancel(struct vs_ctl_session *s, JsonObject *args, 
  * reset-flows {port}: the VM is being destroyed; its TCP peers whose
  * connection's tcp-on-loss is reset get a RST they accept (dp_tcp.h), sent
  * by the port's lcore right after this returns.  The reply names the
- * port's tcp-on-loss: with drop, nothing is sent.
+ * port's tcp-on-loss: with drop, nothing is sent but to the peers of
+ * connections a rule with tcp-on-loss=reset matches.
  */
 JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GError **error)
 {
@@ -231,8 +232,10 @@ JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GEr
 
 	if (!vm)
 		return NULL;
-	vs_log(CTL, INFO, vm->cfg->name, "reset-flows: TCP peers reset (tcp-on-loss %s)",
-	       vs_tcp_on_loss_to_string(vm->cfg->tcp_on_loss));
+	vs_log(CTL, INFO, vm->cfg->name, "reset-flows: TCP peers reset (tcp-on-loss %s%s)",
+	       vs_tcp_on_loss_to_string(vm->cfg->tcp_on_loss),
+	       vs_dp_tcp_may_reset(vm) && vm->cfg->tcp_on_loss != VS_TCP_ON_LOSS_RESET
+		       ? "; rules say reset for some" : "");
 	vs_dp_tcp_reset(vm);
 	o = json_object_new();
 	json_object_set_string_member(o, "tcp-on-loss",

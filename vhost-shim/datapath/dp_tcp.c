@@ -107,8 +107,6 @@ static inline bool dp_tcp_maybe(const uint8_t *f, uint32_t len)
 void dp_tcp_track(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, enum vs_tcp_ct_dir dir)
 {
 	struct vs_dp_tcp *t = vm->dp.tcp;
-	const struct vs_flow_table *rules;
-	const struct vs_dp_flow *flow;
 	enum vs_flow_tcp_loss port_loss;
 	uint64_t now_ms = 0;
 	bool any = false;
@@ -117,9 +115,6 @@ void dp_tcp_track(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, enum vs_
 	if (!t || !n)
 		return;
 	port_loss = (enum vs_flow_tcp_loss)vm->cfg->tcp_on_loss;
-	/* a rule's own tcp-on-loss, where a configured rule has one */
-	flow = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
-	rules = flow && flow->t->tcp_loss_rules ? flow->t : NULL;
 	for (i = 0; i < n; i++) {
 		const uint8_t *f = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		struct vs_flow_key k;
@@ -150,10 +145,8 @@ void dp_tcp_track(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n, enum vs_
 			now_ms = dp_tcp_now_ms();
 			any = true;
 		}
-		vs_tcp_ct_update(&t->ct, &k, f, rte_pktmbuf_data_len(pkts[i]), dir,
-				 rules ? vs_flow_rules_tcp_loss(rules, &k, dir == VS_TCP_CT_FROM_VM,
-								port_loss)
-				       : port_loss, now_ms);
+		vs_tcp_ct_update(&t->ct, &k, f, rte_pktmbuf_data_len(pkts[i]), dir, port_loss,
+				 now_ms);
 	}
 	if (any)
 		dp_tcp_publish(vm, &t->ct.stats);
@@ -200,6 +193,9 @@ static bool dp_tcp_send(struct vs_vm *vm, struct vs_tcp_ct_entry *e, enum vs_tcp
  */
 static unsigned int dp_tcp_walk(struct vs_vm *vm, struct vs_dp_tcp *t)
 {
+	/* the rules in force now decide (review 70, F3) */
+	const struct vs_dp_flow *flow = __atomic_load_n(&vm->dp.flow, __ATOMIC_ACQUIRE);
+	const struct vs_flow_table *rules = flow ? flow->t : NULL;
 	struct vs_tcp_ct_entry *e;
 	uint32_t cursor = 0;
 	unsigned int sent = 0, rsts = 0, solicits = 0;
@@ -208,7 +204,7 @@ static unsigned int dp_tcp_walk(struct vs_vm *vm, struct vs_dp_tcp *t)
 	while ((e = vs_tcp_ct_next(&t->ct, &cursor))) {
 		enum vs_tcp_ct_plan plan;
 
-		if (e->on_loss != VS_FLOW_TCP_LOSS_RESET)
+		if (vs_tcp_ct_on_loss(e, rules) != VS_FLOW_TCP_LOSS_RESET)
 			continue;
 		plan = vs_tcp_ct_plan(e);
 		switch (plan) {

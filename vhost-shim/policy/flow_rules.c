@@ -136,6 +136,15 @@ gboolean vs_flow_rule_validate(const struct vs_flow_rule *r, GError **error)
 			    "policy %s: tcp-on-loss=reset on a rule that matches no TCP", n);
 		return FALSE;
 	}
+	/* a connection's resets are decided from its addresses, ports and
+	 * VLAN: a DSCP mark is per segment, and a forged one could flip it
+	 * (review 70, F1/F2) */
+	if ((r->set & VS_FLOW_SET_TCP_LOSS) && (m->fields & VS_FLOW_M_DSCP)) {
+		g_set_error(error, VS_FLOW_ERROR, 0,
+			    "policy %s: tcp-on-loss on a rule that matches dscp: a connection's "
+			    "resets are decided by its addresses, ports and VLAN", n);
+		return FALSE;
+	}
 	if (r->trigger == VS_FLOW_TRIG_TCP_SYN && !flow_match_can_tcp(m)) {
 		g_set_error(error, VS_FLOW_ERROR, 0,
 			    "policy %s: trigger=tcp-syn on a rule that matches no TCP", n);
@@ -590,23 +599,13 @@ uint32_t vs_flow_rules_match(const struct vs_flow_table *t, const struct vs_flow
 }
 
 enum vs_flow_tcp_loss vs_flow_rules_tcp_loss(const struct vs_flow_table *t,
-					     const struct vs_flow_key *k, bool from_vm,
+					     const struct vs_flow_key *k,
 					     enum vs_flow_tcp_loss port)
 {
-	struct vs_flow_key to_vm;
 	uint32_t s;
 
 	if (!t || !t->tcp_loss_rules)
 		return port;
-	if (from_vm) {	/* rules match the frames to the VM */
-		to_vm = *k;
-		memcpy(to_vm.src, k->dst, sizeof(to_vm.src));
-		memcpy(to_vm.dst, k->src, sizeof(to_vm.dst));
-		to_vm.sport = k->dport;
-		to_vm.dport = k->sport;
-		to_vm.cls = VS_PKT_TCP;	/* not the VM's own frame now */
-		k = &to_vm;
-	}
 	s = vs_flow_rules_match(t, k);
 	if (s >= t->n_user || !t->rules[s].tcp_loss_set)
 		return port;

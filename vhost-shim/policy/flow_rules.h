@@ -281,7 +281,7 @@ struct vs_flow_port_opts {
  * @trigger:	always set
  * @tcp_on_loss: always set
  * @tcp_loss_set: the rule set its own tcp-on-loss (else the port's
- *		applies, read when it is used: vs_flow_rules_tcp_loss())
+ *		applies: vs_flow_rules_tcp_loss())
  * @name:	the rule's name
  */
 struct vs_flow_crule {
@@ -443,17 +443,15 @@ uint32_t vs_flow_rules_match(const struct vs_flow_table *t, const struct vs_flow
  * vs_flow_rules_tcp_loss() - what a TCP connection's peer gets when the VM
  * is gone for good: the tcp-on-loss of the configured rule that matches
  * the connection's frames to the VM, if it set one, else the port's (lcore;
- * no allocation)
+ * no allocation; tcp_ct.c's vs_tcp_ct_on_loss() builds the key)
  * @t:		table, or NULL
- * @key:	a segment's key (vs_flow_key_parse())
- * @from_vm:	the segment is the VM's: matched as the peer's frames to the
- *		VM would be (addresses and ports swapped)
+ * @key:	the connection's frames to the VM (source: the peer)
  * @port:	the port's tcp-on-loss
  *
  * Return: VS_FLOW_TCP_LOSS_DROP or VS_FLOW_TCP_LOSS_RESET
  */
 enum vs_flow_tcp_loss vs_flow_rules_tcp_loss(const struct vs_flow_table *t,
-					     const struct vs_flow_key *key, bool from_vm,
+					     const struct vs_flow_key *key,
 					     enum vs_flow_tcp_loss port);
 
 /**

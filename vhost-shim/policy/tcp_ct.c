@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "flow_rules.h"
 #include "tcp_ct.h"
 
 const char *const vs_tcp_ct_plan_names[VS_TCP_CT_NUM_PLANS] = {
@@ -196,6 +197,32 @@ static void ct_advance(uint32_t *cur, uint16_t *flags, uint16_t flag, uint32_t v
 		*cur = v;
 		*flags |= flag;
 	}
+}
+
+enum vs_flow_tcp_loss vs_tcp_ct_on_loss(const struct vs_tcp_ct_entry *e,
+					const struct vs_flow_table *rules)
+{
+	struct vs_flow_key k;
+
+	if (!rules || !rules->tcp_loss_rules)
+		return (enum vs_flow_tcp_loss)e->on_loss;
+	/* the connection's frames to the VM, as the rules match them: its
+	 * tuple and outer VLAN (learned from the VM's frames too); no DSCP, a
+	 * per-segment mark a rule with tcp-on-loss cannot match */
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, e->peer_addr, sizeof(k.src));
+	memcpy(k.dst, e->vm_addr, sizeof(k.dst));
+	k.af = (enum vs_flow_af)e->af;
+	k.cls = VS_PKT_TCP;
+	k.proto = VS_IPPROTO_TCP;
+	k.flags = VS_FLOW_KEY_L3 | VS_FLOW_KEY_PORTS | VS_FLOW_KEY_TCP;
+	k.sport = e->peer_port;
+	k.dport = e->vm_port;
+	if (e->n_tags) {
+		k.vlan = e->tags[0][1] & 0x0fff;
+		k.flags |= VS_FLOW_KEY_VLAN;
+	}
+	return vs_flow_rules_tcp_loss(rules, &k, (enum vs_flow_tcp_loss)e->on_loss);
 }
 
 struct vs_tcp_ct_entry *vs_tcp_ct_update(struct vs_tcp_ct *ct, const struct vs_flow_key *k,

@@ -97,7 +97,8 @@ enum vs_tcp_ct_dir {
  * @n_tags:	number of @tags
  * @af:		address family; VS_FLOW_AF_NONE: a free slot
  * @solicits:	solicitations built
- * @on_loss:	enum vs_flow_tcp_loss of the rule its last segment matched
+ * @on_loss:	enum vs_flow_tcp_loss: the port's when its last segment
+ *		passed (a rule's own decides at the reset: vs_tcp_ct_on_loss())
  * @flags:	VS_TCP_CT_*
  * @vm_port:	the VM's port
  * @peer_port:	the peer's port
@@ -193,13 +194,26 @@ int vs_tcp_ct_init(struct vs_tcp_ct *ct, struct vs_tcp_ct_entry *slots, uint32_t
 		   uint64_t seed, uint64_t idle_ms);
 
 /**
+ * vs_tcp_ct_on_loss() - what the connection's peer gets when the VM is gone
+ * for good: the tcp-on-loss of the most specific configured rule of @rules
+ * that matches its frames to the VM (source the peer; its addresses, ports
+ * and outer VLAN) and sets its own, else the port's (@e->on_loss)
+ * @e:		connection
+ * @rules:	the port's table now, or NULL
+ *
+ * Return: VS_FLOW_TCP_LOSS_DROP or VS_FLOW_TCP_LOSS_RESET
+ */
+enum vs_flow_tcp_loss vs_tcp_ct_on_loss(const struct vs_tcp_ct_entry *e,
+					const struct vs_flow_table *rules);
+
+/**
  * vs_tcp_ct_update() - record one TCP segment
  * @ct:		table
  * @key:	the frame's key; ignored unless it has VS_FLOW_KEY_TCP
  * @frame:	the frame's bytes (MACs, tags, TCP options are read from it)
  * @len:	bytes contiguous at @frame
  * @dir:	which way it went
- * @on_loss:	the tcp-on-loss of the rule it matched
+ * @on_loss:	the port's tcp-on-loss
  * @now_ms:	now
  *
  * Return: the connection's entry, or NULL if it is not tracked
