@@ -216,6 +216,33 @@ static void test_rst_exact(void)
 	t_tcp_port_free(vm);
 }
 
+/*
+ * A segment of the connection from another MAC on the uplink (forged: the
+ * uplink is promiscuous) does not move where the RST goes: the VM's own
+ * frames say (review 70: the RST, with its exact number, went to the
+ * forger's MAC)
+ */
+static void test_l2_from_vm(void)
+{
+	static const uint8_t forger[6] = { 0x02, 0x66, 0x66, 0x66, 0x66, 0x66 };
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
+	struct rte_mbuf *m;
+	struct t_tcp r;
+
+	t_establish(vm);
+	m = t_seg(false, VS_TCP_ACK, PEER_ISN + 101, VM_ISN + 1001, 0);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 6, forger, 6);
+	g_queue_push_tail(&t.rx, m);
+	t_poll(vm, 1);
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 1);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	r = t_parse(0);
+	t_assert_to_peer(&r);
+	t_tcp_port_free(vm);
+}
+
 /* tcp-on-loss=drop: tracked all the same, never reset */
 static void test_drop(void)
 {
@@ -508,6 +535,7 @@ static void add_tests(void)
 	g_test_add_func("/dp-tcp/drop", test_drop);
 	g_test_add_func("/dp-tcp/rule-decides", test_rule_decides);
 	g_test_add_func("/dp-tcp/rule-deleted", test_rule_deleted_still_resets);
+	g_test_add_func("/dp-tcp/l2-from-vm", test_l2_from_vm);
 	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
 	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
 	g_test_add_func("/dp-tcp/bounds", test_bounds);

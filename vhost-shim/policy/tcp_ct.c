@@ -256,7 +256,11 @@ struct vs_tcp_ct_entry *vs_tcp_ct_update(struct vs_tcp_ct *ct, const struct vs_f
 	was_closed = vs_tcp_ct_closed(e);
 	e->last_ms = now_ms;
 	e->on_loss = (uint8_t)on_loss;
-	ct_learn_l2(e, k, f, len, dir);
+	/* where a RST goes: learned from the VM's own frames only (a peer's
+	 * segment may be forged on the promiscuous uplink: review 70); an
+	 * entry is made by the VM's frame, so it always has them */
+	if (from_vm)
+		ct_learn_l2(e, k, f, len, dir);
 
 	end = k->seq + k->payload_len + !!(k->tcp_flags & VS_TCP_SYN) +
 	      !!(k->tcp_flags & VS_TCP_FIN);

@@ -93,7 +93,7 @@ enum vs_tcp_ct_dir {
  * @peer_addr:	the peer's address
  * @vm_mac:	the VM's MAC, as the frames carry it
  * @peer_mac:	the MAC the VM's frames go to (the peer or its router)
- * @tags:	VLAN tags (TPID, TCI) as the frames carried them
+ * @tags:	VLAN tags (TPID, TCI) as the VM's frames carried them
  * @n_tags:	number of @tags
  * @af:		address family; VS_FLOW_AF_NONE: a free slot
  * @solicits:	solicitations built
