@@ -29,9 +29,11 @@ after source 2's switch, both before linger-ms; hostb sent 2; neither
 source timed out (sources-timed-out 0 at resume + 4.5 s); nothing was
 refused that the guest then lacked (straggler-stopped is allowed to be
 non-zero only if the guest still got every datagram); hosta answered
-every report with a SOURCE_BARRIER (none abandoned), hostb took each one
-and released at least the two sources by their barrier, none by its
-time-out (source-barrier-ms, 50).
+every report with a SOURCE_BARRIER (none abandoned), hostb took each one,
+and the books balance: the two sources were released, each by its
+barrier or, when it came after source-barrier-ms (50), by the time-out
+(the barrier then finds no held source: unmatched); at least one by its
+barrier.
 
 TAP output; exit 77 without root/QEMU outside CI.
 """
@@ -172,15 +174,24 @@ def scenario(ns, workdir, tap, pps):
                "%d pps: each source's stragglers stopped at its own switch, before "
                "linger-ms (%d ms): 1 report by 2 s, 2 by 4.5 s, no time-out, source still "
                "forwarding" % (pps, LINGER_MS), res)
+        # Whether a barrier beats the destination's source-barrier-ms (50)
+        # is a matter of the machine's speed (once, under ASan in CI, one
+        # source's came after it, and the order held all the same): the
+        # check is that the books balance, not how fast
         tap.ok(sa["source-barriers-sent"] == sa["direct-reports-received"] and
                sa["source-barriers-abandoned"] == 0 and
                sb["source-barriers-received"] == sa["source-barriers-sent"] and
                sb["source-barriers-ignored"] == 0 and
-               sb["source-barrier-releases"] >= 2 and
-               sb["source-barrier-timeouts"] == 0 and sb["source-hold-overflow"] == 0,
+               sb["source-barrier-releases"] >= 1 and
+               sb["source-barrier-releases"] + sb["source-barrier-timeouts"] >= 2 and
+               sb["source-barrier-releases"] + sb["source-barriers-unmatched"] ==
+               sb["source-barriers-received"] and
+               sb["source-barriers-unmatched"] <= sb["source-barrier-timeouts"] and
+               sb["source-hold-overflow"] == 0,
                "%d pps: every report answered by a SOURCE_BARRIER (%d sent, 0 abandoned), "
-               "each taken; %d sources released by their barrier, 0 by the time-out"
-               % (pps, sa["source-barriers-sent"], sb["source-barrier-releases"]), res)
+               "each taken: %d sources released by their barrier, %d by the time-out before "
+               "it came" % (pps, sa["source-barriers-sent"], sb["source-barrier-releases"],
+                            sb["source-barrier-timeouts"]), res)
     finally:
         if a_tap:
             ns.fdb_del(MAC, a_tap, check=False)
