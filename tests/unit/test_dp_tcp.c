@@ -181,6 +181,14 @@ static void t_establish(struct vs_vm *vm)
 	t_poll(vm, 1);
 }
 
+/* The lcore's reset walk, once: what it sent replaces t.sent */
+static void t_reset_now(struct vs_vm *vm)
+{
+	g_ptr_array_set_size(t.sent, 0);
+	vs_dp_tcp_reset(vm);
+	t_poll(vm, 1);
+}
+
 /* Tracked from both directions; reset: one RST, seq = the peer's ACK */
 static void test_rst_exact(void)
 {
@@ -234,9 +242,7 @@ static void test_l2_from_vm(void)
 	memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 6, forger, 6);
 	g_queue_push_tail(&t.rx, m);
 	t_poll(vm, 1);
-	g_ptr_array_set_size(t.sent, 0);
-	vs_dp_tcp_reset(vm);
-	t_poll(vm, 1);
+	t_reset_now(vm);
 	g_assert_cmpuint(t.sent->len, ==, 1);
 	r = t_parse(0);
 	t_assert_to_peer(&r);
@@ -326,9 +332,7 @@ static void test_rule_decides(void)
 
 		t_rules(vm, set, cases[i].rules);
 		t_establish(vm);
-		g_ptr_array_set_size(t.sent, 0);
-		vs_dp_tcp_reset(vm);
-		t_poll(vm, 1);
+		t_reset_now(vm);
 		g_assert_cmpuint(t.sent->len, ==, cases[i].rsts);
 		g_assert_cmpuint(vm->stats.resets_sent, ==, cases[i].rsts);
 		if (cases[i].rsts) {
@@ -362,9 +366,7 @@ static void test_rule_deleted_still_resets(void)
 	t_establish(vm);
 	t_rules(vm, set2, none);		/* policy-del nfs */
 	g_assert_false(vs_dp_tcp_may_reset(vm));
-	g_ptr_array_set_size(t.sent, 0);
-	vs_dp_tcp_reset(vm);
-	t_poll(vm, 1);
+	t_reset_now(vm);
 	g_assert_cmpuint(t.sent->len, ==, 0);	/* failed: 1 */
 	t_tcp_port_free(vm);
 }
@@ -383,10 +385,7 @@ static void test_solicit_answered(void)
 	t_establish(vm);
 	t_vm(VS_TCP_ACK | VS_TCP_PSH, VM_ISN + 1001, PEER_ISN + 101, 1000);	/* unacked */
 	t_poll(vm, 1);
-	g_ptr_array_set_size(t.sent, 0);
-
-	vs_dp_tcp_reset(vm);
-	t_poll(vm, 1);
+	t_reset_now(vm);
 	g_assert_cmpuint(t.sent->len, ==, 1);
 	r = t_parse(0);
 	t_assert_to_peer(&r);

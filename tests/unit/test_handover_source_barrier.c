@@ -322,16 +322,20 @@ static bool t_stream_forgotten(void *arg)
  * (review 63, F7: END queued a release of every source, and kept the pump
  * ticking until the replay queue emptied)
  */
-static void test_end_without_extension(void)
+static void t_ends_without_extension(enum vs_tun_type type)
 {
 	struct t_env e;
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_END };
+	struct vs_tun_msg m = { .type = type };
 
 	t_env_init(&e, 10000, 60000);
 	t_arrive(&e, VS_TUN_HELLO_EXT_SOURCE_DIRECT, 2);
 	g_assert_false(t_hold_on(e.vm));
-	m.u.stream_seq.stream_id = 1;
-	m.u.stream_seq.last_seq = 2;
+	if (type == VS_TUN_MSG_END) {
+		m.u.stream_seq.stream_id = 1;
+		m.u.stream_seq.last_seq = 2;
+	} else {
+		m.u.stream.stream_id = 1;
+	}
 	fp_send(&e.src, &m);
 	g_assert_true(run_until(t_stream_forgotten, e.vm, DEADLINE_MS));
 	g_assert_false(ho_source_releases_wanted(e.vm));
@@ -343,24 +347,14 @@ static void test_end_without_extension(void)
 	t_env_fini(&e);
 }
 
-/* ... and ABORT */
+static void test_end_without_extension(void)
+{
+	t_ends_without_extension(VS_TUN_MSG_END);
+}
+
 static void test_abort_without_extension(void)
 {
-	struct t_env e;
-	struct vs_tun_msg m = { .type = VS_TUN_MSG_ABORT };
-
-	t_env_init(&e, 10000, 60000);
-	t_arrive(&e, VS_TUN_HELLO_EXT_SOURCE_DIRECT, 2);
-	g_assert_false(t_hold_on(e.vm));
-	m.u.stream.stream_id = 1;
-	fp_send(&e.src, &m);
-	g_assert_true(run_until(t_stream_forgotten, e.vm, DEADLINE_MS));
-	run_for(50);
-	g_assert_cmpuint(t_releases(e.vm), ==, 0);
-	g_assert_false(ho_source_releases_wanted(e.vm));
-	t_drain_inject(e.vm);
-	e.vm->vid = -1;
-	t_env_fini(&e);
+	t_ends_without_extension(VS_TUN_MSG_ABORT);
 }
 
 /* --- the source's half ---------------------------------------------------- */
