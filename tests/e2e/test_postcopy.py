@@ -42,20 +42,36 @@ runs while its RAM arrives.  Scenarios (argument 1):
              QEMU cannot roll back, the destination VM is lost (paused in
              postcopy-paused); both shims end in a defined state, every
              frame counted (docs/migration.md, "Post-copy fails")
+  fail-reset validated resets for a VM lost in post-copy (issue 20): the
+             default guest, hold-ms 2000, two TCP connections into it from
+             the namespace (two addresses), each peer writing every 50 ms;
+             the port says tcp-on-loss=drop, a rule on both shims says
+             reset for the first peer.  Post-copy throttled to 16 MiB/s;
+             the source QEMU is SIGKILLed once the VM has sent to both
+             peers from the destination.  3 s later (the destination VM
+             postcopy-paused, recoverable): no error on either socket, no
+             RST from either shim.  Then the destination QEMU is killed
+             (the operator gives the VM up): the first peer's socket gets
+             ECONNRESET within hold-ms + 1 s (one RST, from the
+             destination), the second is still established
 
 TAP output; exit 77 without root/QEMU outside CI.
 """
 
+import errno
 import json
 import os
 import re
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proto  # noqa: E402
 import shimlib  # noqa: E402
+import test_tcp_reset as tcp_reset  # noqa: E402
 import vshimtest as vt  # noqa: E402
 from vshimtest.pair import (FrameLog, Pair, counters_delta, host_drop_counters,  # noqa: E402
                             missing_ranges, tcp_counters, tcp_delta,
@@ -132,10 +148,13 @@ def set_postcopy(guest):
         {"capability": "postcopy-ram", "state": True}])
 
 
-def postcopy_migrate(pair, tap, before_switch=None, after_switch=None, on_poll=None):
+def postcopy_migrate(pair, tap, before_switch=None, after_switch=None, on_poll=None,
+                     postcopy_bw=None):
     """Start the incoming QEMU, arm, migrate throttled, switch to post-copy
     after PRECOPY_S and wait for completion (on_poll(), if given, at each
-    poll of query-migrate from the switchover on).  Returns a dict of
+    poll of query-migrate from the switchover on).  postcopy_bw: the
+    post-copy phase's max-postcopy-bandwidth (bytes/s; QEMU's default 0
+    sends as fast as it can).  Returns a dict of
     timings and the shims' log offsets; the incoming Guest in ["dg"]."""
     g = pair.guest
     dg = pair.start_incoming()
@@ -143,6 +162,8 @@ def postcopy_migrate(pair, tap, before_switch=None, after_switch=None, on_poll=N
     pair.arm()
     set_postcopy(g)
     g.qmp("migrate-set-parameters", **{"max-bandwidth": THROTTLE})
+    if postcopy_bw:
+        g.qmp("migrate-set-parameters", **{"max-postcopy-bandwidth": postcopy_bw})
     offs = [len(s.log_text()) for s in pair.shims]
     t0 = time.monotonic()
     g.qmp("migrate", uri=dg.incoming_uri)
@@ -622,11 +643,147 @@ def scenario_fail(ns, workdir, tap, kill_after=None):
         pair.stop()
 
 
+# fail-reset: the second peer's address, on the namespace's bridge
+PEER2_IP = "10.77.0.5"
+RESET_HOLD_MS = 2000
+PC_RESET_BW = 16 << 20      # bytes/s of post-copy: 256 MiB take > 10 s
+
+
+class Poker(threading.Thread):
+    """Writes test_tcp_reset.CHUNK to each socket every PACE_S (a client
+    waiting on a server: its retransmissions carry its ACK) until stopped,
+    and notes each socket's first error and when it came."""
+
+    def __init__(self, socks):
+        super().__init__(daemon=True)
+        self.socks = socks          # {name: (socket, bytes sent)}
+        self.errors = {}            # {name: (errno, monotonic time)}
+        self.halt = threading.Event()
+
+    def run(self):
+        sent = {n: b for n, (_s, b) in self.socks.items()}
+        for s, _b in self.socks.values():
+            s.setblocking(False)
+        while not self.halt.is_set():
+            for n, (s, _b) in self.socks.items():
+                if n in self.errors:
+                    continue
+                try:
+                    sent[n] += s.send(proto.tcp_pattern(sent[n], tcp_reset.CHUNK))
+                except BlockingIOError:
+                    pass            # the send buffer is full: the peer waits
+                except OSError as e:
+                    self.errors[n] = (e.errno, time.monotonic())
+            time.sleep(tcp_reset.PACE_S)
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+
+
+def scenario_fail_reset(ns, workdir, tap):
+    """Post-copy fails after the switchover (the source QEMU killed), the
+    lost VM is destroyed on the destination: its TCP peers are reset where
+    a rule says tcp-on-loss=reset, and only once its QEMU is gone."""
+    pair = Pair(ns, workdir, tap, guest_append="",
+                port_opts=dict(PC_OPTS, **{"hold-ms": RESET_HOLD_MS}))
+    poker = None
+    socks = []
+    try:
+        g = pair.boot()
+        ns.run(["ip", "addr", "add", PEER2_IP + "/24", "dev", ns.bridge])
+        # the port says drop (the default); a rule says reset for one peer,
+        # on both hosts (where the VM runs when it is lost decides)
+        rule = "name=peer match=src=%s,proto=tcp tcp-on-loss=reset" % ns.host_ip
+        for s in pair.shims:
+            s.execute("policy-add", {"rule": rule})
+        sa, na = tcp_reset.connect(ns, g.addr)
+        sb, nb = tcp_reset.connect(ns, g.addr, src=PEER2_IP)
+        socks = [sa, sb]
+        poker = Poker({"reset": (sa, na), "drop": (sb, nb)})
+        poker.start()
+        src, dst = pair.src, pair.dst
+
+        def kill_source(dg):
+            # once the VM has sent to both peers from the destination (the
+            # destination's connection table learns from the VM's own
+            # segments only: docs/migration.md, "Validated TCP resets")
+            t = time.monotonic()
+            vt.wait_for(lambda: dst.stats("vm1")["tcp-ct-entries"] >= 2, 60, 0.05,
+                        "the VM's segments at the destination")
+            st = g.qmp("query-migrate").get("status")
+            os.kill(g.proc.pid, signal.SIGKILL)
+            g.proc.wait(timeout=10)
+            return st, time.monotonic() - t
+        # a lone idle guest's post-copy would complete before the kill
+        r = postcopy_migrate(pair, tap, after_switch=kill_source, postcopy_bw=PC_RESET_BW)
+        dg = r["dg"]
+        r["after"], killed_in = r["after"]
+        # the destination VM is paused, not gone: a migrate-recover could
+        # bring its pages; nobody may reset its peers yet
+        time.sleep(3.0)
+        dst_q = dg.qmp_client().execute("query-migrate", timeout=5.0).get("status") \
+            if dg.alive() else "dead"
+        early = dict(poker.errors)
+        st_d0, st_s0 = dst.stats("vm1"), src.stats("vm1")
+        tcp_keys = ("tcp-ct-entries", "resets-sent", "challenges-sent")
+        tap.ok(r["after"] == "postcopy-active" and dst_q == "postcopy-paused" and not early and
+               st_d0["resets-sent"] == 0 and st_s0["resets-sent"] == 0 and
+               st_d0["tcp-ct-entries"] >= 2,
+               "source QEMU killed %.1f s into post-copy (%s; destination migration %s): 3 s later "
+               "neither peer's socket has an error, no shim sent a RST; the destination "
+               "tracks %d connections" % (killed_in, r["after"], dst_q,
+                                          st_d0["tcp-ct-entries"]),
+               {"errors": early, "destination": {k: st_d0[k] for k in tcp_keys},
+                "source": {k: st_s0[k] for k in tcp_keys},
+                "states": {"source": src.migration("vm1")["state"],
+                           "destination": dst.migration("vm1")["state"]}})
+        # the operator gives the VM up: its QEMU is destroyed (virsh destroy)
+        dg.proc.kill()
+        t_kill = time.monotonic()
+        dg.proc.wait(10)
+        deadline = t_kill + RESET_HOLD_MS / 1000.0 + 1.0
+        while time.monotonic() < deadline and "reset" not in poker.errors:
+            time.sleep(0.05)
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        errors = dict(poker.errors)
+        poker.stop()
+        st_d, st_s = dst.stats("vm1"), src.stats("vm1")
+        info_b = tcp_reset.tcp_info(sb)
+        err_a, t_a = errors.get("reset", (None, None))
+        dt = (t_a - t_kill) if t_a else None
+        res = {"errors": {n: (errno.errorcode.get(e, e), round(t - t_kill, 3))
+                          for n, (e, t) in errors.items()},
+               "destination": {k: st_d[k] for k in tcp_keys},
+               "source": {k: st_s[k] for k in tcp_keys},
+               "drop_peer": info_b, "state": dst.migration("vm1")["state"]}
+        tap.diag(json.dumps(res))
+        tap.ok(err_a == errno.ECONNRESET and dt <= RESET_HOLD_MS / 1000.0 + 1.0 and
+               st_d["resets-sent"] == 1 and st_s["resets-sent"] == 0,
+               "the lost VM's QEMU destroyed: the peer its rule gives tcp-on-loss=reset got %s "
+               "%s s later (hold-ms %d; destination resets-sent %d, challenges-sent %d; "
+               "source resets-sent %d)" % (
+                   errno.errorcode.get(err_a, err_a), "%.3f" % dt if dt is not None else "never",
+                   RESET_HOLD_MS, st_d["resets-sent"], st_d["challenges-sent"],
+                   st_s["resets-sent"]), res)
+        tap.ok("drop" not in errors and info_b["state"] == tcp_reset.TCP_ESTABLISHED,
+               "the peer under the port's tcp-on-loss=drop: no error at hold-ms + 1 s, its "
+               "socket still established (%d segments unacknowledged, retransmits %d)" % (
+                   info_b["unacked"], info_b["retransmits"]), res)
+    finally:
+        if poker:
+            poker.stop()
+        for s in socks:
+            s.close()
+        pair.stop()
+
+
 SCENARIOS = {
     "udp": (scenario_udp, 2),
     "tcp": (scenario_tcp, 2),
     "isolation": (scenario_isolation, 2),
     "fail": (scenario_fail, 3),
+    "fail-reset": (scenario_fail_reset, 3),
     # by hand: fails when the destination's worker blocks on a page for
     # good (issue 19), passes when the destination QEMU hung first
     "fail-early": (lambda ns, wd, tap: scenario_fail(ns, wd, tap, kill_after=0.05), 3),

@@ -62,9 +62,10 @@ PACE_S = 0.05
 TCP_ESTABLISHED = 1
 
 
-def connect(ns, addr):
-    """A TCP connection from the namespace to the guest's sink; some data
-    is sent and acknowledged first.  Returns (socket, bytes sent)."""
+def connect(ns, addr, src=None):
+    """A TCP connection from the namespace (from address src, if given) to
+    the guest's sink; some data is sent and acknowledged first.  Returns
+    (socket, bytes sent)."""
     deadline = time.monotonic() + 30
     while True:
         # right after its boot the guest may not answer ARP yet (the
@@ -72,6 +73,8 @@ def connect(ns, addr):
         # of the scenario before, which died with the same address)
         s = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(10)
+        if src:
+            s.bind((src, 0))
         try:
             s.connect((addr, proto.PORT_TCP_SINK))
             break
