@@ -119,7 +119,8 @@ enum ho_in_state {
  * enum ho_barrier - the source's answer to LIVE_SEEN (vm->ho->barrier)
  * @HO_BARRIER_NONE: no BARRIER to send
  * @HO_BARRIER_PENDING: LIVE_SEEN came: the pump sends the BARRIER once the
- *	lcore drained the uplink's queues into the stream (barrier_drain), or
+ *	lcore drained the uplink's queues into the stream (barrier_drain) and
+ *	the replay queue is streamed past its end then (barrier_q_mark), or
  *	after HO_BARRIER_WAIT_MAX_US
  * @HO_BARRIER_NUM_STATES: sentinel
  *
@@ -170,6 +171,7 @@ struct vs_handover {
 	enum ho_barrier barrier;	/* source: LIVE_SEEN came, BARRIER not sent */
 	gint64 barrier_asked_at;
 	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
+	uint64_t barrier_q_mark;	/* ... and the replay_q_taken to reach */
 	gint64 live_seen_at;		/* replay: LIVE_SEEN sent (HO_REPLAY_LIVE_SEEN) */
 	enum ho_replay_phase replay_phase;
 	bool replay_on;			/* a replay started and the lcore has not

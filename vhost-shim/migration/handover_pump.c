@@ -142,6 +142,10 @@ void ho_request_barrier(struct vs_vm *vm)
 		return;
 	}
 	ho->barrier_drain = vs_dp_drain_request(vm);
+	/* frames of an earlier arrival still to pass on were read before
+	 * LIVE_SEEN too: the BARRIER goes behind them (as a SOURCE_BARRIER
+	 * does, review 69 F1) */
+	ho->barrier_q_mark = ho->replay_q_taken + g_queue_get_length(&ho->replay_q);
 	ho->barrier = HO_BARRIER_PENDING;
 	ho->barrier_asked_at = g_get_monotonic_time();
 	ho_kick_pump();
@@ -153,7 +157,9 @@ void ho_request_barrier(struct vs_vm *vm)
  * request with how far it had filled held once every uplink queue gave
  * what it held at the request (dp_handshake.c, the drain); held being
  * taken past that point means every frame up to there was taken (streamed
- * here, or dropped and counted): vs_dp_drain_state().  After
+ * here, or dropped and counted): vs_dp_drain_state().  The replay queue
+ * (an earlier arrival's frames still to pass on) must be streamed past
+ * where it ended at LIVE_SEEN as well (barrier_q_mark).  After
  * HO_BARRIER_WAIT_MAX_US without that it goes anyway, logged and counted
  * (barriers-unanswered; -lcore when the lcore had not answered).
  */
@@ -166,6 +172,8 @@ static void ho_pump_barrier(struct vs_vm *vm)
 	if (ho->barrier != HO_BARRIER_PENDING)
 		return;
 	st = vs_dp_drain_state(vm, ho->barrier_drain);
+	if (st == VS_DP_DRAIN_REACHED && (int64_t)(ho->replay_q_taken - ho->barrier_q_mark) < 0)
+		st = VS_DP_DRAIN_ANSWERED;	/* the replay queue is not past it yet */
 	if (st != VS_DP_DRAIN_REACHED &&
 	    g_get_monotonic_time() - ho->barrier_asked_at < HO_BARRIER_WAIT_MAX_US)
 		return;
@@ -187,7 +195,8 @@ static void ho_pump_barrier(struct vs_vm *vm)
 		vs_log(MIG, WARNING, vm->cfg->name,
 		       "barrier sent after seq %" PRId64 " by the %d ms fallback, without %s: "
 		       "stragglers may follow live frames", seq, HO_BARRIER_WAIT_MAX_US / 1000,
-		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the uplink's backlog"
+		       st == VS_DP_DRAIN_ANSWERED ? "the stream taking the backlog (the uplink's, "
+						    "or the replay queue's)"
 				: "an answer from the lcore");
 		return;
 	}
