@@ -64,7 +64,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -649,38 +648,6 @@ RESET_HOLD_MS = 2000
 PC_RESET_BW = 16 << 20      # bytes/s of post-copy: 256 MiB take > 10 s
 
 
-class Poker(threading.Thread):
-    """Writes test_tcp_reset.CHUNK to each socket every PACE_S (a client
-    waiting on a server: its retransmissions carry its ACK) until stopped,
-    and notes each socket's first error and when it came."""
-
-    def __init__(self, socks):
-        super().__init__(daemon=True)
-        self.socks = socks          # {name: (socket, bytes sent)}
-        self.errors = {}            # {name: (errno, monotonic time)}
-        self.halt = threading.Event()
-
-    def run(self):
-        sent = {n: b for n, (_s, b) in self.socks.items()}
-        for s, _b in self.socks.values():
-            s.setblocking(False)
-        while not self.halt.is_set():
-            for n, (s, _b) in self.socks.items():
-                if n in self.errors:
-                    continue
-                try:
-                    sent[n] += s.send(proto.tcp_pattern(sent[n], tcp_reset.CHUNK))
-                except BlockingIOError:
-                    pass            # the send buffer is full: the peer waits
-                except OSError as e:
-                    self.errors[n] = (e.errno, time.monotonic())
-            time.sleep(tcp_reset.PACE_S)
-
-    def stop(self):
-        self.halt.set()
-        self.join(5)
-
-
 def scenario_fail_reset(ns, workdir, tap):
     """Post-copy fails after the switchover (the source QEMU killed), the
     lost VM is destroyed on the destination: its TCP peers are reset where
@@ -700,7 +667,7 @@ def scenario_fail_reset(ns, workdir, tap):
         sa, na = tcp_reset.connect(ns, g.addr)
         sb, nb = tcp_reset.connect(ns, g.addr, src=PEER2_IP)
         socks = [sa, sb]
-        poker = Poker({"reset": (sa, na), "drop": (sb, nb)})
+        poker = tcp_reset.Poker({"reset": (sa, na), "drop": (sb, nb)})
         poker.start()
         src, dst = pair.src, pair.dst
 

@@ -37,6 +37,12 @@ chunk every 50 ms:
          no error and is still ESTABLISHED, retransmitting; the source sent
          no RST (resets-sent unchanged) while it tracked the connection
          (tcp-ct-entries >= 1).
+  migrated  tcp-on-loss=reset on a VM that lives: A -> B -> A back to
+         back, each old QEMU stopped once its migration completed (as
+         libvirt does), the peer writing all along.  hold-ms + 1.5 s after
+         the last stop the peer's socket has no error and the guest
+         acknowledges its data; neither shim sent a RST or a challenge
+         (a QEMU gone after a completed migration is not a VM lost).
 
 TAP output; exit 77 without root/QEMU outside CI.
 """
@@ -46,6 +52,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -111,6 +118,38 @@ def poke_until(s, sent, deadline):
             return e.errno, time.monotonic(), sent
         time.sleep(PACE_S)
     return None, None, sent
+
+
+class Poker(threading.Thread):
+    """Writes test_CHUNK to each socket every PACE_S (a client
+    waiting on a server: its retransmissions carry its ACK) until stopped,
+    and notes each socket's first error and when it came."""
+
+    def __init__(self, socks):
+        super().__init__(daemon=True)
+        self.socks = socks          # {name: (socket, bytes sent)}
+        self.errors = {}            # {name: (errno, monotonic time)}
+        self.halt = threading.Event()
+
+    def run(self):
+        sent = {n: b for n, (_s, b) in self.socks.items()}
+        for s, _b in self.socks.values():
+            s.setblocking(False)
+        while not self.halt.is_set():
+            for n, (s, _b) in self.socks.items():
+                if n in self.errors:
+                    continue
+                try:
+                    sent[n] += s.send(proto.tcp_pattern(sent[n], CHUNK))
+                except BlockingIOError:
+                    pass            # the send buffer is full: the peer waits
+                except OSError as e:
+                    self.errors[n] = (e.errno, time.monotonic())
+            time.sleep(PACE_S)
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
 
 
 def blackout_and_kill(pair, tap, before_kill=None):
@@ -360,15 +399,63 @@ def scenario_drop(ns, workdir, tap, state):
         pair.stop()
 
 
+def scenario_migrated(ns, workdir, tap, state):
+    """tcp-on-loss=reset on a VM that migrates and lives: A -> B -> A back
+    to back, each old QEMU stopped after its migration completed (as
+    libvirt does).  Nothing may be reset: the source's QEMU going away
+    after a completed migration is not a VM lost."""
+    pair = Pair(ns, os.path.join(workdir, "migrated"), tap, guest_append="",
+                port_opts={"tcp-on-loss": "reset", "hold-ms": HOLD_MS})
+    poker = None
+    s = None
+    try:
+        g = pair.boot()
+        state["pids"] += [sh.proc.pid for sh in pair.shims] + [g.pid]
+        s, sent = connect(ns, g.addr)
+        poker = Poker({"peer": (s, sent)})
+        poker.start()
+        pair.migrate()
+        pair.migrate()
+        t_last = time.monotonic()       # the last old QEMU was stopped
+        time.sleep(HOLD_MS / 1000.0 + 1.5)
+        poker.stop()
+        s.setblocking(True)
+        # the guest (on A again) still acknowledges what the peer sends
+        try:
+            acked = vt.wait_for(lambda: tcp_info(s)["unacked"] == 0, 10, 0.05, "the guest's ACK")
+        except TimeoutError:
+            acked = False
+        info = tcp_info(s)
+        st = [sh.stats("vm1") for sh in pair.shims]
+        tap.ok(not poker.errors and info["state"] == TCP_ESTABLISHED and acked and
+               all(x["resets-sent"] == 0 and x["challenges-sent"] == 0 for x in st),
+               "tcp-on-loss=reset, A -> B -> A (downtimes %s), each old QEMU stopped: "
+               "%.1f s after the last stop the peer's socket has no error and is "
+               "acknowledged; resets-sent %d + %d, challenges-sent %d + %d" % (
+                   pair.downtimes, time.monotonic() - t_last,
+                   st[0]["resets-sent"], st[1]["resets-sent"], st[0]["challenges-sent"],
+                   st[1]["challenges-sent"]),
+               {"errors": poker.errors, "tcp_info": info,
+                "shims": [{k: x[k] for k in x if k.startswith(("tcp-", "res", "chal"))}
+                          for x in st]})
+    finally:
+        if poker:
+            poker.stop()
+        if s:
+            s.close()
+        pair.stop()
+
+
 def scenarios(ns, workdir, tap, state):
     scenario_reset(ns, workdir, tap, state)
     scenario_challenge(ns, workdir, tap, state)
     scenario_unreachable(ns, workdir, tap, state)
     scenario_drop(ns, workdir, tap, state)
+    scenario_migrated(ns, workdir, tap, state)
 
 
 def main():
-    return vt.netns_main(6, "tcpreset", scenarios, with_state=True)
+    return vt.netns_main(7, "tcpreset", scenarios, with_state=True)
 
 
 if __name__ == "__main__":
