@@ -16,6 +16,7 @@
 #include <rte_vhost.h>
 
 #include "dp_handshake.h"
+#include "dp_priv.h"
 #include "dp_tcp.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -178,6 +179,10 @@ void t_src_blackout(struct t_env *e)
 	vs_ho_device_gone_sync(e->vm);	/* as vhost_port.c's destroy_device */
 	t_ho_vhost(e->vm, VS_VHOST_EV_DESTROY_DEVICE, true);
 	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_SRC_BLACKOUT);
+	/* the lcore's next poll: a replay's frames on their way to the guest
+	 * go back to held's front (dp_requeue()) */
+	if (dp_requeue_wanted(e->vm, vs_dp_mode(e->vm)))
+		dp_requeue(e->vm);
 }
 
 void t_src_connected(struct t_env *e, struct fake_peer *dst, GSocket **ls, uint32_t ext)

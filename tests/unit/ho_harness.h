@@ -61,7 +61,8 @@ bool t_state_none(void *arg);
 /* DPDK's vhost thread reports @type for the port; @logging: the frontend
  * asked for dirty-page logging (VHOST_F_LOG_ALL: a migration's pre-copy) */
 void t_ho_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging);
-/* The source's switchover: pre-copy (log-on), then the device goes (blackout) */
+/* The source's switchover: pre-copy (log-on), then the device goes (blackout),
+ * and the lcore's requeue that follows (dp_requeue()) */
 void t_src_blackout(struct t_env *e);
 /* The source in its blackout with its stream accepted by @dst, a scripted
  * destination listening on *@ls that offers the HELLO extensions @ext:

@@ -730,6 +730,40 @@ static void test_tunnel_frame_follows_mtu(void)
 	}
 }
 
+/*
+ * Review 72 F3: the stream cut right after LIVE_SEEN, the first live frame
+ * having come more than replay-hold-ms after the resume: the replay ended
+ * at once (no stream, replay-hold-ms after the resume), uncounted, and a
+ * stream back within the hold window was not asked for its BARRIER.  Now
+ * the window from LIVE_SEEN bounds the wait: the stream comes back, is
+ * asked again (LIVE_SEEN), and its BARRIER ends the phase, nothing
+ * counted as expired.
+ */
+static void test_cut_after_live_seen_waits(void)
+{
+	struct t_env e;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 300;
+	t_arrive(&e, 3);
+	e.vm->ho->t_up -= 400 * 1000;	/* the first live frame came late */
+	t_lcore_live_seen(e.vm);
+	g_assert_true(run_until(t_phase_live_seen, e.vm, DEADLINE_MS));
+	t_expect_msg(&e, VS_TUN_MSG_LIVE_SEEN);
+	fp_close(&e.src);		/* a blip, 0 ms into the 300 ms hold */
+	drain_loop();
+	run_for(20);
+	/* still waiting for the BARRIER (it has 280 ms left) */
+	g_assert_cmpint(e.vm->ho->replay_phase, ==, HO_REPLAY_LIVE_SEEN);
+	t_open_stream(&e, 2, 4);
+	t_expect_msg(&e, VS_TUN_MSG_RESUMED);
+	t_expect_msg(&e, VS_TUN_MSG_LIVE_SEEN);
+	t_send_stream_seq(&e, false, 2, 3);
+	g_assert_true(run_until(t_phase_done, e.vm, DEADLINE_MS));
+	g_assert_cmpuint(e.vm->stats.hold_window_expired, ==, 0);
+	t_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	char rundir[PATH_MAX];
@@ -748,6 +782,8 @@ int main(int argc, char **argv)
 			test_migrated_on_while_replaying);
 	g_test_add_func("/handover/replay-phase/transitions", test_replay_phase_transitions);
 	g_test_add_func("/handover/replay-phase/arrival", test_replay_phase_arrival);
+	g_test_add_func("/handover/replay-phase/cut-after-live-seen-waits",
+			test_cut_after_live_seen_waits);
 	g_test_add_func("/handover/replay-phase/hold-expired", test_replay_phase_hold_expired);
 	g_test_add_func("/handover/replay-phase/no-stream", test_replay_phase_no_stream);
 	g_test_add_func("/handover/replay-phase/local-resume", test_replay_phase_local_resume);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <inttypes.h>
+#include <rte_ring.h>
 #include <rte_eal.h>
 #include <rte_mempool.h>
 
@@ -299,6 +301,115 @@ static void test_src_barrier_behind_replay_q(void)
 	t_src_disconnect(&e, &dst, ls);
 }
 
+/*
+ * Review 72: A -> B -> C while B's replay of A's stream is paced.  B's
+ * pump fills the inject ring (4096) with A's oldest frames and keeps the
+ * rest in replay_q.  At B's blackout the lcore puts the inject ring's
+ * leftovers back in FRONT of held (dp_requeue()), but ho_pump_to_tunnel()
+ * streams replay_q (A's NEWER frames) first, then held: C gets A's frames
+ * out of order.  Failed before the fix (vs_dp_held_take_requeued(): the
+ * requeued frames go first): C's first frame was A's 4096, 1 inversion.
+ */
+#define T_ARR_FRAMES	4300
+
+static void test_requeued_before_replay_q(void)
+{
+	struct fake_peer dst;
+	struct vs_tun_msg m;
+	struct t_env e;
+	uint64_t prev = 0, got = 0, inversions = 0, first = 0;
+	GSocket *ls;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, T_ARR_FRAMES);
+	t_wait_frames(&e, T_ARR_FRAMES);
+	e.vm->vid = 0;			/* the VM runs at B */
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	run_for(50);			/* the pump fills inject; no lcore takes it */
+	g_assert_cmpuint(rte_ring_count(e.vm->dp.inject), >, 0);
+	g_assert_false(g_queue_is_empty(&e.vm->ho->replay_q));
+	/* migrated on to C before the replay ended */
+	t_src_connected(&e, &dst, &ls, 0);	/* and the lcore's dp_requeue() */
+	while (got < T_ARR_FRAMES && fp_recv(&dst, &m, DEADLINE_MS)) {
+		uint64_t a;
+
+		if (m.type != VS_TUN_MSG_FRAME)
+			continue;
+		memcpy(&a, m.u.frame.data + 14, sizeof(a));	/* A's seq */
+		if (!got)
+			first = a;
+		if (a < prev)
+			inversions++;
+		prev = a;
+		got++;
+	}
+	g_test_message("C got %" G_GUINT64_FORMAT " of A's frames, first A-seq %" G_GUINT64_FORMAT
+		       ", %" G_GUINT64_FORMAT " inversions", got, first, inversions);
+	g_assert_cmpuint(got, ==, T_ARR_FRAMES);
+	g_assert_cmpuint(first, ==, 1);
+	g_assert_cmpuint(inversions, ==, 0);
+	t_src_disconnect(&e, &dst, ls);
+}
+
+/*
+ * Review 72: a rollback while the replay queue is half streamed.
+ * ho_take_back() appends the stream's frames (the OLDEST of the replay
+ * queue, streamed first) BEHIND what the replay queue still holds (the
+ * newer ones): the local replay then gives them out of order.  Failed
+ * before the fix: the replay queue began with frame 4609.
+ */
+static void test_take_back_ahead_of_replay_q(void)
+{
+	struct fake_peer dst;
+	struct t_env e;
+	uint32_t prev = 0, inversions = 0, first = 0;
+	unsigned int i;
+	GSocket *ls;
+	GList *l;
+
+	t_env_init(&e, 10000, 60000);
+	t_src_connected(&e, &dst, &ls, 0);
+	for (i = 0; i < T_OLD_FRAMES; i++) {
+		struct vs_tun_frame *tf = g_malloc0(sizeof(*tf) + 1400);
+		uint32_t idx = i + 1;
+
+		tf->seq = idx;
+		tf->origin = VS_TUN_ORIGIN_BLACKOUT;
+		tf->len = 1400;
+		memcpy(tf->data, VM_MAC, 6);
+		memcpy(tf->data + 14, &idx, sizeof(idx));
+		g_queue_push_tail(&e.vm->ho->replay_q, tf);
+		e.vm->ho->replay_q_bytes += tf->len;
+	}
+	ho_kick_pump();
+	run_for(30);	/* the peer reads nothing: part streamed, part still queued */
+	g_assert_false(g_queue_is_empty(&e.vm->ho->replay_q));
+	g_assert_cmpuint(e.vm->ho->replay_q_taken, >, 0);
+	/* rollback: the VM comes back here */
+	e.vm->vid = 0;
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	for (l = e.vm->ho->replay_q.head; l; l = l->next) {
+		const struct vs_tun_frame *f = l->data;
+		uint32_t idx;
+
+		memcpy(&idx, f->data + 14, sizeof(idx));
+		if (!first)
+			first = idx;
+		if (idx < prev)
+			inversions++;
+		prev = idx;
+	}
+	g_test_message("replay_q after the rollback: first %u, %u inversions", first, inversions);
+	g_assert_cmpuint(first, ==, 1);
+	g_assert_cmpuint(inversions, ==, 0);
+	t_src_disconnect(&e, &dst, ls);
+}
+
 int main(int argc, char **argv)
 {
 	char rundir[PATH_MAX];
@@ -317,6 +428,8 @@ int main(int argc, char **argv)
 			test_src_barrier_after_replay_q);
 	g_test_add_func("/handover/source/barrier-behind-replay-q",
 			test_src_barrier_behind_replay_q);
+	g_test_add_func("/handover/source/requeued-before-replay-q", test_requeued_before_replay_q);
+	g_test_add_func("/handover/source/take-back-ahead-of-replay-q", test_take_back_ahead_of_replay_q);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

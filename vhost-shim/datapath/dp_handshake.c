@@ -305,6 +305,33 @@ unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned 
 	return dp_held_take(vm, pkts, n);
 }
 
+/* How many of the frames moved back are still at held's front */
+static uint64_t dp_held_requeued_count(const struct vs_vm *vm)
+{
+	const struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint64_t end, taken;
+
+	end = __atomic_load_n(&hs->requeue_end, __ATOMIC_RELAXED);	/* after requeue */
+	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);
+	return (int64_t)(end - taken) > 0 ? end - taken : 0;
+}
+
+bool vs_dp_held_requeued_left(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE) ||
+	       dp_held_requeued_count(vm) > 0;
+}
+
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+{
+	uint64_t left;
+
+	if (__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE))
+		return 0;	/* frames still go to the front: wait */
+	left = dp_held_requeued_count(vm);
+	return left ? dp_held_take(vm, pkts, (unsigned int)MIN((uint64_t)n, left)) : 0;
+}
+
 void vs_dp_held_drop_all(struct vs_vm *vm, enum vs_drop_reason reason)
 {
 	struct rte_mbuf *m;

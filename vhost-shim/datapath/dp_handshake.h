@@ -171,6 +171,11 @@ struct vs_dp_tcp;
  *		stores false (release).  While it is true, main takes nothing
  *		from held (vs_dp_held_take()), so the order it streams in is
  *		the order the guest would have seen.
+ * @requeue_end: lcore stores, before clearing @requeue (whose release
+ *		publishes it): the held position (counted as @held_put
+ *		counts; a frame's put position is its take position, held
+ *		being FIFO) just past the frames it moved back, which are
+ *		older than the replay queue's (vs_dp_held_take_requeued())
  * @dedup_active: main stores (release) while tunnelled and direct frames
  *		may overlap; lcore loads (acquire) per burst.
  * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
@@ -200,6 +205,7 @@ struct vs_dp_handshake {
 	uint64_t held_pkts[3];
 	uint64_t held_bytes[3];
 	bool requeue;
+	uint64_t requeue_end;
 	bool dedup_active;
 	uint32_t dedup_epoch;
 	bool src_hold_on;
@@ -488,6 +494,30 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
  * on their way to the guest back to the front of held (try again later)
  */
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+
+/**
+ * vs_dp_held_take_requeued() - take, from held, only the frames the lcore
+ * moved back to its front at the last blackout (a replay's frames on
+ * their way to the guest: the pending burst, the inject ring), oldest
+ * first.  They were taken from the replay queue before the frames it
+ * still holds, so the source streams them first (review 72 F1).
+ * @vm:		port
+ * @pkts:	output; the caller owns the frames
+ * @n:		room in @pkts
+ *
+ * Return: frames taken (0: none left of them, or the lcore still moves
+ * them: vs_dp_held_requeued_left() tells)
+ */
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+
+/**
+ * vs_dp_held_requeued_left() - are some of the frames the lcore moved back
+ * to the front of held (or is it moving them) still there
+ * @vm:		port
+ *
+ * Return: true if so
+ */
+bool vs_dp_held_requeued_left(const struct vs_vm *vm);
 
 /**
  * vs_dp_held_drop_all() - drop everything in held, counted (main loop

@@ -328,34 +328,46 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 }
 
 /* Frames that were accepted already: only held's size bounds them */
-static void dp_requeue_put(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
+static unsigned int dp_requeue_put(struct vs_vm *vm, struct rte_mbuf **pkts, uint16_t n)
 {
 	unsigned int put = dp_held_put(vm, pkts, n);
 	uint16_t i;
 
 	for (i = (uint16_t)put; i < n; i++)
 		dp_drop(vm, pkts[i], VS_DROP_BUFFER_FULL);
+	return put;
 }
 
 void dp_requeue(struct vs_vm *vm)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
-	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, i;
+	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, put = 0, i;
 	struct rte_mbuf *burst[VS_DP_BURST];
 	uint16_t n;
 
 	if (pd->n) {
 		if (dp_dedup_on(vm))	/* they were not delivered */
 			dp_dedup_forget(vm, &pd->pkts[pd->head], pd->n, pd->origin);
-		dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
+		put += dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
 		moved += pd->n;
 		pd->n = pd->head = 0;
 	}
 	while ((n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)burst,
 							 RTE_DIM(burst), NULL))) {
-		dp_requeue_put(vm, burst, n);
+		put += dp_requeue_put(vm, burst, n);
 		moved += n;
 	}
+	/*
+	 * Where they end: the frames held had are taken below, so these are
+	 * the next ones taken after that rotation, and the source streams
+	 * them ahead of its replay queue (held_put counts as held_taken
+	 * does: a frame's put position is its take position).  None put: the
+	 * last value stays, at or behind what was taken since.
+	 */
+	if (put)
+		__atomic_store_n(&vm->dp.hs.requeue_end,
+				 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
 	/* what held had goes behind them: rotate it once */
 	for (i = 0; moved && i < before; i += n) {
 		n = (uint16_t)dp_held_take(vm, burst, RTE_MIN(RTE_DIM(burst), before - i));

@@ -270,7 +270,12 @@ static void ho_close_stream(struct vs_vm *vm, bool send_end)
 	}
 }
 
-/* Rollback: the frames the stream kept come back, ahead of the ring */
+/*
+ * Rollback: the frames the stream kept come back, ahead of the ring, and
+ * ahead of what the replay queue still holds: an earlier arrival's frames
+ * not streamed yet are newer than those it streamed first (review 72 F2:
+ * appended, they came after them)
+ */
 static void ho_take_back(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
@@ -282,9 +287,9 @@ static void ho_take_back(struct vs_vm *vm)
 		return;
 	back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */
 	ho->out = NULL;
-	while (back && (f = g_queue_pop_head(back))) {
+	while (back && (f = g_queue_pop_tail(back))) {
 		ho->replay_q_bytes += f->len;
-		g_queue_push_tail(&ho->replay_q, f);
+		g_queue_push_head(&ho->replay_q, f);
 	}
 }
 

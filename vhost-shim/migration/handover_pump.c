@@ -63,33 +63,16 @@ bool ho_needs_pump(const struct vs_vm *vm)
 	}
 }
 
-/* Source: lcore ring -> tunnel stream, as fast as the tunnel takes it */
-void ho_pump_to_tunnel(struct vs_vm *vm)
+/*
+ * Source: frames from held -> tunnel stream, as fast as the tunnel takes
+ * them (all of held, or only the frames the lcore moved back to its
+ * front: @requeued)
+ */
+static void ho_pump_held(struct vs_vm *vm, uint8_t origin, bool requeued)
 {
 	struct vs_handover *ho = vm->ho;
 	unsigned int i;
-	uint8_t origin = vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ? VS_TUN_ORIGIN_STRAGGLER
-								       : VS_TUN_ORIGIN_BLACKOUT;
 
-	/*
-	 * Tunnelled frames a replay had not injected when the VM left again
-	 * (migrated on while replaying its last arrival, or stragglers of
-	 * that arrival still coming) go on to the next host first: they are
-	 * older than what the lcore buffered since.
-	 */
-	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q) &&
-		    vs_tun_stream_can_push(ho->out); i++) {
-		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
-
-		ho->replay_q_bytes -= f->len;
-		ho->replay_q_taken++;
-		vs_tun_stream_push_at(ho->out, origin, f->data, f->len, f->arrival_us);
-		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
-		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, f->len);
-		g_free(f);
-	}
-	if (!g_queue_is_empty(&ho->replay_q))
-		return;
 	for (i = 0; i < HO_PUMP_BUDGET && vs_tun_stream_can_push(ho->out); i++) {
 		struct rte_mbuf *m;
 		uint8_t copy[VS_TUN_MAX_FRAME];
@@ -97,7 +80,7 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		uint32_t len;
 		int64_t age;
 
-		if (!vs_dp_held_take(vm, &m, 1))
+		if (!(requeued ? vs_dp_held_take_requeued(vm, &m, 1) : vs_dp_held_take(vm, &m, 1)))
 			break;
 		len = rte_pktmbuf_pkt_len(m);
 		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */
@@ -123,6 +106,43 @@ void ho_pump_to_tunnel(struct vs_vm *vm)
 		}
 		rte_pktmbuf_free(m);
 	}
+}
+
+/*
+ * Source: what the port holds -> tunnel stream, oldest first: the frames
+ * of a replay that were on their way to the guest when the VM left again
+ * (the lcore moved them back to held's front: taken from the replay
+ * queue before the frames it still holds, review 72 F1), then the replay
+ * queue (tunnelled frames a replay had not injected: migrated on while
+ * replaying its last arrival, or stragglers of that arrival still
+ * coming), then the rest of held (what the lcore buffered since)
+ */
+void ho_pump_to_tunnel(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+	unsigned int i;
+	uint8_t origin = vm->mig.state == VS_MIG_STATE_SRC_FORWARDING ? VS_TUN_ORIGIN_STRAGGLER
+								       : VS_TUN_ORIGIN_BLACKOUT;
+
+	if (!g_queue_is_empty(&ho->replay_q)) {
+		ho_pump_held(vm, origin, true);
+		if (vs_dp_held_requeued_left(vm))
+			return;
+	}
+	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q) &&
+		    vs_tun_stream_can_push(ho->out); i++) {
+		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
+
+		ho->replay_q_bytes -= f->len;
+		ho->replay_q_taken++;
+		vs_tun_stream_push_at(ho->out, origin, f->data, f->len, f->arrival_us);
+		VS_STAT_ADD(vm->stats.tunnel_tx_frames, 1);
+		VS_STAT_ADD(vm->stats.tunnel_tx_bytes, f->len);
+		g_free(f);
+	}
+	if (!g_queue_is_empty(&ho->replay_q))
+		return;
+	ho_pump_held(vm, origin, false);
 }
 
 void ho_request_barrier(struct vs_vm *vm)
@@ -315,9 +335,13 @@ static void ho_pump_replay(struct vs_vm *vm)
 			ho_replay_feed(vm, HO_REPLAY_IN_HOLD_EXPIRED);
 		}
 	}
-	/* a broken stream may come back: the hold window above bounds the wait,
-	 * and without any stream replay-hold-ms after the resume ends it */
-	if (ho->replay_phase != HO_REPLAY_TUNNEL_DONE && !ho->in && ho->replay_on &&
+	/* a broken stream may come back: after LIVE_SEEN the hold window
+	 * above bounds the wait (a stream that comes back within it is asked
+	 * for its BARRIER again: vs_ho_tun_open(); review 72 F3: a cut came
+	 * to end it at once when the first live frame came more than
+	 * replay-hold-ms after the resume), and before it, without any
+	 * stream, replay-hold-ms after the resume ends it */
+	if (ho->replay_phase == HO_REPLAY_TUNNEL_OPEN && !ho->in && ho->replay_on &&
 	    now - ho->t_up >= (gint64)vm->policy.replay_hold_ms * 1000)
 		ho_replay_feed(vm, HO_REPLAY_IN_NO_STREAM);
 	if (ho->replay_phase == HO_REPLAY_TUNNEL_DONE && g_queue_is_empty(&ho->replay_q))
