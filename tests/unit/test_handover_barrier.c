@@ -356,6 +356,91 @@ static void test_requeued_before_replay_q(void)
 }
 
 /*
+ * Review 73: F1's order on a rollback.  A -> B -> C while B's replay of
+ * A's stream is paced; C does not answer (its HELLO never comes: the
+ * stream cannot push), and the migration rolls back to B.  At the blackout
+ * the lcore moved the inject ring's frames (A's OLDEST, 1..4096) back to
+ * held's front (dp_requeue()); the pump never streamed them.  The rollback
+ * (ho_enter_replaying(): ho_take_back(), ho_start_replay()) replays the
+ * replay queue (A's 4097..4300) through inject, which the lcore delivers
+ * before held (dp_replay()): the guest gets 4097..4300, then 1..4096.
+ */
+/* Append the A-seqs of what @r holds, in order, to @seqs (emptying it) */
+static void t_ring_seqs(struct rte_ring *r, GArray *seqs)
+{
+	struct rte_mbuf *m;
+	uint64_t a;
+
+	while (rte_ring_dequeue(r, (void **)&m) == 0) {
+		memcpy(&a, rte_pktmbuf_mtod(m, uint8_t *) + 14, sizeof(a));
+		g_array_append_val(seqs, a);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void test_rollback_requeued_before_replay_q(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *addr = NULL;
+	struct t_env e;
+	g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	unsigned int n_inj, n_q, i, inversions = 0;
+	GSocket *ls;
+	GList *l;
+
+	t_env_init(&e, 10000, 60000);
+	e.vm->policy.replay_hold_ms = 60000;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, T_ARR_FRAMES);
+	t_wait_frames(&e, T_ARR_FRAMES);
+	e.vm->vid = 0;			/* the VM runs at B */
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	run_for(50);			/* the pump fills inject; no lcore takes it */
+	g_assert_cmpuint(rte_ring_count(e.vm->dp.inject), >, 0);
+	g_assert_false(g_queue_is_empty(&e.vm->ho->replay_q));
+	/* migrated on to C, which never answers */
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(e.tun, "hostc", addr, &err));
+	g_assert_no_error(err);
+	g_assert_true(vs_ho_set_peer(e.vm, "hostc", &err));
+	g_assert_no_error(err);
+	t_src_blackout(&e);		/* and the lcore's dp_requeue() */
+	run_for(50);
+	g_assert_cmpuint(rte_ring_count(e.vm->dp.held), >, 0);	/* not streamed */
+	/* rollback: the VM comes back to B */
+	e.vm->vid = 0;
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+	run_for(50);			/* the pump: replay_q -> inject */
+	/* the lcore delivers inject, then held (dp_replay()); the pump moves
+	 * the replay queue into inject as room comes */
+	t_ring_seqs(e.vm->dp.inject, seqs);
+	n_inj = seqs->len;
+	for (l = e.vm->ho->replay_q.head; l; l = l->next) {
+		const struct vs_tun_frame *f = l->data;
+		uint64_t a;
+
+		memcpy(&a, f->data + 14, sizeof(a));
+		g_array_append_val(seqs, a);
+	}
+	n_q = seqs->len - n_inj;
+	t_ring_seqs(e.vm->dp.held, seqs);
+	for (i = 1; i < seqs->len; i++)
+		if (g_array_index(seqs, uint64_t, i) <= g_array_index(seqs, uint64_t, i - 1))
+			inversions++;
+	g_test_message("after the rollback: inject %u, replay queue %u, held %u frames, "
+		       "%u inversions", n_inj, n_q, seqs->len - n_inj - n_q, inversions);
+	g_assert_cmpuint(seqs->len, ==, T_ARR_FRAMES);
+	g_assert_cmpuint(g_array_index(seqs, uint64_t, 0), ==, 1);	/* A's oldest first */
+	g_assert_cmpuint(inversions, ==, 0);
+	g_socket_close(ls, NULL);
+	g_object_unref(ls);
+	t_env_fini(&e);
+}
+
+/*
  * Review 72: a rollback while the replay queue is half streamed.
  * ho_take_back() appends the stream's frames (the OLDEST of the replay
  * queue, streamed first) BEHIND what the replay queue still holds (the
@@ -430,6 +515,8 @@ int main(int argc, char **argv)
 			test_src_barrier_behind_replay_q);
 	g_test_add_func("/handover/source/requeued-before-replay-q", test_requeued_before_replay_q);
 	g_test_add_func("/handover/source/take-back-ahead-of-replay-q", test_take_back_ahead_of_replay_q);
+	g_test_add_func("/handover/source/rollback-requeued-before-replay-q",
+			test_rollback_requeued_before_replay_q);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);
