@@ -56,7 +56,8 @@
  * handover_stragglers.c; the BUFFER_OVERFLOW watch is
  * handover_overflow.c; the
  * pump, which moves frames between rings, the tunnel and the replay queue,
- * is handover_pump.c; the tunnel's callbacks are handover_tun.c.
+ * is handover_pump.c; the tunnel's callbacks are handover_tun.c; the TCP
+ * table's export and import (CONNS) are handover_conns.c.
  * handover_priv.h is what they share.
  */
 #include <inttypes.h>
@@ -261,6 +262,7 @@ static void ho_open_stream(struct vs_vm *vm)
 static void ho_close_stream(struct vs_vm *vm, bool send_end)
 {
 	ho_source_barriers_forget(vm);	/* END: a barrier for every source */
+	ho_conns_forget(vm);
 	if (vm->ho->out) {
 		uint64_t lost = vs_tun_stream_close(vm->ho->out, send_end);
 
@@ -278,6 +280,7 @@ static void ho_take_back(struct vs_vm *vm)
 	struct vs_tun_frame *f;
 
 	ho_source_barriers_forget(vm);
+	ho_conns_forget(vm);
 	if (!ho->out)
 		return;
 	back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */
@@ -448,6 +451,8 @@ static void ho_enter_src_blackout(struct vs_vm *vm, enum vs_mig_state old, enum 
 	ho->t_down = now;
 	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
 	ho_open_stream(vm);
+	/* the VM's TX has stopped: its TCP table is as complete as it gets */
+	ho_conns_export_begin(vm);
 	ho_emit(vm, "BLACKOUT_STARTED", NULL);
 }
 
@@ -754,6 +759,7 @@ gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 	vm->ho = g_new0(struct vs_handover, 1);
 	vm->ho->vm = vm;
 	g_queue_init(&vm->ho->replay_q);
+	vm->ho->conns_in = g_array_new(FALSE, FALSE, sizeof(struct vs_tcp_ct_entry));
 	return TRUE;
 }
 
@@ -779,6 +785,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		ho_drop_replay_q(vm, VS_DROP_NOT_READY, false);
 		g_free(ho->peer);
 		g_free(ho->expect_from);
+		g_array_unref(ho->conns_in);
 		g_free(ho);
 		vm->ho = NULL;
 	}
