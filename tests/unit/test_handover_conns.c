@@ -77,10 +77,18 @@ static bool t_none_waits(void *arg)
 	return vm->ho->conns_in->len == 0 && vs_dp_tcp_import_busy(vm);
 }
 
+/* The VM resumes here (its device comes up): replaying */
+static void t_resume(struct t_env *e)
+{
+	e->vm->vid = 0;
+	t_ho_vhost(e->vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_REPLAYING);
+}
+
 /*
- * Destination: the records of the port's MAC go to the lcore, another
- * MAC's are refused; a CONNS that comes while the lcore has not served
- * the last waits, and follows once it has
+ * Destination: the records of the port's MAC wait for the VM to arrive,
+ * then go to the lcore; another MAC's are refused; a CONNS that comes
+ * while the lcore has not served the last waits, and follows once it has
  */
 static void test_dst_import(void)
 {
@@ -98,9 +106,12 @@ static void test_dst_import(void)
 	t_send_conns(&e, c, 3);
 	g_assert_true(run_until(t_refused, &e, DEADLINE_MS));
 	g_assert_cmpuint(e.vm->stats.tcp_ct_import_refused, ==, 1);
-	/* handed at once: the lcore has no request outstanding */
-	g_assert_cmpuint(e.vm->ho->conns_in->len, ==, 0);
-	g_assert_true(vs_dp_tcp_import_busy(e.vm));
+	/* the VM has not arrived: they wait */
+	g_assert_cmpuint(e.vm->ho->conns_in->len, ==, 2);
+	g_assert_false(vs_dp_tcp_import_busy(e.vm));
+	t_resume(&e);
+	/* handed at the next tick: the lcore has no request outstanding */
+	g_assert_true(run_until(t_none_waits, &e, DEADLINE_MS));
 	/* another while the lcore has not served it: waits */
 	t_conn(&c[0], VM_MAC, 7, 40003);
 	t_send_conns(&e, c, 1);
@@ -112,6 +123,30 @@ static void test_dst_import(void)
 	g_assert_cmpuint(e.vm->stats.tcp_ct_imported, ==, 3);
 	g_assert_cmpuint(e.vm->stats.tcp_ct_entries, ==, 3);
 	g_assert_cmpuint(e.vm->stats.tcp_ct_import_refused, ==, 1);
+	t_env_fini(&e);
+}
+
+/* Destination: a migration cancelled before the VM arrived drops what
+ * waits: the VM runs elsewhere, its peers are never reset from here */
+static void test_dst_cancelled(void)
+{
+	struct vs_tun_conn c;
+	struct t_env e;
+
+	t_env_init(&e, 1000, 5000);
+	t_arm(&e);
+	fp_connect_ext(&e.src, "hosta", vs_tun_listen_port(e.tun), VS_TUN_HELLO_EXT_TCP_CONNS);
+	fp_open_stream(&e.src, 1, 1, 1);
+	t_conn(&c, VM_MAC, 5, 40000);
+	t_send_conns(&e, &c, 1);
+	g_assert_true(run_until(t_one_waits, &e, DEADLINE_MS));
+	vs_ho_cancel(e.vm);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
+	g_assert_cmpuint(e.vm->ho->conns_in->len, ==, 0);
+	g_assert_cmpuint(e.vm->stats.tcp_ct_import_refused, ==, 1);
+	g_assert_false(vs_dp_tcp_import_busy(e.vm));
+	dp_tcp_reset_poll(e.vm);
+	g_assert_cmpuint(e.vm->stats.tcp_ct_imported, ==, 0);
 	t_env_fini(&e);
 }
 
@@ -221,6 +256,7 @@ int main(int argc, char **argv)
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-conns"))
 		return 1;
 	g_test_add_func("/handover/conns/dst-import", test_dst_import);
+	g_test_add_func("/handover/conns/dst-cancelled", test_dst_cancelled);
 	g_test_add_func("/handover/conns/dst-not-negotiated", test_dst_not_negotiated);
 	g_test_add_func("/handover/conns/src-export", test_src_export);
 	g_test_add_func("/handover/conns/src-not-negotiated", test_src_not_negotiated);

@@ -366,6 +366,7 @@ static void ho_disarm(struct vs_vm *vm)
 	struct vs_handover *ho = vm->ho;
 
 	ho_in_forget(vm);
+	ho_conns_drop_pending(vm);	/* the VM is elsewhere: never reset from here */
 	VS_STAT_ADD(vm->stats.tunnel_frames_discarded, g_queue_get_length(&ho->replay_q));
 	ho_drop_replay_q(vm, VS_DROP_POLICY, false);
 	vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
@@ -536,6 +537,7 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 	 * seqs start at 1 again); frames of it already queued are older than
 	 * any of the new one's, and are replayed first */
 	ho_in_forget(vm);
+	ho_conns_drop_pending(vm);
 	ho->in_next_seq = 1;	/* sequence numbers start at 1 */
 	ho->t_down = now;
 	ho_clear_timer(&ho->hold_timer);

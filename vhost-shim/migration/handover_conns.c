@@ -22,9 +22,13 @@
  *    record whose VM MAC is not the port's is refused, as are the records
  *    of a stream no longer admitted and those beyond the table's size
  *    waiting (tcp-ct-import-refused); the others wait in @conns_in until
- *    the lcore has served the last import (vs_dp_tcp_import()), which the
- *    pump hands them to.  The lcore merges them (tcp_ct.h): a connection
- *    it tracks already keeps its own entry.
+ *    the VM has resumed here (the port left dst-expecting: a migration
+ *    that is cancelled, aborted or times out before that leaves the VM
+ *    elsewhere, and its connections must not be reset from here later:
+ *    ho_conns_drop_pending(), counted as refused) and the lcore has
+ *    served the last import (vs_dp_tcp_import()); then the pump hands
+ *    them over.  The lcore merges them (tcp_ct.h): a connection it tracks
+ *    already keeps its own entry.
  */
 #include <string.h>
 
@@ -109,9 +113,15 @@ void ho_conns_export_begin(struct vs_vm *vm)
 	vm->ho->conns_out = true;
 }
 
+/* The VM runs here (or ran: it may have been lost since) */
+static bool ho_conns_vm_arrived(const struct vs_vm *vm)
+{
+	return vm->mig.state != VS_MIG_STATE_DST_EXPECTING;
+}
+
 bool ho_conns_wanted(const struct vs_vm *vm)
 {
-	return vm->ho->conns_out || vm->ho->conns_in->len;
+	return vm->ho->conns_out || (vm->ho->conns_in->len && ho_conns_vm_arrived(vm));
 }
 
 static void ho_pump_conns_out(struct vs_vm *vm)
@@ -158,7 +168,7 @@ static void ho_pump_conns_in(struct vs_vm *vm)
 {
 	GArray *in = vm->ho->conns_in;
 
-	if (!in->len || vs_dp_tcp_import_busy(vm))
+	if (!in->len || !ho_conns_vm_arrived(vm) || vs_dp_tcp_import_busy(vm))
 		return;
 	if (vs_dp_tcp_import(vm, (const struct vs_tcp_ct_entry *)(void *)in->data, in->len))
 		g_array_set_size(in, 0);
@@ -168,6 +178,18 @@ void ho_pump_conns(struct vs_vm *vm)
 {
 	ho_pump_conns_out(vm);
 	ho_pump_conns_in(vm);
+}
+
+void ho_conns_drop_pending(struct vs_vm *vm)
+{
+	GArray *in = vm->ho->conns_in;
+
+	if (!in->len)
+		return;
+	VS_STAT_ADD(vm->stats.tcp_ct_import_refused, in->len);
+	vs_log(MIG, INFO, vm->cfg->name,
+	       "%u TCP connections from the source dropped: the VM did not arrive", in->len);
+	g_array_set_size(in, 0);
 }
 
 void vs_ho_tun_conns(void *opaque, struct vs_tun_in *in, const char *vm_name,
@@ -206,6 +228,6 @@ void vs_ho_tun_conns(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		       "the port's, or more than its table holds)", refused, n);
 	}
 	ho_pump_conns_in(vm);
-	if (vm->ho->conns_in->len)
+	if (ho_conns_wanted(vm))
 		ho_kick_pump();		/* the rest when the lcore has served the last */
 }

@@ -555,6 +555,14 @@ bool ho_conns_wanted(const struct vs_vm *vm);
 void ho_pump_conns(struct vs_vm *vm);
 
 /**
+ * ho_conns_drop_pending() - destination: the VM did not arrive (the
+ * expectation ended, or a new one begins): the records waiting for it are
+ * dropped, counted as refused
+ * @vm:		port with a handover
+ */
+void ho_conns_drop_pending(struct vs_vm *vm);
+
+/**
  * ho_conns_forget() - the stream goes: its copy is not sent
  * @vm:		port with a handover
  */
