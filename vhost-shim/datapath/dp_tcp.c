@@ -325,8 +325,11 @@ unsigned int dp_tcp_reset_poll(struct vs_vm *vm)
 
 	if (!t)
 		return 0;
-	dp_tcp_serve(vm, t);	/* before a reset: what it imported is reset too */
 	req = __atomic_load_n(&t->reset_req, __ATOMIC_ACQUIRE);
+	/* after that load: an import the main loop asked for before this
+	 * reset is seen (its request was released before the reset's), and
+	 * merged before the walk */
+	dp_tcp_serve(vm, t);
 	if (req != t->reset_done) {
 		t->reset_done = req;
 		return dp_tcp_walk(vm, t);
