@@ -227,6 +227,39 @@ static void test_src_export(void)
 	t_src_disconnect(&e, &dst, ls);
 }
 
+/* Source: the peer named only in the blackout: the copy goes with the
+ * stream that opens then */
+static void test_src_peer_in_blackout(void)
+{
+	struct vs_tun_msg m = { .type = VS_TUN_MSG_VM_ACCEPT }, open;
+	g_autofree char *addr = NULL;
+	g_autoptr(GError) err = NULL;
+	struct fake_peer dst = { 0 };
+	struct t_env e;
+	GSocket *ls;
+
+	t_env_init(&e, 5000, 5000);
+	t_vm_segment(e.vm);
+	addr = g_strdup_printf("127.0.0.1:%u", fp_listen(&ls));
+	g_assert_true(vs_tun_add_peer(e.tun, "hostc", addr, &err));
+	t_src_blackout(&e);
+	g_assert_null(e.vm->ho->out);
+	g_assert_false(e.vm->ho->conns_out);
+	g_assert_true(vs_ho_set_peer(e.vm, "hostc", &err));
+	g_assert_nonnull(e.vm->ho->out);
+	g_assert_true(e.vm->ho->conns_out);
+	fp_accept_ext(&dst, ls, "hostc", VS_TUN_HELLO_EXT_TCP_CONNS);
+	g_assert_true(fp_recv_type(&dst, VS_TUN_MSG_VM_OPEN, &open));
+	m.u.vm_accept.stream_id = open.u.vm_open.stream_id;
+	m.u.vm_accept.next_expected_seq = open.u.vm_open.first_seq;
+	fp_send(&dst, &m);
+	dp_tcp_reset_poll(e.vm);
+	g_assert_true(run_until(t_exported, e.vm, DEADLINE_MS));
+	g_assert_true(fp_recv_type(&dst, VS_TUN_MSG_CONNS, &m));
+	g_assert_cmpuint(m.u.conns.count, ==, 1);
+	t_src_disconnect(&e, &dst, ls);
+}
+
 static bool t_gave_up(void *arg)
 {
 	return !((struct vs_vm *)arg)->ho->conns_out;
@@ -260,6 +293,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/conns/dst-not-negotiated", test_dst_not_negotiated);
 	g_test_add_func("/handover/conns/src-export", test_src_export);
 	g_test_add_func("/handover/conns/src-not-negotiated", test_src_not_negotiated);
+	g_test_add_func("/handover/conns/src-peer-in-blackout", test_src_peer_in_blackout);
 	ret = g_test_run();
 	th_fini();
 	rte_mempool_free(t_pool);

@@ -717,7 +717,11 @@ gboolean vs_ho_set_peer(struct vs_vm *vm, const char *peer, GError **error)
 	vs_log(MIG, INFO, vm->cfg->name, "destination peer: %s", peer);
 	/* Already migrating: open the stream now, the buffer streams as it fills */
 	if (vm->mig.state == VS_MIG_STATE_SRC_ACTIVE || vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT) {
+		bool had_stream = vm->ho->out != NULL;
+
 		ho_open_stream(vm);
+		if (!had_stream && vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
+			ho_conns_export_begin(vm);	/* the TCP table goes with it */
 		ho_kick_pump();
 	}
 	return TRUE;

@@ -9,9 +9,10 @@
  * sends there (lost right after a post-copy switchover) would leave it
  * nothing to reset.  So:
  *  - source: when the blackout begins (the VM's TX has stopped: the table
- *    is as complete as it gets), ho_conns_export_begin() asks the port's
- *    lcore for a copy of its live connections (vs_dp_tcp_export_start(),
- *    dp_tcp.h).  The pump (ho_pump_conns()) waits for the answer and for
+ *    is as complete as it gets), or when the stream opens in it
+ *    (migrate-set-peer or an EXPECT after it began),
+ *    ho_conns_export_begin() asks the port's lcore for a copy of its live
+ *    connections (vs_dp_tcp_export_start(), dp_tcp.h).  The pump (ho_pump_conns()) waits for the answer and for
  *    the stream to be accepted, then gives the records to the stream
  *    (vs_tun_stream_conns(): CONNS, tunnel_conns.c), counted in
  *    tcp-ct-exported; a stream whose connection did not negotiate
@@ -103,8 +104,8 @@ void ho_conn_from_wire(const struct vs_tun_conn *c, struct vs_tcp_ct_entry *e)
 
 void ho_conns_export_begin(struct vs_vm *vm)
 {
-	if (!vm->ho->out || !vm->dp.tcp)
-		return;		/* nowhere to send it, or no table */
+	if (!vm->ho->out || !vm->dp.tcp || vm->ho->conns_out)
+		return;		/* nowhere to send it, no table, or asked already */
 	if (!vs_dp_tcp_export_start(vm)) {
 		vs_log(MIG, WARNING, vm->cfg->name,
 		       "TCP connections not exported: the lcore has not served the last request");
