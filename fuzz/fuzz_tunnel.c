@@ -122,6 +122,13 @@ static bool tun_msg_equal(const struct vs_tun_msg *x, const struct vs_tun_msg *y
 			return false;
 		a.u.frame.data = b.u.frame.data = NULL;
 	}
+	if (x->type == VS_TUN_MSG_CONNS) {
+		if (x->u.conns.count != y->u.conns.count ||
+		    memcmp(x->u.conns.recs, y->u.conns.recs,
+			   x->u.conns.count * sizeof(struct vs_tun_wire_conn)))
+			return false;
+		a.u.conns.recs = b.u.conns.recs = NULL;
+	}
 	/* the decoder zeroes the struct before it fills it: padding is 0 too */
 	return !memcmp(&a, &b, sizeof(a));
 }
@@ -189,6 +196,17 @@ static void tun_check_helper(const struct vs_tun_msg *m, const uint8_t *want, si
 						   m->u.source_barrier.last_seq,
 						   m->u.source_barrier.af, m->u.source_barrier.addr);
 		break;
+	case VS_TUN_MSG_CONNS: {
+		struct vs_tun_conn c[VS_TUN_CONNS_MAX];
+		size_t i;
+
+		if (m->u.conns.count > VS_TUN_CONNS_MAX)
+			return;		/* the encoder refused it already */
+		for (i = 0; i < m->u.conns.count; i++)
+			vs_tun_conns_get(m, i, &c[i]);
+		got = vs_tun_encode_conns(out, m->u.conns.stream_id, c, m->u.conns.count);
+		break;
+	}
 	case VS_TUN_MSG_ABORT:
 		got = vs_tun_encode_abort(out, m->u.stream.stream_id);
 		break;
@@ -251,7 +269,8 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 		if (m->type == VS_TUN_MSG_HELLO) {
 			/* extension items after the name: only the known ones are
 			 * kept, and re-encoded canonically (frame-times: 01 00,
-			 * then source-direct: 02 00, then source-barrier: 03 00) */
+			 * then source-direct: 02 00, then source-barrier: 03 00,
+			 * then tcp-conns: 04 00) */
 			want_len = VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_hello) +
 				   want[VS_TUN_HDR_LEN + offsetof(struct vs_tun_wire_hello, name_len)];
 			FUZZ_CHECK(want_len <= n, "HELLO name past the message");
@@ -265,6 +284,10 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 			}
 			if (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER) {
 				want[want_len++] = VS_TUN_EXT_SOURCE_BARRIER;
+				want[want_len++] = 0;
+			}
+			if (m->u.hello.ext & VS_TUN_HELLO_EXT_TCP_CONNS) {
+				want[want_len++] = VS_TUN_EXT_TCP_CONNS;
 				want[want_len++] = 0;
 			}
 			tun_put_be32(want, (uint32_t)(want_len - VS_TUN_LEN_FIELD));
@@ -286,12 +309,21 @@ static void tun_check_roundtrip(const struct vs_tun_msg *m, const uint8_t *wire,
 	g_byte_array_append(enc, buf, (guint)len);
 }
 
-/* Read every frame byte, so ASan checks the whole range @data points to */
+/* Read every frame (or CONNS record) byte, so ASan checks the whole range */
 static void tun_touch_frame(const struct vs_tun_msg *m)
 {
 	volatile uint8_t sum = 0;
 	size_t i;
 
+	if (m->type == VS_TUN_MSG_CONNS) {
+		FUZZ_CHECK(m->u.conns.recs && m->u.conns.count >= 1 &&
+			   m->u.conns.count <= VS_TUN_CONNS_MAX, "CONNS of %u records",
+			   m->u.conns.count);
+		for (i = 0; i < m->u.conns.count * sizeof(struct vs_tun_wire_conn); i++)
+			sum ^= m->u.conns.recs[i];
+		(void)sum;
+		return;
+	}
 	if (m->type != VS_TUN_MSG_FRAME && m->type != VS_TUN_MSG_FRAME_TIMES)
 		return;
 	FUZZ_CHECK(m->u.frame.data && m->u.frame.len >= VS_TUN_MIN_FRAME &&
@@ -633,6 +665,11 @@ static void tun_fuzz_encoder(const uint8_t *p, size_t len)
 	if (m.type == VS_TUN_MSG_FRAME || m.type == VS_TUN_MSG_FRAME_TIMES) {
 		m.u.frame.data = frame;
 		m.u.frame.len = flen;
+	}
+	if (m.type == VS_TUN_MSG_CONNS) {	/* the records are the frame's bytes */
+		m.u.conns.recs = frame;
+		m.u.conns.count = (uint16_t)MIN(m.u.conns.count,
+						flen / sizeof(struct vs_tun_wire_conn));
 	}
 
 	vs_tun_type_name(m.type);

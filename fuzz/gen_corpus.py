@@ -44,10 +44,11 @@ ROOT = os.path.dirname(HERE)
 MAGIC = 0x56534854
 (HELLO, AUTH, VM_OPEN, VM_ACCEPT, VM_REJECT, FRAME, ACK, RESUMED, LIVE_SEEN,
  BARRIER, ABORT, END, EXPECT, PING, PONG, ERROR, FRAME_TIMES, SOURCE_DIRECT,
- SOURCE_BARRIER) = range(1, 20)
+ SOURCE_BARRIER, CONNS) = range(1, 21)
 EXT_FRAME_TIMES = b"\x01\x00"     # HELLO extension: tag 1, length 0
 EXT_SOURCE_DIRECT = b"\x02\x00"   # HELLO extension: tag 2, length 0
 EXT_SOURCE_BARRIER = b"\x03\x00"  # HELLO extension: tag 3, length 0
+EXT_TCP_CONNS = b"\x04\x00"       # HELLO extension: tag 4, length 0
 INITIATOR, RESPONDER = 0, 1
 FORGE_AUTH, ENCODER = 0x01, 0x02
 VM_MAC = bytes.fromhex("525400123456")
@@ -99,6 +100,21 @@ def frame_times(sid, seq, origin, age_us, sent_us, data):
 
 def source_direct(sid, af, addr):
     return msg(SOURCE_DIRECT, struct.pack(">IB", sid, af) + addr.ljust(16, b"\0"))
+
+
+def conn_record(af=4, n_tags=1, flags=0x030f, vm=bytes([10, 0, 0, 2]),
+                peer=bytes([192, 0, 2, 5]), vm_mac=VM_MAC):
+    """one CONNS record (struct vs_tun_wire_conn, 88 bytes)"""
+    tags = struct.pack(">HH", 0x8100, 100) if n_tags else b""
+    return struct.pack(">BBH", af, n_tags, flags) + vm.ljust(16, b"\0") + \
+        peer.ljust(16, b"\0") + struct.pack(">HH", 5001, 40000) + vm_mac + \
+        bytes.fromhex("020000000099") + tags.ljust(8, b"\0") + \
+        struct.pack(">HHIIIIII", 502, 65535, 0xfffffff0, 0x10, 0x11, 0xffffffe0, 1, 2)
+
+
+def conns(sid, records, count=None):
+    return msg(CONNS, struct.pack(">IH", sid, len(records) if count is None else count) +
+               b"".join(records))
 
 
 def source_barrier(sid, seq, af, addr):
@@ -185,11 +201,18 @@ def tunnel_seeds():
         source_barrier(1, 2**63 - 1, 6, bytes(range(16))) + source_barrier(1, 0, 5, b"")
     s["source-barrier-short"] = prologue(0, 38) + \
         msg(SOURCE_BARRIER, struct.pack(">IQB", 1, 1, 4) + b"\x0a\x00\x00")
+    # the tcp-conns extension (HELLO) and CONNS (IPv4 with a tag, IPv6
+    # without), then one whose count says 3 for 2 records, one with af 5
+    s["conns"] = prologue(FORGE_AUTH, 39) + \
+        hello(INITIATOR, b"hostB", ext=EXT_FRAME_TIMES + EXT_TCP_CONNS) + auth() + \
+        conns(1, [conn_record(), conn_record(af=6, n_tags=0, peer=bytes(range(16)))]) + \
+        conns(1, [conn_record(), conn_record()], count=3)
+    s["conns-bad-af"] = prologue(0, 40) + conns(1, [conn_record(af=5)])
     s["hello-ext-truncated"] = prologue(0, 33) + hello(INITIATOR, b"hostB", ext=b"\x01\x00\x05\x09")
     s["error-unprintable"] = prologue(0, 18) + error(999, b"bad\x00\x1b\xffbytes")
     s["truncated"] = prologue(0, 19) + token(PING, 1)[:-3]
     s["bad-reserved"] = prologue(0, 20) + msg(PING, struct.pack(">Q", 1), flags=1)
-    s["bad-type"] = prologue(0, 21) + msg(20, b"\x00" * 8)
+    s["bad-type"] = prologue(0, 21) + msg(21, b"\x00" * 8)
     s["too-large"] = prologue(0, 22) + struct.pack(">IBBH", 9234, FRAME, 0, 0)
     # Encoder mode: type, room (LE16), frame length (LE16), frame, union bytes
     # in the host's layout of struct vs_tun_msg (x86-64: natural alignment)

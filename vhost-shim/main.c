@@ -137,6 +137,7 @@ static const struct vs_tun_ops main_tun_ops = {
 	.out_event = vs_ho_tun_out_event,
 	.source_direct = vs_ho_tun_source_direct,
 	.source_barrier = vs_ho_tun_source_barrier,
+	.conns = vs_ho_tun_conns,
 	.expect = vs_ho_tun_expect,
 	.peer_event = main_tun_peer_event,
 };

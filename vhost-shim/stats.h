@@ -135,6 +135,9 @@ struct vs_port_stats {
 	uint64_t tcp_ct_aged;		/* of those, from connections idle for idle-ms */
 	uint64_t tcp_ct_full;		/* segments of connections that found no slot */
 	uint64_t tcp_ct_bad_acks;	/* peer ACKs of data the VM never sent, ignored */
+	uint64_t tcp_ct_exported;	/* connections handed to the stream as CONNS (source) */
+	uint64_t tcp_ct_imported;	/* connections taken from CONNS (destination lcore) */
+	uint64_t tcp_ct_import_refused;	/* CONNS records of another MAC, or not admitted */
 	uint64_t resets_sent;		/* validated RSTs sent to the VM's peers */
 	uint64_t challenges_sent;	/* out-of-window ACKs drawing a peer's ACK */
 

@@ -105,10 +105,13 @@
  * @VS_TUN_EXT_SOURCE_BARRIER: len 0: "I understand SOURCE_BARRIER" (the
  *		per-source order after that switch; offered only with
  *		source-direct)
+ * @VS_TUN_EXT_TCP_CONNS: len 0: "I understand CONNS" (the VM's TCP
+ *		connection table, for validated resets at the destination)
  */
 #define VS_TUN_EXT_FRAME_TIMES	1
 #define VS_TUN_EXT_SOURCE_DIRECT 2
 #define VS_TUN_EXT_SOURCE_BARRIER 3
+#define VS_TUN_EXT_TCP_CONNS	4
 
 /*
  * Security consideration: the largest Ethernet frame (destination MAC to end
@@ -161,6 +164,8 @@
  *			address now reach the destination directly
  * @VS_TUN_MSG_SOURCE_BARRIER: source -> destination: the stragglers of this
  *			source address the source will send end at last_seq
+ * @VS_TUN_MSG_CONNS:	source -> destination: the VM's TCP connections, as
+ *			the source's table knew them when the blackout began
  */
 enum vs_tun_type {
 	VS_TUN_MSG_NONE = 0,
@@ -183,6 +188,7 @@ enum vs_tun_type {
 	VS_TUN_MSG_FRAME_TIMES = 17,	/* only to a peer that sent VS_TUN_EXT_FRAME_TIMES */
 	VS_TUN_MSG_SOURCE_DIRECT = 18,	/* only to a peer that sent VS_TUN_EXT_SOURCE_DIRECT */
 	VS_TUN_MSG_SOURCE_BARRIER = 19,	/* only to a peer that sent VS_TUN_EXT_SOURCE_BARRIER */
+	VS_TUN_MSG_CONNS = 20,		/* only to a peer that sent VS_TUN_EXT_TCP_CONNS */
 	VS_TUN_NUM_TYPES
 };
 
@@ -402,6 +408,78 @@ struct vs_tun_wire_source_barrier {
 } __attribute__((packed));
 
 /**
+ * struct vs_tun_wire_conns - CONNS body, then @count struct vs_tun_wire_conn
+ * @stream_id:	the stream (VM) whose connections these are
+ * @count:	records that follow, 1..VS_TUN_CONNS_MAX
+ */
+struct vs_tun_wire_conns {
+	uint32_t stream_id;
+	uint16_t count;
+} __attribute__((packed));
+
+/* Security consideration: records per CONNS (a larger table takes several) */
+#define VS_TUN_CONNS_MAX	64
+/* VLAN tags a record may carry */
+#define VS_TUN_CONN_MAX_TAGS	2
+
+/* struct vs_tun_wire_conn.flags: which numbers are valid, what was seen */
+#define VS_TUN_CONN_VM_SEQ	(1u << 0)	/* vm_nxt */
+#define VS_TUN_CONN_VM_ACK	(1u << 1)	/* vm_ack */
+#define VS_TUN_CONN_PEER_SEQ	(1u << 2)	/* peer_nxt */
+#define VS_TUN_CONN_PEER_ACK	(1u << 3)	/* peer_ack */
+#define VS_TUN_CONN_VM_FIN	(1u << 4)	/* the VM sent a FIN */
+#define VS_TUN_CONN_PEER_FIN	(1u << 5)	/* the peer sent a FIN */
+#define VS_TUN_CONN_VM_TS	(1u << 8)	/* vm_tsval */
+#define VS_TUN_CONN_PEER_TS	(1u << 9)	/* peer_tsval */
+#define VS_TUN_CONN_FLAGS	(VS_TUN_CONN_VM_SEQ | VS_TUN_CONN_VM_ACK | \
+				 VS_TUN_CONN_PEER_SEQ | VS_TUN_CONN_PEER_ACK | \
+				 VS_TUN_CONN_VM_FIN | VS_TUN_CONN_PEER_FIN | \
+				 VS_TUN_CONN_VM_TS | VS_TUN_CONN_PEER_TS)
+
+/**
+ * struct vs_tun_wire_conn - one TCP connection of a CONNS (multi-byte
+ * fields in network byte order, addresses as SOURCE_DIRECT's)
+ * @af:		enum vs_tun_src_af, of both addresses
+ * @n_tags:	VLAN tags the VM's frames carry, 0..VS_TUN_CONN_MAX_TAGS
+ * @flags:	VS_TUN_CONN_*; no other bit
+ * @vm_addr:	the VM's address
+ * @peer_addr:	the peer's address
+ * @vm_port:	the VM's TCP port
+ * @peer_port:	the peer's TCP port
+ * @vm_mac:	the VM's MAC (its frames' source)
+ * @peer_mac:	where the VM's frames go (their destination)
+ * @tags:	(TPID, TCI) of each tag, outermost first; unused ones zero
+ * @vm_win:	the VM's last window field
+ * @peer_win:	the peer's last window field
+ * @vm_nxt:	the end of what the VM sent
+ * @vm_ack:	the VM's acknowledgement
+ * @peer_nxt:	the end of what the peer sent
+ * @peer_ack:	the peer's acknowledgement
+ * @vm_tsval:	the VM's last TSval
+ * @peer_tsval:	the peer's last TSval
+ */
+struct vs_tun_wire_conn {
+	uint8_t af;
+	uint8_t n_tags;
+	uint16_t flags;
+	uint8_t vm_addr[16];
+	uint8_t peer_addr[16];
+	uint16_t vm_port;
+	uint16_t peer_port;
+	uint8_t vm_mac[6];
+	uint8_t peer_mac[6];
+	uint16_t tags[VS_TUN_CONN_MAX_TAGS][2];
+	uint16_t vm_win;
+	uint16_t peer_win;
+	uint32_t vm_nxt;
+	uint32_t vm_ack;
+	uint32_t peer_nxt;
+	uint32_t peer_ack;
+	uint32_t vm_tsval;
+	uint32_t peer_tsval;
+} __attribute__((packed));
+
+/**
  * struct vs_tun_wire_expect - EXPECT body, then name[name_len] (1..15 bytes)
  * @mac:	the VM's (unicast) MAC
  * @name_len:	length of the VM name that follows
@@ -459,6 +537,10 @@ static_assert(sizeof(struct vs_tun_wire_error) == 3, "ERROR fixed part");
 static_assert(sizeof(struct vs_tun_wire_frame_times) == 25, "FRAME_TIMES fixed part");
 static_assert(sizeof(struct vs_tun_wire_source_direct) == 21, "SOURCE_DIRECT size");
 static_assert(sizeof(struct vs_tun_wire_source_barrier) == 29, "SOURCE_BARRIER size");
+static_assert(sizeof(struct vs_tun_wire_conns) == 6, "CONNS fixed part");
+static_assert(sizeof(struct vs_tun_wire_conn) == 88, "CONNS record");
+static_assert(sizeof(struct vs_tun_wire_conns) + VS_TUN_CONNS_MAX * sizeof(struct vs_tun_wire_conn) <=
+	      VS_TUN_MAX_MSG - (VS_TUN_HDR_LEN - VS_TUN_LEN_FIELD), "a full CONNS within MAX_MSG");
 static_assert(VS_TUN_MAX_MSG == 9245, "largest message: a maximal FRAME_TIMES");
 static_assert(VS_TUN_HELLO_MIN_MSG == 47 && VS_TUN_HELLO_MAX_MSG == 173, "HELLO lengths");
 static_assert(VS_TUN_SNIFF_LEN == VS_TUN_HDR_LEN + sizeof(uint32_t), "header + magic");

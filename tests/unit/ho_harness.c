@@ -43,6 +43,7 @@ static const struct vs_tun_ops t_ops = {
 	.peer_event = t_peer_event,
 	.source_direct = vs_ho_tun_source_direct,
 	.source_barrier = vs_ho_tun_source_barrier,
+	.conns = vs_ho_tun_conns,
 };
 
 void t_env_init(struct t_env *e, unsigned int hold_ms, unsigned int expect_timeout_ms)

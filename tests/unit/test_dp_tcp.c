@@ -528,6 +528,77 @@ static void test_bounds(void)
 	t_tcp_port_free(vm);
 }
 
+/*
+ * The table travels with the VM: the source's lcore copies it out on
+ * request, the destination's merges it in, and the destination then
+ * resets the peer exactly as the source would have, though its VM never
+ * sent a segment there.  Neither request is served before the lcore
+ * polls, nor taken twice while outstanding.
+ */
+static void test_export_import(void)
+{
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
+	const struct vs_tcp_ct_entry *got;
+	struct vs_tcp_ct_entry e;
+	struct t_tcp r;
+	uint32_t n = 99;
+
+	g_assert_null(vs_dp_tcp_export_take(vm, &n));	/* none asked */
+	t_establish(vm);
+	g_assert_true(vs_dp_tcp_export_start(vm));
+	g_assert_false(vs_dp_tcp_export_start(vm));	/* one at a time */
+	g_assert_null(vs_dp_tcp_export_take(vm, &n));	/* not polled yet */
+	t_poll(vm, 1);
+	got = vs_dp_tcp_export_take(vm, &n);
+	g_assert_nonnull(got);
+	g_assert_cmpuint(n, ==, 1);
+	e = got[0];
+	g_assert_cmpuint(e.vm_nxt, ==, (uint32_t)(VM_ISN + 1001));
+	g_assert_cmpuint(e.peer_ack, ==, (uint32_t)(VM_ISN + 1001));
+	t_tcp_port_free(vm);
+
+	/* the destination's port: its VM silent */
+	vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
+	g_assert_false(vs_dp_tcp_import_busy(vm));
+	g_assert_true(vs_dp_tcp_import(vm, &e, 1));
+	g_assert_true(vs_dp_tcp_import_busy(vm));
+	g_assert_false(vs_dp_tcp_import(vm, &e, 1));	/* busy: the caller keeps it */
+	g_assert_cmpuint(vm->stats.tcp_ct_imported, ==, 0);
+	t_poll(vm, 1);
+	g_assert_false(vs_dp_tcp_import_busy(vm));
+	g_assert_cmpuint(vm->stats.tcp_ct_imported, ==, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 1);
+	/* the same again (a CONNS resent on a new connection): kept, not added */
+	g_assert_true(vs_dp_tcp_import(vm, &e, 1));
+	t_poll(vm, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_imported, ==, 1);
+	g_assert_cmpuint(vm->stats.tcp_ct_entries, ==, 1);
+
+	t_reset_now(vm);
+	g_assert_cmpuint(t.sent->len, ==, 1);
+	r = t_parse(0);
+	t_assert_to_peer(&r);
+	g_assert_cmpuint(r.flags, ==, VS_TCP_RST | VS_TCP_ACK);
+	g_assert_cmpuint(r.seq, ==, (uint32_t)(VM_ISN + 1001));
+	g_assert_cmpuint(r.ack, ==, PEER_ISN + 101);
+	g_assert_cmpuint(vm->stats.resets_sent, ==, 1);
+	t_tcp_port_free(vm);
+}
+
+/* A port no lcore polls never answers; its buffers go with the port */
+static void test_export_unanswered(void)
+{
+	struct vs_vm *vm = t_tcp_port_new(VS_TCP_ON_LOSS_RESET);
+	struct vs_tcp_ct_entry e = { .af = VS_FLOW_AF_INET };
+	uint32_t n;
+
+	g_assert_true(vs_dp_tcp_export_start(vm));
+	g_assert_true(vs_dp_tcp_import(vm, &e, 1));
+	g_assert_null(vs_dp_tcp_export_take(vm, &n));
+	g_assert_true(vs_dp_tcp_import_busy(vm));
+	t_tcp_port_free(vm);	/* vs_dp_tcp_fini() frees both */
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dp-tcp/rst-exact", test_rst_exact);
@@ -538,6 +609,8 @@ static void add_tests(void)
 	g_test_add_func("/dp-tcp/solicit/answered", test_solicit_answered);
 	g_test_add_func("/dp-tcp/solicit/unanswered", test_solicit_unanswered);
 	g_test_add_func("/dp-tcp/bounds", test_bounds);
+	g_test_add_func("/dp-tcp/export-import", test_export_import);
+	g_test_add_func("/dp-tcp/export-unanswered", test_export_unanswered);
 }
 
 int main(int argc, char **argv)

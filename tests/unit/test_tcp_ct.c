@@ -507,6 +507,149 @@ static void test_checksum_vectors(void)
 	}
 }
 
+/* --- the table travels with the VM: export, import ------------------------- */
+
+/*
+ * The live connections go out (not the closed one), without the source's
+ * solicitation state, and come in as they were: numbers across 2^32 kept,
+ * the RST the destination builds byte for byte the one the source would
+ */
+static void test_export_import(void)
+{
+	struct ct_fixture src, dst;
+	struct vs_tcp_ct_entry out[64], *a, *b;
+	uint8_t f1[VS_TCP_RESET_MAX_FRAME], f2[VS_TCP_RESET_MAX_FRAME];
+	uint32_t n, i;
+	size_t l1, l2;
+
+	setup(&src, 64);
+	setup(&dst, 64);
+	/* A: data across 2^32, the peer acknowledged all of it */
+	a = seg(&src.ct, true, VS_TCP_ACK, 0xffffff00u, 77, 0x200, 1);
+	seg(&src.ct, false, VS_TCP_ACK, 77, 0x100, 0, 2);
+	g_assert_cmpuint(a->vm_nxt, ==, 0x100);
+	a->solicits = 1;			/* the source's own state */
+	g_assert_true(a->flags & VS_TCP_CT_FRESH_ACK);
+	/* B: closed by a RST: not exported */
+	{
+		struct ff_spec s = { .src = VM, .dst = PEER, .from_vm = true, .proto = 6,
+				     .sport = 23, .dport = 40000, .tcp_flags = VS_TCP_RST,
+				     .seq = 9, .pad_to = 60 };
+		uint8_t f[128];
+		size_t len = ff_build(f, &s);
+		struct vs_flow_key k;
+
+		vs_flow_key_parse(f, len, len, ff_vm_mac, &k);
+		s.tcp_flags = VS_TCP_ACK;
+		len = ff_build(f, &s);
+		vs_flow_key_parse(f, len, len, ff_vm_mac, &k);
+		g_assert_nonnull(vs_tcp_ct_update(&src.ct, &k, f, len, VS_TCP_CT_FROM_VM,
+						  VS_FLOW_TCP_LOSS_RESET, 3));
+		s.tcp_flags = VS_TCP_RST;
+		len = ff_build(f, &s);
+		vs_flow_key_parse(f, len, len, ff_vm_mac, &k);
+		g_assert_true(vs_tcp_ct_closed(vs_tcp_ct_update(&src.ct, &k, f, len,
+								VS_TCP_CT_FROM_VM,
+								VS_FLOW_TCP_LOSS_RESET, 4)));
+	}
+	n = vs_tcp_ct_export(&src.ct, out, G_N_ELEMENTS(out));
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpuint(out[0].vm_port, ==, 22);
+	g_assert_cmpuint(out[0].solicits, ==, 0);
+	g_assert_cmpuint(out[0].flags & ~VS_TCP_CT_EXPORT_FLAGS, ==, 0);
+	g_assert_cmpuint(vs_tcp_ct_export(&src.ct, out, 0), ==, 0);	/* bounded by max */
+
+	g_assert_cmpint(vs_tcp_ct_import(&dst.ct, &out[0], VS_FLOW_TCP_LOSS_DROP, 500), ==,
+			VS_TCP_CT_IMPORTED);
+	g_assert_cmpuint(dst.ct.stats.imported, ==, 1);
+	g_assert_cmpuint(dst.ct.stats.created, ==, 1);
+	b = vs_tcp_ct_lookup(&dst.ct, VS_FLOW_AF_INET, a->vm_addr, 22, a->peer_addr, 40000);
+	g_assert_nonnull(b);
+	g_assert_cmpuint(b->vm_nxt, ==, 0x100);
+	g_assert_cmpuint(b->peer_ack, ==, 0x100);
+	g_assert_cmpuint(b->last_ms, ==, 500);
+	g_assert_cmpuint(b->on_loss, ==, VS_FLOW_TCP_LOSS_DROP);	/* the port's here */
+	g_assert_cmpuint(b->solicits, ==, 0);
+	g_assert_false(b->flags & VS_TCP_CT_FRESH_ACK);
+	g_assert_cmpint(vs_tcp_ct_plan(b), ==, VS_TCP_CT_PLAN_RST);
+	l1 = vs_tcp_reset_build_rst(a, f1, sizeof(f1));
+	l2 = vs_tcp_reset_build_rst(b, f2, sizeof(f2));
+	g_assert_cmpuint(l1, >, 0);
+	g_assert_cmpmem(f1, l1, f2, l2);
+	/* the imported entry is tracked like any: a peer segment moves it */
+	seg(&dst.ct, false, VS_TCP_ACK, 77, 0x100, 10, 501);
+	g_assert_cmpuint(b->peer_nxt, ==, 77 + 10);
+	for (i = 0; i < 64; i++)	/* one entry only */
+		g_assert_true(&dst.slots[i] == b || dst.slots[i].af == VS_FLOW_AF_NONE);
+}
+
+/* A connection the destination already tracks keeps its own (newer) entry */
+static void test_import_keeps_own(void)
+{
+	struct ct_fixture src, dst;
+	struct vs_tcp_ct_entry out[4], *mine;
+	uint32_t n;
+
+	setup(&src, 64);
+	setup(&dst, 64);
+	seg(&src.ct, true, VS_TCP_ACK, 1000, 1, 100, 1);
+	n = vs_tcp_ct_export(&src.ct, out, G_N_ELEMENTS(out));
+	g_assert_cmpuint(n, ==, 1);
+	/* the VM sent more at the destination already */
+	mine = seg(&dst.ct, true, VS_TCP_ACK, 1100, 1, 50, 7);
+	g_assert_cmpint(vs_tcp_ct_import(&dst.ct, &out[0], VS_FLOW_TCP_LOSS_RESET, 8), ==,
+			VS_TCP_CT_KEPT);
+	g_assert_cmpuint(mine->vm_nxt, ==, 1150);
+	g_assert_cmpuint(mine->last_ms, ==, 7);
+	g_assert_cmpuint(dst.ct.stats.imported, ==, 0);
+	g_assert_cmpuint(dst.ct.stats.created, ==, 1);
+}
+
+/* Imports take slots as new connections do: full is full, and nothing
+ * invalid gets in */
+static void test_import_bounds(void)
+{
+	struct vs_tcp_ct_entry slots[8], e;
+	struct vs_tcp_ct ct;
+	unsigned int i, imported = 0;
+
+	g_assert_cmpint(vs_tcp_ct_init(&ct, slots, 8, 5, 1000), ==, 0);
+	memset(&e, 0, sizeof(e));
+	e.af = VS_FLOW_AF_INET;
+	ff_addr(VM, e.vm_addr);
+	ff_addr(PEER, e.peer_addr);
+	e.vm_port = 22;
+	e.flags = VS_TCP_CT_VM_SEQ | VS_TCP_CT_PEER_ACK;
+	for (i = 0; i < 9; i++) {
+		e.peer_port = (uint16_t)(1000 + i);
+		if (vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 10) == VS_TCP_CT_IMPORTED)
+			imported++;
+	}
+	g_assert_cmpuint(imported, ==, 8);
+	g_assert_cmpuint(ct.stats.full, ==, 1);
+	g_assert_cmpuint(ct.stats.imported, ==, 8);
+	e.peer_port = 2000;
+	g_assert_cmpint(vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 11), ==,
+			VS_TCP_CT_NO_SLOT);
+	/* after idle-ms, the least recently used one gives its slot away */
+	g_assert_cmpint(vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 1010), ==,
+			VS_TCP_CT_IMPORTED);
+	g_assert_cmpuint(ct.stats.aged, ==, 1);
+	/* invalid: no family, too many tags, closed */
+	e.peer_port = 3000;
+	e.af = VS_FLOW_AF_NONE;
+	g_assert_cmpint(vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 2000), ==,
+			VS_TCP_CT_INVALID);
+	e.af = VS_FLOW_AF_INET;
+	e.n_tags = VS_PKT_MAX_VLAN_TAGS + 1;
+	g_assert_cmpint(vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 2000), ==,
+			VS_TCP_CT_INVALID);
+	e.n_tags = 0;
+	e.flags |= VS_TCP_CT_RST;
+	g_assert_cmpint(vs_tcp_ct_import(&ct, &e, VS_FLOW_TCP_LOSS_RESET, 2000), ==,
+			VS_TCP_CT_INVALID);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -520,5 +663,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/tcp-ct/ipv6-tags-ts", test_ipv6_tags_ts);
 	g_test_add_func("/tcp-ct/options", test_options);
 	g_test_add_func("/tcp-ct/checksum-vectors", test_checksum_vectors);
+	g_test_add_func("/tcp-ct/export-import", test_export_import);
+	g_test_add_func("/tcp-ct/import-keeps-own", test_import_keeps_own);
+	g_test_add_func("/tcp-ct/import-bounds", test_import_bounds);
 	return g_test_run();
 }

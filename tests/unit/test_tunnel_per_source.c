@@ -210,20 +210,20 @@ static void test_source_barrier_limits(void)
 
 /* ---- HELLO with every extension ---------------------------------------- */
 
-/* frame-times, source-direct, source-barrier: "01 00 02 00 03 00", in the
- * order of their tags; an unknown item among them is skipped */
+/* frame-times, source-direct, source-barrier, tcp-conns: "01 00 02 00 03 00
+ * 04 00", in the order of their tags; an unknown item among them is skipped */
 static void test_golden_hello_ext_all(void)
 {
 	static const char want[] =
-		"0000003a 01 00 0000  56534854 0002 0002 00"
+		"0000003c 01 00 0000  56534854 0002 0002 00"
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 		"06 6e6f64652d61"
-		"0100 0200 0300";
+		"0100 0200 0300 0400";
 	const uint32_t all = VS_TUN_HELLO_EXT_FRAME_TIMES | VS_TUN_HELLO_EXT_SOURCE_DIRECT |
-			     VS_TUN_HELLO_EXT_SOURCE_BARRIER;
+			     VS_TUN_HELLO_EXT_SOURCE_BARRIER | VS_TUN_HELLO_EXT_TCP_CONNS;
 	g_autoptr(GByteArray) w = hex(want);
 	g_autoptr(GByteArray) b = g_byte_array_new();
-	g_autoptr(GByteArray) e = hex("0300 0703aabbcc 0200 0100");
+	g_autoptr(GByteArray) e = hex("0300 0703aabbcc 0400 0200 0100");
 	GByteArray *body, *u;
 	uint8_t nonce[VS_TUN_NONCE_LEN];
 	struct vs_tun_msg m;
@@ -240,7 +240,7 @@ static void test_golden_hello_ext_all(void)
 	/* source-barrier alone (a peer may send it so; vhost-shim does not) */
 	g_byte_array_set_size(b, 0);
 	g_assert_cmpuint(vs_tun_encode_hello_ext(b, VS_TUN_ROLE_INITIATOR, nonce, "node-a",
-						 VS_TUN_HELLO_EXT_SOURCE_BARRIER), ==, w->len - 4);
+						 VS_TUN_HELLO_EXT_SOURCE_BARRIER), ==, w->len - 6);
 	g_assert_cmpint(decode1(b, &m), ==, VS_TUN_OK);
 	g_assert_cmpuint(m.u.hello.ext, ==, VS_TUN_HELLO_EXT_SOURCE_BARRIER);
 	/* any order, an unknown item among them */

@@ -113,6 +113,12 @@ static void test_helpers(void)
 	g_assert_cmpuint(vs_tun_encode_source_barrier(b, 42, 17, VS_TUN_SRC_AF_INET,
 						      m[18].u.source_barrier.addr), ==,
 			 VS_TUN_HDR_LEN + 29);
+	{
+		struct vs_tun_conn c;
+
+		sample_conn(&c);
+		g_assert_cmpuint(vs_tun_encode_conns(b, 42, &c, 1), ==, VS_TUN_HDR_LEN + 6 + 88);
+	}
 	g_assert_cmpmem(b->data, b->len, a->data, a->len);
 }
 
@@ -607,7 +613,9 @@ static void test_tables(void)
 	g_assert_cmpint(VS_TUN_EXT_SOURCE_DIRECT, ==, 2);
 	g_assert_cmpint(VS_TUN_MSG_SOURCE_BARRIER, ==, 19);
 	g_assert_cmpint(VS_TUN_EXT_SOURCE_BARRIER, ==, 3);
-	g_assert_cmpint(VS_TUN_NUM_TYPES, ==, 20);
+	g_assert_cmpint(VS_TUN_MSG_CONNS, ==, 20);
+	g_assert_cmpint(VS_TUN_EXT_TCP_CONNS, ==, 4);
+	g_assert_cmpint(VS_TUN_NUM_TYPES, ==, 21);
 	g_assert_cmpint(VS_TUN_ERR_INTERNAL, ==, 20);
 	g_assert_cmpint(VS_TUN_MAX_MSG, ==, 9245);
 }
@@ -626,6 +634,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tun/golden/frame-times", test_golden_frame_times);
 	g_test_add_func("/tun/golden/hello-ext", test_golden_hello_ext);
 	tp_add_per_source_tests();
+	tp_add_conns_tests();
 	tp_add_decode_tests();
 	g_test_add_func("/tun/limits/frame-max", test_frame_max);
 	g_test_add_func("/tun/limits/frame-max-plus-one", test_frame_max_plus_one);

@@ -110,6 +110,44 @@ void init_frame_bytes(void)
 		frame_bytes[i] = (uint8_t)(i * 7 + 3);
 }
 
+/* One CONNS record: IPv4, one VLAN tag, every number valid */
+void sample_conn(struct vs_tun_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->af = VS_TUN_SRC_AF_INET;
+	c->n_tags = 1;
+	c->flags = VS_TUN_CONN_FLAGS & ~(VS_TUN_CONN_VM_FIN | VS_TUN_CONN_PEER_FIN);
+	memcpy(c->vm_addr, (const uint8_t[]){ 10, 0, 0, 2 }, 4);
+	memcpy(c->peer_addr, (const uint8_t[]){ 192, 0, 2, 5 }, 4);
+	c->vm_port = 5001;
+	c->peer_port = 40000;
+	memcpy(c->vm_mac, vm_mac, 6);
+	memcpy(c->peer_mac, (const uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
+	c->tags[0][0] = 0x8100;
+	c->tags[0][1] = 0x0064;
+	c->vm_win = 502;
+	c->peer_win = 65535;
+	c->vm_nxt = 0xfffffff0u;	/* about to wrap */
+	c->vm_ack = 0x10;
+	c->peer_nxt = 0x11;
+	c->peer_ack = 0xffffffe0u;
+	c->vm_tsval = 0x01020304u;
+	c->peer_tsval = 0xa0b0c0d0u;
+}
+
+const uint8_t *sample_conn_wire(void)
+{
+	static uint8_t wire[sizeof(struct vs_tun_wire_conn)];
+	g_autoptr(GByteArray) b = g_byte_array_new();
+	struct vs_tun_conn c;
+
+	sample_conn(&c);
+	g_assert_cmpuint(vs_tun_encode_conns(b, 1, &c, 1), ==,
+			 VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_conns) + sizeof(wire));
+	memcpy(wire, b->data + VS_TUN_HDR_LEN + sizeof(struct vs_tun_wire_conns), sizeof(wire));
+	return wire;
+}
+
 /* One valid message of every type */
 size_t sample_msgs(struct vs_tun_msg *m)
 {
@@ -188,6 +226,11 @@ size_t sample_msgs(struct vs_tun_msg *m)
 	m[n].u.source_barrier.af = VS_TUN_SRC_AF_INET;
 	m[n].u.source_barrier.addr[0] = 10;
 	m[n].u.source_barrier.addr[3] = 9;
+	n++;
+	m[n].type = VS_TUN_MSG_CONNS;
+	m[n].u.conns.stream_id = 42;
+	m[n].u.conns.count = 1;
+	m[n].u.conns.recs = sample_conn_wire();
 	n++;
 	g_assert_cmpuint(n, ==, VS_TUN_NUM_TYPES - 1);
 	return n;

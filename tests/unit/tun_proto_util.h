@@ -41,6 +41,10 @@ GByteArray *raw_msg(uint8_t type, const GByteArray *body);
 enum vs_tun_err decode1(const GByteArray *b, struct vs_tun_msg *m);
 /* assert_decode_err() - @b (consumed) fails to decode with @want */
 void assert_decode_err(GByteArray *b, enum vs_tun_err want);
+/* sample_conn() - one valid CONNS record; sample_conn_wire(): in the wire
+ * layout (static bytes) */
+void sample_conn(struct vs_tun_conn *c);
+const uint8_t *sample_conn_wire(void);
 /* sample_msgs() - one valid message of every type into @m
  * (VS_TUN_NUM_TYPES entries); Return: how many */
 size_t sample_msgs(struct vs_tun_msg *m);
@@ -64,5 +68,6 @@ void check_body(uint8_t type, GByteArray *body, enum vs_tun_err want);
 void tp_add_decode_tests(void);		/* test_tunnel_decode.c */
 void tp_add_auth_tests(void);		/* test_tunnel_auth.c */
 void tp_add_per_source_tests(void);	/* test_tunnel_per_source.c */
+void tp_add_conns_tests(void);		/* test_tunnel_conns.c */
 
 #endif /* TUN_PROTO_UTIL_H */

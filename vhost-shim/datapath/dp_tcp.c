@@ -51,7 +51,59 @@ gboolean vs_dp_tcp_init(struct vs_vm *vm, uint32_t entries, uint64_t idle_ms)
 
 void vs_dp_tcp_fini(struct vs_vm *vm)
 {
+	if (vm->dp.tcp) {	/* no lcore sees the port: its buffers go too */
+		g_free(vm->dp.tcp->export_buf);
+		g_free(vm->dp.tcp->import_buf);
+	}
 	g_clear_pointer(&vm->dp.tcp, g_free);
+}
+
+bool vs_dp_tcp_export_start(struct vs_vm *vm)
+{
+	struct vs_dp_tcp *t = vm->dp.tcp;
+
+	if (!t || __atomic_load_n(&t->export_done, __ATOMIC_ACQUIRE) != t->export_req)
+		return false;
+	if (!t->export_buf)	/* the table's size, set before any lcore saw it */
+		t->export_buf = g_new(struct vs_tcp_ct_entry, (gsize)t->ct.mask + 1);
+	__atomic_fetch_add(&t->export_req, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+const struct vs_tcp_ct_entry *vs_dp_tcp_export_take(struct vs_vm *vm, uint32_t *n)
+{
+	struct vs_dp_tcp *t = vm->dp.tcp;
+
+	if (!t || !t->export_req ||
+	    __atomic_load_n(&t->export_done, __ATOMIC_ACQUIRE) != t->export_req)
+		return NULL;
+	*n = t->export_n;
+	return t->export_buf;
+}
+
+bool vs_dp_tcp_import_busy(const struct vs_vm *vm)
+{
+	const struct vs_dp_tcp *t = vm->dp.tcp;
+
+	return t && __atomic_load_n(&t->import_done, __ATOMIC_ACQUIRE) != t->import_req;
+}
+
+bool vs_dp_tcp_import(struct vs_vm *vm, const struct vs_tcp_ct_entry *e, uint32_t n)
+{
+	struct vs_dp_tcp *t = vm->dp.tcp;
+
+	if (!t || vs_dp_tcp_import_busy(vm))
+		return false;
+	if (n > t->import_cap) {
+		g_free(t->import_buf);
+		t->import_buf = g_new(struct vs_tcp_ct_entry, n);
+		t->import_cap = n;
+	}
+	if (n)
+		memcpy(t->import_buf, e, sizeof(*e) * n);
+	t->import_n = n;
+	__atomic_fetch_add(&t->import_req, 1, __ATOMIC_RELEASE);
+	return true;
 }
 
 bool vs_dp_tcp_may_reset(const struct vs_vm *vm)
@@ -84,6 +136,30 @@ static void dp_tcp_publish(struct vs_vm *vm, const struct vs_tcp_ct_stats *st)
 	VS_STAT_SET(vm->stats.tcp_ct_aged, st->aged);
 	VS_STAT_SET(vm->stats.tcp_ct_full, st->full);
 	VS_STAT_SET(vm->stats.tcp_ct_bad_acks, st->bad_ack);
+	VS_STAT_SET(vm->stats.tcp_ct_imported, st->imported);
+}
+
+/* Serve the main loop's export and import requests (dp_tcp.h) */
+static void dp_tcp_serve(struct vs_vm *vm, struct vs_dp_tcp *t)
+{
+	uint32_t req = __atomic_load_n(&t->export_req, __ATOMIC_ACQUIRE), i;
+
+	if (req != t->export_seen) {
+		t->export_seen = req;
+		t->export_n = vs_tcp_ct_export(&t->ct, t->export_buf, t->ct.mask + 1);
+		__atomic_store_n(&t->export_done, req, __ATOMIC_RELEASE);
+	}
+	req = __atomic_load_n(&t->import_req, __ATOMIC_ACQUIRE);
+	if (req != t->import_seen) {
+		enum vs_flow_tcp_loss loss = (enum vs_flow_tcp_loss)vm->cfg->tcp_on_loss;
+		uint64_t now_ms = dp_tcp_now_ms();
+
+		t->import_seen = req;
+		for (i = 0; i < t->import_n; i++)
+			vs_tcp_ct_import(&t->ct, &t->import_buf[i], loss, now_ms);
+		dp_tcp_publish(vm, &t->ct.stats);
+		__atomic_store_n(&t->import_done, req, __ATOMIC_RELEASE);
+	}
 }
 
 /*
@@ -250,6 +326,10 @@ unsigned int dp_tcp_reset_poll(struct vs_vm *vm)
 	if (!t)
 		return 0;
 	req = __atomic_load_n(&t->reset_req, __ATOMIC_ACQUIRE);
+	/* after that load: an import the main loop asked for before this
+	 * reset is seen (its request was released before the reset's), and
+	 * merged before the walk */
+	dp_tcp_serve(vm, t);
 	if (req != t->reset_done) {
 		t->reset_done = req;
 		return dp_tcp_walk(vm, t);

@@ -56,7 +56,8 @@
  * handover_stragglers.c; the BUFFER_OVERFLOW watch is
  * handover_overflow.c; the
  * pump, which moves frames between rings, the tunnel and the replay queue,
- * is handover_pump.c; the tunnel's callbacks are handover_tun.c.
+ * is handover_pump.c; the tunnel's callbacks are handover_tun.c; the TCP
+ * table's export and import (CONNS) are handover_conns.c.
  * handover_priv.h is what they share.
  */
 #include <inttypes.h>
@@ -261,6 +262,7 @@ static void ho_open_stream(struct vs_vm *vm)
 static void ho_close_stream(struct vs_vm *vm, bool send_end)
 {
 	ho_source_barriers_forget(vm);	/* END: a barrier for every source */
+	ho_conns_forget(vm);
 	if (vm->ho->out) {
 		uint64_t lost = vs_tun_stream_close(vm->ho->out, send_end);
 
@@ -316,6 +318,7 @@ static void ho_take_back(struct vs_vm *vm)
 	struct vs_tun_frame *f;
 
 	ho_source_barriers_forget(vm);
+	ho_conns_forget(vm);
 	if (ho->out) {
 		back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */
 		ho->out = NULL;
@@ -404,6 +407,7 @@ static void ho_disarm(struct vs_vm *vm)
 	struct vs_handover *ho = vm->ho;
 
 	ho_in_forget(vm);
+	ho_conns_drop_pending(vm);	/* the VM is elsewhere: never reset from here */
 	VS_STAT_ADD(vm->stats.tunnel_frames_discarded, g_queue_get_length(&ho->replay_q));
 	ho_drop_replay_q(vm, VS_DROP_POLICY, false);
 	vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
@@ -489,6 +493,8 @@ static void ho_enter_src_blackout(struct vs_vm *vm, enum vs_mig_state old, enum 
 	ho->t_down = now;
 	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
 	ho_open_stream(vm);
+	/* the VM's TX has stopped: its TCP table is as complete as it gets */
+	ho_conns_export_begin(vm);
 	ho_emit(vm, "BLACKOUT_STARTED", NULL);
 }
 
@@ -572,6 +578,7 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 	 * seqs start at 1 again); frames of it already queued are older than
 	 * any of the new one's, and are replayed first */
 	ho_in_forget(vm);
+	ho_conns_drop_pending(vm);
 	ho->in_next_seq = 1;	/* sequence numbers start at 1 */
 	ho->t_down = now;
 	ho_clear_timer(&ho->hold_timer);
@@ -751,7 +758,11 @@ gboolean vs_ho_set_peer(struct vs_vm *vm, const char *peer, GError **error)
 	vs_log(MIG, INFO, vm->cfg->name, "destination peer: %s", peer);
 	/* Already migrating: open the stream now, the buffer streams as it fills */
 	if (vm->mig.state == VS_MIG_STATE_SRC_ACTIVE || vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT) {
+		bool had_stream = vm->ho->out != NULL;
+
 		ho_open_stream(vm);
+		if (!had_stream && vm->mig.state == VS_MIG_STATE_SRC_BLACKOUT)
+			ho_conns_export_begin(vm);	/* the TCP table goes with it */
 		ho_kick_pump();
 	}
 	return TRUE;
@@ -795,6 +806,7 @@ gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 	vm->ho = g_new0(struct vs_handover, 1);
 	vm->ho->vm = vm;
 	g_queue_init(&vm->ho->replay_q);
+	vm->ho->conns_in = g_array_new(FALSE, FALSE, sizeof(struct vs_tcp_ct_entry));
 	return TRUE;
 }
 
@@ -820,6 +832,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		ho_drop_replay_q(vm, VS_DROP_NOT_READY, false);
 		g_free(ho->peer);
 		g_free(ho->expect_from);
+		g_array_unref(ho->conns_in);
 		g_free(ho);
 		vm->ho = NULL;
 	}

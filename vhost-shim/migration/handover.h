@@ -31,6 +31,7 @@
 
 struct vs_vm;
 struct vs_vhost_event;
+struct vs_tun_conn;
 
 /**
  * vs_ho_attach() - give a new port its rings and handover state
@@ -207,6 +208,17 @@ void vs_ho_tun_source_direct(void *opaque, struct vs_tun_stream *s, const char *
  */
 void vs_ho_tun_source_barrier(void *opaque, struct vs_tun_in *in, const char *vm_name,
 			      uint64_t last_seq, uint8_t af, const uint8_t addr[16]);
+/**
+ * vs_ho_tun_conns() - destination: CONNS on @in: the VM's TCP connections
+ * as the source knew them, for the lcore's table (handover_conns.c)
+ * @opaque:	unused
+ * @in:		the stream it came on (refused unless it is the port's)
+ * @vm_name:	port
+ * @conns:	records (checked by the decoder, but for the VM's MAC)
+ * @n:		number of @conns
+ */
+void vs_ho_tun_conns(void *opaque, struct vs_tun_in *in, const char *vm_name,
+		     const struct vs_tun_conn *conns, size_t n);
 bool vs_ho_tun_expect(void *opaque, const char *vm_name, const uint8_t mac[6],
 		      const char *peer);
 

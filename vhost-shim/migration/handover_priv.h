@@ -213,6 +213,10 @@ struct vs_handover {
 	bool src_hold_armed;		/* holds were allowed since the last
 					 * release of every source: END and
 					 * ABORT have something to release */
+	/* the TCP table's journey (handover_conns.c) */
+	bool conns_out;			/* source: a copy asked for, not sent yet */
+	GArray *conns_in;		/* destination: struct vs_tcp_ct_entry
+					 * waiting for the lcore's import */
 };
 
 /* --- handover.c (and the window functions of handover_stragglers.c) --- */
@@ -510,5 +514,60 @@ void ho_source_barriers_forget(struct vs_vm *vm);
  * runs; it stops itself once no port buffers and every drop was reported
  */
 void ho_kick_overflow_watch(void);
+
+/* --- handover_conns.c --- */
+
+struct vs_tcp_ct_entry;
+struct vs_tun_conn;
+
+/**
+ * ho_conn_to_wire() - a table entry as a CONNS record
+ * @e:		entry (af INET or INET6)
+ * @c:		record
+ */
+void ho_conn_to_wire(const struct vs_tcp_ct_entry *e, struct vs_tun_conn *c);
+
+/**
+ * ho_conn_from_wire() - a CONNS record (checked) as a table entry
+ * @c:		record
+ * @e:		entry
+ */
+void ho_conn_from_wire(const struct vs_tun_conn *c, struct vs_tcp_ct_entry *e);
+
+/**
+ * ho_conns_export_begin() - source, the blackout begins: ask the lcore for
+ * a copy of the TCP table, for the stream (if there is one)
+ * @vm:		port with a handover
+ */
+void ho_conns_export_begin(struct vs_vm *vm);
+
+/**
+ * ho_conns_wanted() - a copy to send, or records to import, wait
+ * @vm:		port with a handover
+ *
+ * Return: true while ho_pump_conns() has work
+ */
+bool ho_conns_wanted(const struct vs_vm *vm);
+
+/**
+ * ho_pump_conns() - send the lcore's copy once the stream takes CONNS;
+ * hand the received records to the lcore once it served the last import
+ * @vm:		port with a handover
+ */
+void ho_pump_conns(struct vs_vm *vm);
+
+/**
+ * ho_conns_drop_pending() - destination: the VM did not arrive (the
+ * expectation ended, or a new one begins): the records waiting for it are
+ * dropped, counted as refused
+ * @vm:		port with a handover
+ */
+void ho_conns_drop_pending(struct vs_vm *vm);
+
+/**
+ * ho_conns_forget() - the stream goes: its copy is not sent
+ * @vm:		port with a handover
+ */
+void ho_conns_forget(struct vs_vm *vm);
 
 #endif /* VS_HANDOVER_PRIV_H */

@@ -393,6 +393,12 @@ static void ho_pump_one(struct vs_vm *vm, void *opaque)
 		*busy = true;
 		ho_pump_source_releases(vm);
 	}
+	/* the TCP table: the source's copy into the stream, the
+	 * destination's records into the lcore */
+	if (ho_conns_wanted(vm)) {
+		*busy = true;
+		ho_pump_conns(vm);
+	}
 }
 
 static gboolean ho_pump_cb(gpointer data)

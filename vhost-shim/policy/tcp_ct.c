@@ -325,3 +325,44 @@ enum vs_tcp_ct_plan vs_tcp_ct_plan(const struct vs_tcp_ct_entry *e)
 		return VS_TCP_CT_PLAN_SOLICIT;
 	return acked ? VS_TCP_CT_PLAN_RST : VS_TCP_CT_PLAN_NONE;
 }
+
+uint32_t vs_tcp_ct_export(const struct vs_tcp_ct *ct, struct vs_tcp_ct_entry *out, uint32_t max)
+{
+	const struct vs_tcp_ct_entry *e;
+	uint32_t cursor = 0, n = 0;
+
+	while (n < max && (e = vs_tcp_ct_next(ct, &cursor))) {
+		if (vs_tcp_ct_closed(e))
+			continue;
+		out[n] = *e;
+		out[n].flags &= VS_TCP_CT_EXPORT_FLAGS;
+		out[n].solicits = 0;
+		n++;
+	}
+	return n;
+}
+
+enum vs_tcp_ct_import vs_tcp_ct_import(struct vs_tcp_ct *ct, const struct vs_tcp_ct_entry *e,
+				       enum vs_flow_tcp_loss on_loss, uint64_t now_ms)
+{
+	struct vs_tcp_ct_entry *slot;
+
+	if ((e->af != VS_FLOW_AF_INET && e->af != VS_FLOW_AF_INET6) ||
+	    e->n_tags > VS_PKT_MAX_VLAN_TAGS || vs_tcp_ct_closed(e))
+		return VS_TCP_CT_INVALID;
+	if (vs_tcp_ct_lookup(ct, (enum vs_flow_af)e->af, e->vm_addr, e->vm_port, e->peer_addr,
+			     e->peer_port))
+		return VS_TCP_CT_KEPT;		/* ours is newer: what the VM sent here */
+	slot = ct_place(ct, e->af, e->vm_addr, e->vm_port, e->peer_addr, e->peer_port, now_ms);
+	if (!slot) {
+		ct->stats.full++;
+		return VS_TCP_CT_NO_SLOT;
+	}
+	*slot = *e;
+	slot->flags &= VS_TCP_CT_EXPORT_FLAGS;
+	slot->solicits = 0;
+	slot->on_loss = (uint8_t)on_loss;
+	slot->last_ms = now_ms;
+	ct->stats.imported++;
+	return VS_TCP_CT_IMPORTED;
+}

@@ -40,6 +40,15 @@
  *  - NONE for a closed connection (a RST seen, or both FINs acknowledged).
  * tcp_reset.h builds the frames.
  *
+ * The table travels with the VM (docs/migration.md): when the blackout
+ * begins, vs_tcp_ct_export() copies the live connections out (the lcore,
+ * into a buffer of the main loop's, dp_tcp.h); the destination's lcore
+ * merges them with vs_tcp_ct_import(): a connection it already tracks
+ * keeps its own entry (its numbers are newer), a new one takes a slot as
+ * a new connection does (the same bounds, counted as full if none), with
+ * what it had on the source except what belongs to the source's own
+ * resets (solicitations made, a fresh ACK since one).
+ *
  * Bounds: a caller-provided array of a power-of-two size, open addressing
  * with at most VS_TCP_CT_PROBE probes, a hash seeded per table (a peer
  * cannot aim collisions at one bucket); a new connection takes a free
@@ -86,6 +95,11 @@ enum vs_tcp_ct_dir {
 #define VS_TCP_CT_FRESH_ACK	(1u << 7)	/* a peer ACK since our last solicitation */
 #define VS_TCP_CT_VM_TS		(1u << 8)	/* vm_tsval is valid */
 #define VS_TCP_CT_PEER_TS	(1u << 9)	/* peer_tsval is valid */
+/* What an exported connection carries: not RST (closed ones stay), not
+ * FRESH_ACK (the source's solicitations) */
+#define VS_TCP_CT_EXPORT_FLAGS	(VS_TCP_CT_VM_SEQ | VS_TCP_CT_VM_ACK | VS_TCP_CT_PEER_SEQ | \
+				 VS_TCP_CT_PEER_ACK | VS_TCP_CT_VM_FIN | VS_TCP_CT_PEER_FIN | \
+				 VS_TCP_CT_VM_TS | VS_TCP_CT_PEER_TS)
 
 /**
  * struct vs_tcp_ct_entry - one connection
@@ -144,6 +158,7 @@ struct vs_tcp_ct_entry {
  * @full:	segments of connections that found no slot
  * @bad_ack:	peer acknowledgements beyond what the VM sent, ignored
  * @closed:	connections seen closing (RST, both FINs acknowledged)
+ * @imported:	connections taken from another host's table (vs_tcp_ct_import())
  */
 struct vs_tcp_ct_stats {
 	uint64_t created;
@@ -152,6 +167,7 @@ struct vs_tcp_ct_stats {
 	uint64_t full;
 	uint64_t bad_ack;
 	uint64_t closed;
+	uint64_t imported;
 };
 
 /**
@@ -246,6 +262,39 @@ struct vs_tcp_ct_entry *vs_tcp_ct_lookup(const struct vs_tcp_ct *ct, enum vs_flo
  * Return: the next entry in use, or NULL at the end
  */
 struct vs_tcp_ct_entry *vs_tcp_ct_next(const struct vs_tcp_ct *ct, uint32_t *cursor);
+
+/* What vs_tcp_ct_import() did with a connection */
+enum vs_tcp_ct_import {
+	VS_TCP_CT_IMPORTED,	/* a new entry */
+	VS_TCP_CT_KEPT,		/* already tracked: the table's own entry stays */
+	VS_TCP_CT_NO_SLOT,	/* no slot (counted: full) */
+	VS_TCP_CT_INVALID,	/* no address family, too many tags, or closed */
+};
+
+/**
+ * vs_tcp_ct_export() - copy the live connections (not closed) out
+ * @ct:		table
+ * @out:	room for @max entries
+ * @max:	at most this many (the table's size holds them all)
+ *
+ * Return: entries copied, each with only VS_TCP_CT_EXPORT_FLAGS and no
+ * solicitation
+ */
+uint32_t vs_tcp_ct_export(const struct vs_tcp_ct *ct, struct vs_tcp_ct_entry *out, uint32_t max);
+
+/**
+ * vs_tcp_ct_import() - merge one connection of another table (see the
+ * theory of operation)
+ * @ct:		table
+ * @e:		the connection (its flags outside VS_TCP_CT_EXPORT_FLAGS are
+ *		dropped)
+ * @on_loss:	the port's tcp-on-loss
+ * @now_ms:	now: the connection's last_ms (it is as fresh as a new one)
+ *
+ * Return: what was done
+ */
+enum vs_tcp_ct_import vs_tcp_ct_import(struct vs_tcp_ct *ct, const struct vs_tcp_ct_entry *e,
+				       enum vs_flow_tcp_loss on_loss, uint64_t now_ms);
 
 /**
  * vs_tcp_ct_plan() - what to send the peer of @e now

@@ -357,6 +357,12 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_conn_protocol_error(c, "SOURCE_BARRIER without the source-barrier extension");
 		return;
 	}
+	/* CONNS likewise, only where both offered tcp-conns */
+	if (m->type == VS_TUN_MSG_CONNS &&
+	    !(c->auth.my_ext & c->auth.peer_ext & VS_TUN_HELLO_EXT_TCP_CONNS)) {
+		tun_conn_protocol_error(c, "CONNS without the tcp-conns extension");
+		return;
+	}
 	switch (m->type) {
 	case VS_TUN_MSG_ERROR:
 		vs_log(TUN, WARNING, NULL, "peer %s: ERROR %s: %s", tun_conn_peer_name(c),
@@ -370,6 +376,7 @@ static void tun_conn_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	case VS_TUN_MSG_END:
 	case VS_TUN_MSG_BARRIER:
 	case VS_TUN_MSG_SOURCE_BARRIER:
+	case VS_TUN_MSG_CONNS:
 		tun_in_handle(c, m);
 		break;
 	case VS_TUN_MSG_VM_ACCEPT:
@@ -693,7 +700,8 @@ bool tun_conn_start_auth(struct tun_conn *c, const uint8_t *key, size_t key_len)
 	c->auth.my_ext = (c->tun->no_frame_times ? 0 : VS_TUN_HELLO_EXT_FRAME_TIMES) |
 			 (c->tun->no_source_direct ? 0 : VS_TUN_HELLO_EXT_SOURCE_DIRECT) |
 			 (c->tun->no_source_direct || c->tun->no_source_barrier
-				  ? 0 : VS_TUN_HELLO_EXT_SOURCE_BARRIER);
+				  ? 0 : VS_TUN_HELLO_EXT_SOURCE_BARRIER) |
+			 (c->tun->no_tcp_conns ? 0 : VS_TUN_HELLO_EXT_TCP_CONNS);
 	vs_tun_auth_start(&c->auth, c->out);
 	return true;
 }

@@ -62,6 +62,7 @@
 struct vs_tun;
 struct vs_tun_stream;
 struct vs_tun_in;
+struct vs_tun_conn;
 
 typedef struct vs_tun vs_tun;
 
@@ -207,6 +208,10 @@ struct vs_tun_peer_event {
  *	from @addr (@af, checked) the source will send has a seq <=
  *	@last_seq, and every frame <= @last_seq has come (through @frame)
  *	before it; the stream goes on.  May be NULL (ignored).
+ * @conns:	destination: CONNS on @in: @n (1..VS_TUN_CONNS_MAX) of the
+ *	VM's TCP connections as the source knew them (each record checked by
+ *	vs_tun_conn_check(); the VM's MAC is the callee's to check).  May be
+ *	NULL (ignored).
  */
 struct vs_tun_ops {
 	enum vs_tun_reject (*stream_open)(void *opaque, struct vs_tun_in *in, const char *vm,
@@ -224,6 +229,8 @@ struct vs_tun_ops {
 			      uint8_t af, const uint8_t addr[16]);
 	void (*source_barrier)(void *opaque, struct vs_tun_in *in, const char *vm,
 			       uint64_t last_seq, uint8_t af, const uint8_t addr[16]);
+	void (*conns)(void *opaque, struct vs_tun_in *in, const char *vm,
+		      const struct vs_tun_conn *conns, size_t n);
 };
 
 /* --- the endpoint ---------------------------------------------------------- */
@@ -658,5 +665,35 @@ int64_t vs_tun_stream_source_barrier(struct vs_tun_stream *s, uint8_t af, const 
  * Return: true if so and the connection is ready
  */
 bool vs_tun_in_source_barrier_ok(const struct vs_tun_in *in);
+
+/**
+ * vs_tun_set_tcp_conns() - offer the tcp-conns HELLO extension on the
+ * connections made from now on (default: on; tests turn it off to play an
+ * older peer)
+ * @t:		tunnel
+ * @on:		offer it
+ */
+void vs_tun_set_tcp_conns(struct vs_tun *t, bool on);
+
+/**
+ * vs_tun_stream_conns_ok() - can @s carry CONNS now: the destination
+ * accepted it, on a connection whose two HELLOs offered tcp-conns
+ * @s:		outgoing stream, or NULL
+ *
+ * Return: true if so
+ */
+bool vs_tun_stream_conns_ok(const struct vs_tun_stream *s);
+
+/**
+ * vs_tun_stream_conns() - give the stream the VM's TCP connections to send
+ * as CONNS (tunnel_conns.c): a copy, replacing any earlier one, written on
+ * this connection and again on every later one the stream is accepted on
+ * @s:		outgoing stream
+ * @conns:	records; invalid ones (vs_tun_conn_check()) are left out
+ * @n:		number of @conns
+ *
+ * Return: records kept; 0 if vs_tun_stream_conns_ok() is false (nothing kept)
+ */
+size_t vs_tun_stream_conns(struct vs_tun_stream *s, const struct vs_tun_conn *conns, size_t n);
 
 #endif /* VS_TUNNEL_H */

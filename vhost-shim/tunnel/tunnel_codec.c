@@ -77,6 +77,11 @@ const struct tun_type_info tun_types[VS_TUN_NUM_TYPES] = {
 					       sizeof(struct vs_tun_wire_source_direct)),
 	[VS_TUN_MSG_SOURCE_BARRIER] = TUN_FIXED("SOURCE_BARRIER", VS_TUN_DIR_SRC_TO_DST,
 						sizeof(struct vs_tun_wire_source_barrier)),
+	[VS_TUN_MSG_CONNS] = TUN_VAR("CONNS", VS_TUN_DIR_SRC_TO_DST,
+				     sizeof(struct vs_tun_wire_conns) +
+				     sizeof(struct vs_tun_wire_conn),
+				     sizeof(struct vs_tun_wire_conns) +
+				     VS_TUN_CONNS_MAX * sizeof(struct vs_tun_wire_conn)),
 };
 static_assert(G_N_ELEMENTS(tun_types) == VS_TUN_NUM_TYPES, "type table");
 /* The frame is the largest body; every other one fits well below it */
@@ -204,7 +209,8 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		return sizeof(struct vs_tun_wire_hello) + strlen(m->u.hello.name) +
 		       (m->u.hello.ext & VS_TUN_HELLO_EXT_FRAME_TIMES ? 2 : 0) +
 		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_DIRECT ? 2 : 0) +
-		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER ? 2 : 0);
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_SOURCE_BARRIER ? 2 : 0) +
+		       (m->u.hello.ext & VS_TUN_HELLO_EXT_TCP_CONNS ? 2 : 0);
 	case VS_TUN_MSG_AUTH:
 		return sizeof(struct vs_tun_wire_auth);
 	case VS_TUN_MSG_VM_OPEN:
@@ -270,6 +276,11 @@ static size_t tun_body_len(const struct vs_tun_msg *m)
 		if (n > VS_TUN_ERROR_TEXT_MAX || !tun_text_ok(m->u.error.text, n))
 			return 0;
 		return sizeof(struct vs_tun_wire_error) + n;
+	case VS_TUN_MSG_CONNS:
+		if (!m->u.conns.stream_id || !tun_conns_ok(m))
+			return 0;
+		return sizeof(struct vs_tun_wire_conns) +
+		       (size_t)m->u.conns.count * sizeof(struct vs_tun_wire_conn);
 	case VS_TUN_MSG_NONE:
 	case VS_TUN_NUM_TYPES:
 		break;
@@ -332,6 +343,11 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 			static const uint8_t sb[2] = { VS_TUN_EXT_SOURCE_BARRIER, 0 };
 
 			wr_put(&w, sb, sizeof(sb));
+		}
+		if (m->u.hello.ext & VS_TUN_HELLO_EXT_TCP_CONNS) {
+			static const uint8_t tc[2] = { VS_TUN_EXT_TCP_CONNS, 0 };
+
+			wr_put(&w, tc, sizeof(tc));
 		}
 		break;
 	}
@@ -464,6 +480,16 @@ static void tun_write(uint8_t *buf, size_t total, const struct vs_tun_msg *m)
 
 		wr_put(&w, &e, sizeof(e));
 		wr_put(&w, m->u.error.text, e.text_len);
+		break;
+	}
+	case VS_TUN_MSG_CONNS: {
+		struct vs_tun_wire_conns h = {
+			.stream_id = GUINT32_TO_BE(m->u.conns.stream_id),
+			.count = GUINT16_TO_BE(m->u.conns.count),
+		};
+
+		wr_put(&w, &h, sizeof(h));
+		wr_put(&w, m->u.conns.recs, m->u.conns.count * sizeof(struct vs_tun_wire_conn));
 		break;
 	}
 	case VS_TUN_MSG_NONE:

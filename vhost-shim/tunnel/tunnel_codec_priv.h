@@ -61,4 +61,13 @@ static inline bool tun_seq_ok(uint64_t seq, bool allow_zero)
 	return (allow_zero || seq != 0) && seq <= VS_TUN_SEQ_MAX;
 }
 
+/**
+ * tun_conns_ok() - are a CONNS's count (1..VS_TUN_CONNS_MAX) and every
+ * record valid (vs_tun_conn_check()); tunnel_codec_conns.c
+ * @m:		a CONNS, its records at m->u.conns.recs (wire layout)
+ *
+ * Return: true if so
+ */
+bool tun_conns_ok(const struct vs_tun_msg *m);
+
 #endif /* VS_TUNNEL_CODEC_PRIV_H */

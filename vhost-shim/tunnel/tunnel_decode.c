@@ -229,6 +229,8 @@ static enum vs_tun_err tun_parse_hello(struct vs_tun_decoder *d, struct tun_rd *
 			m->u.hello.ext |= VS_TUN_HELLO_EXT_SOURCE_DIRECT;
 		else if (tl[0] == VS_TUN_EXT_SOURCE_BARRIER && !tl[1])
 			m->u.hello.ext |= VS_TUN_HELLO_EXT_SOURCE_BARRIER;
+		else if (tl[0] == VS_TUN_EXT_TCP_CONNS && !tl[1])
+			m->u.hello.ext |= VS_TUN_HELLO_EXT_TCP_CONNS;
 	}
 	r->off = r->len;
 	return VS_TUN_OK;
@@ -326,6 +328,46 @@ static enum vs_tun_err tun_parse_error(struct vs_tun_decoder *d, struct tun_rd *
 	return rd_end(d, r, "ERROR");
 }
 
+/*
+ * CONNS: the count must say exactly the records the body holds, and every
+ * record must be valid (vs_tun_conn_check()): nothing is guessed, one bad
+ * record refuses the message.  The records stay in the decoder's bytes
+ * (vs_tun_conns_get() reads them).
+ */
+static enum vs_tun_err tun_parse_conns(struct vs_tun_decoder *d, struct tun_rd *r,
+				       struct vs_tun_msg *m)
+{
+	struct vs_tun_wire_conns h;
+	size_t left, i;
+	enum vs_tun_err err;
+
+	rd_fixed(r, &h, sizeof(h));
+	m->u.conns.stream_id = GUINT32_FROM_BE(h.stream_id);
+	m->u.conns.count = GUINT16_FROM_BE(h.count);
+	if ((err = rd_stream(d, "CONNS", m->u.conns.stream_id)))
+		return err;
+	left = rd_left(r);
+	if (!m->u.conns.count || m->u.conns.count > VS_TUN_CONNS_MAX)
+		return tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD, "CONNS: count %u outside 1..%d",
+				    m->u.conns.count, VS_TUN_CONNS_MAX);
+	if (left != (size_t)m->u.conns.count * sizeof(struct vs_tun_wire_conn))
+		return tun_dec_fail(d, VS_TUN_ERR_BAD_LENGTH,
+				    "CONNS: %zu bytes of records for a count of %u (%zu each)",
+				    left, m->u.conns.count, sizeof(struct vs_tun_wire_conn));
+	m->u.conns.recs = rd_take(r, left);
+	/* vs_tun_conns_get() reads the records from here on */
+	for (i = 0; i < m->u.conns.count; i++) {
+		struct vs_tun_conn c;
+		const char *why;
+
+		vs_tun_conns_get(m, i, &c);
+		if ((why = vs_tun_conn_check(&c)))
+			return tun_dec_fail(d, VS_TUN_ERR_BAD_FIELD, "CONNS: record %zu: %s", i,
+					    why);
+	}
+	return VS_TUN_OK;
+}
+
 /* Parse the body of a message whose header tun_check_hdr() accepted */
 static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, size_t total,
 				 struct vs_tun_msg *m)
@@ -411,6 +453,9 @@ static enum vs_tun_err tun_parse(struct vs_tun_decoder *d, const uint8_t *p, siz
 					   "IPv4 address with bytes past its 4", sb.af);
 		break;
 	}
+	case VS_TUN_MSG_CONNS:
+		err = tun_parse_conns(d, &r, m);
+		break;
 	case VS_TUN_MSG_RESUMED:
 	case VS_TUN_MSG_LIVE_SEEN:
 	case VS_TUN_MSG_ABORT:

@@ -228,6 +228,9 @@ struct vs_tun_stream {
 					 * in order (tunnel_per_source.c) */
 	GQueue src_barriers_written;	/* ... written, kept until a later frame
 					 * is acked (a reconnect may lose them) */
+	struct vs_tun_conn *conns;	/* CONNS to write (tunnel_conns.c) */
+	size_t n_conns;
+	size_t conns_next;		/* the first not written on this connection */
 };
 
 struct vs_tun_in {
@@ -278,6 +281,7 @@ struct vs_tun {
 	uint32_t next_stream_id;
 	bool no_frame_times;		/* do not offer the frame-times extension */
 	bool no_source_direct;		/* do not offer the source-direct extension */
+	bool no_tcp_conns;		/* do not offer tcp-conns */
 	bool no_source_barrier;		/* do not offer source-barrier (tests:
 					 * an older peer) */
 	struct vs_tun_stats stats;
@@ -703,5 +707,30 @@ void tun_in_source_barrier(struct tun_conn *c, struct vs_tun_in *in, const struc
  * @data:	struct vs_tun_in
  */
 void tun_in_free(gpointer data);
+
+/* --- CONNS (tunnel_conns.c) --------------------------------------------- */
+
+/**
+ * tun_stream_flush_conns() - write the stream's CONNS not written on this
+ * connection yet, while the output queue has room (none to a peer without
+ * tcp-conns)
+ * @c:		the stream's ready connection
+ * @s:		outgoing stream
+ */
+void tun_stream_flush_conns(struct tun_conn *c, struct vs_tun_stream *s);
+
+/**
+ * tun_stream_free_conns() - forget the stream's CONNS
+ * @s:		outgoing stream
+ */
+void tun_stream_free_conns(struct vs_tun_stream *s);
+
+/**
+ * tun_in_conns() - a CONNS on an incoming stream: up to ops->conns
+ * @c:		connection
+ * @in:		the stream
+ * @m:		the message (decoded and checked)
+ */
+void tun_in_conns(struct tun_conn *c, struct vs_tun_in *in, const struct vs_tun_msg *m);
 
 #endif /* VS_TUNNEL_PRIV_H */

@@ -64,7 +64,7 @@ GQuark vs_tun_error_quark(void);
 enum vs_tun_dir {
 	VS_TUN_DIR_BOTH,	/* handshake, EXPECT, PING/PONG, ERROR */
 	VS_TUN_DIR_SRC_TO_DST,	/* VM_OPEN, FRAME(_TIMES), BARRIER, ABORT, END,
-				 * SOURCE_BARRIER */
+				 * SOURCE_BARRIER, CONNS */
 	VS_TUN_DIR_DST_TO_SRC,	/* VM_ACCEPT/REJECT, ACK, RESUMED, LIVE_SEEN,
 				 * SOURCE_DIRECT */
 };
@@ -73,9 +73,11 @@ enum vs_tun_dir {
 #define VS_TUN_HELLO_EXT_FRAME_TIMES	(1u << VS_TUN_EXT_FRAME_TIMES)
 #define VS_TUN_HELLO_EXT_SOURCE_DIRECT	(1u << VS_TUN_EXT_SOURCE_DIRECT)
 #define VS_TUN_HELLO_EXT_SOURCE_BARRIER	(1u << VS_TUN_EXT_SOURCE_BARRIER)
+#define VS_TUN_HELLO_EXT_TCP_CONNS	(1u << VS_TUN_EXT_TCP_CONNS)
 #define VS_TUN_HELLO_EXT_ALL		(VS_TUN_HELLO_EXT_FRAME_TIMES | \
 					 VS_TUN_HELLO_EXT_SOURCE_DIRECT | \
-					 VS_TUN_HELLO_EXT_SOURCE_BARRIER)
+					 VS_TUN_HELLO_EXT_SOURCE_BARRIER | \
+					 VS_TUN_HELLO_EXT_TCP_CONNS)
 
 /**
  * struct vs_tun_msg - one decoded (or to-be-encoded) message
@@ -154,6 +156,15 @@ struct vs_tun_msg {
 			uint8_t af;		/* enum vs_tun_src_af */
 			uint8_t addr[16];
 		} source_barrier;
+		/* CONNS: @count records in the wire layout (struct
+		 * vs_tun_wire_conn) at @recs, read with vs_tun_conns_get();
+		 * like a frame's data, it points into the decoder's bytes
+		 * (decoded) or the caller's (to encode) */
+		struct {
+			uint32_t stream_id;
+			uint16_t count;
+			const uint8_t *recs;
+		} conns;
 		/* PING, PONG */
 		struct {
 			uint64_t token;
@@ -334,6 +345,64 @@ size_t vs_tun_encode_source_direct(GByteArray *out, uint32_t stream_id, uint8_t 
  */
 size_t vs_tun_encode_source_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq,
 				    uint8_t af, const uint8_t addr[16]);
+
+/**
+ * struct vs_tun_conn - one record of a CONNS, in host byte order (the
+ * fields of struct vs_tun_wire_conn, which documents them)
+ */
+struct vs_tun_conn {
+	uint8_t af;
+	uint8_t n_tags;
+	uint16_t flags;
+	uint8_t vm_addr[16];
+	uint8_t peer_addr[16];
+	uint16_t vm_port;
+	uint16_t peer_port;
+	uint8_t vm_mac[6];
+	uint8_t peer_mac[6];
+	uint16_t tags[VS_TUN_CONN_MAX_TAGS][2];
+	uint16_t vm_win;
+	uint16_t peer_win;
+	uint32_t vm_nxt;
+	uint32_t vm_ack;
+	uint32_t peer_nxt;
+	uint32_t peer_ack;
+	uint32_t vm_tsval;
+	uint32_t peer_tsval;
+};
+
+/**
+ * vs_tun_conn_check() - is a CONNS record valid: af 4 or 6 with an IPv4
+ * address's bytes past its 4 zero (both addresses), at most
+ * VS_TUN_CONN_MAX_TAGS tags and the unused ones zero, no flag outside
+ * VS_TUN_CONN_FLAGS, a unicast VM MAC that is not all zeroes
+ * @c:		record
+ *
+ * Return: NULL if valid, else what is wrong (a static string)
+ */
+const char *vs_tun_conn_check(const struct vs_tun_conn *c);
+
+/**
+ * vs_tun_encode_conns() - append a CONNS of @n records (only to a peer
+ * whose HELLO offered VS_TUN_HELLO_EXT_TCP_CONNS)
+ * @out:	buffer
+ * @stream_id:	the stream (not 0)
+ * @conns:	records, each valid (vs_tun_conn_check())
+ * @n:		1..VS_TUN_CONNS_MAX
+ *
+ * Return: bytes appended, 0 if a field is invalid (nothing appended)
+ */
+size_t vs_tun_encode_conns(GByteArray *out, uint32_t stream_id, const struct vs_tun_conn *conns,
+			   size_t n);
+
+/**
+ * vs_tun_conns_get() - record @i of a decoded CONNS
+ * @m:		a CONNS the decoder returned (every record checked)
+ * @i:		0..m->u.conns.count - 1
+ * @c:		the record, host byte order
+ */
+void vs_tun_conns_get(const struct vs_tun_msg *m, size_t i, struct vs_tun_conn *c);
+
 size_t vs_tun_encode_barrier(GByteArray *out, uint32_t stream_id, uint64_t last_seq_before_barrier);
 size_t vs_tun_encode_abort(GByteArray *out, uint32_t stream_id);
 size_t vs_tun_encode_end(GByteArray *out, uint32_t stream_id, uint64_t last_seq);

@@ -148,6 +148,7 @@ void tun_stream_flush(struct vs_tun_stream *s)
 
 	if (!s->opened || !tun_conn_ready(c))
 		return;
+	tun_stream_flush_conns(c, s);	/* ahead of the frames: no order among them */
 	for (l = s->unsent; l; l = l->next) {
 		struct vs_tun_frame *f = l->data;
 
@@ -294,6 +295,7 @@ static void tun_stream_free(struct vs_tun_stream *s)
 	s->peer->streams = g_list_remove(s->peer->streams, s);
 	g_queue_clear_full(&s->frames, g_free);
 	tun_stream_free_source_barriers(s);
+	tun_stream_free_conns(s);
 	g_free(s);
 }
 
@@ -409,6 +411,8 @@ static uint32_t tun_msg_stream_id(const struct vs_tun_msg *m)
 		return m->u.source_direct.stream_id;
 	case VS_TUN_MSG_SOURCE_BARRIER:
 		return m->u.source_barrier.stream_id;
+	case VS_TUN_MSG_CONNS:
+		return m->u.conns.stream_id;
 	default:
 		return m->u.stream.stream_id;	/* RESUMED, LIVE_SEEN, ABORT */
 	}
@@ -444,6 +448,7 @@ static void tun_stream_accepted(struct tun_conn *c, struct vs_tun_stream *s, uin
 		s->acked = next - 1;
 	s->send_seq = next;
 	tun_stream_resend_source_barriers(s, next);
+	s->conns_next = 0;	/* every CONNS again on this connection */
 	tun_stream_seek(s);
 	vs_log(TUN, INFO, s->vm_name, "stream %u accepted by %s, resend from %" PRIu64,
 	       s->stream_id, c->peer->name, s->send_seq);
@@ -688,7 +693,7 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 	}
 	in = g_hash_table_lookup(c->in_streams, GUINT_TO_POINTER(id));
 	if (!in) {
-		/* BARRIER, SOURCE_BARRIER, END or ABORT of a stream already
+		/* BARRIER, SOURCE_BARRIER, CONNS, END or ABORT of a stream already
 		 * gone (replaced by the same source's newer one, or refused)
 		 * is harmless */
 		if (m->type == VS_TUN_MSG_FRAME || m->type == VS_TUN_MSG_FRAME_TIMES)
@@ -700,6 +705,8 @@ void tun_in_handle(struct tun_conn *c, const struct vs_tun_msg *m)
 		tun_in_frame(c, in, m);
 	else if (m->type == VS_TUN_MSG_SOURCE_BARRIER)
 		tun_in_source_barrier(c, in, m);	/* not tun_in_msg(): the stream goes on */
+	else if (m->type == VS_TUN_MSG_CONNS)
+		tun_in_conns(c, in, m);			/* likewise */
 	else
 		tun_in_msg(c, in, m);
 }
