@@ -57,7 +57,8 @@
  * handover_overflow.c; the
  * pump, which moves frames between rings, the tunnel and the replay queue,
  * is handover_pump.c; the tunnel's callbacks are handover_tun.c; the TCP
- * table's export and import (CONNS) are handover_conns.c.
+ * table's export and import (CONNS) are handover_conns.c; a rollback's
+ * frames back into the replay queue, in order, are handover_rollback.c.
  * handover_priv.h is what they share.
  */
 #include <inttypes.h>
@@ -269,66 +270,6 @@ static void ho_close_stream(struct vs_vm *vm, bool send_end)
 		if (send_end)
 			VS_STAT_ADD(vm->stats.ctl_drops[VS_DROP_PEER_LOST], lost);
 		vm->ho->out = NULL;
-	}
-}
-
-/*
- * Rollback: the frames the lcore moved back to held's front at the
- * blackout (a replay's frames on their way to the guest) and the stream
- * had not taken, copied into @into in order (review 73 R1: left in held,
- * the local replay delivered them after the replay queue, which is newer)
- */
-static void ho_take_requeued(struct vs_vm *vm, GQueue *into)
-{
-	gint64 now = g_get_monotonic_time();
-	struct rte_mbuf *m;
-
-	while (vs_dp_held_take_requeued(vm, &m, 1)) {
-		uint32_t len = rte_pktmbuf_pkt_len(m);
-		struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
-		const void *data = rte_pktmbuf_read(m, 0, len, f->data);
-		int64_t age = vs_dp_arrival_age_us(m);
-
-		if (data != f->data)
-			memcpy(f->data, data, len);
-		f->seq = 0;	/* never streamed */
-		f->origin = VS_TUN_ORIGIN_BLACKOUT;
-		f->arrival_us = age < 0 ? 0 : now - age;
-		f->len = len;
-		g_queue_push_tail(into, f);
-		rte_pktmbuf_free(m);
-	}
-}
-
-/*
- * Rollback: the frames the stream kept come back, ahead of the ring, and
- * ahead of what the replay queue still holds: an earlier arrival's frames
- * not streamed yet are newer than those it streamed first (review 72 F2:
- * appended, they came after them), and newer than those the lcore moved
- * back to held's front that the stream had not taken yet (review 73 R1).
- * The order: the stream's, those, the replay queue.  The head of the
- * replay queue then carries this stream's seqs (from 1) or none, not the
- * incoming stream's: ho_tunnelled_through() reads them as the incoming
- * one's, which can only make a held source wait longer (review 73 L2).
- */
-static void ho_take_back(struct vs_vm *vm)
-{
-	struct vs_handover *ho = vm->ho;
-	g_autoptr(GQueue) back = NULL;
-	struct vs_tun_frame *f;
-
-	ho_source_barriers_forget(vm);
-	ho_conns_forget(vm);
-	if (ho->out) {
-		back = vs_tun_stream_take_back(ho->out);	/* sends ABORT */
-		ho->out = NULL;
-	}
-	if (!back)
-		back = g_queue_new();
-	ho_take_requeued(vm, back);
-	while ((f = g_queue_pop_tail(back))) {
-		ho->replay_q_bytes += f->len;
-		g_queue_push_head(&ho->replay_q, f);
 	}
 }
 

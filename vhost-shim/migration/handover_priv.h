@@ -243,6 +243,14 @@ void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
 void ho_in_forget(struct vs_vm *vm);
 
 /**
+ * ho_take_back() - rollback: the stream's frames (ABORT sent, the stream
+ * freed) and the lcore's moved-back ones, into the replay queue's head, in
+ * order (handover_rollback.c)
+ * @vm:		port
+ */
+void ho_take_back(struct vs_vm *vm);
+
+/**
  * ho_emit_event() - send a control event through the handover's event
  * callback (main.c)
  * @event:	event name
