@@ -605,6 +605,45 @@ static void test_import_keeps_own(void)
 	g_assert_cmpuint(dst.ct.stats.created, ==, 1);
 }
 
+/*
+ * Review 74: A -> B -> A.  The VM's connections stay in A's table after it
+ * left (nothing clears it; idle-ms only ranks a slot for reuse).  When the
+ * VM comes back, B's copy (newer: the VM sent at B) must win over A's own
+ * entry, which is older than the VM's departure: else a RST from A after a
+ * loss carries A's stale sequence number (out of window at the peer, and
+ * the entry is closed for good after that one RST).
+ */
+static void test_import_after_return(void)
+{
+	struct ct_fixture a, b;
+	struct vs_tcp_ct_entry out[4], *e;
+	uint32_t n;
+
+	setup(&a, 64);
+	setup(&b, 64);
+	/* at A: the VM sent 1000..1100, the peer acknowledged it */
+	seg(&a.ct, true, VS_TCP_ACK, 1000, 1, 100, 1);
+	seg(&a.ct, false, VS_TCP_ACK, 1, 1100, 0, 2);
+	/* A -> B: B imports A's table, the VM sends 1100..3100 at B, acked */
+	n = vs_tcp_ct_export(&a.ct, out, G_N_ELEMENTS(out));
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpint(vs_tcp_ct_import(&b.ct, &out[0], VS_FLOW_TCP_LOSS_RESET, 3), ==,
+			VS_TCP_CT_IMPORTED);
+	seg(&b.ct, true, VS_TCP_ACK, 1100, 1, 1000, 4);
+	seg(&b.ct, true, VS_TCP_ACK, 2100, 1, 1000, 5);
+	e = seg(&b.ct, false, VS_TCP_ACK, 1, 3100, 0, 6);
+	g_assert_cmpuint(e->vm_nxt, ==, 3100);
+	/* B -> A (A's old entry still there): B's copy is the VM's latest */
+	n = vs_tcp_ct_export(&b.ct, out, G_N_ELEMENTS(out));
+	g_assert_cmpuint(n, ==, 1);
+	vs_tcp_ct_import(&a.ct, &out[0], VS_FLOW_TCP_LOSS_RESET, 7);
+	e = vs_tcp_ct_lookup(&a.ct, VS_FLOW_AF_INET, out[0].vm_addr, out[0].vm_port,
+			     out[0].peer_addr, out[0].peer_port);
+	g_assert_nonnull(e);
+	g_assert_cmpuint(e->vm_nxt, ==, 3100);	/* fails: 1100, A's own from before */
+	g_assert_cmpuint(e->peer_ack, ==, 3100);
+}
+
 /* Imports take slots as new connections do: full is full, and nothing
  * invalid gets in */
 static void test_import_bounds(void)
@@ -665,6 +704,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tcp-ct/checksum-vectors", test_checksum_vectors);
 	g_test_add_func("/tcp-ct/export-import", test_export_import);
 	g_test_add_func("/tcp-ct/import-keeps-own", test_import_keeps_own);
+	g_test_add_func("/tcp-ct/import-after-return", test_import_after_return);
 	g_test_add_func("/tcp-ct/import-bounds", test_import_bounds);
 	return g_test_run();
 }

@@ -748,6 +748,7 @@ gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 	vm->ho->vm = vm;
 	g_queue_init(&vm->ho->replay_q);
 	vm->ho->conns_in = g_array_new(FALSE, FALSE, sizeof(struct vs_tcp_ct_entry));
+	vm->ho->conns_in_idx = ho_conns_index_new();
 	return TRUE;
 }
 
@@ -774,6 +775,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		g_free(ho->peer);
 		g_free(ho->expect_from);
 		g_array_unref(ho->conns_in);
+		g_hash_table_unref(ho->conns_in_idx);
 		g_free(ho);
 		vm->ho = NULL;
 	}

@@ -22,14 +22,15 @@
  *  - destination: CONNS on the admitted stream (vs_ho_tun_conns()): a
  *    record whose VM MAC is not the port's is refused, as are the records
  *    of a stream no longer admitted and those beyond the table's size
- *    waiting (tcp-ct-import-refused); the others wait in @conns_in until
+ *    waiting (tcp-ct-import-refused); the others wait in @conns_in, each
+ *    connection once (a resent copy's record replaces its first), until
  *    the VM has resumed here (the port left dst-expecting: a migration
  *    that is cancelled, aborted or times out before that leaves the VM
  *    elsewhere, and its connections must not be reset from here later:
  *    ho_conns_drop_pending(), counted as refused) and the lcore has
  *    served the last import (vs_dp_tcp_import()); then the pump hands
  *    them over.  The lcore merges them (tcp_ct.h): a connection it tracks
- *    already keeps its own entry.
+ *    already keeps its entry, each number the later of the two.
  */
 #include <string.h>
 
@@ -165,6 +166,42 @@ void ho_conns_forget(struct vs_vm *vm)
 
 /* --- destination -------------------------------------------------------------- */
 
+/* A connection, as the waiting records are indexed */
+struct ho_conn_key {
+	uint8_t af;
+	uint8_t vm_addr[16];
+	uint8_t peer_addr[16];
+	uint16_t vm_port;
+	uint16_t peer_port;
+};
+
+static guint ho_conn_key_hash(gconstpointer p)
+{
+	const uint8_t *b = p;
+	guint h = 2166136261u;		/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < sizeof(struct ho_conn_key); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static gboolean ho_conn_key_equal(gconstpointer a, gconstpointer b)
+{
+	return !memcmp(a, b, sizeof(struct ho_conn_key));
+}
+
+GHashTable *ho_conns_index_new(void)
+{
+	return g_hash_table_new_full(ho_conn_key_hash, ho_conn_key_equal, g_free, NULL);
+}
+
+static void ho_conns_in_clear(struct vs_vm *vm)
+{
+	g_array_set_size(vm->ho->conns_in, 0);
+	g_hash_table_remove_all(vm->ho->conns_in_idx);
+}
+
 static void ho_pump_conns_in(struct vs_vm *vm)
 {
 	GArray *in = vm->ho->conns_in;
@@ -172,7 +209,40 @@ static void ho_pump_conns_in(struct vs_vm *vm)
 	if (!in->len || !ho_conns_vm_arrived(vm) || vs_dp_tcp_import_busy(vm))
 		return;
 	if (vs_dp_tcp_import(vm, (const struct vs_tcp_ct_entry *)(void *)in->data, in->len))
-		g_array_set_size(in, 0);
+		ho_conns_in_clear(vm);
+}
+
+/*
+ * One record into the waiting ones: a connection already waiting takes
+ * the newer record's place (the source resends its whole copy on every
+ * connection the stream is accepted on: review 74 M2, the copies counted
+ * against the bound and real connections were refused); a new one only
+ * while fewer than @room wait.  Return: false if refused.
+ */
+static bool ho_conns_in_add(struct vs_vm *vm, const struct vs_tcp_ct_entry *e, size_t room)
+{
+	struct vs_handover *ho = vm->ho;
+	struct ho_conn_key *k = g_new0(struct ho_conn_key, 1);
+	gpointer idx;
+
+	k->af = e->af;
+	memcpy(k->vm_addr, e->vm_addr, sizeof(k->vm_addr));
+	memcpy(k->peer_addr, e->peer_addr, sizeof(k->peer_addr));
+	k->vm_port = e->vm_port;
+	k->peer_port = e->peer_port;
+	idx = g_hash_table_lookup(ho->conns_in_idx, k);
+	if (idx) {
+		g_array_index(ho->conns_in, struct vs_tcp_ct_entry, GPOINTER_TO_UINT(idx) - 1) = *e;
+		g_free(k);
+		return true;
+	}
+	if (ho->conns_in->len >= room) {
+		g_free(k);
+		return false;
+	}
+	g_array_append_val(ho->conns_in, *e);
+	g_hash_table_insert(ho->conns_in_idx, k, GUINT_TO_POINTER(ho->conns_in->len));
+	return true;
 }
 
 void ho_pump_conns(struct vs_vm *vm)
@@ -190,7 +260,7 @@ void ho_conns_drop_pending(struct vs_vm *vm)
 	VS_STAT_ADD(vm->stats.tcp_ct_import_refused, in->len);
 	vs_log(MIG, INFO, vm->cfg->name,
 	       "%u TCP connections from the source dropped: the VM did not arrive", in->len);
-	g_array_set_size(in, 0);
+	ho_conns_in_clear(vm);
 }
 
 void vs_ho_tun_conns(void *opaque, struct vs_tun_in *in, const char *vm_name,
@@ -215,12 +285,13 @@ void vs_ho_tun_conns(void *opaque, struct vs_tun_in *in, const char *vm_name,
 		/* Security: the VM's connections only, as its own frames would
 		 * have made them (its MAC); a source cannot plant a RST for
 		 * another host's connection through this port */
-		if (memcmp(conns[i].vm_mac, vm->cfg->mac, 6) || vm->ho->conns_in->len >= room) {
+		if (memcmp(conns[i].vm_mac, vm->cfg->mac, 6)) {
 			refused++;
 			continue;
 		}
 		ho_conn_from_wire(&conns[i], &e);
-		g_array_append_val(vm->ho->conns_in, e);
+		if (!ho_conns_in_add(vm, &e, room))
+			refused++;
 	}
 	if (refused) {
 		VS_STAT_ADD(vm->stats.tcp_ct_import_refused, refused);

@@ -217,6 +217,8 @@ struct vs_handover {
 	bool conns_out;			/* source: a copy asked for, not sent yet */
 	GArray *conns_in;		/* destination: struct vs_tcp_ct_entry
 					 * waiting for the lcore's import */
+	GHashTable *conns_in_idx;	/* ... each connection once: its 4-tuple
+					 * -> index + 1 (a resent copy replaces) */
 };
 
 /* --- handover.c (and the window functions of handover_stragglers.c) --- */
@@ -571,6 +573,14 @@ void ho_pump_conns(struct vs_vm *vm);
  * @vm:		port with a handover
  */
 void ho_conns_drop_pending(struct vs_vm *vm);
+
+/**
+ * ho_conns_index_new() - the destination's index of the records waiting,
+ * by connection (vs_handover.conns_in_idx)
+ *
+ * Return: an empty table
+ */
+GHashTable *ho_conns_index_new(void);
 
 /**
  * ho_conns_forget() - the stream goes: its copy is not sent

@@ -342,6 +342,44 @@ uint32_t vs_tcp_ct_export(const struct vs_tcp_ct *ct, struct vs_tcp_ct_entry *ou
 	return n;
 }
 
+/*
+ * An imported copy of a connection the table already tracks: each number
+ * takes the later of the two (modulo 2^32), so neither side's older view
+ * wins.  Ours may be newer (the VM sent here since it arrived) or older
+ * (A -> B -> A: A kept its entry from before the VM left, and B's copy
+ * has what the VM sent at B; review 74 M1: A's stale number won, and its
+ * RST fell outside the peer's window).  Where the VM's and the peer's
+ * frames go (MACs, tags) stays ours: learned from the VM's frames here.
+ */
+static void ct_merge(struct vs_tcp_ct_entry *own, const struct vs_tcp_ct_entry *e)
+{
+	if (e->flags & VS_TCP_CT_VM_SEQ) {
+		if (!(own->flags & VS_TCP_CT_VM_SEQ) || VS_SEQ_GT(e->vm_nxt, own->vm_nxt))
+			own->vm_win = e->vm_win;
+		ct_advance(&own->vm_nxt, &own->flags, VS_TCP_CT_VM_SEQ, e->vm_nxt);
+	}
+	if (e->flags & VS_TCP_CT_VM_ACK)
+		ct_advance(&own->vm_ack, &own->flags, VS_TCP_CT_VM_ACK, e->vm_ack);
+	if (e->flags & VS_TCP_CT_PEER_SEQ) {
+		if (!(own->flags & VS_TCP_CT_PEER_SEQ) || VS_SEQ_GT(e->peer_nxt, own->peer_nxt))
+			own->peer_win = e->peer_win;
+		ct_advance(&own->peer_nxt, &own->flags, VS_TCP_CT_PEER_SEQ, e->peer_nxt);
+	}
+	/* never beyond what the VM sent, as for a segment (bad_ack) */
+	if ((e->flags & VS_TCP_CT_PEER_ACK) &&
+	    !((own->flags & VS_TCP_CT_VM_SEQ) && VS_SEQ_GT(e->peer_ack, own->vm_nxt)))
+		ct_advance(&own->peer_ack, &own->flags, VS_TCP_CT_PEER_ACK, e->peer_ack);
+	if ((e->flags & VS_TCP_CT_VM_TS) && !(own->flags & VS_TCP_CT_VM_TS)) {
+		own->vm_tsval = e->vm_tsval;
+		own->flags |= VS_TCP_CT_VM_TS;
+	}
+	if ((e->flags & VS_TCP_CT_PEER_TS) && !(own->flags & VS_TCP_CT_PEER_TS)) {
+		own->peer_tsval = e->peer_tsval;
+		own->flags |= VS_TCP_CT_PEER_TS;
+	}
+	own->flags |= e->flags & (VS_TCP_CT_VM_FIN | VS_TCP_CT_PEER_FIN);
+}
+
 enum vs_tcp_ct_import vs_tcp_ct_import(struct vs_tcp_ct *ct, const struct vs_tcp_ct_entry *e,
 				       enum vs_flow_tcp_loss on_loss, uint64_t now_ms)
 {
@@ -350,9 +388,12 @@ enum vs_tcp_ct_import vs_tcp_ct_import(struct vs_tcp_ct *ct, const struct vs_tcp
 	if ((e->af != VS_FLOW_AF_INET && e->af != VS_FLOW_AF_INET6) ||
 	    e->n_tags > VS_PKT_MAX_VLAN_TAGS || vs_tcp_ct_closed(e))
 		return VS_TCP_CT_INVALID;
-	if (vs_tcp_ct_lookup(ct, (enum vs_flow_af)e->af, e->vm_addr, e->vm_port, e->peer_addr,
-			     e->peer_port))
-		return VS_TCP_CT_KEPT;		/* ours is newer: what the VM sent here */
+	slot = vs_tcp_ct_lookup(ct, (enum vs_flow_af)e->af, e->vm_addr, e->vm_port, e->peer_addr,
+				e->peer_port);
+	if (slot) {
+		ct_merge(slot, e);
+		return VS_TCP_CT_KEPT;
+	}
 	slot = ct_place(ct, e->af, e->vm_addr, e->vm_port, e->peer_addr, e->peer_port, now_ms);
 	if (!slot) {
 		ct->stats.full++;

@@ -266,7 +266,8 @@ struct vs_tcp_ct_entry *vs_tcp_ct_next(const struct vs_tcp_ct *ct, uint32_t *cur
 /* What vs_tcp_ct_import() did with a connection */
 enum vs_tcp_ct_import {
 	VS_TCP_CT_IMPORTED,	/* a new entry */
-	VS_TCP_CT_KEPT,		/* already tracked: the table's own entry stays */
+	VS_TCP_CT_KEPT,		/* already tracked: the entry stays, each of its
+				 * numbers the later of the two */
 	VS_TCP_CT_NO_SLOT,	/* no slot (counted: full) */
 	VS_TCP_CT_INVALID,	/* no address family, too many tags, or closed */
 };
