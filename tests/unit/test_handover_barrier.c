@@ -209,6 +209,28 @@ static void test_src_barrier_lost_asked_again(void)
 }
 
 /*
+ * @n frames of @len bytes into the port's replay queue, as an earlier
+ * arrival's tunnelled frames still to pass on: to the VM's MAC, frame i
+ * (from 1) carrying i at byte 14
+ */
+static void t_fill_replay_q(struct t_env *e, unsigned int n, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 1; i <= n; i++) {
+		struct vs_tun_frame *tf = g_malloc0(sizeof(*tf) + len);
+
+		tf->seq = i;
+		tf->origin = VS_TUN_ORIGIN_BLACKOUT;
+		tf->len = len;
+		memcpy(tf->data, VM_MAC, 6);
+		memcpy(tf->data + 14, &i, sizeof(i));
+		g_queue_push_tail(&e->vm->ho->replay_q, tf);
+		e->vm->ho->replay_q_bytes += tf->len;
+	}
+}
+
+/*
  * Open findings (review 69's blind spot, in the replay BARRIER): the
  * drain covers held, not the port's replay queue.  A source that still
  * has tunnelled frames of its own last arrival to pass on (A -> B -> C
@@ -225,21 +247,11 @@ static void test_src_barrier_after_replay_q(void)
 {
 	struct fake_peer dst;
 	struct t_env e;
-	unsigned int i;
 	GSocket *ls;
 
 	t_env_init(&e, 10000, 60000);
 	t_src_connected(&e, &dst, &ls, 0);
-	for (i = 0; i < T_OLD_FRAMES; i++) {
-		struct vs_tun_frame *tf = g_malloc0(sizeof(*tf) + 1400);
-
-		tf->seq = i + 1;
-		tf->origin = VS_TUN_ORIGIN_BLACKOUT;
-		tf->len = 1400;
-		memcpy(tf->data, VM_MAC, 6);
-		g_queue_push_tail(&e.vm->ho->replay_q, tf);
-		e.vm->ho->replay_q_bytes += tf->len;
-	}
+	t_fill_replay_q(&e, T_OLD_FRAMES, 1400);
 	ho_kick_pump();
 	ho_request_barrier(e.vm);
 	/* the 100 ms fallback out of the way on a loaded machine (it came
@@ -273,21 +285,11 @@ static void test_src_barrier_behind_replay_q(void)
 	struct vs_tun_msg m;
 	struct t_env e;
 	uint64_t last = 0, named = 0;
-	unsigned int i;
 	GSocket *ls;
 
 	t_env_init(&e, 10000, 60000);
 	t_src_connected(&e, &dst, &ls, 0);
-	for (i = 0; i < 600; i++) {
-		struct vs_tun_frame *tf = g_malloc0(sizeof(*tf) + 100);
-
-		tf->seq = i + 1;
-		tf->origin = VS_TUN_ORIGIN_BLACKOUT;
-		tf->len = 100;
-		memcpy(tf->data, VM_MAC, 6);
-		g_queue_push_tail(&e.vm->ho->replay_q, tf);
-		e.vm->ho->replay_q_bytes += tf->len;
-	}
+	t_fill_replay_q(&e, 600, 100);
 	ho_request_barrier(e.vm);
 	e.vm->ho->barrier_asked_at += 10 * G_USEC_PER_SEC;	/* no fallback */
 	dp_drain_done(e.vm, e.vm->ho->barrier_drain);	/* held is empty */
@@ -456,24 +458,12 @@ static void test_take_back_ahead_of_replay_q(void)
 	struct fake_peer dst;
 	struct t_env e;
 	uint32_t prev = 0, inversions = 0, first = 0;
-	unsigned int i;
 	GSocket *ls;
 	GList *l;
 
 	t_env_init(&e, 10000, 60000);
 	t_src_connected(&e, &dst, &ls, 0);
-	for (i = 0; i < T_OLD_FRAMES; i++) {
-		struct vs_tun_frame *tf = g_malloc0(sizeof(*tf) + 1400);
-		uint32_t idx = i + 1;
-
-		tf->seq = idx;
-		tf->origin = VS_TUN_ORIGIN_BLACKOUT;
-		tf->len = 1400;
-		memcpy(tf->data, VM_MAC, 6);
-		memcpy(tf->data + 14, &idx, sizeof(idx));
-		g_queue_push_tail(&e.vm->ho->replay_q, tf);
-		e.vm->ho->replay_q_bytes += tf->len;
-	}
+	t_fill_replay_q(&e, T_OLD_FRAMES, 1400);
 	ho_kick_pump();
 	run_for(30);	/* the peer reads nothing: part streamed, part still queued */
 	g_assert_false(g_queue_is_empty(&e.vm->ho->replay_q));
