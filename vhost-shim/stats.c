@@ -91,6 +91,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_GAUGE("live-peak-pps", live_peak_pps),
 	VS_STAT_GAUGE("poll-max-us", poll_max_us),
 	VS_STAT_GAUGE("uplink-gap-max-us", uplink_gap_max_us),
+	VS_STAT_COUNTER("postcopy-waits", postcopy_waits),
+	VS_STAT_COUNTER("postcopy-page-requests", postcopy_page_requests),
 	VS_STAT_GAUGE("rx-ring-outstanding-at-stop", rx_ring_outstanding_at_stop),
 	VS_STAT_GAUGE("rx-ring-outstanding-at-start", rx_ring_outstanding_at_start),
 };

@@ -151,6 +151,10 @@ struct vs_port_stats {
 	uint64_t poll_max_us;		/* longest single pass over the port */
 	uint64_t uplink_gap_max_us;	/* longest time the uplink went unread */
 
+	/* post-copy guard (lcore, dp_postcopy.h) */
+	uint64_t postcopy_waits;	/* checks that held a ring back: a page missing */
+	uint64_t postcopy_page_requests;	/* missing pages handed to the fetchers */
+
 	/* the guest's RX vring 0 (vhost thread, vhost_port.c): entries the
 	 * shim filled that the guest had not reposted, at the last
 	 * destroy_device (after the lcores quiesced) and new_device */

@@ -553,6 +553,8 @@ def scenario_isolation(ns, workdir, tap):
                "dst_vm1_poll_max_us_precopy": pre_poll_max,
                "dst_vm2_poll_max_us": ds2["poll-max-us"],
                "dst_vm1_replayed": ds["replayed-pkts"],
+               "dst_vm1_postcopy_waits": ds["postcopy-waits"],
+               "dst_vm1_postcopy_page_requests": ds["postcopy-page-requests"],
                "vm2_kernel": g2.stats().get("kernel", {}),
                "dst_vm2_drops": {k: v for k, v in ds2["drops"].items() if v}}
         tap.diag(json.dumps(res))
@@ -614,7 +616,8 @@ def scenario_fail(ns, workdir, tap, kill_after=None):
         res = {"killed_in": r["after"], "dst_qemu": dst_status, "dst_migration": mig_dst,
                "states": states, "vm2_rx_pps_after_kill": s2b - s2a,
                "dst_vm1": {k: v for k, v in dst.stats("vm1").items() if k in (
-                   "rx-pkts", "replayed-pkts", "tunnel-rx-frames", "poll-max-us")},
+                   "rx-pkts", "replayed-pkts", "tunnel-rx-frames", "poll-max-us",
+                   "postcopy-waits", "postcopy-page-requests")},
                "src_vm1": {k: v for k, v in src.stats("vm1").items() if k in (
                    "tunnel-tx-frames", "buffered-pkts")},
                "src_drops": {k: v for k, v in src.stats("vm1")["drops"].items() if v},

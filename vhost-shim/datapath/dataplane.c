@@ -38,6 +38,7 @@
 #include "dataplane.h"
 #include "dp_direct.h"
 #include "dp_handshake.h"
+#include "dp_postcopy.h"
 #include "dp_priv.h"
 #include "dp_tcp.h"
 #include "log.h"
@@ -54,9 +55,12 @@ static struct rte_rcu_qsbr *dp_qsbr;
 
 static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q);
 
+/* a post-copy guest is offered only the frames whose buffers are
+ * resident (dp_postcopy.h); the rest wait as behind a full ring */
 static uint16_t dp_guest_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
 {
-	return rte_vhost_enqueue_burst(vid, vring, pkts, n);
+	n = vs_dp_pcg_rx_allow(vid, vring, pkts, n);
+	return n ? rte_vhost_enqueue_burst(vid, vring, pkts, n) : 0;
 }
 
 static uint16_t dp_uplink_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
@@ -88,6 +92,8 @@ static uint64_t dp_tsc(void)
 
 static uint16_t dp_guest_ring_free(int vid, uint16_t vring)
 {
+	if (!vs_dp_pcg_ring_ok(vid, vring))
+		return 0;	/* post-copy: the ring's page has not arrived */
 	return rte_vhost_avail_entries(vid, vring);
 }
 
@@ -104,7 +110,8 @@ static bool dp_guest_ring_idle(int vid, uint16_t vring)
 	uint64_t features = 0;
 	uint16_t used_idx;
 
-	if (rte_vhost_get_vhost_vring(vid, vring, &vr) || !vr.avail || !vr.used || !vr.size ||
+	if (!vs_dp_pcg_ring_ok(vid, vring) ||
+	    rte_vhost_get_vhost_vring(vid, vring, &vr) || !vr.avail || !vr.used || !vr.size ||
 	    rte_vhost_get_negotiated_features(vid, &features))
 		return false;
 	if (!(features & (1ULL << VIRTIO_RING_F_EVENT_IDX)))
@@ -443,7 +450,7 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
 {
 	struct rte_mbuf *pkts[VS_DP_BURST];
-	uint16_t n, sent, kept = 0, i, avail0, avail1, used, mtu = RTE_ETHER_MTU;
+	uint16_t n, sent, kept = 0, i, avail0, avail1, used, mtu = RTE_ETHER_MTU, want;
 	uint32_t max_len;
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q)))) {
@@ -453,7 +460,12 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	}
 	if (rte_vhost_get_vring_base(vid, VS_VRING_TX(q), &avail0, &used))
 		return 0;
-	n = rte_vhost_dequeue_burst(vid, VS_VRING_TX(q), vm->pool, pkts, VS_DP_BURST);
+	/* post-copy: only the chains whose pages are here (dp_postcopy.h);
+	 * none is not a stall */
+	want = vs_dp_pcg_tx_allow(vid, VS_VRING_TX(q), VS_DP_BURST);
+	if (!want)
+		return 0;
+	n = rte_vhost_dequeue_burst(vid, VS_VRING_TX(q), vm->pool, pkts, want);
 	if (rte_vhost_get_vring_base(vid, VS_VRING_TX(q), &avail1, &used))
 		avail1 = avail0 + n;
 	if ((uint16_t)(avail1 - avail0) > n)

@@ -69,6 +69,7 @@
 #include <rte_vhost.h>
 
 #include "dataplane.h"
+#include "dp_postcopy.h"
 #include "handover.h"
 #include "log.h"
 #include "port_registry.h"
@@ -145,6 +146,9 @@ static void vhost_measure_rx_ring(struct vs_vm *vm, int vid, uint64_t *gauge)
 
 	if (rte_vhost_get_vhost_vring(vid, 0, &vr) || !vr.size)
 		return;
+	/* post-copy: a missing page would block this (DPDK's) thread */
+	if (!vs_dp_pcg_vring_resident_now(vid, 0))
+		return;
 	__atomic_store_n(gauge, vs_dp_rx_ring_outstanding(vid, vr.size), __ATOMIC_RELAXED);
 }
 
@@ -196,11 +200,17 @@ static int vhost_new_device_cb(int vid)
 	}
 	rte_vhost_get_negotiated_features(vid, &features);
 	vrings = rte_vhost_get_vring_num(vid);
+	/* post-copy: the guard, before vid (dp_postcopy.h) */
+	vs_dp_pcg_device_up(vm, vid);
 	/* before vid (release): the lcores ignore the vrings beyond it */
 	__atomic_store_n(&vm->dev_queues, MIN(vrings / 2, vm->cfg->queues), __ATOMIC_RELAXED);
 	/* We poll: ask the guest not to kick us for every TX frame */
 	for (q = 0; q < vrings; q++) {
-		rte_vhost_enable_guest_notification(vid, q, 0);
+		/* it writes the used ring: in post-copy, once that is here */
+		if (vs_dp_pcg_vring_resident_now(vid, (uint16_t)q))
+			rte_vhost_enable_guest_notification(vid, q, 0);
+		else
+			vs_dp_pcg_defer_notify_off(vid, (uint16_t)q);
 		vhost_note_rx_ring_size(vm, vid, (uint16_t)q);	/* before vid, too */
 	}
 	__atomic_store_n(&vm->features, features, __ATOMIC_RELAXED);
@@ -235,6 +245,8 @@ static void vhost_destroy_device_cb(int vid)
 		       RTE_VHOST_NEED_LOG(vm->features) ? " (dirty logging on)" : "");
 		vhost_post_event(vm, VS_VHOST_EV_DESTROY_DEVICE, 0, 0);
 	}
+	/* no lcore uses vid now (quiesced above, or it was never the port's) */
+	vs_dp_pcg_device_down(vid);
 	g_mutex_unlock(&vs_vm_registry_lock);
 }
 
@@ -303,8 +315,10 @@ static int vhost_features_changed_cb(int vid, uint64_t features)
  * POSTCOPY_ADVISE, POSTCOPY_LISTEN and POSTCOPY_END itself and tells no
  * device callback, so the port watches the messages go by: the
  * vhost-user request is the first 32-bit word of every message (the wire
- * format), and the hook never handles one.  Logged only, for now: the
- * ground for keeping a post-copy VM's page faults off the worker.
+ * format), and the hook never handles one.
+ * LISTEN marks the port listening, so that the device that comes up next
+ * gets a guard keeping missing pages off the worker (dp_postcopy.h); END
+ * switches the guard off.
  */
 #define VHOST_USER_REQ_POSTCOPY_ADVISE	28
 #define VHOST_USER_REQ_POSTCOPY_LISTEN	29
@@ -346,6 +360,13 @@ static enum rte_vhost_msg_result vhost_msg_watch_cb(int vid, void *msg)
 	}
 	vs_log(MAIN, INFO, vm ? vm->cfg->name : NULL, "%s (vid %d)",
 	       what[req - VHOST_USER_REQ_POSTCOPY_ADVISE], vid);
+	if (vm && req == VHOST_USER_REQ_POSTCOPY_LISTEN)
+		__atomic_store_n(&vm->postcopy_listening, true, __ATOMIC_RELAXED);
+	if (req == VHOST_USER_REQ_POSTCOPY_END) {
+		if (vm)
+			__atomic_store_n(&vm->postcopy_listening, false, __ATOMIC_RELAXED);
+		vs_dp_pcg_end(vid);
+	}
 	g_mutex_unlock(&vs_vm_registry_lock);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
@@ -376,6 +397,7 @@ static void vhost_count_frontend(int vid, int delta)
 	if (vm && __atomic_add_fetch(&vm->frontends, delta, __ATOMIC_RELEASE) <= 0 &&
 	    delta < 0) {
 		__atomic_store_n(&vm->vring_enabled, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&vm->postcopy_listening, false, __ATOMIC_RELAXED);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "last frontend gone: every vring disabled");
 	}
 	g_mutex_unlock(&vs_vm_registry_lock);

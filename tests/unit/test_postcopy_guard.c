@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_postcopy_guard.c - the post-copy guard (postcopy_guard.h) on a fake
+ * guest: a memfd mapped shared, as QEMU's memory-backend-memfd is, with a
+ * split vring in it.  Pages the test never touched are not in the memfd's
+ * page cache, which is exactly what a page that has not arrived looks
+ * like.  The last tests register the memory with a real userfaultfd and
+ * play QEMU's part: a fetcher's fault reaches the test's uffd and is
+ * resolved with UFFDIO_COPY, or never resolved (a failed post-copy) and
+ * then abandoned; the checks never block the caller either way (a check
+ * that faulted would hang the test, and meson's timeout fail it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "postcopy_guard.h"
+
+#define PAGE		4096u
+#define GUEST_PAGES	64u
+#define RING_SIZE	8u
+/* the guest's layout (guest physical = offset in the memfd) */
+#define DESC_GPA	(0 * PAGE)
+#define AVAIL_GPA	(1 * PAGE)
+#define USED_GPA	(2 * PAGE)
+#define BUF_GPA(i)	((uint64_t)(10 + (i)) * PAGE)
+
+struct fake_guest {
+	int memfd;
+	uint8_t *mem;		/* the shim's mapping (DPDK's) */
+	struct vs_pcg_region region;
+	struct vs_pcg_vring r;
+};
+
+static void guest_init(struct fake_guest *fg)
+{
+	fg->memfd = memfd_create("pcg-guest", MFD_CLOEXEC);
+	g_assert_cmpint(fg->memfd, >=, 0);
+	g_assert_cmpint(ftruncate(fg->memfd, GUEST_PAGES * PAGE), ==, 0);
+	fg->mem = mmap(NULL, GUEST_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fg->memfd, 0);
+	g_assert(fg->mem != MAP_FAILED);
+	fg->region = (struct vs_pcg_region){ .gpa = 0, .size = GUEST_PAGES * PAGE,
+					     .hva = (uintptr_t)fg->mem };
+	fg->r = (struct vs_pcg_vring){
+		.desc = (struct vring_desc *)(fg->mem + DESC_GPA),
+		.avail = (struct vring_avail *)(fg->mem + AVAIL_GPA),
+		.used = (struct vring_used *)(fg->mem + USED_GPA),
+		.size = RING_SIZE,
+		.last_avail = 0,
+	};
+}
+
+/* the guest writes its rings (which makes their pages resident) */
+static void guest_rings_write(struct fake_guest *fg)
+{
+	memset(fg->mem, 0, 3 * PAGE);
+}
+
+/* the guest posts a one-descriptor chain per buffer i (len bytes each) */
+static void guest_post(struct fake_guest *fg, unsigned int nbufs, uint32_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < nbufs; i++) {
+		fg->r.desc[i] = (struct vring_desc){ .addr = BUF_GPA(i), .len = len,
+						     .flags = VRING_DESC_F_WRITE };
+		fg->r.avail->ring[i] = (uint16_t)i;
+	}
+	fg->r.avail->idx = (uint16_t)nbufs;
+}
+
+static void guest_touch(struct fake_guest *fg, uint64_t gpa)
+{
+	((volatile uint8_t *)fg->mem)[gpa] = 1;
+}
+
+static void guest_fini(struct fake_guest *fg)
+{
+	munmap(fg->mem, GUEST_PAGES * PAGE);
+	close(fg->memfd);
+}
+
+static void test_translate(void)
+{
+	struct vs_pcg_region rg[2] = {
+		{ .gpa = 0, .size = 0x10000, .hva = 0x7f0000000000ull },
+		{ .gpa = 0x100000, .size = 0x1000, .hva = 0x7f1000000000ull },
+	};
+	struct vs_pcg *g = vs_pcg_new(rg, 2, false);
+	uint64_t len;
+
+	len = 0x100;
+	g_assert_cmphex(vs_pcg_translate(g, 0x20, &len), ==, 0x7f0000000020ull);
+	g_assert_cmpuint(len, ==, 0x100);
+	len = 0x2000;	/* past the region's end: cut */
+	g_assert_cmphex(vs_pcg_translate(g, 0x100800, &len), ==, 0x7f1000000800ull);
+	g_assert_cmpuint(len, ==, 0x800);
+	len = 1;	/* in no region */
+	g_assert_cmphex(vs_pcg_translate(g, 0x50000, &len), ==, 0);
+	vs_pcg_free(g);
+	g_assert_null(vs_pcg_new(rg, VS_PCG_MAX_REGIONS + 1, false));
+}
+
+/* DPDK's reservation: one chain per frame, or with mergeable buffers as
+ * many as the frame and its 12-byte header need */
+static void test_frames_fit(void)
+{
+	const uint32_t lens[4] = { 1536, 1536, 1536, 1536 };
+	const uint32_t small[3] = { 100, 1500, 100 };
+	const uint32_t big[2] = { 3000, 100 };
+	const uint32_t exact[1] = { 1524 };
+
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 4, small, 3, false, 12), ==, 3);
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 2, small, 3, false, 12), ==, 2);
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 0, small, 3, true, 12), ==, 0);
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 3, small, 3, true, 12), ==, 3);
+	/* 3000 + 12 takes two chains, 100 the third */
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 3, big, 2, true, 12), ==, 2);
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 2, big, 2, true, 12), ==, 1);
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 1, big, 2, true, 12), ==, 0);
+	/* 1524 + 12 = 1536 fits one chain exactly */
+	g_assert_cmpuint(vs_pcg_frames_fit(lens, 1, exact, 1, true, 12), ==, 1);
+}
+
+/* a page nobody touched is missing; a touched one is resident; the
+ * vhost thread's check (no cache) asks the fetchers for nothing */
+static void test_range_resident(void)
+{
+	struct fake_guest fg;
+	struct vs_pcg *g;
+
+	guest_init(&fg);
+	g = vs_pcg_new(&fg.region, 1, false);
+	g_assert_false(vs_pcg_range_resident(g, (uintptr_t)fg.mem + 5 * PAGE, 10, false));
+	guest_touch(&fg, 5 * PAGE + 7);
+	g_assert_true(vs_pcg_range_resident(g, (uintptr_t)fg.mem + 5 * PAGE, PAGE, false));
+	/* a range over a resident and a missing page */
+	g_assert_false(vs_pcg_range_resident(g, (uintptr_t)fg.mem + 5 * PAGE + 100, PAGE, false));
+	g_assert_true(vs_pcg_range_resident(g, (uintptr_t)fg.mem, 0, false));
+	g_assert_cmpuint(g->page_requests, ==, 0);
+	vs_pcg_free(g);
+	guest_fini(&fg);
+}
+
+/* nothing of a ring is read before its three parts are resident */
+static void test_vring_resident(void)
+{
+	struct fake_guest fg;
+	struct vs_pcg *g;
+
+	guest_init(&fg);
+	g = vs_pcg_new(&fg.region, 1, false);
+	g_assert_false(vs_pcg_vring_resident(g, &fg.r, true));
+	g_assert_cmpuint(g->waits, ==, 1);
+	guest_touch(&fg, DESC_GPA);
+	guest_touch(&fg, AVAIL_GPA);
+	g_assert_false(vs_pcg_vring_resident(g, &fg.r, true));	/* used still missing */
+	guest_touch(&fg, USED_GPA);
+	g_assert_true(vs_pcg_vring_resident(g, &fg.r, true));
+	g_assert_cmpuint(g->waits, ==, 2);
+	vs_pcg_free(g);
+	guest_fini(&fg);
+}
+
+/* the leading chains whose buffers are here, in avail order from DPDK's
+ * last_avail_idx: a missing buffer stops the count, even if later ones
+ * are resident */
+static void test_chains_ready(void)
+{
+	struct fake_guest fg;
+	uint32_t lens[RING_SIZE];
+	struct vs_pcg *g;
+
+	guest_init(&fg);
+	guest_rings_write(&fg);
+	guest_post(&fg, 4, 1536);
+	g = vs_pcg_new(&fg.region, 1, false);
+	g_assert_true(vs_pcg_vring_resident(g, &fg.r, true));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 0);
+	guest_touch(&fg, BUF_GPA(0));
+	guest_touch(&fg, BUF_GPA(2));
+	guest_touch(&fg, BUF_GPA(3));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);
+	g_assert_cmpuint(lens[0], ==, 1536);
+	guest_touch(&fg, BUF_GPA(1));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 4);
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, 2, lens), ==, 2);	/* max */
+	/* from DPDK's position on, wrapping the ring */
+	fg.r.last_avail = 3;
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);
+	fg.r.last_avail = 4;
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 0);
+	vs_pcg_free(g);
+	guest_fini(&fg);
+}
+
+/* a chain of two descriptors, and an indirect table: every page DPDK
+ * reads or writes for them, the table's own included */
+static void test_chains_next_and_indirect(void)
+{
+	struct fake_guest fg;
+	uint32_t lens[RING_SIZE];
+	struct vring_desc *ind;
+	struct vs_pcg *g;
+
+	guest_init(&fg);
+	guest_rings_write(&fg);
+	g = vs_pcg_new(&fg.region, 1, false);
+	/* chain 0: desc 0 (buf 0) -> desc 1 (buf 1, 2 pages from its middle) */
+	fg.r.desc[0] = (struct vring_desc){ .addr = BUF_GPA(0), .len = 100,
+					    .flags = VRING_DESC_F_NEXT, .next = 1 };
+	fg.r.desc[1] = (struct vring_desc){ .addr = BUF_GPA(1) + PAGE / 2, .len = PAGE,
+					    .flags = VRING_DESC_F_WRITE };
+	/* chain 1: desc 2, indirect, its table in buffer page 5 naming buf 6 */
+	fg.r.desc[2] = (struct vring_desc){ .addr = BUF_GPA(5), .len = 2 * sizeof(*ind),
+					    .flags = VRING_DESC_F_INDIRECT };
+	fg.r.avail->ring[0] = 0;
+	fg.r.avail->ring[1] = 2;
+	fg.r.avail->idx = 2;
+	guest_touch(&fg, BUF_GPA(0));
+	guest_touch(&fg, BUF_GPA(1));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 0);	/* buf 2 */
+	guest_touch(&fg, BUF_GPA(2));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);
+	g_assert_cmpuint(lens[0], ==, 100 + PAGE);
+	/* the indirect table's page: missing, so its entries are not read */
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);
+	ind = (struct vring_desc *)(fg.mem + BUF_GPA(5));
+	ind[0] = (struct vring_desc){ .addr = BUF_GPA(6), .len = 64, .flags = VRING_DESC_F_NEXT,
+				      .next = 1 };
+	ind[1] = (struct vring_desc){ .addr = BUF_GPA(7), .len = 64 };
+	guest_touch(&fg, BUF_GPA(6));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);	/* buf 7 */
+	guest_touch(&fg, BUF_GPA(7));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 2);
+	g_assert_cmpuint(lens[1], ==, 128);
+	vs_pcg_free(g);
+	guest_fini(&fg);
+}
+
+/* chains DPDK refuses (a loop, a descriptor out of the table, memory in
+ * no region) end the count and are counted: DPDK stops there without
+ * touching a buffer, and the lcore's stall accounting sees it */
+static void test_chains_malformed(void)
+{
+	struct fake_guest fg;
+	uint32_t lens[RING_SIZE];
+	struct vs_pcg *g;
+
+	guest_init(&fg);
+	guest_rings_write(&fg);
+	guest_post(&fg, 3, 64);
+	guest_touch(&fg, BUF_GPA(0));
+	guest_touch(&fg, BUF_GPA(1));
+	guest_touch(&fg, BUF_GPA(2));
+	g = vs_pcg_new(&fg.region, 1, false);
+	fg.r.desc[1] = (struct vring_desc){ .addr = BUF_GPA(1), .len = 64,
+					    .flags = VRING_DESC_F_NEXT, .next = 1 };	/* loop */
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 2);
+	fg.r.desc[1].next = 200;	/* out of the table */
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 2);
+	fg.r.desc[1] = (struct vring_desc){ .addr = 1ull << 40, .len = 64 };	/* no region */
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 2);
+	/* more available than the ring holds: the guest's error, bounded */
+	fg.r.avail->idx = 1000;
+	fg.r.desc[1] = (struct vring_desc){ .addr = BUF_GPA(1), .len = 64 };
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, 64, lens), <=, RING_SIZE);
+	vs_pcg_free(g);
+	guest_fini(&fg);
+}
+
+/* --- with a real userfaultfd: the test plays QEMU --- */
+
+static int uffd_open_register(struct fake_guest *fg)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)fg->mem, .len = GUEST_PAGES * PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		g_error("userfaultfd: %s (post-copy needs it; run as root or set "
+			"vm.unprivileged_userfaultfd=1)", g_strerror(errno));
+	g_assert_cmpint(ioctl(fd, UFFDIO_API, &api), ==, 0);
+	g_assert_true(api.features & UFFD_FEATURE_MISSING_SHMEM);
+	g_assert_cmpint(ioctl(fd, UFFDIO_REGISTER, &reg), ==, 0);
+	return fd;
+}
+
+/* QEMU's fault thread: the next fault's address (blocks for it) */
+static uintptr_t uffd_next_fault(int fd)
+{
+	struct uffd_msg msg;
+
+	for (;;) {
+		ssize_t n = read(fd, &msg, sizeof(msg));
+
+		if (n == sizeof(msg) && msg.event == UFFD_EVENT_PAGEFAULT)
+			return (uintptr_t)msg.arg.pagefault.address & ~(uintptr_t)(PAGE - 1);
+		g_assert_true(n < 0 && errno == EINTR);
+	}
+}
+
+/* QEMU places the page that arrived from the source */
+static void uffd_place(int fd, uintptr_t page, uint8_t fill)
+{
+	static uint8_t src[PAGE] __attribute__((aligned(4096)));
+	struct uffdio_copy copy = { .dst = page, .src = (uintptr_t)src, .len = PAGE };
+
+	memset(src, fill, sizeof(src));
+	g_assert_cmpint(ioctl(fd, UFFDIO_COPY, &copy), ==, 0);
+}
+
+static unsigned int threads_now(void)
+{
+	GDir *d = g_dir_open("/proc/self/task", 0, NULL);
+	unsigned int n = 0;
+
+	g_assert_nonnull(d);
+	while (g_dir_read_name(d))
+		n++;
+	g_dir_close(d);
+	return n;
+}
+
+/*
+ * Post-copy as it goes: the ring's pages have arrived, a buffer's has
+ * not.  The check says "not ready" without blocking, its fetcher's fault
+ * reaches QEMU (the test), which places the page; the next check finds
+ * the chain ready and reads what QEMU placed.
+ */
+static void test_uffd_fetch(void)
+{
+	unsigned int before = threads_now();
+	struct fake_guest fg;
+	uint32_t lens[RING_SIZE];
+	struct vs_pcg *g;
+	uintptr_t want, page;
+	unsigned int i;
+	int fd;
+
+	guest_init(&fg);
+	guest_rings_write(&fg);	/* before registering: these have arrived */
+	guest_post(&fg, 2, 256);
+	guest_touch(&fg, BUF_GPA(0));
+	fd = uffd_open_register(&fg);
+	g = vs_pcg_new(&fg.region, 1, true);
+	g_assert_nonnull(g->fetchq);
+	g_assert_true(vs_pcg_vring_resident(g, &fg.r, true));
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 1);
+	g_assert_cmpuint(g->page_requests, ==, 1);
+	want = (uintptr_t)fg.mem + BUF_GPA(1);
+	page = uffd_next_fault(fd);
+	g_assert_cmphex(page, ==, want);
+	uffd_place(fd, page, 0xab);
+	/* the fetcher returns; the page is in the page cache at once */
+	for (i = 0; i < 1000 && vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens) != 2; i++)
+		g_usleep(1000);
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 2);
+	g_assert_cmpuint(fg.mem[BUF_GPA(1)], ==, 0xab);
+	vs_pcg_free(g);
+	/* every fetcher was idle: all leave */
+	for (i = 0; i < 5000 && threads_now() != before; i++)
+		g_usleep(1000);
+	g_assert_cmpuint(threads_now(), ==, before);
+	close(fd);
+	guest_fini(&fg);
+}
+
+/*
+ * A failed post-copy: the source is gone, nobody places the page.  The
+ * check keeps saying "not ready" and never blocks; the guard is freed
+ * while its fetcher is blocked in the fault; when the memory is unmapped
+ * and the userfaultfd closed (DPDK destroying the device), the fetcher
+ * gets an error, not a signal, and leaves.
+ */
+static void test_uffd_abandoned(void)
+{
+	struct fake_guest fg;
+	uint32_t lens[RING_SIZE];
+	unsigned int before, i;
+	struct vs_pcg *g;
+	int fd;
+
+	guest_init(&fg);
+	guest_rings_write(&fg);
+	guest_post(&fg, 1, 256);
+	before = threads_now();
+	fd = uffd_open_register(&fg);
+	g = vs_pcg_new(&fg.region, 1, true);
+	g_assert_cmpuint(threads_now(), ==, before + VS_PCG_FETCHERS);
+	g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 0);
+	g_assert_cmphex(uffd_next_fault(fd), ==, (uintptr_t)fg.mem + BUF_GPA(0));
+	/* the fault stays unresolved: the checks go on, not blocked */
+	for (i = 0; i < 100; i++)
+		g_assert_cmpuint(vs_pcg_chains_ready(g, &fg.r, RING_SIZE, lens), ==, 0);
+	g_assert_cmpuint(g->waits, >=, 101);
+	vs_pcg_free(g);		/* does not wait for the blocked fetcher */
+	/* three idle fetchers leave at once, the blocked one stays */
+	for (i = 0; i < 5000 && threads_now() != before + 1; i++)
+		g_usleep(1000);
+	g_assert_cmpuint(threads_now(), ==, before + 1);
+	munmap(fg.mem, GUEST_PAGES * PAGE);
+	close(fd);
+	for (i = 0; i < 5000 && threads_now() != before; i++)
+		g_usleep(1000);
+	g_assert_cmpuint(threads_now(), ==, before);
+	close(fg.memfd);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/postcopy-guard/translate", test_translate);
+	g_test_add_func("/postcopy-guard/frames-fit", test_frames_fit);
+	g_test_add_func("/postcopy-guard/range-resident", test_range_resident);
+	g_test_add_func("/postcopy-guard/vring-resident", test_vring_resident);
+	g_test_add_func("/postcopy-guard/chains-ready", test_chains_ready);
+	g_test_add_func("/postcopy-guard/chains-next-and-indirect", test_chains_next_and_indirect);
+	g_test_add_func("/postcopy-guard/chains-malformed", test_chains_malformed);
+	g_test_add_func("/postcopy-guard/uffd/fetch", test_uffd_fetch);
+	g_test_add_func("/postcopy-guard/uffd/abandoned", test_uffd_abandoned);
+	return g_test_run();
+}

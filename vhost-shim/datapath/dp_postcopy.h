@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_postcopy.h - a post-copy device's guard, as DPDK's vhost sees it
+ *
+ * Theory of operation: postcopy_guard.h says what the guard checks and
+ * why.  This file ties it to a vhost device: the port's message hook
+ * marks the port listening at POSTCOPY_LISTEN (vhost_port.c), new_device
+ * then builds the device's guard from DPDK's memory table (before the
+ * lcores see the vid), POSTCOPY_END switches it off, and destroy_device
+ * frees it after the lcores quiesced.  The lcore's hooks take a vid (the
+ * dataplane's ops do) and cost one load when no guard is on.
+ *
+ * Lcore hooks, before DPDK touches the guest:
+ *  - vs_dp_pcg_rx_allow(): how many of the frames the RX enqueue may be
+ *    offered (0: hold them, as behind a full ring);
+ *  - vs_dp_pcg_tx_allow(): how many chains the TX dequeue may take;
+ *  - vs_dp_pcg_ring_ok(): may the ring's indices be read (the RX ring
+ *    bound's reads).
+ * The guard's counters go to the port's stats: `postcopy-waits` and
+ * `postcopy-page-requests`.
+ */
+#ifndef VS_DP_POSTCOPY_H
+#define VS_DP_POSTCOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rte_mbuf;
+struct vs_vm;
+
+/* new_device, before vid is published: a guard if the port listens */
+void vs_dp_pcg_device_up(struct vs_vm *vm, int vid);
+/* destroy_device, after the lcores quiesced */
+void vs_dp_pcg_device_down(int vid);
+/* POSTCOPY_END: every page is here, the guard steps aside */
+void vs_dp_pcg_end(int vid);
+/* is a guard on for @vid */
+bool vs_dp_pcg_on(int vid);
+/* the vhost thread: is vring @vring resident (true without a guard) */
+bool vs_dp_pcg_vring_resident_now(int vid, uint16_t vring);
+/* new_device: turn the guest's notifications off for @vring once its
+ * ring is resident (the lcore does it) */
+void vs_dp_pcg_defer_notify_off(int vid, uint16_t vring);
+
+uint16_t vs_dp_pcg_rx_allow(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
+uint16_t vs_dp_pcg_tx_allow(int vid, uint16_t vring, uint16_t n);
+bool vs_dp_pcg_ring_ok(int vid, uint16_t vring);
+
+#endif /* VS_DP_POSTCOPY_H */
