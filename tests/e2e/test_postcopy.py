@@ -4,7 +4,7 @@
 
 The same two "hosts" as tests/e2e/test_migration.py (vshimtest.pair's Pair: shims hosta
 and hostb, tunnel on the namespace's loopback, pre-shared key), the VM's
-ports with `postcopy=on` (off by default).  Pre-copy is throttled (max-bandwidth
+ports with `postcopy=on` (the default).  Pre-copy is throttled (max-bandwidth
 1 MiB/s: a 256 MiB guest cannot converge), so nearly every page is still
 on the source when migrate-start-postcopy switches over; the destination
 runs while its RAM arrives.  Scenarios (argument 1):
@@ -32,12 +32,15 @@ runs while its RAM arrives.  Scenarios (argument 1):
   isolation  the same with a second VM on the destination shim, forwarding
              2000 pps all along: its longest gap during the post-copy phase
              is reported, and bounded
-  fail-early the same 50 ms after migrate-start-postcopy; not in meson (by
-             hand only): its outcome depends on how far the destination
-             QEMU got.  Either its worker blocks for good on a page that
-             never comes, and vm2 with it (the known hazard), or the
-             destination QEMU hangs before the device starts and the
-             source counts its buffer (docs/migration.md, "Post-copy fails")
+  fail-early the same 50 ms after migrate-start-postcopy, where the
+             destination may not have the VM's rings and RX buffers yet:
+             either the destination QEMU hangs before the device starts
+             (the source counts its buffer), or its device starts and its
+             replay waits for a page that never comes; in both, vm2 on the
+             same worker keeps forwarding (the post-copy guard: the worker
+             touches no missing page), and after the lost VM's QEMU is
+             killed its port is paused or none (docs/migration.md,
+             "Post-copy fails")
   fail       the source QEMU is SIGKILLed 1 s after migrate-start-postcopy:
              QEMU cannot roll back, the destination VM is lost (paused in
              postcopy-paused); both shims end in a defined state, every
@@ -83,7 +86,7 @@ from vshimtest.pair import (FrameLog, Pair, counters_delta, host_drop_counters, 
                             tcp_sockets_retransmitting, wait_received)
 
 PPS = 3000
-PC_OPTS = {"postcopy": "on"}     # not the default (docs/migration.md, "Post-copy")
+PC_OPTS = {"postcopy": "on"}     # the default, said (docs/migration.md, "Post-copy")
 # fail: when the source QEMU is killed, after migrate-start-postcopy
 KILL_AFTER_S = float(os.environ.get("VSHIM_PC_KILL_AFTER_S", "1.0"))
 THROTTLE = 1 << 20          # bytes/s of pre-copy: 256 MiB cannot converge

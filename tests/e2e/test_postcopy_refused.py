@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """End to end: a vhost-user frontend sends POSTCOPY_ADVISE (and, on a new
 connection, POSTCOPY_LISTEN) to a port that did not offer post-copy
-(`postcopy` is off by default).  DPDK would open a userfaultfd for it
+(`postcopy=off`; it is on by default).  DPDK would open a userfaultfd for it
 whatever the port offered, so the daemon refuses the message: the
 message is refused (DPDK answers its reply-ack with an error, or closes the
 connection when no reply was asked for), the refusal logged, and the daemon goes on serving
@@ -51,7 +51,7 @@ def run(tap, state, workdir):
     with vt.NetNS() as ns:
         state["ns"] = ns.name
         shim = shimlib.Shim(ns, "hosta", workdir)
-        port = shim.add_port("vm1", MAC)
+        port = shim.add_port("vm1", MAC, postcopy="off")
         shim.start()
         try:
             got = {name: refused(port.socket, req)

@@ -374,15 +374,15 @@ static void test_discovery(void)
 	g_assert_nonnull(strstr(err->message, "vm-uuid"));
 	g_clear_error(&err);
 	vs_port_cfg_free(pc);
-	/* postcopy: off unless asked (docs/migration.md, "Post-copy") */
+	/* postcopy: on unless turned off (docs/migration.md, "Post-copy") */
 	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,uplink=x", &err);
 	g_assert_no_error(err);
-	g_assert_false(pc->postcopy);
+	g_assert_true(pc->postcopy);
 	vs_port_cfg_free(pc);
-	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,postcopy=on,"
+	pc = vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,postcopy=off,"
 				    "uplink=x", &err);
 	g_assert_no_error(err);
-	g_assert_true(pc->postcopy);
+	g_assert_false(pc->postcopy);
 	vs_port_cfg_free(pc);
 	g_assert_null(vs_port_cfg_parse_spec("name=vm1,socket=/s,mac=52:54:00:00:00:01,"
 					     "postcopy=maybe,uplink=x", &err));

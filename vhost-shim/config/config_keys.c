@@ -228,9 +228,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 		 "18 bytes are carried, larger ones dropped as oversize" },
 	{ .name = "vm-uuid", PORT(vm_uuid, SZ_PTR), T_STR,
 	  .doc = "UUID of the VM it serves: [discovery] watches where it goes" },
-	{ .name = "postcopy", PORT(postcopy, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = false,
+	{ .name = "postcopy", PORT(postcopy, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = true,
 	  .doc = "Offer post-copy migration to QEMU (userfaultfd; needs CAP_SYS_PTRACE "
-		 "when vm.unprivileged_userfaultfd is 0); off: see migration.md, Post-copy" },
+		 "when vm.unprivileged_userfaultfd is 0, else not offered); see "
+		 "migration.md, Post-copy" },
 	{ .name = "announce", PORT(announce, SZ_ENUM), T_ENUM(vs_announce_mode),
 	  .dflt = VS_ANNOUNCE_RARP,
 	  .doc = "After a resume: all (RARP per learned MAC and VLAN, gratuitous ARP, "
