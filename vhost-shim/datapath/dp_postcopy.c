@@ -25,14 +25,16 @@
 #include "util.h"
 #include "vm.h"
 
-/* chains the RX check looks at, at most, per enqueue */
-#define DP_PCG_MAX_CHAINS	256
+/* frames one RX check looks at (a burst is 32) */
+#define DP_PCG_MAX_FRAMES	64
 
 struct dp_pcg_dev {
 	struct vs_pcg *g;
 	struct vs_vm *vm;
+	bool listening;		/* DPDK accepted POSTCOPY_LISTEN (vhost thread) */
 	bool on;
 	uint32_t notify_off;	/* vrings whose notifications are still on */
+	uint64_t waits;		/* checks that held frames or chains back */
 	uint64_t waits_seen, requests_seen;
 };
 
@@ -55,8 +57,7 @@ void vs_dp_pcg_device_up(struct vs_vm *vm, int vid)
 	struct dp_pcg_dev *d;
 	unsigned int i;
 
-	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE ||
-	    !__atomic_load_n(&vm->postcopy_listening, __ATOMIC_RELAXED))
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE || !dp_pcg_devs[vid].listening)
 		return;
 	d = &dp_pcg_devs[vid];
 	vs_pcg_free(d->g);	/* a device that came up twice */
@@ -87,7 +88,7 @@ void vs_dp_pcg_device_up(struct vs_vm *vm, int vid)
 	}
 	d->vm = vm;
 	d->notify_off = 0;
-	d->waits_seen = d->requests_seen = 0;
+	d->waits = d->waits_seen = d->requests_seen = 0;
 	__atomic_store_n(&d->on, true, __ATOMIC_RELAXED);
 	vs_log(MAIN, INFO, vm->cfg->name,
 	       "post-copy: the worker touches only resident guest pages until POSTCOPY_END "
@@ -107,10 +108,34 @@ void vs_dp_pcg_device_down(int vid)
 	d->vm = NULL;
 }
 
-void vs_dp_pcg_end(int vid)
+void vs_dp_pcg_listening(int vid, bool listening)
 {
 	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
-		__atomic_store_n(&dp_pcg_devs[vid].on, false, __ATOMIC_RELAXED);
+		dp_pcg_devs[vid].listening = listening;
+}
+
+/*
+ * POSTCOPY_END (DPDK takes no vring lock for it): every page is here.  The
+ * notifications new_device left on go off now: a ring the lcore never
+ * checked (an RX ring no frame came for) would keep them on otherwise.
+ */
+void vs_dp_pcg_end(int vid)
+{
+	struct dp_pcg_dev *d;
+	uint32_t pending;
+	unsigned int vring;
+
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE)
+		return;
+	d = &dp_pcg_devs[vid];
+	d->listening = false;
+	__atomic_store_n(&d->on, false, __ATOMIC_RELAXED);
+	if (!d->g)
+		return;
+	pending = __atomic_exchange_n(&d->notify_off, 0, __ATOMIC_RELAXED);
+	for (vring = 0; vring < 32; vring++)
+		if (pending & (1u << vring))
+			rte_vhost_enable_guest_notification(vid, (uint16_t)vring, 0);
 }
 
 bool vs_dp_pcg_on(int vid)
@@ -154,9 +179,9 @@ void vs_dp_pcg_defer_notify_off(int vid, uint16_t vring)
 /* the guard's counters, into the port's stats (the lcore) */
 static void dp_pcg_account(struct dp_pcg_dev *d)
 {
-	if (d->g->waits != d->waits_seen) {
-		VS_STAT_ADD(d->vm->stats.postcopy_waits, d->g->waits - d->waits_seen);
-		d->waits_seen = d->g->waits;
+	if (d->waits != d->waits_seen) {
+		VS_STAT_ADD(d->vm->stats.postcopy_waits, d->waits - d->waits_seen);
+		d->waits_seen = d->waits;
 	}
 	if (d->g->page_requests != d->requests_seen) {
 		VS_STAT_ADD(d->vm->stats.postcopy_page_requests,
@@ -194,28 +219,27 @@ bool vs_dp_pcg_ring_ok(int vid, uint16_t vring)
 uint16_t vs_dp_pcg_rx_allow(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dp_pcg_dev *d = dp_pcg_dev(vid);
-	uint32_t lens[DP_PCG_MAX_CHAINS], frame_len[DP_PCG_MAX_CHAINS];
+	uint32_t frame_len[DP_PCG_MAX_FRAMES];
 	uint64_t features = 0;
 	struct vs_pcg_vring r;
-	uint16_t k, i, fit = 0;
-	bool mergeable;
+	uint16_t i, fit = 0;
 
 	if (!d)
 		return n;
-	if (!n || !dp_pcg_ring(d, vid, vring, &r))
-		goto out;
-	rte_vhost_get_negotiated_features(vid, &features);
-	mergeable = features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
-	if (n > DP_PCG_MAX_CHAINS)
-		n = DP_PCG_MAX_CHAINS;
-	k = vs_pcg_chains_ready(d->g, &r, mergeable ? DP_PCG_MAX_CHAINS : n, lens);
-	for (i = 0; i < n; i++)
-		frame_len[i] = rte_pktmbuf_pkt_len(pkts[i]);
-	/* the header DPDK writes: 12 bytes with mergeable buffers or virtio
-	 * 1.0, else 10; 12 is never less than it */
-	fit = vs_pcg_frames_fit(lens, k, frame_len, n, mergeable,
-				sizeof(struct virtio_net_hdr_mrg_rxbuf));
-out:
+	if (n > DP_PCG_MAX_FRAMES)
+		n = DP_PCG_MAX_FRAMES;
+	if (n && dp_pcg_ring(d, vid, vring, &r)) {
+		rte_vhost_get_negotiated_features(vid, &features);
+		for (i = 0; i < n; i++)
+			frame_len[i] = rte_pktmbuf_pkt_len(pkts[i]);
+		/* the header DPDK writes: 12 bytes with mergeable buffers or
+		 * virtio 1.0, else 10; 12 is never less than it */
+		fit = vs_pcg_rx_frames_ready(d->g, &r, frame_len, n,
+					     features & (1ULL << VIRTIO_NET_F_MRG_RXBUF),
+					     sizeof(struct virtio_net_hdr_mrg_rxbuf));
+	}
+	if (fit < n)
+		d->waits++;
 	dp_pcg_account(d);
 	return fit;
 }
@@ -224,12 +248,20 @@ uint16_t vs_dp_pcg_tx_allow(int vid, uint16_t vring, uint16_t n)
 {
 	struct dp_pcg_dev *d = dp_pcg_dev(vid);
 	struct vs_pcg_vring r;
-	uint16_t k = 0;
+	uint16_t k = 0, want = 0;
 
 	if (!d)
 		return n;
-	if (n && dp_pcg_ring(d, vid, vring, &r))
-		k = vs_pcg_chains_ready(d->g, &r, n, NULL);
+	if (dp_pcg_ring(d, vid, vring, &r)) {
+		want = vs_pcg_avail_entries(&r);
+		if (want > n)
+			want = n;
+		k = vs_pcg_chains_ready(d->g, &r, want);
+	} else {
+		want = 1;	/* the ring itself is missing */
+	}
+	if (k < want)
+		d->waits++;
 	dp_pcg_account(d);
 	return k;
 }

@@ -4,7 +4,8 @@
  *
  * Theory of operation: postcopy_guard.h says what the guard checks and
  * why.  This file ties it to a vhost device: the port's message hook
- * marks the port listening at POSTCOPY_LISTEN (vhost_port.c), new_device
+ * marks the vid listening once DPDK accepted POSTCOPY_LISTEN (its
+ * post-handler, vhost_port.c), new_device
  * then builds the device's guard from DPDK's memory table (before the
  * lcores see the vid), POSTCOPY_END switches it off, and destroy_device
  * frees it after the lcores quiesced.  The lcore's hooks take a vid (the
@@ -16,8 +17,15 @@
  *  - vs_dp_pcg_tx_allow(): how many chains the TX dequeue may take;
  *  - vs_dp_pcg_ring_ok(): may the ring's indices be read (the RX ring
  *    bound's reads).
- * The guard's counters go to the port's stats: `postcopy-waits` and
- * `postcopy-page-requests`.
+ * The guard's counters go to the port's stats: `postcopy-waits` (an RX
+ * check that offered fewer frames than it was asked, a TX check that
+ * allowed fewer chains than were available, or found the ring itself
+ * missing) and `postcopy-page-requests`.
+ *
+ * A TX check that allows nothing skips the dequeue, and with it the RARP
+ * DPDK injects there after QEMU's SEND_RARP (a guest without
+ * GUEST_ANNOUNCE): it goes out with the first chain that is ready, or at
+ * POSTCOPY_END; the shim's own announcements (announce.h) do not wait.
  */
 #ifndef VS_DP_POSTCOPY_H
 #define VS_DP_POSTCOPY_H
@@ -32,6 +40,9 @@ struct vs_vm;
 void vs_dp_pcg_device_up(struct vs_vm *vm, int vid);
 /* destroy_device, after the lcores quiesced */
 void vs_dp_pcg_device_down(int vid);
+/* DPDK accepted POSTCOPY_LISTEN on @vid (true); the connection ended or
+ * was reused (false): a device that comes up while listening is guarded */
+void vs_dp_pcg_listening(int vid, bool listening);
 /* POSTCOPY_END: every page is here, the guard steps aside */
 void vs_dp_pcg_end(int vid);
 /* is a guard on for @vid */

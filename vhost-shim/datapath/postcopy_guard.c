@@ -25,6 +25,8 @@
 #define PCG_PAGE_MASK	(~(uintptr_t)(PCG_PAGE - 1))
 /* pages one mincore() call looks at */
 #define PCG_VEC		64
+/* DPDK's BUF_VECTOR_MAX: a chain of more buffer pieces is refused */
+#define PCG_BUF_VECTOR_MAX	256
 /* requests the fetchers' queue holds; beyond it a request waits for the
  * next check to find the page missing again */
 #define PCG_QUEUE	64
@@ -294,24 +296,59 @@ bool vs_pcg_vring_resident(struct vs_pcg *g, const struct vs_pcg_vring *r, bool 
 	ok = vs_pcg_range_resident(g, (uintptr_t)r->used,
 				   4 + sizeof(struct vring_used_elem) * (uint64_t)r->size + 2,
 				   cache) && ok;
-	if (!ok)
-		g->waits++;
 	return ok;
 }
 
-/* are a descriptor's buffer pages resident; *bad when DPDK would refuse it */
-static bool buffer_resident(struct vs_pcg *g, uint64_t gpa, uint64_t len, bool *bad)
+/*
+ * One walk's state: the pages it may still look at (cache hits count:
+ * a resident 4 GiB descriptor must not cost a million compares), and the
+ * bytes of the current chain DPDK may touch that are still to check.
+ */
+struct pcg_walk {
+	unsigned int budget;
+	uint64_t chain_left;
+};
+
+/* [va, va + len) resident, within the walk's budget (which it charges) */
+static bool walk_resident(struct vs_pcg *g, struct pcg_walk *w, uintptr_t va, uint64_t len)
+{
+	uint64_t pages;
+
+	if (!len)
+		return true;
+	pages = ((va + len - 1) / PCG_PAGE) - (va / PCG_PAGE) + 1;
+	if (pages > w->budget) {
+		w->budget = 0;
+		return false;
+	}
+	w->budget -= (unsigned int)pages;
+	return vs_pcg_range_resident(g, va, len, true);
+}
+
+/*
+ * One descriptor's buffer, as DPDK's map_one_desc() splits it (a vector
+ * per region it crosses, at most BUF_VECTOR_MAX per chain).  Only the
+ * first chain_left bytes of the chain are checked: what DPDK may write
+ * of a frame (RX), or all of it (TX).
+ */
+static bool buffer_resident(struct vs_pcg *g, struct pcg_walk *w, uint64_t gpa, uint64_t len,
+			    unsigned int *vecs, bool *bad)
 {
 	while (len) {
 		uint64_t part = len;
 		uintptr_t va = vs_pcg_translate(g, gpa, &part);
 
-		if (!va) {
-			*bad = true;
+		if (!va || ++*vecs > PCG_BUF_VECTOR_MAX) {
+			*bad = true;	/* DPDK refuses the chain, touching no buffer */
 			return true;
 		}
-		if (!vs_pcg_range_resident(g, va, part, true))
-			return false;
+		if (w->chain_left) {
+			uint64_t check = part < w->chain_left ? part : w->chain_left;
+
+			if (!walk_resident(g, w, va, check))
+				return false;
+			w->chain_left -= check;
+		}
 		gpa += part;
 		len -= part;
 	}
@@ -319,96 +356,129 @@ static bool buffer_resident(struct vs_pcg *g, uint64_t gpa, uint64_t len, bool *
 }
 
 /*
- * One chain from head @head: is every page DPDK touches for it resident?
- * *len gets its buffer bytes; *bad is set where DPDK would refuse it.
+ * One chain from avail entry @at, as DPDK 22.11's fill_vec_buf_split()
+ * reads it: the head must be in the table; only the head may be
+ * INDIRECT (its table of len / 16 entries, at most the ring's size, read
+ * whole: it must be resident and, here, contiguous); at most as many
+ * descriptors as the table has, each next inside it; the length summed in
+ * 32 bits as DPDK sums it.  *bad is set where DPDK refuses the chain.
+ *
+ * Return: false when a page DPDK would touch is missing (or the walk's
+ * budget ran out)
  */
-static bool chain_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t head,
-			uint32_t *len, bool *bad)
+static bool chain_ready(struct vs_pcg *g, struct pcg_walk *w, const struct vs_pcg_vring *r,
+			uint16_t at, uint64_t cap, uint32_t *len, bool *bad)
 {
 	const struct vring_desc *table = r->desc;
-	uint32_t table_size = r->size, idx = head, seen = 0;
-	uint64_t total = 0;
-	bool indirect = false;
+	uint32_t nr = r->size, cnt = 0, sum = 0;
+	uint16_t idx = r->avail->ring[at & (r->size - 1)];
+	unsigned int vecs = 0;
 
+	w->chain_left = cap;
+	if (idx >= r->size) {
+		*bad = true;
+		return true;
+	}
+	if (table[idx].flags & VRING_DESC_F_INDIRECT) {
+		uint64_t dlen = table[idx].len, part = dlen;
+		uintptr_t va;
+
+		nr = (uint32_t)(dlen / sizeof(struct vring_desc));
+		if (nr > r->size || !(va = vs_pcg_translate(g, table[idx].addr, &part))) {
+			*bad = true;
+			return true;
+		}
+		/* a table DPDK would copy from several regions: not followed
+		 * here; held back until POSTCOPY_END (no guest's allocator
+		 * makes one) */
+		if (part < dlen || !walk_resident(g, w, va, dlen))
+			return false;
+		table = (const struct vring_desc *)va;
+		idx = 0;
+	}
 	for (;;) {
 		struct vring_desc d;
 
-		if (idx >= table_size || ++seen > table_size) {
-			*bad = true;	/* out of the table, or a loop */
-			break;
+		if (idx >= nr || cnt++ >= nr) {
+			*bad = true;
+			return true;
 		}
 		d = table[idx];
-		if (!indirect && (d.flags & VRING_DESC_F_INDIRECT)) {
-			uint64_t part = d.len;
-			uintptr_t va = vs_pcg_translate(g, d.addr, &part);
-
-			if (!va || part != d.len || !d.len || d.len % sizeof(struct vring_desc)) {
-				*bad = true;
-				break;
-			}
-			if (!vs_pcg_range_resident(g, va, d.len, true))
-				return false;
-			table = (const struct vring_desc *)va;
-			table_size = d.len / sizeof(struct vring_desc);
-			idx = 0;
-			seen = 0;
-			indirect = true;
-			continue;
-		}
-		if (!buffer_resident(g, d.addr, d.len, bad))
+		sum += d.len;
+		if (!buffer_resident(g, w, d.addr, d.len, &vecs, bad))
 			return false;
 		if (*bad)
-			break;
-		total += d.len;
+			return true;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		idx = d.next;
 	}
-	*len = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+	*len = sum;
 	return true;
 }
 
-uint16_t vs_pcg_chains_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t max,
-			     uint32_t *lens)
+/* entries DPDK may take from @r: what the guest made available, bounded
+ * by the ring (more is the guest's error; DPDK refuses it too) */
+static uint16_t avail_entries(const struct vs_pcg_vring *r)
 {
-	uint16_t avail_idx = __atomic_load_n(&r->avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t n = (uint16_t)(avail_idx - r->last_avail), i;
+	uint16_t n = (uint16_t)(__atomic_load_n(&r->avail->idx, __ATOMIC_ACQUIRE) - r->last_avail);
 
-	if (n > r->size)
-		n = r->size;	/* the guest's error: DPDK refuses it too */
+	return n > r->size ? r->size : n;
+}
+
+uint16_t vs_pcg_avail_entries(const struct vs_pcg_vring *r)
+{
+	return avail_entries(r);
+}
+
+uint16_t vs_pcg_chains_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t max)
+{
+	struct pcg_walk w = { .budget = VS_PCG_PAGE_BUDGET };
+	uint16_t n = avail_entries(r), i;
+
 	if (n > max)
 		n = max;
 	for (i = 0; i < n; i++) {
-		uint16_t head = r->avail->ring[(uint16_t)(r->last_avail + i) & (r->size - 1)];
 		uint32_t len = 0;
 		bool bad = false;
 
-		if (!chain_ready(g, r, head, &len, &bad)) {
-			g->waits++;
+		if (!chain_ready(g, &w, r, (uint16_t)(r->last_avail + i), UINT64_MAX, &len, &bad))
 			break;
-		}
-		if (lens)
-			lens[i] = len;
 		if (bad)
 			return i + 1;
 	}
 	return i;
 }
 
-uint16_t vs_pcg_frames_fit(const uint32_t *lens, uint16_t k, const uint32_t *frame_len,
-			   uint16_t n, bool mergeable, uint32_t hdr)
+uint16_t vs_pcg_rx_frames_ready(struct vs_pcg *g, const struct vs_pcg_vring *r,
+				const uint32_t *frame_len, uint16_t n, bool mergeable,
+				uint32_t hdr)
 {
-	uint16_t f, c = 0;
+	struct pcg_walk w = { .budget = VS_PCG_PAGE_BUDGET };
+	uint16_t avail = avail_entries(r), c = 0, f;
 
-	if (!mergeable)
-		return n < k ? n : k;
 	for (f = 0; f < n; f++) {
-		uint64_t need = (uint64_t)frame_len[f] + hdr, got = 0;
+		uint64_t need = (uint64_t)frame_len[f] + hdr;
+		uint32_t got = 0;
 
-		while (got < need && c < k)
-			got += lens[c++];
+		/* DPDK's reservation: chains until they cover the frame and
+		 * its header (one chain without mergeable buffers); it writes
+		 * no more than that into them */
+		do {
+			uint32_t len = 0;
+			bool bad = false;
+
+			if (c == avail ||
+			    !chain_ready(g, &w, r, (uint16_t)(r->last_avail + c), need - got, &len,
+					 &bad))
+				return f;
+			c++;
+			if (bad)
+				return f + 1;	/* DPDK stops at it, touching nothing */
+			got = len >= need - got ? (uint32_t)need : got + len;
+		} while (mergeable && got < need);
 		if (got < need)
-			break;
+			return f + 1;	/* too small: DPDK refuses it, the stall shows */
 	}
-	return f;
+	return n;
 }

@@ -34,12 +34,25 @@
  * threads of their own that fault the page in through the same
  * (registered) mapping with madvise(MADV_POPULATE_READ), so QEMU is asked
  * for it at once instead of waiting for its background stream.  A fetcher
- * blocks in the kernel, not the worker; in a failed post-copy it blocks
- * until DPDK unmaps the memory and closes its userfaultfd (the device
- * destroyed), and then gets an error: MADV_POPULATE_READ reports a range
- * that has gone instead of raising SIGSEGV, which a plain read would.
- * Fetchers are never joined: the guard's owner drops its reference and a
- * fetcher frees the shared queue when it leaves last.
+ * blocks in the kernel, not the worker.  In a failed post-copy it blocks
+ * until the userfaultfd is gone: QEMU holds a copy (DPDK sent it at
+ * ADVISE), so until the lost VM's QEMU exits and DPDK, destroying the
+ * device, unmaps the memory and closes its own; the fetcher then gets an
+ * error: MADV_POPULATE_READ reports a range that has gone instead of
+ * raising SIGSEGV, which a plain read would.  Fetchers are never joined:
+ * the guard's owner drops its reference and a fetcher frees the shared
+ * queue when it leaves last.
+ *
+ * The walk is DPDK 22.11's (fill_vec_buf_split(), map_one_desc(),
+ * reserve_avail_buf_split()): the same refusals, so that what the guard
+ * calls ready is exactly what DPDK touches; and it is bounded: at most
+ * VS_PCG_PAGE_BUDGET pages per check, resident or not, so a guest's
+ * 4 GiB descriptor costs the worker no more than a legitimate ring.
+ *
+ * On hugetlbfs-backed guests mincore() reports this process's huge page
+ * mappings, not the page cache: a page QEMU placed reads as missing
+ * until a fetcher maps it (immediately, without QEMU).  Safe, slower, and
+ * the counters count those pages too.
  *
  * Residency is monotonic while the guard is on (QEMU does not discard
  * the destination's pages after LISTEN; it inhibits the balloon), so
@@ -54,9 +67,10 @@
  * translations stale, so the port is held back (mincore() fails on an
  * unmapped range) until POSTCOPY_END switches the guard off.
  *
- * Threads: the check and the cache belong to the port's worker lcore;
- * vs_pcg_ring_resident_now() may run on the vhost thread (no cache, no
- * fetch).  Requests reach the fetchers through a mutex the worker only
+ * Threads: the check and the cache belong to the port's worker lcore,
+ * or to DPDK's vhost thread while no lcore can use the device (before
+ * new_device publishes its vid, after destroy_device quiesced the
+ * lcores); with @cache false any thread may check (no cache, no fetch).  Requests reach the fetchers through a mutex the worker only
  * tries (pthread_mutex_trylock): it never waits for a fetcher.
  */
 #ifndef VS_POSTCOPY_GUARD_H
@@ -97,6 +111,9 @@ struct vs_pcg_vring {
 #define VS_PCG_CACHE_SLOTS	1024
 /* fetcher threads per guard */
 #define VS_PCG_FETCHERS		4
+/* pages one check may look at (cache hits included): a legitimate RX
+ * check of 256 chains of jumbo frames needs about 1024 */
+#define VS_PCG_PAGE_BUDGET	1024
 
 struct vs_pcg_fetchq;
 
@@ -106,7 +123,6 @@ struct vs_pcg_fetchq;
  * @cache:		page addresses known resident (0: empty slot)
  * @fetchq:		the fetchers' queue (shared with them)
  * @page_requests:	missing pages handed to the fetchers (lcore)
- * @waits:		checks that held a ring back for a missing page
  */
 struct vs_pcg {
 	struct vs_pcg_region regions[VS_PCG_MAX_REGIONS];
@@ -114,7 +130,6 @@ struct vs_pcg {
 	uintptr_t cache[VS_PCG_CACHE_SLOTS];
 	struct vs_pcg_fetchq *fetchq;
 	uint64_t page_requests;
-	uint64_t waits;
 };
 
 /**
@@ -151,30 +166,46 @@ bool vs_pcg_range_resident(struct vs_pcg *g, uintptr_t va, uint64_t len, bool ca
 bool vs_pcg_vring_resident(struct vs_pcg *g, const struct vs_pcg_vring *r, bool cache);
 
 /**
- * vs_pcg_chains_ready() - the leading available chains of @r DPDK can
- * take without touching a missing page
+ * vs_pcg_avail_entries() - the entries DPDK may take from @r now (what
+ * the guest made available, at most the ring's size)
+ */
+uint16_t vs_pcg_avail_entries(const struct vs_pcg_vring *r);
+
+/**
+ * vs_pcg_chains_ready() - the leading available chains of @r that DPDK
+ * can take without touching a missing page (the TX dequeue: it reads
+ * every buffer of a chain)
  * @max:	look at no more than this many
- * @lens:	out: each ready chain's buffer bytes (NULL: not wanted)
  *
- * @r must be resident (vs_pcg_vring_resident()).  A chain DPDK would
- * refuse (a loop, a descriptor out of the table, memory in no region)
- * ends the count and is counted itself: DPDK stops there without
- * touching its buffers, and the caller's stall accounting sees it.
+ * @r must be resident (vs_pcg_vring_resident()).  Chains are read as
+ * DPDK 22.11's fill_vec_buf_split() reads them; one DPDK refuses (a loop,
+ * a descriptor out of its table, an indirect table larger than the ring,
+ * memory in no region, more than 256 pieces) ends the count and is
+ * counted itself: DPDK stops there without touching its buffers, and the
+ * caller's stall accounting sees it.  At most VS_PCG_PAGE_BUDGET pages
+ * are looked at; a chain beyond that is not ready.
  *
  * Return: the number of leading ready chains (0..@max)
  */
-uint16_t vs_pcg_chains_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t max,
-			     uint32_t *lens);
+uint16_t vs_pcg_chains_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t max);
 
 /**
- * vs_pcg_frames_fit() - how many of the frames (lengths @frame_len) the
- * @k ready chains (lengths @lens) hold, as DPDK reserves them
+ * vs_pcg_rx_frames_ready() - how many of @n frames (lengths @frame_len)
+ * the RX enqueue can take from @r without DPDK touching a missing page
  * @mergeable:	VIRTIO_NET_F_MRG_RXBUF: a frame takes chains until their
  *		lengths cover it and its header; else one chain per frame
  * @hdr:	the virtio-net header's size
+ *
+ * Chains are reserved as DPDK reserves them, and only the bytes DPDK
+ * writes into them (the frame and its header) are checked; the walk
+ * stops at the first frame that does not fit in ready chains.  A chain
+ * DPDK refuses (or one too small without mergeable buffers) ends the
+ * count with its frame included: DPDK stops at that frame, writing
+ * nothing into it.
  */
-uint16_t vs_pcg_frames_fit(const uint32_t *lens, uint16_t k, const uint32_t *frame_len,
-			   uint16_t n, bool mergeable, uint32_t hdr);
+uint16_t vs_pcg_rx_frames_ready(struct vs_pcg *g, const struct vs_pcg_vring *r,
+				const uint32_t *frame_len, uint16_t n, bool mergeable,
+				uint32_t hdr);
 
 /* vs_pcg_fetches_pending() - requests the fetchers have not taken yet
  * (tests) */

@@ -316,9 +316,9 @@ static int vhost_features_changed_cb(int vid, uint64_t features)
  * device callback, so the port watches the messages go by: the
  * vhost-user request is the first 32-bit word of every message (the wire
  * format), and the hook never handles one.
- * LISTEN marks the port listening, so that the device that comes up next
- * gets a guard keeping missing pages off the worker (dp_postcopy.h); END
- * switches the guard off.
+ * The post-handler marks the vid listening once DPDK accepted LISTEN, so
+ * that the device that comes up next gets a guard keeping missing pages
+ * off the worker (dp_postcopy.h); END switches the guard off.
  */
 #define VHOST_USER_REQ_POSTCOPY_ADVISE	28
 #define VHOST_USER_REQ_POSTCOPY_LISTEN	29
@@ -360,19 +360,27 @@ static enum rte_vhost_msg_result vhost_msg_watch_cb(int vid, void *msg)
 	}
 	vs_log(MAIN, INFO, vm ? vm->cfg->name : NULL, "%s (vid %d)",
 	       what[req - VHOST_USER_REQ_POSTCOPY_ADVISE], vid);
-	if (vm && req == VHOST_USER_REQ_POSTCOPY_LISTEN)
-		__atomic_store_n(&vm->postcopy_listening, true, __ATOMIC_RELAXED);
-	if (req == VHOST_USER_REQ_POSTCOPY_END) {
-		if (vm)
-			__atomic_store_n(&vm->postcopy_listening, false, __ATOMIC_RELAXED);
+	if (req == VHOST_USER_REQ_POSTCOPY_END)
 		vs_dp_pcg_end(vid);
-	}
 	g_mutex_unlock(&vs_vm_registry_lock);
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+/* post_msg_handle: DPDK calls it only when its own handler did not fail,
+ * so LISTEN marks the vid listening once DPDK accepted it */
+static enum rte_vhost_msg_result vhost_msg_done_cb(int vid, void *msg)
+{
+	uint32_t req;
+
+	memcpy(&req, msg, sizeof(req));
+	if (req == VHOST_USER_REQ_POSTCOPY_LISTEN)
+		vs_dp_pcg_listening(vid, true);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
 
 static const struct rte_vhost_user_extern_ops vhost_msg_watch = {
 	.pre_msg_handle = vhost_msg_watch_cb,
+	.post_msg_handle = vhost_msg_done_cb,
 };
 
 /*
@@ -397,7 +405,6 @@ static void vhost_count_frontend(int vid, int delta)
 	if (vm && __atomic_add_fetch(&vm->frontends, delta, __ATOMIC_RELEASE) <= 0 &&
 	    delta < 0) {
 		__atomic_store_n(&vm->vring_enabled, 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&vm->postcopy_listening, false, __ATOMIC_RELAXED);
 		vs_log(MAIN, DEBUG, vm->cfg->name, "last frontend gone: every vring disabled");
 	}
 	g_mutex_unlock(&vs_vm_registry_lock);
@@ -405,6 +412,7 @@ static void vhost_count_frontend(int vid, int delta)
 
 static int vhost_new_connection_cb(int vid)
 {
+	vs_dp_pcg_listening(vid, false);	/* a vid DPDK reuses */
 	if (rte_vhost_extern_callback_register(vid, &vhost_msg_watch, NULL))
 		vs_log(MAIN, WARNING, NULL, "vid %d: cannot watch its post-copy messages", vid);
 	vhost_count_frontend(vid, 1);
@@ -413,6 +421,7 @@ static int vhost_new_connection_cb(int vid)
 
 static void vhost_destroy_connection_cb(int vid)
 {
+	vs_dp_pcg_listening(vid, false);
 	vhost_count_frontend(vid, -1);
 }
 

@@ -55,9 +55,6 @@ struct vs_uplink_watch;
  *		vhost thread counts them (new_connection, destroy_connection),
  *		the main loop reads (atomics).  0 in a blackout: the source QEMU
  *		is gone, so the VM will not resume from it
- * @postcopy_listening: between POSTCOPY_LISTEN and POSTCOPY_END (or the
- *		last frontend's end): a device that comes up then gets a guard
- *		(dp_postcopy.h; vhost thread only)
  * @postcopy_offered: the socket was registered with post-copy support
  *		(set before it exists; the vhost thread refuses POSTCOPY_ADVISE
  *		and POSTCOPY_LISTEN on a port without it)
@@ -84,7 +81,6 @@ struct vs_vm {
 	uint16_t rx_ring_size[VS_MAX_QUEUES];
 	int frontends;
 	bool postcopy_offered;
-	bool postcopy_listening;
 
 	struct vs_port_stats stats;
 
