@@ -3,6 +3,16 @@
 """End to end: the virtio features a guest gets, and a guest that asks for
 packed rings.
 
+Offloads (issue 18): with the default offloads=on a port offers what
+DPDK's vhost PMD and OVS offer by default, so their VMs can migrate in:
+checksum offload and the guest's receive offloads (GUEST_CSUM,
+GUEST_TSO4/6, GUEST_ECN, GUEST_UFO, HOST_ECN, HOST_UFO), never host TSO
+(a guest would hand it 64 KiB segments to cut).  The guest negotiates
+checksum offload, so every UDP datagram it sends leaves its checksum to
+the device: the shim finishes it (pkt_csum.h), and the host, whose kernel
+verifies UDP checksums, receives all of them.  A second port with
+offloads=off offers none (read with GET_FEATURES, no guest).
+
 vhost-shim does not offer VIRTIO_F_RING_PACKED (docs/hardening.md,
 "Virtio features"): its TX stall check reads the split ring's avail index,
 which on a packed ring is the driver's event-suppression area.  A guest
@@ -19,14 +29,24 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hostile_frontend as hf  # noqa: E402
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
-PLAN = 3     # and tap_main's last: nothing left behind
+PLAN = 5     # and tap_main's last: nothing left behind
 MAC = "52:54:00:77:0f:01"
 IP = "10.77.0.71/24"
 VIRTIO_F_RING_PACKED = 34
 VIRTIO_F_VERSION_1 = 32
+F = {"CSUM": 0, "GUEST_CSUM": 1, "GUEST_TSO4": 7, "GUEST_TSO6": 8, "GUEST_ECN": 9,
+     "GUEST_UFO": 10, "HOST_TSO4": 11, "HOST_TSO6": 12, "HOST_ECN": 13, "HOST_UFO": 14}
+OFFERED_WITH_OFFLOADS = ("CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN",
+                         "GUEST_UFO", "HOST_ECN", "HOST_UFO")
+NEVER = ("HOST_TSO4", "HOST_TSO6")
+
+
+def names(feats, which):
+    return [n for n in which if feats & (1 << F[n])]
 G2H_N = 70000      # > 65536: the 16-bit avail/used indexes wrap
 G2H_PPS = 7000
 
@@ -53,10 +73,19 @@ def run(tap, state, workdir):
         state["ns"] = ns.name
         shim = shimlib.Shim(ns, "hosta", workdir)
         shim.add_port("vm1", MAC)
+        shim.add_port("vm2", "52:54:00:77:0f:02", offloads="off")
         shim.start()
         state["pids"].append(shim.proc.pid)
         g = None
         try:
+            on = hf.Frontend(shim.port("vm1").socket).offered_features()
+            off = hf.Frontend(shim.port("vm2").socket).offered_features()
+            allf = tuple(F)
+            tap.ok(names(on, allf) == list(OFFERED_WITH_OFFLOADS) and not names(off, allf) and
+                   not on & (1 << VIRTIO_F_RING_PACKED),
+                   "offered: offloads=on %s (never %s); offloads=off none of them"
+                   % (names(on, allf), "/".join(NEVER)),
+                   {"on": hex(on), "off": hex(off)})
             g = vt.Guest(PackedNetdev(shim.port("vm1").netdev()), ns=ns, name="vm1", ip=IP,
                          mac=MAC, workdir=os.path.join(workdir, "vm1"))
             g.start()
@@ -69,6 +98,11 @@ def run(tap, state, workdir):
                    not feats & (1 << VIRTIO_F_RING_PACKED),
                    "a guest started with packed=on runs on split rings: query-ports reports "
                    "ring %s, features %s" % (port.get("ring"), port.get("features")), port)
+            tap.ok(names(feats, ("CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6")) ==
+                   ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6"] and
+                   not names(feats, NEVER),
+                   "the guest negotiated checksum offload and receive TSO: %s"
+                   % names(feats, allf), port)
 
             s0 = shim.stats("vm1")
             rcv = vt.UdpReceiver(ns, 7150, expect=G2H_N, idle=10, timeout=120).start()
@@ -81,7 +115,8 @@ def run(tap, state, workdir):
             vm_tx = s1["vm-tx-pkts"] - s0["vm-tx-pkts"]
             tap.ok(res["received"] == G2H_N and shimlib.loss_counts(st) == shimlib.lossless(G2H_N),
                    "guest->host: the host receives all %d datagrams, in order (the ring "
-                   "indexes wrapped)" % G2H_N, {"receiver": res, "shim_drops": drops})
+                   "indexes wrapped; each checksum left to the device, finished by the shim)"
+                   % G2H_N, {"receiver": res, "shim_drops": drops})
             tap.ok(vm_tx >= G2H_N and not drops.get("guest-malformed"),
                    "the shim counted %d frames from the guest and %d guest-malformed drops"
                    % (vm_tx, drops.get("guest-malformed", 0)),

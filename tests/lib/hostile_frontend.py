@@ -273,6 +273,19 @@ class Frontend:
 
     # -- setup -------------------------------------------------------------
 
+    def offered_features(self):
+        """Connect, ask GET_FEATURES, disconnect: what the backend offers."""
+        self.acks = False
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+        try:
+            (offered,) = struct.unpack("<Q", self.call(GET_FEATURES, reply=True)[:8])
+        finally:
+            self.sock.close()
+            self.sock = None
+        return offered
+
     def connect(self, want=(F_VERSION_1, F_INDIRECT_DESC, F_MRG_RXBUF)):
         """Connect and negotiate; set up vrings 0 and 1 and enable them."""
         self.acks = False

@@ -236,6 +236,8 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  *		NULL: with [discovery], the shim watches where that VM goes
  * @postcopy:	offer post-copy live migration (RTE_VHOST_USER_POSTCOPY_SUPPORT:
  *		QEMU's postcopy-ram; docs/migration.md, "Post-copy")
+ * @offloads:	offer the checksum offloads and the guest's receive offloads
+ *		(vhost_port.c; the shim finishes the guest's checksums itself)
  * @tcp_on_loss: what its VM's TCP peers get when the VM is gone for good
  * @policy:	its buffer policy
  *
@@ -252,6 +254,7 @@ struct vs_port_cfg {
 	unsigned int mtu;
 	char *vm_uuid;
 	bool postcopy;
+	bool offloads;
 	enum vs_announce_mode announce;
 	enum vs_tcp_on_loss tcp_on_loss;
 	struct vs_buf_policy policy;

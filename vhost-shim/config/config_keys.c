@@ -232,6 +232,10 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .doc = "Offer post-copy migration to QEMU (userfaultfd; needs CAP_SYS_PTRACE "
 		 "when vm.unprivileged_userfaultfd is 0, else not offered); see "
 		 "migration.md, Post-copy" },
+	{ .name = "offloads", PORT(offloads, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = true,
+	  .doc = "Offer checksum offload (the shim finishes the guest's TCP/UDP checksums) "
+		 "and the guest's receive offloads, as DPDK's vhost and OVS do; off: none "
+		 "(a VM that negotiated them elsewhere cannot migrate in)" },
 	{ .name = "announce", PORT(announce, SZ_ENUM), T_ENUM(vs_announce_mode),
 	  .dflt = VS_ANNOUNCE_RARP,
 	  .doc = "After a resume: all (RARP per learned MAC and VLAN, gratuitous ARP, "

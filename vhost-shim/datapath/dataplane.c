@@ -43,6 +43,7 @@
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
+#include "pkt_csum.h"
 #include "uplink.h"
 #include "util.h"
 #include "vm.h"
@@ -436,6 +437,27 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 }
 
 /*
+ * dp_tx_csum() - finish the TCP/UDP checksum the guest left to the device
+ * (VIRTIO_NET_F_CSUM, offered with offloads=on: pkt_csum.h).  DPDK marks
+ * such a frame RTE_MBUF_F_RX_L4_CKSUM_NONE (compliant offload flags).
+ *
+ * Return: false when the frame needs a checksum the shim cannot finish
+ * (DPDK saw TCP or UDP where pkt_csum.c finds none, or a chained mbuf):
+ * dropped as guest-malformed, rather than sent with a checksum every
+ * receiver discards without a trace
+ */
+static bool dp_tx_csum(struct rte_mbuf *m)
+{
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE)
+		return true;
+	if (!rte_pktmbuf_is_contiguous(m) ||
+	    vs_pkt_l4_csum_complete(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m)))
+		return false;
+	m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	return true;
+}
+
+/*
  * dp_vm_to_uplink() - one burst from the guest's TX ring to the uplink
  *
  * Chains that DPDK consumes without returning a frame (no bytes after the
@@ -488,6 +510,8 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 			dp_drop(vm, pkts[i], VS_DROP_RUNT);
 		else if (len > max_len)
 			dp_drop(vm, pkts[i], VS_DROP_OVERSIZE);
+		else if (!dp_tx_csum(pkts[i]))
+			dp_drop(vm, pkts[i], VS_DROP_GUEST_MALFORMED);
 		else
 			pkts[kept++] = pkts[i];
 	}

@@ -47,9 +47,10 @@
  *    ends (socket.c:322 / 320, after the handler released the locks;
  *    vhost.c:739 / 738).  new_device comes after the unlock (3194 / 3177).
  *
- * Offloads are disabled so that every frame the guest sends is complete
- * (checksummed, not GSO) and fits one mbuf (sized for the port's MTU,
- * port_pool.h).  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
+ * Host TSO is never offered, so that every frame the guest sends fits one
+ * mbuf (sized for the port's MTU, port_pool.h); checksum offload is (below,
+ * VHOST_OFFLOAD_FEATURES), and the lcore finishes the guest's partial
+ * checksums before the uplink.  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
  * host_mtu= reaches the guest, and new_device notes it.
  * Packed rings are not offered: the lcore's TX stall check reads the split
  * ring's avail index (on a packed ring that address holds the driver's
@@ -77,13 +78,31 @@
 #include "vhost_port.h"
 #include "vm.h"
 
-#define VHOST_DISABLED_FEATURES                                                     \
+/*
+ * What a port never offers: host TSO (the guest would hand it 64 KiB TCP
+ * segments to cut, which needs multi-segment mbufs and a segmenter: not
+ * built) and packed rings (the TX stall check reads the split ring).
+ * With offloads=off it offers no offload at all.
+ *
+ * With offloads=on (the default) it offers what DPDK's vhost PMD in
+ * dpdk-testpmd and OVS-DPDK offer by default, so that their VMs can
+ * migrate in (QEMU refuses a destination that lacks a feature the guest
+ * negotiated): checksum offload (CSUM: the guest leaves TCP/UDP checksums
+ * partial and the shim finishes them, pkt_csum.h), and the guest's receive
+ * offloads (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO: what the
+ * guest accepts; the shim never sends it more than a checked,
+ * MTU-sized frame), and HOST_ECN and HOST_UFO (ECN only qualifies host
+ * TSO, which is not offered; a guest that sends a UFO datagram anyway,
+ * which Linux has not done since 4.14, gets it dropped as `oversize`).
+ */
+#define VHOST_NEVER_OFFERED                                                         \
+	((1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
+	 (1ULL << VIRTIO_F_RING_PACKED))
+#define VHOST_OFFLOAD_FEATURES                                                      \
 	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |          \
-	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
 	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_HOST_UFO) |        \
 	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |    \
-	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO) |      \
-	 (1ULL << VIRTIO_F_RING_PACKED))
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO))
 
 /*
  * On the main loop thread (vhost_events.h): hand the event to the
@@ -491,7 +510,8 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 		return FALSE;
 	}
 	vm->vhost_registered = true;
-	if (rte_vhost_driver_disable_features(path, VHOST_DISABLED_FEATURES) ||
+	if (rte_vhost_driver_disable_features(path, VHOST_NEVER_OFFERED |
+					      (vm->cfg->offloads ? 0 : VHOST_OFFLOAD_FEATURES)) ||
 	    rte_vhost_driver_callback_register(path, &vhost_ops) ||
 	    rte_vhost_driver_start(path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
