@@ -3,15 +3,15 @@
 """End to end: the virtio features a guest gets, and a guest that asks for
 packed rings.
 
-Offloads (issue 18): with the default offloads=on a port offers what
-DPDK's vhost PMD and OVS offer by default, so their VMs can migrate in:
-checksum offload and the guest's receive offloads (GUEST_CSUM,
-GUEST_TSO4/6, GUEST_ECN, GUEST_UFO, HOST_ECN, HOST_UFO), never host TSO
-(a guest would hand it 64 KiB segments to cut).  The guest negotiates
+Offloads (issue 18): with the default offloads=on a port offers checksum
+offload and the guest's receive offloads (GUEST_CSUM, GUEST_TSO4/6,
+GUEST_ECN, GUEST_UFO, HOST_ECN); offloads=dpdk also HOST_UFO (what DPDK's
+vhost PMD offers without TSO); never host TSO nor the legacy GSO bit (a
+guest would hand it 64 KiB segments to cut).  The guest negotiates
 checksum offload, so every UDP datagram it sends leaves its checksum to
 the device: the shim finishes it (pkt_csum.h), and the host, whose kernel
-verifies UDP checksums, receives all of them.  A second port with
-offloads=off offers none (read with GET_FEATURES, no guest).
+verifies UDP checksums, receives all of them.  Ports with
+offloads=off and offloads=dpdk are read with GET_FEATURES (no guest).
 
 vhost-shim does not offer VIRTIO_F_RING_PACKED (docs/hardening.md,
 "Virtio features"): its TX stall check reads the split ring's avail index,
@@ -38,11 +38,12 @@ MAC = "52:54:00:77:0f:01"
 IP = "10.77.0.71/24"
 VIRTIO_F_RING_PACKED = 34
 VIRTIO_F_VERSION_1 = 32
-F = {"CSUM": 0, "GUEST_CSUM": 1, "GUEST_TSO4": 7, "GUEST_TSO6": 8, "GUEST_ECN": 9,
+F = {"CSUM": 0, "GUEST_CSUM": 1, "GSO": 6, "GUEST_TSO4": 7, "GUEST_TSO6": 8, "GUEST_ECN": 9,
      "GUEST_UFO": 10, "HOST_TSO4": 11, "HOST_TSO6": 12, "HOST_ECN": 13, "HOST_UFO": 14}
-OFFERED_WITH_OFFLOADS = ("CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN",
-                         "GUEST_UFO", "HOST_ECN", "HOST_UFO")
-NEVER = ("HOST_TSO4", "HOST_TSO6")
+OFFERED_ON = ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN", "GUEST_UFO",
+              "HOST_ECN"]
+OFFERED_DPDK = OFFERED_ON + ["HOST_UFO"]
+NEVER = ("GSO", "HOST_TSO4", "HOST_TSO6")
 
 
 def names(feats, which):
@@ -74,18 +75,20 @@ def run(tap, state, workdir):
         shim = shimlib.Shim(ns, "hosta", workdir)
         shim.add_port("vm1", MAC)
         shim.add_port("vm2", "52:54:00:77:0f:02", offloads="off")
+        shim.add_port("vm3", "52:54:00:77:0f:03", offloads="dpdk")
         shim.start()
         state["pids"].append(shim.proc.pid)
         g = None
         try:
             on = hf.Frontend(shim.port("vm1").socket).offered_features()
             off = hf.Frontend(shim.port("vm2").socket).offered_features()
+            dpdk = hf.Frontend(shim.port("vm3").socket).offered_features()
             allf = tuple(F)
-            tap.ok(names(on, allf) == list(OFFERED_WITH_OFFLOADS) and not names(off, allf) and
-                   not on & (1 << VIRTIO_F_RING_PACKED),
-                   "offered: offloads=on %s (never %s); offloads=off none of them"
-                   % (names(on, allf), "/".join(NEVER)),
-                   {"on": hex(on), "off": hex(off)})
+            tap.ok(names(on, allf) == OFFERED_ON and names(dpdk, allf) == OFFERED_DPDK and
+                   not names(off, allf) and not on & (1 << VIRTIO_F_RING_PACKED),
+                   "offered: offloads=on (the default) %s; dpdk also HOST_UFO; off none of "
+                   "them; never %s" % (names(on, allf), "/".join(NEVER)),
+                   {"on": hex(on), "dpdk": hex(dpdk), "off": hex(off)})
             g = vt.Guest(PackedNetdev(shim.port("vm1").netdev()), ns=ns, name="vm1", ip=IP,
                          mac=MAC, workdir=os.path.join(workdir, "vm1"))
             g.start()

@@ -134,6 +134,19 @@ enum vs_announce_mode {
 VS_ENUM_DECL(vs_announce_mode, enum vs_announce_mode);
 
 /*
+ * The virtio-net offloads a port offers the guest (datapath/vhost_port.c,
+ * docs/configuration.md "offloads"); host TSO never
+ */
+enum vs_offloads {
+	VS_OFFLOADS_OFF,	/* none: every frame the guest sends is complete */
+	VS_OFFLOADS_ON,		/* checksum offload, the guest's receive offloads */
+	VS_OFFLOADS_DPDK,	/* on + HOST_UFO: what DPDK's vhost PMD offers (its
+				 * VMs migrate in); a UFO datagram is dropped */
+	VS_OFFLOADS_NUM,
+};
+VS_ENUM_DECL(vs_offloads, enum vs_offloads);
+
+/*
  * A port's tcp-on-loss: what its VM's TCP peers get when the VM is gone for
  * good (docs/migration.md "Validated TCP resets").  The same values, in the
  * same order, as enum vs_flow_tcp_loss (policy/flow_rules.h)
@@ -236,8 +249,8 @@ uint32_t vs_buf_policy_total_pkts(const struct vs_buf_policy *p);
  *		NULL: with [discovery], the shim watches where that VM goes
  * @postcopy:	offer post-copy live migration (RTE_VHOST_USER_POSTCOPY_SUPPORT:
  *		QEMU's postcopy-ram; docs/migration.md, "Post-copy")
- * @offloads:	offer the checksum offloads and the guest's receive offloads
- *		(vhost_port.c; the shim finishes the guest's checksums itself)
+ * @offloads:	the offloads it offers the guest (vhost_port.c; the shim
+ *		finishes the guest's checksums itself)
  * @tcp_on_loss: what its VM's TCP peers get when the VM is gone for good
  * @policy:	its buffer policy
  *
@@ -254,7 +267,7 @@ struct vs_port_cfg {
 	unsigned int mtu;
 	char *vm_uuid;
 	bool postcopy;
-	bool offloads;
+	enum vs_offloads offloads;
 	enum vs_announce_mode announce;
 	enum vs_tcp_on_loss tcp_on_loss;
 	struct vs_buf_policy policy;

@@ -53,6 +53,10 @@ VS_ENUM_IMPL(vs_announce_mode, enum vs_announce_mode, VS_ANNOUNCE_NUM_MODES,
 	     [VS_ANNOUNCE_ALL] = "all",
 	     [VS_ANNOUNCE_RARP] = "rarp",
 	     [VS_ANNOUNCE_OFF] = "off");
+VS_ENUM_IMPL(vs_offloads, enum vs_offloads, VS_OFFLOADS_NUM,
+	     [VS_OFFLOADS_OFF] = "off",
+	     [VS_OFFLOADS_ON] = "on",
+	     [VS_OFFLOADS_DPDK] = "dpdk");
 VS_ENUM_IMPL(vs_tcp_on_loss, enum vs_tcp_on_loss, VS_TCP_ON_LOSS_NUM,
 	     [VS_TCP_ON_LOSS_DROP] = "drop",
 	     [VS_TCP_ON_LOSS_RESET] = "reset");
@@ -232,10 +236,11 @@ const struct vs_cfg_key vs_cfg_keys[] = {
 	  .doc = "Offer post-copy migration to QEMU (userfaultfd; needs CAP_SYS_PTRACE "
 		 "when vm.unprivileged_userfaultfd is 0, else not offered); see "
 		 "migration.md, Post-copy" },
-	{ .name = "offloads", PORT(offloads, SZ_BOOL), T_SWITCH(vs_on_off), .dflt = true,
-	  .doc = "Offer checksum offload (the shim finishes the guest's TCP/UDP checksums) "
-		 "and the guest's receive offloads, as DPDK's vhost and OVS do; off: none "
-		 "(a VM that negotiated them elsewhere cannot migrate in)" },
+	{ .name = "offloads", PORT(offloads, SZ_ENUM), T_ENUM(vs_offloads),
+	  .dflt = VS_OFFLOADS_ON,
+	  .doc = "on: checksum offload (the shim finishes the guest's TCP/UDP checksums) and "
+		 "the guest's receive offloads; dpdk: also HOST_UFO, as DPDK's vhost PMD offers "
+		 "(its VMs can migrate in; a UFO datagram is dropped); off: none" },
 	{ .name = "announce", PORT(announce, SZ_ENUM), T_ENUM(vs_announce_mode),
 	  .dflt = VS_ANNOUNCE_RARP,
 	  .doc = "After a resume: all (RARP per learned MAC and VLAN, gratuitous ARP, "
@@ -296,6 +301,7 @@ static_assert(sizeof(enum vs_hugepages_mode) == sizeof(int) &&
 	      sizeof(enum vs_log_level) == sizeof(int) &&
 	      sizeof(enum vs_tls_mode) == sizeof(int) &&
 	      sizeof(enum vs_announce_mode) == sizeof(int) &&
+	      sizeof(enum vs_offloads) == sizeof(int) &&
 	      sizeof(enum vs_pkt_class_policy) == sizeof(int) &&
 	      sizeof(enum vs_overflow_policy) == sizeof(int) &&
 	      sizeof(enum vs_tcp_on_loss) == sizeof(int), "enum fields are int-sized");

@@ -442,12 +442,18 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
  * such a frame RTE_MBUF_F_RX_L4_CKSUM_NONE (compliant offload flags).
  *
  * Return: false when the frame needs a checksum the shim cannot finish
- * (DPDK saw TCP or UDP where pkt_csum.c finds none, or a chained mbuf):
+ * (DPDK saw TCP, UDP or SCTP where pkt_csum.c finds no TCP or UDP, a
+ * chained mbuf, a GSO frame):
  * dropped as guest-malformed, rather than sent with a checksum every
  * receiver discards without a trace
  */
 static bool dp_tx_csum(struct rte_mbuf *m)
 {
+	/* a GSO frame (host TSO and the GSO bit are never offered; a UFO one
+	 * small enough to pass the MTU): DPDK marks its checksum missing even
+	 * when it is whole, so it cannot be told apart */
+	if (m->ol_flags & RTE_MBUF_F_RX_LRO)
+		return false;
 	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE)
 		return true;
 	if (!rte_pktmbuf_is_contiguous(m) ||

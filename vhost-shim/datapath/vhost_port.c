@@ -49,7 +49,7 @@
  *
  * Host TSO is never offered, so that every frame the guest sends fits one
  * mbuf (sized for the port's MTU, port_pool.h); checksum offload is (below,
- * VHOST_OFFLOAD_FEATURES), and the lcore finishes the guest's partial
+ * VHOST_OFFLOADS_ON), and the lcore finishes the guest's partial
  * checksums before the uplink.  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
  * host_mtu= reaches the guest, and new_device notes it.
  * Packed rings are not offered: the lcore's TX stall check reads the split
@@ -79,30 +79,45 @@
 #include "vm.h"
 
 /*
- * What a port never offers: host TSO (the guest would hand it 64 KiB TCP
- * segments to cut, which needs multi-segment mbufs and a segmenter: not
- * built) and packed rings (the TX stall check reads the split ring).
- * With offloads=off it offers no offload at all.
+ * What a port never offers: host TSO (HOST_TSO4/6, and the legacy GSO bit,
+ * with which a pre-1.0 Linux or FreeBSD guest turns TSO on: the guest
+ * would hand it 64 KiB TCP segments to cut, which needs multi-segment
+ * mbufs and a segmenter, not built) and packed rings (the TX stall check
+ * reads the split ring).
  *
- * With offloads=on (the default) it offers what DPDK's vhost PMD in
- * dpdk-testpmd and OVS-DPDK offer by default, so that their VMs can
- * migrate in (QEMU refuses a destination that lacks a feature the guest
- * negotiated): checksum offload (CSUM: the guest leaves TCP/UDP checksums
- * partial and the shim finishes them, pkt_csum.h), and the guest's receive
- * offloads (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO: what the
- * guest accepts; the shim never sends it more than a checked,
- * MTU-sized frame), and HOST_ECN and HOST_UFO (ECN only qualifies host
- * TSO, which is not offered; a guest that sends a UFO datagram anyway,
- * which Linux has not done since 4.14, gets it dropped as `oversize`).
+ * offloads=on (the default): checksum offload (CSUM: the guest leaves
+ * TCP/UDP checksums partial and the shim finishes them, pkt_csum.h), the
+ * guest's receive offloads (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN,
+ * GUEST_UFO: what the guest accepts; the shim never sends it more than a
+ * checked, MTU-sized frame, with a zero header) and HOST_ECN (it only
+ * qualifies host TSO).
+ * offloads=dpdk: also HOST_UFO, which makes the set DPDK's vhost PMD
+ * offers by default (dpdk-testpmd) but for the GSO bit, which a virtio
+ * 1.0 Linux guest does not ack, so that its VMs can migrate in (QEMU refuses a destination that lacks a feature the guest
+ * negotiated; Linux acks HOST_UFO).  Not in `on`: a Linux guest older
+ * than 4.14 (RHEL 7's 3.10) sends a UDP datagram larger than the MTU as
+ * one UFO frame instead of IP fragments, which the shim cannot cut: it is
+ * dropped as `oversize`.
+ * offloads=off: none of these.
  */
 #define VHOST_NEVER_OFFERED                                                         \
 	((1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
-	 (1ULL << VIRTIO_F_RING_PACKED))
-#define VHOST_OFFLOAD_FEATURES                                                      \
+	 (1ULL << VIRTIO_NET_F_GSO) | (1ULL << VIRTIO_F_RING_PACKED))
+#define VHOST_OFFLOADS_ON                                                           \
 	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |          \
-	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_HOST_UFO) |        \
+	 (1ULL << VIRTIO_NET_F_HOST_ECN) |                                          \
 	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |    \
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO))
+#define VHOST_OFFLOADS_DPDK	(VHOST_OFFLOADS_ON | (1ULL << VIRTIO_NET_F_HOST_UFO))
+
+/* the features a port with @mode does not offer */
+static uint64_t vhost_features_withheld(enum vs_offloads mode)
+{
+	uint64_t offered = mode == VS_OFFLOADS_DPDK ? VHOST_OFFLOADS_DPDK :
+			   mode == VS_OFFLOADS_ON ? VHOST_OFFLOADS_ON : 0;
+
+	return VHOST_NEVER_OFFERED | (VHOST_OFFLOADS_DPDK & ~offered);
+}
 
 /*
  * On the main loop thread (vhost_events.h): hand the event to the
@@ -510,8 +525,7 @@ gboolean vs_vhost_port_register(struct vs_vm *vm, GError **error)
 		return FALSE;
 	}
 	vm->vhost_registered = true;
-	if (rte_vhost_driver_disable_features(path, VHOST_NEVER_OFFERED |
-					      (vm->cfg->offloads ? 0 : VHOST_OFFLOAD_FEATURES)) ||
+	if (rte_vhost_driver_disable_features(path, vhost_features_withheld(vm->cfg->offloads)) ||
 	    rte_vhost_driver_callback_register(path, &vhost_ops) ||
 	    rte_vhost_driver_start(path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
