@@ -23,6 +23,13 @@
  * every entry builds an announcement (announce.c) of the documented length
  * whose ICMPv6 checksum, for an NA, verifies, and which is never Solicited.
  *
+ * The frame is also one the guest sent with its checksum left to the
+ * device: vs_pkt_l4_csum_complete() (pkt_csum.c), on an exactly-sized
+ * copy, answers 0 or -1; -1 leaves the frame unchanged; 0 changes at most
+ * two bytes (the checksum field), and only in a frame the classifier
+ * calls UDP or TCP (it follows no more than the classifier does); the
+ * bytes after @len do not change its answer.
+ *
  * The same frame also goes through vs_pkt_hash64(), the dedup filter's
  * hash (dataplane.c), from the exactly-sized copy: it must not read past
  * @len, must not depend on the bytes after it, and must change when one
@@ -40,6 +47,7 @@
 #include "fuzz_common.h"
 #include "learn.h"
 #include "pkt.h"
+#include "pkt_csum.h"
 
 static const uint8_t fuzz_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -195,6 +203,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   "%zu of %zu bytes classify %d, the whole frame %d", cut, size,
 				   (int)c, (int)whole);
 		}
+	}
+
+	/* The guest's partial checksum, finished as the shim does on TX */
+	{
+		uint8_t *copy = fuzz_dup_exact(data, size);
+		uint8_t *longer = malloc(size + 16);
+		int rc = vs_pkt_l4_csum_complete(copy, size);
+		size_t changed = 0;
+
+		if (!longer)
+			abort();
+		FUZZ_CHECK(rc == 0 || rc == -1, "csum answer %d", rc);
+		for (i = 0; i < size; i++)
+			changed += copy[i] != data[i];
+		FUZZ_CHECK(rc == 0 ? changed <= 2 : changed == 0,
+			   "csum (%d) changed %zu bytes", rc, changed);
+		if (rc == 0 && whole != VS_PKT_OWN_MAC)
+			FUZZ_CHECK(whole == VS_PKT_UDP || whole == VS_PKT_TCP,
+				   "csum finished for a frame classified %d", (int)whole);
+		memcpy(longer, data, size);
+		memset(longer + size, 0x5a, 16);
+		FUZZ_CHECK(vs_pkt_l4_csum_complete(longer, size) == rc &&
+			   !memcmp(longer, copy, size), "trailing bytes change the csum");
+		free(longer);
+		free(copy);
 	}
 
 	/* Our own announcement frame, for a MAC the input chooses */

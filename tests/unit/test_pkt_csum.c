@@ -267,6 +267,36 @@ static void test_sum_rfc1071(void)
 	g_assert_cmphex(vs_pkt_csum_fold(vs_pkt_csum_add(0, odd, sizeof(odd))), ==, 0xbdcd);
 }
 
+/* an IPv6 UDP frame behind @n destination-option headers: completed up
+ * to 7 of them, as far as the classifier (pkt.c) follows, refused at 8 */
+static int ext_chain(unsigned int n)
+{
+	struct frame f;
+	size_t at, i;
+
+	memset(&f, 0, sizeof(f));
+	put16(f.b + 12, 0x86dd);
+	f.b[14] = 0x60;
+	put16(f.b + 18, (uint16_t)(n * 8 + 8 + 4));
+	f.b[20] = n ? 60 : 17;
+	at = 54;
+	for (i = 0; i < n; i++, at += 8)
+		f.b[at] = i + 1 < n ? 60 : 17;
+	put16(f.b + at + 4, 12);		/* UDP length */
+	f.len = at + 12;
+	g_assert_cmpuint(f.len, <=, sizeof(f.b));
+	return vs_pkt_l4_csum_complete(f.b, f.len);
+}
+
+static void test_ipv6_ext_limit(void)
+{
+	unsigned int n;
+
+	for (n = 0; n <= 7; n++)
+		g_assert_cmpint(ext_chain(n), ==, 0);
+	g_assert_cmpint(ext_chain(8), ==, -1);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -276,5 +306,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/pkt-csum/udp-zero", test_udp_zero);
 	g_test_add_func("/pkt-csum/refused", test_refused);
 	g_test_add_func("/pkt-csum/ipv6-ext-chain-bounded", test_ipv6_ext_chain_bounded);
+	g_test_add_func("/pkt-csum/ipv6-ext-limit", test_ipv6_ext_limit);
 	return g_test_run();
 }

@@ -55,14 +55,17 @@ static int csum_ipv6(const uint8_t *f, size_t len, size_t off, uint8_t *proto, s
 	payload = be16(f + off + 4);
 	next = f[off + 6];
 	at = off + 40;
-	for (i = 0; i <= MAX_IPV6_EXT; i++) {
+	/* at most MAX_IPV6_EXT - 1 headers before TCP or UDP, as pkt.c */
+	for (i = 0;; i++) {
 		size_t hl;
 
+		if (i == MAX_IPV6_EXT)
+			return -1;
 		if (next == PROTO_TCP || next == PROTO_UDP)
 			break;
 		if (next != 0 && next != 43 && next != 60)	/* hop-by-hop, routing, dst opts */
 			return -1;				/* a fragment, ESP, ...: not ours */
-		if (i == MAX_IPV6_EXT || len < at + 8)
+		if (len < at + 8)
 			return -1;
 		hl = ((size_t)f[at + 1] + 1) * 8;
 		next = f[at];
