@@ -51,20 +51,6 @@ IP = "10.77.0.81/24"
 CSUM, GUEST_CSUM, GUEST_TSO4 = 0, 1, 7
 
 
-def check_traffic(tap, ns, g, what):
-    pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
-    g.reset()
-    res = vt.UdpSender(ns, g.addr, pps=1000, count=1000, size=200).start().wait(timeout=30)
-    s = shimlib.wait_stream(g, 1000)
-    rcv = vt.UdpReceiver(ns, 7150, expect=500, idle=5, timeout=40).start()
-    g.send(ns.host_ip, 7150, 500, 500, stream=5, size=200)
-    rres = rcv.wait(timeout=45)
-    tap.ok(pr.received == 5 and res["sent"] == 1000 and
-           shimlib.loss_counts(s) == shimlib.lossless(1000) and rres["received"] == 500,
-           "%s: 5/5 pings, 1000/1000 datagrams to the VM, 500/500 from it" % what,
-           {"ping": pr, "guest": s, "host": rres})
-
-
 def incoming(ns, netdev, workdir, name):
     dg = vt.Guest(netdev, ns=ns, name=name, ip=IP, mac=MAC, workdir=os.path.join(workdir, name),
                   incoming=True)
@@ -135,7 +121,7 @@ def run(tap, state, workdir):
                    "testpmd (%s)" % (down, port.get("features")),
                    {"port": port})
             time.sleep(1.0)
-            check_traffic(tap, ns, g, "on vhost-shim after the move")
+            shimlib.check_vm_traffic(tap, ns, g, "on vhost-shim after the move")
 
             # 3. back to testpmd
             dg = incoming(ns, tp.netdev(), workdir, "g4")
@@ -146,7 +132,7 @@ def run(tap, state, workdir):
             tap.ok(g.qmp("query-status").get("status") == "running",
                    "vhost-shim -> testpmd: migrated back (downtime %s ms)" % down)
             time.sleep(1.0)
-            check_traffic(tap, ns, g, "on testpmd after the move back")
+            shimlib.check_vm_traffic(tap, ns, g, "on testpmd after the move back")
         finally:
             for x in guests:
                 x.stop()

@@ -53,20 +53,6 @@ def ensure_hugepages():
     return old
 
 
-def check_vm(tap, ns, g, what):
-    pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
-    g.reset()
-    res = vt.UdpSender(ns, g.addr, pps=1000, count=1000, size=200).start().wait(timeout=30)
-    s = shimlib.wait_stream(g, 1000)
-    rcv = vt.UdpReceiver(ns, 7150, expect=500, idle=5, timeout=40).start()
-    g.send(ns.host_ip, 7150, 500, 500, stream=5, size=200)
-    rres = rcv.wait(timeout=45)
-    tap.ok(pr.received == 5 and res["sent"] == 1000 and
-           shimlib.loss_counts(s) == shimlib.lossless(1000) and rres["received"] == 500,
-           "%s uplink: 5/5 pings, 1000/1000 datagrams to the VM, 500/500 from it" % what,
-           {"ping": pr, "guest": s, "host": rres})
-
-
 def run(tap, state, workdir):
     vt.build_guest()
     with vt.NetNS() as ns:
@@ -113,8 +99,9 @@ def run(tap, state, workdir):
             tap.ok(all(p["state"] == "running" for p in ports.values()),
                    "both ports up: %s" % ", ".join("%s via %s" % (n, p["uplink"].split(",")[0])
                                                    for n, p in ports.items()))
-            check_vm(tap, ns, guests[0], "net_af_packet (veth)")
-            check_vm(tap, ns, guests[1], "net_virtio_user (vhost-user switch port)")
+            shimlib.check_vm_traffic(tap, ns, guests[0], "net_af_packet (veth) uplink")
+            shimlib.check_vm_traffic(tap, ns, guests[1],
+                                     "net_virtio_user (vhost-user switch port) uplink")
         finally:
             for g in guests:
                 g.stop()

@@ -66,6 +66,14 @@ static void guest_rings_write(struct fake_guest *fg)
 	memset(fg->mem, 0, 3 * PAGE);
 }
 
+/* a guest whose rings have arrived, and a guard over it (no fetchers) */
+static struct vs_pcg *guest_with_rings(struct fake_guest *fg)
+{
+	guest_init(fg);
+	guest_rings_write(fg);
+	return vs_pcg_new(&fg->region, 1, false);
+}
+
 /* the guest posts a one-descriptor chain per buffer i (len bytes each) */
 static void guest_post(struct fake_guest *fg, unsigned int nbufs, uint32_t len)
 {
@@ -140,9 +148,7 @@ static void test_rx_frames_reservation(void)
 	struct fake_guest fg;
 	struct vs_pcg *g;
 
-	guest_init(&fg);
-	guest_rings_write(&fg);
-	g = vs_pcg_new(&fg.region, 1, false);
+	g = guest_with_rings(&fg);
 	guest_post_lens(&fg, lens, 4);
 	g_assert_cmpuint(vs_pcg_rx_frames_ready(g, &fg.r, small, 3, false, 12), ==, 3);
 	g_assert_cmpuint(vs_pcg_rx_frames_ready(g, &fg.r, small, 3, true, 12), ==, 3);
@@ -174,9 +180,7 @@ static void test_rx_checks_written_bytes_only(void)
 	struct fake_guest fg;
 	struct vs_pcg *g;
 
-	guest_init(&fg);
-	guest_rings_write(&fg);
-	g = vs_pcg_new(&fg.region, 1, false);
+	g = guest_with_rings(&fg);
 	fg.r.desc[0] = (struct vring_desc){ .addr = BUF_GPA(0), .len = 3 * PAGE,
 					    .flags = VRING_DESC_F_WRITE };
 	fg.r.avail->ring[0] = 0;
@@ -201,9 +205,7 @@ static void test_walk_budget(void)
 	struct vs_pcg *g;
 	uint64_t at;
 
-	guest_init(&fg);
-	guest_rings_write(&fg);
-	g = vs_pcg_new(&fg.region, 1, false);
+	g = guest_with_rings(&fg);
 	for (at = 0; at < BIG_LEN; at += PAGE)
 		guest_touch(&fg, BIG_GPA + at);
 	g_assert_cmpuint(BIG_LEN / PAGE, >, VS_PCG_PAGE_BUDGET);
@@ -293,9 +295,7 @@ static void test_chains_next_and_indirect(void)
 	struct vring_desc *ind;
 	struct vs_pcg *g;
 
-	guest_init(&fg);
-	guest_rings_write(&fg);
-	g = vs_pcg_new(&fg.region, 1, false);
+	g = guest_with_rings(&fg);
 	/* chain 0: desc 0 (buf 0) -> desc 1 (buf 1, 2 pages from its middle) */
 	fg.r.desc[0] = (struct vring_desc){ .addr = BUF_GPA(0), .len = 100,
 					    .flags = VRING_DESC_F_NEXT, .next = 1 };
@@ -369,9 +369,7 @@ static void test_chains_as_dpdk(void)
 	struct vring_desc *ind;
 	struct vs_pcg *g;
 
-	guest_init(&fg);
-	guest_rings_write(&fg);
-	g = vs_pcg_new(&fg.region, 1, false);
+	g = guest_with_rings(&fg);
 	/* desc 0 -> desc 1 (INDIRECT set, not the head: a buffer) -> desc 2 */
 	fg.r.desc[0] = (struct vring_desc){ .addr = BUF_GPA(0), .len = 64,
 					    .flags = VRING_DESC_F_NEXT, .next = 1 };

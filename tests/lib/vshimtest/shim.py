@@ -29,7 +29,7 @@ import time
 from .env import REPO_ROOT, HarnessError, _live, skip_or_fail, wait_for
 from .guest import VhostUserNetdev
 from .qmp import QMP
-from .traffic import stream_stats
+from .traffic import UdpReceiver, UdpSender, stream_stats
 
 REPO = REPO_ROOT
 
@@ -357,3 +357,19 @@ def wait_stream(guest, n, stream=0, timeout=10.0):
         pass
     time.sleep(0.3)
     return stream_stats(guest.stats(), stream)
+
+
+def check_vm_traffic(tap, ns, g, what):
+    """One TAP line: the VM answers 5/5 pings, receives 1000/1000 datagrams
+    in order and sends 500/500 to the namespace (port 7150)."""
+    pr = ns.ping(g.addr, count=5, interval=0.2, timeout=2.0)
+    g.reset()
+    res = UdpSender(ns, g.addr, pps=1000, count=1000, size=200).start().wait(timeout=30)
+    s = wait_stream(g, 1000)
+    rcv = UdpReceiver(ns, 7150, expect=500, idle=5, timeout=40).start()
+    g.send(ns.host_ip, 7150, 500, 500, stream=5, size=200)
+    rres = rcv.wait(timeout=45)
+    tap.ok(pr.received == 5 and res["sent"] == 1000 and
+           loss_counts(s) == lossless(1000) and rres["received"] == 500,
+           "%s: 5/5 pings, 1000/1000 datagrams to the VM, 500/500 from it" % what,
+           {"ping": pr, "guest": s, "host": rres})
