@@ -138,11 +138,6 @@ void vs_dp_pcg_end(int vid)
 			rte_vhost_enable_guest_notification(vid, (uint16_t)vring, 0);
 }
 
-bool vs_dp_pcg_on(int vid)
-{
-	return dp_pcg_dev(vid) != NULL;
-}
-
 static bool dp_pcg_vring(int vid, uint16_t vring, struct vs_pcg_vring *r)
 {
 	struct rte_vhost_vring vr;

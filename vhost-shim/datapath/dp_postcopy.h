@@ -45,8 +45,6 @@ void vs_dp_pcg_device_down(int vid);
 void vs_dp_pcg_listening(int vid, bool listening);
 /* POSTCOPY_END: every page is here, the guard steps aside */
 void vs_dp_pcg_end(int vid);
-/* is a guard on for @vid */
-bool vs_dp_pcg_on(int vid);
 /* the vhost thread: is vring @vring resident (true without a guard) */
 bool vs_dp_pcg_vring_resident_now(int vid, uint16_t vring);
 /* new_device: turn the guest's notifications off for @vring once its

@@ -417,24 +417,19 @@ static bool chain_ready(struct vs_pcg *g, struct pcg_walk *w, const struct vs_pc
 	return true;
 }
 
-/* entries DPDK may take from @r: what the guest made available, bounded
- * by the ring (more is the guest's error; DPDK refuses it too) */
-static uint16_t avail_entries(const struct vs_pcg_vring *r)
+/* more available than the ring holds is the guest's error; DPDK refuses
+ * it too */
+uint16_t vs_pcg_avail_entries(const struct vs_pcg_vring *r)
 {
 	uint16_t n = (uint16_t)(__atomic_load_n(&r->avail->idx, __ATOMIC_ACQUIRE) - r->last_avail);
 
 	return n > r->size ? r->size : n;
 }
 
-uint16_t vs_pcg_avail_entries(const struct vs_pcg_vring *r)
-{
-	return avail_entries(r);
-}
-
 uint16_t vs_pcg_chains_ready(struct vs_pcg *g, const struct vs_pcg_vring *r, uint16_t max)
 {
 	struct pcg_walk w = { .budget = VS_PCG_PAGE_BUDGET };
-	uint16_t n = avail_entries(r), i;
+	uint16_t n = vs_pcg_avail_entries(r), i;
 
 	if (n > max)
 		n = max;
@@ -455,7 +450,7 @@ uint16_t vs_pcg_rx_frames_ready(struct vs_pcg *g, const struct vs_pcg_vring *r,
 				uint32_t hdr)
 {
 	struct pcg_walk w = { .budget = VS_PCG_PAGE_BUDGET };
-	uint16_t avail = avail_entries(r), c = 0, f;
+	uint16_t avail = vs_pcg_avail_entries(r), c = 0, f;
 
 	for (f = 0; f < n; f++) {
 		uint64_t need = (uint64_t)frame_len[f] + hdr;
