@@ -27,6 +27,8 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("rx-pkts", rx_pkts),
 	VS_STAT_COUNTER("rx-bytes", rx_bytes),
 	VS_STAT_COUNTER("vm-tx-pkts", vm_tx_pkts),
+	VS_STAT_COUNTER("tso-frames", tso_frames),
+	VS_STAT_COUNTER("tso-segments", tso_segments),
 	VS_STAT_COUNTER("tx-pkts", tx_pkts),
 	VS_STAT_COUNTER("tx-bytes", tx_bytes),
 	VS_STAT_GAUGE("buffer-peak-pkts", buffer_peak_pkts),

@@ -67,6 +67,8 @@ struct vs_port_stats {
 	uint64_t rx_pkts;
 	uint64_t rx_bytes;
 	uint64_t vm_tx_pkts;
+	uint64_t tso_frames;	/* guest TSO frames cut by the lcore (dp_tx_offload.c) */
+	uint64_t tso_segments;	/* the frames they became */
 	uint64_t tx_pkts;
 	uint64_t tx_bytes;
 	uint64_t drops[VS_DROP_NUM_REASONS];	/* lcore */

@@ -4,14 +4,17 @@
 packed rings.
 
 Offloads (issue 18): with the default offloads=on a port offers checksum
-offload and the guest's receive offloads (GUEST_CSUM, GUEST_TSO4/6,
-GUEST_ECN, GUEST_UFO, HOST_ECN); offloads=dpdk also HOST_UFO (what DPDK's
-vhost PMD offers without TSO); never host TSO nor the legacy GSO bit (a
-guest would hand it 64 KiB segments to cut).  The guest negotiates
-checksum offload, so every UDP datagram it sends leaves its checksum to
-the device: the shim finishes it (pkt_csum.h), and the host, whose kernel
-verifies UDP checksums, receives all of them.  Ports with
-offloads=off and offloads=dpdk are read with GET_FEATURES (no guest).
+offload, TCP segmentation offload (HOST_TSO4/6, HOST_ECN) and the guest's
+receive offloads (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO);
+offloads=dpdk also HOST_UFO (what DPDK's vhost PMD offers, host TSO with
+its tso=1); never the legacy GSO bit.  The guest negotiates checksum
+offload, so every UDP datagram it sends leaves its checksum to the
+device: the shim finishes it (pkt_csum.h), and the host, whose kernel
+verifies UDP checksums, receives all of them.  It negotiates TSO too: a
+TCP stream it sends leaves the guest as 64 KiB frames, which the shim
+cuts (pkt_tso.h, counters tso-frames and tso-segments); the host's
+receiver verifies every byte.  Ports with offloads=off and offloads=dpdk
+are read with GET_FEATURES (no guest).
 
 vhost-shim does not offer VIRTIO_F_RING_PACKED (docs/hardening.md,
 "Virtio features"): its TX stall check reads the split ring's avail index,
@@ -33,7 +36,7 @@ import hostile_frontend as hf  # noqa: E402
 import shimlib  # noqa: E402
 import vshimtest as vt  # noqa: E402
 
-PLAN = 5     # and tap_main's last: nothing left behind
+PLAN = 6     # and tap_main's last: nothing left behind
 MAC = "52:54:00:77:0f:01"
 IP = "10.77.0.71/24"
 VIRTIO_F_RING_PACKED = 34
@@ -41,9 +44,10 @@ VIRTIO_F_VERSION_1 = 32
 F = {"CSUM": 0, "GUEST_CSUM": 1, "GSO": 6, "GUEST_TSO4": 7, "GUEST_TSO6": 8, "GUEST_ECN": 9,
      "GUEST_UFO": 10, "HOST_TSO4": 11, "HOST_TSO6": 12, "HOST_ECN": 13, "HOST_UFO": 14}
 OFFERED_ON = ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN", "GUEST_UFO",
-              "HOST_ECN"]
+              "HOST_TSO4", "HOST_TSO6", "HOST_ECN"]
 OFFERED_DPDK = OFFERED_ON + ["HOST_UFO"]
-NEVER = ("GSO", "HOST_TSO4", "HOST_TSO6")
+NEVER = ("GSO",)
+G2H_TCP_BYTES = 16 << 20
 
 
 def names(feats, which):
@@ -101,10 +105,9 @@ def run(tap, state, workdir):
                    not feats & (1 << VIRTIO_F_RING_PACKED),
                    "a guest started with packed=on runs on split rings: query-ports reports "
                    "ring %s, features %s" % (port.get("ring"), port.get("features")), port)
-            tap.ok(names(feats, ("CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6")) ==
-                   ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6"] and
-                   not names(feats, NEVER),
-                   "the guest negotiated checksum offload and receive TSO: %s"
+            want = ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "HOST_TSO4", "HOST_TSO6"]
+            tap.ok(names(feats, tuple(want)) == want and not names(feats, NEVER),
+                   "the guest negotiated checksum offload, TSO and receive TSO: %s"
                    % names(feats, allf), port)
 
             s0 = shim.stats("vm1")
@@ -124,6 +127,23 @@ def run(tap, state, workdir):
                    "the shim counted %d frames from the guest and %d guest-malformed drops"
                    % (vm_tx, drops.get("guest-malformed", 0)),
                    {"drops": drops, "log": shim.log_tail(20) if drops else ""})
+
+            # TCP from the guest: its stack hands the device 64 KiB frames
+            s0 = shim.stats("vm1")
+            trcv = vt.TcpReceiver(ns, 7151, conns=1, timeout=120).start()
+            g.tcpsend(ns.host_ip, 7151, G2H_TCP_BYTES)
+            tres = trcv.wait(timeout=130)
+            s1 = shim.stats("vm1")
+            drops = {k: v - s0["drops"].get(k, 0) for k, v in s1["drops"].items()
+                     if v - s0["drops"].get(k, 0)}
+            cut = s1["tso-frames"] - s0["tso-frames"]
+            segs = s1["tso-segments"] - s0["tso-segments"]
+            tap.ok(tres["bytes"] == G2H_TCP_BYTES and tres["corrupted"] == 0 and cut > 0 and
+                   segs > cut and not drops,
+                   "guest->host TCP with TSO: %d bytes verified by the host of %d; the shim cut "
+                   "%d TSO frames into %d segments (%.1f each), dropped none"
+                   % (tres["bytes"], G2H_TCP_BYTES, cut, segs, segs / max(1, cut)),
+                   {"receiver": tres, "drops": drops, "tso_frames": cut, "tso_segments": segs})
         finally:
             if g:
                 g.stop()

@@ -135,11 +135,11 @@ VS_ENUM_DECL(vs_announce_mode, enum vs_announce_mode);
 
 /*
  * The virtio-net offloads a port offers the guest (datapath/vhost_port.c,
- * docs/configuration.md "offloads"); host TSO never
+ * docs/configuration.md "offloads")
  */
 enum vs_offloads {
 	VS_OFFLOADS_OFF,	/* none: every frame the guest sends is complete */
-	VS_OFFLOADS_ON,		/* checksum offload, the guest's receive offloads */
+	VS_OFFLOADS_ON,		/* checksum offload, host TSO, the guest's receive offloads */
 	VS_OFFLOADS_DPDK,	/* on + HOST_UFO: what DPDK's vhost PMD offers (its
 				 * VMs migrate in); a UFO datagram is dropped */
 	VS_OFFLOADS_NUM,

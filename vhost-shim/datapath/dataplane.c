@@ -43,7 +43,7 @@
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
-#include "pkt_csum.h"
+#include "pkt_tso.h"
 #include "uplink.h"
 #include "util.h"
 #include "vm.h"
@@ -436,31 +436,28 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	       "chain there; the guest's TX is stuck until it resets the ring", q, avail);
 }
 
+/* a burst's frames for the uplink: the guest's, or a TSO frame's segments */
+#define DP_TX_OUT	(VS_DP_BURST + VS_TSO_MAX_SEGS)
+
 /*
- * dp_tx_csum() - finish the TCP/UDP checksum the guest left to the device
- * (VIRTIO_NET_F_CSUM, offered with offloads=on: pkt_csum.h).  DPDK marks
- * such a frame RTE_MBUF_F_RX_L4_CKSUM_NONE (compliant offload flags).
- *
- * Return: false when the frame needs a checksum the shim cannot finish
- * (DPDK saw TCP, UDP or SCTP where pkt_csum.c finds no TCP or UDP, a
- * chained mbuf, a GSO frame):
- * dropped as guest-malformed, rather than sent with a checksum every
- * receiver discards without a trace
+ * dp_tx_send() - frames from the guest to the uplink, learned and tracked
+ * first; what the uplink does not take is counted uplink-full
  */
-static bool dp_tx_csum(struct rte_mbuf *m)
+static void dp_tx_send(struct vs_vm *vm, uint16_t q, struct rte_mbuf **pkts, unsigned int n)
 {
-	/* a GSO frame (host TSO and the GSO bit are never offered; a UFO one
-	 * small enough to pass the MTU): DPDK marks its checksum missing even
-	 * when it is whole, so it cannot be told apart */
-	if (m->ol_flags & RTE_MBUF_F_RX_LRO)
-		return false;
-	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE)
-		return true;
-	if (!rte_pktmbuf_is_contiguous(m) ||
-	    vs_pkt_l4_csum_complete(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m)))
-		return false;
-	m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
-	return true;
+	uint16_t sent;
+
+	if (!n)
+		return;
+	dp_learn(vm, pkts, (uint16_t)n);	/* announce=all: the addresses it uses */
+	dp_tcp_track(vm, pkts, (uint16_t)n, VS_TCP_CT_FROM_VM);
+	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, (uint16_t)n);
+	VS_STAT_ADD(vm->stats.tx_pkts, sent);
+	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
+	if (sent < n) {
+		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_FULL], n - sent);
+		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
 }
 
 /*
@@ -477,8 +474,9 @@ static bool dp_tx_csum(struct rte_mbuf *m)
  */
 static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
 {
-	struct rte_mbuf *pkts[VS_DP_BURST];
-	uint16_t n, sent, kept = 0, i, avail0, avail1, used, mtu = RTE_ETHER_MTU, want;
+	struct rte_mbuf *pkts[VS_DP_BURST], *out[DP_TX_OUT];
+	uint16_t n, i, avail0, avail1, used, mtu = RTE_ETHER_MTU, want;
+	unsigned int kept = 0;
 	uint32_t max_len;
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q)))) {
@@ -510,26 +508,27 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	rte_eth_dev_get_mtu(vm->eth_port, &mtu);
 	max_len = (uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
 	for (i = 0; i < n; i++) {
-		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = rte_pktmbuf_pkt_len(m);
 
-		if (len < RTE_ETHER_HDR_LEN)
-			dp_drop(vm, pkts[i], VS_DROP_RUNT);
-		else if (len > max_len)
-			dp_drop(vm, pkts[i], VS_DROP_OVERSIZE);
-		else if (!dp_tx_csum(pkts[i]))
-			dp_drop(vm, pkts[i], VS_DROP_GUEST_MALFORMED);
-		else
-			pkts[kept++] = pkts[i];
+		if (len < RTE_ETHER_HDR_LEN) {
+			dp_drop(vm, m, VS_DROP_RUNT);
+		} else if (dp_tx_is_tso(m)) {
+			/* its segments join the burst (dp_tx_offload.c) */
+			if (kept > DP_TX_OUT - VS_TSO_MAX_SEGS) {
+				dp_tx_send(vm, q, out, kept);
+				kept = 0;
+			}
+			kept += dp_tx_segment(vm, m, max_len, &out[kept]);
+		} else if (len > max_len) {
+			dp_drop(vm, m, VS_DROP_OVERSIZE);
+		} else if (!dp_tx_csum(m)) {
+			dp_drop(vm, m, VS_DROP_GUEST_MALFORMED);
+		} else {
+			out[kept++] = m;
+		}
 	}
-	dp_learn(vm, pkts, kept);	/* announce=all: the addresses it uses */
-	dp_tcp_track(vm, pkts, kept, VS_TCP_CT_FROM_VM);
-	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, kept);
-	VS_STAT_ADD(vm->stats.tx_pkts, sent);
-	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
-	if (sent < kept) {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_FULL], kept - sent);
-		rte_pktmbuf_free_bulk(&pkts[sent], kept - sent);
-	}
+	dp_tx_send(vm, q, out, kept);
 	return (uint16_t)(avail1 - avail0) > n ? (uint16_t)(avail1 - avail0) : n;
 }
 

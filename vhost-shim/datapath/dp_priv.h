@@ -191,6 +191,36 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
 	rte_pktmbuf_free(m);
 }
 
+/* --- dp_tx_offload.c (lcore): the guest's transmit offloads --- */
+
+/**
+ * dp_tx_csum() - finish the TCP/UDP checksum the guest left to the device
+ * (VIRTIO_NET_F_CSUM: pkt_csum.h)
+ *
+ * Return: false when the frame needs a checksum the shim cannot finish
+ * (DPDK saw TCP, UDP or SCTP where pkt_csum.c finds no TCP or UDP, a
+ * chained mbuf, a GSO frame that is not TSO): the caller drops it as
+ * guest-malformed, rather than send a checksum every receiver discards
+ * without a trace
+ */
+bool dp_tx_csum(struct rte_mbuf *m);
+
+/* dp_tx_is_tso() - whether @m is a guest's TSO frame (RX_LRO, an MSS) */
+bool dp_tx_is_tso(const struct rte_mbuf *m);
+
+/**
+ * dp_tx_segment() - cut a guest's TSO frame into frames of @max_len bytes
+ * at most (pkt_tso.h), and free it
+ * @vm:		port (its pool gives the segments' mbufs)
+ * @m:		the frame (dp_tx_is_tso(); any chain of mbufs)
+ * @max_len:	the uplink's largest frame
+ * @out:	room for VS_TSO_MAX_SEGS frames
+ *
+ * Return: segments written to @out; 0 when @m was dropped, counted
+ */
+unsigned int dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint32_t max_len,
+			   struct rte_mbuf **out);
+
 /* --- dp_buffer.c (lcore): held, its caps, frames behind a replay --- */
 
 /**

@@ -26,8 +26,54 @@
 #ifndef VS_PKT_CSUM_H
 #define VS_PKT_CSUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * struct vs_pkt_l4 - where a frame's TCP or UDP header is
+ * @l3:		offset of the IP header (after up to two VLAN tags)
+ * @l4:		offset of the L4 header
+ * @l4_len:	L4 header and payload, as the IP header's length says
+ * @proto:	the L4 protocol (any: the caller checks)
+ * @ipv6:	IPv6, else IPv4
+ * @ipv6_routing: an IPv6 routing header precedes the L4 header (the
+ *		pseudo-header's destination may then be another address)
+ */
+struct vs_pkt_l4 {
+	size_t l3;
+	size_t l4;
+	size_t l4_len;
+	uint8_t proto;
+	bool ipv6;
+	bool ipv6_routing;
+};
+
+/**
+ * vs_pkt_l4_locate() - find the L4 header of an IPv4 or IPv6 frame
+ * @frame:	the frame's first @avail bytes (contiguous)
+ * @avail:	how many bytes may be read at @frame (at most @len)
+ * @len:	the whole frame's length
+ *
+ * Every read stays within @avail; the IP header's lengths are checked
+ * against @len, so a caller may pass only a frame's headers.
+ *
+ * Return: 0 and @l4 filled in; -1 for anything else (not IP, an IPv4 or
+ * IPv6 fragment, an IPv6 header chain longer than pkt.c follows, a
+ * header cut short, lengths the frame does not hold)
+ */
+int vs_pkt_l4_locate(const uint8_t *frame, size_t avail, size_t len, struct vs_pkt_l4 *l4);
+
+/**
+ * vs_pkt_pseudo_sum() - the TCP/UDP pseudo-header's sum (not folded)
+ * @frame:	the frame (its IP header at @l4->l3 readable)
+ * @l4:		from vs_pkt_l4_locate()
+ * @l4_len:	the L4 length to sum in
+ *
+ * The addresses are the IP header's own (for IPv6 with a routing header
+ * that is not the final destination: see @l4->ipv6_routing).
+ */
+uint32_t vs_pkt_pseudo_sum(const uint8_t *frame, const struct vs_pkt_l4 *l4, size_t l4_len);
 
 /**
  * vs_pkt_l4_csum_complete() - store the TCP or UDP checksum of @frame

@@ -47,10 +47,12 @@
  *    ends (socket.c:322 / 320, after the handler released the locks;
  *    vhost.c:739 / 738).  new_device comes after the unlock (3194 / 3177).
  *
- * Host TSO is never offered, so that every frame the guest sends fits one
- * mbuf (sized for the port's MTU, port_pool.h); checksum offload is (below,
- * VHOST_OFFLOADS_ON), and the lcore finishes the guest's partial
- * checksums before the uplink.  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
+ * Checksum offload and host TSO are offered (below, VHOST_OFFLOADS_ON):
+ * the lcore finishes the guest's partial checksums and cuts its TSO frames
+ * into MTU-sized ones before the uplink (dp_tx_offload.c), so every frame
+ * the shim carries or buffers still fits one mbuf (sized for the port's
+ * MTU, port_pool.h); only a TSO frame arrives as a chain, and is cut at
+ * once.  VIRTIO_NET_F_MTU stays offered (DPDK's default): QEMU's
  * host_mtu= reaches the guest, and new_device notes it.
  * Packed rings are not offered: the lcore's TX stall check reads the split
  * ring's avail index (on a packed ring that address holds the driver's
@@ -79,32 +81,33 @@
 #include "vm.h"
 
 /*
- * What a port never offers: host TSO (HOST_TSO4/6, and the legacy GSO bit,
- * with which a pre-1.0 Linux or FreeBSD guest turns TSO on: the guest
- * would hand it 64 KiB TCP segments to cut, which needs multi-segment
- * mbufs and a segmenter, not built) and packed rings (the TX stall check
- * reads the split ring).
+ * What a port never offers: the legacy GSO bit (with which a pre-1.0
+ * Linux or FreeBSD guest turns on every GSO type at once, UFO included,
+ * which the shim does not cut) and packed rings (the TX stall check reads
+ * the split ring).
  *
  * offloads=on (the default): checksum offload (CSUM: the guest leaves
- * TCP/UDP checksums partial and the shim finishes them, pkt_csum.h), the
- * guest's receive offloads (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN,
- * GUEST_UFO: what the guest accepts; the shim never sends it more than a
- * checked, MTU-sized frame, with a zero header) and HOST_ECN (it only
- * qualifies host TSO).
- * offloads=dpdk: also HOST_UFO, which makes the set DPDK's vhost PMD
- * offers by default (dpdk-testpmd) but for the GSO bit, which a virtio
- * 1.0 Linux guest does not ack, so that its VMs can migrate in (QEMU refuses a destination that lacks a feature the guest
- * negotiated; Linux acks HOST_UFO).  Not in `on`: a Linux guest older
- * than 4.14 (RHEL 7's 3.10) sends a UDP datagram larger than the MTU as
- * one UFO frame instead of IP fragments, which the shim cannot cut: it is
+ * TCP/UDP checksums partial and the shim finishes them, pkt_csum.h), TCP
+ * segmentation offload (HOST_TSO4/6: the shim cuts the guest's 64 KiB
+ * frames, pkt_tso.h) with HOST_ECN, and the guest's receive offloads
+ * (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO: what the guest
+ * accepts; the shim never sends it more than a checked, MTU-sized frame,
+ * with a zero header).
+ * offloads=dpdk: also HOST_UFO, which makes the set what DPDK's vhost PMD
+ * offers (dpdk-testpmd; host TSO only with its tso=1) but the GSO bit,
+ * which a virtio 1.0 Linux guest does not ack, so that its VMs can
+ * migrate in (QEMU refuses a destination that lacks a feature the guest
+ * negotiated; Linux acks HOST_UFO) and back out (the guest keeps the
+ * features it negotiated there).  Not in `on`: a Linux guest older than
+ * 4.14 (RHEL 7's 3.10) sends a UDP datagram larger than the MTU as one UFO
+ * frame instead of IP fragments, which the shim does not cut: it is
  * dropped as `oversize`.
  * offloads=off: none of these.
  */
-#define VHOST_NEVER_OFFERED                                                         \
-	((1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
-	 (1ULL << VIRTIO_NET_F_GSO) | (1ULL << VIRTIO_F_RING_PACKED))
+#define VHOST_NEVER_OFFERED	((1ULL << VIRTIO_NET_F_GSO) | (1ULL << VIRTIO_F_RING_PACKED))
 #define VHOST_OFFLOADS_ON                                                           \
 	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |          \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |      \
 	 (1ULL << VIRTIO_NET_F_HOST_ECN) |                                          \
 	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |    \
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO))
