@@ -20,7 +20,11 @@ class TestpmdHost:
 
     _count = 0
 
-    def __init__(self, ns, name, workdir, lcores=None):
+    def __init__(self, ns, name, workdir, lcores=None, forward_mode="io", eth_peers=None):
+        """forward_mode: testpmd's --forward-mode; eth_peers: {port: MAC},
+        the destination MAC the mac-rewriting engines (csum, mac) give
+        the frames they send on that port (0: the vhost port, to the
+        guest; 1: the tap)."""
         TestpmdHost._count += 1
         self.ns = ns
         self.name = name
@@ -30,6 +34,8 @@ class TestpmdHost:
         self.prefix = "vshimt-tp-%d-%s" % (os.getpid(), name)
         self.log_path = os.path.join(workdir, "%s-testpmd.log" % name)
         self.lcores = lcores or "0,1"
+        self.forward_mode = forward_mode
+        self.eth_peers = eth_peers or {}
         self.proc = None
 
     def netdev(self, **kw):
@@ -41,7 +47,9 @@ class TestpmdHost:
                "--file-prefix", self.prefix,
                "--vdev", "net_vhost0,iface=%s,queues=1" % self.socket,
                "--vdev", "net_tap0,iface=%s" % self.tap,
-               "--", "--forward-mode=io", "--auto-start", "--stats-period", "3600",
+               "--", "--forward-mode=%s" % self.forward_mode] + \
+              ["--eth-peer=%d,%s" % (p, mac) for p, mac in sorted(self.eth_peers.items())] + \
+              ["--auto-start", "--stats-period", "3600",
                "--nb-cores=1", "--rxq=1", "--txq=1", "--total-num-mbufs=16384"]
         self._log = open(self.log_path, "ab")
         self.proc = self.ns.popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
