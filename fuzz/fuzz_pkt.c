@@ -30,6 +30,14 @@
  * calls UDP or TCP (it follows no more than the classifier does); the
  * bytes after @len do not change its answer.
  *
+ * The frame is also a TSO frame the guest handed over, with an MSS the
+ * input chooses: vs_pkt_tso_plan() (pkt_tso.c), reading at most the
+ * 512 header bytes dp_tx_offload.c gives it, plans only a frame the
+ * classifier calls TCP, within the frame, in 1 to VS_TSO_MAX_SEGS
+ * segments; each segment, built exactly sized as dp_tx_offload.c builds
+ * it and fixed, parses again as TCP whose checksum verifies, and the
+ * segments' payloads put together are the frame's.
+ *
  * The same frame also goes through vs_pkt_hash64(), the dedup filter's
  * hash (dataplane.c), from the exactly-sized copy: it must not read past
  * @len, must not depend on the bytes after it, and must change when one
@@ -48,6 +56,7 @@
 #include "learn.h"
 #include "pkt.h"
 #include "pkt_csum.h"
+#include "pkt_tso.h"
 
 static const uint8_t fuzz_vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -228,6 +237,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   !memcmp(longer, copy, size), "trailing bytes change the csum");
 		free(longer);
 		free(copy);
+	}
+
+	/* The guest's TSO frame, cut as the shim does on TX */
+	{
+		uint16_t mss = (uint16_t)(1 + fuzz_hash(data, size) % 2048);
+		size_t avail = size < 512 ? size : 512, at = 0;
+		struct vs_pkt_tso t;
+		unsigned int seg;
+
+		if (!vs_pkt_tso_plan(data, avail, size, mss, &t)) {
+			FUZZ_CHECK(whole == VS_PKT_TCP || whole == VS_PKT_OWN_MAC,
+				   "TSO planned for a frame classified %d", (int)whole);
+			FUZZ_CHECK(t.hdr_len + t.payload <= size && t.hdr_len <= avail &&
+				   t.segs >= 1 && t.segs <= VS_TSO_MAX_SEGS, "TSO plan out of bounds");
+			for (seg = 0; seg < t.segs; seg++) {
+				size_t plen = vs_pkt_tso_seg_payload(&t, seg), len = t.hdr_len + plen;
+				uint8_t *b = malloc(len);
+				struct vs_pkt_l4 l4;
+
+				if (!b)
+					abort();
+				memcpy(b, data, t.hdr_len);
+				memcpy(b + t.hdr_len, data + t.hdr_len + at, plen);
+				vs_pkt_tso_fix(&t, b, seg);
+				FUZZ_CHECK(!memcmp(b + t.hdr_len, data + t.hdr_len + at, plen),
+					   "TSO segment %u's payload changed", seg);
+				FUZZ_CHECK(!vs_pkt_l4_locate(b, len, len, &l4) && l4.proto == 6 &&
+					   l4.l4_len == len - t.at.l4,
+					   "TSO segment %u does not parse", seg);
+				FUZZ_CHECK(vs_pkt_csum_fold(vs_pkt_csum_add(
+					   vs_pkt_pseudo_sum(b, &l4, l4.l4_len), b + l4.l4, l4.l4_len)) ==
+					   0xffff, "TSO segment %u's checksum", seg);
+				at += plen;
+				free(b);
+			}
+			FUZZ_CHECK(at == t.payload, "TSO segments carry %zu of %zu bytes", at,
+				   t.payload);
+		}
 	}
 
 	/* Our own announcement frame, for a MAC the input chooses */
