@@ -21,6 +21,10 @@ PACKAGES=(
   clang libclang-rt-14-dev llvm  # fuzz/, bench/fuzz: libFuzzer with ASan and UBSan
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # tests/e2e/test_libvirt.py
   etcd-server  # tests/e2e/test_discovery.py, bench/discovery: a real etcd on loopback
+  # tests/e2e/test_backend_migration_ovs.py: OVS-DPDK 3.1, a backend VMs move
+  # from; the test runs its own ovsdb-server and ovs-vswitchd-dpdk (where
+  # apt starts the system's openvswitch-switch service, the test leaves it be)
+  openvswitch-switch-dpdk
 )
 
 if [ "$(id -u)" -ne 0 ]; then
