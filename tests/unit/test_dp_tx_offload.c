@@ -3,15 +3,26 @@
  * test_dp_tx_offload.c - the guest's transmit offloads on real mbufs
  * (dp_tx_offload.c): a TSO frame as DPDK's dequeue hands it over (a chain
  * of the port's mbufs, RX_LRO, tso_segsz) cut into single-segment frames
- * whose bytes, lengths and checksums are checked here independently, and
- * every refusal counted once with no mbuf lost; the partial checksum path
- * (dp_tx_csum()).
+ * whose bytes, lengths and checksums are checked here independently (the
+ * harness's uplink keeps what it was sent, t.sent), in rounds when it
+ * makes more segments than one round takes; every refusal counted once
+ * with no mbuf lost; the partial checksum path (dp_tx_csum()).
+ *
+ * Then the real dp_vm_to_uplink() (dataplane.c: the default ops, which
+ * the harness replaces), with rte_vhost_dequeue_burst() and
+ * rte_vhost_get_vring_base() wrapped at link time (-Wl,--wrap, this
+ * binary only) so that a test hands it a burst as DPDK would: TSO frames
+ * and plain frames mixed (review 77 F1: a burst that filled the segment
+ * array wrote past it), a UFO frame, and the counters' identity
+ * vm-tx-pkts - tso-frames + tso-segments = tx-pkts + TX drops.
  */
 #include <string.h>
 
 #include <glib.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+
+#include <rte_vhost.h>
 
 #include "dp_harness.h"
 #include "dp_priv.h"
@@ -99,40 +110,69 @@ static void assert_tcp_csum_ok(const uint8_t *f, size_t len)
 							 f + l4.l4, l4.l4_len)), ==, 0xffff);
 }
 
-static void check_cut(bool v6)
+/* a fresh list of what the uplink is sent */
+static void sent_reset(void)
+{
+	if (t.sent)
+		g_ptr_array_unref(t.sent);
+	t.sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+}
+
+/*
+ * cut_and_check() - cut a TSO frame of @payload bytes at @mss, flush, and
+ * check every frame the uplink got: contiguous and at most MAX_LEN, its
+ * TCP checksum whole, its payload the frame's next bytes
+ */
+static void cut_and_check(bool v6, size_t payload, uint16_t mss)
 {
 	struct vs_vm *vm = t_port_new();
 	static uint8_t frame[70000];
-	struct rte_mbuf *out[VS_TSO_MAX_SEGS], *m;
-	unsigned int avail = rte_mempool_avail_count(t_pool), n, i;
+	struct vs_dp_tx_out o = { .n = 0, .q = 0 };
+	unsigned int avail = rte_mempool_avail_count(t_pool), i, n;
 	size_t len, hdr = v6 ? 86 : 66, at = hdr;
-	uint16_t mss = v6 ? 1420 : 1448;
+	struct rte_mbuf *m;
 
-	m = tso_chain(v6, 60000, mss, frame, &len);
+	sent_reset();
+	m = tso_chain(v6, payload, mss, frame, &len);
 	g_assert_cmpuint(m->nb_segs, >, 1);
 	g_assert_true(dp_tx_is_tso(m));
-	n = dp_tx_segment(vm, m, MAX_LEN, out);
-	g_assert_cmpuint(n, ==, (60000 + mss - 1) / mss);
+	dp_tx_segment(vm, m, 1500, &o);
+	dp_tx_flush(vm, &o);
+	n = (unsigned int)((payload + mss - 1) / mss);
+	g_assert_cmpuint(t.sent->len, ==, n);
 	g_assert_cmpuint(vm->stats.tso_frames, ==, 1);
 	g_assert_cmpuint(vm->stats.tso_segments, ==, n);
+	g_assert_cmpuint(vm->stats.tx_pkts, ==, n);
 	g_assert_cmpuint(t_drops(vm), ==, 0);
 	for (i = 0; i < n; i++) {
-		const uint8_t *s = rte_pktmbuf_mtod(out[i], const uint8_t *);
-		size_t slen = rte_pktmbuf_pkt_len(out[i]);
+		gsize slen;
+		const uint8_t *s = g_bytes_get_data(g_ptr_array_index(t.sent, i), &slen);
 
-		g_assert_true(rte_pktmbuf_is_contiguous(out[i]));
 		g_assert_cmpuint(slen, <=, MAX_LEN);
-		g_assert_cmpuint(out[i]->ol_flags, ==, 0);
 		g_assert_cmpmem(s, 14, frame, 14);
 		assert_tcp_csum_ok(s, slen);
 		g_assert_cmpmem(s + hdr, slen - hdr, frame + at, slen - hdr);
 		at += slen - hdr;
 	}
 	g_assert_cmpuint(at, ==, len);
-	rte_pktmbuf_free_bulk(out, n);
 	/* the chain went back to the pool, the segments too */
 	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, avail);
+	g_ptr_array_unref(t.sent);
+	t.sent = NULL;
 	t_port_free(vm);
+}
+
+static void check_cut(bool v6)
+{
+	cut_and_check(v6, 60000, v6 ? 1420 : 1448);
+}
+
+/* Linux's smallest MSS: 1355 segments, cut VS_DP_TSO_ROUND at a time, the
+ * rounds flushed in order */
+static void test_cut_small_mss(void)
+{
+	cut_and_check(false, 65000, 48);
+	cut_and_check(true, 40000, 100);
 }
 
 static void test_cut_ipv4(void)
@@ -150,29 +190,37 @@ static void test_refused(void)
 {
 	struct vs_vm *vm = t_port_new();
 	static uint8_t frame[70000];
-	struct rte_mbuf *out[VS_TSO_MAX_SEGS], *m, *hog[65536];
+	static struct rte_mbuf *hog[65536];
+	struct vs_dp_tx_out o = { .n = 0, .q = 0 };
 	unsigned int avail = rte_mempool_avail_count(t_pool), held = 0;
+	struct rte_mbuf *m;
 	size_t len;
 
-	/* an MSS the MTU cannot carry */
-	m = tso_chain(false, 9000, 1500, frame, &len);
-	g_assert_cmpuint(dp_tx_segment(vm, m, MAX_LEN, out), ==, 0);
+	/* an MSS the MTU cannot carry: 20 + 32 + 1449 > 1500 */
+	m = tso_chain(false, 9000, 1449, frame, &len);
+	dp_tx_segment(vm, m, 1500, &o);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_OVERSIZE], ==, 1);
 	/* a hostile MSS: 9000 segments */
 	m = tso_chain(false, 9000, 1, frame, &len);
-	g_assert_cmpuint(dp_tx_segment(vm, m, MAX_LEN, out), ==, 0);
+	dp_tx_segment(vm, m, 1500, &o);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_GUEST_MALFORMED], ==, 1);
 	/* not TCP */
 	m = tso_chain(false, 9000, 1448, frame, &len);
-	rte_pktmbuf_mtod(m, uint8_t *)[23] = 17;
-	g_assert_cmpuint(dp_tx_segment(vm, m, MAX_LEN, out), ==, 0);
+	rte_pktmbuf_mtod(m, uint8_t *)[23] = 1;
+	dp_tx_segment(vm, m, 1500, &o);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_GUEST_MALFORMED], ==, 2);
+	/* UDP: a UFO frame (DPDK marks it as a TSO one), larger than the MTU */
+	m = tso_chain(false, 9000, 1448, frame, &len);
+	rte_pktmbuf_mtod(m, uint8_t *)[23] = 17;
+	dp_tx_segment(vm, m, 1500, &o);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OVERSIZE], ==, 2);
 	/* the headers cut short by the frame's end */
 	m = chain_of(frame, 40, 1000);
 	m->ol_flags = RTE_MBUF_F_RX_LRO;
 	m->tso_segsz = 1448;
-	g_assert_cmpuint(dp_tx_segment(vm, m, MAX_LEN, out), ==, 0);
+	dp_tx_segment(vm, m, 1500, &o);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_GUEST_MALFORMED], ==, 3);
+	g_assert_cmpuint(o.n, ==, 0);
 	/* the pool cannot give the segments */
 	m = tso_chain(false, 9000, 1448, frame, &len);
 	while (held < G_N_ELEMENTS(hog) && (hog[held] = rte_pktmbuf_alloc(t_pool)))
@@ -181,11 +229,13 @@ static void test_refused(void)
 	g_assert_cmpuint(held, >=, 3);
 	rte_pktmbuf_free_bulk(&hog[held - 3], 3);	/* room for 3 of 7 */
 	held -= 3;
-	g_assert_cmpuint(dp_tx_segment(vm, m, MAX_LEN, out), ==, 0);
+	dp_tx_segment(vm, m, 1500, &o);
 	g_assert_cmpuint(vm->stats.drops[VS_DROP_NO_MEMORY], ==, 1);
+	g_assert_cmpuint(o.n, ==, 0);
 	rte_pktmbuf_free_bulk(hog, held);
 	g_assert_cmpuint(vm->stats.tso_frames, ==, 0);
-	g_assert_cmpuint(t_drops(vm), ==, 5);
+	g_assert_cmpuint(vm->stats.tso_segments, ==, 0);
+	g_assert_cmpuint(t_drops(vm), ==, 6);
 	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, avail);
 	t_port_free(vm);
 }
@@ -232,12 +282,165 @@ static void test_csum(void)
 	rte_pktmbuf_free(m);
 }
 
+/* --- the real dp_vm_to_uplink(), DPDK's dequeue wrapped ------------------ */
+
+static struct rte_mbuf *g_burst[VS_DP_BURST];
+static uint16_t g_burst_n, g_avail;
+static unsigned int g_max_tx_n, g_tx_total, g_tx_room = ~0u;
+
+uint16_t __wrap_rte_vhost_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp,
+					struct rte_mbuf **pkts, uint16_t count);
+int __wrap_rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
+				    uint16_t *last_used_idx);
+
+/* the guest's TX ring: hands over g_burst once, as DPDK would */
+uint16_t __wrap_rte_vhost_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp,
+					struct rte_mbuf **pkts, uint16_t count)
+{
+	uint16_t n = g_burst_n < count ? g_burst_n : count;
+
+	(void)vid, (void)queue_id, (void)mp;
+	memcpy(pkts, g_burst, n * sizeof(*pkts));
+	g_burst_n = 0;
+	g_avail += n;
+	return n;
+}
+
+int __wrap_rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
+				    uint16_t *last_used_idx)
+{
+	(void)vid, (void)queue_id;
+	*last_avail_idx = g_avail;
+	*last_used_idx = g_avail;
+	return 0;
+}
+
+/* the uplink: takes up to g_tx_room frames a call, notes the largest burst */
+static uint16_t b_uplink_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t took = n < g_tx_room ? n : (uint16_t)g_tx_room;
+
+	(void)port, (void)q;
+	g_assert_cmpuint(n, <=, VS_DP_TX_OUT);	/* more: written past the array */
+	g_max_tx_n = n > g_max_tx_n ? n : g_max_tx_n;
+	g_tx_total += took;
+	rte_pktmbuf_free_bulk(pkts, took);
+	return took;
+}
+
+/* an IPv4 TCP frame of @payload bytes, chained 2048 bytes an mbuf as
+ * DPDK's dequeue chains it, a TSO one if @mss */
+static struct rte_mbuf *burst_frame(size_t payload, uint16_t mss)
+{
+	static uint8_t b[70000];
+	size_t len = build_tcp(b, false, payload);
+	struct rte_mbuf *m = chain_of(b, len, 2048);
+
+	if (mss) {
+		m->ol_flags = RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		m->tso_segsz = mss;
+	}
+	return m;
+}
+
+/* run the real dp_vm_to_uplink() over the g_burst_n frames of g_burst */
+static void run_real_tx(struct vs_vm *vm)
+{
+	const struct vs_dp_ops *saved = vs_dp_ops;	/* the harness's fakes */
+	struct vs_dp_ops ops = *vs_dp_ops;
+	unsigned int (*real_guest_tx)(struct vs_vm *, int, uint32_t, uint16_t);
+	uint16_t n = g_burst_n;
+
+	vs_dp_set_ops(NULL);
+	real_guest_tx = vs_dp_ops->guest_tx;	/* dataplane.c's dp_vm_to_uplink() */
+	ops.uplink_tx = b_uplink_tx;
+	vs_dp_set_ops(&ops);
+	g_max_tx_n = g_tx_total = 0;
+	g_assert_cmpuint(real_guest_tx(vm, 0, vm->vring_enabled, 0), ==, n);
+	vs_dp_set_ops(saved);
+}
+
+/*
+ * Review 77 F1: frame 0 cut into exactly VS_DP_BURST segments, frame 1
+ * into a full round (VS_DP_TSO_ROUND), then 30 plain frames: each must
+ * still find room (before the fix, the plain frames were written past
+ * the array).  Every frame reaches the uplink, in bursts it can hold.
+ */
+static void check_mixed_burst(unsigned int first_segs)
+{
+	struct vs_vm *vm = t_port_new();
+	unsigned int avail = rte_mempool_avail_count(t_pool), i;
+
+	g_burst[0] = burst_frame(first_segs * 1000, 1000);
+	g_burst[1] = burst_frame(VS_DP_TSO_ROUND * 250, 250);
+	for (i = 2; i < VS_DP_BURST; i++)
+		g_burst[i] = burst_frame(10, 0);
+	g_burst_n = VS_DP_BURST;
+	run_real_tx(vm);
+	g_assert_cmpuint(g_tx_total, ==, first_segs + VS_DP_TSO_ROUND + VS_DP_BURST - 2);
+	g_assert_cmpuint(vm->stats.tx_pkts, ==, g_tx_total);
+	g_assert_cmpuint(g_max_tx_n, <=, VS_DP_TX_OUT);
+	g_assert_cmpuint(t_drops(vm), ==, 0);
+	g_assert_cmpuint(rte_mempool_avail_count(t_pool), ==, avail);
+	t_port_free(vm);
+}
+
+static void test_mixed_burst(void)
+{
+	check_mixed_burst(VS_DP_BURST);		/* F1's burst */
+	check_mixed_burst(VS_DP_BURST + 1);
+	check_mixed_burst(1);
+}
+
+/* a UFO datagram larger than the MTU, as DPDK 22.11 hands it over (RX_LRO
+ * and tso_segsz for GSO_UDP too): oversize, as documented */
+static void test_ufo(void)
+{
+	struct vs_vm *vm = t_port_new();
+
+	g_burst[0] = burst_frame(3000, 1472);
+	rte_pktmbuf_mtod(g_burst[0], uint8_t *)[23] = 17;
+	g_burst_n = 1;
+	run_real_tx(vm);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_OVERSIZE], ==, 1);
+	g_assert_cmpuint(t_drops(vm), ==, 1);
+	t_port_free(vm);
+}
+
+/* an uplink that takes 10 frames: one guest frame, 45 segments, 35 of them
+ * uplink-full (drops count frames on the wire); the identity holds */
+static void test_counters_identity(void)
+{
+	struct vs_vm *vm = t_port_new();
+	uint64_t drops;
+
+	g_burst[0] = burst_frame(45 * 1448, 1448);
+	g_burst[1] = burst_frame(10, 0);
+	g_burst_n = 2;
+	g_tx_room = 10;
+	run_real_tx(vm);
+	g_tx_room = ~0u;
+	drops = t_drops(vm);
+	g_assert_cmpuint(vm->stats.vm_tx_pkts, ==, 2);
+	g_assert_cmpuint(vm->stats.tso_frames, ==, 1);
+	g_assert_cmpuint(vm->stats.tso_segments, ==, 45);
+	g_assert_cmpuint(vm->stats.tx_pkts, ==, 10);
+	g_assert_cmpuint(vm->stats.drops[VS_DROP_UPLINK_FULL], ==, 36);
+	g_assert_cmpuint(vm->stats.vm_tx_pkts - vm->stats.tso_frames + vm->stats.tso_segments, ==,
+			 vm->stats.tx_pkts + drops);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dp-tx-offload/cut-ipv4", test_cut_ipv4);
 	g_test_add_func("/dp-tx-offload/cut-ipv6", test_cut_ipv6);
+	g_test_add_func("/dp-tx-offload/cut-small-mss", test_cut_small_mss);
 	g_test_add_func("/dp-tx-offload/refused", test_refused);
 	g_test_add_func("/dp-tx-offload/csum", test_csum);
+	g_test_add_func("/dp-tx-offload/vm-to-uplink/mixed-burst", test_mixed_burst);
+	g_test_add_func("/dp-tx-offload/vm-to-uplink/ufo", test_ufo);
+	g_test_add_func("/dp-tx-offload/vm-to-uplink/counters", test_counters_identity);
 }
 
 int main(int argc, char **argv)

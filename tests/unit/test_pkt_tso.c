@@ -251,15 +251,27 @@ static void test_refused(void)
 	struct vs_pkt_tso t;
 
 	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 0, &t), ==, -1);
-	/* a hostile MSS would take one mbuf per byte */
+	/* a hostile MSS would make a frame per byte; Linux's smallest (48)
+	 * is cut, one below it is not */
 	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1, &t), ==, -2);
-	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 65000 / VS_TSO_MAX_SEGS, &t), ==, -2);
-	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 65000 / VS_TSO_MAX_SEGS + 1, &t), ==, 0);
-	g_assert_cmpuint(t.segs, ==, VS_TSO_MAX_SEGS);
-	/* UDP */
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 47, &t), ==, -2);
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 48, &t), ==, 0);
+	g_assert_cmpuint(t.segs, ==, (65000 + 47) / 48);
+	g_assert_cmpuint(t.segs, <=, VS_TSO_MAX_SEGS);
+	/* UDP (a UFO frame): told apart */
 	f.b[f.l3 + 9] = 17;
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -3);
+	f.b[f.l3 + 9] = 1;	/* ICMP */
 	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -1);
 	f.b[f.l3 + 9] = 6;
+	/* SYN, RST, URG: never in a TSO frame */
+	f.b[f.l4 + 13] = 0x12;
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -1);
+	f.b[f.l4 + 13] = 0x14;
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -1);
+	f.b[f.l4 + 13] = 0x30;
+	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -1);
+	f.b[f.l4 + 13] = 0x10;
 	/* a TCP header longer than the packet */
 	put16(f.b + f.l3 + 2, 20 + 24);
 	g_assert_cmpint(vs_pkt_tso_plan(f.b, f.len, f.len, 1448, &t), ==, -1);

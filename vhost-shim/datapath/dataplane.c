@@ -43,7 +43,6 @@
 #include "dp_tcp.h"
 #include "log.h"
 #include "pkt.h"
-#include "pkt_tso.h"
 #include "uplink.h"
 #include "util.h"
 #include "vm.h"
@@ -436,30 +435,6 @@ static void dp_tx_stall_check(struct vs_vm *vm, int vid, uint16_t q, uint16_t av
 	       "chain there; the guest's TX is stuck until it resets the ring", q, avail);
 }
 
-/* a burst's frames for the uplink: the guest's, or a TSO frame's segments */
-#define DP_TX_OUT	(VS_DP_BURST + VS_TSO_MAX_SEGS)
-
-/*
- * dp_tx_send() - frames from the guest to the uplink, learned and tracked
- * first; what the uplink does not take is counted uplink-full
- */
-static void dp_tx_send(struct vs_vm *vm, uint16_t q, struct rte_mbuf **pkts, unsigned int n)
-{
-	uint16_t sent;
-
-	if (!n)
-		return;
-	dp_learn(vm, pkts, (uint16_t)n);	/* announce=all: the addresses it uses */
-	dp_tcp_track(vm, pkts, (uint16_t)n, VS_TCP_CT_FROM_VM);
-	sent = vs_dp_ops->uplink_tx(vm->eth_port, q, pkts, (uint16_t)n);
-	VS_STAT_ADD(vm->stats.tx_pkts, sent);
-	VS_STAT_ADD(vm->stats.tx_bytes, dp_sum_len(pkts, sent));
-	if (sent < n) {
-		VS_STAT_ADD(vm->stats.drops[VS_DROP_UPLINK_FULL], n - sent);
-		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
-	}
-}
-
 /*
  * dp_vm_to_uplink() - one burst from the guest's TX ring to the uplink
  *
@@ -468,15 +443,17 @@ static void dp_tx_send(struct vs_vm *vm, uint16_t q, struct rte_mbuf **pkts, uns
  * the move of its last_avail_idx.  Frames the uplink cannot carry are
  * dropped here and counted: net_tap, for one, stops a burst at the first
  * frame over its MTU, which would drop the valid frames behind it as if the
- * uplink were full.
+ * uplink were full.  A TSO frame becomes its segments (dp_tx_offload.c),
+ * in the guest's order among the others; the frames go to the uplink
+ * VS_DP_TX_OUT at a time at most.
  *
  * Return: chains taken from the guest
  */
 static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled, uint16_t q)
 {
-	struct rte_mbuf *pkts[VS_DP_BURST], *out[DP_TX_OUT];
+	struct rte_mbuf *pkts[VS_DP_BURST];
+	struct vs_dp_tx_out out;
 	uint16_t n, i, avail0, avail1, used, mtu = RTE_ETHER_MTU, want;
-	unsigned int kept = 0;
 	uint32_t max_len;
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_TX(q)))) {
@@ -505,30 +482,26 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 	if (!n)
 		return (uint16_t)(avail1 - avail0);
 	VS_STAT_ADD(vm->stats.vm_tx_pkts, n);
+	out.n = 0;
+	out.q = q;
 	rte_eth_dev_get_mtu(vm->eth_port, &mtu);
 	max_len = (uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t len = rte_pktmbuf_pkt_len(m);
 
-		if (len < RTE_ETHER_HDR_LEN) {
+		if (len < RTE_ETHER_HDR_LEN)
 			dp_drop(vm, m, VS_DROP_RUNT);
-		} else if (dp_tx_is_tso(m)) {
-			/* its segments join the burst (dp_tx_offload.c) */
-			if (kept > DP_TX_OUT - VS_TSO_MAX_SEGS) {
-				dp_tx_send(vm, q, out, kept);
-				kept = 0;
-			}
-			kept += dp_tx_segment(vm, m, max_len, &out[kept]);
-		} else if (len > max_len) {
+		else if (dp_tx_is_tso(m))	/* its segments join the burst */
+			dp_tx_segment(vm, m, mtu, &out);
+		else if (len > max_len)
 			dp_drop(vm, m, VS_DROP_OVERSIZE);
-		} else if (!dp_tx_csum(m)) {
+		else if (!dp_tx_csum(m))
 			dp_drop(vm, m, VS_DROP_GUEST_MALFORMED);
-		} else {
-			out[kept++] = m;
-		}
+		else
+			dp_tx_put(vm, &out, m);
 	}
-	dp_tx_send(vm, q, out, kept);
+	dp_tx_flush(vm, &out);
 	return (uint16_t)(avail1 - avail0) > n ? (uint16_t)(avail1 - avail0) : n;
 }
 

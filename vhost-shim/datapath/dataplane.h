@@ -38,6 +38,12 @@
 struct vs_vm;
 
 #define VS_DP_BURST 32
+/* a guest's TSO frame is cut into segments this many at a time: the most
+ * it holds of the port's pool beyond its own chain (dp_tx_offload.c) */
+#define VS_DP_TSO_ROUND	256
+/* the most frames the lcore hands the uplink at once: a burst's, or a
+ * TSO frame's segments (port.c sizes the pool for them) */
+#define VS_DP_TX_OUT	(VS_DP_BURST + VS_DP_TSO_ROUND)
 
 /**
  * vs_dp_init() - allocate the RCU variable and the slot array

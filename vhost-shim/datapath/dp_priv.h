@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include "dataplane.h"
 #include "dp_source_hold.h"
 #include "stats.h"
 #include "util.h"
@@ -205,21 +206,57 @@ static inline void dp_drop(struct vs_vm *vm, struct rte_mbuf *m, enum vs_drop_re
  */
 bool dp_tx_csum(struct rte_mbuf *m);
 
-/* dp_tx_is_tso() - whether @m is a guest's TSO frame (RX_LRO, an MSS) */
-bool dp_tx_is_tso(const struct rte_mbuf *m);
+/* dp_tx_is_tso() - whether @m is a guest's GSO frame (DPDK marks TSO and
+ * UFO ones RX_LRO with the guest's gso_size) */
+static inline bool dp_tx_is_tso(const struct rte_mbuf *m)
+{
+	return (m->ol_flags & RTE_MBUF_F_RX_LRO) && m->tso_segsz;
+}
 
 /**
- * dp_tx_segment() - cut a guest's TSO frame into frames of @max_len bytes
- * at most (pkt_tso.h), and free it
+ * struct vs_dp_tx_out - frames on their way from a guest's TX queue to
+ * the uplink (dataplane.c's dp_vm_to_uplink(), on the lcore's stack)
+ * @pkts:	the frames, in the guest's order
+ * @n:		how many
+ * @q:		the uplink queue they go to
+ */
+struct vs_dp_tx_out {
+	struct rte_mbuf *pkts[VS_DP_TX_OUT];
+	unsigned int n;
+	uint16_t q;
+};
+
+/**
+ * dp_tx_flush() - send @o's frames on the uplink, learned and tracked
+ * first (dp_learn(), dp_tcp_track()); what the uplink does not take is
+ * counted uplink-full, per frame on the wire
+ */
+void dp_tx_flush(struct vs_vm *vm, struct vs_dp_tx_out *o);
+
+/* dp_tx_put() - append @m to @o, flushing @o first when it is full */
+static inline void dp_tx_put(struct vs_vm *vm, struct vs_dp_tx_out *o, struct rte_mbuf *m)
+{
+	if (o->n == VS_DP_TX_OUT)
+		dp_tx_flush(vm, o);
+	o->pkts[o->n++] = m;
+}
+
+/**
+ * dp_tx_segment() - cut a guest's TSO frame into frames whose IP packets
+ * take at most @mtu bytes (pkt_tso.h), append them to @o (flushing it
+ * as it fills), and free the frame
  * @vm:		port (its pool gives the segments' mbufs)
  * @m:		the frame (dp_tx_is_tso(); any chain of mbufs)
- * @max_len:	the uplink's largest frame
- * @out:	room for VS_TSO_MAX_SEGS frames
+ * @mtu:	the uplink's MTU
+ * @o:		where the segments go
  *
- * Return: segments written to @out; 0 when @m was dropped, counted
+ * Segments are allocated VS_DP_TSO_ROUND at a time.  A frame that cannot
+ * be cut is one counted drop: oversize (an MSS the MTU cannot carry, or
+ * a UFO frame), guest-malformed (headers pkt_tso.c refuses, more than
+ * VS_TSO_MAX_SEGS segments) or no-memory (no mbufs for a round: the
+ * rounds already sent stay sent).
  */
-unsigned int dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint32_t max_len,
-			   struct rte_mbuf **out);
+void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, struct vs_dp_tx_out *o);
 
 /* --- dp_buffer.c (lcore): held, its caps, frames behind a replay --- */
 

@@ -7,8 +7,12 @@
 #include "pkt_tso.h"
 
 #define PROTO_TCP	6
+#define PROTO_UDP	17
 #define TCP_FIN		0x01
+#define TCP_SYN		0x02
+#define TCP_RST		0x04
 #define TCP_PSH		0x08
+#define TCP_URG		0x20
 #define TCP_CWR		0x80
 
 static uint16_t be16(const uint8_t *p)
@@ -40,8 +44,12 @@ int vs_pkt_tso_plan(const uint8_t *f, size_t avail, size_t len, uint16_t mss,
 
 	if (!mss || vs_pkt_l4_locate(f, avail, len, &t->at))
 		return -1;
+	if (t->at.proto == PROTO_UDP)
+		return -3;
 	if (t->at.proto != PROTO_TCP || t->at.ipv6_routing || t->at.l4_len < 20 ||
 	    avail < t->at.l4 + 20)
+		return -1;
+	if (f[t->at.l4 + 13] & (TCP_SYN | TCP_RST | TCP_URG))
 		return -1;
 	thl = (size_t)(f[t->at.l4 + 12] >> 4) * 4;
 	if (thl < 20 || thl > t->at.l4_len || avail < t->at.l4 + thl)

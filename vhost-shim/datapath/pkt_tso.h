@@ -31,10 +31,12 @@
  * Security model: the guest writes the frame, gso_size included.  Every
  * read is bounds-checked; a frame that is not TCP over IPv4/IPv6 as
  * pkt_csum.c parses it, with an IPv6 routing header (its pseudo-header
- * would need the final destination), an MSS of 0 or one that cuts it into
- * more than VS_TSO_MAX_SEGS segments (a hostile guest's MSS of 1 would
- * take 64k mbufs from the port's pool) is refused, and the caller drops
- * it, counted.
+ * would need the final destination), with SYN, RST or URG set (Linux
+ * never hands those to TSO; copied to every segment they would turn one
+ * descriptor into hundreds of SYNs or resets), an MSS of 0, or one that
+ * cuts it into more than VS_TSO_MAX_SEGS segments (a hostile guest's MSS
+ * of 1 would make 64k frames of one) is refused, and the caller drops it,
+ * counted.
  */
 #ifndef VS_PKT_TSO_H
 #define VS_PKT_TSO_H
@@ -44,9 +46,10 @@
 
 #include "pkt_csum.h"
 
-/* at most this many segments from one frame: a 64 KiB frame cut at an
- * MSS of 256 bytes or more (Linux's smallest default path MSS is 536) */
-#define VS_TSO_MAX_SEGS	256
+/* at most this many segments from one frame: a 64 KiB frame cut at the
+ * smallest MSS Linux sends (TCP_MIN_SND_MSS, 48 bytes: a peer may
+ * advertise that little) */
+#define VS_TSO_MAX_SEGS	1366
 
 /**
  * struct vs_pkt_tso - how a frame is cut
@@ -73,9 +76,10 @@ struct vs_pkt_tso {
  * @mss:	the guest's gso_size
  * @t:		filled in
  *
- * Return: 0; -1 when the frame cannot be cut (not TCP over IPv4/IPv6, an
- * IPv6 routing header, headers beyond @avail, @mss of 0); -2 when it
- * would take more than VS_TSO_MAX_SEGS segments
+ * Return: 0; -1 when the frame cannot be cut (not TCP or UDP over
+ * IPv4/IPv6, an IPv6 routing header, SYN, RST or URG, headers beyond
+ * @avail, @mss of 0); -2 when it would take more than VS_TSO_MAX_SEGS
+ * segments; -3 when it is UDP (a UFO frame: not cut)
  */
 int vs_pkt_tso_plan(const uint8_t *frame, size_t avail, size_t len, uint16_t mss,
 		    struct vs_pkt_tso *t);

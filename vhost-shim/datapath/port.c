@@ -9,6 +9,7 @@
  * posted before and the main loop did not handle yet are dropped
  * (vhost_events.h), and only then are the uplink and the mempool freed.
  */
+#include <rte_ether.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -26,14 +27,36 @@
 
 #define PORT_MBUF_CACHE 256
 
+/* the largest frame a guest hands over as TSO: a 64 KiB IP packet, two
+ * VLAN tags */
+#define PORT_TSO_FRAME_MAX	(RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + 65535 + 40)
+
+/*
+ * port_tso_extra() - mbufs a guest's TSO burst holds at once when the port
+ * offers host TSO (dp_tx_offload.c): a burst of VS_DP_BURST frames, each
+ * a chain of the pool's mbufs as DPDK's dequeue copies it, and one round
+ * of segments cut from them before the uplink takes them (review 77 F2:
+ * without it a TSO burst took about 1300 mbufs from the slack that the
+ * replay and the uplink's RX need)
+ */
+static unsigned int port_tso_extra(const struct vs_port_cfg *pc)
+{
+	unsigned int room = vs_port_mbuf_data_room(pc) - RTE_PKTMBUF_HEADROOM;
+
+	if (pc->offloads == VS_OFFLOADS_OFF)
+		return 0;
+	return VS_DP_BURST * ((PORT_TSO_FRAME_MAX + room - 1) / room) + VS_DP_TX_OUT;
+}
+
 /*
  * port_pool_size() - mbufs a port needs: both rings full on every queue,
- * one burst in flight each way, plus slack for the mempool caches.
+ * one burst in flight each way, a TSO burst, plus slack for the mempool
+ * caches.
  */
 static unsigned int port_pool_size(const struct vs_port_cfg *pc)
 {
 	return pc->queues * (VS_UPLINK_RX_DESC + VS_UPLINK_TX_DESC + 2 * VS_DP_BURST) +
-	       2 * PORT_MBUF_CACHE + 1024 + vs_ho_pool_extra(pc);
+	       port_tso_extra(pc) + 2 * PORT_MBUF_CACHE + 1024 + vs_ho_pool_extra(pc);
 }
 
 struct vs_vm *vs_vm_add(struct vs_port_cfg *pc, GError **error)
