@@ -493,7 +493,7 @@ static unsigned int dp_vm_to_uplink(struct vs_vm *vm, int vid, uint32_t enabled,
 		if (len < RTE_ETHER_HDR_LEN)
 			dp_drop(vm, m, VS_DROP_RUNT);
 		else if (dp_tx_is_tso(m))	/* its segments join the burst */
-			dp_tx_segment(vm, m, mtu, &out);
+			dp_tx_segment(vm, m, mtu, max_len, &out);
 		else if (len > max_len)
 			dp_drop(vm, m, VS_DROP_OVERSIZE);
 		else if (!dp_tx_csum(m))

@@ -243,11 +243,13 @@ static inline void dp_tx_put(struct vs_vm *vm, struct vs_dp_tx_out *o, struct rt
 
 /**
  * dp_tx_segment() - cut a guest's TSO frame into frames whose IP packets
- * take at most @mtu bytes (pkt_tso.h), append them to @o (flushing it
- * as it fills), and free the frame
+ * take at most @mtu bytes and which take at most @max_len (pkt_tso.h),
+ * append them to @o (flushing it as it fills), and free the frame
  * @vm:		port (its pool gives the segments' mbufs)
  * @m:		the frame (dp_tx_is_tso(); any chain of mbufs)
  * @mtu:	the uplink's MTU
+ * @max_len:	the largest frame the guest may send (MTU, Ethernet header,
+ *		one VLAN tag: what the port's mbufs hold, port_pool.h)
  * @o:		where the segments go
  *
  * Segments are allocated VS_DP_TSO_ROUND at a time.  A frame that cannot
@@ -256,7 +258,8 @@ static inline void dp_tx_put(struct vs_vm *vm, struct vs_dp_tx_out *o, struct rt
  * VS_TSO_MAX_SEGS segments) or no-memory (no mbufs for a round: the
  * rounds already sent stay sent).
  */
-void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, struct vs_dp_tx_out *o);
+void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, uint32_t max_len,
+		   struct vs_dp_tx_out *o);
 
 /* --- dp_buffer.c (lcore): held, its caps, frames behind a replay --- */
 

@@ -99,8 +99,9 @@ static bool dp_tx_cut(const struct vs_pkt_tso *t, const uint8_t *hdr, struct rte
 		const void *payload;
 
 		/* the data room holds the port's largest frame (port_pool.h), a
-		 * segment is no larger, and the plan checked the lengths
-		 * against the chain's: neither fails */
+		 * segment is no larger (dp_tx_segment() checked it against
+		 * max_len), and the plan checked the lengths against the
+		 * chain's: neither fails */
 		if (!seg)
 			return false;
 		memcpy(seg, hdr, t->hdr_len);
@@ -130,7 +131,8 @@ static void dp_tx_cut_short(struct vs_vm *vm, struct rte_mbuf *m, unsigned int s
 	dp_drop(vm, m, VS_DROP_NO_MEMORY);
 }
 
-void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, struct vs_dp_tx_out *o)
+void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, uint32_t max_len,
+		   struct vs_dp_tx_out *o)
 {
 	uint8_t hdr_copy[DP_TSO_HDR_MAX];
 	uint32_t len = rte_pktmbuf_pkt_len(m);
@@ -149,8 +151,11 @@ void dp_tx_segment(struct vs_vm *vm, struct rte_mbuf *m, uint16_t mtu, struct vs
 		dp_drop(vm, m, VS_DROP_GUEST_MALFORMED);
 		return;
 	}
-	/* the largest segment's IP packet must fit the MTU */
-	if (t.hdr_len - t.at.l3 + RTE_MIN((size_t)t.mss, t.payload) > mtu) {
+	/* the largest segment: its IP packet must fit the MTU, and the frame
+	 * the limit a plain frame of the guest's has (a QinQ frame's two tags
+	 * count: review 79) */
+	if (t.hdr_len - t.at.l3 + RTE_MIN((size_t)t.mss, t.payload) > mtu ||
+	    t.hdr_len + RTE_MIN((size_t)t.mss, t.payload) > max_len) {
 		dp_drop(vm, m, VS_DROP_OVERSIZE);
 		return;
 	}
