@@ -316,7 +316,9 @@ class Pmd:
 
     def port_stats(self):
         """Per-port counters and testpmd's own 'since last show' rates:
-        [{'rx': .., 'tx': .., 'rx_pps': .., 'tx_pps': ..}, ...]."""
+        [{'rx': .., 'tx': .., 'rx_bytes': .., 'tx_bytes': .., 'rx_pps': ..,
+        'tx_pps': .., 'rx_missed': .., 'rx_errors': .., 'rx_nombuf': ..,
+        'tx_errors': ..}, ...]."""
         start = len(self.text())
         self.cmd_wait("show port stats all", "Throughput (since last show)", self.nports)
         time.sleep(0.05)     # the Tx-pps line follows the marker
@@ -327,8 +329,13 @@ class Pmd:
                 m = re.search(pat, blk)
                 return int(m.group(1)) if m else 0
             ports.append({"rx": num(r"RX-packets:\s+(\d+)"), "tx": num(r"TX-packets:\s+(\d+)"),
+                          "rx_bytes": num(r"RX-bytes:\s+(\d+)"),
+                          "tx_bytes": num(r"TX-bytes:\s+(\d+)"),
                           "rx_pps": num(r"Rx-pps:\s+(\d+)"), "tx_pps": num(r"Tx-pps:\s+(\d+)"),
-                          "rx_missed": num(r"RX-missed:\s+(\d+)")})
+                          "rx_missed": num(r"RX-missed:\s+(\d+)"),
+                          "rx_errors": num(r"RX-errors:\s+(\d+)"),
+                          "rx_nombuf": num(r"RX-nombuf:\s+(\d+)"),
+                          "tx_errors": num(r"TX-errors:\s+(\d+)")})
         return ports[-self.nports:]
 
     def stop(self):
