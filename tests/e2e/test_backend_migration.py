@@ -52,13 +52,7 @@ CSUM, GUEST_CSUM, GUEST_TSO4 = 0, 1, 7
 
 
 def incoming(ns, netdev, workdir, name):
-    dg = vt.Guest(netdev, ns=ns, name=name, ip=IP, mac=MAC, workdir=os.path.join(workdir, name),
-                  incoming=True)
-    dg.start()
-    sock = dg.incoming_uri[len("unix:"):]
-    vt.wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
-                "incoming migration socket")
-    return dg
+    return vt.start_incoming_guest(netdev, ns, workdir, name, IP, MAC)
 
 
 def run(tap, state, workdir):

@@ -502,6 +502,19 @@ class Guest:
         return self._agent(agent_channels, combined)
 
 
+def start_incoming_guest(netdev, ns, workdir, name, ip, mac):
+    """Start a Guest waiting for an incoming migration on netdev (its work
+    directory workdir/name) and return it once its migration socket
+    exists (or QEMU has exited: migrate_to() then reports why)."""
+    dg = Guest(netdev, ns=ns, name=name, ip=ip, mac=mac, workdir=os.path.join(workdir, name),
+               incoming=True)
+    dg.start()
+    sock = dg.incoming_uri[len("unix:"):]
+    wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
+             "incoming migration socket")
+    return dg
+
+
 def compare_ram(path_a, path_b, page_size=4096, limit=None):
     """Compare two guest RAM images (Guest.pmemsave) page by page; returns
     the list of guest-physical addresses of pages that differ (at most
