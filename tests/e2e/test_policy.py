@@ -141,10 +141,21 @@ def scenario(ns, workdir, tap):
         vt.wait_for(lambda: g.qmp("query-migrate").get("status") == "completed", 60, 0.05,
                     "migration completed")
         downtime = g.qmp("query-migrate").get("downtime")
-        pair.finish(dg)
+        # the ports settle (replay over, linger over) once the senders
+        # stopped: a default guest reads about 85-90% of these 22000 pps,
+        # so the frames held behind the destination's replay never all go
+        # while the flood lasts and the port stays in "replaying" (one CI
+        # run (ASan): 20 s of it, 57240 frames over the caps counted
+        # buffer-full; docs/dev/open-findings.md)
+        pair.finish(dg, settle=False)
         time.sleep(1.5)
+        states_at_stop = [shim.migration("vm1")["state"] for shim in pair.shims]
         hres = hi.stop()
         bres = bulk.stop()
+        for shim in pair.shims:
+            shim.wait_state("vm1", "none", 20)
+        tap.diag("states of hosta, hostb 1.5 s after the migration, as the senders stopped: %s"
+                 % states_at_stop)
         fin_hi = shimlib.wait_stream(pair.guest, hres["sent"], HI_STREAM, timeout=20)
         fin_bulk = vt.stream_stats(pair.guest.stats(), BULK_STREAM)
         pair.guest.check()
