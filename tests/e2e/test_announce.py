@@ -257,9 +257,7 @@ class Pair:
                      append=GUEST_APPEND)
         g.start()
         if incoming:
-            sock = g.incoming_uri[len("unix:"):]
-            vt.wait_for(lambda: os.path.exists(sock) or not g.alive(), 60, 0.05,
-                        "incoming migration socket")
+            g.wait_incoming_socket()
         return g
 
     def migrate(self, g, src, dst):

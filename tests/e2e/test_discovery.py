@@ -153,12 +153,7 @@ class Pair:
         return self.guest
 
     def start_incoming(self):
-        dg = self._guest(self.dst, incoming=True)
-        dg.start()
-        sock = dg.incoming_uri[len("unix:"):]
-        vt.wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
-                    "incoming migration socket")
-        return dg
+        return self._guest(self.dst, incoming=True).start().wait_incoming_socket()
 
     def migrate(self, arm):
         """Start the incoming QEMU, arm(), migrate, flip roles, settle."""

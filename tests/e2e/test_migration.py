@@ -582,9 +582,7 @@ def scenario_dst_restart(ns, workdir, tap):
         dg = vt.Guest(dst.port("vm1").netdev(reconnect=1), ns=ns, name="g%d" % pair.gen, ip=IP,
                       mac=MAC, workdir=os.path.join(workdir, "g%d" % pair.gen), incoming=True,
                       paused=True)
-        dg.start()
-        vt.wait_for(lambda: os.path.exists(dg.incoming_uri[len("unix:"):]) or not dg.alive(),
-                    60, 0.05, "incoming migration socket")
+        dg.start().wait_incoming_socket()
         pair.arm()
 
         def mig_status():

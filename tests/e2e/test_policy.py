@@ -152,8 +152,7 @@ def scenario(ns, workdir, tap):
         states_at_stop = [shim.migration("vm1")["state"] for shim in pair.shims]
         hres = hi.stop()
         bres = bulk.stop()
-        for shim in pair.shims:
-            shim.wait_state("vm1", "none", 20)
+        pair.settle()
         tap.diag("states of hosta, hostb 1.5 s after the migration, as the senders stopped: %s"
                  % states_at_stop)
         fin_hi = shimlib.wait_stream(pair.guest, hres["sent"], HI_STREAM, timeout=20)

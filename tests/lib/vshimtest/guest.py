@@ -260,6 +260,15 @@ class Guest:
         """True while the QEMU process runs."""
         return self.proc is not None and self.proc.poll() is None
 
+    def wait_incoming_socket(self, timeout=60.0):
+        """For a started guest with incoming=True (a unix: URI): wait until
+        its migration socket exists, or QEMU has exited (migrate_to() then
+        reports why); returns self."""
+        sock = self.incoming_uri[len("unix:"):]
+        wait_for(lambda: os.path.exists(sock) or not self.alive(), timeout, 0.05,
+                 "incoming migration socket")
+        return self
+
     def cleanup(self):
         """Same as stop(); used by the atexit handler."""
         self.stop()
@@ -508,11 +517,7 @@ def start_incoming_guest(netdev, ns, workdir, name, ip, mac):
     exists (or QEMU has exited: migrate_to() then reports why)."""
     dg = Guest(netdev, ns=ns, name=name, ip=ip, mac=mac, workdir=os.path.join(workdir, name),
                incoming=True)
-    dg.start()
-    sock = dg.incoming_uri[len("unix:"):]
-    wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
-             "incoming migration socket")
-    return dg
+    return dg.start().wait_incoming_socket()
 
 
 def compare_ram(path_a, path_b, page_size=4096, limit=None):

@@ -124,12 +124,7 @@ class Pair:
         return self.shims[1 - self.cur]
 
     def start_incoming(self):
-        dg = self._guest(self.dst, incoming=True)
-        dg.start()
-        sock = dg.incoming_uri[len("unix:"):]
-        wait_for(lambda: os.path.exists(sock) or not dg.alive(), 60, 0.05,
-                    "incoming migration socket")
-        return dg
+        return self._guest(self.dst, incoming=True).start().wait_incoming_socket()
 
     def arm(self, explicit=False):
         """Arm the destination (auto mode: it announces itself to the
@@ -148,8 +143,13 @@ class Pair:
         old.stop()
         self.cur = 1 - self.cur
         if settle:
-            self.shims[self.cur].wait_state("vm1", "none", 20)
-            self.shims[1 - self.cur].wait_state("vm1", "none", 20)
+            self.settle()
+
+    def settle(self, timeout=20):
+        """Wait for both shims' vm1 to be in state none (replay done,
+        linger over), the current one first."""
+        self.shims[self.cur].wait_state("vm1", "none", timeout)
+        self.shims[1 - self.cur].wait_state("vm1", "none", timeout)
 
     def migrate(self, arm=True, explicit=False, settle=True):
         dg = self.start_incoming()
