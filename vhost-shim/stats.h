@@ -81,6 +81,9 @@ struct vs_port_stats {
 	uint64_t buffer_peak_bytes;
 	uint64_t replayed_pkts;		/* delivered ahead of live frames */
 	uint64_t live_held_pkts;	/* live frames queued behind a replay */
+	uint64_t replays_left_held;	/* migrations' replays that ended at their
+					 * mark with live frames still held
+					 * behind (the tail, dp_replay.c) */
 	/* the per-source barrier's hold at the destination (lcore, dp_source_hold.c) */
 	uint64_t source_held_pkts;	/* direct frames held for their source's barrier */
 	uint64_t source_barrier_releases;	/* sources released by their barrier */
@@ -125,6 +128,7 @@ struct vs_port_stats {
 	uint64_t last_blackout_us;	/* device down -> peer resumed/rollback */
 	uint64_t last_resume_to_first_replay_us;
 	uint64_t last_resume_to_last_replay_us;
+	uint64_t last_replay_left_held;	/* frames held behind it at its end */
 
 	/* announcements (lcore): learn.h, announce.h */
 	uint64_t addrs_learned;		/* MAC/VLAN pairs and IPs learned from TX */

@@ -136,8 +136,11 @@ def scenario_pool_pressure(ns, workdir, tap):
         slower.stop()
         cycles = slower.cycles
         slower = None
-        vt.wait_for(lambda: b.migration("vm1")["state"] == "none", 60, 0.1,
-                    "the destination's replay to complete")
+        # none comes at the replay's mark; live frames held behind it (the
+        # tail, under the flood) may still drain then: wait for both
+        vt.wait_for(lambda: (lambda m: m["state"] == "none" and
+                             m.get("buffered-now", 0) == 0)(b.migration("vm1")), 60, 0.1,
+                    "the destination's replay and its tail to complete")
         vt.wait_for(lambda: a.migration("vm1")["state"] == "none", 30, 0.1,
                     "the source to end its episode")
         final = vp.wait_received(pair.guest, sres["sent"], timeout=30)

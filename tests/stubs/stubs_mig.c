@@ -78,6 +78,11 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 	return 0;
 }
 
+bool vs_ho_replay_running(const struct vs_vm *vm)
+{
+	return vm->mig.state == VS_MIG_STATE_REPLAYING;
+}
+
 const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
 	return &stub_tun_stats;

@@ -439,7 +439,9 @@ void t_replay_now(struct vs_vm *vm)
 
 void t_replay_finish(struct vs_vm *vm, uint64_t us)
 {
-	while (!vs_dp_replay_finished(vm))
+	/* finished alone comes at the replay's mark, with live frames perhaps
+	 * still held behind it (its tail): the callers mean all delivered */
+	while (!vs_dp_replay_finished(vm) || vs_dp_mode(vm) != VS_DP_LIVE)
 		t_poll_every(vm, 1, us);
 }
 

@@ -52,7 +52,7 @@
  * The tests are split by concern into binaries of their own (test_dataplane.c,
  * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c,
  * test_dp_dedup.c, test_dp_tcp.c, test_dp_quiesce.c, test_dp_drain.c,
- * test_dp_source_hold.c); each one's main() is
+ * test_dp_source_hold.c, test_dp_replay_tail.c); each one's main() is
  * t_main(), which starts EAL, creates the pool t_pool, installs the fakes
  * and runs the tests it registers, or t_main_with_worker(), which also runs
  * the real worker loop on an lcore of its own.  t_port_new() resets the
@@ -179,7 +179,8 @@ void t_poll_every(struct vs_vm *vm, unsigned int steps, uint64_t us);
 void t_arrive(struct vs_vm *vm, uint32_t first, uint32_t n, uint64_t us);
 /* The main loop's replay of a buffer with nothing more to inject */
 void t_replay_now(struct vs_vm *vm);
-/* Poll every @us of the fake clock until the replay has finished */
+/* Poll every @us of the fake clock until the replay has finished and the
+ * port is LIVE: everything delivered, the frames held behind its mark too */
 void t_replay_finish(struct vs_vm *vm, uint64_t us);
 /* the guest got exactly first..first+n-1 at t.got[at..] */
 void t_assert_run(unsigned int at, uint32_t first, uint32_t n);

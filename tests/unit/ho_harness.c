@@ -162,6 +162,19 @@ bool t_ho_main_init(int *argc, char ***argv, const char *prefix)
 	return true;
 }
 
+int t_ho_main_run(void)
+{
+	char rundir[PATH_MAX];
+	int ret = g_test_run();
+
+	th_fini();
+	rte_mempool_free(t_pool);
+	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
+	rte_eal_cleanup();
+	rmdir(rundir);
+	return ret;
+}
+
 void t_ho_vhost(struct vs_vm *vm, enum vs_vhost_event_type type, bool logging)
 {
 	struct vs_vhost_event ev = { .type = type };

@@ -38,6 +38,11 @@ extern struct rte_mempool *t_pool;
  */
 bool t_ho_main_init(int *argc, char ***argv, const char *prefix);
 
+/* t_ho_main_run() - run the registered tests, then undo t_ho_main_init()
+ * (the tunnel harness, t_pool, EAL and its runtime directory)
+ * Return: g_test_run()'s */
+int t_ho_main_run(void);
+
 struct t_env {
 	struct vs_tun *tun;
 	struct vs_vm *vm;

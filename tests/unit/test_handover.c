@@ -766,9 +766,6 @@ static void test_cut_after_live_seen_waits(void)
 
 int main(int argc, char **argv)
 {
-	char rundir[PATH_MAX];
-	int ret;
-
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover"))
 		return 1;
 
@@ -794,11 +791,5 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/replay-phase/rollback", test_replay_phase_rollback);
 	g_test_add_func("/handover/src/hold-expired-resets", test_hold_expired_resets);
 	g_test_add_func("/handover/src/forwarding-again", test_src_forwarding_again);
-	ret = g_test_run();
-	th_fini();
-	rte_mempool_free(t_pool);
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+	return t_ho_main_run();
 }

@@ -491,9 +491,6 @@ static void test_take_back_ahead_of_replay_q(void)
 
 int main(int argc, char **argv)
 {
-	char rundir[PATH_MAX];
-	int ret;
-
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-barrier"))
 		return 1;
 
@@ -511,11 +508,5 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source/take-back-ahead-of-replay-q", test_take_back_ahead_of_replay_q);
 	g_test_add_func("/handover/source/rollback-requeued-before-replay-q",
 			test_rollback_requeued_before_replay_q);
-	ret = g_test_run();
-	th_fini();
-	rte_mempool_free(t_pool);
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+	return t_ho_main_run();
 }

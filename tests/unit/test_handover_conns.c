@@ -374,9 +374,6 @@ static void test_src_not_negotiated(void)
 
 int main(int argc, char **argv)
 {
-	char rundir[PATH_MAX];
-	int ret;
-
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-conns"))
 		return 1;
 	g_test_add_func("/handover/conns/dst-import", test_dst_import);
@@ -387,11 +384,5 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/conns/src-export", test_src_export);
 	g_test_add_func("/handover/conns/src-not-negotiated", test_src_not_negotiated);
 	g_test_add_func("/handover/conns/src-peer-in-blackout", test_src_peer_in_blackout);
-	ret = g_test_run();
-	th_fini();
-	rte_mempool_free(t_pool);
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+	return t_ho_main_run();
 }

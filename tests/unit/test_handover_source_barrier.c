@@ -618,9 +618,6 @@ static void test_out_written_bounded(void)
 
 int main(int argc, char **argv)
 {
-	char rundir[PATH_MAX];
-	int ret;
-
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-source-barrier"))
 		return 1;
 	g_test_add_func("/handover/source-barrier/hold-on", test_hold_on);
@@ -639,11 +636,5 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/source-barrier/out-older-peer", test_out_older_peer);
 	g_test_add_func("/handover/source-barrier/out-replay-q-first", test_out_replay_q_first);
 	g_test_add_func("/handover/source-barrier/out-written-bounded", test_out_written_bounded);
-	ret = g_test_run();
-	th_fini();
-	rte_mempool_free(t_pool);
-	g_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
-	rte_eal_cleanup();
-	rmdir(rundir);
-	return ret;
+	return t_ho_main_run();
 }

@@ -248,14 +248,17 @@ JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GEr
 /*
  * The replay's catch-up time: while one runs, what is left of the backlog
  * over the rate it shrinks at (replay rate - arrival rate); otherwise the
- * last one's, measured (resume to the last frame held behind it).
+ * last one's, measured (resume to its end: the last frame held before its
+ * mark).  A replay runs while replaying, and also while the frames held
+ * behind a finished one still drain (mode REPLAY in none: its tail,
+ * dp_replay.c): a backlog is left then, which the estimate says.
  */
 static uint64_t cmig_catch_up_us(const struct vs_vm *vm)
 {
 	const struct vs_port_stats *st = &vm->stats;
 	uint64_t r = VS_STAT_GET(st->arrival_rate_pps), rr = VS_STAT_GET(st->replay_rate_pps);
 
-	if (vm->mig.state != VS_MIG_STATE_REPLAYING)
+	if (!vs_ho_replay_running(vm))
 		return VS_STAT_GET(st->last_resume_to_last_replay_us);
 	if (!rr)		/* unpaced: as fast as the guest takes it */
 		return 0;

@@ -339,10 +339,14 @@ void dp_own_replay(struct vs_vm *vm)
 {
 	vm->dp.own_replay = true;
 	vm->dp.own_replay_episode = __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
+	vm->dp.own_replay_gen = __atomic_load_n(&vm->dp.hs.replay_gen, __ATOMIC_ACQUIRE);
 }
 
+/* a new episode, or a replay the main loop started since (with buffering
+ * off there is no new episode: review 83, B1), ends it */
 bool dp_own_replay_now(const struct vs_vm *vm)
 {
 	return vm->dp.own_replay &&
-	       vm->dp.own_replay_episode == __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE);
+	       vm->dp.own_replay_episode == __atomic_load_n(&vm->dp.hs.episode, __ATOMIC_ACQUIRE) &&
+	       vm->dp.own_replay_gen == __atomic_load_n(&vm->dp.hs.replay_gen, __ATOMIC_ACQUIRE);
 }

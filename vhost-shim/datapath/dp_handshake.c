@@ -225,14 +225,32 @@ void vs_dp_replay_start(struct vs_vm *vm)
 
 	__atomic_store_n(&hs->inject_done, false, __ATOMIC_RELEASE);
 	__atomic_store_n(&hs->live_seen, false, __ATOMIC_RELAXED);
-	__atomic_store_n(&hs->replay_finished, false, __ATOMIC_RELAXED);
+	/*
+	 * A new replay: an end the lcore decides for an older one is not its.
+	 * After inject_done's store: an lcore that loads the new generation
+	 * sees inject_done false or this replay's close, never the last
+	 * one's (review 83, S1).
+	 */
+	__atomic_fetch_add(&hs->replay_gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&hs->mode, VS_DP_REPLAY, __ATOMIC_RELEASE);
 }
 
 void vs_dp_replay_skip(struct vs_vm *vm)
 {
-	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
-	__atomic_store_n(&vm->dp.hs.replay_finished, true, __ATOMIC_RELEASE);
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t gen = __atomic_add_fetch(&hs->replay_gen, 1, __ATOMIC_RELEASE);
+
+	__atomic_store_n(&hs->mode, VS_DP_LIVE, __ATOMIC_RELEASE);
+	__atomic_store_n(&hs->replay_end_left, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->replay_end_gen, gen, __ATOMIC_RELEASE);
+}
+
+void vs_dp_leave_buffer(struct vs_vm *vm)
+{
+	uint32_t buffer = VS_DP_BUFFER;
+
+	__atomic_compare_exchange_n(&vm->dp.hs.mode, &buffer, VS_DP_LIVE, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 void vs_dp_inject_close(struct vs_vm *vm)
@@ -253,7 +271,25 @@ bool vs_dp_live_seen(const struct vs_vm *vm)
 
 bool vs_dp_replay_finished(const struct vs_vm *vm)
 {
-	return __atomic_load_n(&vm->dp.hs.replay_finished, __ATOMIC_ACQUIRE);
+	const struct vs_dp_handshake *hs = &vm->dp.hs;
+
+	return __atomic_load_n(&hs->replay_end_gen, __ATOMIC_ACQUIRE) ==
+	       __atomic_load_n(&hs->replay_gen, __ATOMIC_RELAXED);	/* main's own */
+}
+
+uint64_t vs_dp_replay_end_left(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.replay_end_left, __ATOMIC_RELAXED);	/* after end_gen */
+}
+
+uint64_t vs_dp_held_mark(const struct vs_vm *vm)
+{
+	return __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_ACQUIRE);
+}
+
+bool vs_dp_held_reached(const struct vs_vm *vm, uint64_t mark)
+{
+	return (int64_t)(__atomic_load_n(&vm->dp.hs.held_taken, __ATOMIC_ACQUIRE) - mark) >= 0;
 }
 
 void vs_dp_announce(struct vs_vm *vm)

@@ -29,6 +29,12 @@
  * ring did not take whole), then inject, then - once the main loop has
  * closed inject (inject_done) - held; when all three are empty it sets the
  * mode back to LIVE itself, so no live frame can pass the last held one.
+ * A replay the main loop started is over for the migration earlier, at
+ * its mark: once what held held when inject was first found empty after
+ * inject_done has left (vs_dp_replay_finished()).  A guest that reads
+ * less than its traffic's rate keeps live frames queued behind that mark
+ * for as long as the traffic lasts; they drain as the tail, mode still
+ * REPLAY, in the same order, and the lcore still switches to LIVE itself.
  */
 #ifndef VS_DP_HANDSHAKE_H
 #define VS_DP_HANDSHAKE_H
@@ -87,6 +93,19 @@ struct vs_dp_pending {
 	enum vs_dp_origin origin;
 };
 
+/*
+ * Where a replay the main loop started ends for the migration (lcore only,
+ * dp_replay.c): at its mark, held_put when the lcore first found inject
+ * empty after inject_done.  Frames held after that are the tail.
+ */
+struct vs_dp_replay_mark {
+	uint32_t gen;		/* hs.replay_gen these belong to */
+	bool taken;		/* @pos was taken for @gen */
+	bool ended;		/* @gen's replay ended at its mark: the rest
+				 * is a tail, drained as before */
+	uint64_t pos;		/* held_put then */
+};
+
 struct vs_dp_dedup;
 struct vs_dp_direct;
 struct vs_dp_flow;
@@ -105,7 +124,13 @@ struct vs_dp_tcp;
  *		CASes LIVE -> BUFFER (device gone); lcore CASes LIVE -> REPLAY
  *		(guest ring full, frames left in held) and REPLAY -> LIVE
  *		when a replay is complete (a CAS: a BUFFER the main loop or
- *		the vhost thread stored meanwhile stays).  lcore loads it (acquire)
+ *		the vhost thread stored meanwhile stays; a REPLAY the main
+ *		loop started meanwhile, seen by @replay_gen, is put back).
+ *		When the main loop leaves a migration it stores LIVE only
+ *		over BUFFER: a REPLAY it no longer tracks is the lcore's to
+ *		end (vs_dp_leave_buffer()).  That put-back assumes the main
+ *		loop does not start a replay and store LIVE (a skip) in one
+ *		go; it never does.  lcore loads it (acquire)
  *		once per poll and again after a replay step.
  * @episode:	main/vhost add 1 (release) to start a buffering episode;
  *		lcore loads (acquire) and restarts its caps' accounting when
@@ -127,8 +152,20 @@ struct vs_dp_tcp;
  * @live_seen:	lcore stores true (release) when it held a live frame behind
  *		a replay; main reads (acquire) and clears it (relaxed, before
  *		the release store of @mode that starts the next replay).
- * @replay_finished: lcore stores true (release) after its REPLAY -> LIVE;
- *		main reads (acquire) and clears it like @live_seen.
+ * @replay_gen: main adds 1 (release) when it starts a replay
+ *		(vs_dp_replay_start(): after @inject_done's store, before the
+ *		mode's) or skips one; lcore loads it (acquire) before its load
+ *		of @inject_done, and tags the replay's end with it.
+ * @replay_end_left: lcore stores (relaxed, published by the release
+ *		store of @replay_end_gen) the frames held behind the replay's
+ *		mark when it ended there (its tail), 0 when it ended empty.
+ * @replay_end_gen: lcore stores (release) the @replay_gen it loaded when
+ *		it ends that replay: after its REPLAY -> LIVE, or at the
+ *		replay's mark with frames still held behind it (the tail:
+ *		dp_replay.c); vs_dp_replay_skip() stores the new @replay_gen.
+ *		main reads (acquire): the replay started last is over when
+ *		the two are equal, so an end the lcore decided for an earlier
+ *		replay is never taken for the new one's (review 81, 12.2).
  * @announce_req: main adds 1 (release) per announcement wanted; lcore
  *		compares with its private announce_done and sends one round
  *		per change (dp_announce.c: a RARP, or with announce=all a RARP
@@ -193,7 +230,9 @@ struct vs_dp_handshake {
 	uint32_t held_drop_reason;
 	bool inject_done;
 	bool live_seen;
-	bool replay_finished;
+	uint32_t replay_gen;
+	uint32_t replay_end_gen;
+	uint64_t replay_end_left;
 	uint32_t announce_req;
 	uint32_t learn_forget_req;
 	uint32_t drain_req;
@@ -311,6 +350,9 @@ struct vs_dp_port {
 	bool own_replay;		/* lcore: it started this replay itself
 					 * (ring full, bound, adopted held) */
 	uint32_t own_replay_episode;	/* lcore: hs.episode at that switch */
+	uint32_t own_replay_gen;	/* lcore: hs.replay_gen then */
+	struct vs_dp_replay_mark mark;	/* lcore: where the main loop's
+					 * replay ends (dp_replay.c) */
 	uint32_t announce_done;
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;
@@ -380,6 +422,16 @@ enum vs_dp_mode vs_dp_mode(const struct vs_vm *vm);
 void vs_dp_set_live(struct vs_vm *vm);
 
 /**
+ * vs_dp_leave_buffer() - back to live delivery if the port buffers: a
+ * replay the lcore runs (its own, or a migration's tail, mode REPLAY with
+ * nobody else to end it) ends itself, since a LIVE stored over it would let
+ * the rest of a poll's live frames overtake what it still holds (review
+ * 81, 12.1)
+ * @vm:		port
+ */
+void vs_dp_leave_buffer(struct vs_vm *vm);
+
+/**
  * vs_dp_buffer_start() - start buffering, a new episode unless the port
  * already buffers with caps since its device went away
  * @vm:		port
@@ -439,12 +491,49 @@ bool vs_dp_inject_closed(const struct vs_vm *vm);
 bool vs_dp_live_seen(const struct vs_vm *vm);
 
 /**
- * vs_dp_replay_finished() - has the lcore switched itself back to LIVE
+ * vs_dp_replay_finished() - is the replay the main loop started last over
  * @vm:		port
  *
- * Return: true once the replay started last is complete
+ * Over: every frame it owed the guest - the pending burst, what was
+ * injected, and what held held when the lcore first found inject empty
+ * after inject_done (the mark) - has left (delivered, or counted as a
+ * drop).  Live frames held behind the mark may still drain then, with
+ * the mode still REPLAY (a guest that reads less than its traffic's
+ * rate: the tail, dp_replay.c); the lcore switches to LIVE when they
+ * have.  Without such frames the replay ends with that switch, as it
+ * always did.
+ *
+ * Return: true once it is
  */
 bool vs_dp_replay_finished(const struct vs_vm *vm);
+
+/**
+ * vs_dp_replay_end_left() - the frames left held behind the replay started
+ * last when it ended at its mark (its tail; 0 if it ended with held empty)
+ * @vm:		port
+ *
+ * Return: count, valid once vs_dp_replay_finished()
+ */
+uint64_t vs_dp_replay_end_left(const struct vs_vm *vm);
+
+/**
+ * vs_dp_held_mark() - held's put position now: every frame in held was put
+ * before it (counted as @held_put counts)
+ * @vm:		port
+ *
+ * Return: the position, for vs_dp_held_reached()
+ */
+uint64_t vs_dp_held_mark(const struct vs_vm *vm);
+
+/**
+ * vs_dp_held_reached() - have the frames held before @mark all left held
+ * (delivered, streamed or counted as drops)
+ * @vm:		port
+ * @mark:	from vs_dp_held_mark()
+ *
+ * Return: true once held_taken passed @mark
+ */
+bool vs_dp_held_reached(const struct vs_vm *vm, uint64_t mark);
 
 /* --- requests (main loop) --- */
 

@@ -238,13 +238,60 @@ static bool dp_held_first(const struct vs_vm *vm)
 }
 
 /*
+ * dp_replay_mark() - does the main loop's replay @gen end here, with frames
+ * still held behind it
+ *
+ * Called where inject was found empty after inject_done with the pending
+ * burst empty: every frame the migration owed the guest ahead of held is
+ * gone.  The first time, the mark is held's put position then; once held
+ * was taken past it (delivered through the pending burst, or counted as
+ * buffer-full by drop-oldest or as duplicate by the filter) the frames
+ * left in held arrived after it: live frames queued behind a replay that
+ * a guest slower than its traffic never lets held empty for (CI,
+ * 2026-12-07: a default guest under 22000 pps stayed in replaying for
+ * the flood's 20 s).  The replay ends for the main loop (REPLAY_DONE)
+ * while they drain as its tail, in the same order and at the same pace,
+ * and the lcore still ends REPLAY itself when held and inject are empty.
+ * Not for a replay the lcore started (own): nobody waits for its end.
+ */
+static void dp_replay_mark(struct vs_vm *vm, uint32_t gen)
+{
+	struct vs_dp_replay_mark *mk = &vm->dp.mark;
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+
+	if (mk->gen != gen) {
+		mk->gen = gen;
+		mk->taken = mk->ended = false;
+	}
+	if (mk->ended || dp_own_replay_now(vm))
+		return;
+	if (!mk->taken) {
+		mk->taken = true;
+		mk->pos = __atomic_load_n(&hs->held_put, __ATOMIC_RELAXED);	/* own writes */
+	}
+	/* held_taken relaxed: a take not seen yet only delays the end */
+	if ((int64_t)(__atomic_load_n(&hs->held_taken, __ATOMIC_RELAXED) - mk->pos) < 0 ||
+	    rte_ring_empty(vm->dp.held))
+		return;		/* empty: the end below, as ever */
+	mk->ended = true;
+	if (__atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE) != gen)
+		return;		/* superseded: the new replay has its own mark */
+	VS_STAT_ADD(vm->stats.replays_left_held, 1);
+	__atomic_store_n(&hs->replay_end_left,
+			 __atomic_load_n(&hs->held_put, __ATOMIC_RELAXED) -
+				 __atomic_load_n(&hs->held_taken, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->replay_end_gen, gen, __ATOMIC_RELEASE);
+}
+
+/*
  * The next burst of a replay once inject_done: inject (tunnelled or
  * retained frames, older than anything in held), then held; held first
  * when dp_held_first().  Live frames held after a tunnelled copy arrived
  * still go ahead of it then.
  * Return: frames taken into pd->pkts (pd->origin set)
  */
-static uint16_t dp_replay_next(struct vs_vm *vm)
+static uint16_t dp_replay_next(struct vs_vm *vm, uint32_t gen)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
 	bool own = dp_held_first(vm);
@@ -267,10 +314,44 @@ static uint16_t dp_replay_next(struct vs_vm *vm)
 							 RTE_DIM(pd->pkts), NULL);
 	}
 	if (!n && !own) {
+		dp_replay_mark(vm, gen);
 		pd->origin = VS_DP_ORIGIN_DIRECT;
 		n = (uint16_t)dp_held_take(vm, pd->pkts, RTE_DIM(pd->pkts));
 	}
 	return n;
+}
+
+/*
+ * dp_replay_end() - held, inject and the pending burst are empty after
+ * inject_done of replay @gen (or later): LIVE, by a CAS, since the main
+ * loop may have switched the port to BUFFER meanwhile (device gone).  It
+ * may also have started a new replay meanwhile, BUFFER then REPLAY in one
+ * callback between this lcore's load of inject_done and its CAS (on a
+ * running device: vs_ho_expect()): the CAS then took the new replay's
+ * REPLAY, and the new @replay_gen says so; that replay is not over, so
+ * REPLAY goes back (no frame was delivered in between: this lcore
+ * delivers) and its end is not announced (review 81, 12.2).
+ */
+static void dp_replay_end(struct vs_vm *vm, uint32_t gen)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t replay = VS_DP_REPLAY, live = VS_DP_LIVE;
+
+	if (!__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	vm->dp.ring_bound_holding = false;
+	vm->dp.own_replay = false;
+	if (__atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE) == gen) {
+		if (!vm->dp.mark.ended || vm->dp.mark.gen != gen) {	/* not after a tail */
+			__atomic_store_n(&hs->replay_end_left, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&hs->replay_end_gen, gen, __ATOMIC_RELEASE);
+		}
+		return;
+	}
+	/* a later store of the main loop (BUFFER) stays */
+	__atomic_compare_exchange_n(&hs->mode, &live, VS_DP_REPLAY, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -285,10 +366,16 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 	struct vs_dp_pending *pd = &vm->dp.pending;
 	struct vs_dp_handshake *hs = &vm->dp.hs;
 	unsigned int work = 0, rounds;
+	uint32_t gen;
 	uint16_t n;
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
 		return 0;	/* keep everything until the device is back */
+	/* before inject_done: the replay that inject_done closed is @gen or later */
+	gen = __atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE);
+	if (mode == VS_DP_REPLAY && vm->dp.own_replay &&
+	    !__atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE))
+		vm->dp.own_replay = false;	/* the main loop started this one (12.7) */
 	for (rounds = 0; rounds < 4; rounds++) {
 		if (!dp_flush_pending(vm, vid, enabled))
 			break;
@@ -300,23 +387,11 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 		}
 		if (!n && mode == VS_DP_REPLAY &&
 		    __atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE)) {
-			n = dp_replay_next(vm);
+			n = dp_replay_next(vm, gen);
 			if (!n && !dp_ring_settled(vm, vid, enabled))
 				break;	/* the ring drains first (dp_ring_bound.c) */
-			if (!n) {	/* both empty after inject_done: done */
-				uint32_t replay = VS_DP_REPLAY;
-
-				/* a CAS: the main loop may have switched the
-				 * port to BUFFER meanwhile (device gone) */
-				if (__atomic_compare_exchange_n(&hs->mode, &replay, VS_DP_LIVE,
-								false, __ATOMIC_ACQ_REL,
-								__ATOMIC_ACQUIRE)) {
-					__atomic_store_n(&hs->replay_finished, true,
-							 __ATOMIC_RELEASE);
-					vm->dp.ring_bound_holding = false;
-					vm->dp.own_replay = false;
-				}
-			}
+			if (!n)		/* both empty after inject_done: done */
+				dp_replay_end(vm, gen);
 		}
 		if (!n)
 			break;

@@ -377,16 +377,18 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 		ho_close_stream(vm, false);	/* migration cancelled in pre-copy */
 	}
 	/*
-	 * After a replay the lcore has switched itself to LIVE already,
-	 * and may since have gone back to REPLAY for a full guest ring
-	 * (dp_deliver_live()) with frames in the held ring: forcing LIVE here would
-	 * strand them there.  Every other way out of a migration state
-	 * leaves BUFFER or REPLAY mode from here.
+	 * After a replay the lcore has switched itself to LIVE already, or
+	 * still drains the live frames held behind it (the tail), or has
+	 * gone back to REPLAY for a full guest ring (dp_deliver_live()):
+	 * a REPLAY nobody else ends is the lcore's, and LIVE stored over it
+	 * would let live frames overtake what it holds (review 81, 12.1).
+	 * So only BUFFER is left from here: every other way out of a
+	 * migration state leaves BUFFER, or a REPLAY the lcore ends.
 	 */
 	if (old != VS_MIG_STATE_NONE &&
 	    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE) &&
 	    !ho->replay_on)	/* a replay that outlived replaying ends itself */
-		vs_dp_set_live(vm);
+		vs_dp_leave_buffer(vm);
 }
 
 static void ho_enter_paused(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
@@ -732,6 +734,13 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 			n += vs_tun_stream_retained(vm->ho->out);
 	}
 	return n;
+}
+
+bool vs_ho_replay_running(const struct vs_vm *vm)
+{
+	return vm->mig.state == VS_MIG_STATE_REPLAYING ||
+	       (vm->ho && vm->ho->tail_left && vs_dp_mode(vm) == VS_DP_REPLAY &&
+		vs_ho_buffered_now(vm));
 }
 
 gboolean vs_ho_attach(struct vs_vm *vm, GError **error)

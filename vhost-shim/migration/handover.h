@@ -117,6 +117,16 @@ const char *vs_ho_peer_name(const struct vs_vm *vm);
 uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
 
 /**
+ * vs_ho_replay_running() - does a migration's replay still deliver a
+ * backlog to @vm: replaying, or the frames held behind its mark after it
+ * ended (its tail: the data plane still in REPLAY with frames left)
+ * @vm:		port
+ *
+ * Return: true if one does
+ */
+bool vs_ho_replay_running(const struct vs_vm *vm);
+
+/**
  * vs_ho_set_event_cb() - where migration events go (control socket)
  * @cb:		called with an event name, the VM (NULL for an event about a
  *		peer, not a port) and a JSON object (consumed); returns false

@@ -201,6 +201,10 @@ struct vs_handover {
 	unsigned int announce_step;
 	guint announce_timer;
 	guint dedup_timer;
+	uint64_t tail_left;		/* frames held behind the last replay's
+					 * mark (last-replay-left-held) */
+	bool dedup_tail_marked;		/* the window's close waits for a tail: */
+	uint64_t dedup_tail_mark;	/* held's put position then (stragglers.c) */
 	uint64_t overflow_reported;	/* buffer-full drops at the last
 					 * BUFFER_OVERFLOW event sent */
 	/* destination: per-source barriers (handover_source_hold.c) */

@@ -348,8 +348,20 @@ static void ho_pump_replay(struct vs_vm *vm)
 		vs_dp_inject_close(vm);
 
 	if (ho->replay_on && vs_dp_replay_finished(vm)) {
+		uint64_t left = vs_dp_replay_end_left(vm);
+
 		ho->replay_on = false;
 		VS_STAT_SET(vm->stats.last_resume_to_last_replay_us, (uint64_t)(now - ho->t_up));
+		/* a guest slower than its traffic: live frames still held
+		 * behind the replay drain as its tail (dp_replay.c) */
+		VS_STAT_SET(vm->stats.last_replay_left_held, left);
+		ho->tail_left = left;	/* the dedup window waits for it */
+		if (left)
+			vs_log(MIG, INFO, vm->cfg->name,
+			       "replay done after %" PRIu64 " ms with %" PRIu64
+			       " live frames still held behind it: the guest reads"
+			       " less than its traffic; they drain in order",
+			       (uint64_t)(now - ho->t_up) / 1000, left);
 		if (vm->mig.state == VS_MIG_STATE_REPLAYING) {
 			ho_feed(vm, VS_MIG_EV_REPLAY_DONE);
 		} else {

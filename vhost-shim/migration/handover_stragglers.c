@@ -258,6 +258,8 @@ void ho_dedup_open(struct vs_vm *vm)
 		return;
 	vs_dp_direct_flush(vm);		/* an earlier window's notes: not ours */
 	vs_dp_dedup_open(vm);
+	vm->ho->dedup_tail_marked = false;
+	vm->ho->tail_left = 0;
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
 	vm->ho->dedup_timer = g_timeout_add(vm->policy.linger_ms + vm->policy.hold_ms,
@@ -275,6 +277,27 @@ void ho_dedup_close(struct vs_vm *vm)
 
 #define HO_DEDUP_RECHECK_MS	200
 
+/*
+ * A replay that ended at its mark with live frames still held behind it
+ * (a guest slower than its traffic: the tail, dp_replay.c): direct frames
+ * in it may have had their tunnelled copies delivered, so the window lasts
+ * until the frames held when it would have closed have left held.  Bounded
+ * by what held held then; a guest that never reads keeps it open, as
+ * replaying did.
+ */
+static bool ho_dedup_tail_left(struct vs_vm *vm)
+{
+	struct vs_handover *ho = vm->ho;
+
+	if (!ho->tail_left || vs_dp_mode(vm) != VS_DP_REPLAY)
+		return false;	/* no tail (an own replay of the lcore's is none) */
+	if (!ho->dedup_tail_marked) {
+		ho->dedup_tail_marked = true;
+		ho->dedup_tail_mark = vs_dp_held_mark(vm);
+	}
+	return !vs_dp_held_reached(vm, ho->dedup_tail_mark);
+}
+
 static gboolean ho_dedup_close_cb(gpointer data)
 {
 	struct vs_vm *vm = data;
@@ -286,7 +309,7 @@ static gboolean ho_dedup_close_cb(gpointer data)
 	 * machine leaves replaying).
 	 */
 	if (vm->mig.state == VS_MIG_STATE_REPLAYING || vm->ho->replay_on ||
-	    !g_queue_is_empty(&vm->ho->replay_q)) {
+	    !g_queue_is_empty(&vm->ho->replay_q) || ho_dedup_tail_left(vm)) {
 		vm->ho->dedup_timer = g_timeout_add(HO_DEDUP_RECHECK_MS, ho_dedup_close_cb, vm);
 		return G_SOURCE_REMOVE;
 	}
@@ -297,6 +320,7 @@ static gboolean ho_dedup_close_cb(gpointer data)
 
 void ho_dedup_close_later(struct vs_vm *vm)
 {
+	vm->ho->dedup_tail_marked = false;	/* a mark taken before END: too early */
 	if (vm->ho->dedup_timer)
 		g_source_remove(vm->ho->dedup_timer);
 	vm->ho->dedup_timer = g_timeout_add(200, ho_dedup_close_cb, vm);
