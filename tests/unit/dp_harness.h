@@ -52,7 +52,8 @@
  * The tests are split by concern into binaries of their own (test_dataplane.c,
  * test_dp_replay.c, test_dp_caps.c, test_dp_flow_rules.c, test_dp_announce.c,
  * test_dp_dedup.c, test_dp_tcp.c, test_dp_quiesce.c, test_dp_drain.c,
- * test_dp_source_hold.c, test_dp_replay_tail.c); each one's main() is
+ * test_dp_source_hold.c, test_dp_replay_tail.c, test_dp_replay_tail_race.c);
+ * each one's main() is
  * t_main(), which starts EAL, creates the pool t_pool, installs the fakes
  * and runs the tests it registers, or t_main_with_worker(), which also runs
  * the real worker loop on an lcore of its own.  t_port_new() resets the
