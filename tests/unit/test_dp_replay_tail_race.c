@@ -337,6 +337,54 @@ static void test_own_then_replay_now(void)
 	t_own_then_replay(false);
 }
 
+/*
+ * A replay that ended with held empty (its mark taken, then the CAS to
+ * LIVE), then an own replay of the lcore's (a full ring), then the episode
+ * moves while the mode is still REPLAY (vs_dp_device_gone() bumps it
+ * before the vid goes): the own replay is no longer "own", and the old
+ * replay's mark, reached long ago, must not end that replay a second time
+ * with a tail (review 85, N1: a false replays-left-held, a false
+ * last-replay-left-held).
+ */
+static void test_ended_empty_then_own_replay(void)
+{
+	struct vs_vm *vm = t_tail_port(1000);
+	struct t_tail tl = { .vm = vm, .live = 3001, .per_poll = 0 };
+	unsigned int i;
+
+	vs_dp_buffer_start(vm, true);
+	t_uplink_queue(1, 20);
+	t_poll(vm, 1);
+	vs_dp_replay_start(vm);
+	vs_dp_inject_close(vm);
+	t.guest_room = T_UNLIMITED;
+	for (i = 0; i < 100 && vs_dp_mode(vm) != VS_DP_LIVE; i++)
+		t_poll(vm, 1);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_LIVE);
+	g_assert_true(vs_dp_replay_finished(vm));
+	g_assert_cmpuint(vm->stats.replays_left_held, ==, 0);
+
+	t.guest_room = T_ROOM;		/* a full ring: the lcore's own replay */
+	tl.per_poll = VS_DP_BURST;
+	for (i = 0; i < 10; i++)
+		t_step(&tl);
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	g_assert_true(dp_own_replay_now(vm));
+	g_assert_cmpuint(rte_ring_count(vm->dp.held), >, 0);
+
+	vs_dp_device_gone(vm);		/* the episode moves, REPLAY stays */
+	g_assert_cmpint(vs_dp_mode(vm), ==, VS_DP_REPLAY);
+	for (i = 0; i < 5; i++)
+		t_step(&tl);
+	g_assert_cmpuint(vm->stats.replays_left_held, ==, 0);
+	g_assert_cmpuint(vs_dp_replay_end_left(vm), ==, 0);
+
+	vs_dp_buffer_start(vm, true);	/* the main loop's answer to the device-down */
+	t_poll(vm, 1);
+	vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
+	t_port_free(vm);
+}
+
 static void add_tests(void)
 {
 	g_test_add_func("/dataplane/replay-tail/race-new-replay", test_race_new_replay);
@@ -345,6 +393,8 @@ static void add_tests(void)
 	g_test_add_func("/dataplane/replay-tail/own-then-replay-polled",
 			test_own_then_replay_polled);
 	g_test_add_func("/dataplane/replay-tail/own-then-replay-now", test_own_then_replay_now);
+	g_test_add_func("/dataplane/replay-tail/ended-empty-then-own-replay",
+			test_ended_empty_then_own_replay);
 }
 
 int main(int argc, char **argv)

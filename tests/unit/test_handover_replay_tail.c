@@ -129,7 +129,9 @@ static void t_arrive_and_end(struct t_env *e)
  * The replay ended at its mark with 5 live frames behind it: REPLAY_DONE,
  * none, last-replay-left-held 5, catch-up still running, mode REPLAY.
  * Then a migration starts and is cancelled (log-on, log-off): the mode
- * stays REPLAY (it was stored LIVE over the tail: review 81, 12.1).
+ * stays REPLAY (it was stored LIVE over the tail: review 81, 12.1).  Once
+ * the tail drained, frames the lcore holds again (its own replay) are not
+ * the migration's.
  */
 static void test_done_with_held(void)
 {
@@ -154,6 +156,12 @@ static void test_done_with_held(void)
 
 	g_assert_cmpuint(t_lcore_drain_held(e.vm), ==, 5);
 	g_assert_false(vs_ho_replay_running(e.vm));
+	/* the lcore's own replay after the tail (a full ring) is not the
+	 * migration's: catch-up-us stays the measured value (review 85, SF2) */
+	t_lcore_hold(e.vm, 3);
+	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_REPLAY);
+	g_assert_false(vs_ho_replay_running(e.vm));
+	g_assert_cmpuint(t_lcore_drain_held(e.vm), ==, 3);
 	t_env_fini(&e);
 }
 

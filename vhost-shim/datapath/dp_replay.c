@@ -238,6 +238,28 @@ static bool dp_held_first(const struct vs_vm *vm)
 }
 
 /*
+ * dp_replay_publish_end() - replay @gen is over, @left frames held behind
+ * it.  Only forward: a skip of the main loop's (vs_dp_replay_skip(), a
+ * newer generation) stored between this lcore's load of the generation
+ * and this store stays, or the port would wait in replaying for an end
+ * that never comes again (review 85, SF1).
+ */
+static void dp_replay_publish_end(struct vs_vm *vm, uint32_t gen, uint64_t left)
+{
+	struct vs_dp_handshake *hs = &vm->dp.hs;
+	uint32_t cur = __atomic_load_n(&hs->replay_end_gen, __ATOMIC_RELAXED);
+
+	vm->dp.mark.gen = gen;		/* a later call ends @gen no more (review 85, N1) */
+	vm->dp.mark.taken = vm->dp.mark.ended = true;
+	while ((int32_t)(gen - cur) > 0) {
+		__atomic_store_n(&hs->replay_end_left, left, __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(&hs->replay_end_gen, &cur, gen, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			break;
+	}
+}
+
+/*
  * dp_replay_mark() - does the main loop's replay @gen end here, with frames
  * still held behind it
  *
@@ -277,11 +299,9 @@ static void dp_replay_mark(struct vs_vm *vm, uint32_t gen)
 	if (__atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE) != gen)
 		return;		/* superseded: the new replay has its own mark */
 	VS_STAT_ADD(vm->stats.replays_left_held, 1);
-	__atomic_store_n(&hs->replay_end_left,
-			 __atomic_load_n(&hs->held_put, __ATOMIC_RELAXED) -
-				 __atomic_load_n(&hs->held_taken, __ATOMIC_RELAXED),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&hs->replay_end_gen, gen, __ATOMIC_RELEASE);
+	dp_replay_publish_end(vm, gen,
+			      __atomic_load_n(&hs->held_put, __ATOMIC_RELAXED) -
+				      __atomic_load_n(&hs->held_taken, __ATOMIC_RELAXED));
 }
 
 /*
@@ -343,10 +363,8 @@ static void dp_replay_end(struct vs_vm *vm, uint32_t gen)
 	vm->dp.ring_bound_holding = false;
 	vm->dp.own_replay = false;
 	if (__atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE) == gen) {
-		if (!vm->dp.mark.ended || vm->dp.mark.gen != gen) {	/* not after a tail */
-			__atomic_store_n(&hs->replay_end_left, 0, __ATOMIC_RELAXED);
-			__atomic_store_n(&hs->replay_end_gen, gen, __ATOMIC_RELEASE);
-		}
+		if (!vm->dp.mark.ended || vm->dp.mark.gen != gen)	/* not after a tail */
+			dp_replay_publish_end(vm, gen, 0);
 		return;
 	}
 	/* a later store of the main loop (BUFFER) stays */

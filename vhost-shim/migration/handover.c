@@ -738,9 +738,9 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 
 bool vs_ho_replay_running(const struct vs_vm *vm)
 {
+	/* not the lcore's own replays after the tail (review 85, SF2) */
 	return vm->mig.state == VS_MIG_STATE_REPLAYING ||
-	       (vm->ho && vm->ho->tail_left && vs_dp_mode(vm) == VS_DP_REPLAY &&
-		vs_ho_buffered_now(vm));
+	       (vm->ho && vm->ho->tail_left && !vs_dp_held_reached(vm, vm->ho->tail_mark));
 }
 
 gboolean vs_ho_attach(struct vs_vm *vm, GError **error)

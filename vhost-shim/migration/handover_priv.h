@@ -203,6 +203,8 @@ struct vs_handover {
 	guint dedup_timer;
 	uint64_t tail_left;		/* frames held behind the last replay's
 					 * mark (last-replay-left-held) */
+	uint64_t tail_mark;		/* held's put position at its REPLAY_DONE:
+					 * the tail has drained once held passed it */
 	bool dedup_tail_marked;		/* the window's close waits for a tail: */
 	uint64_t dedup_tail_mark;	/* held's put position then (stragglers.c) */
 	uint64_t overflow_reported;	/* buffer-full drops at the last

@@ -356,6 +356,7 @@ static void ho_pump_replay(struct vs_vm *vm)
 		 * behind the replay drain as its tail (dp_replay.c) */
 		VS_STAT_SET(vm->stats.last_replay_left_held, left);
 		ho->tail_left = left;	/* the dedup window waits for it */
+		ho->tail_mark = vs_dp_held_mark(vm);	/* ... and catch-up-us */
 		if (left)
 			vs_log(MIG, INFO, vm->cfg->name,
 			       "replay done after %" PRIu64 " ms with %" PRIu64

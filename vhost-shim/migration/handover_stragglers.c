@@ -289,9 +289,10 @@ static bool ho_dedup_tail_left(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 
-	if (!ho->tail_left || vs_dp_mode(vm) != VS_DP_REPLAY)
-		return false;	/* no tail (an own replay of the lcore's is none) */
 	if (!ho->dedup_tail_marked) {
+		if (!ho->tail_left || vs_dp_held_reached(vm, ho->tail_mark))
+			return false;	/* no tail, or drained: an own replay
+					 * of the lcore's after it is none */
 		ho->dedup_tail_marked = true;
 		ho->dedup_tail_mark = vs_dp_held_mark(vm);
 	}
