@@ -128,8 +128,7 @@ static void test_pending_first(void)
 	vs_dp_buffer_start(vm, true);
 	t_uplink_queue(1, 20);
 	t_poll(vm, 1);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	t.guest_room = 0;
 	for (i = 0; i < 50; i++) {
 		t_step(&tl);

@@ -262,8 +262,7 @@ static void test_close_with_backlog(void)
 	t_uplink_queue(1, 20);
 	t_poll(vm, 1);
 	t_inject(vm, 1001, 200);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	/* inject drains (10.7 a poll), live frames go behind */
 	for (i = 0; i < T_POLLS && t.got->len < 200; i++) {
 		t_step(&tl);
@@ -355,8 +354,7 @@ static void test_ended_empty_then_own_replay(void)
 	vs_dp_buffer_start(vm, true);
 	t_uplink_queue(1, 20);
 	t_poll(vm, 1);
-	vs_dp_replay_start(vm);
-	vs_dp_inject_close(vm);
+	t_replay_now(vm);
 	t.guest_room = T_UNLIMITED;
 	for (i = 0; i < 100 && vs_dp_mode(vm) != VS_DP_LIVE; i++)
 		t_poll(vm, 1);

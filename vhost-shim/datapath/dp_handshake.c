@@ -325,13 +325,12 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
 {
 	const struct vs_dp_handshake *hs = &vm->dp.hs;
 	uint32_t done = __atomic_load_n(&hs->drain_done, __ATOMIC_ACQUIRE);
-	uint64_t mark, taken;
+	uint64_t mark;
 
 	if ((int32_t)(done - ticket) < 0)
 		return VS_DP_DRAIN_PENDING;
 	mark = __atomic_load_n(&hs->drain_mark, __ATOMIC_RELAXED);
-	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);
-	return (int64_t)(taken - mark) >= 0 ? VS_DP_DRAIN_REACHED : VS_DP_DRAIN_ANSWERED;
+	return vs_dp_held_reached(vm, mark) ? VS_DP_DRAIN_REACHED : VS_DP_DRAIN_ANSWERED;
 }
 
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)

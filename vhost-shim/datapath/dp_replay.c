@@ -363,8 +363,7 @@ static void dp_replay_end(struct vs_vm *vm, uint32_t gen)
 	vm->dp.ring_bound_holding = false;
 	vm->dp.own_replay = false;
 	if (__atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE) == gen) {
-		if (!vm->dp.mark.ended || vm->dp.mark.gen != gen)	/* not after a tail */
-			dp_replay_publish_end(vm, gen, 0);
+		dp_replay_publish_end(vm, gen, 0);	/* after a tail: published already */
 		return;
 	}
 	/* a later store of the main loop (BUFFER) stays */
@@ -389,11 +388,10 @@ unsigned int dp_replay(struct vs_vm *vm, int vid, uint32_t enabled, uint32_t mod
 
 	if (vid < 0 || !(enabled & (1u << VS_VRING_RX(0))))
 		return 0;	/* keep everything until the device is back */
-	/* before inject_done: the replay that inject_done closed is @gen or later */
+	/* before inject_done: the replay that inject_done closed is @gen or
+	 * later (a replay the main loop started since the lcore's own one
+	 * voids it: dp_own_replay_now(), 12.7) */
 	gen = __atomic_load_n(&hs->replay_gen, __ATOMIC_ACQUIRE);
-	if (mode == VS_DP_REPLAY && vm->dp.own_replay &&
-	    !__atomic_load_n(&hs->inject_done, __ATOMIC_ACQUIRE))
-		vm->dp.own_replay = false;	/* the main loop started this one (12.7) */
 	for (rounds = 0; rounds < 4; rounds++) {
 		if (!dp_flush_pending(vm, vid, enabled))
 			break;
