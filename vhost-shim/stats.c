@@ -92,6 +92,7 @@ const struct vs_stat_field vs_stat_fields[] = {
 	VS_STAT_COUNTER("challenges-sent", challenges_sent),
 	VS_STAT_GAUGE("arrival-rate-pps", arrival_rate_pps),
 	VS_STAT_GAUGE("replay-rate-pps", replay_rate_pps),
+	VS_STAT_GAUGE("replay-delivered-pps", replay_delivered_pps),
 	VS_STAT_GAUGE("live-peak-pps", live_peak_pps),
 	VS_STAT_GAUGE("poll-max-us", poll_max_us),
 	VS_STAT_GAUGE("uplink-gap-max-us", uplink_gap_max_us),

@@ -150,6 +150,8 @@ struct vs_port_stats {
 	/* replay pacing (lcore) */
 	uint64_t arrival_rate_pps;	/* frames for this VM reaching its uplink */
 	uint64_t replay_rate_pps;	/* pace of the replay under way (0: none) */
+	uint64_t replay_delivered_pps;	/* what a replay wrote into the guest in
+					 * the last 100 ms window, per second */
 	uint64_t live_peak_pps;		/* fastest 100 ms of live frames into the
 					 * guest: caps a quiet backlog's replay */
 

@@ -167,9 +167,11 @@ def scenario(ns, workdir, tap):
         tap.ok(ended and running,
                "destination: the migration ended (none, REPLAY_DONE) %.1f s after it, while "
                "both senders still ran; %d live frames were still held behind the replay "
-               "then (last-replay-left-held), buffered-now %d, catch-up-us %d"
+               "then (last-replay-left-held), buffered-now %d, catch-up-us %d (the guest "
+               "took %d pps of the replay, %d arrived)"
                % (t_end, mid.get("last-replay-left-held", -1), mid_mig.get("buffered-now", -1),
-                  mid_mig.get("catch-up-us", -1)),
+                  mid_mig.get("catch-up-us", -1), mid.get("replay-delivered-pps", -1),
+                  mid.get("arrival-rate-pps", -1)),
                {"state": mid_mig.get("state"), "senders_running": running,
                 "replays-left-held": mid.get("replays-left-held"),
                 "last-replay-left-held": mid.get("last-replay-left-held")})

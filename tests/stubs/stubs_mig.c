@@ -83,6 +83,11 @@ bool vs_ho_replay_running(const struct vs_vm *vm)
 	return vm->mig.state == VS_MIG_STATE_REPLAYING;
 }
 
+bool vs_ho_replay_measured(const struct vs_vm *vm, gint64 now)
+{
+	return false;
+}
+
 const struct vs_tun_stats *vs_tun_get_stats(const struct vs_tun *t)
 {
 	return &stub_tun_stats;

@@ -309,6 +309,8 @@ struct vs_dp_pace {
 	uint64_t live_at_win;		/* stats.rx_pkts - replayed_pkts at the
 					 * window's start (their fastest window:
 					 * stats.live_peak_pps) */
+	uint64_t replayed_at_win;	/* stats.replayed_pkts then (their rate in
+					 * the last window: replay_delivered_pps) */
 	uint64_t tsc;			/* last refill of the bucket */
 	double credit;			/* frames the replay may deliver now */
 };

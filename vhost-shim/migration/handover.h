@@ -127,6 +127,17 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
 bool vs_ho_replay_running(const struct vs_vm *vm);
 
 /**
+ * vs_ho_replay_measured() - has the replay of @vm's last resume run for
+ * two of the lcore's rate windows since its first frame reached the
+ * guest: the last full window (replay-delivered-pps) is then the replay's
+ * @vm:		port
+ * @now:	g_get_monotonic_time()
+ *
+ * Return: true if it has
+ */
+bool vs_ho_replay_measured(const struct vs_vm *vm, gint64 now);
+
+/**
  * vs_ho_set_event_cb() - where migration events go (control socket)
  * @cb:		called with an event name, the VM (NULL for an event about a
  *		peer, not a port) and a JSON object (consumed); returns false

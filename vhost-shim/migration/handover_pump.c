@@ -35,6 +35,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "dataplane.h"
 #include "dp_flow.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -305,6 +306,15 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 		ho->replay_q_bytes -= f->len;
 		g_free(f);
 	}
+}
+
+bool vs_ho_replay_measured(const struct vs_vm *vm, gint64 now)
+{
+	const struct vs_handover *ho = vm->ho;
+
+	/* t_first_replay is a pump tick late at most: later, never earlier */
+	return ho && ho->t_first_replay &&
+	       now - ho->t_first_replay >= 2 * VS_DP_RATE_WINDOW_MS * 1000;
 }
 
 static void ho_pump_replay(struct vs_vm *vm)

@@ -8,7 +8,8 @@
  * table does not allow (the caller logs it and carries on: an unexpected
  * vhost-user sequence must never kill the daemon).  The states say what
  * the dataplane does with the VM's frames; handover.c turns a transition
- * into actions (buffer, tunnel, replay, announce).
+ * into actions (buffer, tunnel, replay, announce).  Pure too: the replay's
+ * catch-up estimate a port reports (vs_mig_catch_up_us()).
  *
  * Signals (see docs/migration.md):
  *   LOG_ON/LOG_OFF	features_changed() with/without VHOST_F_LOG_ALL
@@ -26,6 +27,9 @@
  */
 #ifndef VS_MIGRATION_H
 #define VS_MIGRATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -129,5 +133,27 @@ int vs_mig_next(enum vs_mig_state state, enum vs_mig_event ev);
  */
 gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state *old,
 		      GError **error);
+
+/**
+ * vs_mig_catch_up_us() - how long until a replay under way has caught up
+ * with live traffic (query-migration's catch-up-us)
+ * @backlog:	frames still held for the guest
+ * @arrival_pps: the rate new frames for the VM arrive at
+ * @pace_pps:	the rate the replay's pace allows (0: unpaced)
+ * @delivered_pps: the rate the replay really got into the guest, over a
+ *		window of the replay that has passed
+ * @measured:	@delivered_pps is such a window's (else: none passed yet)
+ *
+ * The backlog shrinks at the rate the guest takes it minus the arrival
+ * rate.  Measured, that is @delivered_pps - @arrival_pps, whatever the
+ * pace allows: a guest slower than its traffic never catches up, however
+ * fast the pace (review 83, S2).  Not measured yet, the pace is all there
+ * is (unpaced: as fast as the guest's ring takes it, reported as 0).
+ *
+ * Return: microseconds; 0 with nothing held; UINT32_MAX (4294967295) when
+ * the backlog does not shrink
+ */
+uint64_t vs_mig_catch_up_us(uint64_t backlog, uint64_t arrival_pps, uint64_t pace_pps,
+			    uint64_t delivered_pps, bool measured);
 
 #endif /* VS_MIGRATION_H */
