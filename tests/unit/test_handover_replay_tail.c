@@ -32,6 +32,7 @@
 #include "dp_priv.h"
 #include "handover.h"
 #include "handover_priv.h"
+#include "migration.h"
 #include "tun_harness.h"
 #include "vm.h"
 #include "ho_harness.h"
@@ -88,18 +89,24 @@ static void t_lcore_end_at_mark(struct vs_vm *vm)
 			 __ATOMIC_RELEASE);
 }
 
-/* The lcore drains the tail: held's frames delivered (freed here) */
-static unsigned int t_lcore_drain_held(struct vs_vm *vm)
+/* The lcore delivers up to @max of the tail's frames (freed here) */
+static unsigned int t_lcore_deliver_held(struct vs_vm *vm, unsigned int max)
 {
 	struct rte_mbuf *m;
 	unsigned int n = 0;
 
 	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);	/* as dp_requeue() */
-	while (vs_dp_held_take(vm, &m, 1)) {
+	while (n < max && vs_dp_held_take(vm, &m, 1)) {
 		rte_pktmbuf_free(m);
 		n++;
 	}
 	return n;
+}
+
+/* The lcore drains the tail: held's frames delivered (freed here) */
+static unsigned int t_lcore_drain_held(struct vs_vm *vm)
+{
+	return t_lcore_deliver_held(vm, UINT_MAX);
 }
 
 /* An arrival whose source ends its stream: replaying, inject closed */
@@ -150,9 +157,12 @@ static void test_done_with_held(void)
 
 	t_ho_vhost(e.vm, VS_VHOST_EV_FEATURES, true);	/* pre-copy to the next host */
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_SRC_ACTIVE);
+	/* a migration's own state, not the tail's estimate (review 87, 2) */
+	g_assert_false(vs_ho_replay_running(e.vm));
 	t_ho_vhost(e.vm, VS_VHOST_EV_FEATURES, false);	/* ... cancelled */
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
 	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_REPLAY);
+	g_assert_true(vs_ho_replay_running(e.vm));	/* the tail again */
 
 	g_assert_cmpuint(t_lcore_drain_held(e.vm), ==, 5);
 	g_assert_false(vs_ho_replay_running(e.vm));
@@ -162,6 +172,42 @@ static void test_done_with_held(void)
 	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_REPLAY);
 	g_assert_false(vs_ho_replay_running(e.vm));
 	g_assert_cmpuint(t_lcore_drain_held(e.vm), ==, 3);
+	t_env_fini(&e);
+}
+
+/*
+ * catch-up-us measures how fast the backlog shrinks (review 83 S2, review
+ * 87 1): every way in and out counts, between reads a window apart.  The
+ * tail of 20 grows by 10 in the first 100 ms (never), then loses 15 in
+ * the next (150 pps: 15 left, 100 ms); a read within a window keeps the
+ * last window's rate.  Before the first window: the pace's estimate.
+ */
+static void test_catch_up_measured(void)
+{
+	struct t_env e;
+	gint64 t0 = g_get_monotonic_time();
+	int64_t pps = 0;
+
+	t_arrive_and_end(&e);
+	t_lcore_hold(e.vm, 20);
+	t_lcore_end_at_mark(e.vm);
+	g_assert_true(run_until(t_state_none, e.vm, DEADLINE_MS));
+	g_assert_true(vs_ho_replay_running(e.vm));
+	g_assert_cmpuint(vs_ho_buffered_now(e.vm), ==, 20);
+	g_assert_false(vs_ho_backlog_shrink(e.vm, t0, &pps));		/* opens a window */
+	g_assert_false(vs_ho_backlog_shrink(e.vm, t0 + 99999, &pps));	/* not whole */
+	t_lcore_hold(e.vm, 10);
+	g_assert_true(vs_ho_backlog_shrink(e.vm, t0 + 100000, &pps));
+	g_assert_cmpint(pps, ==, -100);
+	g_assert_cmpuint(vs_mig_catch_up_us(30, 50, 3000, pps, true), ==, UINT32_MAX);
+	g_assert_cmpuint(t_lcore_deliver_held(e.vm, 15), ==, 15);
+	g_assert_true(vs_ho_backlog_shrink(e.vm, t0 + 150000, &pps));	/* the last whole one */
+	g_assert_cmpint(pps, ==, -100);
+	g_assert_true(vs_ho_backlog_shrink(e.vm, t0 + 200000, &pps));
+	g_assert_cmpint(pps, ==, 150);
+	g_assert_cmpuint(vs_mig_catch_up_us(15, 50, 3000, pps, true), ==, 100000);
+	g_assert_cmpuint(t_lcore_drain_held(e.vm), ==, 15);
+	g_assert_false(vs_ho_replay_running(e.vm));
 	t_env_fini(&e);
 }
 
@@ -230,6 +276,7 @@ int main(int argc, char **argv)
 		return 1;
 	g_test_add_func("/handover/replay-tail/done-with-held", test_done_with_held);
 	g_test_add_func("/handover/replay-tail/done-without-held", test_done_without_held);
+	g_test_add_func("/handover/replay-tail/catch-up-measured", test_catch_up_measured);
 	g_test_add_func("/handover/replay-tail/dedup-window-outlasts-tail",
 			test_dedup_window_outlasts_tail);
 	g_test_add_func("/handover/replay-tail/stale-end-ignored", test_stale_end_ignored);

@@ -247,23 +247,24 @@ JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GEr
 
 /*
  * The replay's catch-up time: while one runs, what is left of the backlog
- * over the rate it shrinks at (what the guest takes - arrival rate:
+ * over the rate it shrinks at, measured between reads (vs_ho_backlog_shrink(),
  * vs_mig_catch_up_us()); otherwise the last one's, measured (resume to
  * its end: the last frame held before its mark).  A replay runs while
  * replaying, and also while the frames held behind a finished one still
  * drain (mode REPLAY in none: its tail, dp_replay.c): a backlog is left
  * then, which the estimate says.
  */
-static uint64_t cmig_catch_up_us(const struct vs_vm *vm)
+static uint64_t cmig_catch_up_us(struct vs_vm *vm)
 {
 	const struct vs_port_stats *st = &vm->stats;
+	int64_t shrink = 0;
+	bool measured;
 
 	if (!vs_ho_replay_running(vm))
 		return VS_STAT_GET(st->last_resume_to_last_replay_us);
+	measured = vs_ho_backlog_shrink(vm, g_get_monotonic_time(), &shrink);
 	return vs_mig_catch_up_us(vs_ho_buffered_now(vm), VS_STAT_GET(st->arrival_rate_pps),
-				  VS_STAT_GET(st->replay_rate_pps),
-				  VS_STAT_GET(st->replay_delivered_pps),
-				  vs_ho_replay_measured(vm, g_get_monotonic_time()));
+				  VS_STAT_GET(st->replay_rate_pps), shrink, measured);
 }
 
 static void cmig_add_migration(struct vs_vm *vm, void *opaque)

@@ -38,9 +38,6 @@
 struct vs_vm;
 
 #define VS_DP_BURST 32
-/* the lcore's rate windows (dp_replay.c: arrival-rate-pps, live-peak-pps,
- * replay-delivered-pps) */
-#define VS_DP_RATE_WINDOW_MS 100
 /* a guest's TSO frame is cut into segments this many at a time: the most
  * it holds of the port's pool beyond its own chain (dp_tx_offload.c) */
 #define VS_DP_TSO_ROUND	256

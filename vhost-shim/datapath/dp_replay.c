@@ -74,10 +74,10 @@
  * so an lcore that slept in between catches up by that much only.
  * The backlog shrinks at R - r: a catch-up of backlog / ((pace - 1) r),
  * if the guest takes R.  What it took is measured per window too (the
- * gauge replay-delivered-pps), and query-migration's catch-up-us divides
- * by that once a window of the replay has passed (vs_mig_catch_up_us()).
+ * gauge replay-delivered-pps); query-migration's catch-up-us measures the
+ * backlog itself (vs_ho_backlog_shrink()).
  */
-#define DP_RATE_WINDOW_MS	VS_DP_RATE_WINDOW_MS
+#define DP_RATE_WINDOW_MS	100
 #define DP_RATE_MIN_MS		10
 #define DP_PACE_BURST_MS	4
 
@@ -96,8 +96,7 @@ static uint64_t dp_arrival_pps(const struct vs_vm *vm, uint64_t now, bool *remem
 void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 {
 	struct vs_dp_pace *pc = &vm->dp.pace;
-	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, up, live, replayed;
-	uint64_t delivered = 0;
+	uint64_t hz = rte_get_tsc_hz(), dt = now - pc->win_tsc, up, live, replayed, delivered;
 	uint64_t tun = VS_STAT_GET(vm->stats.tunnel_rx_frames);
 	uint32_t ep;
 
@@ -142,13 +141,13 @@ void dp_rate_account(struct vs_vm *vm, unsigned int n, uint64_t now)
 
 		if (live_pps > VS_STAT_GET(vm->stats.live_peak_pps))
 			VS_STAT_SET(vm->stats.live_peak_pps, live_pps);
-		delivered = (replayed - pc->replayed_at_win) * hz / dt;
 	}
 	/*
 	 * What the replay really got into the guest, not what the pace
-	 * allowed: a guest slower than its traffic takes less than either,
-	 * and catch-up-us is only honest with this rate (review 83, S2)
+	 * allowed: a guest slower than its traffic takes less (review 83,
+	 * S2).  Over the whole window, however long the lcore stalled.
 	 */
+	delivered = (replayed - pc->replayed_at_win) * hz / dt;
 	if (VS_STAT_GET(vm->stats.replay_delivered_pps) != delivered)
 		VS_STAT_SET(vm->stats.replay_delivered_pps, delivered);
 	pc->live_at_win = live;

@@ -739,8 +739,11 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 bool vs_ho_replay_running(const struct vs_vm *vm)
 {
 	/* not the lcore's own replays after the tail (review 85, SF2) */
+	/* a tail drains only in none: a pause or a migration takes it into
+	 * a buffer again (review 87, 2) */
 	return vm->mig.state == VS_MIG_STATE_REPLAYING ||
-	       (vm->ho && vm->ho->tail_left && !vs_dp_held_reached(vm, vm->ho->tail_mark));
+	       (vm->mig.state == VS_MIG_STATE_NONE && vm->ho && vm->ho->tail_left &&
+		!vs_dp_held_reached(vm, vm->ho->tail_mark));
 }
 
 gboolean vs_ho_attach(struct vs_vm *vm, GError **error)

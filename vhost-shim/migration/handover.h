@@ -127,15 +127,24 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm);
 bool vs_ho_replay_running(const struct vs_vm *vm);
 
 /**
- * vs_ho_replay_measured() - has the replay of @vm's last resume run for
- * two of the lcore's rate windows since its first frame reached the
- * guest: the last full window (replay-delivered-pps) is then the replay's
- * @vm:		port
+ * vs_ho_backlog_shrink() - how fast the backlog of the replay under way
+ * shrinks, measured: the change of vs_ho_buffered_now() between two calls
+ * at least VS_HO_SHRINK_WINDOW_MS apart, since inject was closed (before
+ * that, held waits behind the tunnel's frames)
+ * @vm:		port whose replay runs (vs_ho_replay_running())
  * @now:	g_get_monotonic_time()
+ * @pps:	output: frames per second the backlog shrank by in the last
+ *		whole window (negative: it grew)
  *
- * Return: true if it has
+ * Every way out of the backlog counts (delivered, a duplicate, a drop at
+ * the caps) and every way in (live frames held behind, tunnelled frames,
+ * stragglers): no rate of the ways in is subtracted from one of the ways
+ * out (review 87, 1).  Each call may close a window and open the next.
+ *
+ * Return: true if @pps is a whole window's
  */
-bool vs_ho_replay_measured(const struct vs_vm *vm, gint64 now);
+#define VS_HO_SHRINK_WINDOW_MS 100
+bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps);
 
 /**
  * vs_ho_set_event_cb() - where migration events go (control socket)

@@ -182,6 +182,14 @@ struct vs_handover {
 	gint64 t_down, t_up;
 	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
 	gint64 t_first_replay;		/* first replayed frame seen since t_up, or 0 */
+	/* catch-up-us: how fast the backlog shrinks, measured between two
+	 * reads at least a window apart (vs_ho_backlog_shrink()) */
+	gint64 shrink_up;		/* the t_up of the replay measured */
+	bool shrink_closed;		/* inject was closed at the window's start */
+	bool shrink_measured;		/* @shrink_pps is a whole window's */
+	gint64 shrink_t0;		/* the window's start */
+	uint64_t shrink_b0;		/* vs_ho_buffered_now() then */
+	int64_t shrink_pps;		/* frames per second it shrank by (< 0: grew) */
 	guint hold_timer, linger_timer;
 	/* source: per-source straggler switching (handover_stragglers.c) */
 	bool src_on;			/* forwarding stragglers: @src decides */

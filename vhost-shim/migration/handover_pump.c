@@ -35,7 +35,6 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "dataplane.h"
 #include "dp_flow.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -308,13 +307,30 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 	}
 }
 
-bool vs_ho_replay_measured(const struct vs_vm *vm, gint64 now)
+bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps)
 {
-	const struct vs_handover *ho = vm->ho;
+	struct vs_handover *ho = vm->ho;
+	uint64_t backlog = vs_ho_buffered_now(vm);
+	bool closed = vs_dp_inject_closed(vm);
 
-	/* t_first_replay is a pump tick late at most: later, never earlier */
-	return ho && ho->t_first_replay &&
-	       now - ho->t_first_replay >= 2 * VS_DP_RATE_WINDOW_MS * 1000;
+	if (!ho)
+		return false;
+	/* a new replay, or its close: a window starts here */
+	if (ho->shrink_up != ho->t_up || closed != ho->shrink_closed) {
+		ho->shrink_up = ho->t_up;
+		ho->shrink_closed = closed;
+		ho->shrink_measured = false;
+		ho->shrink_t0 = now;
+		ho->shrink_b0 = backlog;
+	} else if (closed && now - ho->shrink_t0 >= VS_HO_SHRINK_WINDOW_MS * 1000) {
+		ho->shrink_pps = ((int64_t)ho->shrink_b0 - (int64_t)backlog) * 1000000 /
+				 (now - ho->shrink_t0);
+		ho->shrink_measured = true;
+		ho->shrink_t0 = now;
+		ho->shrink_b0 = backlog;
+	}
+	*pps = ho->shrink_pps;
+	return ho->shrink_measured;
 }
 
 static void ho_pump_replay(struct vs_vm *vm)

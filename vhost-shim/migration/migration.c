@@ -143,13 +143,20 @@ gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state 
 }
 
 uint64_t vs_mig_catch_up_us(uint64_t backlog, uint64_t arrival_pps, uint64_t pace_pps,
-			    uint64_t delivered_pps, bool measured)
+			    int64_t shrink_pps, bool measured)
 {
-	uint64_t rate = measured ? delivered_pps : pace_pps;
+	uint64_t net;
 
 	if (!backlog || (!measured && !pace_pps))
 		return 0;
-	if (rate <= arrival_pps)
-		return UINT32_MAX;
-	return MIN(backlog * 1000000 / (rate - arrival_pps), (uint64_t)UINT32_MAX);
+	if (measured) {
+		if (shrink_pps <= 0)
+			return UINT32_MAX;
+		net = (uint64_t)shrink_pps;
+	} else {
+		if (pace_pps <= arrival_pps)
+			return UINT32_MAX;
+		net = pace_pps - arrival_pps;
+	}
+	return MIN(backlog * 1000000 / net, (uint64_t)UINT32_MAX);
 }

@@ -140,20 +140,19 @@ gboolean vs_mig_event(struct vs_mig *m, enum vs_mig_event ev, enum vs_mig_state 
  * @backlog:	frames still held for the guest
  * @arrival_pps: the rate new frames for the VM arrive at
  * @pace_pps:	the rate the replay's pace allows (0: unpaced)
- * @delivered_pps: the rate the replay really got into the guest, over a
- *		window of the replay that has passed
- * @measured:	@delivered_pps is such a window's (else: none passed yet)
+ * @shrink_pps:	how fast the backlog shrank, measured over a window of the
+ *		replay (negative: it grew)
+ * @measured:	@shrink_pps is such a window's (else: none passed yet)
  *
- * The backlog shrinks at the rate the guest takes it minus the arrival
- * rate.  Measured, that is @delivered_pps - @arrival_pps, whatever the
- * pace allows: a guest slower than its traffic never catches up, however
- * fast the pace (review 83, S2).  Not measured yet, the pace is all there
- * is (unpaced: as fast as the guest's ring takes it, reported as 0).
+ * Measured, the backlog goes at @shrink_pps, whatever the pace allows: a
+ * guest slower than its traffic never catches up, however fast the pace
+ * (review 83, S2).  Not measured yet, the pace less the arrival rate is
+ * all there is (unpaced: as fast as the guest's ring takes it, 0).
  *
  * Return: microseconds; 0 with nothing held; UINT32_MAX (4294967295) when
- * the backlog does not shrink
+ * the backlog does not shrink (or would take that long)
  */
 uint64_t vs_mig_catch_up_us(uint64_t backlog, uint64_t arrival_pps, uint64_t pace_pps,
-			    uint64_t delivered_pps, bool measured);
+			    int64_t shrink_pps, bool measured);
 
 #endif /* VS_MIGRATION_H */
