@@ -596,8 +596,17 @@ unsigned int vs_dp_poll_port(struct vs_vm *vm)
 	bool draining, emptied = true;
 	uint16_t q;
 
-	if (dp_requeue_wanted(vm, mode))
+	if (dp_requeue_wanted(vm, mode)) {
 		dp_requeue(vm);
+		/*
+		 * BUFFER, or what the main loop stored after the answer: not
+		 * the REPLAY loaded above, whose replay step would take the
+		 * frames just moved back out of held into the pending burst,
+		 * ahead of a replay the main loop starts next
+		 * (handover_resume.c)
+		 */
+		mode = vs_dp_mode(vm);
+	}
 	dp_uplink_drops(vm);
 	if (mode == VS_DP_LIVE && !rte_ring_empty(vm->dp.held))
 		mode = dp_adopt_held(vm, vid);

@@ -214,6 +214,12 @@ void vs_dp_device_gone(struct vs_vm *vm)
 	/* in REPLAY the main loop's vs_dp_buffer_start() follows (device-down) */
 }
 
+bool vs_dp_buffer_seen(const struct vs_vm *vm)
+{
+	/* acquire: the lcore's stores before its release of false */
+	return !__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE);
+}
+
 void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps)
 {
 	__atomic_store_n(&vm->dp.hs.no_caps, no_caps, __ATOMIC_RELAXED);

@@ -147,8 +147,12 @@ struct vs_dp_tcp;
  * @inject_done: main stores true (release) once nothing more will be put
  *		into inject ahead of held in this replay, false (release) when
  *		a replay starts; lcore stores true when it starts a replay of
- *		its own (ring full, adopted frames).  lcore loads (acquire):
- *		everything main put into inject before is visible then.
+ *		its own (ring full, adopted frames), after its CAS of @mode:
+ *		a replay start of main's on a running device comes after the
+ *		lcore answered the BUFFER before it (@requeue), never between
+ *		the two (handover_resume.c; review 85, N2).  lcore loads
+ *		(acquire): everything main put into inject before is visible
+ *		then.
  * @live_seen:	lcore stores true (release) when it held a live frame behind
  *		a replay; main reads (acquire) and clears it (relaxed, before
  *		the release store of @mode that starts the next replay).
@@ -207,7 +211,11 @@ struct vs_dp_tcp;
  *		to the guest (pending burst, inject) to the front of held, then
  *		stores false (release).  While it is true, main takes nothing
  *		from held (vs_dp_held_take()), so the order it streams in is
- *		the order the guest would have seen.
+ *		the order the guest would have seen.  Its false, loaded by
+ *		main (acquire, vs_dp_buffer_seen()), is also the lcore's
+ *		answer to the episode: everything it did before, an own
+ *		replay's switch among it, happened before main's next stores
+ *		(handover_resume.c).
  * @requeue_end: lcore stores, before clearing @requeue (whose release
  *		publishes it): the held position (counted as @held_put
  *		counts; a frame's put position is its take position, held
@@ -447,6 +455,19 @@ void vs_dp_buffer_start(struct vs_vm *vm, bool caps);
  * @vm:		port
  */
 void vs_dp_device_gone(struct vs_vm *vm);
+
+/**
+ * vs_dp_buffer_seen() - has the lcore answered the last buffering episode:
+ * seen BUFFER and moved the frames that were on their way to the guest to
+ * held's front (@requeue back to false)
+ * @vm:		port
+ *
+ * Return: true once it has (or when no episode asked it to: buffering off,
+ * or vs_dp_buffer_start() found the port buffering already and the lcore
+ * answered that episode); everything the lcore did before its answer is
+ * visible to the caller then
+ */
+bool vs_dp_buffer_seen(const struct vs_vm *vm);
 
 /**
  * vs_dp_set_no_caps() - switch the caps of the current episode off (straggler

@@ -58,8 +58,9 @@
  * pump, which moves frames between rings, the tunnel and the replay queue,
  * is handover_pump.c; the tunnel's callbacks are handover_tun.c; the TCP
  * table's export and import (CONNS) are handover_conns.c; a rollback's
- * frames back into the replay queue, in order, are handover_rollback.c.
- * handover_priv.h is what they share.
+ * frames back into the replay queue, in order, are handover_rollback.c; a
+ * port armed while its device runs resumes once its lcore saw the
+ * buffering start (handover_resume.c).  handover_priv.h is what they share.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -599,8 +600,10 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 	ho_entry_fn fn = ho_entry_for(vm->mig.state);
 
 	/* the expectation is over, however it ended */
-	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING)
+	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING) {
 		ho_clear_timer(&vm->ho->expect_timer);
+		ho_resume_cancel(vm);
+	}
 	if (!fn) {	/* cannot happen: vs_mig_event() only moves to a state */
 		vs_log(MIG, ERR, vm->cfg->name, "state %d out of range: no entry action",
 		       (int)vm->mig.state);
@@ -680,13 +683,12 @@ gboolean vs_ho_expect(struct vs_vm *vm, const char *peer, GError **error)
 	 * before the hook armed it again.  No new_device() will come, so
 	 * resume now: wait for the source's stream (bounded by replay-hold-ms)
 	 * and replay it ahead of live frames, instead of holding the VM's
-	 * frames until the expectation expires.
+	 * frames until the expectation expires.  Not in this callback:
+	 * handover_resume.c waits for the lcore to see the buffering start.
 	 */
 	if (vm->mig.state == VS_MIG_STATE_DST_EXPECTING &&
-	    __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0) {
-		vs_log(MIG, NOTICE, vm->cfg->name, "armed while its device runs: resuming now");
-		ho_feed(vm, VS_MIG_EV_DEVICE_UP);
-	}
+	    __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) >= 0)
+		ho_resume_running(vm);	/* once the lcore saw BUFFER (12.9, N2) */
 	return TRUE;
 }
 
@@ -779,6 +781,7 @@ void vs_ho_detach(struct vs_vm *vm)
 	if (ho) {
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->expect_timer);
+		ho_resume_cancel(vm);
 		ho_stragglers_free(ho);
 		ho_announce_stop(vm);
 		ho_clear_timer(&ho->dedup_timer);

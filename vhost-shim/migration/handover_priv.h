@@ -168,6 +168,10 @@ struct vs_handover {
 	enum ho_in_state in_state;	/* destination: may @in (re)connect */
 	guint expect_timer;		/* destination: expect-timeout-ms */
 	gint64 armed_at;		/* destination: last migrate-expect */
+	guint resume_timer;		/* destination, armed while its device
+					 * runs: the resume waits for the lcore
+					 * (handover_resume.c) */
+	gint64 resume_asked_at;		/* ... since then */
 	enum ho_barrier barrier;	/* source: LIVE_SEEN came, BARRIER not sent */
 	gint64 barrier_asked_at;
 	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
@@ -257,6 +261,22 @@ void ho_feed(struct vs_vm *vm, enum vs_mig_event ev);
  * @vm:		port
  */
 void ho_in_forget(struct vs_vm *vm);
+
+/**
+ * ho_resume_running() - destination, armed while its device runs: feed
+ * DEVICE_UP once the port's lcore has answered the buffering episode that
+ * dst-expecting started (vs_dp_buffer_seen()): at once if it has, else
+ * from a short timer, bounded (handover_resume.c)
+ * @vm:		port in dst-expecting
+ */
+void ho_resume_running(struct vs_vm *vm);
+
+/**
+ * ho_resume_cancel() - the expectation is over, or the port goes: no
+ * resume from that wait
+ * @vm:		port
+ */
+void ho_resume_cancel(struct vs_vm *vm);
 
 /**
  * ho_take_back() - rollback: the stream's frames (ABORT sent, the stream
