@@ -83,7 +83,7 @@ bool vs_ho_replay_running(const struct vs_vm *vm)
 	return vm->mig.state == VS_MIG_STATE_REPLAYING;
 }
 
-bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps)
+bool vs_ho_backlog_shrink(const struct vs_vm *vm, int64_t *pps)
 {
 	*pps = 0;
 	return false;

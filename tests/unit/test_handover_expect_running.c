@@ -336,6 +336,38 @@ static void test_wait_ends(void)
 	t_teardown(&e);
 }
 
+/*
+ * Cancelled while the resume waits, the VM running here (review 88, M1):
+ * what the port buffered meanwhile is the running VM's, delivered in
+ * order (the lcore's own replay once BUFFER is left), not dropped as
+ * not-ready as for a VM that never arrived.
+ */
+static void test_cancel_keeps_held(void)
+{
+	g_autoptr(GError) err = NULL;
+	struct t_env e;
+	unsigned int i;
+
+	t_setup(&e);
+	e.vm->vid = 0;
+	g_assert_true(vs_ho_expect(e.vm, NULL, &err));
+	t_uplink(1, 5);
+	vs_dp_poll_port(e.vm);			/* answers, buffers 1..5 */
+	g_assert_cmpuint(t_got->len, ==, 0);
+	g_assert_cmpuint(rte_ring_count(e.vm->dp.held), ==, 5);
+	vs_ho_cancel(e.vm);			/* before the resume's tick */
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_NONE);
+	for (i = 0; i < 5; i++)
+		vs_dp_poll_port(e.vm);
+	g_assert_cmpuint(e.vm->stats.ctl_drops[VS_DROP_NOT_READY], ==, 0);
+	g_assert_cmpuint(e.vm->stats.drops[VS_DROP_NOT_READY], ==, 0);
+	g_assert_cmpuint(t_got->len, ==, 5);
+	for (i = 0; i < 5; i++)
+		g_assert_cmpuint(g_array_index(t_got, uint64_t, i), ==, 1 + i);
+	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
+	t_teardown(&e);
+}
+
 /* An lcore that never answers: the resume comes anyway, logged */
 static void test_lcore_silent(void)
 {
@@ -362,6 +394,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/expect-running/own-replay-straddles",
 			test_own_replay_straddles);
 	g_test_add_func("/handover/expect-running/wait-ends", test_wait_ends);
+	g_test_add_func("/handover/expect-running/cancel-keeps-held", test_cancel_keeps_held);
 	g_test_add_func("/handover/expect-running/lcore-silent", test_lcore_silent);
 	return t_ho_main_run();
 }

@@ -247,14 +247,14 @@ JsonNode *vs_ctl_cmd_reset_flows(struct vs_ctl_session *s, JsonObject *args, GEr
 
 /*
  * The replay's catch-up time: while one runs, what is left of the backlog
- * over the rate it shrinks at, measured between reads (vs_ho_backlog_shrink(),
+ * over the rate it shrinks at, sampled every 100 ms (vs_ho_backlog_shrink(),
  * vs_mig_catch_up_us()); otherwise the last one's, measured (resume to
  * its end: the last frame held before its mark).  A replay runs while
  * replaying, and also while the frames held behind a finished one still
  * drain (mode REPLAY in none: its tail, dp_replay.c): a backlog is left
  * then, which the estimate says.
  */
-static uint64_t cmig_catch_up_us(struct vs_vm *vm)
+static uint64_t cmig_catch_up_us(const struct vs_vm *vm, uint64_t backlog)
 {
 	const struct vs_port_stats *st = &vm->stats;
 	int64_t shrink = 0;
@@ -262,8 +262,8 @@ static uint64_t cmig_catch_up_us(struct vs_vm *vm)
 
 	if (!vs_ho_replay_running(vm))
 		return VS_STAT_GET(st->last_resume_to_last_replay_us);
-	measured = vs_ho_backlog_shrink(vm, g_get_monotonic_time(), &shrink);
-	return vs_mig_catch_up_us(vs_ho_buffered_now(vm), VS_STAT_GET(st->arrival_rate_pps),
+	measured = vs_ho_backlog_shrink(vm, &shrink);
+	return vs_mig_catch_up_us(backlog, VS_STAT_GET(st->arrival_rate_pps),
 				  VS_STAT_GET(st->replay_rate_pps), shrink, measured);
 }
 
@@ -273,13 +273,14 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 	JsonObject *o = json_object_new();
 	const struct vs_port_stats *st = &vm->stats;
 	const char *peer = vs_ho_peer_name(vm);
+	uint64_t backlog = vs_ho_buffered_now(vm);	/* read once (review 88, L5) */
 
 	json_object_set_string_member(o, "port", vm->cfg->name);
 	json_object_set_string_member(o, "state", vs_mig_state_to_string(vm->mig.state));
 	if (peer)
 		json_object_set_string_member(o, "peer", peer);
 	vs_ctl_mig_add_identity(vm, o);
-	json_object_set_int_member(o, "buffered-now", (gint64)vs_ho_buffered_now(vm));
+	json_object_set_int_member(o, "buffered-now", (gint64)backlog);
 	json_object_set_int_member(o, "migrations-out", (gint64)VS_STAT_GET(st->migrations_out));
 	json_object_set_int_member(o, "migrations-in", (gint64)VS_STAT_GET(st->migrations_in));
 	json_object_set_int_member(o, "rollbacks", (gint64)VS_STAT_GET(st->rollbacks));
@@ -290,7 +291,7 @@ static void cmig_add_migration(struct vs_vm *vm, void *opaque)
 				   (gint64)VS_STAT_GET(st->last_resume_to_last_replay_us));
 	json_object_set_int_member(o, "arrival-rate-pps", (gint64)VS_STAT_GET(st->arrival_rate_pps));
 	json_object_set_int_member(o, "replay-rate-pps", (gint64)VS_STAT_GET(st->replay_rate_pps));
-	json_object_set_int_member(o, "catch-up-us", (gint64)cmig_catch_up_us(vm));
+	json_object_set_int_member(o, "catch-up-us", (gint64)cmig_catch_up_us(vm, backlog));
 	json_object_set_int_member(o, "transitions", vm->mig.transitions);
 	/* what the next resume announces (datapath/learn.h) */
 	json_object_set_string_member(o, "announce", vs_announce_mode_to_string(vm->cfg->announce));

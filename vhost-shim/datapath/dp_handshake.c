@@ -193,10 +193,15 @@ static void dp_new_episode(struct vs_vm *vm, bool no_caps)
 
 void vs_dp_buffer_start(struct vs_vm *vm, bool caps)
 {
-	/* already buffering with caps since destroy_device: same episode */
+	/* already buffering with caps since destroy_device: same episode;
+	 * requeue all the same, so that its answer says the lcore saw BUFFER
+	 * (destroy_device's CAS may not have stored its own requeue yet:
+	 * review 88, L1; a requeue in BUFFER is idempotent) */
 	if (caps && vs_dp_mode(vm) == VS_DP_BUFFER &&
-	    !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED))
+	    !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
 		return;
+	}
 	dp_new_episode(vm, !caps);
 	__atomic_store_n(&vm->dp.hs.mode, VS_DP_BUFFER, __ATOMIC_RELEASE);
 	/* a replay may have been under way: its frames go back into held */

@@ -164,6 +164,7 @@ static void ho_start_replay(struct vs_vm *vm, bool complete)
 	ho_replay_feed(vm, complete ? HO_REPLAY_IN_START_LOCAL : HO_REPLAY_IN_START_ARRIVAL);
 	vm->ho->live_seen_at = 0;
 	vs_dp_replay_start(vm);
+	ho_shrink_start(vm);	/* catch-up-us */
 }
 
 static void ho_drop_replay_q(struct vs_vm *vm, enum vs_drop_reason reason, bool count)
@@ -352,7 +353,11 @@ static void ho_disarm(struct vs_vm *vm)
 	ho_conns_drop_pending(vm);	/* the VM is elsewhere: never reset from here */
 	VS_STAT_ADD(vm->stats.tunnel_frames_discarded, g_queue_get_length(&ho->replay_q));
 	ho_drop_replay_q(vm, VS_DROP_POLICY, false);
-	vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
+	/* a VM that runs here (armed while its device ran: handover_resume.c)
+	 * gets what held holds, in order, as the lcore's own replay once
+	 * BUFFER is left below (review 88, M1) */
+	if (__atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) < 0)
+		vs_dp_held_drop_all(vm, VS_DROP_NOT_READY);
 	g_clear_pointer(&ho->expect_from, g_free);
 }
 
@@ -738,16 +743,6 @@ uint64_t vs_ho_buffered_now(const struct vs_vm *vm)
 	return n;
 }
 
-bool vs_ho_replay_running(const struct vs_vm *vm)
-{
-	/* not the lcore's own replays after the tail (review 85, SF2) */
-	/* a tail drains only in none: a pause or a migration takes it into
-	 * a buffer again (review 87, 2) */
-	return vm->mig.state == VS_MIG_STATE_REPLAYING ||
-	       (vm->mig.state == VS_MIG_STATE_NONE && vm->ho && vm->ho->tail_left &&
-		!vs_dp_held_reached(vm, vm->ho->tail_mark));
-}
-
 gboolean vs_ho_attach(struct vs_vm *vm, GError **error)
 {
 	uint32_t held = rte_align32pow2(RTE_MAX(vs_buf_policy_total_pkts(&vm->cfg->policy) + 1,
@@ -782,6 +777,7 @@ void vs_ho_detach(struct vs_vm *vm)
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->expect_timer);
 		ho_resume_cancel(vm);
+		ho_clear_timer(&ho->shrink_timer);
 		ho_stragglers_free(ho);
 		ho_announce_stop(vm);
 		ho_clear_timer(&ho->dedup_timer);

@@ -128,23 +128,23 @@ bool vs_ho_replay_running(const struct vs_vm *vm);
 
 /**
  * vs_ho_backlog_shrink() - how fast the backlog of the replay under way
- * shrinks, measured: the change of vs_ho_buffered_now() between two calls
- * at least VS_HO_SHRINK_WINDOW_MS apart, since inject was closed (before
- * that, held waits behind the tunnel's frames)
+ * shrank in the last window: the change of vs_ho_buffered_now() over a
+ * timer's period of about VS_HO_SHRINK_WINDOW_MS, since inject was
+ * closed (before that, held waits behind the tunnel's frames)
  * @vm:		port whose replay runs (vs_ho_replay_running())
- * @now:	g_get_monotonic_time()
- * @pps:	output: frames per second the backlog shrank by in the last
- *		whole window (negative: it grew)
+ * @pps:	output: frames per second the backlog shrank by (negative:
+ *		it grew)
  *
  * Every way out of the backlog counts (delivered, a duplicate, a drop at
  * the caps) and every way in (live frames held behind, tunnelled frames,
  * stragglers): no rate of the ways in is subtracted from one of the ways
- * out (review 87, 1).  Each call may close a window and open the next.
+ * out (review 87, 1).  Sampled by the main loop's timer, not by readers,
+ * so every client sees the same window (review 88, M2).
  *
- * Return: true if @pps is a whole window's
+ * Return: true if @pps is a window's of this replay
  */
 #define VS_HO_SHRINK_WINDOW_MS 100
-bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps);
+bool vs_ho_backlog_shrink(const struct vs_vm *vm, int64_t *pps);
 
 /**
  * vs_ho_set_event_cb() - where migration events go (control socket)

@@ -172,6 +172,7 @@ struct vs_handover {
 					 * runs: the resume waits for the lcore
 					 * (handover_resume.c) */
 	gint64 resume_asked_at;		/* ... since then */
+	int resume_vid;			/* ... for this device */
 	enum ho_barrier barrier;	/* source: LIVE_SEEN came, BARRIER not sent */
 	gint64 barrier_asked_at;
 	uint32_t barrier_drain;		/* the vm->drain_req it waits for */
@@ -186,8 +187,9 @@ struct vs_handover {
 	gint64 t_down, t_up;
 	uint64_t replayed_at_up;	/* stats.replayed_pkts at resume */
 	gint64 t_first_replay;		/* first replayed frame seen since t_up, or 0 */
-	/* catch-up-us: how fast the backlog shrinks, measured between two
-	 * reads at least a window apart (vs_ho_backlog_shrink()) */
+	/* catch-up-us: how fast the backlog shrinks, sampled every
+	 * VS_HO_SHRINK_WINDOW_MS while a replay runs (ho_shrink_sample()) */
+	guint shrink_timer;
 	gint64 shrink_up;		/* the t_up of the replay measured */
 	bool shrink_closed;		/* inject was closed at the window's start */
 	bool shrink_measured;		/* @shrink_pps is a whole window's */
@@ -377,6 +379,23 @@ void ho_replay_feed(struct vs_vm *vm, enum ho_replay_input in);
  * Return: true if the pump must run for it
  */
 bool ho_needs_pump(const struct vs_vm *vm);
+
+/**
+ * ho_shrink_start() - a replay starts: sample its backlog every
+ * VS_HO_SHRINK_WINDOW_MS for as long as it runs (vs_ho_replay_running(),
+ * its tail included), for catch-up-us (vs_ho_backlog_shrink())
+ * @vm:		port
+ */
+void ho_shrink_start(struct vs_vm *vm);
+
+/**
+ * ho_shrink_sample() - one sample: a new replay, or inject's close, opens
+ * a window; one at least half a window old closes it (the rate is then
+ * the backlog's change over it) and opens the next
+ * @vm:		port
+ * @now:	g_get_monotonic_time()
+ */
+void ho_shrink_sample(struct vs_vm *vm, gint64 now);
 
 /**
  * ho_kick_pump() - start the pump timer unless it runs; it stops itself

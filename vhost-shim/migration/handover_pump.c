@@ -307,14 +307,22 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 	}
 }
 
-bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps)
+bool vs_ho_replay_running(const struct vs_vm *vm)
+{
+	/* not the lcore's own replays after the tail (review 85, SF2) */
+	/* a tail drains in none, and on in a pre-copy (src-active); a pause
+	 * or a blackout takes it into a buffer again (reviews 87 2, 88 L4) */
+	return vm->mig.state == VS_MIG_STATE_REPLAYING ||
+	       ((vm->mig.state == VS_MIG_STATE_NONE || vm->mig.state == VS_MIG_STATE_SRC_ACTIVE) &&
+		vm->ho && vm->ho->tail_left && !vs_dp_held_reached(vm, vm->ho->tail_mark));
+}
+
+void ho_shrink_sample(struct vs_vm *vm, gint64 now)
 {
 	struct vs_handover *ho = vm->ho;
 	uint64_t backlog = vs_ho_buffered_now(vm);
 	bool closed = vs_dp_inject_closed(vm);
 
-	if (!ho)
-		return false;
 	/* a new replay, or its close: a window starts here */
 	if (ho->shrink_up != ho->t_up || closed != ho->shrink_closed) {
 		ho->shrink_up = ho->t_up;
@@ -322,15 +330,40 @@ bool vs_ho_backlog_shrink(struct vs_vm *vm, gint64 now, int64_t *pps)
 		ho->shrink_measured = false;
 		ho->shrink_t0 = now;
 		ho->shrink_b0 = backlog;
-	} else if (closed && now - ho->shrink_t0 >= VS_HO_SHRINK_WINDOW_MS * 1000) {
+	} else if (closed && now - ho->shrink_t0 >= VS_HO_SHRINK_WINDOW_MS * 1000 / 2) {
 		ho->shrink_pps = ((int64_t)ho->shrink_b0 - (int64_t)backlog) * 1000000 /
 				 (now - ho->shrink_t0);
 		ho->shrink_measured = true;
 		ho->shrink_t0 = now;
 		ho->shrink_b0 = backlog;
 	}
-	*pps = ho->shrink_pps;
-	return ho->shrink_measured;
+}
+
+static gboolean ho_shrink_cb(gpointer data)
+{
+	struct vs_vm *vm = data;
+
+	if (!vs_ho_replay_running(vm)) {
+		vm->ho->shrink_timer = 0;
+		return G_SOURCE_REMOVE;
+	}
+	ho_shrink_sample(vm, g_get_monotonic_time());
+	return G_SOURCE_CONTINUE;
+}
+
+void ho_shrink_start(struct vs_vm *vm)
+{
+	ho_shrink_sample(vm, g_get_monotonic_time());	/* a new window */
+	if (!vm->ho->shrink_timer)
+		vm->ho->shrink_timer = g_timeout_add(VS_HO_SHRINK_WINDOW_MS, ho_shrink_cb, vm);
+}
+
+bool vs_ho_backlog_shrink(const struct vs_vm *vm, int64_t *pps)
+{
+	const struct vs_handover *ho = vm->ho;
+
+	*pps = ho ? ho->shrink_pps : 0;
+	return ho && ho->shrink_measured && ho->shrink_up == ho->t_up;
 }
 
 static void ho_pump_replay(struct vs_vm *vm)

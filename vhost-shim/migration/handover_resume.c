@@ -77,8 +77,10 @@ static bool ho_resume_try(struct vs_vm *vm)
 {
 	gint64 waited_ms = (g_get_monotonic_time() - vm->ho->resume_asked_at) / 1000;
 
+	/* another device since (destroy and new_device queued behind this
+	 * timer): its own events decide (review 88, L3) */
 	if (vm->mig.state != VS_MIG_STATE_DST_EXPECTING ||
-	    __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) < 0)
+	    __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE) != vm->ho->resume_vid)
 		return true;
 	if (!vs_dp_buffer_seen(vm)) {
 		if (waited_ms < HO_RESUME_WAIT_MAX_MS)
@@ -112,6 +114,7 @@ void ho_resume_running(struct vs_vm *vm)
 	if (ho->resume_timer)
 		return;		/* armed again while it waits: the wait goes on */
 	ho->resume_asked_at = g_get_monotonic_time();
+	ho->resume_vid = __atomic_load_n(&vm->vid, __ATOMIC_ACQUIRE);	/* >= 0 */
 	if (!ho_resume_try(vm))
 		ho->resume_timer = g_timeout_add(HO_RESUME_POLL_MS, ho_resume_cb, vm);
 }
