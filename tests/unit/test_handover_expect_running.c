@@ -342,7 +342,7 @@ static void test_wait_ends(void)
  * order (the lcore's own replay once BUFFER is left), not dropped as
  * not-ready as for a VM that never arrived.
  */
-static void test_cancel_keeps_held(void)
+static void t_cancel_keeps_held(bool outlived)
 {
 	g_autoptr(GError) err = NULL;
 	struct t_env e;
@@ -350,6 +350,9 @@ static void test_cancel_keeps_held(void)
 
 	t_setup(&e);
 	e.vm->vid = 0;
+	/* a replay that outlived replaying (migrated on, that migration
+	 * cancelled): buffering takes its frames (review 89, 1) */
+	e.vm->ho->replay_on = outlived;
 	g_assert_true(vs_ho_expect(e.vm, NULL, &err));
 	t_uplink(1, 5);
 	vs_dp_poll_port(e.vm);			/* answers, buffers 1..5 */
@@ -366,6 +369,16 @@ static void test_cancel_keeps_held(void)
 		g_assert_cmpuint(g_array_index(t_got, uint64_t, i), ==, 1 + i);
 	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
 	t_teardown(&e);
+}
+
+static void test_cancel_keeps_held(void)
+{
+	t_cancel_keeps_held(false);
+}
+
+static void test_cancel_after_outlived_replay(void)
+{
+	t_cancel_keeps_held(true);
 }
 
 /* An lcore that never answers: the resume comes anyway, logged */
@@ -395,6 +408,8 @@ int main(int argc, char **argv)
 			test_own_replay_straddles);
 	g_test_add_func("/handover/expect-running/wait-ends", test_wait_ends);
 	g_test_add_func("/handover/expect-running/cancel-keeps-held", test_cancel_keeps_held);
+	g_test_add_func("/handover/expect-running/cancel-after-outlived-replay",
+			test_cancel_after_outlived_replay);
 	g_test_add_func("/handover/expect-running/lcore-silent", test_lcore_silent);
 	return t_ho_main_run();
 }

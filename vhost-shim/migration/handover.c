@@ -395,6 +395,8 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	    !(old == VS_MIG_STATE_REPLAYING && ev == VS_MIG_EV_REPLAY_DONE) &&
 	    !ho->replay_on)	/* a replay that outlived replaying ends itself */
 		vs_dp_leave_buffer(vm);
+	if (vs_ho_replay_running(vm))	/* a tail again: catch-up-us samples it */
+		ho_shrink_start(vm);
 }
 
 static void ho_enter_paused(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event ev,
@@ -520,6 +522,10 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 		ho_stragglers_end(vm);
 	}
 	ho_start_buffering(vm, true);
+	/* buffering takes a replay's frames that outlived replaying, as in
+	 * paused and src-blackout: a cancel in the resume's wait must leave
+	 * BUFFER (review 89, 1) */
+	ho->replay_on = false;
 	/* what the VM used while it ran here before (if it did) may be stale:
 	 * announce only what it shows it uses after it arrives */
 	vs_dp_learn_forget(vm);

@@ -45,9 +45,10 @@
  * (12.9's split cannot happen).
  *
  * vs_dp_buffer_start() that returns early (the port buffers with caps
- * already, since its device went away) stores no requeue: the lcore
- * answered that episode already, or will at its next poll; no wait
- * hangs on it.  Buffering off stores LIVE and no requeue: no wait.
+ * already, since its device went away) asks a requeue all the same
+ * (review 88, L1): the lcore answers it at its next poll, which it makes
+ * whatever the device; no wait hangs on it.  Buffering off stores LIVE
+ * and no requeue: no wait.
  *
  * Bounds: an lcore that does not answer within HO_RESUME_WAIT_MAX_MS
  * (above VS_MAX_IDLE_SLEEP_US, an idle worker's longest sleep: it is
