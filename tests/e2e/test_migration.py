@@ -379,10 +379,15 @@ def scenario_tcp(ns, workdir, tap):
             pair.migrate()
             time.sleep(2)
             d = tcp_delta(r0, tcp_counters(ns))
-            if label == "nobuf" and d["retransmitted"] == 0:
+            if label == "nobuf" and d["retransmitted"] <= d["dsack_segs"]:
                 # nothing was in flight during that blackout (the sender
-                # waited for the slow guest's window): one more try
-                tap.diag("nobuf: no retransmission after the first migration, migrating back")
+                # waited for the slow guest's window), or what was
+                # retransmitted came back D-SACKed (its original was late,
+                # not lost: the ASan pass on 2026-12-07, 5 retransmitted,
+                # 5 D-SACKed, 0 lost): one more try.  The check below is
+                # unchanged: the control run must lose a segment
+                tap.diag("nobuf: no segment lost in the first migration (%d retransmitted, "
+                         "%d D-SACKed), migrating back" % (d["retransmitted"], d["dsack_segs"]))
                 pair.migrate()
                 time.sleep(2)
                 d = tcp_delta(r0, tcp_counters(ns))
