@@ -613,7 +613,7 @@ static void ho_enter(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_event 
 	/* the expectation is over, however it ended */
 	if (old == VS_MIG_STATE_DST_EXPECTING && vm->mig.state != VS_MIG_STATE_DST_EXPECTING) {
 		ho_clear_timer(&vm->ho->expect_timer);
-		ho_resume_cancel(vm);
+		ho_clear_timer(&vm->ho->resume_timer);	/* handover_resume.c */
 	}
 	if (!fn) {	/* cannot happen: vs_mig_event() only moves to a state */
 		vs_log(MIG, ERR, vm->cfg->name, "state %d out of range: no entry action",
@@ -782,7 +782,7 @@ void vs_ho_detach(struct vs_vm *vm)
 	if (ho) {
 		ho_clear_timer(&ho->hold_timer);
 		ho_clear_timer(&ho->expect_timer);
-		ho_resume_cancel(vm);
+		ho_clear_timer(&ho->resume_timer);
 		ho_clear_timer(&ho->shrink_timer);
 		ho_stragglers_free(ho);
 		ho_announce_stop(vm);

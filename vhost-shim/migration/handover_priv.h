@@ -274,13 +274,6 @@ void ho_in_forget(struct vs_vm *vm);
 void ho_resume_running(struct vs_vm *vm);
 
 /**
- * ho_resume_cancel() - the expectation is over, or the port goes: no
- * resume from that wait
- * @vm:		port
- */
-void ho_resume_cancel(struct vs_vm *vm);
-
-/**
  * ho_take_back() - rollback: the stream's frames (ABORT sent, the stream
  * freed) and the lcore's moved-back ones, into the replay queue's head, in
  * order (handover_rollback.c)

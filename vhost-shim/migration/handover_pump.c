@@ -323,20 +323,21 @@ void ho_shrink_sample(struct vs_vm *vm, gint64 now)
 	uint64_t backlog = vs_ho_buffered_now(vm);
 	bool closed = vs_dp_inject_closed(vm);
 
-	/* a new replay, or its close: a window starts here */
 	if (ho->shrink_up != ho->t_up || closed != ho->shrink_closed) {
+		/* a new replay, or its close: a window starts here */
 		ho->shrink_up = ho->t_up;
 		ho->shrink_closed = closed;
 		ho->shrink_measured = false;
-		ho->shrink_t0 = now;
-		ho->shrink_b0 = backlog;
 	} else if (closed && now - ho->shrink_t0 >= VS_HO_SHRINK_WINDOW_MS * 1000 / 2) {
+		/* a window closes, the next starts */
 		ho->shrink_pps = ((int64_t)ho->shrink_b0 - (int64_t)backlog) * 1000000 /
 				 (now - ho->shrink_t0);
 		ho->shrink_measured = true;
-		ho->shrink_t0 = now;
-		ho->shrink_b0 = backlog;
+	} else {
+		return;
 	}
+	ho->shrink_t0 = now;
+	ho->shrink_b0 = backlog;
 }
 
 static gboolean ho_shrink_cb(gpointer data)

@@ -119,11 +119,3 @@ void ho_resume_running(struct vs_vm *vm)
 	if (!ho_resume_try(vm))
 		ho->resume_timer = g_timeout_add(HO_RESUME_POLL_MS, ho_resume_cb, vm);
 }
-
-void ho_resume_cancel(struct vs_vm *vm)
-{
-	if (vm->ho->resume_timer) {
-		g_source_remove(vm->ho->resume_timer);
-		vm->ho->resume_timer = 0;
-	}
-}
