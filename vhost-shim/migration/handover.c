@@ -367,6 +367,7 @@ static void ho_enter_none(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig_e
 	struct vs_handover *ho = vm->ho;
 
 	ho_clear_timer(&ho->hold_timer);
+	ho->replay_cut = false;	/* the replay queue is gone, or not cut */
 	if (old == VS_MIG_STATE_SRC_FORWARDING)
 		ho_stragglers_drop_held(vm);	/* while the table still decides */
 	ho_stragglers_end(vm);
@@ -407,6 +408,7 @@ static void ho_enter_paused(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig
 	if (old == VS_MIG_STATE_PAUSED)
 		return;
 	ho->replay_on = false;	/* buffering takes the replay's frames */
+	ho_cut_replay(vm);
 	ho_start_buffering(vm, true);
 	ho->t_down = now;
 	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
@@ -521,6 +523,7 @@ static void ho_enter_dst_expecting(struct vs_vm *vm, enum vs_mig_state old,
 		ho_close_stream(vm, true);
 		ho_stragglers_end(vm);
 	}
+	ho_cut_replay(vm);	/* the earlier arrival's frames go first */
 	ho_start_buffering(vm, true);
 	/* buffering takes a replay's frames that outlived replaying, as in
 	 * paused and src-blackout: a cancel in the resume's wait must leave
@@ -564,6 +567,7 @@ static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_
 		ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
 	} else if (old == VS_MIG_STATE_DST_EXPECTING) {
 		VS_STAT_ADD(vm->stats.migrations_in, 1);
+		ho_take_back_cut(vm);	/* an earlier arrival's, ahead of this one's */
 		ho_dedup_open(vm);
 		/* an armed destination waits (bounded) for the source's stream
 		 * even if it is not up yet: a cut tunnel reconnects */
@@ -573,6 +577,7 @@ static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_
 		ho_announce(vm);
 		ho_emit(vm, "VM_RESUMED", NULL);
 	} else {	/* PAUSED: an ordinary resume */
+		ho_take_back_cut(vm);
 		ho_start_replay(vm, true);
 	}
 }

@@ -182,6 +182,10 @@ struct vs_handover {
 	bool replay_on;			/* a replay started and the lcore has not
 					 * finished it (it may outlast REPLAYING:
 					 * migrated on meanwhile, src-active) */
+	bool replay_cut;		/* a buffering episode (paused, dst-expecting)
+					 * began while replay_q held frames: what
+					 * the lcore moved back goes ahead of them
+					 * at the next replay (handover_rollback.c) */
 	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
 	uint64_t replay_q_bytes;
 	gint64 t_down, t_up;
@@ -280,6 +284,22 @@ void ho_resume_running(struct vs_vm *vm);
  * @vm:		port
  */
 void ho_take_back(struct vs_vm *vm);
+
+/**
+ * ho_cut_replay() - a buffering episode begins (paused, dst-expecting):
+ * if the replay queue still holds frames, what the lcore moves back was
+ * tunnelled and will go ahead of them (handover_rollback.c)
+ * @vm:		port
+ */
+void ho_cut_replay(struct vs_vm *vm);
+
+/**
+ * ho_take_back_cut() - the replay after a cut one (a resume after a pause,
+ * an arrival): the lcore's moved-back frames into the replay queue's
+ * head, ahead of what it still holds, in order (handover_rollback.c)
+ * @vm:		port entering replaying
+ */
+void ho_take_back_cut(struct vs_vm *vm);
 
 /**
  * ho_emit_event() - send a control event through the handover's event

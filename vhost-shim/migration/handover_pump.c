@@ -57,6 +57,11 @@ bool ho_needs_pump(const struct vs_vm *vm)
 		return vm->ho->out != NULL;
 	case VS_MIG_STATE_REPLAYING:
 		return true;
+	case VS_MIG_STATE_PAUSED:
+		/* the replay queue waits for the resume: pumped into inject,
+		 * the lcore would move each batch back to held's front, ahead
+		 * of the one before (review 89, 2; handover_rollback.c) */
+		return false;
 	default:
 		return (!g_queue_is_empty(&vm->ho->replay_q) || vm->ho->replay_on) &&
 		       vm->mig.state != VS_MIG_STATE_DST_EXPECTING;

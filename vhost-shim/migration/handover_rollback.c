@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * handover_rollback.c - a rollback's frames: what the source had taken out
- * of its buffer comes back, in order, ahead of what it still holds
+ * handover_rollback.c - a rollback's frames, and a paused replay's: what
+ * had been taken out of the buffer comes back, in order, ahead of what it
+ * still holds
  *
  * Theory of operation: a migration that rolls back (migrate_cancel, a
  * failed switchover: device-up in src-blackout) replays locally what the
@@ -15,6 +16,17 @@
  * queue's oldest and held's, streamed in that order), then the moved-back
  * ones the stream had not taken, then the rest of the replay queue.  The
  * local replay then injects the replay queue before held.
+ *
+ * A pause (the device gone without dirty logging: QMP stop, a reboot)
+ * during a replay is the same without a stream: the lcore moves the
+ * replay's frames on their way back to held's front, the replay queue's
+ * rest waits where it is (ho_needs_pump(): no pump into inject in paused,
+ * whose frames the lcore would only move back, each poll's batch ahead of
+ * the one before: review 89, 2), and the resume puts the moved-back ones
+ * at the replay queue's head if it held frames at the pause
+ * (ho_cut_replay(), ho_take_back_cut()).  So does the arrival after an
+ * expect that cut a replay (from paused, or from none with a replay that
+ * outlived replaying): the earlier arrival's frames, then the new one's.
  */
 #include <string.h>
 
@@ -24,13 +36,15 @@
 #include "dp_handshake.h"
 #include "handover.h"
 #include "handover_priv.h"
+#include "log.h"
 #include "tunnel.h"
 #include "vm.h"
 
 /*
  * Rollback: the frames the lcore moved back to held's front at the
  * blackout (a replay's frames on their way to the guest) and the stream
- * had not taken, copied into @into in order (review 73 R1: left in held,
+ * had not taken (a resume after a pause: at the pause), copied into @into
+ * in order (review 73 R1: left in held,
  * the local replay delivered them after the replay queue, which is newer)
  */
 static void ho_take_requeued(struct vs_vm *vm, GQueue *into)
@@ -55,6 +69,18 @@ static void ho_take_requeued(struct vs_vm *vm, GQueue *into)
 	}
 }
 
+/* @back's frames, in order, at the replay queue's head */
+static void ho_push_back(struct vs_vm *vm, GQueue *back)
+{
+	struct vs_handover *ho = vm->ho;
+	struct vs_tun_frame *f;
+
+	while ((f = g_queue_pop_tail(back))) {
+		ho->replay_q_bytes += f->len;
+		g_queue_push_head(&ho->replay_q, f);
+	}
+}
+
 /*
  * Rollback: the frames the stream kept come back, ahead of the ring, and
  * ahead of what the replay queue still holds: an earlier arrival's frames
@@ -70,7 +96,6 @@ void ho_take_back(struct vs_vm *vm)
 {
 	struct vs_handover *ho = vm->ho;
 	g_autoptr(GQueue) back = NULL;
-	struct vs_tun_frame *f;
 
 	ho_source_barriers_forget(vm);
 	ho_conns_forget(vm);
@@ -81,8 +106,42 @@ void ho_take_back(struct vs_vm *vm)
 	if (!back)
 		back = g_queue_new();
 	ho_take_requeued(vm, back);
-	while ((f = g_queue_pop_tail(back))) {
-		ho->replay_q_bytes += f->len;
-		g_queue_push_head(&ho->replay_q, f);
-	}
+	ho_push_back(vm, back);
+}
+
+void ho_cut_replay(struct vs_vm *vm)
+{
+	/*
+	 * Nothing waits in the replay queue: held's front is the place of
+	 * what the lcore moves back, and there it keeps what it is (live
+	 * frames of a tail are not made tunnelled ones, which the duplicate
+	 * filter would compare with direct frames; and an arrival's
+	 * tunnelled frames go ahead of a tail's: review 81, 12.9).
+	 * Something waits: the replay had not closed inject (the replay
+	 * queue empties first), so it had taken no frame from held yet, and
+	 * what it had on the way was tunnelled; or replay-hold-ms had given
+	 * up on the stream and its late frames follow held's, which go first
+	 * here too, as tunnelled ones.
+	 */
+	if (!g_queue_is_empty(&vm->ho->replay_q))
+		vm->ho->replay_cut = true;
+}
+
+void ho_take_back_cut(struct vs_vm *vm)
+{
+	g_autoptr(GQueue) back = NULL;
+
+	if (!vm->ho->replay_cut)
+		return;
+	vm->ho->replay_cut = false;
+	/* the lcore answers a requeue at its next poll, device or not; a pause
+	 * is longer than that unless it is stalled, and an expect on a running
+	 * device waits for it (handover_resume.c) */
+	if (!vs_dp_buffer_seen(vm))
+		vs_log(MIG, WARNING, vm->cfg->name,
+		       "replaying before the lcore saw the buffering start: frames on their "
+		       "way to the guest then may come after the replay queue's");
+	back = g_queue_new();
+	ho_take_requeued(vm, back);
+	ho_push_back(vm, back);
 }
