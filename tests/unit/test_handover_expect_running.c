@@ -221,6 +221,40 @@ static void test_cancel_after_outlived_replay(void)
 	t_cancel_keeps_held(true);
 }
 
+/*
+ * Review 88, L2: expect, cancel, expect within one lcore poll gap.  The
+ * lcore loaded the first episode's request and the mode the cancel left
+ * (LIVE), the second expect then stored BUFFER and asked again, and only
+ * then the lcore answered what it had loaded.  That answer is to the
+ * first request alone: the resume still waits for the lcore to see the
+ * second episode's BUFFER (a flag cleared by that answer had erased the
+ * second request, and the resume went ahead of the lcore).
+ */
+static void test_stale_answer(void)
+{
+	g_autoptr(GError) err = NULL;
+	uint32_t first;
+	struct t_env e;
+
+	t_setup(&e);
+	e.vm->vid = 0;
+	t_ho_vhost(e.vm, VS_VHOST_EV_NEW_DEVICE, false);
+	g_assert_true(vs_ho_expect(e.vm, NULL, &err));
+	first = __atomic_load_n(&e.vm->dp.hs.requeue_req, __ATOMIC_ACQUIRE);
+	vs_ho_cancel(e.vm);
+	g_assert_cmpint(vs_dp_mode(e.vm), !=, VS_DP_BUFFER);
+	g_assert_true(vs_ho_expect(e.vm, NULL, &err));
+	g_assert_no_error(err);
+	dp_requeue_answer(e.vm, first);	/* the lcore's answer to what it loaded */
+	g_assert_false(vs_dp_buffer_seen(e.vm));
+	run_for(20);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
+	vs_dp_poll_port(e.vm);		/* its next poll answers the second */
+	g_assert_true(vs_dp_buffer_seen(e.vm));
+	t_run_to_state(&e, VS_MIG_STATE_REPLAYING);
+	t_teardown(&e);
+}
+
 /* An lcore that never answers: the resume comes anyway, logged */
 static void test_lcore_silent(void)
 {
@@ -251,5 +285,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/expect-running/cancel-after-outlived-replay",
 			test_cancel_after_outlived_replay);
 	g_test_add_func("/handover/expect-running/lcore-silent", test_lcore_silent);
+	g_test_add_func("/handover/expect-running/stale-answer", test_stale_answer);
 	return t_ho_main_run();
 }

@@ -95,7 +95,7 @@ static unsigned int t_lcore_deliver_held(struct vs_vm *vm, unsigned int max)
 	struct rte_mbuf *m;
 	unsigned int n = 0;
 
-	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);	/* as dp_requeue() */
+	dp_requeue_answer(vm, vm->dp.hs.requeue_req);	/* as dp_requeue() */
 	while (n < max && vs_dp_held_take(vm, &m, 1)) {
 		rte_pktmbuf_free(m);
 		n++;

@@ -31,6 +31,7 @@
 #include "dp_handshake.h"
 #include "dp_direct.h"
 #include "dp_flow.h"
+#include "dp_priv.h"
 #include "flow_frames.h"
 #include "handover.h"
 #include "handover_priv.h"
@@ -445,7 +446,7 @@ static void test_linger_end_counts_stopped(void)
 	ho_feed(vm, VS_MIG_EV_PEER_RESUMED);
 	g_assert_cmpint(vm->mig.state, ==, VS_MIG_STATE_SRC_FORWARDING);
 	/* no lcore here to hand back what it had (the blackout's start) */
-	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);
+	dp_requeue_answer(vm, vm->dp.hs.requeue_req);
 	vs_dp_held_drop_all(vm, VS_DROP_PEER_LOST);	/* the blackout's, if any */
 	VS_STAT_SET(vm->stats.ctl_drops[VS_DROP_PEER_LOST], 0);
 	t_report(vm, "10.77.0.11");

@@ -182,6 +182,21 @@ void vs_dp_set_live(struct vs_vm *vm)
 	__atomic_store_n(&vm->dp.hs.mode, VS_DP_LIVE, __ATOMIC_RELEASE);
 }
 
+/* A ticket for the lcore's requeue (@requeue_req): after the mode's store */
+static void dp_requeue_ask(struct vs_vm *vm)
+{
+	__atomic_fetch_add(&vm->dp.hs.requeue_req, 1, __ATOMIC_RELEASE);
+}
+
+/* Is a requeue asked and not answered yet: frames may still go to held's
+ * front.  acquire: the lcore's stores before its answer */
+static bool dp_requeue_open(const struct vs_vm *vm)
+{
+	uint32_t done = __atomic_load_n(&vm->dp.hs.requeue_done, __ATOMIC_ACQUIRE);
+
+	return done != __atomic_load_n(&vm->dp.hs.requeue_req, __ATOMIC_ACQUIRE);
+}
+
 /* A new buffering episode: the lcore restarts its caps, and leftovers of
  * it are not-ready until the main loop drains it for a reason */
 static void dp_new_episode(struct vs_vm *vm, bool no_caps)
@@ -199,13 +214,13 @@ void vs_dp_buffer_start(struct vs_vm *vm, bool caps)
 	 * review 88, L1; a requeue in BUFFER is idempotent) */
 	if (caps && vs_dp_mode(vm) == VS_DP_BUFFER &&
 	    !__atomic_load_n(&vm->dp.hs.no_caps, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+		dp_requeue_ask(vm);
 		return;
 	}
 	dp_new_episode(vm, !caps);
 	__atomic_store_n(&vm->dp.hs.mode, VS_DP_BUFFER, __ATOMIC_RELEASE);
 	/* a replay may have been under way: its frames go back into held */
-	__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+	dp_requeue_ask(vm);
 }
 
 void vs_dp_device_gone(struct vs_vm *vm)
@@ -215,14 +230,13 @@ void vs_dp_device_gone(struct vs_vm *vm)
 	dp_new_episode(vm, false);
 	if (__atomic_compare_exchange_n(&vm->dp.hs.mode, &live, VS_DP_BUFFER, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		__atomic_store_n(&vm->dp.hs.requeue, true, __ATOMIC_RELEASE);
+		dp_requeue_ask(vm);
 	/* in REPLAY the main loop's vs_dp_buffer_start() follows (device-down) */
 }
 
 bool vs_dp_buffer_seen(const struct vs_vm *vm)
 {
-	/* acquire: the lcore's stores before its release of false */
-	return !__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE);
+	return !dp_requeue_open(vm);
 }
 
 void vs_dp_set_no_caps(struct vs_vm *vm, bool no_caps)
@@ -346,7 +360,7 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
 
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
-	if (__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE))
+	if (dp_requeue_open(vm))
 		return 0;	/* frames still go to the front: wait */
 	return dp_held_take(vm, pkts, n);
 }
@@ -364,15 +378,14 @@ static uint64_t dp_held_requeued_count(const struct vs_vm *vm)
 
 bool vs_dp_held_requeued_left(const struct vs_vm *vm)
 {
-	return __atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE) ||
-	       dp_held_requeued_count(vm) > 0;
+	return dp_requeue_open(vm) || dp_held_requeued_count(vm) > 0;
 }
 
 unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
 	uint64_t left;
 
-	if (__atomic_load_n(&vm->dp.hs.requeue, __ATOMIC_ACQUIRE))
+	if (dp_requeue_open(vm))
 		return 0;	/* frames still go to the front: wait */
 	left = dp_held_requeued_count(vm);
 	return left ? dp_held_take(vm, pkts, (unsigned int)MIN((uint64_t)n, left)) : 0;

@@ -149,7 +149,7 @@ struct vs_dp_tcp;
  *		a replay starts; lcore stores true when it starts a replay of
  *		its own (ring full, adopted frames), after its CAS of @mode:
  *		a replay start of main's on a running device comes after the
- *		lcore answered the BUFFER before it (@requeue), never between
+ *		lcore answered the BUFFER before it (@requeue_req), never between
  *		the two (handover_resume.c; review 85, N2).  lcore loads
  *		(acquire): everything main put into inject before is visible
  *		then.
@@ -206,17 +206,24 @@ struct vs_dp_tcp;
  *		(relaxed atomics: only the lcore decides on them, and a take it
  *		does not see yet can only make it stricter).  The caps of
  *		frames held behind a replay are checked against these.
- * @requeue:	main/vhost store true (release) after switching to BUFFER
- *		in a new episode; lcore moves the frames still on their way
- *		to the guest (pending burst, inject) to the front of held, then
- *		stores false (release).  While it is true, main takes nothing
- *		from held (vs_dp_held_take()), so the order it streams in is
- *		the order the guest would have seen.  Its false, loaded by
- *		main (acquire, vs_dp_buffer_seen()), is also the lcore's
+ * @requeue_req: main/vhost add 1 (release) after switching to BUFFER in
+ *		a new episode: a ticket.  lcore loads it (acquire; then
+ *		@mode, which shows that BUFFER or a later store), moves the
+ *		frames still on their way to the guest (pending burst,
+ *		inject) to the front of held if the mode is BUFFER, and
+ *		answers the ticket it loaded in @requeue_done.
+ * @requeue_done: lcore stores (release) the @requeue_req it answered.
+ *		While the two differ, main takes nothing from held
+ *		(vs_dp_held_take()), so the order it streams in is the
+ *		order the guest would have seen.  Equal, loaded by main
+ *		(acquire, vs_dp_buffer_seen()), they are also the lcore's
  *		answer to the episode: everything it did before, an own
- *		replay's switch among it, happened before main's next stores
- *		(handover_resume.c).
- * @requeue_end: lcore stores, before clearing @requeue (whose release
+ *		replay's switch among it, happened before main's next
+ *		stores (handover_resume.c).  A ticket, not a flag: a flag
+ *		the lcore cleared after loading a stale true could erase a
+ *		newer episode's request stored in between (review 88, L2);
+ *		an answer to an older ticket leaves a newer one open.
+ * @requeue_end: lcore stores, before @requeue_done (whose release
  *		publishes it): the held position (counted as @held_put
  *		counts; a frame's put position is its take position, held
  *		being FIFO) just past the frames it moved back, which are
@@ -251,7 +258,8 @@ struct vs_dp_handshake {
 	uint64_t held_taken;
 	uint64_t held_pkts[3];
 	uint64_t held_bytes[3];
-	bool requeue;
+	uint32_t requeue_req;
+	uint32_t requeue_done;
 	uint64_t requeue_end;
 	bool dedup_active;
 	uint32_t dedup_epoch;
@@ -363,6 +371,8 @@ struct vs_dp_port {
 	uint32_t own_replay_gen;	/* lcore: hs.replay_gen then */
 	struct vs_dp_replay_mark mark;	/* lcore: where the main loop's
 					 * replay ends (dp_replay.c) */
+	uint32_t requeue_answered;	/* lcore: the last requeue_done it stored */
+	uint32_t requeue_ticket;	/* lcore: the requeue_req this poll loaded */
 	uint32_t announce_done;
 	uint32_t learn_forget_done;
 	struct vs_dp_dedup *dedup;
@@ -459,7 +469,7 @@ void vs_dp_device_gone(struct vs_vm *vm);
 /**
  * vs_dp_buffer_seen() - has the lcore answered the last buffering episode:
  * seen BUFFER and moved the frames that were on their way to the guest to
- * held's front (@requeue back to false)
+ * held's front (@requeue_done caught up with @requeue_req)
  * @vm:		port
  *
  * Return: true once it has (or when no episode asked it to: buffering off,

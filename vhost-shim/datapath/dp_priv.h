@@ -431,9 +431,20 @@ void dp_requeue(struct vs_vm *vm);
  * @vm:		port
  * @mode:	the mode this poll read
  *
- * Return: true if it must (and then it clears the request)
+ * Return: true if it must (dp_requeue() then answers the ticket this
+ * loaded); false, and a ticket loaded with a mode other than BUFFER
+ * answered, otherwise
  */
 bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
+
+/**
+ * dp_requeue_answer() - answer the buffering episode's requeue ticket
+ * @ticket (hs.requeue_done): the main loop may take from held again, and
+ * vs_dp_buffer_seen() is true unless a newer ticket was asked since
+ * @vm:		port
+ * @ticket:	the hs.requeue_req the lcore loaded
+ */
+void dp_requeue_answer(struct vs_vm *vm, uint32_t ticket);
 
 /**
  * dp_rate_account() - frames arrived for this VM (the replay's pace is a

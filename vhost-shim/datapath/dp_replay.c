@@ -480,22 +480,31 @@ void dp_requeue(struct vs_vm *vm)
 		dp_requeue_put(vm, burst, n);
 	}
 	/* the main loop may take from held again */
-	__atomic_store_n(&vm->dp.hs.requeue, false, __ATOMIC_RELEASE);
+	dp_requeue_answer(vm, vm->dp.requeue_ticket);
+}
+
+void dp_requeue_answer(struct vs_vm *vm, uint32_t ticket)
+{
+	vm->dp.requeue_answered = ticket;
+	__atomic_store_n(&vm->dp.hs.requeue_done, ticket, __ATOMIC_RELEASE);
 }
 
 bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode)
 {
 	struct vs_dp_handshake *hs = &vm->dp.hs;
-	bool asked = __atomic_load_n(&hs->requeue, __ATOMIC_ACQUIRE);
+	uint32_t ticket = __atomic_load_n(&hs->requeue_req, __ATOMIC_ACQUIRE);
+	bool asked = ticket != vm->dp.requeue_answered;
 
 	if (asked)	/* mode was stored before: BUFFER, or a later one */
 		mode = __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE);
 	if (mode != VS_DP_BUFFER) {
-		/* a replay again already: its frames stay on their way */
+		/* a replay again already: its frames stay on their way; the
+		 * answer is to this ticket only, a newer one stays open */
 		if (asked)
-			__atomic_store_n(&hs->requeue, false, __ATOMIC_RELEASE);
+			dp_requeue_answer(vm, ticket);
 		return false;
 	}
+	vm->dp.requeue_ticket = ticket;
 	return asked || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject);
 }
 

@@ -8,7 +8,7 @@
  * before the hook armed it again; or a VM armed for while it still drains
  * the tail of its last arrival) resumes without a new_device(), which will
  * not come.  dst-expecting's entry action starts a buffering episode
- * (vs_dp_buffer_start(): a new episode, BUFFER, then requeue true) and
+ * (vs_dp_buffer_start(): a new episode, BUFFER, then a requeue ticket) and
  * DEVICE_UP starts the replay (vs_dp_replay_start(): inject_done false,
  * replay_gen + 1, REPLAY).  Everywhere else a device event, and the
  * lcore's polls, lie between the two; fed in one callback, both can land
@@ -23,17 +23,21 @@
  *    dp_own_replay() records the new replay_gen, so the main loop's replay
  *    looks like the lcore's own: no mark, held before inject under the RX
  *    ring bound (review 85, N2).
- * So DEVICE_UP waits for the lcore's answer to the episode, requeue back to
- * false (vs_dp_buffer_seen()), polled every HO_RESUME_POLL_MS; the resume
- * comes a poll of the lcore later, a millisecond or two.
+ * So DEVICE_UP waits for the lcore's answer to the episode, requeue_done
+ * caught up with requeue_req (vs_dp_buffer_seen()), polled every
+ * HO_RESUME_POLL_MS; the resume comes a poll of the lcore later, a
+ * millisecond or two.
  *
- * Memory order: the main loop stores BUFFER, then requeue true (release).
- * The lcore clears requeue only after loading it true and BUFFER after it
- * (acquire), and after dp_requeue() (release).  From its load of BUFFER on,
+ * Memory order: the main loop stores BUFFER, then adds 1 to requeue_req
+ * (release).  The lcore answers that ticket only after loading it and
+ * BUFFER after it (acquire), and after dp_requeue() (release); an answer
+ * to an older ticket it loaded before leaves this one open (review 88,
+ * L2: a flag cleared after a stale load erased it).  From its load of
+ * BUFFER on,
  * its CASes LIVE -> REPLAY fail: an own replay it starts is one whose CAS
  * came first, and whose stores (inject_done, own_replay_gen and episode)
  * precede, in its program order, the poll where it answers.  The main
- * loop's acquire load of that false orders vs_dp_replay_start() after
+ * loop's acquire load of that answer orders vs_dp_replay_start() after
  * them: its inject_done false is the last store, and the lcore's
  * own_replay_gen is the old generation, so dp_own_replay_now() is false
  * for the new replay (N2 cannot happen).  And the answer says dp_requeue()
