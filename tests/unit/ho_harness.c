@@ -102,6 +102,11 @@ void t_arm(struct t_env *e)
 	g_assert_true(vs_ho_expect(e->vm, NULL, &err));
 	g_assert_no_error(err);
 	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
+	/* the lcore's next poll, microseconds later: it answers the
+	 * episode's requeue (dp_requeue()), which the replay that follows
+	 * waits for (handover_rollback.c) */
+	if (dp_requeue_wanted(e->vm, vs_dp_mode(e->vm)))
+		dp_requeue(e->vm);
 }
 
 /* The source dials, opens stream @id for the port and is accepted */

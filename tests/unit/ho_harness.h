@@ -53,7 +53,7 @@ struct t_env {
  * handover, which gives up an expectation after @expect_timeout_ms */
 void t_env_init(struct t_env *e, unsigned int hold_ms, unsigned int expect_timeout_ms);
 void t_env_fini(struct t_env *e);
-/* Arm the port, as migrate-expect does */
+/* Arm the port, as migrate-expect does, and the lcore's answer to it */
 void t_arm(struct t_env *e);
 /* The source dials, opens stream @id for the port and is accepted */
 void t_open_stream(struct t_env *e, uint32_t id, uint64_t want_next);

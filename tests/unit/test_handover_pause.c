@@ -15,10 +15,18 @@
  * that batch ahead of the one before: [T513.., T1..T512, live]; and what
  * was requeued at the pause came after the replay queue's rest).  The
  * same holds for an arrival after an expect that cut such a replay.
- * Each test fails without its part of the fix (mid-arrival: 513 first;
- * twice: the live frames dropped as buffer-full once the pump had moved
- * the replay queue into held; expect-after: 513 first).
+ * Review 90 of the first fix added the rest: the replay queue empty at
+ * the pause (the usual case), a stream still open, the duplicate filter
+ * across a pause, live frames on their way that must stay direct, the
+ * lcore's answer before or after the resume's REPLAY, and
+ * destroy_device's BUFFER before the main loop hears of it.  Each test
+ * failed without its part of the fix (mid-arrival, expect-after: 513
+ * first; twice: the live frames dropped as buffer-full once the pump had
+ * moved the replay queue into held; vhost-thread-first: 21 first;
+ * live-stays-direct: T_LIVE delivered twice; dedup-twin: frame 50 twice).
  */
+#include <string.h>
+
 #include <glib.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -178,6 +186,29 @@ static void test_pause_twice(void)
 	t_teardown(&e);
 }
 
+/* FRAME @seq of stream @id carrying frame number @num */
+static void t_send_as(struct t_env *e, uint32_t id, uint64_t seq, uint64_t num,
+		      enum vs_tun_origin origin)
+{
+	uint8_t buf[FRAME_LEN];
+	struct vs_tun_msg m;
+
+	frame_msg(&m, buf, id, seq, origin);
+	frame_fill(buf, num);
+	fp_send(&e->src, &m);
+}
+
+/* The new arrival's stream 2: seqs 1..3 carrying frames 2001..2003 */
+static void t_second_arrival(struct t_env *e, uint64_t seen)
+{
+	unsigned int i;
+
+	fp_open_stream(&e->src, 2, 1, 1);
+	for (i = 0; i < 3; i++)
+		t_send_as(e, 2, 1 + i, 2001 + i, VS_TUN_ORIGIN_BLACKOUT);
+	t_wait_frames(e, seen + 3);
+}
+
 /*
  * Armed while paused mid-arrival (the VM leaves, and comes back with a
  * new migration): the earlier arrival's frames, the lcore's moved-back
@@ -186,7 +217,7 @@ static void test_pause_twice(void)
  */
 static void test_expect_after_pause(void)
 {
-	static const uint64_t after[] = { 1, 2, 3, T_LIVE, T_LIVE + 1 };	/* stream 2's 1..3 */
+	static const uint64_t after[] = { 2001, 2002, 2003, T_LIVE, T_LIVE + 1 };
 	struct t_env e;
 
 	t_setup(&e);
@@ -196,14 +227,301 @@ static void test_expect_after_pause(void)
 	t_arm(&e);
 	t_turn(&e, 2);
 	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_DST_EXPECTING);
-	fp_open_stream(&e.src, 2, 1, 1);
-	t_send_frames(&e, 2, 1, 3);
-	t_wait_frames(&e, T_TUNNELLED + 3);
+	t_second_arrival(&e, T_TUNNELLED);
 	t_uplink(T_LIVE, 2);
 	t_turn(&e, 1);
 	t_resume(&e);
 	t_send_end(&e, 2, 3);		/* the source ends its stream after RESUMED */
 	t_deliver_all(&e, after, G_N_ELEMENTS(after));
+	t_teardown(&e);
+}
+
+/* The guest's frames are @first..@first+@n-1 then @after[0..@m-1] */
+static void t_assert_got(uint64_t first, unsigned int n, const uint64_t *after, unsigned int m)
+{
+	unsigned int i;
+
+	g_assert_cmpuint(t_got->len, ==, n + m);
+	for (i = 0; i < n + m; i++) {
+		uint64_t want = i < n ? first + i : after[i - n];
+
+		if (g_array_index(t_got, uint64_t, i) != want)
+			g_error("delivered #%u is frame %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT,
+				i, g_array_index(t_got, uint64_t, i), want);
+	}
+}
+
+/* The guest reads everything there is until the port is back to none */
+static void t_drain(struct t_env *e, unsigned int want)
+{
+	unsigned int i;
+
+	t_budget = UINT32_MAX;
+	for (i = 0; i < 500 && (t_got->len < want || e->vm->mig.state != VS_MIG_STATE_NONE ||
+				vs_dp_mode(e->vm) != VS_DP_LIVE); i++)
+		t_turn(e, 1);
+	g_assert_cmpint(e->vm->mig.state, ==, VS_MIG_STATE_NONE);
+	g_assert_cmpint(vs_dp_mode(e->vm), ==, VS_DP_LIVE);
+}
+
+/*
+ * An arrival of 100 frames whose replay the pump kept up with (the replay
+ * queue empty, the lcore's pending burst and inject full of tunnelled
+ * frames) when the pause comes: the usual case (review 90, 1)
+ */
+static void t_arrival_kept_up(struct t_env *e, bool end)
+{
+	t_arm(e);
+	t_open_stream(e, 1, 1);
+	t_send_frames(e, 1, 1, 100);
+	t_wait_frames(e, 100);
+	if (end)
+		t_send_end(e, 1, 100);
+	t_budget = 0;
+	t_resume(e);
+	g_assert_true(run_until(t_replay_q_empty, e->vm, DEADLINE_MS));
+	vs_dp_poll_port(e->vm);
+	g_assert_cmpuint(e->vm->dp.pending.n, >, 0);
+}
+
+/*
+ * Review 90, 1(a): paused with the replay queue empty and the source's
+ * stream still open; stragglers come during the pause and after the
+ * resume: all of them after the frames the lcore moved back and before
+ * the live frames held here (the replay goes on as the arrival's)
+ */
+static void test_stream_open(void)
+{
+	static const uint64_t after[] = { 101, 102, T_LIVE, T_LIVE + 1, T_LIVE + 2 };
+	struct t_env e;
+
+	t_setup(&e);
+	t_arrival_kept_up(&e, false);
+	t_pause(&e);
+	g_assert_true(e.vm->ho->replay_cut);
+	t_turn(&e, 5);
+	t_uplink(T_LIVE, 3);
+	t_turn(&e, 1);
+	t_resume(&e);
+	t_turn(&e, 3);
+	t_send_frames(&e, 1, 101, 2);		/* stragglers after the resume */
+	t_wait_frames(&e, 102);
+	t_send_end(&e, 1, 102);
+	t_drain(&e, 105);
+	t_assert_got(1, 100, after, G_N_ELEMENTS(after));
+	t_teardown(&e);
+}
+
+/*
+ * Review 90, 1(b): expect-after with the replay queue empty at the pause:
+ * the first arrival's frames still go ahead of the second's
+ */
+static void test_expect_after_kept_up(void)
+{
+	static const uint64_t after[] = { 2001, 2002, 2003, T_LIVE, T_LIVE + 1 };
+	struct t_env e;
+
+	t_setup(&e);
+	t_arrival_kept_up(&e, true);
+	t_pause(&e);
+	t_turn(&e, 5);
+	t_arm(&e);
+	t_turn(&e, 2);
+	t_second_arrival(&e, 100);
+	t_uplink(T_LIVE, 2);
+	t_turn(&e, 1);
+	t_resume(&e);
+	t_send_end(&e, 2, 3);
+	t_drain(&e, 105);
+	t_assert_got(1, 100, after, G_N_ELEMENTS(after));
+	t_teardown(&e);
+}
+
+/*
+ * Review 90, 1(c): frame 50 reached this host both ways (a switch
+ * flooding the VM's MAC), tunnelled and, during the pause, directly.  The
+ * tunnelled copy the lcore moved back stays a tunnelled one: the guest
+ * gets one copy, the other counts as a duplicate.
+ */
+static void test_dedup_twin(void)
+{
+	struct t_env e;
+	unsigned int i, n50 = 0;
+
+	t_setup(&e);
+	t_arrival_kept_up(&e, true);
+	t_pause(&e);
+	t_turn(&e, 5);
+	t_uplink(50, 1);		/* the direct twin of tunnelled frame 50 */
+	t_turn(&e, 1);
+	t_resume(&e);
+	t_drain(&e, 100);
+	for (i = 0; i < t_got->len; i++)
+		n50 += g_array_index(t_got, uint64_t, i) == 50;
+	g_assert_cmpuint(n50, ==, 1);
+	g_assert_cmpuint(t_got->len, ==, 100);
+	g_assert_cmpuint(e.vm->stats.drops[VS_DROP_DUPLICATE], ==, 1);
+	t_teardown(&e);
+}
+
+/*
+ * Review 90, 2: inject closed (replay-hold-ms gave up on the BARRIER),
+ * the lcore delivering held's live frames, a straggler in the replay
+ * queue when the pause comes.  The live frames the lcore had on their
+ * way stay direct ones: a straggler copy of one of them, tunnelled after
+ * the resume, is a duplicate, not a second delivery.
+ */
+static void test_live_stays_direct(void)
+{
+	struct vs_tun_frame *f;
+	unsigned int i, n = 0;
+	struct t_env e;
+
+	t_setup(&e);
+	e.vm->policy.replay_hold_ms = 20;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 10);
+	t_wait_frames(&e, 10);
+	t_resume(&e);
+	t_turn(&e, 3);
+	g_assert_cmpuint(t_got->len, ==, 10);
+	t_budget = 0;
+	t_uplink(T_LIVE, 40);		/* held behind the replay: LIVE_SEEN */
+	t_turn(&e, 1);
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));	/* hold expired */
+	t_turn(&e, 2);
+	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);
+	for (i = 0; i < 4; i++)		/* stragglers 11..14 */
+		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_wait_frames(&e, 14);
+	t_turn(&e, 2);
+	/* straggler 15 arrived since the last pump tick */
+	f = g_malloc(sizeof(*f) + FRAME_LEN);
+	f->seq = 14;
+	f->origin = VS_TUN_ORIGIN_STRAGGLER;
+	f->arrival_us = 0;
+	f->len = FRAME_LEN;
+	frame_fill(f->data, 15);
+	g_queue_push_tail(&e.vm->ho->replay_q, f);
+	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_pause(&e);
+	t_turn(&e, 5);
+	t_resume(&e);
+	t_send_as(&e, 1, 15, T_LIVE, VS_TUN_ORIGIN_STRAGGLER);	/* a copy of live T_LIVE */
+	t_wait_frames(&e, 15);
+	t_send_end(&e, 1, 15);
+	t_drain(&e, 10 + 5 + 40);
+	for (i = 0; i < t_got->len; i++)
+		n += g_array_index(t_got, uint64_t, i) == T_LIVE;
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpuint(t_got->len, ==, 10 + 5 + 40);
+	t_teardown(&e);
+}
+
+/*
+ * Review 90, 3: when the lcore answers the pause's requeue against the
+ * resume: both device events in one main-loop dispatch, no poll between
+ * them; the lcore's next poll comes as the transition to replaying is
+ * logged (before the entry action: it moves the frames back), or only
+ * after the resume (it finds REPLAY and keeps them where they are, ahead
+ * of inject).  Either way the frames it had on the way go first.
+ */
+static struct vs_vm *t_hook_vm;
+static bool t_hook_fired;
+
+static void t_log_hook(const gchar *dom, GLogLevelFlags lvl, const gchar *msg, gpointer u)
+{
+	if (t_hook_vm && !t_hook_fired && strstr(msg, "-> replaying")) {
+		t_hook_fired = true;
+		vs_dp_poll_port(t_hook_vm);	/* the lcore, on its core, now */
+	}
+}
+
+static void t_lcore_answers_in_resume(bool at_transition)
+{
+	struct t_env e;
+	guint h;
+
+	t_setup(&e);
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, T_TUNNELLED);
+	t_wait_frames(&e, T_TUNNELLED);
+	t_budget = 0;
+	t_resume(&e);
+	g_assert_true(run_until(t_inject_busy, e.vm, DEADLINE_MS));
+	vs_dp_poll_port(e.vm);
+	g_assert_false(g_queue_is_empty(&e.vm->ho->replay_q));
+	t_hook_fired = false;
+	h = g_log_set_handler("vhost-shim", G_LOG_LEVEL_MASK, t_log_hook, NULL);
+	t_pause(&e);
+	t_hook_vm = at_transition ? e.vm : NULL;	/* no lcore poll since the pause */
+	t_resume(&e);
+	t_hook_vm = NULL;
+	g_log_remove_handler("vhost-shim", h);
+	g_assert_true(t_hook_fired == at_transition);
+	t_send_end(&e, 1, T_TUNNELLED);
+	t_drain(&e, T_TUNNELLED);
+	t_assert_got(1, T_TUNNELLED, NULL, 0);
+	t_teardown(&e);
+}
+
+static void test_lcore_answers_before_replay(void)
+{
+	t_lcore_answers_in_resume(true);
+}
+
+static void test_lcore_answers_after_replay(void)
+{
+	t_lcore_answers_in_resume(false);
+}
+
+/*
+ * Review 90, 4: destroy_device's vs_ho_device_gone_sync() (vhost thread)
+ * stores BUFFER over a LIVE port whose main loop still pumps late
+ * stragglers into inject (none after REPLAY_DONE, the stream still
+ * admitted: its BARRIER never came); a pump tick lands before the main
+ * loop handles the DESTROY event.  No batch overtakes another.
+ */
+static void test_vhost_thread_first(void)
+{
+	static const uint64_t live[] = { T_LIVE, T_LIVE + 1, T_LIVE + 2, T_LIVE + 3 };
+	unsigned int i;
+	struct t_env e;
+
+	t_setup(&e);
+	e.vm->policy.replay_hold_ms = 20;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 10);
+	t_wait_frames(&e, 10);
+	t_resume(&e);
+	t_uplink(T_LIVE, 4);
+	t_run_to_state(&e, VS_MIG_STATE_NONE);	/* hold expired, replay done */
+	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
+	t_assert_got(1, 10, live, 4);
+	g_array_set_size(t_got, 0);
+	t_budget = 0;
+	t_send_frames(&e, 1, 11, 10);	/* late stragglers 11..20 */
+	t_wait_frames(&e, 20);
+	t_turn(&e, 2);			/* into inject, the lcore's pending burst */
+	e.vm->vid = -1;
+	vs_ho_device_gone_sync(e.vm);	/* vhost thread: BUFFER, requeue */
+	vs_dp_poll_port(e.vm);
+	t_send_frames(&e, 1, 21, 10);	/* 21..30, a pump tick before DESTROY */
+	t_wait_frames(&e, 30);
+	run_for(3);
+	vs_dp_poll_port(e.vm);
+	t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_PAUSED);
+	t_turn(&e, 3);
+	t_resume(&e);
+	t_send_end(&e, 1, 30);
+	t_drain(&e, 20);
+	for (i = 0; i < 3; i++)
+		t_turn(&e, 1);
+	t_assert_got(11, 20, NULL, 0);
 	t_teardown(&e);
 }
 
@@ -214,5 +532,14 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/pause/mid-arrival", test_pause_mid_arrival);
 	g_test_add_func("/handover/pause/twice", test_pause_twice);
 	g_test_add_func("/handover/pause/expect-after", test_expect_after_pause);
+	g_test_add_func("/handover/pause/stream-open", test_stream_open);
+	g_test_add_func("/handover/pause/expect-after-kept-up", test_expect_after_kept_up);
+	g_test_add_func("/handover/pause/dedup-twin", test_dedup_twin);
+	g_test_add_func("/handover/pause/live-stays-direct", test_live_stays_direct);
+	g_test_add_func("/handover/pause/lcore-answers-before-replay",
+			test_lcore_answers_before_replay);
+	g_test_add_func("/handover/pause/lcore-answers-after-replay",
+			test_lcore_answers_after_replay);
+	g_test_add_func("/handover/pause/vhost-thread-first", test_vhost_thread_first);
 	return t_ho_main_run();
 }

@@ -365,29 +365,33 @@ unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned 
 	return dp_held_take(vm, pkts, n);
 }
 
-/* How many of the frames moved back are still at held's front */
-static uint64_t dp_held_requeued_count(const struct vs_vm *vm)
+/* How many of the frames moved back (@tunnelled: of the tunnelled ones
+ * leading them) are still at held's front */
+static uint64_t dp_held_requeued_count(const struct vs_vm *vm, bool tunnelled)
 {
 	const struct vs_dp_handshake *hs = &vm->dp.hs;
 	uint64_t end, taken;
 
-	end = __atomic_load_n(&hs->requeue_end, __ATOMIC_RELAXED);	/* after requeue */
+	/* after the requeue's answer */
+	end = __atomic_load_n(tunnelled ? &hs->requeue_tunnel_end : &hs->requeue_end,
+			      __ATOMIC_RELAXED);
 	taken = __atomic_load_n(&hs->held_taken, __ATOMIC_ACQUIRE);
 	return (int64_t)(end - taken) > 0 ? end - taken : 0;
 }
 
 bool vs_dp_held_requeued_left(const struct vs_vm *vm)
 {
-	return dp_requeue_open(vm) || dp_held_requeued_count(vm) > 0;
+	return dp_requeue_open(vm) || dp_held_requeued_count(vm, false) > 0;
 }
 
-unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n,
+				      bool tunnelled)
 {
 	uint64_t left;
 
 	if (dp_requeue_open(vm))
 		return 0;	/* frames still go to the front: wait */
-	left = dp_held_requeued_count(vm);
+	left = dp_held_requeued_count(vm, tunnelled);
 	return left ? dp_held_take(vm, pkts, (unsigned int)MIN((uint64_t)n, left)) : 0;
 }
 

@@ -228,6 +228,12 @@ struct vs_dp_tcp;
  *		counts; a frame's put position is its take position, held
  *		being FIFO) just past the frames it moved back, which are
  *		older than the replay queue's (vs_dp_held_take_requeued())
+ * @requeue_tunnel_end: lcore stores with @requeue_end: the end of the
+ *		tunnelled frames leading what it moved back (its pending burst
+ *		if that came from inject, and inject): @requeue_end, or where
+ *		they began when a burst taken from held led (a replay past
+ *		inject_done, a tail): none then (vs_dp_held_take_requeued(),
+ *		@tunnelled)
  * @dedup_active: main stores (release) while tunnelled and direct frames
  *		may overlap; lcore loads (acquire) per burst.
  * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
@@ -261,6 +267,7 @@ struct vs_dp_handshake {
 	uint32_t requeue_req;
 	uint32_t requeue_done;
 	uint64_t requeue_end;
+	uint64_t requeue_tunnel_end;
 	bool dedup_active;
 	uint32_t dedup_epoch;
 	bool src_hold_on;
@@ -626,11 +633,15 @@ unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned 
  * @vm:		port
  * @pkts:	output; the caller owns the frames
  * @n:		room in @pkts
+ * @tunnelled:	only the tunnelled frames leading them (a replay cut by a
+ *		pause or an expect: handover_rollback.c); a burst the lcore
+ *		had taken from held stays there, a direct frame
  *
  * Return: frames taken (0: none left of them, or the lcore still moves
  * them: vs_dp_held_requeued_left() tells)
  */
-unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n,
+				      bool tunnelled);
 
 /**
  * vs_dp_held_requeued_left() - are some of the frames the lcore moved back

@@ -446,6 +446,10 @@ void dp_requeue(struct vs_vm *vm)
 {
 	struct vs_dp_pending *pd = &vm->dp.pending;
 	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, put = 0, i;
+	uint64_t start = __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED);
+	/* a burst taken from held goes back first: none of what is moved
+	 * back then leads with tunnelled frames */
+	bool direct_first = pd->n && pd->origin != VS_DP_ORIGIN_TUNNEL;
 	struct rte_mbuf *burst[VS_DP_BURST];
 	uint16_t n;
 
@@ -468,10 +472,13 @@ void dp_requeue(struct vs_vm *vm)
 	 * does: a frame's put position is its take position).  None put: the
 	 * last value stays, at or behind what was taken since.
 	 */
-	if (put)
-		__atomic_store_n(&vm->dp.hs.requeue_end,
-				 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED),
+	if (put) {
+		uint64_t end = __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED);
+
+		__atomic_store_n(&vm->dp.hs.requeue_end, end, __ATOMIC_RELAXED);
+		__atomic_store_n(&vm->dp.hs.requeue_tunnel_end, direct_first ? start : end,
 				 __ATOMIC_RELAXED);
+	}
 	/* what held had goes behind them: rotate it once */
 	for (i = 0; moved && i < before; i += n) {
 		n = (uint16_t)dp_held_take(vm, burst, RTE_MIN(RTE_DIM(burst), before - i));

@@ -407,8 +407,8 @@ static void ho_enter_paused(struct vs_vm *vm, enum vs_mig_state old, enum vs_mig
 
 	if (old == VS_MIG_STATE_PAUSED)
 		return;
-	ho->replay_on = false;	/* buffering takes the replay's frames */
 	ho_cut_replay(vm);
+	ho->replay_on = false;	/* buffering takes the replay's frames */
 	ho_start_buffering(vm, true);
 	ho->t_down = now;
 	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
@@ -567,7 +567,6 @@ static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_
 		ho_emit(vm, "MIGRATION_ROLLED_BACK", d);
 	} else if (old == VS_MIG_STATE_DST_EXPECTING) {
 		VS_STAT_ADD(vm->stats.migrations_in, 1);
-		ho_take_back_cut(vm);	/* an earlier arrival's, ahead of this one's */
 		ho_dedup_open(vm);
 		/* an armed destination waits (bounded) for the source's stream
 		 * even if it is not up yet: a cut tunnel reconnects */
@@ -577,8 +576,11 @@ static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_
 		ho_announce(vm);
 		ho_emit(vm, "VM_RESUMED", NULL);
 	} else {	/* PAUSED: an ordinary resume */
-		ho_take_back_cut(vm);
-		ho_start_replay(vm, true);
+		/* an arrival's replay cut by the pause, its stream still in:
+		 * the tunnelled part goes on as it would have (stragglers
+		 * ahead of held, the barrier), not as a local replay whose
+		 * inject closes when the replay queue empties (review 90, 1) */
+		ho_start_replay(vm, !(ho->in && ho->replay_phase != HO_REPLAY_TUNNEL_DONE));
 	}
 }
 

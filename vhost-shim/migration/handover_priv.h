@@ -183,9 +183,9 @@ struct vs_handover {
 					 * finished it (it may outlast REPLAYING:
 					 * migrated on meanwhile, src-active) */
 	bool replay_cut;		/* a buffering episode (paused, dst-expecting)
-					 * began while replay_q held frames: what
-					 * the lcore moved back goes ahead of them
-					 * at the next replay (handover_rollback.c) */
+					 * began: the tunnelled frames the lcore
+					 * moved back go ahead of replay_q at the
+					 * next replay (handover_rollback.c) */
 	GQueue replay_q;		/* struct vs_tun_frame *, to inject in order */
 	uint64_t replay_q_bytes;
 	gint64 t_down, t_up;
@@ -287,19 +287,23 @@ void ho_take_back(struct vs_vm *vm);
 
 /**
  * ho_cut_replay() - a buffering episode begins (paused, dst-expecting):
- * if the replay queue still holds frames, what the lcore moves back was
- * tunnelled and will go ahead of them (handover_rollback.c)
+ * the tunnelled frames the lcore moves back will go ahead of the replay
+ * queue at the next replay (handover_rollback.c)
  * @vm:		port
  */
 void ho_cut_replay(struct vs_vm *vm);
 
 /**
  * ho_take_back_cut() - the replay after a cut one (a resume after a pause,
- * an arrival): the lcore's moved-back frames into the replay queue's
- * head, ahead of what it still holds, in order (handover_rollback.c)
- * @vm:		port entering replaying
+ * an arrival), from the pump: the lcore's moved-back frames into the
+ * replay queue's head, ahead of what it still holds, in order, once the
+ * lcore answered the requeue (handover_rollback.c)
+ * @vm:		port replaying
+ *
+ * Return: false while the pump must wait for the lcore (nothing into
+ * inject, inject not closed), true otherwise
  */
-void ho_take_back_cut(struct vs_vm *vm);
+bool ho_take_back_cut(struct vs_vm *vm);
 
 /**
  * ho_emit_event() - send a control event through the handover's event

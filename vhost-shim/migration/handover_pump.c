@@ -85,7 +85,8 @@ static void ho_pump_held(struct vs_vm *vm, uint8_t origin, bool requeued)
 		uint32_t len;
 		int64_t age;
 
-		if (!(requeued ? vs_dp_held_take_requeued(vm, &m, 1) : vs_dp_held_take(vm, &m, 1)))
+		if (!(requeued ? vs_dp_held_take_requeued(vm, &m, 1, false)
+			       : vs_dp_held_take(vm, &m, 1)))
 			break;
 		len = rte_pktmbuf_pkt_len(m);
 		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */
@@ -283,6 +284,12 @@ static void ho_pump_to_inject(struct vs_vm *vm)
 	struct vs_handover *ho = vm->ho;
 	unsigned int i;
 
+	/* the port buffers (destroy_device's store comes before the main loop
+	 * hears of it): the lcore would only move these back to held's front,
+	 * each batch ahead of the one before (review 90, 4) */
+	if (vs_dp_mode(vm) == VS_DP_BUFFER)
+		return;
+
 	for (i = 0; i < HO_PUMP_BUDGET && !g_queue_is_empty(&ho->replay_q); i++) {
 		struct vs_tun_frame *f = g_queue_peek_head(&ho->replay_q);
 		struct rte_mbuf *m;
@@ -378,6 +385,8 @@ static void ho_pump_replay(struct vs_vm *vm)
 	uint64_t replayed = VS_STAT_GET(vm->stats.replayed_pkts);
 	gint64 now = g_get_monotonic_time();
 
+	if (!ho_take_back_cut(vm))
+		return;		/* the lcore has not answered the cut's requeue */
 	ho_pump_to_inject(vm);
 
 	if (!ho->t_first_replay && replayed > ho->replayed_at_up) {

@@ -23,10 +23,14 @@
  * rest waits where it is (ho_needs_pump(): no pump into inject in paused,
  * whose frames the lcore would only move back, each poll's batch ahead of
  * the one before: review 89, 2), and the resume puts the moved-back ones
- * at the replay queue's head if it held frames at the pause
- * (ho_cut_replay(), ho_take_back_cut()).  So does the arrival after an
- * expect that cut a replay (from paused, or from none with a replay that
+ * at the replay queue's head if the replay had not closed inject
+ * (ho_cut_replay(); ho_take_back_cut(), by the pump's first tick once
+ * the lcore answered the requeue).  So does the arrival after an expect
+ * that cut a replay (from paused, or from none with a replay that
  * outlived replaying): the earlier arrival's frames, then the new one's.
+ * And the pump never fills inject while the port buffers, whatever the
+ * state (destroy_device stores BUFFER before the main loop hears of it:
+ * review 90, 4).
  */
 #include <string.h>
 
@@ -40,6 +44,8 @@
 #include "tunnel.h"
 #include "vm.h"
 
+#define HO_CUT_WAIT_MAX_US	1000000	/* an lcore stalled longer: go on */
+
 /*
  * Rollback: the frames the lcore moved back to held's front at the
  * blackout (a replay's frames on their way to the guest) and the stream
@@ -47,12 +53,12 @@
  * in order (review 73 R1: left in held,
  * the local replay delivered them after the replay queue, which is newer)
  */
-static void ho_take_requeued(struct vs_vm *vm, GQueue *into)
+static void ho_take_requeued(struct vs_vm *vm, GQueue *into, bool tunnelled)
 {
 	gint64 now = g_get_monotonic_time();
 	struct rte_mbuf *m;
 
-	while (vs_dp_held_take_requeued(vm, &m, 1)) {
+	while (vs_dp_held_take_requeued(vm, &m, 1, tunnelled)) {
 		uint32_t len = rte_pktmbuf_pkt_len(m);
 		struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
 		const void *data = rte_pktmbuf_read(m, 0, len, f->data);
@@ -105,43 +111,53 @@ void ho_take_back(struct vs_vm *vm)
 	}
 	if (!back)
 		back = g_queue_new();
-	ho_take_requeued(vm, back);
+	ho_take_requeued(vm, back, false);
 	ho_push_back(vm, back);
 }
 
 void ho_cut_replay(struct vs_vm *vm)
 {
 	/*
-	 * Nothing waits in the replay queue: held's front is the place of
-	 * what the lcore moves back, and there it keeps what it is (live
-	 * frames of a tail are not made tunnelled ones, which the duplicate
-	 * filter would compare with direct frames; and an arrival's
-	 * tunnelled frames go ahead of a tail's: review 81, 12.9).
-	 * Something waits: the replay had not closed inject (the replay
-	 * queue empties first), so it had taken no frame from held yet, and
-	 * what it had on the way was tunnelled; or replay-hold-ms had given
-	 * up on the stream and its late frames follow held's, which go first
-	 * here too, as tunnelled ones.
+	 * The tunnelled frames the lcore had on the way (its pending burst
+	 * if that came from inject, and inject: a replay's, or late
+	 * stragglers pumped after it) are older than whatever the replay
+	 * queue holds or the stream still brings; the lcore tells where
+	 * they end (requeue_tunnel_end).  A burst it had taken from held
+	 * (past inject_done, or a tail) stays at held's front, its place, a
+	 * direct frame (live frames are not made tunnelled ones, which the
+	 * duplicate filter would compare with direct frames; an arrival's
+	 * tunnelled frames go ahead of a tail's: review 81, 12.9).  Whether
+	 * a replay ran does not tell (review 90, 1, 2 and 4).
 	 */
-	if (!g_queue_is_empty(&vm->ho->replay_q))
-		vm->ho->replay_cut = true;
+	vm->ho->replay_cut = true;
 }
 
-void ho_take_back_cut(struct vs_vm *vm)
+bool ho_take_back_cut(struct vs_vm *vm)
 {
+	struct vs_handover *ho = vm->ho;
 	g_autoptr(GQueue) back = NULL;
 
-	if (!vm->ho->replay_cut)
-		return;
-	vm->ho->replay_cut = false;
-	/* the lcore answers a requeue at its next poll, device or not; a pause
-	 * is longer than that unless it is stalled, and an expect on a running
-	 * device waits for it (handover_resume.c) */
-	if (!vs_dp_buffer_seen(vm))
+	if (!ho->replay_cut)
+		return true;
+	/*
+	 * The lcore answers a requeue at its next poll, device or not.  Until
+	 * it has, the frames may still be on their way to held's front (or it
+	 * finds the new REPLAY first and keeps them where they are, ahead of
+	 * inject: then nothing is moved back); the pump waits, inject stays
+	 * open, and the lcore takes nothing from held meanwhile (review 90,
+	 * 3).  An lcore stalled beyond HO_CUT_WAIT_MAX_US: go on, logged.
+	 */
+	if (!vs_dp_buffer_seen(vm)) {
+		if (g_get_monotonic_time() - ho->t_up < HO_CUT_WAIT_MAX_US)
+			return false;
 		vs_log(MIG, WARNING, vm->cfg->name,
-		       "replaying before the lcore saw the buffering start: frames on their "
-		       "way to the guest then may come after the replay queue's");
+		       "the lcore did not see the buffering start within %d ms: frames on "
+		       "their way to the guest then may come after the replay queue's",
+		       HO_CUT_WAIT_MAX_US / 1000);
+	}
+	ho->replay_cut = false;
 	back = g_queue_new();
-	ho_take_requeued(vm, back);
+	ho_take_requeued(vm, back, true);
 	ho_push_back(vm, back);
+	return true;
 }

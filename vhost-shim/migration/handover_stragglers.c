@@ -307,9 +307,11 @@ static gboolean ho_dedup_close_cb(gpointer data)
 	 * A paced replay may still hold tunnelled frames, or direct ones
 	 * behind them, whose copies went the other way: the window lasts
 	 * until the replay is done (bounded: the replay ends, or the state
-	 * machine leaves replaying).
+	 * machine leaves replaying).  So does a pause: the tunnelled frames
+	 * the lcore moved back wait for the next replay (replay_cut; bounded
+	 * by hold-ms; review 90, 1(c)).
 	 */
-	if (vm->mig.state == VS_MIG_STATE_REPLAYING || vm->ho->replay_on ||
+	if (vm->mig.state == VS_MIG_STATE_REPLAYING || vm->ho->replay_on || vm->ho->replay_cut ||
 	    !g_queue_is_empty(&vm->ho->replay_q) || ho_dedup_tail_left(vm)) {
 		vm->ho->dedup_timer = g_timeout_add(HO_DEDUP_RECHECK_MS, ho_dedup_close_cb, vm);
 		return G_SOURCE_REMOVE;
