@@ -525,6 +525,180 @@ static void test_vhost_thread_first(void)
 	t_teardown(&e);
 }
 
+/*
+ * Review 91, 1: live-stays-direct's scenario; late stragglers 11..14 in
+ * inject and 15 in the replay queue at the pause, the lcore's pending
+ * burst live frames from held: the stragglers reach the guest in order
+ */
+static void test_late_straggler_order(void)
+{
+	struct vs_tun_frame *f;
+	unsigned int i;
+	struct t_env e;
+	int pos[16] = { 0 };
+
+	t_setup(&e);
+	e.vm->policy.replay_hold_ms = 20;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 10);
+	t_wait_frames(&e, 10);
+	t_resume(&e);
+	t_turn(&e, 3);
+	t_budget = 0;
+	t_uplink(T_LIVE, 40);
+	t_turn(&e, 1);
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
+	t_turn(&e, 2);
+	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);
+	for (i = 0; i < 4; i++)
+		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_wait_frames(&e, 14);
+	t_turn(&e, 2);
+	f = g_malloc(sizeof(*f) + FRAME_LEN);
+	f->seq = 14;
+	f->origin = VS_TUN_ORIGIN_STRAGGLER;
+	f->arrival_us = 0;
+	f->len = FRAME_LEN;
+	frame_fill(f->data, 15);
+	g_queue_push_tail(&e.vm->ho->replay_q, f);
+	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_pause(&e);
+	t_turn(&e, 5);
+	t_resume(&e);
+	t_send_end(&e, 1, 14);
+	t_drain(&e, 10 + 5 + 40);
+	for (i = 0; i < t_got->len; i++) {
+		uint64_t v = g_array_index(t_got, uint64_t, i);
+		if (v >= 11 && v <= 15)
+			pos[v] = (int)i;
+	}
+	for (i = 11; i < 15; i++)
+		if (pos[i] > pos[i + 1])
+			g_error("straggler %u delivered after %u", i, i + 1);
+	t_teardown(&e);
+}
+
+/*
+ * Review 91, 2: the stream is cut during the pause (still admitted) and
+ * reconnects after the resume: its stragglers still go before the live
+ * frames held here
+ */
+static void test_stream_cut_in_pause(void)
+{
+	static const uint64_t after[] = { 101, 102, T_LIVE, T_LIVE + 1, T_LIVE + 2 };
+	struct t_env e;
+
+	t_setup(&e);
+	t_arrival_kept_up(&e, false);
+	t_pause(&e);
+	fp_close(&e.src);
+	drain_loop();
+	g_assert_null(e.vm->ho->in);
+	g_assert_cmpint(e.vm->ho->in_state, ==, HO_IN_ADMITTED);
+	t_turn(&e, 5);
+	t_uplink(T_LIVE, 3);
+	t_turn(&e, 1);
+	t_resume(&e);
+	t_turn(&e, 3);
+	t_open_stream(&e, 2, 101);
+	t_send_frames(&e, 2, 101, 2);
+	t_wait_frames(&e, 102);
+	t_send_end(&e, 2, 102);
+	t_drain(&e, 105);
+	t_assert_got(1, 100, after, G_N_ELEMENTS(after));
+	t_teardown(&e);
+}
+
+/* the pump's loop, after it loaded a mode other than BUFFER */
+static void t_pump_stale(struct vs_vm *vm, unsigned int max)
+{
+	struct vs_handover *ho = vm->ho;
+	unsigned int i;
+
+	for (i = 0; i < max && !g_queue_is_empty(&ho->replay_q); i++) {
+		struct vs_tun_frame *f = g_queue_pop_head(&ho->replay_q);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(vm->pool);
+
+		g_assert_nonnull(m);
+		g_assert_nonnull(rte_pktmbuf_append(m, (uint16_t)f->len));
+		memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
+		vs_dp_arrival_set_age(m, -1);
+		g_assert_cmpint(vs_dp_inject_put(vm, m), ==, 0);
+		ho->replay_q_bytes -= f->len;
+		g_free(f);
+	}
+}
+
+/*
+ * Review 91, 3: a pump batch that loaded LIVE before destroy_device's CAS
+ * straddles the lcore's answer: the second requeue's frames go behind the
+ * first's, which nobody took yet
+ */
+static void test_batch_straddles(void)
+{
+	struct t_env e;
+
+	t_setup(&e);
+	e.vm->policy.replay_hold_ms = 20;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 10);
+	t_wait_frames(&e, 10);
+	t_resume(&e);
+	t_uplink(T_LIVE, 4);
+	t_run_to_state(&e, VS_MIG_STATE_NONE);
+	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
+	g_array_set_size(t_got, 0);
+	t_budget = 0;
+	t_send_frames(&e, 1, 11, 10);	/* late stragglers 11..20 */
+	t_wait_frames(&e, 20);
+	t_turn(&e, 2);			/* into inject, the lcore's pending burst */
+	/* the next tick's batch: 21..30 reach the replay queue; the pump
+	 * loads LIVE, puts 21..25 ... */
+	t_send_frames(&e, 1, 21, 10);
+	t_wait_frames(&e, 30);
+	/* (no tick ran: the pump is the test's here) */
+	e.vm->vid = -1;
+	vs_ho_device_gone_sync(e.vm);	/* vhost thread: BUFFER, requeue */
+	vs_dp_poll_port(e.vm);		/* the lcore answers: 11..20 back */
+	t_pump_stale(e.vm, 10);		/* ... the rest of its batch, 21..30 */
+	vs_dp_poll_port(e.vm);		/* unasked requeue (mode BUFFER) */
+	t_ho_vhost(e.vm, VS_VHOST_EV_DESTROY_DEVICE, false);
+	g_assert_cmpint(e.vm->mig.state, ==, VS_MIG_STATE_PAUSED);
+	t_turn(&e, 3);
+	t_resume(&e);
+	t_send_end(&e, 1, 30);
+	t_drain(&e, 20);
+	t_turn(&e, 3);
+	t_assert_got(11, 20, NULL, 0);
+	t_teardown(&e);
+}
+
+/*
+ * Review 91, 4: the lcore loaded BUFFER at the top of its poll (paused),
+ * then stalled across the resume and a pump tick; dp_requeue_wanted()
+ * gets that stale mode (no new ticket) and must not move the pump's first
+ * batch back
+ */
+static void test_stale_mode(void)
+{
+	struct t_env e;
+
+	t_setup(&e);
+	t_arrival_stalled(&e);
+	t_pause(&e);
+	t_turn(&e, 5);
+	t_resume(&e);
+	g_assert_true(run_until(t_inject_busy, e.vm, DEADLINE_MS));	/* one tick */
+	if (dp_requeue_wanted(e.vm, VS_DP_BUFFER))	/* mode loaded before the resume */
+		dp_requeue(e.vm);
+	t_send_end(&e, 1, T_TUNNELLED);
+	t_drain(&e, T_TUNNELLED);
+	t_assert_got(1, T_TUNNELLED, NULL, 0);
+	t_teardown(&e);
+}
+
 int main(int argc, char **argv)
 {
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-pause"))
@@ -541,5 +715,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/pause/lcore-answers-after-replay",
 			test_lcore_answers_after_replay);
 	g_test_add_func("/handover/pause/vhost-thread-first", test_vhost_thread_first);
+	g_test_add_func("/handover/pause/late-straggler-order", test_late_straggler_order);
+	g_test_add_func("/handover/pause/stream-cut", test_stream_cut_in_pause);
+	g_test_add_func("/handover/pause/batch-straddles", test_batch_straddles);
+	g_test_add_func("/handover/pause/stale-mode", test_stale_mode);
 	return t_ho_main_run();
 }

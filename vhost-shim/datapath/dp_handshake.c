@@ -367,7 +367,7 @@ unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned 
 
 /* How many of the frames moved back (@tunnelled: of the tunnelled ones
  * leading them) are still at held's front */
-static uint64_t dp_held_requeued_count(const struct vs_vm *vm, bool tunnelled)
+uint64_t dp_held_requeued(const struct vs_vm *vm, bool tunnelled)
 {
 	const struct vs_dp_handshake *hs = &vm->dp.hs;
 	uint64_t end, taken;
@@ -381,7 +381,7 @@ static uint64_t dp_held_requeued_count(const struct vs_vm *vm, bool tunnelled)
 
 bool vs_dp_held_requeued_left(const struct vs_vm *vm)
 {
-	return dp_requeue_open(vm) || dp_held_requeued_count(vm, false) > 0;
+	return dp_requeue_open(vm) || dp_held_requeued(vm, false) > 0;
 }
 
 unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n,
@@ -391,7 +391,7 @@ unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, 
 
 	if (dp_requeue_open(vm))
 		return 0;	/* frames still go to the front: wait */
-	left = dp_held_requeued_count(vm, tunnelled);
+	left = dp_held_requeued(vm, tunnelled);
 	return left ? dp_held_take(vm, pkts, (unsigned int)MIN((uint64_t)n, left)) : 0;
 }
 

@@ -438,6 +438,17 @@ void dp_requeue(struct vs_vm *vm);
 bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode);
 
 /**
+ * dp_held_requeued() - how many of the frames the lcore moved back to
+ * held's front are still there (@tunnelled: of the tunnelled ones leading
+ * them); lcore, or main after the requeue's answer
+ * @vm:		port
+ * @tunnelled:	count only up to hs.requeue_tunnel_end
+ *
+ * Return: the count
+ */
+uint64_t dp_held_requeued(const struct vs_vm *vm, bool tunnelled);
+
+/**
  * dp_requeue_answer() - answer the buffering episode's requeue ticket
  * @ticket (hs.requeue_done): the main loop may take from held again, and
  * vs_dp_buffer_seen() is true unless a newer ticket was asked since

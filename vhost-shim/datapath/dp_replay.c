@@ -442,49 +442,78 @@ static unsigned int dp_requeue_put(struct vs_vm *vm, struct rte_mbuf **pkts, uin
 	return put;
 }
 
-void dp_requeue(struct vs_vm *vm)
+/* The next @k frames at held's front go to its back, in order */
+static void dp_requeue_rotate(struct vs_vm *vm, uint64_t k)
 {
-	struct vs_dp_pending *pd = &vm->dp.pending;
-	unsigned int before = rte_ring_count(vm->dp.held), moved = 0, put = 0, i;
-	uint64_t start = __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED);
-	/* a burst taken from held goes back first: none of what is moved
-	 * back then leads with tunnelled frames */
-	bool direct_first = pd->n && pd->origin != VS_DP_ORIGIN_TUNNEL;
 	struct rte_mbuf *burst[VS_DP_BURST];
+	uint64_t i;
 	uint16_t n;
 
-	if (pd->n) {
-		if (dp_dedup_on(vm))	/* they were not delivered */
-			dp_dedup_forget(vm, &pd->pkts[pd->head], pd->n, pd->origin);
-		put += dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
-		moved += pd->n;
-		pd->n = pd->head = 0;
-	}
-	while ((n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)burst,
-							 RTE_DIM(burst), NULL))) {
-		put += dp_requeue_put(vm, burst, n);
-		moved += n;
-	}
-	/*
-	 * Where they end: the frames held had are taken below, so these are
-	 * the next ones taken after that rotation, and the source streams
-	 * them ahead of its replay queue (held_put counts as held_taken
-	 * does: a frame's put position is its take position).  None put: the
-	 * last value stays, at or behind what was taken since.
-	 */
-	if (put) {
-		uint64_t end = __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED);
-
-		__atomic_store_n(&vm->dp.hs.requeue_end, end, __ATOMIC_RELAXED);
-		__atomic_store_n(&vm->dp.hs.requeue_tunnel_end, direct_first ? start : end,
-				 __ATOMIC_RELAXED);
-	}
-	/* what held had goes behind them: rotate it once */
-	for (i = 0; moved && i < before; i += n) {
-		n = (uint16_t)dp_held_take(vm, burst, RTE_MIN(RTE_DIM(burst), before - i));
+	for (i = 0; i < k; i += n) {
+		n = (uint16_t)dp_held_take(vm, burst, (unsigned int)RTE_MIN((uint64_t)RTE_DIM(burst),
+									   k - i));
 		if (!n)
 			break;	/* the main loop dropped them meanwhile */
 		dp_requeue_put(vm, burst, n);
+	}
+}
+
+/* The pending burst, not delivered, to held's back */
+static void dp_requeue_pending(struct vs_vm *vm)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+
+	if (!pd->n)
+		return;
+	if (dp_dedup_on(vm))	/* they were not delivered */
+		dp_dedup_forget(vm, &pd->pkts[pd->head], pd->n, pd->origin);
+	dp_requeue_put(vm, &pd->pkts[pd->head], pd->n);
+	pd->n = pd->head = 0;
+}
+
+/*
+ * The frames on their way to the guest go back to held's front, held's
+ * frames behind them: every take from the front is put again at the back
+ * (a rotation), so the order of the puts below is held's new order:
+ *  - the tunnelled frames an earlier requeue moved back and nobody took
+ *    yet (they are older than anything on the way now: review 91, 3);
+ *  - the tunnelled frames on the way: the pending burst if it came from
+ *    inject, then inject;
+ *  - the direct frames an earlier requeue moved back;
+ *  - the pending burst if it came from held (a replay past inject_done,
+ *    a tail: inject then holds only stragglers the pump put there after
+ *    it closed, which the lcore would have delivered ahead of held's
+ *    next frames; review 91, 1);
+ *  - the rest of held.
+ * requeue_tunnel_end and requeue_end are where the tunnelled ones and all
+ * of them end (held_put counts as held_taken does: a frame's put position
+ * is its take position).  Nothing to move: nothing changes.
+ */
+void dp_requeue(struct vs_vm *vm)
+{
+	struct vs_dp_pending *pd = &vm->dp.pending;
+	uint64_t before = rte_ring_count(vm->dp.held), old_all, old_tun, tun_end;
+	bool direct = pd->n && pd->origin != VS_DP_ORIGIN_TUNNEL;
+	struct rte_mbuf *burst[VS_DP_BURST];
+	uint16_t n;
+
+	if (pd->n || !rte_ring_empty(vm->dp.inject)) {
+		old_all = RTE_MIN(dp_held_requeued(vm, false), before);
+		old_tun = RTE_MIN(dp_held_requeued(vm, true), old_all);
+		dp_requeue_rotate(vm, old_tun);
+		if (!direct)
+			dp_requeue_pending(vm);
+		while ((n = (uint16_t)rte_ring_sc_dequeue_burst(vm->dp.inject, (void **)burst,
+								 RTE_DIM(burst), NULL)))
+			dp_requeue_put(vm, burst, n);
+		tun_end = __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED);
+		dp_requeue_rotate(vm, old_all - old_tun);
+		dp_requeue_pending(vm);		/* a direct one */
+		__atomic_store_n(&vm->dp.hs.requeue_tunnel_end, tun_end, __ATOMIC_RELAXED);
+		__atomic_store_n(&vm->dp.hs.requeue_end,
+				 __atomic_load_n(&vm->dp.hs.held_put, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+		dp_requeue_rotate(vm, before - old_all);
 	}
 	/* the main loop may take from held again */
 	dp_requeue_answer(vm, vm->dp.requeue_ticket);
@@ -512,7 +541,15 @@ bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode)
 		return false;
 	}
 	vm->dp.requeue_ticket = ticket;
-	return asked || vm->dp.pending.n || !rte_ring_empty(vm->dp.inject);
+	if (asked)
+		return true;
+	if (!vm->dp.pending.n && rte_ring_empty(vm->dp.inject))
+		return false;
+	/* unasked: @mode was loaded at the poll's start, maybe before a
+	 * resume whose replay the pump has fed since: that REPLAY is seen
+	 * now (the pump fills inject only after it), and those frames stay
+	 * on their way (review 91, 4) */
+	return __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE) == VS_DP_BUFFER;
 }
 
 /*
