@@ -442,9 +442,7 @@ static void ho_enter_src_blackout(struct vs_vm *vm, enum vs_mig_state old, enum 
 	/* a replay still on (migrated on in its course) ends: the lcore
 	 * puts what it had on the way back in front of held */
 	ho->replay_on = false;
-	/* a cut not taken back yet: the stream (requeue_end) or a rollback
-	 * (ho_take_back()) takes those frames now (review 91, 5) */
-	ho->replay_cut = false;
+	ho->replay_cut = false;	/* the stream or a rollback takes them now */
 	ho_start_buffering(vm, true);
 	ho->t_down = now;
 	ho->hold_timer = g_timeout_add(vm->policy.hold_ms, ho_hold_expired_cb, vm);
@@ -579,10 +577,8 @@ static void ho_enter_replaying(struct vs_vm *vm, enum vs_mig_state old, enum vs_
 		ho_announce(vm);
 		ho_emit(vm, "VM_RESUMED", NULL);
 	} else {	/* PAUSED: an ordinary resume */
-		/* an arrival's replay cut by the pause, its stream still in:
-		 * the tunnelled part goes on as it would have (stragglers
-		 * ahead of held, the barrier), not as a local replay whose
-		 * inject closes when the replay queue empties (review 90, 1) */
+		/* an arrival cut by the pause, its stream admitted, goes on
+		 * as an arrival: stragglers ahead of held (review 90, 1) */
 		ho_start_replay(vm, !(ho->in_state == HO_IN_ADMITTED &&
 				      ho->replay_phase != HO_REPLAY_TUNNEL_DONE));
 	}
