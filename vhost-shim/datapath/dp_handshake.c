@@ -381,17 +381,16 @@ uint64_t dp_held_requeued(const struct vs_vm *vm, bool tunnelled)
 
 bool vs_dp_held_requeued_left(const struct vs_vm *vm)
 {
-	return dp_requeue_open(vm) || dp_held_requeued(vm, false) > 0;
+	return dp_requeue_open(vm) || dp_held_requeued(vm, true) > 0;
 }
 
-unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n,
-				      bool tunnelled)
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n)
 {
 	uint64_t left;
 
 	if (dp_requeue_open(vm))
 		return 0;	/* frames still go to the front: wait */
-	left = dp_held_requeued(vm, tunnelled);
+	left = dp_held_requeued(vm, true);
 	return left ? dp_held_take(vm, pkts, (unsigned int)MIN((uint64_t)n, left)) : 0;
 }
 

@@ -226,14 +226,13 @@ struct vs_dp_tcp;
  * @requeue_end: lcore stores, before @requeue_done (whose release
  *		publishes it): the held position (counted as @held_put
  *		counts; a frame's put position is its take position, held
- *		being FIFO) just past the frames it moved back, which are
- *		older than the replay queue's (vs_dp_held_take_requeued())
+ *		being FIFO) just past the frames it moved back (dp_requeue()'s
+ *		layout: tunnelled ones first, then direct ones)
  * @requeue_tunnel_end: lcore stores with @requeue_end: the end of the
- *		tunnelled frames leading what it moved back (its pending burst
- *		if that came from inject, and inject): @requeue_end, or where
- *		they began when a burst taken from held led (a replay past
- *		inject_done, a tail): none then (vs_dp_held_take_requeued(),
- *		@tunnelled)
+ *		tunnelled frames leading them (its pending burst if that came
+ *		from inject, inject, and an earlier requeue's untaken
+ *		tunnelled frames ahead of both), which are older than the
+ *		replay queue's (vs_dp_held_take_requeued())
  * @dedup_active: main stores (release) while tunnelled and direct frames
  *		may overlap; lcore loads (acquire) per burst.
  * @dedup_epoch: main adds 1 (release) when a new window opens; lcore loads
@@ -625,27 +624,28 @@ enum vs_dp_drain_state vs_dp_drain_state(const struct vs_vm *vm, uint32_t ticket
 unsigned int vs_dp_held_take(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
 
 /**
- * vs_dp_held_take_requeued() - take, from held, only the frames the lcore
- * moved back to its front at the last blackout (a replay's frames on
- * their way to the guest: the pending burst, the inject ring), oldest
- * first.  They were taken from the replay queue before the frames it
- * still holds, so the source streams them first (review 72 F1).
+ * vs_dp_held_take_requeued() - take, from held, only the tunnelled frames
+ * the lcore moved back to its front at the start of a buffering episode
+ * (a replay's frames on their way to the guest: its pending burst if it
+ * came from inject, the inject ring; and those of an earlier requeue
+ * nobody took yet), oldest first.  They were taken from the replay queue
+ * before the frames it still holds, so they go first: the source streams
+ * them ahead of it (review 72 F1), a rollback and a cut replay put them
+ * at its head (handover_rollback.c).  The direct frames moved back (a
+ * burst the lcore had taken from held) stay in held, behind them, and go
+ * after the replay queue, as held's frames do (review 92, 2).
  * @vm:		port
  * @pkts:	output; the caller owns the frames
  * @n:		room in @pkts
- * @tunnelled:	only the tunnelled frames leading them (a replay cut by a
- *		pause or an expect: handover_rollback.c); a burst the lcore
- *		had taken from held stays there, a direct frame
  *
  * Return: frames taken (0: none left of them, or the lcore still moves
  * them: vs_dp_held_requeued_left() tells)
  */
-unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n,
-				      bool tunnelled);
+unsigned int vs_dp_held_take_requeued(struct vs_vm *vm, struct rte_mbuf **pkts, unsigned int n);
 
 /**
- * vs_dp_held_requeued_left() - are some of the frames the lcore moved back
- * to the front of held (or is it moving them) still there
+ * vs_dp_held_requeued_left() - are some of the tunnelled frames the lcore
+ * moved back to the front of held (or is it moving them) still there
  * @vm:		port
  *
  * Return: true if so

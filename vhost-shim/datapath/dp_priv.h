@@ -419,9 +419,10 @@ uint32_t dp_adopt_held(struct vs_vm *vm, int vid);
 
 /**
  * dp_requeue() - a new buffering episode began while frames were on their
- * way to the guest: the pending burst, then inject, go to the front of
- * held, ahead of what held had, so the buffer keeps the order the guest
- * would have seen (beyond held's size: buffer-full)
+ * way to the guest: the pending burst and inject go to the front of held,
+ * ahead of what held had, tunnelled ones first (dp_replay.c has the
+ * layout), so the buffer keeps the order the guest would have seen
+ * (beyond held's size: buffer-full)
  * @vm:		port in BUFFER mode
  */
 void dp_requeue(struct vs_vm *vm);

@@ -548,8 +548,9 @@ bool dp_requeue_wanted(struct vs_vm *vm, uint32_t mode)
 	/* unasked: @mode was loaded at the poll's start, maybe before a
 	 * resume whose replay the pump has fed since: that REPLAY is seen
 	 * now (the pump fills inject only after it), and those frames stay
-	 * on their way (review 91, 4) */
-	return __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE) == VS_DP_BUFFER;
+	 * on their way (review 91, 4); a LIVE stored since moves them too,
+	 * for dp_adopt_held() (review 92, 5) */
+	return __atomic_load_n(&hs->mode, __ATOMIC_ACQUIRE) != VS_DP_REPLAY;
 }
 
 /*

@@ -85,8 +85,7 @@ static void ho_pump_held(struct vs_vm *vm, uint8_t origin, bool requeued)
 		uint32_t len;
 		int64_t age;
 
-		if (!(requeued ? vs_dp_held_take_requeued(vm, &m, 1, false)
-			       : vs_dp_held_take(vm, &m, 1)))
+		if (!(requeued ? vs_dp_held_take_requeued(vm, &m, 1) : vs_dp_held_take(vm, &m, 1)))
 			break;
 		len = rte_pktmbuf_pkt_len(m);
 		if (len > sizeof(copy)) {	/* cannot happen: one mbuf per frame */

@@ -53,12 +53,12 @@
  * in order (review 73 R1: left in held,
  * the local replay delivered them after the replay queue, which is newer)
  */
-static void ho_take_requeued(struct vs_vm *vm, GQueue *into, bool tunnelled)
+static void ho_take_requeued(struct vs_vm *vm, GQueue *into)
 {
 	gint64 now = g_get_monotonic_time();
 	struct rte_mbuf *m;
 
-	while (vs_dp_held_take_requeued(vm, &m, 1, tunnelled)) {
+	while (vs_dp_held_take_requeued(vm, &m, 1)) {
 		uint32_t len = rte_pktmbuf_pkt_len(m);
 		struct vs_tun_frame *f = g_malloc(sizeof(*f) + len);
 		const void *data = rte_pktmbuf_read(m, 0, len, f->data);
@@ -111,7 +111,7 @@ void ho_take_back(struct vs_vm *vm)
 	}
 	if (!back)
 		back = g_queue_new();
-	ho_take_requeued(vm, back, false);
+	ho_take_requeued(vm, back);
 	ho_push_back(vm, back);
 }
 
@@ -157,7 +157,7 @@ bool ho_take_back_cut(struct vs_vm *vm)
 	}
 	ho->replay_cut = false;
 	back = g_queue_new();
-	ho_take_requeued(vm, back, true);
+	ho_take_requeued(vm, back);
 	ho_push_back(vm, back);
 	return true;
 }
