@@ -699,6 +699,82 @@ static void test_stale_mode(void)
 	t_teardown(&e);
 }
 
+/*
+ * Review 92, 2: a source streams only the tunnelled frames the lcore
+ * moved back ahead of its replay queue; direct ones an earlier requeue
+ * moved back follow the replay queue, as held's frames do.  B replays an
+ * arrival, its guest slow: the lcore holds held's live frames on their
+ * way (direct) when B pauses; at the resume the stragglers 11..14 go to
+ * the lcore through inject first, the live ones still in held; 15 waits
+ * in the replay queue; B migrates on to C.  C gets 11..15, then the live
+ * frames in order.
+ */
+static void test_source_streams_tunnelled_first(void)
+{
+	struct vs_tun_frame *f;
+	struct fake_peer dst;
+	struct vs_tun_msg m;
+	unsigned int i, got = 0;
+	uint64_t want[5 + 40];
+	struct t_env e;
+	GSocket *ls;
+
+	t_setup(&e);
+	e.vm->policy.replay_hold_ms = 20;
+	t_arm(&e);
+	t_open_stream(&e, 1, 1);
+	t_send_frames(&e, 1, 1, 10);
+	t_wait_frames(&e, 10);
+	t_resume(&e);
+	t_turn(&e, 3);
+	g_assert_cmpuint(t_got->len, ==, 10);
+	t_budget = 0;
+	t_uplink(T_LIVE, 40);		/* held behind the replay: LIVE_SEEN */
+	t_turn(&e, 1);
+	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));	/* hold expired */
+	t_turn(&e, 2);
+	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);	/* live frames, from held */
+	t_pause(&e);
+	t_turn(&e, 3);
+	g_assert_cmpuint(e.vm->dp.pending.n, ==, 0);
+	t_resume(&e);
+	for (i = 0; i < 4; i++)		/* stragglers 11..14 */
+		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_wait_frames(&e, 14);
+	run_for(5);			/* the pump: into inject, no lcore poll */
+	vs_dp_poll_port(e.vm);		/* inject first: 11..14 on their way */
+	g_assert_cmpuint(e.vm->dp.pending.n, ==, 4);
+	f = g_malloc(sizeof(*f) + FRAME_LEN);	/* 15, since the last pump tick */
+	f->seq = 15;
+	f->origin = VS_TUN_ORIGIN_STRAGGLER;
+	f->arrival_us = 0;
+	f->len = FRAME_LEN;
+	frame_fill(f->data, 15);
+	g_queue_push_tail(&e.vm->ho->replay_q, f);
+	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_src_connected(&e, &dst, &ls, 0);	/* migrated on: the lcore's requeue */
+	for (i = 0; i < 5; i++)
+		want[i] = 11 + i;
+	for (i = 0; i < 40; i++)
+		want[5 + i] = T_LIVE + i;
+	while (got < G_N_ELEMENTS(want) && fp_recv(&dst, &m, DEADLINE_MS)) {
+		uint64_t num;
+
+		if (m.type != VS_TUN_MSG_FRAME)
+			continue;
+		memcpy(&num, m.u.frame.data + 14, sizeof(num));
+		if (num != want[got])
+			g_error("C's frame #%u is %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT,
+				got, num, want[got]);
+		got++;
+	}
+	g_assert_cmpuint(got, ==, G_N_ELEMENTS(want));
+	g_assert_true(g_queue_is_empty(&t_rx));
+	vs_dp_set_ops(NULL);
+	g_array_unref(t_got);
+	t_src_disconnect(&e, &dst, ls);
+}
+
 int main(int argc, char **argv)
 {
 	if (!t_ho_main_init(&argc, &argv, "vs-unit-handover-pause"))
@@ -719,5 +795,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/handover/pause/stream-cut", test_stream_cut_in_pause);
 	g_test_add_func("/handover/pause/batch-straddles", test_batch_straddles);
 	g_test_add_func("/handover/pause/stale-mode", test_stale_mode);
+	g_test_add_func("/handover/pause/source-streams-tunnelled-first",
+			test_source_streams_tunnelled_first);
 	return t_ho_main_run();
 }
