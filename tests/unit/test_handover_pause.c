@@ -364,6 +364,58 @@ static void test_dedup_twin(void)
 	t_teardown(&e);
 }
 
+/* An arrival of frames 1..10 resumed, replay-hold-ms 20 ms: the replay
+ * closes inject on its own once live frames are seen and no BARRIER comes */
+static void t_hold_expired_arrival(struct t_env *e)
+{
+	t_setup(e);
+	e->vm->policy.replay_hold_ms = 20;
+	t_arm(e);
+	t_open_stream(e, 1, 1);
+	t_send_frames(e, 1, 1, 10);
+	t_wait_frames(e, 10);
+	t_resume(e);
+}
+
+/* ... the guest reads 1..10, then nothing: 40 live frames are held behind
+ * the replay, its hold window expires, and the lcore has live frames from
+ * held on their way */
+static void t_live_pending(struct t_env *e)
+{
+	t_turn(e, 3);
+	g_assert_cmpuint(t_got->len, ==, 10);
+	t_budget = 0;
+	t_uplink(T_LIVE, 40);		/* held behind the replay: LIVE_SEEN */
+	t_turn(e, 1);
+	g_assert_true(run_until(t_inject_closed, e->vm, DEADLINE_MS));	/* hold expired */
+	t_turn(e, 2);
+	g_assert_cmpuint(e->vm->dp.pending.n, >, 0);
+}
+
+/* Stragglers @first..@first+@n-1 on stream 1 (seq = frame number) */
+static void t_send_stragglers(struct t_env *e, uint64_t first, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		t_send_as(e, 1, first + i, first + i, VS_TUN_ORIGIN_STRAGGLER);
+}
+
+/* Straggler frame @num (stream seq @seq) queued in the replay queue, as if
+ * it arrived after the pump's last tick */
+static void t_replay_q_push(struct t_env *e, uint64_t seq, uint64_t num)
+{
+	struct vs_tun_frame *f = g_malloc(sizeof(*f) + FRAME_LEN);
+
+	f->seq = seq;
+	f->origin = VS_TUN_ORIGIN_STRAGGLER;
+	f->arrival_us = 0;
+	f->len = FRAME_LEN;
+	frame_fill(f->data, num);
+	g_queue_push_tail(&e->vm->ho->replay_q, f);
+	e->vm->ho->replay_q_bytes += FRAME_LEN;
+}
+
 /*
  * Review 90, 2: inject closed (replay-hold-ms gave up on the BARRIER),
  * the lcore delivering held's live frames, a straggler in the replay
@@ -373,38 +425,15 @@ static void test_dedup_twin(void)
  */
 static void test_live_stays_direct(void)
 {
-	struct vs_tun_frame *f;
 	unsigned int i, n = 0;
 	struct t_env e;
 
-	t_setup(&e);
-	e.vm->policy.replay_hold_ms = 20;
-	t_arm(&e);
-	t_open_stream(&e, 1, 1);
-	t_send_frames(&e, 1, 1, 10);
-	t_wait_frames(&e, 10);
-	t_resume(&e);
-	t_turn(&e, 3);
-	g_assert_cmpuint(t_got->len, ==, 10);
-	t_budget = 0;
-	t_uplink(T_LIVE, 40);		/* held behind the replay: LIVE_SEEN */
-	t_turn(&e, 1);
-	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));	/* hold expired */
-	t_turn(&e, 2);
-	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);
-	for (i = 0; i < 4; i++)		/* stragglers 11..14 */
-		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_hold_expired_arrival(&e);
+	t_live_pending(&e);
+	t_send_stragglers(&e, 11, 4);
 	t_wait_frames(&e, 14);
 	t_turn(&e, 2);
-	/* straggler 15 arrived since the last pump tick */
-	f = g_malloc(sizeof(*f) + FRAME_LEN);
-	f->seq = 14;
-	f->origin = VS_TUN_ORIGIN_STRAGGLER;
-	f->arrival_us = 0;
-	f->len = FRAME_LEN;
-	frame_fill(f->data, 15);
-	g_queue_push_tail(&e.vm->ho->replay_q, f);
-	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_replay_q_push(&e, 14, 15);	/* since the last pump tick */
 	t_pause(&e);
 	t_turn(&e, 5);
 	t_resume(&e);
@@ -490,13 +519,7 @@ static void test_vhost_thread_first(void)
 	unsigned int i;
 	struct t_env e;
 
-	t_setup(&e);
-	e.vm->policy.replay_hold_ms = 20;
-	t_arm(&e);
-	t_open_stream(&e, 1, 1);
-	t_send_frames(&e, 1, 1, 10);
-	t_wait_frames(&e, 10);
-	t_resume(&e);
+	t_hold_expired_arrival(&e);
 	t_uplink(T_LIVE, 4);
 	t_run_to_state(&e, VS_MIG_STATE_NONE);	/* hold expired, replay done */
 	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
@@ -532,37 +555,16 @@ static void test_vhost_thread_first(void)
  */
 static void test_late_straggler_order(void)
 {
-	struct vs_tun_frame *f;
 	unsigned int i;
 	struct t_env e;
 	int pos[16] = { 0 };
 
-	t_setup(&e);
-	e.vm->policy.replay_hold_ms = 20;
-	t_arm(&e);
-	t_open_stream(&e, 1, 1);
-	t_send_frames(&e, 1, 1, 10);
-	t_wait_frames(&e, 10);
-	t_resume(&e);
-	t_turn(&e, 3);
-	t_budget = 0;
-	t_uplink(T_LIVE, 40);
-	t_turn(&e, 1);
-	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));
-	t_turn(&e, 2);
-	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);
-	for (i = 0; i < 4; i++)
-		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_hold_expired_arrival(&e);
+	t_live_pending(&e);
+	t_send_stragglers(&e, 11, 4);
 	t_wait_frames(&e, 14);
 	t_turn(&e, 2);
-	f = g_malloc(sizeof(*f) + FRAME_LEN);
-	f->seq = 14;
-	f->origin = VS_TUN_ORIGIN_STRAGGLER;
-	f->arrival_us = 0;
-	f->len = FRAME_LEN;
-	frame_fill(f->data, 15);
-	g_queue_push_tail(&e.vm->ho->replay_q, f);
-	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_replay_q_push(&e, 14, 15);
 	t_pause(&e);
 	t_turn(&e, 5);
 	t_resume(&e);
@@ -639,13 +641,7 @@ static void test_batch_straddles(void)
 {
 	struct t_env e;
 
-	t_setup(&e);
-	e.vm->policy.replay_hold_ms = 20;
-	t_arm(&e);
-	t_open_stream(&e, 1, 1);
-	t_send_frames(&e, 1, 1, 10);
-	t_wait_frames(&e, 10);
-	t_resume(&e);
+	t_hold_expired_arrival(&e);
 	t_uplink(T_LIVE, 4);
 	t_run_to_state(&e, VS_MIG_STATE_NONE);
 	g_assert_cmpint(vs_dp_mode(e.vm), ==, VS_DP_LIVE);
@@ -711,7 +707,6 @@ static void test_stale_mode(void)
  */
 static void test_source_streams_tunnelled_first(void)
 {
-	struct vs_tun_frame *f;
 	struct fake_peer dst;
 	struct vs_tun_msg m;
 	unsigned int i, got = 0;
@@ -719,39 +714,18 @@ static void test_source_streams_tunnelled_first(void)
 	struct t_env e;
 	GSocket *ls;
 
-	t_setup(&e);
-	e.vm->policy.replay_hold_ms = 20;
-	t_arm(&e);
-	t_open_stream(&e, 1, 1);
-	t_send_frames(&e, 1, 1, 10);
-	t_wait_frames(&e, 10);
-	t_resume(&e);
-	t_turn(&e, 3);
-	g_assert_cmpuint(t_got->len, ==, 10);
-	t_budget = 0;
-	t_uplink(T_LIVE, 40);		/* held behind the replay: LIVE_SEEN */
-	t_turn(&e, 1);
-	g_assert_true(run_until(t_inject_closed, e.vm, DEADLINE_MS));	/* hold expired */
-	t_turn(&e, 2);
-	g_assert_cmpuint(e.vm->dp.pending.n, >, 0);	/* live frames, from held */
+	t_hold_expired_arrival(&e);
+	t_live_pending(&e);		/* live frames, from held */
 	t_pause(&e);
 	t_turn(&e, 3);
 	g_assert_cmpuint(e.vm->dp.pending.n, ==, 0);
 	t_resume(&e);
-	for (i = 0; i < 4; i++)		/* stragglers 11..14 */
-		t_send_as(&e, 1, 11 + i, 11 + i, VS_TUN_ORIGIN_STRAGGLER);
+	t_send_stragglers(&e, 11, 4);
 	t_wait_frames(&e, 14);
 	run_for(5);			/* the pump: into inject, no lcore poll */
 	vs_dp_poll_port(e.vm);		/* inject first: 11..14 on their way */
 	g_assert_cmpuint(e.vm->dp.pending.n, ==, 4);
-	f = g_malloc(sizeof(*f) + FRAME_LEN);	/* 15, since the last pump tick */
-	f->seq = 15;
-	f->origin = VS_TUN_ORIGIN_STRAGGLER;
-	f->arrival_us = 0;
-	f->len = FRAME_LEN;
-	frame_fill(f->data, 15);
-	g_queue_push_tail(&e.vm->ho->replay_q, f);
-	e.vm->ho->replay_q_bytes += FRAME_LEN;
+	t_replay_q_push(&e, 15, 15);	/* since the last pump tick */
 	t_src_connected(&e, &dst, &ls, 0);	/* migrated on: the lcore's requeue */
 	for (i = 0; i < 5; i++)
 		want[i] = 11 + i;
